@@ -1,0 +1,87 @@
+"""Env steps/s of Core driving a random agent on CartPole-v1, against a bare Gymnasium loop doing the same work.
+
+The bare loop: ``gym.make`` (1 env) or ``gym.make_vec(..., vectorization_mode="sync")`` (8 envs), actions from
+``action_space.sample()``, episode returns accumulated, ended episodes reset. Core: ``make_env`` + ``RandomAgent``
+(run-time checks on, and off), which also resolves true final observations and records episode statistics.
+Runs alternate (bare, core, core without checks) several times and the median ratio is printed, because these
+machines are noisy: ratios hold, absolute times don't.
+
+usage: python benchmarks/loop_overhead.py [--steps 40000] [--repeats 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import gymnasium as gym
+import numpy as np
+
+from porcini import Core, make_env
+from porcini.algorithms.random import RandomAgent
+
+
+def bare_single(n_steps: int) -> float:
+    env = gym.make("CartPole-v1")
+    env.reset(seed=0)
+    env.action_space.seed(0)
+    returns, ret = [], 0.0
+    start = time.perf_counter()
+    for _ in range(n_steps):
+        _, reward, terminated, truncated, _ = env.step(env.action_space.sample())
+        ret += reward
+        if terminated or truncated:
+            returns.append(ret)
+            ret = 0.0
+            env.reset()
+    return n_steps / (time.perf_counter() - start)
+
+
+def bare_vector(n_steps: int, n_envs: int) -> float:
+    env = gym.make_vec("CartPole-v1", num_envs=n_envs, vectorization_mode="sync")
+    env.reset(seed=0)
+    env.action_space.seed(0)
+    returns, ret = [], np.zeros(n_envs)
+    start = time.perf_counter()
+    for _ in range(n_steps // n_envs):
+        _, reward, terminated, truncated, _ = env.step(env.action_space.sample())
+        ret += reward
+        ended = terminated | truncated
+        if ended.any():
+            returns.extend(ret[ended].tolist())
+            ret[ended] = 0.0
+    return n_steps / (time.perf_counter() - start)
+
+
+def porcini_loop(n_steps: int, n_envs: int, check: bool) -> float:
+    env = make_env("CartPole-v1", n_envs=n_envs, seed=0, check=check)
+    core = Core(RandomAgent(env.info), env, progress=False)
+    start = time.perf_counter()
+    core.learn(n_steps=n_steps)
+    return n_steps / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=40_000)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    goals = {1: 0.65, 8: 0.85}
+    for n_envs in (1, 8):
+        bare, core, unchecked = [], [], []
+        for _ in range(args.repeats):
+            bare.append(bare_single(args.steps) if n_envs == 1 else bare_vector(args.steps, n_envs))
+            core.append(porcini_loop(args.steps, n_envs, check=True))
+            unchecked.append(porcini_loop(args.steps, n_envs, check=False))
+        ratio = statistics.median(c / b for c, b in zip(core, bare))
+        ratio_unchecked = statistics.median(c / b for c, b in zip(unchecked, bare))
+        print(
+            f"CartPole-v1 x{n_envs}: bare gymnasium {statistics.median(bare):,.0f} steps/s | "
+            f"porcini Core {statistics.median(core):,.0f} steps/s (ratio {ratio:.2f}, goal >= {goals[n_envs]}) | "
+            f"checks off {statistics.median(unchecked):,.0f} steps/s (ratio {ratio_unchecked:.2f})"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,5 @@
+"""``python -m porcini`` runs the command line."""
+
+from porcini.experiment.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""porcini.algorithms.model_based."""

@@ -1,0 +1,1 @@
+"""porcini.algorithms.policy_gradient."""

@@ -1,0 +1,82 @@
+"""A uniformly random policy: the baseline every task is measured against, and a cheap agent for loop tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from porcini.core.agent import BaseAgent
+from porcini.core.config import build_config, require
+from porcini.envs.info import EnvInfo
+
+
+@dataclass(frozen=True)
+class RandomConfig:
+    """Hyperparameters of the random agent."""
+
+    seed: int = 0
+    """Seed of the action generator."""
+    chunk: int = 1024
+    """Actions drawn per call to the generator (drawing in chunks keeps per-step cost low on cheap envs)."""
+
+    def __post_init__(self) -> None:
+        require(self.chunk >= 1, "RandomConfig", "chunk", self.chunk, "an int >= 1")
+
+
+class RandomAgent(BaseAgent):
+    """Acts uniformly at random in the action space; never fits.
+
+    Discrete and Box action spaces are sampled from the agent's own seeded generator; other spaces use the space's
+    ``sample`` seeded from it.
+    """
+
+    name = "random"
+    Config = RandomConfig
+
+    def __init__(self, info: EnvInfo, config: RandomConfig | None = None, **overrides: Any) -> None:
+        self.config = build_config(RandomConfig, config, overrides)
+        self.info = info
+        self.rng = np.random.default_rng(self.config.seed)
+        self._space = info.action_space
+        self._buffer: np.ndarray | None = None
+        self._next = 0
+        if not isinstance(self._space, (gym.spaces.Discrete, gym.spaces.Box)):
+            self._space.seed(int(self.rng.integers(2**31)))
+
+    def _draw(self, n: int) -> np.ndarray:
+        space = self._space
+        if isinstance(space, gym.spaces.Discrete):
+            return self.rng.integers(space.start, space.start + space.n, size=n)
+        assert isinstance(space, gym.spaces.Box)
+        low = np.where(np.isfinite(space.low), space.low, -1.0)
+        high = np.where(np.isfinite(space.high), space.high, 1.0)
+        return self.rng.uniform(low, high, size=(n, *space.shape)).astype(space.dtype)
+
+    def act(self, obs: np.ndarray, *, explore: bool = True) -> np.ndarray:
+        """Random actions for every env, whatever ``explore`` says."""
+        n = len(obs)
+        if not isinstance(self._space, (gym.spaces.Discrete, gym.spaces.Box)):
+            return np.stack([self._space.sample() for _ in range(n)])
+        if self._buffer is None or self._next + n > len(self._buffer):
+            self._buffer = self._draw(max(self.config.chunk, n))
+            self._next = 0
+        out = self._buffer[self._next : self._next + n]
+        self._next += n
+        return out
+
+    def state_dict(self) -> dict[str, Any]:
+        """Generator state and the undrawn chunk, so that resumed runs draw the same actions."""
+        return {
+            "rng": self.rng.bit_generator.state,
+            "buffer": None if self._buffer is None else self._buffer.copy(),
+            "next": self._next,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`."""
+        self.rng.bit_generator.state = state["rng"]
+        self._buffer = None if state["buffer"] is None else np.asarray(state["buffer"])
+        self._next = int(state["next"])

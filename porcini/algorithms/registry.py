@@ -1,0 +1,53 @@
+"""The algorithm registry: CLI name -> agent class, imported only when asked for."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from typing import Any
+
+# name -> "module:Class". The name is the module's own name (DESIGN.md: `porcini train ALGO ENV`).
+ALGORITHMS: dict[str, str] = {
+    "random": "porcini.algorithms.random:RandomAgent",
+    "q_learning": "porcini.algorithms.tabular.q_learning:QLearning",
+    "sarsa": "porcini.algorithms.tabular.sarsa:Sarsa",
+    "expected_sarsa": "porcini.algorithms.tabular.expected_sarsa:ExpectedSarsa",
+    "double_q_learning": "porcini.algorithms.tabular.double_q_learning:DoubleQLearning",
+    "sarsa_lambda": "porcini.algorithms.tabular.sarsa_lambda:SarsaLambda",
+    "true_online_sarsa_lambda": "porcini.algorithms.tabular.true_online_sarsa_lambda:TrueOnlineSarsaLambda",
+    "fqi": "porcini.algorithms.offline.fqi:FQI",
+    "epsilon_greedy": "porcini.algorithms.bandits.epsilon_greedy:EpsilonGreedyBandit",
+    "ucb": "porcini.algorithms.bandits.ucb:UCB",
+    "thompson": "porcini.algorithms.bandits.thompson:ThompsonSampling",
+    "dqn": "porcini.algorithms.value_based.dqn:DQN",
+    "reinforce": "porcini.algorithms.policy_gradient.reinforce:Reinforce",
+    "a2c": "porcini.algorithms.policy_gradient.a2c:A2C",
+    "ppo": "porcini.algorithms.policy_gradient.ppo:PPO",
+    "trpo": "porcini.algorithms.policy_gradient.trpo:TRPO",
+    "ddpg": "porcini.algorithms.actor_critic.ddpg:DDPG",
+    "td3": "porcini.algorithms.actor_critic.td3:TD3",
+    "sac": "porcini.algorithms.actor_critic.sac:SAC",
+}
+
+
+def available() -> list[str]:
+    """Names of the algorithms whose module is present in this installation."""
+    names = []
+    for name, target in ALGORITHMS.items():
+        if importlib.util.find_spec(target.split(":")[0]) is not None:
+            names.append(name)
+    return names
+
+
+def get_algorithm(name: str) -> Any:
+    """Return the agent class registered under ``name`` (e.g. ``"ppo"``).
+
+    Raises:
+        KeyError: ``name`` is not registered; the message lists the names that are.
+    """
+    if name not in ALGORITHMS:
+        raise KeyError(f"unknown algorithm {name!r}; choose one of: {', '.join(available())}")
+    module_name, class_name = ALGORITHMS[name].split(":")
+    if importlib.util.find_spec(module_name) is None:
+        raise KeyError(f"algorithm {name!r} is registered but not available in this version of porcini")
+    return getattr(importlib.import_module(module_name), class_name)

@@ -1,0 +1,1 @@
+"""porcini.algorithms.value_based."""

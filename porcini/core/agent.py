@@ -1,0 +1,76 @@
+"""The Agent protocol: what the loop asks of every learner, tabular to deep, online to offline."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from porcini.core.batch import TransitionBatch
+
+
+@runtime_checkable
+class Agent(Protocol):
+    """A learner the :class:`~porcini.core.Core` can drive.
+
+    Observations and actions are NumPy arrays batched over environments: ``obs`` is ``[B, *obs_shape]`` and
+    ``act`` returns ``[B, *action_shape]``. The loop decides *when* to fit (``fit_every_steps`` or
+    ``fit_every_episodes``, read from the agent unless the caller of ``learn`` gives one); the agent decides *how*.
+
+    Attributes:
+        fit_every_steps: default fit cadence in env steps (summed over envs), or None.
+        fit_every_episodes: default fit cadence in finished episodes, or None. If both are None the agent never
+            fits (a random or fixed policy) and the loop stores no transitions.
+    """
+
+    fit_every_steps: int | None
+    fit_every_episodes: int | None
+
+    def act(self, obs: np.ndarray, *, explore: bool) -> np.ndarray:
+        """Choose actions for a batch of observations; ``explore=False`` gives the deterministic/greedy action."""
+        ...
+
+    def fit(self, batch: TransitionBatch) -> dict[str, float]:
+        """Learn from the transitions gathered since the last fit (``[T, B]`` layout); return named metrics."""
+        ...
+
+    def reset(self, ended: np.ndarray) -> None:
+        """Forget per-episode state (traces, recurrent state) of the envs whose episode just ended."""
+        ...
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to restore the agent exactly: parameters, optimizers, counters, RNG state."""
+        ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned."""
+        ...
+
+
+class BaseAgent:
+    """Convenience base with the no-op parts of the protocol; subclasses implement ``act`` and, if they learn, ``fit``.
+
+    Subclasses set ``name`` (the CLI name, e.g. ``"q_learning"``) and may set the default fit cadence.
+    """
+
+    name: str = "agent"
+    fit_every_steps: int | None = None
+    fit_every_episodes: int | None = None
+
+    def act(self, obs: np.ndarray, *, explore: bool) -> np.ndarray:
+        """Choose actions; see :class:`Agent`."""
+        raise NotImplementedError
+
+    def fit(self, batch: TransitionBatch) -> dict[str, float]:
+        """Agents that do not learn return no metrics."""
+        return {}
+
+    def reset(self, ended: np.ndarray) -> None:
+        """Stateless policies have nothing to forget."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """Stateless agents have no state."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Stateless agents have no state to restore."""

@@ -1,0 +1,147 @@
+"""TransitionBatch: the one data shape that flows from the loop to the agents.
+
+Glossary:
+    T: time steps in the batch (rows), B: environments (columns).
+    terminated: the MDP ended at this transition; the value of ``next_obs`` is zero.
+    truncated: the episode was cut (time limit, end of data); bootstrap from ``next_obs``.
+    episode_end: ``terminated | truncated``; the trace of an estimator is cut there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:  # torch stays an import of the function that needs it
+    import torch
+
+_FIELDS = ("obs", "action", "reward", "next_obs", "terminated", "truncated")
+
+
+@dataclass(frozen=True)
+class TransitionBatch:
+    """Transitions laid out ``[T, B, ...]`` (time, env), with true successors.
+
+    Attributes:
+        obs: observations ``[T, B, *obs_shape]``.
+        action: actions taken ``[T, B, *action_shape]``.
+        reward: rewards ``[T, B]``, float.
+        next_obs: the true successor of ``obs`` ``[T, B, *obs_shape]``; where an episode ended this is the
+            final observation of that episode, never the first observation of the next one.
+        terminated: ``[T, B]`` bool; the MDP ended (do not bootstrap).
+        truncated: ``[T, B]`` bool; the episode was cut (bootstrap from ``next_obs``).
+        extras: further per-transition arrays ``[T, B, ...]`` (per-step costs, source labels, ...).
+
+    Example:
+        >>> import numpy as np
+        >>> b = TransitionBatch(obs=np.zeros((2, 3, 4)), action=np.zeros((2, 3), dtype=np.int64),
+        ...     reward=np.ones((2, 3)), next_obs=np.zeros((2, 3, 4)),
+        ...     terminated=np.zeros((2, 3), bool), truncated=np.zeros((2, 3), bool))
+        >>> b.flatten().reward.shape
+        (6, 1)
+    """
+
+    obs: Any
+    action: Any
+    reward: Any
+    next_obs: Any
+    terminated: Any
+    truncated: Any
+    extras: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        lead = tuple(self.reward.shape)
+        if len(lead) != 2:
+            raise ValueError(f"reward must be shaped [T, B], got shape {lead}; add the missing axis")
+        for name in _FIELDS:
+            value = getattr(self, name)
+            if tuple(value.shape[:2]) != lead:
+                raise ValueError(
+                    f"TransitionBatch.{name} has leading shape {tuple(value.shape[:2])}, expected [T, B] = {lead} "
+                    "like reward"
+                )
+        for name, value in self.extras.items():
+            if tuple(value.shape[:2]) != lead:
+                raise ValueError(f"TransitionBatch.extras[{name!r}] has leading shape {tuple(value.shape[:2])}, "
+                                 f"expected [T, B] = {lead}")
+
+    @property
+    def n_steps(self) -> int:
+        """Number of time steps ``T``."""
+        return int(self.reward.shape[0])
+
+    @property
+    def n_envs(self) -> int:
+        """Number of environments ``B``."""
+        return int(self.reward.shape[1])
+
+    @property
+    def episode_end(self) -> Any:
+        """``terminated | truncated``: where an episode ended."""
+        return self.terminated | self.truncated
+
+    def flatten(self) -> TransitionBatch:
+        """Merge time and env axes into one: every field becomes ``[T * B, 1, ...]``.
+
+        Only useful for order-free consumers (replay buffers, minibatching); sequential estimators need ``[T, B]``.
+        """
+
+        def flat(x: Any) -> Any:
+            return x.reshape((x.shape[0] * x.shape[1], 1) + tuple(x.shape[2:]))
+
+        return TransitionBatch(
+            **{name: flat(getattr(self, name)) for name in _FIELDS},
+            extras={k: flat(v) for k, v in self.extras.items()},
+        )
+
+    def to_torch(self, device: str | torch.device = "cpu") -> TransitionBatch:
+        """Return the same batch with every field as a torch tensor on ``device`` (one conversion, no copy on CPU).
+
+        Observations and rewards become float32, flags bool, integer actions int64.
+        """
+        import torch
+
+        def conv(x: Any, dtype: Any = None) -> Any:
+            t = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
+            if dtype is not None and t.dtype != dtype:
+                t = t.to(dtype)
+            elif t.dtype == torch.float64:
+                t = t.to(torch.float32)
+            return t.to(device, non_blocking=True)
+
+        action = conv(self.action)
+        if not action.is_floating_point() and action.dtype != torch.int64:
+            action = action.to(torch.int64)
+        return TransitionBatch(
+            obs=conv(self.obs),
+            action=action,
+            reward=conv(self.reward, torch.float32),
+            next_obs=conv(self.next_obs),
+            terminated=conv(self.terminated, torch.bool),
+            truncated=conv(self.truncated, torch.bool),
+            extras={k: conv(v) for k, v in self.extras.items()},
+        )
+
+    def index(self, rows: Any) -> TransitionBatch:
+        """Select time rows (an int slice, or an index array over ``T``) from every field."""
+        return TransitionBatch(
+            **{name: getattr(self, name)[rows] for name in _FIELDS},
+            extras={k: v[rows] for k, v in self.extras.items()},
+        )
+
+    @staticmethod
+    def concatenate(batches: list[TransitionBatch], axis: int = 0) -> TransitionBatch:
+        """Join NumPy batches along time (``axis=0``) or along envs (``axis=1``)."""
+        if not batches:
+            raise ValueError("concatenate needs at least one batch")
+        keys = set(batches[0].extras)
+        for b in batches[1:]:
+            if set(b.extras) != keys:
+                raise ValueError(f"batches carry different extras: {sorted(keys)} vs {sorted(b.extras)}")
+        return TransitionBatch(
+            **{name: np.concatenate([getattr(b, name) for b in batches], axis=axis) for name in _FIELDS},
+            extras={k: np.concatenate([b.extras[k] for b in batches], axis=axis) for k in keys},
+        )

@@ -1,0 +1,461 @@
+"""Core: the one loop that drives every agent (tabular, deep, on-policy, off-policy) on a vector env.
+
+The loop decides *when* (``LoopSchedule``); the agent decides *how* (``act``/``fit``). Core is the only caller of
+``env.step``: it resolves the true successor of every transition (the final observation where an episode ended,
+from same-step autoreset), never builds a transition that crosses an episode boundary, records episode statistics,
+and hands the agent ``[T, B]`` batches at the fit cadence.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from porcini.core.agent import Agent
+from porcini.core.batch import TransitionBatch
+from porcini.core.callbacks import Callback, overrides
+from porcini.core.errors import EnvCheckError
+from porcini.core.rollout import RolloutStorage
+from porcini.core.schedule import LoopSchedule
+
+
+@dataclass
+class EpisodeRecord:
+    """Returns and lengths of finished episodes, in the order they ended."""
+
+    returns: list[float] = field(default_factory=list)
+    lengths: list[int] = field(default_factory=list)
+
+    @property
+    def n_episodes(self) -> int:
+        """Number of recorded episodes."""
+        return len(self.returns)
+
+    def mean_return(self) -> float:
+        """Mean return, NaN when no episode ended."""
+        return float(np.mean(self.returns)) if self.returns else float("nan")
+
+
+@dataclass
+class LearnResult:
+    """What one ``Core.learn`` call did: env steps, training episodes, fit metrics of the last fit, wall time."""
+
+    env_steps: int
+    episodes: EpisodeRecord
+    last_metrics: dict[str, float]
+    wall_time_s: float
+
+
+@dataclass
+class _RunState:
+    """Mutable state of one ``learn`` call shared by the hot loop and its optional per-step work."""
+
+    schedule: LoopSchedule
+    storage: RolloutStorage | None
+    bar: _ProgressBar | None
+    step_hooks: list[Callback]
+    record: EpisodeRecord = field(default_factory=EpisodeRecord)
+    since_fit_steps: int = 0
+    since_fit_episodes: int = 0
+
+    @property
+    def epoch_every(self) -> int:
+        """Steps per epoch, 0 when epochs are off."""
+        return self.schedule.steps_per_epoch or 0
+
+
+def env_id_of(env: Any) -> str:
+    """A readable name of a vector env for messages."""
+    info = getattr(env, "info", None)
+    if info is not None:
+        return str(info.env_id)
+    spec = getattr(env, "spec", None)
+    return spec.id if spec is not None else type(env).__name__
+
+
+class Core:
+    """Runs an agent in a vector env: ``learn`` for N steps or episodes, ``evaluate`` deterministically.
+
+    Args:
+        agent: anything following the ``Agent`` protocol.
+        env: a vector env with same-step autoreset (``porcini.make_env`` returns one).
+        eval_env: a separate env for ``evaluate`` (its own seeds, frozen normalization); defaults to ``env``.
+        callbacks: hooks called at step, episode, fit and epoch end.
+        progress: show a progress bar: True, False, or None for "when stderr is a terminal".
+        info_keys: numeric ``info`` keys copied into ``batch.extras`` at every step (e.g. ``"cost"``).
+        eval_seed: reset seed of the eval env at the start of every ``evaluate`` (same start states each epoch).
+
+    Example:
+        >>> from porcini import Core, make_env
+        >>> from porcini.algorithms.random import RandomAgent
+        >>> env = make_env("CartPole-v1", n_envs=2, seed=0)
+        >>> core = Core(RandomAgent(env.info), env, progress=False)
+        >>> core.learn(n_steps=100).env_steps
+        100
+    """
+
+    def __init__(
+        self,
+        agent: Agent,
+        env: Any,
+        *,
+        eval_env: Any = None,
+        callbacks: Sequence[Callback] = (),
+        progress: bool | None = None,
+        info_keys: Sequence[str] = (),
+        eval_seed: int | None = None,
+    ) -> None:
+        autoreset = env.metadata.get("autoreset_mode")
+        if autoreset is not None and getattr(autoreset, "value", autoreset) != "SameStep":
+            raise EnvCheckError(
+                f"Core needs a vector env with same-step autoreset, {env_id_of(env)} uses {autoreset}; "
+                "build it with porcini.make_env or pass autoreset_mode=AutoresetMode.SAME_STEP to Gymnasium"
+            )
+        self.agent = agent
+        self.env = env
+        self.eval_env = eval_env
+        self.callbacks = list(callbacks)
+        self.progress = progress
+        self.info_keys = tuple(info_keys)
+        self.eval_seed = eval_seed
+        self.n_envs = int(env.num_envs)
+        self.env_steps = 0
+        self.episodes = 0
+        self.fits = 0
+        self.epochs = 0
+        self.train_time_s = 0.0
+        self.eval_time_s = 0.0
+        self.stop_requested = False
+        self._synced_steps = 0
+        self._learn_clock: tuple[float, float] | None = None
+        self._storage: RolloutStorage | None = None
+        self._storage_cadence: tuple[int | None, int | None] = (None, None)
+        self._since_fit = (0, 0)
+        self.recent_returns: deque[float] = deque(maxlen=100)
+        self.epoch_episodes = EpisodeRecord()
+        self.last_metrics: dict[str, float] = {}
+        self._obs: Any = None
+        self._ep_return = np.zeros(self.n_envs)
+        self._vector_steps = 0  # vector steps since the first reset; episode lengths are differences of it
+        self._ep_start = np.zeros(self.n_envs, dtype=np.int64)
+        self._steps_since_epoch = 0
+
+    def elapsed_train_time_s(self) -> float:
+        """Training wall time so far, excluding evaluations; live while ``learn`` runs (for epoch hooks)."""
+        if self._learn_clock is None:
+            return self.train_time_s
+        start, eval_before = self._learn_clock
+        return self.train_time_s + (time.perf_counter() - start) - (self.eval_time_s - eval_before)
+
+    @property
+    def obs(self) -> Any:
+        """The current observation batch (None before the first reset)."""
+        return self._obs
+
+    def reset(self, seed: int | None = None) -> None:
+        """Reset the env and the per-episode accumulators (``learn`` does this on first use)."""
+        self._obs, _ = self.env.reset(seed=seed)
+        self._ep_return[:] = 0.0
+        self._ep_start[:] = self._vector_steps
+        self.agent.reset(np.ones(self.n_envs, dtype=bool))
+
+    def learn(
+        self,
+        n_steps: int | None = None,
+        n_episodes: int | None = None,
+        *,
+        fit_every_steps: int | None = None,
+        fit_every_episodes: int | None = None,
+        steps_per_epoch: int | None = None,
+        progress: bool | None = None,
+    ) -> LearnResult:
+        """Interact and fit until ``n_steps`` env steps or ``n_episodes`` episodes are done.
+
+        The fit cadence defaults to the agent's ``fit_every_steps``/``fit_every_episodes``. Episodes in progress
+        carry over to the next call, so ``learn(N); learn(N)`` does exactly what ``learn(2 * N)`` does.
+
+        Returns:
+            The steps taken, the training episodes that ended, the last fit metrics and the wall time.
+        """
+        if fit_every_steps is None and fit_every_episodes is None:
+            fit_every_steps = getattr(self.agent, "fit_every_steps", None)
+            fit_every_episodes = None if fit_every_steps else getattr(self.agent, "fit_every_episodes", None)
+        schedule = LoopSchedule(n_steps, n_episodes, fit_every_steps, fit_every_episodes, steps_per_epoch)
+        if self._obs is None:
+            self.reset()
+        show = progress if progress is not None else self.progress
+        if show is None:
+            show = sys.stderr.isatty()
+        start, eval_before = time.perf_counter(), self.eval_time_s
+        self._learn_clock = (start, eval_before)
+        self._synced_steps = 0
+        for cb in self.callbacks:
+            cb.on_learn_start(self)
+        try:
+            record = self._run(schedule, bool(show))
+        finally:
+            wall = time.perf_counter() - start
+            self.train_time_s += wall - (self.eval_time_s - eval_before)
+            self._learn_clock = None
+            for cb in self.callbacks:
+                cb.on_learn_end(self)
+        return LearnResult(record[0], record[1], dict(self.last_metrics), wall)
+
+    def _run(self, schedule: LoopSchedule, show_progress: bool) -> tuple[int, EpisodeRecord]:
+        # The hot loop. On a cheap env a vector of one steps in ~10 us, so everything optional (storing, hooks,
+        # progress, epochs) sits behind one flag and counters live in locals until a hook may read them.
+        agent, env, n = self.agent, self.env, self.n_envs
+        step_hooks = [cb for cb in self.callbacks if overrides(cb, "on_step")]
+        run = _RunState(
+            schedule=schedule,
+            storage=self._storage_for(schedule),
+            bar=_progress_bar(schedule, show_progress),
+            step_hooks=step_hooks,
+            since_fit_steps=self._since_fit[0],
+            since_fit_episodes=self._since_fit[1],
+        )
+        slow_path = run.storage is not None or bool(step_hooks) or run.bar is not None or bool(run.epoch_every)
+        step_limit = schedule.n_steps if schedule.n_steps is not None else -1
+        episode_limit = schedule.n_episodes if schedule.n_episodes is not None else -1
+        ep_return = self._ep_return
+        obs = self._obs
+        steps = episodes = 0
+        self.stop_requested = False
+        while (steps < step_limit or episodes < episode_limit) and not self.stop_requested:
+            action = agent.act(obs, explore=True)
+            reset_obs, reward, terminated, truncated, info = env.step(action)
+            steps += n
+            self._vector_steps += 1
+            ep_return += reward
+            # same-step autoreset puts "_final_obs" in info exactly when some episode ended: a dict lookup is far
+            # cheaper than reducing the flags on every step
+            if "_final_obs" in info:
+                self._sync(reset_obs, steps)
+                next_obs, finished = self._end_episodes(reset_obs, terminated | truncated, info, run.record)
+                episodes += finished
+                run.since_fit_episodes += finished
+            else:
+                next_obs = reset_obs
+            if slow_path:
+                self._after_step(run, steps, episodes, obs, action, reward, next_obs, terminated, truncated, info)
+            obs = reset_obs
+        self._sync(obs, steps)
+        self._since_fit = (run.since_fit_steps, run.since_fit_episodes)
+        if run.bar is not None:
+            run.bar.close(steps if step_limit >= 0 else episodes)
+        return steps, run.record
+
+    def _storage_for(self, schedule: LoopSchedule) -> RolloutStorage | None:
+        """The rollout storage for this cadence.
+
+        Transitions gathered by an earlier call with the same cadence carry over, so ``learn(N); learn(N)`` fits
+        the same batches as ``learn(2 * N)``.
+        """
+        if not schedule.fits:
+            return None
+        rows = schedule.rows_per_fit(self.n_envs)
+        cadence = (schedule.fit_every_steps, schedule.fit_every_episodes)
+        if self._storage is None or self._storage_cadence != cadence:
+            self._storage = RolloutStorage(rows, self.info_keys)
+            self._storage_cadence = cadence
+            self._since_fit = (0, 0)
+        return self._storage
+
+    def _end_episodes(
+        self, reset_obs: Any, ended: np.ndarray, info: dict[str, Any], record: EpisodeRecord
+    ) -> tuple[Any, int]:
+        """Record the episodes that just ended; return the true successors and how many ended."""
+        next_obs = _true_successor(reset_obs, ended, info)
+        finished = np.flatnonzero(ended)
+        rets = self._ep_return[finished].copy()
+        lens = self._vector_steps - self._ep_start[finished]
+        self._ep_return[finished] = 0.0
+        self._ep_start[finished] = self._vector_steps
+        record.returns.extend(rets.tolist())
+        record.lengths.extend(lens.tolist())
+        self._record_episodes(rets, lens)
+        self.agent.reset(ended)
+        return next_obs, len(finished)
+
+    def _after_step(self, run: _RunState, steps: int, episodes: int, obs: Any, action: Any, reward: Any,
+                    next_obs: Any, terminated: Any, truncated: Any, info: dict[str, Any]) -> None:
+        """The optional per-step work: store the transition, call step hooks, fit, advance the bar, close epochs."""
+        if run.storage is not None:
+            run.storage.append(obs, action, reward, next_obs, terminated, truncated, info)
+        if run.step_hooks:
+            self._sync(next_obs, steps)
+            for cb in run.step_hooks:
+                cb.on_step(self, action, reward, terminated, truncated, info)
+        if run.storage is not None:
+            run.since_fit_steps += self.n_envs
+            if run.schedule.fit_due(run.since_fit_steps, run.since_fit_episodes):
+                self._sync(self._obs, steps)
+                self._fit(run.storage.take())
+                run.since_fit_steps = run.since_fit_episodes = 0
+        if run.bar is not None:
+            run.bar.advance(steps if run.schedule.n_steps is not None else episodes, self.recent_returns)
+        if run.epoch_every and steps - self._synced_steps + self._steps_since_epoch >= run.epoch_every:
+            self._sync(self._obs, steps)
+            self._steps_since_epoch = 0
+            self.epochs += 1
+            for cb in self.callbacks:
+                cb.on_epoch_end(self)
+            self.epoch_episodes = EpisodeRecord()
+
+    def _sync(self, obs: Any, steps: int) -> None:
+        """Write the hot loop's local step count and observation back to the attributes hooks read."""
+        delta = steps - self._synced_steps
+        self.env_steps += delta
+        self._steps_since_epoch += delta
+        self._synced_steps = steps
+        self._obs = obs
+
+    def _record_episodes(self, returns: np.ndarray, lengths: np.ndarray) -> None:
+        self.episodes += len(returns)
+        self.recent_returns.extend(returns.tolist())
+        self.epoch_episodes.returns.extend(returns.tolist())
+        self.epoch_episodes.lengths.extend(lengths.tolist())
+        for cb in self.callbacks:
+            cb.on_episode_end(self, returns, lengths)
+
+    def _fit(self, batch: TransitionBatch) -> None:
+        metrics = self.agent.fit(batch)
+        self.fits += 1
+        if metrics:
+            self.last_metrics = metrics
+        for cb in self.callbacks:
+            cb.on_fit(self, metrics)
+
+    def fit_batch(self, batch: TransitionBatch) -> dict[str, float]:
+        """Fit the agent on a batch from elsewhere (an offline dataset, another Core) through the same hooks."""
+        self._fit(batch)
+        return dict(self.last_metrics)
+
+    def evaluate(self, n_episodes: int = 10, deterministic: bool = True, env: Any = None) -> EpisodeRecord:
+        """Run ``n_episodes`` episodes without learning and return their returns and lengths.
+
+        Episodes are split into per-env quotas fixed up front (env ``i`` runs ``n // B`` episodes, the first
+        ``n % B`` envs one more), so short episodes do not crowd out long ones (a bias of "first n to finish").
+        The eval env is reset with ``eval_seed`` at the start of each call when one was given.
+        """
+        env = env if env is not None else (self.eval_env if self.eval_env is not None else self.env)
+        if n_episodes < 1:
+            raise ValueError(f"n_episodes = {n_episodes} is invalid: must be >= 1")
+        start = time.perf_counter()
+        if env is self.env:
+            raise ValueError(
+                "evaluate needs a separate env (pass eval_env to Core, or env= here): evaluating on the training "
+                "env would cut its episodes in progress"
+            )
+        b = int(env.num_envs)
+        quota = np.full(b, n_episodes // b)
+        quota[: n_episodes % b] += 1
+        done_count = np.zeros(b, dtype=np.int64)
+        ep_return, ep_length = np.zeros(b), np.zeros(b, dtype=np.int64)
+        record = EpisodeRecord()
+        obs, _ = env.reset(seed=self.eval_seed)
+        while (done_count < quota).any():
+            action = self.agent.act(obs, explore=not deterministic)
+            obs, reward, terminated, truncated, _ = env.step(action)
+            ep_return += reward
+            ep_length += 1
+            ended = terminated | truncated
+            for i in np.flatnonzero(ended):
+                if done_count[i] < quota[i]:
+                    record.returns.append(float(ep_return[i]))
+                    record.lengths.append(int(ep_length[i]))
+                    done_count[i] += 1
+                ep_return[i], ep_length[i] = 0.0, 0
+        self.eval_time_s += time.perf_counter() - start
+        return record
+
+    def state_dict(self) -> dict[str, Any]:
+        """Counters and in-progress episode accumulators (the env and agent are saved by their owners)."""
+        return {
+            "env_steps": self.env_steps,
+            "episodes": self.episodes,
+            "fits": self.fits,
+            "epochs": self.epochs,
+            "train_time_s": self.train_time_s,
+            "eval_time_s": self.eval_time_s,
+            "steps_since_epoch": self._steps_since_epoch,
+            "ep_return": self._ep_return.copy(),
+            "ep_length": self._vector_steps - self._ep_start,
+            "recent_returns": list(self.recent_returns),
+        }
+
+    def load_state_dict(self, state: dict[str, Any], obs: Any = None) -> None:
+        """Restore counters; ``obs`` is the current observation batch when the env state was restored too."""
+        self.env_steps = int(state["env_steps"])
+        self.episodes = int(state["episodes"])
+        self.fits = int(state["fits"])
+        self.epochs = int(state["epochs"])
+        self.train_time_s = float(state["train_time_s"])
+        self.eval_time_s = float(state["eval_time_s"])
+        self._steps_since_epoch = int(state["steps_since_epoch"])
+        self._ep_return[:] = np.asarray(state["ep_return"])
+        self._ep_start[:] = self._vector_steps - np.asarray(state["ep_length"])
+        self.recent_returns = deque((float(r) for r in state["recent_returns"]), maxlen=100)
+        if obs is not None:
+            self._obs = obs
+
+
+def _true_successor(reset_obs: Any, ended: np.ndarray, info: dict[str, Any]) -> Any:
+    """``reset_obs`` with the final observation of each ended episode put back in its row."""
+    if "final_obs" not in info:
+        raise EnvCheckError(
+            "an episode ended but the env's info has no 'final_obs'; Core needs same-step autoreset "
+            "(porcini.make_env, or gymnasium.vector.AutoresetMode.SAME_STEP)"
+        )
+    final = info["final_obs"]
+    if isinstance(reset_obs, dict):
+        out = {k: v.copy() for k, v in reset_obs.items()}
+        for i in np.flatnonzero(ended):
+            for k in out:
+                out[k][i] = final[i][k] if final.dtype == object else final[k][i]
+        return out
+    next_obs = reset_obs.copy()
+    if getattr(final, "dtype", None) is np.dtype(object):
+        for i in np.flatnonzero(ended):
+            next_obs[i] = final[i]
+    else:
+        next_obs[ended] = final[ended]
+    return next_obs
+
+
+class _ProgressBar:
+    """A tqdm bar over steps or episodes, updated in chunks so it costs nothing per step."""
+
+    def __init__(self, total: int, unit: str) -> None:
+        from tqdm.auto import tqdm
+
+        self._bar = tqdm(total=total, unit=unit, file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
+        self._done = 0
+        self._next_check = 0
+
+    def advance(self, done: int, recent: deque[float]) -> None:
+        if done < self._next_check:  # cheap integer test on most steps; the clock is read every ~1000
+            return
+        self._next_check = done + 1000
+        self._bar.update(done - self._done)
+        self._done = done
+        if recent:
+            self._bar.set_postfix(ret=f"{np.mean(recent):.1f}", refresh=False)
+
+    def close(self, done: int) -> None:
+        self._bar.update(done - self._done)
+        self._bar.close()
+
+
+def _progress_bar(schedule: LoopSchedule, show: bool) -> _ProgressBar | None:
+    if not show:
+        return None
+    if schedule.n_steps is not None:
+        return _ProgressBar(schedule.n_steps, "step")
+    return _ProgressBar(schedule.n_episodes or 0, "episode")

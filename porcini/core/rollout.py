@@ -1,0 +1,77 @@
+"""RolloutStorage: the time slices the loop gathers between two fits, handed over as one TransitionBatch."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from porcini.core.batch import TransitionBatch
+
+
+class RolloutStorage:
+    """Collects ``[B, ...]`` time slices into a ``[T, B, ...]`` batch.
+
+    With a known ``rows`` (a step cadence) the arrays are allocated once per fit period and filled in place;
+    otherwise (an episode cadence) slices are kept in lists and stacked at ``take``. Each ``take`` hands over
+    fresh arrays, so an agent may keep the batch it was given.
+
+    Args:
+        rows: number of time rows per batch, or None when unknown.
+        info_keys: numeric ``info`` keys copied into ``extras`` at every step.
+    """
+
+    def __init__(self, rows: int | None, info_keys: Sequence[str] = ()) -> None:
+        self.rows = rows
+        self.info_keys = tuple(info_keys)
+        self._t = 0
+        self._arrays: list[np.ndarray] | None = None
+        self._lists: list[list[Any]] = [[] for _ in range(6 + len(self.info_keys))]
+
+    def __len__(self) -> int:
+        return self._t
+
+    def append(self, obs: Any, action: Any, reward: Any, next_obs: Any, terminated: Any, truncated: Any,
+               info: dict[str, Any]) -> None:
+        """Add one time slice (all fields batched over envs)."""
+        row = [obs, action, reward, next_obs, terminated, truncated]
+        for key in self.info_keys:
+            row.append(_info_value(info, key, len(reward)))
+        if self.rows is None:
+            for store, value in zip(self._lists, row):
+                store.append(value)
+        else:
+            if self._arrays is None:
+                self._arrays = [np.empty((self.rows, *np.shape(v)), dtype=np.asarray(v).dtype) for v in row]
+            t = self._t
+            for store, value in zip(self._arrays, row):
+                store[t] = value
+        self._t += 1
+
+    def take(self) -> TransitionBatch:
+        """Hand over everything gathered as a ``[T, B]`` batch and start empty."""
+        if self.rows is None:
+            fields = [np.stack(values) for values in self._lists]
+            self._lists = [[] for _ in fields]
+        else:
+            assert self._arrays is not None
+            fields = [a[: self._t] for a in self._arrays]
+            self._arrays = None
+        self._t = 0
+        obs, action, reward, next_obs, terminated, truncated = fields[:6]
+        extras = dict(zip(self.info_keys, fields[6:]))
+        return TransitionBatch(obs, action, reward, next_obs, terminated, truncated, extras)
+
+
+def _info_value(info: dict[str, Any], key: str, n_envs: int) -> np.ndarray:
+    """The value of ``info[key]`` per env; for envs whose episode ended, the value of the ended step."""
+    value = np.zeros(n_envs)
+    if key in info:
+        mask = info.get("_" + key, np.ones(n_envs, dtype=bool))
+        value[mask] = np.asarray(info[key], dtype=np.float64)[mask]
+    final = info.get("final_info")
+    if isinstance(final, dict) and key in final:
+        mask = final.get("_" + key, np.zeros(n_envs, dtype=bool))
+        value[mask] = np.asarray(final[key], dtype=np.float64)[mask]
+    return value

@@ -1,0 +1,18 @@
+"""Environments: make_env (always a vector env), checks, wrappers, adapters and built-in MDPs.
+
+Importing this package registers the built-in environments under the ``porcini/`` Gymnasium namespace.
+"""
+
+from porcini.envs.checks import check_env
+from porcini.envs.info import EnvInfo
+from porcini.envs.make import env_info, make_env
+from porcini.envs.vector import CheckedVectorEnv, SyncVectorEnv
+
+try:
+    from porcini.envs.builtin import register_builtin_envs
+except ImportError:  # the built-in envs are being written; until then there is nothing to register
+    pass
+else:
+    register_builtin_envs()
+
+__all__ = ["CheckedVectorEnv", "EnvInfo", "SyncVectorEnv", "check_env", "env_info", "make_env"]

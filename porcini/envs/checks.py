@@ -1,0 +1,110 @@
+"""check_env: validate an environment against the Gymnasium API and its own spaces, with errors that name the fix."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from porcini.core.errors import EnvCheckError
+
+
+def _name(env: Any) -> str:
+    spec = getattr(env, "spec", None)
+    return spec.id if spec is not None else type(getattr(env, "unwrapped", env)).__name__
+
+
+def _check_obs(env_name: str, space: gym.Space, obs: Any, where: str) -> None:
+    if isinstance(space, gym.spaces.Box):
+        if not isinstance(obs, np.ndarray):
+            raise EnvCheckError(
+                f"{env_name}: {where} returned an observation of type {type(obs).__name__}; observation_space is "
+                f"{space}, so return an np.ndarray of dtype {space.dtype} and shape {space.shape}"
+            )
+        if obs.shape != space.shape:
+            raise EnvCheckError(
+                f"{env_name}: {where} returned an observation of shape {obs.shape}, but observation_space has shape "
+                f"{space.shape}; fix the observation or the space"
+            )
+        if obs.dtype != space.dtype:
+            raise EnvCheckError(
+                f"{env_name}: {where} returned an observation of dtype {obs.dtype}, but observation_space has dtype "
+                f"{space.dtype}; cast with .astype(np.{space.dtype}) or declare the space with that dtype"
+            )
+        if np.issubdtype(obs.dtype, np.floating) and not np.isfinite(obs).all():
+            raise EnvCheckError(f"{env_name}: {where} returned a non-finite observation {obs.tolist()}")
+    if not space.contains(obs):
+        raise EnvCheckError(
+            f"{env_name}: {where} returned observation {obs!r}, which is outside observation_space {space}; "
+            "fix the env or widen the space"
+        )
+
+
+def check_env(env: Any, n_steps: int = 50, seed: int = 0) -> None:
+    """Validate ``env`` (a ``gymnasium.Env``) by resetting and stepping it with random actions.
+
+    Checks the spaces are Gymnasium spaces; ``reset`` returns ``(obs, info)`` and ``step`` returns
+    ``(obs, reward, terminated, truncated, info)``; observations match the observation space in shape, dtype and
+    bounds and are finite; rewards are finite real numbers; ``terminated``/``truncated`` are bools; ``info`` is a
+    dict; the same seed gives the same first observation.
+
+    Raises:
+        EnvCheckError: naming the problem and the fix.
+
+    Example:
+        >>> import gymnasium as gym
+        >>> check_env(gym.make("CartPole-v1"))
+    """
+    name = _name(env)
+    for attr in ("observation_space", "action_space"):
+        space = getattr(env, attr, None)
+        if not isinstance(space, gym.Space):
+            raise EnvCheckError(f"{name}: {attr} is {space!r}, not a gymnasium.spaces.Space; set it in __init__")
+    try:
+        result = env.reset(seed=seed)
+    except TypeError as err:
+        raise EnvCheckError(
+            f"{name}: reset(seed=...) failed ({err}); reset must accept keyword arguments seed and options"
+        ) from err
+    if not (isinstance(result, tuple) and len(result) == 2):
+        raise EnvCheckError(f"{name}: reset must return (obs, info), got {type(result).__name__}; "
+                            "Gymnasium >= 0.26 API")
+    obs, info = result
+    if not isinstance(info, dict):
+        raise EnvCheckError(f"{name}: reset returned info of type {type(info).__name__}; return a dict")
+    _check_obs(name, env.observation_space, obs, "reset")
+    first = obs
+    again, _ = env.reset(seed=seed)
+    if isinstance(first, np.ndarray) and not np.array_equal(first, again):
+        raise EnvCheckError(
+            f"{name}: reset(seed={seed}) twice gave different observations; seed self.np_random through "
+            "super().reset(seed=seed) and draw randomness only from it"
+        )
+    env.action_space.seed(seed)
+    for step in range(n_steps):
+        result = env.step(env.action_space.sample())
+        if not (isinstance(result, tuple) and len(result) == 5):
+            raise EnvCheckError(
+                f"{name}: step must return (obs, reward, terminated, truncated, info), got a "
+                f"{len(result) if isinstance(result, tuple) else type(result).__name__}-tuple; the 4-tuple 'done' "
+                "API is gone since Gymnasium 0.26"
+            )
+        obs, reward, terminated, truncated, info = result
+        where = f"step {step + 1}"
+        _check_obs(name, env.observation_space, obs, where)
+        if not isinstance(reward, (int, float, np.integer, np.floating)) or isinstance(reward, bool):
+            raise EnvCheckError(f"{name}: {where} returned reward {reward!r} of type {type(reward).__name__}; "
+                                "return a float")
+        if not math.isfinite(float(reward)):
+            raise EnvCheckError(f"{name}: {where} returned a non-finite reward {reward}; fix the reward computation")
+        for flag_name, flag in (("terminated", terminated), ("truncated", truncated)):
+            if not isinstance(flag, (bool, np.bool_)):
+                raise EnvCheckError(f"{name}: {where} returned {flag_name}={flag!r} of type {type(flag).__name__}; "
+                                    "it must be a bool")
+        if not isinstance(info, dict):
+            raise EnvCheckError(f"{name}: {where} returned info of type {type(info).__name__}; return a dict")
+        if terminated or truncated:
+            obs, info = env.reset()
+            _check_obs(name, env.observation_space, obs, f"reset after {where}")

@@ -1,0 +1,196 @@
+"""make_env: a Gymnasium id or the user's own env, always returned as a seeded vector env with ``.info``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import gymnasium as gym
+from gymnasium.vector import AutoresetMode
+
+from porcini.core.errors import EnvCheckError
+from porcini.envs.info import EnvInfo
+from porcini.envs.vector import CheckedVectorEnv, SyncVectorEnv
+
+Wrapper = Any  # a gymnasium.Wrapper / VectorWrapper class, a callable env -> env, or (callable, kwargs)
+VECTORIZATIONS = ("auto", "sync", "async", "vector_entry_point")
+# Above this many seconds per step, "auto" steps envs in subprocesses: IPC then costs less than it saves.
+ASYNC_STEP_SECONDS = 1e-3
+
+
+def _env_name(env: Any) -> str:
+    if isinstance(env, str):
+        return env
+    if isinstance(env, type):
+        return env.__name__
+    return getattr(env, "__name__", type(env).__name__)
+
+
+def _split_wrappers(wrappers: Sequence[Wrapper]) -> tuple[list[Callable], list[Callable]]:
+    """Sort wrappers into per-env ones (applied to each env) and vector ones (applied to the vector env)."""
+    per_env, vector = [], []
+    for w in wrappers:
+        fn, kwargs = (w[0], dict(w[1])) if isinstance(w, tuple) else (w, {})
+        bound = (lambda f, kw: (lambda e: f(e, **kw)))(fn, kwargs)
+        if isinstance(fn, type) and issubclass(fn, gym.vector.VectorWrapper):
+            vector.append(bound)
+        elif callable(fn):
+            per_env.append(bound)
+        else:
+            raise TypeError(f"wrapper {w!r} is not a wrapper class or callable; pass a class, callable, (cls, kwargs)")
+    return per_env, vector
+
+
+def _factory(env: Any, env_kwargs: dict[str, Any], max_episode_steps: int | None) -> Callable[[], gym.Env]:
+    if isinstance(env, str):
+        # porcini checks every step itself, so Gymnasium's passive checker would only repeat the work
+        return lambda: gym.make(env, disable_env_checker=True, max_episode_steps=max_episode_steps, **env_kwargs)
+    if isinstance(env, gym.Env):
+        raise TypeError(
+            "make_env got an env instance; pass its class or a factory (lambda: MyEnv(...)) so that each of the "
+            "n_envs gets its own copy"
+        )
+    if callable(env):
+
+        def build() -> gym.Env:
+            made = env(**env_kwargs)
+            if not isinstance(made, gym.Env):
+                raise TypeError(f"the env factory {_env_name(env)} returned {type(made).__name__}, not a gymnasium.Env")
+            if max_episode_steps is not None:
+                made = gym.wrappers.TimeLimit(made, max_episode_steps)
+            return made
+
+        return build
+    raise TypeError(f"make_env takes a Gymnasium id, an Env subclass or a factory, got {env!r}")
+
+
+def _choose_vectorization(factory: Callable[[], gym.Env], n_envs: int) -> str:
+    """In-process for cheap envs; subprocesses when one step costs more than ``ASYNC_STEP_SECONDS``."""
+    if n_envs == 1:
+        return "sync"
+    probe = factory()
+    probe.action_space.seed(0)
+    probe.reset(seed=0)
+    start, n = time.perf_counter(), 10
+    for _ in range(n):
+        _, _, terminated, truncated, _ = probe.step(probe.action_space.sample())
+        if terminated or truncated:
+            probe.reset()
+    per_step = (time.perf_counter() - start) / n
+    probe.close()
+    return "async" if per_step > ASYNC_STEP_SECONDS else "sync"
+
+
+def make_env(
+    env: str | Callable[..., gym.Env],
+    n_envs: int = 1,
+    seed: int | None = None,
+    wrappers: Sequence[Wrapper] = (),
+    vectorization: str = "auto",
+    *,
+    check: bool = True,
+    max_episode_steps: int | None = None,
+    env_kwargs: dict[str, Any] | None = None,
+) -> Any:
+    """Build a vector env of ``n_envs`` copies (a single env is a vector of one), with same-step autoreset.
+
+    Args:
+        env: a Gymnasium id (``"CartPole-v1"``, ``"porcini/CliffWalking-v0"``), an ``Env`` subclass, or a factory.
+        n_envs: number of envs stepped together.
+        seed: env ``i`` is reset with ``seed + i`` once here, and action spaces are seeded, so runs repeat.
+        wrappers: applied in order; ``gymnasium.Wrapper`` classes and callables wrap each env, ``VectorWrapper``
+            classes wrap the vector env. ``(cls, kwargs)`` passes arguments.
+        vectorization: ``"sync"`` (in-process), ``"async"`` (one subprocess per env), ``"vector_entry_point"``
+            (the env's native vectorized implementation, when it supports same-step autoreset) or ``"auto"``.
+        check: validate actions, observations and rewards on every step, with errors naming env, index and step.
+        max_episode_steps: override the time limit (sets ``truncated``, never ``terminated``).
+        env_kwargs: keyword arguments for the env constructor (e.g. ``render_mode="rgb_array"``).
+
+    Returns:
+        A ``gymnasium.vector.VectorEnv`` with ``.info`` (:class:`EnvInfo`) and ``.spawn(n_envs, seed)`` that builds
+        another copy with the same arguments (e.g. an eval env).
+
+    Example:
+        >>> env = make_env("CartPole-v1", n_envs=4, seed=0)
+        >>> env.info.n_envs, env.observation_space.shape
+        (4, (4, 4))
+    """
+    if not isinstance(n_envs, int) or n_envs < 1:
+        raise ValueError(f"n_envs = {n_envs!r} is invalid: must be a positive int")
+    if vectorization not in VECTORIZATIONS:
+        raise ValueError(f"vectorization = {vectorization!r} is invalid: choose one of {VECTORIZATIONS}")
+    env_kwargs = dict(env_kwargs or {})
+    name = _env_name(env)
+    per_env, vector_wrappers = _split_wrappers(wrappers)
+    base = _factory(env, env_kwargs, max_episode_steps)
+
+    def factory() -> gym.Env:
+        e = base()
+        for w in per_env:
+            e = w(e)
+        return e
+
+    mode = _choose_vectorization(factory, n_envs) if vectorization == "auto" else vectorization
+    if mode == "sync":
+        venv: Any = SyncVectorEnv([factory] * n_envs, env_id=name, check=check)
+    elif mode == "async":
+        venv = gym.vector.AsyncVectorEnv([factory] * n_envs, autoreset_mode=AutoresetMode.SAME_STEP)
+        venv = CheckedVectorEnv(venv, name) if check else venv
+    else:
+        venv = _native_vector_env(env, n_envs, env_kwargs, name, check, bool(per_env))
+    for w in vector_wrappers:
+        venv = w(venv)
+    if seed is not None:
+        venv.reset(seed=seed)
+        venv.action_space.seed(seed)
+        venv.single_action_space.seed(seed)
+    attach(venv, name, lambda n, s: make_env(env, n, s, wrappers, vectorization, check=check,
+                                             max_episode_steps=max_episode_steps, env_kwargs=env_kwargs))
+    return venv
+
+
+def _native_vector_env(env: Any, n_envs: int, env_kwargs: dict[str, Any], name: str, check: bool,
+                       has_wrappers: bool) -> Any:
+    if not isinstance(env, str):
+        raise ValueError("vectorization='vector_entry_point' needs a Gymnasium id with a vector entry point")
+    if has_wrappers:
+        raise ValueError("per-env wrappers cannot wrap a natively vectorized env; use VectorWrapper classes")
+    venv = gym.make_vec(env, num_envs=n_envs, vectorization_mode="vector_entry_point", **env_kwargs)
+    mode = venv.metadata.get("autoreset_mode")
+    if mode != AutoresetMode.SAME_STEP:
+        venv.close()
+        raise EnvCheckError(
+            f"{env}'s native vector env uses autoreset mode {mode}; porcini needs same-step autoreset to see the "
+            "true final observation of every episode. Use vectorization='sync' or 'async' for this env"
+        )
+    return CheckedVectorEnv(venv, name) if check else venv
+
+
+def env_info(env: Any, env_id: str | None = None) -> EnvInfo:
+    """Build the :class:`EnvInfo` of any Gymnasium vector env."""
+    spec = getattr(env, "spec", None)
+    horizon = getattr(spec, "max_episode_steps", None) if spec is not None else None
+    gamma = env.metadata.get("gamma") if isinstance(getattr(env, "metadata", None), dict) else None
+    return EnvInfo(
+        env_id=env_id or (spec.id if spec is not None else type(env).__name__),
+        observation_space=env.single_observation_space,
+        action_space=env.single_action_space,
+        n_envs=int(env.num_envs),
+        gamma=float(gamma) if gamma is not None else None,
+        horizon=int(horizon) if horizon is not None else None,
+    )
+
+
+def attach(venv: Any, env_id: str, spawn: Callable[[int, int | None], Any]) -> None:
+    """Give a vector env its ``info`` and a ``spawn(n_envs, seed)`` that builds a fresh copy of it."""
+    info = env_info(venv, env_id)
+    if info.horizon is None:
+        inner = getattr(venv, "envs", None)
+        horizon = getattr(getattr(inner[0], "spec", None), "max_episode_steps", None) if inner else None
+        if horizon is not None:
+            info = EnvInfo(info.env_id, info.observation_space, info.action_space, info.n_envs, info.gamma,
+                           int(horizon))
+    venv.info = info
+    venv.spawn = spawn
+

@@ -1,0 +1,153 @@
+"""Run-time validation of what crosses the env boundary: actions in, observations and rewards out.
+
+The checks run on every step by default, so they are written to be cheap: bounds are precomputed, NaN and inf
+are caught by the same comparisons as the bounds, and the per-element work is a couple of NumPy reductions.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from porcini.core.errors import EnvCheckError
+
+SMALL_OBS = 32  # up to this many scalars per batch, bounds are checked in Python
+
+
+def _finite_bounds(space: gym.spaces.Box) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds with infinities replaced by the dtype's extremes, so that NaN and inf fail ``low <= x <= high``."""
+    dtype = space.dtype if np.issubdtype(space.dtype, np.floating) else np.dtype(np.float64)
+    big = np.finfo(dtype).max
+    low = np.where(np.isneginf(space.low), -big, space.low).astype(space.dtype)
+    high = np.where(np.isposinf(space.high), big, space.high).astype(space.dtype)
+    return low, high
+
+
+class StepValidator:
+    """Checks batched actions, observations and rewards of a vector env against its single-env spaces.
+
+    Args:
+        env_id: the env's name, used in error messages.
+        observation_space: space of one observation.
+        action_space: space of one action.
+        n_envs: number of envs in the batch.
+    """
+
+    def __init__(self, env_id: str, observation_space: gym.Space, action_space: gym.Space, n_envs: int) -> None:
+        self.env_id = env_id
+        self.observation_space = observation_space
+        self.action_space = action_space
+        self.n_envs = n_envs
+        self.step_count = 0
+        self._obs_bounds = _finite_bounds(observation_space) if isinstance(observation_space, gym.spaces.Box) else None
+        # For a handful of scalars a Python comparison beats NumPy's per-call overhead several times over
+        self._obs_bound_lists = None
+        if self._obs_bounds is not None and int(np.prod(observation_space.shape)) * n_envs <= SMALL_OBS:
+            low, high = self._obs_bounds
+            self._obs_bound_lists = list(zip(np.tile(low.ravel(), n_envs).tolist(),
+                                             np.tile(high.ravel(), n_envs).tolist()))
+        self._act_bounds = _finite_bounds(action_space) if isinstance(action_space, gym.spaces.Box) else None
+        self._action_shape = (n_envs, *(action_space.shape or ()))
+
+    def _where(self, index: int) -> str:
+        return f"for env {self.env_id} (env index {index}) at step {self.step_count}"
+
+    def check_actions(self, actions: Any) -> np.ndarray:
+        """Return ``actions`` as an array, or raise EnvCheckError if any is outside the action space."""
+        a = np.asarray(actions)
+        space = self.action_space
+        if a.shape != self._action_shape:
+            raise EnvCheckError(
+                f"actions have shape {a.shape}, expected {self._action_shape} ([n_envs, *action_shape]) "
+                f"for env {self.env_id} with action space {space} at step {self.step_count}; return one action per env"
+            )
+        if isinstance(space, gym.spaces.Discrete):
+            if a.dtype.kind not in "iu":
+                raise EnvCheckError(
+                    f"actions have dtype {a.dtype} but {space} takes integers, for env {self.env_id} at step "
+                    f"{self.step_count}; convert with .astype(np.int64)"
+                )
+            start, stop = int(space.start), int(space.start + space.n)
+            if self.n_envs == 1:
+                value = int(a[0])
+                if value < start or value >= stop:
+                    self._raise_action(0, value)
+            elif a.min() < start or a.max() >= stop:
+                bad = int(np.flatnonzero((a < start) | (a >= stop))[0])
+                self._raise_action(bad, a[bad])
+        elif self._act_bounds is not None:
+            low, high = self._act_bounds
+            if not ((a >= low).all() and (a <= high).all()):
+                bad = int(np.flatnonzero(~((a >= low) & (a <= high)).reshape(self.n_envs, -1).all(axis=1))[0])
+                raise EnvCheckError(
+                    f"action {a[bad].tolist()} is outside {space} {self._where(bad)}; clip or squash actions in the "
+                    "agent, or add the ClipAction / RescaleAction wrapper"
+                )
+        return a
+
+    def _raise_action(self, index: int, value: Any) -> None:
+        raise EnvCheckError(
+            f"action {value} is outside {self.action_space} {self._where(index)}; "
+            "the agent must return actions from the env's action space"
+        )
+
+    def check_step(self, obs: Any, reward: np.ndarray, info: dict[str, Any] | None = None) -> None:
+        """Raise EnvCheckError on a non-finite reward or an observation outside the observation space."""
+        self.step_count += 1
+        if self.n_envs == 1:
+            if not math.isfinite(reward[0]):
+                self._raise_reward(0, reward[0])
+        elif not np.isfinite(reward).all():
+            bad = int(np.flatnonzero(~np.isfinite(reward))[0])
+            self._raise_reward(bad, reward[bad])
+        self.check_obs(obs)
+        if info is not None and "_final_obs" in info:
+            final_mask = info["_final_obs"]
+            final_obs = info["final_obs"]
+            for i in np.flatnonzero(final_mask):
+                self.check_obs(np.asarray(final_obs[i])[None], index=int(i), what="final observation")
+
+    def _raise_reward(self, index: int, value: Any) -> None:
+        raise EnvCheckError(
+            f"reward {value} is not finite {self._where(index)}; fix the env's reward computation "
+            "(or pass check=False to make_env to skip run-time checks)"
+        )
+
+    def check_obs(self, obs: Any, index: int | None = None, what: str = "observation") -> None:
+        """Raise EnvCheckError if any observation in the batch is outside the observation space or not finite."""
+        if self._obs_bounds is not None:
+            low, high = self._obs_bounds
+            pairs = self._obs_bound_lists
+            if pairs is not None and index is None:
+                for v, (lo, hi) in zip(obs.ravel().tolist(), pairs):
+                    if not lo <= v <= hi:
+                        break
+                else:
+                    return
+            elif (obs >= low).all() and (obs <= high).all():
+                return
+            flat = ((obs >= low) & (obs <= high)).reshape(len(obs), -1).all(axis=1)
+            bad = int(np.flatnonzero(~flat)[0])
+            i = bad if index is None else index
+            raise EnvCheckError(
+                f"{what} {np.asarray(obs[bad]).tolist()} is outside {self.observation_space} or not finite "
+                f"{self._where(i)}; fix the env or widen its observation_space (check=False skips run-time checks)"
+            )
+        if isinstance(self.observation_space, gym.spaces.Discrete):
+            n, start = int(self.observation_space.n), int(self.observation_space.start)
+            if obs.min() < start or obs.max() >= start + n:
+                bad = int(np.flatnonzero((obs < start) | (obs >= start + n))[0])
+                i = bad if index is None else index
+                raise EnvCheckError(f"{what} {obs[bad]} is outside {self.observation_space} {self._where(i)}")
+            return
+        for j in range(len(obs) if hasattr(obs, "__len__") else 0):
+            try:
+                item = obs[j]
+            except (TypeError, KeyError):  # Dict/Tuple batches: fall back to a per-env check via the space
+                break
+            if not self.observation_space.contains(item):
+                i = j if index is None else index
+                raise EnvCheckError(f"{what} is outside {self.observation_space} {self._where(i)}")

@@ -1,0 +1,227 @@
+"""porcini's vector environments: same-step autoreset, the true final observation, cheap for one env.
+
+Gymnasium's ``SyncVectorEnv`` pays per-step costs (space iteration, info merging, deep copies) that dominate a
+cheap env like CartPole when there is only one of them. ``SyncVectorEnv`` here keeps Gymnasium's vector API and
+same-step autoreset semantics but does the minimum: when env ``i`` ends, ``step`` returns the first observation of
+the next episode in ``obs[i]`` and the final observation of the ended one in ``info["final_obs"][i]`` (stacked
+array; ``info["_final_obs"]`` is the mask), with the ended step's info under ``info["final_info"]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space, concatenate, create_empty_array
+
+from porcini.core.errors import EnvCheckError
+from porcini.envs.validation import StepValidator
+
+EnvFactory = Callable[[], gym.Env]
+
+
+def reset_seeds(seed: int | Sequence[int | None] | None, n_envs: int) -> list[int | None]:
+    """Per-index reset seeds: ``seed + i`` for an int, the list itself for a list, all None for None."""
+    if seed is None:
+        return [None] * n_envs
+    if isinstance(seed, (int, np.integer)):
+        return [int(seed) + i for i in range(n_envs)]
+    seeds = list(seed)
+    if len(seeds) != n_envs:
+        raise ValueError(f"got {len(seeds)} reset seeds for {n_envs} envs; give one per env or a single int")
+    return seeds
+
+
+class SyncVectorEnv(VectorEnv):
+    """Steps ``n`` environments in this process, one after another, with same-step autoreset.
+
+    Args:
+        env_fns: one factory per env; all envs must share observation and action spaces.
+        env_id: the name used in error messages and ``EnvInfo``.
+        check: validate actions, observations and rewards on every step (see ``StepValidator``).
+
+    Example:
+        >>> import gymnasium as gym
+        >>> env = SyncVectorEnv([lambda: gym.make("CartPole-v1")] * 2, env_id="CartPole-v1")
+        >>> obs, info = env.reset(seed=0)
+        >>> obs.shape
+        (2, 4)
+    """
+
+    def __init__(self, env_fns: Sequence[EnvFactory], *, env_id: str = "env", check: bool = True) -> None:
+        if len(env_fns) == 0:
+            raise ValueError("SyncVectorEnv needs at least one env factory")
+        self.envs = [fn() for fn in env_fns]
+        self.num_envs = len(self.envs)
+        first = self.envs[0]
+        self.env_id = env_id
+        self.single_observation_space = first.observation_space
+        self.single_action_space = first.action_space
+        for i, env in enumerate(self.envs[1:], start=1):
+            if env.observation_space != first.observation_space or env.action_space != first.action_space:
+                raise EnvCheckError(
+                    f"env index {i} of {env_id} has spaces {env.observation_space}, {env.action_space} but env 0 has "
+                    f"{first.observation_space}, {first.action_space}; all envs of a vector env must share spaces"
+                )
+        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        self.action_space = batch_space(self.single_action_space, self.num_envs)
+        self.metadata = {**first.metadata, "autoreset_mode": AutoresetMode.SAME_STEP}
+        self.render_mode = first.render_mode
+        self.spec = first.spec
+        self.closed = False
+        self._is_array_obs = isinstance(
+            self.single_observation_space,
+            (gym.spaces.Box, gym.spaces.Discrete, gym.spaces.MultiDiscrete, gym.spaces.MultiBinary),
+        )
+        self._discrete_actions = isinstance(self.single_action_space, gym.spaces.Discrete)
+        self._obs_dtype = self.single_observation_space.dtype
+        self._obs_shape = (self.num_envs, *(self.single_observation_space.shape or ()))
+        self._validator = (
+            StepValidator(env_id, self.single_observation_space, self.single_action_space, self.num_envs)
+            if check
+            else None
+        )
+
+    def reset(
+        self, *, seed: int | Sequence[int | None] | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[Any, dict[str, Any]]:
+        """Reset every env; an int seed seeds env ``i`` with ``seed + i``."""
+        seeds = reset_seeds(seed, self.num_envs)
+        observations, infos = [], {}
+        for i, (env, s) in enumerate(zip(self.envs, seeds)):
+            obs, info = env.reset(seed=s, options=options)
+            if self._validator is not None:
+                self._check_raw_obs(obs, i)
+            observations.append(obs)
+            if info:
+                infos = self._add_info(infos, info, i)
+        batch = self._stack(observations)
+        if self._validator is not None:
+            self._validator.check_obs(batch, what="reset observation")
+        return batch, infos
+
+    def _check_raw_obs(self, obs: Any, index: int) -> None:
+        space = self.single_observation_space
+        if isinstance(space, gym.spaces.Box):
+            if not isinstance(obs, np.ndarray) or obs.shape != space.shape or obs.dtype != space.dtype:
+                got = f"{type(obs).__name__} {getattr(obs, 'dtype', '')} {getattr(obs, 'shape', '')}".strip()
+                raise EnvCheckError(
+                    f"env {self.env_id} (env index {index}) returned an observation of {got}, but its "
+                    f"observation_space is {space}; return np.ndarray of dtype {space.dtype} and shape {space.shape}"
+                )
+
+    def _stack(self, observations: list[Any]) -> Any:
+        if self._is_array_obs:
+            out = np.empty(self._obs_shape, dtype=self._obs_dtype)
+            for i, obs in enumerate(observations):
+                out[i] = obs
+            return out
+        return concatenate(
+            self.single_observation_space,
+            observations,
+            create_empty_array(self.single_observation_space, self.num_envs),
+        )
+
+    def step(self, actions: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        """Step every env with its action; ended envs are reset in the same call (see the module docstring)."""
+        validator = self._validator
+        if validator is not None:
+            actions = validator.check_actions(actions)
+        n = self.num_envs
+        if n == 1:
+            return self._step_one(actions, validator)
+        rewards = np.empty(n, dtype=np.float64)
+        terminated = np.empty(n, dtype=np.bool_)
+        truncated = np.empty(n, dtype=np.bool_)
+        observations: list[Any] = [None] * n
+        infos: dict[str, Any] = {}
+        final_obs: list[Any] | None = None
+        for i, env in enumerate(self.envs):
+            obs, reward, term, trunc, info = env.step(actions[i])
+            if validator is not None and not (type(term) in (bool, np.bool_) and type(trunc) in (bool, np.bool_)):
+                raise EnvCheckError(
+                    f"env {self.env_id} (env index {i}) returned terminated={term!r}, truncated={trunc!r} at step "
+                    f"{validator.step_count}; both must be bool (Gymnasium >= 0.26 step API)"
+                )
+            rewards[i] = reward
+            terminated[i] = term
+            truncated[i] = trunc
+            if term or trunc:
+                if final_obs is None:
+                    final_obs = [None] * n
+                final_obs[i] = obs
+                if info:
+                    infos = self._add_info(infos, {"final_info": info}, i)
+                obs, info = env.reset()
+            observations[i] = obs
+            if info:
+                infos = self._add_info(infos, info, i)
+        batch = self._stack(observations)
+        if final_obs is not None:
+            mask = terminated | truncated
+            filler = observations[int(np.flatnonzero(mask)[0])]
+            infos["final_obs"] = self._stack([o if o is not None else filler for o in final_obs])
+            infos["_final_obs"] = mask
+        if validator is not None:
+            validator.check_step(batch, rewards, infos if final_obs is not None else None)
+        return batch, rewards, terminated, truncated, infos
+
+    def _step_one(
+        self, actions: Any, validator: StepValidator | None
+    ) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        """``step`` for a vector of one: the same results with a fraction of the per-step overhead."""
+        env = self.envs[0]
+        # a Python int for Discrete spaces: Gymnasium's Discrete.contains is several times slower on NumPy ints
+        obs, reward, term, trunc, info = env.step(actions[0].item() if self._discrete_actions else actions[0])
+        if validator is not None and not (type(term) in (bool, np.bool_) and type(trunc) in (bool, np.bool_)):
+            raise EnvCheckError(
+                f"env {self.env_id} (env index 0) returned terminated={term!r}, truncated={trunc!r} at step "
+                f"{validator.step_count}; both must be bool (Gymnasium >= 0.26 step API)"
+            )
+        infos: dict[str, Any] = {}
+        if term or trunc:
+            infos["final_obs"] = self._stack([obs])
+            infos["_final_obs"] = np.ones(1, dtype=np.bool_)
+            if info:
+                infos = self._add_info(infos, {"final_info": info}, 0)
+            obs, info = env.reset()
+        if info:
+            infos = self._add_info(infos, info, 0)
+        batch = self._stack([obs])
+        rewards = np.array((reward,), dtype=np.float64)
+        if validator is not None:
+            validator.check_step(batch, rewards, infos if term or trunc else None)
+        return batch, rewards, np.array((term,), dtype=np.bool_), np.array((trunc,), dtype=np.bool_), infos
+
+    def render(self) -> Any:
+        """Render the first env (video recording uses one env)."""
+        return self.envs[0].render()
+
+    def close_extras(self, **kwargs: Any) -> None:
+        """Close every env."""
+        for env in self.envs:
+            env.close()
+
+
+class CheckedVectorEnv(gym.vector.VectorWrapper):
+    """Adds porcini's run-time checks to any Gymnasium vector env with same-step autoreset (e.g. AsyncVectorEnv)."""
+
+    def __init__(self, env: VectorEnv, env_id: str) -> None:
+        super().__init__(env)
+        self._validator = StepValidator(env_id, env.single_observation_space, env.single_action_space, env.num_envs)
+
+    def step(self, actions: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        """Validate actions, step, validate the results."""
+        actions = self._validator.check_actions(actions)
+        obs, reward, terminated, truncated, info = self.env.step(actions)
+        self._validator.check_step(obs, reward, info)
+        return obs, reward, terminated, truncated, info
+
+    def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
+        """Reset and validate the first observations."""
+        obs, info = self.env.reset(**kwargs)
+        self._validator.check_obs(obs, what="reset observation")
+        return obs, info

@@ -1,0 +1,46 @@
+"""One seed makes a run reproducible: in-process and across processes."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+
+from porcini import Core, make_env
+from porcini.algorithms.random import RandomAgent
+from porcini.algorithms.tabular.q_learning import QLearning
+
+
+def random_returns(seed, n_envs):
+    env = make_env("CartPole-v1", n_envs=n_envs, seed=seed)
+    return Core(RandomAgent(env.info, seed=seed), env, progress=False).learn(n_steps=1500).episodes.returns
+
+
+def test_same_seed_same_returns_in_process():
+    assert random_returns(3, 1) == random_returns(3, 1)
+    assert random_returns(3, 4) == random_returns(3, 4)
+    assert random_returns(3, 4) != random_returns(4, 4)
+
+
+def test_same_seed_same_q_table():
+    def table(seed):
+        env = make_env("FrozenLake-v1", seed=seed, env_kwargs={"is_slippery": True})
+        agent = QLearning(env.info, seed=seed)
+        Core(agent, env, progress=False).learn(n_steps=2000)
+        return agent.q
+
+    np.testing.assert_array_equal(table(1), table(1))
+    assert not np.array_equal(table(1), table(2))
+
+
+def test_same_seed_same_summary_across_processes(tmp_path):
+    def run():
+        out = subprocess.run(
+            [sys.executable, "-m", "porcini", "train", "q_learning", "FrozenLake-v1", "--steps", "1500", "--seed", "5",
+             "--epochs", "2", "--out", str(tmp_path), "--json", "--no-progress"],
+            capture_output=True, text=True, check=True,
+        )
+        summary = json.loads(out.stdout.strip().splitlines()[-1])
+        return summary["eval_return_mean"], summary["train_episodes"]
+
+    assert run() == run()

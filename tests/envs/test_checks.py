@@ -1,0 +1,148 @@
+"""Every check_env error, and the run-time checks of make_env (action, reward, observation)."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from porcini import Core, make_env
+from porcini.core import BaseAgent, EnvCheckError
+from porcini.envs import check_env
+from porcini.envs.testing import CountingEnv
+
+
+class Configurable(CountingEnv):
+    """CountingEnv with one fault switched on."""
+
+    def __init__(self, fault=None, at_step=2):
+        super().__init__(truncate_at=50)
+        self.fault, self.at_step = fault, at_step
+
+    def reset(self, *, seed=None, options=None):
+        obs, info = super().reset(seed=seed)
+        if self.fault == "reset_tuple":
+            return obs
+        if self.fault == "reset_info":
+            return obs, None
+        if self.fault == "obs_dtype":
+            return obs.astype(np.float64), info
+        if self.fault == "obs_shape":
+            return obs[:1], info
+        if self.fault == "obs_list":
+            return obs.tolist(), info
+        if self.fault == "unseeded":
+            return obs + np.float32(np.random.random()), info
+        return obs, info
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = super().step(action)
+        late = self._t >= self.at_step
+        if self.fault == "four_tuple":
+            return obs, reward, terminated or truncated, info
+        if self.fault == "nan_reward" and late:
+            reward = float("nan")
+        if self.fault == "str_reward":
+            reward = "1"
+        if self.fault == "int_flag":
+            terminated = 0
+        if self.fault == "obs_out_of_space" and late:
+            obs = np.array([-5.0, 0.0], dtype=np.float32)
+        if self.fault == "obs_nan" and late:
+            obs = np.array([np.nan, 0.0], dtype=np.float32)
+        if self.fault == "step_info":
+            info = []
+        return obs, reward, terminated, truncated, info
+
+
+@pytest.mark.parametrize(
+    "fault,match",
+    [
+        ("reset_tuple", r"reset must return \(obs, info\)"),
+        ("reset_info", "info of type NoneType"),
+        ("obs_dtype", "dtype float64.*astype"),
+        ("obs_shape", "shape"),
+        ("obs_list", "np.ndarray"),
+        ("unseeded", "different observations"),
+        ("four_tuple", "4-tuple"),
+        ("nan_reward", "non-finite reward"),
+        ("str_reward", "reward '1'"),
+        ("int_flag", "terminated=0.*bool"),
+        ("obs_out_of_space", "outside observation_space"),
+        ("obs_nan", "non-finite observation"),
+        ("step_info", "info of type list"),
+    ],
+)
+def test_check_env_names_each_problem(fault, match):
+    with pytest.raises(EnvCheckError, match=match):
+        check_env(Configurable(fault))
+
+
+def test_check_env_passes_good_envs():
+    check_env(gym.make("CartPole-v1"))
+    check_env(CountingEnv(terminate_at=3))
+
+
+def test_check_env_rejects_missing_spaces():
+    env = CountingEnv()
+    env.action_space = "Discrete(2)"
+    with pytest.raises(EnvCheckError, match="action_space"):
+        check_env(env)
+
+
+class ConstantAgent(BaseAgent):
+    def __init__(self, action):
+        self.action = action
+
+    def act(self, obs, *, explore):
+        return np.repeat(np.asarray(self.action)[None], len(obs), axis=0)
+
+
+def run(env, action, steps=10):
+    Core(ConstantAgent(action), env, progress=False).learn(n_steps=steps * env.num_envs)
+
+
+@pytest.mark.parametrize("n_envs", [1, 3])
+def test_action_outside_space_names_env_index_and_step(n_envs):
+    env = make_env("CartPole-v1", n_envs=n_envs, seed=0)
+    with pytest.raises(EnvCheckError, match=r"action 3 is outside Discrete\(2\) for env CartPole-v1 \(env index 0\) "
+                                            r"at step 0"):
+        run(env, 3)
+    with pytest.raises(EnvCheckError, match="integers"):
+        run(make_env("CartPole-v1", n_envs=n_envs), 1.0)
+
+
+def test_box_action_outside_bounds_suggests_clipping():
+    env = make_env("Pendulum-v1", n_envs=2, seed=0)
+    with pytest.raises(EnvCheckError, match="ClipAction"):
+        run(env, np.array([5.0], dtype=np.float32))
+    with pytest.raises(EnvCheckError, match="shape"):
+        run(env, np.array([0.0, 0.0], dtype=np.float32))
+
+
+@pytest.mark.parametrize("n_envs", [1, 2])
+@pytest.mark.parametrize("fault,match", [("nan_reward", "reward nan is not finite"),
+                                         ("obs_out_of_space", "outside Box"), ("obs_nan", "not finite")])
+def test_runtime_checks_on_env_outputs(n_envs, fault, match):
+    env = make_env(lambda: Configurable(fault, at_step=4), n_envs=n_envs, seed=0)
+    with pytest.raises(EnvCheckError, match=match) as err:
+        run(env, 0)
+    assert "env index 0" in str(err.value) and "at step 4" in str(err.value)
+
+
+def test_runtime_checks_wrong_dtype_and_flags():
+    with pytest.raises(EnvCheckError, match="dtype float32 and shape"):
+        make_env(lambda: Configurable("obs_dtype"), seed=0)
+    env = make_env(lambda: Configurable("int_flag"), n_envs=2, seed=0)
+    with pytest.raises(EnvCheckError, match="must be bool"):
+        run(env, 0)
+
+
+def test_checks_can_be_turned_off():
+    env = make_env(lambda: Configurable("nan_reward", at_step=4), n_envs=1, seed=0, check=False)
+    run(env, 0)
+
+
+def test_async_env_is_checked_too():
+    env = make_env(lambda: Configurable("nan_reward", at_step=2), n_envs=2, seed=0, vectorization="async")
+    with pytest.raises(EnvCheckError, match="not finite"):
+        run(env, 0)
+    env.close()

@@ -1,0 +1,83 @@
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from porcini import make_env
+from porcini.envs import SyncVectorEnv
+from porcini.envs.testing import CountingEnv, IdentityEnv
+
+
+def test_single_env_is_a_vector_of_one():
+    env = make_env("CartPole-v1", seed=0)
+    assert env.num_envs == 1
+    assert env.info.env_id == "CartPole-v1"
+    assert env.info.horizon == 500
+    assert env.info.obs_shape == (4,) and env.info.n_actions == 2
+    obs, _ = env.reset()
+    assert obs.shape == (1, 4)
+    obs, reward, terminated, truncated, info = env.step(np.array([1]))
+    assert obs.shape == (1, 4) and reward.shape == (1,) and terminated.dtype == np.bool_
+
+
+def test_accepts_class_factory_and_max_episode_steps():
+    env = make_env(CountingEnv, n_envs=2, max_episode_steps=3)
+    env.reset(seed=0)
+    for _ in range(2):
+        env.step(np.zeros(2, dtype=np.int64))
+    _, _, terminated, truncated, info = env.step(np.zeros(2, dtype=np.int64))
+    assert truncated.all() and not terminated.any()
+    np.testing.assert_array_equal(info["final_obs"][:, 1], [3, 3])
+    assert make_env(lambda: CountingEnv(), n_envs=1).info.env_id == "<lambda>"
+
+
+def test_env_instance_is_rejected_with_the_fix():
+    with pytest.raises(TypeError, match="factory"):
+        make_env(CountingEnv())
+
+
+def test_per_index_reset_seeds_and_spawn():
+    env = make_env("CartPole-v1", n_envs=3, seed=7)
+    a, _ = env.reset(seed=7)
+    singles = []
+    for i in range(3):
+        e = gym.make("CartPole-v1")
+        singles.append(e.reset(seed=7 + i)[0])
+    np.testing.assert_array_equal(a, np.stack(singles))
+    copy = env.spawn(2, 100)
+    assert copy.num_envs == 2 and copy.info.env_id == "CartPole-v1"
+
+
+def test_vector_wrappers_wrap_the_vector_env_and_per_env_wrappers_each_env():
+    seen = []
+
+    def tag(e):
+        seen.append(e)
+        return e
+
+    env = make_env("CartPole-v1", n_envs=2, wrappers=[tag, gym.wrappers.vector.RecordEpisodeStatistics],
+                   vectorization="sync")
+    assert len(seen) == 2
+    assert isinstance(env, gym.wrappers.vector.RecordEpisodeStatistics)
+    assert hasattr(env, "info")
+
+
+def test_vectorization_modes():
+    assert isinstance(make_env("CartPole-v1", n_envs=2, vectorization="sync"), SyncVectorEnv)
+    env = make_env("CartPole-v1", n_envs=2, vectorization="async", seed=0)
+    obs, _ = env.reset()
+    assert obs.shape == (2, 4)
+    env.close()
+    with pytest.raises(Exception, match="same-step"):
+        make_env("CartPole-v1", n_envs=2, vectorization="vector_entry_point")
+    with pytest.raises(ValueError, match="vectorization"):
+        make_env("CartPole-v1", vectorization="threads")
+    assert isinstance(make_env("CartPole-v1", n_envs=2, vectorization="auto"), SyncVectorEnv)
+
+
+def test_discrete_observations_and_mismatched_spaces():
+    env = make_env(lambda: IdentityEnv(n=3), n_envs=2, seed=0)
+    obs, _ = env.reset()
+    assert obs.dtype == np.int64 and obs.shape == (2,)
+    factories = [lambda: IdentityEnv(n=3), lambda: IdentityEnv(n=4)]
+    with pytest.raises(Exception, match="share spaces"):
+        SyncVectorEnv(factories)

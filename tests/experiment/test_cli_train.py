@@ -1,0 +1,44 @@
+import json
+
+from click.testing import CliRunner
+
+from porcini.experiment.cli import main, parse_overrides
+
+KEYS = {"algo", "env", "seed", "env_steps", "wall_time_s", "eval_time_s", "eval_return_mean", "eval_return_std",
+        "eval_episodes", "porcini_version"}
+
+
+def test_train_json_is_the_last_stdout_line(tmp_path):
+    result = CliRunner().invoke(
+        main, ["train", "random", "CartPole-v1", "--steps", "300", "--seed", "1", "--json", "--out", str(tmp_path),
+               "--eval-episodes", "3", "--no-progress"],
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert KEYS <= set(summary)
+    assert summary["algo"] == "random" and summary["env_steps"] == 300 and summary["eval_episodes"] == 3
+    run_dir = tmp_path / next(p.name for p in tmp_path.iterdir())
+    assert json.loads((run_dir / "summary.json").read_text()) == summary
+    assert (run_dir / "config.yaml").exists() and (run_dir / "metrics.csv").exists()
+
+
+def test_usage_errors_exit_2_and_name_the_field(tmp_path):
+    runner = CliRunner()
+    bad_field = runner.invoke(main, ["train", "q_learning", "FrozenLake-v1", "--set", "epsilonn=0.1",
+                                     "--out", str(tmp_path)])
+    assert bad_field.exit_code == 2 and "epsilonn" in bad_field.output
+    bad_value = runner.invoke(main, ["train", "q_learning", "FrozenLake-v1", "--set", "epsilon=2",
+                                     "--out", str(tmp_path)])
+    assert bad_value.exit_code == 2 and "epsilon = 2" in bad_value.output
+    bad_algo = runner.invoke(main, ["train", "nope", "CartPole-v1", "--out", str(tmp_path)])
+    assert bad_algo.exit_code == 2 and "unknown algorithm 'nope'" in bad_algo.output
+
+
+def test_parse_overrides_reads_numbers_and_bools():
+    assert parse_overrides(("learning_rate=3e-4", "n=5", "flag=true", "name=adam")) == {
+        "learning_rate": 3e-4, "n": 5, "flag": True, "name": "adam"}
+
+
+def test_list_shows_algorithms():
+    out = CliRunner().invoke(main, ["list"]).output.split()
+    assert "random" in out and "q_learning" in out
