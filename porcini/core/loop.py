@@ -376,7 +376,8 @@ class Core:
         return record
 
     def state_dict(self) -> dict[str, Any]:
-        """Counters and in-progress episode accumulators (the env and agent are saved by their owners)."""
+        """Counters, the current observation, in-progress episode accumulators and the transitions gathered since
+        the last fit (the env and the agent are saved by their owners)."""
         return {
             "env_steps": self.env_steps,
             "episodes": self.episodes,
@@ -388,10 +389,15 @@ class Core:
             "ep_return": self._ep_return.copy(),
             "ep_length": self._vector_steps - self._ep_start,
             "recent_returns": list(self.recent_returns),
+            "vector_steps": self._vector_steps,
+            "obs": self._obs,
+            "since_fit": list(self._since_fit),
+            "storage_cadence": list(self._storage_cadence),
+            "storage": self._storage.state_dict() if self._storage is not None else None,
         }
 
     def load_state_dict(self, state: dict[str, Any], obs: Any = None) -> None:
-        """Restore counters; ``obs`` is the current observation batch when the env state was restored too."""
+        """Restore :meth:`state_dict`; ``obs`` overrides the saved current observation batch."""
         self.env_steps = int(state["env_steps"])
         self.episodes = int(state["episodes"])
         self.fits = int(state["fits"])
@@ -400,10 +406,18 @@ class Core:
         self.eval_time_s = float(state["eval_time_s"])
         self._steps_since_epoch = int(state["steps_since_epoch"])
         self._ep_return[:] = np.asarray(state["ep_return"])
+        self._vector_steps = int(state["vector_steps"])
         self._ep_start[:] = self._vector_steps - np.asarray(state["ep_length"])
         self.recent_returns = deque((float(r) for r in state["recent_returns"]), maxlen=100)
-        if obs is not None:
-            self._obs = obs
+        self._obs = obs if obs is not None else state["obs"]
+        self._since_fit = (int(state["since_fit"][0]), int(state["since_fit"][1]))
+        cadence = state["storage_cadence"]
+        self._storage_cadence = (cadence[0], cadence[1])
+        self._storage = None
+        if state["storage"] is not None:
+            rows = -(-cadence[0] // self.n_envs) if cadence[0] is not None else None
+            self._storage = RolloutStorage(rows, self.info_keys)
+            self._storage.load_state_dict(state["storage"])
 
 
 def _true_successor(reset_obs: Any, ended: np.ndarray, info: dict[str, Any]) -> Any:

@@ -49,6 +49,28 @@ class RolloutStorage:
                 store[t] = value
         self._t += 1
 
+    def state_dict(self) -> dict[str, Any]:
+        """The slices gathered so far (for exact resume), as ``[t, B, ...]`` arrays."""
+        if self._t == 0:
+            return {"t": 0, "fields": []}
+        if self.rows is None:
+            fields = [np.stack(values) for values in self._lists]
+        else:
+            assert self._arrays is not None
+            fields = [a[: self._t].copy() for a in self._arrays]
+        return {"t": self._t, "fields": fields}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Put back the slices of :meth:`state_dict`."""
+        self._t = 0
+        self._arrays = None
+        self._lists = [[] for _ in range(6 + len(self.info_keys))]
+        fields = state["fields"]
+        for t in range(int(state["t"])):
+            obs, action, reward, next_obs, terminated, truncated, *extras = (np.asarray(f[t]) for f in fields)
+            info = {key: value for key, value in zip(self.info_keys, extras)}
+            self.append(obs, action, reward, next_obs, terminated, truncated, info)
+
     def take(self) -> TransitionBatch:
         """Hand over everything gathered as a ``[T, B]`` batch and start empty."""
         if self.rows is None:

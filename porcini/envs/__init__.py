@@ -8,11 +8,8 @@ from porcini.envs.info import EnvInfo
 from porcini.envs.make import env_info, make_env
 from porcini.envs.vector import CheckedVectorEnv, SyncVectorEnv
 
-try:
-    from porcini.envs.builtin import register_builtin_envs
-except ImportError:  # the built-in envs are being written; until then there is nothing to register
-    pass
-else:
-    register_builtin_envs()
+from porcini.envs.builtin import register_builtin_envs
+
+register_builtin_envs()
 
 __all__ = ["CheckedVectorEnv", "EnvInfo", "SyncVectorEnv", "check_env", "env_info", "make_env"]

@@ -17,7 +17,8 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space, concatenate, create_empty_array
 
-from porcini.core.errors import EnvCheckError
+from porcini.core.errors import CheckpointError, EnvCheckError
+from porcini.envs.episode_log import EpisodeLog
 from porcini.envs.validation import StepValidator
 
 EnvFactory = Callable[[], gym.Env]
@@ -84,6 +85,41 @@ class SyncVectorEnv(VectorEnv):
             if check
             else None
         )
+        self._episode_log: EpisodeLog | None = None
+        self._last_obs: Any = None
+
+    def record_for_resume(self) -> None:
+        """Keep how each current episode began and its actions, so :meth:`resume_state` can be rebuilt exactly.
+
+        Takes effect from the next ``reset``; costs one list append per env per step.
+        """
+        self._episode_log = EpisodeLog(self.num_envs)
+
+    def resume_state(self) -> dict[str, Any]:
+        """The state needed to rebuild every env mid-episode (see ``porcini.envs.episode_log``)."""
+        if self._episode_log is None:
+            raise CheckpointError("call record_for_resume() before the first reset to make this env resumable")
+        return {**self._episode_log.state_dict(), "last_obs": self._last_obs}
+
+    def load_resume_state(self, state: dict[str, Any]) -> Any:
+        """Rebuild every env's current episode; return the current observation batch.
+
+        Raises:
+            CheckpointError: the replayed observations differ from the recorded ones (the env is not
+                reproducible from its seed), or the state does not fit this env.
+        """
+        batch = self._stack(EpisodeLog.replay(self.envs, state))
+        recorded = state.get("last_obs")
+        if recorded is not None and not np.array_equal(np.asarray(recorded), batch):
+            raise CheckpointError(
+                f"replaying the checkpoint of {self.env_id} gave other observations than were recorded; the env "
+                "draws randomness outside env.np_random, so this run cannot resume exactly"
+            )
+        self._episode_log = EpisodeLog(self.num_envs)
+        self._episode_log.starts = [dict(s) for s in state["starts"]]
+        self._episode_log.actions = [list(a) for a in state["actions"]]
+        self._last_obs = batch
+        return batch
 
     def reset(
         self, *, seed: int | Sequence[int | None] | None = None, options: dict[str, Any] | None = None
@@ -92,6 +128,8 @@ class SyncVectorEnv(VectorEnv):
         seeds = reset_seeds(seed, self.num_envs)
         observations, infos = [], {}
         for i, (env, s) in enumerate(zip(self.envs, seeds)):
+            if self._episode_log is not None:
+                self._episode_log.before_reset(i, env, s)
             obs, info = env.reset(seed=s, options=options)
             if self._validator is not None:
                 self._check_raw_obs(obs, i)
@@ -101,6 +139,7 @@ class SyncVectorEnv(VectorEnv):
         batch = self._stack(observations)
         if self._validator is not None:
             self._validator.check_obs(batch, what="reset observation")
+        self._last_obs = batch
         return batch, infos
 
     def _check_raw_obs(self, obs: Any, index: int) -> None:
@@ -131,8 +170,19 @@ class SyncVectorEnv(VectorEnv):
         if validator is not None:
             actions = validator.check_actions(actions)
         n = self.num_envs
+        if self._episode_log is not None:
+            self._episode_log.record_actions(actions)
+            result = self._step_one(actions, validator) if n == 1 else self._step_many(actions, validator)
+            self._last_obs = result[0]
+            return result
         if n == 1:
             return self._step_one(actions, validator)
+        return self._step_many(actions, validator)
+
+    def _step_many(
+        self, actions: Any, validator: StepValidator | None
+    ) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        n = self.num_envs
         rewards = np.empty(n, dtype=np.float64)
         terminated = np.empty(n, dtype=np.bool_)
         truncated = np.empty(n, dtype=np.bool_)
@@ -155,6 +205,8 @@ class SyncVectorEnv(VectorEnv):
                 final_obs[i] = obs
                 if info:
                     infos = self._add_info(infos, {"final_info": info}, i)
+                if self._episode_log is not None:
+                    self._episode_log.before_reset(i, env, None)
                 obs, info = env.reset()
             observations[i] = obs
             if info:
@@ -187,6 +239,8 @@ class SyncVectorEnv(VectorEnv):
             infos["_final_obs"] = np.ones(1, dtype=np.bool_)
             if info:
                 infos = self._add_info(infos, {"final_info": info}, 0)
+            if self._episode_log is not None:
+                self._episode_log.before_reset(0, env, None)
             obs, info = env.reset()
         if info:
             infos = self._add_info(infos, info, 0)

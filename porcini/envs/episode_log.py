@@ -1,0 +1,75 @@
+"""EpisodeLog: enough of each env's current episode to rebuild it exactly, so a run can resume mid-episode.
+
+Gymnasium envs have no "get state" API, and unpickling an env from a checkpoint would execute code from a file.
+Instead, for every env index we keep how its current episode began (the reset seed, or the state of the env's
+``np_random`` just before an unseeded reset) and the actions taken since. Resuming resets a fresh env the same
+way and replays the actions: for any env whose randomness comes from ``np_random`` this lands in the same state.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from porcini.core.errors import CheckpointError
+
+
+def _rng_state(env: gym.Env) -> dict[str, Any]:
+    return env.unwrapped.np_random.bit_generator.state
+
+
+class EpisodeLog:
+    """Per env index: how the current episode started and the actions taken in it."""
+
+    def __init__(self, n_envs: int) -> None:
+        self.starts: list[dict[str, Any]] = [{} for _ in range(n_envs)]
+        self.actions: list[list[Any]] = [[] for _ in range(n_envs)]
+
+    def before_reset(self, index: int, env: gym.Env, seed: int | None) -> None:
+        """Record how episode ``index`` is about to start (call just before ``env.reset``)."""
+        self.starts[index] = {"seed": int(seed)} if seed is not None else {"rng": _rng_state(env)}
+        self.actions[index] = []
+
+    def record_actions(self, actions: Any) -> None:
+        """Record one step's actions (one per env)."""
+        for i, store in enumerate(self.actions):
+            store.append(np.array(actions[i]))
+
+    def state_dict(self) -> dict[str, Any]:
+        """Starts and actions, as plain dicts and arrays."""
+        return {
+            "starts": [dict(s) for s in self.starts],
+            "actions": [np.stack(a) if a else np.zeros((0,)) for a in self.actions],
+        }
+
+    @staticmethod
+    def replay(envs: list[gym.Env], state: dict[str, Any]) -> list[Any]:
+        """Rebuild each env's current episode from ``state``; return each env's current observation.
+
+        Raises:
+            CheckpointError: the log is incomplete or an env ended its episode during replay (its dynamics draw
+                randomness from outside ``np_random``, so it cannot be resumed exactly).
+        """
+        if len(state["starts"]) != len(envs):
+            raise CheckpointError(f"the checkpoint holds {len(state['starts'])} envs, this run has {len(envs)}")
+        observations = []
+        for i, (env, start, actions) in enumerate(zip(envs, state["starts"], state["actions"])):
+            if "seed" in start:
+                obs, _ = env.reset(seed=int(start["seed"]))
+            elif "rng" in start:
+                env.reset(seed=0)  # make sure np_random exists, then put back the recorded state
+                env.unwrapped.np_random.bit_generator.state = start["rng"]
+                obs, _ = env.reset()
+            else:
+                raise CheckpointError(f"env index {i} has no recorded episode start; the checkpoint is incomplete")
+            for step, action in enumerate(actions):
+                obs, _, terminated, truncated, _ = env.step(action.item() if action.ndim == 0 else action)
+                if terminated or truncated:
+                    raise CheckpointError(
+                        f"env index {i} ended its episode at step {step + 1} while replaying a checkpoint; its "
+                        "dynamics use randomness outside env.np_random, so this run cannot resume exactly"
+                    )
+            observations.append(obs)
+        return observations

@@ -1,0 +1,111 @@
+"""Checkpoints: the whole run state in one file, written atomically, loaded without executing code.
+
+The file is a ``torch.save`` of plain containers, tensors and Python scalars (NumPy arrays are stored as tensors
+tagged with their dtype), read back with ``torch.load(..., weights_only=True)``. It carries a format version and
+the identity of the run (algorithm, env, observation shape), checked on load.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from porcini.core.errors import CheckpointError
+
+FORMAT_VERSION = 1
+_ARRAY_TAG = "__ndarray__"
+
+
+def to_safe(obj: Any) -> Any:
+    """Convert NumPy arrays and scalars inside ``obj`` into what ``weights_only`` loading accepts."""
+    import torch
+
+    if isinstance(obj, np.ndarray):
+        if obj.dtype == object:
+            raise CheckpointError("cannot checkpoint a NumPy object array; store numbers or strings instead")
+        if obj.dtype.kind in "US":
+            return {_ARRAY_TAG: obj.tolist(), "dtype": str(obj.dtype), "text": True}
+        return {_ARRAY_TAG: torch.from_numpy(np.ascontiguousarray(obj)), "dtype": str(obj.dtype)}
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, dict):
+        return {k: to_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_safe(v) for v in obj]
+    return obj
+
+
+def from_safe(obj: Any) -> Any:
+    """Undo :func:`to_safe`."""
+    if isinstance(obj, dict):
+        if _ARRAY_TAG in obj:
+            if obj.get("text"):
+                return np.asarray(obj[_ARRAY_TAG], dtype=obj["dtype"])
+            return obj[_ARRAY_TAG].numpy().astype(obj["dtype"], copy=False)
+        return {k: from_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [from_safe(v) for v in obj]
+    return obj
+
+
+def save_checkpoint(path: str | Path, state: dict[str, Any], identity: dict[str, Any]) -> None:
+    """Write ``state`` with ``identity`` and the format version to ``path`` atomically (temp file + rename)."""
+    import torch
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"format_version": FORMAT_VERSION, "identity": to_safe(identity), "state": to_safe(state)}
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_checkpoint(path: str | Path, identity: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Read a checkpoint; check its format version and, if given, that its identity matches ``identity``.
+
+    Raises:
+        CheckpointError: missing, truncated or corrupt file, unknown format version, or an identity mismatch
+            (another algorithm, env or observation shape); the message names the mismatch.
+    """
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}")
+    try:
+        payload = torch.load(path, weights_only=True, map_location="cpu")
+    except Exception as err:  # torch raises several types for truncated/corrupt archives
+        raise CheckpointError(
+            f"checkpoint {path} is corrupt or truncated ({type(err).__name__}: {str(err)[:200]}); "
+            "resume from another checkpoint (checkpoints/best.pt) or start the run again"
+        ) from err
+    if not isinstance(payload, dict) or "format_version" not in payload:
+        raise CheckpointError(f"{path} is not a porcini checkpoint (no format_version)")
+    version = payload["format_version"]
+    if version != FORMAT_VERSION:
+        raise CheckpointError(
+            f"checkpoint {path} has format version {version}; this porcini reads version {FORMAT_VERSION}"
+        )
+    saved = from_safe(payload["identity"])
+    for key, expected in (identity or {}).items():
+        got = saved.get(key)
+        if _normalize(got) != _normalize(expected):
+            raise CheckpointError(f"checkpoint {path} is for {key} = {got!r}, but this run has {key} = {expected!r}")
+    return from_safe(payload["state"])
+
+
+def _normalize(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [_normalize(v) for v in value]
+    return value
