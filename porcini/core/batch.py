@@ -105,7 +105,12 @@ class TransitionBatch:
         import torch
 
         def conv(x: Any, dtype: Any = None) -> Any:
-            t = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
+            if isinstance(x, torch.Tensor):
+                t = x
+            elif isinstance(x, np.ndarray) and x.flags.writeable:
+                t = torch.from_numpy(x)  # shares memory: several times cheaper than as_tensor on small arrays
+            else:
+                t = torch.as_tensor(np.array(x))
             if dtype is not None and t.dtype != dtype:
                 t = t.to(dtype)
             elif t.dtype == torch.float64:

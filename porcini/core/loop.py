@@ -383,7 +383,7 @@ class Core:
             "episodes": self.episodes,
             "fits": self.fits,
             "epochs": self.epochs,
-            "train_time_s": self.train_time_s,
+            "train_time_s": self.elapsed_train_time_s(),
             "eval_time_s": self.eval_time_s,
             "steps_since_epoch": self._steps_since_epoch,
             "ep_return": self._ep_return.copy(),

@@ -29,7 +29,7 @@ def to_safe(obj: Any) -> Any:
             raise CheckpointError("cannot checkpoint a NumPy object array; store numbers or strings instead")
         if obj.dtype.kind in "US":
             return {_ARRAY_TAG: obj.tolist(), "dtype": str(obj.dtype), "text": True}
-        return {_ARRAY_TAG: torch.from_numpy(np.ascontiguousarray(obj)), "dtype": str(obj.dtype)}
+        return {_ARRAY_TAG: torch.from_numpy(np.array(obj, order="C", copy=True)), "dtype": str(obj.dtype)}
     if isinstance(obj, np.generic):
         return obj.item()
     if isinstance(obj, dict):

@@ -27,5 +27,5 @@ def test_q_learning_terminal_transitions_do_not_bootstrap():
         truncated=np.array([[False], [True]]),
     )
     agent.fit(batch)
-    assert agent.q[14, 2] == 1.0  # terminal: r only, the optimistic 5.0 of state 15 is ignored
-    assert agent.q[13, 2] == 0.0 + 0.9 * 5.0  # truncated: bootstraps from the successor (max Q[14] = 5.0)
+    assert agent.q.table[14, 2] == 1.0  # terminal: r only, the optimistic 5.0 of state 15 is ignored
+    assert agent.q.table[13, 2] == 0.0 + 0.9 * 5.0  # truncated: bootstraps from the successor (max Q[14] = 5.0)

@@ -2,7 +2,7 @@ import json
 
 from click.testing import CliRunner
 
-from porcini.experiment.cli import main, parse_overrides
+from porcini.experiment.cli import main, parse_seeds
 
 KEYS = {"algo", "env", "seed", "env_steps", "wall_time_s", "eval_time_s", "eval_return_mean", "eval_return_std",
         "eval_episodes", "porcini_version"}
@@ -11,7 +11,7 @@ KEYS = {"algo", "env", "seed", "env_steps", "wall_time_s", "eval_time_s", "eval_
 def test_train_json_is_the_last_stdout_line(tmp_path):
     result = CliRunner().invoke(
         main, ["train", "random", "CartPole-v1", "--steps", "300", "--seed", "1", "--json", "--out", str(tmp_path),
-               "--eval-episodes", "3", "--no-progress"],
+               "--set", "eval_episodes=3", "--set", "steps_per_epoch=150", "--no-progress"],
     )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout.strip().splitlines()[-1])
@@ -29,16 +29,18 @@ def test_usage_errors_exit_2_and_name_the_field(tmp_path):
     assert bad_field.exit_code == 2 and "epsilonn" in bad_field.output
     bad_value = runner.invoke(main, ["train", "q_learning", "FrozenLake-v1", "--set", "epsilon=2",
                                      "--out", str(tmp_path)])
-    assert bad_value.exit_code == 2 and "epsilon = 2" in bad_value.output
+    assert bad_value.exit_code == 2 and "epsilon" in bad_value.output and "2" in bad_value.output
     bad_algo = runner.invoke(main, ["train", "nope", "CartPole-v1", "--out", str(tmp_path)])
     assert bad_algo.exit_code == 2 and "unknown algorithm 'nope'" in bad_algo.output
 
 
-def test_parse_overrides_reads_numbers_and_bools():
-    assert parse_overrides(("learning_rate=3e-4", "n=5", "flag=true", "name=adam")) == {
-        "learning_rate": 3e-4, "n": 5, "flag": True, "name": "adam"}
+def test_parse_seeds():
+    assert parse_seeds("0-4") == [0, 1, 2, 3, 4]
+    assert parse_seeds("1,3,7-8") == [1, 3, 7, 8]
 
 
 def test_list_shows_algorithms():
-    out = CliRunner().invoke(main, ["list"]).output.split()
+    out = CliRunner().invoke(main, ["list", "algorithms"]).output.split()
     assert "random" in out and "q_learning" in out
+    envs = CliRunner().invoke(main, ["list", "envs"]).output.split()
+    assert "porcini/DiceGame-v0" in envs

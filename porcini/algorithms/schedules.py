@@ -1,0 +1,131 @@
+"""Schedules: a value (ε, a temperature, a learning rate) as a function of the env step count.
+
+A schedule is a callable ``schedule(step) -> float``, pure NumPy-free Python, so classical and deep agents share
+them. ``step`` counts env steps summed over envs (the unit of ``Core.learn(n_steps=...)``).
+
+Example:
+    >>> eps = LinearSchedule(1.0, 0.05, decay_steps=1000)
+    >>> eps(0), eps(500), eps(5000)
+    (1.0, 0.525, 0.05)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Protocol
+
+SCHEDULE_KINDS = ("constant", "linear", "exponential")
+
+
+class Schedule(Protocol):
+    """Anything that maps a step count to a value."""
+
+    def __call__(self, step: int) -> float:
+        """The value at env step ``step`` (``step >= 0``)."""
+        ...
+
+
+@dataclass(frozen=True)
+class ConstantSchedule:
+    """The same value at every step.
+
+    Attributes:
+        value: the value.
+    """
+
+    value: float
+
+    def __call__(self, step: int) -> float:
+        """Return ``value``."""
+        return float(self.value)
+
+
+@dataclass(frozen=True)
+class LinearSchedule:
+    """Straight line from ``start`` at step 0 to ``end`` at ``decay_steps``, then constant at ``end``.
+
+    ``value(step) = start + (end - start) * min(step / decay_steps, 1)``.
+
+    Attributes:
+        start: value at step 0.
+        end: value from ``decay_steps`` on.
+        decay_steps: steps to go from ``start`` to ``end`` (> 0).
+    """
+
+    start: float
+    end: float
+    decay_steps: int
+
+    def __post_init__(self) -> None:
+        if self.decay_steps <= 0:
+            raise ValueError(f"LinearSchedule.decay_steps = {self.decay_steps} is invalid: must be > 0")
+
+    def __call__(self, step: int) -> float:
+        """Return the interpolated value at ``step``."""
+        if step >= self.decay_steps:
+            return float(self.end)
+        return float(self.start + (self.end - self.start) * max(step, 0) / self.decay_steps)
+
+
+@dataclass(frozen=True)
+class ExponentialSchedule:
+    """Geometric decay from ``start`` towards ``end``, reaching ``end`` exactly at ``decay_steps``.
+
+    ``value(step) = start * (end / start) ** min(step / decay_steps, 1)``: the value is multiplied by the same
+    factor every step, as ``ε ← ε · decay`` in many tabular codes, with the factor chosen so that the floor
+    ``end`` is reached at ``decay_steps``. ``start`` and ``end`` must have the same sign and be non-zero.
+
+    Attributes:
+        start: value at step 0.
+        end: value from ``decay_steps`` on.
+        decay_steps: steps to go from ``start`` to ``end`` (> 0).
+    """
+
+    start: float
+    end: float
+    decay_steps: int
+
+    def __post_init__(self) -> None:
+        if self.decay_steps <= 0:
+            raise ValueError(f"ExponentialSchedule.decay_steps = {self.decay_steps} is invalid: must be > 0")
+        if self.start * self.end <= 0:
+            raise ValueError(
+                f"ExponentialSchedule(start={self.start}, end={self.end}) is invalid: start and end must be "
+                "non-zero with the same sign; use LinearSchedule to decay to 0"
+            )
+
+    @property
+    def factor(self) -> float:
+        """The per-step multiplier ``(end / start) ** (1 / decay_steps)``."""
+        return (self.end / self.start) ** (1.0 / self.decay_steps)
+
+    def __call__(self, step: int) -> float:
+        """Return the decayed value at ``step``."""
+        if step >= self.decay_steps:
+            return float(self.end)
+        return float(self.start * math.exp(max(step, 0) / self.decay_steps * math.log(self.end / self.start)))
+
+
+def make_schedule(kind: str, start: float, end: float | None = None, decay_steps: int = 1) -> Schedule:
+    """Build a schedule from the flat config fields agents use (``kind``, initial, final, steps).
+
+    Args:
+        kind: ``"constant"``, ``"linear"`` or ``"exponential"``.
+        start: value at step 0.
+        end: final value; None means constant at ``start`` whatever ``kind`` says.
+        decay_steps: env steps to reach ``end``.
+
+    Returns:
+        The schedule.
+
+    Raises:
+        ValueError: unknown ``kind`` (the message lists the kinds) or invalid numbers.
+    """
+    if kind not in SCHEDULE_KINDS:
+        raise ValueError(f"schedule kind {kind!r} is unknown; choose one of {SCHEDULE_KINDS}")
+    if end is None or kind == "constant":
+        return ConstantSchedule(start)
+    if kind == "linear":
+        return LinearSchedule(start, end, decay_steps)
+    return ExponentialSchedule(start, end, decay_steps)

@@ -1,0 +1,66 @@
+"""Double Q-learning (van Hasselt, 2010, "Double Q-learning", NeurIPS; Sutton & Barto 2018, §6.7).
+
+Two estimates ``Q_A`` and ``Q_B``. For each transition a fair coin picks the one to update; it selects the
+next action and the other evaluates it, which removes the maximization bias of Q-learning:
+
+    a* = argmax_a Q_A(s', a),   Q_A(s, a) += α (r + γ (1 - terminated) Q_B(s', a*) - Q_A(s, a))
+
+(and the same with A and B swapped). The behaviour policy is ε-greedy in ``Q_A + Q_B``. Tabular or linear in
+features. Deviations: ties in ``argmax`` pick the first action (the paper leaves them open).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from porcini.algorithms.tabular.base import Step, TDAgent, TDConfig
+from porcini.envs.info import EnvInfo
+from porcini.functional import double_q_target
+
+
+@dataclass(frozen=True)
+class DoubleQLearningConfig(TDConfig):
+    """Hyperparameters of Double Q-learning (all shared with the other TD agents; see :class:`TDConfig`)."""
+
+
+class DoubleQLearning(TDAgent):
+    """Off-policy TD control with two decoupled estimates; fits after every vector step.
+
+    Attributes:
+        q: the estimate ``Q_A``.
+        q_b: the estimate ``Q_B``.
+    """
+
+    name = "double_q_learning"
+    Config = DoubleQLearningConfig
+
+    def __init__(self, info: EnvInfo, config: DoubleQLearningConfig | None = None, **kwargs: Any) -> None:
+        super().__init__(info, config, **kwargs)
+        self.q_b = self._new_q()
+
+    def q_values_at(self, x: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        """Behaviour values ``Q_A + Q_B`` (their sum ranks actions like their mean)."""
+        return self.q.values_at(*x) + self.q_b.values_at(*x)
+
+    def _update(self, step: Step) -> np.ndarray:
+        next_a, next_b = self.q.values_at(*step.x_next), self.q_b.values_at(*step.x_next)
+        update_a = self.rng.random(len(step.reward)) < 0.5
+        target_a = double_q_target(step.reward, next_a, next_b, step.terminated, self.gamma)
+        target_b = double_q_target(step.reward, next_b, next_a, step.terminated, self.gamma)
+        td_a = target_a - self._q_sa(self.q, step.x, step.action)
+        td_b = target_b - self._q_sa(self.q_b, step.x, step.action)
+        self.q.add(*step.x, step.action, np.where(update_a, step.alpha * td_a, 0.0))
+        self.q_b.add(*step.x, step.action, np.where(update_a, 0.0, step.alpha * td_b))
+        return np.where(update_a, td_a, td_b)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The base state plus the weights of ``Q_B``."""
+        return {**super().state_dict(), "weights_b": self.q_b.weights.copy()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`."""
+        super().load_state_dict(state)
+        self.q_b.weights = self._checked_weights(state["weights_b"], self.q_b.weights.shape)

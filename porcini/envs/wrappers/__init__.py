@@ -1,0 +1,1 @@
+"""porcini.envs.wrappers."""

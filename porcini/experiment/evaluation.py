@@ -1,0 +1,66 @@
+"""Evaluating a finished run from its directory: the saved policy on fresh eval envs, optionally on video."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from porcini.algorithms.registry import get_algorithm
+from porcini.core import Core
+from porcini.core.errors import CheckpointError
+from porcini.experiment.checkpoint import load_checkpoint
+from porcini.experiment.config import RunConfig, load_run_config, make_algo_config
+from porcini.experiment.envs import build_envs, stateful_wrappers
+from porcini.experiment.seeding import eval_seed
+
+
+def load_policy(run_dir: str | Path, checkpoint: str = "best") -> tuple[RunConfig, Any, Any, Any]:
+    """Rebuild a run's config, agent, training env and eval env, with the agent and wrapper statistics loaded.
+
+    ``checkpoint`` is ``"best"`` (falls back to ``"last"`` when the run never evaluated) or ``"last"``.
+
+    Raises:
+        CheckpointError: no checkpoint, or one that does not belong to this run.
+    """
+    run_dir = Path(run_dir)
+    config_path = run_dir / "config.yaml"
+    if not config_path.is_file():
+        raise CheckpointError(f"{run_dir} has no config.yaml: is it a porcini run directory?")
+    config = load_run_config(config_path)
+    agent_cls = get_algorithm(config.algo_name)
+    path = run_dir / "checkpoints" / f"{checkpoint}.pt"
+    if checkpoint == "best" and not path.exists():
+        path = run_dir / "checkpoints" / "last.pt"
+    state = load_checkpoint(path, {"algo": config.algo_name, "env": config.env.id})
+    env, eval_env = build_envs(config)
+    agent = agent_cls(env.info, make_algo_config(config, agent_cls.Config))
+    agent.load_state_dict(state["agent"])
+    for wrapper, wrapper_state in zip(stateful_wrappers(env), state["wrappers"]):
+        wrapper.load_state_dict(wrapper_state)
+    return config, agent, env, eval_env
+
+
+def evaluate_run(run_dir: str | Path, episodes: int = 10, checkpoint: str = "best",
+                 video: bool = False) -> dict[str, Any]:
+    """Evaluate the saved policy of ``run_dir`` for ``episodes`` deterministic episodes.
+
+    With ``video``, one more episode is rendered and written to ``run_dir/videos/eval.mp4`` (or ``.gif`` when no
+    ffmpeg is available).
+    """
+    config, agent, env, eval_env = load_policy(run_dir, checkpoint)
+    core = Core(agent, env, eval_env=eval_env, progress=False, eval_seed=eval_seed(config.seed))
+    record = core.evaluate(episodes)
+    result: dict[str, Any] = {
+        "algo": config.algo_name, "env": config.env.id, "seed": config.seed, "checkpoint": checkpoint,
+        "eval_return_mean": float(np.mean(record.returns)), "eval_return_std": float(np.std(record.returns)),
+        "eval_episodes": len(record.returns), "returns": [float(r) for r in record.returns],
+    }
+    if video:
+        from porcini.experiment.video import record_episode
+
+        result["video"] = str(record_episode(config, agent, Path(run_dir) / "videos", env))
+    env.close()
+    eval_env.close()
+    return result

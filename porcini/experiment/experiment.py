@@ -1,0 +1,233 @@
+"""Experiment: one training run from a RunConfig: env, agent, Core, loggers, evaluation, checkpoints, resume.
+
+Each epoch ends with a deterministic evaluation on a separate env (its own seeds, frozen normalization), a log
+row, and an atomic checkpoint of the whole run state: agent, Core counters and pending transitions, each env's
+current episode (replayable, see ``porcini.envs.episode_log``), wrapper statistics, global RNG states and the
+logger position. ``Experiment.resume`` rebuilds the run from its directory and continues exactly where the last
+checkpoint left it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import porcini
+from porcini.algorithms.registry import get_algorithm
+from porcini.core import Callback, Core
+from porcini.core.errors import CheckpointError
+from porcini.experiment.checkpoint import load_checkpoint, save_checkpoint
+from porcini.experiment.config import RunConfig, dump_yaml, load_run_config, make_algo_config, to_dict
+from porcini.experiment.envs import build_envs, resumable_base, stateful_wrappers, wrapper_states
+from porcini.experiment.loggers import make_loggers, summarize
+from porcini.experiment.run_dir import RunDirectory, atomic_write_text
+from porcini.experiment.seeding import eval_seed, seed_everything
+from porcini.experiment.summary import RunSummary
+
+
+class _EpochEnd(Callback):
+    """Evaluate, log and checkpoint at the end of every epoch."""
+
+    def __init__(self, experiment: Experiment) -> None:
+        self.experiment = experiment
+
+    def on_epoch_end(self, core: Core) -> None:
+        self.experiment.end_epoch()
+
+
+class Experiment:
+    """A training run: build it with :meth:`start` (new run directory) or :meth:`resume` (an existing one).
+
+    Args:
+        config: the fully resolved run configuration.
+        run_dir: the run's directory.
+        progress: progress bar on stderr (None: when stderr is a terminal).
+    """
+
+    def __init__(self, config: RunConfig, run_dir: RunDirectory, *, progress: bool | None = None,
+                 resume_step: int | None = None, mlflow_run_id: str | None = None) -> None:
+        self.config = config
+        self.run_dir = run_dir
+        seed_everything(config.seed)
+        agent_cls = get_algorithm(config.algo_name)
+        self.algo_config = make_algo_config(config, agent_cls.Config)
+        self.env, self.eval_env = build_envs(config)
+        self.agent = agent_cls(self.env.info, self.algo_config)
+        self.logger = make_loggers(config.log, run_dir.path, run_name=run_dir.path.name, resume_step=resume_step,
+                                   mlflow_run_id=mlflow_run_id)
+        self.core = Core(self.agent, self.env, eval_env=self.eval_env, callbacks=[_EpochEnd(self)],
+                         progress=progress, eval_seed=eval_seed(config.seed))
+        self.best_eval_return = -np.inf
+        self.last_eval: tuple[float, float] | None = None
+
+    @classmethod
+    def start(cls, config: RunConfig, *, progress: bool | None = None) -> Experiment:
+        """Create the run directory, save ``config.yaml`` and build the run."""
+        run_dir = RunDirectory.create(config.out, config.algo_name, config.env.id, config.seed)
+        atomic_write_text(run_dir.path / "config.yaml", dump_yaml(config))
+        experiment = cls(config, run_dir, progress=progress)
+        experiment.logger.log_params(to_dict(config))
+        return experiment
+
+    @classmethod
+    def resume(cls, path: str | Path, *, steps: int | None = None, progress: bool | None = None) -> Experiment:
+        """Rebuild the run in ``path`` from its ``config.yaml`` and ``checkpoints/last.pt``; ``steps`` extends it.
+
+        Raises:
+            CheckpointError: no readable checkpoint, or one that belongs to another run.
+            ConfigError: ``config.yaml`` is missing or invalid.
+        """
+        run_dir = RunDirectory(path)
+        config_path = run_dir.path / "config.yaml"
+        if not config_path.is_file():
+            raise CheckpointError(f"{run_dir.path} has no config.yaml: is it a porcini run directory?")
+        config = load_run_config(config_path, get_algorithm(load_run_config(config_path).algo_name).Config)
+        if steps is not None:
+            config = dataclasses.replace(config, steps=steps)
+            atomic_write_text(config_path, dump_yaml(config))
+        probe = cls._identity_of(config)
+        state = load_checkpoint(run_dir.checkpoints / "last.pt", probe)
+        experiment = cls(config, run_dir, progress=progress, resume_step=int(state["core"]["env_steps"]),
+                         mlflow_run_id=state.get("mlflow_run_id"))
+        experiment.load_state_dict(state)
+        return experiment
+
+    @staticmethod
+    def _identity_of(config: RunConfig) -> dict[str, Any]:
+        return {"algo": config.algo_name, "env": config.env.id, "n_envs": config.env.n_envs}
+
+    def identity(self) -> dict[str, Any]:
+        """What a checkpoint must match to be loaded into this run."""
+        return {**self._identity_of(self.config), "obs_shape": list(self.env.info.obs_shape)}
+
+    def train(self) -> RunSummary:
+        """Train up to ``config.steps`` env steps, evaluate a last time, write ``summary.json``."""
+        try:
+            remaining = self.config.steps - self.core.env_steps
+            if remaining > 0:
+                self.core.learn(n_steps=remaining, steps_per_epoch=self.config.steps_per_epoch)
+            summary = self.final_summary()
+            self.run_dir.write_summary(summary.to_dict())
+            self.logger.log_artifact(self.run_dir.path / "summary.json")
+            return summary
+        finally:
+            self.close()
+
+    def end_epoch(self) -> None:
+        """Evaluate, log a row and write the checkpoint(s) (called by Core at each epoch end)."""
+        core = self.core
+        metrics: dict[str, float] = {"wall_time_s": round(core.elapsed_train_time_s(), 3)}
+        if self.config.eval_episodes > 0:
+            record = core.evaluate(self.config.eval_episodes)
+            mean, std = float(np.mean(record.returns)), float(np.std(record.returns))
+            self.last_eval = (mean, std)
+            metrics.update(eval_return_mean=mean, eval_return_std=std,
+                           eval_episode_length=float(np.mean(record.lengths)))
+        metrics.update(summarize("train/episode_return", core.epoch_episodes.returns))
+        metrics.update(summarize("train/episode_length", core.epoch_episodes.lengths))
+        metrics.update({_metric_key(k): float(v) for k, v in core.last_metrics.items()})
+        metrics["time/steps_per_second"] = core.env_steps / max(core.elapsed_train_time_s(), 1e-9)
+        self.logger.log(metrics, step=core.env_steps)
+        improved = self.last_eval is not None and self.last_eval[0] > self.best_eval_return
+        if improved:
+            self.best_eval_return = self.last_eval[0]  # type: ignore[index]
+        self.save(best=improved)
+
+    def save(self, best: bool = False) -> None:
+        """Write ``checkpoints/last.pt`` (and ``best.pt``) atomically."""
+        state = self.state_dict()
+        save_checkpoint(self.run_dir.checkpoints / "last.pt", state, self.identity())
+        if best:
+            save_checkpoint(self.run_dir.checkpoints / "best.pt", state, self.identity())
+
+    def state_dict(self) -> dict[str, Any]:
+        """The whole run state (see the module docstring)."""
+        import torch
+
+        mlflow = next((lg for lg in getattr(self.logger, "loggers", []) if hasattr(lg, "run_id")), None)
+        return {
+            "agent": self.agent.state_dict(),
+            "core": self.core.state_dict(),
+            "env": resumable_base(self.env).resume_state(),
+            "wrappers": wrapper_states(self.env),
+            "rng": {"numpy": np.random.get_state(legacy=False), "python": _python_rng_state(),
+                    "torch": torch.get_rng_state()},
+            "best_eval_return": float(self.best_eval_return),
+            "mlflow_run_id": getattr(mlflow, "run_id", None),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict` into a freshly built run."""
+        import torch
+
+        wrappers = stateful_wrappers(self.env)
+        if len(wrappers) != len(state["wrappers"]):
+            raise CheckpointError(f"the checkpoint holds {len(state['wrappers'])} wrapper states, this run's env has "
+                                  f"{len(wrappers)} stateful wrappers: was the wrapper list changed?")
+        # wrapper state goes in before the replay (a curriculum's level decides the replayed reset) and again
+        # after it (the replay's own updates, e.g. to running statistics, must not count twice)
+        def restore_wrappers() -> None:
+            for wrapper, wrapper_state in zip(wrappers, state["wrappers"]):
+                wrapper.load_state_dict(wrapper_state)
+
+        restore_wrappers()
+        resumable_base(self.env).load_resume_state(state["env"])
+        restore_wrappers()
+        self.agent.load_state_dict(state["agent"])
+        self.core.load_state_dict(state["core"])
+        np.random.set_state(state["rng"]["numpy"])
+        random.setstate(_tuple_state(state["rng"]["python"]))
+        torch.set_rng_state(state["rng"]["torch"])
+        self.best_eval_return = float(state["best_eval_return"])
+
+    def final_summary(self) -> RunSummary:
+        """Evaluate the final policy and build the summary (DESIGN.md contract)."""
+        episodes = max(self.config.eval_episodes, 1)
+        record = self.core.evaluate(episodes)
+        return RunSummary(
+            algo=self.config.algo_name,
+            env=self.config.env.id,
+            seed=self.config.seed,
+            env_steps=self.core.env_steps,
+            wall_time_s=round(self.core.train_time_s, 3),
+            eval_time_s=round(self.core.eval_time_s, 3),
+            eval_return_mean=float(np.mean(record.returns)),
+            eval_return_std=float(np.std(record.returns)),
+            eval_episodes=len(record.returns),
+            porcini_version=porcini.__version__,
+            extra={"train_episodes": self.core.episodes, "run_dir": str(self.run_dir.path),
+                   "best_eval_return": None if np.isinf(self.best_eval_return) else self.best_eval_return},
+        )
+
+    def close(self) -> None:
+        """Close loggers and envs."""
+        self.logger.close()
+        self.env.close()
+        self.eval_env.close()
+
+
+def _metric_key(name: str) -> str:
+    """Namespace agent metrics: ``loss_value`` -> ``loss/value``; others under ``train/``."""
+    if name.startswith("loss_"):
+        return "loss/" + name[len("loss_"):]
+    return name if "/" in name else "train/" + name
+
+
+def _python_rng_state() -> list[Any]:
+    version, internal, gauss = random.getstate()
+    return [version, list(internal), gauss]
+
+
+def _tuple_state(state: list[Any]) -> tuple[Any, ...]:
+    version, internal, gauss = state
+    return (int(version), tuple(int(x) for x in internal), gauss)
+
+
+def run_config_summary(config: RunConfig) -> str:
+    """One line naming the run, for messages."""
+    return f"{config.algo_name} on {config.env.id} (seed {config.seed}, {config.steps} steps)"
+

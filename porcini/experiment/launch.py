@@ -1,0 +1,43 @@
+"""Launching runs: resolve the config of a ``porcini train`` call and run one or several seeds."""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+import os
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+from porcini.algorithms.registry import get_algorithm
+from porcini.experiment.config import RunConfig, resolve_run_config
+
+
+def resolve(algo: str, env_id: str, config_file: str | None, overrides: Sequence[str]) -> RunConfig:
+    """The fully resolved run config: defaults < config of record < ``config_file`` < ``overrides``.
+
+    Raises:
+        KeyError: unknown algorithm.
+        ConfigError: an unknown key, a wrong type or an out-of-range value (the message names it).
+    """
+    agent_cls = get_algorithm(algo)
+    return resolve_run_config(algo, env_id, config_file=config_file, overrides=list(overrides),
+                              algo_config_cls=agent_cls.Config)
+
+
+def train_one(config: RunConfig, progress: bool | None = None) -> dict[str, Any]:
+    """Train one run to the end and return its summary as a dict."""
+    from porcini.experiment.experiment import Experiment
+
+    return Experiment.start(config, progress=progress).train().to_dict()
+
+
+def train_seeds(config: RunConfig, seeds: Sequence[int], progress: bool | None = None) -> list[dict[str, Any]]:
+    """Train ``config`` once per seed; several seeds run in parallel processes, at most one per core."""
+    configs = [dataclasses.replace(config, seed=int(s)) for s in seeds]
+    if len(configs) == 1:
+        return [train_one(configs[0], progress)]
+    workers = min(len(configs), os.cpu_count() or 1)
+    # spawn, not fork: a forked child would inherit torch's thread pools and any open loggers
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(train_one, configs, [False] * len(configs)))

@@ -1,0 +1,106 @@
+"""porcini.functional: the pure math of RL — returns, advantages, TD and off-policy targets, losses, updates.
+
+Estimators take arrays laid out ``[T, B]`` (time, env), ``terminated`` (no bootstrap) and ``truncated`` or
+``episode_end`` (the trace stops; bootstrap from the true next observation) separately. They accept NumPy
+arrays or torch tensors and return the same kind. Losses (torch) return named terms, ``dict[str, Tensor]``.
+
+Modules: ``returns`` (discounted, n-step, λ-returns, GAE), ``off_policy`` (V-trace, Retrace), ``td_targets``
+(Q-learning, SARSA, Double Q, expected SARSA, soft targets), ``losses``, ``target_updates``. The estimators
+import no torch; the losses and target updates import it on first access, so ``import porcini.functional``
+stays fast for NumPy agents.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from porcini.functional.off_policy import VTraceOutput, retrace, vtrace
+from porcini.functional.returns import (
+    discounted_returns,
+    gae,
+    lambda_returns,
+    n_step_targets,
+    normalize_advantage,
+)
+from porcini.functional.td_targets import (
+    discrete_soft_q_target,
+    discrete_soft_value,
+    double_q_target,
+    expected_sarsa_target,
+    q_learning_target,
+    sarsa_target,
+    soft_q_target,
+)
+
+if TYPE_CHECKING:
+    from porcini.functional.losses import (
+        deterministic_actor_loss,
+        entropy_loss,
+        policy_gradient_loss,
+        ppo_clip_loss,
+        sac_actor_loss,
+        sac_alpha_loss,
+        sac_discrete_actor_loss,
+        td_loss,
+        value_loss,
+    )
+    from porcini.functional.target_updates import hard_update, polyak_update
+
+_LAZY = {
+    **{
+        name: "porcini.functional.losses"
+        for name in (
+            "ppo_clip_loss",
+            "value_loss",
+            "policy_gradient_loss",
+            "entropy_loss",
+            "td_loss",
+            "sac_actor_loss",
+            "sac_discrete_actor_loss",
+            "sac_alpha_loss",
+            "deterministic_actor_loss",
+        )
+    },
+    "hard_update": "porcini.functional.target_updates",
+    "polyak_update": "porcini.functional.target_updates",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the torch-only names (losses, target updates) on first access."""
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'porcini.functional' has no attribute {name!r}")
+
+
+__all__ = [
+    "discounted_returns",
+    "n_step_targets",
+    "lambda_returns",
+    "gae",
+    "normalize_advantage",
+    "VTraceOutput",
+    "vtrace",
+    "retrace",
+    "q_learning_target",
+    "sarsa_target",
+    "double_q_target",
+    "expected_sarsa_target",
+    "soft_q_target",
+    "discrete_soft_value",
+    "discrete_soft_q_target",
+    "ppo_clip_loss",
+    "value_loss",
+    "policy_gradient_loss",
+    "entropy_loss",
+    "td_loss",
+    "sac_actor_loss",
+    "sac_discrete_actor_loss",
+    "sac_alpha_loss",
+    "deterministic_actor_loss",
+    "hard_update",
+    "polyak_update",
+]

@@ -1,0 +1,225 @@
+"""Heads: the last layer of a policy or value network, from trunk features ``[*batch, in_dim]`` to outputs.
+
+Policy heads return a light distribution (:mod:`porcini.networks.distributions`) with ``sample()``,
+``log_prob(action)``, ``entropy()`` and ``mode()`` (the deterministic action). Value heads return tensors:
+:class:`ValueHead` ``[*batch]``, :class:`QHead` and :class:`DuelingQHead` ``[*batch, n_actions]``. A trunk
+(:class:`~porcini.networks.MLP` with ``out_dim=None``, or :class:`~porcini.networks.NatureCNN`) computes the
+features. Like :class:`~porcini.networks.MLP`, the heads call ``F.linear`` on their layer's parameter dict
+directly, to keep per-call overhead low when acting.
+
+Default initializations follow the implementations the benchmarks compare with: orthogonal gain 0.01 for the
+PPO/A2C policy outputs and 1.0 for the value output (SB3 ``ortho_init=True``), PyTorch's default for the SAC,
+DDPG/TD3 and DQN heads (SB3 uses no special init there).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TypeVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from porcini.networks.distributions import Categorical, DiagGaussian, TanhGaussian
+from porcini.networks.mlp import MLP, check_init, orthogonal_init_, parameter_dict
+
+ArrayOrTensor = TypeVar("ArrayOrTensor")
+
+
+def _linear(in_dim: int, out_dim: int, init: str, gain: float, owner: str) -> nn.Linear:
+    if in_dim < 1 or out_dim < 1:
+        raise ValueError(f"{owner}: sizes must be positive, got in_dim={in_dim}, out_dim={out_dim}")
+    check_init(init, owner)
+    layer = nn.Linear(in_dim, out_dim)
+    return orthogonal_init_(layer, gain) if init == "orthogonal" else layer
+
+
+class CategoricalHead(nn.Module):
+    """Logits for ``n_actions`` discrete actions, as a :class:`Categorical` (REINFORCE, A2C, PPO).
+
+    Args:
+        in_dim: size of the features.
+        n_actions: number of actions.
+        init: ``"orthogonal"`` (default, gain ``gain``) or ``"default"`` (PyTorch's init).
+        gain: orthogonal gain; 0.01 starts from a near-uniform policy.
+    """
+
+    def __init__(self, in_dim: int, n_actions: int, init: str = "orthogonal", gain: float = 0.01) -> None:
+        super().__init__()
+        self.linear = _linear(in_dim, n_actions, init, gain, "CategoricalHead")
+        self._p = parameter_dict(self.linear)
+
+    def forward(self, features: torch.Tensor) -> Categorical:
+        """Features ``[*batch, in_dim]`` to a distribution over actions ``[*batch]``."""
+        return Categorical(F.linear(features, self._p["weight"], self._p["bias"]))
+
+
+class DiagGaussianHead(nn.Module):
+    """A Gaussian with a state-dependent mean and a learnable, state-independent ``log_std`` (A2C, PPO, TRPO).
+
+    Args:
+        in_dim: size of the features.
+        action_dim: number of action dimensions.
+        log_std_init: initial value of every ``log_std`` entry (SB3: 0.0).
+        init: ``"orthogonal"`` (default) or ``"default"``.
+        gain: orthogonal gain of the mean layer (0.01).
+    """
+
+    def __init__(
+        self,
+        in_dim: int,
+        action_dim: int,
+        log_std_init: float = 0.0,
+        init: str = "orthogonal",
+        gain: float = 0.01,
+    ) -> None:
+        super().__init__()
+        self.linear = _linear(in_dim, action_dim, init, gain, "DiagGaussianHead")
+        self.log_std = nn.Parameter(torch.full((action_dim,), float(log_std_init)))
+        self._p = parameter_dict(self.linear)
+        self._own = parameter_dict(self)
+
+    def forward(self, features: torch.Tensor) -> DiagGaussian:
+        """Features ``[*batch, in_dim]`` to a distribution over actions ``[*batch, action_dim]``."""
+        return DiagGaussian(F.linear(features, self._p["weight"], self._p["bias"]), self._own["log_std"])
+
+
+class TanhGaussianHead(nn.Module):
+    """A tanh-squashed Gaussian with state-dependent mean and clamped ``log_std`` (SAC, Haarnoja et al. 2018).
+
+    One linear layer outputs ``2 * action_dim`` values, the mean and the log-std: the same function class and
+    initial distribution as SB3's two separate layers, in one matrix product. ``log_std`` is clamped to
+    ``[log_std_min, log_std_max]`` (SB3: ``[-20, 2]``). Actions lie in ``(-1, 1)``; map them to the env's
+    bounds with :func:`scale_action`.
+
+    Args:
+        in_dim: size of the features.
+        action_dim: number of action dimensions.
+        log_std_min: lower clamp of ``log_std``.
+        log_std_max: upper clamp of ``log_std``.
+        init: ``"default"`` (PyTorch's init, as SB3) or ``"orthogonal"``.
+        gain: orthogonal gain, used with ``init="orthogonal"``.
+    """
+
+    def __init__(
+        self,
+        in_dim: int,
+        action_dim: int,
+        log_std_min: float = -20.0,
+        log_std_max: float = 2.0,
+        init: str = "default",
+        gain: float = 0.01,
+    ) -> None:
+        super().__init__()
+        if not log_std_min < log_std_max:
+            raise ValueError(f"TanhGaussianHead: log_std_min {log_std_min} must be below log_std_max {log_std_max}")
+        self.linear = _linear(in_dim, 2 * action_dim, init, gain, "TanhGaussianHead")
+        self.action_dim = action_dim
+        self.log_std_min = float(log_std_min)
+        self.log_std_max = float(log_std_max)
+        self._p = parameter_dict(self.linear)
+
+    def forward(self, features: torch.Tensor) -> TanhGaussian:
+        """Features ``[*batch, in_dim]`` to a distribution over actions ``[*batch, action_dim]`` in (-1,1)."""
+        mean, log_std = F.linear(features, self._p["weight"], self._p["bias"]).chunk(2, dim=-1)
+        return TanhGaussian(mean, log_std.clamp(self.log_std_min, self.log_std_max))
+
+
+class DeterministicHead(nn.Module):
+    """A deterministic action ``tanh(W x + b)`` ``[*batch, action_dim]`` in ``(-1, 1)`` (DDPG, TD3).
+
+    Args:
+        in_dim: size of the features.
+        action_dim: number of action dimensions.
+        init: ``"default"`` (PyTorch's init, as SB3) or ``"orthogonal"``.
+        gain: orthogonal gain, used with ``init="orthogonal"``.
+    """
+
+    def __init__(self, in_dim: int, action_dim: int, init: str = "default", gain: float = 0.01) -> None:
+        super().__init__()
+        self.linear = _linear(in_dim, action_dim, init, gain, "DeterministicHead")
+        self._p = parameter_dict(self.linear)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """Features ``[*batch, in_dim]`` to actions ``[*batch, action_dim]``."""
+        return torch.tanh(F.linear(features, self._p["weight"], self._p["bias"]))
+
+
+class ValueHead(nn.Module):
+    """A state value ``V(s)`` ``[*batch]`` (the trailing size-1 dimension is squeezed).
+
+    Args:
+        in_dim: size of the features.
+        init: ``"orthogonal"`` (default) or ``"default"``.
+        gain: orthogonal gain (1.0).
+    """
+
+    def __init__(self, in_dim: int, init: str = "orthogonal", gain: float = 1.0) -> None:
+        super().__init__()
+        self.linear = _linear(in_dim, 1, init, gain, "ValueHead")
+        self._p = parameter_dict(self.linear)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """Features ``[*batch, in_dim]`` to values ``[*batch]``."""
+        return F.linear(features, self._p["weight"], self._p["bias"]).squeeze(-1)
+
+
+class QHead(nn.Module):
+    """Action values ``Q(s, a)`` for every discrete action, ``[*batch, n_actions]`` (DQN).
+
+    Args:
+        in_dim: size of the features.
+        n_actions: number of actions.
+        init: ``"default"`` (PyTorch's init, as SB3) or ``"orthogonal"``.
+        gain: orthogonal gain, used with ``init="orthogonal"``.
+    """
+
+    def __init__(self, in_dim: int, n_actions: int, init: str = "default", gain: float = 1.0) -> None:
+        super().__init__()
+        self.linear = _linear(in_dim, n_actions, init, gain, "QHead")
+        self._p = parameter_dict(self.linear)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """Features ``[*batch, in_dim]`` to action values ``[*batch, n_actions]``."""
+        return F.linear(features, self._p["weight"], self._p["bias"])
+
+
+class DuelingQHead(nn.Module):
+    """Dueling action values ``Q = V + A - mean_a A`` (Wang et al. 2016, "Dueling Network Architectures").
+
+    This is equation 9 of the paper. Subtracting the mean advantage makes ``V`` and ``A`` identifiable (the
+    mean of ``Q`` over actions equals ``V``) and is the variant the paper uses, more stable than the max.
+
+    Args:
+        in_dim: size of the features.
+        n_actions: number of actions.
+        hidden: hidden widths of each stream (the paper: one layer of 512 after the CNN); ``()`` makes each
+            stream a single linear layer.
+        activation: hidden activation of the streams.
+    """
+
+    def __init__(self, in_dim: int, n_actions: int, hidden: Sequence[int] = (), activation: str = "relu") -> None:
+        super().__init__()
+        self.value = MLP(in_dim, 1, hidden, activation)
+        self.advantage = MLP(in_dim, n_actions, hidden, activation)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """Features ``[*batch, in_dim]`` to action values ``[*batch, n_actions]``."""
+        advantage = self.advantage(features)
+        return self.value(features) + advantage - advantage.mean(dim=-1, keepdim=True)
+
+
+def scale_action(action: ArrayOrTensor, low: ArrayOrTensor, high: ArrayOrTensor) -> ArrayOrTensor:
+    """Map actions from ``[-1, 1]`` to ``[low, high]``: ``low + (action + 1) (high - low) / 2``.
+
+    Works on NumPy arrays and torch tensors alike (``low``/``high`` of the same kind, broadcastable). Use it
+    on the output of a :class:`TanhGaussianHead` or :class:`DeterministicHead` before stepping the env; store
+    the ``[-1, 1]`` action (or :func:`unscale_action` the stored one) for the update.
+    """
+    return low + (action + 1.0) * 0.5 * (high - low)  # type: ignore[operator]
+
+
+def unscale_action(action: ArrayOrTensor, low: ArrayOrTensor, high: ArrayOrTensor) -> ArrayOrTensor:
+    """Map actions from ``[low, high]`` back to ``[-1, 1]``: the inverse of :func:`scale_action`."""
+    return 2.0 * (action - low) / (high - low) - 1.0  # type: ignore[operator]

@@ -1,0 +1,49 @@
+import torch
+
+from porcini.networks import LSTMCore
+
+
+def _reference(core: LSTMCore, x, state, episode_start):
+    """Step by step with nn.LSTMCell semantics: zero the state where an episode starts."""
+    h, c = state
+    outs = []
+    for t in range(x.shape[0]):
+        keep = (~episode_start[t]).float()[None, :, None]
+        out, (h, c) = core.lstm(x[t : t + 1], (h * keep, c * keep))
+        outs.append(out[0])
+    return torch.stack(outs), (h, c)
+
+
+def test_lstm_core_resets_where_episodes_start():
+    torch.manual_seed(0)
+    core = LSTMCore(3, hidden_size=5)
+    x = torch.randn(6, 4, 3)
+    state = (torch.randn(1, 4, 5), torch.randn(1, 4, 5))
+    episode_start = torch.zeros(6, 4, dtype=torch.bool)
+    episode_start[0, 1] = episode_start[3, 2] = episode_start[5, 0] = True
+    out, (h, c) = core(x, state, episode_start)
+    ref_out, (ref_h, ref_c) = _reference(core, x, state, episode_start)
+    assert out.shape == (6, 4, 5)
+    torch.testing.assert_close(out, ref_out)
+    torch.testing.assert_close(h, ref_h)
+    torch.testing.assert_close(c, ref_c)
+    # A fresh start gives the same output as a zero initial state.
+    zeros = (torch.zeros(1, 1, 5), torch.zeros(1, 1, 5))
+    fresh, _ = core(x[3:, 2:3], zeros, torch.zeros(3, 1, dtype=torch.bool))
+    torch.testing.assert_close(out[3:, 2:3], fresh)
+
+
+def test_lstm_core_fast_path_and_single_step():
+    torch.manual_seed(1)
+    core = LSTMCore(3, hidden_size=4, n_layers=2)
+    x = torch.randn(5, 2, 3)
+    state = core.initial_state(2)
+    assert state[0].shape == (2, 2, 4)
+    episode_start = torch.zeros(5, 2, dtype=torch.bool)
+    episode_start[0] = True
+    out, _ = core(x, state, episode_start)
+    ref_out, _ = _reference(core, x, state, episode_start)
+    torch.testing.assert_close(out, ref_out)
+    step_out, step_state = core(x[0], state, episode_start[0])
+    assert step_out.shape == (2, 4)
+    torch.testing.assert_close(step_out, out[0])
