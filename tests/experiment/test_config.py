@@ -26,6 +26,7 @@ from porcini.experiment.config import (
     make_algo_config,
     parse_override,
     resolve_run_config,
+    to_dict,
 )
 
 
@@ -299,7 +300,10 @@ def test_saved_config_reproduces_the_run(tmp_path: Path) -> None:
         "q_learning", "porcini/CliffWalking-v0", algo_config_cls=QLearningConfig, use_record=False,
         overrides=["epsilon=0.2", "env.n_envs=2", "log.sinks=[csv]", "seed=4"],
     )
-    assert run.algo == {"learning_rate": 0.1, "gamma": 0.99, "epsilon": 0.2, "initial_value": 0.0}
+    defaults = {f.name: getattr(QLearningConfig(), f.name) for f in dataclasses.fields(QLearningConfig)}
+    assert run.algo == {k: to_dict(v) for k, v in defaults.items() if k != "seed"} | {"epsilon": 0.2}
+    docs = field_docs(QLearningConfig)  # fields inherited from the shared TD config keep their docstrings
+    assert docs["epsilon"] and docs["learning_rate"]
     path = tmp_path / "config.yaml"
     dump_yaml(run, path)
     assert load_run_config(path, QLearningConfig) == run

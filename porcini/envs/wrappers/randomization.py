@@ -110,7 +110,10 @@ def set_env_params(env: gym.Env, params: Mapping[str, Any]) -> None:
 def episode_rng(env: gym.Env, seed: int | None, stream: int) -> np.random.Generator:
     """The generator a wrapper draws an episode's task or parameters from (see the module docstring)."""
     if seed is None:
-        return env.unwrapped.np_random
+        rng = env.unwrapped.np_random
+        if isinstance(rng, np.random.RandomState):  # e.g. dm_control through shimmy: share its bit generator
+            return np.random.Generator(rng._bit_generator)
+        return rng
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence(int(seed), spawn_key=(stream,))))
 
 

@@ -56,6 +56,8 @@ class EnvConfig:
     """How the copies run: in this process (sync), a subprocess each (async), the env's own vectorization."""
     max_episode_steps: int | None = None
     """Override the env's time limit (it sets ``truncated``); null keeps the registered limit."""
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    """Keyword arguments of the env constructor, e.g. ``{is_slippery: false}`` for FrozenLake."""
 
     def __post_init__(self) -> None:
         require(bool(self.id), "EnvConfig", "id", self.id, "a non-empty Gymnasium id")

@@ -1,0 +1,325 @@
+"""Parts shared by the on-policy agents (REINFORCE, A2C, PPO, TRPO): the actor-critic module, acting, checkpoints.
+
+Glossary:
+    rollout: the ``[T, B]`` batch the loop hands to ``fit`` (T time rows, B envs), flattened here to ``N = T * B``
+        samples once the estimators (which need the time axis) have run.
+    old_log_prob / old_value: the policy's log-probability of the taken action and the critic's value, under the
+        parameters that collected the rollout. Parameters do not change during a rollout, so they are recomputed
+        in one batched no-grad forward at fit time instead of being stored step by step: acting stays one small
+        forward of the policy network.
+    progress_remaining: ``1 - env_steps / total_steps``, from 1 at the start of a run to 0 at its end; linear
+        schedules multiply the initial value by it (Stable-Baselines3's convention).
+
+Continuous actions are sampled from a diagonal Gaussian and clipped to the action space's bounds before they are
+returned (the env accepts only in-bounds actions), so the batch holds the clipped actions. Their log-probability
+is that of the *clipped* Gaussian (:func:`clipped_gaussian_log_prob`): the density inside the bounds and the tail
+mass where a bound was hit (Fujita & Maeda 2018, "Clipped Action Policy Gradient"). This is exact for the actions
+the env saw and needs no side channel for the unclipped samples; Stable-Baselines3 instead stores the unclipped
+sample and scores it with the plain Gaussian.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import nn
+
+from porcini.core.agent import BaseAgent
+from porcini.core.batch import TransitionBatch
+from porcini.core.config import require
+from porcini.envs.info import EnvInfo
+from porcini.functional import gae
+from porcini.networks import CategoricalHead, DiagGaussianHead, ValueHead, make_trunk, parse_net_arch
+from porcini.networks.distributions import HALF_LOG_2PI, Categorical, DiagGaussian
+
+SCHEDULES = ("constant", "linear")
+
+
+def clipped_gaussian_log_prob(dist: DiagGaussian, action: torch.Tensor, low: torch.Tensor,
+                              high: torch.Tensor) -> torch.Tensor:
+    r"""Log-probability ``[*batch]`` of actions ``clip(u, low, high)``, ``u ~ N(mean, std^2)`` (per dimension).
+
+    .. math::
+        \log \pi(a_i) = \begin{cases} \log \Phi(z_i) & a_i \le \mathrm{low}_i \\
+                                      \log \Phi(-z_i) & a_i \ge \mathrm{high}_i \\
+                                      -z_i^2/2 - \log\sigma_i - \log\sqrt{2\pi} & \text{otherwise}
+                        \end{cases}, \qquad z_i = (a_i - \mu_i) / \sigma_i
+
+    summed over dimensions: the clipped Gaussian puts the whole tail beyond a bound on the bound. Fujita & Maeda
+    2018 (ICML, "Clipped Action Policy Gradient") show the score of this distribution is an unbiased policy
+    gradient with lower variance than the unclipped one. Infinite bounds never clip (plain Gaussian).
+
+    Args:
+        dist: the Gaussian before clipping.
+        action: clipped actions ``[*batch, action_dim]``.
+        low: lower bounds ``[action_dim]``.
+        high: upper bounds ``[action_dim]``.
+    """
+    log_std = dist.log_std
+    z = (action - dist.mean) * torch.exp(-log_std)
+    density = -0.5 * z.square() - log_std - HALF_LOG_2PI
+    at_low, at_high = action <= low, action >= high
+    tail = torch.special.log_ndtr(torch.where(at_low, z, -z))
+    return torch.where(at_low | at_high, tail, density).sum(dim=-1)
+
+
+class ActorCritic(nn.Module):
+    """A policy network and, optionally, a separate value network (SB3's ``MlpPolicy``, not shared).
+
+    The policy is a trunk (:func:`porcini.networks.make_trunk`) with a :class:`CategoricalHead` for ``Discrete``
+    actions or a :class:`DiagGaussianHead` (state-independent ``log_std``) for ``Box`` actions; the critic a trunk
+    with a :class:`ValueHead`. ``ortho_init`` uses the PPO recipe: gain sqrt(2) in hidden layers, 0.01 on the
+    policy output, 1 on the value output.
+
+    Args:
+        info: the env the agent acts in.
+        net_arch: hidden widths, SB3 style: ``(64, 64)`` for both or ``{"pi": [...], "vf": [...]}``.
+        activation: hidden activation.
+        ortho_init: orthogonal initialization, else PyTorch's default.
+        log_std_init: initial ``log_std`` of a Gaussian policy.
+        with_value: build the value network (REINFORCE without baseline does not).
+    """
+
+    def __init__(self, info: EnvInfo, net_arch: Any = (64, 64), activation: str = "tanh", ortho_init: bool = True,
+                 log_std_init: float = 0.0, with_value: bool = True) -> None:
+        super().__init__()
+        arch = parse_net_arch(net_arch)
+        init = "orthogonal" if ortho_init else "default"
+        self.pi_trunk = make_trunk(info.observation_space, arch.pi, activation, init)
+        space = info.action_space
+        self.discrete = isinstance(space, gym.spaces.Discrete)
+        if self.discrete:
+            self.pi_head: nn.Module = CategoricalHead(self.pi_trunk.out_dim, info.n_actions, init=init)
+        elif isinstance(space, gym.spaces.Box):
+            self.pi_head = DiagGaussianHead(self.pi_trunk.out_dim, info.action_dim, log_std_init, init=init)
+        else:
+            raise ValueError(f"on-policy agents need a Discrete or Box action space; {info.env_id} has {space}")
+        low, high = (np.zeros(1), np.zeros(1)) if self.discrete else (space.low, space.high)
+        self.register_buffer("action_low", torch.as_tensor(low, dtype=torch.float32), persistent=False)
+        self.register_buffer("action_high", torch.as_tensor(high, dtype=torch.float32), persistent=False)
+        self.clips = not self.discrete and bool(np.isfinite(low).any() or np.isfinite(high).any())
+        self.vf_trunk = make_trunk(info.observation_space, arch.vf, activation, init) if with_value else None
+        self.v_head = ValueHead(self.vf_trunk.out_dim, init) if self.vf_trunk is not None else None
+
+    def policy(self, obs: torch.Tensor) -> Categorical | DiagGaussian:
+        """The action distribution at ``obs`` ``[*batch, *obs_shape]``."""
+        return self.pi_head(self.pi_trunk(obs))
+
+    def value(self, obs: torch.Tensor) -> torch.Tensor:
+        """State values ``[*batch]``."""
+        return self.v_head(self.vf_trunk(obs))  # type: ignore[misc]
+
+    def log_prob(self, dist: Categorical | DiagGaussian, action: torch.Tensor) -> torch.Tensor:
+        """Log-probability ``[*batch]`` of actions as the env received them (clipped, for bounded ``Box``)."""
+        if self.clips:
+            return clipped_gaussian_log_prob(dist, action, self.action_low, self.action_high)  # type: ignore[arg-type]
+        return dist.log_prob(action)
+
+    def actor_parameters(self) -> list[nn.Parameter]:
+        """Parameters of the policy only (TRPO steps them apart from the critic's)."""
+        return [*self.pi_trunk.parameters(), *self.pi_head.parameters()]
+
+    def critic_parameters(self) -> list[nn.Parameter]:
+        """Parameters of the value network only."""
+        if self.vf_trunk is None or self.v_head is None:
+            return []
+        return [*self.vf_trunk.parameters(), *self.v_head.parameters()]
+
+
+def as_obs_tensor(obs: Any, device: torch.device) -> torch.Tensor:
+    """Observations as a tensor the trunks accept: float32 (``uint8`` images stay ``uint8``; the CNN scales them)."""
+    x = obs if isinstance(obs, torch.Tensor) else torch.from_numpy(np.asarray(obs))
+    if x.dtype != torch.float32 and x.dtype != torch.uint8:
+        x = x.to(torch.float32)
+    return x.to(device)
+
+
+def minibatches(n: int, batch_size: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
+    """Indices of one pass over ``n`` samples in random order, ``batch_size`` at a time (the last may be short)."""
+    order = torch.randperm(n, generator=generator, device=generator.device)
+    for start in range(0, n, batch_size):
+        yield order[start:start + batch_size]
+
+
+def scheduled(value: float, kind: str, progress_remaining: float) -> float:
+    """``value`` under a schedule: ``"constant"``, or ``"linear"`` (``value * progress_remaining``, the Zoo's lin_)."""
+    return value * progress_remaining if kind == "linear" else value
+
+
+def explained_variance(value: torch.Tensor, returns: torch.Tensor) -> torch.Tensor:
+    """``1 - Var(returns - value) / Var(returns)``: 1 for a perfect critic, 0 for a constant one (NaN: flat returns)."""
+    return 1.0 - (returns - value).var() / returns.var()
+
+
+def check_common(owner: str, c: Any) -> None:
+    """Validate the fields every on-policy config shares (learning rate, discount, device, schedules)."""
+    require(c.learning_rate > 0, owner, "learning_rate", c.learning_rate, "> 0")
+    require(0 <= c.gamma <= 1, owner, "gamma", c.gamma, "in [0, 1]")
+    require(c.activation in ("tanh", "relu", "elu", "gelu", "silu", "leaky_relu"), owner, "activation",
+            c.activation, "one of tanh, relu, elu, gelu, silu, leaky_relu")
+    max_grad_norm = getattr(c, "max_grad_norm", None)
+    require(max_grad_norm is None or max_grad_norm > 0, owner, "max_grad_norm", max_grad_norm, "> 0 or None")
+    try:
+        torch.device(c.device)
+    except RuntimeError:
+        require(False, owner, "device", c.device, "a torch device such as 'cpu' or 'cuda'")
+    for field in ("learning_rate_schedule", "clip_range_schedule"):
+        kind = getattr(c, field, "constant")
+        require(kind in SCHEDULES, owner, field, kind, f"one of {SCHEDULES}")
+        if kind == "linear":
+            require(c.total_steps is not None, owner, "total_steps", c.total_steps,
+                    f"set (the run's env steps) when {field} is 'linear'")
+    total = getattr(c, "total_steps", None)
+    require(total is None or total >= 1, owner, "total_steps", total, ">= 1 or None")
+
+
+class OnPolicyAgent(BaseAgent):
+    """Acting, seeding and checkpoints shared by the on-policy agents; subclasses add optimizers and ``fit``.
+
+    Subclasses call :meth:`_build` in ``__init__``, register their optimizers in ``self.optimizers`` (so they are
+    checkpointed) and count the env steps they fit on in ``self.env_steps`` (the clock of the schedules).
+    """
+
+    config: Any
+
+    def _build(self, info: EnvInfo, with_value: bool = True) -> None:
+        c = self.config
+        self.info = info
+        self.device = torch.device(c.device)
+        # Initialize from the config's seed without touching the global torch RNG.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(c.seed)
+            self.model = ActorCritic(info, c.net_arch, c.activation, c.ortho_init, c.log_std_init, with_value)
+        self.model.to(self.device)
+        self.generator = torch.Generator(device=self.device)
+        self.generator.manual_seed(c.seed)
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        self.env_steps = 0
+        self.fits = 0
+        space = info.action_space
+        self._action_dtype = None if self.model.discrete else np.dtype(space.dtype)
+
+    def make_optimizer(self, params: Sequence[nn.Parameter], lr: float, kind: str = "adam",
+                       eps: float = 1e-8, alpha: float = 0.99) -> torch.optim.Optimizer:
+        """Adam or RMSprop over ``params``, with a fused (CPU/CUDA) or multi-tensor update: one kernel per step."""
+        fused = {"fused": True} if self.device.type in ("cpu", "cuda") else {"foreach": True}
+        if kind == "rmsprop":
+            return torch.optim.RMSprop(params, lr=lr, alpha=alpha, eps=eps, foreach=True)
+        return torch.optim.Adam(params, lr=lr, eps=eps, **fused)
+
+    def progress_remaining(self) -> float:
+        """``1 - env_steps / total_steps``, clipped to [0, 1] (1 when the config sets no ``total_steps``)."""
+        total = getattr(self.config, "total_steps", None)
+        return 1.0 if total is None else min(1.0, max(0.0, 1.0 - self.env_steps / total))
+
+    def act(self, obs: np.ndarray, *, explore: bool) -> np.ndarray:
+        """One forward of the policy over the ``[B, ...]`` observations: a sample, or the mode when not exploring.
+
+        Continuous actions are clipped to the action space's bounds.
+        """
+        with torch.inference_mode():
+            dist = self.model.policy(as_obs_tensor(obs, self.device))
+            action = dist.sample(self.generator) if explore else dist.mode()
+            if self.model.clips:
+                action = torch.clamp(action, self.model.action_low, self.model.action_high)
+            out = action.cpu().numpy()
+        return out if self._action_dtype is None else out.astype(self._action_dtype, copy=False)
+
+    def value(self, obs: np.ndarray) -> np.ndarray:
+        """The critic's values ``[B]`` of observations ``[B, ...]`` (for inspection and tests)."""
+        with torch.inference_mode():
+            return self.model.value(as_obs_tensor(obs, self.device)).cpu().numpy()
+
+    def state_dict(self) -> dict[str, Any]:
+        """Parameters, optimizer states, the sampling generator's state and the step counters (a copy)."""
+        return {
+            "model": {k: v.detach().clone() for k, v in self.model.state_dict().items()},
+            "optimizers": {name: copy.deepcopy(opt.state_dict()) for name, opt in self.optimizers.items()},
+            "generator": self.generator.get_state(),
+            "env_steps": self.env_steps,
+            "fits": self.fits,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict` (the networks must have the same architecture)."""
+        self.model.load_state_dict(state["model"])
+        for name, opt in self.optimizers.items():
+            opt.load_state_dict(state["optimizers"][name])
+        self.generator.set_state(state["generator"])
+        self.env_steps = int(state["env_steps"])
+        self.fits = int(state["fits"])
+
+    def _to_torch(self, batch: TransitionBatch) -> TransitionBatch:
+        """The batch on the agent's device, observations as the trunks want them (one conversion per fit)."""
+        b = batch.to_torch(self.device)
+        obs, next_obs = b.obs, b.next_obs
+        if obs.dtype not in (torch.float32, torch.uint8):
+            obs, next_obs = obs.float(), next_obs.float()
+        return TransitionBatch(obs, b.action, b.reward, next_obs, b.terminated, b.truncated, b.extras)
+
+
+def clip_gradients(params: Sequence[torch.Tensor], max_norm: float | None) -> None:
+    """Scale gradients to a global norm of at most ``max_norm`` (no host sync); no-op when None."""
+    if max_norm is not None:
+        nn.utils.clip_grad_norm_(params, max_norm, foreach=True)
+
+
+def flat(x: torch.Tensor) -> torch.Tensor:
+    """Merge the ``[T, B]`` axes of ``x`` into one ``[T * B, ...]``."""
+    return x.reshape(x.shape[0] * x.shape[1], *x.shape[2:])
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """A fit batch as flat tensors ``[N = T * B, ...]`` with the targets computed: what the update epochs read.
+
+    Attributes:
+        obs: observations ``[N, *obs_shape]``.
+        action: actions as the env received them ``[N, *action_shape]``.
+        old_log_prob: log-probabilities of ``action`` under the collecting policy ``[N]``.
+        old_value: values ``V(obs)`` under the collecting critic ``[N]``.
+        advantage: GAE advantages ``[N]``.
+        returns: value targets ``advantage + old_value`` (λ-returns) ``[N]``.
+    """
+
+    obs: torch.Tensor
+    action: torch.Tensor
+    old_log_prob: torch.Tensor
+    old_value: torch.Tensor
+    advantage: torch.Tensor
+    returns: torch.Tensor
+
+    def __len__(self) -> int:
+        return int(self.advantage.shape[0])
+
+    def index(self, idx: torch.Tensor) -> Rollout:
+        """The samples at ``idx`` (a minibatch)."""
+        return Rollout(*(getattr(self, f.name)[idx] for f in fields(self)))
+
+
+def gae_rollout(model: ActorCritic, b: TransitionBatch, gamma: float, gae_lambda: float) -> Rollout:
+    """Old log-probs and values in one no-grad forward each, GAE targets, then flatten ``[T, B] -> [N]``.
+
+    ``next_value = V(next_obs)`` for every row, ``next_obs`` being the true successor: the advantage bootstraps
+    through truncations and the batch end and drops the bootstrap at terminations (``terminated``), while the
+    trace stops at every episode end (``episode_end``). See :func:`porcini.functional.gae`.
+
+    Args:
+        model: the actor-critic (with a value network).
+        b: the ``[T, B]`` batch as tensors on the model's device.
+        gamma: discount.
+        gae_lambda: GAE's λ.
+    """
+    n_rows = b.reward.shape[0]
+    with torch.no_grad():
+        values = model.value(torch.cat([b.obs, b.next_obs]))
+        value, next_value = values[:n_rows], values[n_rows:]
+        log_prob = model.log_prob(model.policy(b.obs), b.action)
+        advantage, returns = gae(b.reward, value, next_value, b.terminated, b.episode_end, gamma, gae_lambda)
+    return Rollout(flat(b.obs), flat(b.action), flat(log_prob), flat(value), flat(advantage), flat(returns))

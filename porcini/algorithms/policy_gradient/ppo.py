@@ -1,0 +1,195 @@
+"""Proximal Policy Optimization with the clipped surrogate (Schulman et al. 2017, arXiv:1707.06347).
+
+Every ``n_steps * n_envs`` env steps the loop hands over a ``[T = n_steps, B = n_envs]`` rollout. The update:
+
+1. Old log-probabilities ``log π_old(a|s)`` and values ``V_old(s)``, ``V_old(s')`` in one no-grad forward each;
+   GAE(γ, λ) advantages ``A`` and λ-returns ``R = A + V_old`` (:func:`porcini.functional.gae`).
+2. ``n_epochs`` passes over the rollout in random minibatches of ``batch_size``; per minibatch, with ``A``
+   normalized over the minibatch and ``r = π(a|s) / π_old(a|s)``:
+   ``L = -mean(min(r A, clip(r, 1 ± ε) A)) + vf_coef · mean((V(s) - R)²) - ent_coef · mean(H[π(·|s)])``,
+   one Adam step on ``L`` after clipping the gradient's global norm to ``max_grad_norm``.
+3. Optional early stop of the epochs when a minibatch's approximate KL exceeds ``1.5 · target_kl`` (as SB3).
+
+Learning rate and clip range follow a schedule by progress through the run: ``"linear"`` multiplies them by
+``progress_remaining = 1 - env_steps / total_steps`` (SB3/RL Zoo ``lin_``), evaluated once per fit after counting
+the rollout's steps, exactly where SB3 evaluates it. ``total_steps`` is a config field (the run's length: the
+agent cannot know it otherwise); ``env_steps`` is the agent's own count of the steps it has fitted on.
+
+Deviations from Stable-Baselines3 (which the benchmark config follows otherwise):
+- Truncation: ``V(next_obs)`` of the true final observation enters the advantage and the trace is cut, instead of
+  SB3's ``reward += γ V(final_obs)``; the same estimate, stated where it belongs.
+- Value clipping (``clip_range_vf``) takes the pessimistic ``max`` of the clipped and unclipped errors
+  (OpenAI Baselines ``ppo2``); SB3 uses the clipped error alone.
+- Continuous actions are scored by the clipped Gaussian (see :mod:`.common`), SB3 scores the unclipped sample.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+
+from porcini.algorithms.policy_gradient.common import (
+    OnPolicyAgent,
+    check_common,
+    clip_gradients,
+    explained_variance,
+    gae_rollout,
+    minibatches,
+    scheduled,
+)
+from porcini.core.batch import TransitionBatch
+from porcini.core.config import build_config, require
+from porcini.envs.info import EnvInfo
+from porcini.functional import entropy_loss, normalize_advantage, ppo_clip_loss, value_loss
+
+_MIN_CLIP = float(torch.finfo(torch.float32).eps)
+_METRICS = ("loss_policy", "loss_value", "loss_entropy", "approx_kl", "clip_fraction")
+
+
+@dataclass(frozen=True)
+class PPOConfig:
+    """Hyperparameters of PPO; names and defaults follow Stable-Baselines3."""
+
+    learning_rate: float = 3e-4
+    """Adam step size (its initial value under a linear schedule)."""
+    learning_rate_schedule: Literal["constant", "linear"] = "constant"
+    """``linear`` decays the learning rate to 0 by ``total_steps`` (RL Zoo ``lin_``)."""
+    n_steps: int = 2048
+    """Env steps per env between fits: the rollout has ``n_steps * n_envs`` transitions."""
+    batch_size: int = 64
+    """Minibatch size (transitions)."""
+    n_epochs: int = 10
+    """Passes over each rollout."""
+    gamma: float = 0.99
+    """Discount factor."""
+    gae_lambda: float = 0.95
+    """GAE's λ: 0 gives one-step TD advantages, 1 Monte Carlo ones."""
+    clip_range: float = 0.2
+    """ε of the clipped surrogate (its initial value under a linear schedule)."""
+    clip_range_schedule: Literal["constant", "linear"] = "constant"
+    """``linear`` decays the clip range to 0 by ``total_steps``."""
+    clip_range_vf: float | None = None
+    """Clip the value prediction to ``V_old ± clip_range_vf`` (in reward units); None: no value clipping."""
+    normalize_advantage: bool = True
+    """Standardize advantages per minibatch."""
+    ent_coef: float = 0.0
+    """Weight of the entropy bonus."""
+    vf_coef: float = 0.5
+    """Weight of the value loss."""
+    max_grad_norm: float | None = 0.5
+    """Clip the gradient's global norm to this; None: no clipping."""
+    target_kl: float | None = None
+    """Stop the epochs of a fit once a minibatch's approximate KL exceeds ``1.5 * target_kl``; None: never."""
+    total_steps: int | None = None
+    """Env steps of the whole run, the horizon of the linear schedules (set it to the run's ``steps``)."""
+    net_arch: tuple[int, ...] | dict[str, tuple[int, ...]] = (64, 64)
+    """Hidden widths of the separate policy and value networks, or ``{pi: [...], vf: [...]}``."""
+    activation: str = "tanh"
+    """Hidden activation."""
+    ortho_init: bool = True
+    """Orthogonal initialization (gains sqrt(2), 0.01 for the policy output, 1 for the value output)."""
+    log_std_init: float = 0.0
+    """Initial log standard deviation of a Gaussian policy (continuous actions)."""
+    adam_eps: float = 1e-5
+    """Adam's ε (SB3 uses 1e-5 for PPO, not PyTorch's 1e-8)."""
+    device: str = "cpu"
+    """Torch device of the networks and the update."""
+    seed: int = 0
+    """Seed of the initialization, action sampling and minibatch order."""
+
+    def __post_init__(self) -> None:
+        owner = "PPOConfig"
+        check_common(owner, self)
+        for name in ("n_steps", "batch_size", "n_epochs"):
+            value = getattr(self, name)
+            require(isinstance(value, int) and value >= 1, owner, name, value, "an int >= 1")
+        require(0 <= self.gae_lambda <= 1, owner, "gae_lambda", self.gae_lambda, "in [0, 1]")
+        require(self.clip_range > 0, owner, "clip_range", self.clip_range, "> 0")
+        require(self.clip_range_vf is None or self.clip_range_vf > 0, owner, "clip_range_vf", self.clip_range_vf,
+                "> 0 or None")
+        require(self.ent_coef >= 0, owner, "ent_coef", self.ent_coef, ">= 0")
+        require(self.vf_coef >= 0, owner, "vf_coef", self.vf_coef, ">= 0")
+        require(self.target_kl is None or self.target_kl > 0, owner, "target_kl", self.target_kl, "> 0 or None")
+        require(self.adam_eps > 0, owner, "adam_eps", self.adam_eps, "> 0")
+
+
+class PPO(OnPolicyAgent):
+    """PPO-clip with separate policy and value networks; fits every ``n_steps`` vector steps.
+
+    Example:
+        >>> from porcini import Core, make_env
+        >>> env = make_env("CartPole-v1", n_envs=2, seed=0)
+        >>> agent = PPO(env.info, n_steps=16, batch_size=16, n_epochs=1)
+        >>> Core(agent, env, progress=False).learn(n_steps=64).env_steps
+        64
+    """
+
+    name = "ppo"
+    Config = PPOConfig
+
+    def __init__(self, info: EnvInfo, config: PPOConfig | None = None, **overrides: Any) -> None:
+        self.config = build_config(PPOConfig, config, overrides)
+        self._build(info)
+        self.fit_every_steps = self.config.n_steps * info.n_envs
+        self.params = list(self.model.parameters())
+        self.optimizer = self.make_optimizer(self.params, self.config.learning_rate, eps=self.config.adam_eps)
+        self.optimizers = {"adam": self.optimizer}
+
+    def fit(self, batch: TransitionBatch) -> dict[str, float]:
+        """Run the epochs of clipped-surrogate updates on one rollout; return the mean losses and diagnostics."""
+        c = self.config
+        self.env_steps += batch.n_steps * batch.n_envs
+        progress = self.progress_remaining()
+        learning_rate = scheduled(c.learning_rate, c.learning_rate_schedule, progress)
+        # At the run's end a linear schedule reaches 0; a zero clip range means "do not move the policy", which
+        # the smallest positive float32 ε expresses (the loss requires ε > 0).
+        clip_range = max(scheduled(c.clip_range, c.clip_range_schedule, progress), _MIN_CLIP)
+        for group in self.optimizer.param_groups:
+            group["lr"] = learning_rate
+        data = gae_rollout(self.model, self._to_torch(batch), c.gamma, c.gae_lambda)
+        # Metrics are summed as tensors and read once at the end: no host sync per minibatch.
+        sums = torch.zeros(len(_METRICS), device=self.device)
+        n_updates = 0
+        for _ in range(c.n_epochs):
+            stop = False
+            for idx in minibatches(len(data), c.batch_size, self.generator):
+                terms = self._minibatch_terms(data.index(idx), clip_range)
+                if c.target_kl is not None and terms["approx_kl"].item() > 1.5 * c.target_kl:
+                    stop = True  # the policy moved too far from the one that collected the data
+                    break
+                loss = terms["loss_policy"] + c.vf_coef * terms["loss_value"]
+                if c.ent_coef > 0:
+                    loss = loss + c.ent_coef * terms["loss_entropy"]
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                clip_gradients(self.params, c.max_grad_norm)
+                self.optimizer.step()
+                with torch.no_grad():
+                    sums += torch.stack([terms[k] for k in _METRICS])
+                n_updates += 1
+            if stop:
+                break
+        self.fits += 1
+        means = (sums / max(n_updates, 1)).tolist()
+        metrics = dict(zip(_METRICS, means))
+        metrics.update(explained_variance=float(explained_variance(data.old_value, data.returns)),
+                       learning_rate=learning_rate, clip_range=clip_range, n_updates=float(n_updates))
+        return metrics
+
+    def _minibatch_terms(self, mb: Any, clip_range: float) -> dict[str, torch.Tensor]:
+        """The named loss terms of one minibatch (policy, value, entropy) and the diagnostics."""
+        c = self.config
+        dist = self.model.policy(mb.obs)
+        log_prob = self.model.log_prob(dist, mb.action)
+        advantage = normalize_advantage(mb.advantage) if c.normalize_advantage else mb.advantage
+        terms = ppo_clip_loss(log_prob, mb.old_log_prob, advantage, clip_range)
+        value = self.model.value(mb.obs)
+        terms.update(value_loss(value, mb.returns, mb.old_value, c.clip_range_vf))
+        if c.ent_coef > 0:
+            terms.update(entropy_loss(dist.entropy()))
+        else:  # a diagnostic only: keep it out of the graph
+            with torch.no_grad():
+                terms.update(entropy_loss(dist.entropy()))
+        return terms
