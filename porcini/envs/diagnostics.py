@@ -138,4 +138,8 @@ class EpisodeInfoStats(Callback):
 
     def reset(self) -> None:
         """Forget everything, including episodes in progress (call after resetting the env outside the loop)."""
-        self.__init__(self.keys, self.prefix)  # type: ignore[misc]
+        self.episodes = []
+        self._pulled = 0
+        self._sums = {}
+        self._counts = {}
+        self._n_envs = None

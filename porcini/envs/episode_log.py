@@ -17,7 +17,16 @@ from porcini.core.errors import CheckpointError
 
 
 def _rng_state(env: gym.Env) -> dict[str, Any]:
-    return env.unwrapped.np_random.bit_generator.state
+    rng = env.unwrapped.np_random
+    # shimmy's dm_control envs keep a legacy RandomState, which has no public bit_generator
+    bit_generator = getattr(rng, "bit_generator", None) or rng._bit_generator
+    return bit_generator.state
+
+
+def _set_rng_state(env: gym.Env, state: dict[str, Any]) -> None:
+    rng = env.unwrapped.np_random
+    bit_generator = getattr(rng, "bit_generator", None) or rng._bit_generator
+    bit_generator.state = state
 
 
 class EpisodeLog:
@@ -60,7 +69,7 @@ class EpisodeLog:
                 obs, _ = env.reset(seed=int(start["seed"]))
             elif "rng" in start:
                 env.reset(seed=0)  # make sure np_random exists, then put back the recorded state
-                env.unwrapped.np_random.bit_generator.state = start["rng"]
+                _set_rng_state(env, start["rng"])
                 obs, _ = env.reset()
             else:
                 raise CheckpointError(f"env index {i} has no recorded episode start; the checkpoint is incomplete")

@@ -27,7 +27,7 @@ def _env_name(env: Any) -> str:
     return getattr(env, "__name__", type(env).__name__)
 
 
-def _split_wrappers(wrappers: Sequence[Wrapper]) -> tuple[list[Callable], list[Callable]]:
+def split_wrappers(wrappers: Sequence[Wrapper]) -> tuple[list[Callable], list[Callable]]:
     """Sort wrappers into per-env ones (applied to each env) and vector ones (applied to the vector env)."""
     per_env, vector = [], []
     for w in wrappers:
@@ -42,7 +42,12 @@ def _split_wrappers(wrappers: Sequence[Wrapper]) -> tuple[list[Callable], list[C
     return per_env, vector
 
 
-def _factory(env: Any, env_kwargs: dict[str, Any], max_episode_steps: int | None) -> Callable[[], gym.Env]:
+def env_factory(env: Any, env_kwargs: dict[str, Any], max_episode_steps: int | None) -> Callable[[], gym.Env]:
+    """A zero-argument factory of one env from a Gymnasium id, an ``Env`` subclass or a factory.
+
+    Raises:
+        TypeError: ``env`` is an env instance (each of ``n_envs`` copies needs its own) or not an env at all.
+    """
     if isinstance(env, str):
         # porcini checks every step itself, so Gymnasium's passive checker would only repeat the work
         return lambda: gym.make(env, disable_env_checker=True, max_episode_steps=max_episode_steps, **env_kwargs)
@@ -122,8 +127,8 @@ def make_env(
         raise ValueError(f"vectorization = {vectorization!r} is invalid: choose one of {VECTORIZATIONS}")
     env_kwargs = dict(env_kwargs or {})
     name = _env_name(env)
-    per_env, vector_wrappers = _split_wrappers(wrappers)
-    base = _factory(env, env_kwargs, max_episode_steps)
+    per_env, vector_wrappers = split_wrappers(wrappers)
+    base = env_factory(env, env_kwargs, max_episode_steps)
 
     def factory() -> gym.Env:
         e = base()

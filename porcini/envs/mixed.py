@@ -17,10 +17,14 @@ import gymnasium as gym
 import numpy as np
 
 from porcini.core.errors import EnvCheckError
-from porcini.envs.make import Wrapper, _factory, _split_wrappers, attach
+from porcini.envs.make import Wrapper, attach, env_factory, split_wrappers
 from porcini.envs.vector import SyncVectorEnv
 
 SourceSpec = tuple[str | Callable[..., gym.Env], int]
+
+
+def _returning(env: gym.Env) -> Callable[[], gym.Env]:
+    return lambda: env
 
 
 class MixedVectorEnv(SyncVectorEnv):
@@ -60,7 +64,7 @@ class MixedVectorEnv(SyncVectorEnv):
                     f"{env.observation_space}, {env.action_space} but source {labels[0]!r} has "
                     f"{first.observation_space}, {first.action_space}; wrap the sources to common spaces"
                 )
-        super().__init__([(lambda e=e: e) for e in envs], env_id=env_id, check=check)
+        super().__init__([_returning(e) for e in envs], env_id=env_id, check=check)
         self.source_labels: list[str] = labels
         self.source_ids = np.array([self.source_names.index(label) for label in labels], dtype=np.int64)
         self._all = np.ones(self.num_envs, dtype=np.bool_)
@@ -142,10 +146,10 @@ def make_mixed_env(
     if sum(counts) < 1:
         raise ValueError(f"make_mixed_env: the sources {dict(sources)} hold no env; give some source n_envs >= 1")
     name = env_id or f"mixed[{','.join(sources)}]"
-    per_env, vector_wrappers = _split_wrappers(wrappers)
+    per_env, vector_wrappers = split_wrappers(wrappers)
 
     def factory_of(env: Any) -> Callable[[], gym.Env]:
-        base = _factory(env, {}, max_episode_steps)
+        base = env_factory(env, {}, max_episode_steps)
 
         def build() -> gym.Env:
             e = base()
@@ -175,7 +179,8 @@ def make_mixed_env(
                               env_id=name)
 
     attach(venv, name, spawn)
-    horizons = {getattr(e.spec, "max_episode_steps", None) if e.spec is not None else None for e in inner.envs}
+    horizons: set[int | None] = {e.spec.max_episode_steps if e.spec is not None else None for e in inner.envs}
     if len(horizons) > 1:  # sources with different time limits: the longest bounds every episode (None: unbounded)
-        venv.info = dataclasses.replace(venv.info, horizon=None if None in horizons else max(horizons))
+        bounded = [h for h in horizons if h is not None]
+        venv.info = dataclasses.replace(venv.info, horizon=max(bounded) if len(bounded) == len(horizons) else None)
     return venv

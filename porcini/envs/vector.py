@@ -24,6 +24,16 @@ from porcini.envs.validation import StepValidator
 EnvFactory = Callable[[], gym.Env]
 
 
+def _read_only_flag(value: bool) -> np.ndarray:
+    flag = np.array([value], dtype=np.bool_)
+    flag.flags.writeable = False
+    return flag
+
+
+# A vector of one returns these shared, read-only flag arrays instead of allocating two arrays per step
+_FLAG = {False: _read_only_flag(False), True: _read_only_flag(True)}
+
+
 def reset_seeds(seed: int | Sequence[int | None] | None, n_envs: int) -> list[int | None]:
     """Per-index reset seeds: ``seed + i`` for an int, the list itself for a list, all None for None."""
     if seed is None:
@@ -248,7 +258,7 @@ class SyncVectorEnv(VectorEnv):
         rewards = np.array((reward,), dtype=np.float64)
         if validator is not None:
             validator.check_step(batch, rewards, infos if term or trunc else None)
-        return batch, rewards, np.array((term,), dtype=np.bool_), np.array((trunc,), dtype=np.bool_), infos
+        return batch, rewards, _FLAG[bool(term)], _FLAG[bool(trunc)], infos
 
     def render(self) -> Any:
         """Render the first env (video recording uses one env)."""

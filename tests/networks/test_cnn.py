@@ -54,6 +54,7 @@ def test_leading_batch_dims_and_shape_errors():
 
 
 def test_orthogonal_cnn_init():
-    cnn = NatureCNN((4, 84, 84), init="orthogonal")
+    cnn = NatureCNN((4, 36, 36), features_dim=32, init="orthogonal")
+    assert cnn.arch == "nature" and cnn.n_flatten == 64  # 36 -> 8 -> 3 -> 1
     w = cnn.convs[0].weight.detach().reshape(32, -1)
     torch.testing.assert_close(w @ w.T, 2.0 * torch.eye(32), atol=1e-4, rtol=1e-4)

@@ -1,1 +1,1 @@
-"""porcini.algorithms.bandits."""
+"""Multi-armed bandits: ε-greedy, UCB1 and Thompson sampling, with cumulative regret in their fit metrics."""

@@ -134,6 +134,9 @@ def make_pettingzoo_env(env_fn: Callable[[], Any], agent: str, policies: Mapping
     def build() -> gym.Env:
         return PettingZooAgentView(env_fn(), agent, policies)
 
-    base = getattr(env_fn, "__module__", None) or getattr(env_fn, "__name__", "pettingzoo")
-    build.__name__ = f"{base.rsplit('.', 1)[-1]}:{agent}"
+    probe = env_fn()  # named after the env's metadata name ("rps_v2:player_0"); agent checked before make_env
+    PettingZooAgentView(probe, agent, policies)
+    name = (getattr(probe, "metadata", None) or {}).get("name") or getattr(env_fn, "__name__", "pettingzoo")
+    probe.close()
+    build.__name__ = f"{name}:{agent}"
     return make_env(build, n_envs, seed, **make_env_kwargs)

@@ -1,1 +1,46 @@
-"""porcini.envs.wrappers."""
+"""porcini's environment wrappers: NumPy in, NumPy out, named like Gymnasium's, with state that checkpoints save.
+
+Single-env wrappers (``gymnasium.Wrapper``) wrap each env when passed to ``make_env(..., wrappers=[...])``;
+vector wrappers (``gymnasium.vector.VectorWrapper``: ``NormalizeObservation``, ``NormalizeReward``,
+``VectorRecordEpisodeStatistics``) wrap the vector env, because their statistics span all envs. Stateful
+wrappers have ``state_dict()`` / ``load_state_dict()`` (NumPy arrays and scalars only). See docs/wrappers.md.
+"""
+
+from porcini.envs.wrappers.action import ClipAction, RepeatAction, RescaleAction, StickyAction
+from porcini.envs.wrappers.curriculum import Curriculum, CurriculumSchedule
+from porcini.envs.wrappers.episode import RecordEpisodeStatistics, TimeLimit, VectorRecordEpisodeStatistics
+from porcini.envs.wrappers.frames import FrameStackObservation, GrayscaleObservation, ResizeObservation
+from porcini.envs.wrappers.multitask import MultiTask, TaskSwitchEnv
+from porcini.envs.wrappers.normalize import ClipReward, NormalizeObservation, NormalizeReward
+from porcini.envs.wrappers.observation import ClipObservation, FlattenObservation, OneHotObservation
+from porcini.envs.wrappers.randomization import DomainRandomization
+from porcini.envs.wrappers.running_stats import RunningMeanStd
+from porcini.envs.wrappers.video import RecordVideo
+
+# Mixed sources (porcini/envs/wrappers/mixed.py) is exported here once it lands.
+
+__all__ = [
+    "ClipAction",
+    "ClipObservation",
+    "ClipReward",
+    "Curriculum",
+    "CurriculumSchedule",
+    "DomainRandomization",
+    "FlattenObservation",
+    "FrameStackObservation",
+    "GrayscaleObservation",
+    "MultiTask",
+    "NormalizeObservation",
+    "NormalizeReward",
+    "OneHotObservation",
+    "RecordEpisodeStatistics",
+    "RecordVideo",
+    "RepeatAction",
+    "RescaleAction",
+    "ResizeObservation",
+    "RunningMeanStd",
+    "StickyAction",
+    "TaskSwitchEnv",
+    "TimeLimit",
+    "VectorRecordEpisodeStatistics",
+]

@@ -96,8 +96,9 @@ class Curriculum(gym.Wrapper):
             :meth:`from_envs`.
         threshold: mean return that moves level ``i`` up; one number or one per move.
         window_episodes: number of recent episodes averaged.
-        schedule: share one :class:`CurriculumSchedule` between several envs (e.g. all envs of a vector env built in
-            one process) so they advance together; by default this env has its own.
+        schedule: share one :class:`CurriculumSchedule` between several envs so they advance together; by default
+            this env has its own. Sharing needs the envs in one process: ``make_env(..., vectorization="sync")``
+            (``"auto"`` may pick subprocesses, and its speed probe would step a throwaway copy).
         apply: ``apply(env, params)`` sets a level's parameters (defaults to ``set_env_params``).
 
     Example:

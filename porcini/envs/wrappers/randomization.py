@@ -95,7 +95,7 @@ def set_env_params(env: gym.Env, params: Mapping[str, Any]) -> None:
     for name, value in params.items():
         holder, last = _resolve(env, name)
         current = getattr(holder, last, None)
-        if isinstance(current, np.ndarray) and not last.startswith("_"):
+        if isinstance(current, np.ndarray):
             current[...] = value  # in place: MuJoCo model arrays cannot be rebound
         else:
             setattr(holder, last, value)

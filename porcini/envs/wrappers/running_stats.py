@@ -1,8 +1,8 @@
 """RunningMeanStd: a running mean and variance that merges batches exactly and stably.
 
-Each batch's mean and variance come from NumPy's two-pass formulas; batches are merged with the parallel
-algorithm of Chan, Golub and LeVeque (1979), "Updating formulae and a pairwise algorithm for computing sample
-variances": with counts ``n_a, n_b``, means ``m_a, m_b`` and sums of squared deviations ``M_a, M_b``,
+Each batch's mean and variance come from two-pass formulas (a single sample uses Welford's update); batches
+are merged with the parallel algorithm of Chan, Golub and LeVeque (1979), "Updating formulae and a pairwise
+algorithm for computing sample variances": with counts ``n_a, n_b``, means ``m_a, m_b`` and sums of squared deviations ``M_a, M_b``,
 
     n = n_a + n_b,   d = m_b - m_a,   m = m_a + d * n_b / n,   M = M_a + M_b + d^2 * n_a * n_b / n.
 
@@ -55,9 +55,23 @@ class RunningMeanStd:
                 "pass one sample per row"
             )
         n = x.shape[0]
-        if n == 0:
+        if n == 1:
+            self._add_one(x[0])
+        elif n > 1:
+            # NumPy's two-pass mean and variance, without np.var's per-call overhead (this runs every env step)
+            mean = np.add.reduce(x, axis=0) / n
+            deviation = x - mean
+            self.update_from_moments(mean, np.add.reduce(deviation * deviation, axis=0) / n, n)
+
+    def _add_one(self, x: np.ndarray) -> None:
+        """Welford's (1962) update for one sample: ``M += (x - m_old) * (x - m_new)``."""
+        self.count += 1
+        if self.count == 1:
+            self.mean, self.var = np.array(x, dtype=np.float64), np.zeros(self.shape)
             return
-        self.update_from_moments(x.mean(axis=0), x.var(axis=0), n)
+        delta = x - self.mean
+        self.mean = np.asarray(self.mean + delta / self.count)
+        self.var = np.asarray(self.var + (delta * (x - self.mean) - self.var) / self.count)
 
     def update_from_moments(self, batch_mean: Any, batch_var: Any, batch_count: int) -> None:
         """Merge a batch given by its mean, population variance and size (the Chan et al. merge)."""
@@ -73,8 +87,9 @@ class RunningMeanStd:
         total = self.count + batch_count
         delta = batch_mean - self.mean
         m2 = self.var * self.count + batch_var * batch_count + delta**2 * (self.count * batch_count / total)
-        self.mean = self.mean + delta * (batch_count / total)
-        self.var = m2 / total
+        # np.asarray keeps 0-d results (scalar statistics) arrays rather than NumPy scalars
+        self.mean = np.asarray(self.mean + delta * (batch_count / total))
+        self.var = np.asarray(m2 / total)
         self.count = int(total)
 
     def normalize(self, x: Any, epsilon: float = 1e-8) -> np.ndarray:
@@ -89,7 +104,7 @@ class RunningMeanStd:
 
     def state_dict(self) -> dict[str, Any]:
         """``mean``, ``var`` (arrays) and ``count`` (int)."""
-        return {"mean": self.mean.copy(), "var": self.var.copy(), "count": int(self.count)}
+        return {"mean": np.array(self.mean), "var": np.array(self.var), "count": int(self.count)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state_dict` in place (wrappers sharing this object see the new values)."""

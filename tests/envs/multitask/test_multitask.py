@@ -158,7 +158,8 @@ class RecordingAgent(BaseAgent):
 
 
 def test_task_id_reaches_batch_extras_through_core():
-    env = make_env(lambda: MultiTask(cartpole(), TASKS, task_in_obs=True), n_envs=3, seed=0)
+    env = make_env("CartPole-v1", n_envs=3, seed=0, wrappers=[(MultiTask, {"tasks": TASKS, "task_in_obs": True})])
+    assert env.info.obs_shape == (7,)
     agent = RecordingAgent(env.info)
     Core(agent, env, info_keys=("task_id",), progress=False).learn(n_steps=64 * 3 * 4)
     for batch in agent.batches:

@@ -1,0 +1,296 @@
+"""Parts shared by the off-policy actor-critic agents (DDPG, TD3, SAC): config fields, acting, replay, checkpoints.
+
+Glossary:
+    normalized action: an action in ``[-1, 1]^d``, what the actor outputs (tanh) and the critics take. The env
+        receives ``low + (a + 1) (high - low) / 2`` (:func:`porcini.networks.scale_action`); the replay buffer
+        stores the normalized action, as Stable-Baselines3 does, so a critic never sees the env's units.
+    update: one gradient step on one replay sample of ``batch_size`` transitions.
+    update ratio: ``gradient_steps`` updates per ``train_freq`` vector steps (``train_freq * n_envs``
+        transitions), counted on the transitions ``fit`` receives, so the ratio does not depend on how often the
+        loop calls ``fit``. ``gradient_steps = -1``: one update per transition received.
+
+The loop calls ``fit`` with the transitions gathered since the last call (by default every ``train_freq`` vector
+steps); :meth:`OffPolicyAgent.fit` stores them and runs the due updates, each of which the agent writes in its own
+module (``update``). Until ``learning_starts`` transitions have been received the agent acts uniformly at random
+and does not update (SB3: actions sampled from the action space, first update after ``learning_starts + 1``
+steps).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from porcini.core.agent import BaseAgent
+from porcini.core.batch import TransitionBatch
+from porcini.core.config import require
+from porcini.data import ReplayBuffer
+from porcini.envs.info import EnvInfo
+from porcini.networks import ACTIVATIONS, EnsembleMLP, NetArch, is_image_space, parameter_dict, parse_net_arch
+
+
+@dataclass(frozen=True)
+class OffPolicyConfig:
+    """Hyperparameters shared by DDPG, TD3 and SAC (SB3 names and, unless an algorithm says otherwise, defaults)."""
+
+    learning_rate: float = 1e-3
+    """Adam step size of the actor, the critics (and SAC's temperature)."""
+    buffer_size: int = 1_000_000
+    """Replay buffer capacity in transitions."""
+    learning_starts: int = 100
+    """Transitions collected with uniformly random actions before the first update."""
+    batch_size: int = 256
+    """Transitions per update."""
+    tau: float = 0.005
+    """Polyak coefficient of the target networks: ``θ' ← (1 - τ) θ' + τ θ``."""
+    gamma: float = 0.99
+    """Discount factor."""
+    train_freq: int = 1
+    """Vector env steps between fits (the default fit cadence is ``train_freq * n_envs`` transitions)."""
+    gradient_steps: int = 1
+    """Updates per ``train_freq`` vector steps; -1 for one update per transition received."""
+    net_arch: tuple[int, ...] | dict[str, tuple[int, ...]] = (256, 256)
+    """Hidden widths: one tuple for actor and critics, or ``{"pi": [...], "qf": [...]}`` (SB3 style)."""
+    activation: str = "relu"
+    """Hidden activation of actor and critics."""
+    n_critics: int = 2
+    """Critics evaluated as one batched ensemble; targets take their minimum (clipped double Q)."""
+    device: str = "cpu"
+    """Torch device of the networks; each fit moves its sample there once."""
+    seed: int = 0
+    """Seed of the initial parameters, replay sampling, warm-up actions and policy noise."""
+
+    def __post_init__(self) -> None:
+        name = type(self).__name__
+        require(self.learning_rate > 0, name, "learning_rate", self.learning_rate, "> 0")
+        require(self.buffer_size >= 1, name, "buffer_size", self.buffer_size, ">= 1")
+        require(self.learning_starts >= 0, name, "learning_starts", self.learning_starts, ">= 0")
+        require(self.batch_size >= 1, name, "batch_size", self.batch_size, ">= 1")
+        require(0.0 <= self.tau <= 1.0, name, "tau", self.tau, "in [0, 1]")
+        require(0.0 <= self.gamma <= 1.0, name, "gamma", self.gamma, "in [0, 1]")
+        require(self.train_freq >= 1, name, "train_freq", self.train_freq, ">= 1")
+        require(self.gradient_steps >= 1 or self.gradient_steps == -1, name, "gradient_steps",
+                self.gradient_steps, ">= 1, or -1 for one update per transition")
+        require(self.activation in ACTIVATIONS, name, "activation", self.activation, f"one of {sorted(ACTIVATIONS)}")
+        require(self.n_critics >= 1, name, "n_critics", self.n_critics, ">= 1")
+        try:
+            parse_net_arch(self.net_arch, f"{name}.net_arch")
+        except ValueError as exc:
+            require(False, name, "net_arch", self.net_arch, f"valid widths ({exc})")
+        try:
+            torch.device(self.device)
+        except RuntimeError:
+            require(False, name, "device", self.device, "a torch device such as 'cpu' or 'cuda'")
+
+
+class Sample(NamedTuple):
+    """One replay sample as flat tensors on the agent's device.
+
+    Attributes:
+        obs: ``[N, *obs_shape]`` float32.
+        action: ``[N, action_dim]`` normalized actions.
+        reward: ``[N]``.
+        next_obs: ``[N, *obs_shape]`` true successors.
+        terminated: ``[N]`` float, 1 where the MDP ended (no bootstrap); truncations are 0 and bootstrap.
+    """
+
+    obs: Tensor
+    action: Tensor
+    reward: Tensor
+    next_obs: Tensor
+    terminated: Tensor
+
+    def rows(self, start: int, stop: int) -> Sample:
+        """The transitions ``start:stop`` (views)."""
+        return Sample(*(x[start:stop] for x in self))
+
+
+def make_critic(info: EnvInfo, arch: NetArch, activation: str, n_critics: int) -> EnsembleMLP:
+    """``n_critics`` Q-networks ``Q(s, a)`` over ``[obs, normalized action]`` as one :class:`EnsembleMLP`."""
+    return EnsembleMLP(n_critics, info.obs_dim + info.action_dim, 1, arch.vf, activation)
+
+
+def critic_input(obs: Tensor, action: Tensor) -> Tensor:
+    """The critics' input ``[N, obs_dim + action_dim]``: flattened observations next to normalized actions."""
+    return torch.cat([obs.flatten(1), action], dim=-1)
+
+
+def first_member(ensemble: EnsembleMLP, x: Tensor) -> Tensor:
+    """Member 0 of ``ensemble`` alone, ``[N, out_dim]``: TD3/DDPG's actor loss uses the first critic only.
+
+    It reads the same parameters (views of the stacked ``weight_l``/``bias_l``), so the gradient reaches member 0
+    exactly as :meth:`EnsembleMLP.forward` would, at half the cost of evaluating every member.
+    """
+    params = parameter_dict(ensemble)
+    act = ACTIVATIONS[ensemble.activation_name]
+    last = ensemble.n_layers - 1
+    for layer in range(ensemble.n_layers):
+        x = torch.addmm(params[f"bias_{layer}"][0], x, params[f"weight_{layer}"][0])
+        if layer < last:
+            x = act(x)
+    return x
+
+
+@contextlib.contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Draw parameter initializations from ``seed`` without touching the global torch RNG."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
+def adam(params: Any, lr: float, device: torch.device) -> torch.optim.Adam:
+    """Adam with the fused kernel (CPU and CUDA): one kernel per step for all parameters."""
+    fused = {"fused": True} if device.type in ("cpu", "cuda") else {"foreach": True}
+    return torch.optim.Adam(params, lr=lr, **fused)
+
+
+class OffPolicyAgent(BaseAgent):
+    """Acting, replay, the update schedule and checkpoints of the off-policy actor-critic agents.
+
+    Subclasses build their networks in ``__init__`` after calling :meth:`_setup`, register every module, optimizer
+    and free learned tensor in ``self.modules`` / ``self.optimizers`` / ``self.tensors`` (so they are
+    checkpointed), and implement
+    :meth:`policy_action` and :meth:`update`.
+    """
+
+    config: OffPolicyConfig
+
+    def _setup(self, info: EnvInfo) -> NetArch:
+        """Check the env, seed the generators, create the buffer; return the parsed ``net_arch``."""
+        c = self.config
+        owner = type(self).__name__
+        space = info.action_space
+        if not isinstance(space, gym.spaces.Box):
+            raise ValueError(f"{owner} needs a Box action space; {info.env_id} has {space}")
+        if not (np.all(np.isfinite(space.low)) and np.all(np.isfinite(space.high))):
+            raise ValueError(f"{owner} needs finite action bounds to scale its tanh policy; {info.env_id} has "
+                             f"{space}; wrap the env with gymnasium.wrappers.RescaleAction or ClipAction")
+        if not isinstance(info.observation_space, gym.spaces.Box) or is_image_space(info.observation_space):
+            raise ValueError(f"{owner} takes vector (Box) observations; {info.env_id} has {info.observation_space}")
+        self.info = info
+        self.device = torch.device(c.device)
+        self.rng = np.random.default_rng(c.seed)
+        self.generator = torch.Generator(device=self.device)
+        self.generator.manual_seed(c.seed)
+        self.buffer = ReplayBuffer(c.buffer_size)
+        self.low, self.high = space.low.reshape(-1).astype(np.float64), space.high.reshape(-1).astype(np.float64)
+        self._action_dtype = np.dtype(space.dtype)
+        self.fit_every_steps = c.train_freq * info.n_envs
+        self.env_steps = 0  # transitions received by fit
+        self.n_updates = 0
+        self._pending = 0  # eligible transitions not yet paid for with updates
+        self.modules: dict[str, nn.Module] = {}
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        self.tensors: dict[str, Tensor] = {}  # learned tensors outside modules (SAC's log α)
+        return parse_net_arch(c.net_arch, f"{type(c).__name__}.net_arch")
+
+    @staticmethod
+    def target_of(module: nn.Module) -> nn.Module:
+        """A frozen copy of ``module`` for target values (no gradients are ever taken through it)."""
+        target = copy.deepcopy(module)
+        target.requires_grad_(False)
+        return target
+
+    def policy_action(self, obs: Tensor, explore: bool) -> Tensor:
+        """Normalized actions ``[B, action_dim]`` in ``[-1, 1]`` (called under ``inference_mode``)."""
+        raise NotImplementedError
+
+    def update(self, s: Sample) -> dict[str, Tensor]:
+        """One gradient step on the sample ``s``; return named 0-d metric tensors (no host sync)."""
+        raise NotImplementedError
+
+    def act(self, obs: np.ndarray, *, explore: bool) -> np.ndarray:
+        """Actions within the env's bounds: uniform before ``learning_starts``, then the policy's (one forward)."""
+        if explore and self.env_steps < self.config.learning_starts:
+            normalized = self.rng.uniform(-1.0, 1.0, size=(len(obs), self.info.action_dim))
+        else:
+            with torch.inference_mode():
+                x = torch.from_numpy(np.asarray(obs, dtype=np.float32)).to(self.device)
+                normalized = self.policy_action(x.flatten(1), explore).cpu().numpy()
+        action = self.low + (normalized + 1.0) * 0.5 * (self.high - self.low)
+        # tanh saturates to exactly ±1 in float32; the clip keeps rounding of the affine map inside the bounds
+        action = np.clip(action, self.low, self.high).astype(self._action_dtype, copy=False)
+        return action.reshape((len(obs), *self.info.action_shape))
+
+    def fit(self, batch: TransitionBatch) -> dict[str, float]:
+        """Store the ``[T, B]`` batch, then run the updates it makes due; metrics of the last update."""
+        stored = TransitionBatch(batch.obs, self._normalize(batch.action), batch.reward, batch.next_obs,
+                                 np.asarray(batch.terminated, dtype=bool), np.asarray(batch.truncated, dtype=bool),
+                                 batch.extras)
+        self.buffer.add(stored)
+        before = self.env_steps
+        self.env_steps += batch.n_steps * batch.n_envs
+        n_updates = self._due_updates(self.env_steps - max(before, self.config.learning_starts))
+        if n_updates == 0:
+            return {}
+        bs = self.config.batch_size
+        sample = self._sample(n_updates * bs)  # one draw, one host-to-device conversion per fit
+        metrics: dict[str, Tensor] = {}
+        for k in range(n_updates):
+            metrics = self.update(sample.rows(k * bs, (k + 1) * bs))
+            self.n_updates += 1
+        values = torch.stack([v.detach().float().reshape(()) for v in metrics.values()]).tolist()  # one sync
+        return dict(zip(metrics, values))
+
+    def _normalize(self, action: Any) -> np.ndarray:
+        """Env actions ``[T, B, *action_shape]`` to normalized ``[T, B, action_dim]`` float32."""
+        a = np.asarray(action, dtype=np.float64).reshape(action.shape[0], action.shape[1], self.info.action_dim)
+        return (2.0 * (a - self.low) / (self.high - self.low) - 1.0).astype(np.float32)
+
+    def _due_updates(self, eligible: int) -> int:
+        """Updates owed for ``eligible`` new transitions past ``learning_starts`` (see the update ratio)."""
+        if eligible <= 0:
+            return 0
+        if self.config.gradient_steps == -1:
+            return eligible
+        self._pending += eligible
+        per = self.config.train_freq * self.info.n_envs
+        rounds, self._pending = divmod(self._pending, per)
+        return rounds * self.config.gradient_steps
+
+    def _sample(self, n: int) -> Sample:
+        b = self.buffer.sample(n, self.rng).to_torch(self.device)
+        obs, next_obs = b.obs[:, 0], b.next_obs[:, 0]
+        if obs.dtype != torch.float32:
+            obs, next_obs = obs.float(), next_obs.float()
+        return Sample(obs.flatten(1), b.action[:, 0], b.reward[:, 0], next_obs.flatten(1),
+                      b.terminated[:, 0].to(torch.float32))
+
+    def state_dict(self) -> dict[str, Any]:
+        """Networks, optimizers, generators, counters and the replay buffer: resuming continues exactly."""
+        return {
+            "modules": {name: {k: v.detach().clone() for k, v in m.state_dict().items()}
+                        for name, m in self.modules.items()},
+            "optimizers": {name: copy.deepcopy(opt.state_dict()) for name, opt in self.optimizers.items()},
+            "tensors": {name: t.detach().clone() for name, t in self.tensors.items()},
+            "generator": self.generator.get_state(),
+            "rng": self.rng.bit_generator.state,
+            "counters": {"env_steps": self.env_steps, "n_updates": self.n_updates, "pending": self._pending},
+            "buffer": self.buffer.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict` (same architecture and env)."""
+        for name, module in self.modules.items():
+            module.load_state_dict(state["modules"][name])
+        for name, opt in self.optimizers.items():
+            opt.load_state_dict(state["optimizers"][name])
+        with torch.no_grad():
+            for name, t in self.tensors.items():
+                t.copy_(state["tensors"][name])
+        self.generator.set_state(state["generator"])
+        self.rng.bit_generator.state = state["rng"]
+        counters = state["counters"]
+        self.env_steps, self.n_updates = int(counters["env_steps"]), int(counters["n_updates"])
+        self._pending = int(counters["pending"])
+        self.buffer = ReplayBuffer(self.config.buffer_size)
+        self.buffer.load_state_dict(state["buffer"], source=f"{type(self).__name__} state")

@@ -1,0 +1,81 @@
+"""What the multi-armed bandit agents share: per-arm pull counts and reward statistics, regret bookkeeping.
+
+Bandit agents ignore observations (the built-in bandits show a dummy ``Discrete(1)``); ``obs`` only tells how
+many envs act. Every transition of a fit batch is one pull, counted in time order.
+
+Regret: the agent cannot see arm means. When the loop copies the env's ``info["regret"]`` into the batch
+(``Core(agent, env, info_keys=("regret",))``; the built-in bandits report the pulled arm's expected regret),
+``fit`` returns the running total as ``regret_cumulative``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from porcini.core.agent import BaseAgent
+from porcini.core.batch import TransitionBatch
+from porcini.envs.info import EnvInfo
+
+
+class BanditAgent(BaseAgent):
+    """Base of the bandit agents: subclasses implement ``act`` and may extend :meth:`_observe`.
+
+    Attributes:
+        counts: ``[A]`` pulls of each arm.
+        means: ``[A]`` sample-average reward of each arm (``initial_value`` where never pulled).
+        pulls: total pulls (``t`` of the bandit literature).
+        regret: cumulative regret from ``batch.extras["regret"]`` (0 if the loop does not copy it).
+    """
+
+    def __init__(self, info: EnvInfo, seed: int, initial_value: float = 0.0) -> None:
+        if not info.discrete_actions:
+            raise ValueError(f"{type(self).__name__} needs Discrete arms; {info.env_id} has {info.action_space}")
+        self.info = info
+        self.n_arms = info.n_actions
+        self.rng = np.random.default_rng(seed)
+        self.counts = np.zeros(self.n_arms, dtype=np.int64)
+        self.means = np.full(self.n_arms, float(initial_value))
+        self.pulls = 0
+        self.regret = 0.0
+        self.fit_every_steps = info.n_envs
+
+    def fit(self, batch: TransitionBatch) -> dict[str, float]:
+        """Count every pull of the batch (time order, then env order); return pulls and cumulative regret."""
+        arms = np.asarray(batch.action, dtype=np.int64).reshape(-1)
+        rewards = np.asarray(batch.reward, dtype=np.float64).reshape(-1)
+        for arm, reward in zip(arms.tolist(), rewards.tolist()):
+            self.counts[arm] += 1
+            self.pulls += 1
+            self._observe(arm, reward)
+        metrics = {"pulls": float(self.pulls)}
+        if "regret" in batch.extras:
+            self.regret += float(np.sum(batch.extras["regret"]))
+            metrics["regret_cumulative"] = self.regret
+        return metrics
+
+    def _observe(self, arm: int, reward: float) -> None:
+        """Update the statistics of ``arm`` with one reward (``counts`` already includes it)."""
+        self.means[arm] += (reward - self.means[arm]) / self.counts[arm]
+
+    def _argmax(self, values: np.ndarray, n: int) -> np.ndarray:
+        """``n`` draws of an arm maximizing ``values`` ``[A]`` (ties uniformly at random)."""
+        best = np.flatnonzero(values == values.max())
+        return self.rng.choice(best, size=n)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Counts, means, pulls, regret and the generator state."""
+        return {"counts": self.counts.copy(), "means": self.means.copy(), "pulls": self.pulls,
+                "regret": self.regret, "rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`."""
+        counts = np.asarray(state["counts"], dtype=np.int64)
+        if counts.shape != self.counts.shape:
+            raise ValueError(f"{type(self).__name__}: state has {counts.shape[0]} arms, this bandit {self.n_arms}")
+        self.counts = counts.copy()
+        self.means = np.asarray(state["means"], dtype=np.float64).copy()
+        self.pulls = int(state["pulls"])
+        self.regret = float(state["regret"])
+        self.rng.bit_generator.state = state["rng"]

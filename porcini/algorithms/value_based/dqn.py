@@ -1,0 +1,414 @@
+"""Deep Q-Network (Mnih et al. 2015, "Human-level control through deep reinforcement learning", Nature 518).
+
+Every ``train_freq`` env steps the loop hands over the new transitions; ``fit`` adds them to the replay buffer
+and, once more than ``learning_starts`` env steps were collected, takes ``gradient_steps`` Adam steps on
+
+    L = mean_i w_i · huber(Q(s_i, a_i) - y_i),    y_i = R_i + γ_i (1 - terminated_i) max_a Q_target(s'_i, a)
+
+over minibatches of ``batch_size`` replayed transitions (``w = 1`` without prioritized replay). Options:
+- ``double_q`` (van Hasselt et al. 2016): the online network picks ``a*`` in ``s'``, the target one evaluates it.
+- ``dueling`` (Wang et al. 2016): ``Q = V + A - mean_a A`` (:class:`~porcini.networks.DuelingQHead`).
+- ``prioritized_replay`` (Schaul et al. 2016): proportional sum-tree sampling, ``w`` the importance weights with β
+  annealed from ``prioritized_replay_beta0`` to 1 over ``total_steps``; priorities are the new ``|y - Q|``.
+- ``n_steps`` (Sutton 1988; Rainbow, Hessel et al. 2018): runs of ``n`` stored steps of one env collapse into
+  ``R = Σ_{k<m} γ^k r_k``, ``γ_i = γ^m``, bootstrapping from the true successor of the run's last step;
+  ``m <= n`` stops at the first episode end. Truncation bootstraps, termination does not.
+
+Vector observations go through an MLP, images (``uint8`` Box) through the Nature CNN (kept ``uint8`` in the
+buffer, scaled by 1/255 in the network), Discrete observations are one-hot encoded (as SB3 does).
+
+Clocks and counters, matching Stable-Baselines3 (2.x) so benchmark configs do the same work:
+- ``train_freq`` counts env steps summed over envs (SB3 counts vector steps; equal for one env).
+- ``gradient_steps`` per fit; ``-1`` means as many as env steps in the fit's batch.
+- The target network is updated once per ``target_update_interval`` env steps (SB3: every
+  ``target_update_interval // n_envs`` vector steps). SB3 updates it while collecting; the online network does not
+  change while collecting, so ``k`` updates between two fits equal one update at the start of the next fit (with
+  ``tau_eff = 1 - (1 - tau)^k`` for soft updates), which is what ``fit`` does.
+- ε decays linearly from ``exploration_initial_eps`` to ``exploration_final_eps`` over ``exploration_fraction ·
+  total_steps`` behaviour steps (observations answered by ``act(explore=True)``); before ``learning_starts`` such
+  steps act uniformly at random.
+
+Deviations: none in the update. For speed (never less work), the uniform-replay path samples the indices of all
+the fit's minibatches at once, converts them to torch once, and evaluates the target network on all of them in
+one forward (it is constant within a fit); with prioritized replay each gradient step samples after the previous
+one's priority update, as in the paper. n-step runs never start in the newest ``n - 1`` rows of the buffer.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any, Literal, NamedTuple
+
+import gymnasium as gym
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from porcini.algorithms.schedules import LinearSchedule
+from porcini.core.agent import BaseAgent
+from porcini.core.batch import TransitionBatch
+from porcini.core.config import build_config, require
+from porcini.data import PrioritizedReplayBuffer, ReplayBuffer
+from porcini.envs.info import EnvInfo
+from porcini.functional import double_q_target, polyak_update, q_learning_target, td_loss
+from porcini.networks import ACTIVATIONS, MLP, DuelingQHead, QHead, make_trunk
+
+DEFAULT_TOTAL_STEPS = 100_000
+"""The run length assumed by the schedules when ``total_steps`` is None (RunConfig's default ``steps``)."""
+
+
+@dataclass(frozen=True)
+class DQNConfig:
+    """Hyperparameters of DQN; names and defaults follow Stable-Baselines3."""
+
+    learning_rate: float = 1e-4
+    """Adam step size."""
+    buffer_size: int = 1_000_000
+    """Replay capacity in transitions (summed over envs)."""
+    learning_starts: int = 100
+    """Env steps collected (acting uniformly at random) before the first gradient step."""
+    batch_size: int = 32
+    """Transitions per minibatch."""
+    tau: float = 1.0
+    """Target update weight: 1 copies the online network, < 1 is Polyak averaging."""
+    gamma: float = 0.99
+    """Discount factor."""
+    train_freq: int = 4
+    """Env steps (summed over envs) between fits."""
+    gradient_steps: int = 1
+    """Gradient steps per fit; -1: as many as env steps in the fit's batch."""
+    target_update_interval: int = 10_000
+    """Env steps between target-network updates."""
+    exploration_fraction: float = 0.1
+    """Fraction of ``total_steps`` over which ε decays linearly."""
+    exploration_initial_eps: float = 1.0
+    """ε at the start."""
+    exploration_final_eps: float = 0.05
+    """ε after the decay."""
+    max_grad_norm: float | None = 10.0
+    """Clip the gradient's global norm to this; None: no clipping."""
+    n_steps: int = 1
+    """Steps of the TD target (1: one-step Q-learning)."""
+    double_q: bool = False
+    """Double DQN target: the online network selects the next action, the target network evaluates it."""
+    dueling: bool = False
+    """Dueling head ``V + A - mean A`` instead of a linear Q head."""
+    prioritized_replay: bool = False
+    """Proportional prioritized replay (sum-tree) with importance weights."""
+    prioritized_replay_alpha: float = 0.6
+    """Priority exponent α (0: uniform)."""
+    prioritized_replay_beta0: float = 0.4
+    """Initial importance-weight exponent β, annealed linearly to 1 by ``total_steps``."""
+    prioritized_replay_eps: float = 1e-6
+    """Added to every ``|TD error|`` so no transition becomes unsampleable."""
+    loss: Literal["huber", "mse"] = "huber"
+    """Regression loss on the TD error (SB3: Huber, i.e. smooth L1)."""
+    net_arch: tuple[int, ...] = (64, 64)
+    """Hidden widths of the Q network (after the CNN for images)."""
+    activation: str = "relu"
+    """Hidden activation."""
+    features_dim: int = 512
+    """Output width of the CNN for image observations."""
+    total_steps: int | None = None
+    """Env steps of the whole run: the horizon of the ε decay and of β's annealing (set it to the run's
+    ``steps``); None assumes ``DEFAULT_TOTAL_STEPS`` (100,000)."""
+    device: str = "cpu"
+    """Torch device of the networks and the update."""
+    seed: int = 0
+    """Seed of the initialization, exploration and replay sampling."""
+
+    def __post_init__(self) -> None:
+        o = "DQNConfig"
+        require(self.learning_rate > 0, o, "learning_rate", self.learning_rate, "> 0")
+        for name in ("buffer_size", "batch_size", "train_freq", "target_update_interval", "n_steps", "features_dim"):
+            value = getattr(self, name)
+            require(isinstance(value, int) and value >= 1, o, name, value, "an int >= 1")
+        require(isinstance(self.learning_starts, int) and self.learning_starts >= 0, o, "learning_starts",
+                self.learning_starts, "an int >= 0")
+        require(isinstance(self.gradient_steps, int) and self.gradient_steps >= -1, o, "gradient_steps",
+                self.gradient_steps, "an int >= 0, or -1 (as many as env steps per fit)")
+        require(0 < self.tau <= 1, o, "tau", self.tau, "in (0, 1]")
+        for name in ("gamma", "exploration_fraction", "exploration_initial_eps", "exploration_final_eps",
+                     "prioritized_replay_beta0"):
+            require(0 <= getattr(self, name) <= 1, o, name, getattr(self, name), "in [0, 1]")
+        require(self.max_grad_norm is None or self.max_grad_norm > 0, o, "max_grad_norm", self.max_grad_norm,
+                "> 0 or None")
+        require(self.prioritized_replay_alpha >= 0, o, "prioritized_replay_alpha", self.prioritized_replay_alpha,
+                ">= 0")
+        require(self.prioritized_replay_eps > 0, o, "prioritized_replay_eps", self.prioritized_replay_eps, "> 0")
+        require(self.loss in ("huber", "mse"), o, "loss", self.loss, "'huber' or 'mse'")
+        require(self.activation in ACTIVATIONS, o, "activation", self.activation, f"one of {sorted(ACTIVATIONS)}")
+        require(self.total_steps is None or self.total_steps >= 1, o, "total_steps", self.total_steps,
+                ">= 1 or None")
+        try:
+            torch.device(self.device)
+        except RuntimeError:
+            require(False, o, "device", self.device, "a torch device such as 'cpu' or 'cuda'")
+
+
+class QNetwork(nn.Module):
+    """Trunk (MLP, or Nature CNN for images) and a Q head: observations ``[*batch, ...]`` to ``[*batch, A]``."""
+
+    def __init__(self, info: EnvInfo, c: DQNConfig) -> None:
+        super().__init__()
+        space = info.observation_space
+        if isinstance(space, gym.spaces.Discrete):  # one-hot inputs (see DQN._obs_tensor)
+            self.trunk: nn.Module = MLP(int(space.n), None, c.net_arch, c.activation)
+        else:
+            self.trunk = make_trunk(space, c.net_arch, c.activation, "default", c.features_dim)
+        head = DuelingQHead if c.dueling else QHead
+        self.head = head(self.trunk.out_dim, info.n_actions)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        """Action values ``[*batch, n_actions]``."""
+        return self.head(self.trunk(obs))
+
+
+class Replay(NamedTuple):
+    """Replayed (n-step) transitions ``[N]``: target ``reward + gamma · (1 - terminated) · V(next_obs)``.
+
+    ``gamma`` is ``γ^m`` per sample for n-step runs of ``m`` steps (a float for one-step replay); ``weights`` and
+    ``indices`` come with prioritized replay only.
+    """
+
+    obs: Any
+    action: Any
+    reward: Any
+    gamma: Any
+    terminated: Any
+    next_obs: Any
+    weights: Any = None
+    indices: Any = None
+
+
+def n_step_window(seq: TransitionBatch, gamma: float) -> Replay:
+    """Collapse runs ``[n, N]`` of consecutive steps of one env into ``N`` n-step transitions (NumPy).
+
+    The window of run ``i`` stops at its first episode end (``m <= n`` steps): ``reward = Σ_{k<m} γ^k r_k``,
+    ``gamma = γ^m``, ``terminated`` and ``next_obs`` of step ``m - 1``. This is row 0 of
+    :func:`porcini.functional.n_step_targets` on the run, with the bootstrap left to the caller.
+    """
+    n, size = seq.reward.shape
+    reward, discount = np.zeros(size), np.ones(size)
+    last = np.zeros(size, dtype=np.int64)
+    is_open = np.ones(size, dtype=bool)
+    for k in range(n):
+        reward += np.where(is_open, discount * seq.reward[k], 0.0)
+        discount = np.where(is_open, discount * gamma, discount)
+        last[is_open] = k
+        is_open &= ~(seq.terminated[k] | seq.truncated[k])
+    cols = np.arange(size)
+    return Replay(seq.obs[0], seq.action[0], reward.astype(np.float32), discount.astype(np.float32),
+                  seq.terminated[last, cols], seq.next_obs[last, cols])
+
+
+class DQN(BaseAgent):
+    """DQN with Double, Dueling, prioritized-replay and n-step options; fits every ``train_freq`` env steps.
+
+    Example:
+        >>> from porcini import Core, make_env
+        >>> env = make_env("CartPole-v1", seed=0)
+        >>> agent = DQN(env.info, learning_starts=32, train_freq=16, batch_size=8)
+        >>> Core(agent, env, progress=False).learn(n_steps=64).env_steps
+        64
+    """
+
+    name = "dqn"
+    Config = DQNConfig
+
+    def __init__(self, info: EnvInfo, config: DQNConfig | None = None, **overrides: Any) -> None:
+        self.config = c = build_config(DQNConfig, config, overrides)
+        space = info.action_space
+        if not isinstance(space, gym.spaces.Discrete) or int(space.start) != 0:
+            raise ValueError(f"DQN needs a Discrete(n) action space starting at 0; {info.env_id} has {space} "
+                             "(use SAC, TD3 or DDPG for continuous actions)")
+        self.info, self.n_actions = info, int(space.n)
+        obs_space = info.observation_space
+        self._n_obs = int(obs_space.n) if isinstance(obs_space, gym.spaces.Discrete) else None
+        self.device = torch.device(c.device)
+        with torch.random.fork_rng(devices=[]):  # initialize from the seed without touching the global RNG
+            torch.manual_seed(c.seed)
+            self.q_net = QNetwork(info, c).to(self.device)
+        self.target_net = copy.deepcopy(self.q_net).requires_grad_(False)
+        self.params = list(self.q_net.parameters())
+        fused = {"fused": True} if self.device.type in ("cpu", "cuda") else {"foreach": True}
+        self.optimizer = torch.optim.Adam(self.params, lr=c.learning_rate, **fused)
+        self.buffer: ReplayBuffer | PrioritizedReplayBuffer = (
+            PrioritizedReplayBuffer(c.buffer_size, alpha=c.prioritized_replay_alpha, eps=c.prioritized_replay_eps)
+            if c.prioritized_replay else ReplayBuffer(c.buffer_size))
+        self.rng = np.random.default_rng(c.seed)
+        horizon = c.total_steps or DEFAULT_TOTAL_STEPS
+        self.horizon = horizon
+        self.epsilon = LinearSchedule(c.exploration_initial_eps, c.exploration_final_eps,
+                                      max(1, round(c.exploration_fraction * horizon)))
+        self.fit_every_steps = c.train_freq
+        self.behaviour_steps = 0  # observations answered by act(explore=True): the clock of ε and the warm-up
+        self.env_steps = 0  # transitions added to the buffer: the clock of learning_starts, targets and β
+        self.n_updates = 0
+
+    @property
+    def exploration_rate(self) -> float:
+        """The ε the next exploring ``act`` uses (1 during the warm-up of ``learning_starts`` steps)."""
+        if self.behaviour_steps < self.config.learning_starts:
+            return 1.0
+        return self.epsilon(self.behaviour_steps)
+
+    @property
+    def beta(self) -> float:
+        """The importance-weight exponent of prioritized replay now: β0 → 1 linearly over ``total_steps``."""
+        beta0 = self.config.prioritized_replay_beta0
+        return beta0 + (1.0 - beta0) * min(1.0, self.env_steps / self.horizon)
+
+    def _obs_tensor(self, obs: Any) -> torch.Tensor:
+        """Observations as the network wants them: float32 (or uint8 images), Discrete ones one-hot."""
+        x = torch.from_numpy(obs) if isinstance(obs, np.ndarray) and obs.flags.writeable else torch.as_tensor(
+            np.array(obs))
+        if self._n_obs is not None:
+            x = F.one_hot(x.long(), self._n_obs).float()
+        elif x.dtype != torch.float32 and x.dtype != torch.uint8:
+            x = x.float()
+        return x.to(self.device)
+
+    def q_values(self, obs: np.ndarray) -> np.ndarray:
+        """Online action values ``[B, A]`` of observations ``[B, ...]``."""
+        with torch.inference_mode():
+            return self.q_net(self._obs_tensor(obs)).cpu().numpy()
+
+    def act(self, obs: np.ndarray, *, explore: bool) -> np.ndarray:
+        """Greedy actions ``[B]``; when exploring, each env acts uniformly at random with probability ε."""
+        n = len(obs)
+        if explore:
+            randomize = self.rng.random(n) < self.exploration_rate
+            self.behaviour_steps += n
+            if randomize.all():  # no forward needed (always so during the warm-up)
+                return self.rng.integers(0, self.n_actions, size=n)
+        with torch.inference_mode():
+            action = self.q_net(self._obs_tensor(obs)).argmax(dim=-1).cpu().numpy()
+        if explore and randomize.any():
+            action = np.where(randomize, self.rng.integers(0, self.n_actions, size=n), action)
+        return action
+
+    def fit(self, batch: TransitionBatch) -> dict[str, float]:
+        """Store the batch; past ``learning_starts``, update the target if due and take the gradient steps."""
+        c = self.config
+        self.buffer.add(batch)
+        n_new = batch.n_steps * batch.n_envs
+        before, self.env_steps = self.env_steps, self.env_steps + n_new
+        n_grad = c.gradient_steps if c.gradient_steps >= 0 else n_new
+        storage = self.buffer.storage if isinstance(self.buffer, PrioritizedReplayBuffer) else self.buffer
+        if self.env_steps <= c.learning_starts or n_grad == 0 or storage.n_rows < c.n_steps:
+            return {}
+        k = self.env_steps // c.target_update_interval - before // c.target_update_interval
+        if k > 0:  # k updates of SB3 between two fits of an unchanged online network, as one (module docstring)
+            polyak_update(self.target_net, self.q_net, 1.0 - (1.0 - c.tau) ** k)
+        train = self._train_prioritized if c.prioritized_replay else self._train_uniform
+        loss_sum, q_sum = train(n_grad)
+        self.n_updates += n_grad
+        metrics = {"loss_td": loss_sum.item() / n_grad, "q_mean": q_sum.item() / n_grad,
+                   "exploration_rate": self.exploration_rate, "n_updates": float(self.n_updates)}
+        if c.prioritized_replay:
+            metrics["beta"] = self.beta
+        return metrics
+
+    def _sample(self, n: int) -> Replay:
+        """Draw ``n`` (n-step) transitions from the buffer, as NumPy."""
+        c, buffer = self.config, self.buffer
+        if isinstance(buffer, PrioritizedReplayBuffer):
+            s = (buffer.sample(n, self.rng, self.beta) if c.n_steps == 1
+                 else buffer.sample_sequences(n, c.n_steps, self.rng, self.beta))
+            batch, extra = s.batch, {"weights": s.weights, "indices": s.indices}
+        else:
+            batch = buffer.sample(n, self.rng) if c.n_steps == 1 else buffer.sample_sequences(n, c.n_steps, self.rng)
+            extra = {}
+        if c.n_steps > 1:
+            return n_step_window(batch, c.gamma)._replace(**extra)
+        return Replay(batch.obs[:, 0], batch.action[:, 0], batch.reward[:, 0].astype(np.float32), c.gamma,
+                      batch.terminated[:, 0], batch.next_obs[:, 0], **extra)
+
+    def _to_torch(self, s: Replay, lead: tuple[int, ...]) -> Replay:
+        """One host-to-torch conversion of a sample, reshaped to ``lead`` (e.g. ``[gradient_steps, batch_size]``)."""
+        def conv(x: Any) -> Any:
+            return x if isinstance(x, float) or x is None else torch.from_numpy(x).to(self.device).reshape(lead)
+
+        obs, next_obs = self._obs_tensor(s.obs), self._obs_tensor(s.next_obs)
+        obs, next_obs = obs.reshape(*lead, *obs.shape[1:]), next_obs.reshape(*lead, *next_obs.shape[1:])
+        return Replay(obs, conv(np.asarray(s.action, dtype=np.int64)), conv(s.reward), conv(s.gamma),
+                      conv(s.terminated), next_obs, conv(s.weights), s.indices)
+
+    def _target(self, s: Replay, next_q_target: torch.Tensor) -> torch.Tensor:
+        """TD targets ``y`` (no gradient): max of the target network, or Double DQN's online argmax."""
+        with torch.no_grad():
+            if not self.config.double_q:
+                return q_learning_target(s.reward, next_q_target, s.terminated, s.gamma)
+            return double_q_target(s.reward, self.q_net(s.next_obs), next_q_target, s.terminated, s.gamma)
+
+    def _step(self, obs: torch.Tensor, action: torch.Tensor, y: torch.Tensor,
+              weights: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """One Adam step on the TD loss; returns the loss and ``Q(s, a)`` (detached, no host sync)."""
+        q = self.q_net(obs).gather(-1, action.unsqueeze(-1)).squeeze(-1)
+        loss = td_loss(q, y, self.config.loss, weights)["loss_td"]
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.config.max_grad_norm is not None:
+            nn.utils.clip_grad_norm_(self.params, self.config.max_grad_norm, foreach=True)
+        self.optimizer.step()
+        return loss.detach(), q.detach()
+
+    def _train_uniform(self, n_grad: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """``n_grad`` steps on minibatches sampled at once; the fixed target network runs once on all of them."""
+        bs = self.config.batch_size
+        s = self._to_torch(self._sample(n_grad * bs), (n_grad, bs))
+        with torch.no_grad():
+            next_q_target = self.target_net(s.next_obs)  # [n_grad, bs, A]
+        y_all = None if self.config.double_q else self._target(s, next_q_target)
+        loss_sum, q_sum = torch.zeros((), device=self.device), torch.zeros((), device=self.device)
+        for g in range(n_grad):
+            if y_all is None:  # Double DQN: the online network changes every step, so it picks a* now
+                row = Replay(*(x[g] if isinstance(x, torch.Tensor) else x for x in s))
+                y = self._target(row, next_q_target[g])
+            else:
+                y = y_all[g]
+            loss, q = self._step(s.obs[g], s.action[g], y, None)
+            loss_sum += loss
+            q_sum += q.mean()
+        return loss_sum, q_sum
+
+    def _train_prioritized(self, n_grad: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """``n_grad`` steps, each sampled after the previous one's priorities were updated."""
+        bs = self.config.batch_size
+        loss_sum, q_sum = torch.zeros((), device=self.device), torch.zeros((), device=self.device)
+        for _ in range(n_grad):
+            s = self._to_torch(self._sample(bs), (bs,))
+            with torch.no_grad():
+                y = self._target(s, self.target_net(s.next_obs))
+            loss, q = self._step(s.obs, s.action, y, s.weights)
+            self.buffer.update_priorities(s.indices, (y - q).abs().cpu().numpy())  # type: ignore[union-attr]
+            loss_sum += loss
+            q_sum += q.mean()
+        return loss_sum, q_sum
+
+    def state_dict(self) -> dict[str, Any]:
+        """Networks, optimizer, generator state, counters and the replay buffer (for an exact resume)."""
+        return {
+            "q_net": {k: v.detach().clone() for k, v in self.q_net.state_dict().items()},
+            "target_net": {k: v.detach().clone() for k, v in self.target_net.state_dict().items()},
+            "optimizer": copy.deepcopy(self.optimizer.state_dict()),
+            "rng": copy.deepcopy(self.rng.bit_generator.state),
+            "behaviour_steps": self.behaviour_steps,
+            "env_steps": self.env_steps,
+            "n_updates": self.n_updates,
+            "buffer": self.buffer.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict` (same architecture and buffer settings)."""
+        self.q_net.load_state_dict(state["q_net"])
+        self.target_net.load_state_dict(state["target_net"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.rng.bit_generator.state = state["rng"]
+        self.behaviour_steps = int(state["behaviour_steps"])
+        self.env_steps = int(state["env_steps"])
+        self.n_updates = int(state["n_updates"])
+        self.buffer.load_state_dict(state["buffer"])

@@ -1,0 +1,120 @@
+"""Observation wrappers: flatten structured observations, one-hot discrete ones, clip to bounds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from porcini.envs.wrappers._common import require_env, require_space
+
+FLATTENABLE = (gym.spaces.Box, gym.spaces.Discrete, gym.spaces.MultiDiscrete, gym.spaces.MultiBinary,
+               gym.spaces.Dict, gym.spaces.Tuple)
+
+
+def _check_flattenable(space: gym.Space, path: str = "observation") -> None:
+    if isinstance(space, gym.spaces.Dict):
+        for key, sub in space.spaces.items():
+            _check_flattenable(sub, f"{path}[{key!r}]")
+    elif isinstance(space, gym.spaces.Tuple):
+        for i, sub in enumerate(space.spaces):
+            _check_flattenable(sub, f"{path}[{i}]")
+    elif not isinstance(space, FLATTENABLE):
+        raise TypeError(
+            f"FlattenObservation cannot flatten {path} of space {space}: variable-size spaces (Graph, Sequence, "
+            "Text) have no fixed-length vector; drop or encode them with a custom ObservationWrapper first"
+        )
+
+
+class FlattenObservation(gym.ObservationWrapper):
+    """Flattens Dict, Tuple, Box and discrete observations into one 1-D Box (Gymnasium's ``spaces.flatten``).
+
+    Dict entries are concatenated in key order (Gymnasium sorts Dict keys), Tuple entries in order; Discrete
+    and MultiDiscrete parts become one-hot blocks, Box parts are raveled.
+
+    Args:
+        env: a single env whose observation space is built from Box, Discrete, MultiDiscrete, MultiBinary,
+            Dict and Tuple.
+
+    Example:
+        >>> env = FlattenObservation(gym.make("Blackjack-v1"))  # Tuple(Discrete(32), Discrete(11), Discrete(2))
+        >>> env.observation_space.shape
+        (45,)
+    """
+
+    def __init__(self, env: gym.Env) -> None:
+        require_env("FlattenObservation", env, vector=False)
+        _check_flattenable(env.observation_space)
+        super().__init__(env)
+        self.observation_space = gym.spaces.flatten_space(env.observation_space)
+
+    def observation(self, observation: Any) -> np.ndarray:
+        """The flattened observation, in the dtype of the flattened space."""
+        flat = gym.spaces.flatten(self.env.observation_space, observation)
+        return np.asarray(flat, dtype=self.observation_space.dtype)
+
+
+class OneHotObservation(gym.ObservationWrapper):
+    """Turns a Discrete(n) observation into a float32 one-hot vector of length n (for linear and deep agents).
+
+    Args:
+        env: a single env with a Discrete observation space (``start`` is honoured: obs ``start`` -> index 0).
+
+    Example:
+        >>> env = OneHotObservation(gym.make("FrozenLake-v1"))
+        >>> obs, _ = env.reset(seed=0)
+        >>> obs.shape, float(obs.sum())
+        ((16,), 1.0)
+    """
+
+    def __init__(self, env: gym.Env) -> None:
+        require_env("OneHotObservation", env, vector=False)
+        space = env.observation_space
+        require_space("OneHotObservation", space, (gym.spaces.Discrete,), "observation",
+                      "use FlattenObservation for MultiDiscrete, Dict or Tuple observations")
+        super().__init__(env)
+        self.n = int(space.n)
+        self.start = int(space.start)
+        self.observation_space = gym.spaces.Box(0.0, 1.0, shape=(self.n,), dtype=np.float32)
+
+    def observation(self, observation: Any) -> np.ndarray:
+        """The one-hot vector of ``observation``."""
+        out = np.zeros(self.n, dtype=np.float32)
+        out[int(observation) - self.start] = 1.0
+        return out
+
+
+class ClipObservation(gym.ObservationWrapper):
+    """Clips Box observations to ``[low, high]`` (scalars or arrays of the observation shape).
+
+    The new bounds are the intersection of ``[low, high]`` with the env's bounds. To clip *normalized*
+    observations, use ``NormalizeObservation(clip=...)`` instead.
+
+    Args:
+        env: a single env with a Box observation space.
+        low: lower bound.
+        high: upper bound.
+
+    Example:
+        >>> env = ClipObservation(gym.make("CartPole-v1"), low=-1.0, high=1.0)
+        >>> float(env.observation_space.high.max())
+        1.0
+    """
+
+    def __init__(self, env: gym.Env, low: float | np.ndarray, high: float | np.ndarray) -> None:
+        require_env("ClipObservation", env, vector=False)
+        space = env.observation_space
+        require_space("ClipObservation", space, (gym.spaces.Box,), "observation", "clip only applies to Box spaces")
+        lo = np.maximum(np.broadcast_to(np.asarray(low, dtype=np.float64), space.shape), space.low)
+        hi = np.minimum(np.broadcast_to(np.asarray(high, dtype=np.float64), space.shape), space.high)
+        if not np.all(lo <= hi):
+            raise ValueError(f"ClipObservation: low {np.asarray(low).tolist()} and high {np.asarray(high).tolist()} "
+                             f"leave an empty range within {space}")
+        super().__init__(env)
+        self.observation_space = gym.spaces.Box(lo.astype(space.dtype), hi.astype(space.dtype), dtype=space.dtype)
+
+    def observation(self, observation: Any) -> np.ndarray:
+        """The clipped observation."""
+        space = self.observation_space
+        return np.clip(observation, space.low, space.high).astype(space.dtype)

@@ -1,0 +1,98 @@
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from porcini import Core, make_env
+from porcini.envs.testing import CountingEnv
+from porcini.envs.wrappers import NormalizeReward, RecordEpisodeStatistics, TimeLimit, VectorRecordEpisodeStatistics
+
+
+def test_time_limit_truncates_and_never_terminates():
+    env = make_env(CountingEnv, n_envs=2, seed=0, wrappers=[(TimeLimit, {"max_episode_steps": 3})])
+    zeros = np.zeros(2, dtype=np.int64)
+    for t in range(1, 10):
+        _, _, terminated, truncated, info = env.step(zeros)
+        assert not terminated.any()
+        assert truncated.all() == (t % 3 == 0) and truncated.any() == (t % 3 == 0)
+    np.testing.assert_array_equal(info["final_obs"][:, 1], [3, 3])
+
+
+def test_time_limit_sets_the_horizon_of_a_registered_env():
+    env = make_env("CartPole-v1", wrappers=[(TimeLimit, {"max_episode_steps": 7})])
+    assert env.info.horizon == 7
+    assert gym.make("CartPole-v1").spec.max_episode_steps == 500  # the registry's spec is not changed
+
+
+def test_time_limit_keeps_a_termination_on_its_last_step():
+    env = TimeLimit(CountingEnv(terminate_at=2), max_episode_steps=2)
+    env.reset(seed=0)
+    env.step(0)
+    _, _, terminated, truncated, _ = env.step(0)
+    assert terminated and truncated
+    early = TimeLimit(CountingEnv(terminate_at=2), max_episode_steps=5)
+    early.reset(seed=0)
+    early.step(0)
+    assert early.step(0)[2:4] == (True, False)
+
+
+def test_time_limit_errors():
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(ValueError, match="max_episode_steps"):
+            TimeLimit(CountingEnv(), bad)
+    with pytest.raises(TypeError, match="make_env"):
+        TimeLimit(make_env("CartPole-v1"), 3)
+
+
+def test_per_env_episode_statistics_reach_the_vector_info():
+    env = make_env(lambda: CountingEnv(terminate_at=3), n_envs=2, seed=0, wrappers=[RecordEpisodeStatistics])
+    zeros = np.zeros(2, dtype=np.int64)
+    env.step(zeros)
+    env.step(zeros)
+    _, _, _, _, info = env.step(zeros)
+    episode = info["final_info"]["episode"]
+    np.testing.assert_array_equal(episode["r"], [3.0, 3.0])
+    np.testing.assert_array_equal(episode["l"], [3, 3])
+    assert (episode["t"] >= 0).all()
+    single = RecordEpisodeStatistics(gym.wrappers.TimeLimit(CountingEnv(), 4), buffer_length=2)
+    for _ in range(3):
+        single.reset()
+        for _ in range(4):
+            single.step(0)
+    assert list(single.length_queue) == [4, 4] and list(single.return_queue) == [4.0, 4.0]
+
+
+def test_vector_episode_statistics_equal_cores_records(recorder_agent):
+    env = make_env("CartPole-v1", n_envs=3, seed=0, wrappers=[VectorRecordEpisodeStatistics])
+    core = Core(recorder_agent(env.info), env, progress=False)
+    result = core.learn(n_steps=1500)
+    assert result.episodes.n_episodes > 10
+    assert list(env.return_queue)[-10:] == result.episodes.returns[-10:]
+    assert list(env.length_queue)[-10:] == result.episodes.lengths[-10:]
+
+
+def test_vector_episode_statistics_mask_and_state_round_trip():
+    env = make_env(lambda: CountingEnv(terminate_at=2, truncate_at=None), n_envs=2, seed=0,
+                   wrappers=[VectorRecordEpisodeStatistics])
+    zeros = np.zeros(2, dtype=np.int64)
+    _, _, _, _, info = env.step(zeros)
+    assert "episode" not in info
+    state = env.state_dict()
+    np.testing.assert_array_equal(state["episode_lengths"], [1, 1])
+    other = make_env(lambda: CountingEnv(terminate_at=2), n_envs=2, seed=0, wrappers=[VectorRecordEpisodeStatistics])
+    other.step(zeros)
+    other.load_state_dict({**state, "episode_returns": np.array([10.0, 20.0])})
+    _, _, _, _, info = other.step(zeros)
+    np.testing.assert_array_equal(info["_episode"], [True, True])
+    np.testing.assert_array_equal(info["episode"]["r"], [11.0, 21.0])
+    np.testing.assert_array_equal(info["episode"]["l"], [2, 2])
+    with pytest.raises(ValueError, match="holds 2 envs"):
+        make_env(CountingEnv, n_envs=3, wrappers=[VectorRecordEpisodeStatistics]).load_state_dict(state)
+
+
+def test_vector_episode_statistics_inside_reward_normalization_see_raw_rewards():
+    env = make_env(lambda: CountingEnv(terminate_at=5), n_envs=2, seed=0,
+                   wrappers=[VectorRecordEpisodeStatistics, NormalizeReward])
+    for _ in range(5):
+        _, reward, _, _, _ = env.step(np.zeros(2, dtype=np.int64))
+    assert not np.allclose(reward, 1.0)
+    assert list(env.env.return_queue) == [5.0, 5.0]
