@@ -4,12 +4,24 @@ Importing this package registers the built-in environments under the ``porcini/`
 """
 
 from porcini.envs.checks import check_env
+from porcini.envs.diagnostics import EpisodeInfoStats
 from porcini.envs.info import EnvInfo
 from porcini.envs.make import env_info, make_env
+from porcini.envs.mixed import MixedVectorEnv, make_mixed_env
 from porcini.envs.vector import CheckedVectorEnv, SyncVectorEnv
 
 from porcini.envs.builtin import register_builtin_envs
 
 register_builtin_envs()
 
-__all__ = ["CheckedVectorEnv", "EnvInfo", "SyncVectorEnv", "check_env", "env_info", "make_env"]
+__all__ = [
+    "CheckedVectorEnv",
+    "EnvInfo",
+    "EpisodeInfoStats",
+    "MixedVectorEnv",
+    "SyncVectorEnv",
+    "check_env",
+    "env_info",
+    "make_env",
+    "make_mixed_env",
+]

@@ -136,7 +136,8 @@ def make_env(
             e = w(e)
         return e
 
-    mode = _choose_vectorization(factory, n_envs) if vectorization == "auto" else vectorization
+    # the probe steps the bare env: wrappers with side effects (video, shared curricula) must not see it
+    mode = _choose_vectorization(base, n_envs) if vectorization == "auto" else vectorization
     if mode == "sync":
         venv: Any = SyncVectorEnv([factory] * n_envs, env_id=name, check=check)
     elif mode == "async":
@@ -187,12 +188,21 @@ def env_info(env: Any, env_id: str | None = None) -> EnvInfo:
     )
 
 
+def _time_limit(env: gym.Env) -> int | None:
+    """The episode time limit of one env: its spec's, or the first TimeLimit found along its wrapper chain."""
+    limit = getattr(getattr(env, "spec", None), "max_episode_steps", None)
+    while limit is None and isinstance(env, gym.Wrapper):
+        limit = getattr(env, "_max_episode_steps", None) or getattr(env, "max_episode_steps", None)
+        env = env.env
+    return int(limit) if isinstance(limit, (int, float)) and not isinstance(limit, bool) else None
+
+
 def attach(venv: Any, env_id: str, spawn: Callable[[int, int | None], Any]) -> None:
     """Give a vector env its ``info`` and a ``spawn(n_envs, seed)`` that builds a fresh copy of it."""
     info = env_info(venv, env_id)
     if info.horizon is None:
         inner = getattr(venv, "envs", None)
-        horizon = getattr(getattr(inner[0], "spec", None), "max_episode_steps", None) if inner else None
+        horizon = _time_limit(inner[0]) if inner else None
         if horizon is not None:
             info = EnvInfo(info.env_id, info.observation_space, info.action_space, info.n_envs, info.gamma,
                            int(horizon))

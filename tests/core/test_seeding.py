@@ -45,3 +45,15 @@ def test_same_seed_same_summary_across_processes(tmp_path):
         return summary["eval_return_mean"], summary["train_episodes"]
 
     assert run() == run()
+
+
+def test_subprocess_envs_repeat_and_match_in_process_envs():
+    def returns(vectorization):
+        env = make_env("CartPole-v1", n_envs=2, seed=11, vectorization=vectorization)
+        result = Core(RandomAgent(env.info, seed=11), env, progress=False).learn(n_steps=600)
+        env.close()
+        return result.episodes.returns
+
+    async_returns = returns("async")
+    assert async_returns == returns("async")
+    assert async_returns == returns("sync")

@@ -205,13 +205,13 @@ class OnPolicyAgent(BaseAgent):
         space = info.action_space
         self._action_dtype = None if self.model.discrete else np.dtype(space.dtype)
 
-    def make_optimizer(self, params: Sequence[nn.Parameter], lr: float, kind: str = "adam",
-                       eps: float = 1e-8, alpha: float = 0.99) -> torch.optim.Optimizer:
-        """Adam or RMSprop over ``params``, with a fused (CPU/CUDA) or multi-tensor update: one kernel per step."""
-        fused = {"fused": True} if self.device.type in ("cpu", "cuda") else {"foreach": True}
+    def make_optimizer(self, flat: FlatParameters, lr: float, kind: str = "adam", eps: float = 1e-8,
+                       alpha: float = 0.99) -> torch.optim.Optimizer:
+        """Adam (fused kernel where the device has one) or RMSprop over the flat parameter vector ``flat.data``."""
         if kind == "rmsprop":
-            return torch.optim.RMSprop(params, lr=lr, alpha=alpha, eps=eps, foreach=True)
-        return torch.optim.Adam(params, lr=lr, eps=eps, **fused)
+            return torch.optim.RMSprop([flat.data], lr=lr, alpha=alpha, eps=eps)
+        fused = self.device.type in ("cpu", "cuda")
+        return torch.optim.Adam([flat.data], lr=lr, eps=eps, fused=fused)
 
     def progress_remaining(self) -> float:
         """``1 - env_steps / total_steps``, clipped to [0, 1] (1 when the config sets no ``total_steps``)."""
@@ -264,10 +264,57 @@ class OnPolicyAgent(BaseAgent):
         return TransitionBatch(obs, b.action, b.reward, next_obs, b.terminated, b.truncated, b.extras)
 
 
-def clip_gradients(params: Sequence[torch.Tensor], max_norm: float | None) -> None:
-    """Scale gradients to a global norm of at most ``max_norm`` (no host sync); no-op when None."""
-    if max_norm is not None:
-        nn.utils.clip_grad_norm_(params, max_norm, foreach=True)
+class FlatParameters:
+    """Parameters turned into views of one flat buffer, and their gradients into views of one flat gradient.
+
+    Why: a small network has a dozen parameter tensors, and on a CPU every per-tensor kernel launch costs more than
+    its arithmetic. With one buffer, zeroing the gradients, clipping their global norm and the optimizer step are
+    one or two kernels each (≈ 3x cheaper than the per-tensor or multi-tensor versions for a 64-64 actor-critic),
+    and TRPO reads the flat gradient and writes the flat parameters directly. The trick is the flat-buffer
+    optimizer of apex, DeepSpeed and FSDP.
+
+    Autograd accumulates into an existing ``.grad`` in place, so ``backward`` fills :attr:`grad`. Anything that
+    replaces ``p.grad`` (``zero_grad(set_to_none=True)``) or ``p.data`` (``module.to``) would cut the link:
+    :meth:`zero_grad` restores the gradient views, and the module must be on its device before this is built.
+
+    Args:
+        params: the parameters (same dtype and device), e.g. ``module.parameters()``.
+
+    Attributes:
+        data: the flat parameter vector, a leaf tensor to hand to an optimizer (its ``.grad`` is :attr:`grad`).
+        grad: the flat gradient vector.
+    """
+
+    def __init__(self, params: Iterator[nn.Parameter] | Sequence[nn.Parameter]) -> None:
+        self.params = list(params)
+        ref = self.params[0]
+        total = sum(p.numel() for p in self.params)
+        self.data = torch.zeros(total, dtype=ref.dtype, device=ref.device, requires_grad=True)
+        self.grad = torch.zeros(total, dtype=ref.dtype, device=ref.device)
+        self._views: list[tuple[nn.Parameter, torch.Tensor]] = []
+        offset = 0
+        flat = self.data.detach()
+        for p in self.params:
+            n = p.numel()
+            flat[offset:offset + n].copy_(p.detach().reshape(-1))
+            p.data = flat[offset:offset + n].view_as(p)
+            self._views.append((p, self.grad[offset:offset + n].view_as(p)))
+            offset += n
+        self.data.grad = self.grad
+        self.zero_grad()
+
+    def zero_grad(self) -> None:
+        """Zero the flat gradient (and re-attach any parameter whose ``.grad`` was replaced)."""
+        self.grad.zero_()
+        for p, view in self._views:
+            if p.grad is not view:
+                p.grad = view
+
+    def clip_grad_norm(self, max_norm: float | None) -> None:
+        """Scale the gradient to a global L2 norm of at most ``max_norm`` (``clip_grad_norm_``'s rule, no sync)."""
+        if max_norm is not None:
+            norm = torch.linalg.vector_norm(self.grad)
+            self.grad.mul_((max_norm / (norm + 1e-6)).clamp_(max=1.0))
 
 
 def flat(x: torch.Tensor) -> torch.Tensor:

@@ -25,15 +25,17 @@ Deviations from Stable-Baselines3 (which the benchmark config follows otherwise)
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
 
 from porcini.algorithms.policy_gradient.common import (
+    FlatParameters,
     OnPolicyAgent,
+    Rollout,
     check_common,
-    clip_gradients,
     explained_variance,
     gae_rollout,
     minibatches,
@@ -133,8 +135,8 @@ class PPO(OnPolicyAgent):
         self.config = build_config(PPOConfig, config, overrides)
         self._build(info)
         self.fit_every_steps = self.config.n_steps * info.n_envs
-        self.params = list(self.model.parameters())
-        self.optimizer = self.make_optimizer(self.params, self.config.learning_rate, eps=self.config.adam_eps)
+        self.flat = FlatParameters(self.model.parameters())
+        self.optimizer = self.make_optimizer(self.flat, self.config.learning_rate, eps=self.config.adam_eps)
         self.optimizers = {"adam": self.optimizer}
 
     def fit(self, batch: TransitionBatch) -> dict[str, float]:
@@ -149,22 +151,28 @@ class PPO(OnPolicyAgent):
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate
         data = gae_rollout(self.model, self._to_torch(batch), c.gamma, c.gae_lambda)
+        # A minibatch that holds the whole rollout needs no shuffling (the losses are means) and its advantages
+        # can be normalized once for all epochs: the same numbers as per-minibatch work, fewer kernels.
+        whole = c.batch_size >= len(data)
+        if whole and c.normalize_advantage:
+            data = dataclasses.replace(data, advantage=normalize_advantage(data.advantage))
         # Metrics are summed as tensors and read once at the end: no host sync per minibatch.
         sums = torch.zeros(len(_METRICS), device=self.device)
         n_updates = 0
         for _ in range(c.n_epochs):
             stop = False
-            for idx in minibatches(len(data), c.batch_size, self.generator):
-                terms = self._minibatch_terms(data.index(idx), clip_range)
+            for idx in [None] if whole else minibatches(len(data), c.batch_size, self.generator):
+                mb = data if idx is None else data.index(idx)
+                terms = self._minibatch_terms(mb, clip_range, normalize=c.normalize_advantage and not whole)
                 if c.target_kl is not None and terms["approx_kl"].item() > 1.5 * c.target_kl:
                     stop = True  # the policy moved too far from the one that collected the data
                     break
                 loss = terms["loss_policy"] + c.vf_coef * terms["loss_value"]
                 if c.ent_coef > 0:
                     loss = loss + c.ent_coef * terms["loss_entropy"]
-                self.optimizer.zero_grad(set_to_none=True)
+                self.flat.zero_grad()
                 loss.backward()
-                clip_gradients(self.params, c.max_grad_norm)
+                self.flat.clip_grad_norm(c.max_grad_norm)
                 self.optimizer.step()
                 with torch.no_grad():
                     sums += torch.stack([terms[k] for k in _METRICS])
@@ -178,12 +186,12 @@ class PPO(OnPolicyAgent):
                        learning_rate=learning_rate, clip_range=clip_range, n_updates=float(n_updates))
         return metrics
 
-    def _minibatch_terms(self, mb: Any, clip_range: float) -> dict[str, torch.Tensor]:
+    def _minibatch_terms(self, mb: Rollout, clip_range: float, normalize: bool) -> dict[str, torch.Tensor]:
         """The named loss terms of one minibatch (policy, value, entropy) and the diagnostics."""
         c = self.config
         dist = self.model.policy(mb.obs)
         log_prob = self.model.log_prob(dist, mb.action)
-        advantage = normalize_advantage(mb.advantage) if c.normalize_advantage else mb.advantage
+        advantage = normalize_advantage(mb.advantage) if normalize else mb.advantage
         terms = ppo_clip_loss(log_prob, mb.old_log_prob, advantage, clip_range)
         value = self.model.value(mb.obs)
         terms.update(value_loss(value, mb.returns, mb.old_value, c.clip_range_vf))

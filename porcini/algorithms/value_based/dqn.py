@@ -37,6 +37,7 @@ one's priority update, as in the paper. n-step runs never start in the newest ``
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
@@ -293,6 +294,8 @@ class DQN(BaseAgent):
     def fit(self, batch: TransitionBatch) -> dict[str, float]:
         """Store the batch; past ``learning_starts``, update the target if due and take the gradient steps."""
         c = self.config
+        if batch.reward.dtype != np.float32:  # one reward dtype in the buffer, whatever the source of the batch
+            batch = dataclasses.replace(batch, reward=np.asarray(batch.reward, dtype=np.float32))
         self.buffer.add(batch)
         n_new = batch.n_steps * batch.n_envs
         before, self.env_steps = self.env_steps, self.env_steps + n_new
@@ -324,7 +327,7 @@ class DQN(BaseAgent):
             extra = {}
         if c.n_steps > 1:
             return n_step_window(batch, c.gamma)._replace(**extra)
-        return Replay(batch.obs[:, 0], batch.action[:, 0], batch.reward[:, 0].astype(np.float32), c.gamma,
+        return Replay(batch.obs[:, 0], batch.action[:, 0], batch.reward[:, 0], c.gamma,
                       batch.terminated[:, 0], batch.next_obs[:, 0], **extra)
 
     def _to_torch(self, s: Replay, lead: tuple[int, ...]) -> Replay:

@@ -9,11 +9,16 @@ import gymnasium as gym
 import numpy as np
 
 
-def require_space(owner: str, space: gym.Space, kinds: tuple[type, ...], what: str, fix: str) -> None:
-    """Raise TypeError naming ``owner``, the space it got and the fix, unless ``space`` is one of ``kinds``."""
-    if not isinstance(space, kinds):
-        names = " or ".join(k.__name__ for k in kinds)
-        raise TypeError(f"{owner} needs a {names} {what} space, got {space}; {fix}")
+def require_box(owner: str, space: gym.Space, what: str, fix: str) -> gym.spaces.Box:
+    """Return ``space`` if it is a Box; else raise TypeError naming ``owner``, the space it got and the fix."""
+    if not isinstance(space, gym.spaces.Box):
+        raise TypeError(f"{owner} needs a Box {what} space, got {space}; {fix}")
+    return space
+
+
+def make_box(low: Any, high: Any, dtype: Any, shape: Any = None) -> gym.spaces.Box:
+    """``gym.spaces.Box`` with the dtype of another space (Gymnasium's annotations only admit float32 here)."""
+    return gym.spaces.Box(low, high, shape=shape, dtype=dtype)
 
 
 def require_env(owner: str, env: Any, vector: bool) -> None:

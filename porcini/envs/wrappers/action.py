@@ -7,13 +7,12 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from porcini.envs.wrappers._common import require_env, require_space
+from porcini.envs.wrappers._common import make_box, require_box, require_env
 
 
 def _finite_box(owner: str, env: gym.Env) -> gym.spaces.Box:
     require_env(owner, env, vector=False)
-    space = env.action_space
-    require_space(owner, space, (gym.spaces.Box,), "action", "it only applies to continuous actions")
+    space = require_box(owner, env.action_space, "action", "it only applies to continuous actions")
     if not (np.all(np.isfinite(space.low)) and np.all(np.isfinite(space.high))):
         raise ValueError(f"{owner} needs finite action bounds, got {space}; there is no range to map to")
     return space
@@ -47,7 +46,7 @@ class RescaleAction(gym.ActionWrapper):
         self.min_action, self.max_action = lo.copy(), hi.copy()
         self._low, self._high = space.low.astype(np.float64), space.high.astype(np.float64)
         self._slope = (self._high - self._low) / (hi - lo)
-        self.action_space = gym.spaces.Box(lo.astype(space.dtype), hi.astype(space.dtype), dtype=space.dtype)
+        self.action_space = make_box(lo.astype(space.dtype), hi.astype(space.dtype), space.dtype)
 
     def action(self, action: Any) -> np.ndarray:
         """Map an agent action to the env's bounds."""
@@ -69,14 +68,14 @@ class ClipAction(gym.ActionWrapper):
 
     def __init__(self, env: gym.Env) -> None:
         require_env("ClipAction", env, vector=False)
-        space = env.action_space
-        require_space("ClipAction", space, (gym.spaces.Box,), "action", "it only applies to continuous actions")
+        space = require_box("ClipAction", env.action_space, "action", "it only applies to continuous actions")
         super().__init__(env)
-        self.action_space = gym.spaces.Box(-np.inf, np.inf, shape=space.shape, dtype=space.dtype)
+        self._bounds = space
+        self.action_space = make_box(-np.inf, np.inf, space.dtype, space.shape)
 
     def action(self, action: Any) -> np.ndarray:
         """The action clipped to the env's bounds."""
-        space = self.env.action_space
+        space = self._bounds
         return np.clip(np.asarray(action), space.low, space.high).astype(space.dtype)
 
 

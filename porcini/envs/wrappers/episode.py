@@ -56,8 +56,9 @@ class TimeLimit(gym.Wrapper):
             truncated = True
         return obs, reward, terminated, truncated, info
 
+    # a read-only property over Wrapper's attribute, as in Gymnasium's TimeLimit
     @property
-    def spec(self) -> EnvSpec | None:
+    def spec(self) -> EnvSpec | None:  # type: ignore[override]
         """The env's spec with ``max_episode_steps`` set to this limit."""
         inner = self.env.spec
         if inner is None:

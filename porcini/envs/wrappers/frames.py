@@ -15,7 +15,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from porcini.envs.wrappers._common import require_env, require_space
+from porcini.envs.wrappers._common import make_box, require_box, require_env
 
 # ITU-R BT.601 luma, as PIL's "L" mode and OpenCV's RGB2GRAY
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float64)
@@ -81,9 +81,8 @@ class FrameStackObservation(gym.ObservationWrapper):
 
     def __init__(self, env: gym.Env, stack_size: int, *, padding_type: str = "reset") -> None:
         require_env("FrameStackObservation", env, vector=False)
-        space = env.observation_space
-        require_space("FrameStackObservation", space, (gym.spaces.Box,), "observation",
-                      "one-hot Discrete observations first (OneHotObservation) or flatten Dict/Tuple ones")
+        space = require_box("FrameStackObservation", env.observation_space, "observation",
+                            "one-hot Discrete observations first (OneHotObservation) or flatten Dict/Tuple ones")
         if isinstance(stack_size, bool) or not isinstance(stack_size, (int, np.integer)) or stack_size < 1:
             raise ValueError(f"FrameStackObservation: stack_size = {stack_size!r} is invalid: must be an int >= 1")
         if padding_type not in ("reset", "zero"):
@@ -94,8 +93,8 @@ class FrameStackObservation(gym.ObservationWrapper):
         self.stack_size = int(stack_size)
         self.padding_type = padding_type
         k = self.stack_size
-        self.observation_space = gym.spaces.Box(
-            np.repeat(space.low[None], k, axis=0), np.repeat(space.high[None], k, axis=0), dtype=space.dtype
+        self.observation_space = make_box(
+            np.repeat(space.low[None], k, axis=0), np.repeat(space.high[None], k, axis=0), space.dtype
         )
         self._frames = np.zeros((k, *space.shape), dtype=space.dtype)
 
@@ -133,8 +132,7 @@ class GrayscaleObservation(gym.ObservationWrapper):
 
     def __init__(self, env: gym.Env, keep_dim: bool = False) -> None:
         require_env("GrayscaleObservation", env, vector=False)
-        space = env.observation_space
-        require_space("GrayscaleObservation", space, (gym.spaces.Box,), "observation", "it converts RGB images")
+        space = require_box("GrayscaleObservation", env.observation_space, "observation", "it converts RGB images")
         if len(space.shape) != 3 or space.shape[-1] != 3:
             raise ValueError(f"GrayscaleObservation needs RGB images of shape [H, W, 3], got shape {space.shape}")
         super().__init__(env)
@@ -143,7 +141,7 @@ class GrayscaleObservation(gym.ObservationWrapper):
         high = _to_dtype(space.high.astype(np.float64) @ LUMA, space.dtype)
         if self.keep_dim:
             low, high = low[..., None], high[..., None]
-        self.observation_space = gym.spaces.Box(low, high, dtype=space.dtype)
+        self.observation_space = make_box(low, high, space.dtype)
 
     def observation(self, observation: Any) -> np.ndarray:
         """The grayscale image."""
@@ -168,20 +166,19 @@ class ResizeObservation(gym.ObservationWrapper):
 
     def __init__(self, env: gym.Env, shape: tuple[int, int], interpolation: str = "area") -> None:
         require_env("ResizeObservation", env, vector=False)
-        space = env.observation_space
-        require_space("ResizeObservation", space, (gym.spaces.Box,), "observation", "it resizes images")
+        space = require_box("ResizeObservation", env.observation_space, "observation", "it resizes images")
         if len(space.shape) not in (2, 3):
             raise ValueError(f"ResizeObservation needs images of shape [H, W] or [H, W, C], got shape {space.shape}")
-        shape = tuple(shape)
-        if len(shape) != 2 or not all(isinstance(s, (int, np.integer)) and s > 0 for s in shape):
+        size = tuple(shape)
+        if len(size) != 2 or not all(isinstance(s, (int, np.integer)) and s > 0 for s in size):
             raise ValueError(f"ResizeObservation: shape = {shape!r} is invalid: give (height, width), positive ints")
         super().__init__(env)
-        self.shape = (int(shape[0]), int(shape[1]))
+        self.shape = (int(size[0]), int(size[1]))
         self.interpolation = interpolation
         self._rows = resize_weights(space.shape[0], self.shape[0], interpolation)
         self._cols = resize_weights(space.shape[1], self.shape[1], interpolation)
         low, high = (self._resize_bound(b) for b in (space.low, space.high))
-        self.observation_space = gym.spaces.Box(low, high, dtype=space.dtype)
+        self.observation_space = make_box(low, high, space.dtype)
 
     def _resize_bound(self, bound: np.ndarray) -> np.ndarray:
         # an infinite bound anywhere in an output pixel's support makes that output bound infinite (inf * 0 = nan)

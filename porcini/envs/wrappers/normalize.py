@@ -14,7 +14,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector.utils import batch_space
 
-from porcini.envs.wrappers._common import map_final_obs, require_env, require_space
+from porcini.envs.wrappers._common import map_final_obs, require_box, require_env
 from porcini.envs.wrappers.running_stats import RunningMeanStd
 
 
@@ -40,7 +40,8 @@ class NormalizeObservation(gym.vector.VectorWrapper):
     Args:
         env: a vector env with a Box observation space.
         epsilon: added to the variance before the square root.
-        clip: clip normalized observations to ``[-clip, clip]`` (Stable-Baselines3's default); None: no clipping.
+        clip: clip normalized observations to ``[-clip, clip]`` (10 by default, as Stable-Baselines3's
+            VecNormalize); None: no clipping.
         frozen: do not update the statistics (evaluation); can be changed later through ``.frozen``.
         stats: a :class:`RunningMeanStd` to use (and update unless frozen), e.g. another wrapper's ``.stats``.
 
@@ -63,10 +64,9 @@ class NormalizeObservation(gym.vector.VectorWrapper):
     ) -> None:
         require_env("NormalizeObservation", env, vector=True)
         super().__init__(env)
-        space = env.single_observation_space
-        require_space("NormalizeObservation", space, (gym.spaces.Box,), "observation",
-                      "flatten Dict/Tuple observations first (FlattenObservation) and one-hot Discrete ones "
-                      "(OneHotObservation)")
+        space = require_box("NormalizeObservation", env.single_observation_space, "observation",
+                            "flatten Dict/Tuple observations first (FlattenObservation) and one-hot Discrete ones "
+                            "(OneHotObservation)")
         if stats is not None and stats.shape != space.shape:
             raise ValueError(
                 f"NormalizeObservation: the shared stats have shape {stats.shape} but observations have shape "
@@ -138,8 +138,9 @@ class NormalizeReward(gym.vector.VectorWrapper):
         env: a vector env.
         gamma: discount of the return whose spread scales rewards (use the agent's gamma).
         epsilon: added to the variance before the square root.
-        clip: clip scaled rewards to ``[-clip, clip]`` (Stable-Baselines3's default); None: no clipping. It also
-            bounds the first steps, where returns of all envs can agree and their variance is near zero.
+        clip: clip scaled rewards to ``[-clip, clip]`` (10 by default, as Stable-Baselines3's VecNormalize); None:
+            no clipping. It also bounds the first steps, where the returns of all envs can agree and their
+            variance is near zero.
         frozen: do not update the statistics.
         scale: False passes rewards through unchanged (the statistics are still kept unless frozen).
         stats: a scalar :class:`RunningMeanStd` to use, e.g. another wrapper's ``.stats``.

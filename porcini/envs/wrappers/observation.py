@@ -7,7 +7,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from porcini.envs.wrappers._common import require_env, require_space
+from porcini.envs.wrappers._common import make_box, require_box, require_env
 
 FLATTENABLE = (gym.spaces.Box, gym.spaces.Discrete, gym.spaces.MultiDiscrete, gym.spaces.MultiBinary,
                gym.spaces.Dict, gym.spaces.Tuple)
@@ -71,8 +71,9 @@ class OneHotObservation(gym.ObservationWrapper):
     def __init__(self, env: gym.Env) -> None:
         require_env("OneHotObservation", env, vector=False)
         space = env.observation_space
-        require_space("OneHotObservation", space, (gym.spaces.Discrete,), "observation",
-                      "use FlattenObservation for MultiDiscrete, Dict or Tuple observations")
+        if not isinstance(space, gym.spaces.Discrete):
+            raise TypeError(f"OneHotObservation needs a Discrete observation space, got {space}; use "
+                            "FlattenObservation for MultiDiscrete, Dict or Tuple observations")
         super().__init__(env)
         self.n = int(space.n)
         self.start = int(space.start)
@@ -104,17 +105,17 @@ class ClipObservation(gym.ObservationWrapper):
 
     def __init__(self, env: gym.Env, low: float | np.ndarray, high: float | np.ndarray) -> None:
         require_env("ClipObservation", env, vector=False)
-        space = env.observation_space
-        require_space("ClipObservation", space, (gym.spaces.Box,), "observation", "clip only applies to Box spaces")
+        space = require_box("ClipObservation", env.observation_space, "observation", "clip only applies to Box spaces")
         lo = np.maximum(np.broadcast_to(np.asarray(low, dtype=np.float64), space.shape), space.low)
         hi = np.minimum(np.broadcast_to(np.asarray(high, dtype=np.float64), space.shape), space.high)
         if not np.all(lo <= hi):
             raise ValueError(f"ClipObservation: low {np.asarray(low).tolist()} and high {np.asarray(high).tolist()} "
                              f"leave an empty range within {space}")
         super().__init__(env)
-        self.observation_space = gym.spaces.Box(lo.astype(space.dtype), hi.astype(space.dtype), dtype=space.dtype)
+        self._bounds = make_box(lo.astype(space.dtype), hi.astype(space.dtype), space.dtype)
+        self.observation_space = self._bounds
 
     def observation(self, observation: Any) -> np.ndarray:
         """The clipped observation."""
-        space = self.observation_space
+        space = self._bounds
         return np.clip(observation, space.low, space.high).astype(space.dtype)

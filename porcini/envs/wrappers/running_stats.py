@@ -2,7 +2,8 @@
 
 Each batch's mean and variance come from two-pass formulas (a single sample uses Welford's update); batches
 are merged with the parallel algorithm of Chan, Golub and LeVeque (1979), "Updating formulae and a pairwise
-algorithm for computing sample variances": with counts ``n_a, n_b``, means ``m_a, m_b`` and sums of squared deviations ``M_a, M_b``,
+algorithm for computing sample variances": with counts ``n_a, n_b``, means ``m_a, m_b`` and sums of squared
+deviations ``M_a, M_b``,
 
     n = n_a + n_b,   d = m_b - m_a,   m = m_a + d * n_b / n,   M = M_a + M_b + d^2 * n_a * n_b / n.
 

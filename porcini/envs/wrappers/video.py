@@ -32,7 +32,8 @@ class RecordVideo(gym.Wrapper):
     The env must render RGB arrays: ``make_env(id, env_kwargs={"render_mode": "rgb_array"}, ...)``. ``make_env``
     builds one wrapper per env; only the first one created for a given folder and prefix records (the others
     pass through), so a vector env writes one stream of videos. Give each recording env its own ``video_folder``
-    or ``name_prefix``; with ``vectorization="async"`` every subprocess would record, so use one env or "sync".
+    or ``name_prefix``. With ``n_envs > 1`` pass ``vectorization="sync"``: in subprocesses every env would record
+    (and rendering can make ``"auto"`` choose subprocesses).
     MP4 needs even frame sizes: odd ones are padded by one edge pixel. GIF (Pillow) merges identical
     consecutive frames into one longer frame, so its frame count can be lower while playback timing is exact.
 
@@ -120,15 +121,14 @@ class RecordVideo(gym.Wrapper):
             frame = np.pad(frame, ((0, frame.shape[0] % 2), (0, frame.shape[1] % 2), (0, 0)), mode="edge")
         return frame
 
-    def _open_writer(self) -> None:
+    def _open_writer(self) -> Any:
         import imageio.v2 as imageio
 
         path = self.video_folder / f"{self.name_prefix}-episode-{self.episode_id}.{self.video_format}"
-        if self.video_format == "mp4":
-            self._writer = imageio.get_writer(path, fps=self.fps, macro_block_size=1)
-        else:
-            self._writer = imageio.get_writer(path, mode="I", duration=1000.0 / self.fps, loop=0)
         self.video_paths.append(path)
+        if self.video_format == "mp4":
+            return imageio.get_writer(path, fps=self.fps, macro_block_size=1)
+        return imageio.get_writer(path, mode="I", duration=1000.0 / self.fps, loop=0)
 
     def _finish(self) -> None:
         if self._writer is not None:
@@ -156,7 +156,7 @@ class RecordVideo(gym.Wrapper):
         if self._recording:
             if self._writer is None:
                 # the file opens at the first step, so that an episode without steps leaves no file behind
-                self._open_writer()
+                self._writer = self._open_writer()
                 self._writer.append_data(self._pending)
             self._writer.append_data(self._frame())
             if terminated or truncated:

@@ -27,10 +27,14 @@ def test_running_stats_are_stable_with_a_large_mean():
     # E[x^2] - E[x]^2 loses every digit here (1e18 vs a variance of ~1); the pairwise merge keeps them
     rng = np.random.default_rng(1)
     data = 1e9 + rng.normal(size=(2000,))
-    stats = RunningMeanStd()
+    stats, one_by_one = RunningMeanStd(), RunningMeanStd()
     for chunk in np.array_split(data, 37):
         stats.update(chunk)
+    for x in data:
+        one_by_one.update(x[None])
     np.testing.assert_allclose(stats.var, data.var(), rtol=1e-6)
+    np.testing.assert_allclose(one_by_one.var, data.var(), rtol=1e-6)
+    np.testing.assert_allclose(one_by_one.mean, data.mean(), rtol=1e-14)
 
 
 def test_running_stats_state_round_trip_and_errors():

@@ -1,0 +1,39 @@
+import json
+
+import imageio.v3 as iio
+import numpy as np
+from click.testing import CliRunner
+
+from porcini.experiment.cli import main
+from porcini.experiment.evaluation import evaluate_run, load_policy
+from porcini.experiment.experiment import Experiment
+from porcini.experiment.launch import resolve
+
+
+def train(tmp_path, overrides=()):
+    config = resolve("random", "CartPole-v1", None, ["steps=400", "steps_per_epoch=200", "log.sinks=[csv]",
+                                                     f"out={tmp_path}", "eval_episodes=3", *overrides])
+    return Experiment.start(config).train()
+
+
+def test_eval_matches_the_final_evaluation_and_writes_video(tmp_path):
+    summary = train(tmp_path)
+    result = CliRunner().invoke(main, ["eval", summary.extra["run_dir"], "--episodes", "3", "--checkpoint", "last",
+                                       "--video", "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert out["eval_episodes"] == 3 and len(out["returns"]) == 3
+    frames = list(iio.imiter(out["video"]))
+    # one frame after the reset and one per step: an episode of L steps gives L + 1 frames
+    assert len(frames) >= 9 and frames[0].ndim == 3
+
+
+def test_eval_env_shares_frozen_normalization_statistics(tmp_path):
+    summary = train(tmp_path, ["env.wrappers=[NormalizeObservation]"])
+    config, agent, env, eval_env = load_policy(summary.extra["run_dir"], "last")
+    assert type(env).__name__ == "NormalizeObservation" == type(eval_env).__name__
+    trained = env.state_dict()
+    assert trained["count"] > 400  # statistics came from the checkpoint, not from a fresh env
+    np.testing.assert_array_equal(trained["mean"], eval_env.state_dict()["mean"])
+    assert eval_env.frozen
+    assert evaluate_run(summary.extra["run_dir"], episodes=2, checkpoint="last")["eval_episodes"] == 2
