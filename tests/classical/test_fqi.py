@@ -40,7 +40,7 @@ def empirical_model(batch, n_states=5, n_actions=2):
 def test_fqi_extra_trees_reaches_the_optimal_policy(chain_data):
     pytest.importorskip("sklearn")
     env, dataset, optimal = chain_data
-    agent = FQI(env.info, gamma=GAMMA, regressor="extra_trees", n_estimators=10, n_iterations=60)
+    agent = FQI(env.info, gamma=GAMMA, regressor="extra_trees", n_estimators=3, n_iterations=60)
     metrics = agent.fit(dataset)
     q = agent.q_values(np.arange(5))
     np.testing.assert_array_equal(np.argmax(q, axis=1), optimal.policy)
@@ -58,15 +58,17 @@ def test_fqi_mlp_reaches_the_optimal_policy(chain_data):
     torch.set_num_threads(1)  # tiny networks: threads only contend
     try:
         env, dataset, optimal = chain_data
-        agent = FQI(env.info, gamma=GAMMA, regressor="mlp", n_iterations=40, n_epochs=3, batch_size=128,
-                    learning_rate=3e-3, hidden_sizes=(32, 32))
+        agent = FQI(env.info, gamma=GAMMA, regressor="mlp", n_iterations=30, n_epochs=3, batch_size=256,
+                    learning_rate=5e-3, hidden_sizes=(32, 32))
         agent.fit(dataset.batch)
         q = agent.q_values(np.arange(5))
     finally:
         torch.set_num_threads(threads)
     np.testing.assert_array_equal(np.argmax(q, axis=1), optimal.policy)
-    # a regressor, not a table: values within 15% of the truth (measured: within 10%)
-    np.testing.assert_allclose(q, optimal.q_values, rtol=0.15)
+    # FQI's fixed point is the empirical MDP's Q; 30 iterations stop gamma^30 = 4% short of it, and the network
+    # adds its fitting error: within 15% (measured: 5-10% below).
+    P_hat, R_hat = empirical_model(dataset.batch)
+    np.testing.assert_allclose(q, value_iteration(P_hat, R_hat, GAMMA).q_values, rtol=0.15)
 
 
 def test_fqi_state_dict_refits_the_same_model_and_runs_through_core(chain_data, tmp_path):

@@ -44,3 +44,15 @@ def test_list_shows_algorithms():
     assert "random" in out and "q_learning" in out
     envs = CliRunner().invoke(main, ["list", "envs"]).output.split()
     assert "porcini/DiceGame-v0" in envs
+
+
+def test_train_several_seeds_in_parallel_processes(tmp_path):
+    result = CliRunner().invoke(
+        main, ["train", "random", "CartPole-v1", "--steps", "200", "--seeds", "0-2", "--json", "--out", str(tmp_path),
+               "--set", "steps_per_epoch=100", "--set", "eval_episodes=2", "--set", "log.sinks=[csv]", "--no-progress"],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["seeds"] == [0, 1, 2] and [r["seed"] for r in report["runs"]] == [0, 1, 2]
+    assert len({r["run_dir"] for r in report["runs"]}) == 3
+    assert len(list(tmp_path.iterdir())) == 3

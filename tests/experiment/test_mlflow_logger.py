@@ -134,7 +134,7 @@ def mlflow_server(tmp_path: Path) -> Iterator[str]:
         log.close()
 
 
-@pytest.mark.slow  # starting the server takes 10-40 s (imports, schema migration) on a 2-core machine
+# starting the server takes 10-40 s (imports, schema migration) on a 2-core machine: worth it, it is the real thing
 def test_real_tracking_server_round_trip(mlflow_server: str, tmp_path: Path) -> None:
     from mlflow.tracking import MlflowClient
 

@@ -168,11 +168,11 @@ class TRPO(OnPolicyAgent):
 
         direction = conjugate_gradient(hessian_vector, gradient, c.cg_max_steps)
         step = math.sqrt(2.0 * c.target_kl / float(direction @ hessian_vector(direction))) * direction
-        success, kl_new, tries = self._line_search(step, float(objective), surrogate, old_dist, data.obs)
+        success, kl_new, tries = self._line_search(step, float(objective.detach()), surrogate, old_dist, data.obs)
         loss_value = self._fit_critic(data)
         self.fits += 1
         return {
-            "policy_objective": float(objective),
+            "policy_objective": float(objective.detach()),
             "kl_divergence": kl_new,
             "line_search_success": float(success),
             "line_search_tries": float(tries),

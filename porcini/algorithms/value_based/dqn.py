@@ -39,22 +39,22 @@ from __future__ import annotations
 import copy
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 import gymnasium as gym
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from porcini.algorithms.schedules import LinearSchedule
+from porcini.algorithms.value_based.common import QNetwork, Replay, obs_tensor, replay_to_torch, sample_replay
 from porcini.core.agent import BaseAgent
 from porcini.core.batch import TransitionBatch
 from porcini.core.config import build_config, require
 from porcini.data import PrioritizedReplayBuffer, ReplayBuffer
 from porcini.envs.info import EnvInfo
 from porcini.functional import double_q_target, polyak_update, q_learning_target, td_loss
-from porcini.networks import ACTIVATIONS, MLP, DuelingQHead, QHead, make_trunk
+from porcini.networks import ACTIVATIONS
 
 DEFAULT_TOTAL_STEPS = 100_000
 """The run length assumed by the schedules when ``total_steps`` is None (RunConfig's default ``steps``)."""
@@ -149,62 +149,6 @@ class DQNConfig:
             require(False, o, "device", self.device, "a torch device such as 'cpu' or 'cuda'")
 
 
-class QNetwork(nn.Module):
-    """Trunk (MLP, or Nature CNN for images) and a Q head: observations ``[*batch, ...]`` to ``[*batch, A]``."""
-
-    def __init__(self, info: EnvInfo, c: DQNConfig) -> None:
-        super().__init__()
-        space = info.observation_space
-        if isinstance(space, gym.spaces.Discrete):  # one-hot inputs (see DQN._obs_tensor)
-            self.trunk: nn.Module = MLP(int(space.n), None, c.net_arch, c.activation)
-        else:
-            self.trunk = make_trunk(space, c.net_arch, c.activation, "default", c.features_dim)
-        head = DuelingQHead if c.dueling else QHead
-        self.head = head(self.trunk.out_dim, info.n_actions)
-
-    def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        """Action values ``[*batch, n_actions]``."""
-        return self.head(self.trunk(obs))
-
-
-class Replay(NamedTuple):
-    """Replayed (n-step) transitions ``[N]``: target ``reward + gamma · (1 - terminated) · V(next_obs)``.
-
-    ``gamma`` is ``γ^m`` per sample for n-step runs of ``m`` steps (a float for one-step replay); ``weights`` and
-    ``indices`` come with prioritized replay only.
-    """
-
-    obs: Any
-    action: Any
-    reward: Any
-    gamma: Any
-    terminated: Any
-    next_obs: Any
-    weights: Any = None
-    indices: Any = None
-
-
-def n_step_window(seq: TransitionBatch, gamma: float) -> Replay:
-    """Collapse runs ``[n, N]`` of consecutive steps of one env into ``N`` n-step transitions (NumPy).
-
-    The window of run ``i`` stops at its first episode end (``m <= n`` steps): ``reward = Σ_{k<m} γ^k r_k``,
-    ``gamma = γ^m``, ``terminated`` and ``next_obs`` of step ``m - 1``. This is row 0 of
-    :func:`porcini.functional.n_step_targets` on the run, with the bootstrap left to the caller.
-    """
-    n, size = seq.reward.shape
-    reward, discount = np.zeros(size), np.ones(size)
-    last = np.zeros(size, dtype=np.int64)
-    is_open = np.ones(size, dtype=bool)
-    for k in range(n):
-        reward += np.where(is_open, discount * seq.reward[k], 0.0)
-        discount = np.where(is_open, discount * gamma, discount)
-        last[is_open] = k
-        is_open &= ~(seq.terminated[k] | seq.truncated[k])
-    cols = np.arange(size)
-    return Replay(seq.obs[0], seq.action[0], reward.astype(np.float32), discount.astype(np.float32),
-                  seq.terminated[last, cols], seq.next_obs[last, cols])
-
-
 class DQN(BaseAgent):
     """DQN with Double, Dueling, prioritized-replay and n-step options; fits every ``train_freq`` env steps.
 
@@ -226,12 +170,10 @@ class DQN(BaseAgent):
             raise ValueError(f"DQN needs a Discrete(n) action space starting at 0; {info.env_id} has {space} "
                              "(use SAC, TD3 or DDPG for continuous actions)")
         self.info, self.n_actions = info, int(space.n)
-        obs_space = info.observation_space
-        self._n_obs = int(obs_space.n) if isinstance(obs_space, gym.spaces.Discrete) else None
         self.device = torch.device(c.device)
         with torch.random.fork_rng(devices=[]):  # initialize from the seed without touching the global RNG
             torch.manual_seed(c.seed)
-            self.q_net = QNetwork(info, c).to(self.device)
+            self.q_net = QNetwork(info, c.net_arch, c.activation, c.features_dim, c.dueling).to(self.device)
         self.target_net = copy.deepcopy(self.q_net).requires_grad_(False)
         self.params = list(self.q_net.parameters())
         fused = {"fused": True} if self.device.type in ("cpu", "cuda") else {"foreach": True}
@@ -240,10 +182,9 @@ class DQN(BaseAgent):
             PrioritizedReplayBuffer(c.buffer_size, alpha=c.prioritized_replay_alpha, eps=c.prioritized_replay_eps)
             if c.prioritized_replay else ReplayBuffer(c.buffer_size))
         self.rng = np.random.default_rng(c.seed)
-        horizon = c.total_steps or DEFAULT_TOTAL_STEPS
-        self.horizon = horizon
+        self.horizon = c.total_steps or DEFAULT_TOTAL_STEPS
         self.epsilon = LinearSchedule(c.exploration_initial_eps, c.exploration_final_eps,
-                                      max(1, round(c.exploration_fraction * horizon)))
+                                      max(1, round(c.exploration_fraction * self.horizon)))
         self.fit_every_steps = c.train_freq
         self.behaviour_steps = 0  # observations answered by act(explore=True): the clock of ε and the warm-up
         self.env_steps = 0  # transitions added to the buffer: the clock of learning_starts, targets and β
@@ -262,20 +203,10 @@ class DQN(BaseAgent):
         beta0 = self.config.prioritized_replay_beta0
         return beta0 + (1.0 - beta0) * min(1.0, self.env_steps / self.horizon)
 
-    def _obs_tensor(self, obs: Any) -> torch.Tensor:
-        """Observations as the network wants them: float32 (or uint8 images), Discrete ones one-hot."""
-        x = torch.from_numpy(obs) if isinstance(obs, np.ndarray) and obs.flags.writeable else torch.as_tensor(
-            np.array(obs))
-        if self._n_obs is not None:
-            x = F.one_hot(x.long(), self._n_obs).float()
-        elif x.dtype != torch.float32 and x.dtype != torch.uint8:
-            x = x.float()
-        return x.to(self.device)
-
     def q_values(self, obs: np.ndarray) -> np.ndarray:
         """Online action values ``[B, A]`` of observations ``[B, ...]``."""
         with torch.inference_mode():
-            return self.q_net(self._obs_tensor(obs)).cpu().numpy()
+            return self.q_net(obs_tensor(obs, self.info.observation_space, self.device)).cpu().numpy()
 
     def act(self, obs: np.ndarray, *, explore: bool) -> np.ndarray:
         """Greedy actions ``[B]``; when exploring, each env acts uniformly at random with probability ε."""
@@ -286,7 +217,8 @@ class DQN(BaseAgent):
             if randomize.all():  # no forward needed (always so during the warm-up)
                 return self.rng.integers(0, self.n_actions, size=n)
         with torch.inference_mode():
-            action = self.q_net(self._obs_tensor(obs)).argmax(dim=-1).cpu().numpy()
+            q = self.q_net(obs_tensor(obs, self.info.observation_space, self.device))
+            action = q.argmax(dim=-1).cpu().numpy()
         if explore and randomize.any():
             action = np.where(randomize, self.rng.integers(0, self.n_actions, size=n), action)
         return action
@@ -300,45 +232,25 @@ class DQN(BaseAgent):
         n_new = batch.n_steps * batch.n_envs
         before, self.env_steps = self.env_steps, self.env_steps + n_new
         n_grad = c.gradient_steps if c.gradient_steps >= 0 else n_new
-        storage = self.buffer.storage if isinstance(self.buffer, PrioritizedReplayBuffer) else self.buffer
-        if self.env_steps <= c.learning_starts or n_grad == 0 or storage.n_rows < c.n_steps:
+        rows = len(self.buffer) // batch.n_envs
+        if self.env_steps <= c.learning_starts or n_grad == 0 or rows < c.n_steps:
             return {}
         k = self.env_steps // c.target_update_interval - before // c.target_update_interval
-        if k > 0:  # k updates of SB3 between two fits of an unchanged online network, as one (module docstring)
+        if k > 0:  # SB3's k updates while collecting, with the online net unchanged, as one (module docstring)
             polyak_update(self.target_net, self.q_net, 1.0 - (1.0 - c.tau) ** k)
         train = self._train_prioritized if c.prioritized_replay else self._train_uniform
-        loss_sum, q_sum = train(n_grad)
+        losses, q = train(n_grad)
         self.n_updates += n_grad
-        metrics = {"loss_td": loss_sum.item() / n_grad, "q_mean": q_sum.item() / n_grad,
+        metrics = {"loss_td": losses.mean().item(), "q_mean": q.mean().item(),
                    "exploration_rate": self.exploration_rate, "n_updates": float(self.n_updates)}
         if c.prioritized_replay:
             metrics["beta"] = self.beta
         return metrics
 
-    def _sample(self, n: int) -> Replay:
-        """Draw ``n`` (n-step) transitions from the buffer, as NumPy."""
-        c, buffer = self.config, self.buffer
-        if isinstance(buffer, PrioritizedReplayBuffer):
-            s = (buffer.sample(n, self.rng, self.beta) if c.n_steps == 1
-                 else buffer.sample_sequences(n, c.n_steps, self.rng, self.beta))
-            batch, extra = s.batch, {"weights": s.weights, "indices": s.indices}
-        else:
-            batch = buffer.sample(n, self.rng) if c.n_steps == 1 else buffer.sample_sequences(n, c.n_steps, self.rng)
-            extra = {}
-        if c.n_steps > 1:
-            return n_step_window(batch, c.gamma)._replace(**extra)
-        return Replay(batch.obs[:, 0], batch.action[:, 0], batch.reward[:, 0], c.gamma,
-                      batch.terminated[:, 0], batch.next_obs[:, 0], **extra)
-
-    def _to_torch(self, s: Replay, lead: tuple[int, ...]) -> Replay:
-        """One host-to-torch conversion of a sample, reshaped to ``lead`` (e.g. ``[gradient_steps, batch_size]``)."""
-        def conv(x: Any) -> Any:
-            return x if isinstance(x, float) or x is None else torch.from_numpy(x).to(self.device).reshape(lead)
-
-        obs, next_obs = self._obs_tensor(s.obs), self._obs_tensor(s.next_obs)
-        obs, next_obs = obs.reshape(*lead, *obs.shape[1:]), next_obs.reshape(*lead, *next_obs.shape[1:])
-        return Replay(obs, conv(np.asarray(s.action, dtype=np.int64)), conv(s.reward), conv(s.gamma),
-                      conv(s.terminated), next_obs, conv(s.weights), s.indices)
+    def _sample(self, n: int, lead: tuple[int, ...]) -> Replay:
+        c = self.config
+        s = sample_replay(self.buffer, n, self.rng, c.gamma, c.n_steps, self.beta)
+        return replay_to_torch(s, lead, self.info.observation_space, self.device)
 
     def _target(self, s: Replay, next_q_target: torch.Tensor) -> torch.Tensor:
         """TD targets ``y`` (no gradient): max of the target network, or Double DQN's online argmax."""
@@ -349,7 +261,7 @@ class DQN(BaseAgent):
 
     def _step(self, obs: torch.Tensor, action: torch.Tensor, y: torch.Tensor,
               weights: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-        """One Adam step on the TD loss; returns the loss and ``Q(s, a)`` (detached, no host sync)."""
+        """One Adam step on ``mean(w · loss(Q(s, a) - y))``; returns the loss and ``Q(s, a)`` (detached, no sync)."""
         q = self.q_net(obs).gather(-1, action.unsqueeze(-1)).squeeze(-1)
         loss = td_loss(q, y, self.config.loss, weights)["loss_td"]
         self.optimizer.zero_grad(set_to_none=True)
@@ -361,36 +273,31 @@ class DQN(BaseAgent):
 
     def _train_uniform(self, n_grad: int) -> tuple[torch.Tensor, torch.Tensor]:
         """``n_grad`` steps on minibatches sampled at once; the fixed target network runs once on all of them."""
-        bs = self.config.batch_size
-        s = self._to_torch(self._sample(n_grad * bs), (n_grad, bs))
+        s = self._sample(n_grad * self.config.batch_size, (n_grad, self.config.batch_size))
         with torch.no_grad():
-            next_q_target = self.target_net(s.next_obs)  # [n_grad, bs, A]
+            next_q_target = self.target_net(s.next_obs)  # [n_grad, batch_size, n_actions]
         y_all = None if self.config.double_q else self._target(s, next_q_target)
-        loss_sum, q_sum = torch.zeros((), device=self.device), torch.zeros((), device=self.device)
+        losses, qs = [], []
         for g in range(n_grad):
-            if y_all is None:  # Double DQN: the online network changes every step, so it picks a* now
-                row = Replay(*(x[g] if isinstance(x, torch.Tensor) else x for x in s))
-                y = self._target(row, next_q_target[g])
-            else:
-                y = y_all[g]
+            # Double DQN: the online network changes at every step, so it picks a* in s' right before the step
+            y = self._target(s.row(g), next_q_target[g]) if y_all is None else y_all[g]
             loss, q = self._step(s.obs[g], s.action[g], y, None)
-            loss_sum += loss
-            q_sum += q.mean()
-        return loss_sum, q_sum
+            losses.append(loss)
+            qs.append(q)
+        return torch.stack(losses), torch.stack(qs)
 
     def _train_prioritized(self, n_grad: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """``n_grad`` steps, each sampled after the previous one's priorities were updated."""
-        bs = self.config.batch_size
-        loss_sum, q_sum = torch.zeros((), device=self.device), torch.zeros((), device=self.device)
+        """``n_grad`` steps, each sampled after the previous one's priorities were updated (Schaul et al. 2016)."""
+        losses, qs = [], []
         for _ in range(n_grad):
-            s = self._to_torch(self._sample(bs), (bs,))
+            s = self._sample(self.config.batch_size, (self.config.batch_size,))
             with torch.no_grad():
                 y = self._target(s, self.target_net(s.next_obs))
             loss, q = self._step(s.obs, s.action, y, s.weights)
             self.buffer.update_priorities(s.indices, (y - q).abs().cpu().numpy())  # type: ignore[union-attr]
-            loss_sum += loss
-            q_sum += q.mean()
-        return loss_sum, q_sum
+            losses.append(loss)
+            qs.append(q)
+        return torch.stack(losses), torch.stack(qs)
 
     def state_dict(self) -> dict[str, Any]:
         """Networks, optimizer, generator state, counters and the replay buffer (for an exact resume)."""

@@ -1,0 +1,161 @@
+"""Parts shared by the value-based deep agents: the Q network, observations as tensors, replay with n-step runs.
+
+Glossary:
+    replay sample: ``N`` transitions drawn from the buffer, as a :class:`Replay` whose TD target is
+        ``reward + gamma · (1 - terminated) · V(next_obs)``.
+    n-step run: ``n`` consecutive stored steps of one env (``ReplayBuffer.sample_sequences``), collapsed by
+        :func:`n_step_window` into one transition with a discounted reward and a per-sample ``gamma = γ^m``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import gymnasium as gym
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from porcini.core.batch import TransitionBatch
+from porcini.data import PrioritizedReplayBuffer, ReplayBuffer
+from porcini.envs.info import EnvInfo
+from porcini.networks import MLP, DuelingQHead, QHead, make_trunk
+
+
+class QNetwork(nn.Module):
+    """A trunk and a Q head: observations ``[*batch, *obs_shape]`` to action values ``[*batch, n_actions]``.
+
+    The trunk is an MLP for vector observations, the Nature CNN (then the MLP) for images (:func:`make_trunk`),
+    and an MLP over one-hot codes for Discrete observations (see :func:`obs_tensor`).
+
+    Args:
+        info: the env the agent acts in (Discrete actions).
+        net_arch: hidden widths of the MLP part.
+        activation: hidden activation.
+        features_dim: output width of the CNN, for images.
+        dueling: a :class:`DuelingQHead` (``V + A - mean A``) instead of a linear :class:`QHead`.
+    """
+
+    def __init__(self, info: EnvInfo, net_arch: Sequence[int], activation: str, features_dim: int,
+                 dueling: bool) -> None:
+        super().__init__()
+        space = info.observation_space
+        if isinstance(space, gym.spaces.Discrete):
+            self.trunk: nn.Module = MLP(int(space.n), None, net_arch, activation)
+        else:
+            self.trunk = make_trunk(space, net_arch, activation, "default", features_dim)
+        head = DuelingQHead if dueling else QHead
+        self.head = head(self.trunk.out_dim, info.n_actions)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        """Action values ``[*batch, n_actions]``."""
+        return self.head(self.trunk(obs))
+
+
+def obs_tensor(obs: Any, space: gym.Space, device: torch.device) -> torch.Tensor:
+    """Observations as the network wants them (shares memory with ``obs`` when it can).
+
+    Float32 for vector observations; ``uint8`` images stay ``uint8`` (the CNN scales them); Discrete observations
+    are one-hot encoded, as Stable-Baselines3 does.
+    """
+    x = torch.from_numpy(obs) if isinstance(obs, np.ndarray) and obs.flags.writeable else torch.as_tensor(
+        np.array(obs))
+    if isinstance(space, gym.spaces.Discrete):
+        x = F.one_hot(x.long(), int(space.n)).float()
+    elif x.dtype != torch.float32 and x.dtype != torch.uint8:
+        x = x.float()
+    return x.to(device)
+
+
+class Replay(NamedTuple):
+    """Replayed (n-step) transitions ``[N]``; the TD target is ``reward + gamma (1 - terminated) V(next_obs)``.
+
+    Attributes:
+        obs: ``[N, *obs_shape]`` observations.
+        action: ``[N]`` actions.
+        reward: ``[N]`` float32 rewards (discounted sums over the run for n-step transitions).
+        gamma: the discount: a float for one-step transitions, ``[N]`` float32 ``γ^m`` for n-step runs of ``m``.
+        terminated: ``[N]`` bool; the run ended by termination (no bootstrap).
+        next_obs: ``[N, *obs_shape]`` true successors of the run's last step.
+        weights: ``[N]`` importance weights (prioritized replay), else None.
+        indices: ``[N]`` buffer indices to update priorities at (prioritized replay), else None.
+    """
+
+    obs: Any
+    action: Any
+    reward: Any
+    gamma: Any
+    terminated: Any
+    next_obs: Any
+    weights: Any = None
+    indices: Any = None
+
+    def row(self, g: int) -> Replay:
+        """Row ``g`` of every tensor field (a sample reshaped to ``[G, batch_size]``); scalars stay."""
+        return Replay(*(x[g] if isinstance(x, torch.Tensor) else x for x in self))
+
+
+def n_step_window(seq: TransitionBatch, gamma: float) -> Replay:
+    """Collapse runs ``[n, N]`` of consecutive steps of one env into ``N`` n-step transitions (NumPy).
+
+    The window of run ``i`` stops at its first episode end, after ``m <= n`` steps (Sutton & Barto 2018, eq. 7.1):
+    ``reward = Σ_{k<m} γ^k r_k``, ``gamma = γ^m``, and ``terminated``/``next_obs`` of step ``m - 1``, so that
+    ``reward + gamma (1 - terminated) V(next_obs)`` is row 0 of :func:`porcini.functional.n_step_targets` on the
+    run: a truncation stops the window and bootstraps, a termination stops it without bootstrap.
+
+    Args:
+        seq: runs ``[n, N]`` from ``ReplayBuffer.sample_sequences``.
+        gamma: the per-step discount.
+    """
+    n, size = seq.reward.shape
+    reward, discount = np.zeros(size), np.ones(size)
+    last = np.zeros(size, dtype=np.int64)
+    is_open = np.ones(size, dtype=bool)
+    for k in range(n):
+        reward += np.where(is_open, discount * seq.reward[k], 0.0)
+        discount = np.where(is_open, discount * gamma, discount)
+        last[is_open] = k
+        is_open &= ~(seq.terminated[k] | seq.truncated[k])
+    cols = np.arange(size)
+    return Replay(seq.obs[0], seq.action[0], reward.astype(np.float32), discount.astype(np.float32),
+                  seq.terminated[last, cols], seq.next_obs[last, cols])
+
+
+def sample_replay(buffer: ReplayBuffer | PrioritizedReplayBuffer, n: int, rng: np.random.Generator, gamma: float,
+                  n_steps: int = 1, beta: float = 1.0) -> Replay:
+    """Draw ``n`` transitions (n-step runs collapsed when ``n_steps > 1``) as NumPy arrays.
+
+    Args:
+        buffer: uniform or prioritized replay (then ``weights`` and ``indices`` are filled, with exponent ``beta``).
+        n: number of transitions.
+        rng: the generator to draw with.
+        gamma: the per-step discount.
+        n_steps: length of the runs.
+        beta: importance-weight exponent of prioritized replay.
+    """
+    extra: dict[str, Any] = {}
+    if isinstance(buffer, PrioritizedReplayBuffer):
+        s = buffer.sample(n, rng, beta) if n_steps == 1 else buffer.sample_sequences(n, n_steps, rng, beta)
+        batch, extra = s.batch, {"weights": s.weights, "indices": s.indices}
+    else:
+        batch = buffer.sample(n, rng) if n_steps == 1 else buffer.sample_sequences(n, n_steps, rng)
+    if n_steps > 1:
+        return n_step_window(batch, gamma)._replace(**extra)
+    return Replay(batch.obs[:, 0], batch.action[:, 0], np.asarray(batch.reward[:, 0], dtype=np.float32), gamma,
+                  batch.terminated[:, 0], batch.next_obs[:, 0], **extra)
+
+
+def replay_to_torch(s: Replay, lead: tuple[int, ...], space: gym.Space, device: torch.device) -> Replay:
+    """One host-to-torch conversion of a sample, every field reshaped to ``lead + field shape``.
+
+    ``lead`` is e.g. ``(gradient_steps, batch_size)``; actions become int64, ``indices`` stay NumPy.
+    """
+    def conv(x: Any) -> Any:
+        return x if x is None or isinstance(x, float) else torch.from_numpy(x).to(device).reshape(lead)
+
+    obs, next_obs = obs_tensor(s.obs, space, device), obs_tensor(s.next_obs, space, device)
+    return Replay(obs.reshape(*lead, *obs.shape[1:]), conv(np.asarray(s.action, dtype=np.int64)), conv(s.reward),
+                  conv(s.gamma), conv(s.terminated), next_obs.reshape(*lead, *next_obs.shape[1:]),
+                  conv(s.weights), s.indices)
