@@ -1,4 +1,4 @@
-"""The floor of SAC on Pendulum: bare PyTorch doing the same gradient steps on the same networks, and porcini against it.
+"""The floor of SAC on Pendulum: bare PyTorch doing the same gradient steps on the same networks; porcini against it.
 
 Every variant performs the same SAC update (SB3's order: temperature step, critic step on the soft target with
 twin target critics, actor step through the updated critics, Polyak update) with the same networks (actor

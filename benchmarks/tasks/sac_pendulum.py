@@ -13,9 +13,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
 import common
+import numpy as np
 
 TASK, ENV_ID, TOTAL, EVAL_EVERY = "sac_pendulum", "Pendulum-v1", 20_000, 5_000
 

@@ -18,8 +18,10 @@ import numpy as np
 
 
 class Features:
-    """Base class of feature maps: subclasses define ``n_features``, ``n_active``, ``binary`` and one of
-    :meth:`dense` or :meth:`sparse` (the other follows).
+    """Base class of feature maps.
+
+    Subclasses define ``n_features``, ``n_active``, ``binary`` and one of :meth:`dense` or :meth:`sparse` (the
+    other follows).
 
     Attributes:
         n_features: length of the feature vector.
@@ -156,8 +158,10 @@ class RBFFeatures(BoundedFeatures):
 
 
 class FourierFeatures(BoundedFeatures):
-    r"""The Fourier cosine basis of Konidaris, Osentoski & Thomas (2011), "Value function approximation in
-    reinforcement learning using the Fourier basis".
+    r"""The Fourier cosine basis.
+
+    Konidaris, Osentoski & Thomas (2011), "Value function approximation in reinforcement learning using the
+    Fourier basis".
 
     .. math:: \phi_i(x) = \cos(\pi\, c_i \cdot \tilde x), \qquad c_i \in \{0, \dots, n\}^d
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from porcini.core.errors import ConfigError
 
-C = TypeVar("C")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+C = TypeVar("C", bound="DataclassInstance")
 
 
 def build_config(config_cls: type[C], config: C | None, overrides: dict[str, Any]) -> C:
@@ -19,13 +22,13 @@ def build_config(config_cls: type[C], config: C | None, overrides: dict[str, Any
     base = config if config is not None else config_cls()
     if not isinstance(base, config_cls):
         raise ConfigError(f"config must be a {config_cls.__name__}, got {type(base).__name__}")
-    names = {f.name for f in dataclasses.fields(config_cls)}  # type: ignore[arg-type]
+    names = {f.name for f in dataclasses.fields(config_cls)}
     unknown = sorted(set(overrides) - names)
     if unknown:
         raise ConfigError(
             f"{config_cls.__name__} has no field(s) {', '.join(unknown)}; known fields: {', '.join(sorted(names))}"
         )
-    return dataclasses.replace(base, **overrides) if overrides else base  # type: ignore[type-var]
+    return dataclasses.replace(base, **overrides) if overrides else base
 
 
 def require(condition: bool, owner: str, field: str, value: Any, allowed: str) -> None:

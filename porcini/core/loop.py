@@ -376,8 +376,10 @@ class Core:
         return record
 
     def state_dict(self) -> dict[str, Any]:
-        """Counters, the current observation, in-progress episode accumulators and the transitions gathered since
-        the last fit (the env and the agent are saved by their owners)."""
+        """Counters, the current observation, in-progress episode accumulators and the transitions since the last fit.
+
+        The env and the agent are saved by their owners.
+        """
         return {
             "env_steps": self.env_steps,
             "episodes": self.episodes,

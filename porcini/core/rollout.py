@@ -45,8 +45,8 @@ class RolloutStorage:
             if self._arrays is None:
                 self._arrays = [np.empty((self.rows, *np.shape(v)), dtype=np.asarray(v).dtype) for v in row]
             t = self._t
-            for store, value in zip(self._arrays, row):
-                store[t] = value
+            for array, value in zip(self._arrays, row):
+                array[t] = value
         self._t += 1
 
     def state_dict(self) -> dict[str, Any]:

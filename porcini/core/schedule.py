@@ -49,7 +49,8 @@ class LoopSchedule:
         """True while the requested steps or episodes are not yet done."""
         if self.n_steps is not None:
             return steps < self.n_steps
-        return episodes < self.n_episodes  # type: ignore[operator]
+        assert self.n_episodes is not None  # __post_init__ requires exactly one of n_steps/n_episodes
+        return episodes < self.n_episodes
 
     def fit_due(self, steps_since_fit: int, episodes_since_fit: int) -> bool:
         """True when enough steps or episodes have been gathered since the last fit."""

@@ -38,7 +38,9 @@ def write_npz(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray]) ->
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
     try:
         with open(tmp, "wb") as f:
-            np.savez(f, **{k: np.asarray(v) for k, v in arrays.items()})  # type: ignore[arg-type]
+            # typed as Any: savez's keyword-only allow_pickle would otherwise make mypy reject an array value
+            payload: dict[str, Any] = {k: np.asarray(v) for k, v in arrays.items()}
+            np.savez(f, **payload)
         os.replace(tmp, path)
     finally:
         if tmp.exists():

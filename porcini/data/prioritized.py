@@ -179,7 +179,8 @@ class PrioritizedReplayBuffer:
             )
         if indices.size == 0:
             return
-        self._tree.update(indices, self._leaf(priorities))  # type: ignore[union-attr]
+        assert self._tree is not None  # the index check above passed, so the buffer holds transitions
+        self._tree.update(indices, self._leaf(priorities))
         self._max_priority = max(self._max_priority, float(priorities.max()))
 
     def priorities(self, indices: Any) -> np.ndarray:

@@ -3,14 +3,13 @@
 Importing this package registers the built-in environments under the ``porcini/`` Gymnasium namespace.
 """
 
+from porcini.envs.builtin import register_builtin_envs
 from porcini.envs.checks import check_env
 from porcini.envs.diagnostics import EpisodeInfoStats
 from porcini.envs.info import EnvInfo
 from porcini.envs.make import env_info, make_env
 from porcini.envs.mixed import MixedVectorEnv, make_mixed_env
 from porcini.envs.vector import CheckedVectorEnv, SyncVectorEnv
-
-from porcini.envs.builtin import register_builtin_envs
 
 register_builtin_envs()
 

@@ -8,6 +8,7 @@ way and replays the actions: for any env whose randomness comes from ``np_random
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import gymnasium as gym
@@ -16,17 +17,20 @@ import numpy as np
 from porcini.core.errors import CheckpointError
 
 
-def _rng_state(env: gym.Env) -> dict[str, Any]:
+def _bit_generator(env: gym.Env) -> np.random.BitGenerator:
     rng = env.unwrapped.np_random
     # shimmy's dm_control envs keep a legacy RandomState, which has no public bit_generator
-    bit_generator = getattr(rng, "bit_generator", None) or rng._bit_generator
-    return bit_generator.state
+    if isinstance(rng, np.random.RandomState):
+        return rng._bit_generator
+    return rng.bit_generator
 
 
-def _set_rng_state(env: gym.Env, state: dict[str, Any]) -> None:
-    rng = env.unwrapped.np_random
-    bit_generator = getattr(rng, "bit_generator", None) or rng._bit_generator
-    bit_generator.state = state
+def _rng_state(env: gym.Env) -> Mapping[str, Any]:
+    return _bit_generator(env).state
+
+
+def _set_rng_state(env: gym.Env, state: Mapping[str, Any]) -> None:
+    _bit_generator(env).state = state
 
 
 class EpisodeLog:

@@ -16,7 +16,7 @@ from porcini.envs.vector import CheckedVectorEnv, SyncVectorEnv
 Wrapper = Any  # a gymnasium.Wrapper / VectorWrapper class, a callable env -> env, or (callable, kwargs)
 VECTORIZATIONS = ("auto", "sync", "async", "vector_entry_point")
 # Above this many seconds per step, "auto" steps envs in subprocesses: IPC then costs less than it saves.
-ASYNC_STEP_SECONDS = 1e-3
+ASYNC_STEP_SECONDS = 3e-3
 
 
 def _env_name(env: Any) -> str:
@@ -151,8 +151,12 @@ def make_env(
         venv.reset(seed=seed)
         venv.action_space.seed(seed)
         venv.single_action_space.seed(seed)
+    horizon = max_episode_steps
+    if horizon is None and isinstance(env, str):
+        horizon = gym.spec(env).max_episode_steps
     attach(venv, name, lambda n, s: make_env(env, n, s, wrappers, vectorization, check=check,
-                                             max_episode_steps=max_episode_steps, env_kwargs=env_kwargs))
+                                             max_episode_steps=max_episode_steps, env_kwargs=env_kwargs),
+           horizon=horizon)
     return venv
 
 
@@ -197,12 +201,16 @@ def _time_limit(env: gym.Env) -> int | None:
     return int(limit) if isinstance(limit, (int, float)) and not isinstance(limit, bool) else None
 
 
-def attach(venv: Any, env_id: str, spawn: Callable[[int, int | None], Any]) -> None:
-    """Give a vector env its ``info`` and a ``spawn(n_envs, seed)`` that builds a fresh copy of it."""
+def attach(venv: Any, env_id: str, spawn: Callable[[int, int | None], Any], horizon: int | None = None) -> None:
+    """Give a vector env its ``info`` and a ``spawn(n_envs, seed)`` that builds a fresh copy of it.
+
+    The horizon is the given one, else the env's spec, else a time limit found on the first env's wrappers.
+    """
     info = env_info(venv, env_id)
     if info.horizon is None:
         inner = getattr(venv, "envs", None)
-        horizon = _time_limit(inner[0]) if inner else None
+        if horizon is None and inner:
+            horizon = _time_limit(inner[0])
         if horizon is not None:
             info = EnvInfo(info.env_id, info.observation_space, info.action_space, info.n_envs, info.gamma,
                            int(horizon))

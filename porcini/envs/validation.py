@@ -7,7 +7,7 @@ are caught by the same comparisons as the bounds, and the per-element work is a 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
@@ -19,7 +19,9 @@ SMALL_OBS = 32  # up to this many scalars per batch, bounds are checked in Pytho
 
 def _finite_bounds(space: gym.spaces.Box) -> tuple[np.ndarray, np.ndarray]:
     """Bounds with infinities replaced by the dtype's extremes, so that NaN and inf fail ``low <= x <= high``."""
-    dtype = space.dtype if np.issubdtype(space.dtype, np.floating) else np.dtype(np.float64)
+    # np.issubdtype narrows at run time only, hence the cast
+    dtype = (cast("np.dtype[np.floating[Any]]", space.dtype) if np.issubdtype(space.dtype, np.floating)
+             else np.dtype(np.float64))
     big = np.finfo(dtype).max
     low = np.where(np.isneginf(space.low), -big, space.low).astype(space.dtype)
     high = np.where(np.isposinf(space.high), big, space.high).astype(space.dtype)
@@ -42,13 +44,15 @@ class StepValidator:
         self.action_space = action_space
         self.n_envs = n_envs
         self.step_count = 0
-        self._obs_bounds = _finite_bounds(observation_space) if isinstance(observation_space, gym.spaces.Box) else None
+        self._obs_bounds: tuple[np.ndarray, np.ndarray] | None = None
         # For a handful of scalars a Python comparison beats NumPy's per-call overhead several times over
-        self._obs_bound_lists = None
-        if self._obs_bounds is not None and int(np.prod(observation_space.shape)) * n_envs <= SMALL_OBS:
+        self._obs_bound_lists: list[tuple[Any, Any]] | None = None
+        if isinstance(observation_space, gym.spaces.Box):
+            self._obs_bounds = _finite_bounds(observation_space)
             low, high = self._obs_bounds
-            self._obs_bound_lists = list(zip(np.tile(low.ravel(), n_envs).tolist(),
-                                             np.tile(high.ravel(), n_envs).tolist()))
+            if int(np.prod(observation_space.shape)) * n_envs <= SMALL_OBS:
+                self._obs_bound_lists = list(zip(np.tile(low.ravel(), n_envs).tolist(),
+                                                 np.tile(high.ravel(), n_envs).tolist()))
         self._act_bounds = _finite_bounds(action_space) if isinstance(action_space, gym.spaces.Box) else None
         self._action_shape = (n_envs, *(action_space.shape or ()))
 

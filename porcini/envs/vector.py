@@ -10,7 +10,7 @@ array; ``info["_final_obs"]`` is the mask), with the ended step's info under ``i
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
@@ -136,7 +136,8 @@ class SyncVectorEnv(VectorEnv):
     ) -> tuple[Any, dict[str, Any]]:
         """Reset every env; an int seed seeds env ``i`` with ``seed + i``."""
         seeds = reset_seeds(seed, self.num_envs)
-        observations, infos = [], {}
+        observations: list[Any] = []
+        infos: dict[str, Any] = {}
         for i, (env, s) in enumerate(zip(self.envs, seeds)):
             if self._episode_log is not None:
                 self._episode_log.before_reset(i, env, s)
@@ -168,11 +169,10 @@ class SyncVectorEnv(VectorEnv):
             for i, obs in enumerate(observations):
                 out[i] = obs
             return out
-        return concatenate(
-            self.single_observation_space,
-            observations,
-            create_empty_array(self.single_observation_space, self.num_envs),
-        )
+        # create_empty_array gives None for a custom Space, which concatenate accepts (its stub says otherwise)
+        empty = create_empty_array(self.single_observation_space, self.num_envs)
+        return concatenate(self.single_observation_space, observations,
+                           cast("tuple[Any, ...] | dict[str, Any] | np.ndarray", empty))
 
     def step(self, actions: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         """Step every env with its action; ended envs are reset in the same call (see the module docstring)."""

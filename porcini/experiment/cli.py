@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
 
@@ -46,7 +46,7 @@ def _errors(fn: F) -> F:
 
     wrapper.__name__ = fn.__name__
     wrapper.__doc__ = fn.__doc__
-    return wrapper  # type: ignore[return-value]
+    return cast(F, wrapper)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

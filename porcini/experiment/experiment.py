@@ -132,9 +132,10 @@ class Experiment:
         metrics.update({_metric_key(k): float(v) for k, v in core.last_metrics.items()})
         metrics["time/steps_per_second"] = core.env_steps / max(core.elapsed_train_time_s(), 1e-9)
         self.logger.log(metrics, step=core.env_steps)
-        improved = self.last_eval is not None and self.last_eval[0] > self.best_eval_return
-        if improved:
-            self.best_eval_return = self.last_eval[0]  # type: ignore[index]
+        improved = False
+        if self.last_eval is not None and self.last_eval[0] > self.best_eval_return:
+            self.best_eval_return = self.last_eval[0]
+            improved = True
         self.save(best=improved)
 
     def save(self, best: bool = False) -> None:

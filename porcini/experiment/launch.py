@@ -21,8 +21,12 @@ def resolve(algo: str, env_id: str, config_file: str | None, overrides: Sequence
         ConfigError: an unknown key, a wrong type or an out-of-range value (the message names it).
     """
     agent_cls = get_algorithm(algo)
-    return resolve_run_config(algo, env_id, config_file=config_file, overrides=list(overrides),
-                              algo_config_cls=agent_cls.Config)
+    config = resolve_run_config(algo, env_id, config_file=config_file, overrides=list(overrides),
+                                algo_config_cls=agent_cls.Config)
+    # schedules over the run (linear learning rate, ε decay) need its length: unset, it is the run's `steps`
+    if "total_steps" in config.algo and config.algo["total_steps"] is None:
+        config = dataclasses.replace(config, algo={**config.algo, "total_steps": config.steps})
+    return config
 
 
 def train_one(config: RunConfig, progress: bool | None = None) -> dict[str, Any]:

@@ -10,8 +10,10 @@ from porcini.experiment.statistics import aggregate_scores
 
 
 def plot_runs(run_dirs: list[str], output: str | Path) -> dict[str, Any]:
-    """Plot every run's evaluation curve (runs of one algorithm and env are seeds of one line, with a 95% band)
-    and aggregate their final evaluation returns: mean, median and IQM with stratified-bootstrap 95% CIs.
+    """Plot every run's evaluation curve and aggregate the runs' final evaluation returns.
+
+    Runs of one algorithm and env are seeds of one line, drawn with a 95% band. The aggregates are the mean,
+    median and IQM with stratified-bootstrap 95% CIs.
 
     Returns:
         ``{"figure": path, "table": markdown, "aggregates": {algo: {statistic: {value, low, high}}}}``.

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TypeVar
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -24,7 +25,7 @@ from torch import nn
 from porcini.networks.distributions import Categorical, DiagGaussian, TanhGaussian
 from porcini.networks.mlp import MLP, check_init, orthogonal_init_, parameter_dict
 
-ArrayOrTensor = TypeVar("ArrayOrTensor")
+ArrayOrTensor = TypeVar("ArrayOrTensor", np.ndarray, torch.Tensor)
 
 
 def _linear(in_dim: int, out_dim: int, init: str, gain: float, owner: str) -> nn.Linear:
@@ -217,9 +218,9 @@ def scale_action(action: ArrayOrTensor, low: ArrayOrTensor, high: ArrayOrTensor)
     on the output of a :class:`TanhGaussianHead` or :class:`DeterministicHead` before stepping the env; store
     the ``[-1, 1]`` action (or :func:`unscale_action` the stored one) for the update.
     """
-    return low + (action + 1.0) * 0.5 * (high - low)  # type: ignore[operator]
+    return low + (action + 1.0) * 0.5 * (high - low)
 
 
 def unscale_action(action: ArrayOrTensor, low: ArrayOrTensor, high: ArrayOrTensor) -> ArrayOrTensor:
     """Map actions from ``[low, high]`` back to ``[-1, 1]``: the inverse of :func:`scale_action`."""
-    return 2.0 * (action - low) / (high - low) - 1.0  # type: ignore[operator]
+    return 2.0 * (action - low) / (high - low) - 1.0

@@ -62,13 +62,15 @@ def test_gaussian_testbed_regret_over_10_seeds():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("env_id,env_kwargs,prior,n", [
-    ("porcini/BernoulliBandit-v0", {"probs": [0.3, 0.5, 0.7]}, "beta", 10_000),
-    ("porcini/GaussianBandit-v0", None, "gaussian", 5_000),
+    ("porcini/BernoulliBandit-v0", {"probs": [0.3, 0.5, 0.7]}, "beta", 6_000),
+    ("porcini/GaussianBandit-v0", None, "gaussian", 3_000),
 ])
 def test_regret_over_10_seeds_long_horizon(env_id, env_kwargs, prior, n):
     # UCB1's bound (Auer et al. 2002, Thm 1) is logarithmic: R(T) / R(T/2) -> 1; epsilon-greedy with epsilon = 0.1
     # adds epsilon x mean gap per pull (0.1 x 0.2 = 0.02 on the Bernoulli instance), so its ratio approaches 2.
-    # Measured growth at these horizons is below 1.3 for UCB and Thompson; 1.4 leaves room for seed noise.
+    # UCB1 pays ~8 ln T / gap up front, so on the Bernoulli instance it passes epsilon-greedy only after ~3000
+    # pulls. Measured growth at these horizons is below 1.3 for UCB and Thompson (epsilon-greedy: above 1.8);
+    # 1.4 leaves room for seed noise.
     curves = {
         "epsilon_greedy": regret_curves(EpsilonGreedyBandit, env_id, n, env_kwargs=env_kwargs, epsilon=0.1),
         "ucb": regret_curves(UCB, env_id, n, env_kwargs=env_kwargs),

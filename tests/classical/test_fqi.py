@@ -58,17 +58,17 @@ def test_fqi_mlp_reaches_the_optimal_policy(chain_data):
     torch.set_num_threads(1)  # tiny networks: threads only contend
     try:
         env, dataset, optimal = chain_data
-        agent = FQI(env.info, gamma=GAMMA, regressor="mlp", n_iterations=30, n_epochs=3, batch_size=256,
-                    learning_rate=5e-3, hidden_sizes=(32, 32))
+        agent = FQI(env.info, gamma=GAMMA, regressor="mlp", n_iterations=30, n_epochs=2, batch_size=500,
+                    learning_rate=1e-2, hidden_sizes=(32, 32))
         agent.fit(dataset.batch)
         q = agent.q_values(np.arange(5))
     finally:
         torch.set_num_threads(threads)
     np.testing.assert_array_equal(np.argmax(q, axis=1), optimal.policy)
     # FQI's fixed point is the empirical MDP's Q; 30 iterations stop gamma^30 = 4% short of it, and the network
-    # adds its fitting error: within 15% (measured: 5-10% below).
+    # adds its fitting error: within 20% (measured: 8-12% below for seeds 0 and 1).
     P_hat, R_hat = empirical_model(dataset.batch)
-    np.testing.assert_allclose(q, value_iteration(P_hat, R_hat, GAMMA).q_values, rtol=0.15)
+    np.testing.assert_allclose(q, value_iteration(P_hat, R_hat, GAMMA).q_values, rtol=0.2)
 
 
 def test_fqi_state_dict_refits_the_same_model_and_runs_through_core(chain_data, tmp_path):
@@ -76,14 +76,14 @@ def test_fqi_state_dict_refits_the_same_model_and_runs_through_core(chain_data, 
     from porcini.experiment.checkpoint import load_checkpoint, save_checkpoint
 
     env, dataset, _ = chain_data
-    agent = FQI(env.info, gamma=GAMMA, n_estimators=5, n_iterations=5)
+    agent = FQI(env.info, gamma=GAMMA, n_estimators=5, n_iterations=5, fit_every_steps=200)
     core = Core(agent, make_env("porcini/Chain-v0", seed=1, max_episode_steps=20), progress=False)
     core.fit_batch(dataset.batch)
-    core.learn(n_episodes=20)  # collects epsilon-greedy and refits on everything at fit_every_episodes = 20
+    core.learn(n_steps=400)  # collects epsilon-greedy and refits on everything every 200 steps
     save_checkpoint(tmp_path / "fqi.pt", agent.state_dict(), {})
-    clone = FQI(env.info, gamma=GAMMA, n_estimators=5, n_iterations=5)
+    clone = FQI(env.info, gamma=GAMMA, n_estimators=5, n_iterations=5, fit_every_steps=200)
     clone.load_state_dict(load_checkpoint(tmp_path / "fqi.pt"))
     obs = np.arange(5)
     np.testing.assert_array_equal(agent.q_values(obs), clone.q_values(obs))
     np.testing.assert_array_equal(agent.act(obs, explore=True), clone.act(obs, explore=True))
-    assert len(clone._data["reward"]) == 2000 + 20 * 20
+    assert len(clone._data["reward"]) == 2000 + 400

@@ -164,10 +164,10 @@ def test_trace_agents_match_slow_reference_on_random_trajectories(agent_name):
     obs, action, reward, next_obs, terminated, truncated = random_trajectory(rng, 120, 2)
     alpha, gamma, lam = 0.3, 0.9, 0.7
     if agent_name == "true_online":
-        agent = TrueOnlineSarsaLambda(info, features=tiles, learning_rate=alpha, gamma=gamma, trace_decay=lam)
+        agent = TrueOnlineSarsaLambda(info, feature_map=tiles, learning_rate=alpha, gamma=gamma, trace_decay=lam)
     else:
         kind = agent_name.split("_")[-1]
-        agent = SarsaLambda(info, features=tiles, learning_rate=alpha, gamma=gamma, trace_decay=lam, trace_type=kind)
+        agent = SarsaLambda(info, feature_map=tiles, learning_rate=alpha, gamma=gamma, trace_decay=lam, trace_type=kind)
     recorder = RecordNextActions(agent)
     agent.fit(TransitionBatch(obs[:, None], action[:, None], reward[:, None], next_obs[:, None],
                               terminated[:, None], truncated[:, None]))
@@ -203,7 +203,7 @@ def test_traces_through_core_span_the_whole_episode(end):
     kwargs = {"terminate_at": 3} if end == "terminate" else {"truncate_at": 3}
     env = make_env(lambda: CountingEnv(n_actions=1, **kwargs), seed=0)
     alpha, gamma, lam = 0.5, 0.9, 0.8
-    agent = SarsaLambda(env.info, features=OneHotStep(), learning_rate=alpha, gamma=gamma, trace_decay=lam)
+    agent = SarsaLambda(env.info, feature_map=OneHotStep(), learning_rate=alpha, gamma=gamma, trace_decay=lam)
     Core(agent, env, progress=False).learn(n_steps=6)  # two episodes
     # reference: the same two episodes through the obvious loop
     w, z = np.zeros(8), np.zeros(8)
@@ -310,3 +310,20 @@ def test_schedules_drive_epsilon_and_learning_rate():
 def test_td_agent_base_is_abstract():
     with pytest.raises(NotImplementedError):
         TDAgent(discrete_info()).fit(EPISODE)
+
+
+@pytest.mark.parametrize("kind,n_features", [("rbf", 9), ("fourier", 4), ("polynomial", 3), ("tile", 2 * 9)])
+def test_feature_kinds_from_config(kind, n_features):
+    env = make_env("MountainCar-v0", seed=0)
+    agent = QLearning(env.info, features=kind, rbf_centers_per_dim=3, fourier_order=1, poly_degree=1, n_tilings=2,
+                      tiles_per_dim=2, learning_rate=0.01)
+    assert agent.features.n_features == n_features and agent.q.weights.shape == (n_features, 3)
+    Core(agent, env, progress=False).learn(n_steps=50)
+    assert np.isfinite(agent.q.weights).all() and np.abs(agent.q.weights).sum() > 0
+
+
+def test_divergence_raises_a_named_error():
+    agent = SarsaLambda(discrete_info(), learning_rate=1.0, gamma=1.0, trace_decay=1.0)
+    agent.q.table[:] = 1e308
+    with pytest.raises(FloatingPointError, match="lower learning_rate"), np.errstate(over="ignore", invalid="ignore"):
+        agent.fit(column([0, 1], [0, 0], [1e308, 1e308], [1, 0], [False, False]))

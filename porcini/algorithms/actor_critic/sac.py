@@ -42,7 +42,7 @@ from porcini.algorithms.actor_critic.common import (
 from porcini.core.config import build_config, require
 from porcini.envs.info import EnvInfo
 from porcini.functional import polyak_update, sac_actor_loss, sac_alpha_loss, soft_q_target, td_loss
-from porcini.networks import TanhGaussianHead, make_trunk
+from porcini.networks import MLP, TanhGaussianHead
 from porcini.networks.distributions import TanhGaussian
 
 
@@ -100,7 +100,7 @@ class SAC(OffPolicyAgent):
         self.config = c = build_config(SACConfig, config, overrides)
         arch = self._setup(info)
         with seeded(c.seed):
-            self.actor_trunk = make_trunk(info.observation_space, arch.pi, c.activation).to(self.device)
+            self.actor_trunk = MLP(info.obs_dim, None, arch.pi, c.activation).to(self.device)  # flat observations
             self.actor_head = TanhGaussianHead(self.actor_trunk.out_dim, info.action_dim).to(self.device)
             self.critic = make_critic(info, arch, c.activation, c.n_critics).to(self.device)
         self.critic_target = self.target_of(self.critic)

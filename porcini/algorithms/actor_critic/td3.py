@@ -43,7 +43,7 @@ from porcini.algorithms.actor_critic.common import (
 from porcini.core.config import build_config, require
 from porcini.envs.info import EnvInfo
 from porcini.functional import deterministic_actor_loss, polyak_update, q_learning_target, td_loss
-from porcini.networks import DeterministicHead, make_trunk
+from porcini.networks import MLP, DeterministicHead
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,7 @@ class TD3(OffPolicyAgent):
         self.config = c = build_config(self.Config, config, overrides)
         arch = self._setup(info)
         with seeded(c.seed):
-            trunk = make_trunk(info.observation_space, arch.pi, c.activation)
+            trunk = MLP(info.obs_dim, None, arch.pi, c.activation)  # flat observations
             self.actor = torch.nn.Sequential(trunk, DeterministicHead(trunk.out_dim, info.action_dim)).to(self.device)
             self.critic = make_critic(info, arch, c.activation, c.n_critics).to(self.device)
         self.actor_target = self.target_of(self.actor)

@@ -1,5 +1,7 @@
-"""Thompson sampling (Thompson, 1933; Agrawal & Goyal, 2012, "Analysis of Thompson sampling for the multi-armed
-bandit problem"; Russo et al., 2018, "A tutorial on Thompson sampling").
+"""Thompson sampling for multi-armed bandits, Bernoulli (Beta prior) and Gaussian.
+
+Thompson (1933); Agrawal & Goyal (2012), "Analysis of Thompson sampling for the multi-armed bandit problem";
+Russo et al. (2018), "A tutorial on Thompson sampling".
 
 Keep a posterior over each arm's mean; each pull, draw one mean per arm from its posterior and pull the arm with
 the largest draw. Two conjugate models:

@@ -1,5 +1,6 @@
-r"""Dynamic programming for a known finite MDP: value iteration and policy iteration (Bellman, 1957; Howard, 1960;
-Sutton & Barto 2018, ch. 4).
+r"""Dynamic programming for a known finite MDP: value iteration and policy iteration.
+
+Bellman (1957); Howard (1960); Sutton & Barto (2018), ch. 4.
 
 The model: ``P[s, a, s']`` transition probabilities, ``R[s, a]`` expected rewards (or ``R[s, a, s']``, reduced to
 ``Σ_s' P R``), an optional ``terminal[s]`` mask (the value of a terminal state is 0 and it is never left) and
@@ -104,7 +105,7 @@ def value_iteration(P: Any, R: Any, gamma: float, terminal: Any = None, *, tol: 
 
 
 def policy_evaluation(P: Any, R: Any, gamma: float, policy: Any, terminal: Any = None) -> np.ndarray:
-    """Exact ``V_π`` of a deterministic policy by solving :math:`(I - \\gamma P_\\pi) V = R_\\pi`.
+    r"""Exact ``V_π`` of a deterministic policy by solving :math:`(I - \gamma P_\pi) V = R_\pi`.
 
     Args:
         P: ``[S, A, S]`` transition probabilities.

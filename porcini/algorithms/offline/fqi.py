@@ -1,5 +1,7 @@
-"""Fitted Q-Iteration (Ernst, Geurts & Wehenkel, 2005, "Tree-based batch mode reinforcement learning", JMLR;
-Riedmiller, 2005, "Neural fitted Q iteration").
+"""Fitted Q-Iteration: batch-mode Q-iteration with a tree ensemble or a neural network.
+
+Ernst, Geurts & Wehenkel (2005), "Tree-based batch mode reinforcement learning", JMLR; Riedmiller (2005),
+"Neural fitted Q iteration".
 
 On a fixed set of transitions, starting from ``Q_0 = 0``, repeat ``n_iterations`` times:
 
@@ -12,7 +14,7 @@ taken action's output and warm-started from the previous iteration. Discrete obs
 
 Offline use: ``agent.fit(dataset)`` (a :class:`~porcini.data.Dataset` or a ``TransitionBatch``) runs all the
 iterations; through ``Core`` use ``core.fit_batch(dataset.batch)``. Online, ``Core.learn`` collects with
-ε-greedy actions and refits on everything gathered every ``fit_every_episodes`` episodes. Deviations: the tree
+ε-greedy actions and refits on everything gathered every ``fit_every_steps`` env steps. Deviations: the tree
 ensemble is refitted from scratch each iteration (as in the paper); the MLP is warm-started (as NFQ).
 """
 
@@ -59,8 +61,8 @@ class FQIConfig:
     """MLP: passes over the data per FQI iteration."""
     epsilon: float = 0.1
     """ε of the ε-greedy actions while collecting online."""
-    fit_every_episodes: int = 20
-    """Online: refit on all data gathered so far after this many episodes."""
+    fit_every_steps: int = 1000
+    """Online: refit on all data gathered so far after this many env steps (summed over envs)."""
     seed: int = 0
     """Seed of the regressor and the exploration generator."""
     device: str = "cpu"
@@ -77,7 +79,7 @@ class FQIConfig:
         require(self.batch_size >= 1, name, "batch_size", self.batch_size, ">= 1")
         require(self.n_epochs >= 1, name, "n_epochs", self.n_epochs, ">= 1")
         require(0 <= self.epsilon <= 1, name, "epsilon", self.epsilon, "in [0, 1]")
-        require(self.fit_every_episodes >= 1, name, "fit_every_episodes", self.fit_every_episodes, ">= 1")
+        require(self.fit_every_steps >= 1, name, "fit_every_steps", self.fit_every_steps, ">= 1")
 
 
 class FQI(BaseAgent):
@@ -98,7 +100,7 @@ class FQI(BaseAgent):
         if self.regressor == "auto":
             self.regressor = "extra_trees" if importlib.util.find_spec("sklearn") is not None else "mlp"
         self.rng = np.random.default_rng(c.seed)
-        self.fit_every_episodes = c.fit_every_episodes
+        self.fit_every_steps = c.fit_every_steps
         self._data: dict[str, np.ndarray] | None = None
         self._model: Any = None
         self._rng_before_fit: dict[str, Any] | None = None
@@ -164,7 +166,9 @@ class FQI(BaseAgent):
             try:
                 from sklearn.ensemble import ExtraTreesRegressor
             except ImportError as err:
-                raise ImportError("FQI(regressor='extra_trees') needs scikit-learn: pip install porcini[sklearn]") from err
+                raise ImportError(
+                    "FQI(regressor='extra_trees') needs scikit-learn: pip install porcini[sklearn]"
+                ) from err
             seed = int(self.rng.integers(2**31))
             model = ExtraTreesRegressor(n_estimators=c.n_estimators, min_samples_split=c.min_samples_split,
                                         random_state=seed, n_jobs=1)

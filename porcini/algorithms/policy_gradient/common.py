@@ -35,7 +35,7 @@ from porcini.core.batch import TransitionBatch
 from porcini.core.config import require
 from porcini.envs.info import EnvInfo
 from porcini.functional import gae
-from porcini.networks import CategoricalHead, DiagGaussianHead, ValueHead, make_trunk, parse_net_arch
+from porcini.networks import ACTIVATIONS, CategoricalHead, DiagGaussianHead, ValueHead, make_trunk, parse_net_arch
 from porcini.networks.distributions import HALF_LOG_2PI, Categorical, DiagGaussian
 
 SCHEDULES = ("constant", "linear")
@@ -92,20 +92,27 @@ class ActorCritic(nn.Module):
         arch = parse_net_arch(net_arch)
         init = "orthogonal" if ortho_init else "default"
         self.pi_trunk = make_trunk(info.observation_space, arch.pi, activation, init)
+        pi_dim = int(self.pi_trunk.out_dim)  # type: ignore[arg-type]
         space = info.action_space
         self.discrete = isinstance(space, gym.spaces.Discrete)
-        if self.discrete:
-            self.pi_head: nn.Module = CategoricalHead(self.pi_trunk.out_dim, info.n_actions, init=init)
+        low, high = np.zeros(1), np.zeros(1)
+        if isinstance(space, gym.spaces.Discrete):
+            self.pi_head: nn.Module = CategoricalHead(pi_dim, info.n_actions, init=init)
         elif isinstance(space, gym.spaces.Box):
-            self.pi_head = DiagGaussianHead(self.pi_trunk.out_dim, info.action_dim, log_std_init, init=init)
+            self.pi_head = DiagGaussianHead(pi_dim, info.action_dim, log_std_init, init=init)
+            low, high = space.low, space.high
         else:
             raise ValueError(f"on-policy agents need a Discrete or Box action space; {info.env_id} has {space}")
-        low, high = (np.zeros(1), np.zeros(1)) if self.discrete else (space.low, space.high)
+        self.action_low: torch.Tensor
+        self.action_high: torch.Tensor
         self.register_buffer("action_low", torch.as_tensor(low, dtype=torch.float32), persistent=False)
         self.register_buffer("action_high", torch.as_tensor(high, dtype=torch.float32), persistent=False)
         self.clips = not self.discrete and bool(np.isfinite(low).any() or np.isfinite(high).any())
-        self.vf_trunk = make_trunk(info.observation_space, arch.vf, activation, init) if with_value else None
-        self.v_head = ValueHead(self.vf_trunk.out_dim, init) if self.vf_trunk is not None else None
+        self.vf_trunk: nn.Module | None = None
+        self.v_head: nn.Module | None = None
+        if with_value:
+            self.vf_trunk = make_trunk(info.observation_space, arch.vf, activation, init)
+            self.v_head = ValueHead(int(self.vf_trunk.out_dim), init)  # type: ignore[arg-type]
 
     def policy(self, obs: torch.Tensor) -> Categorical | DiagGaussian:
         """The action distribution at ``obs`` ``[*batch, *obs_shape]``."""
@@ -161,8 +168,7 @@ def check_common(owner: str, c: Any) -> None:
     """Validate the fields every on-policy config shares (learning rate, discount, device, schedules)."""
     require(c.learning_rate > 0, owner, "learning_rate", c.learning_rate, "> 0")
     require(0 <= c.gamma <= 1, owner, "gamma", c.gamma, "in [0, 1]")
-    require(c.activation in ("tanh", "relu", "elu", "gelu", "silu", "leaky_relu"), owner, "activation",
-            c.activation, "one of tanh, relu, elu, gelu, silu, leaky_relu")
+    require(c.activation in ACTIVATIONS, owner, "activation", c.activation, f"one of {sorted(ACTIVATIONS)}")
     max_grad_norm = getattr(c, "max_grad_norm", None)
     require(max_grad_norm is None or max_grad_norm > 0, owner, "max_grad_norm", max_grad_norm, "> 0 or None")
     try:

@@ -119,6 +119,11 @@ def conjugate_gradient(matvec: Callable[[torch.Tensor], torch.Tensor], b: torch.
     return x
 
 
+def flat_grad(output: torch.Tensor, params: list[torch.nn.Parameter], **kwargs: Any) -> torch.Tensor:
+    """The gradient of a scalar ``output`` with respect to ``params``, as one flat vector (no ``.grad`` touched)."""
+    return torch.cat([g.reshape(-1) for g in torch.autograd.grad(output, params, **kwargs)])
+
+
 class TRPO(OnPolicyAgent):
     """TRPO with a separate Adam-trained critic; fits every ``n_steps`` vector steps.
 
@@ -156,15 +161,12 @@ class TRPO(OnPolicyAgent):
             return (torch.exp(log_prob - data.old_log_prob) * advantage).mean()
 
         objective = surrogate()
-        gradient = torch.autograd.grad(objective, self.actor.params)
-        gradient = torch.cat([g.reshape(-1) for g in gradient])
+        gradient = flat_grad(objective, self.actor.params)
         kl = kl_divergence(old_dist, self.model.policy(data.obs)).mean()
-        kl_grad = torch.autograd.grad(kl, self.actor.params, create_graph=True)
-        kl_grad = torch.cat([g.reshape(-1) for g in kl_grad])
+        kl_grad = flat_grad(kl, self.actor.params, create_graph=True)
 
         def hessian_vector(v: torch.Tensor) -> torch.Tensor:
-            hv = torch.autograd.grad(kl_grad @ v, self.actor.params, retain_graph=True)
-            return torch.cat([h.reshape(-1) for h in hv]) + c.cg_damping * v
+            return flat_grad(kl_grad @ v, self.actor.params, retain_graph=True) + c.cg_damping * v
 
         direction = conjugate_gradient(hessian_vector, gradient, c.cg_max_steps)
         step = math.sqrt(2.0 * c.target_kl / float(direction @ hessian_vector(direction))) * direction

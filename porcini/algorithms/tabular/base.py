@@ -138,26 +138,26 @@ class TDAgent(BaseAgent):
     Args:
         info: the env's :class:`~porcini.envs.EnvInfo` (Discrete actions).
         config: the config (defaults if None).
-        features: a feature map to use instead of the one the config describes.
+        feature_map: a feature map object to use instead of the one the config's feature fields describe.
         **overrides: config fields.
     """
 
     Config: type[TDConfig] = TDConfig
     on_policy = False
 
-    def __init__(self, info: EnvInfo, config: TDConfig | None = None, *, features: Features | None = None,
+    def __init__(self, info: EnvInfo, config: TDConfig | None = None, *, feature_map: Features | None = None,
                  **overrides: Any) -> None:
         self.config = build_config(self.Config, config, overrides)
         if not info.discrete_actions:
             raise ValueError(f"{type(self).__name__} needs Discrete actions; {info.env_id} has {info.action_space}")
         c = self.config
         self.info = info
-        if features is None:
-            features = make_features(
+        if feature_map is None:
+            feature_map = make_features(
                 info.observation_space, c.features, low=c.obs_low, high=c.obs_high, n_tilings=c.n_tilings,
                 tiles_per_dim=c.tiles_per_dim, hash_size=c.hash_size, rbf_centers_per_dim=c.rbf_centers_per_dim,
                 fourier_order=c.fourier_order, poly_degree=c.poly_degree)
-        self.features = features
+        self.features = feature_map
         self.q = self._new_q()
         self.gamma = float(c.gamma if c.gamma is not None else (info.gamma if info.gamma is not None else 0.99))
         self.rng = np.random.default_rng(c.seed)
@@ -238,6 +238,10 @@ class TDAgent(BaseAgent):
                         x_next, next_q, next_action, terminated[t], episode_end[t], alpha)
             td_abs += float(np.abs(self._update(step)).mean())
             self.env_steps += n_envs
+        if not np.isfinite(td_abs):
+            raise FloatingPointError(
+                f"{type(self).__name__} diverged (non-finite TD error after {self.env_steps} env steps); lower "
+                f"learning_rate (now {self.config.learning_rate}), use replacing traces, or fewer envs sharing Q")
         return {"td_error_abs": td_abs / max(n_rows, 1), "exploration": self.exploration_value,
                 "learning_rate": self.learning_rate_schedule(self.env_steps)}
 

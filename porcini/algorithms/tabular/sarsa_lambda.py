@@ -1,5 +1,7 @@
-"""SARSA(λ) with accumulating or replacing eligibility traces (Rummery & Niranjan, 1994; Singh & Sutton, 1996;
-Sutton & Barto 2018, §12.7), tabular or linear in features (the book's Sarsa(λ) with binary features, p. 305).
+"""SARSA(λ) with accumulating or replacing eligibility traces, tabular or linear in features.
+
+Rummery & Niranjan (1994); Singh & Sutton (1996); Sutton & Barto (2018), §12.7 (Sarsa(λ) with binary features,
+p. 305).
 
 Per transition, per env, with ``x = φ(s)`` active for action ``a`` and ``a'`` the action taken next:
 

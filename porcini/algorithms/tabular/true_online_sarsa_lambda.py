@@ -1,5 +1,7 @@
-"""True Online SARSA(λ) (van Seijen & Sutton, 2014, "True online TD(λ)", ICML; van Seijen et al., 2016, JMLR;
-Sutton & Barto 2018, §12.8, p. 307), tabular or linear in features.
+"""True Online SARSA(λ) with dutch traces, tabular or linear in features.
+
+Van Seijen & Sutton (2014), "True online TD(λ)", ICML; van Seijen et al. (2016), JMLR; Sutton & Barto (2018),
+§12.8, p. 307.
 
 Per transition, per env, with ``x = φ(s, a)``, ``x' = φ(s', a')`` and ``a'`` the action taken next:
 

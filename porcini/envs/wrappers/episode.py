@@ -56,7 +56,8 @@ class TimeLimit(gym.Wrapper):
             truncated = True
         return obs, reward, terminated, truncated, info
 
-    # a read-only property over Wrapper's attribute, as in Gymnasium's TimeLimit
+    # a read-only property over Wrapper's attribute, as in Gymnasium's TimeLimit (hence the ignore: mypy
+    # rejects a read-only override of a writable attribute)
     @property
     def spec(self) -> EnvSpec | None:  # type: ignore[override]
         """The env's spec with ``max_episode_steps`` set to this limit."""

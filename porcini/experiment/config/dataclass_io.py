@@ -317,8 +317,9 @@ def field_docs(config_cls: type) -> dict[str, str]:
         body = class_def.body
         for node, after in zip(body, [*body[1:], None]):
             if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-                is_doc = isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant)
-                text = after.value.value if is_doc else ""  # type: ignore[union-attr]
+                text: object = ""
+                if isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant):
+                    text = after.value.value
                 docs[node.target.id] = inspect.cleandoc(text) if isinstance(text, str) else ""
     return {f.name: docs.get(f.name, "") for f in dataclasses.fields(config_cls)}
 

@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from porcini.core.config import require
 from porcini.core.errors import ConfigError
@@ -38,7 +38,10 @@ from porcini.experiment.config.dataclass_io import (
     to_dict,
 )
 
-C = TypeVar("C")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+C = TypeVar("C", bound="DataclassInstance")
 
 
 @dataclass(frozen=True)
@@ -214,7 +217,7 @@ def make_algo_config(run: RunConfig, config_cls: type[C]) -> C:
         ConfigError: as :func:`~porcini.experiment.config.from_dict`, with keys named ``algo.<field>``.
     """
     data = dict(run.algo)
-    if "seed" in {f.name for f in dataclasses.fields(config_cls)}:  # type: ignore[arg-type]
+    if "seed" in {f.name for f in dataclasses.fields(config_cls)}:
         data["seed"] = run.seed
     return from_dict(config_cls, data, path="algo.")
 

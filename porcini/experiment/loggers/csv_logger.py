@@ -8,6 +8,7 @@ import os
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import IO
 
 from porcini.experiment.loggers.base import Logger
 
@@ -61,8 +62,8 @@ class CSVLogger(Logger):
         self.rows = [row for row in self.rows if row[self.step_key] <= step]
         self._rewrite()
 
-    def _writer(self, file: object) -> csv.DictWriter:
-        return csv.DictWriter(file, fieldnames=self.columns, restval="")  # type: ignore[arg-type]
+    def _writer(self, file: IO[str]) -> csv.DictWriter[str]:
+        return csv.DictWriter(file, fieldnames=self.columns, restval="")
 
     def _format(self, row: Mapping[str, float]) -> dict[str, str]:
         # repr of a float round-trips exactly; integral steps are written without ".0"

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from porcini import Core, make_env
-from porcini.algorithms.value_based.dqn import DQN, DQNConfig, n_step_window
+from porcini.algorithms.value_based.common import n_step_window
+from porcini.algorithms.value_based.dqn import DQN, DQNConfig
 from porcini.core.batch import TransitionBatch
 from porcini.core.errors import ConfigError
 from porcini.envs.info import EnvInfo
@@ -289,3 +290,36 @@ def test_unknown_field_and_continuous_actions_are_refused():
     pendulum = EnvInfo("Pendulum-v1", gym.spaces.Box(-1, 1, (3,)), gym.spaces.Box(-2, 2, (1,)))
     with pytest.raises(ValueError, match="Discrete.*Pendulum-v1.*SAC"):
         DQN(pendulum)
+
+
+def test_flat_adam_matches_torch_adam_with_clipping_and_resumes():
+    from porcini.algorithms.value_based.common import FlatAdam
+    from porcini.networks import MLP
+
+    torch.manual_seed(0)
+    ours, ref = MLP(3, 2, (8, 8), "relu"), MLP(3, 2, (8, 8), "relu")
+    ref.load_state_dict(ours.state_dict())
+    flat = FlatAdam(list(ours.parameters()), lr=1e-2)
+    adam = torch.optim.Adam(ref.parameters(), lr=1e-2, foreach=False)
+    x = torch.randn(5, 16, 3)
+
+    def loss_of(net, i):
+        return (net(x[i]) ** 2).sum() * (1.0 if i % 2 else 50.0)  # every other step the clip binds
+
+    for i in range(5):
+        flat.zero_grad()
+        loss_of(ours, i).backward()
+        flat.clip_grad_norm(1.0)
+        flat.step()
+        adam.zero_grad()
+        loss_of(ref, i).backward()
+        torch.nn.utils.clip_grad_norm_(ref.parameters(), 1.0)
+        adam.step()
+        torch.testing.assert_close(params(ours), params(ref), rtol=1e-6, atol=1e-7)
+    resumed = FlatAdam(list(ours.parameters()), lr=1e-2)
+    resumed.load_state_dict(copy.deepcopy(flat.state_dict()))
+    for net, opt in ((ours, resumed), (ref, adam)):
+        opt.zero_grad()
+        loss_of(net, 1).backward()
+        opt.step()
+    torch.testing.assert_close(params(ours), params(ref), rtol=1e-6, atol=1e-7)

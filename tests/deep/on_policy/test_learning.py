@@ -1,0 +1,51 @@
+"""Learning tests (slow): PPO and A2C solve CartPole-v1 with their configs of record, for 4 of 5 seeds.
+
+Run with ``pytest -m slow tests/deep/on_policy -s`` to see the per-seed numbers.
+"""
+
+import json
+
+import numpy as np
+import pytest
+
+from porcini import Core, make_env
+from porcini.algorithms.registry import get_algorithm
+from porcini.core import Callback
+from porcini.experiment.config.run import load_config_of_record
+
+SOLVED = 475.0
+EVAL_EVERY = 10_000
+
+
+class EvalEvery(Callback):
+    """Deterministic evaluation (10 episodes, separate env) every ``EVAL_EVERY`` env steps."""
+
+    def __init__(self):
+        self.history = []
+
+    def on_epoch_end(self, core):
+        self.history.append((core.env_steps, float(np.mean(core.evaluate(10).returns))))
+
+
+def train(algo, seed, budget):
+    record = load_config_of_record(algo, "CartPole-v1")
+    env = make_env("CartPole-v1", n_envs=record["env"]["n_envs"], seed=seed)
+    agent = get_algorithm(algo)(env.info, **record["algo"], seed=seed)
+    evals = EvalEvery()
+    core = Core(agent, env, eval_env=env.spawn(10, seed + 10_000), callbacks=[evals], progress=False,
+                eval_seed=seed + 10_000)
+    core.learn(n_steps=budget, steps_per_epoch=EVAL_EVERY)
+    first = next((steps for steps, mean in evals.history if mean >= SOLVED), None)
+    return {"algo": algo, "seed": seed, "first_solved_at": first, "final_eval": evals.history[-1][1],
+            "train_time_s": round(core.train_time_s, 1), "evals": evals.history}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("algo, budget", [("ppo", 100_000), ("a2c", 200_000)])
+def test_solves_cartpole_for_four_of_five_seeds(algo, budget):
+    runs = [train(algo, seed, budget) for seed in range(5)]
+    for run in runs:
+        print(json.dumps(run))
+    solved = [run["seed"] for run in runs if run["first_solved_at"] is not None]
+    summary = [(run["seed"], run["first_solved_at"], run["final_eval"]) for run in runs]
+    assert len(solved) >= 4, f"{algo}: (seed, first eval >= {SOLVED} at, final eval) = {summary}"
