@@ -20,6 +20,7 @@ ALGORITHMS: dict[str, str] = {
     "ucb": "porcini.algorithms.bandits.ucb:UCB",
     "thompson": "porcini.algorithms.bandits.thompson:ThompsonSampling",
     "dqn": "porcini.algorithms.value_based.dqn:DQN",
+    "qr_dqn": "porcini.algorithms.value_based.qr_dqn:QRDQN",
     "reinforce": "porcini.algorithms.policy_gradient.reinforce:Reinforce",
     "a2c": "porcini.algorithms.policy_gradient.a2c:A2C",
     "ppo": "porcini.algorithms.policy_gradient.ppo:PPO",

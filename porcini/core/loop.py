@@ -302,6 +302,7 @@ class Core:
             run.bar.advance(steps if run.schedule.n_steps is not None else episodes, self.recent_returns)
         if run.epoch_every and steps - self._synced_steps + self._steps_since_epoch >= run.epoch_every:
             self._sync(self._obs, steps)
+            self._since_fit = (run.since_fit_steps, run.since_fit_episodes)  # a checkpoint here must see them
             self._steps_since_epoch = 0
             self.epochs += 1
             for cb in self.callbacks:

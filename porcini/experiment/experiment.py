@@ -52,6 +52,7 @@ class Experiment:
                  resume_step: int | None = None, mlflow_run_id: str | None = None) -> None:
         self.config = config
         self.run_dir = run_dir
+        _single_thread_default()
         seed_everything(config.seed)
         agent_cls = get_algorithm(config.algo_name)
         self.algo_config = make_algo_config(config, agent_cls.Config)
@@ -209,6 +210,17 @@ class Experiment:
         self.logger.close()
         self.env.close()
         self.eval_env.close()
+
+
+def _single_thread_default() -> None:
+    """One torch thread unless OMP_NUM_THREADS says otherwise: RL networks are small, and on few cores extra
+    intra-op threads cost several times more than they save."""
+    import os
+
+    if "OMP_NUM_THREADS" not in os.environ:
+        import torch
+
+        torch.set_num_threads(1)
 
 
 def _metric_key(name: str) -> str:

@@ -108,3 +108,35 @@ def test_sigkill_mid_run_resumes_from_last_checkpoint(tmp_path):
     assert steps == sorted(set(steps))  # rows after the checkpoint were dropped, not duplicated
     assert steps[-1] == at + 1000
     assert json.loads((run_dir / "summary.json").read_text())["env_steps"] == at + 1000
+
+
+# Deep agents: schedules over the run are constant here, so "2N" and "N then resume to 2N" train identically
+# (a linear schedule's horizon is the run length, which `resume --steps` extends).
+DEEP = {
+    "ppo": ["env.n_envs=2", "n_steps=64", "batch_size=64", "n_epochs=2", "learning_rate_schedule=constant",
+            "clip_range_schedule=constant"],
+    "dqn": ["learning_starts=100", "train_freq=50", "gradient_steps=10", "batch_size=32", "buffer_size=2000",
+            "total_steps=1000"],
+}
+
+
+@pytest.mark.parametrize("algo", [
+    "ppo",
+    pytest.param("dqn", marks=pytest.mark.xfail(reason="open: DQN's resumed run diverges from the straight one; "
+                                                       "some DQN state is not in its state_dict yet", strict=True)),
+])
+def test_deep_agents_resume_exactly(tmp_path, algo):
+    def cfg(out, steps):
+        return resolve(algo, "CartPole-v1", None, [f"steps={steps}", "steps_per_epoch=250", "log.sinks=[csv]",
+                                                   f"out={out}", "eval_episodes=3", *DEEP[algo]])
+
+    straight = Experiment.start(cfg(tmp_path / "a", 1000)).train()
+    first = Experiment.start(cfg(tmp_path / "b", 500))
+    first.train()
+    resumed = Experiment.resume(first.run_dir.path, steps=1000).train()
+    assert resumed.eval_return_mean == straight.eval_return_mean
+    # evaluation and training-episode columns are identical (the criterion); PPO's loss metrics after a
+    # resume still differ by ~1-4% (open: some minibatch RNG or optimizer state is not restored bit for bit)
+    a, b = eval_columns(first.run_dir.path), eval_columns(straight.extra["run_dir"])
+    keep = [i for i, name in enumerate(a[0]) if name.startswith(("env_steps", "eval_", "train/episode"))]
+    assert [[row[i] for i in keep] for row in a] == [[row[i] for i in keep] for row in b]

@@ -39,6 +39,7 @@ from porcini.networks import ACTIVATIONS, CategoricalHead, DiagGaussianHead, Val
 from porcini.networks.distributions import HALF_LOG_2PI, Categorical, DiagGaussian
 
 SCHEDULES = ("constant", "linear")
+SCHEDULE_FIELDS = ("learning_rate_schedule", "clip_range_schedule")
 
 
 def clipped_gaussian_log_prob(dist: DiagGaussian, action: torch.Tensor, low: torch.Tensor,
@@ -175,14 +176,23 @@ def check_common(owner: str, c: Any) -> None:
         torch.device(c.device)
     except RuntimeError:
         require(False, owner, "device", c.device, "a torch device such as 'cpu' or 'cuda'")
-    for field in ("learning_rate_schedule", "clip_range_schedule"):
+    for field in SCHEDULE_FIELDS:
         kind = getattr(c, field, "constant")
         require(kind in SCHEDULES, owner, field, kind, f"one of {SCHEDULES}")
-        if kind == "linear":
-            require(c.total_steps is not None, owner, "total_steps", c.total_steps,
-                    f"set (the run's env steps) when {field} is 'linear'")
     total = getattr(c, "total_steps", None)
     require(total is None or total >= 1, owner, "total_steps", total, ">= 1 or None")
+
+
+def check_schedule_horizon(owner: str, c: Any) -> None:
+    """A linear schedule needs ``total_steps``; checked when the agent is built, not in the config.
+
+    The config may leave it unset because the experiment runner fills it in with the run's ``steps`` after the
+    config is resolved.
+    """
+    for field in SCHEDULE_FIELDS:
+        if getattr(c, field, "constant") == "linear":
+            require(c.total_steps is not None, owner, "total_steps", c.total_steps,
+                    f"set (the run's env steps) when {field} is 'linear'")
 
 
 class OnPolicyAgent(BaseAgent):
@@ -196,6 +206,7 @@ class OnPolicyAgent(BaseAgent):
 
     def _build(self, info: EnvInfo, with_value: bool = True) -> None:
         c = self.config
+        check_schedule_horizon(type(c).__name__, c)
         self.info = info
         self.device = torch.device(c.device)
         # Initialize from the config's seed without touching the global torch RNG.

@@ -39,6 +39,7 @@ from porcini.core.batch import TransitionBatch
 from porcini.core.config import build_config, require
 from porcini.envs.info import EnvInfo
 from porcini.functional import normalize_advantage, value_loss
+from porcini.networks.distributions import DiagGaussian
 from porcini.networks.kl import kl_divergence
 
 
@@ -155,6 +156,8 @@ class TRPO(OnPolicyAgent):
         advantage = normalize_advantage(data.advantage) if c.normalize_advantage else data.advantage
         with torch.no_grad():
             old_dist = self.model.policy(data.obs)
+            if isinstance(old_dist, DiagGaussian):  # its log_std is the live parameter: freeze a copy
+                old_dist = DiagGaussian(old_dist.mean, old_dist.log_std.clone())
 
         def surrogate() -> torch.Tensor:  # mean(r A): the policy objective, maximized
             log_prob = self.model.log_prob(self.model.policy(data.obs), data.action)

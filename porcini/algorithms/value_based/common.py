@@ -1,4 +1,6 @@
-"""Parts shared by the value-based deep agents: the Q network, observations as tensors, replay with n-step runs.
+"""Parts shared by the value-based deep agents: Q network, observation tensors, n-step replay, a lean Adam.
+
+:class:`FlatAdam` is Adam with less per-step overhead, for the many small gradient steps these agents take.
 
 Glossary:
     replay sample: ``N`` transitions drawn from the buffer, as a :class:`Replay` whose TD target is
@@ -10,7 +12,7 @@ Glossary:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import gymnasium as gym
 import numpy as np
@@ -53,7 +55,7 @@ class QNetwork(nn.Module):
             raise ValueError("QNetwork: a dueling head has no quantile version here; use dueling=False")
         self.n_actions, self.n_quantiles = info.n_actions, n_quantiles
         head = DuelingQHead if dueling else QHead
-        self.head = head(self.trunk.out_dim, info.n_actions * (n_quantiles or 1))
+        self.head = head(cast(int, self.trunk.out_dim), info.n_actions * (n_quantiles or 1))
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         """Action values ``[*batch, n_actions]`` (or quantiles ``[*batch, n_actions, n_quantiles]``)."""
@@ -192,10 +194,10 @@ class FlatAdam:
     """
 
     def __init__(self, params: Sequence[nn.Parameter], lr: float, eps: float = 1e-8) -> None:
-        self.params = list(params)
+        self.params: list[torch.Tensor] = list(params)
         device = self.params[0].device
-        fused = {"fused": True} if device.type in ("cpu", "cuda") else {"foreach": True}
-        self.optimizer = torch.optim.Adam(self.params, lr=lr, eps=eps, **fused)
+        fused = device.type in ("cpu", "cuda")
+        self.optimizer = torch.optim.Adam(self.params, lr=lr, eps=eps, fused=fused, foreach=None if fused else True)
         self.flat_grad = torch.zeros(sum(p.numel() for p in self.params), device=device, dtype=self.params[0].dtype)
         offset = 0
         for p in self.params:
@@ -222,7 +224,8 @@ class FlatAdam:
         group = self.optimizer.param_groups[0]
         exp_avgs, exp_avg_sqs, steps = self._state
         beta1, beta2 = group["betas"]
-        adam(self.params, [p.grad for p in self.params], exp_avgs, exp_avg_sqs, [], steps, foreach=group["foreach"],
+        grads = cast(list[torch.Tensor], [p.grad for p in self.params])  # views into flat_grad
+        adam(self.params, grads, exp_avgs, exp_avg_sqs, [], steps, foreach=group["foreach"],
              fused=group["fused"], amsgrad=False, beta1=beta1, beta2=beta2, lr=group["lr"],
              weight_decay=group["weight_decay"], eps=group["eps"], maximize=False)
 

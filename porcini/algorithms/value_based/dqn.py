@@ -31,7 +31,7 @@ Clocks and counters, matching Stable-Baselines3 (2.x) so benchmark configs do th
 Deviations from Mnih et al. 2015, all as in Stable-Baselines3: Adam instead of RMSProp, the Huber loss instead of
 clipping the TD error, gradient-norm clipping, target updates counted in env steps. For speed (never less work),
 the uniform-replay path samples the indices of all the fit's minibatches at once, converts them to torch once,
-and runs the target network on all of them in one forward (it is constant within a fit); with prioritized replay
+and runs the target network on all of them up front (it is constant within a fit); with prioritized replay
 each gradient step samples after the previous one's priority update, as in the paper. n-step runs never start in
 the newest ``n - 1`` rows of the buffer (their window is not complete yet).
 """
@@ -299,7 +299,7 @@ class DQN(BaseAgent):
         return (y - q).abs()
 
     def _train_uniform(self, n_grad: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """``n_grad`` steps on minibatches sampled at once; the fixed target network runs once on all of them."""
+        """``n_grad`` steps on minibatches sampled at once; the target network (fixed in a fit) runs on all first."""
         bs = self.config.batch_size
         s = self._sample(n_grad * bs, (n_grad, bs))
         with torch.no_grad():  # [n_grad, batch_size, n_actions], in chunks whose activations stay in the CPU cache

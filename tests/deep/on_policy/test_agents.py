@@ -1,5 +1,6 @@
 """On-policy agents (PPO, A2C, REINFORCE, TRPO): fits on toy envs, checkpoints, seeding, truncation, config."""
 
+import copy
 import math
 
 import gymnasium as gym
@@ -223,13 +224,30 @@ def adam_steps(agent):
     return int(next(iter(state.values()))["step"])
 
 
-def test_trpo_policy_step_stays_in_the_trust_region():
-    env = make_env("CartPole-v1", n_envs=2, seed=0)
+@pytest.mark.parametrize("env_id", ["CartPole-v1", "Pendulum-v1"])
+def test_trpo_policy_step_stays_in_the_trust_region(env_id):
+    from porcini.networks.kl import kl_divergence
+
+    env = make_env(env_id, n_envs=2, seed=0)
     agent = TRPO(env.info, n_steps=64, target_kl=0.005)
+    seen = {}
+    fit = agent.fit
+
+    def spy(batch):
+        seen.update(batch=batch, before=copy.deepcopy(agent.model))
+        return fit(batch)
+
+    agent.fit = spy
     core = Core(agent, env, progress=False)
     for _ in range(3):
         core.learn(n_steps=128)
-        assert core.last_metrics["kl_divergence"] < 0.005
+        metrics = core.last_metrics
+        assert metrics["line_search_success"] == 1.0
+        assert 0 < metrics["kl_divergence"] < 0.005
+        obs = torch.from_numpy(seen["batch"].obs.reshape(-1, *env.info.obs_shape))
+        with torch.no_grad():  # the KL of the step, measured independently from a copy of the old policy
+            kl = kl_divergence(seen["before"].policy(obs), agent.model.policy(obs)).mean()
+        assert float(kl) == pytest.approx(metrics["kl_divergence"], rel=1e-4)
 
 
 def test_flat_parameters_share_storage_with_the_module():
@@ -263,9 +281,12 @@ def test_invalid_config_values_raise_errors_naming_the_field(config_cls, field, 
 
 
 def test_linear_schedule_needs_total_steps_and_unknown_fields_are_named():
-    with pytest.raises(ConfigError, match="total_steps.*learning_rate_schedule"):
-        PPOConfig(learning_rate_schedule="linear")
     env = make_env("CartPole-v1", n_envs=1, seed=0)
+    config = PPOConfig(clip_range_schedule="linear")  # valid: the runner may fill total_steps in later
+    with pytest.raises(ConfigError, match="PPOConfig.total_steps = None.*clip_range_schedule"):
+        PPO(env.info, config)
+    with pytest.raises(ConfigError, match="A2CConfig.total_steps = None.*learning_rate_schedule"):
+        A2C(env.info, learning_rate_schedule="linear")
     with pytest.raises(ConfigError, match="no field.*learning_rat"):
         PPO(env.info, learning_rat=1e-3)
 

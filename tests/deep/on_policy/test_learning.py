@@ -30,7 +30,8 @@ class EvalEvery(Callback):
 def train(algo, seed, budget):
     record = load_config_of_record(algo, "CartPole-v1")
     env = make_env("CartPole-v1", n_envs=record["env"]["n_envs"], seed=seed)
-    agent = get_algorithm(algo)(env.info, **record["algo"], seed=seed)
+    # as the runner does: the schedules' horizon is the run's length unless the record sets one
+    agent = get_algorithm(algo)(env.info, **{"total_steps": budget, **record["algo"]}, seed=seed)
     evals = EvalEvery()
     core = Core(agent, env, eval_env=env.spawn(10, seed + 10_000), callbacks=[evals], progress=False,
                 eval_seed=seed + 10_000)
