@@ -213,8 +213,10 @@ class Experiment:
 
 
 def _single_thread_default() -> None:
-    """One torch thread unless OMP_NUM_THREADS says otherwise: RL networks are small, and on few cores extra
-    intra-op threads cost several times more than they save."""
+    """Use one torch thread unless OMP_NUM_THREADS says otherwise.
+
+    RL networks are small, and on few cores extra intra-op threads cost several times more than they save.
+    """
     import os
 
     if "OMP_NUM_THREADS" not in os.environ:
