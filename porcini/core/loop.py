@@ -21,35 +21,10 @@ from porcini.core.agent import Agent
 from porcini.core.batch import TransitionBatch
 from porcini.core.callbacks import Callback, overrides
 from porcini.core.errors import EnvCheckError
+from porcini.core.progress import ProgressBar, progress_bar
+from porcini.core.records import EpisodeRecord, LearnResult
 from porcini.core.rollout import RolloutStorage
 from porcini.core.schedule import LoopSchedule
-
-
-@dataclass
-class EpisodeRecord:
-    """Returns and lengths of finished episodes, in the order they ended."""
-
-    returns: list[float] = field(default_factory=list)
-    lengths: list[int] = field(default_factory=list)
-
-    @property
-    def n_episodes(self) -> int:
-        """Number of recorded episodes."""
-        return len(self.returns)
-
-    def mean_return(self) -> float:
-        """Mean return, NaN when no episode ended."""
-        return float(np.mean(self.returns)) if self.returns else float("nan")
-
-
-@dataclass
-class LearnResult:
-    """What one ``Core.learn`` call did: env steps, training episodes, fit metrics of the last fit, wall time."""
-
-    env_steps: int
-    episodes: EpisodeRecord
-    last_metrics: dict[str, float]
-    wall_time_s: float
 
 
 @dataclass
@@ -58,7 +33,7 @@ class _RunState:
 
     schedule: LoopSchedule
     storage: RolloutStorage | None
-    bar: _ProgressBar | None
+    bar: ProgressBar | None
     step_hooks: list[Callback]
     record: EpisodeRecord = field(default_factory=EpisodeRecord)
     since_fit_steps: int = 0
@@ -215,7 +190,7 @@ class Core:
         run = _RunState(
             schedule=schedule,
             storage=self._storage_for(schedule),
-            bar=_progress_bar(schedule, show_progress),
+            bar=progress_bar(schedule, show_progress),
             step_hooks=step_hooks,
             since_fit_steps=self._since_fit[0],
             since_fit_episodes=self._since_fit[1],
@@ -444,35 +419,3 @@ def _true_successor(reset_obs: Any, ended: np.ndarray, info: dict[str, Any]) -> 
     else:
         next_obs[ended] = final[ended]
     return next_obs
-
-
-class _ProgressBar:
-    """A tqdm bar over steps or episodes, updated in chunks so it costs nothing per step."""
-
-    def __init__(self, total: int, unit: str) -> None:
-        from tqdm.auto import tqdm
-
-        self._bar = tqdm(total=total, unit=unit, file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
-        self._done = 0
-        self._next_check = 0
-
-    def advance(self, done: int, recent: deque[float]) -> None:
-        if done < self._next_check:  # cheap integer test on most steps; the clock is read every ~1000
-            return
-        self._next_check = done + 1000
-        self._bar.update(done - self._done)
-        self._done = done
-        if recent:
-            self._bar.set_postfix(ret=f"{np.mean(recent):.1f}", refresh=False)
-
-    def close(self, done: int) -> None:
-        self._bar.update(done - self._done)
-        self._bar.close()
-
-
-def _progress_bar(schedule: LoopSchedule, show: bool) -> _ProgressBar | None:
-    if not show:
-        return None
-    if schedule.n_steps is not None:
-        return _ProgressBar(schedule.n_steps, "step")
-    return _ProgressBar(schedule.n_episodes or 0, "episode")

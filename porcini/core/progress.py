@@ -1,0 +1,45 @@
+"""A tqdm progress bar over steps or episodes for ``Core.learn``, updated in chunks so it costs nothing per step."""
+
+from __future__ import annotations
+
+import sys
+from collections import deque
+
+import numpy as np
+
+from porcini.core.schedule import LoopSchedule
+
+
+class ProgressBar:
+    """A tqdm bar over steps or episodes, updated in chunks so it costs nothing per step."""
+
+    def __init__(self, total: int, unit: str) -> None:
+        from tqdm.auto import tqdm
+
+        self._bar = tqdm(total=total, unit=unit, file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
+        self._done = 0
+        self._next_check = 0
+
+    def advance(self, done: int, recent: deque[float]) -> None:
+        """Move the bar to ``done`` steps (or episodes), showing the recent mean return."""
+        if done < self._next_check:  # cheap integer test on most steps; the clock is read every ~1000
+            return
+        self._next_check = done + 1000
+        self._bar.update(done - self._done)
+        self._done = done
+        if recent:
+            self._bar.set_postfix(ret=f"{np.mean(recent):.1f}", refresh=False)
+
+    def close(self, done: int) -> None:
+        """Show the final count and close the bar."""
+        self._bar.update(done - self._done)
+        self._bar.close()
+
+
+def progress_bar(schedule: LoopSchedule, show: bool) -> ProgressBar | None:
+    """A bar over the schedule's steps or episodes, or None when not shown."""
+    if not show:
+        return None
+    if schedule.n_steps is not None:
+        return ProgressBar(schedule.n_steps, "step")
+    return ProgressBar(schedule.n_episodes or 0, "episode")
