@@ -218,7 +218,8 @@ class Core:
             else:
                 next_obs = reset_obs
             if slow_path:
-                self._after_step(run, steps, episodes, obs, action, reward, next_obs, terminated, truncated, info)
+                self._after_step(run, steps, episodes, obs, action, reward, next_obs, terminated, truncated, info,
+                                 reset_obs)
             obs = reset_obs
         self._sync(obs, steps)
         self._since_fit = (run.since_fit_steps, run.since_fit_episodes)
@@ -259,24 +260,28 @@ class Core:
         return next_obs, len(finished)
 
     def _after_step(self, run: _RunState, steps: int, episodes: int, obs: Any, action: Any, reward: Any,
-                    next_obs: Any, terminated: Any, truncated: Any, info: dict[str, Any]) -> None:
-        """The optional per-step work: store the transition, call step hooks, fit, advance the bar, close epochs."""
+                    next_obs: Any, terminated: Any, truncated: Any, info: dict[str, Any], current_obs: Any) -> None:
+        """The optional per-step work: store the transition, call step hooks, fit, advance the bar, close epochs.
+
+        ``next_obs`` is the transition's true successor; ``current_obs`` is what the agent acts on next (the reset
+        observation where an episode ended), which is what hooks, fits and checkpoints must see as ``self.obs``.
+        """
         if run.storage is not None:
             run.storage.append(obs, action, reward, next_obs, terminated, truncated, info)
         if run.step_hooks:
-            self._sync(next_obs, steps)
+            self._sync(current_obs, steps)
             for cb in run.step_hooks:
                 cb.on_step(self, action, reward, terminated, truncated, info)
         if run.storage is not None:
             run.since_fit_steps += self.n_envs
             if run.schedule.fit_due(run.since_fit_steps, run.since_fit_episodes):
-                self._sync(self._obs, steps)
+                self._sync(current_obs, steps)
                 self._fit(run.storage.take())
                 run.since_fit_steps = run.since_fit_episodes = 0
         if run.bar is not None:
             run.bar.advance(steps if run.schedule.n_steps is not None else episodes, self.recent_returns)
         if run.epoch_every and steps - self._synced_steps + self._steps_since_epoch >= run.epoch_every:
-            self._sync(self._obs, steps)
+            self._sync(current_obs, steps)
             self._since_fit = (run.since_fit_steps, run.since_fit_episodes)  # a checkpoint here must see them
             self._steps_since_epoch = 0
             self.epochs += 1

@@ -127,6 +127,39 @@ def test_callbacks_and_epochs():
     assert calls["start"] == calls["end"] == 1
 
 
+@pytest.mark.parametrize("with_step_hook", [False, True])
+def test_core_obs_at_hooks_is_what_the_agent_acts_on_next(with_step_hook):
+    # A checkpoint written at a fit or an epoch end saves core.obs; resuming acts on it. It must be the observation
+    # the agent is handed next (the reset observation where an episode just ended), never a stale one.
+    seen_at_hooks, acted_on = [], []
+
+    class Acting(RecordingAgent):
+        def act(self, obs, *, explore):
+            acted_on.append(obs.copy())
+            return super().act(obs, explore=explore)
+
+    class Hooks(Callback):
+        def on_fit(self, core, metrics):
+            seen_at_hooks.append((len(acted_on), core.obs.copy()))
+
+        def on_epoch_end(self, core):
+            seen_at_hooks.append((len(acted_on), core.obs.copy()))
+
+    class StepHook(Callback):
+        def on_step(self, core, action, reward, terminated, truncated, info):
+            seen_at_hooks.append((len(acted_on), core.obs.copy()))
+
+    env = counting_env(2, truncate_at=5)
+    callbacks = [Hooks(), StepHook()] if with_step_hook else [Hooks()]
+    core = Core(Acting(env.info, fit_every_steps=6), env, callbacks=callbacks, progress=False)
+    core.learn(n_steps=60, steps_per_epoch=10)  # fits and epochs fall on steps where episodes end, and elsewhere
+    assert len(seen_at_hooks) >= 16
+    for n_acts, obs in seen_at_hooks:
+        if n_acts < len(acted_on):
+            np.testing.assert_array_equal(obs, acted_on[n_acts])
+    np.testing.assert_array_equal(core.obs, seen_at_hooks[-1][1])
+
+
 def test_stop_requested_ends_learning():
     class StopAfterFirstEpisode(Callback):
         def on_episode_end(self, core, returns, lengths):

@@ -117,26 +117,23 @@ DEEP = {
             "clip_range_schedule=constant"],
     "dqn": ["learning_starts=100", "train_freq=50", "gradient_steps=10", "batch_size=32", "buffer_size=2000",
             "total_steps=1000"],
+    "sac": ["learning_starts=100", "batch_size=32", "buffer_size=2000", "net_arch=[32,32]"],
 }
+ENV_OF = {"sac": "Pendulum-v1"}
 
 
-@pytest.mark.parametrize("algo", [
-    "ppo",
-    pytest.param("dqn", marks=pytest.mark.xfail(reason="open: DQN's resumed run diverges from the straight one; "
-                                                       "some DQN state is not in its state_dict yet", strict=True)),
-])
+@pytest.mark.parametrize("algo", ["ppo", "dqn", "sac"])
 def test_deep_agents_resume_exactly(tmp_path, algo):
     def cfg(out, steps):
-        return resolve(algo, "CartPole-v1", None, [f"steps={steps}", "steps_per_epoch=250", "log.sinks=[csv]",
-                                                   f"out={out}", "eval_episodes=3", *DEEP[algo]])
+        overrides = [f"steps={steps}", "steps_per_epoch=250", "log.sinks=[csv]", f"out={out}", "eval_episodes=3"]
+        return resolve(algo, ENV_OF.get(algo, "CartPole-v1"), None, [*overrides, *DEEP[algo]])
 
     straight = Experiment.start(cfg(tmp_path / "a", 1000)).train()
     first = Experiment.start(cfg(tmp_path / "b", 500))
     first.train()
     resumed = Experiment.resume(first.run_dir.path, steps=1000).train()
     assert resumed.eval_return_mean == straight.eval_return_mean
-    # evaluation and training-episode columns are identical (the criterion); PPO's loss metrics after a
-    # resume still differ by ~1-4% (open: some minibatch RNG or optimizer state is not restored bit for bit)
+    # every logged column but the clocks is identical, the agent's losses included
     a, b = eval_columns(first.run_dir.path), eval_columns(straight.extra["run_dir"])
-    keep = [i for i, name in enumerate(a[0]) if name.startswith(("env_steps", "eval_", "train/episode"))]
-    assert [[row[i] for i in keep] for row in a] == [[row[i] for i in keep] for row in b]
+    assert any(name.startswith("loss/") for name in a[0])
+    assert a == b
