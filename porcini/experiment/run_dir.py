@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import yaml
+from porcini.experiment.config.dataclass_io import load_yaml, yaml_text
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -59,11 +59,11 @@ class RunDirectory:
 
     def write_config(self, config: dict[str, Any]) -> None:
         """Write the fully resolved configuration to ``config.yaml``."""
-        atomic_write_text(self.path / "config.yaml", yaml.safe_dump(config, sort_keys=False))
+        atomic_write_text(self.path / "config.yaml", yaml_text(config))
 
     def read_config(self) -> dict[str, Any]:
-        """Read ``config.yaml`` back (``yaml.safe_load``: no code runs)."""
-        return yaml.safe_load((self.path / "config.yaml").read_text())
+        """Read ``config.yaml`` back (a safe loader: no code runs)."""
+        return load_yaml(self.path / "config.yaml")
 
     def append_metrics(self, row: dict[str, Any]) -> None:
         """Append one epoch's row to ``metrics.csv``; columns are fixed by the first row (later new keys dropped)."""

@@ -191,6 +191,13 @@ def test_dump_then_load_gives_an_equal_config() -> None:
     assert from_dict(RunConfig, load_yaml(dump_yaml(run))) == run
 
 
+@pytest.mark.parametrize("text", ["0E0", "1e5", "-2E+3", "3e-4", "1.5", "null", "true"])
+def test_strings_that_look_like_numbers_round_trip(text) -> None:
+    # the loader reads 1e5 as a float (YAML 1.2), so the dumper must quote such strings (found by hypothesis)
+    config = ToyConfig(device=text)
+    assert from_dict(ToyConfig, load_yaml(dump_yaml(config))) == config
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     learning_rate=st.floats(min_value=1e-12, max_value=1e12, allow_nan=False),

@@ -32,11 +32,21 @@ class _Loader(yaml.SafeLoader):
     """``yaml.SafeLoader`` that also reads ``3e-4`` and ``1e6`` as floats, as YAML 1.2 does."""
 
 
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"),
-)
+class _Dumper(yaml.SafeDumper):
+    """``yaml.SafeDumper`` that quotes strings ``_Loader`` would read as floats (``"0E0"``), so text round-trips."""
+
+
+for _cls in (_Loader, _Dumper):
+    _cls.add_implicit_resolver(
+        "tag:yaml.org,2002:float",
+        re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+        list("-+0123456789"),
+    )
+
+
+def yaml_text(data: Any) -> str:
+    """YAML text of plain data (dicts, lists, scalars), keys in order, that :func:`load_yaml` reads back equal."""
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True)
 
 
 def load_yaml(source: str | os.PathLike[str]) -> Any:
@@ -61,7 +71,7 @@ def dump_yaml(config: Any, path: str | os.PathLike[str] | None = None) -> str:
 
     ``from_dict(type(config), load_yaml(text)) == config`` for every config that :func:`from_dict` built.
     """
-    text = yaml.safe_dump(to_dict(config), sort_keys=False, default_flow_style=False, allow_unicode=True)
+    text = yaml_text(to_dict(config))
     if path is not None:
         Path(path).write_text(text)
     return text
