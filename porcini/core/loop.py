@@ -207,7 +207,10 @@ class Core:
             reset_obs, reward, terminated, truncated, info = env.step(action)
             steps += n
             self._vector_steps += 1
-            ep_return += reward
+            if n == 1:  # a scalar add is a quarter of the cost of NumPy's in-place add on one-element arrays
+                ep_return[0] += reward[0]
+            else:
+                ep_return += reward
             # same-step autoreset puts "_final_obs" in info exactly when some episode ended: a dict lookup is far
             # cheaper than reducing the flags on every step
             if "_final_obs" in info:

@@ -78,7 +78,8 @@ class EpisodeLog:
             else:
                 raise CheckpointError(f"env index {i} has no recorded episode start; the checkpoint is incomplete")
             for step, action in enumerate(actions):
-                obs, _, terminated, truncated, _ = env.step(action.item() if action.ndim == 0 else action)
+                # a NumPy scalar for scalar actions, as SyncVectorEnv.step passes them
+                obs, _, terminated, truncated, _ = env.step(action[()] if action.ndim == 0 else action)
                 if terminated or truncated:
                     raise CheckpointError(
                         f"env index {i} ended its episode at step {step + 1} while replaying a checkpoint; its "

@@ -15,6 +15,7 @@ import numpy as np
 from porcini.core.errors import EnvCheckError
 
 SMALL_OBS = 32  # up to this many scalars per batch, bounds are checked in Python
+_BOOLS = (bool, np.bool_)
 
 
 def _finite_bounds(space: gym.spaces.Box) -> tuple[np.ndarray, np.ndarray]:
@@ -45,15 +46,21 @@ class StepValidator:
         self.n_envs = n_envs
         self.step_count = 0
         self._obs_bounds: tuple[np.ndarray, np.ndarray] | None = None
-        # For a handful of scalars a Python comparison beats NumPy's per-call overhead several times over
-        self._obs_bound_lists: list[tuple[Any, Any]] | None = None
+        # For a handful of scalars a Python comparison beats NumPy's per-call overhead several times over: the
+        # (position, low, high) of every bounded scalar of the batch; unbounded ones only need to be finite
+        self._obs_bounded: list[tuple[int, float, float]] | None = None
         if isinstance(observation_space, gym.spaces.Box):
             self._obs_bounds = _finite_bounds(observation_space)
-            low, high = self._obs_bounds
             if int(np.prod(observation_space.shape)) * n_envs <= SMALL_OBS:
-                self._obs_bound_lists = list(zip(np.tile(low.ravel(), n_envs).tolist(),
-                                                 np.tile(high.ravel(), n_envs).tolist()))
+                low = np.tile(np.asarray(observation_space.low, dtype=np.float64).ravel(), n_envs)
+                high = np.tile(np.asarray(observation_space.high, dtype=np.float64).ravel(), n_envs)
+                self._obs_bounded = [(i, float(lo), float(hi)) for i, (lo, hi) in enumerate(zip(low, high))
+                                     if np.isfinite(lo) or np.isfinite(hi)]
         self._act_bounds = _finite_bounds(action_space) if isinstance(action_space, gym.spaces.Box) else None
+        self._discrete_actions = (
+            (int(action_space.start), int(action_space.start + action_space.n))
+            if isinstance(action_space, gym.spaces.Discrete) else None
+        )
         self._action_shape = (n_envs, *(action_space.shape or ()))
 
     def _where(self, index: int) -> str:
@@ -61,22 +68,22 @@ class StepValidator:
 
     def check_actions(self, actions: Any) -> np.ndarray:
         """Return ``actions`` as an array, or raise EnvCheckError if any is outside the action space."""
-        a = np.asarray(actions)
+        a = actions if type(actions) is np.ndarray else np.asarray(actions)
         space = self.action_space
         if a.shape != self._action_shape:
             raise EnvCheckError(
                 f"actions have shape {a.shape}, expected {self._action_shape} ([n_envs, *action_shape]) "
                 f"for env {self.env_id} with action space {space} at step {self.step_count}; return one action per env"
             )
-        if isinstance(space, gym.spaces.Discrete):
+        if self._discrete_actions is not None:
             if a.dtype.kind not in "iu":
                 raise EnvCheckError(
                     f"actions have dtype {a.dtype} but {space} takes integers, for env {self.env_id} at step "
                     f"{self.step_count}; convert with .astype(np.int64)"
                 )
-            start, stop = int(space.start), int(space.start + space.n)
+            start, stop = self._discrete_actions
             if self.n_envs == 1:
-                value = int(a[0])
+                value = a[0]
                 if value < start or value >= stop:
                     self._raise_action(0, value)
             elif a.min() < start or a.max() >= stop:
@@ -114,6 +121,37 @@ class StepValidator:
             for i in np.flatnonzero(final_mask):
                 self.check_obs(np.asarray(final_obs[i])[None], index=int(i), what="final observation")
 
+    def check_one_step(self, obs: Any, reward: Any, terminated: Any, truncated: Any, final_obs: Any) -> None:
+        """:meth:`check_step` for a vector of one, on the env's own ``reward`` and flags (the hot path of one env).
+
+        Args:
+            obs: the observation batch ``[1, ...]`` returned to the agent.
+            reward: the env's scalar reward.
+            terminated: the env's terminated flag.
+            truncated: the env's truncated flag.
+            final_obs: the final observation batch ``[1, ...]`` when the episode ended, else None.
+        """
+        self.step_count += 1
+        if type(terminated) not in _BOOLS or type(truncated) not in _BOOLS:
+            self._raise_flags(0, terminated, truncated)
+        try:
+            finite = math.isfinite(reward)
+        except TypeError:
+            raise EnvCheckError(
+                f"reward {reward!r} of type {type(reward).__name__} is not a number {self._where(0)}; return a float"
+            ) from None
+        if not finite:
+            self._raise_reward(0, reward)
+        self.check_obs(obs)
+        if final_obs is not None:
+            self.check_obs(final_obs, index=0, what="final observation")
+
+    def _raise_flags(self, index: int, terminated: Any, truncated: Any) -> None:
+        raise EnvCheckError(
+            f"env {self.env_id} (env index {index}) returned terminated={terminated!r}, truncated={truncated!r} at "
+            f"step {self.step_count}; both must be bool (Gymnasium >= 0.26 step API)"
+        )
+
     def _raise_reward(self, index: int, value: Any) -> None:
         raise EnvCheckError(
             f"reward {value} is not finite {self._where(index)}; fix the env's reward computation "
@@ -124,14 +162,18 @@ class StepValidator:
         """Raise EnvCheckError if any observation in the batch is outside the observation space or not finite."""
         if self._obs_bounds is not None:
             low, high = self._obs_bounds
-            pairs = self._obs_bound_lists
-            if pairs is not None and index is None:
-                for v, (lo, hi) in zip(obs.ravel().tolist(), pairs):
-                    if not lo <= v <= hi:
-                        break
-                else:
-                    return
-            elif (obs >= low).all() and (obs <= high).all():
+            bounded = self._obs_bounded
+            if bounded is not None and index is None:
+                values = obs.ravel().tolist()
+                # a NaN or inf anywhere makes the sum non-finite (a false alarm on overflow falls through to the
+                # exact check below, which then finds nothing and returns)
+                if math.isfinite(sum(values)):
+                    for i, lo, hi in bounded:
+                        if not lo <= values[i] <= hi:
+                            break
+                    else:
+                        return
+            if (obs >= low).all() and (obs <= high).all():
                 return
             flat = ((obs >= low) & (obs <= high)).reshape(len(obs), -1).all(axis=1)
             bad = int(np.flatnonzero(~flat)[0])

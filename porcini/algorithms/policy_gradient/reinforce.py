@@ -38,6 +38,7 @@ from porcini.functional import (
     policy_gradient_loss,
     value_loss,
 )
+from porcini.networks.denormals import flush_denormals
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,7 @@ class Reinforce(OnPolicyAgent):
         self.optimizer = self.make_optimizer(self.flat, self.config.learning_rate, eps=self.config.adam_eps)
         self.optimizers = {"adam": self.optimizer}
 
+    @flush_denormals  # subnormal Adam state would make every update several times slower on x86
     def fit(self, batch: TransitionBatch) -> dict[str, float]:
         """One policy-gradient step on the episodes of the batch; return the losses."""
         c = self.config

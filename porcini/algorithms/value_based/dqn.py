@@ -64,6 +64,7 @@ from porcini.data import PrioritizedReplayBuffer, ReplayBuffer
 from porcini.envs.info import EnvInfo
 from porcini.functional import double_q_target, polyak_update, q_learning_target, td_loss
 from porcini.networks import ACTIVATIONS
+from porcini.networks.denormals import flush_denormals
 
 DEFAULT_TOTAL_STEPS = 100_000
 """The run length assumed by the schedules when ``total_steps`` is None (RunConfig's default ``steps``)."""
@@ -242,6 +243,7 @@ class DQN(BaseAgent):
             action = np.where(randomize, self.rng.integers(0, self.n_actions, size=n), action)
         return action
 
+    @flush_denormals  # subnormal Adam state would make every update several times slower on x86
     def fit(self, batch: TransitionBatch) -> dict[str, float]:
         """Store the batch; past ``learning_starts``, update the target if due and take the gradient steps."""
         c = self.config
