@@ -43,7 +43,8 @@ class RandomAgent(BaseAgent):
         self._space = info.action_space
         self._buffer: np.ndarray | None = None
         self._next = 0
-        if not isinstance(self._space, (gym.spaces.Discrete, gym.spaces.Box)):
+        self._drawn_in_chunks = isinstance(self._space, (gym.spaces.Discrete, gym.spaces.Box))
+        if not self._drawn_in_chunks:
             self._space.seed(int(self.rng.integers(2**31)))
 
     def _draw(self, n: int) -> np.ndarray:
@@ -58,7 +59,7 @@ class RandomAgent(BaseAgent):
     def act(self, obs: np.ndarray, *, explore: bool = True) -> np.ndarray:
         """Random actions for every env, whatever ``explore`` says."""
         n = len(obs)
-        if not isinstance(self._space, (gym.spaces.Discrete, gym.spaces.Box)):
+        if not self._drawn_in_chunks:
             return np.stack([self._space.sample() for _ in range(n)])
         if self._buffer is None or self._next + n > len(self._buffer):
             self._buffer = self._draw(max(self.config.chunk, n))

@@ -250,7 +250,11 @@ class SyncVectorEnv(VectorEnv):
             obs, info = env.reset()
         if info:
             infos = self._add_info(infos, info, 0)
-        batch = self._stack([obs])
+        if self._is_array_obs:  # _stack's work without its list and loop
+            batch = np.empty(self._obs_shape, dtype=self._obs_dtype)
+            batch[0] = obs
+        else:
+            batch = self._stack([obs])
         if validator is not None:
             validator.check_one_step(batch, reward, term, trunc, final)
         return batch, np.array((reward,), dtype=np.float64), _FLAG[bool(term)], _FLAG[bool(trunc)], infos

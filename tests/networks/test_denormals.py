@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from porcini import make_env
-from porcini.algorithms import DQN, PPO, SAC
+from porcini.algorithms import A2C, DQN, PPO, SAC, TD3, TRPO, Reinforce
 from porcini.core.batch import TransitionBatch
 from porcini.networks.denormals import denormals_flushed, flush_denormals, flushed_denormals
 
@@ -61,48 +61,49 @@ def test_decorator_keeps_name_doc_and_result() -> None:
 def _discrete_batch(env, t: int = 32) -> TransitionBatch:
     rng = np.random.default_rng(0)
     obs = rng.normal(size=(t, 1, 4)).astype(np.float32)
+    terminated = np.zeros((t, 1), bool)
+    terminated[-1] = True  # one whole episode, so that episode-based learners (REINFORCE) fit on it too
     return TransitionBatch(obs=obs, action=rng.integers(0, 2, size=(t, 1)), reward=np.ones((t, 1)),
-                           next_obs=obs + 0.1, terminated=np.zeros((t, 1), bool), truncated=np.zeros((t, 1), bool))
+                           next_obs=obs + 0.1, terminated=terminated, truncated=np.zeros((t, 1), bool))
+
+
+@pytest.fixture
+def modes_at_backward(monkeypatch) -> list[bool]:
+    """The flush mode seen by every ``Tensor.backward`` call while the test runs."""
+    seen: list[bool] = []
+    original = torch.Tensor.backward
+
+    def spy(self, *args, **kwargs):
+        seen.append(denormals_flushed())
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.Tensor, "backward", spy)
+    return seen
 
 
 @needs_mode
-@pytest.mark.parametrize("agent_cls", [DQN, PPO])
-def test_agents_fit_with_subnormals_flushed(agent_cls, monkeypatch) -> None:
+@pytest.mark.parametrize("agent_cls", [DQN, PPO, A2C, Reinforce, TRPO])
+def test_agents_fit_with_subnormals_flushed(agent_cls, modes_at_backward) -> None:
     env = make_env("CartPole-v1", seed=0)
     if agent_cls is DQN:
         agent = agent_cls(env.info, learning_starts=0, batch_size=8, gradient_steps=2, net_arch=(8,))
     else:
-        agent = agent_cls(env.info, n_steps=32, batch_size=8, n_epochs=1)
-    seen = []
-    original = torch.Tensor.backward
-
-    def spy(self, *args, **kwargs):
-        seen.append(denormals_flushed())
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(torch.Tensor, "backward", spy)
+        agent = agent_cls(env.info) if agent_cls is Reinforce else agent_cls(env.info, n_steps=32)
     agent.fit(_discrete_batch(env))
-    assert seen and all(seen)  # every backward pass of the fit ran flushed
+    assert modes_at_backward and all(modes_at_backward)  # every backward pass of the fit ran flushed
     assert not denormals_flushed()  # and the caller's mode is back
 
 
 @needs_mode
-def test_off_policy_actor_critic_fits_flushed(monkeypatch) -> None:
+@pytest.mark.parametrize("agent_cls", [SAC, TD3])
+def test_off_policy_actor_critic_fits_flushed(agent_cls, modes_at_backward) -> None:
     env = make_env("Pendulum-v1", seed=0)
-    agent = SAC(env.info, learning_starts=0, batch_size=8, net_arch=(8,))
-    seen = []
-    original = torch.Tensor.backward
-
-    def spy(self, *args, **kwargs):
-        seen.append(denormals_flushed())
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(torch.Tensor, "backward", spy)
+    agent = agent_cls(env.info, learning_starts=0, batch_size=8, net_arch=(8,))
     rng = np.random.default_rng(0)
     obs = rng.normal(size=(16, 1, 3)).astype(np.float32)
     batch = TransitionBatch(obs=obs, action=rng.uniform(-2, 2, size=(16, 1, 1)).astype(np.float32),
                             reward=-np.ones((16, 1)), next_obs=obs, terminated=np.zeros((16, 1), bool),
                             truncated=np.zeros((16, 1), bool))
     agent.fit(batch)
-    assert seen and all(seen)
+    assert modes_at_backward and all(modes_at_backward)
     assert not denormals_flushed()
