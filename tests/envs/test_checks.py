@@ -48,6 +48,8 @@ class Configurable(CountingEnv):
             obs = np.array([-5.0, 0.0], dtype=np.float32)
         if self.fault == "obs_nan" and late:
             obs = np.array([np.nan, 0.0], dtype=np.float32)
+        if self.fault == "final_obs_out_of_space" and (terminated or truncated):
+            obs = np.array([-5.0, 0.0], dtype=np.float32)
         if self.fault == "step_info":
             info = []
         return obs, reward, terminated, truncated, info
@@ -128,11 +130,27 @@ def test_runtime_checks_on_env_outputs(n_envs, fault, match):
     assert "env index 0" in str(err.value) and "at step 4" in str(err.value)
 
 
-def test_runtime_checks_wrong_dtype_and_flags():
+@pytest.mark.parametrize("n_envs", [1, 2])
+def test_runtime_checks_wrong_dtype_and_flags(n_envs):
     with pytest.raises(EnvCheckError, match="dtype float32 and shape"):
-        make_env(lambda: Configurable("obs_dtype"), seed=0)
-    env = make_env(lambda: Configurable("int_flag"), n_envs=2, seed=0)
-    with pytest.raises(EnvCheckError, match="must be bool"):
+        make_env(lambda: Configurable("obs_dtype"), n_envs=n_envs, seed=0)
+    env = make_env(lambda: Configurable("int_flag"), n_envs=n_envs, seed=0)
+    with pytest.raises(EnvCheckError, match=r"terminated=0, truncated=False at step \d+; both must be bool"):
+        run(env, 0)
+
+
+@pytest.mark.parametrize("n_envs", [1, 2])
+def test_final_observation_outside_space_is_caught(n_envs):
+    # the ended episode's last observation never reaches the agent as obs (it is next_obs of the last transition),
+    # so it is checked on its own
+    env = make_env(lambda: Configurable("final_obs_out_of_space"), n_envs=n_envs, seed=0)
+    with pytest.raises(EnvCheckError, match=r"final observation \[-5.0, 0.0\] is outside Box"):
+        run(env, 0, steps=60)
+
+
+def test_reward_that_is_not_a_number_is_named():
+    env = make_env(lambda: Configurable("str_reward"), seed=0)
+    with pytest.raises(EnvCheckError, match="reward '1' of type str is not a number .* return a float"):
         run(env, 0)
 
 
