@@ -21,6 +21,7 @@ from porcini.core.agent import Agent
 from porcini.core.batch import TransitionBatch
 from porcini.core.callbacks import Callback, overrides
 from porcini.core.errors import EnvCheckError
+from porcini.core.evaluation import run_episodes
 from porcini.core.progress import ProgressBar, progress_bar
 from porcini.core.records import EpisodeRecord, LearnResult
 from porcini.core.rollout import RolloutStorage
@@ -322,42 +323,22 @@ class Core:
         return dict(self.last_metrics)
 
     def evaluate(self, n_episodes: int = 10, deterministic: bool = True, env: Any = None) -> EpisodeRecord:
-        """Run ``n_episodes`` episodes without learning and return their returns and lengths.
+        """Run ``n_episodes`` episodes without learning (:func:`~porcini.core.evaluation.run_episodes`).
 
-        Episodes are split into per-env quotas fixed up front (env ``i`` runs ``n // B`` episodes, the first
-        ``n % B`` envs one more), so short episodes do not crowd out long ones (a bias of "first n to finish").
-        The eval env is reset with ``eval_seed`` at the start of each call when one was given.
+        Uses ``env``, else the eval env, which is reset with ``eval_seed`` at the start of each call. Episodes
+        are split into per-env quotas fixed up front, so short episodes do not crowd out long ones.
         """
         env = env if env is not None else (self.eval_env if self.eval_env is not None else self.env)
-        if n_episodes < 1:
-            raise ValueError(f"n_episodes = {n_episodes} is invalid: must be >= 1")
-        start = time.perf_counter()
         if env is self.env:
             raise ValueError(
                 "evaluate needs a separate env (pass eval_env to Core, or env= here): evaluating on the training "
                 "env would cut its episodes in progress"
             )
-        b = int(env.num_envs)
-        quota = np.full(b, n_episodes // b)
-        quota[: n_episodes % b] += 1
-        done_count = np.zeros(b, dtype=np.int64)
-        ep_return, ep_length = np.zeros(b), np.zeros(b, dtype=np.int64)
-        record = EpisodeRecord()
-        obs, _ = env.reset(seed=self.eval_seed)
-        while (done_count < quota).any():
-            action = self.agent.act(obs, explore=not deterministic)
-            obs, reward, terminated, truncated, _ = env.step(action)
-            ep_return += reward
-            ep_length += 1
-            ended = terminated | truncated
-            for i in np.flatnonzero(ended):
-                if done_count[i] < quota[i]:
-                    record.returns.append(float(ep_return[i]))
-                    record.lengths.append(int(ep_length[i]))
-                    done_count[i] += 1
-                ep_return[i], ep_length[i] = 0.0, 0
-        self.eval_time_s += time.perf_counter() - start
-        return record
+        start = time.perf_counter()
+        try:
+            return run_episodes(self.agent, env, n_episodes, deterministic=deterministic, seed=self.eval_seed)
+        finally:
+            self.eval_time_s += time.perf_counter() - start
 
     def state_dict(self) -> dict[str, Any]:
         """Counters, the current observation, in-progress episode accumulators and the transitions since the last fit.

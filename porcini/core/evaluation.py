@@ -1,0 +1,68 @@
+"""Evaluation episodes: run an agent without learning for a fixed number of episodes and record them.
+
+``Core.evaluate`` calls :func:`run_episodes` on its eval env; it is also usable on its own, for any agent and any
+vector env with same-step autoreset.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from porcini.core.agent import Agent
+from porcini.core.records import EpisodeRecord
+
+
+def episode_quotas(n_episodes: int, n_envs: int) -> np.ndarray:
+    """Episodes each env runs: ``n // B`` each, the first ``n % B`` envs one more.
+
+    Fixing the quotas up front keeps short episodes from crowding out long ones, the bias of counting the
+    first ``n`` episodes to finish.
+
+    Raises:
+        ValueError: ``n_episodes < 1``.
+    """
+    if n_episodes < 1:
+        raise ValueError(f"n_episodes = {n_episodes} is invalid: must be >= 1")
+    quota = np.full(n_envs, n_episodes // n_envs)
+    quota[: n_episodes % n_envs] += 1
+    return quota
+
+
+def run_episodes(agent: Agent, env: Any, n_episodes: int, *, deterministic: bool = True,
+                 seed: int | None = None) -> EpisodeRecord:
+    """Run ``n_episodes`` complete episodes of ``agent`` in ``env`` (nothing is fitted) and return them.
+
+    Args:
+        agent: acts with ``explore=not deterministic``.
+        env: a vector env; it is reset (with ``seed``) first, so episodes in progress there are cut.
+        n_episodes: episodes to record, split over the envs by :func:`episode_quotas`.
+        deterministic: greedy / mean actions (the usual evaluation) rather than exploring ones.
+        seed: reset seed, for the same start states at every evaluation; None continues the env's stream.
+
+    Example:
+        >>> from porcini import make_env
+        >>> from porcini.algorithms.random import RandomAgent
+        >>> env = make_env("CartPole-v1", n_envs=2, seed=0)
+        >>> len(run_episodes(RandomAgent(env.info), env, 3, seed=0).returns)
+        3
+    """
+    n_envs = int(env.num_envs)
+    quota = episode_quotas(n_episodes, n_envs)
+    done_count = np.zeros(n_envs, dtype=np.int64)
+    ep_return, ep_length = np.zeros(n_envs), np.zeros(n_envs, dtype=np.int64)
+    record = EpisodeRecord()
+    obs, _ = env.reset(seed=seed)
+    while (done_count < quota).any():
+        action = agent.act(obs, explore=not deterministic)
+        obs, reward, terminated, truncated, _ = env.step(action)
+        ep_return += reward
+        ep_length += 1
+        for i in np.flatnonzero(terminated | truncated):
+            if done_count[i] < quota[i]:
+                record.returns.append(float(ep_return[i]))
+                record.lengths.append(int(ep_length[i]))
+                done_count[i] += 1
+            ep_return[i], ep_length[i] = 0.0, 0
+    return record
