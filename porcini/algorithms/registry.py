@@ -24,6 +24,7 @@ ALGORITHMS: dict[str, str] = {
     "reinforce": "porcini.algorithms.policy_gradient.reinforce:Reinforce",
     "a2c": "porcini.algorithms.policy_gradient.a2c:A2C",
     "ppo": "porcini.algorithms.policy_gradient.ppo:PPO",
+    "recurrent_ppo": "porcini.algorithms.policy_gradient.recurrent_ppo:RecurrentPPO",
     "trpo": "porcini.algorithms.policy_gradient.trpo:TRPO",
     "ddpg": "porcini.algorithms.actor_critic.ddpg:DDPG",
     "td3": "porcini.algorithms.actor_critic.td3:TD3",

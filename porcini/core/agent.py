@@ -17,6 +17,10 @@ class Agent(Protocol):
     ``act`` returns ``[B, *action_shape]``. The loop decides *when* to fit (``fit_every_steps`` or
     ``fit_every_episodes``, read from the agent unless the caller of ``learn`` gives one); the agent decides *how*.
 
+    Agents whose actions depend on the history (a recurrent policy) may also define ``recurrent_state()`` and
+    ``set_recurrent_state(state)`` (see :class:`BaseAgent`): evaluation then sets the training state aside, runs
+    its own episodes from a fresh state (calling ``reset`` at their ends), and puts the training state back.
+
     Attributes:
         fit_every_steps: default fit cadence in env steps (summed over envs), or None.
         fit_every_episodes: default fit cadence in finished episodes, or None. If both are None the agent never
@@ -67,6 +71,13 @@ class BaseAgent:
 
     def reset(self, ended: np.ndarray) -> None:
         """Stateless policies have nothing to forget."""
+
+    def recurrent_state(self) -> Any:
+        """The state acting carries from one step to the next (an LSTM's), or None: actions depend on ``obs`` only."""
+        return None
+
+    def set_recurrent_state(self, state: Any) -> None:
+        """Restore what :meth:`recurrent_state` returned (None: a fresh state at the next ``act``)."""
 
     def state_dict(self) -> dict[str, Any]:
         """Stateless agents have no state."""

@@ -37,6 +37,7 @@ def run_episodes(agent: Agent, env: Any, n_episodes: int, *, deterministic: bool
     Args:
         agent: acts with ``explore=not deterministic``.
         env: a vector env; it is reset (with ``seed``) first, so episodes in progress there are cut.
+            A recurrent agent's training state is set aside meanwhile (see :class:`~porcini.core.Agent`).
         n_episodes: episodes to record, split over the envs by :func:`episode_quotas`.
         deterministic: greedy / mean actions (the usual evaluation) rather than exploring ones.
         seed: reset seed, for the same start states at every evaluation; None continues the env's stream.
@@ -50,6 +51,20 @@ def run_episodes(agent: Agent, env: Any, n_episodes: int, *, deterministic: bool
     """
     n_envs = int(env.num_envs)
     quota = episode_quotas(n_episodes, n_envs)
+    training_state = getattr(agent, "recurrent_state", lambda: None)()
+    recurrent = training_state is not None
+    if recurrent:  # the evaluation's episodes start from a fresh state; the training state is put back after
+        agent.set_recurrent_state(None)  # type: ignore[attr-defined]
+    try:
+        return _episodes(agent, env, quota, deterministic, seed, recurrent)
+    finally:
+        if recurrent:
+            agent.set_recurrent_state(training_state)  # type: ignore[attr-defined]
+
+
+def _episodes(agent: Agent, env: Any, quota: np.ndarray, deterministic: bool, seed: int | None,
+              recurrent: bool) -> EpisodeRecord:
+    n_envs = len(quota)
     done_count = np.zeros(n_envs, dtype=np.int64)
     ep_return, ep_length = np.zeros(n_envs), np.zeros(n_envs, dtype=np.int64)
     record = EpisodeRecord()
@@ -59,7 +74,10 @@ def run_episodes(agent: Agent, env: Any, n_episodes: int, *, deterministic: bool
         obs, reward, terminated, truncated, _ = env.step(action)
         ep_return += reward
         ep_length += 1
-        for i in np.flatnonzero(terminated | truncated):
+        ended = terminated | truncated
+        if recurrent and ended.any():
+            agent.reset(ended)
+        for i in np.flatnonzero(ended):
             if done_count[i] < quota[i]:
                 record.returns.append(float(ep_return[i]))
                 record.lengths.append(int(ep_length[i]))

@@ -4,7 +4,8 @@ Each epoch ends with a deterministic evaluation on a separate env (its own seeds
 row, and an atomic checkpoint of the whole run state: agent, Core counters and pending transitions, each env's
 current episode (replayable, see ``porcini.envs.episode_log``), wrapper statistics, global RNG states and the
 logger position. ``Experiment.resume`` rebuilds the run from its directory and continues exactly where the last
-checkpoint left it.
+checkpoint left it. The end of training is checkpointed too when it does not fall on an epoch, so that
+``resume --steps`` extends a finished run from where it stopped.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ class Experiment:
                          progress=progress, eval_seed=eval_seed(config.seed))
         self.best_eval_return = -np.inf
         self.last_eval: tuple[float, float] | None = None
+        self._saved_at: int | None = None  # env steps of the last checkpoint this process wrote
 
     @classmethod
     def start(cls, config: RunConfig, *, progress: bool | None = None) -> Experiment:
@@ -89,12 +91,13 @@ class Experiment:
         config = load_run_config(config_path, get_algorithm(load_run_config(config_path).algo_name).Config)
         if steps is not None:
             config = dataclasses.replace(config, steps=steps)
-            atomic_write_text(config_path, dump_yaml(config))
         probe = cls._identity_of(config)
         state = load_checkpoint(run_dir.checkpoints / "last.pt", probe)
         experiment = cls(config, run_dir, progress=progress, resume_step=int(state["core"]["env_steps"]),
                          mlflow_run_id=state.get("mlflow_run_id"))
         experiment.load_state_dict(state)
+        if steps is not None:  # only once the checkpoint loaded: a failed resume leaves the run as it was
+            atomic_write_text(config_path, dump_yaml(config))
         return experiment
 
     @staticmethod
@@ -111,6 +114,8 @@ class Experiment:
             remaining = self.config.steps - self.core.env_steps
             if remaining > 0:
                 self.core.learn(n_steps=remaining, steps_per_epoch=self.config.steps_per_epoch)
+            if self._saved_at != self.core.env_steps:  # the run did not end on an epoch: resume from its end
+                self.save()
             summary = self.final_summary()
             self.run_dir.write_summary(summary.to_dict())
             self.logger.log_artifact(self.run_dir.path / "summary.json")
@@ -143,6 +148,7 @@ class Experiment:
         """Write ``checkpoints/last.pt`` (and ``best.pt``) atomically."""
         state = self.state_dict()
         save_checkpoint(self.run_dir.checkpoints / "last.pt", state, self.identity())
+        self._saved_at = self.core.env_steps
         if best:
             save_checkpoint(self.run_dir.checkpoints / "best.pt", state, self.identity())
 

@@ -34,3 +34,40 @@ def test_seeded_evaluations_repeat_and_unseeded_continue():
     assert run_episodes(agent, env, 4, seed=7).lengths == first
     assert len(run_episodes(agent, env, 3).lengths) == 3
     assert np.all(np.asarray(first) >= 8)  # CartPole cannot fall in fewer than ~8 steps
+
+
+class StepCountingAgent(RandomAgent):
+    """Acts with the number of steps since its episode began (a stand-in for a recurrent state)."""
+
+    def __init__(self, info):
+        super().__init__(info)
+        self.counts = None
+
+    def act(self, obs, *, explore):
+        if self.counts is None:
+            self.counts = np.zeros(len(obs), dtype=np.int64)
+        action = self.counts.copy()
+        self.counts += 1
+        return action
+
+    def reset(self, ended):
+        if self.counts is not None:
+            self.counts[ended] = 0
+
+    def recurrent_state(self):
+        return None if self.counts is None else self.counts.copy()
+
+    def set_recurrent_state(self, state):
+        self.counts = state
+
+
+def test_recurrent_agents_evaluate_from_a_fresh_state_and_get_their_training_state_back():
+    env = make_env(lambda: CountingEnv(truncate_at=3, n_actions=5), n_envs=3, seed=0)
+    agent = StepCountingAgent(env.info)
+    agent.counts = np.array([4, 1, 2])  # the training envs' episodes are in progress
+    actions = []
+    act = agent.act
+    agent.act = lambda obs, *, explore: actions.append(act(obs, explore=explore)) or actions[-1]
+    run_episodes(agent, make_env(lambda: CountingEnv(truncate_at=3, n_actions=5), n_envs=2, seed=1), 4)
+    assert np.stack(actions).tolist() == [[0, 0], [1, 1], [2, 2]] * 2  # fresh, and reset at each episode end
+    assert agent.counts.tolist() == [4, 1, 2]

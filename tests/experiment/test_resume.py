@@ -48,12 +48,25 @@ def test_mismatched_and_corrupt_checkpoints_are_refused(tmp_path):
     with pytest.raises(CheckpointError, match="obs_shape"):
         load_checkpoint(last, {"obs_shape": [4]})
     before = sorted(p.name for p in run.run_dir.path.rglob("*"))
+    config_text = (run.run_dir.path / "config.yaml").read_text()
     last.write_bytes(last.read_bytes()[:100])
     with pytest.raises(CheckpointError, match="corrupt or truncated"):
         Experiment.resume(run.run_dir.path, steps=1000)
     assert sorted(p.name for p in run.run_dir.path.rglob("*")) == before  # nothing lost or added
+    assert (run.run_dir.path / "config.yaml").read_text() == config_text  # steps not extended by a failed resume
     with pytest.raises(CheckpointError, match="no checkpoint"):
         load_checkpoint(tmp_path / "missing.pt")
+
+
+def test_a_run_that_ends_between_epochs_is_checkpointed_at_its_end(tmp_path):
+    straight = Experiment.start(config(tmp_path / "a", 1700)).train()
+    first = Experiment.start(config(tmp_path / "b", 700))  # epochs of 500: the last one ended at 500
+    first.train()
+    assert load_checkpoint(first.run_dir.checkpoints / "last.pt")["core"]["env_steps"] == 700
+    resumed = Experiment.resume(first.run_dir.path, steps=1700).train()
+    assert resumed.env_steps == 1700
+    assert resumed.eval_return_mean == straight.eval_return_mean
+    assert resumed.extra["train_episodes"] == straight.extra["train_episodes"]
 
 
 def test_unknown_format_version_is_refused(tmp_path):
@@ -118,11 +131,13 @@ DEEP = {
     "dqn": ["learning_starts=100", "train_freq=50", "gradient_steps=10", "batch_size=32", "buffer_size=2000",
             "total_steps=1000"],
     "sac": ["learning_starts=100", "batch_size=32", "buffer_size=2000", "net_arch=[32,32]"],
+    "recurrent_ppo": ["env.n_envs=2", "n_steps=40", "batch_size=40", "n_epochs=2", "lstm_hidden_size=8",
+                      "net_arch=[16]"],
 }
 ENV_OF = {"sac": "Pendulum-v1"}
 
 
-@pytest.mark.parametrize("algo", ["ppo", "dqn", "sac"])
+@pytest.mark.parametrize("algo", ["ppo", "dqn", "sac", "recurrent_ppo"])
 def test_deep_agents_resume_exactly(tmp_path, algo):
     def cfg(out, steps):
         overrides = [f"steps={steps}", "steps_per_epoch=250", "log.sinks=[csv]", f"out={out}", "eval_episodes=3"]

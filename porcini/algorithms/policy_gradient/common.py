@@ -212,7 +212,7 @@ class OnPolicyAgent(BaseAgent):
         # Initialize from the config's seed without touching the global torch RNG.
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(c.seed)
-            self.model = ActorCritic(info, c.net_arch, c.activation, c.ortho_init, c.log_std_init, with_value)
+            self.model = self._make_model(info, with_value)
         self.model.to(self.device)
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(c.seed)
@@ -221,6 +221,11 @@ class OnPolicyAgent(BaseAgent):
         self.fits = 0
         space = info.action_space
         self._action_dtype = None if self.model.discrete else np.dtype(space.dtype)
+
+    def _make_model(self, info: EnvInfo, with_value: bool) -> Any:
+        """The networks (built under the config's seed): an :class:`ActorCritic` here."""
+        c = self.config
+        return ActorCritic(info, c.net_arch, c.activation, c.ortho_init, c.log_std_init, with_value)
 
     def make_optimizer(self, flat: FlatParameters, lr: float, kind: str = "adam", eps: float = 1e-8,
                        alpha: float = 0.99) -> torch.optim.Optimizer:
@@ -241,11 +246,14 @@ class OnPolicyAgent(BaseAgent):
         Continuous actions are clipped to the action space's bounds.
         """
         with torch.inference_mode():
-            dist = self.model.policy(as_obs_tensor(obs, self.device))
-            action = dist.sample(self.generator) if explore else dist.mode()
-            if self.model.clips:
-                action = torch.clamp(action, self.model.action_low, self.model.action_high)
-            out = action.cpu().numpy()
+            return self._sample_action(self.model.policy(as_obs_tensor(obs, self.device)), explore)
+
+    def _sample_action(self, dist: Categorical | DiagGaussian, explore: bool) -> np.ndarray:
+        """A sample of ``dist`` (the mode when not exploring), clipped to the bounds, as the env's dtype."""
+        action = dist.sample(self.generator) if explore else dist.mode()
+        if self.model.clips:
+            action = torch.clamp(action, self.model.action_low, self.model.action_high)
+        out = action.cpu().numpy()
         return out if self._action_dtype is None else out.astype(self._action_dtype, copy=False)
 
     def value(self, obs: np.ndarray) -> np.ndarray:

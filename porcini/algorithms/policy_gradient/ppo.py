@@ -103,7 +103,7 @@ class PPOConfig:
     """Seed of the initialization, action sampling and minibatch order."""
 
     def __post_init__(self) -> None:
-        owner = "PPOConfig"
+        owner = type(self).__name__
         check_common(owner, self)
         for name in ("n_steps", "batch_size", "n_epochs"):
             value = getattr(self, name)

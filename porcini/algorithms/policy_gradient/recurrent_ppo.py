@@ -1,0 +1,315 @@
+"""Recurrent PPO: PPO-clip whose policy and critic each read the observations through an LSTM.
+
+For partially observed tasks, where the last observation does not determine the best action (CartPole without
+its velocities, a cue shown once at the start of an episode). The model (:class:`RecurrentActorCritic`) is two
+:class:`~porcini.networks.recurrent.LSTMCore` s, one for the policy and one for the critic (SB3-contrib's
+default, ``enable_critic_lstm``), each followed by PPO's MLP and head.
+
+Acting steps both LSTMs and carries their states from step to step (the critic's too, so that the update knows
+it at the rollout's start); ``reset(ended)`` zeroes them for envs whose episode ended, so a state never crosses
+an episode boundary. Every ``n_steps`` vector steps the update:
+
+1. Replays the rollout ``[T, B]`` through both LSTMs without gradients, from their states at the rollout's first
+   step, zeroing the state where an episode starts: the old log-probabilities (equal to those acting used) and
+   values ``V(s_t)``. A successor's value ``V(s'_t)`` is one more LSTM step from the state after step ``t``, so a
+   time limit bootstraps from the true final observation *with its history*; GAE as in PPO. Sequences are cut
+   at episode starts and run as one packed LSTM call (:class:`~porcini.networks.recurrent.LSTMCore`).
+2. ``n_epochs`` passes in minibatches of whole env sequences (``batch_size // T`` envs each, in random order),
+   each re-run through the LSTMs from its start states, with PPO's loss (see :mod:`.ppo`).
+
+The loss, schedules and hyperparameter names are PPO's. Deviation from SB3-contrib's ``RecurrentPPO``: its
+minibatches are time chunks padded to equal length; here they are whole sequences, so ``batch_size`` must be a
+multiple of ``n_steps`` and nothing is padded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import nn
+
+from porcini.algorithms.policy_gradient.common import (
+    ActorCritic,
+    FlatParameters,
+    OnPolicyAgent,
+    as_obs_tensor,
+    explained_variance,
+    scheduled,
+)
+from porcini.algorithms.policy_gradient.ppo import _METRICS, _MIN_CLIP, PPOConfig
+from porcini.core.batch import TransitionBatch
+from porcini.core.config import build_config, require
+from porcini.envs.info import EnvInfo
+from porcini.functional import entropy_loss, gae, normalize_advantage, ppo_clip_loss, value_loss
+from porcini.networks.denormals import flush_denormals
+from porcini.networks.recurrent import LSTMCore, LSTMState
+
+RecurrentState = tuple[LSTMState, LSTMState]
+"""The states ``(policy LSTM's, critic LSTM's)``, each ``(h, c)`` of ``[n_layers, B, hidden]``."""
+
+
+@dataclass(frozen=True)
+class RecurrentPPOConfig(PPOConfig):
+    """PPO's hyperparameters plus the LSTMs'; names and defaults follow SB3-contrib's ``RecurrentPPO``."""
+
+    n_steps: int = 128
+    """Env steps per env between fits: the length of the sequences the LSTMs are trained on."""
+    batch_size: int = 128
+    """Transitions per minibatch: ``batch_size // n_steps`` whole env sequences (a multiple of ``n_steps``)."""
+    lstm_hidden_size: int = 64
+    """Size of each LSTM's state and output."""
+    n_lstm_layers: int = 1
+    """Stacked LSTM layers."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        owner = type(self).__name__
+        for name in ("lstm_hidden_size", "n_lstm_layers"):
+            value = getattr(self, name)
+            require(isinstance(value, int) and value >= 1, owner, name, value, "an int >= 1")
+        require(self.batch_size % self.n_steps == 0, owner, "batch_size", self.batch_size,
+                f"a multiple of n_steps = {self.n_steps} (minibatches are whole env sequences)")
+
+
+class RecurrentActorCritic(nn.Module):
+    """A policy LSTM and a critic LSTM over flattened observations, each followed by PPO's MLP and head.
+
+    The heads are an :class:`~porcini.algorithms.policy_gradient.common.ActorCritic` whose "observations" are the
+    LSTM outputs. ``ortho_init`` also initializes the LSTM weights orthogonally with zero biases (SB3-contrib).
+
+    Args:
+        info: the env (vector observations: any ``Box`` that is not an image).
+        net_arch: hidden widths after the LSTMs, SB3 style.
+        activation: hidden activation.
+        ortho_init: orthogonal initialization, else PyTorch's default.
+        log_std_init: initial ``log_std`` of a Gaussian policy.
+        hidden_size: each LSTM's state size.
+        n_layers: stacked LSTM layers.
+    """
+
+    def __init__(self, info: EnvInfo, net_arch: Any, activation: str, ortho_init: bool, log_std_init: float,
+                 hidden_size: int, n_layers: int) -> None:
+        super().__init__()
+        space = info.observation_space
+        if not isinstance(space, gym.spaces.Box) or len(space.shape) == 3:
+            raise ValueError(
+                f"RecurrentPPO needs vector observations (a Box that is not an image); {info.env_id} has {space}"
+                " (use PPO with FrameStack for images, OneHotObservation for Discrete observations)"
+            )
+        self.obs_dim = int(np.prod(space.shape))
+        self.pi_lstm = LSTMCore(self.obs_dim, hidden_size, n_layers)
+        self.vf_lstm = LSTMCore(self.obs_dim, hidden_size, n_layers)
+        if ortho_init:
+            for name, param in [*self.pi_lstm.named_parameters(), *self.vf_lstm.named_parameters()]:
+                nn.init.zeros_(param) if "bias" in name else nn.init.orthogonal_(param, gain=1.0)
+        features = gym.spaces.Box(-np.inf, np.inf, shape=(hidden_size,), dtype=np.float32)
+        self.heads = ActorCritic(dataclasses.replace(info, observation_space=features), net_arch, activation,
+                                 ortho_init, log_std_init)
+        self.discrete, self.clips = self.heads.discrete, self.heads.clips
+
+    @property
+    def action_low(self) -> torch.Tensor:
+        """Lower action bounds (Box actions)."""
+        return self.heads.action_low
+
+    @property
+    def action_high(self) -> torch.Tensor:
+        """Upper action bounds (Box actions)."""
+        return self.heads.action_high
+
+    def log_prob(self, dist: Any, action: torch.Tensor) -> torch.Tensor:
+        """Log-probability of actions as the env received them (see ``ActorCritic.log_prob``)."""
+        return self.heads.log_prob(dist, action)
+
+
+class RecurrentPPO(OnPolicyAgent):
+    """PPO-clip with an LSTM policy and an LSTM critic; fits every ``n_steps`` vector steps.
+
+    Example:
+        >>> from porcini import Core, make_env
+        >>> env = make_env("CartPole-v1", n_envs=2, seed=0)
+        >>> agent = RecurrentPPO(env.info, n_steps=16, batch_size=16, n_epochs=1, lstm_hidden_size=8)
+        >>> Core(agent, env, progress=False).learn(n_steps=64).env_steps
+        64
+    """
+
+    name = "recurrent_ppo"
+    Config = RecurrentPPOConfig
+    model: RecurrentActorCritic
+
+    def __init__(self, info: EnvInfo, config: RecurrentPPOConfig | None = None, **overrides: Any) -> None:
+        self.config = build_config(RecurrentPPOConfig, config, overrides)
+        self._build(info)
+        self.fit_every_steps = self.config.n_steps * info.n_envs
+        self.flat = FlatParameters(self.model.parameters())
+        self.optimizer = self.make_optimizer(self.flat, self.config.learning_rate, eps=self.config.adam_eps)
+        self.optimizers = {"adam": self.optimizer}
+        self._state: RecurrentState | None = self._zero_state(info.n_envs)  # while acting
+        self._start = self._zero_state(info.n_envs)  # at the next rollout's first step
+        self._first_is_start = torch.ones(info.n_envs, dtype=torch.bool, device=self.device)
+
+    def _make_model(self, info: EnvInfo, with_value: bool) -> RecurrentActorCritic:
+        c = self.config
+        return RecurrentActorCritic(info, c.net_arch, c.activation, c.ortho_init, c.log_std_init,
+                                    c.lstm_hidden_size, c.n_lstm_layers)
+
+    def _zero_state(self, n_envs: int) -> RecurrentState:
+        return (self.model.pi_lstm.initial_state(n_envs, self.device),
+                self.model.vf_lstm.initial_state(n_envs, self.device))
+
+    def _features(self, obs: Any) -> torch.Tensor:
+        x = as_obs_tensor(obs, self.device)
+        return x.reshape(*x.shape[: x.dim() - len(self.info.obs_shape)], self.model.obs_dim)
+
+    def act(self, obs: np.ndarray, *, explore: bool) -> np.ndarray:
+        """One step of both LSTMs per env from the carried states: a sample, or the mode when not exploring."""
+        n = len(obs)
+        if self._state is None:
+            self._state = self._zero_state(n)
+        elif self._state[0][0].shape[1] != n:
+            raise ValueError(
+                f"RecurrentPPO.act: {n} observations, but the recurrent state is for "
+                f"{self._state[0][0].shape[1]} envs; evaluate other envs through Core.evaluate (or "
+                "porcini.core.evaluation.run_episodes), which gives them their own state"
+            )
+        x, no_start = self._features(obs), torch.zeros(n, dtype=torch.bool, device=self.device)
+        with torch.no_grad():  # not inference mode: the state becomes the start state of a differentiated replay
+            out, pi_state = self.model.pi_lstm(x, self._state[0], no_start)
+            _, vf_state = self.model.vf_lstm(x, self._state[1], no_start)
+            self._state = (pi_state, vf_state)
+            return self._sample_action(self.model.heads.policy(out), explore)
+
+    def reset(self, ended: np.ndarray) -> None:
+        """Zero both LSTMs' states of the envs whose episode just ended."""
+        if self._state is not None:
+            keep = torch.as_tensor(~np.asarray(ended, dtype=bool), device=self.device).to(torch.float32)[:, None]
+            (h, c), (vh, vc) = self._state
+            self._state = ((h * keep, c * keep), (vh * keep, vc * keep))
+
+    def recurrent_state(self) -> RecurrentState | None:
+        """The acting LSTMs' states (see :data:`RecurrentState`)."""
+        return self._state
+
+    def set_recurrent_state(self, state: RecurrentState | None) -> None:
+        """Restore :meth:`recurrent_state` (None: a zero state sized by the next ``act``)."""
+        self._state = state
+
+    def value(self, obs: np.ndarray) -> np.ndarray:
+        """The critic's values ``[B]`` of observations ``[B, ...]`` seen as the first step of an episode."""
+        n = len(obs)
+        with torch.no_grad():
+            out, _ = self.model.vf_lstm(self._features(obs), self._zero_state(n)[1],
+                                        torch.ones(n, dtype=torch.bool, device=self.device))
+            return self.model.heads.value(out).cpu().numpy()
+
+    @flush_denormals  # subnormal Adam state would make every update several times slower on x86
+    def fit(self, batch: TransitionBatch) -> dict[str, float]:
+        """Replay the rollout for old log-probs, values and GAE, then PPO epochs over whole env sequences."""
+        c = self.config
+        self.env_steps += batch.n_steps * batch.n_envs
+        progress = self.progress_remaining()
+        learning_rate = scheduled(c.learning_rate, c.learning_rate_schedule, progress)
+        clip_range = max(scheduled(c.clip_range, c.clip_range_schedule, progress), _MIN_CLIP)
+        for group in self.optimizer.param_groups:
+            group["lr"] = learning_rate
+        b = self._to_torch(batch)
+        n_rows, n_envs = b.reward.shape
+        if n_envs != len(self._first_is_start):
+            raise ValueError(f"RecurrentPPO.fit: a batch of {n_envs} envs, the agent acts in "
+                             f"{len(self._first_is_start)}; its recurrent states are per env")
+        x, ended = self._features(b.obs), b.episode_end
+        starts = torch.cat([self._first_is_start[None], ended[:-1]])  # [T, B]: obs t begins an episode
+        data = self._replay(b, x, starts)
+        envs_per_minibatch = max(1, c.batch_size // n_rows)
+        sums = torch.zeros(len(_METRICS), device=self.device)
+        n_updates = 0
+        for _ in range(c.n_epochs):
+            stop = False
+            order = torch.randperm(n_envs, generator=self.generator, device=self.device)
+            for first in range(0, n_envs, envs_per_minibatch):
+                idx = order[first:first + envs_per_minibatch]
+                terms = self._minibatch_terms(x[:, idx], b.action[:, idx], starts[:, idx], idx, data, clip_range)
+                if c.target_kl is not None and terms["approx_kl"].item() > 1.5 * c.target_kl:
+                    stop = True
+                    break
+                loss = terms["loss_policy"] + c.vf_coef * terms["loss_value"]
+                if c.ent_coef > 0:
+                    loss = loss + c.ent_coef * terms["loss_entropy"]
+                self.flat.zero_grad()
+                loss.backward()
+                self.flat.clip_grad_norm(c.max_grad_norm)
+                self.optimizer.step()
+                with torch.no_grad():
+                    sums += torch.stack([terms[k] for k in _METRICS])
+                n_updates += 1
+            if stop:
+                break
+        # The next rollout starts from acting's states now (already zeroed where an episode ended).
+        assert self._state is not None
+        self._start = _copy(self._state)
+        self._first_is_start = ended[-1].clone()
+        self.fits += 1
+        metrics = dict(zip(_METRICS, (sums / max(n_updates, 1)).tolist()))
+        metrics.update(explained_variance=float(explained_variance(data["old_value"], data["returns"])),
+                       learning_rate=learning_rate, clip_range=clip_range, n_updates=float(n_updates))
+        return metrics
+
+    def _replay(self, b: TransitionBatch, x: torch.Tensor, starts: torch.Tensor) -> dict[str, Any]:
+        """No-grad replay of the rollout: old log-probs and values ``[T, B]`` and the GAE targets."""
+        c, m = self.config, self.model
+        with torch.no_grad():
+            pi_out, _ = m.pi_lstm(x, self._start[0], starts)
+            old_log_prob = m.log_prob(m.heads.policy(pi_out), b.action)
+            vf_out, succ_out = m.vf_lstm.forward_with_successors(x, self._start[1], starts,
+                                                                 self._features(b.next_obs))
+            value, next_value = m.heads.value(vf_out), m.heads.value(succ_out)
+            advantage, returns = gae(b.reward, value, next_value, b.terminated, b.episode_end, c.gamma,
+                                     c.gae_lambda)
+        return {"old_log_prob": old_log_prob, "old_value": value, "advantage": advantage, "returns": returns}
+
+    def _minibatch_terms(self, x: torch.Tensor, action: torch.Tensor, starts: torch.Tensor, idx: torch.Tensor,
+                         data: dict[str, Any], clip_range: float) -> dict[str, torch.Tensor]:
+        """PPO's loss terms on the env sequences ``idx``, re-run through both LSTMs from their start states."""
+        c, m = self.config, self.model
+        (h, cell), (vh, vc) = self._start
+        pi_out, _ = m.pi_lstm(x, (h[:, idx], cell[:, idx]), starts)
+        dist = m.heads.policy(pi_out)
+        advantage = data["advantage"][:, idx].reshape(-1)
+        if c.normalize_advantage:
+            advantage = normalize_advantage(advantage)
+        terms = ppo_clip_loss(m.log_prob(dist, action).reshape(-1), data["old_log_prob"][:, idx].reshape(-1),
+                              advantage, clip_range)
+        vf_out, _ = m.vf_lstm(x, (vh[:, idx], vc[:, idx]), starts)
+        terms.update(value_loss(m.heads.value(vf_out).reshape(-1), data["returns"][:, idx].reshape(-1),
+                                data["old_value"][:, idx].reshape(-1), c.clip_range_vf))
+        if c.ent_coef > 0:
+            terms.update(entropy_loss(dist.entropy()))
+        else:
+            with torch.no_grad():
+                terms.update(entropy_loss(dist.entropy()))
+        return terms
+
+    def state_dict(self) -> dict[str, Any]:
+        """PPO's state plus the acting states, the rollout's start states and where its first episodes begin."""
+        state = super().state_dict()
+        state.update(recurrent=None if self._state is None else _copy(self._state), start=_copy(self._start),
+                     first_is_start=self._first_is_start.clone())
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`."""
+        super().load_state_dict(state)
+        self._state = None if state["recurrent"] is None else _copy(state["recurrent"])
+        self._start = _copy(state["start"])
+        self._first_is_start = state["first_is_start"].to(self.device)
+
+
+def _copy(state: RecurrentState) -> RecurrentState:
+    """A copy of both LSTMs' states (acting replaces them; a copy keeps a snapshot apart)."""
+    (h, c), (vh, vc) = state
+    return (h.clone(), c.clone()), (vh.clone(), vc.clone())
