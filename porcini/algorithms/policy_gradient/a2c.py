@@ -23,7 +23,6 @@ from typing import Any, Literal
 import torch
 
 from porcini.algorithms.policy_gradient.common import (
-    FlatParameters,
     OnPolicyAgent,
     check_common,
     explained_variance,
@@ -35,6 +34,7 @@ from porcini.core.config import build_config, require
 from porcini.envs.info import EnvInfo
 from porcini.functional import entropy_loss, gae, normalize_advantage, policy_gradient_loss, value_loss
 from porcini.networks.denormals import flush_denormals
+from porcini.networks.flat import FlatParameters
 
 
 @dataclass(frozen=True)
@@ -136,13 +136,7 @@ class A2C(OnPolicyAgent):
         terms.update(value_loss(flat(value), flat(returns)))
         with torch.set_grad_enabled(c.ent_coef > 0):  # without a bonus, the entropy is only a diagnostic
             terms.update(entropy_loss(flat(dist.entropy())))
-        loss = terms["loss_policy"] + c.vf_coef * terms["loss_value"]
-        if c.ent_coef > 0:
-            loss = loss + c.ent_coef * terms["loss_entropy"]
-        self.flat.zero_grad()
-        loss.backward()
-        self.flat.clip_grad_norm(c.max_grad_norm)
-        self.optimizer.step()
+        self._optimize(terms)
         self.fits += 1
         with torch.no_grad():
             ev = explained_variance(flat(value), flat(returns))

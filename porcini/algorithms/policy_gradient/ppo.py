@@ -26,13 +26,13 @@ Deviations from Stable-Baselines3 (which the benchmark config follows otherwise)
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
 
 from porcini.algorithms.policy_gradient.common import (
-    FlatParameters,
     OnPolicyAgent,
     Rollout,
     check_common,
@@ -46,6 +46,7 @@ from porcini.core.config import build_config, require
 from porcini.envs.info import EnvInfo
 from porcini.functional import entropy_loss, normalize_advantage, ppo_clip_loss, value_loss
 from porcini.networks.denormals import flush_denormals
+from porcini.networks.flat import FlatParameters
 
 _MIN_CLIP = float(torch.finfo(torch.float32).eps)
 _METRICS = ("loss_policy", "loss_value", "loss_entropy", "approx_kl", "clip_fraction")
@@ -130,10 +131,10 @@ class PPO(OnPolicyAgent):
     """
 
     name = "ppo"
-    Config = PPOConfig
+    Config: type[PPOConfig] = PPOConfig
 
     def __init__(self, info: EnvInfo, config: PPOConfig | None = None, **overrides: Any) -> None:
-        self.config = build_config(PPOConfig, config, overrides)
+        self.config = build_config(self.Config, config, overrides)
         self._build(info)
         self.fit_every_steps = self.config.n_steps * info.n_envs
         self.flat = FlatParameters(self.model.parameters())
@@ -144,6 +145,26 @@ class PPO(OnPolicyAgent):
     def fit(self, batch: TransitionBatch) -> dict[str, float]:
         """Run the epochs of clipped-surrogate updates on one rollout; return the mean losses and diagnostics."""
         c = self.config
+        learning_rate, clip_range = self._schedules(batch)
+        data = gae_rollout(self.model, self._to_torch(batch), c.gamma, c.gae_lambda)
+        # A minibatch that holds the whole rollout needs no shuffling (the losses are means) and its advantages
+        # can be normalized once for all epochs: the same numbers as per-minibatch work, fewer kernels.
+        whole = c.batch_size >= len(data)
+        if whole and c.normalize_advantage:
+            data = dataclasses.replace(data, advantage=normalize_advantage(data.advantage))
+
+        def epoch() -> Iterable[Rollout]:
+            if whole:
+                return [data]
+            return (data.index(idx) for idx in minibatches(len(data), c.batch_size, self.generator))
+
+        normalize = c.normalize_advantage and not whole
+        sums, n_updates = self._epochs(epoch, lambda mb: self._minibatch_terms(mb, clip_range, normalize))
+        return self._metrics(sums, n_updates, data.old_value, data.returns, learning_rate, clip_range)
+
+    def _schedules(self, batch: TransitionBatch) -> tuple[float, float]:
+        """Count the batch's steps; the learning rate (set on the optimizer) and clip range of this fit."""
+        c = self.config
         self.env_steps += batch.n_steps * batch.n_envs
         progress = self.progress_remaining()
         learning_rate = scheduled(c.learning_rate, c.learning_rate_schedule, progress)
@@ -152,39 +173,35 @@ class PPO(OnPolicyAgent):
         clip_range = max(scheduled(c.clip_range, c.clip_range_schedule, progress), _MIN_CLIP)
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate
-        data = gae_rollout(self.model, self._to_torch(batch), c.gamma, c.gae_lambda)
-        # A minibatch that holds the whole rollout needs no shuffling (the losses are means) and its advantages
-        # can be normalized once for all epochs: the same numbers as per-minibatch work, fewer kernels.
-        whole = c.batch_size >= len(data)
-        if whole and c.normalize_advantage:
-            data = dataclasses.replace(data, advantage=normalize_advantage(data.advantage))
-        # Metrics are summed as tensors and read once at the end: no host sync per minibatch.
+        return learning_rate, clip_range
+
+    def _epochs(self, epoch: Callable[[], Iterable[Any]],
+                terms_of: Callable[[Any], dict[str, torch.Tensor]]) -> tuple[torch.Tensor, int]:
+        """``n_epochs`` passes over the minibatches ``epoch()`` gives: loss terms, target-KL stop, one step each.
+
+        Returns the metrics of :data:`_METRICS` summed over the updates (tensors, read once by the caller: no
+        host sync per minibatch) and the number of updates.
+        """
+        c = self.config
         sums = torch.zeros(len(_METRICS), device=self.device)
         n_updates = 0
         for _ in range(c.n_epochs):
-            stop = False
-            for idx in [None] if whole else minibatches(len(data), c.batch_size, self.generator):
-                mb = data if idx is None else data.index(idx)
-                terms = self._minibatch_terms(mb, clip_range, normalize=c.normalize_advantage and not whole)
+            for mb in epoch():
+                terms = terms_of(mb)
                 if c.target_kl is not None and terms["approx_kl"].item() > 1.5 * c.target_kl:
-                    stop = True  # the policy moved too far from the one that collected the data
-                    break
-                loss = terms["loss_policy"] + c.vf_coef * terms["loss_value"]
-                if c.ent_coef > 0:
-                    loss = loss + c.ent_coef * terms["loss_entropy"]
-                self.flat.zero_grad()
-                loss.backward()
-                self.flat.clip_grad_norm(c.max_grad_norm)
-                self.optimizer.step()
+                    return sums, n_updates  # the policy moved too far from the one that collected the data
+                self._optimize(terms)
                 with torch.no_grad():
                     sums += torch.stack([terms[k] for k in _METRICS])
                 n_updates += 1
-            if stop:
-                break
+        return sums, n_updates
+
+    def _metrics(self, sums: torch.Tensor, n_updates: int, old_value: torch.Tensor, returns: torch.Tensor,
+                 learning_rate: float, clip_range: float) -> dict[str, float]:
+        """The fit's metrics: mean loss terms and diagnostics, the critic's explained variance, the schedules."""
         self.fits += 1
-        means = (sums / max(n_updates, 1)).tolist()
-        metrics = dict(zip(_METRICS, means))
-        metrics.update(explained_variance=float(explained_variance(data.old_value, data.returns)),
+        metrics = dict(zip(_METRICS, (sums / max(n_updates, 1)).tolist()))
+        metrics.update(explained_variance=float(explained_variance(old_value, returns)),
                        learning_rate=learning_rate, clip_range=clip_range, n_updates=float(n_updates))
         return metrics
 

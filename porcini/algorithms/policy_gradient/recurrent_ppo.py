@@ -25,6 +25,7 @@ multiple of ``n_steps`` and nothing is padded.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,17 +34,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from porcini.algorithms.policy_gradient.common import (
-    ActorCritic,
-    FlatParameters,
-    OnPolicyAgent,
-    as_obs_tensor,
-    explained_variance,
-    scheduled,
-)
-from porcini.algorithms.policy_gradient.ppo import _METRICS, _MIN_CLIP, PPOConfig
+from porcini.algorithms.policy_gradient.common import ActorCritic, as_obs_tensor
+from porcini.algorithms.policy_gradient.ppo import PPO, PPOConfig
 from porcini.core.batch import TransitionBatch
-from porcini.core.config import build_config, require
+from porcini.core.config import require
 from porcini.envs.info import EnvInfo
 from porcini.functional import entropy_loss, gae, normalize_advantage, ppo_clip_loss, value_loss
 from porcini.networks.denormals import flush_denormals
@@ -127,7 +121,7 @@ class RecurrentActorCritic(nn.Module):
         return self.heads.log_prob(dist, action)
 
 
-class RecurrentPPO(OnPolicyAgent):
+class RecurrentPPO(PPO):
     """PPO-clip with an LSTM policy and an LSTM critic; fits every ``n_steps`` vector steps.
 
     Example:
@@ -140,15 +134,11 @@ class RecurrentPPO(OnPolicyAgent):
 
     name = "recurrent_ppo"
     Config = RecurrentPPOConfig
+    config: RecurrentPPOConfig
     model: RecurrentActorCritic
 
     def __init__(self, info: EnvInfo, config: RecurrentPPOConfig | None = None, **overrides: Any) -> None:
-        self.config = build_config(RecurrentPPOConfig, config, overrides)
-        self._build(info)
-        self.fit_every_steps = self.config.n_steps * info.n_envs
-        self.flat = FlatParameters(self.model.parameters())
-        self.optimizer = self.make_optimizer(self.flat, self.config.learning_rate, eps=self.config.adam_eps)
-        self.optimizers = {"adam": self.optimizer}
+        super().__init__(info, config, **overrides)
         self._state: RecurrentState | None = self._zero_state(info.n_envs)  # while acting
         self._start = self._zero_state(info.n_envs)  # at the next rollout's first step
         self._first_is_start = torch.ones(info.n_envs, dtype=torch.bool, device=self.device)
@@ -211,12 +201,7 @@ class RecurrentPPO(OnPolicyAgent):
     def fit(self, batch: TransitionBatch) -> dict[str, float]:
         """Replay the rollout for old log-probs, values and GAE, then PPO epochs over whole env sequences."""
         c = self.config
-        self.env_steps += batch.n_steps * batch.n_envs
-        progress = self.progress_remaining()
-        learning_rate = scheduled(c.learning_rate, c.learning_rate_schedule, progress)
-        clip_range = max(scheduled(c.clip_range, c.clip_range_schedule, progress), _MIN_CLIP)
-        for group in self.optimizer.param_groups:
-            group["lr"] = learning_rate
+        learning_rate, clip_range = self._schedules(batch)
         b = self._to_torch(batch)
         n_rows, n_envs = b.reward.shape
         if n_envs != len(self._first_is_start):
@@ -226,38 +211,19 @@ class RecurrentPPO(OnPolicyAgent):
         starts = torch.cat([self._first_is_start[None], ended[:-1]])  # [T, B]: obs t begins an episode
         data = self._replay(b, x, starts)
         envs_per_minibatch = max(1, c.batch_size // n_rows)
-        sums = torch.zeros(len(_METRICS), device=self.device)
-        n_updates = 0
-        for _ in range(c.n_epochs):
-            stop = False
+
+        def epoch() -> Iterator[torch.Tensor]:
             order = torch.randperm(n_envs, generator=self.generator, device=self.device)
-            for first in range(0, n_envs, envs_per_minibatch):
-                idx = order[first:first + envs_per_minibatch]
-                terms = self._minibatch_terms(x[:, idx], b.action[:, idx], starts[:, idx], idx, data, clip_range)
-                if c.target_kl is not None and terms["approx_kl"].item() > 1.5 * c.target_kl:
-                    stop = True
-                    break
-                loss = terms["loss_policy"] + c.vf_coef * terms["loss_value"]
-                if c.ent_coef > 0:
-                    loss = loss + c.ent_coef * terms["loss_entropy"]
-                self.flat.zero_grad()
-                loss.backward()
-                self.flat.clip_grad_norm(c.max_grad_norm)
-                self.optimizer.step()
-                with torch.no_grad():
-                    sums += torch.stack([terms[k] for k in _METRICS])
-                n_updates += 1
-            if stop:
-                break
+            return (order[first:first + envs_per_minibatch] for first in range(0, n_envs, envs_per_minibatch))
+
+        sums, n_updates = self._epochs(
+            epoch, lambda idx: self._sequence_terms(x[:, idx], b.action[:, idx], starts[:, idx], idx, data,
+                                                    clip_range))
         # The next rollout starts from acting's states now (already zeroed where an episode ended).
         assert self._state is not None
         self._start = _copy(self._state)
         self._first_is_start = ended[-1].clone()
-        self.fits += 1
-        metrics = dict(zip(_METRICS, (sums / max(n_updates, 1)).tolist()))
-        metrics.update(explained_variance=float(explained_variance(data["old_value"], data["returns"])),
-                       learning_rate=learning_rate, clip_range=clip_range, n_updates=float(n_updates))
-        return metrics
+        return self._metrics(sums, n_updates, data["old_value"], data["returns"], learning_rate, clip_range)
 
     def _replay(self, b: TransitionBatch, x: torch.Tensor, starts: torch.Tensor) -> dict[str, Any]:
         """No-grad replay of the rollout: old log-probs and values ``[T, B]`` and the GAE targets."""
@@ -272,8 +238,8 @@ class RecurrentPPO(OnPolicyAgent):
                                      c.gae_lambda)
         return {"old_log_prob": old_log_prob, "old_value": value, "advantage": advantage, "returns": returns}
 
-    def _minibatch_terms(self, x: torch.Tensor, action: torch.Tensor, starts: torch.Tensor, idx: torch.Tensor,
-                         data: dict[str, Any], clip_range: float) -> dict[str, torch.Tensor]:
+    def _sequence_terms(self, x: torch.Tensor, action: torch.Tensor, starts: torch.Tensor, idx: torch.Tensor,
+                        data: dict[str, Any], clip_range: float) -> dict[str, torch.Tensor]:
         """PPO's loss terms on the env sequences ``idx``, re-run through both LSTMs from their start states."""
         c, m = self.config, self.model
         (h, cell), (vh, vc) = self._start

@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 
-from porcini.algorithms.policy_gradient.common import FlatParameters, OnPolicyAgent, check_common
+from porcini.algorithms.policy_gradient.common import OnPolicyAgent, check_common
 from porcini.core.batch import TransitionBatch
 from porcini.core.config import build_config, require
 from porcini.envs.info import EnvInfo
@@ -39,6 +39,7 @@ from porcini.functional import (
     value_loss,
 )
 from porcini.networks.denormals import flush_denormals
+from porcini.networks.flat import FlatParameters
 
 
 @dataclass(frozen=True)
@@ -138,18 +139,11 @@ class Reinforce(OnPolicyAgent):
         if c.normalize_advantage:
             advantage = normalize_advantage(advantage)
         terms = policy_gradient_loss(log_prob, advantage)
-        loss = terms["loss_policy"]
         if c.baseline:
             terms.update(value_loss(value, returns))
-            loss = loss + c.vf_coef * terms["loss_value"]
         with torch.set_grad_enabled(c.ent_coef > 0):
             terms.update(entropy_loss(dist.entropy()[keep]))
-        if c.ent_coef > 0:
-            loss = loss + c.ent_coef * terms["loss_entropy"]
-        self.flat.zero_grad()
-        loss.backward()
-        self.flat.clip_grad_norm(c.max_grad_norm)
-        self.optimizer.step()
+        self._optimize(terms)
         self.fits += 1
         metrics = {k: float(v.detach()) for k, v in terms.items()}
         metrics["rows_used"] = float(keep.sum())

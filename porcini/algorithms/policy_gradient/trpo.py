@@ -28,7 +28,6 @@ from typing import Any
 import torch
 
 from porcini.algorithms.policy_gradient.common import (
-    FlatParameters,
     OnPolicyAgent,
     check_common,
     explained_variance,
@@ -41,6 +40,7 @@ from porcini.envs.info import EnvInfo
 from porcini.functional import normalize_advantage, value_loss
 from porcini.networks.denormals import flush_denormals
 from porcini.networks.distributions import DiagGaussian
+from porcini.networks.flat import FlatParameters
 from porcini.networks.kl import kl_divergence
 
 

@@ -10,7 +10,7 @@ import torch
 
 from porcini import Core, make_env
 from porcini.algorithms.policy_gradient.a2c import A2C, A2CConfig
-from porcini.algorithms.policy_gradient.common import FlatParameters, gae_rollout
+from porcini.algorithms.policy_gradient.common import gae_rollout
 from porcini.algorithms.policy_gradient.ppo import PPO, PPOConfig
 from porcini.algorithms.policy_gradient.reinforce import Reinforce, ReinforceConfig
 from porcini.algorithms.policy_gradient.trpo import TRPO, TRPOConfig
@@ -18,6 +18,7 @@ from porcini.algorithms.registry import get_algorithm
 from porcini.core.batch import TransitionBatch
 from porcini.core.errors import ConfigError
 from porcini.experiment.checkpoint import from_safe, to_safe
+from porcini.networks.flat import FlatParameters
 
 SMALL = {
     PPO: dict(n_steps=16, batch_size=32, n_epochs=2, net_arch=(16, 16)),
