@@ -14,7 +14,7 @@ from porcini.envs.builtin.chain import Chain, RiverSwim
 from porcini.envs.builtin.constrained import PointHazardEnv
 from porcini.envs.builtin.dice_game import DiceGame
 from porcini.envs.builtin.gridworld import CliffWalking, GridWorld
-from porcini.envs.builtin.memory import CueMemory
+from porcini.envs.builtin.memory import CartPoleNoVelocity, CueMemory
 from porcini.envs.builtin.pixel_gridworld import PixelGridWorld
 from porcini.envs.builtin.price_series import load_price_csv, regime_switching_gbm
 from porcini.envs.builtin.tabular import TabularEnv
@@ -37,6 +37,7 @@ BUILTIN_ENVS: dict[str, tuple[str, int | None]] = {
     "porcini/Portfolio-v0": (f"{_MODULE}.trading:PortfolioEnv", None),
     "porcini/PointHazard-v0": (f"{_MODULE}.constrained:PointHazardEnv", 200),
     "porcini/CueMemory-v0": (f"{_MODULE}.memory:CueMemory", None),
+    "porcini/CartPoleNoVel-v1": (f"{_MODULE}.memory:CartPoleNoVelocity", 500),
 }
 
 
@@ -61,6 +62,7 @@ __all__ = [
     "BUILTIN_ENVS",
     "BanditEnv",
     "BernoulliBandit",
+    "CartPoleNoVelocity",
     "Chain",
     "CliffWalking",
     "CueMemory",

@@ -1,8 +1,10 @@
-"""CueMemory: a cue shown once, a question asked later: the smallest task that needs memory.
+"""Tasks that need memory: the current observation does not determine the best action.
 
-A policy that sees only the current observation answers at chance (``1 / n_cues``); one that remembers the
-first observation (an LSTM policy, e.g. ``RecurrentPPO``) answers every time. Use it to check that a recurrent
-agent carries its state across steps and resets it between episodes.
+- :class:`CueMemory`: a cue shown once, a question asked later, the smallest such task. A policy of the current
+  observation answers at chance (``1 / n_cues``); one that remembers (an LSTM policy, e.g. ``RecurrentPPO``)
+  answers every time. Use it to check that a recurrent agent carries its state and resets it between episodes.
+- :class:`CartPoleNoVelocity`: CartPole-v1 with the velocities hidden (SB3-contrib's ``CartPoleNoVel``): a
+  policy must infer them from successive positions.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.envs.classic_control import CartPoleEnv
 
 
 class CueMemory(gym.Env):
@@ -68,3 +71,36 @@ class CueMemory(gym.Env):
         reward = float(asked and int(action) == self._cue)
         self._t += 1
         return self._obs(), reward, asked, False, {"cue": self._cue}
+
+
+class CartPoleNoVelocity(CartPoleEnv):
+    """CartPole-v1 observing only the cart position and the pole angle, scaled to ``[-1, 1]`` while it runs.
+
+    The observation is ``[x / 2.4, theta / 0.2095]``: each divided by the bound at which the episode
+    terminates (2.4 units, 12 degrees), so both live on the same scale (the RL Zoo normalizes observations for
+    this task instead). Dynamics, reward and termination are CartPole's; register it with a 500-step limit
+    (``porcini/CartPoleNoVel-v1`` has one). A feed-forward policy cannot tell which way the pole is moving and
+    keeps it up for about 40 steps; a recurrent one balances it for the whole episode.
+
+    Args:
+        render_mode: as for ``CartPoleEnv``.
+    """
+
+    SCALE = np.array([2.4, 12 * 2 * np.pi / 360], dtype=np.float32)
+
+    def __init__(self, render_mode: str | None = None) -> None:
+        super().__init__(render_mode=render_mode)
+        self.observation_space = gym.spaces.Box(-2.0, 2.0, shape=(2,), dtype=np.float32)
+
+    def _partial(self, observation: np.ndarray) -> np.ndarray:
+        return (np.asarray(observation, dtype=np.float32)[[0, 2]] / self.SCALE).astype(np.float32)
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
+        """CartPole's reset, seen through position and angle."""
+        observation, info = super().reset(seed=seed, options=options)
+        return self._partial(observation), info
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
+        """CartPole's step, seen through position and angle."""
+        observation, reward, terminated, truncated, info = super().step(action)
+        return self._partial(observation), float(reward), terminated, truncated, info

@@ -1,4 +1,5 @@
-"""Learning tests (slow): PPO and A2C solve CartPole-v1 with their configs of record, for 4 of 5 seeds.
+"""Learning tests (slow): PPO and A2C solve CartPole-v1 with their configs of record, for 4 of 5 seeds;
+RecurrentPPO solves CartPole without velocities, which a feed-forward PPO cannot.
 
 Run with ``pytest -m slow tests/deep/on_policy -s`` to see the per-seed numbers.
 """
@@ -27,9 +28,11 @@ class EvalEvery(Callback):
         self.history.append((core.env_steps, float(np.mean(core.evaluate(10).returns))))
 
 
-def train(algo, seed, budget):
-    record = load_config_of_record(algo, "CartPole-v1")
-    env = make_env("CartPole-v1", n_envs=record["env"]["n_envs"], seed=seed)
+def train(algo, seed, budget, env_id="CartPole-v1", record_of=None):
+    """Train with the config of record of ``algo`` on ``env_id`` (or on ``record_of``, an env id), evaluating
+    every ``EVAL_EVERY`` steps."""
+    record = load_config_of_record(algo, record_of or env_id)
+    env = make_env(env_id, n_envs=record["env"]["n_envs"], seed=seed)
     # as the runner does: the schedules' horizon is the run's length unless the record sets one
     agent = get_algorithm(algo)(env.info, **{"total_steps": budget, **record["algo"]}, seed=seed)
     evals = EvalEvery()
@@ -50,3 +53,24 @@ def test_solves_cartpole_for_four_of_five_seeds(algo, budget):
     solved = [run["seed"] for run in runs if run["first_solved_at"] is not None]
     summary = [(run["seed"], run["first_solved_at"], run["final_eval"]) for run in runs]
     assert len(solved) >= 4, f"{algo}: (seed, first eval >= {SOLVED} at, final eval) = {summary}"
+
+
+NO_VELOCITY = "porcini/CartPoleNoVel-v1"
+
+
+@pytest.mark.slow
+def test_recurrent_ppo_balances_cartpole_without_velocities_for_four_of_five_seeds():
+    runs = [train("recurrent_ppo", seed, 100_000, NO_VELOCITY) for seed in range(5)]
+    for run in runs:
+        print(json.dumps(run))
+    solved = [run["seed"] for run in runs if run["first_solved_at"] is not None]
+    summary = [(run["seed"], run["first_solved_at"], run["final_eval"]) for run in runs]
+    assert len(solved) >= 4, f"recurrent_ppo: (seed, first eval >= {SOLVED} at, final eval) = {summary}"
+
+
+@pytest.mark.slow
+def test_feed_forward_ppo_cannot_balance_cartpole_without_velocities():
+    """The contrast that makes the test above mean something: CartPole's PPO config of record, no memory."""
+    run = train("ppo", 0, 100_000, NO_VELOCITY, record_of="CartPole-v1")
+    print(json.dumps(run))
+    assert max(mean for _, mean in run["evals"]) < 150

@@ -37,3 +37,26 @@ def test_bad_arguments_and_actions_are_named():
     env.reset(seed=0)
     with pytest.raises(ValueError, match="action 5 is not in Discrete"):
         env.step(5)
+
+
+def test_cartpole_without_velocity_is_cartpole_seen_through_position_and_angle():
+    import gymnasium as gym
+
+    from porcini.envs.builtin import CartPoleNoVelocity
+
+    full, partial = gym.make("CartPole-v1"), gym.make("porcini/CartPoleNoVel-v1")
+    assert partial.spec.max_episode_steps == 500
+    obs_full, _ = full.reset(seed=3)
+    obs, _ = partial.reset(seed=3)
+    scale = CartPoleNoVelocity.SCALE
+    for t in range(200):
+        np.testing.assert_allclose(obs, obs_full[[0, 2]] / scale, rtol=1e-6)
+        assert partial.observation_space.contains(obs)
+        action = t % 3 == 0
+        obs_full, r_full, term_full, trunc_full, _ = full.step(int(action))
+        obs, reward, terminated, truncated, _ = partial.step(int(action))
+        assert (reward, terminated, truncated) == (r_full, term_full, trunc_full)
+        if terminated or truncated:
+            break
+    assert terminated  # this policy drops the pole; at the end |x| <= 2.4 or |theta| <= 12 degrees is broken
+    assert np.abs(obs).max() > 1.0
