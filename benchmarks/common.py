@@ -14,11 +14,17 @@ import gymnasium as gym
 import numpy as np
 
 
-def evaluate(act: Callable[[np.ndarray], Any], env_id: str, n_episodes: int, seed: int) -> tuple[float, float]:
-    """Mean and std of the return of ``n_episodes`` episodes, env reset with ``seed + episode``."""
+def evaluate(act: Callable[[np.ndarray], Any], env_id: str, n_episodes: int, seed: int,
+             on_episode_start: Callable[[], None] | None = None) -> tuple[float, float]:
+    """Mean and std of the return of ``n_episodes`` episodes, env reset with ``seed + episode``.
+
+    ``on_episode_start`` is called before each episode (a recurrent policy resets its state there).
+    """
     env = gym.make(env_id)
     returns = []
     for episode in range(n_episodes):
+        if on_episode_start is not None:
+            on_episode_start()
         obs, _ = env.reset(seed=seed + episode)
         ended, total = False, 0.0
         while not ended:
@@ -41,14 +47,15 @@ class EvalClock:
         self.history: list[tuple[int, float]] = []
         self.first_hit: int | None = None
 
-    def maybe_eval(self, timestep: int, act: Callable[[np.ndarray], Any]) -> None:
+    def maybe_eval(self, timestep: int, act: Callable[[np.ndarray], Any],
+                   on_episode_start: Callable[[], None] | None = None) -> None:
         """Evaluate if ``timestep`` passed the next evaluation point."""
         if timestep < self.next_at:
             return
         while self.next_at <= timestep:
             self.next_at += self.every
         start = time.perf_counter()
-        mean, _ = evaluate(act, self.env_id, self.n_episodes, self.seed)
+        mean, _ = evaluate(act, self.env_id, self.n_episodes, self.seed, on_episode_start)
         self.eval_time += time.perf_counter() - start
         self.history.append((int(timestep), round(mean, 2)))
         if self.first_hit is None and self.threshold is not None and mean >= self.threshold:
@@ -56,10 +63,11 @@ class EvalClock:
 
 
 def result(lib: str, task: str, seed: int, threads: int, timesteps: int, wall: float, clock: EvalClock,
-           act: Callable[[np.ndarray], Any], env_id: str) -> dict[str, Any]:
+           act: Callable[[np.ndarray], Any], env_id: str,
+           on_episode_start: Callable[[], None] | None = None) -> dict[str, Any]:
     """The JSON record of one benchmark run (same keys as ../shared/peers/sb3_bench.py)."""
     train_wall = wall - clock.eval_time
-    mean, std = evaluate(act, env_id, 20, seed=20_000)
+    mean, std = evaluate(act, env_id, 20, 20_000, on_episode_start)
     return {
         "lib": lib, "task": task, "seed": seed, "threads": threads, "timesteps": int(timesteps),
         "wall_s_total": round(wall, 2), "eval_s": round(clock.eval_time, 2), "train_wall_s": round(train_wall, 2),
