@@ -4,15 +4,18 @@ RecurrentPPO solves CartPole without velocities, which a feed-forward PPO cannot
 Run with ``pytest -m slow tests/deep/on_policy -s`` to see the per-seed numbers.
 """
 
+import dataclasses
 import json
 
 import numpy as np
 import pytest
 
-from porcini import Core, make_env
+from porcini import Core
 from porcini.algorithms.registry import get_algorithm
 from porcini.core import Callback
-from porcini.experiment.config.run import load_config_of_record
+from porcini.experiment.envs import build_envs
+from porcini.experiment.launch import resolve
+from porcini.experiment.seeding import eval_seed
 
 SOLVED = 475.0
 EVAL_EVERY = 10_000
@@ -29,15 +32,14 @@ class EvalEvery(Callback):
 
 
 def train(algo, seed, budget, env_id="CartPole-v1", record_of=None):
-    """Train with the config of record of ``algo`` on ``env_id`` (or on ``record_of``, an env id), evaluating
-    every ``EVAL_EVERY`` steps."""
-    record = load_config_of_record(algo, record_of or env_id)
-    env = make_env(env_id, n_envs=record["env"]["n_envs"], seed=seed)
-    # as the runner does: the schedules' horizon is the run's length unless the record sets one
-    agent = get_algorithm(algo)(env.info, **{"total_steps": budget, **record["algo"]}, seed=seed)
+    """Train with the config of record of ``algo`` on ``env_id`` (or on the env ``record_of``), with the envs the
+    runner builds (the record's wrappers; an eval env with frozen statistics), evaluating every ``EVAL_EVERY``."""
+    config = resolve(algo, record_of or env_id, None, [f"seed={seed}", f"steps={budget}", "eval_episodes=10"])
+    config = dataclasses.replace(config, env=dataclasses.replace(config.env, id=env_id))
+    env, eval_env = build_envs(config)
+    agent = get_algorithm(algo)(env.info, **config.algo, seed=seed)
     evals = EvalEvery()
-    core = Core(agent, env, eval_env=env.spawn(10, seed + 10_000), callbacks=[evals], progress=False,
-                eval_seed=seed + 10_000)
+    core = Core(agent, env, eval_env=eval_env, callbacks=[evals], progress=False, eval_seed=eval_seed(seed))
     core.learn(n_steps=budget, steps_per_epoch=EVAL_EVERY)
     first = next((steps for steps, mean in evals.history if mean >= SOLVED), None)
     return {"algo": algo, "seed": seed, "first_solved_at": first, "final_eval": evals.history[-1][1],
