@@ -84,3 +84,27 @@ def cycle_env():
 def target_env():
     """The :class:`TargetEnv` class."""
     return TargetEnv
+
+
+def _reference_gae(reward, value, next_value, terminated, truncated, gamma, lam):
+    """Slow GAE loop over a [T, B] batch, written independently of porcini.functional."""
+    n_rows, n_envs = reward.shape
+    advantage = np.zeros((n_rows, n_envs))
+    for b in range(n_envs):
+        running = 0.0
+        for t in reversed(range(n_rows)):
+            bootstrap = 0.0 if terminated[t, b] else next_value[t, b]
+            delta = reward[t, b] + gamma * bootstrap - value[t, b]
+            if terminated[t, b] or truncated[t, b] or t == n_rows - 1:
+                running = delta
+            else:
+                running = delta + gamma * lam * running
+            advantage[t, b] = running
+    return advantage
+
+
+@pytest.fixture
+def reference_gae():
+    """Slow GAE over a ``[T, B]`` batch, one env and one step at a time: ``(reward, value, next_value,
+    terminated, truncated, gamma, lam) -> advantage``."""
+    return _reference_gae

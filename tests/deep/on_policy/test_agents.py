@@ -110,24 +110,7 @@ def test_seeding_leaves_the_global_torch_rng_alone():
     assert torch.equal(torch.rand(3), expected)
 
 
-def reference_gae(reward, value, next_value, terminated, truncated, gamma, lam):
-    """Slow GAE loop over a [T, B] batch, written independently of porcini.functional."""
-    n_rows, n_envs = reward.shape
-    advantage = np.zeros((n_rows, n_envs))
-    for b in range(n_envs):
-        running = 0.0
-        for t in reversed(range(n_rows)):
-            bootstrap = 0.0 if terminated[t, b] else next_value[t, b]
-            delta = reward[t, b] + gamma * bootstrap - value[t, b]
-            if terminated[t, b] or truncated[t, b] or t == n_rows - 1:
-                running = delta
-            else:
-                running = delta + gamma * lam * running
-            advantage[t, b] = running
-    return advantage
-
-
-def test_rollout_targets_use_values_of_the_true_next_obs():
+def test_rollout_targets_use_values_of_the_true_next_obs(reference_gae):
     """GAE inputs: V(next_obs) on every row, zero after a termination, kept after a truncation."""
     env = make_env("CartPole-v1", n_envs=3, seed=0)
     agent = PPO(env.info, n_steps=6)

@@ -16,19 +16,6 @@ from porcini.core.errors import ConfigError
 SMALL = dict(n_steps=8, batch_size=16, n_epochs=2, lstm_hidden_size=8, net_arch=(8,))
 
 
-def reference_gae(reward, value, next_value, terminated, ended, gamma, lam):
-    """Backward recursion, one env and one step at a time (obviously correct)."""
-    n_rows, n_envs = reward.shape
-    adv = np.zeros((n_rows, n_envs))
-    for b in range(n_envs):
-        running = 0.0
-        for t in reversed(range(n_rows)):
-            delta = reward[t, b] + gamma * (1.0 - terminated[t, b]) * next_value[t, b] - value[t, b]
-            running = delta + gamma * lam * (0.0 if ended[t, b] else running)
-            adv[t, b] = running
-    return adv
-
-
 class ActingRecorder:
     """Wraps an agent's ``act`` and ``reset``: per step, the log-prob of the action taken and the critic's value
     of the observation, computed from the carried state *as acting left it*, and the critic's value of each
@@ -61,7 +48,7 @@ class ActingRecorder:
             return m.heads.value(out).numpy()
 
 
-def test_replay_recomputes_exactly_what_acting_computed_and_gae_bootstraps_with_history():
+def test_replay_recomputes_exactly_what_acting_computed_and_gae_bootstraps_with_history(reference_gae):
     """Over four rollouts with episode ends inside them (terminations and time limits), the update's replay
     gives the log-probs and values acting computed step by step, and successor values from each step's history."""
     env = make_env("CartPole-v1", n_envs=3, seed=0, max_episode_steps=12)  # falls, and time limits
@@ -101,8 +88,9 @@ def test_replay_recomputes_exactly_what_acting_computed_and_gae_bootstraps_with_
         ended = b.episode_end.numpy()
         kinds |= {"truncated"} if b.truncated.numpy().any() else set()
         kinds |= {"terminated"} if b.terminated.numpy().any() else set()
+        terminated = b.terminated.numpy()
         expected = reference_gae(b.reward.numpy(), np.stack(rec.values[rows]), np.stack(successor_values[rows]),
-                                 b.terminated.numpy(), ended, 0.9, 0.8)
+                                 terminated, ended & ~terminated, 0.9, 0.8)
         np.testing.assert_allclose(data["advantage"].numpy(), expected, atol=1e-4)
     assert kinds == {"truncated", "terminated"}  # the rollouts did contain both kinds of episode end
 
