@@ -26,6 +26,7 @@ from porcini.core.progress import ProgressBar, progress_bar
 from porcini.core.records import EpisodeRecord, LearnResult
 from porcini.core.rollout import RolloutStorage
 from porcini.core.schedule import LoopSchedule
+from porcini.core.successor import true_successor
 
 
 @dataclass
@@ -251,7 +252,7 @@ class Core:
         self, reset_obs: Any, ended: np.ndarray, info: dict[str, Any], record: EpisodeRecord
     ) -> tuple[Any, int]:
         """Record the episodes that just ended; return the true successors and how many ended."""
-        next_obs = _true_successor(reset_obs, ended, info)
+        next_obs = true_successor(reset_obs, ended, info)
         finished = np.flatnonzero(ended)
         rets = self._ep_return[finished].copy()
         lens = self._vector_steps - self._ep_start[finished]
@@ -385,26 +386,3 @@ class Core:
             rows = -(-cadence[0] // self.n_envs) if cadence[0] is not None else None
             self._storage = RolloutStorage(rows, self.info_keys)
             self._storage.load_state_dict(state["storage"])
-
-
-def _true_successor(reset_obs: Any, ended: np.ndarray, info: dict[str, Any]) -> Any:
-    """``reset_obs`` with the final observation of each ended episode put back in its row."""
-    if "final_obs" not in info:
-        raise EnvCheckError(
-            "an episode ended but the env's info has no 'final_obs'; Core needs same-step autoreset "
-            "(porcini.make_env, or gymnasium.vector.AutoresetMode.SAME_STEP)"
-        )
-    final = info["final_obs"]
-    if isinstance(reset_obs, dict):
-        out = {k: v.copy() for k, v in reset_obs.items()}
-        for i in np.flatnonzero(ended):
-            for k in out:
-                out[k][i] = final[i][k] if final.dtype == object else final[k][i]
-        return out
-    next_obs = reset_obs.copy()
-    if getattr(final, "dtype", None) is np.dtype(object):
-        for i in np.flatnonzero(ended):
-            next_obs[i] = final[i]
-    else:
-        next_obs[ended] = final[ended]
-    return next_obs

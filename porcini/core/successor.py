@@ -1,0 +1,43 @@
+"""The true successor of a step under same-step autoreset: the final observation where an episode ended.
+
+Core is the only caller of ``env.step``; this is how it builds ``next_obs`` so that no transition crosses an
+episode boundary.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from porcini.core.errors import EnvCheckError
+
+
+def true_successor(reset_obs: Any, ended: np.ndarray, info: dict[str, Any]) -> Any:
+    """``reset_obs`` with the final observation of each ended episode put back in its row.
+
+    Under same-step autoreset, the observation an env returns where its episode ended is already the next
+    episode's first one; the true successor of that transition is ``info["final_obs"]``.
+
+    Raises:
+        EnvCheckError: an episode ended but ``info`` has no ``final_obs`` (not same-step autoreset).
+    """
+    if "final_obs" not in info:
+        raise EnvCheckError(
+            "an episode ended but the env's info has no 'final_obs'; Core needs same-step autoreset "
+            "(porcini.make_env, or gymnasium.vector.AutoresetMode.SAME_STEP)"
+        )
+    final = info["final_obs"]
+    if isinstance(reset_obs, dict):
+        out = {k: v.copy() for k, v in reset_obs.items()}
+        for i in np.flatnonzero(ended):
+            for k in out:
+                out[k][i] = final[i][k] if final.dtype == object else final[k][i]
+        return out
+    next_obs = reset_obs.copy()
+    if getattr(final, "dtype", None) is np.dtype(object):
+        for i in np.flatnonzero(ended):
+            next_obs[i] = final[i]
+    else:
+        next_obs[ended] = final[ended]
+    return next_obs
