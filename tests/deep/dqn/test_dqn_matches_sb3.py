@@ -1,9 +1,8 @@
 """porcini's DQN update is Stable-Baselines3's: same weights and minibatches in, same weights out.
 
-The benchmark against SB3 (benchmarks/vs_sb3.py dqn_cartpole) compares final returns across seeds, which for this
-config scatter between ~100 and 500 in both libraries. These tests pin down that the two run the same algorithm,
-so that a gap in returns is seed noise, not a difference in the update: gradient steps on identical minibatches
-(with terminated and truncated transitions) give the same parameters, and the ε schedule is the same.
+These tests pin down the update on its own, with porcini's fused optimizer (close to SB3's for-loop Adam in the
+last bits) and on transitions with terminations and truncations, and the ε schedule over the whole run.
+test_dqn_lockstep_sb3.py checks the whole agent, data path included, bit for bit against an SB3 run.
 """
 
 import numpy as np
