@@ -29,6 +29,7 @@ ALGORITHMS: dict[str, str] = {
     "ddpg": "porcini.algorithms.actor_critic.ddpg:DDPG",
     "td3": "porcini.algorithms.actor_critic.td3:TD3",
     "sac": "porcini.algorithms.actor_critic.sac:SAC",
+    "discrete_sac": "porcini.algorithms.actor_critic.discrete_sac:DiscreteSAC",
 }
 
 

@@ -131,13 +131,14 @@ DEEP = {
     "dqn": ["learning_starts=100", "train_freq=50", "gradient_steps=10", "batch_size=32", "buffer_size=2000",
             "total_steps=1000"],
     "sac": ["learning_starts=100", "batch_size=32", "buffer_size=2000", "net_arch=[32,32]"],
+    "discrete_sac": ["learning_starts=100", "batch_size=32", "buffer_size=2000", "net_arch=[32,32]"],
     "recurrent_ppo": ["env.n_envs=2", "n_steps=40", "batch_size=40", "n_epochs=2", "lstm_hidden_size=8",
                       "net_arch=[16]"],
 }
 ENV_OF = {"sac": "Pendulum-v1"}
 
 
-@pytest.mark.parametrize("algo", ["ppo", "dqn", "sac", "recurrent_ppo"])
+@pytest.mark.parametrize("algo", ["ppo", "dqn", "sac", "discrete_sac", "recurrent_ppo"])
 def test_deep_agents_resume_exactly(tmp_path, algo):
     def cfg(out, steps):
         overrides = [f"steps={steps}", "steps_per_epoch=250", "log.sinks=[csv]", f"out={out}", "eval_episodes=3"]

@@ -97,7 +97,7 @@ class Sample(NamedTuple):
 
     Attributes:
         obs: ``[N, *obs_shape]`` float32.
-        action: ``[N, action_dim]`` normalized actions.
+        action: ``[N, action_dim]`` normalized actions (DiscreteSAC: ``[N]`` int64 action indices).
         reward: ``[N]``.
         next_obs: ``[N, *obs_shape]`` true successors.
         terminated: ``[N]`` float, 1 where the MDP ended (no bootstrap); truncations are 0 and bootstrap.
@@ -200,12 +200,7 @@ class OffPolicyAgent(BaseAgent):
         """Check the env, seed the generators, create the buffer; return the parsed ``net_arch``."""
         c = self.config
         owner = type(self).__name__
-        space = info.action_space
-        if not isinstance(space, gym.spaces.Box):
-            raise ValueError(f"{owner} needs a Box action space; {info.env_id} has {space}")
-        if not (np.all(np.isfinite(space.low)) and np.all(np.isfinite(space.high))):
-            raise ValueError(f"{owner} needs finite action bounds to scale its tanh policy; {info.env_id} has "
-                             f"{space}; wrap the env with gymnasium.wrappers.RescaleAction or ClipAction")
+        self._setup_actions(info)
         if not isinstance(info.observation_space, gym.spaces.Box) or is_image_space(info.observation_space):
             raise ValueError(f"{owner} takes vector (Box) observations; {info.env_id} has {info.observation_space}")
         self.info = info
@@ -214,8 +209,6 @@ class OffPolicyAgent(BaseAgent):
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(c.seed)
         self.buffer = ReplayBuffer(c.buffer_size)
-        self.low, self.high = space.low.reshape(-1).astype(np.float64), space.high.reshape(-1).astype(np.float64)
-        self._action_dtype = np.dtype(space.dtype)
         self.fit_every_steps = c.train_freq * info.n_envs
         self.env_steps = 0  # transitions received by fit
         self.n_updates = 0
@@ -224,6 +217,19 @@ class OffPolicyAgent(BaseAgent):
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         self.tensors: dict[str, Tensor] = {}  # learned tensors outside modules (SAC's log α)
         return parse_net_arch(c.net_arch, f"{type(c).__name__}.net_arch")
+
+    def _setup_actions(self, info: EnvInfo) -> None:
+        """Check the action space (a Box with finite bounds) and keep its bounds and dtype for acting."""
+        owner, space = type(self).__name__, info.action_space
+        if not isinstance(space, gym.spaces.Box):
+            raise ValueError(f"{owner} needs a Box action space; {info.env_id} has {space}"
+                             + (" (use DiscreteSAC or DQN for discrete actions)"
+                                if isinstance(space, gym.spaces.Discrete) else ""))
+        if not (np.all(np.isfinite(space.low)) and np.all(np.isfinite(space.high))):
+            raise ValueError(f"{owner} needs finite action bounds to scale its tanh policy; {info.env_id} has "
+                             f"{space}; wrap the env with gymnasium.wrappers.RescaleAction or ClipAction")
+        self.low, self.high = space.low.reshape(-1).astype(np.float64), space.high.reshape(-1).astype(np.float64)
+        self._action_dtype = np.dtype(space.dtype)
 
     @staticmethod
     def target_of(module: nn.Module) -> nn.Module:

@@ -109,7 +109,12 @@ class SAC(OffPolicyAgent):
                         "critic_target": self.critic_target}
         self.optimizers = {"actor": adam(self.actor_params, c.learning_rate, self.device),
                            "critic": adam(self.critic.parameters(), c.learning_rate, self.device)}
-        self.target_entropy = -float(info.action_dim) if c.target_entropy == "auto" else float(c.target_entropy)
+        self._setup_temperature(auto_target_entropy=-float(info.action_dim))
+
+    def _setup_temperature(self, auto_target_entropy: float) -> None:
+        """The entropy target and α: fixed (``ent_coef`` a float) or learned (its ``log α`` and optimizer)."""
+        c = self.config
+        self.target_entropy = auto_target_entropy if c.target_entropy == "auto" else float(c.target_entropy)
         self.learn_alpha = isinstance(c.ent_coef, str)
         if isinstance(c.ent_coef, str):
             init = float(c.ent_coef[5:]) if c.ent_coef.startswith("auto_") else 1.0
