@@ -7,6 +7,8 @@ max_grad_norm 10, Adam eps 1e-8, hard target copies). SB3 rounds the run up to w
 steps), so porcini is run for the same 50,176 steps: both do 193 fits of 128 gradient steps on 64 samples.
 Evaluation every 10k steps (10 episodes) is timed and excluded from the training wall time; both check the clock
 after every env step, so both evaluate the same snapshot (the policy of the last fit before the 10k mark).
+One run's final return is chaotic (a 1e-7 change in the weights after the first fit gives an unrelated run two
+fits later): compare final returns over many seeds with ``benchmarks/final_returns.py dqn_cartpole``.
 """
 
 from __future__ import annotations
