@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from porcini.algorithms.actor_critic.common import Critics, Sample, adam, seeded
+from porcini.algorithms.actor_critic.common import Critics, Sample, seeded
 from porcini.algorithms.actor_critic.sac import SAC, SACConfig
 from porcini.core.config import build_config, require
 from porcini.envs.info import EnvInfo
@@ -75,12 +75,7 @@ class DiscreteSAC(SAC):
             self.actor_trunk = MLP(info.obs_dim, None, arch.pi, c.activation).to(self.device)
             self.actor_head = CategoricalHead(self.actor_trunk.out_dim, n).to(self.device)
             self.critic = Critics(c.n_critics, info.obs_dim, n, arch.vf, c.activation).to(self.device)
-        self.critic_target = self.target_of(self.critic)
-        self.actor_params = [*self.actor_trunk.parameters(), *self.actor_head.parameters()]
-        self.modules = {"actor_trunk": self.actor_trunk, "actor_head": self.actor_head, "critic": self.critic,
-                        "critic_target": self.critic_target}
-        self.optimizers = {"actor": adam(self.actor_params, c.learning_rate, self.device),
-                           "critic": adam(self.critic.parameters(), c.learning_rate, self.device)}
+        self._register_networks()
         self._setup_temperature(auto_target_entropy=c.target_entropy_scale * math.log(n))
 
     def _setup_actions(self, info: EnvInfo) -> None:

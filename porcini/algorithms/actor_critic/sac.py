@@ -103,13 +103,18 @@ class SAC(OffPolicyAgent):
             self.actor_trunk = MLP(info.obs_dim, None, arch.pi, c.activation).to(self.device)  # flat observations
             self.actor_head = TanhGaussianHead(self.actor_trunk.out_dim, info.action_dim).to(self.device)
             self.critic = make_critic(info, arch, c.activation, c.n_critics).to(self.device)
+        self._register_networks()
+        self._setup_temperature(auto_target_entropy=-float(info.action_dim))
+
+    def _register_networks(self) -> None:
+        """Given ``actor_trunk``, ``actor_head`` and ``critic``: the target critics, the optimizers, checkpointing."""
+        lr = self.config.learning_rate
         self.critic_target = self.target_of(self.critic)
         self.actor_params = [*self.actor_trunk.parameters(), *self.actor_head.parameters()]
         self.modules = {"actor_trunk": self.actor_trunk, "actor_head": self.actor_head, "critic": self.critic,
                         "critic_target": self.critic_target}
-        self.optimizers = {"actor": adam(self.actor_params, c.learning_rate, self.device),
-                           "critic": adam(self.critic.parameters(), c.learning_rate, self.device)}
-        self._setup_temperature(auto_target_entropy=-float(info.action_dim))
+        self.optimizers = {"actor": adam(self.actor_params, lr, self.device),
+                           "critic": adam(self.critic.parameters(), lr, self.device)}
 
     def _setup_temperature(self, auto_target_entropy: float) -> None:
         """The entropy target and α: fixed (``ent_coef`` a float) or learned (its ``log α`` and optimizer)."""
