@@ -57,20 +57,11 @@ def trained(steps: int = 150, seed: int = 0, **overrides: Any) -> tuple[Discrete
     return agent, env
 
 
-def member_q(critic: Any, k: int, x: torch.Tensor) -> torch.Tensor:
-    """``Q_k(s, ·)`` ``[N, n]`` of critic member ``k``, layer by layer from its own weights."""
-    p = dict(critic.named_parameters())
-    for layer in range(critic.n_layers):
-        x = x @ p[f"weight_{layer}"][k] + p[f"bias_{layer}"][k, 0]
-        if layer < critic.n_layers - 1:
-            x = torch.relu(x)
-    return x
-
-
 class ReferenceDiscreteSAC:
     """Christodoulou's update written sample by sample and action by action, with plain (for-loop) Adam."""
 
-    def __init__(self, agent: DiscreteSAC) -> None:
+    def __init__(self, agent: DiscreteSAC, member_q: Any) -> None:
+        self.member_q = member_q  # Q_k(s, ·) [N, n] of critic member k, layer by layer (conftest.py)
         self.agent = a = copy.deepcopy(agent)
         lr = a.config.learning_rate
         self.opt_actor = torch.optim.Adam([*a.actor_trunk.parameters(), *a.actor_head.parameters()], lr=lr,
@@ -82,7 +73,7 @@ class ReferenceDiscreteSAC:
         return torch.softmax(self.agent.actor_head.linear(self.agent.actor_trunk(obs)), dim=-1)
 
     def update(self, s: Sample) -> None:
-        agent = self.agent
+        agent, member_q = self.agent, self.member_q
         gamma, tau, n_critics = agent.config.gamma, agent.config.tau, agent.config.n_critics
         n, n_actions = len(s.reward), agent.n_actions
         alpha = math.exp(agent.log_alpha.item())
@@ -129,11 +120,11 @@ def random_sample(n: int, obs_dim: int, n_actions: int, seed: int) -> Sample:
 
 
 @pytest.mark.parametrize("seed", [0, 1])
-def test_update_matches_a_slow_per_sample_reference(seed):
+def test_update_matches_a_slow_per_sample_reference(seed, member_q):
     env = make_env("CartPole-v1")
     info = type(env.info)(env.info.env_id, env.info.observation_space, gym.spaces.Discrete(3))  # 3 actions
     agent = DiscreteSAC(info, net_arch=(16, 16), tau=0.3, learning_rate=1e-2, seed=seed)
-    reference = ReferenceDiscreteSAC(agent)
+    reference = ReferenceDiscreteSAC(agent, member_q)
     before = params(agent)
     for k in range(3):  # the first update also copies into the targets (tau=0.3): three steps check Adam's state
         s = random_sample(24, 4, 3, seed=10 * seed + k)

@@ -86,16 +86,6 @@ def pendulum_batch(t: int, seed: int = 0, terminated: Any = None, truncated: Any
         truncated=np.zeros((t, 1), bool) if truncated is None else np.asarray(truncated, bool).reshape(t, 1))
 
 
-def member_q(critic: Any, k: int, x: torch.Tensor) -> torch.Tensor:
-    """Critic member ``k`` computed layer by layer from its own weights: the slow, obvious reference."""
-    p = dict(critic.named_parameters())
-    for layer in range(critic.n_layers):
-        x = x @ p[f"weight_{layer}"][k] + p[f"bias_{layer}"][k, 0]
-        if layer < critic.n_layers - 1:
-            x = torch.relu(x)
-    return x[:, 0]
-
-
 @pytest.mark.parametrize("name", sorted(AGENTS))
 def test_a_few_fits_on_pendulum_change_every_network(name):
     env = make_env("Pendulum-v1", seed=0)
@@ -128,7 +118,7 @@ def test_actions_lie_within_skewed_bounds_and_buffer_holds_normalized_actions(na
     assert np.ptp(warmup[:, 0]) > 1.8 and np.ptp(warmup[:, 1]) > 1.4  # uniform over the whole box
 
 
-def test_sac_critic_target_matches_hand_computation():
+def test_sac_critic_target_matches_hand_computation(member_q):
     env = make_env("Pendulum-v1", seed=0)
     agent = SAC(env.info, net_arch=(16, 16), learning_starts=10**6, gamma=0.9)
     terminated = [0, 1, 0, 0, 1, 0]
@@ -143,7 +133,7 @@ def test_sac_critic_target_matches_hand_computation():
     with torch.no_grad():
         next_action, next_log_prob = agent.policy(s.next_obs).rsample_with_log_prob(agent.generator)
         x = torch.cat([s.next_obs, next_action], -1)
-        q = [member_q(agent.critic_target, k, x) for k in range(2)]
+        q = [member_q(agent.critic_target, k, x)[:, 0] for k in range(2)]
     assert not torch.allclose(q[0], q[1])  # the minimum matters
     for i in range(6):
         soft_value = min(float(q[0][i]), float(q[1][i])) - 0.37 * float(next_log_prob[i])
@@ -151,7 +141,7 @@ def test_sac_critic_target_matches_hand_computation():
         assert float(target[i]) == pytest.approx(expected, rel=1e-5, abs=1e-5)
 
 
-def test_td3_critic_target_matches_hand_computation():
+def test_td3_critic_target_matches_hand_computation(member_q):
     env = make_env("Pendulum-v1", seed=0)
     agent = TD3(env.info, net_arch=(16, 16), learning_starts=10**6, gamma=0.9, target_policy_noise=0.4,
                 target_noise_clip=0.3)
@@ -170,7 +160,7 @@ def test_td3_critic_target_matches_hand_computation():
         clipped += abs(float(noise[i, 0])) > 0.3
         a = min(max(float(mu[i, 0]) + eps, -1.0), 1.0)
         x = torch.cat([s.next_obs[i:i + 1], torch.tensor([[a]])], -1)
-        q = min(float(member_q(agent.critic_target, k, x)[0]) for k in range(2))
+        q = min(float(member_q(agent.critic_target, k, x)[0, 0]) for k in range(2))
         expected = float(s.reward[i]) + (0.0 if terminated[i] else 0.9 * q)
         assert float(target[i]) == pytest.approx(expected, rel=1e-5, abs=1e-5)
 
