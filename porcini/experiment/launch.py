@@ -17,7 +17,7 @@ def resolve(algo: str, env_id: str, config_file: str | None, overrides: Sequence
     """The fully resolved run config: defaults < config of record < ``config_file`` < ``overrides``.
 
     Raises:
-        KeyError: unknown algorithm.
+        UnknownNameError: unknown algorithm.
         ConfigError: an unknown key, a wrong type or an out-of-range value (the message names it).
     """
     agent_cls = get_algorithm(algo)
