@@ -9,7 +9,7 @@ import numpy as np
 
 from porcini.algorithms.registry import get_algorithm
 from porcini.core import Core
-from porcini.core.errors import CheckpointError
+from porcini.core.errors import UserError
 from porcini.experiment.checkpoint import load_checkpoint, resolve_checkpoint
 from porcini.experiment.config import RunConfig, load_run_config, make_algo_config
 from porcini.experiment.envs import build_envs, stateful_wrappers
@@ -23,12 +23,13 @@ def load_policy(run_dir: str | Path, checkpoint: str = "best") -> tuple[RunConfi
     of a checkpoint file of this run.
 
     Raises:
+        UserError: ``run_dir`` has no ``config.yaml``, or ``checkpoint`` names no file.
         CheckpointError: no checkpoint, or one that does not belong to this run.
     """
     run_dir = Path(run_dir)
     config_path = run_dir / "config.yaml"
     if not config_path.is_file():
-        raise CheckpointError(f"{run_dir} has no config.yaml: is it a porcini run directory?")
+        raise UserError(f"{run_dir} has no config.yaml: is it a porcini run directory?")
     config = load_run_config(config_path)
     agent_cls = get_algorithm(config.algo_name)
     state = load_checkpoint(resolve_checkpoint(run_dir, checkpoint), {"algo": config.algo_name, "env": config.env.id})

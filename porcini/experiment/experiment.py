@@ -21,7 +21,7 @@ import numpy as np
 import porcini
 from porcini.algorithms.registry import get_algorithm
 from porcini.core import Callback, Core
-from porcini.core.errors import CheckpointError
+from porcini.core.errors import CheckpointError, UserError
 from porcini.experiment.checkpoint import load_checkpoint, resolve_checkpoint, save_checkpoint
 from porcini.experiment.config import RunConfig, dump_yaml, load_run_config, make_algo_config, to_dict
 from porcini.experiment.envs import build_envs, resumable_base, stateful_wrappers, wrapper_states
@@ -97,12 +97,12 @@ class Experiment:
 
         Raises:
             CheckpointError: no readable checkpoint, or one that belongs to another run.
-            ConfigError: ``config.yaml`` is missing or invalid.
+            UserError: ``config.yaml`` is missing (a ConfigError when it is invalid).
         """
         run_dir = RunDirectory(path)
         config_path = run_dir.path / "config.yaml"
         if not config_path.is_file():
-            raise CheckpointError(f"{run_dir.path} has no config.yaml: is it a porcini run directory?")
+            raise UserError(f"{run_dir.path} has no config.yaml: is it a porcini run directory?")
         config = load_run_config(config_path, get_algorithm(load_run_config(config_path).algo_name).Config)
         if steps is not None:
             config = dataclasses.replace(config, steps=steps)

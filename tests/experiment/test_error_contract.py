@@ -94,6 +94,13 @@ def test_plotting_a_directory_without_metrics_is_a_usage_error(tmp_path):
     assert "has no metrics.csv" in one_line_error(result)
 
 
+@pytest.mark.parametrize("command", ["resume", "eval", "inspect"])
+def test_a_directory_that_is_not_a_run_is_a_usage_error(tmp_path, command):
+    result = CliRunner().invoke(main, [command, str(tmp_path)])
+    assert result.exit_code == 2
+    assert "has no config.yaml" in one_line_error(result)
+
+
 def test_a_key_error_in_the_users_env_keeps_its_traceback_and_leaves_no_run_directory(tmp_path):
     out = tmp_path / "runs"
     result = CliRunner().invoke(main, ["train", "random", KEY_ERROR_ENV, "--steps", "100", "--out", str(out)])
