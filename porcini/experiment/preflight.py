@@ -2,7 +2,8 @@
 
 :func:`validate` is the one place that turns a run config into either a run that can start or a
 :class:`~porcini.core.errors.UserError` naming the problem and the fix: the algorithm and its hyperparameters,
-the optional extras of the chosen log sinks, the env id, the wrappers' names and keyword arguments, and whether
+the optional extras of the chosen log sinks, the env id and keyword arguments, the wrappers' names and keyword
+arguments, and whether
 the agent can act in the env's spaces (it builds one env with its wrappers, and the agent on it). Exceptions
 that are not porcini's user errors (a bug in the user's env, say) pass through unchanged, with their traceback.
 """
@@ -42,6 +43,7 @@ def validate(config: RunConfig) -> None:
     algo_config = make_algo_config(config, agent_cls.Config)
     check_extras(config)
     check_env_id(config.env.id)
+    check_env_kwargs(config.env.id, dict(config.env.kwargs))
     wrappers = wrapper_specs(config)
     for entry in config.env.wrappers:
         ((name, kwargs),) = dict({entry: {}} if isinstance(entry, str) else entry).items()
@@ -99,31 +101,52 @@ def check_env_id(env_id: str) -> None:
     )
 
 
+def check_env_kwargs(env_id: str, kwargs: dict[str, Any]) -> None:
+    """Raise ConfigError when the constructor of the registered env ``env_id`` takes none of a key of ``kwargs``."""
+    spec = gym.registry.get(env_id)
+    if not kwargs or spec is None or spec.entry_point is None:
+        return
+    entry = spec.entry_point
+    try:
+        constructor = gym.envs.registration.load_env_creator(entry) if isinstance(entry, str) else entry
+    except Exception:  # an entry point that does not import is make_env's to report, with its traceback
+        return
+    # gym.make itself takes render_mode (and hands it on only to envs that declare the mode)
+    _check_arguments(constructor, {k: v for k, v in kwargs.items() if k != "render_mode"}, "env.kwargs", env_id)
+
+
 def check_wrapper_arguments(name: str, kwargs: dict[str, Any]) -> None:
-    """Raise ConfigError when the wrapper ``name`` does not take ``kwargs`` (naming the closest argument).
+    """Raise ConfigError when the wrapper ``name`` does not take ``kwargs`` or needs more (naming the closest).
 
     The wrapper's first parameter is the env it wraps; the other arguments come from the config.
     """
     from porcini.experiment.envs import resolve_wrapper
 
-    try:
-        signature = inspect.signature(resolve_wrapper(name))
-    except (TypeError, ValueError):  # no introspectable signature: the constructor will check
-        return
-    params = list(signature.parameters.values())[1:]
-    names = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
-    takes_any = any(p.kind is p.VAR_KEYWORD for p in params)
-    listed = f"{name}'s arguments are: {', '.join(names)}" if names else f"{name} takes no arguments"
-    for key in kwargs:
-        if key not in names and not takes_any:
-            close = difflib.get_close_matches(key, names, n=1, cutoff=0.5)
-            hint = f"; did you mean {close[0]!r}?" if close else ";"
-            raise ConfigError(f"env.wrappers: {name} has no argument {key!r}{hint} {listed}")
+    params = _check_arguments(resolve_wrapper(name), kwargs, "env.wrappers", name, skip_first=True)
     missing = [p.name for p in params if p.name not in kwargs and p.default is p.empty
                and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
     if missing:
         example = ", ".join(f"{m}: ..." for m in missing)
         raise ConfigError(f"env.wrappers: {name} needs {', '.join(missing)}; write {{{name}: {{{example}}}}}")
+
+
+def _check_arguments(constructor: Any, kwargs: dict[str, Any], section: str, owner: str,
+                     skip_first: bool = False) -> list[inspect.Parameter]:
+    """Raise ConfigError for a key of ``kwargs`` that ``constructor`` does not take; return its parameters."""
+    try:
+        params = list(inspect.signature(constructor).parameters.values())[1 if skip_first else 0:]
+    except (TypeError, ValueError):  # no introspectable signature: the constructor will check
+        return []
+    names = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return params
+    listed = f"{owner}'s arguments are: {', '.join(names)}" if names else f"{owner} takes no arguments"
+    for key in kwargs:
+        if key not in names:
+            close = difflib.get_close_matches(key, names, n=1, cutoff=0.5)
+            hint = f"; did you mean {close[0]!r}?" if close else ";"
+            raise ConfigError(f"{section}: {owner} has no argument {key!r}{hint} {listed}")
+    return params
 
 
 def supporting_algorithms(info: EnvInfo) -> list[str]:

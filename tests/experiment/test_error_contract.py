@@ -55,6 +55,8 @@ def bad_yaml(tmp_path):
     (["ppo", "CartPole-v1", "--set", "env.wrappers=[TimeLimit]"], ["TimeLimit needs max_episode_steps"]),
     (["ppo", "CartPole-v1", "--set", "env.wrappers=[RunningMeanStd]"],
      ["'RunningMeanStd' is not a wrapper", "NormalizeObservation"]),
+    (["q_learning", "FrozenLake-v1", "--set", "env.kwargs={is_slipery: false}"],
+     ["env.kwargs: FrozenLake-v1 has no argument 'is_slipery'", "did you mean 'is_slippery'"]),
     (["nope", "CartPole-v1"], ["unknown algorithm 'nope'"]),
 ])
 def test_usage_errors_are_one_line_exit_2_and_leave_no_run_directory(tmp_path, args, expected):
