@@ -3,9 +3,9 @@
 :func:`validate` is the one place that turns a run config into either a run that can start or a
 :class:`~porcini.core.errors.UserError` naming the problem and the fix: the algorithm and its hyperparameters,
 the optional extras of the chosen log sinks, the env id and keyword arguments, the wrappers' names and keyword
-arguments, and whether
-the agent can act in the env's spaces (it builds one env with its wrappers, and the agent on it). Exceptions
-that are not porcini's user errors (a bug in the user's env, say) pass through unchanged, with their traceback.
+arguments, and whether the agent can act in the env's spaces (it builds one env with its wrappers, and the agent
+on it). Exceptions that are not porcini's user errors (a bug in the user's env, say) pass through unchanged, with
+their traceback.
 """
 
 from __future__ import annotations
