@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import importlib.util
 from typing import Any
+
+from porcini.core.errors import UnknownNameError
 
 # name -> "module:Class". The name is the module's own name (DESIGN.md: `porcini train ALGO ENV`).
 ALGORITHMS: dict[str, str] = {
@@ -46,11 +49,13 @@ def get_algorithm(name: str) -> Any:
     """Return the agent class registered under ``name`` (e.g. ``"ppo"``).
 
     Raises:
-        KeyError: ``name`` is not registered; the message lists the names that are.
+        UnknownNameError: (a KeyError) ``name`` is not registered; the message lists the names that are.
     """
     if name not in ALGORITHMS:
-        raise KeyError(f"unknown algorithm {name!r}; choose one of: {', '.join(available())}")
+        close = difflib.get_close_matches(name, list(ALGORITHMS), n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]!r}?" if close else ";"
+        raise UnknownNameError(f"unknown algorithm {name!r}{hint} choose one of: {', '.join(available())}")
     module_name, class_name = ALGORITHMS[name].split(":")
     if importlib.util.find_spec(module_name) is None:
-        raise KeyError(f"algorithm {name!r} is registered but not available in this version of porcini")
+        raise UnknownNameError(f"algorithm {name!r} is registered but not available in this version of porcini")
     return getattr(importlib.import_module(module_name), class_name)

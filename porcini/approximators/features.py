@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from porcini.core.errors import UnsupportedSpaceError
+
 
 class Features:
     """Base class of feature maps.
@@ -75,7 +77,7 @@ class BoundedFeatures(Features):
         if self.low.shape != self.high.shape or self.low.size == 0:
             raise ValueError(f"{name}: low {self.low.shape} and high {self.high.shape} must be equal-length bounds")
         if not (np.all(np.isfinite(self.low)) and np.all(np.isfinite(self.high))):
-            raise ValueError(
+            raise UnsupportedSpaceError(
                 f"{name}: bounds must be finite, got low={self.low.tolist()}, high={self.high.tolist()}; pass "
                 "obs_low/obs_high for observation spaces with infinite bounds"
             )

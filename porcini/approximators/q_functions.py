@@ -24,6 +24,7 @@ from porcini.approximators.features import (
     RBFFeatures,
 )
 from porcini.approximators.tile_coding import TileCoding
+from porcini.core.errors import UnsupportedSpaceError
 
 FEATURE_KINDS = ("auto", "one_hot", "tile", "rbf", "fourier", "polynomial")
 
@@ -170,10 +171,11 @@ def make_features(
         kind = "one_hot" if discrete else "tile"
     if kind == "one_hot":
         if not discrete:
-            raise ValueError(f"one-hot features need a Discrete observation space, got {observation_space}")
+            raise UnsupportedSpaceError(f"one-hot features need a Discrete observation space, got {observation_space}")
         return OneHotFeatures(int(observation_space.n))
     if not isinstance(observation_space, gym.spaces.Box):
-        raise ValueError(f"{kind} features need a Box observation space, got {observation_space}; use one_hot")
+        raise UnsupportedSpaceError(
+            f"{kind} features need a Box observation space, got {observation_space}; use one_hot")
     low = np.asarray(observation_space.low if low is None else low, dtype=np.float64).ravel()
     high = np.asarray(observation_space.high if high is None else high, dtype=np.float64).ravel()
     if kind == "tile":

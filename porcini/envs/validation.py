@@ -93,11 +93,21 @@ class StepValidator:
             low, high = self._act_bounds
             if not ((a >= low).all() and (a <= high).all()):
                 bad = int(np.flatnonzero(~((a >= low) & (a <= high)).reshape(self.n_envs, -1).all(axis=1))[0])
+                if not np.isfinite(a[bad]).all():
+                    self._raise_non_finite_action(bad, a[bad])
                 raise EnvCheckError(
                     f"action {a[bad].tolist()} is outside {space} {self._where(bad)}; clip or squash actions in the "
                     "agent, or add the ClipAction / RescaleAction wrapper"
                 )
         return a
+
+    def _raise_non_finite_action(self, index: int, value: np.ndarray) -> None:
+        # clipping would hide it: a NaN or inf action means the agent's numbers broke, not that it overshot
+        raise EnvCheckError(
+            f"the agent returned the non-finite action {value.tolist()} {self._where(index)}: its network or "
+            "statistics hold NaN/inf (a diverged update: lower the learning rate, scale or clip rewards and "
+            "observations, clip gradients; check the agent's losses in metrics.csv)"
+        )
 
     def _raise_action(self, index: int, value: Any) -> None:
         raise EnvCheckError(
@@ -155,7 +165,7 @@ class StepValidator:
     def _raise_reward(self, index: int, value: Any) -> None:
         raise EnvCheckError(
             f"reward {value} is not finite {self._where(index)}; fix the env's reward computation "
-            "(or pass check=False to make_env to skip run-time checks)"
+            "(run-time checks are skipped with env.check: false, or check=False in make_env)"
         )
 
     def check_obs(self, obs: Any, index: int | None = None, what: str = "observation") -> None:
@@ -180,7 +190,8 @@ class StepValidator:
             i = bad if index is None else index
             raise EnvCheckError(
                 f"{what} {np.asarray(obs[bad]).tolist()} is outside {self.observation_space} or not finite "
-                f"{self._where(i)}; fix the env or widen its observation_space (check=False skips run-time checks)"
+                f"{self._where(i)}; fix the env or widen its observation_space (env.check: false, or check=False in "
+                "make_env, skips run-time checks)"
             )
         if isinstance(self.observation_space, gym.spaces.Discrete):
             n, start = int(self.observation_space.n), int(self.observation_space.start)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from porcini.core.errors import CheckpointError
+from porcini.core.errors import CheckpointError, UserError
 
 FORMAT_VERSION = 1
 _ARRAY_TAG = "__ndarray__"
@@ -87,8 +87,7 @@ def load_checkpoint(path: str | Path, identity: dict[str, Any] | None = None) ->
         payload = torch.load(path, weights_only=True, map_location="cpu")
     except Exception as err:  # torch raises several types for truncated/corrupt archives
         raise CheckpointError(
-            f"checkpoint {path} is corrupt or truncated ({type(err).__name__}: {str(err)[:200]}); "
-            "resume from another checkpoint (checkpoints/best.pt) or start the run again"
+            f"checkpoint {path} is corrupt or truncated ({type(err).__name__}: {err}); {_other_checkpoint(path)}"
         ) from err
     if not isinstance(payload, dict) or "format_version" not in payload:
         raise CheckpointError(f"{path} is not a porcini checkpoint (no format_version)")
@@ -103,6 +102,40 @@ def load_checkpoint(path: str | Path, identity: dict[str, Any] | None = None) ->
         if _normalize(got) != _normalize(expected):
             raise CheckpointError(f"checkpoint {path} is for {key} = {got!r}, but this run has {key} = {expected!r}")
     return from_safe(payload["state"])
+
+
+def resolve_checkpoint(run_dir: str | Path, checkpoint: str | Path) -> Path:
+    """The file a ``--checkpoint`` option names: ``best`` (``last`` when the run has no best), ``last``, or a path.
+
+    Raises:
+        UserError: ``checkpoint`` is neither ``best`` nor ``last`` and no file exists at that path.
+    """
+    folder = Path(run_dir) / "checkpoints"
+    if checkpoint in ("best", "last"):
+        path = folder / f"{checkpoint}.pt"
+        return folder / "last.pt" if checkpoint == "best" and not path.exists() else path
+    path = Path(checkpoint)
+    if not path.is_file():
+        raise UserError(f"--checkpoint {checkpoint}: no such file; pass best, last or the path of a checkpoint file")
+    return path
+
+
+def _loads(path: Path) -> bool:
+    import torch
+
+    try:
+        payload = torch.load(path, weights_only=True, map_location="cpu")
+    except Exception:  # any failure to load means: do not recommend it
+        return False
+    return isinstance(payload, dict) and payload.get("format_version") == FORMAT_VERSION
+
+
+def _other_checkpoint(path: Path) -> str:
+    """Advice after ``path`` failed to load: another checkpoint of the run that does load, if there is one."""
+    for other in sorted(p for p in path.parent.glob("*.pt") if p.resolve() != path.resolve()):
+        if _loads(other):
+            return f"{other} loads: pass --checkpoint {other} to porcini resume, eval or inspect, or start the run over"
+    return "no other checkpoint next to it loads; start the run over"
 
 
 def _normalize(value: Any) -> Any:

@@ -1,19 +1,24 @@
 """The ``porcini`` command line: train, eval, resume, plot, inspect, list (DESIGN.md contract).
 
-Exit codes: 0 success; 2 usage or configuration error (the message names the bad field); 1 runtime failure.
-With ``--json`` the last line of stdout is exactly one JSON object; progress bars and tables go to stderr.
+Exit codes: 0 success; 2 usage or configuration error, a :class:`~porcini.core.errors.UserError` printed on one
+line (the message names the problem and the fix); 1 a runtime failure: porcini's own diagnosis on one line, or
+any other exception with its traceback (a bug somewhere). ``--debug`` or ``PORCINI_DEBUG=1`` prints the traceback
+of every error. With ``--json`` the last line of stdout is exactly one JSON object; progress bars and tables go
+to stderr.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
+import traceback
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 import click
 
-from porcini.core.errors import CheckpointError, ConfigError, PorciniError
+from porcini.core.errors import PorciniError, UserError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -32,17 +37,28 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
+def _debug() -> bool:
+    """Whether ``--debug`` or ``PORCINI_DEBUG=1`` asked for tracebacks."""
+    ctx = click.get_current_context(silent=True)
+    flag = bool(ctx is not None and ctx.meta.get("porcini.debug"))
+    return flag or os.environ.get("PORCINI_DEBUG", "").strip().lower() not in ("", "0", "false", "no")
+
+
 def _errors(fn: F) -> F:
-    """Map porcini's errors to exit codes: configuration errors 2, other failures 1, with a one-line message."""
+    """Print porcini's errors on one line: a UserError exits 2, any other PorciniError 1.
+
+    Other exceptions are not porcini's diagnosis (an error in the user's env, or a bug) and keep their traceback.
+    """
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except (ConfigError, KeyError) as err:
-            raise click.UsageError(str(err).strip("'\"")) from err
-        except (PorciniError, CheckpointError) as err:
-            click.echo(f"Error: {err}", err=True)
-            sys.exit(1)
+        except PorciniError as err:
+            if _debug():
+                traceback.print_exc()
+            message = " ".join(line.strip() for line in str(err).splitlines() if line.strip())
+            click.echo(f"Error: {message}", err=True)
+            sys.exit(2 if isinstance(err, UserError) else 1)
 
     wrapper.__name__ = fn.__name__
     wrapper.__doc__ = fn.__doc__
@@ -51,8 +67,11 @@ def _errors(fn: F) -> F:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="porcini")
-def main() -> None:
+@click.option("--debug", is_flag=True, help="Print the full traceback of any error (also: PORCINI_DEBUG=1).")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
     """porcini: trusted, composable reinforcement-learning parts."""
+    ctx.meta["porcini.debug"] = debug
 
 
 @main.command()
@@ -88,19 +107,22 @@ def train(algo: str, env: str, steps: int | None, seed: int | None, seeds_text: 
 @click.option("--steps", type=click.IntRange(min=1), help="New total of env steps (default: the run's own).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON line, last on stdout.")
 @click.option("--progress/--no-progress", default=None)
+@click.option("--checkpoint", default="last", show_default=True, metavar="best|last|PATH",
+              help="Checkpoint to continue from: the run's best or last, or the path of a checkpoint file.")
 @_errors
-def resume_command(run_dir: str, steps: int | None, as_json: bool, progress: bool | None) -> None:
-    """Continue the run in RUN_DIR from its last checkpoint."""
+def resume_command(run_dir: str, steps: int | None, as_json: bool, progress: bool | None, checkpoint: str) -> None:
+    """Continue the run in RUN_DIR from its last checkpoint (or --checkpoint)."""
     from porcini.experiment.experiment import Experiment
 
-    summary = Experiment.resume(run_dir, steps=steps, progress=progress).train().to_dict()
+    summary = Experiment.resume(run_dir, steps=steps, progress=progress, checkpoint=checkpoint).train().to_dict()
     _report([summary], as_json)
 
 
 @main.command(name="eval")
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
 @click.option("--episodes", type=click.IntRange(min=1), default=10, show_default=True)
-@click.option("--checkpoint", type=click.Choice(["best", "last"]), default="best", show_default=True)
+@click.option("--checkpoint", default="best", show_default=True, metavar="best|last|PATH",
+              help="The run's best or last checkpoint, or the path of a checkpoint file.")
 @click.option("--video", is_flag=True, help="Record one episode to RUN_DIR/videos/.")
 @click.option("--json", "as_json", is_flag=True)
 @_errors
@@ -140,7 +162,8 @@ def plot(run_dirs: tuple[str, ...], output: str, as_json: bool) -> None:
 @main.command()
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
 @click.option("-o", "--output", help="PNG file (default RUN_DIR/inspect.png).")
-@click.option("--checkpoint", type=click.Choice(["best", "last"]), default="best", show_default=True)
+@click.option("--checkpoint", default="best", show_default=True, metavar="best|last|PATH",
+              help="The run's best or last checkpoint, or the path of a checkpoint file.")
 @_errors
 def inspect(run_dir: str, output: str | None, checkpoint: str) -> None:
     """Replay one evaluation episode and draw actions vs bounds, rewards and values per step."""

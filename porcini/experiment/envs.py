@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from typing import Any
 
 import gymnasium as gym
@@ -16,16 +17,24 @@ def resolve_wrapper(name: str) -> Any:
     """A wrapper class by name: porcini's wrappers first, then Gymnasium's (single-env, then vector).
 
     Raises:
-        ConfigError: no wrapper has that name.
+        ConfigError: no wrapper has that name (a class that is not a wrapper, such as ``RunningMeanStd``, does
+            not count); the message names the closest wrapper and porcini's wrappers.
     """
     import porcini.envs.wrappers as porcini_wrappers
 
     for namespace in (porcini_wrappers, gym.wrappers, gym.wrappers.vector):
         wrapper = getattr(namespace, name, None)
-        if isinstance(wrapper, type):
+        if _is_wrapper(wrapper):
             return wrapper
-    known = sorted(n for n in getattr(porcini_wrappers, "__all__", []))
-    raise ConfigError(f"env.wrappers: unknown wrapper {name!r}; porcini's wrappers are: {', '.join(known)}")
+    known = [n for n in sorted(getattr(porcini_wrappers, "__all__", [])) if _is_wrapper(getattr(porcini_wrappers, n))]
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    what = "is not a wrapper" if isinstance(getattr(porcini_wrappers, name, None), type) else "is not a known wrapper"
+    hint = f"; did you mean {close[0]!r}?" if close else ";"
+    raise ConfigError(f"env.wrappers: {name!r} {what}{hint} porcini's wrappers are: {', '.join(known)}")
+
+
+def _is_wrapper(obj: Any) -> bool:
+    return isinstance(obj, type) and issubclass(obj, (gym.Wrapper, gym.vector.VectorWrapper))
 
 
 def wrapper_specs(config: RunConfig) -> list[Any]:
@@ -50,7 +59,7 @@ def build_envs(config: RunConfig) -> tuple[Any, Any]:
     env_kwargs = dict(getattr(config.env, "kwargs", None) or {})
     env = make_env(config.env.id, n_envs=config.env.n_envs, seed=config.seed, wrappers=wrappers,
                    vectorization=config.env.vectorization, max_episode_steps=config.env.max_episode_steps,
-                   env_kwargs=env_kwargs)
+                   env_kwargs=env_kwargs, check=config.env.check)
     base = _sync_base(env)
     if base is not None:
         base.record_for_resume()

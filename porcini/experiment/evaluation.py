@@ -9,8 +9,8 @@ import numpy as np
 
 from porcini.algorithms.registry import get_algorithm
 from porcini.core import Core
-from porcini.core.errors import CheckpointError
-from porcini.experiment.checkpoint import load_checkpoint
+from porcini.core.errors import UserError
+from porcini.experiment.checkpoint import load_checkpoint, resolve_checkpoint
 from porcini.experiment.config import RunConfig, load_run_config, make_algo_config
 from porcini.experiment.envs import build_envs, stateful_wrappers
 from porcini.experiment.seeding import eval_seed
@@ -19,21 +19,20 @@ from porcini.experiment.seeding import eval_seed
 def load_policy(run_dir: str | Path, checkpoint: str = "best") -> tuple[RunConfig, Any, Any, Any]:
     """Rebuild a run's config, agent, training env and eval env, with the agent and wrapper statistics loaded.
 
-    ``checkpoint`` is ``"best"`` (falls back to ``"last"`` when the run never evaluated) or ``"last"``.
+    ``checkpoint`` is ``"best"`` (falls back to ``"last"`` when the run never evaluated), ``"last"`` or the path
+    of a checkpoint file of this run.
 
     Raises:
+        UserError: ``run_dir`` has no ``config.yaml``, or ``checkpoint`` names no file.
         CheckpointError: no checkpoint, or one that does not belong to this run.
     """
     run_dir = Path(run_dir)
     config_path = run_dir / "config.yaml"
     if not config_path.is_file():
-        raise CheckpointError(f"{run_dir} has no config.yaml: is it a porcini run directory?")
+        raise UserError(f"{run_dir} has no config.yaml: is it a porcini run directory?")
     config = load_run_config(config_path)
     agent_cls = get_algorithm(config.algo_name)
-    path = run_dir / "checkpoints" / f"{checkpoint}.pt"
-    if checkpoint == "best" and not path.exists():
-        path = run_dir / "checkpoints" / "last.pt"
-    state = load_checkpoint(path, {"algo": config.algo_name, "env": config.env.id})
+    state = load_checkpoint(resolve_checkpoint(run_dir, checkpoint), {"algo": config.algo_name, "env": config.env.id})
     env, eval_env = build_envs(config)
     agent = agent_cls(env.info, make_algo_config(config, agent_cls.Config))
     agent.load_state_dict(state["agent"])
@@ -48,7 +47,14 @@ def evaluate_run(run_dir: str | Path, episodes: int = 10, checkpoint: str = "bes
 
     With ``video``, one more episode is rendered and written to ``run_dir/videos/eval.mp4`` (or ``.gif`` when no
     ffmpeg is available).
+
+    Raises:
+        MissingExtraError: ``video`` without the ``video`` extra (checked before anything runs).
     """
+    if video:
+        from porcini.experiment.preflight import check_video_extra
+
+        check_video_extra()
     config, agent, env, eval_env = load_policy(run_dir, checkpoint)
     core = Core(agent, env, eval_env=eval_env, progress=False, eval_seed=eval_seed(config.seed))
     record = core.evaluate(episodes)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +22,13 @@ import numpy as np
 import porcini
 from porcini.algorithms.registry import get_algorithm
 from porcini.core import Callback, Core
-from porcini.core.errors import CheckpointError
+from porcini.core.errors import CheckpointError, UserError
 from porcini.core.records import EpisodeRecord
-from porcini.experiment.checkpoint import load_checkpoint, save_checkpoint
+from porcini.experiment.checkpoint import load_checkpoint, resolve_checkpoint, save_checkpoint
 from porcini.experiment.config import RunConfig, dump_yaml, load_run_config, make_algo_config, to_dict
 from porcini.experiment.envs import build_envs, resumable_base, stateful_wrappers, wrapper_states
 from porcini.experiment.loggers import make_loggers, summarize
+from porcini.experiment.preflight import validate
 from porcini.experiment.run_dir import RunDirectory, atomic_write_text
 from porcini.experiment.seeding import eval_seed, seed_everything
 from porcini.experiment.summary import RunSummary
@@ -72,30 +74,43 @@ class Experiment:
 
     @classmethod
     def start(cls, config: RunConfig, *, progress: bool | None = None) -> Experiment:
-        """Create the run directory, save ``config.yaml`` and build the run."""
+        """Create the run directory, save ``config.yaml`` and build the run.
+
+        The config is checked first (:func:`~porcini.experiment.preflight.validate`); a config that fails the
+        check, or a run that fails while it is being built, leaves no run directory behind.
+        """
+        validate(config)
         run_dir = RunDirectory.create(config.out, config.algo_name, config.env.id, config.seed)
-        atomic_write_text(run_dir.path / "config.yaml", dump_yaml(config))
-        experiment = cls(config, run_dir, progress=progress)
+        try:
+            atomic_write_text(run_dir.path / "config.yaml", dump_yaml(config))
+            experiment = cls(config, run_dir, progress=progress)
+        except BaseException:  # e.g. the user's env failing its first reset: a run that never started leaves no trace
+            shutil.rmtree(run_dir.path, ignore_errors=True)
+            raise
         experiment.logger.log_params(to_dict(config))
         return experiment
 
     @classmethod
-    def resume(cls, path: str | Path, *, steps: int | None = None, progress: bool | None = None) -> Experiment:
-        """Rebuild the run in ``path`` from its ``config.yaml`` and ``checkpoints/last.pt``; ``steps`` extends it.
+    def resume(cls, path: str | Path, *, steps: int | None = None, progress: bool | None = None,
+               checkpoint: str | Path = "last") -> Experiment:
+        """Rebuild the run in ``path`` from its ``config.yaml`` and a checkpoint; ``steps`` extends it.
+
+        ``checkpoint`` is ``"last"`` (``checkpoints/last.pt``), ``"best"`` or the path of a checkpoint file of
+        this run (e.g. when ``last.pt`` is corrupt).
 
         Raises:
             CheckpointError: no readable checkpoint, or one that belongs to another run.
-            ConfigError: ``config.yaml`` is missing or invalid.
+            UserError: ``config.yaml`` is missing (a ConfigError when it is invalid).
         """
         run_dir = RunDirectory(path)
         config_path = run_dir.path / "config.yaml"
         if not config_path.is_file():
-            raise CheckpointError(f"{run_dir.path} has no config.yaml: is it a porcini run directory?")
+            raise UserError(f"{run_dir.path} has no config.yaml: is it a porcini run directory?")
         config = load_run_config(config_path, get_algorithm(load_run_config(config_path).algo_name).Config)
         if steps is not None:
             config = dataclasses.replace(config, steps=steps)
         probe = cls._identity_of(config)
-        state = load_checkpoint(run_dir.checkpoints / "last.pt", probe)
+        state = load_checkpoint(resolve_checkpoint(run_dir.path, checkpoint), probe)
         experiment = cls(config, run_dir, progress=progress, resume_step=int(state["core"]["env_steps"]),
                          mlflow_run_id=state.get("mlflow_run_id"))
         experiment.load_state_dict(state)

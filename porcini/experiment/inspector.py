@@ -14,6 +14,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from porcini.core.errors import missing_extra
 from porcini.experiment.evaluation import load_policy
 from porcini.experiment.seeding import eval_seed
 
@@ -48,11 +49,18 @@ def saturation(actions: np.ndarray, low: np.ndarray, high: np.ndarray, margin: f
 
 
 def inspect_run(run_dir: str | Path, output: str | Path | None = None, checkpoint: str = "best") -> Path:
-    """Draw one evaluation episode of the run's saved policy to a PNG; return its path."""
-    import matplotlib
+    """Draw one evaluation episode of the run's saved policy to a PNG; return its path.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    Raises:
+        MissingExtraError: matplotlib is not installed (extra ``plot``).
+    """
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise missing_extra("porcini inspect", "plot", exc) from exc
 
     config, agent, env, eval_env = load_policy(run_dir, checkpoint)
     trace = record_episode_trace(agent, eval_env, eval_seed(config.seed))

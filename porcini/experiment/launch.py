@@ -17,7 +17,7 @@ def resolve(algo: str, env_id: str, config_file: str | None, overrides: Sequence
     """The fully resolved run config: defaults < config of record < ``config_file`` < ``overrides``.
 
     Raises:
-        KeyError: unknown algorithm.
+        UnknownNameError: unknown algorithm.
         ConfigError: an unknown key, a wrong type or an out-of-range value (the message names it).
     """
     agent_cls = get_algorithm(algo)
@@ -41,6 +41,9 @@ def train_seeds(config: RunConfig, seeds: Sequence[int], progress: bool | None =
     configs = [dataclasses.replace(config, seed=int(s)) for s in seeds]
     if len(configs) == 1:
         return [train_one(configs[0], progress)]
+    from porcini.experiment.preflight import validate
+
+    validate(config)  # a config error fails here, before any worker process starts (each checks again)
     workers = min(len(configs), os.cpu_count() or 1)
     # spawn, not fork: a forked child would inherit torch's thread pools and any open loggers
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:

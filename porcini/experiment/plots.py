@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from porcini.core.errors import UserError, missing_extra
 from porcini.experiment.statistics import aggregate_scores, as_scores, curve_band
 
 
@@ -58,16 +59,24 @@ def load_run_curve(run_dir: str | os.PathLike[str], label: str | None = None, *,
 
     The label defaults to ``algo_name`` and the env to ``env.id`` from ``config.yaml`` when it is there;
     ``finished`` is passed on to the curve (``porcini.experiment.reporting`` decides it).
+
+    Raises:
+        UserError: the run directory has no ``metrics.csv`` or no evaluation in it.
     """
     from porcini.experiment.config import load_yaml
     from porcini.experiment.loggers import metrics_columns
 
     run_dir = Path(run_dir)
+    if not (run_dir / "metrics.csv").is_file():
+        raise UserError(f"{run_dir} has no metrics.csv: pass run directories of porcini runs that logged at least "
+                        "one epoch with the csv sink (log.sinks)")
     columns = metrics_columns(run_dir / "metrics.csv")
     if "eval_return_mean" not in columns:
-        raise ValueError(f"{run_dir / 'metrics.csv'} has no eval_return_mean column (was evaluation off?)")
+        raise UserError(f"{run_dir / 'metrics.csv'} has no eval_return_mean column (was evaluation off?)")
     steps, returns = np.asarray(columns["env_steps"]), np.asarray(columns["eval_return_mean"])
     keep = np.isfinite(returns)
+    if not keep.any():
+        raise UserError(f"{run_dir / 'metrics.csv'} holds no evaluation yet: plot the run after its first epoch")
     config = load_yaml(run_dir / "config.yaml") if (run_dir / "config.yaml").is_file() else {}
     env = config["env"] if isinstance(config.get("env"), dict) else {}
     return RunCurve(
@@ -135,14 +144,14 @@ def learning_curve_figure(
     Uses ``matplotlib.figure.Figure`` with the Agg canvas directly: no pyplot, no global backend change.
 
     Raises:
-        ImportError: matplotlib is not installed; ``pip install porcini[plot]``.
+        MissingExtraError: matplotlib is not installed (an ImportError naming ``pip install "porcini[plot]"``).
     """
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
         from matplotlib.ticker import EngFormatter
     except ImportError as exc:
-        raise ImportError(f"plots need matplotlib: pip install porcini[plot] ({exc})") from exc
+        raise missing_extra("plots", "plot", exc) from exc
     groups = _groups(curves)
     if not groups:
         raise ValueError("plot_learning_curves needs at least one run")

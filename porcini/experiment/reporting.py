@@ -150,16 +150,11 @@ def plot_runs(run_dirs: list[str], output: str | Path) -> dict[str, Any]:
         high}}}}``.
 
     Raises:
-        ConfigError: a directory is not a run, has no evaluation yet, or two runs of one group share a seed.
+        UserError: a directory is not a run, has no evaluation yet, or two runs of one group share a seed.
     """
     groups = group_runs([read_run_status(d) for d in run_dirs])
-    curves = []
-    for group in groups:
-        for run in group.runs:
-            try:
-                curves.append(load_run_curve(run.path, label=group.label, finished=run.finished))
-            except (OSError, ValueError) as err:
-                raise ConfigError(f"{run.path} has no evaluation to plot yet ({err})") from err
+    curves = [load_run_curve(run.path, label=group.label, finished=run.finished)
+              for group in groups for run in group.runs]
     path = plot_learning_curves(curves, output, title="evaluation return (mean and 95% CI across seeds)")
     scores = final_scores(curves)
     aggregates = {

@@ -29,7 +29,7 @@ def record_episode(config: RunConfig, agent: Any, folder: Path, train_env: Any) 
                 *wrapper_specs(config)]
     env = make_env(config.env.id, n_envs=1, seed=eval_seed(config.seed), wrappers=wrappers, vectorization="sync",
                    max_episode_steps=config.env.max_episode_steps,
-                   env_kwargs={**config.env.kwargs, "render_mode": "rgb_array"})
+                   env_kwargs={**config.env.kwargs, "render_mode": "rgb_array"}, check=config.env.check)
     for mine, trained in zip(stateful_wrappers(env), stateful_wrappers(train_env)):
         share = getattr(mine, "share_statistics", None)
         if callable(share):

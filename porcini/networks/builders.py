@@ -15,6 +15,7 @@ import gymnasium as gym
 import numpy as np
 from torch import nn
 
+from porcini.core.errors import UnsupportedSpaceError
 from porcini.networks.cnn import NatureCNN
 from porcini.networks.mlp import MLP
 
@@ -102,11 +103,11 @@ def make_trunk(
         A module mapping ``[*batch, *obs_shape]`` to ``[*batch, out_dim]``, with an ``out_dim`` attribute.
 
     Raises:
-        ValueError: for observation spaces without a shape (``Discrete``: one-hot encode it with a wrapper
+        UnsupportedSpaceError: for observation spaces without a shape (``Discrete``: one-hot encode it with a wrapper
             first).
     """
     if not isinstance(observation_space, gym.spaces.Box):
-        raise ValueError(
+        raise UnsupportedSpaceError(
             f"make_trunk: observation space {observation_space} is not a Box; deep agents need Box "
             "observations (wrap Discrete observations with a one-hot observation wrapper)"
         )

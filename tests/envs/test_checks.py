@@ -120,6 +120,14 @@ def test_box_action_outside_bounds_suggests_clipping():
         run(env, np.array([0.0, 0.0], dtype=np.float32))
 
 
+@pytest.mark.parametrize("n_envs", [1, 3])
+def test_nan_action_gets_its_own_message_not_the_advice_to_clip(n_envs):
+    env = make_env("Pendulum-v1", n_envs=n_envs, seed=0)
+    with pytest.raises(EnvCheckError, match=r"non-finite action \[nan\].*env index 0.*diverged") as caught:
+        run(env, np.array([np.nan], dtype=np.float32))
+    assert "ClipAction" not in str(caught.value) and "clip or squash" not in str(caught.value)
+
+
 @pytest.mark.parametrize("n_envs", [1, 2])
 @pytest.mark.parametrize("fault,match", [("nan_reward", "reward nan is not finite"),
                                          ("obs_out_of_space", "outside Box"), ("obs_nan", "not finite")])

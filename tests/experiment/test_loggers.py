@@ -194,10 +194,10 @@ def test_missing_extras_raise_import_error_with_install_hint(tmp_path: Path, mon
     from porcini.experiment.loggers import MLflowLogger, TensorBoardLogger
 
     monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)
-    with pytest.raises(ImportError, match=r"pip install porcini\[tensorboard\]"):
+    with pytest.raises(ImportError, match=r'pip install "porcini\[tensorboard\]"'):
         TensorBoardLogger(tmp_path)
     monkeypatch.setitem(sys.modules, "mlflow", None)
-    with pytest.raises(ImportError, match=r"pip install porcini\[mlflow\]"):
+    with pytest.raises(ImportError, match=r'pip install "porcini\[mlflow\]"'):
         MLflowLogger(tmp_path)
 
 

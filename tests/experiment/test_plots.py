@@ -116,5 +116,5 @@ def test_final_scores_rejects_uneven_runs_per_env() -> None:
 
 def test_missing_matplotlib_names_the_extra(monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
-    with pytest.raises(ImportError, match=r"pip install porcini\[plot\]"):
+    with pytest.raises(ImportError, match=r'pip install "porcini\[plot\]"'):
         learning_curve_figure(_curves())

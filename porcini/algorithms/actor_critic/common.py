@@ -32,6 +32,7 @@ from torch import Tensor, nn
 from porcini.core.agent import BaseAgent
 from porcini.core.batch import TransitionBatch
 from porcini.core.config import require
+from porcini.core.errors import UnsupportedSpaceError
 from porcini.data import ReplayBuffer
 from porcini.envs.info import EnvInfo
 from porcini.networks import ACTIVATIONS, EnsembleMLP, NetArch, is_image_space, parameter_dict, parse_net_arch
@@ -202,7 +203,8 @@ class OffPolicyAgent(BaseAgent):
         owner = type(self).__name__
         self._setup_actions(info)
         if not isinstance(info.observation_space, gym.spaces.Box) or is_image_space(info.observation_space):
-            raise ValueError(f"{owner} takes vector (Box) observations; {info.env_id} has {info.observation_space}")
+            raise UnsupportedSpaceError(
+                f"{owner} takes vector (Box) observations; {info.env_id} has {info.observation_space}")
         self.info = info
         self.device = torch.device(c.device)
         self.rng = np.random.default_rng(c.seed)
@@ -222,12 +224,12 @@ class OffPolicyAgent(BaseAgent):
         """Check the action space (a Box with finite bounds) and keep its bounds and dtype for acting."""
         owner, space = type(self).__name__, info.action_space
         if not isinstance(space, gym.spaces.Box):
-            raise ValueError(f"{owner} needs a Box action space; {info.env_id} has {space}"
-                             + (" (use DiscreteSAC or DQN for discrete actions)"
-                                if isinstance(space, gym.spaces.Discrete) else ""))
+            raise UnsupportedSpaceError(f"{owner} needs a Box action space; {info.env_id} has {space}"
+                                        + (" (use DiscreteSAC or DQN for discrete actions)"
+                                           if isinstance(space, gym.spaces.Discrete) else ""))
         if not (np.all(np.isfinite(space.low)) and np.all(np.isfinite(space.high))):
-            raise ValueError(f"{owner} needs finite action bounds to scale its tanh policy; {info.env_id} has "
-                             f"{space}; wrap the env with gymnasium.wrappers.RescaleAction or ClipAction")
+            raise UnsupportedSpaceError(f"{owner} needs finite action bounds to scale its tanh policy; {info.env_id} "
+                                        f"has {space}; wrap the env with gymnasium's RescaleAction or ClipAction")
         self.low, self.high = space.low.reshape(-1).astype(np.float64), space.high.reshape(-1).astype(np.float64)
         self._action_dtype = np.dtype(space.dtype)
 

@@ -33,6 +33,7 @@ from torch import Tensor
 from porcini.algorithms.actor_critic.common import Critics, Sample, seeded
 from porcini.algorithms.actor_critic.sac import SAC, SACConfig
 from porcini.core.config import build_config, require
+from porcini.core.errors import UnsupportedSpaceError
 from porcini.envs.info import EnvInfo
 from porcini.functional import discrete_soft_q_target, polyak_update, sac_alpha_loss, sac_discrete_actor_loss, td_loss
 from porcini.networks import MLP, CategoricalHead
@@ -82,8 +83,8 @@ class DiscreteSAC(SAC):
         """Check for ``Discrete(n)`` actions starting at 0 and keep ``n``."""
         space = info.action_space
         if not isinstance(space, gym.spaces.Discrete) or int(space.start) != 0:
-            raise ValueError(f"DiscreteSAC needs a Discrete(n) action space starting at 0; {info.env_id} has "
-                             f"{space} (use SAC for Box actions)")
+            raise UnsupportedSpaceError(f"DiscreteSAC needs a Discrete(n) action space starting at 0; {info.env_id} "
+                                        f"has {space} (use SAC for Box actions)")
         self.n_actions = int(space.n)
 
     def policy(self, obs: Tensor) -> Categorical:  # type: ignore[override]

@@ -16,6 +16,7 @@ import numpy as np
 
 from porcini.core.agent import BaseAgent
 from porcini.core.batch import TransitionBatch
+from porcini.core.errors import UnsupportedSpaceError
 from porcini.envs.info import EnvInfo
 
 
@@ -31,7 +32,8 @@ class BanditAgent(BaseAgent):
 
     def __init__(self, info: EnvInfo, seed: int, initial_value: float = 0.0) -> None:
         if not info.discrete_actions:
-            raise ValueError(f"{type(self).__name__} needs Discrete arms; {info.env_id} has {info.action_space}")
+            raise UnsupportedSpaceError(
+                f"{type(self).__name__} needs Discrete arms; {info.env_id} has {info.action_space}")
         self.info = info
         self.n_arms = info.n_actions
         self.rng = np.random.default_rng(seed)

@@ -9,7 +9,7 @@ On a fixed set of transitions, starting from ``Q_0 = 0``, repeat ``n_iterations`
     Q_k = a regressor fitted to {((s_i, a_i), y_i)}
 
 The regressor is scikit-learn's ``ExtraTreesRegressor`` on ``(obs, one-hot action)`` inputs (the paper's choice;
-``pip install porcini[sklearn]``) or a torch MLP with one output per action, trained by minibatch Adam on the
+``pip install "porcini[sklearn]"``) or a torch MLP with one output per action, trained by minibatch Adam on the
 taken action's output and warm-started from the previous iteration. Discrete observations are one-hot encoded.
 
 Offline use: ``agent.fit(dataset)`` (a :class:`~porcini.data.Dataset` or a ``TransitionBatch``) runs all the
@@ -30,6 +30,7 @@ from porcini.algorithms.exploration import epsilon_greedy, greedy
 from porcini.core.agent import BaseAgent
 from porcini.core.batch import TransitionBatch
 from porcini.core.config import build_config, require
+from porcini.core.errors import UnsupportedSpaceError, missing_extra
 from porcini.envs.info import EnvInfo
 
 REGRESSORS = ("auto", "extra_trees", "mlp")
@@ -91,7 +92,7 @@ class FQI(BaseAgent):
     def __init__(self, info: EnvInfo, config: FQIConfig | None = None, **overrides: Any) -> None:
         self.config = build_config(FQIConfig, config, overrides)
         if not info.discrete_actions:
-            raise ValueError(f"FQI needs Discrete actions; {info.env_id} has {info.action_space}")
+            raise UnsupportedSpaceError(f"FQI needs Discrete actions; {info.env_id} has {info.action_space}")
         c = self.config
         self.info = info
         self.n_actions = info.n_actions
@@ -166,9 +167,7 @@ class FQI(BaseAgent):
             try:
                 from sklearn.ensemble import ExtraTreesRegressor
             except ImportError as err:
-                raise ImportError(
-                    "FQI(regressor='extra_trees') needs scikit-learn: pip install porcini[sklearn]"
-                ) from err
+                raise missing_extra("FQI(regressor='extra_trees')", "sklearn", err) from err
             seed = int(self.rng.integers(2**31))
             model = ExtraTreesRegressor(n_estimators=c.n_estimators, min_samples_split=c.min_samples_split,
                                         random_state=seed, n_jobs=1)

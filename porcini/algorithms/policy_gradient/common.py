@@ -33,6 +33,7 @@ from torch import nn
 from porcini.core.agent import BaseAgent
 from porcini.core.batch import TransitionBatch
 from porcini.core.config import require
+from porcini.core.errors import UnsupportedSpaceError
 from porcini.envs.info import EnvInfo
 from porcini.functional import gae
 from porcini.networks import ACTIVATIONS, CategoricalHead, DiagGaussianHead, ValueHead, make_trunk, parse_net_arch
@@ -104,7 +105,8 @@ class ActorCritic(nn.Module):
             self.pi_head = DiagGaussianHead(pi_dim, info.action_dim, log_std_init, init=init)
             low, high = space.low, space.high
         else:
-            raise ValueError(f"on-policy agents need a Discrete or Box action space; {info.env_id} has {space}")
+            raise UnsupportedSpaceError(
+                f"on-policy agents need a Discrete or Box action space; {info.env_id} has {space}")
         self.action_low: torch.Tensor
         self.action_high: torch.Tensor
         self.register_buffer("action_low", torch.as_tensor(low, dtype=torch.float32), persistent=False)

@@ -38,6 +38,7 @@ from porcini.algorithms.policy_gradient.common import ActorCritic, as_obs_tensor
 from porcini.algorithms.policy_gradient.ppo import PPO, PPOConfig
 from porcini.core.batch import TransitionBatch
 from porcini.core.config import require
+from porcini.core.errors import UnsupportedSpaceError
 from porcini.envs.info import EnvInfo
 from porcini.functional import entropy_loss, gae, normalize_advantage, ppo_clip_loss, value_loss
 from porcini.networks.denormals import flush_denormals
@@ -91,7 +92,7 @@ class RecurrentActorCritic(nn.Module):
         super().__init__()
         space = info.observation_space
         if not isinstance(space, gym.spaces.Box) or len(space.shape) == 3:
-            raise ValueError(
+            raise UnsupportedSpaceError(
                 f"RecurrentPPO needs vector observations (a Box that is not an image); {info.env_id} has {space}"
                 " (use PPO with FrameStack for images, OneHotObservation for Discrete observations)"
             )

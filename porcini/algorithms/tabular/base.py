@@ -38,6 +38,7 @@ from porcini.approximators import FEATURE_KINDS, Features, LinearQ, OneHotFeatur
 from porcini.core.agent import BaseAgent
 from porcini.core.batch import TransitionBatch
 from porcini.core.config import build_config, require
+from porcini.core.errors import UnsupportedSpaceError
 from porcini.envs.info import EnvInfo
 
 
@@ -149,7 +150,8 @@ class TDAgent(BaseAgent):
                  **overrides: Any) -> None:
         self.config = build_config(self.Config, config, overrides)
         if not info.discrete_actions:
-            raise ValueError(f"{type(self).__name__} needs Discrete actions; {info.env_id} has {info.action_space}")
+            raise UnsupportedSpaceError(
+                f"{type(self).__name__} needs Discrete actions; {info.env_id} has {info.action_space}")
         c = self.config
         self.info = info
         if feature_map is None:

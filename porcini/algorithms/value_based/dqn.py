@@ -60,6 +60,7 @@ from porcini.algorithms.value_based.common import (
 from porcini.core.agent import BaseAgent
 from porcini.core.batch import TransitionBatch
 from porcini.core.config import build_config, require
+from porcini.core.errors import UnsupportedSpaceError
 from porcini.data import PrioritizedReplayBuffer, ReplayBuffer
 from porcini.envs.info import EnvInfo
 from porcini.functional import double_q_target, polyak_update, q_learning_target, td_loss
@@ -180,8 +181,8 @@ class DQN(BaseAgent):
         self.config = c = build_config(self.Config, config, overrides)
         space = info.action_space
         if not isinstance(space, gym.spaces.Discrete) or int(space.start) != 0:
-            raise ValueError(f"DQN needs a Discrete(n) action space starting at 0; {info.env_id} has {space} "
-                             "(use SAC, TD3 or DDPG for continuous actions)")
+            raise UnsupportedSpaceError(f"DQN needs a Discrete(n) action space starting at 0; {info.env_id} has "
+                                        f"{space} (use SAC, TD3 or DDPG for continuous actions)")
         self.info, self.n_actions = info, int(space.n)
         self.device = torch.device(c.device)
         with torch.random.fork_rng(devices=[]):  # initialize from the seed without touching the global RNG

@@ -5,9 +5,11 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
+from porcini.core.errors import missing_extra
+
 
 def require_extra(module: str, extra: str, what: str | None = None) -> ModuleType:
-    """Import ``module``, or raise ImportError naming ``pip install "porcini[extra]"``.
+    """Import ``module``, or raise MissingExtraError (an ImportError) naming ``pip install "porcini[extra]"``.
 
     Args:
         module: the module to import (``"mujoco"``, ``"shimmy"``, ``"pettingzoo"``).
@@ -21,7 +23,4 @@ def require_extra(module: str, extra: str, what: str | None = None) -> ModuleTyp
     try:
         return importlib.import_module(module)
     except ImportError as err:
-        raise ImportError(
-            f"{what or module} needs the optional package {module!r}, which is not installed (or failed to import: "
-            f'{err}); install it with: pip install "porcini[{extra}]"'
-        ) from err
+        raise missing_extra(what or module, extra, err) from err

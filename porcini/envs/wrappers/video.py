@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 
+from porcini.core.errors import missing_extra
 from porcini.envs.wrappers._common import require_env
 
 VIDEO_FORMATS = ("mp4", "gif")
@@ -82,7 +83,7 @@ class RecordVideo(gym.Wrapper):
         needed = ["imageio"] + (["imageio_ffmpeg"] if video_format == "mp4" else [])
         missing = [m for m in needed if importlib.util.find_spec(m) is None]
         if missing:
-            raise ImportError(f"RecordVideo to {video_format} needs {', '.join(missing)}: pip install porcini[video]")
+            raise missing_extra(f"RecordVideo to {video_format}", "video", ImportError(f"no {', '.join(missing)}"))
         super().__init__(env)
         self.video_folder = Path(video_folder)
         self.every_episodes = int(every_episodes)

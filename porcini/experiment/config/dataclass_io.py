@@ -63,7 +63,12 @@ def load_yaml(source: str | os.PathLike[str]) -> Any:
     try:
         return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
     except yaml.YAMLError as exc:
-        raise ConfigError(f"cannot parse YAML {source if is_path else 'text'}: {exc}") from exc
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(
+            f"cannot parse the YAML {f'file {source}' if is_path else 'text'}{where}: {problem}; fix the YAML there"
+        ) from exc
 
 
 def dump_yaml(config: Any, path: str | os.PathLike[str] | None = None) -> str:

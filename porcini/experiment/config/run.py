@@ -3,7 +3,8 @@
 A run's YAML (``config.yaml`` in the run directory; re-running with it reproduces the run)::
 
     algo_name: ppo
-    env: {id: CartPole-v1, n_envs: 8, wrappers: [], vectorization: auto, max_episode_steps: null}
+    env: {id: CartPole-v1, n_envs: 8, wrappers: [], vectorization: auto, max_episode_steps: null, kwargs: {},
+          check: true}
     seed: 0
     steps: 100000
     steps_per_epoch: 10000
@@ -61,6 +62,9 @@ class EnvConfig:
     """Override the env's time limit (it sets ``truncated``); null keeps the registered limit."""
     kwargs: dict[str, Any] = field(default_factory=dict)
     """Keyword arguments of the env constructor, e.g. ``{is_slippery: false}`` for FrozenLake."""
+    check: bool = True
+    """Check every step's actions, observations and rewards against the spaces (errors name env, index and step);
+    ``false`` skips these run-time checks (``--set env.check=false``)."""
 
     def __post_init__(self) -> None:
         require(bool(self.id), "EnvConfig", "id", self.id, "a non-empty Gymnasium id")
@@ -155,7 +159,7 @@ def load_config_of_record(
     path = record_path(algo, env_id, root)
     if not path.is_file():
         return None
-    data = load_yaml(path.read_text())
+    data = load_yaml(path if isinstance(path, os.PathLike) else path.read_text())
     if data is None:
         return {}
     if not isinstance(data, dict):

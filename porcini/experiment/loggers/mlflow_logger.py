@@ -10,6 +10,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from porcini.core.errors import missing_extra
 from porcini.experiment.loggers.base import Logger, flatten_params
 
 # MLflow's per-request limits (mlflow.utils.validation): metrics and params per log_batch, param value length
@@ -23,7 +24,7 @@ def _import_mlflow() -> Any:
         import mlflow  # noqa: F401 - fail here with an install hint rather than deep inside
         from mlflow.tracking import MlflowClient
     except ImportError as exc:
-        raise ImportError(f"the mlflow logger needs mlflow: pip install porcini[mlflow] ({exc})") from exc
+        raise missing_extra("the mlflow logger", "mlflow", exc) from exc
     return MlflowClient
 
 
@@ -50,7 +51,7 @@ class MLflowLogger(Logger):
         tags: extra run tags.
 
     Raises:
-        ImportError: mlflow is not installed; ``pip install porcini[mlflow]``.
+        MissingExtraError: mlflow is not installed (an ImportError naming ``pip install "porcini[mlflow]"``).
     """
 
     def __init__(

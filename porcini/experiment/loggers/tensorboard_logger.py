@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from porcini.core.errors import missing_extra
 from porcini.experiment.loggers.base import Logger
 
 
@@ -20,16 +21,14 @@ class TensorBoardLogger(Logger):
             the curves do not double back (TensorBoard's own mechanism).
 
     Raises:
-        ImportError: tensorboard is not installed; ``pip install porcini[tensorboard]``.
+        MissingExtraError: tensorboard is not installed (an ImportError naming ``pip install "porcini[tensorboard]"``).
     """
 
     def __init__(self, log_dir: str | os.PathLike[str], *, purge_step: int | None = None) -> None:
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError as exc:
-            raise ImportError(
-                f"the tensorboard logger needs tensorboard: pip install porcini[tensorboard] ({exc})"
-            ) from exc
+            raise missing_extra("the tensorboard logger", "tensorboard", exc) from exc
         self.log_dir = os.fspath(log_dir)
         self.writer = SummaryWriter(log_dir=self.log_dir, purge_step=purge_step)
 

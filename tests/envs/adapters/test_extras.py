@@ -32,3 +32,12 @@ def test_importing_porcini_envs_imports_no_optional_package():
             "print([m for m in ('mujoco', 'shimmy', 'dm_control', 'pettingzoo', 'torch') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_missing_extras_name_the_install_for_a_package_and_for_a_clone():
+    from porcini.core.errors import MissingExtraError
+
+    with pytest.raises(MissingExtraError) as caught:
+        require_extra("porcini_no_such_module", "fancy")
+    assert 'pip install "porcini[fancy]"' in str(caught.value)
+    assert 'pip install -e ".[fancy]"' in str(caught.value)

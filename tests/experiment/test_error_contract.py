@@ -1,0 +1,182 @@
+"""The CLI's error contract: porcini's user errors print one line and exit 2, before any run directory exists;
+errors from user code keep their traceback and exit 1; ``--debug`` shows every traceback."""
+
+import subprocess
+import sys
+import textwrap
+
+import gymnasium as gym
+import pytest
+from click.testing import CliRunner
+
+from porcini.experiment.cli import main
+
+KEY_ERROR_ENV = "porcini_tests/KeyErrorOnReset-v0"
+
+
+class KeyErrorOnReset(gym.Env):
+    """A user's env with a bug: its reset looks up a key that is not there."""
+
+    observation_space = gym.spaces.Box(-1.0, 1.0, (2,))
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return {}["missing_key"], {}
+
+
+if KEY_ERROR_ENV not in gym.registry:
+    gym.register(KEY_ERROR_ENV, entry_point=KeyErrorOnReset, max_episode_steps=10)
+
+
+def one_line_error(result):
+    """The single stderr line of a failed command (asserting that there is exactly one)."""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: ")
+    return lines[0]
+
+
+@pytest.fixture()
+def bad_yaml(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("steps: 100\nenv:\n  n_envs: 2\n   oops: [\n")
+    return path
+
+
+@pytest.mark.parametrize("args,expected", [
+    (["ppo", "CartPol-v1"], ["unknown env 'CartPol-v1'", "did you mean 'CartPole-v1'"]),
+    (["dqn", "Pendulum-v1"], ["dqn cannot train on Pendulum-v1", "Discrete", "algorithms that can:", "sac", "td3"]),
+    (["sac", "CartPole-v1"], ["sac cannot train on CartPole-v1", "Box", "algorithms that can:", "dqn", "ppo"]),
+    (["q_learning", "CartPole-v1"], ["q_learning cannot train on CartPole-v1", "obs_low", "algorithms that can:",
+                                     "dqn"]),
+    (["ppo", "CartPole-v1", "--set", "env.wrappers=[{TimeLimit: {max_episode_step: 100}}]"],
+     ["TimeLimit has no argument 'max_episode_step'", "did you mean 'max_episode_steps'"]),
+    (["ppo", "CartPole-v1", "--set", "env.wrappers=[TimeLimit]"], ["TimeLimit needs max_episode_steps"]),
+    (["ppo", "CartPole-v1", "--set", "env.wrappers=[RunningMeanStd]"],
+     ["'RunningMeanStd' is not a wrapper", "NormalizeObservation"]),
+    (["q_learning", "FrozenLake-v1", "--set", "env.kwargs={is_slipery: false}"],
+     ["env.kwargs: FrozenLake-v1 has no argument 'is_slipery'", "did you mean 'is_slippery'"]),
+    (["nope", "CartPole-v1"], ["unknown algorithm 'nope'"]),
+])
+def test_usage_errors_are_one_line_exit_2_and_leave_no_run_directory(tmp_path, args, expected):
+    out = tmp_path / "runs"
+    result = CliRunner().invoke(main, ["train", *args, "--steps", "100", "--out", str(out), "--no-progress"])
+    assert result.exit_code == 2, result.output
+    line = one_line_error(result)
+    for text in expected:
+        assert text in line
+    assert not out.exists()
+
+
+def test_malformed_yaml_names_the_file_and_line(tmp_path, bad_yaml):
+    result = CliRunner().invoke(main, ["train", "ppo", "CartPole-v1", "--config", str(bad_yaml),
+                                       "--out", str(tmp_path / "runs")])
+    assert result.exit_code == 2
+    line = one_line_error(result)
+    assert str(bad_yaml) in line and "line 4" in line
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("sink,module", [("mlflow", "mlflow"), ("tensorboard", "tensorboard")])
+def test_missing_extra_of_a_log_sink_names_both_install_commands(tmp_path, monkeypatch, sink, module):
+    monkeypatch.setitem(sys.modules, module, None)  # as if the package were not installed
+    result = CliRunner().invoke(main, ["train", "random", "CartPole-v1", "--steps", "100", "--set",
+                                       f"log.sinks=[csv,{sink}]", "--out", str(tmp_path / "runs")])
+    assert result.exit_code == 2
+    line = one_line_error(result)
+    assert f'pip install "porcini[{sink}]"' in line and f'pip install -e ".[{sink}]"' in line
+    assert not (tmp_path / "runs").exists()
+
+
+def test_plotting_a_directory_without_metrics_is_a_usage_error(tmp_path):
+    (tmp_path / "empty-run").mkdir()  # a run that stopped before its first epoch: a config, no metrics
+    (tmp_path / "empty-run" / "config.yaml").write_text("algo_name: ppo\nenv: {id: CartPole-v1}\nsteps: 1000\n")
+    result = CliRunner().invoke(main, ["plot", str(tmp_path / "empty-run"), "-o", str(tmp_path / "p.png")])
+    assert result.exit_code == 2
+    assert "has no metrics.csv" in one_line_error(result)
+
+
+@pytest.mark.parametrize("command", ["resume", "eval", "inspect"])
+def test_a_directory_that_is_not_a_run_is_a_usage_error(tmp_path, command):
+    result = CliRunner().invoke(main, [command, str(tmp_path)])
+    assert result.exit_code == 2
+    assert "has no config.yaml" in one_line_error(result)
+
+
+def test_a_key_error_in_the_users_env_keeps_its_traceback_and_leaves_no_run_directory(tmp_path):
+    out = tmp_path / "runs"
+    result = CliRunner().invoke(main, ["train", "random", KEY_ERROR_ENV, "--steps", "100", "--out", str(out)])
+    assert result.exit_code == 1
+    assert isinstance(result.exception, KeyError) and "missing_key" in str(result.exception)
+    assert "Error: train" not in result.output
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_a_user_code_key_error_prints_its_traceback_from_the_command_line(tmp_path):
+    # a real process: the traceback and exit code are what a user sees
+    code = textwrap.dedent(f"""
+        import sys
+        import gymnasium as gym
+        sys.path.insert(0, {str(tmp_path)!r})
+        from test_env_module import KeyErrorOnReset
+        gym.register({KEY_ERROR_ENV!r}, entry_point=KeyErrorOnReset)
+        from porcini.experiment.cli import main
+        main(["train", "random", {KEY_ERROR_ENV!r}, "--steps", "100", "--out", {str(tmp_path / "runs")!r}])
+    """)
+    (tmp_path / "test_env_module.py").write_text(textwrap.dedent("""
+        import gymnasium as gym
+
+        class KeyErrorOnReset(gym.Env):
+            observation_space = gym.spaces.Box(-1.0, 1.0, (2,))
+            action_space = gym.spaces.Discrete(2)
+
+            def reset(self, *, seed=None, options=None):
+                return {}["missing_key"], {}
+    """))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert "Traceback (most recent call last)" in proc.stderr
+    assert "test_env_module.py" in proc.stderr and "KeyError: 'missing_key'" in proc.stderr
+
+
+@pytest.mark.parametrize("how", ["flag", "env"])
+def test_debug_shows_the_traceback_of_a_usage_error(tmp_path, monkeypatch, how):
+    args = ["train", "ppo", "CartPol-v1", "--out", str(tmp_path / "runs")]
+    if how == "flag":
+        args = ["--debug", *args]
+    else:
+        monkeypatch.setenv("PORCINI_DEBUG", "1")
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2
+    assert "Traceback (most recent call last)" in result.stderr
+    assert "UnknownNameError" in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("Error: unknown env 'CartPol-v1'")
+
+
+def test_porcinis_user_errors_are_one_exception_type():
+    from porcini.core.errors import ConfigError, UnknownNameError, UserError
+
+    assert issubclass(ConfigError, UserError) and issubclass(UnknownNameError, UserError)
+    assert issubclass(UnknownNameError, KeyError)  # callers that caught get_algorithm's KeyError still do
+    assert str(UnknownNameError("unknown algorithm 'x'")) == "unknown algorithm 'x'"  # no KeyError quotes
+
+
+def test_env_check_can_be_switched_off_in_the_config():
+    import numpy as np
+
+    from porcini.core.errors import EnvCheckError
+    from porcini.experiment.config import dump_yaml, load_yaml
+    from porcini.experiment.envs import build_envs
+    from porcini.experiment.launch import resolve
+
+    too_large = np.array([[5.0]], dtype=np.float32)  # Pendulum's actions lie in [-2, 2]
+    checked, checked_eval = build_envs(resolve("random", "Pendulum-v1", None, []))
+    with pytest.raises(EnvCheckError, match="outside"):
+        checked.step(too_large)
+    config = resolve("random", "Pendulum-v1", None, ["env.check=false"])  # what `--set env.check=false` passes
+    assert config.env.check is False and load_yaml(dump_yaml(config))["env"]["check"] is False
+    unchecked, unchecked_eval = build_envs(config)
+    unchecked.step(too_large)  # Pendulum clips it itself
+    for env in (checked, checked_eval, unchecked, unchecked_eval):
+        env.close()
