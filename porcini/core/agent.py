@@ -21,6 +21,9 @@ class Agent(Protocol):
     ``set_recurrent_state(state)`` (see :class:`BaseAgent`): evaluation then sets the training state aside, runs
     its own episodes from a fresh state (calling ``reset`` at their ends), and puts the training state back.
 
+    Agents may also define ``explain(obs)`` (see :class:`Explainable`): what the policy thinks of ``obs``, for the
+    inspector (``porcini inspect``) and for debugging.
+
     Attributes:
         fit_every_steps: default fit cadence in env steps (summed over envs), or None.
         fit_every_episodes: default fit cadence in finished episodes, or None. If both are None the agent never
@@ -49,6 +52,52 @@ class Agent(Protocol):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore what :meth:`state_dict` returned."""
         ...
+
+
+EXPLAIN_KEYS = {
+    "value": "[B] the agent's estimate of the state's value: V(s) for an agent with a critic (PPO, A2C, TRPO, "
+             "REINFORCE with a baseline); Q(s, a*) with a* the action the agent takes when not exploring for an "
+             "agent that learns action values (DQN: max_a Q(s, a); DDPG, TD3, SAC: the critics' minimum at the "
+             "policy's deterministic action)",
+    "q_values": "[B, A] action values Q(s, a) of every discrete action (DQN, QR-DQN's quantile means, "
+                "DiscreteSAC's critics' minimum, tabular agents' table)",
+    "action_probs": "[B, A] probabilities of a categorical policy (each row sums to 1); never a softmax of "
+                    "Q-values, which is not the agent's policy",
+    "action_mean": "[B, action_dim] mean of a Gaussian policy in the env's action units, before clipping",
+    "action_std": "[B, action_dim] standard deviation of that Gaussian",
+    "pre_tanh_mean": "[B, action_dim] mean of a tanh-squashed Gaussian policy (SAC) before the tanh; the action "
+                     "is low + (tanh(u) + 1) (high - low) / 2",
+    "pre_tanh_std": "[B, action_dim] standard deviation of that Gaussian before the tanh",
+}
+"""The keys :meth:`Explainable.explain` may return, and what each holds (``B`` observations, ``A`` actions)."""
+
+
+@runtime_checkable
+class Explainable(Protocol):
+    """An agent that can say what its policy and value function make of observations (optional for agents).
+
+    ``explain(obs)`` takes observations ``[B, *obs_shape]`` like ``act`` and returns NumPy float arrays under the
+    keys of :data:`EXPLAIN_KEYS` that apply to the agent (each key only when the agent has that quantity). It
+    changes nothing: no random draws, no counters, and a recurrent agent reads its acting state without advancing
+    it, so ``explain(obs)`` then ``act(obs, ...)`` acts as ``act`` alone would, with the numbers ``explain`` gave.
+    """
+
+    def explain(self, obs: np.ndarray) -> dict[str, np.ndarray]:
+        """What the agent's networks or tables give at ``obs`` (see :data:`EXPLAIN_KEYS`)."""
+        ...
+
+
+def q_value_explanation(q_values: np.ndarray, chosen: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """``explain``'s answer for action values ``[B, A]``: ``q_values`` and ``value = Q(s, a*)``.
+
+    Args:
+        q_values: the action values.
+        chosen: the actions ``[B]`` the agent takes when not exploring; None: the greedy ones (``argmax``).
+    """
+    q = np.asarray(q_values, dtype=np.float64)
+    if chosen is None:
+        return {"q_values": q, "value": q.max(axis=-1)}
+    return {"q_values": q, "value": np.take_along_axis(q, np.asarray(chosen)[:, None], axis=-1)[:, 0]}
 
 
 class BaseAgent:

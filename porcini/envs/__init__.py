@@ -5,7 +5,6 @@ Importing this package registers the built-in environments under the ``porcini/`
 
 from porcini.envs.builtin import register_builtin_envs
 from porcini.envs.checks import check_env
-from porcini.envs.diagnostics import EpisodeInfoStats
 from porcini.envs.info import EnvInfo
 from porcini.envs.make import env_info, make_env
 from porcini.envs.mixed import MixedVectorEnv, make_mixed_env
@@ -16,7 +15,6 @@ register_builtin_envs()
 __all__ = [
     "CheckedVectorEnv",
     "EnvInfo",
-    "EpisodeInfoStats",
     "MixedVectorEnv",
     "SyncVectorEnv",
     "check_env",

@@ -166,7 +166,7 @@ def plot(run_dirs: tuple[str, ...], output: str, as_json: bool) -> None:
               help="The run's best or last checkpoint, or the path of a checkpoint file.")
 @_errors
 def inspect(run_dir: str, output: str | None, checkpoint: str) -> None:
-    """Replay one evaluation episode and draw actions vs bounds, rewards and values per step."""
+    """Replay one evaluation episode and draw actions vs bounds, rewards, values, Q-values and the policy per step."""
     from porcini.experiment.inspector import inspect_run
 
     click.echo(f"figure: {inspect_run(run_dir, output=output, checkpoint=checkpoint)}")

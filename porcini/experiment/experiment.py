@@ -27,7 +27,7 @@ from porcini.core.records import EpisodeRecord
 from porcini.experiment.checkpoint import load_checkpoint, resolve_checkpoint, save_checkpoint
 from porcini.experiment.config import RunConfig, dump_yaml, load_run_config, make_algo_config, to_dict
 from porcini.experiment.envs import build_envs, resumable_base, stateful_wrappers, wrapper_states
-from porcini.experiment.loggers import make_loggers, summarize
+from porcini.experiment.loggers import EpisodeInfoAggregator, make_loggers, summarize
 from porcini.experiment.preflight import validate
 from porcini.experiment.run_dir import RunDirectory, atomic_write_text
 from porcini.experiment.seeding import eval_seed, seed_everything
@@ -65,7 +65,8 @@ class Experiment:
         self.agent = agent_cls(self.env.info, self.algo_config)
         self.logger = make_loggers(config.log, run_dir.path, run_name=run_dir.path.name, resume_step=resume_step,
                                    mlflow_run_id=mlflow_run_id)
-        self.core = Core(self.agent, self.env, eval_env=self.eval_env, callbacks=[_EpochEnd(self)],
+        self.episode_info = EpisodeInfoAggregator(self.env.num_envs)  # env/<key>/... columns
+        self.core = Core(self.agent, self.env, eval_env=self.eval_env, callbacks=[self.episode_info, _EpochEnd(self)],
                          progress=progress, eval_seed=eval_seed(config.seed))
         self.best_eval_return = -np.inf
         self.last_eval: tuple[float, float] | None = None
@@ -155,6 +156,7 @@ class Experiment:
         metrics.update(summarize("train/episode_return", core.epoch_episodes.returns))
         metrics.update(summarize("train/episode_length", core.epoch_episodes.lengths))
         metrics.update({_metric_key(k): float(v) for k, v in core.last_metrics.items()})
+        metrics.update(self.episode_info.metrics())
         metrics["time/steps_per_second"] = core.env_steps / max(core.elapsed_train_time_s(), 1e-9)
         self.logger.log(metrics, step=core.env_steps)
         improved = False
@@ -184,6 +186,7 @@ class Experiment:
             "rng": {"numpy": np.random.get_state(legacy=False), "python": _python_rng_state(),
                     "torch": torch.get_rng_state()},
             "best_eval_return": float(self.best_eval_return),
+            "episode_info": self.episode_info.state_dict(),
             "mlflow_run_id": getattr(mlflow, "run_id", None),
         }
 
@@ -210,6 +213,8 @@ class Experiment:
         random.setstate(_tuple_state(state["rng"]["python"]))
         torch.set_rng_state(state["rng"]["torch"])
         self.best_eval_return = float(state["best_eval_return"])
+        if "episode_info" in state:  # checkpoints written before env/ columns existed have none
+            self.episode_info.load_state_dict(state["episode_info"])
 
     def final_summary(self) -> RunSummary:
         """Evaluate the final policy and build the summary (DESIGN.md contract)."""

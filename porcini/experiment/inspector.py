@@ -1,15 +1,15 @@
 """The policy inspector: replay one evaluation episode and draw what the policy did at every step.
 
 Per step it draws each action dimension against the action bounds (a policy pinned to a bound saturates; one
-that barely moves explores too little), the reward, and the value estimate where the agent has one; for discrete
-actions, the action probabilities. Agents expose values and probabilities through an optional method
-``explain(obs) -> {"value": [B], "action_probs": [B, A]}``.
+that barely moves explores too little) and the reward; then whatever the agent's optional ``explain(obs)``
+gives (:class:`porcini.core.agent.Explainable`): the value estimate, the action probabilities of a categorical
+policy, the Q-values of every action, the mean ± standard deviation of a Gaussian policy.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 import numpy as np
@@ -18,27 +18,58 @@ from porcini.core.errors import missing_extra
 from porcini.experiment.evaluation import load_policy
 from porcini.experiment.seeding import eval_seed
 
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+PANEL_TITLES = {
+    "action": "action",
+    "reward": "reward",
+    "value": "value estimate",
+    "action_probs": "action probabilities",
+    "q_values": "Q-values",
+    "action_mean": "policy mean ± std",
+    "pre_tanh_mean": "policy mean ± std (before tanh)",
+}
+"""The title of each panel, by the trace key it draws; panels appear in this order when the trace has the key."""
+
 
 def record_episode_trace(agent: Any, env: Any, seed: int | None) -> dict[str, np.ndarray]:
-    """Run one deterministic episode in env index 0 of ``env``; return per-step actions, rewards, values, probs."""
+    """Run one deterministic episode in env index 0 of ``env``; return its per-step arrays.
+
+    Keys: ``action`` ``[T, *action_shape]`` and ``reward`` ``[T]``, ``value`` and ``action_probs`` (empty when the
+    agent does not give them), and every other key the agent's ``explain`` returns, each ``[T, ...]`` for env 0,
+    explained before the step's action. A recurrent agent runs from a fresh state; its own is put back after.
+    """
+    saved_state = getattr(agent, "recurrent_state", lambda: None)()
+    if saved_state is not None:
+        agent.set_recurrent_state(None)
+    try:
+        return _trace(agent, env, seed)
+    finally:
+        if saved_state is not None:
+            agent.set_recurrent_state(saved_state)
+
+
+def _trace(agent: Any, env: Any, seed: int | None) -> dict[str, np.ndarray]:
     obs, _ = env.reset(seed=seed)
-    actions, rewards, values, probs = [], [], [], []
+    actions, rewards = [], []
+    explained: dict[str, list[np.ndarray]] = {}
     explain = getattr(agent, "explain", None)
     while True:
         if callable(explain):
-            extra = explain(obs)
-            if "value" in extra:
-                values.append(float(np.asarray(extra["value"])[0]))
-            if "action_probs" in extra:
-                probs.append(np.asarray(extra["action_probs"])[0])
+            for key, value in explain(obs).items():
+                explained.setdefault(key, []).append(np.asarray(value)[0])
         action = agent.act(obs, explore=False)
         obs, reward, terminated, truncated, _ = env.step(action)
         actions.append(np.asarray(action)[0])
         rewards.append(float(reward[0]))
         if terminated[0] or truncated[0]:
             break
-    return {"action": np.asarray(actions), "reward": np.asarray(rewards),
-            "value": np.asarray(values), "action_probs": np.asarray(probs)}
+    trace = {"action": np.asarray(actions), "reward": np.asarray(rewards), "value": np.asarray([]),
+             "action_probs": np.asarray([])}
+    trace.update({key: np.asarray(values) for key, values in explained.items()})
+    return trace
 
 
 def saturation(actions: np.ndarray, low: np.ndarray, high: np.ndarray, margin: float = 0.02) -> np.ndarray:
@@ -48,57 +79,116 @@ def saturation(actions: np.ndarray, low: np.ndarray, high: np.ndarray, margin: f
     return near.reshape(len(actions), -1).mean(axis=0)
 
 
-def inspect_run(run_dir: str | Path, output: str | Path | None = None, checkpoint: str = "best") -> Path:
-    """Draw one evaluation episode of the run's saved policy to a PNG; return its path.
+def draw_episode(trace: dict[str, np.ndarray], action_space: gym.Space, title: str) -> Figure:
+    """One panel per quantity of ``trace`` (see :data:`PANEL_TITLES`), over the episode's steps.
 
-    Raises:
-        MissingExtraError: matplotlib is not installed (extra ``plot``).
+    Each panel's axes carry its title (``fig.axes[i].get_title()``), so callers and tests can tell what was drawn.
     """
-    try:
-        import matplotlib
+    import matplotlib.pyplot as plt
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as exc:
-        raise missing_extra("porcini inspect", "plot", exc) from exc
-
-    config, agent, env, eval_env = load_policy(run_dir, checkpoint)
-    trace = record_episode_trace(agent, eval_env, eval_seed(config.seed))
-    space = env.info.action_space
-    panels = ["actions", "reward"] + (["value"] if trace["value"].size else [])
-    fig, axes = plt.subplots(len(panels), 1, figsize=(9, 2.6 * len(panels)), sharex=True, squeeze=False)
+    keys = [key for key in PANEL_TITLES if np.asarray(trace.get(key, [])).size]
+    fig, axes = plt.subplots(len(keys), 1, figsize=(9, 2.4 * len(keys)), sharex=True, squeeze=False)
     steps = np.arange(len(trace["reward"]))
-    ax = axes[0, 0]
+    for key, ax in zip(keys, axes[:, 0]):
+        ax.set_title(PANEL_TITLES[key], fontsize=9, loc="left")
+        _DRAW[key](ax, steps, trace, action_space)
+    axes[-1, 0].set_xlabel("step")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def _draw_action(ax: Axes, steps: np.ndarray, trace: dict[str, np.ndarray], space: gym.Space) -> None:
     if isinstance(space, gym.spaces.Box):
         actions = trace["action"].reshape(len(steps), -1)
         low, high = space.low.reshape(-1), space.high.reshape(-1)
         sat = saturation(actions, low, high)
         for d in range(actions.shape[1]):
             line = ax.plot(steps, actions[:, d], label=f"action[{d}] (at a bound {sat[d]:.0%} of steps)")[0]
-            for bound in (low[d], high[d]):
-                if np.isfinite(bound):
-                    ax.axhline(bound, color=line.get_color(), linestyle="--", linewidth=0.8)
+            _draw_bounds(ax, low[d], high[d], line.get_color())
         ax.set_ylabel("action (dashed: bounds)")
-    elif trace["action_probs"].size:
-        probs = trace["action_probs"]
-        ax.stackplot(steps, probs.T, labels=[f"P(action={a})" for a in range(probs.shape[1])], alpha=0.8)
-        ax.set_ylabel("action probabilities")
-        ax.set_ylim(0, 1)
+        ax.legend(loc="upper right", fontsize=8)
     else:
-        ax.step(steps, trace["action"].reshape(len(steps)), where="post", label="action")
+        ax.step(steps, trace["action"].reshape(len(steps)), where="post")
         ax.set_ylabel("action")
+
+
+def _draw_bounds(ax: Axes, low: float, high: float, color: Any) -> None:
+    for bound in (low, high):
+        if np.isfinite(bound):
+            ax.axhline(bound, color=color, linestyle="--", linewidth=0.8)
+
+
+def _draw_reward(ax: Axes, steps: np.ndarray, trace: dict[str, np.ndarray], space: gym.Space) -> None:
+    ax.plot(steps, trace["reward"], color="tab:green")
+    ax.set_ylabel(f"reward (return {trace['reward'].sum():.1f})", fontsize=8)
+
+
+def _draw_value(ax: Axes, steps: np.ndarray, trace: dict[str, np.ndarray], space: gym.Space) -> None:
+    ax.plot(steps, trace["value"], color="tab:purple")
+    ax.set_ylabel("value")
+
+
+def _draw_probs(ax: Axes, steps: np.ndarray, trace: dict[str, np.ndarray], space: gym.Space) -> None:
+    probs = trace["action_probs"]
+    ax.stackplot(steps, probs.T, labels=[f"P(action={a})" for a in range(probs.shape[1])], alpha=0.8)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("probability")
     ax.legend(loc="upper right", fontsize=8)
-    axes[1, 0].plot(steps, trace["reward"], color="tab:green")
-    axes[1, 0].set_ylabel(f"reward (return {trace['reward'].sum():.1f})")
-    if "value" in panels:
-        axes[2, 0].plot(steps, trace["value"], color="tab:purple")
-        axes[2, 0].set_ylabel("value estimate")
-    axes[-1, 0].set_xlabel("step")
-    fig.suptitle(f"{config.algo_name} on {config.env.id}: one deterministic evaluation episode")
-    fig.tight_layout()
+
+
+def _draw_q_values(ax: Axes, steps: np.ndarray, trace: dict[str, np.ndarray], space: gym.Space) -> None:
+    q = trace["q_values"]
+    for a in range(q.shape[1]):
+        ax.plot(steps, q[:, a], label=f"Q(s, {a})")
+    ax.set_ylabel("Q(s, a)")
+    ax.legend(loc="upper right", fontsize=8)
+
+
+def _draw_gaussian(ax: Axes, steps: np.ndarray, trace: dict[str, np.ndarray], space: gym.Space) -> None:
+    prefix = "action" if "action_mean" in trace else "pre_tanh"
+    mean = trace[f"{prefix}_mean"].reshape(len(steps), -1)
+    std = trace[f"{prefix}_std"].reshape(len(steps), -1)
+    for d in range(mean.shape[1]):
+        line = ax.plot(steps, mean[:, d], label=f"mean[{d}]")[0]
+        ax.fill_between(steps, mean[:, d] - std[:, d], mean[:, d] + std[:, d], color=line.get_color(), alpha=0.25)
+        if prefix == "action" and isinstance(space, gym.spaces.Box):  # bounds are in action units only
+            _draw_bounds(ax, float(space.low.reshape(-1)[d]), float(space.high.reshape(-1)[d]), line.get_color())
+    ax.set_ylabel("action" if prefix == "action" else "pre-tanh action")
+    ax.legend(loc="upper right", fontsize=8)
+
+
+_DRAW = {"action": _draw_action, "reward": _draw_reward, "value": _draw_value, "action_probs": _draw_probs,
+         "q_values": _draw_q_values, "action_mean": _draw_gaussian, "pre_tanh_mean": _draw_gaussian}
+
+
+def episode_figure(run_dir: str | Path, checkpoint: str = "best") -> Figure:
+    """Replay one deterministic evaluation episode of the run's saved policy and draw it (:func:`draw_episode`).
+
+    Raises:
+        MissingExtraError: matplotlib is not installed (extra ``plot``).
+    """
+    try:
+        import matplotlib
+    except ImportError as exc:
+        raise missing_extra("porcini inspect", "plot", exc) from exc
+    matplotlib.use("Agg")
+    config, agent, env, eval_env = load_policy(run_dir, checkpoint)
+    try:
+        trace = record_episode_trace(agent, eval_env, eval_seed(config.seed))
+    finally:
+        env.close()
+        eval_env.close()
+    title = f"{config.algo_name} on {config.env.id}: one deterministic evaluation episode"
+    return draw_episode(trace, env.info.action_space, title)
+
+
+def inspect_run(run_dir: str | Path, output: str | Path | None = None, checkpoint: str = "best") -> Path:
+    """Draw one evaluation episode of the run's saved policy to a PNG; return its path."""
+    import matplotlib.pyplot as plt
+
+    fig = episode_figure(run_dir, checkpoint)
     path = Path(output) if output else Path(run_dir) / "inspect.png"
     fig.savefig(path, dpi=110)
     plt.close(fig)
-    env.close()
-    eval_env.close()
     return path

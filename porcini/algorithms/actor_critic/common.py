@@ -248,6 +248,21 @@ class OffPolicyAgent(BaseAgent):
         """One gradient step on the sample ``s``; return named 0-d metric tensors (no host sync)."""
         raise NotImplementedError
 
+    def explain(self, obs: np.ndarray) -> dict[str, np.ndarray]:
+        """What the actor and critics give at ``obs`` (:meth:`explain_tensors`, see ``core.agent.Explainable``)."""
+        with torch.inference_mode():
+            x = torch.from_numpy(np.asarray(obs, dtype=np.float32)).to(self.device).flatten(1)
+            return {key: value.cpu().numpy() for key, value in self.explain_tensors(x).items()}
+
+    def explain_tensors(self, obs: Tensor) -> dict[str, Tensor]:
+        """``value``: the critics' minimum ``Q(s, μ(s))`` at the deterministic action (subclasses add the policy).
+
+        Args:
+            obs: flat observations ``[B, obs_dim]``.
+        """
+        action = self.policy_action(obs, explore=False)
+        return {"value": self.critic(critic_input(obs, action)).squeeze(-1).amin(dim=0)}
+
     def act(self, obs: np.ndarray, *, explore: bool) -> np.ndarray:
         """Actions within the env's bounds: uniform before ``learning_starts``, then the policy's (one forward)."""
         if explore and self.env_steps < self.config.learning_starts:

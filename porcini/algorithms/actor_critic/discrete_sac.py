@@ -100,6 +100,13 @@ class DiscreteSAC(SAC):
             dist = self.policy(x)
             return (dist.sample(self.generator) if explore else dist.mode()).cpu().numpy()
 
+    def explain_tensors(self, obs: Tensor) -> dict[str, Tensor]:
+        """``action_probs``, the critics' minimum ``q_values``, and ``value`` at the most probable action."""
+        dist = self.policy(obs)
+        q_values = self.critic(obs).amin(dim=0)  # [B, n]
+        value = q_values.gather(-1, dist.mode().unsqueeze(-1)).squeeze(-1)
+        return {"value": value, "q_values": q_values, "action_probs": dist.probs}
+
     def _normalize(self, action: Any) -> np.ndarray:
         """Env actions ``[T, B]`` stored as int64 indices (nothing to rescale)."""
         return np.asarray(action, dtype=np.int64).reshape(action.shape[0], action.shape[1])

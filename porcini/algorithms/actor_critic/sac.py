@@ -138,6 +138,12 @@ class SAC(OffPolicyAgent):
         dist = self.policy(obs)
         return dist.sample(self.generator) if explore else dist.mode()
 
+    def explain_tensors(self, obs: Tensor) -> dict[str, Tensor]:
+        """The critics' minimum ``Q(s, a*)`` at the deterministic action and the Gaussian before the tanh."""
+        dist = self.policy(obs)
+        return {**super().explain_tensors(obs), "pre_tanh_mean": dist.mean,
+                "pre_tanh_std": dist.log_std.exp().expand(dist.mean.shape)}
+
     @property
     def alpha(self) -> Tensor:
         """The current temperature α (a 0-d tensor, no gradient)."""

@@ -151,6 +151,24 @@ def as_obs_tensor(obs: Any, device: torch.device) -> torch.Tensor:
     return x.to(device)
 
 
+def policy_explanation(dist: Categorical | DiagGaussian, value: torch.Tensor | None) -> dict[str, np.ndarray]:
+    """``explain``'s answer for an on-policy agent: ``value`` (when given) and ``action_probs`` or the Gaussian.
+
+    Args:
+        dist: the policy at the observations ``[B]``.
+        value: the critic's values ``[B]``, or None for an agent without a critic.
+    """
+    out: dict[str, np.ndarray] = {}
+    if value is not None:
+        out["value"] = value.cpu().numpy()
+    if isinstance(dist, Categorical):
+        out["action_probs"] = dist.probs.cpu().numpy()
+    else:
+        out["action_mean"] = dist.mean.cpu().numpy()
+        out["action_std"] = dist.std.expand(dist.mean.shape).cpu().numpy()
+    return out
+
+
 def minibatches(n: int, batch_size: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
     """Indices of one pass over ``n`` samples in random order, ``batch_size`` at a time (the last may be short)."""
     order = torch.randperm(n, generator=generator, device=generator.device)
@@ -278,6 +296,16 @@ class OnPolicyAgent(BaseAgent):
             action = torch.clamp(action, self.model.action_low, self.model.action_high)
         out = action.cpu().numpy()
         return out if self._action_dtype is None else out.astype(self._action_dtype, copy=False)
+
+    def explain(self, obs: np.ndarray) -> dict[str, np.ndarray]:
+        """``V(s)`` (with a critic) and the policy at ``obs``: action probabilities, or the Gaussian's mean and std.
+
+        See :class:`porcini.core.agent.Explainable`; one no-grad forward, no random draws.
+        """
+        with torch.inference_mode():
+            x = as_obs_tensor(obs, self.device)
+            value = self.model.value(x) if self.model.v_head is not None else None
+            return policy_explanation(self.model.policy(x), value)
 
     def value(self, obs: np.ndarray) -> np.ndarray:
         """The critic's values ``[B]`` of observations ``[B, ...]`` (for inspection and tests)."""

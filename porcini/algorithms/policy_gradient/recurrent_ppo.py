@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from porcini.algorithms.policy_gradient.common import ActorCritic, as_obs_tensor
+from porcini.algorithms.policy_gradient.common import ActorCritic, as_obs_tensor, policy_explanation
 from porcini.algorithms.policy_gradient.ppo import PPO, PPOConfig
 from porcini.core.batch import TransitionBatch
 from porcini.core.config import require
@@ -189,6 +189,23 @@ class RecurrentPPO(PPO):
     def set_recurrent_state(self, state: RecurrentState | None) -> None:
         """Restore :meth:`recurrent_state` (None: a zero state sized by the next ``act``)."""
         self._state = state
+
+    def explain(self, obs: np.ndarray) -> dict[str, np.ndarray]:
+        """``V(s)`` and the policy at ``obs`` from the acting state (a zero one if none), which is left as it was.
+
+        The numbers are those the next ``act(obs, ...)`` acts on: one step of both LSTMs from the carried states,
+        whose results are not kept.
+        """
+        n = len(obs)
+        state = self._state if self._state is not None else self._zero_state(n)
+        if state[0][0].shape[1] != n:
+            raise ValueError(f"RecurrentPPO.explain: {n} observations, but the recurrent state is for "
+                             f"{state[0][0].shape[1]} envs; set_recurrent_state(None) first to explain other envs")
+        x, no_start = self._features(obs), torch.zeros(n, dtype=torch.bool, device=self.device)
+        with torch.no_grad():
+            pi_out, _ = self.model.pi_lstm(x, state[0], no_start)
+            vf_out, _ = self.model.vf_lstm(x, state[1], no_start)
+            return policy_explanation(self.model.heads.policy(pi_out), self.model.heads.value(vf_out))
 
     def value(self, obs: np.ndarray) -> np.ndarray:
         """The critic's values ``[B]`` of observations ``[B, ...]`` seen as the first step of an episode."""

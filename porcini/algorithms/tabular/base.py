@@ -35,7 +35,7 @@ from porcini.algorithms.exploration import (
 )
 from porcini.algorithms.schedules import SCHEDULE_KINDS, make_schedule
 from porcini.approximators import FEATURE_KINDS, Features, LinearQ, OneHotFeatures, QTable, make_features
-from porcini.core.agent import BaseAgent
+from porcini.core.agent import BaseAgent, q_value_explanation
 from porcini.core.batch import TransitionBatch
 from porcini.core.config import build_config, require
 from porcini.core.errors import UnsupportedSpaceError
@@ -187,6 +187,14 @@ class TDAgent(BaseAgent):
     def q_values_at(self, x: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         """``[B, A]`` behaviour action values from sparse features (Double Q overrides it with the sum)."""
         return self.q.values_at(*x)
+
+    def action_value_estimates(self, obs: np.ndarray) -> np.ndarray:
+        """``[B, A]`` estimates of ``Q(s, a)`` (Double Q-learning's behaviour values are a sum of two estimates)."""
+        return self.q_values(obs)
+
+    def explain(self, obs: np.ndarray) -> dict[str, np.ndarray]:
+        """``q_values`` ``[B, A]`` from the table (or linear function) and ``value = max_a Q(s, a)``."""
+        return q_value_explanation(self.action_value_estimates(obs))
 
     @property
     def exploration_value(self) -> float:

@@ -45,6 +45,10 @@ class DoubleQLearning(TDAgent):
         """Behaviour values ``Q_A + Q_B`` (their sum ranks actions like their mean)."""
         return self.q.values_at(*x) + self.q_b.values_at(*x)
 
+    def action_value_estimates(self, obs: np.ndarray) -> np.ndarray:
+        """``(Q_A + Q_B) / 2``: the two estimates' mean, where the behaviour values are their sum."""
+        return 0.5 * self.q_values(obs)
+
     def _update(self, step: Step) -> np.ndarray:
         next_a, next_b = self.q.values_at(*step.x_next), self.q_b.values_at(*step.x_next)
         update_a = self.rng.random(len(step.reward)) < 0.5

@@ -57,7 +57,7 @@ from porcini.algorithms.value_based.common import (
     replay_to_torch,
     sample_replay,
 )
-from porcini.core.agent import BaseAgent
+from porcini.core.agent import BaseAgent, q_value_explanation
 from porcini.core.batch import TransitionBatch
 from porcini.core.config import build_config, require
 from porcini.core.errors import UnsupportedSpaceError
@@ -224,6 +224,13 @@ class DQN(BaseAgent):
         """Online action values ``[B, A]`` of observations ``[B, ...]``."""
         with torch.inference_mode():
             return self._action_values(obs_tensor(obs, self.info.observation_space, self.device)).cpu().numpy()
+
+    def explain(self, obs: np.ndarray) -> dict[str, np.ndarray]:
+        """``q_values`` ``[B, A]`` of the online network and ``value = max_a Q(s, a)``.
+
+        No ``action_probs``: the greedy policy is not a distribution, and a softmax of Q-values is not the policy.
+        """
+        return q_value_explanation(self.q_values(obs))
 
     def _action_values(self, obs: torch.Tensor) -> torch.Tensor:
         """``Q(s, ·)`` ``[*batch, n_actions]`` of the online network (distributional agents average here)."""

@@ -2,7 +2,8 @@
 
 Gymnasium's MuJoCo envs already follow the API porcini needs, so the adapter is thin. What they add is in ``info``:
 reward components (``reward_ctrl``, ``reward_forward``, ``reward_survive``...), positions and velocities;
-``porcini.envs.diagnostics.EpisodeInfoStats`` aggregates them per episode for loggers.
+``porcini.experiment.loggers.EpisodeInfoAggregator`` aggregates them per episode for loggers (the experiment
+runner logs them as ``env/<key>/episode_sum`` and ``env/<key>/step_mean``).
 """
 
 from __future__ import annotations
@@ -33,12 +34,12 @@ def make_mujoco_env(env_id: str = "InvertedPendulum-v5", n_envs: int = 1, seed: 
     Example:
         >>> from porcini import Core
         >>> from porcini.algorithms.random import RandomAgent
-        >>> from porcini.envs.diagnostics import EpisodeInfoStats
+        >>> from porcini.experiment.loggers import EpisodeInfoAggregator
         >>> env = make_mujoco_env("InvertedPendulum-v5", seed=0)
-        >>> stats = EpisodeInfoStats()
+        >>> stats = EpisodeInfoAggregator(env.num_envs)
         >>> _ = Core(RandomAgent(env.info), env, callbacks=[stats], progress=False).learn(n_steps=200)
-        >>> sorted(stats.pull())
-        ['env/reward_survive/mean', 'env/reward_survive/sum']
+        >>> sorted(stats.metrics())
+        ['env/reward_survive/episode_sum', 'env/reward_survive/step_mean']
     """
     require_extra("mujoco", "mujoco", f"the MuJoCo task {env_id}")
     spec = gym.registry.get(env_id)

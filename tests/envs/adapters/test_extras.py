@@ -27,7 +27,7 @@ def test_missing_package_raises_import_error_with_the_extra(monkeypatch, module,
 def test_importing_porcini_envs_imports_no_optional_package():
     import subprocess
 
-    code = ("import sys, porcini, porcini.envs.adapters, porcini.envs.mixed, porcini.envs.diagnostics, "
+    code = ("import sys, porcini, porcini.envs.adapters, porcini.envs.mixed, "
             "porcini.envs.wrappers.multitask, porcini.envs.wrappers.curriculum; "
             "print([m for m in ('mujoco', 'shimmy', 'dm_control', 'pettingzoo', 'torch') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
