@@ -160,8 +160,10 @@ def restore_envs(env: Any, state: dict[str, Any], seed: int) -> Any | None:
     # (the replay's own updates, e.g. to running statistics, must not count twice)
     restore_wrappers()
     base = _resumable_base(env)
-    if state["env"] is None or base is None:
-        reason = "this run's vector env cannot replay episodes (env.vectorization: sync or async can)"
+    if state["env"] is None:
+        reason = "the checkpoint holds no episode log (its run's vector env, e.g. vector_entry_point, keeps none)"
+    elif base is None:
+        reason = "this run's vector env cannot replay episodes (env.vectorization: sync and async can)"
     else:
         try:
             base.load_resume_state(state["env"])

@@ -97,3 +97,21 @@ def test_an_env_that_cannot_be_replayed_resumes_at_episode_boundaries_with_a_war
     finally:
         env.close()
         fresh.close()
+
+
+def test_in_process_and_subprocess_envs_step_alike_and_read_each_others_checkpoints():
+    sync = make_env(SlowEnv, n_envs=2, seed=0, vectorization="sync", env_kwargs={"step_seconds": 0.0,
+                                                                                 "episode_length": 7})
+    env, fresh = build(), build()
+    try:
+        for venv in (sync, env):
+            resumable_base(venv).record_for_resume()
+            venv.reset()
+        rng = np.random.default_rng(3)
+        assert_same_steps(sync, env, rng.integers(0, 2, size=(10, 2)))
+        # `auto` may pick the other vectorization when a run resumes: the checkpoint format is the same
+        resumable_base(fresh).load_resume_state(from_safe(to_safe(resumable_base(sync).resume_state())))
+        assert_same_steps(sync, fresh, rng.integers(0, 2, size=(10, 2)))
+    finally:
+        for venv in (sync, env, fresh):
+            venv.close()

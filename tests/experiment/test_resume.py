@@ -159,8 +159,7 @@ def test_deep_agents_resume_exactly(tmp_path, algo):
 # A 5 ms step: `auto` steps the 2 envs in subprocesses. The CLI runs with porcini.envs.testing imported, which
 # registers the slow env (a command line naming an env module of its own is another feature).
 SLOW_CLI = [sys.executable, "-c", "import porcini.envs.testing; from porcini.experiment.cli import main; main()"]
-SLOW_PPO = ["--n-envs", "2", "--no-progress", *(x for kv in ["steps_per_epoch=200", "eval_episodes=2",
-            "log.sinks=[csv]", *DEEP["ppo"][1:]] for x in ("--set", kv))]
+SLOW_PPO = ["steps=400", "steps_per_epoch=200", "eval_episodes=2", "log.sinks=[csv]", *DEEP["ppo"]]
 
 
 def assert_same_tree(a, b, path="state"):
@@ -191,35 +190,32 @@ def test_sigkilled_run_with_async_envs_resumes_exactly_from_the_cli(tmp_path):
     probe = make_env(SLOW_ENV_ID, n_envs=2)
     assert isinstance(resumable_base(probe), AsyncVectorEnv)  # what `auto` picks for this env
     probe.close()
-
-    def train(out):
-        return [*SLOW_CLI, "train", "ppo", SLOW_ENV_ID, "--steps", "400", "--out", str(out), *SLOW_PPO]
-
-    straight = subprocess.Popen(train(tmp_path / "straight"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    killed = subprocess.Popen(train(tmp_path / "killed"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    out = tmp_path / "killed"
+    cmd = [*SLOW_CLI, "train", "ppo", SLOW_ENV_ID, "--out", str(out), "--no-progress",
+           *(x for kv in SLOW_PPO for x in ("--set", kv))]
+    killed = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.time() + 60
-        while not list((tmp_path / "killed").glob("*/checkpoints/last.pt")) and time.time() < deadline:
+        while not list(out.glob("*/checkpoints/last.pt")) and time.time() < deadline:
             assert killed.poll() is None, killed.communicate()[1].decode()
             time.sleep(0.02)
         killed.send_signal(signal.SIGKILL)
         killed.wait(timeout=10)
-        _, err = straight.communicate(timeout=60)
-        assert straight.returncode == 0, err.decode()
     finally:
-        for proc in (straight, killed):
-            if proc.poll() is None:
-                proc.kill()
-    run_dir = next((tmp_path / "killed").iterdir())
+        if killed.poll() is None:
+            killed.kill()
+    run_dir = next(out.iterdir())
     assert load_checkpoint(run_dir / "checkpoints" / "last.pt")["core"]["env_steps"] == 200
     assert not (run_dir / "summary.json").exists()  # killed mid-run, between its two epochs
     resumed = subprocess.run([*SLOW_CLI, "resume", str(run_dir), "--no-progress"], capture_output=True, timeout=60)
     assert resumed.returncode == 0, resumed.stderr.decode()
     assert b"episode boundaries" not in resumed.stderr  # replayed exactly, no fallback
-    straight_dir = next((tmp_path / "straight").iterdir())
     assert json.loads((run_dir / "summary.json").read_text())["env_steps"] == 400
-    assert eval_columns(run_dir) == eval_columns(straight_dir)
-    final = [load_checkpoint(d / "checkpoints" / "last.pt") for d in (run_dir, straight_dir)]
+    # the same run, uninterrupted (in this process: the CLI's train resolves the same config)
+    straight = Experiment.start(resolve("ppo", SLOW_ENV_ID, None, [*SLOW_PPO, f"out={tmp_path / 'straight'}"]))
+    straight.train()
+    assert eval_columns(run_dir) == eval_columns(straight.run_dir.path)
+    final = [load_checkpoint(d / "checkpoints" / "last.pt") for d in (run_dir, straight.run_dir.path)]
     assert_same_tree(final[0]["agent"], final[1]["agent"])
 
 
@@ -245,3 +241,18 @@ def test_envs_that_cannot_be_replayed_resume_at_episode_boundaries(tmp_path):
     summary = resumed.train()
     assert summary.env_steps == 600
     assert summary.extra["train_episodes"] == saved["episodes"] + 2 * (150 // 40)  # the cut episodes not counted
+
+
+def test_a_checkpoint_without_episode_logs_resumes_at_episode_boundaries():
+    from porcini.envs import make_env
+    from porcini.experiment.envs import ResumeWarning, restore_envs
+
+    def restart(steps):
+        # what a run on a native vector env (env.vectorization: vector_entry_point) checkpoints: no episode log
+        env = make_env("CartPole-v1", n_envs=2, seed=0, vectorization="sync")
+        with pytest.warns(ResumeWarning, match="no episode log.*resuming at episode boundaries"):
+            return restore_envs(env, {"env": None, "wrappers": [], "core": {"env_steps": steps}}, seed=0)
+
+    # new episodes, seeded from the run seed and the checkpoint's step count: the same checkpoint, the same start
+    np.testing.assert_array_equal(restart(100), restart(100))
+    assert not np.array_equal(restart(100), restart(200))
