@@ -17,6 +17,23 @@ import numpy as np
 from porcini.core.errors import CheckpointError
 
 
+class ReplayError(CheckpointError):
+    """An env's episode cannot be rebuilt from its log.
+
+    Its dynamics draw randomness outside ``env.np_random``, or the log is incomplete. A run can still resume by
+    starting new episodes (see ``porcini.experiment.envs.restore_envs``).
+    """
+
+
+def observations_equal(a: Any, b: Any) -> bool:
+    """Whether two observation batches are equal, for array, dict and tuple observations."""
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        return a.keys() == b.keys() and all(observations_equal(a[k], b[k]) for k in a)
+    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
+        return len(a) == len(b) and all(observations_equal(x, y) for x, y in zip(a, b))
+    return bool(np.array_equal(np.asarray(a), np.asarray(b)))
+
+
 def _bit_generator(env: gym.Env) -> np.random.BitGenerator:
     rng = env.unwrapped.np_random
     # shimmy's dm_control envs keep a legacy RandomState, which has no public bit_generator
@@ -62,7 +79,8 @@ class EpisodeLog:
         """Rebuild each env's current episode from ``state``; return each env's current observation.
 
         Raises:
-            CheckpointError: the log is incomplete or an env ended its episode during replay (its dynamics draw
+            CheckpointError: the state holds another number of envs.
+            ReplayError: the log is incomplete or an env ended its episode during replay (its dynamics draw
                 randomness from outside ``np_random``, so it cannot be resumed exactly).
         """
         if len(state["starts"]) != len(envs):
@@ -76,12 +94,12 @@ class EpisodeLog:
                 _set_rng_state(env, start["rng"])
                 obs, _ = env.reset()
             else:
-                raise CheckpointError(f"env index {i} has no recorded episode start; the checkpoint is incomplete")
+                raise ReplayError(f"env index {i} has no recorded episode start; the checkpoint is incomplete")
             for step, action in enumerate(actions):
                 # a NumPy scalar for scalar actions, as SyncVectorEnv.step passes them
                 obs, _, terminated, truncated, _ = env.step(action[()] if action.ndim == 0 else action)
                 if terminated or truncated:
-                    raise CheckpointError(
+                    raise ReplayError(
                         f"env index {i} ended its episode at step {step + 1} while replaying a checkpoint; its "
                         "dynamics use randomness outside env.np_random, so this run cannot resume exactly"
                     )

@@ -10,6 +10,7 @@ import gymnasium as gym
 from gymnasium.vector import AutoresetMode
 
 from porcini.core.errors import EnvCheckError
+from porcini.envs.async_vector import AsyncVectorEnv
 from porcini.envs.info import EnvInfo
 from porcini.envs.vector import CheckedVectorEnv, SyncVectorEnv
 
@@ -106,7 +107,8 @@ def make_env(
         seed: env ``i`` is reset with ``seed + i`` once here, and action spaces are seeded, so runs repeat.
         wrappers: applied in order; ``gymnasium.Wrapper`` classes and callables wrap each env, ``VectorWrapper``
             classes wrap the vector env. ``(cls, kwargs)`` passes arguments.
-        vectorization: ``"sync"`` (in-process), ``"async"`` (one subprocess per env), ``"vector_entry_point"``
+        vectorization: ``"sync"`` (in-process), ``"async"`` (one subprocess per env, porcini's resumable
+            :class:`~porcini.envs.async_vector.AsyncVectorEnv`), ``"vector_entry_point"``
             (the env's native vectorized implementation, when it supports same-step autoreset) or ``"auto"``.
         check: validate actions, observations and rewards on every step, with errors naming env, index and step.
         max_episode_steps: override the time limit (sets ``truncated``, never ``terminated``).
@@ -141,7 +143,7 @@ def make_env(
     if mode == "sync":
         venv: Any = SyncVectorEnv([factory] * n_envs, env_id=name, check=check)
     elif mode == "async":
-        venv = gym.vector.AsyncVectorEnv([factory] * n_envs, autoreset_mode=AutoresetMode.SAME_STEP)
+        venv = AsyncVectorEnv([factory] * n_envs, env_id=name)
         venv = CheckedVectorEnv(venv, name) if check else venv
     else:
         venv = _native_vector_env(env, n_envs, env_kwargs, name, check, bool(per_env))

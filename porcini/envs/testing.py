@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import gymnasium as gym
@@ -77,3 +78,54 @@ class IdentityEnv(gym.Env):
         self._t += 1
         self._state = int(self.np_random.integers(self.n))
         return self._state, reward, False, self._t >= self.episode_length, {}
+
+
+class SlowEnv(gym.Env):
+    """A noisy walk on a line whose every step sleeps, so that ``make_env``'s ``auto`` steps it in subprocesses.
+
+    Observation ``[position, t / episode_length]``; action 0 moves left and 1 right by 0.1, plus Gaussian noise
+    from ``np_random`` (as is the start position), so replaying an episode needs the env's RNG state. Reward
+    ``-|position|``; episodes end with ``truncated`` after ``episode_length`` steps.
+
+    Args:
+        step_seconds: wall time one step sleeps.
+        episode_length: steps per episode.
+        global_noise: draw the step noise from NumPy's global RNG instead, as some third-party envs do: such an env
+            cannot be rebuilt by replaying its actions.
+    """
+
+    metadata: dict[str, Any] = {"render_modes": []}
+
+    def __init__(self, step_seconds: float = 5e-3, episode_length: int = 30, global_noise: bool = False) -> None:
+        self.step_seconds = step_seconds
+        self.episode_length = episode_length
+        self.global_noise = global_noise
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, shape=(2,), dtype=np.float32)
+        self.action_space = gym.spaces.Discrete(2)
+        self._position = 0.0
+        self._t = 0
+
+    def _obs(self) -> np.ndarray:
+        return np.array([self._position, self._t / self.episode_length], dtype=np.float32)
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
+        """Draw the start position from ``np_random``."""
+        super().reset(seed=seed)
+        self._position = float(self.np_random.uniform(-1.0, 1.0))
+        self._t = 0
+        return self._obs(), {}
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
+        """Sleep ``step_seconds``, then move by the action and the noise."""
+        time.sleep(self.step_seconds)
+        rng = np.random if self.global_noise else self.np_random
+        self._position += 0.1 * (2 * int(action) - 1) + float(rng.normal(0.0, 0.05))
+        self._t += 1
+        return self._obs(), -abs(self._position), False, self._t >= self.episode_length, {}
+
+
+#: Gymnasium id of :class:`SlowEnv`, registered when this module is imported.
+SLOW_ENV_ID = "porcini-testing/Slow-v0"
+
+if SLOW_ENV_ID not in gym.registry:
+    gym.register(id=SLOW_ENV_ID, entry_point=f"{__name__}:SlowEnv")

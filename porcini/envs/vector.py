@@ -18,7 +18,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space, concatenate, create_empty_array
 
 from porcini.core.errors import CheckpointError, EnvCheckError
-from porcini.envs.episode_log import EpisodeLog
+from porcini.envs.episode_log import EpisodeLog, ReplayError, observations_equal
 from porcini.envs.validation import StepValidator
 
 EnvFactory = Callable[[], gym.Env]
@@ -114,13 +114,14 @@ class SyncVectorEnv(VectorEnv):
         """Rebuild every env's current episode; return the current observation batch.
 
         Raises:
-            CheckpointError: the replayed observations differ from the recorded ones (the env is not
-                reproducible from its seed), or the state does not fit this env.
+            ReplayError: the replayed observations differ from the recorded ones, or an episode ended during the
+                replay (the env is not reproducible from its seed).
+            CheckpointError: the state does not fit this env.
         """
         batch = self._stack(EpisodeLog.replay(self.envs, state))
         recorded = state.get("last_obs")
-        if recorded is not None and not np.array_equal(np.asarray(recorded), batch):
-            raise CheckpointError(
+        if recorded is not None and not observations_equal(recorded, batch):
+            raise ReplayError(
                 f"replaying the checkpoint of {self.env_id} gave other observations than were recorded; the env "
                 "draws randomness outside env.np_random, so this run cannot resume exactly"
             )

@@ -1,14 +1,22 @@
-"""The envs of a run: training and evaluation envs from an EnvConfig, and what of them a checkpoint holds."""
+"""The envs of a run: training and evaluation envs from an EnvConfig, and what of them a checkpoint holds.
+
+A checkpoint holds every stateful wrapper's state and each env's episode log; resuming replays the logs (exact),
+or, where an env cannot be replayed, starts new episodes in every env (resume at episode boundaries).
+"""
 
 from __future__ import annotations
 
 import difflib
+import warnings
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 
 from porcini.core.errors import CheckpointError, ConfigError
 from porcini.envs import SyncVectorEnv, make_env
+from porcini.envs.async_vector import AsyncVectorEnv
+from porcini.envs.episode_log import ReplayError
 from porcini.experiment.config import RunConfig
 from porcini.experiment.seeding import eval_seed
 
@@ -60,7 +68,7 @@ def build_envs(config: RunConfig) -> tuple[Any, Any]:
     env = make_env(config.env.id, n_envs=config.env.n_envs, seed=config.seed, wrappers=wrappers,
                    vectorization=config.env.vectorization, max_episode_steps=config.env.max_episode_steps,
                    env_kwargs=env_kwargs, check=config.env.check)
-    base = _sync_base(env)
+    base = _resumable_base(env)
     if base is not None:
         base.record_for_resume()
     n_eval = max(1, min(config.env.n_envs, config.eval_episodes))
@@ -80,30 +88,36 @@ def _vector_wrappers(env: Any) -> list[Any]:
     return out
 
 
-def _sync_base(env: Any) -> SyncVectorEnv | None:
+def _resumable_base(env: Any) -> SyncVectorEnv | AsyncVectorEnv | None:
+    """The vector env under ``env``'s wrappers when it is porcini's (it can rebuild its episodes), else None."""
     while isinstance(env, gym.vector.VectorWrapper):
         env = env.env
-    return env if isinstance(env, SyncVectorEnv) else None
+    return env if isinstance(env, (SyncVectorEnv, AsyncVectorEnv)) else None
 
 
-def resumable_base(env: Any) -> SyncVectorEnv:
-    """The in-process vector env under ``env``'s wrappers, which can rebuild its episodes on resume.
+def resumable_base(env: Any) -> SyncVectorEnv | AsyncVectorEnv:
+    """The vector env under ``env``'s wrappers, porcini's in-process or subprocess one, which can rebuild episodes.
 
     Raises:
-        CheckpointError: the env steps in subprocesses; exact resume needs ``env.vectorization: sync``.
+        CheckpointError: the env is another vector env (e.g. a native ``vector_entry_point`` one).
     """
-    base = _sync_base(env)
+    base = _resumable_base(env)
     if base is None:
         raise CheckpointError(
-            "checkpoints with exact resume need the in-process vector env; set env.vectorization: sync"
+            "rebuilding episodes on resume needs porcini's vector env; set env.vectorization: sync or async"
         )
     return base
 
 
 def stateful_wrappers(env: Any) -> list[Any]:
-    """Wrappers with ``state_dict``: vector wrappers outermost first, then each env's wrappers, env by env."""
+    """Wrappers with ``state_dict``: vector wrappers outermost first, then each env's wrappers, env by env.
+
+    Per-env wrappers of envs stepped in subprocesses are :class:`~porcini.envs.async_vector.WorkerWrapper` proxies.
+    """
     out = [w for w in _vector_wrappers(env) if callable(getattr(w, "state_dict", None))]
-    base = _sync_base(env)
+    base = _resumable_base(env)
+    if isinstance(base, AsyncVectorEnv):
+        return out + list(base.stateful_wrappers())
     for sub in base.envs if base is not None else []:
         while isinstance(sub, gym.Wrapper):
             if callable(getattr(sub, "state_dict", None)):
@@ -118,3 +132,79 @@ def wrapper_states(env: Any) -> list[dict[str, Any]]:
     if any(not isinstance(s, dict) for s in states):
         raise CheckpointError("a wrapper's state_dict did not return a dict")
     return states
+
+
+class ResumeWarning(UserWarning):
+    """A run resumed at episode boundaries instead of exactly where its checkpoint was written."""
+
+
+def env_resume_state(env: Any) -> dict[str, Any] | None:
+    """What a checkpoint keeps of the training env's episodes in progress: the episode log (None: not replayable)."""
+    base = _resumable_base(env)
+    return base.resume_state() if base is not None else None
+
+
+def restore_envs(env: Any, state: dict[str, Any], seed: int) -> Any | None:
+    """Put a checkpoint's envs back: wrapper states, then each env's episode in progress.
+
+    Every episode is rebuilt by replaying its log (in the workers for envs in subprocesses); the function then
+    returns None and the checkpoint's observations stand. When that is impossible (an env that draws randomness
+    outside ``np_random``, or a vector env that cannot replay) it warns in one line and starts a new episode in
+    every env, reset with a seed derived from ``seed`` and the checkpoint's step count, and returns their first
+    observations: see :func:`at_episode_boundary` for what happens to the loop's state.
+
+    Raises:
+        CheckpointError: the checkpoint's wrappers or envs do not fit this env.
+    """
+    wrappers = stateful_wrappers(env)
+    if len(wrappers) != len(state["wrappers"]):
+        raise CheckpointError(f"the checkpoint holds {len(state['wrappers'])} wrapper states, this run's env has "
+                              f"{len(wrappers)} stateful wrappers: was the wrapper list changed?")
+
+    def restore_wrappers() -> None:
+        for wrapper, wrapper_state in zip(wrappers, state["wrappers"]):
+            wrapper.load_state_dict(wrapper_state)
+
+    # wrapper state goes in before the replay (a curriculum's level decides the replayed reset) and again after it
+    # (the replay's own updates, e.g. to running statistics, must not count twice)
+    restore_wrappers()
+    base = _resumable_base(env)
+    if state["env"] is None:
+        reason = "the checkpoint holds no episode log (its run's vector env, e.g. vector_entry_point, keeps none)"
+    elif base is None:
+        reason = "this run's vector env cannot replay episodes (env.vectorization: sync and async can)"
+    else:
+        try:
+            base.load_resume_state(state["env"])
+            restore_wrappers()
+            return None
+        except ReplayError as err:
+            reason = str(err)
+            restore_wrappers()  # undo what the failed replay did to them
+    warnings.warn(f"{reason}; resuming at episode boundaries instead: every env starts a new episode", ResumeWarning,
+                  stacklevel=2)
+    if base is not None:
+        base.record_for_resume()  # the new episodes make the next checkpoint exact again
+    steps = int(state["core"]["env_steps"])
+    obs, _ = env.reset(seed=int(np.random.SeedSequence([seed, steps]).generate_state(1)[0]) >> 1)
+    return obs
+
+
+def at_episode_boundary(core_state: dict[str, Any]) -> dict[str, Any]:
+    """The loop's checkpointed state for envs that all started new episodes on resume.
+
+    The episodes cut by the stop are dropped from the episode statistics, and the transitions gathered since the
+    last fit end with the cut: their last step is marked truncated (its ``next_obs`` is the observation the
+    episode stopped at, so value bootstrapping stays right).
+    """
+    state = dict(core_state)
+    state["ep_return"] = np.zeros_like(np.asarray(state["ep_return"]))
+    state["ep_length"] = np.zeros_like(np.asarray(state["ep_length"]))
+    storage = state.get("storage")
+    if storage is not None and int(storage["t"]) > 0:
+        fields = [np.array(f, copy=True) for f in storage["fields"]]
+        terminated, truncated = fields[4].astype(bool), fields[5].astype(bool)
+        fields[5] = truncated.copy()
+        fields[5][-1] = truncated[-1] | ~terminated[-1]
+        state["storage"] = {**storage, "fields": fields}
+    return state

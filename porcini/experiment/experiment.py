@@ -22,11 +22,11 @@ import numpy as np
 import porcini
 from porcini.algorithms.registry import get_algorithm
 from porcini.core import Callback, Core
-from porcini.core.errors import CheckpointError, UserError
+from porcini.core.errors import UserError
 from porcini.core.records import EpisodeRecord
 from porcini.experiment.checkpoint import load_checkpoint, resolve_checkpoint, save_checkpoint
 from porcini.experiment.config import RunConfig, dump_yaml, load_run_config, make_algo_config, to_dict
-from porcini.experiment.envs import build_envs, resumable_base, stateful_wrappers, wrapper_states
+from porcini.experiment.envs import at_episode_boundary, build_envs, env_resume_state, restore_envs, wrapper_states
 from porcini.experiment.loggers import EpisodeInfoAggregator, make_loggers, summarize
 from porcini.experiment.preflight import validate
 from porcini.experiment.run_dir import RunDirectory, atomic_write_text
@@ -181,7 +181,7 @@ class Experiment:
         return {
             "agent": self.agent.state_dict(),
             "core": self.core.state_dict(),
-            "env": resumable_base(self.env).resume_state(),
+            "env": env_resume_state(self.env),
             "wrappers": wrapper_states(self.env),
             "rng": {"numpy": np.random.get_state(legacy=False), "python": _python_rng_state(),
                     "torch": torch.get_rng_state()},
@@ -194,21 +194,13 @@ class Experiment:
         """Restore :meth:`state_dict` into a freshly built run."""
         import torch
 
-        wrappers = stateful_wrappers(self.env)
-        if len(wrappers) != len(state["wrappers"]):
-            raise CheckpointError(f"the checkpoint holds {len(state['wrappers'])} wrapper states, this run's env has "
-                                  f"{len(wrappers)} stateful wrappers: was the wrapper list changed?")
-        # wrapper state goes in before the replay (a curriculum's level decides the replayed reset) and again
-        # after it (the replay's own updates, e.g. to running statistics, must not count twice)
-        def restore_wrappers() -> None:
-            for wrapper, wrapper_state in zip(wrappers, state["wrappers"]):
-                wrapper.load_state_dict(wrapper_state)
-
-        restore_wrappers()
-        resumable_base(self.env).load_resume_state(state["env"])
-        restore_wrappers()
+        restarted = restore_envs(self.env, state, self.config.seed)
         self.agent.load_state_dict(state["agent"])
-        self.core.load_state_dict(state["core"])
+        if restarted is None:
+            self.core.load_state_dict(state["core"])
+        else:  # the envs could not be replayed and began new episodes
+            self.core.load_state_dict(at_episode_boundary(state["core"]), obs=restarted)
+            self.agent.reset(np.ones(self.core.n_envs, dtype=bool))
         np.random.set_state(state["rng"]["numpy"])
         random.setstate(_tuple_state(state["rng"]["python"]))
         torch.set_rng_state(state["rng"]["torch"])

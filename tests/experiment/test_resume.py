@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from porcini.core.errors import CheckpointError
@@ -153,3 +154,105 @@ def test_deep_agents_resume_exactly(tmp_path, algo):
     a, b = eval_columns(first.run_dir.path), eval_columns(straight.extra["run_dir"])
     assert any(name.startswith("loss/") for name in a[0])
     assert a == b
+
+
+# A 5 ms step: `auto` steps the 2 envs in subprocesses. The CLI runs with porcini.envs.testing imported, which
+# registers the slow env (a command line naming an env module of its own is another feature).
+SLOW_CLI = [sys.executable, "-c", "import porcini.envs.testing; from porcini.experiment.cli import main; main()"]
+SLOW_PPO = ["steps=400", "steps_per_epoch=200", "eval_episodes=2", "log.sinks=[csv]", *DEEP["ppo"]]
+
+
+def assert_same_tree(a, b, path="state"):
+    import torch
+
+    if isinstance(a, dict):
+        assert a.keys() == b.keys(), path
+        for key in a:
+            assert_same_tree(a[key], b[key], f"{path}.{key}")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_same_tree(x, y, f"{path}[{i}]")
+    elif isinstance(a, torch.Tensor):
+        assert torch.equal(a, b), path
+    elif isinstance(a, np.ndarray):
+        np.testing.assert_array_equal(a, b, err_msg=path)
+    else:
+        assert a == b, path
+
+
+def test_sigkilled_run_with_async_envs_resumes_exactly_from_the_cli(tmp_path):
+    from porcini.envs import make_env
+    from porcini.envs.async_vector import AsyncVectorEnv
+    from porcini.envs.testing import SLOW_ENV_ID
+    from porcini.experiment.envs import resumable_base
+
+    probe = make_env(SLOW_ENV_ID, n_envs=2)
+    assert isinstance(resumable_base(probe), AsyncVectorEnv)  # what `auto` picks for this env
+    probe.close()
+    out = tmp_path / "killed"
+    cmd = [*SLOW_CLI, "train", "ppo", SLOW_ENV_ID, "--out", str(out), "--no-progress",
+           *(x for kv in SLOW_PPO for x in ("--set", kv))]
+    killed = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 60
+        while not list(out.glob("*/checkpoints/last.pt")) and time.time() < deadline:
+            assert killed.poll() is None, killed.communicate()[1].decode()
+            time.sleep(0.02)
+        killed.send_signal(signal.SIGKILL)
+        killed.wait(timeout=10)
+    finally:
+        if killed.poll() is None:
+            killed.kill()
+    run_dir = next(out.iterdir())
+    assert load_checkpoint(run_dir / "checkpoints" / "last.pt")["core"]["env_steps"] == 200
+    assert not (run_dir / "summary.json").exists()  # killed mid-run, between its two epochs
+    resumed = subprocess.run([*SLOW_CLI, "resume", str(run_dir), "--no-progress"], capture_output=True, timeout=60)
+    assert resumed.returncode == 0, resumed.stderr.decode()
+    assert b"episode boundaries" not in resumed.stderr  # replayed exactly, no fallback
+    assert json.loads((run_dir / "summary.json").read_text())["env_steps"] == 400
+    # the same run, uninterrupted (in this process: the CLI's train resolves the same config)
+    straight = Experiment.start(resolve("ppo", SLOW_ENV_ID, None, [*SLOW_PPO, f"out={tmp_path / 'straight'}"]))
+    straight.train()
+    assert eval_columns(run_dir) == eval_columns(straight.run_dir.path)
+    final = [load_checkpoint(d / "checkpoints" / "last.pt") for d in (run_dir, straight.run_dir.path)]
+    assert_same_tree(final[0]["agent"], final[1]["agent"])
+
+
+def test_envs_that_cannot_be_replayed_resume_at_episode_boundaries(tmp_path):
+    from porcini.envs.testing import SLOW_ENV_ID
+    from porcini.experiment.envs import ResumeWarning
+
+    # the env draws its noise from NumPy's global RNG: replaying its actions cannot rebuild its episodes
+    overrides = ["steps_per_epoch=150", "log.sinks=[csv]", f"out={tmp_path}", "eval_episodes=2",
+                 "env.vectorization=async", "env.kwargs={step_seconds: 0.0, episode_length: 40, global_noise: true}",
+                 *DEEP["ppo"]]
+    first = Experiment.start(resolve("ppo", SLOW_ENV_ID, None, ["steps=300", *overrides]))
+    first.train()
+    saved = load_checkpoint(first.run_dir.checkpoints / "last.pt")["core"]
+    assert saved["ep_length"].tolist() == [30, 30] and saved["storage"]["t"] == 22  # mid-episode, mid-rollout
+    with pytest.warns(ResumeWarning, match="resuming at episode boundaries"):
+        resumed = Experiment.resume(first.run_dir.path, steps=600)
+    core = resumed.core.state_dict()
+    assert core["ep_length"].tolist() == [0, 0] and core["obs"][:, 1].tolist() == [0.0, 0.0]  # new episodes
+    truncated, saved_truncated = core["storage"]["fields"][5], saved["storage"]["fields"][5]
+    assert truncated[-1].all() and not saved_truncated[-1].any()  # the cut ends the rollout's episodes
+    np.testing.assert_array_equal(truncated[:-1], saved_truncated[:-1])
+    summary = resumed.train()
+    assert summary.env_steps == 600
+    assert summary.extra["train_episodes"] == saved["episodes"] + 2 * (150 // 40)  # the cut episodes not counted
+
+
+def test_a_checkpoint_without_episode_logs_resumes_at_episode_boundaries():
+    from porcini.envs import make_env
+    from porcini.experiment.envs import ResumeWarning, restore_envs
+
+    def restart(steps):
+        # what a run on a native vector env (env.vectorization: vector_entry_point) checkpoints: no episode log
+        env = make_env("CartPole-v1", n_envs=2, seed=0, vectorization="sync")
+        with pytest.warns(ResumeWarning, match="no episode log.*resuming at episode boundaries"):
+            return restore_envs(env, {"env": None, "wrappers": [], "core": {"env_steps": steps}}, seed=0)
+
+    # new episodes, seeded from the run seed and the checkpoint's step count: the same checkpoint, the same start
+    np.testing.assert_array_equal(restart(100), restart(100))
+    assert not np.array_equal(restart(100), restart(200))
