@@ -15,3 +15,11 @@ class EnvCheckError(PorciniError, ValueError):
 
 class CheckpointError(PorciniError):
     """A checkpoint is corrupt, truncated, of an unknown format version, or belongs to another run."""
+
+
+class RunDirectoryError(ConfigError):
+    """A run directory cannot be created, written or locked: the message names the path, the problem and the fix.
+
+    A ConfigError for now, so that the CLI reports it as a one-line usage error (exit 2): the user can fix it
+    (free space, choose another ``--out``, wait for the other writer).
+    """

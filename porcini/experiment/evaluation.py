@@ -10,7 +10,7 @@ import numpy as np
 from porcini.algorithms.registry import get_algorithm
 from porcini.core import Core
 from porcini.core.errors import CheckpointError
-from porcini.experiment.checkpoint import load_checkpoint
+from porcini.experiment.checkpoint import read_checkpoint, run_identity
 from porcini.experiment.config import RunConfig, load_run_config, make_algo_config
 from porcini.experiment.envs import build_envs, stateful_wrappers
 from porcini.experiment.seeding import eval_seed
@@ -22,7 +22,8 @@ def load_policy(run_dir: str | Path, checkpoint: str = "best") -> tuple[RunConfi
     ``checkpoint`` is ``"best"`` (falls back to ``"last"`` when the run never evaluated) or ``"last"``.
 
     Raises:
-        CheckpointError: no checkpoint, or one that does not belong to this run.
+        CheckpointError: no checkpoint, or one that does not belong to this run (another algorithm, env,
+            number of envs, observation or action space, wrapper list).
     """
     run_dir = Path(run_dir)
     config_path = run_dir / "config.yaml"
@@ -33,8 +34,15 @@ def load_policy(run_dir: str | Path, checkpoint: str = "best") -> tuple[RunConfi
     path = run_dir / "checkpoints" / f"{checkpoint}.pt"
     if checkpoint == "best" and not path.exists():
         path = run_dir / "checkpoints" / "last.pt"
-    state = load_checkpoint(path, {"algo": config.algo_name, "env": config.env.id})
+    saved = read_checkpoint(path, run_identity(config))
     env, eval_env = build_envs(config)
+    try:
+        saved.check_identity(run_identity(config, env.info))  # before a network of another shape refuses it
+    except CheckpointError:
+        env.close()
+        eval_env.close()
+        raise
+    state = saved.state
     agent = agent_cls(env.info, make_algo_config(config, agent_cls.Config))
     agent.load_state_dict(state["agent"])
     for wrapper, wrapper_state in zip(stateful_wrappers(env), state["wrappers"]):

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import IO
 
 from porcini.experiment.loggers.base import Logger
+from porcini.experiment.safe_files import honour_umask, writes_to_path
 
 
 class CSVLogger(Logger):
@@ -41,6 +42,7 @@ class CSVLogger(Logger):
             self.columns = [step_key] + [c for c in columns if c != step_key]
         self._rewrite()
 
+    @writes_to_path
     def log(self, metrics: Mapping[str, float], step: int) -> None:
         """Add a row for ``step``, or merge into the last row when it has the same step."""
         new_columns = [k for k in metrics if k not in self.columns and k != self.step_key]
@@ -69,9 +71,11 @@ class CSVLogger(Logger):
         # repr of a float round-trips exactly; integral steps are written without ".0"
         return {k: str(int(v)) if k == self.step_key else repr(float(v)) for k, v in row.items()}
 
+    @writes_to_path
     def _rewrite(self) -> None:
         fd, tmp = tempfile.mkstemp(prefix=self.path.name, suffix=".tmp", dir=self.path.parent)
         try:
+            honour_umask(fd)
             with os.fdopen(fd, "w", newline="") as file:
                 writer = self._writer(file)
                 writer.writeheader()
