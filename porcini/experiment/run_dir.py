@@ -55,9 +55,9 @@ class RunDirectory:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         name = f"{algo}-{env.replace('/', '_')}-s{seed}-{stamp}"
         out = Path(out)
-        if out.exists() and not out.is_dir():
-            raise RunDirectoryError(f"--out {out} is a file, not a folder: choose a folder for the run directories")
         with reporting_os_errors(out, "creating"):
+            if out.is_file():
+                raise RunDirectoryError(f"--out {out} is a file, not a folder: choose a folder for run directories")
             out.mkdir(parents=True, exist_ok=True)
         path = out / name
         with reporting_os_errors(path, "creating"):
