@@ -1,5 +1,7 @@
 """One writer per run directory: the lock is held by live processes, stale locks are taken over, others reported."""
 
+import errno
+import fcntl
 import json
 import logging
 import os
@@ -50,8 +52,8 @@ def test_a_second_holder_in_the_same_process_is_refused_and_release_frees_it(tmp
         with pytest.raises(RunLockedError, match=f"pid {os.getpid()}"):
             RunLock.acquire(tmp_path)
     assert not (tmp_path / LOCK_NAME).exists()
-    with pytest.raises(ZeroDivisionError), RunLock.acquire(tmp_path):
-        1 / 0
+    with pytest.raises(KeyError), RunLock.acquire(tmp_path):
+        raise KeyError("a failure while the lock is held")
     assert not (tmp_path / LOCK_NAME).exists()  # released on an exception too
     RunLock.acquire(tmp_path).release()
 
@@ -105,3 +107,25 @@ def test_resume_while_train_runs_exits_2_naming_the_trainer(tmp_path):
     assert len(errors) == 1 and f"pid {train.pid} on host {socket.gethostname()}" in errors[0]
     steps = [int(row.split(",")[0]) for row in (run_dir / "metrics.csv").read_text().splitlines()[1:]]
     assert steps == sorted(set(steps)) and len(steps) >= len(rows_before) - 1  # the refused resume wrote nothing
+
+
+def test_without_flock_the_owner_pid_decides(tmp_path, monkeypatch, caplog):
+    def no_flock(fd, operation):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_flock)  # a file system without flock (some network mounts)
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        owner = {"pid": holder.pid, "host": socket.gethostname(), "started": "2024-01-01 00:00:00"}
+        (tmp_path / LOCK_NAME).write_text(json.dumps(owner))
+        with pytest.raises(RunLockedError, match=f"pid {holder.pid}"):
+            RunLock.acquire(tmp_path)
+    finally:
+        holder.kill()
+        holder.wait(timeout=10)
+    with caplog.at_level(logging.WARNING, logger="porcini"):
+        lock = RunLock.acquire(tmp_path)  # its pid no longer runs: stale
+    assert "stale lock" in caplog.text
+    assert json.loads((tmp_path / LOCK_NAME).read_text())["pid"] == os.getpid()
+    lock.release()
+    assert not (tmp_path / LOCK_NAME).exists()
