@@ -44,6 +44,14 @@ class CheckpointError(PorciniError):
     """A checkpoint is corrupt, truncated, of an unknown format version, or belongs to another run."""
 
 
+class RunDirectoryError(UserError):
+    """A run directory cannot be created, written or locked: the message names the path, the problem and the fix.
+
+    A user error (one line, exit 2): the user can fix it (free space, choose another ``--out``, wait for the other
+    writer).
+    """
+
+
 def install_hint(extra: str) -> str:
     """The commands that install porcini's optional ``extra``, for a package install and for a clone.
 

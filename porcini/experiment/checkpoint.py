@@ -2,19 +2,24 @@
 
 The file is a ``torch.save`` of plain containers, tensors and Python scalars (NumPy arrays are stored as tensors
 tagged with their dtype), read back with ``torch.load(..., weights_only=True)``. It carries a format version and
-the identity of the run (algorithm, env, observation shape), checked on load.
+the identity of the run (algorithm, env, number of envs, observation and action spaces, wrappers), checked on load
+before anything else is touched.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
+import dataclasses
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 import numpy as np
 
 from porcini.core.errors import CheckpointError, UserError
+from porcini.experiment.safe_files import atomic_file
+
+if TYPE_CHECKING:
+    from porcini.envs.info import EnvInfo
+    from porcini.experiment.config import RunConfig
 
 FORMAT_VERSION = 1
 _ARRAY_TAG = "__ndarray__"
@@ -53,30 +58,77 @@ def from_safe(obj: Any) -> Any:
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any], identity: dict[str, Any]) -> None:
-    """Write ``state`` with ``identity`` and the format version to ``path`` atomically (temp file + rename)."""
+    """Write ``state`` with ``identity`` and the format version to ``path`` atomically (temp file + rename).
+
+    Raises:
+        RunDirectoryError: the file could not be written (disk full, read-only file system, ...); ``path`` is
+            left as it was.
+    """
     import torch
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"format_version": FORMAT_VERSION, "identity": to_safe(identity), "state": to_safe(state)}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path, "wb") as file:
+        recording = _ErrorRecordingFile(file)
+        try:
+            torch.save(payload, cast(IO[bytes], recording))  # torch needs only write and flush
+        except RuntimeError:
+            # torch's writer turns a failed write into "unexpected pos ...": report the OS's own error instead
+            if recording.error is not None:
+                raise recording.error from None
+            raise
 
 
-def load_checkpoint(path: str | Path, identity: dict[str, Any] | None = None) -> dict[str, Any]:
+class _ErrorRecordingFile:
+    """A binary file that remembers the ``OSError`` of a failed write (torch.save replaces it by its own)."""
+
+    def __init__(self, file: IO[bytes]) -> None:
+        self.file = file
+        self.error: OSError | None = None
+
+    def write(self, data: bytes) -> int:
+        try:
+            return self.file.write(data)
+        except OSError as err:
+            self.error = err
+            raise
+
+    def flush(self) -> None:
+        self.file.flush()
+
+
+@dataclasses.dataclass
+class Checkpoint:
+    """A checkpoint read from a file: where it came from, the identity of its run and the run state."""
+
+    path: Path
+    identity: dict[str, Any]
+    state: dict[str, Any]
+
+    def check_identity(self, identity: dict[str, Any]) -> None:
+        """Check that this checkpoint belongs to a run of ``identity`` (keys missing on either side are skipped).
+
+        Raises:
+            CheckpointError: a key differs; the message names it, both values and the fix.
+        """
+        for key, expected in identity.items():
+            if key not in self.identity:  # older checkpoints carry fewer keys: compare what both have
+                continue
+            got = self.identity[key]
+            if _normalize(got) != _normalize(expected):
+                raise CheckpointError(
+                    f"checkpoint {self.path} is for {key} = {got!r}, but this run has {key} = {expected!r}; "
+                    "its config.yaml no longer describes the run that wrote it: undo the change, or start a "
+                    "new run (porcini train --config RUN_DIR/config.yaml)"
+                )
+
+
+def read_checkpoint(path: str | Path, identity: dict[str, Any] | None = None) -> Checkpoint:
     """Read a checkpoint; check its format version and, if given, that its identity matches ``identity``.
 
     Raises:
         CheckpointError: missing, truncated or corrupt file, unknown format version, or an identity mismatch
-            (another algorithm, env or observation shape); the message names the mismatch.
+            (another algorithm, env, number of envs, observation or action space, wrapper list); the message
+            names the mismatch.
     """
     import torch
 
@@ -96,12 +148,48 @@ def load_checkpoint(path: str | Path, identity: dict[str, Any] | None = None) ->
         raise CheckpointError(
             f"checkpoint {path} has format version {version}; this porcini reads version {FORMAT_VERSION}"
         )
-    saved = from_safe(payload["identity"])
-    for key, expected in (identity or {}).items():
-        got = saved.get(key)
-        if _normalize(got) != _normalize(expected):
-            raise CheckpointError(f"checkpoint {path} is for {key} = {got!r}, but this run has {key} = {expected!r}")
-    return from_safe(payload["state"])
+    checkpoint = Checkpoint(path, from_safe(payload["identity"]), from_safe(payload["state"]))
+    checkpoint.check_identity(identity or {})
+    return checkpoint
+
+
+def load_checkpoint(path: str | Path, identity: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The run state of a checkpoint, read and checked as :func:`read_checkpoint` does.
+
+    Raises:
+        CheckpointError: see :func:`read_checkpoint`.
+    """
+    return read_checkpoint(path, identity).state
+
+
+def describe_space(space: Any) -> str:
+    """A space as a checkpoint's identity holds it: its type, shape and dtype (bounds may change, sizes not)."""
+    import gymnasium as gym
+
+    if isinstance(space, gym.spaces.Discrete):
+        return f"Discrete({int(space.n)}, start={int(space.start)})"
+    if isinstance(space, gym.spaces.MultiDiscrete):
+        return f"MultiDiscrete({np.asarray(space.nvec).tolist()})"
+    if isinstance(space, gym.spaces.Dict):
+        return "Dict(" + ", ".join(f"{k}: {describe_space(v)}" for k, v in space.spaces.items()) + ")"
+    if isinstance(space, gym.spaces.Tuple):
+        return "Tuple(" + ", ".join(describe_space(v) for v in space.spaces) + ")"
+    return f"{type(space).__name__}(shape={tuple(space.shape or ())}, dtype={space.dtype})"
+
+
+def run_identity(config: RunConfig, env_info: EnvInfo | None = None) -> dict[str, Any]:
+    """What a checkpoint must match to be loaded into a run of ``config`` whose training env has ``env_info``.
+
+    Without ``env_info``, the part known from the config alone (checked before any env is built).
+    """
+    wrappers = [entry if isinstance(entry, str) else next(iter(entry)) for entry in config.env.wrappers]
+    identity: dict[str, Any] = {"algo": config.algo_name, "env": config.env.id, "n_envs": config.env.n_envs,
+                                "wrappers": wrappers}
+    if env_info is not None:
+        identity.update(obs_shape=list(env_info.obs_shape),
+                        observation_space=describe_space(env_info.observation_space),
+                        action_space=describe_space(env_info.action_space))
+    return identity
 
 
 def resolve_checkpoint(run_dir: str | Path, checkpoint: str | Path) -> Path:

@@ -24,12 +24,13 @@ from porcini.algorithms.registry import get_algorithm
 from porcini.core import Callback, Core
 from porcini.core.errors import UserError
 from porcini.core.records import EpisodeRecord
-from porcini.experiment.checkpoint import load_checkpoint, resolve_checkpoint, save_checkpoint
+from porcini.experiment.checkpoint import Checkpoint, read_checkpoint, resolve_checkpoint, run_identity, save_checkpoint
 from porcini.experiment.config import RunConfig, dump_yaml, load_run_config, make_algo_config, to_dict
 from porcini.experiment.envs import at_episode_boundary, build_envs, env_resume_state, restore_envs, wrapper_states
 from porcini.experiment.loggers import EpisodeInfoAggregator, make_loggers, summarize
 from porcini.experiment.preflight import validate
 from porcini.experiment.run_dir import RunDirectory, atomic_write_text
+from porcini.experiment.run_lock import RunLock
 from porcini.experiment.seeding import eval_seed, seed_everything
 from porcini.experiment.summary import RunSummary
 
@@ -54,7 +55,8 @@ class Experiment:
     """
 
     def __init__(self, config: RunConfig, run_dir: RunDirectory, *, progress: bool | None = None,
-                 resume_step: int | None = None, mlflow_run_id: str | None = None) -> None:
+                 resume_step: int | None = None, mlflow_run_id: str | None = None,
+                 checkpoint: Checkpoint | None = None) -> None:
         self.config = config
         self.run_dir = run_dir
         _single_thread_default()
@@ -63,8 +65,6 @@ class Experiment:
         self.algo_config = make_algo_config(config, agent_cls.Config)
         self.env, self.eval_env = build_envs(config)
         self.agent = agent_cls(self.env.info, self.algo_config)
-        self.logger = make_loggers(config.log, run_dir.path, run_name=run_dir.path.name, resume_step=resume_step,
-                                   mlflow_run_id=mlflow_run_id)
         self.episode_info = EpisodeInfoAggregator(self.env.num_envs)  # env/<key>/... columns
         self.core = Core(self.agent, self.env, eval_env=self.eval_env, callbacks=[self.episode_info, _EpochEnd(self)],
                          progress=progress, eval_seed=eval_seed(config.seed))
@@ -72,6 +72,13 @@ class Experiment:
         self.last_eval: tuple[float, float] | None = None
         self._last_record: tuple[int, EpisodeRecord] | None = None  # env steps and episodes of the last evaluation
         self._saved_at: int | None = None  # env steps of the last checkpoint this process wrote
+        self.run_lock: RunLock | None = None  # held by start/resume, released by close
+        # loaded before the loggers truncate metrics.csv and tb/: a checkpoint that does not fit changes no file
+        if checkpoint is not None:
+            checkpoint.check_identity(self.identity())
+            self.load_state_dict(checkpoint.state)
+        self.logger = make_loggers(config.log, run_dir.path, run_name=run_dir.path.name, resume_step=resume_step,
+                                   mlflow_run_id=mlflow_run_id)
 
     @classmethod
     def start(cls, config: RunConfig, *, progress: bool | None = None) -> Experiment:
@@ -82,12 +89,15 @@ class Experiment:
         """
         validate(config)
         run_dir = RunDirectory.create(config.out, config.algo_name, config.env.id, config.seed)
+        lock = RunLock.acquire(run_dir.path)
         try:
             atomic_write_text(run_dir.path / "config.yaml", dump_yaml(config))
             experiment = cls(config, run_dir, progress=progress)
         except BaseException:  # e.g. the user's env failing its first reset: a run that never started leaves no trace
+            lock.release()
             shutil.rmtree(run_dir.path, ignore_errors=True)
             raise
+        experiment.run_lock = lock
         experiment.logger.log_params(to_dict(config))
         return experiment
 
@@ -99,33 +109,44 @@ class Experiment:
         ``checkpoint`` is ``"last"`` (``checkpoints/last.pt``), ``"best"`` or the path of a checkpoint file of
         this run (e.g. when ``last.pt`` is corrupt).
 
+        The run's lock is taken first (another process writing the run is refused), then temporary files of
+        interrupted writes are removed; the checkpoint is checked against the run (algorithm, env, number of
+        envs, spaces, wrappers) and loaded before any other file of the run is touched.
+
         Raises:
             CheckpointError: no readable checkpoint, or one that belongs to another run.
             UserError: ``config.yaml`` is missing (a ConfigError when it is invalid).
+            RunDirectoryError: another process writes the run (``RunLockedError``), or it cannot be written.
         """
         run_dir = RunDirectory(path)
         config_path = run_dir.path / "config.yaml"
         if not config_path.is_file():
             raise UserError(f"{run_dir.path} has no config.yaml: is it a porcini run directory?")
-        config = load_run_config(config_path, get_algorithm(load_run_config(config_path).algo_name).Config)
-        if steps is not None:
-            config = dataclasses.replace(config, steps=steps)
-        probe = cls._identity_of(config)
-        state = load_checkpoint(resolve_checkpoint(run_dir.path, checkpoint), probe)
-        experiment = cls(config, run_dir, progress=progress, resume_step=int(state["core"]["env_steps"]),
-                         mlflow_run_id=state.get("mlflow_run_id"))
-        experiment.load_state_dict(state)
-        if steps is not None:  # only once the checkpoint loaded: a failed resume leaves the run as it was
-            atomic_write_text(config_path, dump_yaml(config))
+        lock = RunLock.acquire(run_dir.path)
+        try:
+            run_dir.remove_stale_temp_files()
+            config = load_run_config(config_path, get_algorithm(load_run_config(config_path).algo_name).Config)
+            if steps is not None:
+                config = dataclasses.replace(config, steps=steps)
+            saved = read_checkpoint(resolve_checkpoint(run_dir.path, checkpoint), cls._identity_of(config))
+            state = saved.state
+            experiment = cls(config, run_dir, progress=progress, resume_step=int(state["core"]["env_steps"]),
+                             mlflow_run_id=state.get("mlflow_run_id"), checkpoint=saved)
+            experiment.run_lock = lock
+            if steps is not None:  # only once the checkpoint loaded: a failed resume leaves the run as it was
+                atomic_write_text(config_path, dump_yaml(config))
+        except BaseException:
+            lock.release()
+            raise
         return experiment
 
     @staticmethod
     def _identity_of(config: RunConfig) -> dict[str, Any]:
-        return {"algo": config.algo_name, "env": config.env.id, "n_envs": config.env.n_envs}
+        return run_identity(config)
 
     def identity(self) -> dict[str, Any]:
         """What a checkpoint must match to be loaded into this run."""
-        return {**self._identity_of(self.config), "obs_shape": list(self.env.info.obs_shape)}
+        return run_identity(self.config, self.env.info)
 
     def train(self) -> RunSummary:
         """Train up to ``config.steps`` env steps, evaluate a last time, write ``summary.json``."""
@@ -231,10 +252,14 @@ class Experiment:
         )
 
     def close(self) -> None:
-        """Close loggers and envs."""
-        self.logger.close()
-        self.env.close()
-        self.eval_env.close()
+        """Close loggers and envs, then release the run's lock."""
+        try:
+            self.logger.close()
+            self.env.close()
+            self.eval_env.close()
+        finally:
+            if self.run_lock is not None:
+                self.run_lock.release()
 
 
 def _single_thread_default() -> None:

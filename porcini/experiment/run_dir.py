@@ -3,29 +3,28 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from porcini.core.errors import RunDirectoryError
 from porcini.experiment.config.dataclass_io import load_yaml, yaml_text
+from porcini.experiment.safe_files import atomic_file, check_writable, remove_stale_temp_files, reporting_os_errors
+
+# the longest path a run writes itself: a checkpoint's temporary file (the X's are tempfile's random part)
+LONGEST_TEMP_NAME = ".best.pt.XXXXXXXX.tmp"
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename, so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``text`` to ``path`` through a temporary file and a rename, so readers never see half a file.
+
+    Raises:
+        RunDirectoryError: the file could not be written (disk full, read-only file system, ...).
+    """
+    with atomic_file(path, "w") as f:
+        f.write(text)
 
 
 class RunDirectory:
@@ -37,20 +36,48 @@ class RunDirectory:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.mkdir(parents=True, exist_ok=True)
+        with reporting_os_errors(self.path, "creating"):
+            self.path.mkdir(parents=True, exist_ok=True)
         self._metric_columns: list[str] | None = None
 
     @classmethod
     def create(cls, out: str | Path, algo: str, env: str, seed: int) -> RunDirectory:
-        """A new run folder under ``out``, named by algorithm, env, seed and start time."""
+        """A new run folder under ``out``, named by algorithm, env, seed and start time.
+
+        The folder is created atomically: when another process took the name first (runs started in the same
+        second), the next free name ``<name>-2``, ``<name>-3``, ... is used. The longest file path the run will
+        write is then created once, so that a path too long or a read-only or full disk fails here, before
+        training.
+
+        Raises:
+            RunDirectoryError: ``out`` is a file, read-only, or the path is too long (the message names it).
+        """
         stamp = time.strftime("%Y%m%d-%H%M%S")
         name = f"{algo}-{env.replace('/', '_')}-s{seed}-{stamp}"
-        path = Path(out) / name
-        suffix = 1
-        while path.exists():  # two runs started in the same second (parallel seeds share a seed only by mistake)
-            suffix += 1
-            path = Path(out) / f"{name}-{suffix}"
-        return cls(path)
+        out = Path(out)
+        with reporting_os_errors(out, "creating"):
+            if out.is_file():
+                raise RunDirectoryError(f"--out {out} is a file, not a folder: choose a folder for run directories")
+            out.mkdir(parents=True, exist_ok=True)
+        path = out / name
+        with reporting_os_errors(path, "creating"):
+            for suffix in itertools.count(2):
+                try:
+                    path.mkdir()  # without exist_ok: of two processes creating one name, exactly one succeeds
+                    break
+                except FileExistsError:
+                    path = out / f"{name}-{suffix}"
+        run_dir = cls(path)
+        try:
+            check_writable(run_dir.checkpoints, LONGEST_TEMP_NAME)
+        except RunDirectoryError:
+            _remove_empty_folders(run_dir.checkpoints, run_dir.path)
+            raise
+        return run_dir
+
+    def remove_stale_temp_files(self) -> list[Path]:
+        """Remove temporary files of atomic writes that a kill interrupted; call it only holding the run's lock."""
+        return remove_stale_temp_files([self.path, self.checkpoints])
 
     @property
     def checkpoints(self) -> Path:
@@ -87,3 +114,11 @@ class RunDirectory:
     def write_summary(self, summary: dict[str, Any]) -> None:
         """Write ``summary.json`` atomically."""
         atomic_write_text(self.path / "summary.json", json.dumps(summary, indent=2) + "\n")
+
+
+def _remove_empty_folders(*folders: Path) -> None:
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            pass

@@ -5,6 +5,7 @@ import os
 
 import pytest
 
+from porcini.core.errors import RunDirectoryError
 from porcini.experiment.loggers import CSVLogger, read_metrics_csv
 
 
@@ -70,7 +71,7 @@ def test_a_failed_append_leaves_no_partial_row(tmp_path, monkeypatch):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(os, "write", disk_full)
-    with pytest.raises(OSError, match="No space"):
+    with pytest.raises(RunDirectoryError, match="No space left on device while writing .*metrics.csv"):
         logger.log({"eval_return_mean": 2.0}, 2000)
     monkeypatch.undo()
     assert path.read_bytes() == before

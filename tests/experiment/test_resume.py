@@ -9,9 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
+from click.testing import CliRunner
 
 from porcini.core.errors import CheckpointError
 from porcini.experiment.checkpoint import load_checkpoint, save_checkpoint
+from porcini.experiment.cli import main
+from porcini.experiment.evaluation import load_policy
 from porcini.experiment.experiment import Experiment
 from porcini.experiment.launch import resolve
 
@@ -256,3 +260,60 @@ def test_a_checkpoint_without_episode_logs_resumes_at_episode_boundaries():
     # new episodes, seeded from the run seed and the checkpoint's step count: the same checkpoint, the same start
     np.testing.assert_array_equal(restart(100), restart(100))
     assert not np.array_equal(restart(100), restart(200))
+
+
+def edit_config(run_dir, edit):
+    path = Path(run_dir) / "config.yaml"
+    data = yaml.safe_load(path.read_text())
+    edit(data)
+    path.write_text(yaml.safe_dump(data))
+
+
+def snapshot(run_dir):
+    return {p.relative_to(run_dir): p.read_bytes() for p in sorted(Path(run_dir).rglob("*")) if p.is_file()}
+
+
+def test_a_checkpoint_of_other_observations_is_refused_before_any_file_changes(tmp_path):
+    # the issue's case: same algorithm and env, a frame-stack wrapper added to config.yaml; last.pt is older
+    # than the last metrics row (a kill between the two), so truncating metrics.csv first would lose rows
+    overrides = ["steps_per_epoch=250", "log.sinks=[csv]", f"out={tmp_path}", "eval_episodes=2", *DEEP["ppo"]]
+    first = Experiment.start(resolve("ppo", "CartPole-v1", None, ["steps=500", *overrides]))
+    first.train()
+    run_dir = first.run_dir.path
+    at_500 = (run_dir / "checkpoints" / "last.pt").read_bytes()
+    Experiment.resume(run_dir, steps=1000).train()
+    (run_dir / "checkpoints" / "last.pt").write_bytes(at_500)
+    edit_config(run_dir, lambda c: c["env"].update(wrappers=[{"FrameStackObservation": {"stack_size": 4}}]))
+    before = snapshot(run_dir)
+    with pytest.raises(CheckpointError, match=r"wrappers = \[\], but this run has wrappers = \['FrameStack"):
+        Experiment.resume(run_dir, steps=1500)
+    assert snapshot(run_dir) == before
+    assert len((run_dir / "metrics.csv").read_text().splitlines()) == 1 + 4
+    result = CliRunner().invoke(main, ["eval", str(run_dir), "--episodes", "1"])
+    assert isinstance(result.exception, SystemExit) and result.exit_code != 0
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "FrameStackObservation" in errors[0]
+
+
+def test_a_checkpoint_of_another_observation_space_is_refused_by_resume_and_eval(tmp_path):
+    run = Experiment.start(config(tmp_path, 500))
+    run.train()
+    edit_config(run.run_dir.path, lambda c: c["env"].update(kwargs={"map_name": "8x8"}))  # 16 states -> 64
+    before = snapshot(run.run_dir.path)
+    with pytest.raises(CheckpointError, match=r"observation_space = 'Discrete\(16, start=0\)'.*'Discrete\(64"):
+        Experiment.resume(run.run_dir.path, steps=1000)
+    assert snapshot(run.run_dir.path) == before
+    with pytest.raises(CheckpointError, match="observation_space"):
+        load_policy(run.run_dir.path)
+
+
+def test_checkpoints_without_the_newer_identity_keys_still_resume(tmp_path):
+    import torch
+
+    run = Experiment.start(config(tmp_path, 500))
+    run.train()
+    last = run.run_dir.checkpoints / "last.pt"
+    payload = torch.load(last, weights_only=True)
+    payload["identity"] = {k: payload["identity"][k] for k in ("algo", "env", "n_envs", "obs_shape")}
+    torch.save(payload, last)
+    assert Experiment.resume(run.run_dir.path, steps=1000).train().env_steps == 1000

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from porcini.experiment.loggers.base import Logger
 from porcini.experiment.run_dir import atomic_write_text
+from porcini.experiment.safe_files import writes_to_path
 
 
 class CSVLogger(Logger):
@@ -48,6 +49,7 @@ class CSVLogger(Logger):
             self.columns = [step_key] + [c for c in columns if c != step_key]
         self._rewrite()
 
+    @writes_to_path
     def log(self, metrics: Mapping[str, float], step: int) -> None:
         """Add a row for ``step``, or merge into the last row when it has the same step."""
         new_columns = [k for k in metrics if k not in self.columns and k != self.step_key]
