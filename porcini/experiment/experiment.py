@@ -20,7 +20,7 @@ import numpy as np
 import porcini
 from porcini.algorithms.registry import get_algorithm
 from porcini.core import Callback, Core
-from porcini.core.errors import CheckpointError
+from porcini.core.errors import CheckpointError, ConfigError
 from porcini.experiment.checkpoint import load_checkpoint, save_checkpoint
 from porcini.experiment.config import RunConfig, dump_yaml, load_run_config, make_algo_config, to_dict
 from porcini.experiment.envs import build_envs, resumable_base, stateful_wrappers, wrapper_states
@@ -50,7 +50,7 @@ class Experiment:
     """
 
     def __init__(self, config: RunConfig, run_dir: RunDirectory, *, progress: bool | None = None,
-                 resume_step: int | None = None, mlflow_run_id: str | None = None) -> None:
+                 resume_step: int | None = None, mlflow_run_id: str | None = None, epochs_done: int = 0) -> None:
         self.config = config
         self.run_dir = run_dir
         _single_thread_default()
@@ -60,7 +60,7 @@ class Experiment:
         self.env, self.eval_env = build_envs(config)
         self.agent = agent_cls(self.env.info, self.algo_config)
         self.logger = make_loggers(config.log, run_dir.path, run_name=run_dir.path.name, resume_step=resume_step,
-                                   mlflow_run_id=mlflow_run_id)
+                                   mlflow_run_id=mlflow_run_id, epochs_done=epochs_done)
         self.core = Core(self.agent, self.env, eval_env=self.eval_env, callbacks=[_EpochEnd(self)],
                          progress=progress, eval_seed=eval_seed(config.seed))
         self.best_eval_return = -np.inf
@@ -80,9 +80,12 @@ class Experiment:
     def resume(cls, path: str | Path, *, steps: int | None = None, progress: bool | None = None) -> Experiment:
         """Rebuild the run in ``path`` from its ``config.yaml`` and ``checkpoints/last.pt``; ``steps`` extends it.
 
+        ``steps`` is the run's new total, recorded in ``config.yaml``; schedules that span the run (a linear
+        learning rate, ε's decay) then end there, as Stable-Baselines3 recomputes progress against the new total.
+
         Raises:
             CheckpointError: no readable checkpoint, or one that belongs to another run.
-            ConfigError: ``config.yaml`` is missing or invalid.
+            ConfigError: ``config.yaml`` is missing or invalid, or ``steps`` is not past the steps already done.
         """
         run_dir = RunDirectory(path)
         config_path = run_dir.path / "config.yaml"
@@ -93,8 +96,12 @@ class Experiment:
             config = dataclasses.replace(config, steps=steps)
         probe = cls._identity_of(config)
         state = load_checkpoint(run_dir.checkpoints / "last.pt", probe)
-        experiment = cls(config, run_dir, progress=progress, resume_step=int(state["core"]["env_steps"]),
-                         mlflow_run_id=state.get("mlflow_run_id"))
+        done = int(state["core"]["env_steps"])
+        if steps is not None and steps <= done:
+            raise ConfigError(f"--steps {steps} does not extend {run_dir.path.name}: it has done {done} env steps; "
+                              f"pass a new total above {done}")
+        experiment = cls(config, run_dir, progress=progress, resume_step=done,
+                         mlflow_run_id=state.get("mlflow_run_id"), epochs_done=int(state["core"]["epochs"]))
         experiment.load_state_dict(state)
         if steps is not None:  # only once the checkpoint loaded: a failed resume leaves the run as it was
             atomic_write_text(config_path, dump_yaml(config))
