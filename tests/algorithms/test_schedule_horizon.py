@@ -116,3 +116,15 @@ def test_an_agent_that_needs_a_horizon_and_never_got_one_says_so():
     assert by_hand.fit(rollout())["learning_rate"] == pytest.approx(LR * (1 - 20 / 40))
     with pytest.raises(HorizonError, match="horizon = 0 is invalid"):
         by_hand.set_horizon(0)
+
+
+def test_the_horizon_is_part_of_the_agent_state():
+    info = make_env("CartPole-v1", n_envs=2, seed=0).info
+    agent, dqn = PPO(info, **LINEAR_PPO), DQN(info, exploration_fraction=0.5)
+    agent.set_horizon(40)
+    dqn.set_horizon(1000)
+    clone, dqn_clone = PPO(info, **LINEAR_PPO), DQN(info, exploration_fraction=0.5)
+    clone.load_state_dict(agent.state_dict())
+    dqn_clone.load_state_dict(dqn.state_dict())
+    assert clone.fit(rollout())["learning_rate"] == pytest.approx(LR * (1 - 20 / 40))
+    assert dqn_clone.epsilon == LinearSchedule(1.0, 0.05, 500)

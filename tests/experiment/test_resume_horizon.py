@@ -118,3 +118,14 @@ def test_dqn_epsilon_follows_the_run_steps_and_no_config_holds_a_horizon(tmp_pat
     assert run.agent.epsilon.decay_steps == round(0.16 * 2000)  # not 0.16 of the record's 50,000
     assert "total_steps" not in (run.run_dir.path / "config.yaml").read_text()
     assert np.isclose(run.agent.exploration_rate, 0.04)
+
+
+def test_a_run_saved_with_the_old_total_steps_key_still_resumes(tmp_path):
+    run = Experiment.start(cfg("ppo", tmp_path, 256, PPO_SMALL))
+    run.train()
+    config_path = run.run_dir.path / "config.yaml"
+    saved = yaml.safe_load(config_path.read_text())
+    saved["algo"]["total_steps"] = 256  # what runs stored before the horizon became the run's steps
+    config_path.write_text(yaml.safe_dump(saved))
+    assert Experiment.resume(run.run_dir.path, steps=512).train().env_steps == 512
+    assert "total_steps" not in yaml.safe_load(config_path.read_text())["algo"]

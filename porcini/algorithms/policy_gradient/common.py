@@ -284,13 +284,14 @@ class OnPolicyAgent(BaseAgent):
             return self.model.value(as_obs_tensor(obs, self.device)).cpu().numpy()
 
     def state_dict(self) -> dict[str, Any]:
-        """Parameters, optimizer states, the sampling generator's state and the step counters (a copy)."""
+        """Parameters, optimizer states, the sampling generator's state, the step counters and the horizon (a copy)."""
         return {
             "model": {k: v.detach().clone() for k, v in self.model.state_dict().items()},
             "optimizers": {name: copy.deepcopy(opt.state_dict()) for name, opt in self.optimizers.items()},
             "generator": self.generator.get_state(),
             "env_steps": self.env_steps,
             "fits": self.fits,
+            "horizon": self.horizon,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -301,6 +302,8 @@ class OnPolicyAgent(BaseAgent):
         self.generator.set_state(state["generator"])
         self.env_steps = int(state["env_steps"])
         self.fits = int(state["fits"])
+        horizon = state.get("horizon")  # absent from checkpoints written before agents kept it
+        self.horizon = None if horizon is None else check_horizon(int(horizon))
 
     def _to_torch(self, batch: TransitionBatch) -> TransitionBatch:
         """The batch on the agent's device, observations as the trunks want them (one conversion per fit)."""

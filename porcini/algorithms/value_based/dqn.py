@@ -286,7 +286,8 @@ class DQN(BaseAgent):
 
     def _sample(self, n: int, lead: tuple[int, ...]) -> Replay:
         c = self.config
-        s = sample_replay(self.buffer, n, self.rng, c.gamma, c.n_steps, self.beta)
+        beta = self.beta if c.prioritized_replay else 1.0  # uniform replay has no importance weights
+        s = sample_replay(self.buffer, n, self.rng, c.gamma, c.n_steps, beta)
         return replay_to_torch(s, lead, self.info.observation_space, self.device)
 
     def _target(self, s: Replay, next_q_target: torch.Tensor) -> torch.Tensor:
@@ -347,7 +348,7 @@ class DQN(BaseAgent):
         return torch.stack(losses), torch.stack(qs)
 
     def state_dict(self) -> dict[str, Any]:
-        """Networks, optimizer, generator state, counters and the replay buffer (for an exact resume)."""
+        """Networks, optimizer, generator state, counters, the horizon and the replay buffer (for an exact resume)."""
         return {
             "q_net": {k: v.detach().clone() for k, v in self.q_net.state_dict().items()},
             "target_net": {k: v.detach().clone() for k, v in self.target_net.state_dict().items()},
@@ -356,6 +357,7 @@ class DQN(BaseAgent):
             "behaviour_steps": self.behaviour_steps,
             "env_steps": self.env_steps,
             "n_updates": self.n_updates,
+            "horizon": self.horizon,
             "buffer": self.buffer.state_dict(),
         }
 
@@ -368,4 +370,7 @@ class DQN(BaseAgent):
         self.behaviour_steps = int(state["behaviour_steps"])
         self.env_steps = int(state["env_steps"])
         self.n_updates = int(state["n_updates"])
+        self.horizon, self.epsilon = None, None
+        if state.get("horizon") is not None:  # absent from checkpoints written before agents kept it
+            self.set_horizon(int(state["horizon"]))
         self.buffer.load_state_dict(state["buffer"])
