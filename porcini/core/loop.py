@@ -158,12 +158,11 @@ class Core:
         The fit cadence defaults to the agent's ``fit_every_steps``/``fit_every_episodes``. Episodes in progress
         carry over to the next call.
 
-        At its start ``learn`` tells the agent the run's horizon, the env step at which schedules that span the
-        run end (``agent.set_horizon``, see :mod:`porcini.algorithms.schedules`): ``horizon`` when given, else
-        the env steps done so far plus ``n_steps`` (as Stable-Baselines3's ``learn(N, reset_num_timesteps=False)``
-        recomputes progress against the new total). With ``n_episodes`` and no ``horizon`` the agent keeps the one
-        it has. Hence ``learn(N); learn(N)`` does exactly what ``learn(2 * N)`` does for agents without such
-        schedules, and for every agent when both calls pass ``horizon=2 * N``.
+        At its start ``learn`` tells the agent the env step at which schedules that span the run end
+        (``agent.set_horizon``, :mod:`porcini.algorithms.schedules`): ``horizon``, else the env steps done plus
+        ``n_steps`` (SB3's ``learn(N, reset_num_timesteps=False)``); ``n_episodes`` alone leaves the agent's own.
+        So ``learn(N); learn(N)`` equals ``learn(2 * N)`` for agents without such schedules, and for all agents
+        when both calls pass ``horizon=2 * N``.
 
         Returns:
             The steps taken, the training episodes that ended, the last fit metrics and the wall time.
@@ -172,7 +171,10 @@ class Core:
             fit_every_steps = getattr(self.agent, "fit_every_steps", None)
             fit_every_episodes = None if fit_every_steps else getattr(self.agent, "fit_every_episodes", None)
         schedule = LoopSchedule(n_steps, n_episodes, fit_every_steps, fit_every_episodes, steps_per_epoch)
-        self._tell_horizon(horizon if horizon is not None or n_steps is None else self.env_steps + n_steps)
+        set_horizon = getattr(self.agent, "set_horizon", None)  # optional in the Agent protocol
+        total = horizon if horizon is not None or n_steps is None else self.env_steps + n_steps
+        if total is not None and set_horizon is not None:
+            set_horizon(total)
         if self._obs is None:
             self.reset()
         show = progress if progress is not None else self.progress
@@ -192,12 +194,6 @@ class Core:
             for cb in self.callbacks:
                 cb.on_learn_end(self)
         return LearnResult(record[0], record[1], dict(self.last_metrics), wall)
-
-    def _tell_horizon(self, horizon: int | None) -> None:
-        """Hand the run's horizon to an agent that takes one (``set_horizon`` is optional in the protocol)."""
-        set_horizon = getattr(self.agent, "set_horizon", None)
-        if horizon is not None and set_horizon is not None:
-            set_horizon(horizon)
 
     def _run(self, schedule: LoopSchedule, show_progress: bool) -> tuple[int, EpisodeRecord]:
         # The hot loop. On a cheap env a vector of one steps in ~10 us, so everything optional (storing, hooks,
