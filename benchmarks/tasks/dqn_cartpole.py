@@ -33,7 +33,7 @@ def run_porcini(seed: int, threads: int) -> dict:
 
     steps = -(-TOTAL // TRAIN_FREQ) * TRAIN_FREQ  # SB3 runs whole rollouts: 50,176 steps
     env = make_env(ENV_ID, n_envs=1, seed=seed)
-    agent = DQN(env.info, **ZOO, net_arch=(256, 256), total_steps=TOTAL, seed=seed)
+    agent = DQN(env.info, **ZOO, net_arch=(256, 256), seed=seed)
     clock = common.EvalClock(ENV_ID, every=EVAL_EVERY, n_episodes=10, threshold=475)
 
     def act(obs):
@@ -45,7 +45,7 @@ def run_porcini(seed: int, threads: int) -> dict:
 
     core = Core(agent, env, callbacks=[PeriodicEval()], progress=False)
     start = time.perf_counter()
-    core.learn(n_steps=steps)
+    core.learn(n_steps=steps, horizon=TOTAL)  # ε decays over a fraction of TOTAL, as in SB3
     wall = time.perf_counter() - start
     return common.result("porcini", "dqn_cartpole", seed, threads, core.env_steps, wall, clock, act, ENV_ID)
 

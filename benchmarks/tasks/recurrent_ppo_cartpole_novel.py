@@ -32,7 +32,7 @@ def run_porcini(seed: int, threads: int) -> dict:
     steps = -(-TOTAL // rollout) * rollout  # SB3 runs whole rollouts: 100,096 steps
     env = make_env(ENV_ID, n_envs=N_ENVS, seed=seed)
     agent = RecurrentPPO(env.info, **ZOO, learning_rate=1e-3, clip_range=0.2, learning_rate_schedule="linear",
-                         clip_range_schedule="linear", total_steps=TOTAL, ortho_init=False, activation="relu",
+                         clip_range_schedule="linear", ortho_init=False, activation="relu",
                          lstm_hidden_size=64, net_arch=(64,), seed=seed)
     clock = common.EvalClock(ENV_ID, every=EVAL_EVERY, n_episodes=10, threshold=475)
     state = {"eval": None}
@@ -54,7 +54,7 @@ def run_porcini(seed: int, threads: int) -> dict:
 
     core = Core(agent, env, callbacks=[PeriodicEval()], progress=False)
     start = time.perf_counter()
-    core.learn(n_steps=steps)
+    core.learn(n_steps=steps, horizon=TOTAL)  # the schedules reach 0 at TOTAL, as in SB3
     wall = time.perf_counter() - start
     return common.result("porcini", "recurrent_ppo_cartpole_novel", seed, threads, core.env_steps, wall, clock,
                          act, ENV_ID, episode_start)

@@ -74,6 +74,13 @@ class SharedRollout(BaseAgent):
         for agent in self.agents.values():
             agent.reset(ended)
 
+    def set_horizon(self, total_env_steps: int) -> None:
+        """Every learner that takes the run's horizon gets it (they all see the same env steps)."""
+        for agent in self.agents.values():
+            set_horizon = getattr(agent, "set_horizon", None)
+            if set_horizon is not None:
+                set_horizon(total_env_steps)
+
     def fit(self, batch: TransitionBatch) -> dict[str, float]:
         """Hand ``batch`` to every learner; those whose cadence is reached fit on what they have gathered."""
         metrics: dict[str, float] = {}

@@ -3,6 +3,12 @@
 A schedule is a callable ``schedule(step) -> float``, pure NumPy-free Python, so classical and deep agents share
 them. ``step`` counts env steps summed over envs (the unit of ``Core.learn(n_steps=...)``).
 
+Schedules that span the whole run (PPO's linear learning rate and clip range, DQN's ε decay and prioritized
+replay's β) need the run's length, its *horizon*: an agent learns it through ``set_horizon(total_env_steps)``,
+which :meth:`porcini.core.Core.learn` calls at its start (with the env steps done so far plus ``n_steps``, or the
+``horizon`` it is given). No config field holds it, so it can never disagree with the run's ``steps``. An agent
+that needs a horizon and was never told one raises :class:`HorizonError` (:func:`require_horizon`).
+
 Example:
     >>> eps = LinearSchedule(1.0, 0.05, decay_steps=1000)
     >>> eps(0), eps(500), eps(5000)
@@ -14,6 +20,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from typing import Protocol
+
+from porcini.core.errors import ConfigError
 
 SCHEDULE_KINDS = ("constant", "linear", "exponential")
 
@@ -129,3 +137,38 @@ def make_schedule(kind: str, start: float, end: float | None = None, decay_steps
     if kind == "linear":
         return LinearSchedule(start, end, decay_steps)
     return ExponentialSchedule(start, end, decay_steps)
+
+
+class HorizonError(ConfigError):
+    """An agent's schedule spans the run, and the agent was never told how long the run is."""
+
+
+def check_horizon(total_env_steps: int) -> int:
+    """Return ``total_env_steps`` as an int after checking that it is a horizon (an int >= 1).
+
+    Raises:
+        HorizonError: not a positive integer.
+    """
+    if isinstance(total_env_steps, bool) or int(total_env_steps) != total_env_steps or total_env_steps < 1:
+        raise HorizonError(f"horizon = {total_env_steps!r} is invalid: must be the run's env steps, an int >= 1")
+    return int(total_env_steps)
+
+
+def require_horizon(horizon: int | None, owner: str, needs: str) -> int:
+    """Return ``horizon``, or raise the error that says who needs one and how to give it.
+
+    Args:
+        horizon: the agent's horizon, None when it was never set.
+        owner: the agent, for the message (``"PPO"``).
+        needs: what needs the horizon (``"learning_rate_schedule='linear'"``).
+
+    Raises:
+        HorizonError: ``horizon`` is None.
+    """
+    if horizon is None:
+        raise HorizonError(
+            f"{owner}: {needs} needs the run's length in env steps (its horizon), and none was given; train it "
+            "with Core.learn(n_steps=...) (or Core.learn(..., horizon=N)), which sets it, or call "
+            "agent.set_horizon(N) first"
+        )
+    return horizon

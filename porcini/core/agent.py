@@ -23,6 +23,9 @@ class Agent(Protocol):
 
     Agents may also define ``explain(obs)`` (see :class:`Explainable`): what the policy thinks of ``obs``, for the
     inspector (``porcini inspect``) and for debugging.
+    Agents whose schedules span the run (a learning rate decayed to 0 at its end, an ε decayed over a fraction of
+    it) may also define ``set_horizon(total_env_steps)`` (see :class:`BaseAgent`): ``Core.learn`` calls it at its
+    start with the env steps the run will have done at its end.
 
     Attributes:
         fit_every_steps: default fit cadence in env steps (summed over envs), or None.
@@ -127,6 +130,12 @@ class BaseAgent:
 
     def set_recurrent_state(self, state: Any) -> None:
         """Restore what :meth:`recurrent_state` returned (None: a fresh state at the next ``act``)."""
+
+    def set_horizon(self, total_env_steps: int) -> None:
+        """Learn the run's length in env steps, the end of schedules that span the run; others ignore it.
+
+        :meth:`porcini.core.Core.learn` calls it at its start (see :mod:`porcini.algorithms.schedules`).
+        """
 
     def state_dict(self) -> dict[str, Any]:
         """Stateless agents have no state."""

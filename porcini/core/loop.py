@@ -151,11 +151,18 @@ class Core:
         fit_every_episodes: int | None = None,
         steps_per_epoch: int | None = None,
         progress: bool | None = None,
+        horizon: int | None = None,
     ) -> LearnResult:
         """Interact and fit until ``n_steps`` env steps or ``n_episodes`` episodes are done.
 
         The fit cadence defaults to the agent's ``fit_every_steps``/``fit_every_episodes``. Episodes in progress
-        carry over to the next call, so ``learn(N); learn(N)`` does exactly what ``learn(2 * N)`` does.
+        carry over to the next call.
+
+        At its start ``learn`` tells the agent the env step at which schedules that span the run end
+        (``agent.set_horizon``, :mod:`porcini.algorithms.schedules`): ``horizon``, else the env steps done plus
+        ``n_steps`` (SB3's ``learn(N, reset_num_timesteps=False)``); ``n_episodes`` alone leaves the agent's own.
+        So ``learn(N); learn(N)`` equals ``learn(2 * N)`` for agents without such schedules, and for all agents
+        when both calls pass ``horizon=2 * N``.
 
         Returns:
             The steps taken, the training episodes that ended, the last fit metrics and the wall time.
@@ -164,6 +171,10 @@ class Core:
             fit_every_steps = getattr(self.agent, "fit_every_steps", None)
             fit_every_episodes = None if fit_every_steps else getattr(self.agent, "fit_every_episodes", None)
         schedule = LoopSchedule(n_steps, n_episodes, fit_every_steps, fit_every_episodes, steps_per_epoch)
+        set_horizon = getattr(self.agent, "set_horizon", None)  # optional in the Agent protocol
+        total = horizon if horizon is not None or n_steps is None else self.env_steps + n_steps
+        if total is not None and set_horizon is not None:
+            set_horizon(total)
         if self._obs is None:
             self.reset()
         show = progress if progress is not None else self.progress

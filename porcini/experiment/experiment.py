@@ -22,7 +22,7 @@ import numpy as np
 import porcini
 from porcini.algorithms.registry import get_algorithm
 from porcini.core import Callback, Core
-from porcini.core.errors import UserError
+from porcini.core.errors import ConfigError, UserError
 from porcini.core.records import EpisodeRecord
 from porcini.experiment.checkpoint import Checkpoint, read_checkpoint, resolve_checkpoint, run_identity, save_checkpoint
 from porcini.experiment.config import RunConfig, dump_yaml, load_run_config, make_algo_config, to_dict
@@ -56,7 +56,7 @@ class Experiment:
 
     def __init__(self, config: RunConfig, run_dir: RunDirectory, *, progress: bool | None = None,
                  resume_step: int | None = None, mlflow_run_id: str | None = None,
-                 checkpoint: Checkpoint | None = None) -> None:
+                 checkpoint: Checkpoint | None = None, epochs_done: int = 0) -> None:
         self.config = config
         self.run_dir = run_dir
         _single_thread_default()
@@ -78,7 +78,7 @@ class Experiment:
             checkpoint.check_identity(self.identity())
             self.load_state_dict(checkpoint.state)
         self.logger = make_loggers(config.log, run_dir.path, run_name=run_dir.path.name, resume_step=resume_step,
-                                   mlflow_run_id=mlflow_run_id)
+                                   mlflow_run_id=mlflow_run_id, epochs_done=epochs_done)
 
     @classmethod
     def start(cls, config: RunConfig, *, progress: bool | None = None) -> Experiment:
@@ -113,9 +113,13 @@ class Experiment:
         interrupted writes are removed; the checkpoint is checked against the run (algorithm, env, number of
         envs, spaces, wrappers) and loaded before any other file of the run is touched.
 
+        ``steps`` is the run's new total, recorded in ``config.yaml``; schedules that span the run (a linear
+        learning rate, ε's decay) then end there, as Stable-Baselines3 recomputes progress against the new total.
+
         Raises:
             CheckpointError: no readable checkpoint, or one that belongs to another run.
             UserError: ``config.yaml`` is missing (a ConfigError when it is invalid).
+            ConfigError: ``config.yaml`` is invalid, or ``steps`` is not past the steps already done.
             RunDirectoryError: another process writes the run (``RunLockedError``), or it cannot be written.
         """
         run_dir = RunDirectory(path)
@@ -130,8 +134,13 @@ class Experiment:
                 config = dataclasses.replace(config, steps=steps)
             saved = read_checkpoint(resolve_checkpoint(run_dir.path, checkpoint), cls._identity_of(config))
             state = saved.state
-            experiment = cls(config, run_dir, progress=progress, resume_step=int(state["core"]["env_steps"]),
-                             mlflow_run_id=state.get("mlflow_run_id"), checkpoint=saved)
+            done = int(state["core"]["env_steps"])
+            if steps is not None and steps <= done:
+                raise ConfigError(f"--steps {steps} does not extend {run_dir.path.name}: it has done {done} env "
+                                  f"steps; pass a new total above {done}")
+            experiment = cls(config, run_dir, progress=progress, resume_step=done,
+                             mlflow_run_id=state.get("mlflow_run_id"), checkpoint=saved,
+                             epochs_done=int(state["core"]["epochs"]))
             experiment.run_lock = lock
             if steps is not None:  # only once the checkpoint loaded: a failed resume leaves the run as it was
                 atomic_write_text(config_path, dump_yaml(config))

@@ -16,17 +16,16 @@ from porcini.experiment.config import RunConfig, resolve_run_config
 def resolve(algo: str, env_id: str, config_file: str | None, overrides: Sequence[str]) -> RunConfig:
     """The fully resolved run config: defaults < config of record < ``config_file`` < ``overrides``.
 
+    Schedules that span the run (a linear learning rate, ε's decay) end at the run's ``steps``: ``Core.learn``
+    hands that horizon to the agent, so no hyperparameter repeats it.
+
     Raises:
         UnknownNameError: unknown algorithm.
         ConfigError: an unknown key, a wrong type or an out-of-range value (the message names it).
     """
     agent_cls = get_algorithm(algo)
-    config = resolve_run_config(algo, env_id, config_file=config_file, overrides=list(overrides),
-                                algo_config_cls=agent_cls.Config)
-    # schedules over the run (linear learning rate, ε decay) need its length: unset, it is the run's `steps`
-    if "total_steps" in config.algo and config.algo["total_steps"] is None:
-        config = dataclasses.replace(config, algo={**config.algo, "total_steps": config.steps})
-    return config
+    return resolve_run_config(algo, env_id, config_file=config_file, overrides=list(overrides),
+                              algo_config_cls=agent_cls.Config)
 
 
 def train_one(config: RunConfig, progress: bool | None = None) -> dict[str, Any]:

@@ -44,7 +44,7 @@ class A2CConfig:
     learning_rate: float = 7e-4
     """Optimizer step size (its initial value under a linear schedule)."""
     learning_rate_schedule: Literal["constant", "linear"] = "constant"
-    """``linear`` decays the learning rate to 0 by ``total_steps``."""
+    """``linear`` decays the learning rate to 0 at the run's end (the horizon ``Core.learn`` sets)."""
     n_steps: int = 5
     """Env steps per env between updates: the rollout has ``n_steps * n_envs`` transitions."""
     gamma: float = 0.99
@@ -63,8 +63,6 @@ class A2CConfig:
     """ε of RMSprop (or of Adam)."""
     normalize_advantage: bool = False
     """Standardize the advantages of each rollout."""
-    total_steps: int | None = None
-    """Env steps of the whole run, the horizon of a linear schedule (set it to the run's ``steps``)."""
     net_arch: tuple[int, ...] | dict[str, tuple[int, ...]] = (64, 64)
     """Hidden widths of the separate policy and value networks, or ``{pi: [...], vf: [...]}``."""
     activation: str = "tanh"

@@ -7,8 +7,9 @@ Glossary:
         parameters that collected the rollout. Parameters do not change during a rollout, so they are recomputed
         in one batched no-grad forward at fit time instead of being stored step by step: acting stays one small
         forward of the policy network.
-    progress_remaining: ``1 - env_steps / total_steps``, from 1 at the start of a run to 0 at its end; linear
-        schedules multiply the initial value by it (Stable-Baselines3's convention).
+    progress_remaining: ``1 - env_steps / horizon``, from 1 at the start of a run to 0 at its end; linear
+        schedules multiply the initial value by it (Stable-Baselines3's convention). The horizon is the run's
+        length in env steps, told by ``Core.learn`` through ``set_horizon`` (:mod:`porcini.algorithms.schedules`).
 
 Continuous actions are sampled from a diagonal Gaussian and clipped to the action space's bounds before they are
 returned (the env accepts only in-bounds actions), so the batch holds the clipped actions. Their log-probability
@@ -30,6 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from porcini.algorithms.schedules import check_horizon, require_horizon
 from porcini.core.agent import BaseAgent
 from porcini.core.batch import TransitionBatch
 from porcini.core.config import require
@@ -200,20 +202,6 @@ def check_common(owner: str, c: Any) -> None:
     for field in SCHEDULE_FIELDS:
         kind = getattr(c, field, "constant")
         require(kind in SCHEDULES, owner, field, kind, f"one of {SCHEDULES}")
-    total = getattr(c, "total_steps", None)
-    require(total is None or total >= 1, owner, "total_steps", total, ">= 1 or None")
-
-
-def check_schedule_horizon(owner: str, c: Any) -> None:
-    """A linear schedule needs ``total_steps``; checked when the agent is built, not in the config.
-
-    The config may leave it unset because the experiment runner fills it in with the run's ``steps`` after the
-    config is resolved.
-    """
-    for field in SCHEDULE_FIELDS:
-        if getattr(c, field, "constant") == "linear":
-            require(c.total_steps is not None, owner, "total_steps", c.total_steps,
-                    f"set (the run's env steps) when {field} is 'linear'")
 
 
 class OnPolicyAgent(BaseAgent):
@@ -229,7 +217,7 @@ class OnPolicyAgent(BaseAgent):
 
     def _build(self, info: EnvInfo, with_value: bool = True) -> None:
         c = self.config
-        check_schedule_horizon(type(c).__name__, c)
+        self.horizon: int | None = None  # the run's env steps, told by Core.learn (set_horizon)
         self.info = info
         self.device = torch.device(c.device)
         # Initialize from the config's seed without touching the global torch RNG.
@@ -276,10 +264,23 @@ class OnPolicyAgent(BaseAgent):
         self.flat.clip_grad_norm(c.max_grad_norm)
         self.optimizer.step()
 
+    def set_horizon(self, total_env_steps: int) -> None:
+        """Set the run's length in env steps: linear schedules reach 0 there (``Core.learn`` calls this)."""
+        self.horizon = check_horizon(total_env_steps)
+
     def progress_remaining(self) -> float:
-        """``1 - env_steps / total_steps``, clipped to [0, 1] (1 when the config sets no ``total_steps``)."""
-        total = getattr(self.config, "total_steps", None)
-        return 1.0 if total is None else min(1.0, max(0.0, 1.0 - self.env_steps / total))
+        """``1 - env_steps / horizon``, clipped to [0, 1]; 1 without a horizon when every schedule is constant.
+
+        Raises:
+            HorizonError: a linear schedule, and no horizon was set.
+        """
+        if self.horizon is None:
+            linear = [f"{f}='linear'" for f in SCHEDULE_FIELDS if getattr(self.config, f, "constant") == "linear"]
+            if not linear:
+                return 1.0
+            require_horizon(None, type(self).__name__, " and ".join(linear))
+        horizon = require_horizon(self.horizon, type(self).__name__, "a linear schedule")
+        return min(1.0, max(0.0, 1.0 - self.env_steps / horizon))
 
     def act(self, obs: np.ndarray, *, explore: bool) -> np.ndarray:
         """One forward of the policy over the ``[B, ...]`` observations: a sample, or the mode when not exploring.
@@ -313,13 +314,14 @@ class OnPolicyAgent(BaseAgent):
             return self.model.value(as_obs_tensor(obs, self.device)).cpu().numpy()
 
     def state_dict(self) -> dict[str, Any]:
-        """Parameters, optimizer states, the sampling generator's state and the step counters (a copy)."""
+        """Parameters, optimizer states, the sampling generator's state, the step counters and the horizon (a copy)."""
         return {
             "model": {k: v.detach().clone() for k, v in self.model.state_dict().items()},
             "optimizers": {name: copy.deepcopy(opt.state_dict()) for name, opt in self.optimizers.items()},
             "generator": self.generator.get_state(),
             "env_steps": self.env_steps,
             "fits": self.fits,
+            "horizon": self.horizon,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -330,6 +332,8 @@ class OnPolicyAgent(BaseAgent):
         self.generator.set_state(state["generator"])
         self.env_steps = int(state["env_steps"])
         self.fits = int(state["fits"])
+        horizon = state.get("horizon")  # absent from checkpoints written before agents kept it
+        self.horizon = None if horizon is None else check_horizon(int(horizon))
 
     def _to_torch(self, batch: TransitionBatch) -> TransitionBatch:
         """The batch on the agent's device, observations as the trunks want them (one conversion per fit)."""

@@ -11,9 +11,10 @@ Every ``n_steps * n_envs`` env steps the loop hands over a ``[T = n_steps, B = n
 3. Optional early stop of the epochs when a minibatch's approximate KL exceeds ``1.5 · target_kl`` (as SB3).
 
 Learning rate and clip range follow a schedule by progress through the run: ``"linear"`` multiplies them by
-``progress_remaining = 1 - env_steps / total_steps`` (SB3/RL Zoo ``lin_``), evaluated once per fit after counting
-the rollout's steps, exactly where SB3 evaluates it. ``total_steps`` is a config field (the run's length: the
-agent cannot know it otherwise); ``env_steps`` is the agent's own count of the steps it has fitted on.
+``progress_remaining = 1 - env_steps / horizon`` (SB3/RL Zoo ``lin_``), evaluated once per fit after counting
+the rollout's steps, exactly where SB3 evaluates it. The horizon is the run's length, which ``Core.learn`` tells
+the agent (``set_horizon``; the run's ``steps`` from the CLI); ``env_steps`` is the agent's own count of the steps
+it has fitted on.
 
 Deviations from Stable-Baselines3 (which the benchmark config follows otherwise):
 - Truncation: ``V(next_obs)`` of the true final observation enters the advantage and the trace is cut, instead of
@@ -59,7 +60,7 @@ class PPOConfig:
     learning_rate: float = 3e-4
     """Adam step size (its initial value under a linear schedule)."""
     learning_rate_schedule: Literal["constant", "linear"] = "constant"
-    """``linear`` decays the learning rate to 0 by ``total_steps`` (RL Zoo ``lin_``)."""
+    """``linear`` decays the learning rate to 0 at the run's end (RL Zoo ``lin_``; the horizon ``Core.learn`` sets)."""
     n_steps: int = 2048
     """Env steps per env between fits: the rollout has ``n_steps * n_envs`` transitions."""
     batch_size: int = 64
@@ -73,7 +74,7 @@ class PPOConfig:
     clip_range: float = 0.2
     """ε of the clipped surrogate (its initial value under a linear schedule)."""
     clip_range_schedule: Literal["constant", "linear"] = "constant"
-    """``linear`` decays the clip range to 0 by ``total_steps``."""
+    """``linear`` decays the clip range to 0 at the run's end."""
     clip_range_vf: float | None = None
     """Clip the value prediction to ``V_old ± clip_range_vf`` (in reward units); None: no value clipping."""
     normalize_advantage: bool = True
@@ -86,8 +87,6 @@ class PPOConfig:
     """Clip the gradient's global norm to this; None: no clipping."""
     target_kl: float | None = None
     """Stop the epochs of a fit once a minibatch's approximate KL exceeds ``1.5 * target_kl``; None: never."""
-    total_steps: int | None = None
-    """Env steps of the whole run, the horizon of the linear schedules (set it to the run's ``steps``)."""
     net_arch: tuple[int, ...] | dict[str, tuple[int, ...]] = (64, 64)
     """Hidden widths of the separate policy and value networks, or ``{pi: [...], vf: [...]}``."""
     activation: str = "tanh"

@@ -9,7 +9,7 @@ over minibatches of ``batch_size`` replayed transitions (``w = 1`` without prior
 - ``double_q`` (van Hasselt et al. 2016): the online network picks ``a*`` in ``s'``, the target one evaluates it.
 - ``dueling`` (Wang et al. 2016): ``Q = V + A - mean_a A`` (:class:`~porcini.networks.DuelingQHead`).
 - ``prioritized_replay`` (Schaul et al. 2016): proportional sum-tree sampling, ``w`` the importance weights with β
-  annealed from ``prioritized_replay_beta0`` to 1 over ``total_steps``; priorities are the new ``|y - Q|``.
+  annealed from ``prioritized_replay_beta0`` to 1 over the run; priorities are the new ``|y - Q|``.
 - ``n_steps`` (Sutton & Barto 2018, ch. 7; Rainbow, Hessel et al. 2018): runs of ``n`` stored steps of one env
   collapse into ``R = Σ_{k<m} γ^k r_k``, ``γ_i = γ^m``, bootstrapping from the true successor of the run's last
   step; ``m <= n`` stops at the first episode end. Truncation bootstraps, termination does not.
@@ -25,8 +25,9 @@ Clocks and counters, matching Stable-Baselines3 (2.x) so benchmark configs do th
   change while collecting, so ``k`` updates between two fits equal one update at the start of the next fit (with
   ``tau_eff = 1 - (1 - tau)^k`` for soft updates), which is what ``fit`` does.
 - ε decays linearly from ``exploration_initial_eps`` to ``exploration_final_eps`` over ``exploration_fraction ·
-  total_steps`` behaviour steps (observations answered by ``act(explore=True)``); before ``learning_starts`` such
-  steps act uniformly at random.
+  horizon`` behaviour steps (observations answered by ``act(explore=True)``); before ``learning_starts`` such
+  steps act uniformly at random. The horizon is the run's length in env steps, which ``Core.learn`` tells the
+  agent (``set_horizon``; SB3's ``total_timesteps``).
 
 Deviations from Mnih et al. 2015, all as in Stable-Baselines3: Adam instead of RMSProp, the Huber loss instead of
 clipping the TD error, gradient-norm clipping, target updates counted in env steps. For speed (never less work),
@@ -48,7 +49,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from porcini.algorithms.schedules import LinearSchedule
+from porcini.algorithms.schedules import LinearSchedule, check_horizon, require_horizon
 from porcini.algorithms.value_based.common import (
     FlatAdam,
     QNetwork,
@@ -67,8 +68,6 @@ from porcini.functional import double_q_target, polyak_update, q_learning_target
 from porcini.networks import ACTIVATIONS
 from porcini.networks.denormals import flush_denormals
 
-DEFAULT_TOTAL_STEPS = 100_000
-"""The run length assumed by the schedules when ``total_steps`` is None (RunConfig's default ``steps``)."""
 TARGET_CHUNK_ROWS = 512
 """Rows per forward of the target network over a fit's minibatches: large enough to amortize per-call overhead,
 small enough for the activations to stay in cache (1.8x faster than one forward over 8,192 rows, 256-256 MLP)."""
@@ -97,7 +96,7 @@ class DQNConfig:
     target_update_interval: int = 10_000
     """Env steps between target-network updates."""
     exploration_fraction: float = 0.1
-    """Fraction of ``total_steps`` over which ε decays linearly."""
+    """Fraction of the run (its horizon in env steps) over which ε decays linearly."""
     exploration_initial_eps: float = 1.0
     """ε at the start."""
     exploration_final_eps: float = 0.05
@@ -115,7 +114,7 @@ class DQNConfig:
     prioritized_replay_alpha: float = 0.6
     """Priority exponent α (0: uniform)."""
     prioritized_replay_beta0: float = 0.4
-    """Initial importance-weight exponent β, annealed linearly to 1 by ``total_steps``."""
+    """Initial importance-weight exponent β, annealed linearly to 1 by the run's end."""
     prioritized_replay_eps: float = 1e-6
     """Added to every ``|TD error|`` so no transition becomes unsampleable."""
     loss: Literal["huber", "mse"] = "huber"
@@ -126,9 +125,6 @@ class DQNConfig:
     """Hidden activation."""
     features_dim: int = 512
     """Output width of the CNN for image observations."""
-    total_steps: int | None = None
-    """Env steps of the whole run: the horizon of the ε decay and of β's annealing (set it to the run's
-    ``steps``); None assumes ``DEFAULT_TOTAL_STEPS`` (100,000)."""
     device: str = "cpu"
     """Torch device of the networks and the update."""
     seed: int = 0
@@ -155,8 +151,6 @@ class DQNConfig:
         require(self.prioritized_replay_eps > 0, o, "prioritized_replay_eps", self.prioritized_replay_eps, "> 0")
         require(self.loss in ("huber", "mse"), o, "loss", self.loss, "'huber' or 'mse'")
         require(self.activation in ACTIVATIONS, o, "activation", self.activation, f"one of {sorted(ACTIVATIONS)}")
-        require(self.total_steps is None or self.total_steps >= 1, o, "total_steps", self.total_steps,
-                ">= 1 or None")
         try:
             torch.device(self.device)
         except RuntimeError:
@@ -195,9 +189,8 @@ class DQN(BaseAgent):
             PrioritizedReplayBuffer(c.buffer_size, alpha=c.prioritized_replay_alpha, eps=c.prioritized_replay_eps)
             if c.prioritized_replay else ReplayBuffer(c.buffer_size))
         self.rng = np.random.default_rng(c.seed)
-        self.horizon = c.total_steps or DEFAULT_TOTAL_STEPS
-        self.epsilon = LinearSchedule(c.exploration_initial_eps, c.exploration_final_eps,
-                                      max(1, round(c.exploration_fraction * self.horizon)))
+        self.horizon: int | None = None  # the run's env steps, told by Core.learn (set_horizon)
+        self.epsilon: LinearSchedule | None = None  # ε over behaviour steps, built once the horizon is known
         self.fit_every_steps = c.train_freq
         self.behaviour_steps = 0  # observations answered by act(explore=True): the clock of ε and the warm-up
         self.env_steps = 0  # transitions added to the buffer: the clock of learning_starts, targets and β
@@ -207,18 +200,39 @@ class DQN(BaseAgent):
         c = self.config
         return QNetwork(info, c.net_arch, c.activation, c.features_dim, c.dueling)
 
+    def set_horizon(self, total_env_steps: int) -> None:
+        """Set the run's length in env steps, the horizon of the ε decay and of β (``Core.learn`` calls this)."""
+        self.horizon = check_horizon(total_env_steps)
+        self.epsilon = self._epsilon_schedule()
+
+    def _epsilon_schedule(self) -> LinearSchedule:
+        """ε over ``exploration_fraction`` of the horizon; a constant ε (or no decay) needs no horizon."""
+        c = self.config
+        decays = c.exploration_fraction > 0 and c.exploration_initial_eps != c.exploration_final_eps
+        if decays:
+            require_horizon(self.horizon, type(self).__name__, f"exploration_fraction={c.exploration_fraction}")
+        return LinearSchedule(c.exploration_initial_eps, c.exploration_final_eps,
+                              max(1, round(c.exploration_fraction * (self.horizon or 0))))
+
     @property
     def exploration_rate(self) -> float:
-        """The ε the next exploring ``act`` uses (1 during the warm-up of ``learning_starts`` steps)."""
+        """The ε the next exploring ``act`` uses (1 during the warm-up of ``learning_starts`` steps).
+
+        Raises:
+            HorizonError: ε decays over the run and no horizon was set (checked from the first call on).
+        """
+        if self.epsilon is None:
+            self.epsilon = self._epsilon_schedule()
         if self.behaviour_steps < self.config.learning_starts:
             return 1.0
         return self.epsilon(self.behaviour_steps)
 
     @property
     def beta(self) -> float:
-        """The importance-weight exponent of prioritized replay now: β0 → 1 linearly over ``total_steps``."""
+        """The importance-weight exponent of prioritized replay now: β0 → 1 linearly over the run (its horizon)."""
         beta0 = self.config.prioritized_replay_beta0
-        return beta0 + (1.0 - beta0) * min(1.0, self.env_steps / self.horizon)
+        horizon = require_horizon(self.horizon, type(self).__name__, "prioritized_replay (β's annealing)")
+        return beta0 + (1.0 - beta0) * min(1.0, self.env_steps / horizon)
 
     def q_values(self, obs: np.ndarray) -> np.ndarray:
         """Online action values ``[B, A]`` of observations ``[B, ...]``."""
@@ -270,15 +284,18 @@ class DQN(BaseAgent):
         train = self._train_prioritized if c.prioritized_replay else self._train_uniform
         losses, q = train(n_grad)
         self.n_updates += n_grad
-        metrics = {"loss_td": losses.mean().item(), "q_mean": q.mean().item(),
-                   "exploration_rate": self.exploration_rate, "n_updates": float(self.n_updates)}
+        metrics = {"loss_td": losses.mean().item(), "q_mean": q.mean().item()}
+        if self.epsilon is not None:  # known once the agent explored or has a horizon; fitting alone needs neither
+            metrics["exploration_rate"] = self.exploration_rate
+        metrics["n_updates"] = float(self.n_updates)
         if c.prioritized_replay:
             metrics["beta"] = self.beta
         return metrics
 
     def _sample(self, n: int, lead: tuple[int, ...]) -> Replay:
         c = self.config
-        s = sample_replay(self.buffer, n, self.rng, c.gamma, c.n_steps, self.beta)
+        beta = self.beta if c.prioritized_replay else 1.0  # uniform replay has no importance weights
+        s = sample_replay(self.buffer, n, self.rng, c.gamma, c.n_steps, beta)
         return replay_to_torch(s, lead, self.info.observation_space, self.device)
 
     def _target(self, s: Replay, next_q_target: torch.Tensor) -> torch.Tensor:
@@ -339,7 +356,7 @@ class DQN(BaseAgent):
         return torch.stack(losses), torch.stack(qs)
 
     def state_dict(self) -> dict[str, Any]:
-        """Networks, optimizer, generator state, counters and the replay buffer (for an exact resume)."""
+        """Networks, optimizer, generator state, counters, the horizon and the replay buffer (for an exact resume)."""
         return {
             "q_net": {k: v.detach().clone() for k, v in self.q_net.state_dict().items()},
             "target_net": {k: v.detach().clone() for k, v in self.target_net.state_dict().items()},
@@ -348,6 +365,7 @@ class DQN(BaseAgent):
             "behaviour_steps": self.behaviour_steps,
             "env_steps": self.env_steps,
             "n_updates": self.n_updates,
+            "horizon": self.horizon,
             "buffer": self.buffer.state_dict(),
         }
 
@@ -360,4 +378,7 @@ class DQN(BaseAgent):
         self.behaviour_steps = int(state["behaviour_steps"])
         self.env_steps = int(state["env_steps"])
         self.n_updates = int(state["n_updates"])
+        self.horizon, self.epsilon = None, None
+        if state.get("horizon") is not None:  # absent from checkpoints written before agents kept it
+            self.set_horizon(int(state["horizon"]))
         self.buffer.load_state_dict(state["buffer"])

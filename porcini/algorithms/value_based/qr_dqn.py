@@ -83,7 +83,7 @@ class QRDQNConfig(DQNConfig):
     learning_rate: float = 5e-5
     """Adam step size."""
     exploration_fraction: float = 0.005
-    """Fraction of ``total_steps`` over which ε decays linearly."""
+    """Fraction of the run (its horizon in env steps) over which ε decays linearly."""
     exploration_final_eps: float = 0.01
     """ε after the decay."""
     max_grad_norm: float | None = None

@@ -205,7 +205,7 @@ def resolve_run_config(
         if not isinstance(data, dict):
             raise ConfigError(f"config file {config_file} must be a mapping of config keys, not {type(data)}")
         _check_same_run(data, algo, env_id, config_file)
-        merged = deep_merge(merged, data)
+        merged = deep_merge(merged, _without_legacy_keys(data))
     routed = {".".join(_route(keys, algo_config_cls)): value for keys, value in override_items(overrides)}
     run = from_dict(RunConfig, apply_overrides(merged, routed))
     if algo_config_cls is not None:
@@ -235,10 +235,21 @@ def load_run_config(path: str | os.PathLike[str], algo_config_cls: type | None =
     data = load_yaml(Path(path))
     if not isinstance(data, dict):
         raise ConfigError(f"{path} must be a mapping of config keys, not {type(data).__name__}")
-    run = from_dict(RunConfig, data)
+    run = from_dict(RunConfig, _without_legacy_keys(data))
     if algo_config_cls is not None:
         make_algo_config(run, algo_config_cls)
     return run
+
+
+def _without_legacy_keys(data: dict[str, Any]) -> dict[str, Any]:
+    """Drop ``algo.total_steps`` from configs saved before the schedules' horizon became the run's ``steps``.
+
+    Runs then always had it equal to ``steps`` (the runner filled it in), so their directories load unchanged.
+    """
+    algo = data.get("algo")
+    if isinstance(algo, dict) and "total_steps" in algo:
+        return {**data, "algo": {k: v for k, v in algo.items() if k != "total_steps"}}
+    return data
 
 
 def _route(keys: tuple[str, ...], algo_config_cls: type | None) -> tuple[str, ...]:

@@ -59,6 +59,7 @@ def make_loggers(
     run_name: str | None = None,
     resume_step: int | None = None,
     mlflow_run_id: str | None = None,
+    epochs_done: int = 0,
 ) -> MultiLogger:
     """Build the sinks named in ``config.sinks`` for a run directory, fanned out by a :class:`MultiLogger`.
 
@@ -73,6 +74,8 @@ def make_loggers(
             TensorBoard events after it hidden, since the steps after the checkpoint are trained again.
         mlflow_run_id: the MLflow run to continue when resuming (``MLflowLogger.run_id`` of the first
             session).
+        epochs_done: epochs the run had completed at the checkpoint it resumes from; the console table's
+            epoch number continues after them.
     """
     from porcini.experiment.loggers.mlflow_logger import MLflowLogger
     from porcini.experiment.loggers.tensorboard_logger import TensorBoardLogger
@@ -81,7 +84,7 @@ def make_loggers(
     loggers: list[Logger] = []
     for sink in config.sinks:
         if sink == "console":
-            loggers.append(ConsoleLogger())
+            loggers.append(ConsoleLogger(epochs_done=epochs_done))
         elif sink == "csv":
             csv_logger = CSVLogger(run_dir / "metrics.csv", resume=resume_step is not None)
             if resume_step is not None:

@@ -37,12 +37,13 @@ class ConsoleLogger(Logger):
     Args:
         stream: where to write; defaults to ``sys.stderr`` at each call (stdout is for the ``--json`` line).
         use_rich: force rich (True) or plain text (False); None picks rich when it is installed.
+        epochs_done: epochs logged before this logger was made (a resumed run's); the first table is the next.
     """
 
-    def __init__(self, stream: IO[str] | None = None, *, use_rich: bool | None = None) -> None:
+    def __init__(self, stream: IO[str] | None = None, *, use_rich: bool | None = None, epochs_done: int = 0) -> None:
         self.stream = stream
         self.use_rich = importlib.util.find_spec("rich") is not None if use_rich is None else use_rich
-        self.epoch = 0
+        self.epoch = epochs_done
 
     def log(self, metrics: Mapping[str, float], step: int) -> None:
         """Print the table of ``metrics`` for the next epoch, titled with the epoch and ``step``."""

@@ -145,6 +145,7 @@ def test_prioritized_weights_reach_the_loss_and_priorities_are_updated():
     rng = np.random.default_rng(2)
     agent = DQN(BOX_INFO, learning_starts=40, train_freq=1, gradient_steps=1, batch_size=16,
                 target_update_interval=10**9, prioritized_replay=True, learning_rate=1e-2, net_arch=(16,), seed=1)
+    agent.set_horizon(100_000)  # β anneals over the run
     assert agent.fit(random_batch(rng, 40)) == {}  # stored only: learning_starts not passed
     agent.buffer.update_priorities(np.arange(40), rng.uniform(0.01, 5.0, size=40))
     calls = spy(agent, "sample")
@@ -190,7 +191,7 @@ def test_learns_identity_env_with_one_hot_observations():
     env = make_env(lambda: IdentityEnv(n=4, episode_length=10), seed=0)
     eval_env = make_env(lambda: IdentityEnv(n=4, episode_length=10), seed=100)
     agent = DQN(env.info, learning_rate=3e-3, learning_starts=200, train_freq=4, batch_size=32, gamma=0.5,
-                target_update_interval=100, exploration_fraction=0.5, total_steps=3000, net_arch=(32,), seed=0)
+                target_update_interval=100, exploration_fraction=0.5, net_arch=(32,), seed=0)
     core = Core(agent, env, eval_env=eval_env, progress=False)
     core.learn(n_steps=3000)
     # a random policy scores 10 / 4 = 2.5; the identity policy 10
@@ -217,8 +218,8 @@ def test_cadence_counters_and_target_updates_follow_sb3():
 
 
 def test_epsilon_warm_up_and_linear_decay():
-    agent = DQN(BOX_INFO, learning_starts=100, exploration_fraction=0.5, exploration_final_eps=0.1,
-                total_steps=1000, seed=0)
+    agent = DQN(BOX_INFO, learning_starts=100, exploration_fraction=0.5, exploration_final_eps=0.1, seed=0)
+    agent.set_horizon(1000)
     obs = np.zeros((4, 3), np.float32)
     assert agent.exploration_rate == 1.0
     for _ in range(25):
@@ -277,7 +278,7 @@ def test_cnn_on_pixels_keeps_uint8_in_the_buffer():
     "field, value",
     [("learning_rate", 0.0), ("gamma", 1.5), ("tau", 0.0), ("gradient_steps", -2), ("train_freq", 0),
      ("exploration_final_eps", -0.1), ("n_steps", 0), ("loss", "l1"), ("activation", "swish"),
-     ("max_grad_norm", 0.0), ("total_steps", 0), ("prioritized_replay_beta0", 2.0), ("device", "nonsense")],
+     ("max_grad_norm", 0.0), ("prioritized_replay_beta0", 2.0), ("device", "nonsense")],
 )
 def test_config_validation_names_the_field(field, value):
     with pytest.raises(ConfigError, match=f"DQNConfig.{field} = "):

@@ -145,7 +145,7 @@ def run_porcini_on_sb3_draws(seed: int, total: int, monkeypatch) -> RunLog:
 
     monkeypatch.setattr(dqn_module, "TARGET_CHUNK_ROWS", ZOO["batch_size"])  # the target net on one minibatch
     env = make_env(ENV_ID, n_envs=1, seed=seed)
-    agent = DQNOnSB3Draws(env.info, **ZOO, net_arch=(256, 256), total_steps=TOTAL, seed=seed)
+    agent = DQNOnSB3Draws(env.info, **ZOO, net_arch=(256, 256), seed=seed)
     ours = [*agent.q_net.trunk.layers, agent.q_net.head.linear]
     # same seed, same torch draws: the initial weights already agree (asserted, not assumed)
     assert np.array_equal(flat(ours), flat(sb3_linears(model)))
@@ -173,7 +173,7 @@ def run_porcini_on_sb3_draws(seed: int, total: int, monkeypatch) -> RunLog:
     monkeypatch.setattr(agent, "fit", logged_fit)
     core = Core(agent, env, progress=False)
     core.reset(seed=seed)  # SB3's first episode starts from reset(seed); make_env's seeded reset is not reused
-    core.learn(n_steps=total)
+    core.learn(n_steps=total, horizon=TOTAL)  # ε decays over a fraction of TOTAL, as SB3 was told
     return log
 
 

@@ -130,7 +130,7 @@ def test_learns_identity_env_and_save_load_gives_identical_actions():
     eval_env = make_env(lambda: IdentityEnv(n=4, episode_length=10), seed=100)
     agent = QRDQN(env.info, n_quantiles=8, learning_rate=3e-3, learning_starts=200, train_freq=4, batch_size=32,
                   gamma=0.5, target_update_interval=100, exploration_fraction=0.5, exploration_final_eps=0.05,
-                  total_steps=3000, net_arch=(32,), seed=0)
+                  net_arch=(32,), seed=0)
     core = Core(agent, env, eval_env=eval_env, progress=False)
     core.learn(n_steps=3000)
     assert np.mean(core.evaluate(n_episodes=10).returns) >= 9.5  # random: 2.5
