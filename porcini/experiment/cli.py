@@ -16,6 +16,9 @@ import click
 from porcini.core.errors import CheckpointError, ConfigError, PorciniError
 
 F = TypeVar("F", bound=Callable[..., Any])
+# a run directory, or several runs of one algorithm, env and seed (a shell glob): the latest is used
+_RUN_DIRS = click.argument("run_dirs", metavar="RUN_DIR...", nargs=-1, required=True,
+                           type=click.Path(exists=True, file_okay=False))
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -84,30 +87,35 @@ def train(algo: str, env: str, steps: int | None, seed: int | None, seeds_text: 
 
 
 @main.command(name="resume")
-@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+@_RUN_DIRS
 @click.option("--steps", type=click.IntRange(min=1), help="New total of env steps (default: the run's own).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON line, last on stdout.")
 @click.option("--progress/--no-progress", default=None)
 @_errors
-def resume_command(run_dir: str, steps: int | None, as_json: bool, progress: bool | None) -> None:
-    """Continue the run in RUN_DIR from its last checkpoint."""
+def resume_command(run_dirs: tuple[str, ...], steps: int | None, as_json: bool, progress: bool | None) -> None:
+    """Continue the run in RUN_DIR from its last checkpoint (of several runs of one seed: the latest)."""
     from porcini.experiment.experiment import Experiment
 
+    run_dir = _one_run(run_dirs)
     summary = Experiment.resume(run_dir, steps=steps, progress=progress).train().to_dict()
     _report([summary], as_json)
 
 
 @main.command(name="eval")
-@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+@_RUN_DIRS
 @click.option("--episodes", type=click.IntRange(min=1), default=10, show_default=True)
 @click.option("--checkpoint", type=click.Choice(["best", "last"]), default="best", show_default=True)
 @click.option("--video", is_flag=True, help="Record one episode to RUN_DIR/videos/.")
 @click.option("--json", "as_json", is_flag=True)
 @_errors
-def eval_command(run_dir: str, episodes: int, checkpoint: str, video: bool, as_json: bool) -> None:
-    """Evaluate the trained policy of RUN_DIR deterministically (optionally record a video)."""
+def eval_command(run_dirs: tuple[str, ...], episodes: int, checkpoint: str, video: bool, as_json: bool) -> None:
+    """Evaluate the trained policy of RUN_DIR deterministically (optionally record a video).
+
+    Several runs of one algorithm, env and seed (a glob) mean the latest of them.
+    """
     from porcini.experiment.evaluation import evaluate_run
 
+    run_dir = _one_run(run_dirs)
     result = evaluate_run(run_dir, episodes=episodes, checkpoint=checkpoint, video=video)
     if as_json:
         sys.stdout.write(json.dumps(result) + "\n")
@@ -136,14 +144,18 @@ def plot(run_dirs: tuple[str, ...], output: str, as_json: bool) -> None:
 
 
 @main.command()
-@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+@_RUN_DIRS
 @click.option("-o", "--output", help="PNG file (default RUN_DIR/inspect.png).")
 @click.option("--checkpoint", type=click.Choice(["best", "last"]), default="best", show_default=True)
 @_errors
-def inspect(run_dir: str, output: str | None, checkpoint: str) -> None:
-    """Replay one evaluation episode and draw actions vs bounds, rewards and values per step."""
+def inspect(run_dirs: tuple[str, ...], output: str | None, checkpoint: str) -> None:
+    """Replay one evaluation episode and draw actions vs bounds, rewards and values per step.
+
+    Several runs of one algorithm, env and seed (a glob) mean the latest of them.
+    """
     from porcini.experiment.inspector import inspect_run
 
+    run_dir = _one_run(run_dirs)
     click.echo(f"figure: {inspect_run(run_dir, output=output, checkpoint=checkpoint)}")
 
 
@@ -167,6 +179,17 @@ def list_command(what: str) -> None:
         import porcini.envs.wrappers as wrappers
 
         click.echo(("wrappers: " if what == "all" else "") + " ".join(sorted(getattr(wrappers, "__all__", []))))
+
+
+def _one_run(run_dirs: tuple[str, ...]) -> str:
+    """The run directory a command acts on; a note on stderr when it is the latest of several."""
+    from porcini.experiment.run_groups import choose_run
+
+    choice = choose_run(run_dirs)
+    note = choice.note()
+    if note:
+        click.echo(note, err=True)
+    return str(choice.path)
 
 
 def _report(summaries: list[dict[str, Any]], as_json: bool) -> None:
