@@ -162,12 +162,11 @@ def inspect(run_dirs: tuple[str, ...], output: str | None, checkpoint: str) -> N
 @main.command(name="list")
 @click.argument("what", type=click.Choice(["algorithms", "envs", "wrappers", "all"]), default="all")
 def list_command(what: str) -> None:
-    """List algorithms, built-in environments and wrappers."""
-    if what in ("algorithms", "all"):
-        from porcini.algorithms.registry import available
+    """List algorithms (their action spaces and configs of record), built-in environments and wrappers."""
+    from porcini.experiment.listing import algorithm_table, wrapper_names
 
-        click.echo("algorithms: " if what == "all" else "", nl=False)
-        click.echo(" ".join(available()))
+    if what in ("algorithms", "all"):
+        click.echo(("algorithms:\n" if what == "all" else "") + algorithm_table())
     if what in ("envs", "all"):
         import gymnasium as gym
 
@@ -176,9 +175,7 @@ def list_command(what: str) -> None:
         names = sorted(k for k in gym.registry if k.startswith("porcini/"))
         click.echo(("envs: " if what == "all" else "") + " ".join(names))
     if what in ("wrappers", "all"):
-        import porcini.envs.wrappers as wrappers
-
-        click.echo(("wrappers: " if what == "all" else "") + " ".join(sorted(getattr(wrappers, "__all__", []))))
+        click.echo(("wrappers: " if what == "all" else "") + " ".join(wrapper_names()))
 
 
 def _one_run(run_dirs: tuple[str, ...]) -> str:

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from porcini.core.agent import BaseAgent
+from porcini.core.agent import BaseAgent, supports_action_space
 from porcini.core.batch import TransitionBatch
 from porcini.core.config import require
 from porcini.envs.info import EnvInfo
@@ -206,10 +206,14 @@ class OnPolicyAgent(BaseAgent):
     config: Any
     flat: FlatParameters
     optimizer: torch.optim.Optimizer
+    action_spaces = ("Discrete", "Box")
 
     def _build(self, info: EnvInfo, with_value: bool = True) -> None:
         c = self.config
         check_schedule_horizon(type(c).__name__, c)
+        if not supports_action_space(self, info.action_space):
+            raise ValueError(f"on-policy agents need a Discrete or Box action space; {info.env_id} has "
+                             f"{info.action_space}")
         self.info = info
         self.device = torch.device(c.device)
         # Initialize from the config's seed without touching the global torch RNG.

@@ -41,7 +41,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import gymnasium as gym
 import numpy as np
@@ -57,7 +57,7 @@ from porcini.algorithms.value_based.common import (
     replay_to_torch,
     sample_replay,
 )
-from porcini.core.agent import BaseAgent
+from porcini.core.agent import BaseAgent, supports_action_space
 from porcini.core.batch import TransitionBatch
 from porcini.core.config import build_config, require
 from porcini.data import PrioritizedReplayBuffer, ReplayBuffer
@@ -175,11 +175,12 @@ class DQN(BaseAgent):
 
     name = "dqn"
     Config: type[DQNConfig] = DQNConfig
+    action_spaces = ("Discrete",)
 
     def __init__(self, info: EnvInfo, config: DQNConfig | None = None, **overrides: Any) -> None:
         self.config = c = build_config(self.Config, config, overrides)
-        space = info.action_space
-        if not isinstance(space, gym.spaces.Discrete) or int(space.start) != 0:
+        space = cast(gym.spaces.Discrete, info.action_space)  # once the check below passed
+        if not supports_action_space(self, space) or int(space.start) != 0:
             raise ValueError(f"DQN needs a Discrete(n) action space starting at 0; {info.env_id} has {space} "
                              "(use SAC, TD3 or DDPG for continuous actions)")
         self.info, self.n_actions = info, int(space.n)
