@@ -1,4 +1,4 @@
-"""The ``porcini`` command line: train, eval, resume, plot, inspect, list (DESIGN.md contract).
+"""The ``porcini`` command line: train, config, eval, resume, plot, inspect, list (docs/architecture.md contract).
 
 Exit codes: 0 success; 2 usage or configuration error (the message names the bad field); 1 runtime failure.
 With ``--json`` the last line of stdout is exactly one JSON object; progress bars and tables go to stderr.
@@ -84,6 +84,30 @@ def train(algo: str, env: str, steps: int | None, seed: int | None, seeds_text: 
     seeds = parse_seeds(seeds_text) if seeds_text else [config.seed]
     summaries = train_seeds(config, seeds, progress=progress)
     _report(summaries, as_json)
+
+
+@main.command(name="config")
+@click.argument("algo")
+@click.argument("env")
+@click.option("--steps", type=click.IntRange(min=1), help="Env steps to train (summed over envs).")
+@click.option("--seed", type=click.IntRange(min=0), help="Run seed.")
+@click.option("--n-envs", type=click.IntRange(min=1), help="Envs stepped together.")
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False), help="YAML run config.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override any config field, as train.")
+@click.option("--out", help="Parent folder of run directories (default runs/).")
+@_errors
+def config_command(algo: str, env: str, steps: int | None, seed: int | None, n_envs: int | None,
+                   config_file: str | None, overrides: tuple[str, ...], out: str | None) -> None:
+    """Print the resolved config of ALGO on ENV as YAML (what `train` with the same options runs), running nothing.
+
+    The output is the run's future config.yaml: save it, edit it and pass it back with `train --config`.
+    """
+    from porcini.experiment.config import dump_yaml
+    from porcini.experiment.launch import resolve
+
+    flags = {"steps": steps, "env.n_envs": n_envs, "out": out, "seed": seed}
+    config = resolve(algo, env, config_file, [f"{k}={v}" for k, v in flags.items() if v is not None] + list(overrides))
+    click.echo(dump_yaml(config), nl=False)
 
 
 @main.command(name="resume")
