@@ -5,12 +5,16 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from porcini.experiment.config.dataclass_io import load_yaml, yaml_text
+
+# '/' of namespaced ids and ':' of module:EnvId strings (and what else some file systems refuse) in env names
+_FOLDER_UNSAFE = re.compile(r'[/:\\<>|?*"]')
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -44,7 +48,7 @@ class RunDirectory:
     def create(cls, out: str | Path, algo: str, env: str, seed: int) -> RunDirectory:
         """A new run folder under ``out``, named by algorithm, env, seed and start time."""
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        name = f"{algo}-{env.replace('/', '_')}-s{seed}-{stamp}"
+        name = f"{algo}-{_FOLDER_UNSAFE.sub('_', env)}-s{seed}-{stamp}"
         path = Path(out) / name
         suffix = 1
         while path.exists():  # two runs started in the same second (parallel seeds share a seed only by mistake)
