@@ -75,8 +75,8 @@ def resolve_env(env: str) -> str | Callable[..., Any]:
         return name
     target = getattr(module, name, None)
     is_env_class = isinstance(target, type) and issubclass(target, gym.Env)
-    if is_env_class or (callable(target) and not isinstance(target, type)):  # an Env class or a factory
-        return target
+    if target is not None and (is_env_class or (callable(target) and not isinstance(target, type))):
+        return target  # an Env class or a factory
     registered = sorted(k for k, spec in gym.registry.items() if _entry_module(spec.entry_point) == module_name)
     hint = f"; ids registered by it: {', '.join(registered)}" if registered else ""
     raise ConfigError(
