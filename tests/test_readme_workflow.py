@@ -79,3 +79,13 @@ def test_the_readme_quick_start_and_workflow_run_in_order(tmp_path, monkeypatch)
     assert list((latest / "videos").iterdir()) and (latest / "inspect.png").exists()
     assert json.loads((latest / "summary.json").read_text())["env_steps"] == 3000
     assert Path("ppo.png").exists()
+
+
+def test_readme_and_docs_link_only_files_of_the_repository():
+    root = README.parent
+    for page in [README, *sorted((root / "docs").glob("*.md"))]:
+        text = page.read_text()
+        assert "../shared" not in text and "DESIGN.md" not in text, f"{page.name} points outside the repository"
+        for target in re.findall(r"\]\(([^)#]+\.md)(?:#[^)]*)?\)", text):
+            assert (page.parent / target).is_file(), f"{page.name} links {target}, which does not exist"
+    assert "(docs/architecture.md)" in README.read_text()

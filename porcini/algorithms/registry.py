@@ -6,7 +6,7 @@ import importlib
 import importlib.util
 from typing import Any
 
-# name -> "module:Class". The name is the module's own name (DESIGN.md: `porcini train ALGO ENV`).
+# name -> "module:Class". The name is the module's own name (`porcini train ALGO ENV`).
 ALGORITHMS: dict[str, str] = {
     "random": "porcini.algorithms.random:RandomAgent",
     "q_learning": "porcini.algorithms.tabular.q_learning:QLearning",

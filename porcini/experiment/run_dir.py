@@ -1,4 +1,4 @@
-"""The run directory (DESIGN.md contract): config.yaml, metrics.csv, summary.json, checkpoints/."""
+"""The run directory (contract in docs/architecture.md): config.yaml, metrics.csv, summary.json, checkpoints/."""
 
 from __future__ import annotations
 
