@@ -163,6 +163,8 @@ def plot(run_dirs: tuple[str, ...], output: str, as_json: bool) -> None:
     if as_json:
         sys.stdout.write(json.dumps(report) + "\n")
     else:
+        for line in report["groups"]:
+            click.echo(line)
         click.echo(report["table"])
         click.echo(f"figure: {report['figure']}")
 

@@ -4,8 +4,9 @@ Each epoch ends with a deterministic evaluation on a separate env (its own seeds
 row, and an atomic checkpoint of the whole run state: agent, Core counters and pending transitions, each env's
 current episode (replayable, see ``porcini.envs.episode_log``), wrapper statistics, global RNG states and the
 logger position. ``Experiment.resume`` rebuilds the run from its directory and continues exactly where the last
-checkpoint left it. The end of training is checkpointed too when it does not fall on an epoch, so that
-``resume --steps`` extends a finished run from where it stopped.
+checkpoint left it. A run that does not end on an epoch boundary (one shorter than an epoch included) closes a
+last, partial epoch: evaluated, logged and checkpointed like the others, so every run directory is complete
+whatever its length and ``resume --steps`` extends a finished run from where it stopped.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import porcini
 from porcini.algorithms.registry import get_algorithm
 from porcini.core import Callback, Core
 from porcini.core.errors import CheckpointError
+from porcini.core.records import EpisodeRecord
 from porcini.experiment.checkpoint import load_checkpoint, save_checkpoint
 from porcini.experiment.config import RunConfig, dump_yaml, load_run_config, make_algo_config, to_dict
 from porcini.experiment.envs import build_envs, resumable_base, stateful_wrappers, wrapper_states
@@ -65,6 +67,7 @@ class Experiment:
                          progress=progress, eval_seed=eval_seed(config.seed))
         self.best_eval_return = -np.inf
         self.last_eval: tuple[float, float] | None = None
+        self._last_record: tuple[int, EpisodeRecord] | None = None  # env steps and episodes of the last evaluation
         self._saved_at: int | None = None  # env steps of the last checkpoint this process wrote
 
     @classmethod
@@ -114,8 +117,8 @@ class Experiment:
             remaining = self.config.steps - self.core.env_steps
             if remaining > 0:
                 self.core.learn(n_steps=remaining, steps_per_epoch=self.config.steps_per_epoch)
-            if self._saved_at != self.core.env_steps:  # the run did not end on an epoch: resume from its end
-                self.save()
+            if self._saved_at != self.core.env_steps:  # a last partial epoch, or a run shorter than one epoch
+                self.end_epoch()
             summary = self.final_summary()
             self.run_dir.write_summary(summary.to_dict())
             self.logger.log_artifact(self.run_dir.path / "summary.json")
@@ -129,6 +132,7 @@ class Experiment:
         metrics: dict[str, float] = {"wall_time_s": round(core.elapsed_train_time_s(), 3)}
         if self.config.eval_episodes > 0:
             record = core.evaluate(self.config.eval_episodes)
+            self._last_record = (core.env_steps, record)
             mean, std = float(np.mean(record.returns)), float(np.std(record.returns))
             self.last_eval = (mean, std)
             metrics.update(eval_return_mean=mean, eval_return_std=std,
@@ -195,7 +199,10 @@ class Experiment:
     def final_summary(self) -> RunSummary:
         """Evaluate the final policy and build the summary (DESIGN.md contract)."""
         episodes = max(self.config.eval_episodes, 1)
-        record = self.core.evaluate(episodes)
+        if self._last_record is not None and self._last_record[0] == self.core.env_steps:
+            record = self._last_record[1]  # evaluation is deterministic and reseeded: running it again gives the same
+        else:
+            record = self.core.evaluate(episodes)
         return RunSummary(
             algo=self.config.algo_name,
             env=self.config.env.id,

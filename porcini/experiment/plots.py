@@ -35,6 +35,9 @@ class RunCurve:
     """Mean evaluation return at each of those steps, ``[n_points]``."""
     env_id: str = ""
     """Environment; one panel per environment."""
+    finished: bool = True
+    """False for a run that has not reached its end (still training, stopped, killed): drawn dashed on its own,
+    never counted in a band or a final score."""
 
     def __post_init__(self) -> None:
         steps = np.asarray(self.env_steps, dtype=np.float64)
@@ -50,10 +53,11 @@ class RunCurve:
         object.__setattr__(self, "eval_return_mean", returns)
 
 
-def load_run_curve(run_dir: str | os.PathLike[str], label: str | None = None) -> RunCurve:
+def load_run_curve(run_dir: str | os.PathLike[str], label: str | None = None, *, finished: bool = True) -> RunCurve:
     """Read a run directory's evaluation curve from ``metrics.csv`` (rows without an evaluation are skipped).
 
-    The label defaults to ``algo_name`` and the env to ``env.id`` from ``config.yaml`` when it is there.
+    The label defaults to ``algo_name`` and the env to ``env.id`` from ``config.yaml`` when it is there;
+    ``finished`` is passed on to the curve (``porcini.experiment.reporting`` decides it).
     """
     from porcini.experiment.config import load_yaml
     from porcini.experiment.loggers import metrics_columns
@@ -71,6 +75,7 @@ def load_run_curve(run_dir: str | os.PathLike[str], label: str | None = None) ->
         env_steps=steps[keep],
         eval_return_mean=returns[keep],
         env_id=str(env.get("id", "")),
+        finished=finished,
     )
 
 
@@ -95,11 +100,24 @@ def align_curves(curves: Sequence[RunCurve]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _groups(curves: Sequence[RunCurve]) -> dict[str, dict[str, list[RunCurve]]]:
-    """``{env_id: {label: [runs]}}`` in order of first appearance."""
+    """``{env_id: {label: [runs]}}`` in order of first appearance (unfinished runs included)."""
     groups: dict[str, dict[str, list[RunCurve]]] = {}
     for curve in curves:
         groups.setdefault(curve.env_id, {}).setdefault(curve.label, []).append(curve)
     return groups
+
+
+def _draw_group(ax: Any, label: str, runs: list[RunCurve], color: str, band: dict[str, Any]) -> None:
+    """One label's line and band over its finished runs; each unfinished run as a thin dashed line."""
+    finished = [r for r in runs if r.finished]
+    if finished:
+        steps, returns = align_curves(finished)
+        point, low, high = curve_band(returns, **band)
+        ax.plot(steps, point, color=color, linewidth=1.8, label=f"{label} ({len(finished)} seeds)")
+        ax.fill_between(steps, low, high, color=color, alpha=0.2, linewidth=0)
+    for i, run in enumerate(r for r in runs if not r.finished):
+        ax.plot(run.env_steps, run.eval_return_mean, color=color, linewidth=1.0, linestyle="--",
+                label=f"{label} (unfinished)" if i == 0 else None)
 
 
 def learning_curve_figure(
@@ -135,12 +153,8 @@ def learning_curve_figure(
     colors = {label: f"C{i}" for i, label in enumerate(dict.fromkeys(c.label for c in curves))}
     for ax, (env_id, by_label) in zip(axes, groups.items()):
         for label, runs in by_label.items():
-            steps, returns = align_curves(runs)
-            point, low, high = curve_band(
-                returns, statistic, confidence=confidence, n_bootstrap=n_bootstrap, seed=seed
-            )
-            ax.plot(steps, point, color=colors[label], linewidth=1.8, label=f"{label} ({len(runs)} seeds)")
-            ax.fill_between(steps, low, high, color=colors[label], alpha=0.2, linewidth=0)
+            band = {"statistic": statistic, "confidence": confidence, "n_bootstrap": n_bootstrap, "seed": seed}
+            _draw_group(ax, label, runs, colors[label], band)
         ax.set_title(env_id or None)
         ax.set_xlabel("environment steps")
         ax.set_ylabel(f"evaluation return ({statistic}, {confidence:.0%} CI)")
@@ -193,11 +207,14 @@ def plot_learning_curves(
 def final_scores(curves: Sequence[RunCurve], *, last_n: int = 1) -> dict[str, np.ndarray]:
     """Each label's final scores ``[n_runs, n_tasks]``: the mean of each run's last ``last_n`` evaluations.
 
-    Tasks are the envs, in sorted order. Every env needs the same number of runs of a label.
+    Tasks are the envs, in sorted order. Every env needs the same number of runs of a label. Unfinished runs are
+    left out: their last evaluation is not a final one.
     """
     scores: dict[str, np.ndarray] = {}
     by_label: dict[str, dict[str, list[float]]] = {}
     for curve in curves:
+        if not curve.finished:
+            continue
         final = float(curve.eval_return_mean[-last_n:].mean())
         by_label.setdefault(curve.label, {}).setdefault(curve.env_id, []).append(final)
     for label, by_env in by_label.items():

@@ -1,16 +1,23 @@
-"""``metrics.csv``: one row per epoch, the step column first, columns added as new metrics appear."""
+"""``metrics.csv``: one row per epoch, the step column first, columns added as new metrics appear.
+
+A row is never left half-written: an append is one ``write`` of a whole line, undone if it fails (disk full), and
+a rewrite goes through a temporary file and a rename. A reader still meets a cut row when a process died inside
+that one ``write``, or when another program wrote the file: :func:`read_metrics_csv` drops a last row that does
+not end its line or has the wrong number of cells, with a warning, and rejects a malformed row anywhere else.
+"""
 
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
-import tempfile
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO
 
 from porcini.experiment.loggers.base import Logger
+from porcini.experiment.run_dir import atomic_write_text
 
 
 class CSVLogger(Logger):
@@ -20,7 +27,7 @@ class CSVLogger(Logger):
     appear only in a later epoch (losses after ``learning_starts``): the file is then rewritten with the wider
     header, earlier rows leaving that cell empty. Rewrites go to a temporary file renamed over the old one, so
     a crash leaves either the old or the new file, never a half-written one. Rows are kept in memory (one per
-    epoch: small); a row with an unchanged header is appended and flushed in place.
+    epoch: small); a row with an unchanged header is appended in place, as one whole line.
 
     Args:
         path: the CSV file; its directory is created.
@@ -54,56 +61,86 @@ class CSVLogger(Logger):
         if new_columns:
             self._rewrite()
         else:
-            with self.path.open("a", newline="") as file:
-                self._writer(file).writerow(self._format(self.rows[-1]))
+            self._append_line(self._render([self.rows[-1]], header=False))
 
     def truncate(self, step: int) -> None:
         """Drop rows after ``step``: logged after the checkpoint a run resumes from, they come again."""
         self.rows = [row for row in self.rows if row[self.step_key] <= step]
         self._rewrite()
 
-    def _writer(self, file: IO[str]) -> csv.DictWriter[str]:
-        return csv.DictWriter(file, fieldnames=self.columns, restval="")
+    def _render(self, rows: list[dict[str, float]], *, header: bool) -> str:
+        buffer = io.StringIO()
+        # "\n" line ends: a reader tells a cut last row by its missing line end
+        writer = csv.DictWriter(buffer, fieldnames=self.columns, restval="", lineterminator="\n")
+        if header:
+            writer.writeheader()
+        writer.writerows(self._format(row) for row in rows)
+        return buffer.getvalue()
 
     def _format(self, row: Mapping[str, float]) -> dict[str, str]:
         # repr of a float round-trips exactly; integral steps are written without ".0"
         return {k: str(int(v)) if k == self.step_key else repr(float(v)) for k, v in row.items()}
 
-    def _rewrite(self) -> None:
-        fd, tmp = tempfile.mkstemp(prefix=self.path.name, suffix=".tmp", dir=self.path.parent)
+    def _append_line(self, line: str) -> None:
+        """Append one whole row with a single ``write``; if that fails, cut the file back to where it was."""
+        data = line.encode()
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
         try:
-            with os.fdopen(fd, "w", newline="") as file:
-                writer = self._writer(file)
-                writer.writeheader()
-                writer.writerows(self._format(row) for row in self.rows)
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+            size = os.fstat(fd).st_size
+            try:
+                if os.write(fd, data) != len(data):
+                    raise OSError(f"short write to {self.path}")
+            except OSError:
+                os.ftruncate(fd, size)
+                raise
+        finally:
+            os.close(fd)
+
+    def _rewrite(self) -> None:
+        atomic_write_text(self.path, self._render(self.rows, header=True))
 
 
 def read_metrics_csv(path: str | os.PathLike[str]) -> tuple[list[str], list[dict[str, float]]]:
     """Read a metrics CSV back: the header and one ``{column: float}`` per row (empty cells are left out).
 
+    A last row cut short (no line end, or fewer cells than the header: a process died while writing it) is
+    dropped with a warning, so a cut ``42000,4.9,5`` is never read as a return of 5.
+
     Raises:
-        ValueError: a cell is not a number; the message names the file, line and column.
+        ValueError: a row other than the last is malformed, or a cell is not a number; the message names the
+            file, line and column.
     """
-    with Path(path).open(newline="") as file:
-        reader = csv.DictReader(file)
-        columns = list(reader.fieldnames or [])
-        rows = []
-        for line, raw in enumerate(reader, start=2):
-            row = {}
-            for key, cell in raw.items():
-                if cell in ("", None):
-                    continue
-                try:
-                    row[key] = float(cell)
-                except ValueError:
-                    message = f"{path} line {line}, column {key!r}: {cell!r} is not a number"
-                    raise ValueError(message) from None
-            rows.append(row)
+    text = Path(path).read_text()
+    lines = text.splitlines(keepends=True)
+    if lines and len(lines) > 1 and not lines[-1].endswith("\n"):
+        _warn_cut_row(path, len(lines), lines[-1])
+        lines = lines[:-1]
+    records = list(csv.reader(lines))
+    if not records:
+        return [], []
+    columns, body = records[0], records[1:]
+    if body and len(body[-1]) != len(columns):
+        _warn_cut_row(path, len(body) + 1, ",".join(body[-1]))
+        body = body[:-1]
+    rows = []
+    for line, cells in enumerate(body, start=2):
+        if len(cells) != len(columns):
+            raise ValueError(f"{path} line {line} has {len(cells)} cells, the header has {len(columns)}")
+        row = {}
+        for key, cell in zip(columns, cells):
+            if cell == "":
+                continue
+            try:
+                row[key] = float(cell)
+            except ValueError:
+                raise ValueError(f"{path} line {line}, column {key!r}: {cell!r} is not a number") from None
+        rows.append(row)
     return columns, rows
+
+
+def _warn_cut_row(path: str | os.PathLike[str], line: int, text: str) -> None:
+    warnings.warn(f"{path} line {line} is a cut row ({text.strip()!r}, written when a process stopped mid-write); "
+                  "it is ignored", stacklevel=3)
 
 
 def metrics_columns(path: str | os.PathLike[str]) -> dict[str, list[float]]:
