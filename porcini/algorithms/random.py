@@ -35,6 +35,7 @@ class RandomAgent(BaseAgent):
 
     name = "random"
     Config = RandomConfig
+    action_spaces = ("any",)  # Discrete and Box from its own generator, other spaces by their own sample()
 
     def __init__(self, info: EnvInfo, config: RandomConfig | None = None, **overrides: Any) -> None:
         self.config = build_config(RandomConfig, config, overrides)

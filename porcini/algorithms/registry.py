@@ -9,7 +9,7 @@ from typing import Any
 
 from porcini.core.errors import UnknownNameError
 
-# name -> "module:Class". The name is the module's own name (DESIGN.md: `porcini train ALGO ENV`).
+# name -> "module:Class". The name is the module's own name (`porcini train ALGO ENV`).
 ALGORITHMS: dict[str, str] = {
     "random": "porcini.algorithms.random:RandomAgent",
     "q_learning": "porcini.algorithms.tabular.q_learning:QLearning",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
 
+import gymnasium as gym
 import numpy as np
 
 from porcini.core.batch import TransitionBatch
@@ -106,10 +107,16 @@ def q_value_explanation(q_values: np.ndarray, chosen: np.ndarray | None = None) 
 class BaseAgent:
     """Convenience base with the no-op parts of the protocol; subclasses implement ``act`` and, if they learn, ``fit``.
 
-    Subclasses set ``name`` (the CLI name, e.g. ``"q_learning"``) and may set the default fit cadence.
+    Subclasses set ``name`` (the CLI name, e.g. ``"q_learning"``), the action spaces they act in and may set the
+    default fit cadence.
+
+    Attributes:
+        action_spaces: names of the ``gymnasium.spaces`` classes the agent acts in (``("Discrete", "Box")``), or
+            ``("any",)``; the agent's own check and ``porcini list`` read it (see :func:`supports_action_space`).
     """
 
     name: str = "agent"
+    action_spaces: tuple[str, ...] = ("any",)
     fit_every_steps: int | None = None
     fit_every_episodes: int | None = None
 
@@ -143,3 +150,16 @@ class BaseAgent:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Stateless agents have no state to restore."""
+
+
+def supports_action_space(agent: Any, space: gym.Space) -> bool:
+    """Whether ``agent`` (an agent or its class) acts in ``space``, by its ``action_spaces`` attribute.
+
+    Example:
+        >>> class Tabular(BaseAgent):
+        ...     action_spaces = ("Discrete",)
+        >>> supports_action_space(Tabular, gym.spaces.Discrete(3)), supports_action_space(Tabular, gym.spaces.Box(0, 1))
+        (True, False)
+    """
+    names = getattr(agent, "action_spaces", ("any",))
+    return "any" in names or any(isinstance(space, getattr(gym.spaces, name)) for name in names)

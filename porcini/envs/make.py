@@ -12,6 +12,7 @@ from gymnasium.vector import AutoresetMode
 from porcini.core.errors import EnvCheckError
 from porcini.envs.async_vector import AsyncVectorEnv
 from porcini.envs.info import EnvInfo
+from porcini.envs.locate import resolve_env
 from porcini.envs.vector import CheckedVectorEnv, SyncVectorEnv
 
 Wrapper = Any  # a gymnasium.Wrapper / VectorWrapper class, a callable env -> env, or (callable, kwargs)
@@ -46,9 +47,14 @@ def split_wrappers(wrappers: Sequence[Wrapper]) -> tuple[list[Callable], list[Ca
 def env_factory(env: Any, env_kwargs: dict[str, Any], max_episode_steps: int | None) -> Callable[[], gym.Env]:
     """A zero-argument factory of one env from a Gymnasium id, an ``Env`` subclass or a factory.
 
+    A string may name a module (``"module:EnvId"``, ``"module:ClassName"``): see :mod:`porcini.envs.locate`.
+
     Raises:
         TypeError: ``env`` is an env instance (each of ``n_envs`` copies needs its own) or not an env at all.
+        ConfigError: a ``module:Name`` string whose module or name does not exist.
     """
+    if isinstance(env, str):
+        env = resolve_env(env)
     if isinstance(env, str):
         # porcini checks every step itself, so Gymnasium's passive checker would only repeat the work
         return lambda: gym.make(env, disable_env_checker=True, max_episode_steps=max_episode_steps, **env_kwargs)
@@ -102,7 +108,9 @@ def make_env(
     """Build a vector env of ``n_envs`` copies (a single env is a vector of one), with same-step autoreset.
 
     Args:
-        env: a Gymnasium id (``"CartPole-v1"``, ``"porcini/CliffWalking-v0"``), an ``Env`` subclass, or a factory.
+        env: a Gymnasium id (``"CartPole-v1"``, ``"porcini/CliffWalking-v0"``), an ``Env`` subclass, a factory, or
+            a string naming a module: ``"myenvs:MyEnv-v0"`` imports ``myenvs`` (which registers ``MyEnv-v0``) and
+            makes that id, ``"myenvs:MyEnv"`` builds the Env class ``MyEnv`` of ``myenvs``.
         n_envs: number of envs stepped together.
         seed: env ``i`` is reset with ``seed + i`` once here, and action spaces are seeded, so runs repeat.
         wrappers: applied in order; ``gymnasium.Wrapper`` classes and callables wrap each env, ``VectorWrapper``
@@ -129,6 +137,8 @@ def make_env(
         raise ValueError(f"vectorization = {vectorization!r} is invalid: choose one of {VECTORIZATIONS}")
     env_kwargs = dict(env_kwargs or {})
     name = _env_name(env)
+    if isinstance(env, str):  # once, so that the factory, the horizon lookup and spawn see what it names
+        env = resolve_env(env)
     per_env, vector_wrappers = split_wrappers(wrappers)
     base = env_factory(env, env_kwargs, max_episode_steps)
 

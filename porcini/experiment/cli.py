@@ -1,4 +1,4 @@
-"""The ``porcini`` command line: train, eval, resume, plot, inspect, list (DESIGN.md contract).
+"""The ``porcini`` command line: train, config, eval, resume, plot, inspect, list (docs/architecture.md contract).
 
 Exit codes: 0 success; 2 usage or configuration error, a :class:`~porcini.core.errors.UserError` printed on one
 line (the message names the problem and the fix); 1 a runtime failure: porcini's own diagnosis on one line, or
@@ -21,6 +21,9 @@ import click
 from porcini.core.errors import PorciniError, UserError
 
 F = TypeVar("F", bound=Callable[..., Any])
+# a run directory, or several runs of one algorithm, env and seed (a shell glob): the latest is used
+_RUN_DIRS = click.argument("run_dirs", metavar="RUN_DIR...", nargs=-1, required=True,
+                           type=click.Path(exists=True, file_okay=False))
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -102,34 +105,64 @@ def train(algo: str, env: str, steps: int | None, seed: int | None, seeds_text: 
     _report(summaries, as_json)
 
 
+@main.command(name="config")
+@click.argument("algo")
+@click.argument("env")
+@click.option("--steps", type=click.IntRange(min=1), help="Env steps to train (summed over envs).")
+@click.option("--seed", type=click.IntRange(min=0), help="Run seed.")
+@click.option("--n-envs", type=click.IntRange(min=1), help="Envs stepped together.")
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False), help="YAML run config.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override any config field, as train.")
+@click.option("--out", help="Parent folder of run directories (default runs/).")
+@_errors
+def config_command(algo: str, env: str, steps: int | None, seed: int | None, n_envs: int | None,
+                   config_file: str | None, overrides: tuple[str, ...], out: str | None) -> None:
+    """Print the resolved config of ALGO on ENV as YAML (what `train` with the same options runs), running nothing.
+
+    The output is the run's future config.yaml: save it, edit it and pass it back with `train --config`.
+    """
+    from porcini.experiment.config import dump_yaml
+    from porcini.experiment.launch import resolve
+
+    flags = {"steps": steps, "env.n_envs": n_envs, "out": out, "seed": seed}
+    config = resolve(algo, env, config_file, [f"{k}={v}" for k, v in flags.items() if v is not None] + list(overrides))
+    click.echo(dump_yaml(config), nl=False)
+
+
 @main.command(name="resume")
-@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+@_RUN_DIRS
 @click.option("--steps", type=click.IntRange(min=1), help="New total of env steps (default: the run's own).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON line, last on stdout.")
 @click.option("--progress/--no-progress", default=None)
 @click.option("--checkpoint", default="last", show_default=True, metavar="best|last|PATH",
               help="Checkpoint to continue from: the run's best or last, or the path of a checkpoint file.")
 @_errors
-def resume_command(run_dir: str, steps: int | None, as_json: bool, progress: bool | None, checkpoint: str) -> None:
-    """Continue the run in RUN_DIR from its last checkpoint (or --checkpoint)."""
+def resume_command(run_dirs: tuple[str, ...], steps: int | None, as_json: bool, progress: bool | None,
+                   checkpoint: str) -> None:
+    """Continue the run in RUN_DIR from its last checkpoint or --checkpoint (of runs of one seed: the latest)."""
     from porcini.experiment.experiment import Experiment
 
+    run_dir = _one_run(run_dirs)
     summary = Experiment.resume(run_dir, steps=steps, progress=progress, checkpoint=checkpoint).train().to_dict()
     _report([summary], as_json)
 
 
 @main.command(name="eval")
-@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+@_RUN_DIRS
 @click.option("--episodes", type=click.IntRange(min=1), default=10, show_default=True)
 @click.option("--checkpoint", default="best", show_default=True, metavar="best|last|PATH",
               help="The run's best or last checkpoint, or the path of a checkpoint file.")
 @click.option("--video", is_flag=True, help="Record one episode to RUN_DIR/videos/.")
 @click.option("--json", "as_json", is_flag=True)
 @_errors
-def eval_command(run_dir: str, episodes: int, checkpoint: str, video: bool, as_json: bool) -> None:
-    """Evaluate the trained policy of RUN_DIR deterministically (optionally record a video)."""
+def eval_command(run_dirs: tuple[str, ...], episodes: int, checkpoint: str, video: bool, as_json: bool) -> None:
+    """Evaluate the trained policy of RUN_DIR deterministically (optionally record a video).
+
+    Several runs of one algorithm, env and seed (a glob) mean the latest of them.
+    """
     from porcini.experiment.evaluation import evaluate_run
 
+    run_dir = _one_run(run_dirs)
     result = evaluate_run(run_dir, episodes=episodes, checkpoint=checkpoint, video=video)
     if as_json:
         sys.stdout.write(json.dumps(result) + "\n")
@@ -160,27 +193,30 @@ def plot(run_dirs: tuple[str, ...], output: str, as_json: bool) -> None:
 
 
 @main.command()
-@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+@_RUN_DIRS
 @click.option("-o", "--output", help="PNG file (default RUN_DIR/inspect.png).")
 @click.option("--checkpoint", default="best", show_default=True, metavar="best|last|PATH",
               help="The run's best or last checkpoint, or the path of a checkpoint file.")
 @_errors
-def inspect(run_dir: str, output: str | None, checkpoint: str) -> None:
-    """Replay one evaluation episode and draw actions vs bounds, rewards, values, Q-values and the policy per step."""
+def inspect(run_dirs: tuple[str, ...], output: str | None, checkpoint: str) -> None:
+    """Replay one evaluation episode and draw actions vs bounds, rewards, values, Q-values and the policy per step.
+
+    Several runs of one algorithm, env and seed (a glob) mean the latest of them.
+    """
     from porcini.experiment.inspector import inspect_run
 
+    run_dir = _one_run(run_dirs)
     click.echo(f"figure: {inspect_run(run_dir, output=output, checkpoint=checkpoint)}")
 
 
 @main.command(name="list")
 @click.argument("what", type=click.Choice(["algorithms", "envs", "wrappers", "all"]), default="all")
 def list_command(what: str) -> None:
-    """List algorithms, built-in environments and wrappers."""
-    if what in ("algorithms", "all"):
-        from porcini.algorithms.registry import available
+    """List algorithms (their action spaces and configs of record), built-in environments and wrappers."""
+    from porcini.experiment.listing import algorithm_table, wrapper_names
 
-        click.echo("algorithms: " if what == "all" else "", nl=False)
-        click.echo(" ".join(available()))
+    if what in ("algorithms", "all"):
+        click.echo(("algorithms:\n" if what == "all" else "") + algorithm_table())
     if what in ("envs", "all"):
         import gymnasium as gym
 
@@ -189,9 +225,18 @@ def list_command(what: str) -> None:
         names = sorted(k for k in gym.registry if k.startswith("porcini/"))
         click.echo(("envs: " if what == "all" else "") + " ".join(names))
     if what in ("wrappers", "all"):
-        import porcini.envs.wrappers as wrappers
+        click.echo(("wrappers: " if what == "all" else "") + " ".join(wrapper_names()))
 
-        click.echo(("wrappers: " if what == "all" else "") + " ".join(sorted(getattr(wrappers, "__all__", []))))
+
+def _one_run(run_dirs: tuple[str, ...]) -> str:
+    """The run directory a command acts on; a note on stderr when it is the latest of several."""
+    from porcini.experiment.run_groups import choose_run
+
+    choice = choose_run(run_dirs)
+    note = choice.note()
+    if note:
+        click.echo(note, err=True)
+    return str(choice.path)
 
 
 def _report(summaries: list[dict[str, Any]], as_json: bool) -> None:

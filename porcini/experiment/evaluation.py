@@ -71,6 +71,7 @@ def evaluate_run(run_dir: str | Path, episodes: int = 10, checkpoint: str = "bes
         "eval_return_mean": float(np.mean(record.returns)), "eval_return_std": float(np.std(record.returns)),
         "eval_episodes": len(record.returns), "returns": [float(r) for r in record.returns],
     }
+    result["run_dir"] = str(run_dir)  # a glob of runs names the one evaluated
     if video:
         from porcini.experiment.video import record_episode
 

@@ -28,15 +28,20 @@ def resolve(algo: str, env_id: str, config_file: str | None, overrides: Sequence
                               algo_config_cls=agent_cls.Config)
 
 
-def train_one(config: RunConfig, progress: bool | None = None) -> dict[str, Any]:
-    """Train one run to the end and return its summary as a dict."""
+def train_one(config: RunConfig, progress: bool | None = None, label: str = "") -> dict[str, Any]:
+    """Train one run to the end and return its summary as a dict; ``label`` starts each of its console lines."""
     from porcini.experiment.experiment import Experiment
+    from porcini.experiment.loggers.console import line_prefix
 
-    return Experiment.start(config, progress=progress).train().to_dict()
+    with line_prefix(label):
+        return Experiment.start(config, progress=progress).train().to_dict()
 
 
 def train_seeds(config: RunConfig, seeds: Sequence[int], progress: bool | None = None) -> list[dict[str, Any]]:
-    """Train ``config`` once per seed; several seeds run in parallel processes, at most one per core."""
+    """Train ``config`` once per seed; several seeds run in parallel processes, at most one per core.
+
+    The console lines of parallel seeds start with their seed (``[s0] ``), since they share one terminal.
+    """
     configs = [dataclasses.replace(config, seed=int(s)) for s in seeds]
     if len(configs) == 1:
         return [train_one(configs[0], progress)]
@@ -46,4 +51,5 @@ def train_seeds(config: RunConfig, seeds: Sequence[int], progress: bool | None =
     workers = min(len(configs), os.cpu_count() or 1)
     # spawn, not fork: a forked child would inherit torch's thread pools and any open loggers
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return list(pool.map(train_one, configs, [False] * len(configs)))
+        labels = [f"[s{c.seed}] " for c in configs]
+        return list(pool.map(train_one, configs, [False] * len(configs), labels))

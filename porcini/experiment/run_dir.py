@@ -1,10 +1,11 @@
-"""The run directory (DESIGN.md contract): config.yaml, metrics.csv, summary.json, checkpoints/."""
+"""The run directory (contract in docs/architecture.md): config.yaml, metrics.csv, summary.json, checkpoints/."""
 
 from __future__ import annotations
 
 import csv
 import itertools
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,9 @@ from porcini.experiment.safe_files import atomic_file, check_writable, remove_st
 
 # the longest path a run writes itself: a checkpoint's temporary file (the X's are tempfile's random part)
 LONGEST_TEMP_NAME = ".best.pt.XXXXXXXX.tmp"
+
+# '/' of namespaced ids and ':' of module:EnvId strings (and what else some file systems refuse) in env names
+_FOLDER_UNSAFE = re.compile(r'[/:\\<>|?*"]')
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -53,7 +57,7 @@ class RunDirectory:
             RunDirectoryError: ``out`` is a file, read-only, or the path is too long (the message names it).
         """
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        name = f"{algo}-{env.replace('/', '_')}-s{seed}-{stamp}"
+        name = f"{algo}-{_FOLDER_UNSAFE.sub('_', env)}-s{seed}-{stamp}"
         out = Path(out)
         with reporting_os_errors(out, "creating"):
             if out.is_file():

@@ -1,4 +1,4 @@
-"""The run summary: the JSON object of ``summary.json`` and of ``porcini train --json`` (DESIGN.md contract)."""
+"""The run summary: the JSON object of ``summary.json`` and of ``porcini train --json`` (docs/architecture.md)."""
 
 from __future__ import annotations
 

@@ -22,14 +22,14 @@ import contextlib
 import copy
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import gymnasium as gym
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from porcini.core.agent import BaseAgent
+from porcini.core.agent import BaseAgent, supports_action_space
 from porcini.core.batch import TransitionBatch
 from porcini.core.config import require
 from porcini.core.errors import UnsupportedSpaceError
@@ -196,6 +196,7 @@ class OffPolicyAgent(BaseAgent):
     """
 
     config: OffPolicyConfig
+    action_spaces = ("Box",)
 
     def _setup(self, info: EnvInfo) -> NetArch:
         """Check the env, seed the generators, create the buffer; return the parsed ``net_arch``."""
@@ -222,8 +223,8 @@ class OffPolicyAgent(BaseAgent):
 
     def _setup_actions(self, info: EnvInfo) -> None:
         """Check the action space (a Box with finite bounds) and keep its bounds and dtype for acting."""
-        owner, space = type(self).__name__, info.action_space
-        if not isinstance(space, gym.spaces.Box):
+        owner, space = type(self).__name__, cast(gym.spaces.Box, info.action_space)  # once the check passed
+        if not supports_action_space(self, space):
             raise UnsupportedSpaceError(f"{owner} needs a Box action space; {info.env_id} has {space}"
                                         + (" (use DiscreteSAC or DQN for discrete actions)"
                                            if isinstance(space, gym.spaces.Discrete) else ""))

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
@@ -32,6 +32,7 @@ from torch import Tensor
 
 from porcini.algorithms.actor_critic.common import Critics, Sample, seeded
 from porcini.algorithms.actor_critic.sac import SAC, SACConfig
+from porcini.core.agent import supports_action_space
 from porcini.core.config import build_config, require
 from porcini.core.errors import UnsupportedSpaceError
 from porcini.envs.info import EnvInfo
@@ -67,6 +68,7 @@ class DiscreteSAC(SAC):
 
     name = "discrete_sac"
     Config = DiscreteSACConfig
+    action_spaces = ("Discrete",)
 
     def __init__(self, info: EnvInfo, config: DiscreteSACConfig | None = None, **overrides: Any) -> None:
         self.config = c = build_config(DiscreteSACConfig, config, overrides)
@@ -81,10 +83,11 @@ class DiscreteSAC(SAC):
 
     def _setup_actions(self, info: EnvInfo) -> None:
         """Check for ``Discrete(n)`` actions starting at 0 and keep ``n``."""
-        space = info.action_space
-        if not isinstance(space, gym.spaces.Discrete) or int(space.start) != 0:
-            raise UnsupportedSpaceError(f"DiscreteSAC needs a Discrete(n) action space starting at 0; {info.env_id} "
-                                        f"has {space} (use SAC for Box actions)")
+        space = cast(gym.spaces.Discrete, info.action_space)  # once the check below passed
+        if not supports_action_space(self, space) or int(space.start) != 0:
+            raise UnsupportedSpaceError(
+                f"DiscreteSAC needs a Discrete(n) action space starting at 0; {info.env_id} has "
+                f"{space} (use SAC for Box actions)")
         self.n_actions = int(space.n)
 
     def policy(self, obs: Tensor) -> Categorical:  # type: ignore[override]

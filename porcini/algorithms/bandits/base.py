@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from porcini.core.agent import BaseAgent
+from porcini.core.agent import BaseAgent, supports_action_space
 from porcini.core.batch import TransitionBatch
 from porcini.core.errors import UnsupportedSpaceError
 from porcini.envs.info import EnvInfo
@@ -30,8 +30,10 @@ class BanditAgent(BaseAgent):
         regret: cumulative regret from ``batch.extras["regret"]`` (0 if the loop does not copy it).
     """
 
+    action_spaces = ("Discrete",)
+
     def __init__(self, info: EnvInfo, seed: int, initial_value: float = 0.0) -> None:
-        if not info.discrete_actions:
+        if not supports_action_space(self, info.action_space):
             raise UnsupportedSpaceError(
                 f"{type(self).__name__} needs Discrete arms; {info.env_id} has {info.action_space}")
         self.info = info

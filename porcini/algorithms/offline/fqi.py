@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from porcini.algorithms.exploration import epsilon_greedy, greedy
-from porcini.core.agent import BaseAgent
+from porcini.core.agent import BaseAgent, supports_action_space
 from porcini.core.batch import TransitionBatch
 from porcini.core.config import build_config, require
 from porcini.core.errors import UnsupportedSpaceError, missing_extra
@@ -88,10 +88,11 @@ class FQI(BaseAgent):
 
     name = "fqi"
     Config = FQIConfig
+    action_spaces = ("Discrete",)
 
     def __init__(self, info: EnvInfo, config: FQIConfig | None = None, **overrides: Any) -> None:
         self.config = build_config(FQIConfig, config, overrides)
-        if not info.discrete_actions:
+        if not supports_action_space(self, info.action_space):
             raise UnsupportedSpaceError(f"FQI needs Discrete actions; {info.env_id} has {info.action_space}")
         c = self.config
         self.info = info

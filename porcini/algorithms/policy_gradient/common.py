@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from porcini.algorithms.schedules import check_horizon, require_horizon
-from porcini.core.agent import BaseAgent
+from porcini.core.agent import BaseAgent, supports_action_space
 from porcini.core.batch import TransitionBatch
 from porcini.core.config import require
 from porcini.core.errors import UnsupportedSpaceError
@@ -214,10 +214,14 @@ class OnPolicyAgent(BaseAgent):
     config: Any
     flat: FlatParameters
     optimizer: torch.optim.Optimizer
+    action_spaces = ("Discrete", "Box")
 
     def _build(self, info: EnvInfo, with_value: bool = True) -> None:
         c = self.config
         self.horizon: int | None = None  # the run's env steps, told by Core.learn (set_horizon)
+        if not supports_action_space(self, info.action_space):
+            raise UnsupportedSpaceError(f"on-policy agents need a Discrete or Box action space; {info.env_id} has "
+                                        f"{info.action_space}")
         self.info = info
         self.device = torch.device(c.device)
         # Initialize from the config's seed without touching the global torch RNG.

@@ -35,7 +35,7 @@ from porcini.algorithms.exploration import (
 )
 from porcini.algorithms.schedules import SCHEDULE_KINDS, make_schedule
 from porcini.approximators import FEATURE_KINDS, Features, LinearQ, OneHotFeatures, QTable, make_features
-from porcini.core.agent import BaseAgent, q_value_explanation
+from porcini.core.agent import BaseAgent, q_value_explanation, supports_action_space
 from porcini.core.batch import TransitionBatch
 from porcini.core.config import build_config, require
 from porcini.core.errors import UnsupportedSpaceError
@@ -145,11 +145,12 @@ class TDAgent(BaseAgent):
 
     Config: type[TDConfig] = TDConfig
     on_policy = False
+    action_spaces = ("Discrete",)
 
     def __init__(self, info: EnvInfo, config: TDConfig | None = None, *, feature_map: Features | None = None,
                  **overrides: Any) -> None:
         self.config = build_config(self.Config, config, overrides)
-        if not info.discrete_actions:
+        if not supports_action_space(self, info.action_space):
             raise UnsupportedSpaceError(
                 f"{type(self).__name__} needs Discrete actions; {info.env_id} has {info.action_space}")
         c = self.config

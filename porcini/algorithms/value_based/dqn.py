@@ -42,7 +42,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import gymnasium as gym
 import numpy as np
@@ -58,7 +58,7 @@ from porcini.algorithms.value_based.common import (
     replay_to_torch,
     sample_replay,
 )
-from porcini.core.agent import BaseAgent, q_value_explanation
+from porcini.core.agent import BaseAgent, q_value_explanation, supports_action_space
 from porcini.core.batch import TransitionBatch
 from porcini.core.config import build_config, require
 from porcini.core.errors import UnsupportedSpaceError
@@ -170,13 +170,15 @@ class DQN(BaseAgent):
 
     name = "dqn"
     Config: type[DQNConfig] = DQNConfig
+    action_spaces = ("Discrete",)
 
     def __init__(self, info: EnvInfo, config: DQNConfig | None = None, **overrides: Any) -> None:
         self.config = c = build_config(self.Config, config, overrides)
-        space = info.action_space
-        if not isinstance(space, gym.spaces.Discrete) or int(space.start) != 0:
-            raise UnsupportedSpaceError(f"DQN needs a Discrete(n) action space starting at 0; {info.env_id} has "
-                                        f"{space} (use SAC, TD3 or DDPG for continuous actions)")
+        space = cast(gym.spaces.Discrete, info.action_space)  # once the check below passed
+        if not supports_action_space(self, space) or int(space.start) != 0:
+            raise UnsupportedSpaceError(
+                f"DQN needs a Discrete(n) action space starting at 0; {info.env_id} has {space} "
+                "(use SAC, TD3 or DDPG for continuous actions)")
         self.info, self.n_actions = info, int(space.n)
         self.device = torch.device(c.device)
         with torch.random.fork_rng(devices=[]):  # initialize from the seed without touching the global RNG

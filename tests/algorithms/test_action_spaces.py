@@ -1,0 +1,38 @@
+import dataclasses
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from porcini.algorithms.registry import available, get_algorithm
+from porcini.core.agent import supports_action_space
+from porcini.envs.info import EnvInfo
+
+OBS = gym.spaces.Box(-1.0, 1.0, (3,), np.float32)
+SPACES = [gym.spaces.Discrete(2), gym.spaces.Box(-1.0, 1.0, (1,), np.float32), gym.spaces.MultiBinary(2)]
+
+
+def build(agent_cls, space):
+    fields = {f.name for f in dataclasses.fields(agent_cls.Config)}
+    overrides = {"total_steps": 1000} if "total_steps" in fields else {}
+    return agent_cls(EnvInfo("toy", OBS, space, horizon=100), **overrides)
+
+
+@pytest.mark.parametrize("name", available())
+def test_declared_action_spaces_are_the_ones_the_agent_accepts(name):
+    agent_cls = get_algorithm(name)
+    assert agent_cls.action_spaces and all(n == "any" or hasattr(gym.spaces, n) for n in agent_cls.action_spaces)
+    for space in SPACES:
+        if supports_action_space(agent_cls, space):
+            build(agent_cls, space)
+        else:
+            with pytest.raises(ValueError, match=type(space).__name__):
+                build(agent_cls, space)
+
+
+def test_the_declarations_of_the_families():
+    assert get_algorithm("ppo").action_spaces == ("Discrete", "Box")
+    assert get_algorithm("dqn").action_spaces == ("Discrete",) == get_algorithm("q_learning").action_spaces
+    assert get_algorithm("sac").action_spaces == ("Box",) and get_algorithm("discrete_sac").action_spaces == (
+        "Discrete",)
+    assert supports_action_space(get_algorithm("random"), gym.spaces.MultiBinary(3))
