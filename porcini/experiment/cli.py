@@ -1,6 +1,7 @@
 """The ``porcini`` command line: train, eval, resume, plot, inspect, list (DESIGN.md contract).
 
-Exit codes: 0 success; 2 usage or configuration error (the message names the bad field); 1 runtime failure.
+Exit codes: 0 success; 2 usage or configuration error (the message names the bad field); 1 runtime failure;
+130 / 143 training stopped by SIGINT / SIGTERM (checkpointed; the message says how to resume).
 With ``--json`` the last line of stdout is exactly one JSON object; progress bars and tables go to stderr.
 """
 
@@ -14,6 +15,7 @@ from typing import Any, TypeVar, cast
 import click
 
 from porcini.core.errors import CheckpointError, ConfigError, PorciniError
+from porcini.experiment.interrupt import TrainingInterrupted
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -39,10 +41,18 @@ def _errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except (ConfigError, KeyError) as err:
+            from porcini.experiment.loggers.mlflow_logger import SinkUnavailableError
+
+            if isinstance(err, SinkUnavailableError):  # not a usage problem: one line, no usage text
+                click.echo(f"Error: {err}", err=True)
+                sys.exit(2)
             raise click.UsageError(str(err).strip("'\"")) from err
         except (PorciniError, CheckpointError) as err:
             click.echo(f"Error: {err}", err=True)
             sys.exit(1)
+        except TrainingInterrupted as err:  # SIGINT/SIGTERM: checkpointed; one line per run says how to resume
+            click.echo(str(err), err=True)
+            sys.exit(err.exit_code)
 
     wrapper.__name__ = fn.__name__
     wrapper.__doc__ = fn.__doc__

@@ -24,6 +24,7 @@ from porcini.core.errors import CheckpointError
 from porcini.experiment.checkpoint import load_checkpoint, save_checkpoint
 from porcini.experiment.config import RunConfig, dump_yaml, load_run_config, make_algo_config, to_dict
 from porcini.experiment.envs import build_envs, resumable_base, stateful_wrappers, wrapper_states
+from porcini.experiment.interrupt import TrainingInterrupted, stop_training
 from porcini.experiment.loggers import make_loggers, summarize
 from porcini.experiment.run_dir import RunDirectory, atomic_write_text
 from porcini.experiment.seeding import eval_seed, seed_everything
@@ -109,19 +110,29 @@ class Experiment:
         return {**self._identity_of(self.config), "obs_shape": list(self.env.info.obs_shape)}
 
     def train(self) -> RunSummary:
-        """Train up to ``config.steps`` env steps, evaluate a last time, write ``summary.json``."""
-        try:
-            remaining = self.config.steps - self.core.env_steps
-            if remaining > 0:
-                self.core.learn(n_steps=remaining, steps_per_epoch=self.config.steps_per_epoch)
-            if self._saved_at != self.core.env_steps:  # the run did not end on an epoch: resume from its end
-                self.save()
-            summary = self.final_summary()
-            self.run_dir.write_summary(summary.to_dict())
-            self.logger.log_artifact(self.run_dir.path / "summary.json")
-            return summary
-        finally:
+        """Train up to ``config.steps`` env steps, evaluate a last time, write ``summary.json``.
+
+        While it runs, SIGINT or SIGTERM (:mod:`porcini.experiment.interrupt`) stops the loop at the next step,
+        checkpoints, closes the loggers (the MLflow run is marked KILLED) and raises
+        :class:`~porcini.experiment.interrupt.TrainingInterrupted` instead of evaluating and writing a summary.
+        """
+        with stop_training(self.core, self.run_dir.path) as stop:
+            try:
+                remaining = self.config.steps - self.core.env_steps
+                if remaining > 0 and stop.signum is None:
+                    self.core.learn(n_steps=remaining, steps_per_epoch=self.config.steps_per_epoch)
+                if self._saved_at != self.core.env_steps:  # the run did not end on an epoch: resume from its end
+                    self.save()
+                if stop.signum is not None:
+                    raise TrainingInterrupted(stop.signum, [self.run_dir.path])
+                summary = self.final_summary()
+                self.run_dir.write_summary(summary.to_dict())
+                self.logger.log_artifact(self.run_dir.path / "summary.json")
+            except BaseException as error:
+                self.close(error)
+                raise
             self.close()
+            return summary
 
     def end_epoch(self) -> None:
         """Evaluate, log a row and write the checkpoint(s) (called by Core at each epoch end)."""
@@ -211,9 +222,12 @@ class Experiment:
                    "best_eval_return": None if np.isinf(self.best_eval_return) else self.best_eval_return},
         )
 
-    def close(self) -> None:
-        """Close loggers and envs."""
-        self.logger.close()
+    def close(self, error: BaseException | None = None) -> None:
+        """Close loggers and envs; ``error`` ended the run (MLflow marks it KILLED or FAILED, not FINISHED)."""
+        if error is None:
+            self.logger.close()
+        else:
+            self.logger.__exit__(type(error), error, error.__traceback__)
         self.env.close()
         self.eval_env.close()
 
