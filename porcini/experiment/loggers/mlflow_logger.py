@@ -42,8 +42,9 @@ def default_tracking_uri(run_dir: str | os.PathLike[str]) -> str:
 
 
 # MLflow's HTTP client retries 7 times with exponential backoff and waits 120 s per request by default: minutes
-# per call against a lost server. These bounds apply unless the user set the variables.
-_HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
+# per call against a lost server, and a log line per retry. porcini retries in its background thread instead;
+# these bounds apply unless the user set the variables.
+_HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
 REACHABILITY_TIMEOUT_S = 5.0
 
 
@@ -78,9 +79,9 @@ def check_tracking_server(uri: str, timeout: float = REACHABILITY_TIMEOUT_S) -> 
     except urllib.error.HTTPError as err:
         if err.code < 500:  # it answers: authentication and the rest are the MLflow client's business
             return
-        problem = f"answered HTTP {err.code}"
+        problem = f"answered HTTP {err.code} at {url}"
     except (OSError, ValueError) as err:  # URLError, refused, timeout, bad host
-        problem = f"did not answer within {timeout:g} s ({getattr(err, 'reason', err)})"
+        problem = f"is unreachable ({getattr(err, 'reason', err)}; GET {url}, timeout {timeout:g} s)"
     raise SinkUnavailableError(
         f"the MLflow tracking server {uri} {problem}; start it, fix log.mlflow_tracking_uri / MLFLOW_TRACKING_URI, "
         "or drop mlflow from log.sinks"
