@@ -141,6 +141,7 @@ def test_seeds_stop_with_their_parent_and_leave_no_process(tmp_path: Path, kill_
     command = _train_command(out, "--seeds", "0-1", "--steps", "2000000", "--set", "steps_per_epoch=2000")
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=_default_sigint)
+    children: list[int] = []
     try:
         _wait_for(lambda: len(list(out.glob("*/checkpoints/last.pt"))) == 2, 90, "a checkpoint of both seeds")
         children = _children(proc.pid)
@@ -151,8 +152,9 @@ def test_seeds_stop_with_their_parent_and_leave_no_process(tmp_path: Path, kill_
     finally:
         if proc.poll() is None:
             proc.kill()
-        for pid in _children(proc.pid):
-            os.kill(pid, signal.SIGKILL)
+        for pid in {*children, *_children(proc.pid)}:  # a failed test leaves no orphan behind either
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
     run_dirs = sorted(out.iterdir())
     assert len(run_dirs) == 2
     for run_dir in run_dirs:
