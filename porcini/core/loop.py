@@ -344,8 +344,10 @@ class Core:
     def state_dict(self) -> dict[str, Any]:
         """Counters, current observation, in-progress episodes, the epoch's episodes, transitions since the last fit.
 
-        The env and the agent are saved by their owners.
+        The env and the agent are saved by their owners. Epoch-end hooks run before the epoch's episodes are
+        cleared: a checkpoint written there (no step since the epoch ended) holds none of them.
         """
+        epoch = self.epoch_episodes if self._steps_since_epoch else EpisodeRecord()
         return {
             "env_steps": self.env_steps,
             "episodes": self.episodes,
@@ -357,8 +359,7 @@ class Core:
             "ep_return": self._ep_return.copy(),
             "ep_length": self._vector_steps - self._ep_start,
             "recent_returns": list(self.recent_returns),
-            "epoch_episodes": {"returns": list(self.epoch_episodes.returns),
-                               "lengths": list(self.epoch_episodes.lengths)},  # a mid-epoch stop's epoch stats
+            "epoch_episodes": {"returns": list(epoch.returns), "lengths": list(epoch.lengths)},
             "vector_steps": self._vector_steps,
             "obs": self._obs,
             "since_fit": list(self._since_fit),
