@@ -53,6 +53,9 @@ def _errors(fn: F) -> F:
         except TrainingInterrupted as err:  # SIGINT/SIGTERM: checkpointed; one line per run says how to resume
             click.echo(str(err), err=True)
             sys.exit(err.exit_code)
+        except KeyboardInterrupt:  # Ctrl-C outside training (start-up, eval, plot): nothing to save
+            click.echo("interrupted", err=True)
+            sys.exit(130)
 
     wrapper.__name__ = fn.__name__
     wrapper.__doc__ = fn.__doc__

@@ -102,7 +102,10 @@ def _worker(config: RunConfig, sender: Connection, parent_pid: int) -> None:
     """Train one seed and send ``(kind, value)`` to the parent: a summary, an interruption or an error."""
     from porcini.experiment.launch import train_one
 
-    os.setpgid(0, 0)  # see the module docstring: signals come through the parent only
+    try:
+        os.setpgid(0, 0)  # see the module docstring: signals come through the parent only
+    except OSError:  # not allowed here: a terminal's Ctrl-C then reaches the worker directly as well
+        pass
     threading.Thread(target=_stop_when_orphaned, args=(parent_pid,), daemon=True).start()
     outcome: tuple[str, Any]
     try:
