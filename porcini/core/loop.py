@@ -353,10 +353,12 @@ class Core:
             self.eval_time_s += time.perf_counter() - start
 
     def state_dict(self) -> dict[str, Any]:
-        """Counters, the current observation, in-progress episode accumulators and the transitions since the last fit.
+        """Counters, current observation, in-progress episodes, the epoch's episodes, transitions since the last fit.
 
-        The env and the agent are saved by their owners.
+        The env and the agent are saved by their owners. Epoch-end hooks run before the epoch's episodes are
+        cleared: a checkpoint written there (no step since the epoch ended) holds none of them.
         """
+        epoch = self.epoch_episodes if self._steps_since_epoch else EpisodeRecord()
         return {
             "env_steps": self.env_steps,
             "episodes": self.episodes,
@@ -368,6 +370,7 @@ class Core:
             "ep_return": self._ep_return.copy(),
             "ep_length": self._vector_steps - self._ep_start,
             "recent_returns": list(self.recent_returns),
+            "epoch_episodes": {"returns": list(epoch.returns), "lengths": list(epoch.lengths)},
             "vector_steps": self._vector_steps,
             "obs": self._obs,
             "since_fit": list(self._since_fit),
@@ -388,6 +391,8 @@ class Core:
         self._vector_steps = int(state["vector_steps"])
         self._ep_start[:] = self._vector_steps - np.asarray(state["ep_length"])
         self.recent_returns = deque((float(r) for r in state["recent_returns"]), maxlen=100)
+        epoch = state.get("epoch_episodes", {"returns": [], "lengths": []})  # absent in older checkpoints
+        self.epoch_episodes = EpisodeRecord([float(r) for r in epoch["returns"]], [int(n) for n in epoch["lengths"]])
         self._obs = obs if obs is not None else state["obs"]
         self._since_fit = (int(state["since_fit"][0]), int(state["since_fit"][1]))
         cadence = state["storage_cadence"]

@@ -4,7 +4,8 @@ Exit codes: 0 success; 2 usage or configuration error, a :class:`~porcini.core.e
 line (the message names the problem and the fix); 1 a runtime failure: porcini's own diagnosis on one line, or
 any other exception with its traceback (a bug somewhere). ``--debug`` or ``PORCINI_DEBUG=1`` prints the traceback
 of every error. With ``--json`` the last line of stdout is exactly one JSON object; progress bars and tables go
-to stderr.
+to stderr. 130 / 143: training stopped by SIGINT / SIGTERM (checkpointed; the message says how to
+resume).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any, TypeVar, cast
 import click
 
 from porcini.core.errors import PorciniError, UserError
+from porcini.experiment.interrupt import TrainingInterrupted
 
 F = TypeVar("F", bound=Callable[..., Any])
 # a run directory, or several runs of one algorithm, env and seed (a shell glob): the latest is used
@@ -62,6 +64,12 @@ def _errors(fn: F) -> F:
             message = " ".join(line.strip() for line in str(err).splitlines() if line.strip())
             click.echo(f"Error: {message}", err=True)
             sys.exit(2 if isinstance(err, UserError) else 1)
+        except TrainingInterrupted as err:  # SIGINT/SIGTERM: checkpointed; one line per run says how to resume
+            click.echo(str(err), err=True)
+            sys.exit(err.exit_code)
+        except KeyboardInterrupt:  # Ctrl-C outside training (start-up, eval, plot): nothing to save
+            click.echo("interrupted", err=True)
+            sys.exit(130)
 
     wrapper.__name__ = fn.__name__
     wrapper.__doc__ = fn.__doc__

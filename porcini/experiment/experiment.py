@@ -27,6 +27,7 @@ from porcini.core.records import EpisodeRecord
 from porcini.experiment.checkpoint import Checkpoint, read_checkpoint, resolve_checkpoint, run_identity, save_checkpoint
 from porcini.experiment.config import RunConfig, dump_yaml, load_run_config, make_algo_config, to_dict
 from porcini.experiment.envs import at_episode_boundary, build_envs, env_resume_state, restore_envs, wrapper_states
+from porcini.experiment.interrupt import TrainingInterrupted, stop_training
 from porcini.experiment.loggers import EpisodeInfoAggregator, make_loggers, summarize
 from porcini.experiment.preflight import validate
 from porcini.experiment.run_dir import RunDirectory, atomic_write_text
@@ -158,19 +159,31 @@ class Experiment:
         return run_identity(self.config, self.env.info)
 
     def train(self) -> RunSummary:
-        """Train up to ``config.steps`` env steps, evaluate a last time, write ``summary.json``."""
-        try:
-            remaining = self.config.steps - self.core.env_steps
-            if remaining > 0:
-                self.core.learn(n_steps=remaining, steps_per_epoch=self.config.steps_per_epoch)
-            if self._saved_at != self.core.env_steps:  # a last partial epoch, or a run shorter than one epoch
-                self.end_epoch()
-            summary = self.final_summary()
-            self.run_dir.write_summary(summary.to_dict())
-            self.logger.log_artifact(self.run_dir.path / "summary.json")
-            return summary
-        finally:
+        """Train up to ``config.steps`` env steps, evaluate a last time, write ``summary.json``.
+
+        While it runs, SIGINT or SIGTERM (:mod:`porcini.experiment.interrupt`) stops the loop at the next step,
+        checkpoints, closes the loggers (the MLflow run is marked KILLED) and raises
+        :class:`~porcini.experiment.interrupt.TrainingInterrupted` instead of evaluating and writing a summary.
+        """
+        with stop_training(self.core, self.run_dir.path) as stop:
+            try:
+                remaining = self.config.steps - self.core.env_steps
+                if remaining > 0 and stop.signum is None:
+                    self.core.learn(n_steps=remaining, steps_per_epoch=self.config.steps_per_epoch)
+                if stop.signum is not None:
+                    if self._saved_at != self.core.env_steps:
+                        self.save()
+                    raise TrainingInterrupted(stop.signum, [self.run_dir.path])
+                if self._saved_at != self.core.env_steps:  # a last partial epoch, or a run shorter than one epoch
+                    self.end_epoch()
+                summary = self.final_summary()
+                self.run_dir.write_summary(summary.to_dict())
+                self.logger.log_artifact(self.run_dir.path / "summary.json")
+            except BaseException as error:
+                self.close(error)
+                raise
             self.close()
+            return summary
 
     def end_epoch(self) -> None:
         """Evaluate, log a row and write the checkpoint(s) (called by Core at each epoch end)."""
@@ -185,6 +198,7 @@ class Experiment:
                            eval_episode_length=float(np.mean(record.lengths)))
         metrics.update(summarize("train/episode_return", core.epoch_episodes.returns))
         metrics.update(summarize("train/episode_length", core.epoch_episodes.lengths))
+        core.epoch_episodes = EpisodeRecord()  # reported in this row (a last, partial epoch's too, before its save)
         metrics.update({_metric_key(k): float(v) for k, v in core.last_metrics.items()})
         metrics.update(self.episode_info.metrics())
         metrics["time/steps_per_second"] = core.env_steps / max(core.elapsed_train_time_s(), 1e-9)
@@ -260,10 +274,17 @@ class Experiment:
                    "best_eval_return": None if np.isinf(self.best_eval_return) else self.best_eval_return},
         )
 
-    def close(self) -> None:
-        """Close loggers and envs, then release the run's lock."""
+    def close(self, error: BaseException | None = None) -> None:
+        """Close loggers and envs, then release the run's lock.
+
+        Args:
+            error: the exception that ended the run, if any (MLflow marks it KILLED or FAILED, not FINISHED).
+        """
         try:
-            self.logger.close()
+            if error is None:
+                self.logger.close()
+            else:
+                self.logger.__exit__(type(error), error, error.__traceback__)
             self.env.close()
             self.eval_env.close()
         finally:

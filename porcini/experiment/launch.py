@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-import multiprocessing
 import os
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from porcini.algorithms.registry import get_algorithm
@@ -41,15 +39,17 @@ def train_seeds(config: RunConfig, seeds: Sequence[int], progress: bool | None =
     """Train ``config`` once per seed; several seeds run in parallel processes, at most one per core.
 
     The console lines of parallel seeds start with their seed (``[s0] ``), since they share one terminal.
+    SIGINT or SIGTERM stops every seed at its next step with a checkpoint
+    (:mod:`porcini.experiment.seed_processes`) and raises :class:`~porcini.experiment.interrupt.TrainingInterrupted`.
     """
+    from porcini.experiment.loggers import check_sinks
+
+    check_sinks(config.log)  # before any run directory is created
     configs = [dataclasses.replace(config, seed=int(s)) for s in seeds]
     if len(configs) == 1:
         return [train_one(configs[0], progress)]
     from porcini.experiment.preflight import validate
+    from porcini.experiment.seed_processes import train_in_processes
 
     validate(config)  # a config error fails here, before any worker process starts (each checks again)
-    workers = min(len(configs), os.cpu_count() or 1)
-    # spawn, not fork: a forked child would inherit torch's thread pools and any open loggers
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        labels = [f"[s{c.seed}] " for c in configs]
-        return list(pool.map(train_one, configs, [False] * len(configs), labels))
+    return train_in_processes(configs, max_parallel=min(len(configs), os.cpu_count() or 1))

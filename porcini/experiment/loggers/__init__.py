@@ -30,6 +30,7 @@ __all__ = [
     "MLflowLogger",
     "MultiLogger",
     "TensorBoardLogger",
+    "check_sinks",
     "flatten_params",
     "format_number",
     "make_loggers",
@@ -64,7 +65,8 @@ def make_loggers(
     """Build the sinks named in ``config.sinks`` for a run directory, fanned out by a :class:`MultiLogger`.
 
     ``console`` prints to stderr, ``csv`` writes ``<run_dir>/metrics.csv``, ``tensorboard`` writes
-    ``<run_dir>/tb``, ``mlflow`` logs to ``config.mlflow_tracking_uri`` (default ``<run_dir>/mlflow.db``).
+    ``<run_dir>/tb``, ``mlflow`` logs to ``config.mlflow_tracking_uri``, else ``$MLFLOW_TRACKING_URI``, else
+    ``<run_dir>/mlflow.db``.
 
     Args:
         config: the run's logging section.
@@ -76,10 +78,14 @@ def make_loggers(
             session).
         epochs_done: epochs the run had completed at the checkpoint it resumes from; the console table's
             epoch number continues after them.
+
+    Raises:
+        SinkUnavailableError: a tracking server in ``config`` does not answer (:func:`check_sinks`).
     """
     from porcini.experiment.loggers.mlflow_logger import MLflowLogger
     from porcini.experiment.loggers.tensorboard_logger import TensorBoardLogger
 
+    check_sinks(config)  # before any sink touches a file (resume truncates metrics.csv)
     run_dir = Path(run_dir)
     loggers: list[Logger] = []
     for sink in config.sinks:
@@ -103,3 +109,15 @@ def make_loggers(
         else:
             raise ValueError(f"unknown logger sink {sink!r}; choose from console, csv, tensorboard, mlflow")
     return MultiLogger(loggers)
+
+
+def check_sinks(config: LogConfig) -> None:
+    """Fail fast when a remote sink that ``config`` asks for does not answer (a few seconds at most).
+
+    Raises:
+        SinkUnavailableError: the MLflow tracking server is down or unreachable (a ``ConfigError``).
+    """
+    if "mlflow" in config.sinks:
+        from porcini.experiment.loggers.mlflow_logger import check_tracking_server, resolve_tracking_uri
+
+        check_tracking_server(resolve_tracking_uri(config.mlflow_tracking_uri, ".")[0])

@@ -1,16 +1,24 @@
-"""MLflow tracking (extra ``porcini[mlflow]``): a local SQLite store by default, or a tracking server."""
+"""MLflow tracking (extra ``porcini[mlflow]``): a local SQLite store by default, or a tracking server.
+
+MLflow is an optional sink: it must never stop or stall training. A tracking server that does not answer at
+start is an error before anything trains (:class:`SinkUnavailableError`, a short timeout); once the run is
+created, every call goes through a background thread (:class:`~porcini.experiment.loggers.background.
+BackgroundCalls`) that buffers and retries, and ``close`` waits at most :attr:`MLflowLogger.close_timeout_s`.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from porcini.core.errors import missing_extra
+from porcini.core.errors import ConfigError, missing_extra
+from porcini.experiment.loggers.background import BackgroundCalls, describe_lost
 from porcini.experiment.loggers.base import Logger, flatten_params
 
 # MLflow's per-request limits (mlflow.utils.validation): metrics and params per log_batch, param value length
@@ -33,6 +41,59 @@ def default_tracking_uri(run_dir: str | os.PathLike[str]) -> str:
     return f"sqlite:///{Path(run_dir).resolve() / 'mlflow.db'}"
 
 
+# MLflow's HTTP client retries 7 times with exponential backoff and waits 120 s per request by default: minutes
+# per call against a lost server, and a log line per retry. porcini retries in its background thread instead;
+# these bounds apply unless the user set the variables.
+_HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
+REACHABILITY_TIMEOUT_S = 5.0
+
+
+class SinkUnavailableError(ConfigError):
+    """A logging sink that the config asks for cannot be reached at the start of a run."""
+
+
+def resolve_tracking_uri(tracking_uri: str | None, run_dir: str | os.PathLike[str]) -> tuple[str, str]:
+    """The tracking URI and where it came from: the config, else ``MLFLOW_TRACKING_URI``, else the run's SQLite."""
+    if tracking_uri:
+        return tracking_uri, "log.mlflow_tracking_uri"
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        return os.environ["MLFLOW_TRACKING_URI"], "MLFLOW_TRACKING_URI"
+    return default_tracking_uri(run_dir), "default"
+
+
+def check_tracking_server(uri: str, timeout: float = REACHABILITY_TIMEOUT_S) -> None:
+    """For an ``http(s)`` URI, GET the server's ``/health`` within ``timeout`` seconds; other stores are local.
+
+    Raises:
+        SinkUnavailableError: no answer, or a server error (5xx), within the timeout.
+    """
+    if not uri.startswith(("http://", "https://")):
+        return
+    import urllib.error
+    import urllib.request
+
+    url = uri.rstrip("/") + "/health"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout):
+            return
+    except urllib.error.HTTPError as err:
+        if err.code < 500:  # it answers: authentication and the rest are the MLflow client's business
+            return
+        problem = f"answered HTTP {err.code} at {url}"
+    except (OSError, ValueError) as err:  # URLError, refused, timeout, bad host
+        problem = f"is unreachable ({getattr(err, 'reason', err)}; GET {url}, timeout {timeout:g} s)"
+    raise SinkUnavailableError(
+        f"the MLflow tracking server {uri} {problem}; start it, fix log.mlflow_tracking_uri / MLFLOW_TRACKING_URI, "
+        "or drop mlflow from log.sinks"
+    )
+
+
+def _is_transient(error: Exception) -> bool:
+    """A lost connection or a server error is retried; a request MLflow refuses (4xx) is not."""
+    status = getattr(error, "get_http_status_code", None)
+    return status is None or int(status()) >= 500
+
+
 class MLflowLogger(Logger):
     """Log a run to MLflow with ``MlflowClient``: params = flattened config, metrics per epoch, files.
 
@@ -50,9 +111,17 @@ class MLflowLogger(Logger):
             checkpoint for that.
         tags: extra run tags.
 
+    The URI is the argument, else the ``MLFLOW_TRACKING_URI`` environment variable, else the run's SQLite store;
+    one line on stderr names the run and the URI. MLflow's other environment variables (credentials, TLS) are
+    read by its client.
+
     Raises:
         MissingExtraError: mlflow is not installed (an ImportError naming ``pip install "porcini[mlflow]"``).
+        SinkUnavailableError: the tracking server does not answer, or refuses to start or continue the run.
     """
+
+    close_timeout_s = 10.0
+    """How long ``close`` waits for buffered calls before giving up with a warning."""
 
     def __init__(
         self,
@@ -67,18 +136,31 @@ class MLflowLogger(Logger):
         client_cls = _import_mlflow()
         for name in ("mlflow.store.db.utils", "alembic.runtime.migration"):  # schema set-up chatter on stderr
             logging.getLogger(name).setLevel(logging.WARNING)
-        self.tracking_uri = tracking_uri or default_tracking_uri(run_dir)
+        for name, value in _HTTP_DEFAULTS.items():
+            os.environ.setdefault(name, value)
+        self.tracking_uri, source = resolve_tracking_uri(tracking_uri, run_dir)
+        check_tracking_server(self.tracking_uri)
         self.client = client_cls(tracking_uri=self.tracking_uri)
-        if run_id is not None:
-            self.run_id = run_id
-            self.client.update_run(run_id, status="RUNNING")
-        else:
-            local = tracking_uri is None
-            artifacts = (Path(run_dir).resolve() / "mlartifacts").as_uri() if local else None
-            experiment_id = self._experiment_id(experiment, artifacts)
-            run = self.client.create_run(experiment_id, run_name=run_name, tags=dict(tags or {}))
-            self.run_id = run.info.run_id
+        try:
+            self.run_id = self._start_run(run_dir, source == "default", experiment, run_name, run_id, tags)
+        except Exception as err:  # noqa: BLE001 - any failure here means the sink is unusable
+            text = " ".join(str(err).split())[:300]
+            raise SinkUnavailableError(
+                f"MLflow at {self.tracking_uri} could not {'continue run ' + run_id if run_id else 'start a run'} "
+                f"({type(err).__name__}: {text}); fix the tracking URI or drop mlflow from log.sinks"
+            ) from err
+        print(f"porcini: MLflow run {self.run_id} at {self.tracking_uri} (from {source})", file=sys.stderr)
+        self._calls = BackgroundCalls(f"MLflow at {self.tracking_uri}", _is_transient)
         self._closed = False
+
+    def _start_run(self, run_dir: str | os.PathLike[str], local: bool, experiment: str, run_name: str | None,
+                   run_id: str | None, tags: Mapping[str, str] | None) -> str:
+        if run_id is not None:
+            self.client.update_run(run_id, status="RUNNING")
+            return run_id
+        artifacts = (Path(run_dir).resolve() / "mlartifacts").as_uri() if local else None
+        experiment_id = self._experiment_id(experiment, artifacts)
+        return str(self.client.create_run(experiment_id, run_name=run_name, tags=dict(tags or {})).info.run_id)
 
     def _experiment_id(self, name: str, artifact_location: str | None) -> str:
         from mlflow.exceptions import MlflowException
@@ -95,40 +177,61 @@ class MLflowLogger(Logger):
             return found.experiment_id
 
     def log(self, metrics: Mapping[str, float], step: int) -> None:
-        """Log every metric at ``step`` in batched requests."""
+        """Queue every metric at ``step`` (sent in batched requests by the background thread)."""
         from mlflow.entities import Metric
 
         timestamp = int(time.time() * 1000)
         batch = [Metric(key, float(value), timestamp, int(step)) for key, value in metrics.items()]
-        for start in range(0, len(batch), _METRICS_PER_BATCH):
-            self.client.log_batch(self.run_id, metrics=batch[start : start + _METRICS_PER_BATCH])
+
+        def send() -> None:
+            for start in range(0, len(batch), _METRICS_PER_BATCH):
+                self.client.log_batch(self.run_id, metrics=batch[start : start + _METRICS_PER_BATCH])
+
+        self._calls.submit(f"metrics at step {int(step)}", send)
 
     def log_params(self, params: Mapping[str, Any]) -> None:
-        """Log the flattened config (``env.n_envs``); keys the run already has are skipped (resume).
+        """Queue the flattened config (``env.n_envs``); keys the run already has are skipped (resume).
 
         MLflow params are immutable strings: a resumed run keeps its first values.
         """
-        from mlflow.entities import Param
+        flat_params = flatten_params(params)
 
-        existing = self.client.get_run(self.run_id).data.params
-        flat = {k: _param_value(v) for k, v in flatten_params(params).items() if k not in existing}
-        batch = [Param(k, v) for k, v in flat.items()]
-        for start in range(0, len(batch), _PARAMS_PER_BATCH):
-            self.client.log_batch(self.run_id, params=batch[start : start + _PARAMS_PER_BATCH])
+        def send() -> None:
+            from mlflow.entities import Param
+
+            existing = self.client.get_run(self.run_id).data.params
+            flat = {k: _param_value(v) for k, v in flat_params.items() if k not in existing}
+            batch = [Param(k, v) for k, v in flat.items()]
+            for start in range(0, len(batch), _PARAMS_PER_BATCH):
+                self.client.log_batch(self.run_id, params=batch[start : start + _PARAMS_PER_BATCH])
+
+        self._calls.submit("params", send)
 
     def log_artifact(self, path: str | os.PathLike[str]) -> None:
-        """Upload a file (or every file of a directory) to the run's artifacts."""
+        """Queue the upload of a file (or every file of a directory) to the run's artifacts."""
         path = Path(path)
-        if path.is_dir():
-            self.client.log_artifacts(self.run_id, str(path), artifact_path=path.name)
-        else:
-            self.client.log_artifact(self.run_id, str(path))
+
+        def send() -> None:
+            if path.is_dir():
+                self.client.log_artifacts(self.run_id, str(path), artifact_path=path.name)
+            else:
+                self.client.log_artifact(self.run_id, str(path))
+
+        self._calls.submit(f"artifact {path.name}", send)
 
     def close(self, status: str = "FINISHED") -> None:
-        """End the run with ``status`` (``FINISHED``, ``FAILED`` or ``KILLED``); later calls do nothing."""
-        if not self._closed:
-            self.client.set_terminated(self.run_id, status=status)
-            self._closed = True
+        """End the run with ``status`` (``FINISHED``, ``FAILED`` or ``KILLED``); later calls do nothing.
+
+        Waits at most :attr:`close_timeout_s` for the buffered calls, then warns on stderr what was not logged.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        self._calls.submit(f"run status {status}", lambda: self.client.set_terminated(self.run_id, status=status))
+        lost = self._calls.close(self.close_timeout_s)
+        if lost:
+            print(f"porcini: warning: MLflow at {self.tracking_uri} (waited up to {self.close_timeout_s:g} s at "
+                  f"close): not logged: {describe_lost(lost)}", file=sys.stderr, flush=True)
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
