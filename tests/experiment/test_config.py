@@ -191,7 +191,7 @@ def test_dump_then_load_gives_an_equal_config() -> None:
     assert from_dict(RunConfig, load_yaml(dump_yaml(run))) == run
 
 
-@pytest.mark.parametrize("text", ["0E0", "1e5", "-2E+3", "3e-4", "1.5", "null", "true"])
+@pytest.mark.parametrize("text", ["0E0", "1e5", "-2E+3", "3e-4", "1.5", "null", "true", "\x85", "a\u2028b", "\u2029 "])
 def test_strings_that_look_like_numbers_round_trip(text) -> None:
     # the loader reads 1e5 as a float (YAML 1.2), so the dumper must quote such strings (found by hypothesis)
     config = ToyConfig(device=text)

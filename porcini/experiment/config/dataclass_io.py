@@ -36,6 +36,15 @@ class _Dumper(yaml.SafeDumper):
     """``yaml.SafeDumper`` that quotes strings ``_Loader`` would read as floats (``"0E0"``), so text round-trips."""
 
 
+def _represent_str(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
+    # YAML reads NEL and the Unicode line and paragraph separators as line breaks, so plain or single-quoted text
+    # holding one would come back changed ("\x85" as " "); double quotes escape them
+    style = '"' if any(c in text for c in "\x85\u2028\u2029") else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=style)
+
+
+_Dumper.add_representer(str, _represent_str)
+
 for _cls in (_Loader, _Dumper):
     _cls.add_implicit_resolver(
         "tag:yaml.org,2002:float",
