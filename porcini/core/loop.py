@@ -136,7 +136,11 @@ class Core:
         return self._obs
 
     def reset(self, seed: int | None = None) -> None:
-        """Reset the env and the per-episode accumulators (``learn`` does this on first use)."""
+        """Reset the env and the per-episode accumulators.
+
+        ``learn`` does this on first use with the env's ``reset_seed`` (the seed ``make_env`` reset it with), so
+        training starts from the seeded start states rather than the ones after them.
+        """
         self._obs, _ = self.env.reset(seed=seed)
         self._ep_return[:] = 0.0
         self._ep_start[:] = self._vector_steps
@@ -165,7 +169,7 @@ class Core:
             fit_every_episodes = None if fit_every_steps else getattr(self.agent, "fit_every_episodes", None)
         schedule = LoopSchedule(n_steps, n_episodes, fit_every_steps, fit_every_episodes, steps_per_epoch)
         if self._obs is None:
-            self.reset()
+            self.reset(getattr(self.env, "reset_seed", None))
         show = progress if progress is not None else self.progress
         if show is None:
             show = sys.stderr.isatty()

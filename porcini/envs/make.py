@@ -12,6 +12,7 @@ from gymnasium.vector import AutoresetMode
 from porcini.core.errors import EnvCheckError
 from porcini.envs.info import EnvInfo
 from porcini.envs.vector import CheckedVectorEnv, SyncVectorEnv
+from porcini.seeding import action_space_seed
 
 Wrapper = Any  # a gymnasium.Wrapper / VectorWrapper class, a callable env -> env, or (callable, kwargs)
 VECTORIZATIONS = ("auto", "sync", "async", "vector_entry_point")
@@ -103,7 +104,8 @@ def make_env(
     Args:
         env: a Gymnasium id (``"CartPole-v1"``, ``"porcini/CliffWalking-v0"``), an ``Env`` subclass, or a factory.
         n_envs: number of envs stepped together.
-        seed: env ``i`` is reset with ``seed + i`` once here, and action spaces are seeded, so runs repeat.
+        seed: env ``i`` is reset once here with ``env_reset_seeds(seed, n_envs)[i]`` and the action spaces are
+            seeded, from streams of ``seed`` independent of an agent's (see ``porcini.seeding``), so runs repeat.
         wrappers: applied in order; ``gymnasium.Wrapper`` classes and callables wrap each env, ``VectorWrapper``
             classes wrap the vector env. ``(cls, kwargs)`` passes arguments.
         vectorization: ``"sync"`` (in-process), ``"async"`` (one subprocess per env), ``"vector_entry_point"``
@@ -142,15 +144,12 @@ def make_env(
         venv: Any = SyncVectorEnv([factory] * n_envs, env_id=name, check=check)
     elif mode == "async":
         venv = gym.vector.AsyncVectorEnv([factory] * n_envs, autoreset_mode=AutoresetMode.SAME_STEP)
-        venv = CheckedVectorEnv(venv, name) if check else venv
+        venv = CheckedVectorEnv(venv, name, check=check)
     else:
         venv = _native_vector_env(env, n_envs, env_kwargs, name, check, bool(per_env))
     for w in vector_wrappers:
         venv = w(venv)
-    if seed is not None:
-        venv.reset(seed=seed)
-        venv.action_space.seed(seed)
-        venv.single_action_space.seed(seed)
+    seed_vector_env(venv, seed)
     horizon = max_episode_steps
     if horizon is None and isinstance(env, str):
         horizon = gym.spec(env).max_episode_steps
@@ -158,6 +157,19 @@ def make_env(
                                              max_episode_steps=max_episode_steps, env_kwargs=env_kwargs),
            horizon=horizon)
     return venv
+
+
+def seed_vector_env(venv: Any, seed: int | None) -> None:
+    """Reset ``venv`` with ``seed``, seed its action spaces (see ``porcini.seeding``) and remember the seed.
+
+    ``venv.reset_seed`` is the seed ``Core.learn`` resets with first, so training starts from these start states.
+    """
+    venv.reset_seed = seed
+    if seed is None:
+        return
+    venv.reset(seed=seed)
+    venv.action_space.seed(action_space_seed(seed))
+    venv.single_action_space.seed(action_space_seed(seed))
 
 
 def _native_vector_env(env: Any, n_envs: int, env_kwargs: dict[str, Any], name: str, check: bool,
@@ -174,7 +186,7 @@ def _native_vector_env(env: Any, n_envs: int, env_kwargs: dict[str, Any], name: 
             f"{env}'s native vector env uses autoreset mode {mode}; porcini needs same-step autoreset to see the "
             "true final observation of every episode. Use vectorization='sync' or 'async' for this env"
         )
-    return CheckedVectorEnv(venv, name) if check else venv
+    return CheckedVectorEnv(venv, name, check=check)
 
 
 def env_info(env: Any, env_id: str | None = None) -> EnvInfo:

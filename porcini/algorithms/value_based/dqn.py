@@ -65,6 +65,7 @@ from porcini.envs.info import EnvInfo
 from porcini.functional import double_q_target, polyak_update, q_learning_target, td_loss
 from porcini.networks import ACTIVATIONS
 from porcini.networks.denormals import flush_denormals
+from porcini.seeding import agent_rng, torch_seed
 
 DEFAULT_TOTAL_STEPS = 100_000
 """The run length assumed by the schedules when ``total_steps`` is None (RunConfig's default ``steps``)."""
@@ -185,7 +186,7 @@ class DQN(BaseAgent):
         self.info, self.n_actions = info, int(space.n)
         self.device = torch.device(c.device)
         with torch.random.fork_rng(devices=[]):  # initialize from the seed without touching the global RNG
-            torch.manual_seed(c.seed)
+            torch.manual_seed(torch_seed(c.seed))
             self.q_net = self._build_network(info).to(self.device)
         self.target_net = copy.deepcopy(self.q_net).requires_grad_(False)
         self.params = list(self.q_net.parameters())
@@ -193,7 +194,7 @@ class DQN(BaseAgent):
         self.buffer: ReplayBuffer | PrioritizedReplayBuffer = (
             PrioritizedReplayBuffer(c.buffer_size, alpha=c.prioritized_replay_alpha, eps=c.prioritized_replay_eps)
             if c.prioritized_replay else ReplayBuffer(c.buffer_size))
-        self.rng = np.random.default_rng(c.seed)
+        self.rng = agent_rng(c.seed)
         self.horizon = c.total_steps or DEFAULT_TOTAL_STEPS
         self.epsilon = LinearSchedule(c.exploration_initial_eps, c.exploration_final_eps,
                                       max(1, round(c.exploration_fraction * self.horizon)))
