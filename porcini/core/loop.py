@@ -135,8 +135,8 @@ class Core:
         """The current observation batch (None before the first reset)."""
         return self._obs
 
-    def reset(self, seed: int | None = None) -> None:
-        """Reset the env and the per-episode accumulators.
+    def reset(self, seed: int | Sequence[int | None] | None = None) -> None:
+        """Reset the env (``seed`` as the env's ``reset`` takes it) and the per-episode accumulators.
 
         ``learn`` does this on first use with the env's ``reset_seed`` (the seed ``make_env`` reset it with), so
         training starts from the seeded start states rather than the ones after them.

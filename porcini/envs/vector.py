@@ -305,7 +305,8 @@ class CheckedVectorEnv(gym.vector.VectorWrapper):
         if isinstance(seed, (int, np.integer)):
             seeds = reset_seeds(seed, self.num_envs if self._per_index else 1)
             seed = seeds if self._per_index else seeds[0]
-        obs, info = self.env.reset(seed=seed, options=options)
+        # Gymnasium's vector envs take a list of seeds too, though their annotation says int
+        obs, info = self.env.reset(seed=cast(Any, seed), options=options)
         if self._validator is not None:
             self._validator.check_obs(obs, what="reset observation")
         return obs, info
