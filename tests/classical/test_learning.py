@@ -27,7 +27,7 @@ def test_cliff_walking_sarsa_is_safer_online_and_q_learning_greedy_is_optimal():
     q_returns, q_eval = online_returns(QLearning, 400, **config)
     s_returns, _ = online_returns(Sarsa, 400, **config)
     q_online, s_online = q_returns[100:].mean(), s_returns[100:].mean()  # after the first 100 episodes
-    # The book's gap is ~25; single seeds of ours showed 15-25 (seeds 0-4), so a gap of 5 is a safe margin.
+    # The book's gap is ~25; single seeds of ours showed 17-27 (seeds 0-4), so a gap of 5 is a safe margin.
     assert s_online > q_online + 5, (s_online, q_online)
     assert q_eval.returns == [-13.0]
 
