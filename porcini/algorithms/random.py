@@ -11,6 +11,7 @@ import numpy as np
 from porcini.core.agent import BaseAgent
 from porcini.core.config import build_config, require
 from porcini.envs.info import EnvInfo
+from porcini.seeding import agent_rng
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ class RandomAgent(BaseAgent):
     def __init__(self, info: EnvInfo, config: RandomConfig | None = None, **overrides: Any) -> None:
         self.config = build_config(RandomConfig, config, overrides)
         self.info = info
-        self.rng = np.random.default_rng(self.config.seed)
+        self.rng = agent_rng(self.config.seed)
         self._space = info.action_space
         self._buffer: np.ndarray | None = None
         self._next = 0

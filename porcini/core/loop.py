@@ -135,8 +135,12 @@ class Core:
         """The current observation batch (None before the first reset)."""
         return self._obs
 
-    def reset(self, seed: int | None = None) -> None:
-        """Reset the env and the per-episode accumulators (``learn`` does this on first use)."""
+    def reset(self, seed: int | Sequence[int | None] | None = None) -> None:
+        """Reset the env (``seed`` as the env's ``reset`` takes it) and the per-episode accumulators.
+
+        ``learn`` does this on first use with the env's ``reset_seed`` (the seed ``make_env`` reset it with), so
+        training starts from the seeded start states rather than the ones after them.
+        """
         self._obs, _ = self.env.reset(seed=seed)
         self._ep_return[:] = 0.0
         self._ep_start[:] = self._vector_steps
@@ -176,7 +180,7 @@ class Core:
         if total is not None and set_horizon is not None:
             set_horizon(total)
         if self._obs is None:
-            self.reset()
+            self.reset(getattr(self.env, "reset_seed", None))
         show = progress if progress is not None else self.progress
         if show is None:
             show = sys.stderr.isatty()

@@ -14,6 +14,7 @@ from porcini.envs.async_vector import AsyncVectorEnv
 from porcini.envs.info import EnvInfo
 from porcini.envs.locate import resolve_env
 from porcini.envs.vector import CheckedVectorEnv, SyncVectorEnv
+from porcini.seeding import action_space_seed
 
 Wrapper = Any  # a gymnasium.Wrapper / VectorWrapper class, a callable env -> env, or (callable, kwargs)
 VECTORIZATIONS = ("auto", "sync", "async", "vector_entry_point")
@@ -112,7 +113,8 @@ def make_env(
             a string naming a module: ``"myenvs:MyEnv-v0"`` imports ``myenvs`` (which registers ``MyEnv-v0``) and
             makes that id, ``"myenvs:MyEnv"`` builds the Env class ``MyEnv`` of ``myenvs``.
         n_envs: number of envs stepped together.
-        seed: env ``i`` is reset with ``seed + i`` once here, and action spaces are seeded, so runs repeat.
+        seed: env ``i`` is reset once here with ``env_reset_seeds(seed, n_envs)[i]`` and the action spaces are
+            seeded, from streams of ``seed`` independent of an agent's (see ``porcini.seeding``), so runs repeat.
         wrappers: applied in order; ``gymnasium.Wrapper`` classes and callables wrap each env, ``VectorWrapper``
             classes wrap the vector env. ``(cls, kwargs)`` passes arguments.
         vectorization: ``"sync"`` (in-process), ``"async"`` (one subprocess per env, porcini's resumable
@@ -154,15 +156,12 @@ def make_env(
         venv: Any = SyncVectorEnv([factory] * n_envs, env_id=name, check=check)
     elif mode == "async":
         venv = AsyncVectorEnv([factory] * n_envs, env_id=name)
-        venv = CheckedVectorEnv(venv, name) if check else venv
+        venv = CheckedVectorEnv(venv, name, check=check)
     else:
         venv = _native_vector_env(env, n_envs, env_kwargs, name, check, bool(per_env))
     for w in vector_wrappers:
         venv = w(venv)
-    if seed is not None:
-        venv.reset(seed=seed)
-        venv.action_space.seed(seed)
-        venv.single_action_space.seed(seed)
+    seed_vector_env(venv, seed)
     horizon = max_episode_steps
     if horizon is None and isinstance(env, str):
         horizon = gym.spec(env).max_episode_steps
@@ -170,6 +169,19 @@ def make_env(
                                              max_episode_steps=max_episode_steps, env_kwargs=env_kwargs),
            horizon=horizon)
     return venv
+
+
+def seed_vector_env(venv: Any, seed: int | None) -> None:
+    """Reset ``venv`` with ``seed``, seed its action spaces (see ``porcini.seeding``) and remember the seed.
+
+    ``venv.reset_seed`` is the seed ``Core.learn`` resets with first, so training starts from these start states.
+    """
+    venv.reset_seed = seed
+    if seed is None:
+        return
+    venv.reset(seed=seed)
+    venv.action_space.seed(action_space_seed(seed))
+    venv.single_action_space.seed(action_space_seed(seed))
 
 
 def _native_vector_env(env: Any, n_envs: int, env_kwargs: dict[str, Any], name: str, check: bool,
@@ -186,7 +198,7 @@ def _native_vector_env(env: Any, n_envs: int, env_kwargs: dict[str, Any], name: 
             f"{env}'s native vector env uses autoreset mode {mode}; porcini needs same-step autoreset to see the "
             "true final observation of every episode. Use vectorization='sync' or 'async' for this env"
         )
-    return CheckedVectorEnv(venv, name) if check else venv
+    return CheckedVectorEnv(venv, name, check=check)
 
 
 def env_info(env: Any, env_id: str | None = None) -> EnvInfo:

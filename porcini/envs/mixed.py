@@ -17,7 +17,7 @@ import gymnasium as gym
 import numpy as np
 
 from porcini.core.errors import EnvCheckError
-from porcini.envs.make import Wrapper, attach, env_factory, split_wrappers
+from porcini.envs.make import Wrapper, attach, env_factory, seed_vector_env, split_wrappers
 from porcini.envs.vector import SyncVectorEnv
 
 SourceSpec = tuple[str | Callable[..., gym.Env], int]
@@ -77,7 +77,7 @@ class MixedVectorEnv(SyncVectorEnv):
     def reset(
         self, *, seed: int | Sequence[int | None] | None = None, options: dict[str, Any] | None = None
     ) -> tuple[Any, dict[str, Any]]:
-        """Reset every env (env ``i`` with ``seed + i``); ``info["source"]`` holds the source ids."""
+        """Reset every env (an int seed as in ``SyncVectorEnv``); ``info["source"]`` holds the source ids."""
         obs, info = super().reset(seed=seed, options=options)
         return obs, self._label(info)
 
@@ -115,7 +115,8 @@ def make_mixed_env(
 
     Args:
         sources: label -> ``(Gymnasium id or factory, n_envs)``; all envs must share observation and action spaces.
-        seed: env ``i`` is reset with ``seed + i`` once here, and the action spaces are seeded.
+        seed: env ``i`` is reset once here with ``porcini.seeding.env_reset_seeds(seed, n)[i]``, and the action
+            spaces are seeded (as in ``make_env``).
         wrappers: as in ``make_env``: ``gymnasium.Wrapper`` classes and callables wrap each env, ``VectorWrapper``
             classes wrap the vector env, ``(cls, kwargs)`` passes arguments.
         check: validate actions, observations and rewards on every step.
@@ -164,10 +165,7 @@ def make_mixed_env(
     inner = venv
     for w in vector_wrappers:
         venv = w(venv)
-    if seed is not None:
-        venv.reset(seed=seed)
-        venv.action_space.seed(seed)
-        venv.single_action_space.seed(seed)
+    seed_vector_env(venv, seed)
     if venv is not inner:
         for attr in ("source_labels", "source_ids", "source_names"):
             setattr(venv, attr, getattr(inner, attr))

@@ -20,6 +20,7 @@ from gymnasium.vector.utils import batch_space, concatenate, create_empty_array
 from porcini.core.errors import CheckpointError, EnvCheckError
 from porcini.envs.episode_log import EpisodeLog, ReplayError, observations_equal
 from porcini.envs.validation import StepValidator
+from porcini.seeding import env_reset_seeds
 
 EnvFactory = Callable[[], gym.Env]
 
@@ -35,11 +36,11 @@ _FLAG = {False: _read_only_flag(False), True: _read_only_flag(True)}
 
 
 def reset_seeds(seed: int | Sequence[int | None] | None, n_envs: int) -> list[int | None]:
-    """Per-index reset seeds: ``seed + i`` for an int, the list itself for a list, all None for None."""
+    """Per-index reset seeds: ``porcini.seeding.env_reset_seeds`` of an int, a list itself, all None for None."""
     if seed is None:
         return [None] * n_envs
     if isinstance(seed, (int, np.integer)):
-        return [int(seed) + i for i in range(n_envs)]
+        return list(env_reset_seeds(int(seed), n_envs))
     seeds = list(seed)
     if len(seeds) != n_envs:
         raise ValueError(f"got {len(seeds)} reset seeds for {n_envs} envs; give one per env or a single int")
@@ -134,7 +135,7 @@ class SyncVectorEnv(VectorEnv):
     def reset(
         self, *, seed: int | Sequence[int | None] | None = None, options: dict[str, Any] | None = None
     ) -> tuple[Any, dict[str, Any]]:
-        """Reset every env; an int seed seeds env ``i`` with ``seed + i``."""
+        """Reset every env; an int seed seeds env ``i`` with ``porcini.seeding.env_reset_seeds(seed, n)[i]``."""
         seeds = reset_seeds(seed, self.num_envs)
         observations: list[Any] = []
         infos: dict[str, Any] = {}
@@ -271,21 +272,42 @@ class SyncVectorEnv(VectorEnv):
 
 
 class CheckedVectorEnv(gym.vector.VectorWrapper):
-    """Adds porcini's run-time checks to any Gymnasium vector env with same-step autoreset (e.g. AsyncVectorEnv)."""
+    """Adds porcini's run-time checks and reset seeds to any Gymnasium vector env with same-step autoreset.
 
-    def __init__(self, env: VectorEnv, env_id: str) -> None:
+    Args:
+        env: e.g. an ``AsyncVectorEnv`` or a natively vectorized env.
+        env_id: the name used in error messages.
+        check: validate actions, observations and rewards on every step; without it only the seeds change.
+    """
+
+    def __init__(self, env: VectorEnv, env_id: str, check: bool = True) -> None:
         super().__init__(env)
-        self._validator = StepValidator(env_id, env.single_observation_space, env.single_action_space, env.num_envs)
+        self._validator = (
+            StepValidator(env_id, env.single_observation_space, env.single_action_space, env.num_envs)
+            if check
+            else None
+        )
+        # Gymnasium's own vector envs take one seed per index; a native one seeds a single generator
+        self._per_index = isinstance(env.unwrapped, (gym.vector.AsyncVectorEnv, gym.vector.SyncVectorEnv))
 
     def step(self, actions: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         """Validate actions, step, validate the results."""
+        if self._validator is None:
+            return self.env.step(actions)
         actions = self._validator.check_actions(actions)
         obs, reward, terminated, truncated, info = self.env.step(actions)
         self._validator.check_step(obs, reward, info)
         return obs, reward, terminated, truncated, info
 
-    def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
-        """Reset and validate the first observations."""
-        obs, info = self.env.reset(**kwargs)
-        self._validator.check_obs(obs, what="reset observation")
+    def reset(
+        self, *, seed: int | Sequence[int | None] | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[Any, dict[str, Any]]:
+        """Reset (an int seed as in :class:`SyncVectorEnv`, not Gymnasium's ``seed + i``); validate the result."""
+        if isinstance(seed, (int, np.integer)):
+            seeds = reset_seeds(seed, self.num_envs if self._per_index else 1)
+            seed = seeds if self._per_index else seeds[0]
+        # Gymnasium's vector envs take a list of seeds too, though their annotation says int
+        obs, info = self.env.reset(seed=cast(Any, seed), options=options)
+        if self._validator is not None:
+            self._validator.check_obs(obs, what="reset observation")
         return obs, info

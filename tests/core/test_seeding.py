@@ -9,6 +9,7 @@ import numpy as np
 from porcini import Core, make_env
 from porcini.algorithms.random import RandomAgent
 from porcini.algorithms.tabular.q_learning import QLearning
+from porcini.core import Callback
 
 
 def random_returns(seed, n_envs):
@@ -20,6 +21,21 @@ def test_same_seed_same_returns_in_process():
     assert random_returns(3, 1) == random_returns(3, 1)
     assert random_returns(3, 4) == random_returns(3, 4)
     assert random_returns(3, 4) != random_returns(4, 4)
+
+
+class FirstObs(Callback):
+    def on_learn_start(self, core):
+        self.obs = core.obs.copy()
+
+
+def test_learn_starts_from_the_start_states_make_env_was_seeded_with():
+    for vectorization in ("sync", "async"):
+        env = make_env("CartPole-v1", n_envs=2, seed=3, vectorization=vectorization)
+        seeded_starts, _ = make_env("CartPole-v1", n_envs=2, vectorization=vectorization).reset(seed=3)
+        first = FirstObs()
+        Core(RandomAgent(env.info), env, callbacks=[first], progress=False).learn(n_steps=10)
+        np.testing.assert_array_equal(first.obs, seeded_starts)
+        env.close()
 
 
 def test_same_seed_same_q_table():

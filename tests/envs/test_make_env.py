@@ -5,6 +5,7 @@ import pytest
 from porcini import make_env
 from porcini.envs import SyncVectorEnv
 from porcini.envs.testing import CountingEnv, IdentityEnv
+from porcini.seeding import env_reset_seeds
 
 
 def test_single_env_is_a_vector_of_one():
@@ -41,7 +42,7 @@ def test_per_index_reset_seeds_and_spawn():
     singles = []
     for i in range(3):
         e = gym.make("CartPole-v1")
-        singles.append(e.reset(seed=7 + i)[0])
+        singles.append(e.reset(seed=env_reset_seeds(7, 3)[i])[0])
     np.testing.assert_array_equal(a, np.stack(singles))
     copy = env.spawn(2, 100)
     assert copy.num_envs == 2 and copy.info.env_id == "CartPole-v1"

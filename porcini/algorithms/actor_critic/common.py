@@ -37,6 +37,7 @@ from porcini.data import ReplayBuffer
 from porcini.envs.info import EnvInfo
 from porcini.networks import ACTIVATIONS, EnsembleMLP, NetArch, is_image_space, parameter_dict, parse_net_arch
 from porcini.networks.denormals import flush_denormals
+from porcini.seeding import agent_rng, agent_torch_seed, torch_seed
 
 
 @dataclass(frozen=True)
@@ -175,9 +176,9 @@ def first_member(ensemble: EnsembleMLP, x: Tensor) -> Tensor:
 
 @contextlib.contextmanager
 def seeded(seed: int) -> Iterator[None]:
-    """Draw parameter initializations from ``seed`` without touching the global torch RNG."""
+    """Draw parameter initializations from ``seed``'s network stream without touching the global torch RNG."""
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+        torch.manual_seed(torch_seed(seed))
         yield
 
 
@@ -208,9 +209,9 @@ class OffPolicyAgent(BaseAgent):
                 f"{owner} takes vector (Box) observations; {info.env_id} has {info.observation_space}")
         self.info = info
         self.device = torch.device(c.device)
-        self.rng = np.random.default_rng(c.seed)
+        self.rng = agent_rng(c.seed)
         self.generator = torch.Generator(device=self.device)
-        self.generator.manual_seed(c.seed)
+        self.generator.manual_seed(agent_torch_seed(c.seed))
         self.buffer = ReplayBuffer(c.buffer_size)
         self.fit_every_steps = c.train_freq * info.n_envs
         self.env_steps = 0  # transitions received by fit

@@ -18,6 +18,7 @@ from porcini.core.agent import BaseAgent, supports_action_space
 from porcini.core.batch import TransitionBatch
 from porcini.core.errors import UnsupportedSpaceError
 from porcini.envs.info import EnvInfo
+from porcini.seeding import agent_rng
 
 
 class BanditAgent(BaseAgent):
@@ -38,7 +39,7 @@ class BanditAgent(BaseAgent):
                 f"{type(self).__name__} needs Discrete arms; {info.env_id} has {info.action_space}")
         self.info = info
         self.n_arms = info.n_actions
-        self.rng = np.random.default_rng(seed)
+        self.rng = agent_rng(seed)
         self.counts = np.zeros(self.n_arms, dtype=np.int64)
         self.means = np.full(self.n_arms, float(initial_value))
         self.pulls = 0

@@ -32,6 +32,7 @@ from porcini.core.batch import TransitionBatch
 from porcini.core.config import build_config, require
 from porcini.core.errors import UnsupportedSpaceError, missing_extra
 from porcini.envs.info import EnvInfo
+from porcini.seeding import agent_rng
 
 REGRESSORS = ("auto", "extra_trees", "mlp")
 _DATA = ("obs", "action", "reward", "next_obs", "terminated")
@@ -101,7 +102,7 @@ class FQI(BaseAgent):
         self.regressor = c.regressor
         if self.regressor == "auto":
             self.regressor = "extra_trees" if importlib.util.find_spec("sklearn") is not None else "mlp"
-        self.rng = np.random.default_rng(c.seed)
+        self.rng = agent_rng(c.seed)
         self.fit_every_steps = c.fit_every_steps
         self._data: dict[str, np.ndarray] | None = None
         self._model: Any = None

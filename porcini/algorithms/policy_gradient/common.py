@@ -41,6 +41,7 @@ from porcini.functional import gae
 from porcini.networks import ACTIVATIONS, CategoricalHead, DiagGaussianHead, ValueHead, make_trunk, parse_net_arch
 from porcini.networks.distributions import HALF_LOG_2PI, Categorical, DiagGaussian
 from porcini.networks.flat import FlatParameters
+from porcini.seeding import agent_torch_seed, torch_seed
 
 SCHEDULES = ("constant", "linear")
 SCHEDULE_FIELDS = ("learning_rate_schedule", "clip_range_schedule")
@@ -226,11 +227,11 @@ class OnPolicyAgent(BaseAgent):
         self.device = torch.device(c.device)
         # Initialize from the config's seed without touching the global torch RNG.
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(c.seed)
+            torch.manual_seed(torch_seed(c.seed))
             self.model = self._make_model(info, with_value)
         self.model.to(self.device)
         self.generator = torch.Generator(device=self.device)
-        self.generator.manual_seed(c.seed)
+        self.generator.manual_seed(agent_torch_seed(c.seed))
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         self.env_steps = 0
         self.fits = 0

@@ -40,6 +40,7 @@ from porcini.core.batch import TransitionBatch
 from porcini.core.config import build_config, require
 from porcini.core.errors import UnsupportedSpaceError
 from porcini.envs.info import EnvInfo
+from porcini.seeding import agent_eval_rng, agent_rng
 
 
 @dataclass(frozen=True)
@@ -163,9 +164,9 @@ class TDAgent(BaseAgent):
         self.features = feature_map
         self.q = self._new_q()
         self.gamma = float(c.gamma if c.gamma is not None else (info.gamma if info.gamma is not None else 0.99))
-        self.rng = np.random.default_rng(c.seed)
+        self.rng = agent_rng(c.seed)
         # greedy evaluation breaks ties with its own generator, so evaluating never shifts the training stream
-        self.eval_rng = np.random.default_rng([c.seed, 1])
+        self.eval_rng = agent_eval_rng(c.seed)
         self.env_steps = 0
         start = c.epsilon if c.exploration == "epsilon_greedy" else c.temperature
         self.exploration_schedule = make_schedule(c.exploration_schedule, start, c.exploration_final, c.decay_steps)

@@ -67,6 +67,7 @@ from porcini.envs.info import EnvInfo
 from porcini.functional import double_q_target, polyak_update, q_learning_target, td_loss
 from porcini.networks import ACTIVATIONS
 from porcini.networks.denormals import flush_denormals
+from porcini.seeding import agent_rng, torch_seed
 
 TARGET_CHUNK_ROWS = 512
 """Rows per forward of the target network over a fit's minibatches: large enough to amortize per-call overhead,
@@ -182,7 +183,7 @@ class DQN(BaseAgent):
         self.info, self.n_actions = info, int(space.n)
         self.device = torch.device(c.device)
         with torch.random.fork_rng(devices=[]):  # initialize from the seed without touching the global RNG
-            torch.manual_seed(c.seed)
+            torch.manual_seed(torch_seed(c.seed))
             self.q_net = self._build_network(info).to(self.device)
         self.target_net = copy.deepcopy(self.q_net).requires_grad_(False)
         self.params = list(self.q_net.parameters())
@@ -190,7 +191,7 @@ class DQN(BaseAgent):
         self.buffer: ReplayBuffer | PrioritizedReplayBuffer = (
             PrioritizedReplayBuffer(c.buffer_size, alpha=c.prioritized_replay_alpha, eps=c.prioritized_replay_eps)
             if c.prioritized_replay else ReplayBuffer(c.buffer_size))
-        self.rng = np.random.default_rng(c.seed)
+        self.rng = agent_rng(c.seed)
         self.horizon: int | None = None  # the run's env steps, told by Core.learn (set_horizon)
         self.epsilon: LinearSchedule | None = None  # ε over behaviour steps, built once the horizon is known
         self.fit_every_steps = c.train_freq

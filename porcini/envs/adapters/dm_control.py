@@ -52,7 +52,7 @@ def make_dm_control_env(domain: str, task: str, n_envs: int = 1, seed: int | Non
         domain: the suite domain (``"cartpole"``).
         task: the task (``"balance"``).
         n_envs: number of envs stepped together.
-        seed: env ``i`` is reset with ``seed + i``.
+        seed: as in ``make_env`` (env ``i`` is reset with ``porcini.seeding.env_reset_seeds(seed, n_envs)[i]``).
         flatten: flatten the Dict observation into one float array.
         gym_kwargs: passed to ``gymnasium.make`` for each env (``render_mode``, ``task_kwargs``...).
         **make_env_kwargs: passed to ``porcini.make_env`` (``wrappers``, ``max_episode_steps``, ``vectorization``).

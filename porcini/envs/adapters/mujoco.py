@@ -23,7 +23,7 @@ def make_mujoco_env(env_id: str = "InvertedPendulum-v5", n_envs: int = 1, seed: 
     Args:
         env_id: a Gymnasium MuJoCo id (``"InvertedPendulum-v5"``, ``"HalfCheetah-v5"``, ``"Hopper-v5"``...).
         n_envs: number of envs stepped together.
-        seed: env ``i`` is reset with ``seed + i``.
+        seed: as in ``make_env`` (env ``i`` is reset with ``porcini.seeding.env_reset_seeds(seed, n_envs)[i]``).
         **make_env_kwargs: passed to ``porcini.make_env`` (``wrappers``, ``max_episode_steps``, ``env_kwargs``
             such as ``{"reset_noise_scale": 0.1}``...).
 

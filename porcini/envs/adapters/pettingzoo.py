@@ -119,7 +119,7 @@ def make_pettingzoo_env(env_fn: Callable[[], Any], agent: str, policies: Mapping
         policies: other agent -> ``policy(obs) -> action`` (random when missing). Each copy calls the same
             policy objects.
         n_envs: number of envs stepped together.
-        seed: env ``i`` is reset with ``seed + i``.
+        seed: as in ``make_env`` (env ``i`` is reset with ``porcini.seeding.env_reset_seeds(seed, n_envs)[i]``).
         **make_env_kwargs: passed to ``porcini.make_env``.
 
     Raises:

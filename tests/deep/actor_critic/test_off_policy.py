@@ -178,7 +178,8 @@ def test_truncation_bootstraps_and_termination_does_not(name):
         env = make_env(lambda t=terminate: ConstantRewardEnv(horizon, t), seed=0,
                        max_episode_steps=None if terminate else horizon)
         agent = AGENTS[name](env.info, **kwargs)
-        Core(agent, env, progress=False).learn(n_steps=1000)
+        # 2000 steps: after 1000, DDPG's and TD3's terminal value still sat 0.1-0.8 above 1 for some seeds (0-4)
+        Core(agent, env, progress=False).learn(n_steps=2000)
         with torch.no_grad():
             actions = torch.linspace(-1, 1, 5)[:, None]
             q = agent.critic(torch.cat([last.expand(5, 1), actions], -1)).squeeze(-1)

@@ -179,7 +179,8 @@ def test_truncation_bootstraps_and_termination_does_not(ending):
     env = make_env(lambda: drop_episode_index(CountingEnv(**{ending: horizon}), horizon), seed=0)
     agent = DQN(env.info, gamma=gamma, learning_rate=1e-2, learning_starts=100, train_freq=10, gradient_steps=10,
                 batch_size=64, target_update_interval=20, net_arch=(16, 16), loss="mse", seed=0)
-    Core(agent, env, progress=False).learn(n_steps=1500)
+    # 3000 steps: at 1500 seed 0 is still on its way down from an overshoot (Q ≈ 23-31); seeds 0-3 are within 2% at 3000
+    Core(agent, env, progress=False).learn(n_steps=3000)
     q = agent.q_values(np.arange(horizon, dtype=np.float32)[:, None] / horizon).max(axis=1)
     if ending == "truncate_at":
         np.testing.assert_allclose(q, 1 / (1 - gamma), rtol=0.1)

@@ -1,9 +1,12 @@
 """porcini's DQN run on Stable-Baselines3's random draws *is* SB3's DQN run, transition for transition, bit for bit.
 
-Both libraries get the benchmark's CartPole config (benchmarks/tasks/dqn_cartpole.py) and the same seed, so the
-initial weights and the env's start states are already the same. What still differs is where the random numbers
-come from and how the arithmetic is grouped, so porcini is given SB3's:
+Both libraries get the benchmark's CartPole config (benchmarks/tasks/dqn_cartpole.py) and the same seed. They
+derive different things from it (porcini gives its env and its networks independent streams of the seed, see
+``porcini.seeding``; SB3 seeds everything with the seed itself), and the arithmetic is grouped differently, so
+porcini is given SB3's:
 
+- initial weights: SB3's initial parameters are copied into porcini's Q-network and its target network;
+- env start states: porcini's env is reset with SB3's reset seeds (``seed + i`` for env ``i``);
 - random draws: warm-up and exploration actions from SB3's seeded action space, the ε test from NumPy's global
   generator, minibatch indices drawn per gradient step from the global generator (with the env-index draw SB3 makes
   after each);
@@ -147,7 +150,11 @@ def run_porcini_on_sb3_draws(seed: int, total: int, monkeypatch) -> RunLog:
     env = make_env(ENV_ID, n_envs=1, seed=seed)
     agent = DQNOnSB3Draws(env.info, **ZOO, net_arch=(256, 256), seed=seed)
     ours = [*agent.q_net.trunk.layers, agent.q_net.head.linear]
-    # same seed, same torch draws: the initial weights already agree (asserted, not assumed)
+    with torch.no_grad():  # in place: the parameters stay the tensors the optimizer and the target copy know
+        for mine, theirs in zip(ours, sb3_linears(model), strict=True):
+            mine.weight.copy_(theirs.weight)
+            mine.bias.copy_(theirs.bias)
+    agent.target_net.load_state_dict(agent.q_net.state_dict())
     assert np.array_equal(flat(ours), flat(sb3_linears(model)))
     agent.optimizer = TorchAdam(agent.params, ZOO["learning_rate"])  # type: ignore[assignment]
 
@@ -172,7 +179,7 @@ def run_porcini_on_sb3_draws(seed: int, total: int, monkeypatch) -> RunLog:
     monkeypatch.setattr(agent.buffer, "add", logged_add)
     monkeypatch.setattr(agent, "fit", logged_fit)
     core = Core(agent, env, progress=False)
-    core.reset(seed=seed)  # SB3's first episode starts from reset(seed); make_env's seeded reset is not reused
+    core.reset(seed=[seed])  # SB3 resets env i with seed + i; porcini would derive its own seeds from an int
     core.learn(n_steps=total, horizon=TOTAL)  # ε decays over a fraction of TOTAL, as SB3 was told
     return log
 

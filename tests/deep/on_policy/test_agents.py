@@ -132,7 +132,8 @@ def test_rollout_targets_use_values_of_the_true_next_obs(reference_gae):
     expected = reference_gae(batch.reward, value, next_value, terminated, truncated, 0.9, 0.8)
     np.testing.assert_allclose(data.advantage.numpy(), expected.reshape(-1), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(data.returns.numpy(), (expected + value).reshape(-1), rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(data.old_value.numpy(), value.reshape(-1), rtol=1e-6)
+    # atol: one batched forward against another differs by float32 rounding, relatively large for values near 0
+    np.testing.assert_allclose(data.old_value.numpy(), value.reshape(-1), rtol=1e-6, atol=1e-7)
 
 
 @pytest.mark.parametrize("agent_cls, overrides, steps", [

@@ -9,6 +9,7 @@ from porcini import Core  # noqa: E402
 from porcini.algorithms.random import RandomAgent  # noqa: E402
 from porcini.core import Callback  # noqa: E402
 from porcini.envs.adapters import make_dm_control_env  # noqa: E402
+from porcini.seeding import env_reset_seeds  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +33,7 @@ def test_cartpole_balance_flattened_and_seeded(raw_env):
     assert env.info.obs_shape == (5,) and env.info.action_shape == (1,)
     obs, _ = env.reset(seed=3)
     for i in range(2):
-        raw, _ = raw_env.reset(seed=3 + i)
+        raw, _ = raw_env.reset(seed=env_reset_seeds(3, 2)[i])
         expected = np.concatenate([raw[k].ravel() for k in raw_env.observation_space.spaces])
         np.testing.assert_array_equal(obs[i], expected)
 

@@ -6,6 +6,7 @@ from porcini import Core
 from porcini.core import BaseAgent
 from porcini.core.errors import EnvCheckError
 from porcini.envs.mixed import MixedVectorEnv, make_mixed_env, split_counts
+from porcini.seeding import env_reset_seeds
 
 
 def real_cartpole():
@@ -49,7 +50,7 @@ def test_reset_seeds_follow_make_env_per_index():
     env = make_mixed_env(SOURCES)
     obs, _ = env.reset(seed=10)
     factories = [lambda: gym.make("CartPole-v1")] * 3 + [real_cartpole] * 2
-    expected = np.stack([f().reset(seed=10 + i)[0] for i, f in enumerate(factories)])
+    expected = np.stack([f().reset(seed=s)[0] for s, f in zip(env_reset_seeds(10, 5), factories)])
     np.testing.assert_array_equal(obs, expected)
 
 
