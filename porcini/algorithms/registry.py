@@ -7,7 +7,7 @@ import importlib
 import importlib.util
 from typing import Any
 
-from porcini.core.errors import UnknownNameError
+from porcini.errors import UnknownNameError
 
 # name -> "module:Class". The name is the module's own name (`porcini train ALGO ENV`).
 ALGORITHMS: dict[str, str] = {

@@ -21,7 +21,7 @@ import math
 from dataclasses import dataclass
 from typing import Protocol
 
-from porcini.core.errors import ConfigError
+from porcini.errors import ConfigError
 
 SCHEDULE_KINDS = ("constant", "linear", "exponential")
 

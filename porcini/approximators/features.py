@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from porcini.core.errors import UnsupportedSpaceError
+from porcini.errors import UnsupportedSpaceError
 
 
 class Features:

@@ -24,7 +24,7 @@ from porcini.approximators.features import (
     RBFFeatures,
 )
 from porcini.approximators.tile_coding import TileCoding
-from porcini.core.errors import UnsupportedSpaceError
+from porcini.errors import UnsupportedSpaceError
 
 FEATURE_KINDS = ("auto", "one_hot", "tile", "rbf", "fourier", "polynomial")
 

@@ -3,9 +3,9 @@
 from porcini.core.agent import Agent, BaseAgent
 from porcini.core.batch import TransitionBatch
 from porcini.core.callbacks import Callback
-from porcini.core.errors import CheckpointError, ConfigError, EnvCheckError, PorciniError
 from porcini.core.loop import Core, EpisodeRecord, LearnResult
 from porcini.core.schedule import LoopSchedule
+from porcini.errors import CheckpointError, ConfigError, EnvCheckError, PorciniError
 
 __all__ = [
     "Agent",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from porcini.core.errors import ConfigError
+from porcini.errors import ConfigError
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance

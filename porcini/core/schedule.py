@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from porcini.core.errors import ConfigError
+from porcini.errors import ConfigError
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from porcini.core.errors import EnvCheckError
+from porcini.errors import EnvCheckError
 
 
 def true_successor(reset_obs: Any, ended: np.ndarray, info: dict[str, Any]) -> Any:

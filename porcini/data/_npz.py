@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from porcini.core.errors import CheckpointError
+from porcini.errors import CheckpointError
 
 
 class DataFileError(CheckpointError, ValueError):

@@ -22,8 +22,8 @@ import numpy as np
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import concatenate, create_empty_array
 
-from porcini.core.errors import CheckpointError
 from porcini.envs.episode_log import EpisodeLog, ReplayError, observations_equal
+from porcini.errors import CheckpointError
 
 
 class EpisodeRecorder(gym.Wrapper):

@@ -8,7 +8,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from porcini.core.errors import EnvCheckError
+from porcini.errors import EnvCheckError
 
 
 def _name(env: Any) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from porcini.core.errors import CheckpointError
+from porcini.errors import CheckpointError
 
 
 class ReplayError(CheckpointError):

@@ -19,7 +19,7 @@ from typing import Any
 
 import gymnasium as gym
 
-from porcini.core.errors import ConfigError
+from porcini.errors import ConfigError
 
 
 def split_env_path(env: str) -> tuple[str, str] | None:

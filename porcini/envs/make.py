@@ -9,11 +9,11 @@ from typing import Any
 import gymnasium as gym
 from gymnasium.vector import AutoresetMode
 
-from porcini.core.errors import EnvCheckError
 from porcini.envs.async_vector import AsyncVectorEnv
 from porcini.envs.info import EnvInfo
 from porcini.envs.locate import resolve_env
 from porcini.envs.vector import CheckedVectorEnv, SyncVectorEnv
+from porcini.errors import EnvCheckError
 from porcini.seeding import action_space_seed
 
 Wrapper = Any  # a gymnasium.Wrapper / VectorWrapper class, a callable env -> env, or (callable, kwargs)

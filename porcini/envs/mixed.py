@@ -16,9 +16,9 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from porcini.core.errors import EnvCheckError
 from porcini.envs.make import Wrapper, attach, env_factory, seed_vector_env, split_wrappers
 from porcini.envs.vector import SyncVectorEnv
+from porcini.errors import EnvCheckError
 
 SourceSpec = tuple[str | Callable[..., gym.Env], int]
 

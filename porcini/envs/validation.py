@@ -12,7 +12,7 @@ from typing import Any, cast
 import gymnasium as gym
 import numpy as np
 
-from porcini.core.errors import EnvCheckError
+from porcini.errors import EnvCheckError
 
 SMALL_OBS = 32  # up to this many scalars per batch, bounds are checked in Python
 _BOOLS = (bool, np.bool_)

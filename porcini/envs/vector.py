@@ -17,9 +17,9 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space, concatenate, create_empty_array
 
-from porcini.core.errors import CheckpointError, EnvCheckError
 from porcini.envs.episode_log import EpisodeLog, ReplayError, observations_equal
 from porcini.envs.validation import StepValidator
+from porcini.errors import CheckpointError, EnvCheckError
 from porcini.seeding import env_reset_seeds
 
 EnvFactory = Callable[[], gym.Env]

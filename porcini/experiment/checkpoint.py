@@ -14,7 +14,7 @@ from typing import IO, TYPE_CHECKING, Any, cast
 
 import numpy as np
 
-from porcini.core.errors import CheckpointError, UserError
+from porcini.errors import CheckpointError, UserError
 from porcini.experiment.safe_files import atomic_file
 
 if TYPE_CHECKING:

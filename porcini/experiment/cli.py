@@ -1,6 +1,6 @@
 """The ``porcini`` command line: train, config, eval, resume, plot, inspect, list (docs/architecture.md contract).
 
-Exit codes: 0 success; 2 usage or configuration error, a :class:`~porcini.core.errors.UserError` printed on one
+Exit codes: 0 success; 2 usage or configuration error, a :class:`~porcini.errors.UserError` printed on one
 line (the message names the problem and the fix); 1 a runtime failure: porcini's own diagnosis on one line, or
 any other exception with its traceback (a bug somewhere). ``--debug`` or ``PORCINI_DEBUG=1`` prints the traceback
 of every error. With ``--json`` the last line of stdout is exactly one JSON object; progress bars and tables go
@@ -19,7 +19,7 @@ from typing import Any, TypeVar, cast
 
 import click
 
-from porcini.core.errors import PorciniError, UserError
+from porcini.errors import PorciniError, UserError
 from porcini.experiment.interrupt import TrainingInterrupted
 
 F = TypeVar("F", bound=Callable[..., Any])

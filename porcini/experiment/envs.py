@@ -13,10 +13,10 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from porcini.core.errors import CheckpointError, ConfigError
 from porcini.envs import SyncVectorEnv, make_env
 from porcini.envs.async_vector import AsyncVectorEnv
 from porcini.envs.episode_log import ReplayError
+from porcini.errors import CheckpointError, ConfigError
 from porcini.experiment.config import RunConfig
 from porcini.experiment.seeding import eval_seed
 

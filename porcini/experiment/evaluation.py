@@ -9,7 +9,7 @@ import numpy as np
 
 from porcini.algorithms.registry import get_algorithm
 from porcini.core import Core
-from porcini.core.errors import CheckpointError, UserError
+from porcini.errors import CheckpointError, UserError
 from porcini.experiment.checkpoint import read_checkpoint, resolve_checkpoint, run_identity
 from porcini.experiment.config import RunConfig, load_run_config, make_algo_config
 from porcini.experiment.envs import build_envs, stateful_wrappers

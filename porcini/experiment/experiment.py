@@ -22,8 +22,8 @@ import numpy as np
 import porcini
 from porcini.algorithms.registry import get_algorithm
 from porcini.core import Callback, Core
-from porcini.core.errors import ConfigError, UserError
 from porcini.core.records import EpisodeRecord
+from porcini.errors import ConfigError, UserError
 from porcini.experiment.checkpoint import Checkpoint, read_checkpoint, resolve_checkpoint, run_identity, save_checkpoint
 from porcini.experiment.config import RunConfig, dump_yaml, load_run_config, make_algo_config, to_dict
 from porcini.experiment.envs import at_episode_boundary, build_envs, env_resume_state, restore_envs, wrapper_states

@@ -21,7 +21,7 @@ from importlib import resources
 from typing import Any
 
 from porcini.algorithms.registry import get_algorithm
-from porcini.core.errors import ConfigError
+from porcini.errors import ConfigError
 from porcini.experiment.config import RunConfig, make_algo_config, record_path, resolve_run_config
 
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import gymnasium as gym
 import numpy as np
 
-from porcini.core.errors import missing_extra
+from porcini.errors import missing_extra
 from porcini.experiment.evaluation import load_policy
 from porcini.experiment.seeding import eval_seed
 

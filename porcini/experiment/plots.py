@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from porcini.core.errors import UserError, missing_extra
+from porcini.errors import UserError, missing_extra
 from porcini.experiment.statistics import aggregate_scores, as_scores, curve_band
 
 

@@ -1,7 +1,7 @@
 """Preflight: everything a run needs, checked before its run directory exists.
 
 :func:`validate` is the one place that turns a run config into either a run that can start or a
-:class:`~porcini.core.errors.UserError` naming the problem and the fix: the algorithm and its hyperparameters,
+:class:`~porcini.errors.UserError` naming the problem and the fix: the algorithm and its hyperparameters,
 the optional extras of the chosen log sinks, the env id and keyword arguments, the wrappers' names and keyword
 arguments, and whether the agent can act in the env's spaces (it builds one env with its wrappers, and the agent
 on it). Exceptions that are not porcini's user errors (a bug in the user's env, say) pass through unchanged, with
@@ -19,9 +19,9 @@ from typing import Any
 import gymnasium as gym
 
 from porcini.algorithms.registry import available, get_algorithm
-from porcini.core.errors import ConfigError, UnknownNameError, UnsupportedSpaceError, missing_extra
 from porcini.envs import make_env
 from porcini.envs.info import EnvInfo
+from porcini.errors import ConfigError, UnknownNameError, UnsupportedSpaceError, missing_extra
 from porcini.experiment.config import RunConfig, make_algo_config
 from porcini.experiment.envs import wrapper_specs
 

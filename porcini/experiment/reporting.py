@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from porcini.core.errors import ConfigError
+from porcini.errors import ConfigError
 from porcini.experiment.config import load_yaml
 from porcini.experiment.loggers.base import flatten_params
 from porcini.experiment.plots import final_scores, load_run_curve, plot_learning_curves, report_table

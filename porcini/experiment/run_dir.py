@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from porcini.core.errors import RunDirectoryError
+from porcini.errors import RunDirectoryError
 from porcini.experiment.config.dataclass_io import load_yaml, yaml_text
 from porcini.experiment.safe_files import atomic_file, check_writable, remove_stale_temp_files, reporting_os_errors
 

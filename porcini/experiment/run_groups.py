@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from porcini.core.errors import ConfigError
+from porcini.errors import ConfigError
 from porcini.experiment.config.dataclass_io import load_yaml
 
 # <algo>-<env>-s<seed>-<YYYYmmdd-HHMMSS>[-<n>]: n counts runs started in the same second

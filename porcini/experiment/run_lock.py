@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from porcini.core.errors import RunDirectoryError
+from porcini.errors import RunDirectoryError
 from porcini.experiment.safe_files import reporting_os_errors
 
 LOCK_NAME = ".lock"

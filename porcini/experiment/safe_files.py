@@ -3,7 +3,7 @@
 Every file of a run directory that is rewritten (``config.yaml``, ``summary.json``, checkpoints) goes through a
 temporary file in the same folder, renamed over the old one: a reader or a crash sees the old file or the new
 one, never half of one. An ``OSError`` on the way (disk full, read-only file system, a path too long) becomes a
-:class:`~porcini.core.errors.RunDirectoryError` whose message names the file, the problem and the fix.
+:class:`~porcini.errors.RunDirectoryError` whose message names the file, the problem and the fix.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, TypeVar, cast
 
-from porcini.core.errors import RunDirectoryError
+from porcini.errors import RunDirectoryError
 
 TEMP_SUFFIX = ".tmp"
 F = TypeVar("F", bound=Callable[..., Any])

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from porcini.core.errors import ConfigError, PorciniError
+from porcini.errors import ConfigError, PorciniError
 from porcini.experiment.config import RunConfig
 from porcini.experiment.interrupt import StopOnSignal, TrainingInterrupted
 

@@ -15,7 +15,7 @@ import gymnasium as gym
 import numpy as np
 from torch import nn
 
-from porcini.core.errors import UnsupportedSpaceError
+from porcini.errors import UnsupportedSpaceError
 from porcini.networks.cnn import NatureCNN
 from porcini.networks.mlp import MLP
 

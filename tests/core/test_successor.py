@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from porcini.core.errors import EnvCheckError
 from porcini.core.successor import true_successor
+from porcini.errors import EnvCheckError
 
 
 def test_final_observations_replace_the_reset_ones_only_where_episodes_ended():

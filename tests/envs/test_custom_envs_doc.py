@@ -11,8 +11,8 @@ import gymnasium as gym
 import pytest
 from click.testing import CliRunner
 
-from porcini.core.errors import ConfigError
 from porcini.envs import make_env
+from porcini.errors import ConfigError
 from porcini.experiment.cli import main
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "custom-envs.md"

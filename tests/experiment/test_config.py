@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from porcini.core.config import require
-from porcini.core.errors import ConfigError
+from porcini.errors import ConfigError
 from porcini.experiment.config import (
     EnvConfig,
     RunConfig,

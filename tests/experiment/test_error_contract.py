@@ -155,7 +155,7 @@ def test_debug_shows_the_traceback_of_a_usage_error(tmp_path, monkeypatch, how):
 
 
 def test_porcinis_user_errors_are_one_exception_type():
-    from porcini.core.errors import ConfigError, UnknownNameError, UserError
+    from porcini.errors import ConfigError, UnknownNameError, UserError
 
     assert issubclass(ConfigError, UserError) and issubclass(UnknownNameError, UserError)
     assert issubclass(UnknownNameError, KeyError)  # callers that caught get_algorithm's KeyError still do
@@ -165,7 +165,7 @@ def test_porcinis_user_errors_are_one_exception_type():
 def test_env_check_can_be_switched_off_in_the_config():
     import numpy as np
 
-    from porcini.core.errors import EnvCheckError
+    from porcini.errors import EnvCheckError
     from porcini.experiment.config import dump_yaml, load_yaml
     from porcini.experiment.envs import build_envs
     from porcini.experiment.launch import resolve

@@ -4,7 +4,7 @@ import pytest
 
 from porcini.algorithms import DQN, PPO
 from porcini.algorithms.policy_gradient.recurrent_ppo import RecurrentPPOConfig
-from porcini.core.errors import ConfigError
+from porcini.errors import ConfigError
 from porcini.experiment import config_of_record, envs_with_record, run_config_of_record
 from porcini.experiment.config import to_dict
 from porcini.experiment.launch import resolve

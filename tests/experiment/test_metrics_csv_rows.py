@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from porcini.core.errors import RunDirectoryError
+from porcini.errors import RunDirectoryError
 from porcini.experiment.loggers import CSVLogger, read_metrics_csv
 
 

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from porcini.core.errors import CheckpointError
+from porcini.errors import CheckpointError
 from porcini.experiment.checkpoint import load_checkpoint, save_checkpoint
 from porcini.experiment.cli import main
 from porcini.experiment.evaluation import load_policy

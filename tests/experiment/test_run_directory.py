@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from porcini.core.errors import RunDirectoryError
+from porcini.errors import RunDirectoryError
 from porcini.experiment.checkpoint import load_checkpoint, save_checkpoint
 from porcini.experiment.cli import main
 from porcini.experiment.experiment import Experiment

@@ -3,7 +3,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from porcini.core.errors import ConfigError
+from porcini.errors import ConfigError
 from porcini.experiment.cli import main
 from porcini.experiment.experiment import Experiment
 from porcini.experiment.launch import resolve

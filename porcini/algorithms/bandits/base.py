@@ -16,8 +16,8 @@ import numpy as np
 
 from porcini.core.agent import BaseAgent, supports_action_space
 from porcini.core.batch import TransitionBatch
-from porcini.core.errors import UnsupportedSpaceError
 from porcini.envs.info import EnvInfo
+from porcini.errors import UnsupportedSpaceError
 from porcini.seeding import agent_rng
 
 

@@ -30,8 +30,8 @@ from porcini.algorithms.exploration import epsilon_greedy, greedy
 from porcini.core.agent import BaseAgent, supports_action_space
 from porcini.core.batch import TransitionBatch
 from porcini.core.config import build_config, require
-from porcini.core.errors import UnsupportedSpaceError, missing_extra
 from porcini.envs.info import EnvInfo
+from porcini.errors import UnsupportedSpaceError, missing_extra
 from porcini.seeding import agent_rng
 
 REGRESSORS = ("auto", "extra_trees", "mlp")

@@ -38,8 +38,8 @@ from porcini.approximators import FEATURE_KINDS, Features, LinearQ, OneHotFeatur
 from porcini.core.agent import BaseAgent, q_value_explanation, supports_action_space
 from porcini.core.batch import TransitionBatch
 from porcini.core.config import build_config, require
-from porcini.core.errors import UnsupportedSpaceError
 from porcini.envs.info import EnvInfo
+from porcini.errors import UnsupportedSpaceError
 from porcini.seeding import agent_eval_rng, agent_rng
 
 

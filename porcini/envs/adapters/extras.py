@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from porcini.core.errors import missing_extra
+from porcini.errors import missing_extra
 
 
 def require_extra(module: str, extra: str, what: str | None = None) -> ModuleType:

@@ -23,9 +23,9 @@ from typing import Any
 
 import gymnasium as gym
 
-from porcini.core.errors import EnvCheckError
 from porcini.envs.adapters.extras import require_extra
 from porcini.envs.make import make_env
+from porcini.errors import EnvCheckError
 
 Policy = Callable[[Any], Any]  # one agent's observation -> its action
 

@@ -14,7 +14,6 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from porcini.core.errors import EnvCheckError
 from porcini.envs.wrappers.randomization import (
     STREAM_MULTITASK,
     ParamSetter,
@@ -23,6 +22,7 @@ from porcini.envs.wrappers.randomization import (
     get_env_params,
     set_env_params,
 )
+from porcini.errors import EnvCheckError
 
 EnvSource = str | Callable[[], gym.Env]
 

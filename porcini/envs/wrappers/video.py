@@ -12,8 +12,8 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 
-from porcini.core.errors import missing_extra
 from porcini.envs.wrappers._common import require_env
+from porcini.errors import missing_extra
 
 VIDEO_FORMATS = ("mp4", "gif")
 

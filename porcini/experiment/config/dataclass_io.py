@@ -2,7 +2,7 @@
 
 It serves :class:`~porcini.experiment.config.RunConfig` and every algorithm's ``XConfig`` alike. A config
 class follows one convention: typed fields, an attribute docstring right under each field (the help text), and
-range checks in ``__post_init__`` that raise :class:`~porcini.core.errors.ConfigError`
+range checks in ``__post_init__`` that raise :class:`~porcini.errors.ConfigError`
 (``porcini.core.config.require``). Type checks and conversions come from the annotations, here.
 """
 
@@ -23,7 +23,7 @@ from typing import Any, Literal, TypeVar
 
 import yaml
 
-from porcini.core.errors import ConfigError
+from porcini.errors import ConfigError
 
 C = TypeVar("C")
 

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from porcini.core.config import require
-from porcini.core.errors import ConfigError
+from porcini.errors import ConfigError
 from porcini.experiment.config.dataclass_io import (
     apply_overrides,
     deep_merge,

@@ -17,7 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from porcini.core.errors import ConfigError, missing_extra
+from porcini.errors import ConfigError, missing_extra
 from porcini.experiment.loggers.background import BackgroundCalls, describe_lost
 from porcini.experiment.loggers.base import Logger, flatten_params
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from porcini.core.errors import missing_extra
+from porcini.errors import missing_extra
 from porcini.experiment.loggers.base import Logger
 
 

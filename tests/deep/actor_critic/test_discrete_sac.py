@@ -16,7 +16,7 @@ from porcini.algorithms.actor_critic.common import Sample
 from porcini.algorithms.actor_critic.discrete_sac import DiscreteSAC
 from porcini.algorithms.actor_critic.sac import SAC
 from porcini.core.batch import TransitionBatch
-from porcini.core.errors import ConfigError
+from porcini.errors import ConfigError
 from porcini.experiment.checkpoint import load_checkpoint, save_checkpoint
 
 SMALL = {"net_arch": (32, 32), "batch_size": 32, "learning_starts": 50}

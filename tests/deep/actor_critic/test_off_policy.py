@@ -15,7 +15,7 @@ from porcini.algorithms.actor_critic.ddpg import DDPG
 from porcini.algorithms.actor_critic.sac import SAC, SACConfig
 from porcini.algorithms.actor_critic.td3 import TD3, TD3Config
 from porcini.core.batch import TransitionBatch
-from porcini.core.errors import ConfigError
+from porcini.errors import ConfigError
 from porcini.experiment.checkpoint import load_checkpoint, save_checkpoint
 
 AGENTS = {"sac": SAC, "td3": TD3, "ddpg": DDPG}

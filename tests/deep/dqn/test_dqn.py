@@ -12,9 +12,9 @@ from porcini import Core, make_env
 from porcini.algorithms.value_based.common import n_step_window
 from porcini.algorithms.value_based.dqn import DQN, DQNConfig
 from porcini.core.batch import TransitionBatch
-from porcini.core.errors import ConfigError
 from porcini.envs.info import EnvInfo
 from porcini.envs.testing import CountingEnv, IdentityEnv
+from porcini.errors import ConfigError
 from porcini.experiment.checkpoint import from_safe, to_safe
 from porcini.functional import n_step_targets
 

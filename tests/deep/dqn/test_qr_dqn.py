@@ -11,9 +11,9 @@ import torch
 from porcini import Core, make_env
 from porcini.algorithms.value_based.qr_dqn import QRDQN, QRDQNConfig, quantile_huber_loss
 from porcini.core.batch import TransitionBatch
-from porcini.core.errors import ConfigError
 from porcini.envs.info import EnvInfo
 from porcini.envs.testing import IdentityEnv
+from porcini.errors import ConfigError
 from porcini.experiment.checkpoint import from_safe, to_safe
 
 BOX_INFO = EnvInfo("toy", gym.spaces.Box(-10.0, 10.0, (3,), np.float32), gym.spaces.Discrete(3))

@@ -16,7 +16,7 @@ from porcini.algorithms.policy_gradient.reinforce import Reinforce, ReinforceCon
 from porcini.algorithms.policy_gradient.trpo import TRPO, TRPOConfig
 from porcini.algorithms.registry import get_algorithm
 from porcini.core.batch import TransitionBatch
-from porcini.core.errors import ConfigError
+from porcini.errors import ConfigError
 from porcini.experiment.checkpoint import from_safe, to_safe
 from porcini.networks.flat import FlatParameters
 

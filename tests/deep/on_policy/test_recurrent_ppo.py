@@ -11,7 +11,7 @@ from porcini import Core, make_env
 from porcini.algorithms import PPO, RecurrentPPO
 from porcini.algorithms.policy_gradient.recurrent_ppo import RecurrentPPOConfig
 from porcini.core import Callback
-from porcini.core.errors import ConfigError
+from porcini.errors import ConfigError
 
 SMALL = dict(n_steps=8, batch_size=16, n_epochs=2, lstm_hidden_size=8, net_arch=(8,))
 

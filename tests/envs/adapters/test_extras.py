@@ -35,7 +35,7 @@ def test_importing_porcini_envs_imports_no_optional_package():
 
 
 def test_missing_extras_name_the_install_for_a_package_and_for_a_clone():
-    from porcini.core.errors import MissingExtraError
+    from porcini.errors import MissingExtraError
 
     with pytest.raises(MissingExtraError) as caught:
         require_extra("porcini_no_such_module", "fancy")

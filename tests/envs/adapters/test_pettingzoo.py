@@ -6,8 +6,8 @@ pettingzoo = pytest.importorskip("pettingzoo", reason='PettingZoo is not install
 
 from porcini import Core  # noqa: E402
 from porcini.algorithms.random import RandomAgent  # noqa: E402
-from porcini.core.errors import EnvCheckError  # noqa: E402
 from porcini.envs.adapters import PettingZooAgentView, make_pettingzoo_env  # noqa: E402
+from porcini.errors import EnvCheckError  # noqa: E402
 
 
 class Relay(pettingzoo.ParallelEnv):

@@ -4,8 +4,8 @@ import pytest
 
 from porcini import Core
 from porcini.core import BaseAgent
-from porcini.core.errors import EnvCheckError
 from porcini.envs.mixed import MixedVectorEnv, make_mixed_env, split_counts
+from porcini.errors import EnvCheckError
 from porcini.seeding import env_reset_seeds
 
 

@@ -4,8 +4,8 @@ import pytest
 
 from porcini import Core, make_env
 from porcini.core import BaseAgent
-from porcini.core.errors import EnvCheckError
 from porcini.envs.wrappers.multitask import MultiTask, TaskSwitchEnv
+from porcini.errors import EnvCheckError
 
 # chi-square critical values at p = 0.001, by degrees of freedom: a correct sampler fails 1 in 1000 seeds, and with
 # fixed seeds the test is deterministic

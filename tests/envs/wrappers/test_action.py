@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 
 from porcini import make_env
-from porcini.core.errors import EnvCheckError
 from porcini.envs.testing import CountingEnv
 from porcini.envs.wrappers import ClipAction, RepeatAction, RescaleAction, StickyAction
+from porcini.errors import EnvCheckError
 
 
 class ActionLogEnv(gym.Env):

@@ -1,0 +1,40 @@
+"""The package layers of docs/architecture.md, checked on the source: which package may import which."""
+
+import ast
+from pathlib import Path
+
+import porcini
+
+PACKAGE = Path(porcini.__file__).parent
+
+
+def _porcini_imports(path: Path) -> set[str]:
+    """The porcini modules a source file imports (absolute imports; porcini uses no relative ones)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+    return {name for name in names if name == "porcini" or name.startswith("porcini.")}
+
+
+def test_envs_import_nothing_from_core():
+    offenders = {
+        str(path.relative_to(PACKAGE)): sorted(m for m in _porcini_imports(path) if m.startswith("porcini.core"))
+        for path in (PACKAGE / "envs").rglob("*.py")
+    }
+    assert {path: mods for path, mods in offenders.items() if mods} == {}
+
+
+def test_errors_module_stands_alone():
+    assert _porcini_imports(PACKAGE / "errors.py") == set()
+
+
+def test_core_errors_is_the_same_errors():
+    import porcini.core.errors as kept
+    import porcini.errors as errors
+
+    assert kept.__all__
+    for name in kept.__all__:
+        assert getattr(kept, name) is getattr(errors, name)
