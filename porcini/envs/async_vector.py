@@ -1,4 +1,4 @@
-"""AsyncVectorEnv: Gymnasium's subprocess vector env, resumable like porcini's ``SyncVectorEnv``.
+"""AsyncVectorEnv: Gymnasium's subprocess vector env, resumable like porcini's ``SerialVectorEnv``.
 
 Each env in a worker process is wrapped, outermost, in an :class:`EpisodeRecorder` that keeps the env's
 :class:`~porcini.envs.episode_log.EpisodeLog` inside the worker. The worker is where the recording must happen:
@@ -178,7 +178,7 @@ class AsyncVectorEnv(gym.vector.AsyncVectorEnv):
         return result
 
     def resume_state(self) -> dict[str, Any]:
-        """The state needed to rebuild every env mid-episode, in ``SyncVectorEnv.resume_state``'s format."""
+        """The state needed to rebuild every env mid-episode, in ``SerialVectorEnv.resume_state``'s format."""
         logs = self.call("porcini_episode_log") if self._recording else ()
         if not self._recording or any(log is None for log in logs):
             raise CheckpointError("call record_for_resume() before the first reset to make this env resumable")

@@ -96,7 +96,7 @@ class EpisodeLog:
             else:
                 raise ReplayError(f"env index {i} has no recorded episode start; the checkpoint is incomplete")
             for step, action in enumerate(actions):
-                # a NumPy scalar for scalar actions, as SyncVectorEnv.step passes them
+                # a NumPy scalar for scalar actions, as SerialVectorEnv.step passes them
                 obs, _, terminated, truncated, _ = env.step(action[()] if action.ndim == 0 else action)
                 if terminated or truncated:
                     raise ReplayError(

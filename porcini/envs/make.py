@@ -12,7 +12,7 @@ from gymnasium.vector import AutoresetMode
 from porcini.envs.async_vector import AsyncVectorEnv
 from porcini.envs.info import EnvInfo
 from porcini.envs.locate import resolve_env
-from porcini.envs.vector import CheckedVectorEnv, SyncVectorEnv
+from porcini.envs.vector import CheckedVectorEnv, SerialVectorEnv
 from porcini.errors import EnvCheckError
 from porcini.seeding import action_space_seed
 
@@ -153,7 +153,7 @@ def make_env(
     # the probe steps the bare env: wrappers with side effects (video, shared curricula) must not see it
     mode = _choose_vectorization(base, n_envs) if vectorization == "auto" else vectorization
     if mode == "sync":
-        venv: Any = SyncVectorEnv([factory] * n_envs, env_id=name, check=check)
+        venv: Any = SerialVectorEnv([factory] * n_envs, env_id=name, check=check)
     elif mode == "async":
         venv = AsyncVectorEnv([factory] * n_envs, env_id=name)
         venv = CheckedVectorEnv(venv, name, check=check)

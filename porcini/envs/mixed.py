@@ -17,7 +17,7 @@ import gymnasium as gym
 import numpy as np
 
 from porcini.envs.make import Wrapper, attach, env_factory, seed_vector_env, split_wrappers
-from porcini.envs.vector import SyncVectorEnv
+from porcini.envs.vector import SerialVectorEnv
 from porcini.errors import EnvCheckError
 
 SourceSpec = tuple[str | Callable[..., gym.Env], int]
@@ -27,8 +27,8 @@ def _returning(env: gym.Env) -> Callable[[], gym.Env]:
     return lambda: env
 
 
-class MixedVectorEnv(SyncVectorEnv):
-    """A :class:`SyncVectorEnv` over several sources, adding ``info["source"]`` (int ``[B]``) to every result.
+class MixedVectorEnv(SerialVectorEnv):
+    """A :class:`SerialVectorEnv` over several sources, adding ``info["source"]`` (int ``[B]``) to every result.
 
     Args:
         sources: ``(label, factory, n_envs)`` per source, in index order; all envs must share spaces.
@@ -77,7 +77,7 @@ class MixedVectorEnv(SyncVectorEnv):
     def reset(
         self, *, seed: int | Sequence[int | None] | None = None, options: dict[str, Any] | None = None
     ) -> tuple[Any, dict[str, Any]]:
-        """Reset every env (an int seed as in ``SyncVectorEnv``); ``info["source"]`` holds the source ids."""
+        """Reset every env (an int seed as in ``SerialVectorEnv``); ``info["source"]`` holds the source ids."""
         obs, info = super().reset(seed=seed, options=options)
         return obs, self._label(info)
 

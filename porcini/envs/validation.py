@@ -97,7 +97,7 @@ class StepValidator:
                     self._raise_non_finite_action(bad, a[bad])
                 raise EnvCheckError(
                     f"action {a[bad].tolist()} is outside {space} {self._where(bad)}; clip or squash actions in the "
-                    "agent, or add the ClipAction / RescaleAction wrapper"
+                    "agent, or add the ClipAction / ClippedRescaleAction wrapper"
                 )
         return a
 

@@ -1,7 +1,7 @@
 """porcini's vector environments: same-step autoreset, the true final observation, cheap for one env.
 
 Gymnasium's ``SyncVectorEnv`` pays per-step costs (space iteration, info merging, deep copies) that dominate a
-cheap env like CartPole when there is only one of them. ``SyncVectorEnv`` here keeps Gymnasium's vector API and
+cheap env like CartPole when there is only one of them. ``SerialVectorEnv`` here keeps Gymnasium's vector API and
 same-step autoreset semantics but does the minimum: when env ``i`` ends, ``step`` returns the first observation of
 the next episode in ``obs[i]`` and the final observation of the ended one in ``info["final_obs"][i]`` (stacked
 array; ``info["_final_obs"]`` is the mask), with the ended step's info under ``info["final_info"]``.
@@ -47,8 +47,12 @@ def reset_seeds(seed: int | Sequence[int | None] | None, n_envs: int) -> list[in
     return seeds
 
 
-class SyncVectorEnv(VectorEnv):
+class SerialVectorEnv(VectorEnv):
     """Steps ``n`` environments in this process, one after another, with same-step autoreset.
+
+    Not Gymnasium's ``SyncVectorEnv``, hence another name: an int reset seed gives env ``i`` the seed
+    ``porcini.seeding.env_reset_seeds(seed, n)[i]`` (not ``seed + i``), autoreset is always same-step,
+    ``info["final_obs"]`` is one stacked array, steps are validated, and episodes can be rebuilt on resume.
 
     Args:
         env_fns: one factory per env; all envs must share observation and action spaces.
@@ -57,7 +61,7 @@ class SyncVectorEnv(VectorEnv):
 
     Example:
         >>> import gymnasium as gym
-        >>> env = SyncVectorEnv([lambda: gym.make("CartPole-v1")] * 2, env_id="CartPole-v1")
+        >>> env = SerialVectorEnv([lambda: gym.make("CartPole-v1")] * 2, env_id="CartPole-v1")
         >>> obs, info = env.reset(seed=0)
         >>> obs.shape
         (2, 4)
@@ -65,7 +69,7 @@ class SyncVectorEnv(VectorEnv):
 
     def __init__(self, env_fns: Sequence[EnvFactory], *, env_id: str = "env", check: bool = True) -> None:
         if len(env_fns) == 0:
-            raise ValueError("SyncVectorEnv needs at least one env factory")
+            raise ValueError("SerialVectorEnv needs at least one env factory")
         self.envs = [fn() for fn in env_fns]
         self.num_envs = len(self.envs)
         first = self.envs[0]
@@ -302,7 +306,7 @@ class CheckedVectorEnv(gym.vector.VectorWrapper):
     def reset(
         self, *, seed: int | Sequence[int | None] | None = None, options: dict[str, Any] | None = None
     ) -> tuple[Any, dict[str, Any]]:
-        """Reset (an int seed as in :class:`SyncVectorEnv`, not Gymnasium's ``seed + i``); validate the result."""
+        """Reset (an int seed as in :class:`SerialVectorEnv`, not Gymnasium's ``seed + i``); validate the result."""
         if isinstance(seed, (int, np.integer)):
             seeds = reset_seeds(seed, self.num_envs if self._per_index else 1)
             seed = seeds if self._per_index else seeds[0]

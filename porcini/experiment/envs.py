@@ -13,7 +13,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from porcini.envs import SyncVectorEnv, make_env
+from porcini.envs import SerialVectorEnv, make_env
 from porcini.envs.async_vector import AsyncVectorEnv
 from porcini.envs.episode_log import ReplayError
 from porcini.errors import CheckpointError, ConfigError
@@ -88,14 +88,14 @@ def _vector_wrappers(env: Any) -> list[Any]:
     return out
 
 
-def _resumable_base(env: Any) -> SyncVectorEnv | AsyncVectorEnv | None:
+def _resumable_base(env: Any) -> SerialVectorEnv | AsyncVectorEnv | None:
     """The vector env under ``env``'s wrappers when it is porcini's (it can rebuild its episodes), else None."""
     while isinstance(env, gym.vector.VectorWrapper):
         env = env.env
-    return env if isinstance(env, (SyncVectorEnv, AsyncVectorEnv)) else None
+    return env if isinstance(env, (SerialVectorEnv, AsyncVectorEnv)) else None
 
 
-def resumable_base(env: Any) -> SyncVectorEnv | AsyncVectorEnv:
+def resumable_base(env: Any) -> SerialVectorEnv | AsyncVectorEnv:
     """The vector env under ``env``'s wrappers, porcini's in-process or subprocess one, which can rebuild episodes.
 
     Raises:

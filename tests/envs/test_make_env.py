@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from porcini import make_env
-from porcini.envs import SyncVectorEnv
+from porcini.envs import SerialVectorEnv
 from porcini.envs.testing import CountingEnv, IdentityEnv
 from porcini.seeding import env_reset_seeds
 
@@ -63,7 +63,7 @@ def test_vector_wrappers_wrap_the_vector_env_and_per_env_wrappers_each_env():
 
 
 def test_vectorization_modes():
-    assert isinstance(make_env("CartPole-v1", n_envs=2, vectorization="sync"), SyncVectorEnv)
+    assert isinstance(make_env("CartPole-v1", n_envs=2, vectorization="sync"), SerialVectorEnv)
     env = make_env("CartPole-v1", n_envs=2, vectorization="async", seed=0)
     obs, _ = env.reset()
     assert obs.shape == (2, 4)
@@ -72,7 +72,7 @@ def test_vectorization_modes():
         make_env("CartPole-v1", n_envs=2, vectorization="vector_entry_point")
     with pytest.raises(ValueError, match="vectorization"):
         make_env("CartPole-v1", vectorization="threads")
-    assert isinstance(make_env("CartPole-v1", n_envs=2, vectorization="auto"), SyncVectorEnv)
+    assert isinstance(make_env("CartPole-v1", n_envs=2, vectorization="auto"), SerialVectorEnv)
 
 
 def test_discrete_observations_and_mismatched_spaces():
@@ -81,4 +81,4 @@ def test_discrete_observations_and_mismatched_spaces():
     assert obs.dtype == np.int64 and obs.shape == (2,)
     factories = [lambda: IdentityEnv(n=3), lambda: IdentityEnv(n=4)]
     with pytest.raises(Exception, match="share spaces"):
-        SyncVectorEnv(factories)
+        SerialVectorEnv(factories)

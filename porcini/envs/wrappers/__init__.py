@@ -1,4 +1,6 @@
-"""porcini's environment wrappers: NumPy in, NumPy out, named like Gymnasium's, with state that checkpoints save.
+"""porcini's environment wrappers: NumPy in, NumPy out, with state that checkpoints save.
+
+A wrapper carries a Gymnasium name only when it behaves like Gymnasium's wrapper of that name.
 
 Single-env wrappers (``gymnasium.Wrapper``) wrap each env when passed to ``make_env(..., wrappers=[...])``;
 vector wrappers (``gymnasium.vector.VectorWrapper``: ``NormalizeObservation``, ``NormalizeReward``,
@@ -6,7 +8,7 @@ vector wrappers (``gymnasium.vector.VectorWrapper``: ``NormalizeObservation``, `
 wrappers have ``state_dict()`` / ``load_state_dict()`` (NumPy arrays and scalars only). See docs/wrappers.md.
 """
 
-from porcini.envs.wrappers.action import ClipAction, RepeatAction, RescaleAction, StickyAction
+from porcini.envs.wrappers.action import ClipAction, ClippedRescaleAction, RepeatAction, StickyAction
 from porcini.envs.wrappers.curriculum import Curriculum, CurriculumSchedule
 from porcini.envs.wrappers.episode import RecordEpisodeStatistics, TimeLimit, VectorRecordEpisodeStatistics
 from porcini.envs.wrappers.frames import FrameStackObservation, GrayscaleObservation, ResizeObservation
@@ -36,7 +38,7 @@ __all__ = [
     "RecordEpisodeStatistics",
     "RecordVideo",
     "RepeatAction",
-    "RescaleAction",
+    "ClippedRescaleAction",
     "ResizeObservation",
     "RunningMeanStd",
     "StickyAction",

@@ -18,12 +18,15 @@ def _finite_box(owner: str, env: gym.Env) -> gym.spaces.Box:
     return space
 
 
-class RescaleAction(gym.ActionWrapper):
+class ClippedRescaleAction(gym.ActionWrapper):
     """Lets the agent act in ``[min_action, max_action]`` (default ``[-1, 1]``) and maps actions to the env's bounds.
 
     ``env_action = low + (action - min_action) * (high - low) / (max_action - min_action)``, per dimension, then
     clipped to ``[low, high]`` against rounding. The action space becomes ``Box(min_action, max_action)``, so
     porcini's run-time checks reject actions outside it (squash or clip them in the agent).
+
+    Not Gymnasium's ``RescaleAction``, hence another name: that one passes an action outside
+    ``[min_action, max_action]`` on unclipped, has no default range and accepts infinite bounds.
 
     Args:
         env: a single env with a Box action space and finite bounds.
@@ -31,17 +34,17 @@ class RescaleAction(gym.ActionWrapper):
         max_action: upper bound the agent uses.
 
     Example:
-        >>> env = RescaleAction(gym.make("Pendulum-v1"))  # the env's torque is in [-2, 2]
+        >>> env = ClippedRescaleAction(gym.make("Pendulum-v1"))  # the env's torque is in [-2, 2]
         >>> env.action_space, float(env.action(np.array([0.5], dtype=np.float32))[0])
         (Box(-1.0, 1.0, (1,), float32), 1.0)
     """
 
     def __init__(self, env: gym.Env, min_action: float | np.ndarray = -1.0, max_action: float | np.ndarray = 1.0):
-        space = _finite_box("RescaleAction", env)
+        space = _finite_box("ClippedRescaleAction", env)
         lo = np.broadcast_to(np.asarray(min_action, dtype=np.float64), space.shape)
         hi = np.broadcast_to(np.asarray(max_action, dtype=np.float64), space.shape)
         if not np.all(lo < hi):
-            raise ValueError(f"RescaleAction: min_action {lo.tolist()} must be below max_action {hi.tolist()}")
+            raise ValueError(f"ClippedRescaleAction: min_action {lo.tolist()} must be below max_action {hi.tolist()}")
         super().__init__(env)
         self.min_action, self.max_action = lo.copy(), hi.copy()
         self._low, self._high = space.low.astype(np.float64), space.high.astype(np.float64)

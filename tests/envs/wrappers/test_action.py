@@ -4,7 +4,7 @@ import pytest
 
 from porcini import make_env
 from porcini.envs.testing import CountingEnv
-from porcini.envs.wrappers import ClipAction, RepeatAction, RescaleAction, StickyAction
+from porcini.envs.wrappers import ClipAction, ClippedRescaleAction, RepeatAction, StickyAction
 from porcini.errors import EnvCheckError
 
 
@@ -32,7 +32,7 @@ BOX = gym.spaces.Box(np.array([-2.0, 0.0, 10.0]), np.array([2.0, 1.0, 30.0]), dt
 
 
 def test_rescale_action_maps_the_unit_box_to_the_bounds():
-    env = RescaleAction(ActionLogEnv(BOX))
+    env = ClippedRescaleAction(ActionLogEnv(BOX))
     assert env.action_space == gym.spaces.Box(-1.0, 1.0, (3,), np.float64)
     a = np.random.default_rng(0).uniform(-1, 1, size=(50, 3))
     for row in a:
@@ -40,12 +40,12 @@ def test_rescale_action_maps_the_unit_box_to_the_bounds():
         np.testing.assert_allclose(env.action(row), expected, rtol=1e-12)
     np.testing.assert_array_equal(env.action(-np.ones(3)), BOX.low)
     np.testing.assert_array_equal(env.action(np.ones(3)), BOX.high)
-    custom = RescaleAction(ActionLogEnv(BOX), min_action=0.0, max_action=np.array([1.0, 2.0, 4.0]))
+    custom = ClippedRescaleAction(ActionLogEnv(BOX), min_action=0.0, max_action=np.array([1.0, 2.0, 4.0]))
     np.testing.assert_allclose(custom.action(np.array([0.5, 1.0, 1.0])), [0.0, 0.5, 15.0])
 
 
 def test_rescale_action_through_make_env_and_the_step_checks():
-    env = make_env(lambda: ActionLogEnv(BOX), seed=0, wrappers=[RescaleAction])
+    env = make_env(lambda: ActionLogEnv(BOX), seed=0, wrappers=[ClippedRescaleAction])
     env.step(np.array([[1.0, -1.0, 0.0]]))
     np.testing.assert_allclose(env.envs[0].unwrapped.received[-1], [2.0, 0.0, 20.0])
     with pytest.raises(EnvCheckError, match="outside"):
@@ -54,13 +54,13 @@ def test_rescale_action_through_make_env_and_the_step_checks():
 
 def test_rescale_action_errors():
     with pytest.raises(TypeError, match="Box"):
-        RescaleAction(CountingEnv())
+        ClippedRescaleAction(CountingEnv())
     with pytest.raises(ValueError, match="finite"):
-        RescaleAction(ActionLogEnv(gym.spaces.Box(-np.inf, np.inf, (2,))))
+        ClippedRescaleAction(ActionLogEnv(gym.spaces.Box(-np.inf, np.inf, (2,))))
     with pytest.raises(ValueError, match="below"):
-        RescaleAction(ActionLogEnv(BOX), 1.0, -1.0)
+        ClippedRescaleAction(ActionLogEnv(BOX), 1.0, -1.0)
     with pytest.raises(TypeError, match="make_env"):
-        RescaleAction(make_env("Pendulum-v1"))
+        ClippedRescaleAction(make_env("Pendulum-v1"))
 
 
 def test_clip_action():
@@ -134,3 +134,17 @@ def test_repeat_action_sums_rewards_and_stops_at_episode_end():
     for bad in (0, 1.5, True):
         with pytest.raises(ValueError, match="num_repeats"):
             RepeatAction(ActionLogEnv(), bad)
+
+
+def test_clipped_rescale_action_is_not_gymnasiums_rescale_action():
+    """It clips where Gymnasium's does not, so it has its own name, and a config's ``RescaleAction`` is Gymnasium's."""
+    from porcini.experiment.envs import resolve_wrapper
+
+    ours = ClippedRescaleAction(ActionLogEnv(BOX))
+    theirs = gym.wrappers.RescaleAction(ActionLogEnv(BOX), -1.0, 1.0)
+    inside, outside = np.array([0.5, -0.5, 0.0]), np.array([1.5, -3.0, 0.0])
+    np.testing.assert_allclose(ours.action(inside), theirs.action(inside))
+    np.testing.assert_array_equal(ours.action(outside), [2.0, 0.0, 20.0])
+    np.testing.assert_allclose(theirs.action(outside), [3.0, -1.0, 20.0])
+    assert resolve_wrapper("ClippedRescaleAction") is ClippedRescaleAction
+    assert resolve_wrapper("RescaleAction") is gym.wrappers.RescaleAction

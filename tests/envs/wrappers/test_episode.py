@@ -35,6 +35,24 @@ def test_time_limit_keeps_a_termination_on_its_last_step():
     assert early.step(0)[2:4] == (True, False)
 
 
+def test_time_limit_matches_gymnasiums_time_limit():
+    """porcini's TimeLimit keeps Gymnasium's name because it steps, flags and reports its limit the same way."""
+    for limit, terminate_at in [(3, 100), (4, 4), (5, 2)]:
+        ours = TimeLimit(CountingEnv(terminate_at=terminate_at), limit)
+        theirs = gym.wrappers.TimeLimit(CountingEnv(terminate_at=terminate_at), limit)
+        for env in (ours, theirs):
+            env.reset(seed=0)
+        for _ in range(2 * limit):
+            a, b = ours.step(0), theirs.step(0)
+            assert a[1:4] == b[1:4]
+            if a[2] or a[3]:
+                ours.reset(seed=0)
+                theirs.reset(seed=0)
+    cartpole = lambda: gym.make("CartPole-v1").unwrapped  # noqa: E731
+    assert TimeLimit(cartpole(), 9).spec.max_episode_steps == 9
+    assert gym.wrappers.TimeLimit(cartpole(), 9).spec.max_episode_steps == 9
+
+
 def test_time_limit_errors():
     for bad in (0, -1, 2.5, True):
         with pytest.raises(ValueError, match="max_episode_steps"):
