@@ -200,7 +200,7 @@ class Core:
         return LearnResult(record[0], record[1], dict(self.last_metrics), wall)
 
     def _run(self, schedule: LoopSchedule, show_progress: bool) -> tuple[int, EpisodeRecord]:
-        # The hot loop. On a cheap env a vector of one steps in ~10 us, so everything optional (storing, hooks,
+        # The hot loop. A cheap env steps in microseconds, so everything optional (storing, hooks,
         # progress, epochs) sits behind one flag and counters live in locals until a hook may read them.
         agent, env, n = self.agent, self.env, self.n_envs
         step_hooks = [cb for cb in self.callbacks if overrides(cb, "on_step")]

@@ -2,10 +2,9 @@
 
 Adam's second-moment estimates of parameters whose gradients are (near) zero, such as the weights of dead ReLU
 units, decay by ``beta2`` every step until they reach the subnormal range (below about 1.2e-38 in float32). On
-x86 CPUs every arithmetic operation on a subnormal takes a microcode assist that costs tens to hundreds of
-cycles. Measured on a 2-core machine, one DQN gradient step (256-256 MLP, batch 64, fused Adam, CartPole) took
-2.5 ms with subnormals and 1.3 ms with them flushed, and the Adam step alone went from ~0.13 ms on fresh state
-to ~0.8 ms. Flushing changes a value only where it is below 1.2e-38: far below Adam's ``eps`` (1e-8), so the
+x86 CPUs every arithmetic operation on a subnormal takes a microcode assist, which can make a whole small-network
+gradient step several times slower (benchmarks/README.md, "Subnormal floats"). Flushing changes a value only
+where it is below 1.2e-38: far below Adam's ``eps`` (1e-8), so the
 update is the same to float32 precision in every case that matters, but results are not bit-identical to an
 unflushed run.
 
@@ -35,7 +34,7 @@ _TWO = np.float32(2.0)
 def denormals_flushed() -> bool:
     """Whether this thread's CPU currently flushes subnormal floats to zero."""
     # NumPy's scalar arithmetic runs on the same thread under the same CPU flags: a subnormal times two is zero
-    # exactly when the mode is on (this costs ~0.1 us, far less than a torch tensor round trip)
+    # exactly when the mode is on, without a torch tensor round trip
     return bool(_SUBNORMAL * _TWO == 0.0)
 
 

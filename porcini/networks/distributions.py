@@ -1,8 +1,8 @@
 """Light action distributions: the log-prob, entropy and sampling math written directly, for the hot path.
 
 ``torch.distributions`` validates its arguments (a constraint check per construction, on by default) and
-builds several intermediate objects; constructing ``Categorical(logits=...)`` and sampling from it costs ≈
-75–85 µs on a CPU at batch 1–8, about the cost of the network itself. These classes hold the tensors and
+builds several intermediate objects, which at batch 1–8 on a CPU costs about as much as the network itself
+(benchmarks/README.md, "Acting"). These classes hold the tensors and
 compute only what is asked for, lazily: a ``sample()`` from :class:`Categorical` uses the Gumbel-max trick on
 the raw logits and never normalizes them. They agree with ``torch.distributions`` (tests compare them on
 random inputs).
@@ -53,7 +53,7 @@ class Categorical:
 
         ``-log E`` is a standard Gumbel variable, and the argmax of logits plus independent Gumbel noise is
         distributed as ``softmax(logits)`` (Gumbel 1954; Maddison et al. 2014). It needs no normalization and
-        no ``multinomial`` call, which makes it ≈ 3× faster than ``torch.multinomial`` at small batch.
+        no ``multinomial`` call, the costly part of sampling at small batch (benchmarks/README.md, "Acting").
         """
         logits = self.logits.detach()
         noise = torch.empty_like(logits).exponential_(generator=generator)

@@ -17,9 +17,9 @@ class FlatParameters:
 
     Why: a small network has a dozen parameter tensors, and on a CPU every per-tensor kernel launch costs more than
     its arithmetic. With one buffer, zeroing the gradients, clipping their global norm and the optimizer step are
-    one or two kernels each (≈ 3x cheaper than the per-tensor or multi-tensor versions for a 64-64 actor-critic),
-    and TRPO reads the flat gradient and writes the flat parameters directly. The trick is the flat-buffer
-    optimizer of apex, DeepSpeed and FSDP.
+    one or two kernels each instead of one per tensor (benchmarks/README.md, "Optimizer steps"), and TRPO reads
+    the flat gradient and writes the flat parameters directly. The same trick as the flat-buffer optimizers of
+    apex, DeepSpeed and FSDP.
 
     Autograd accumulates into an existing ``.grad`` in place, so ``backward`` fills :attr:`grad`. Anything that
     replaces ``p.grad`` (``zero_grad(set_to_none=True)``) or ``p.data`` (``module.to``) would cut the link:

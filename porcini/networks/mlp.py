@@ -1,8 +1,8 @@
 """MLP: the fully connected stack every vector-observation agent is built on, with PPO-style orthogonal init.
 
 The forward pass is written for per-call overhead, because acting on 1–8 environments with a 64-unit network
-is bound by Python and dispatcher time, not arithmetic (a 4→64→64→2 forward is ≈ 13 µs this way against
-≈ 25 µs for the equivalent ``nn.Sequential``). The layers are ordinary ``nn.Linear`` children (so
+is bound by Python and dispatcher time, not arithmetic (benchmarks/README.md, "Acting"). The layers are
+ordinary ``nn.Linear`` children (so
 ``state_dict`` keys, ``.to``, ``deepcopy``, ``torch.func.functional_call`` and optimizers all behave as
 usual), but ``forward`` reads each layer's parameter dictionary directly and calls ``F.linear``, skipping the
 ``nn.Module.__call__`` and ``__getattr__`` machinery of every child. Holding the dictionaries (not the

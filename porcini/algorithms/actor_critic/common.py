@@ -130,8 +130,8 @@ class Critics(EnsembleMLP):
     """An :class:`EnsembleMLP` of Q-networks with one output each: the same parameters and function, faster.
 
     The 1-unit output layer is computed as an elementwise product and a sum instead of ``baddbmm``: torch's CPU
-    batched matrix product has no fast path for a matrix-vector product per member, and that layer's forward and
-    backward took about six times as long as the product-and-sum (measured: ~7% of a whole SAC update).
+    batched matrix product has no fast path for a matrix-vector product per member (benchmarks/README.md,
+    "Twin critics").
     """
 
     def forward(self, x: Tensor) -> Tensor:

@@ -174,8 +174,8 @@ class FlatAdam:
     """Adam whose parameters' gradients live in one flat buffer: zero, clip and step in a few whole-buffer ops.
 
     Same math as ``zero_grad(set_to_none=True)`` + ``nn.utils.clip_grad_norm_`` + ``torch.optim.Adam.step``
-    (bit-identical parameters), with less per-step overhead, which dominates small networks on a CPU (measured
-    15–20% less time per DQN gradient step with a 256-256 MLP):
+    (bit-identical parameters), with less per-step overhead, which dominates small networks on a CPU
+    (benchmarks/README.md, "Optimizer steps"):
 
     - the ``.grad`` of every parameter is a view into :attr:`flat_grad`; autograd accumulates into it in place, so
       :meth:`zero_grad` is one ``zero_()`` and :meth:`clip_grad_norm` one norm and one multiply (scale by
