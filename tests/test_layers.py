@@ -19,12 +19,39 @@ def _porcini_imports(path: Path) -> set[str]:
     return {name for name in names if name == "porcini" or name.startswith("porcini.")}
 
 
+# docs/architecture.md's layers table: the porcini packages each package may import (besides itself);
+# errors and seeding are leaves that any package may use
+ALLOWED = {
+    "core": set(),
+    "envs": set(),
+    "data": {"core"},
+    "functional": set(),
+    "networks": set(),
+    "approximators": set(),
+}
+LEAVES = {"errors", "seeding"}
+
+
+def _package_of(module: str) -> str:
+    return module.split(".")[1] if "." in module else ""
+
+
 def test_envs_import_nothing_from_core():
     offenders = {
         str(path.relative_to(PACKAGE)): sorted(m for m in _porcini_imports(path) if m.startswith("porcini.core"))
         for path in (PACKAGE / "envs").rglob("*.py")
     }
     assert {path: mods for path, mods in offenders.items() if mods} == {}
+
+
+def test_lower_layers_import_only_what_the_architecture_allows():
+    offenders = {}
+    for package, allowed in ALLOWED.items():
+        for path in (PACKAGE / package).rglob("*.py"):
+            used = {_package_of(m) for m in _porcini_imports(path)} - allowed - LEAVES - {package}
+            if used:
+                offenders[str(path.relative_to(PACKAGE))] = sorted(used)
+    assert offenders == {}
 
 
 def test_errors_module_stands_alone():
