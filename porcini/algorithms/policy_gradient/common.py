@@ -21,7 +21,6 @@ sample and scores it with the plain Gaussian.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from typing import Any
@@ -31,6 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from porcini.algorithms.kit import Checkpointed, agent_generator, check_device, obs_to_tensor, seeded
 from porcini.algorithms.schedules import check_horizon, require_horizon
 from porcini.core.agent import BaseAgent, supports_action_space
 from porcini.core.batch import TransitionBatch
@@ -41,7 +41,7 @@ from porcini.functional import gae
 from porcini.networks import ACTIVATIONS, CategoricalHead, DiagGaussianHead, ValueHead, make_trunk, parse_net_arch
 from porcini.networks.distributions import HALF_LOG_2PI, Categorical, DiagGaussian
 from porcini.networks.flat import FlatParameters
-from porcini.seeding import agent_torch_seed, torch_seed
+from porcini.networks.optim import adam, rmsprop
 
 SCHEDULES = ("constant", "linear")
 SCHEDULE_FIELDS = ("learning_rate_schedule", "clip_range_schedule")
@@ -147,11 +147,8 @@ class ActorCritic(nn.Module):
 
 
 def as_obs_tensor(obs: Any, device: torch.device) -> torch.Tensor:
-    """Observations as a tensor the trunks accept: float32 (``uint8`` images stay ``uint8``; the CNN scales them)."""
-    x = obs if isinstance(obs, torch.Tensor) else torch.from_numpy(np.asarray(obs))
-    if x.dtype != torch.float32 and x.dtype != torch.uint8:
-        x = x.to(torch.float32)
-    return x.to(device)
+    """Observations as a tensor the trunks accept (:func:`porcini.algorithms.kit.obs_to_tensor`)."""
+    return obs_to_tensor(obs, device)
 
 
 def policy_explanation(dist: Categorical | DiagGaussian, value: torch.Tensor | None) -> dict[str, np.ndarray]:
@@ -196,20 +193,18 @@ def check_common(owner: str, c: Any) -> None:
     require(c.activation in ACTIVATIONS, owner, "activation", c.activation, f"one of {sorted(ACTIVATIONS)}")
     max_grad_norm = getattr(c, "max_grad_norm", None)
     require(max_grad_norm is None or max_grad_norm > 0, owner, "max_grad_norm", max_grad_norm, "> 0 or None")
-    try:
-        torch.device(c.device)
-    except RuntimeError:
-        require(False, owner, "device", c.device, "a torch device such as 'cpu' or 'cuda'")
+    check_device(owner, c.device)
     for field in SCHEDULE_FIELDS:
         kind = getattr(c, field, "constant")
         require(kind in SCHEDULES, owner, field, kind, f"one of {SCHEDULES}")
 
 
-class OnPolicyAgent(BaseAgent):
+class OnPolicyAgent(Checkpointed, BaseAgent):
     """Acting, seeding and checkpoints shared by the on-policy agents; subclasses add optimizers and ``fit``.
 
-    Subclasses call :meth:`_build` in ``__init__``, register their optimizers in ``self.optimizers`` (so they are
-    checkpointed) and count the env steps they fit on in ``self.env_steps`` (the clock of the schedules).
+    Subclasses call :meth:`_build` in ``__init__``, register their optimizers in ``self.optimizers`` (the model is
+    registered as ``modules["model"]``; :class:`~porcini.algorithms.kit.Checkpointed` saves both) and count the
+    env steps they fit on in ``self.env_steps`` (the clock of the schedules).
     """
 
     config: Any
@@ -225,14 +220,12 @@ class OnPolicyAgent(BaseAgent):
                                         f"{info.action_space}")
         self.info = info
         self.device = torch.device(c.device)
-        # Initialize from the config's seed without touching the global torch RNG.
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(torch_seed(c.seed))
+        with seeded(c.seed):
             self.model = self._make_model(info, with_value)
         self.model.to(self.device)
-        self.generator = torch.Generator(device=self.device)
-        self.generator.manual_seed(agent_torch_seed(c.seed))
-        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        self.generator = agent_generator(c.seed, self.device)
+        self._init_registry()
+        self.modules["model"] = self.model
         self.env_steps = 0
         self.fits = 0
         space = info.action_space
@@ -247,9 +240,8 @@ class OnPolicyAgent(BaseAgent):
                        alpha: float = 0.99) -> torch.optim.Optimizer:
         """Adam (fused kernel where the device has one) or RMSprop over the flat parameter vector ``flat.data``."""
         if kind == "rmsprop":
-            return torch.optim.RMSprop([flat.data], lr=lr, alpha=alpha, eps=eps)
-        fused = self.device.type in ("cpu", "cuda")
-        return torch.optim.Adam([flat.data], lr=lr, eps=eps, fused=fused)
+            return rmsprop([flat.data], lr, alpha, eps)
+        return adam([flat.data], lr, self.device, eps)
 
     def _optimize(self, terms: dict[str, torch.Tensor]) -> None:
         """One step on ``loss_policy + vf_coef · loss_value + ent_coef · loss_entropy``, the gradient norm clipped.
@@ -293,7 +285,7 @@ class OnPolicyAgent(BaseAgent):
         Continuous actions are clipped to the action space's bounds.
         """
         with torch.inference_mode():
-            return self._sample_action(self.model.policy(as_obs_tensor(obs, self.device)), explore)
+            return self._sample_action(self.model.policy(obs_to_tensor(obs, self.device)), explore)
 
     def _sample_action(self, dist: Categorical | DiagGaussian, explore: bool) -> np.ndarray:
         """A sample of ``dist`` (the mode when not exploring), clipped to the bounds, as the env's dtype."""
@@ -309,20 +301,19 @@ class OnPolicyAgent(BaseAgent):
         See :class:`porcini.core.agent.Explainable`; one no-grad forward, no random draws.
         """
         with torch.inference_mode():
-            x = as_obs_tensor(obs, self.device)
+            x = obs_to_tensor(obs, self.device)
             value = self.model.value(x) if self.model.v_head is not None else None
             return policy_explanation(self.model.policy(x), value)
 
     def value(self, obs: np.ndarray) -> np.ndarray:
         """The critic's values ``[B]`` of observations ``[B, ...]`` (for inspection and tests)."""
         with torch.inference_mode():
-            return self.model.value(as_obs_tensor(obs, self.device)).cpu().numpy()
+            return self.model.value(obs_to_tensor(obs, self.device)).cpu().numpy()
 
     def state_dict(self) -> dict[str, Any]:
         """Parameters, optimizer states, the sampling generator's state, the step counters and the horizon (a copy)."""
         return {
-            "model": {k: v.detach().clone() for k, v in self.model.state_dict().items()},
-            "optimizers": {name: copy.deepcopy(opt.state_dict()) for name, opt in self.optimizers.items()},
+            **self.registered_state(),
             "generator": self.generator.get_state(),
             "env_steps": self.env_steps,
             "fits": self.fits,
@@ -331,9 +322,7 @@ class OnPolicyAgent(BaseAgent):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state_dict` (the networks must have the same architecture)."""
-        self.model.load_state_dict(state["model"])
-        for name, opt in self.optimizers.items():
-            opt.load_state_dict(state["optimizers"][name])
+        self.load_registered_state(state)
         self.generator.set_state(state["generator"])
         self.env_steps = int(state["env_steps"])
         self.fits = int(state["fits"])

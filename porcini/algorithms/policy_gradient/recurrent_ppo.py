@@ -34,7 +34,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from porcini.algorithms.policy_gradient.common import ActorCritic, as_obs_tensor, policy_explanation
+from porcini.algorithms.kit import obs_to_tensor
+from porcini.algorithms.policy_gradient.common import ActorCritic, policy_explanation
 from porcini.algorithms.policy_gradient.ppo import PPO, PPOConfig
 from porcini.core.batch import TransitionBatch
 from porcini.core.config import require
@@ -154,7 +155,7 @@ class RecurrentPPO(PPO):
                 self.model.vf_lstm.initial_state(n_envs, self.device))
 
     def _features(self, obs: Any) -> torch.Tensor:
-        x = as_obs_tensor(obs, self.device)
+        x = obs_to_tensor(obs, self.device)
         return x.reshape(*x.shape[: x.dim() - len(self.info.obs_shape)], self.model.obs_dim)
 
     def act(self, obs: np.ndarray, *, explore: bool) -> np.ndarray:

@@ -22,10 +22,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from porcini.algorithms.value_based.common import QNetwork, Replay
+from porcini.algorithms.value_based.common import Replay
 from porcini.algorithms.value_based.dqn import DQN, DQNConfig
 from porcini.core.config import require
 from porcini.envs.info import EnvInfo
+from porcini.networks.q_network import QNetwork
 
 
 def quantile_huber_loss(quantiles: Tensor, target: Tensor, weights: Tensor | None = None,
