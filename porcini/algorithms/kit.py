@@ -2,7 +2,8 @@
 
 - :func:`seeded` draws parameter initializations from the run seed's network stream and :func:`agent_generator`
   gives the agent's own ``torch.Generator`` (:mod:`porcini.seeding` defines both streams).
-- :func:`check_device` validates a config's ``device`` field.
+- :class:`DeepConfig` is the base of every deep agent's config: the fields they all share (Stable-Baselines3
+  names), documented and checked once; :func:`check_device` validates a ``device`` field.
 - :func:`obs_to_tensor` turns the loop's observations into what the networks take (the one conversion).
 - :class:`Checkpointed` registers an agent's modules, optimizers and free learned tensors once;
   :meth:`Checkpointed.registered_state` and :meth:`Checkpointed.load_registered_state` save and restore all of
@@ -16,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import copy
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
@@ -25,9 +27,38 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from porcini.core.config import require
+from porcini.networks.mlp import ACTIVATIONS
 from porcini.seeding import agent_torch_seed, torch_seed
 
-__all__ = ["Checkpointed", "agent_generator", "check_device", "obs_to_tensor", "seeded"]
+__all__ = ["Checkpointed", "DeepConfig", "agent_generator", "check_device", "obs_to_tensor", "seeded"]
+
+
+@dataclass(frozen=True)
+class DeepConfig:
+    """The fields every deep agent's config shares, checked here once.
+
+    Each agent's config also names its own ``learning_rate`` (its default and optimizer differ), ``net_arch`` and
+    ``activation``; when present, they and ``max_grad_norm`` are checked here too.
+    """
+
+    gamma: float = 0.99
+    """Discount factor."""
+    device: str = "cpu"
+    """Torch device of the networks and the update (each fit moves its batch there once)."""
+    seed: int = 0
+    """Run seed: initial parameters, action sampling, exploration and replay or minibatch draws each take their
+    own stream of it (:mod:`porcini.seeding`)."""
+
+    def __post_init__(self) -> None:
+        owner = type(self).__name__
+        learning_rate = getattr(self, "learning_rate", 1.0)
+        require(learning_rate > 0, owner, "learning_rate", learning_rate, "> 0")
+        require(0 <= self.gamma <= 1, owner, "gamma", self.gamma, "in [0, 1]")
+        activation = getattr(self, "activation", "relu")
+        require(activation in ACTIVATIONS, owner, "activation", activation, f"one of {sorted(ACTIVATIONS)}")
+        max_grad_norm = getattr(self, "max_grad_norm", None)
+        require(max_grad_norm is None or max_grad_norm > 0, owner, "max_grad_norm", max_grad_norm, "> 0 or None")
+        check_device(owner, self.device)
 
 
 @contextlib.contextmanager

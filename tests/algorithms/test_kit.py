@@ -83,3 +83,28 @@ def test_registered_state_is_a_copy_and_restores_modules_optimizers_and_tensors(
     for p, q in zip(a.modules["net"].parameters(), b.modules["net"].parameters()):
         assert torch.equal(p, q)
     assert torch.equal(a.tensors["log_alpha"], b.tensors["log_alpha"])
+
+
+DEEP_AGENTS = ("ppo", "a2c", "trpo", "reinforce", "recurrent_ppo", "dqn", "qr_dqn", "ddpg", "td3", "sac",
+               "discrete_sac")
+
+
+@pytest.mark.parametrize("name", DEEP_AGENTS)
+def test_every_deep_config_shares_the_base_fields_and_their_checks(name):
+    import dataclasses
+
+    from porcini.algorithms.kit import DeepConfig
+    from porcini.algorithms.registry import get_algorithm
+    from porcini.experiment.config.dataclass_io import field_docs
+
+    config_cls = get_algorithm(name).Config
+    assert issubclass(config_cls, DeepConfig)
+    shared = {f.name for f in dataclasses.fields(DeepConfig)}
+    docs, base_docs = field_docs(config_cls), field_docs(DeepConfig)
+    assert {field: docs[field] for field in shared} == base_docs  # documented once, on the base
+    with pytest.raises(ConfigError, match=rf"{config_cls.__name__}\.device = 'gpu0' is invalid"):
+        config_cls(device="gpu0")
+    with pytest.raises(ConfigError, match=rf"{config_cls.__name__}\.gamma = 1.5 is invalid"):
+        config_cls(gamma=1.5)
+    with pytest.raises(ConfigError, match=rf"{config_cls.__name__}\.learning_rate = 0 is invalid"):
+        config_cls(learning_rate=0)

@@ -27,14 +27,14 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from porcini.algorithms.kit import Checkpointed, agent_generator, check_device, obs_to_tensor
+from porcini.algorithms.kit import Checkpointed, DeepConfig, agent_generator, obs_to_tensor
 from porcini.core.agent import BaseAgent, supports_action_space
 from porcini.core.batch import TransitionBatch
 from porcini.core.config import require
 from porcini.core.errors import UnsupportedSpaceError
 from porcini.data import ReplayBuffer
 from porcini.envs.info import EnvInfo
-from porcini.networks import ACTIVATIONS, NetArch, is_image_space, parse_net_arch
+from porcini.networks import NetArch, is_image_space, parse_net_arch
 from porcini.networks.critics import Critics, critic_input, first_member, make_critic
 from porcini.networks.denormals import flush_denormals
 from porcini.seeding import agent_rng
@@ -44,7 +44,7 @@ __all__ = ["Critics", "OffPolicyAgent", "OffPolicyConfig", "Sample", "as_sample"
 
 
 @dataclass(frozen=True)
-class OffPolicyConfig:
+class OffPolicyConfig(DeepConfig):
     """Hyperparameters shared by DDPG, TD3 and SAC (SB3 names and, unless an algorithm says otherwise, defaults)."""
 
     learning_rate: float = 1e-3
@@ -57,8 +57,6 @@ class OffPolicyConfig:
     """Transitions per update."""
     tau: float = 0.005
     """Polyak coefficient of the target networks: ``θ' ← (1 - τ) θ' + τ θ``."""
-    gamma: float = 0.99
-    """Discount factor."""
     train_freq: int = 1
     """Vector env steps between fits (the default fit cadence is ``train_freq * n_envs`` transitions)."""
     gradient_steps: int = 1
@@ -69,29 +67,22 @@ class OffPolicyConfig:
     """Hidden activation of actor and critics."""
     n_critics: int = 2
     """Critics evaluated as one batched ensemble; targets take their minimum (clipped double Q)."""
-    device: str = "cpu"
-    """Torch device of the networks; each fit moves its sample there once."""
-    seed: int = 0
-    """Seed of the initial parameters, replay sampling, warm-up actions and policy noise."""
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         name = type(self).__name__
-        require(self.learning_rate > 0, name, "learning_rate", self.learning_rate, "> 0")
         require(self.buffer_size >= 1, name, "buffer_size", self.buffer_size, ">= 1")
         require(self.learning_starts >= 0, name, "learning_starts", self.learning_starts, ">= 0")
         require(self.batch_size >= 1, name, "batch_size", self.batch_size, ">= 1")
         require(0.0 <= self.tau <= 1.0, name, "tau", self.tau, "in [0, 1]")
-        require(0.0 <= self.gamma <= 1.0, name, "gamma", self.gamma, "in [0, 1]")
         require(self.train_freq >= 1, name, "train_freq", self.train_freq, ">= 1")
         require(self.gradient_steps >= 1 or self.gradient_steps == -1, name, "gradient_steps",
                 self.gradient_steps, ">= 1, or -1 for one update per transition")
-        require(self.activation in ACTIVATIONS, name, "activation", self.activation, f"one of {sorted(ACTIVATIONS)}")
         require(self.n_critics >= 1, name, "n_critics", self.n_critics, ">= 1")
         try:
             parse_net_arch(self.net_arch, f"{name}.net_arch")
         except ValueError as exc:
             require(False, name, "net_arch", self.net_arch, f"valid widths ({exc})")
-        check_device(name, self.device)
 
 
 class Sample(NamedTuple):

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from porcini.algorithms.kit import Checkpointed, agent_generator, check_device, obs_to_tensor, seeded
+from porcini.algorithms.kit import Checkpointed, DeepConfig, agent_generator, obs_to_tensor, seeded
 from porcini.algorithms.schedules import check_horizon, require_horizon
 from porcini.core.agent import BaseAgent, supports_action_space
 from porcini.core.batch import TransitionBatch
@@ -38,7 +38,7 @@ from porcini.core.config import require
 from porcini.core.errors import UnsupportedSpaceError
 from porcini.envs.info import EnvInfo
 from porcini.functional import gae
-from porcini.networks import ACTIVATIONS, CategoricalHead, DiagGaussianHead, ValueHead, make_trunk, parse_net_arch
+from porcini.networks import CategoricalHead, DiagGaussianHead, ValueHead, make_trunk, parse_net_arch
 from porcini.networks.distributions import HALF_LOG_2PI, Categorical, DiagGaussian
 from porcini.networks.flat import FlatParameters
 from porcini.networks.optim import adam, rmsprop
@@ -186,17 +186,24 @@ def explained_variance(value: torch.Tensor, returns: torch.Tensor) -> torch.Tens
     return 1.0 - (returns - value).var() / returns.var()
 
 
-def check_common(owner: str, c: Any) -> None:
-    """Validate the fields every on-policy config shares (learning rate, discount, device, schedules)."""
-    require(c.learning_rate > 0, owner, "learning_rate", c.learning_rate, "> 0")
-    require(0 <= c.gamma <= 1, owner, "gamma", c.gamma, "in [0, 1]")
-    require(c.activation in ACTIVATIONS, owner, "activation", c.activation, f"one of {sorted(ACTIVATIONS)}")
-    max_grad_norm = getattr(c, "max_grad_norm", None)
-    require(max_grad_norm is None or max_grad_norm > 0, owner, "max_grad_norm", max_grad_norm, "> 0 or None")
-    check_device(owner, c.device)
-    for field in SCHEDULE_FIELDS:
-        kind = getattr(c, field, "constant")
-        require(kind in SCHEDULES, owner, field, kind, f"one of {SCHEDULES}")
+@dataclass(frozen=True)
+class OnPolicyConfig(DeepConfig):
+    """The network fields shared by REINFORCE, A2C, PPO and TRPO (SB3 names and defaults); checks the schedules."""
+
+    net_arch: tuple[int, ...] | dict[str, tuple[int, ...]] = (64, 64)
+    """Hidden widths of the separate policy and value networks, or ``{pi: [...], vf: [...]}``."""
+    activation: str = "tanh"
+    """Hidden activation."""
+    ortho_init: bool = True
+    """Orthogonal initialization (gains sqrt(2), 0.01 for the policy output, 1 for the value output)."""
+    log_std_init: float = 0.0
+    """Initial log standard deviation of a Gaussian policy (continuous actions)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for field in SCHEDULE_FIELDS:
+            kind = getattr(self, field, "constant")
+            require(kind in SCHEDULES, type(self).__name__, field, kind, f"one of {SCHEDULES}")
 
 
 class OnPolicyAgent(Checkpointed, BaseAgent):

@@ -49,7 +49,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from porcini.algorithms.kit import Checkpointed, check_device, obs_to_tensor, seeded
+from porcini.algorithms.kit import Checkpointed, DeepConfig, obs_to_tensor, seeded
 from porcini.algorithms.schedules import LinearSchedule, check_horizon, require_horizon
 from porcini.algorithms.value_based.common import Replay, replay_to_torch, sample_replay
 from porcini.core.agent import BaseAgent, q_value_explanation, supports_action_space
@@ -59,7 +59,6 @@ from porcini.core.errors import UnsupportedSpaceError
 from porcini.data import PrioritizedReplayBuffer, ReplayBuffer
 from porcini.envs.info import EnvInfo
 from porcini.functional import double_q_target, polyak_update, q_learning_target, td_loss
-from porcini.networks import ACTIVATIONS
 from porcini.networks.denormals import flush_denormals
 from porcini.networks.optim import FlatAdam
 from porcini.networks.q_network import QNetwork
@@ -71,7 +70,7 @@ small enough for the activations to stay in cache (1.8x faster than one forward 
 
 
 @dataclass(frozen=True)
-class DQNConfig:
+class DQNConfig(DeepConfig):
     """Hyperparameters of DQN; names and defaults follow Stable-Baselines3."""
 
     learning_rate: float = 1e-4
@@ -84,8 +83,6 @@ class DQNConfig:
     """Transitions per minibatch."""
     tau: float = 1.0
     """Target update weight: 1 copies the online network, < 1 is Polyak averaging."""
-    gamma: float = 0.99
-    """Discount factor."""
     train_freq: int = 4
     """Env steps (summed over envs) between fits."""
     gradient_steps: int = 1
@@ -122,14 +119,10 @@ class DQNConfig:
     """Hidden activation."""
     features_dim: int = 512
     """Output width of the CNN for image observations."""
-    device: str = "cpu"
-    """Torch device of the networks and the update."""
-    seed: int = 0
-    """Seed of the initialization, exploration and replay sampling."""
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         o = type(self).__name__
-        require(self.learning_rate > 0, o, "learning_rate", self.learning_rate, "> 0")
         for name in ("buffer_size", "batch_size", "train_freq", "target_update_interval", "n_steps", "features_dim"):
             value = getattr(self, name)
             require(isinstance(value, int) and value >= 1, o, name, value, "an int >= 1")
@@ -138,17 +131,13 @@ class DQNConfig:
         require(isinstance(self.gradient_steps, int) and self.gradient_steps >= -1, o, "gradient_steps",
                 self.gradient_steps, "an int >= 0, or -1 (as many as env steps per fit)")
         require(0 < self.tau <= 1, o, "tau", self.tau, "in (0, 1]")
-        for name in ("gamma", "exploration_fraction", "exploration_initial_eps", "exploration_final_eps",
+        for name in ("exploration_fraction", "exploration_initial_eps", "exploration_final_eps",
                      "prioritized_replay_beta0"):
             require(0 <= getattr(self, name) <= 1, o, name, getattr(self, name), "in [0, 1]")
-        require(self.max_grad_norm is None or self.max_grad_norm > 0, o, "max_grad_norm", self.max_grad_norm,
-                "> 0 or None")
         require(self.prioritized_replay_alpha >= 0, o, "prioritized_replay_alpha", self.prioritized_replay_alpha,
                 ">= 0")
         require(self.prioritized_replay_eps > 0, o, "prioritized_replay_eps", self.prioritized_replay_eps, "> 0")
         require(self.loss in ("huber", "mse"), o, "loss", self.loss, "'huber' or 'mse'")
-        require(self.activation in ACTIVATIONS, o, "activation", self.activation, f"one of {sorted(ACTIVATIONS)}")
-        check_device(o, self.device)
 
 
 class DQN(Checkpointed, BaseAgent):
