@@ -1,16 +1,14 @@
 """Target-network updates: hard copies (DQN) and Polyak averaging (DDPG, TD3, SAC).
 
-Both work in place on the target's own tensors, under ``torch.no_grad()``, with one multi-tensor kernel
-(:mod:`porcini.networks.optim`) over all parameters (no Python loop over tensors doing arithmetic). Buffers
-(e.g. BatchNorm running statistics) are copied, never averaged, as in Stable-Baselines3.
+Both work in place on the target's own tensors, under ``torch.no_grad()``, with one fused ``torch._foreach_*``
+call over all parameters (no Python loop over tensors doing arithmetic). Buffers (e.g. BatchNorm running
+statistics) are copied, never averaged, as in Stable-Baselines3.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
-
-from porcini.networks.optim import copy_, lerp_
 
 __all__ = ["hard_update", "polyak_update"]
 
@@ -58,7 +56,7 @@ def polyak_update(target: nn.Module, source: nn.Module, tau: float) -> None:
 
     Lillicrap et al. 2016 (DDPG, arXiv:1509.02971), with SB3's name ``tau`` (0.005 in SB3's SAC and TD3).
     ``tau = 1`` is a hard copy, ``tau = 0`` leaves the parameters unchanged. Parameters are interpolated with
-    one multi-tensor lerp (``θ' + τ (θ - θ')``), buffers are copied.
+    one ``torch._foreach_lerp_`` (``θ' + τ (θ - θ')``), buffers are copied.
 
     Args:
         target: the target network, modified in place (no autograd history is recorded).
@@ -76,8 +74,8 @@ def polyak_update(target: nn.Module, source: nn.Module, tau: float) -> None:
     with torch.no_grad():
         if t_params:
             if tau == 1.0:
-                copy_(t_params, s_params)
+                torch._foreach_copy_(t_params, s_params)
             elif tau > 0.0:
-                lerp_(t_params, s_params, tau)
+                torch._foreach_lerp_(t_params, s_params, float(tau))
         if t_buffers:
-            copy_(t_buffers, s_buffers)
+            torch._foreach_copy_(t_buffers, s_buffers)

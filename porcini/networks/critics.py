@@ -9,8 +9,6 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from porcini.envs.info import EnvInfo
-from porcini.networks.builders import NetArch
 from porcini.networks.ensemble import EnsembleMLP
 from porcini.networks.mlp import ACTIVATIONS, parameter_dict
 
@@ -35,11 +33,6 @@ class Critics(EnsembleMLP):
             x = act(torch.baddbmm(params[f"bias_{layer}"], x, params[f"weight_{layer}"]))
         weight, bias = params[f"weight_{last}"], params[f"bias_{last}"]  # [K, H, 1], [K, 1, 1]
         return (x * weight.transpose(1, 2)).sum(dim=-1, keepdim=True) + bias
-
-
-def make_critic(info: EnvInfo, arch: NetArch, activation: str, n_critics: int) -> Critics:
-    """``n_critics`` Q-networks ``Q(s, a)`` over ``[obs, normalized action]`` as one batched ensemble."""
-    return Critics(n_critics, info.obs_dim + info.action_dim, 1, arch.vf, activation)
 
 
 def critic_input(obs: Tensor, action: Tensor) -> Tensor:

@@ -1,14 +1,13 @@
-"""The one optimizer path of the deep agents, and the only module that calls torch's private or functional APIs.
+"""The one optimizer path of the deep agents, and the one place they call torch's private optimizer API.
 
 - :func:`adam` / :func:`rmsprop`: ``torch.optim`` optimizers built alike everywhere (Adam fused on CPU and CUDA,
   multi-tensor elsewhere).
 - :class:`FlatAdam`: Adam whose gradients live in one flat buffer and whose step calls ``torch.optim.adam.adam``
   directly, skipping ``Adam.step``'s per-call bookkeeping: for the many small gradient steps of DQN.
-- :func:`lerp_` / :func:`copy_`: one multi-tensor ``torch._foreach_*`` kernel over lists of tensors (target
-  networks).
 
 Keeping the private calls here means a torch upgrade that changes them breaks one tested module
-(``tests/networks/test_optim.py``), not the agents.
+(``tests/networks/test_optim.py``), not the agents. :mod:`porcini.functional.target_updates` keeps its own
+``torch._foreach_*`` calls because ``functional`` imports nothing from porcini (docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ import torch
 from torch import Tensor, nn
 from torch.optim.adam import adam as _functional_adam
 
-__all__ = ["FlatAdam", "adam", "copy_", "lerp_", "rmsprop"]
+__all__ = ["FlatAdam", "adam", "rmsprop"]
 
 
 def _fused(device: torch.device) -> bool:
@@ -44,16 +43,6 @@ def adam(params: Iterable[Tensor], lr: float, device: torch.device, eps: float =
 def rmsprop(params: Iterable[Tensor], lr: float, alpha: float = 0.99, eps: float = 1e-8) -> torch.optim.RMSprop:
     """``torch.optim.RMSprop`` over ``params`` (PyTorch's form: ε outside the square root)."""
     return torch.optim.RMSprop(params, lr=lr, alpha=alpha, eps=eps)
-
-
-def lerp_(targets: list[Tensor], sources: list[Tensor], weight: float) -> None:
-    """``t ← t + weight (s - t)`` for every pair, in place, in one multi-tensor kernel (call under ``no_grad``)."""
-    torch._foreach_lerp_(targets, sources, float(weight))
-
-
-def copy_(targets: list[Tensor], sources: list[Tensor]) -> None:
-    """``t ← s`` for every pair, in place, in one multi-tensor kernel (call under ``no_grad``)."""
-    torch._foreach_copy_(targets, sources)
 
 
 class FlatAdam:

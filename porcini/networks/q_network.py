@@ -9,7 +9,6 @@ import gymnasium as gym
 import torch
 from torch import nn
 
-from porcini.envs.info import EnvInfo
 from porcini.networks.builders import make_trunk
 from porcini.networks.heads import DuelingQHead, QHead
 from porcini.networks.mlp import MLP
@@ -23,7 +22,8 @@ class QNetwork(nn.Module):
     output is ``[*batch, n_actions, n_quantiles]`` (QR-DQN) from one linear layer.
 
     Args:
-        info: the env the agent acts in (Discrete actions).
+        observation_space: the env's observation space.
+        n_actions: the number of (Discrete) actions.
         net_arch: hidden widths of the MLP part.
         activation: hidden activation.
         features_dim: output width of the CNN, for images.
@@ -31,19 +31,19 @@ class QNetwork(nn.Module):
         n_quantiles: quantiles per action (distributional output), or None.
     """
 
-    def __init__(self, info: EnvInfo, net_arch: Sequence[int], activation: str, features_dim: int,
-                 dueling: bool = False, n_quantiles: int | None = None) -> None:
+    def __init__(self, observation_space: gym.Space, n_actions: int, net_arch: Sequence[int], activation: str,
+                 features_dim: int, dueling: bool = False, n_quantiles: int | None = None) -> None:
         super().__init__()
-        space = info.observation_space
+        space = observation_space
         if isinstance(space, gym.spaces.Discrete):
             self.trunk: nn.Module = MLP(int(space.n), None, net_arch, activation)
         else:
             self.trunk = make_trunk(space, net_arch, activation, "default", features_dim)
         if dueling and n_quantiles is not None:
             raise ValueError("QNetwork: a dueling head has no quantile version here; use dueling=False")
-        self.n_actions, self.n_quantiles = info.n_actions, n_quantiles
+        self.n_actions, self.n_quantiles = n_actions, n_quantiles
         head = DuelingQHead if dueling else QHead
-        self.head = head(cast(int, self.trunk.out_dim), info.n_actions * (n_quantiles or 1))
+        self.head = head(cast(int, self.trunk.out_dim), n_actions * (n_quantiles or 1))
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         """Action values ``[*batch, n_actions]`` (or quantiles ``[*batch, n_actions, n_quantiles]``)."""

@@ -1,5 +1,5 @@
-"""The one optimizer path (porcini.networks.optim): its kernels match the plain torch arithmetic, and no other
-module of porcini calls torch's private or functional optimizer APIs."""
+"""The one optimizer path (porcini.networks.optim): its optimizers step like torch's, and no other module of
+porcini calls torch's private or functional APIs except the target updates (``functional`` imports nothing)."""
 
 from __future__ import annotations
 
@@ -10,30 +10,15 @@ import torch
 
 import porcini
 from porcini.networks import MLP
-from porcini.networks.optim import FlatAdam, adam, copy_, lerp_, rmsprop
+from porcini.networks.optim import FlatAdam, adam, rmsprop
 
 PRIVATE_TORCH = re.compile(r"torch\._foreach_\w+\(|torch\.optim\.adam\.adam\(|from torch\.optim\.adam import")
 
 
-def test_only_the_optim_module_calls_private_torch_apis():
+def test_only_the_optim_module_and_the_target_updates_call_private_torch_apis():
     root = Path(porcini.__file__).parent
     callers = sorted(str(p.relative_to(root)) for p in root.rglob("*.py") if PRIVATE_TORCH.search(p.read_text()))
-    assert callers == ["networks/optim.py"]
-
-
-def test_lerp_and_copy_match_the_arithmetic_in_place():
-    torch.manual_seed(0)
-    targets = [torch.randn(3, 4), torch.randn(5)]
-    sources = [torch.randn(3, 4), torch.randn(5)]
-    expected = [t + 0.25 * (s - t) for t, s in zip(targets, sources)]
-    ids = [id(t) for t in targets]
-    lerp_(targets, sources, 0.25)
-    for got, want in zip(targets, expected):
-        torch.testing.assert_close(got, want)
-    copy_(targets, sources)
-    assert [id(t) for t in targets] == ids
-    for got, want in zip(targets, sources):
-        assert torch.equal(got, want)
+    assert callers == ["functional/target_updates.py", "networks/optim.py"]
 
 
 def test_adam_is_fused_on_cpu_and_steps_like_torch_adam():

@@ -35,7 +35,7 @@ from porcini.core.errors import UnsupportedSpaceError
 from porcini.data import ReplayBuffer
 from porcini.envs.info import EnvInfo
 from porcini.networks import NetArch, is_image_space, parse_net_arch
-from porcini.networks.critics import Critics, critic_input, first_member, make_critic
+from porcini.networks.critics import Critics, critic_input, first_member
 from porcini.networks.denormals import flush_denormals
 from porcini.seeding import agent_rng
 
@@ -115,6 +115,11 @@ def as_sample(batch: TransitionBatch, device: torch.device) -> Sample:
     b = batch.to_torch(device)
     return Sample(b.obs[:, 0].flatten(1), b.action[:, 0], b.reward[:, 0], b.next_obs[:, 0].flatten(1),
                   b.terminated[:, 0].to(torch.float32))
+
+
+def make_critic(info: EnvInfo, arch: NetArch, activation: str, n_critics: int) -> Critics:
+    """``n_critics`` Q-networks ``Q(s, a)`` over ``[obs, normalized action]`` as one batched ensemble."""
+    return Critics(n_critics, info.obs_dim + info.action_dim, 1, arch.vf, activation)
 
 
 class OffPolicyAgent(Checkpointed, BaseAgent):

@@ -30,13 +30,13 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from porcini.algorithms.actor_critic.common import OffPolicyAgent, OffPolicyConfig, Sample
+from porcini.algorithms.actor_critic.common import OffPolicyAgent, OffPolicyConfig, Sample, make_critic
 from porcini.algorithms.kit import seeded
 from porcini.core.config import build_config, require
 from porcini.envs.info import EnvInfo
 from porcini.functional import polyak_update, sac_actor_loss, sac_alpha_loss, soft_q_target, td_loss
 from porcini.networks import MLP, TanhGaussianHead
-from porcini.networks.critics import critic_input, make_critic
+from porcini.networks.critics import critic_input
 from porcini.networks.distributions import TanhGaussian
 from porcini.networks.optim import adam
 

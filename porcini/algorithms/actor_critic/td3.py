@@ -30,13 +30,13 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from porcini.algorithms.actor_critic.common import OffPolicyAgent, OffPolicyConfig, Sample
+from porcini.algorithms.actor_critic.common import OffPolicyAgent, OffPolicyConfig, Sample, make_critic
 from porcini.algorithms.kit import seeded
 from porcini.core.config import build_config, require
 from porcini.envs.info import EnvInfo
 from porcini.functional import deterministic_actor_loss, polyak_update, q_learning_target, td_loss
 from porcini.networks import MLP, DeterministicHead
-from porcini.networks.critics import critic_input, first_member, make_critic
+from porcini.networks.critics import critic_input, first_member
 from porcini.networks.optim import adam
 
 

@@ -185,7 +185,7 @@ class DQN(Checkpointed, BaseAgent):
 
     def _build_network(self, info: EnvInfo) -> nn.Module:
         c = self.config
-        return QNetwork(info, c.net_arch, c.activation, c.features_dim, c.dueling)
+        return QNetwork(info.observation_space, info.n_actions, c.net_arch, c.activation, c.features_dim, c.dueling)
 
     def set_horizon(self, total_env_steps: int) -> None:
         """Set the run's length in env steps, the horizon of the ε decay and of β (``Core.learn`` calls this)."""

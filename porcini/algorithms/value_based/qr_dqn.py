@@ -116,7 +116,8 @@ class QRDQN(DQN):
 
     def _build_network(self, info: EnvInfo) -> nn.Module:
         c = self.config
-        return QNetwork(info, c.net_arch, c.activation, c.features_dim, n_quantiles=c.n_quantiles)
+        return QNetwork(info.observation_space, info.n_actions, c.net_arch, c.activation, c.features_dim,
+                        n_quantiles=c.n_quantiles)
 
     def _action_values(self, obs: Tensor) -> Tensor:
         return self.q_net(obs).mean(dim=-1)
