@@ -1,8 +1,8 @@
 """Parts shared by the value-based deep agents: n-step replay samples and their one conversion to tensors.
 
-The Q-network is :class:`porcini.networks.q_network.QNetwork`, the optimizer
-:class:`porcini.networks.optim.FlatAdam`, the observation conversion :func:`porcini.algorithms.kit.obs_to_tensor`
-(all re-exported here).
+The Q-network is :class:`porcini.networks.q_network.QNetwork` and the optimizer
+:class:`porcini.networks.optim.FlatAdam` (both re-exported here); observations become tensors through
+:func:`porcini.algorithms.kit.obs_to_tensor`.
 
 Glossary:
     replay sample: ``N`` transitions drawn from the buffer, as a :class:`Replay` whose TD target is
