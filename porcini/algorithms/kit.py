@@ -133,7 +133,15 @@ class Checkpointed:
         }
 
     def load_registered_state(self, state: dict[str, Any]) -> None:
-        """Restore :meth:`registered_state` into the registered objects (same names and architectures)."""
+        """Restore :meth:`registered_state` into the registered objects (same names and architectures).
+
+        Raises:
+            ValueError: ``state`` has no registered state (a checkpoint written before agents registered their
+                modules: PPO's ``model`` and DQN's ``q_net`` were top-level keys then).
+        """
+        if "modules" not in state:
+            raise ValueError(f"{type(self).__name__} state has no 'modules' (keys: {sorted(state)}): it was written "
+                             "by an older porcini; load it with that version or train again")
         for name, module in self.modules.items():
             module.load_state_dict(state["modules"][name])
         for name, opt in self.optimizers.items():

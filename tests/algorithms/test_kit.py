@@ -108,3 +108,9 @@ def test_every_deep_config_shares_the_base_fields_and_their_checks(name):
         config_cls(gamma=1.5)
     with pytest.raises(ConfigError, match=rf"{config_cls.__name__}\.learning_rate = 0 is invalid"):
         config_cls(learning_rate=0)
+
+
+def test_a_state_without_registered_modules_is_refused_with_the_keys_it_has():
+    agent = _Agent(0)
+    with pytest.raises(ValueError, match=r"_Agent state has no 'modules' \(keys: \['model', 'optimizers'\]\)"):
+        agent.load_registered_state({"model": {}, "optimizers": {}})
