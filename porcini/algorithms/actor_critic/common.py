@@ -18,9 +18,7 @@ steps).
 
 from __future__ import annotations
 
-import contextlib
 import copy
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple, cast
 
@@ -29,19 +27,24 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from porcini.algorithms.kit import Checkpointed, DeepConfig, agent_generator, obs_to_tensor
 from porcini.core.agent import BaseAgent, supports_action_space
 from porcini.core.batch import TransitionBatch
 from porcini.core.config import require
-from porcini.core.errors import UnsupportedSpaceError
 from porcini.data import ReplayBuffer
 from porcini.envs.info import EnvInfo
-from porcini.networks import ACTIVATIONS, EnsembleMLP, NetArch, is_image_space, parameter_dict, parse_net_arch
+from porcini.errors import UnsupportedSpaceError
+from porcini.networks import NetArch, is_image_space, parse_net_arch
+from porcini.networks.critics import Critics, critic_input, first_member
 from porcini.networks.denormals import flush_denormals
-from porcini.seeding import agent_rng, agent_torch_seed, torch_seed
+from porcini.seeding import agent_rng
+
+__all__ = ["Critics", "OffPolicyAgent", "OffPolicyConfig", "Sample", "as_sample", "critic_input", "first_member",
+           "make_critic"]
 
 
 @dataclass(frozen=True)
-class OffPolicyConfig:
+class OffPolicyConfig(DeepConfig):
     """Hyperparameters shared by DDPG, TD3 and SAC (SB3 names and, unless an algorithm says otherwise, defaults)."""
 
     learning_rate: float = 1e-3
@@ -54,8 +57,6 @@ class OffPolicyConfig:
     """Transitions per update."""
     tau: float = 0.005
     """Polyak coefficient of the target networks: ``θ' ← (1 - τ) θ' + τ θ``."""
-    gamma: float = 0.99
-    """Discount factor."""
     train_freq: int = 1
     """Vector env steps between fits (the default fit cadence is ``train_freq * n_envs`` transitions)."""
     gradient_steps: int = 1
@@ -66,32 +67,22 @@ class OffPolicyConfig:
     """Hidden activation of actor and critics."""
     n_critics: int = 2
     """Critics evaluated as one batched ensemble; targets take their minimum (clipped double Q)."""
-    device: str = "cpu"
-    """Torch device of the networks; each fit moves its sample there once."""
-    seed: int = 0
-    """Seed of the initial parameters, replay sampling, warm-up actions and policy noise."""
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         name = type(self).__name__
-        require(self.learning_rate > 0, name, "learning_rate", self.learning_rate, "> 0")
         require(self.buffer_size >= 1, name, "buffer_size", self.buffer_size, ">= 1")
         require(self.learning_starts >= 0, name, "learning_starts", self.learning_starts, ">= 0")
         require(self.batch_size >= 1, name, "batch_size", self.batch_size, ">= 1")
         require(0.0 <= self.tau <= 1.0, name, "tau", self.tau, "in [0, 1]")
-        require(0.0 <= self.gamma <= 1.0, name, "gamma", self.gamma, "in [0, 1]")
         require(self.train_freq >= 1, name, "train_freq", self.train_freq, ">= 1")
         require(self.gradient_steps >= 1 or self.gradient_steps == -1, name, "gradient_steps",
                 self.gradient_steps, ">= 1, or -1 for one update per transition")
-        require(self.activation in ACTIVATIONS, name, "activation", self.activation, f"one of {sorted(ACTIVATIONS)}")
         require(self.n_critics >= 1, name, "n_critics", self.n_critics, ">= 1")
         try:
             parse_net_arch(self.net_arch, f"{name}.net_arch")
         except ValueError as exc:
             require(False, name, "net_arch", self.net_arch, f"valid widths ({exc})")
-        try:
-            torch.device(self.device)
-        except RuntimeError:
-            require(False, name, "device", self.device, "a torch device such as 'cpu' or 'cuda'")
 
 
 class Sample(NamedTuple):
@@ -126,69 +117,12 @@ def as_sample(batch: TransitionBatch, device: torch.device) -> Sample:
                   b.terminated[:, 0].to(torch.float32))
 
 
-class Critics(EnsembleMLP):
-    """An :class:`EnsembleMLP` of Q-networks with one output each: the same parameters and function, faster.
-
-    The 1-unit output layer is computed as an elementwise product and a sum instead of ``baddbmm``: torch's CPU
-    batched matrix product has no fast path for a matrix-vector product per member (benchmarks/README.md,
-    "Twin critics").
-    """
-
-    def forward(self, x: Tensor) -> Tensor:
-        """Map ``[N, in_dim]`` (shared by the members) to ``[n_members, N, 1]``."""
-        if self.out_dim != 1 or x.dim() != 2:
-            return super().forward(x)
-        params = parameter_dict(self)
-        act = ACTIVATIONS[self.activation_name]
-        last = self.n_layers - 1
-        x = x.expand(self.n_members, *x.shape)
-        for layer in range(last):
-            x = act(torch.baddbmm(params[f"bias_{layer}"], x, params[f"weight_{layer}"]))
-        weight, bias = params[f"weight_{last}"], params[f"bias_{last}"]  # [K, H, 1], [K, 1, 1]
-        return (x * weight.transpose(1, 2)).sum(dim=-1, keepdim=True) + bias
-
-
 def make_critic(info: EnvInfo, arch: NetArch, activation: str, n_critics: int) -> Critics:
     """``n_critics`` Q-networks ``Q(s, a)`` over ``[obs, normalized action]`` as one batched ensemble."""
     return Critics(n_critics, info.obs_dim + info.action_dim, 1, arch.vf, activation)
 
 
-def critic_input(obs: Tensor, action: Tensor) -> Tensor:
-    """The critics' input ``[N, obs_dim + action_dim]``: flattened observations next to normalized actions."""
-    return torch.cat([obs.flatten(1), action], dim=-1)
-
-
-def first_member(ensemble: EnsembleMLP, x: Tensor) -> Tensor:
-    """Member 0 of ``ensemble`` alone, ``[N, out_dim]``: TD3/DDPG's actor loss uses the first critic only.
-
-    It reads the same parameters (views of the stacked ``weight_l``/``bias_l``), so the gradient reaches member 0
-    exactly as :meth:`EnsembleMLP.forward` would, at half the cost of evaluating every member.
-    """
-    params = parameter_dict(ensemble)
-    act = ACTIVATIONS[ensemble.activation_name]
-    last = ensemble.n_layers - 1
-    for layer in range(ensemble.n_layers):
-        x = torch.addmm(params[f"bias_{layer}"][0], x, params[f"weight_{layer}"][0])
-        if layer < last:
-            x = act(x)
-    return x
-
-
-@contextlib.contextmanager
-def seeded(seed: int) -> Iterator[None]:
-    """Draw parameter initializations from ``seed``'s network stream without touching the global torch RNG."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(torch_seed(seed))
-        yield
-
-
-def adam(params: Any, lr: float, device: torch.device) -> torch.optim.Adam:
-    """Adam with the fused kernel (CPU and CUDA): one kernel per step for all parameters."""
-    fused = {"fused": True} if device.type in ("cpu", "cuda") else {"foreach": True}
-    return torch.optim.Adam(params, lr=lr, **fused)
-
-
-class OffPolicyAgent(BaseAgent):
+class OffPolicyAgent(Checkpointed, BaseAgent):
     """Acting, replay, the update schedule and checkpoints of the off-policy actor-critic agents.
 
     Subclasses build their networks in ``__init__`` after calling :meth:`_setup`, register every module, optimizer
@@ -210,16 +144,13 @@ class OffPolicyAgent(BaseAgent):
         self.info = info
         self.device = torch.device(c.device)
         self.rng = agent_rng(c.seed)
-        self.generator = torch.Generator(device=self.device)
-        self.generator.manual_seed(agent_torch_seed(c.seed))
+        self.generator = agent_generator(c.seed, self.device)
         self.buffer = ReplayBuffer(c.buffer_size)
         self.fit_every_steps = c.train_freq * info.n_envs
         self.env_steps = 0  # transitions received by fit
         self.n_updates = 0
         self._pending = 0  # eligible transitions not yet paid for with updates
-        self.modules: dict[str, nn.Module] = {}
-        self.optimizers: dict[str, torch.optim.Optimizer] = {}
-        self.tensors: dict[str, Tensor] = {}  # learned tensors outside modules (SAC's log α)
+        self._init_registry()
         return parse_net_arch(c.net_arch, f"{type(c).__name__}.net_arch")
 
     def _setup_actions(self, info: EnvInfo) -> None:
@@ -253,7 +184,7 @@ class OffPolicyAgent(BaseAgent):
     def explain(self, obs: np.ndarray) -> dict[str, np.ndarray]:
         """What the actor and critics give at ``obs`` (:meth:`explain_tensors`, see ``core.agent.Explainable``)."""
         with torch.inference_mode():
-            x = torch.from_numpy(np.asarray(obs, dtype=np.float32)).to(self.device).flatten(1)
+            x = obs_to_tensor(obs, self.device).flatten(1)
             return {key: value.cpu().numpy() for key, value in self.explain_tensors(x).items()}
 
     def explain_tensors(self, obs: Tensor) -> dict[str, Tensor]:
@@ -271,8 +202,7 @@ class OffPolicyAgent(BaseAgent):
             normalized = self.rng.uniform(-1.0, 1.0, size=(len(obs), self.info.action_dim))
         else:
             with torch.inference_mode():
-                x = torch.from_numpy(np.asarray(obs, dtype=np.float32)).to(self.device)
-                normalized = self.policy_action(x.flatten(1), explore).cpu().numpy()
+                normalized = self.policy_action(obs_to_tensor(obs, self.device).flatten(1), explore).cpu().numpy()
         action = self.low + (normalized + 1.0) * 0.5 * (self.high - self.low)
         # tanh saturates to exactly ±1 in float32; the clip keeps rounding of the affine map inside the bounds
         action = np.clip(action, self.low, self.high).astype(self._action_dtype, copy=False)
@@ -320,10 +250,7 @@ class OffPolicyAgent(BaseAgent):
     def state_dict(self) -> dict[str, Any]:
         """Networks, optimizers, generators, counters and the replay buffer: resuming continues exactly."""
         return {
-            "modules": {name: {k: v.detach().clone() for k, v in m.state_dict().items()}
-                        for name, m in self.modules.items()},
-            "optimizers": {name: copy.deepcopy(opt.state_dict()) for name, opt in self.optimizers.items()},
-            "tensors": {name: t.detach().clone() for name, t in self.tensors.items()},
+            **self.registered_state(),
             "generator": self.generator.get_state(),
             "rng": self.rng.bit_generator.state,
             "counters": {"env_steps": self.env_steps, "n_updates": self.n_updates, "pending": self._pending},
@@ -332,13 +259,7 @@ class OffPolicyAgent(BaseAgent):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state_dict` (same architecture and env)."""
-        for name, module in self.modules.items():
-            module.load_state_dict(state["modules"][name])
-        for name, opt in self.optimizers.items():
-            opt.load_state_dict(state["optimizers"][name])
-        with torch.no_grad():
-            for name, t in self.tensors.items():
-                t.copy_(state["tensors"][name])
+        self.load_registered_state(state)
         self.generator.set_state(state["generator"])
         self.rng.bit_generator.state = state["rng"]
         counters = state["counters"]

@@ -30,14 +30,16 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from porcini.algorithms.actor_critic.common import Critics, Sample, seeded
+from porcini.algorithms.actor_critic.common import Sample
 from porcini.algorithms.actor_critic.sac import SAC, SACConfig
+from porcini.algorithms.kit import obs_to_tensor, seeded
 from porcini.core.agent import supports_action_space
 from porcini.core.config import build_config, require
-from porcini.core.errors import UnsupportedSpaceError
 from porcini.envs.info import EnvInfo
+from porcini.errors import UnsupportedSpaceError
 from porcini.functional import discrete_soft_q_target, polyak_update, sac_alpha_loss, sac_discrete_actor_loss, td_loss
 from porcini.networks import MLP, CategoricalHead
+from porcini.networks.critics import Critics
 from porcini.networks.distributions import Categorical
 
 
@@ -99,7 +101,7 @@ class DiscreteSAC(SAC):
         if explore and self.env_steps < self.config.learning_starts:
             return self.rng.integers(0, self.n_actions, size=len(obs))
         with torch.inference_mode():
-            x = torch.from_numpy(np.asarray(obs, dtype=np.float32)).to(self.device).flatten(1)
+            x = obs_to_tensor(obs, self.device).flatten(1)
             dist = self.policy(x)
             return (dist.sample(self.generator) if explore else dist.mode()).cpu().numpy()
 

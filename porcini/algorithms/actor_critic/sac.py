@@ -14,7 +14,7 @@ A truncated transition bootstraps from its true successor ``s'``; only ``termina
 Design, for speed at equal arithmetic: the ``n_critics`` critics are one :class:`~porcini.networks.EnsembleMLP`
 (one batched matrix product per layer for all critics), Adam is fused, the actor loss back-propagates only into
 the actor's parameters (``backward(inputs=...)``: SB3 also computes critic weight gradients there, which its next
-``zero_grad`` discards), the target update is one ``torch._foreach_lerp_``, and a fit converts its replay sample
+``zero_grad`` discards), the target update is one multi-tensor lerp, and a fit converts its replay sample
 to tensors once and reads its metrics with one host sync.
 
 Deviations from SB3: the tanh correction of ``log π`` is the exact ``2 (log 2 - u - softplus(-2u))`` instead of
@@ -30,20 +30,15 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from porcini.algorithms.actor_critic.common import (
-    OffPolicyAgent,
-    OffPolicyConfig,
-    Sample,
-    adam,
-    critic_input,
-    make_critic,
-    seeded,
-)
+from porcini.algorithms.actor_critic.common import OffPolicyAgent, OffPolicyConfig, Sample, make_critic
+from porcini.algorithms.kit import seeded
 from porcini.core.config import build_config, require
 from porcini.envs.info import EnvInfo
 from porcini.functional import polyak_update, sac_actor_loss, sac_alpha_loss, soft_q_target, td_loss
 from porcini.networks import MLP, TanhGaussianHead
+from porcini.networks.critics import critic_input
 from porcini.networks.distributions import TanhGaussian
+from porcini.networks.optim import adam
 
 
 @dataclass(frozen=True)

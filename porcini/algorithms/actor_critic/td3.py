@@ -16,7 +16,7 @@ critic, no delay and no target smoothing.
 
 Design: the critics are one batched :class:`~porcini.networks.EnsembleMLP`; the actor loss evaluates member 0
 alone (:func:`~porcini.algorithms.actor_critic.common.first_member`) and back-propagates into the actor's
-parameters only; Adam is fused and target updates use ``torch._foreach_lerp_``.
+parameters only; Adam is fused and target updates are one multi-tensor lerp.
 
 Deviations from SB3: SB3's default ``action_noise`` is None (no exploration noise); here it is Gaussian with
 ``action_noise_std = 0.1`` as in the paper. Metrics are those of the last update of a fit.
@@ -30,20 +30,14 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from porcini.algorithms.actor_critic.common import (
-    OffPolicyAgent,
-    OffPolicyConfig,
-    Sample,
-    adam,
-    critic_input,
-    first_member,
-    make_critic,
-    seeded,
-)
+from porcini.algorithms.actor_critic.common import OffPolicyAgent, OffPolicyConfig, Sample, make_critic
+from porcini.algorithms.kit import seeded
 from porcini.core.config import build_config, require
 from porcini.envs.info import EnvInfo
 from porcini.functional import deterministic_actor_loss, polyak_update, q_learning_target, td_loss
 from porcini.networks import MLP, DeterministicHead
+from porcini.networks.critics import critic_input, first_member
+from porcini.networks.optim import adam
 
 
 @dataclass(frozen=True)

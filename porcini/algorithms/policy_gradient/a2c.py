@@ -24,7 +24,7 @@ import torch
 
 from porcini.algorithms.policy_gradient.common import (
     OnPolicyAgent,
-    check_common,
+    OnPolicyConfig,
     explained_variance,
     flat,
     scheduled,
@@ -38,7 +38,7 @@ from porcini.networks.flat import FlatParameters
 
 
 @dataclass(frozen=True)
-class A2CConfig:
+class A2CConfig(OnPolicyConfig):
     """Hyperparameters of A2C; names and defaults follow Stable-Baselines3."""
 
     learning_rate: float = 7e-4
@@ -47,8 +47,6 @@ class A2CConfig:
     """``linear`` decays the learning rate to 0 at the run's end (the horizon ``Core.learn`` sets)."""
     n_steps: int = 5
     """Env steps per env between updates: the rollout has ``n_steps * n_envs`` transitions."""
-    gamma: float = 0.99
-    """Discount factor."""
     gae_lambda: float = 1.0
     """GAE's λ; 1 gives the classic n-step advantage."""
     ent_coef: float = 0.0
@@ -63,22 +61,10 @@ class A2CConfig:
     """ε of RMSprop (or of Adam)."""
     normalize_advantage: bool = False
     """Standardize the advantages of each rollout."""
-    net_arch: tuple[int, ...] | dict[str, tuple[int, ...]] = (64, 64)
-    """Hidden widths of the separate policy and value networks, or ``{pi: [...], vf: [...]}``."""
-    activation: str = "tanh"
-    """Hidden activation."""
-    ortho_init: bool = True
-    """Orthogonal initialization (gains sqrt(2), 0.01 for the policy output, 1 for the value output)."""
-    log_std_init: float = 0.0
-    """Initial log standard deviation of a Gaussian policy (continuous actions)."""
-    device: str = "cpu"
-    """Torch device of the networks and the update."""
-    seed: int = 0
-    """Seed of the initialization and of action sampling."""
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         owner = "A2CConfig"
-        check_common(owner, self)
         require(isinstance(self.n_steps, int) and self.n_steps >= 1, owner, "n_steps", self.n_steps, "an int >= 1")
         require(0 <= self.gae_lambda <= 1, owner, "gae_lambda", self.gae_lambda, "in [0, 1]")
         require(self.ent_coef >= 0, owner, "ent_coef", self.ent_coef, ">= 0")

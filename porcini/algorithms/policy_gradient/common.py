@@ -1,4 +1,4 @@
-"""Parts shared by the on-policy agents (REINFORCE, A2C, PPO, TRPO): the actor-critic module, acting, checkpoints.
+"""Parts shared by the on-policy agents (REINFORCE, A2C, PPO, TRPO): config, acting, rollouts, checkpoints.
 
 Glossary:
     rollout: the ``[T, B]`` batch the loop hands to ``fit`` (T time rows, B envs), flattened here to ``N = T * B``
@@ -21,137 +21,36 @@ sample and scores it with the plain Gaussian.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 import torch
-from torch import nn
 
+from porcini.algorithms.kit import Checkpointed, DeepConfig, agent_generator, obs_to_tensor, seeded
 from porcini.algorithms.schedules import check_horizon, require_horizon
 from porcini.core.agent import BaseAgent, supports_action_space
 from porcini.core.batch import TransitionBatch
 from porcini.core.config import require
-from porcini.core.errors import UnsupportedSpaceError
 from porcini.envs.info import EnvInfo
+from porcini.errors import UnsupportedSpaceError
 from porcini.functional import gae
-from porcini.networks import ACTIVATIONS, CategoricalHead, DiagGaussianHead, ValueHead, make_trunk, parse_net_arch
-from porcini.networks.distributions import HALF_LOG_2PI, Categorical, DiagGaussian
+from porcini.networks.actor_critic import ActorCritic, clipped_gaussian_log_prob
+from porcini.networks.distributions import Categorical, DiagGaussian
 from porcini.networks.flat import FlatParameters
-from porcini.seeding import agent_torch_seed, torch_seed
+from porcini.networks.optim import adam, rmsprop
+
+__all__ = ["ActorCritic", "OnPolicyAgent", "OnPolicyConfig", "Rollout", "as_obs_tensor", "clipped_gaussian_log_prob",
+           "explained_variance", "flat", "gae_rollout", "minibatches", "policy_explanation", "scheduled"]
 
 SCHEDULES = ("constant", "linear")
 SCHEDULE_FIELDS = ("learning_rate_schedule", "clip_range_schedule")
 
 
-def clipped_gaussian_log_prob(dist: DiagGaussian, action: torch.Tensor, low: torch.Tensor,
-                              high: torch.Tensor) -> torch.Tensor:
-    r"""Log-probability ``[*batch]`` of actions ``clip(u, low, high)``, ``u ~ N(mean, std^2)`` (per dimension).
-
-    .. math::
-        \log \pi(a_i) = \begin{cases} \log \Phi(z_i) & a_i \le \mathrm{low}_i \\
-                                      \log \Phi(-z_i) & a_i \ge \mathrm{high}_i \\
-                                      -z_i^2/2 - \log\sigma_i - \log\sqrt{2\pi} & \text{otherwise}
-                        \end{cases}, \qquad z_i = (a_i - \mu_i) / \sigma_i
-
-    summed over dimensions: the clipped Gaussian puts the whole tail beyond a bound on the bound. Fujita & Maeda
-    2018 (ICML, "Clipped Action Policy Gradient") show the score of this distribution is an unbiased policy
-    gradient with lower variance than the unclipped one. Infinite bounds never clip (plain Gaussian).
-
-    Args:
-        dist: the Gaussian before clipping.
-        action: clipped actions ``[*batch, action_dim]``.
-        low: lower bounds ``[action_dim]``.
-        high: upper bounds ``[action_dim]``.
-    """
-    log_std = dist.log_std
-    z = (action - dist.mean) * torch.exp(-log_std)
-    density = -0.5 * z.square() - log_std - HALF_LOG_2PI
-    at_low, at_high = action <= low, action >= high
-    tail = torch.special.log_ndtr(torch.where(at_low, z, -z))
-    return torch.where(at_low | at_high, tail, density).sum(dim=-1)
-
-
-class ActorCritic(nn.Module):
-    """A policy network and, optionally, a separate value network (SB3's ``MlpPolicy``, not shared).
-
-    The policy is a trunk (:func:`porcini.networks.make_trunk`) with a :class:`CategoricalHead` for ``Discrete``
-    actions or a :class:`DiagGaussianHead` (state-independent ``log_std``) for ``Box`` actions; the critic a trunk
-    with a :class:`ValueHead`. ``ortho_init`` uses the PPO recipe: gain sqrt(2) in hidden layers, 0.01 on the
-    policy output, 1 on the value output.
-
-    Args:
-        info: the env the agent acts in.
-        net_arch: hidden widths, SB3 style: ``(64, 64)`` for both or ``{"pi": [...], "vf": [...]}``.
-        activation: hidden activation.
-        ortho_init: orthogonal initialization, else PyTorch's default.
-        log_std_init: initial ``log_std`` of a Gaussian policy.
-        with_value: build the value network (REINFORCE without baseline does not).
-    """
-
-    def __init__(self, info: EnvInfo, net_arch: Any = (64, 64), activation: str = "tanh", ortho_init: bool = True,
-                 log_std_init: float = 0.0, with_value: bool = True) -> None:
-        super().__init__()
-        arch = parse_net_arch(net_arch)
-        init = "orthogonal" if ortho_init else "default"
-        self.pi_trunk = make_trunk(info.observation_space, arch.pi, activation, init)
-        pi_dim = int(self.pi_trunk.out_dim)  # type: ignore[arg-type]
-        space = info.action_space
-        self.discrete = isinstance(space, gym.spaces.Discrete)
-        low, high = np.zeros(1), np.zeros(1)
-        if isinstance(space, gym.spaces.Discrete):
-            self.pi_head: nn.Module = CategoricalHead(pi_dim, info.n_actions, init=init)
-        elif isinstance(space, gym.spaces.Box):
-            self.pi_head = DiagGaussianHead(pi_dim, info.action_dim, log_std_init, init=init)
-            low, high = space.low, space.high
-        else:
-            raise UnsupportedSpaceError(
-                f"on-policy agents need a Discrete or Box action space; {info.env_id} has {space}")
-        self.action_low: torch.Tensor
-        self.action_high: torch.Tensor
-        self.register_buffer("action_low", torch.as_tensor(low, dtype=torch.float32), persistent=False)
-        self.register_buffer("action_high", torch.as_tensor(high, dtype=torch.float32), persistent=False)
-        self.clips = not self.discrete and bool(np.isfinite(low).any() or np.isfinite(high).any())
-        self.vf_trunk: nn.Module | None = None
-        self.v_head: nn.Module | None = None
-        if with_value:
-            self.vf_trunk = make_trunk(info.observation_space, arch.vf, activation, init)
-            self.v_head = ValueHead(int(self.vf_trunk.out_dim), init)  # type: ignore[arg-type]
-
-    def policy(self, obs: torch.Tensor) -> Categorical | DiagGaussian:
-        """The action distribution at ``obs`` ``[*batch, *obs_shape]``."""
-        return self.pi_head(self.pi_trunk(obs))
-
-    def value(self, obs: torch.Tensor) -> torch.Tensor:
-        """State values ``[*batch]``."""
-        return self.v_head(self.vf_trunk(obs))  # type: ignore[misc]
-
-    def log_prob(self, dist: Categorical | DiagGaussian, action: torch.Tensor) -> torch.Tensor:
-        """Log-probability ``[*batch]`` of actions as the env received them (clipped, for bounded ``Box``)."""
-        if self.clips:
-            return clipped_gaussian_log_prob(dist, action, self.action_low, self.action_high)  # type: ignore[arg-type]
-        return dist.log_prob(action)
-
-    def actor_parameters(self) -> list[nn.Parameter]:
-        """Parameters of the policy only (TRPO steps them apart from the critic's)."""
-        return [*self.pi_trunk.parameters(), *self.pi_head.parameters()]
-
-    def critic_parameters(self) -> list[nn.Parameter]:
-        """Parameters of the value network only."""
-        if self.vf_trunk is None or self.v_head is None:
-            return []
-        return [*self.vf_trunk.parameters(), *self.v_head.parameters()]
-
-
 def as_obs_tensor(obs: Any, device: torch.device) -> torch.Tensor:
-    """Observations as a tensor the trunks accept: float32 (``uint8`` images stay ``uint8``; the CNN scales them)."""
-    x = obs if isinstance(obs, torch.Tensor) else torch.from_numpy(np.asarray(obs))
-    if x.dtype != torch.float32 and x.dtype != torch.uint8:
-        x = x.to(torch.float32)
-    return x.to(device)
+    """Observations as a tensor the trunks accept (:func:`porcini.algorithms.kit.obs_to_tensor`)."""
+    return obs_to_tensor(obs, device)
 
 
 def policy_explanation(dist: Categorical | DiagGaussian, value: torch.Tensor | None) -> dict[str, np.ndarray]:
@@ -189,27 +88,32 @@ def explained_variance(value: torch.Tensor, returns: torch.Tensor) -> torch.Tens
     return 1.0 - (returns - value).var() / returns.var()
 
 
-def check_common(owner: str, c: Any) -> None:
-    """Validate the fields every on-policy config shares (learning rate, discount, device, schedules)."""
-    require(c.learning_rate > 0, owner, "learning_rate", c.learning_rate, "> 0")
-    require(0 <= c.gamma <= 1, owner, "gamma", c.gamma, "in [0, 1]")
-    require(c.activation in ACTIVATIONS, owner, "activation", c.activation, f"one of {sorted(ACTIVATIONS)}")
-    max_grad_norm = getattr(c, "max_grad_norm", None)
-    require(max_grad_norm is None or max_grad_norm > 0, owner, "max_grad_norm", max_grad_norm, "> 0 or None")
-    try:
-        torch.device(c.device)
-    except RuntimeError:
-        require(False, owner, "device", c.device, "a torch device such as 'cpu' or 'cuda'")
-    for field in SCHEDULE_FIELDS:
-        kind = getattr(c, field, "constant")
-        require(kind in SCHEDULES, owner, field, kind, f"one of {SCHEDULES}")
+@dataclass(frozen=True)
+class OnPolicyConfig(DeepConfig):
+    """The network fields shared by REINFORCE, A2C, PPO and TRPO (SB3 names and defaults); checks the schedules."""
+
+    net_arch: tuple[int, ...] | dict[str, tuple[int, ...]] = (64, 64)
+    """Hidden widths of the separate policy and value networks, or ``{pi: [...], vf: [...]}``."""
+    activation: str = "tanh"
+    """Hidden activation."""
+    ortho_init: bool = True
+    """Orthogonal initialization (gains sqrt(2), 0.01 for the policy output, 1 for the value output)."""
+    log_std_init: float = 0.0
+    """Initial log standard deviation of a Gaussian policy (continuous actions)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for field in SCHEDULE_FIELDS:
+            kind = getattr(self, field, "constant")
+            require(kind in SCHEDULES, type(self).__name__, field, kind, f"one of {SCHEDULES}")
 
 
-class OnPolicyAgent(BaseAgent):
+class OnPolicyAgent(Checkpointed, BaseAgent):
     """Acting, seeding and checkpoints shared by the on-policy agents; subclasses add optimizers and ``fit``.
 
-    Subclasses call :meth:`_build` in ``__init__``, register their optimizers in ``self.optimizers`` (so they are
-    checkpointed) and count the env steps they fit on in ``self.env_steps`` (the clock of the schedules).
+    Subclasses call :meth:`_build` in ``__init__``, register their optimizers in ``self.optimizers`` (the model is
+    registered as ``modules["model"]``; :class:`~porcini.algorithms.kit.Checkpointed` saves both) and count the
+    env steps they fit on in ``self.env_steps`` (the clock of the schedules).
     """
 
     config: Any
@@ -225,14 +129,12 @@ class OnPolicyAgent(BaseAgent):
                                         f"{info.action_space}")
         self.info = info
         self.device = torch.device(c.device)
-        # Initialize from the config's seed without touching the global torch RNG.
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(torch_seed(c.seed))
+        with seeded(c.seed):
             self.model = self._make_model(info, with_value)
         self.model.to(self.device)
-        self.generator = torch.Generator(device=self.device)
-        self.generator.manual_seed(agent_torch_seed(c.seed))
-        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        self.generator = agent_generator(c.seed, self.device)
+        self._init_registry()
+        self.modules["model"] = self.model
         self.env_steps = 0
         self.fits = 0
         space = info.action_space
@@ -241,15 +143,15 @@ class OnPolicyAgent(BaseAgent):
     def _make_model(self, info: EnvInfo, with_value: bool) -> Any:
         """The networks (built under the config's seed): an :class:`ActorCritic` here."""
         c = self.config
-        return ActorCritic(info, c.net_arch, c.activation, c.ortho_init, c.log_std_init, with_value)
+        return ActorCritic(info.observation_space, info.action_space, c.net_arch, c.activation, c.ortho_init,
+                           c.log_std_init, with_value)
 
     def make_optimizer(self, flat: FlatParameters, lr: float, kind: str = "adam", eps: float = 1e-8,
                        alpha: float = 0.99) -> torch.optim.Optimizer:
         """Adam (fused kernel where the device has one) or RMSprop over the flat parameter vector ``flat.data``."""
         if kind == "rmsprop":
-            return torch.optim.RMSprop([flat.data], lr=lr, alpha=alpha, eps=eps)
-        fused = self.device.type in ("cpu", "cuda")
-        return torch.optim.Adam([flat.data], lr=lr, eps=eps, fused=fused)
+            return rmsprop([flat.data], lr, alpha, eps)
+        return adam([flat.data], lr, self.device, eps)
 
     def _optimize(self, terms: dict[str, torch.Tensor]) -> None:
         """One step on ``loss_policy + vf_coef · loss_value + ent_coef · loss_entropy``, the gradient norm clipped.
@@ -293,7 +195,7 @@ class OnPolicyAgent(BaseAgent):
         Continuous actions are clipped to the action space's bounds.
         """
         with torch.inference_mode():
-            return self._sample_action(self.model.policy(as_obs_tensor(obs, self.device)), explore)
+            return self._sample_action(self.model.policy(obs_to_tensor(obs, self.device)), explore)
 
     def _sample_action(self, dist: Categorical | DiagGaussian, explore: bool) -> np.ndarray:
         """A sample of ``dist`` (the mode when not exploring), clipped to the bounds, as the env's dtype."""
@@ -309,20 +211,19 @@ class OnPolicyAgent(BaseAgent):
         See :class:`porcini.core.agent.Explainable`; one no-grad forward, no random draws.
         """
         with torch.inference_mode():
-            x = as_obs_tensor(obs, self.device)
+            x = obs_to_tensor(obs, self.device)
             value = self.model.value(x) if self.model.v_head is not None else None
             return policy_explanation(self.model.policy(x), value)
 
     def value(self, obs: np.ndarray) -> np.ndarray:
         """The critic's values ``[B]`` of observations ``[B, ...]`` (for inspection and tests)."""
         with torch.inference_mode():
-            return self.model.value(as_obs_tensor(obs, self.device)).cpu().numpy()
+            return self.model.value(obs_to_tensor(obs, self.device)).cpu().numpy()
 
     def state_dict(self) -> dict[str, Any]:
         """Parameters, optimizer states, the sampling generator's state, the step counters and the horizon (a copy)."""
         return {
-            "model": {k: v.detach().clone() for k, v in self.model.state_dict().items()},
-            "optimizers": {name: copy.deepcopy(opt.state_dict()) for name, opt in self.optimizers.items()},
+            **self.registered_state(),
             "generator": self.generator.get_state(),
             "env_steps": self.env_steps,
             "fits": self.fits,
@@ -331,9 +232,7 @@ class OnPolicyAgent(BaseAgent):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state_dict` (the networks must have the same architecture)."""
-        self.model.load_state_dict(state["model"])
-        for name, opt in self.optimizers.items():
-            opt.load_state_dict(state["optimizers"][name])
+        self.load_registered_state(state)
         self.generator.set_state(state["generator"])
         self.env_steps = int(state["env_steps"])
         self.fits = int(state["fits"])

@@ -35,8 +35,8 @@ import torch
 
 from porcini.algorithms.policy_gradient.common import (
     OnPolicyAgent,
+    OnPolicyConfig,
     Rollout,
-    check_common,
     explained_variance,
     gae_rollout,
     minibatches,
@@ -54,7 +54,7 @@ _METRICS = ("loss_policy", "loss_value", "loss_entropy", "approx_kl", "clip_frac
 
 
 @dataclass(frozen=True)
-class PPOConfig:
+class PPOConfig(OnPolicyConfig):
     """Hyperparameters of PPO; names and defaults follow Stable-Baselines3."""
 
     learning_rate: float = 3e-4
@@ -67,8 +67,6 @@ class PPOConfig:
     """Minibatch size (transitions)."""
     n_epochs: int = 10
     """Passes over each rollout."""
-    gamma: float = 0.99
-    """Discount factor."""
     gae_lambda: float = 0.95
     """GAE's λ: 0 gives one-step TD advantages, 1 Monte Carlo ones."""
     clip_range: float = 0.2
@@ -87,24 +85,12 @@ class PPOConfig:
     """Clip the gradient's global norm to this; None: no clipping."""
     target_kl: float | None = None
     """Stop the epochs of a fit once a minibatch's approximate KL exceeds ``1.5 * target_kl``; None: never."""
-    net_arch: tuple[int, ...] | dict[str, tuple[int, ...]] = (64, 64)
-    """Hidden widths of the separate policy and value networks, or ``{pi: [...], vf: [...]}``."""
-    activation: str = "tanh"
-    """Hidden activation."""
-    ortho_init: bool = True
-    """Orthogonal initialization (gains sqrt(2), 0.01 for the policy output, 1 for the value output)."""
-    log_std_init: float = 0.0
-    """Initial log standard deviation of a Gaussian policy (continuous actions)."""
     adam_eps: float = 1e-5
     """Adam's ε (SB3 uses 1e-5 for PPO, not PyTorch's 1e-8)."""
-    device: str = "cpu"
-    """Torch device of the networks and the update."""
-    seed: int = 0
-    """Seed of the initialization, action sampling and minibatch order."""
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         owner = type(self).__name__
-        check_common(owner, self)
         for name in ("n_steps", "batch_size", "n_epochs"):
             value = getattr(self, name)
             require(isinstance(value, int) and value >= 1, owner, name, value, "an int >= 1")

@@ -24,7 +24,6 @@ multiple of ``n_steps`` and nothing is padded.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -34,13 +33,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from porcini.algorithms.policy_gradient.common import ActorCritic, as_obs_tensor, policy_explanation
+from porcini.algorithms.kit import obs_to_tensor
+from porcini.algorithms.policy_gradient.common import policy_explanation
 from porcini.algorithms.policy_gradient.ppo import PPO, PPOConfig
 from porcini.core.batch import TransitionBatch
 from porcini.core.config import require
-from porcini.core.errors import UnsupportedSpaceError
 from porcini.envs.info import EnvInfo
+from porcini.errors import UnsupportedSpaceError
 from porcini.functional import entropy_loss, gae, normalize_advantage, ppo_clip_loss, value_loss
+from porcini.networks.actor_critic import ActorCritic
 from porcini.networks.denormals import flush_denormals
 from porcini.networks.recurrent import LSTMCore, LSTMState
 
@@ -74,7 +75,7 @@ class RecurrentPPOConfig(PPOConfig):
 class RecurrentActorCritic(nn.Module):
     """A policy LSTM and a critic LSTM over flattened observations, each followed by PPO's MLP and head.
 
-    The heads are an :class:`~porcini.algorithms.policy_gradient.common.ActorCritic` whose "observations" are the
+    The heads are an :class:`~porcini.networks.actor_critic.ActorCritic` whose "observations" are the
     LSTM outputs. ``ortho_init`` also initializes the LSTM weights orthogonally with zero biases (SB3-contrib).
 
     Args:
@@ -103,7 +104,7 @@ class RecurrentActorCritic(nn.Module):
             for name, param in [*self.pi_lstm.named_parameters(), *self.vf_lstm.named_parameters()]:
                 nn.init.zeros_(param) if "bias" in name else nn.init.orthogonal_(param, gain=1.0)
         features = gym.spaces.Box(-np.inf, np.inf, shape=(hidden_size,), dtype=np.float32)
-        self.heads = ActorCritic(dataclasses.replace(info, observation_space=features), net_arch, activation,
+        self.heads = ActorCritic(features, info.action_space, net_arch, activation,
                                  ortho_init, log_std_init)
         self.discrete, self.clips = self.heads.discrete, self.heads.clips
 
@@ -154,7 +155,7 @@ class RecurrentPPO(PPO):
                 self.model.vf_lstm.initial_state(n_envs, self.device))
 
     def _features(self, obs: Any) -> torch.Tensor:
-        x = as_obs_tensor(obs, self.device)
+        x = obs_to_tensor(obs, self.device)
         return x.reshape(*x.shape[: x.dim() - len(self.info.obs_shape)], self.model.obs_dim)
 
     def act(self, obs: np.ndarray, *, explore: bool) -> np.ndarray:

@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 
-from porcini.algorithms.policy_gradient.common import OnPolicyAgent, check_common
+from porcini.algorithms.policy_gradient.common import OnPolicyAgent, OnPolicyConfig
 from porcini.core.batch import TransitionBatch
 from porcini.core.config import build_config, require
 from porcini.envs.info import EnvInfo
@@ -43,13 +43,11 @@ from porcini.networks.flat import FlatParameters
 
 
 @dataclass(frozen=True)
-class ReinforceConfig:
+class ReinforceConfig(OnPolicyConfig):
     """Hyperparameters of REINFORCE (Stable-Baselines3 has no REINFORCE; names follow its other agents)."""
 
     learning_rate: float = 1e-3
     """Adam step size."""
-    gamma: float = 0.99
-    """Discount factor."""
     fit_every_episodes: int | None = None
     """Finished episodes between updates; None means one per env (``n_envs``)."""
     baseline: bool = True
@@ -62,24 +60,12 @@ class ReinforceConfig:
     """Standardize the advantages (or returns) of each batch."""
     max_grad_norm: float | None = None
     """Clip the gradient's global norm to this; None: no clipping."""
-    net_arch: tuple[int, ...] | dict[str, tuple[int, ...]] = (64, 64)
-    """Hidden widths of the policy (and baseline) networks, or ``{pi: [...], vf: [...]}``."""
-    activation: str = "tanh"
-    """Hidden activation."""
-    ortho_init: bool = True
-    """Orthogonal initialization (gains sqrt(2), 0.01 for the policy output, 1 for the value output)."""
-    log_std_init: float = 0.0
-    """Initial log standard deviation of a Gaussian policy (continuous actions)."""
     adam_eps: float = 1e-8
     """Adam's ε."""
-    device: str = "cpu"
-    """Torch device of the networks and the update."""
-    seed: int = 0
-    """Seed of the initialization and of action sampling."""
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         owner = "ReinforceConfig"
-        check_common(owner, self)
         require(self.fit_every_episodes is None or self.fit_every_episodes >= 1, owner, "fit_every_episodes",
                 self.fit_every_episodes, "an int >= 1 or None")
         require(self.vf_coef >= 0, owner, "vf_coef", self.vf_coef, ">= 0")

@@ -29,7 +29,7 @@ import torch
 
 from porcini.algorithms.policy_gradient.common import (
     OnPolicyAgent,
-    check_common,
+    OnPolicyConfig,
     explained_variance,
     gae_rollout,
     minibatches,
@@ -45,7 +45,7 @@ from porcini.networks.kl import kl_divergence
 
 
 @dataclass(frozen=True)
-class TRPOConfig:
+class TRPOConfig(OnPolicyConfig):
     """Hyperparameters of TRPO; names and defaults follow Stable-Baselines3-contrib."""
 
     learning_rate: float = 1e-3
@@ -54,8 +54,6 @@ class TRPOConfig:
     """Env steps per env between fits: the rollout has ``n_steps * n_envs`` transitions."""
     batch_size: int = 128
     """Minibatch size of the critic updates."""
-    gamma: float = 0.99
-    """Discount factor."""
     gae_lambda: float = 0.95
     """GAE's λ."""
     target_kl: float = 0.01
@@ -72,22 +70,10 @@ class TRPOConfig:
     """Epochs of critic updates per rollout."""
     normalize_advantage: bool = True
     """Standardize the advantages of each rollout."""
-    net_arch: tuple[int, ...] | dict[str, tuple[int, ...]] = (64, 64)
-    """Hidden widths of the separate policy and value networks, or ``{pi: [...], vf: [...]}``."""
-    activation: str = "tanh"
-    """Hidden activation."""
-    ortho_init: bool = True
-    """Orthogonal initialization (gains sqrt(2), 0.01 for the policy output, 1 for the value output)."""
-    log_std_init: float = 0.0
-    """Initial log standard deviation of a Gaussian policy (continuous actions)."""
-    device: str = "cpu"
-    """Torch device of the networks and the update."""
-    seed: int = 0
-    """Seed of the initialization, action sampling and critic minibatch order."""
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         owner = "TRPOConfig"
-        check_common(owner, self)
         for name in ("n_steps", "batch_size", "cg_max_steps", "line_search_max_iter", "n_critic_updates"):
             value = getattr(self, name)
             require(isinstance(value, int) and value >= 1, owner, name, value, "an int >= 1")

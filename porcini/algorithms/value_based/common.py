@@ -1,6 +1,8 @@
-"""Parts shared by the value-based deep agents: Q network, observation tensors, n-step replay, a lean Adam.
+"""Parts shared by the value-based deep agents: n-step replay samples and their one conversion to tensors.
 
-:class:`FlatAdam` is Adam with less per-step overhead, for the many small gradient steps these agents take.
+The Q-network is :class:`porcini.networks.q_network.QNetwork` and the optimizer
+:class:`porcini.networks.optim.FlatAdam` (both re-exported here); observations become tensors through
+:func:`porcini.algorithms.kit.obs_to_tensor`.
 
 Glossary:
     replay sample: ``N`` transitions drawn from the buffer, as a :class:`Replay` whose TD target is
@@ -11,71 +13,24 @@ Glossary:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple
 
 import gymnasium as gym
 import numpy as np
 import torch
-import torch.nn.functional as F
-from torch import nn
-from torch.optim.adam import adam
 
+from porcini.algorithms.kit import obs_to_tensor
 from porcini.core.batch import TransitionBatch
 from porcini.data import PrioritizedReplayBuffer, ReplayBuffer
-from porcini.envs.info import EnvInfo
-from porcini.networks import MLP, DuelingQHead, QHead, make_trunk
+from porcini.networks.optim import FlatAdam
+from porcini.networks.q_network import QNetwork
 
-
-class QNetwork(nn.Module):
-    """A trunk and a Q head: observations ``[*batch, *obs_shape]`` to action values ``[*batch, n_actions]``.
-
-    The trunk is an MLP for vector observations, the Nature CNN (then the MLP) for images (:func:`make_trunk`),
-    and an MLP over one-hot codes for Discrete observations (see :func:`obs_tensor`). With ``n_quantiles`` the
-    output is ``[*batch, n_actions, n_quantiles]`` (QR-DQN) from one linear layer.
-
-    Args:
-        info: the env the agent acts in (Discrete actions).
-        net_arch: hidden widths of the MLP part.
-        activation: hidden activation.
-        features_dim: output width of the CNN, for images.
-        dueling: a :class:`DuelingQHead` (``V + A - mean A``) instead of a linear :class:`QHead`.
-        n_quantiles: quantiles per action (distributional output), or None.
-    """
-
-    def __init__(self, info: EnvInfo, net_arch: Sequence[int], activation: str, features_dim: int,
-                 dueling: bool = False, n_quantiles: int | None = None) -> None:
-        super().__init__()
-        space = info.observation_space
-        if isinstance(space, gym.spaces.Discrete):
-            self.trunk: nn.Module = MLP(int(space.n), None, net_arch, activation)
-        else:
-            self.trunk = make_trunk(space, net_arch, activation, "default", features_dim)
-        if dueling and n_quantiles is not None:
-            raise ValueError("QNetwork: a dueling head has no quantile version here; use dueling=False")
-        self.n_actions, self.n_quantiles = info.n_actions, n_quantiles
-        head = DuelingQHead if dueling else QHead
-        self.head = head(cast(int, self.trunk.out_dim), info.n_actions * (n_quantiles or 1))
-
-    def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        """Action values ``[*batch, n_actions]`` (or quantiles ``[*batch, n_actions, n_quantiles]``)."""
-        out = self.head(self.trunk(obs))
-        return out if self.n_quantiles is None else out.unflatten(-1, (self.n_actions, self.n_quantiles))
+__all__ = ["FlatAdam", "QNetwork", "Replay", "n_step_window", "obs_tensor", "replay_to_torch", "sample_replay"]
 
 
 def obs_tensor(obs: Any, space: gym.Space, device: torch.device) -> torch.Tensor:
-    """Observations as the network wants them (shares memory with ``obs`` when it can).
-
-    Float32 for vector observations; ``uint8`` images stay ``uint8`` (the CNN scales them); Discrete observations
-    are one-hot encoded, as Stable-Baselines3 does.
-    """
-    x = torch.from_numpy(obs) if isinstance(obs, np.ndarray) and obs.flags.writeable else torch.as_tensor(
-        np.array(obs))
-    if isinstance(space, gym.spaces.Discrete):
-        x = F.one_hot(x.long(), int(space.n)).float()
-    elif x.dtype != torch.float32 and x.dtype != torch.uint8:
-        x = x.float()
-    return x.to(device)
+    """:func:`porcini.algorithms.kit.obs_to_tensor` with this module's argument order (kept for callers)."""
+    return obs_to_tensor(obs, device, space)
 
 
 class Replay(NamedTuple):
@@ -164,76 +119,7 @@ def replay_to_torch(s: Replay, lead: tuple[int, ...], space: gym.Space, device: 
     def conv(x: Any) -> Any:
         return x if x is None or isinstance(x, float) else torch.from_numpy(x).to(device).reshape(lead)
 
-    obs, next_obs = obs_tensor(s.obs, space, device), obs_tensor(s.next_obs, space, device)
+    obs, next_obs = obs_to_tensor(s.obs, device, space), obs_to_tensor(s.next_obs, device, space)
     return Replay(obs.reshape(*lead, *obs.shape[1:]), conv(np.asarray(s.action, dtype=np.int64)), conv(s.reward),
                   conv(s.gamma), conv(s.terminated), next_obs.reshape(*lead, *next_obs.shape[1:]),
                   conv(s.weights), s.indices)
-
-
-class FlatAdam:
-    """Adam whose parameters' gradients live in one flat buffer: zero, clip and step in a few whole-buffer ops.
-
-    Same math as ``zero_grad(set_to_none=True)`` + ``nn.utils.clip_grad_norm_`` + ``torch.optim.Adam.step``
-    (bit-identical parameters), with less per-step overhead, which dominates small networks on a CPU
-    (benchmarks/README.md, "Optimizer steps"):
-
-    - the ``.grad`` of every parameter is a view into :attr:`flat_grad`; autograd accumulates into it in place, so
-      :meth:`zero_grad` is one ``zero_()`` and :meth:`clip_grad_norm` one norm and one multiply (scale by
-      ``max_norm / (norm + 1e-6)`` when that is below 1, as ``clip_grad_norm_``);
-    - :meth:`step` calls ``torch.optim.adam.adam``, the functional form ``Adam.step`` calls, with the state of
-      :attr:`optimizer` (a regular ``torch.optim.Adam``, fused on CPU/CUDA), skipping ``Adam.step``'s per-call
-      bookkeeping (hooks, profiler records, state checks). The first step after construction or
-      :meth:`load_state_dict` is a regular ``Adam.step``, which creates or adopts the state.
-
-    Never set the parameters' ``.grad`` to None (``optimizer.zero_grad()``): that detaches them from the buffer.
-
-    Args:
-        params: the parameters (one device and dtype).
-        lr: learning rate.
-        eps: Adam's ε.
-    """
-
-    def __init__(self, params: Sequence[nn.Parameter], lr: float, eps: float = 1e-8) -> None:
-        self.params: list[torch.Tensor] = list(params)
-        device = self.params[0].device
-        fused = device.type in ("cpu", "cuda")
-        self.optimizer = torch.optim.Adam(self.params, lr=lr, eps=eps, fused=fused, foreach=None if fused else True)
-        self.flat_grad = torch.zeros(sum(p.numel() for p in self.params), device=device, dtype=self.params[0].dtype)
-        offset = 0
-        for p in self.params:
-            p.grad = self.flat_grad[offset:offset + p.numel()].view_as(p)
-            offset += p.numel()
-        self._state: tuple[list[torch.Tensor], ...] | None = None
-
-    def zero_grad(self) -> None:
-        """Zero every gradient (one ``zero_()``)."""
-        self.flat_grad.zero_()
-
-    def clip_grad_norm(self, max_norm: float) -> None:
-        """Scale the gradients to a global L2 norm of at most ``max_norm`` (no host sync)."""
-        scale = max_norm / (torch.linalg.vector_norm(self.flat_grad) + 1e-6)
-        self.flat_grad.mul_(scale.clamp_(max=1.0))
-
-    def step(self) -> None:
-        """One Adam step with the current gradients."""
-        if self._state is None:
-            self.optimizer.step()
-            states = [self.optimizer.state[p] for p in self.params]
-            self._state = tuple([s[key] for s in states] for key in ("exp_avg", "exp_avg_sq", "step"))
-            return
-        group = self.optimizer.param_groups[0]
-        exp_avgs, exp_avg_sqs, steps = self._state
-        beta1, beta2 = group["betas"]
-        grads = cast(list[torch.Tensor], [p.grad for p in self.params])  # views into flat_grad
-        adam(self.params, grads, exp_avgs, exp_avg_sqs, [], steps, foreach=group["foreach"],
-             fused=group["fused"], amsgrad=False, beta1=beta1, beta2=beta2, lr=group["lr"],
-             weight_decay=group["weight_decay"], eps=group["eps"], maximize=False)
-
-    def state_dict(self) -> dict[str, Any]:
-        """The Adam state (``torch.optim.Adam.state_dict``)."""
-        return self.optimizer.state_dict()
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore :meth:`state_dict`; the next step adopts the loaded state."""
-        self.optimizer.load_state_dict(state)
-        self._state = None

@@ -49,25 +49,20 @@ import numpy as np
 import torch
 from torch import nn
 
+from porcini.algorithms.kit import Checkpointed, DeepConfig, obs_to_tensor, seeded
 from porcini.algorithms.schedules import LinearSchedule, check_horizon, require_horizon
-from porcini.algorithms.value_based.common import (
-    FlatAdam,
-    QNetwork,
-    Replay,
-    obs_tensor,
-    replay_to_torch,
-    sample_replay,
-)
+from porcini.algorithms.value_based.common import Replay, replay_to_torch, sample_replay
 from porcini.core.agent import BaseAgent, q_value_explanation, supports_action_space
 from porcini.core.batch import TransitionBatch
 from porcini.core.config import build_config, require
-from porcini.core.errors import UnsupportedSpaceError
 from porcini.data import PrioritizedReplayBuffer, ReplayBuffer
 from porcini.envs.info import EnvInfo
+from porcini.errors import UnsupportedSpaceError
 from porcini.functional import double_q_target, polyak_update, q_learning_target, td_loss
-from porcini.networks import ACTIVATIONS
 from porcini.networks.denormals import flush_denormals
-from porcini.seeding import agent_rng, torch_seed
+from porcini.networks.optim import FlatAdam
+from porcini.networks.q_network import QNetwork
+from porcini.seeding import agent_rng
 
 TARGET_CHUNK_ROWS = 512
 """Rows per forward of the target network over a fit's minibatches: large enough to amortize per-call overhead,
@@ -75,7 +70,7 @@ small enough for the activations to stay in cache (benchmarks/README.md, "Target
 
 
 @dataclass(frozen=True)
-class DQNConfig:
+class DQNConfig(DeepConfig):
     """Hyperparameters of DQN; names and defaults follow Stable-Baselines3."""
 
     learning_rate: float = 1e-4
@@ -88,8 +83,6 @@ class DQNConfig:
     """Transitions per minibatch."""
     tau: float = 1.0
     """Target update weight: 1 copies the online network, < 1 is Polyak averaging."""
-    gamma: float = 0.99
-    """Discount factor."""
     train_freq: int = 4
     """Env steps (summed over envs) between fits."""
     gradient_steps: int = 1
@@ -126,14 +119,10 @@ class DQNConfig:
     """Hidden activation."""
     features_dim: int = 512
     """Output width of the CNN for image observations."""
-    device: str = "cpu"
-    """Torch device of the networks and the update."""
-    seed: int = 0
-    """Seed of the initialization, exploration and replay sampling."""
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         o = type(self).__name__
-        require(self.learning_rate > 0, o, "learning_rate", self.learning_rate, "> 0")
         for name in ("buffer_size", "batch_size", "train_freq", "target_update_interval", "n_steps", "features_dim"):
             value = getattr(self, name)
             require(isinstance(value, int) and value >= 1, o, name, value, "an int >= 1")
@@ -142,23 +131,16 @@ class DQNConfig:
         require(isinstance(self.gradient_steps, int) and self.gradient_steps >= -1, o, "gradient_steps",
                 self.gradient_steps, "an int >= 0, or -1 (as many as env steps per fit)")
         require(0 < self.tau <= 1, o, "tau", self.tau, "in (0, 1]")
-        for name in ("gamma", "exploration_fraction", "exploration_initial_eps", "exploration_final_eps",
+        for name in ("exploration_fraction", "exploration_initial_eps", "exploration_final_eps",
                      "prioritized_replay_beta0"):
             require(0 <= getattr(self, name) <= 1, o, name, getattr(self, name), "in [0, 1]")
-        require(self.max_grad_norm is None or self.max_grad_norm > 0, o, "max_grad_norm", self.max_grad_norm,
-                "> 0 or None")
         require(self.prioritized_replay_alpha >= 0, o, "prioritized_replay_alpha", self.prioritized_replay_alpha,
                 ">= 0")
         require(self.prioritized_replay_eps > 0, o, "prioritized_replay_eps", self.prioritized_replay_eps, "> 0")
         require(self.loss in ("huber", "mse"), o, "loss", self.loss, "'huber' or 'mse'")
-        require(self.activation in ACTIVATIONS, o, "activation", self.activation, f"one of {sorted(ACTIVATIONS)}")
-        try:
-            torch.device(self.device)
-        except RuntimeError:
-            require(False, o, "device", self.device, "a torch device such as 'cpu' or 'cuda'")
 
 
-class DQN(BaseAgent):
+class DQN(Checkpointed, BaseAgent):
     """DQN with Double, Dueling, prioritized-replay and n-step options; fits every ``train_freq`` env steps.
 
     Example:
@@ -182,12 +164,14 @@ class DQN(BaseAgent):
                 "(use SAC, TD3 or DDPG for continuous actions)")
         self.info, self.n_actions = info, int(space.n)
         self.device = torch.device(c.device)
-        with torch.random.fork_rng(devices=[]):  # initialize from the seed without touching the global RNG
-            torch.manual_seed(torch_seed(c.seed))
+        with seeded(c.seed):
             self.q_net = self._build_network(info).to(self.device)
         self.target_net = copy.deepcopy(self.q_net).requires_grad_(False)
         self.params = list(self.q_net.parameters())
         self.optimizer = FlatAdam(self.params, lr=c.learning_rate)  # torch.optim.Adam's math, less overhead per step
+        self._init_registry()
+        self.modules.update(q_net=self.q_net, target_net=self.target_net)
+        self.optimizers["adam"] = self.optimizer
         self.buffer: ReplayBuffer | PrioritizedReplayBuffer = (
             PrioritizedReplayBuffer(c.buffer_size, alpha=c.prioritized_replay_alpha, eps=c.prioritized_replay_eps)
             if c.prioritized_replay else ReplayBuffer(c.buffer_size))
@@ -201,7 +185,7 @@ class DQN(BaseAgent):
 
     def _build_network(self, info: EnvInfo) -> nn.Module:
         c = self.config
-        return QNetwork(info, c.net_arch, c.activation, c.features_dim, c.dueling)
+        return QNetwork(info.observation_space, info.n_actions, c.net_arch, c.activation, c.features_dim, c.dueling)
 
     def set_horizon(self, total_env_steps: int) -> None:
         """Set the run's length in env steps, the horizon of the ε decay and of β (``Core.learn`` calls this)."""
@@ -240,7 +224,7 @@ class DQN(BaseAgent):
     def q_values(self, obs: np.ndarray) -> np.ndarray:
         """Online action values ``[B, A]`` of observations ``[B, ...]``."""
         with torch.inference_mode():
-            return self._action_values(obs_tensor(obs, self.info.observation_space, self.device)).cpu().numpy()
+            return self._action_values(obs_to_tensor(obs, self.device, self.info.observation_space)).cpu().numpy()
 
     def explain(self, obs: np.ndarray) -> dict[str, np.ndarray]:
         """``q_values`` ``[B, A]`` of the online network and ``value = max_a Q(s, a)``.
@@ -262,7 +246,7 @@ class DQN(BaseAgent):
             if randomize.all():  # no forward needed (always so during the warm-up)
                 return self.rng.integers(0, self.n_actions, size=n)
         with torch.inference_mode():
-            q = self._action_values(obs_tensor(obs, self.info.observation_space, self.device))
+            q = self._action_values(obs_to_tensor(obs, self.device, self.info.observation_space))
             action = q.argmax(dim=-1).cpu().numpy()
         if explore and randomize.any():
             action = np.where(randomize, self.rng.integers(0, self.n_actions, size=n), action)
@@ -361,9 +345,7 @@ class DQN(BaseAgent):
     def state_dict(self) -> dict[str, Any]:
         """Networks, optimizer, generator state, counters, the horizon and the replay buffer (for an exact resume)."""
         return {
-            "q_net": {k: v.detach().clone() for k, v in self.q_net.state_dict().items()},
-            "target_net": {k: v.detach().clone() for k, v in self.target_net.state_dict().items()},
-            "optimizer": copy.deepcopy(self.optimizer.state_dict()),
+            **self.registered_state(),
             "rng": copy.deepcopy(self.rng.bit_generator.state),
             "behaviour_steps": self.behaviour_steps,
             "env_steps": self.env_steps,
@@ -374,9 +356,7 @@ class DQN(BaseAgent):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state_dict` (same architecture and buffer settings)."""
-        self.q_net.load_state_dict(state["q_net"])
-        self.target_net.load_state_dict(state["target_net"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        self.load_registered_state(state)
         self.rng.bit_generator.state = state["rng"]
         self.behaviour_steps = int(state["behaviour_steps"])
         self.env_steps = int(state["env_steps"])

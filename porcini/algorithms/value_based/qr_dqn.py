@@ -22,10 +22,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from porcini.algorithms.value_based.common import QNetwork, Replay
+from porcini.algorithms.value_based.common import Replay
 from porcini.algorithms.value_based.dqn import DQN, DQNConfig
 from porcini.core.config import require
 from porcini.envs.info import EnvInfo
+from porcini.networks.q_network import QNetwork
 
 
 def quantile_huber_loss(quantiles: Tensor, target: Tensor, weights: Tensor | None = None,
@@ -115,7 +116,8 @@ class QRDQN(DQN):
 
     def _build_network(self, info: EnvInfo) -> nn.Module:
         c = self.config
-        return QNetwork(info, c.net_arch, c.activation, c.features_dim, n_quantiles=c.n_quantiles)
+        return QNetwork(info.observation_space, info.n_actions, c.net_arch, c.activation, c.features_dim,
+                        n_quantiles=c.n_quantiles)
 
     def _action_values(self, obs: Tensor) -> Tensor:
         return self.q_net(obs).mean(dim=-1)

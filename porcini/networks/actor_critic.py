@@ -1,0 +1,120 @@
+"""The on-policy agents' network: a policy and an optional separate value network, and the clipped-Gaussian score.
+
+Continuous actions are sampled from a diagonal Gaussian and clipped to the action space's bounds; their
+log-probability is that of the *clipped* Gaussian (:func:`clipped_gaussian_log_prob`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import nn
+
+from porcini.errors import UnsupportedSpaceError
+from porcini.networks.builders import make_trunk, parse_net_arch
+from porcini.networks.distributions import HALF_LOG_2PI, Categorical, DiagGaussian
+from porcini.networks.heads import CategoricalHead, DiagGaussianHead, ValueHead
+
+
+def clipped_gaussian_log_prob(dist: DiagGaussian, action: torch.Tensor, low: torch.Tensor,
+                              high: torch.Tensor) -> torch.Tensor:
+    r"""Log-probability ``[*batch]`` of actions ``clip(u, low, high)``, ``u ~ N(mean, std^2)`` (per dimension).
+
+    .. math::
+        \log \pi(a_i) = \begin{cases} \log \Phi(z_i) & a_i \le \mathrm{low}_i \\
+                                      \log \Phi(-z_i) & a_i \ge \mathrm{high}_i \\
+                                      -z_i^2/2 - \log\sigma_i - \log\sqrt{2\pi} & \text{otherwise}
+                        \end{cases}, \qquad z_i = (a_i - \mu_i) / \sigma_i
+
+    summed over dimensions: the clipped Gaussian puts the whole tail beyond a bound on the bound. Fujita & Maeda
+    2018 (ICML, "Clipped Action Policy Gradient") show the score of this distribution is an unbiased policy
+    gradient with lower variance than the unclipped one. Infinite bounds never clip (plain Gaussian).
+
+    Args:
+        dist: the Gaussian before clipping.
+        action: clipped actions ``[*batch, action_dim]``.
+        low: lower bounds ``[action_dim]``.
+        high: upper bounds ``[action_dim]``.
+    """
+    log_std = dist.log_std
+    z = (action - dist.mean) * torch.exp(-log_std)
+    density = -0.5 * z.square() - log_std - HALF_LOG_2PI
+    at_low, at_high = action <= low, action >= high
+    tail = torch.special.log_ndtr(torch.where(at_low, z, -z))
+    return torch.where(at_low | at_high, tail, density).sum(dim=-1)
+
+
+class ActorCritic(nn.Module):
+    """A policy network and, optionally, a separate value network (SB3's ``MlpPolicy``, not shared).
+
+    The policy is a trunk (:func:`porcini.networks.make_trunk`) with a :class:`CategoricalHead` for ``Discrete``
+    actions or a :class:`DiagGaussianHead` (state-independent ``log_std``) for ``Box`` actions; the critic a trunk
+    with a :class:`ValueHead`. ``ortho_init`` uses the PPO recipe: gain sqrt(2) in hidden layers, 0.01 on the
+    policy output, 1 on the value output.
+
+    Args:
+        observation_space: the env's observation space.
+        action_space: the env's action space (``Discrete`` or ``Box``).
+        net_arch: hidden widths, SB3 style: ``(64, 64)`` for both or ``{"pi": [...], "vf": [...]}``.
+        activation: hidden activation.
+        ortho_init: orthogonal initialization, else PyTorch's default.
+        log_std_init: initial ``log_std`` of a Gaussian policy.
+        with_value: build the value network (REINFORCE without baseline does not).
+    """
+
+    def __init__(self, observation_space: gym.Space, action_space: gym.Space, net_arch: Any = (64, 64),
+                 activation: str = "tanh", ortho_init: bool = True, log_std_init: float = 0.0,
+                 with_value: bool = True) -> None:
+        super().__init__()
+        arch = parse_net_arch(net_arch)
+        init = "orthogonal" if ortho_init else "default"
+        self.pi_trunk = make_trunk(observation_space, arch.pi, activation, init)
+        pi_dim = int(self.pi_trunk.out_dim)  # type: ignore[arg-type]
+        space = action_space
+        self.discrete = isinstance(space, gym.spaces.Discrete)
+        low, high = np.zeros(1), np.zeros(1)
+        if isinstance(space, gym.spaces.Discrete):
+            self.pi_head: nn.Module = CategoricalHead(pi_dim, int(space.n), init=init)
+        elif isinstance(space, gym.spaces.Box):
+            action_dim = int(np.prod(space.shape)) if space.shape else 1
+            self.pi_head = DiagGaussianHead(pi_dim, action_dim, log_std_init, init=init)
+            low, high = space.low, space.high
+        else:
+            raise UnsupportedSpaceError(f"ActorCritic needs a Discrete or Box action space, not {space}")
+        self.action_low: torch.Tensor
+        self.action_high: torch.Tensor
+        self.register_buffer("action_low", torch.as_tensor(low, dtype=torch.float32), persistent=False)
+        self.register_buffer("action_high", torch.as_tensor(high, dtype=torch.float32), persistent=False)
+        self.clips = not self.discrete and bool(np.isfinite(low).any() or np.isfinite(high).any())
+        self.vf_trunk: nn.Module | None = None
+        self.v_head: nn.Module | None = None
+        if with_value:
+            self.vf_trunk = make_trunk(observation_space, arch.vf, activation, init)
+            self.v_head = ValueHead(int(self.vf_trunk.out_dim), init)  # type: ignore[arg-type]
+
+    def policy(self, obs: torch.Tensor) -> Categorical | DiagGaussian:
+        """The action distribution at ``obs`` ``[*batch, *obs_shape]``."""
+        return self.pi_head(self.pi_trunk(obs))
+
+    def value(self, obs: torch.Tensor) -> torch.Tensor:
+        """State values ``[*batch]``."""
+        return self.v_head(self.vf_trunk(obs))  # type: ignore[misc]
+
+    def log_prob(self, dist: Categorical | DiagGaussian, action: torch.Tensor) -> torch.Tensor:
+        """Log-probability ``[*batch]`` of actions as the env received them (clipped, for bounded ``Box``)."""
+        if self.clips:
+            return clipped_gaussian_log_prob(dist, action, self.action_low, self.action_high)  # type: ignore[arg-type]
+        return dist.log_prob(action)
+
+    def actor_parameters(self) -> list[nn.Parameter]:
+        """Parameters of the policy only (TRPO steps them apart from the critic's)."""
+        return [*self.pi_trunk.parameters(), *self.pi_head.parameters()]
+
+    def critic_parameters(self) -> list[nn.Parameter]:
+        """Parameters of the value network only."""
+        if self.vf_trunk is None or self.v_head is None:
+            return []
+        return [*self.vf_trunk.parameters(), *self.v_head.parameters()]

@@ -1,0 +1,51 @@
+"""The Q-network of DQN and QR-DQN: a trunk and a Q head, from observations to action values (or quantiles)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import cast
+
+import gymnasium as gym
+import torch
+from torch import nn
+
+from porcini.networks.builders import make_trunk
+from porcini.networks.heads import DuelingQHead, QHead
+from porcini.networks.mlp import MLP
+
+
+class QNetwork(nn.Module):
+    """A trunk and a Q head: observations ``[*batch, *obs_shape]`` to action values ``[*batch, n_actions]``.
+
+    The trunk is an MLP for vector observations, the Nature CNN (then the MLP) for images (:func:`make_trunk`),
+    and an MLP over one-hot codes for Discrete observations (see ``obs_to_tensor``). With ``n_quantiles`` the
+    output is ``[*batch, n_actions, n_quantiles]`` (QR-DQN) from one linear layer.
+
+    Args:
+        observation_space: the env's observation space.
+        n_actions: the number of (Discrete) actions.
+        net_arch: hidden widths of the MLP part.
+        activation: hidden activation.
+        features_dim: output width of the CNN, for images.
+        dueling: a :class:`DuelingQHead` (``V + A - mean A``) instead of a linear :class:`QHead`.
+        n_quantiles: quantiles per action (distributional output), or None.
+    """
+
+    def __init__(self, observation_space: gym.Space, n_actions: int, net_arch: Sequence[int], activation: str,
+                 features_dim: int, dueling: bool = False, n_quantiles: int | None = None) -> None:
+        super().__init__()
+        space = observation_space
+        if isinstance(space, gym.spaces.Discrete):
+            self.trunk: nn.Module = MLP(int(space.n), None, net_arch, activation)
+        else:
+            self.trunk = make_trunk(space, net_arch, activation, "default", features_dim)
+        if dueling and n_quantiles is not None:
+            raise ValueError("QNetwork: a dueling head has no quantile version here; use dueling=False")
+        self.n_actions, self.n_quantiles = n_actions, n_quantiles
+        head = DuelingQHead if dueling else QHead
+        self.head = head(cast(int, self.trunk.out_dim), n_actions * (n_quantiles or 1))
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        """Action values ``[*batch, n_actions]`` (or quantiles ``[*batch, n_actions, n_quantiles]``)."""
+        out = self.head(self.trunk(obs))
+        return out if self.n_quantiles is None else out.unflatten(-1, (self.n_actions, self.n_quantiles))
