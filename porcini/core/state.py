@@ -1,0 +1,120 @@
+"""LoopState: every counter of the loop in one place, with the episodes in progress, and their checkpoint form."""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+import numpy as np
+
+from porcini.core.records import EpisodeRecord
+
+
+class LoopState:
+    """What the loop has done so far: counters, the current observations and the episodes in progress.
+
+    :func:`porcini.core.stepper.env_step` advances it by one vector step; Core adds the fit and epoch counts.
+    Evaluation, dataset collection and the inspector keep one of their own.
+
+    Args:
+        n_envs: number of envs of the vector env.
+
+    Attributes:
+        obs: the observation batch the agent acts on next (None before the first reset).
+        env_steps: env transitions summed over envs.
+        vector_steps: ``env.step`` calls; an episode's length is the difference of two of them.
+        episodes: episodes that ended.
+        fits: ``agent.fit`` calls.
+        epochs: epochs closed.
+        steps_since_epoch: env steps since the last epoch closed.
+        steps_since_fit: env steps stored since the last fit.
+        episodes_since_fit: episodes ended while storing since the last fit.
+        train_time_s: training wall time of the finished ``learn`` calls, evaluations excluded.
+        eval_time_s: wall time spent evaluating.
+        recent_returns: returns of the last 100 episodes.
+        epoch_episodes: episodes that ended in the current epoch.
+    """
+
+    def __init__(self, n_envs: int) -> None:
+        self.obs: Any = None
+        self.env_steps = self.vector_steps = self.episodes = self.fits = self.epochs = 0
+        self.steps_since_epoch = self.steps_since_fit = self.episodes_since_fit = 0
+        self.train_time_s = self.eval_time_s = 0.0
+        self.recent_returns: deque[float] = deque(maxlen=100)
+        self.epoch_episodes = EpisodeRecord()
+        self.ep_return = np.zeros(n_envs)
+        self.ep_start = np.zeros(n_envs, dtype=np.int64)  # vector_steps at each episode's start
+        self._scalar = n_envs == 1
+
+    def start_episodes(self, obs: Any) -> None:
+        """Every env starts a new episode from ``obs`` (after ``env.reset``)."""
+        self.obs = obs
+        self.ep_return[:] = 0.0
+        self.ep_start[:] = self.vector_steps
+
+    def count_step(self, obs: Any, reward: np.ndarray) -> None:
+        """Count one vector step that returned ``obs`` (reset observations where episodes ended) and ``reward``."""
+        n = len(self.ep_return)
+        self.obs = obs
+        self.env_steps += n
+        self.vector_steps += 1
+        self.steps_since_epoch += n
+        if self._scalar:  # a scalar add is a quarter of the cost of NumPy's in-place add on one-element arrays
+            self.ep_return[0] += reward[0]
+        else:
+            self.ep_return += reward
+
+    def end_episodes(self, ended: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Close the episodes of the envs where ``ended``; return their returns and lengths, in env order."""
+        finished = np.flatnonzero(ended)
+        returns = self.ep_return[finished].copy()
+        lengths = self.vector_steps - self.ep_start[finished]
+        self.ep_return[finished] = 0.0
+        self.ep_start[finished] = self.vector_steps
+        self.episodes += len(finished)
+        self.recent_returns.extend(returns.tolist())
+        self.epoch_episodes.returns.extend(returns.tolist())
+        self.epoch_episodes.lengths.extend(lengths.tolist())
+        return returns, lengths
+
+    def state_dict(self, train_time_s: float) -> dict[str, Any]:
+        """The checkpoint form (Core's keys), with the live training time ``train_time_s``.
+
+        Epoch-end hooks run before the epoch's episodes are cleared: a checkpoint written there (no step since the
+        epoch ended) holds none of them.
+        """
+        epoch = self.epoch_episodes if self.steps_since_epoch else EpisodeRecord()
+        return {
+            "env_steps": self.env_steps,
+            "episodes": self.episodes,
+            "fits": self.fits,
+            "epochs": self.epochs,
+            "train_time_s": train_time_s,
+            "eval_time_s": self.eval_time_s,
+            "steps_since_epoch": self.steps_since_epoch,
+            "ep_return": self.ep_return.copy(),
+            "ep_length": self.vector_steps - self.ep_start,
+            "recent_returns": list(self.recent_returns),
+            "epoch_episodes": {"returns": list(epoch.returns), "lengths": list(epoch.lengths)},
+            "vector_steps": self.vector_steps,
+            "obs": self.obs,
+            "since_fit": [self.steps_since_fit, self.episodes_since_fit],
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`."""
+        self.env_steps = int(state["env_steps"])
+        self.episodes = int(state["episodes"])
+        self.fits = int(state["fits"])
+        self.epochs = int(state["epochs"])
+        self.train_time_s = float(state["train_time_s"])
+        self.eval_time_s = float(state["eval_time_s"])
+        self.steps_since_epoch = int(state["steps_since_epoch"])
+        self.ep_return[:] = np.asarray(state["ep_return"])
+        self.vector_steps = int(state["vector_steps"])
+        self.ep_start[:] = self.vector_steps - np.asarray(state["ep_length"])
+        self.recent_returns = deque((float(r) for r in state["recent_returns"]), maxlen=100)
+        epoch = state.get("epoch_episodes", {"returns": [], "lengths": []})  # absent in older checkpoints
+        self.epoch_episodes = EpisodeRecord([float(r) for r in epoch["returns"]], [int(n) for n in epoch["lengths"]])
+        self.obs = state["obs"]
+        self.steps_since_fit, self.episodes_since_fit = int(state["since_fit"][0]), int(state["since_fit"][1])

@@ -1,0 +1,40 @@
+"""One vector step with its episode bookkeeping: the only place porcini calls ``env.step``.
+
+Training (``Core``), evaluation episodes, dataset collection and the inspector's episode trace all step their env
+through :func:`env_step`, so each counts steps and episodes the same way and gets the same true successors.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from porcini.core.state import LoopState
+from porcini.core.successor import true_successor
+
+
+def env_step(env: Any, state: LoopState, action: Any) -> tuple[Any, Any, Any, Any, dict[str, Any], Any]:
+    """Step ``env`` with ``action`` and count the step in ``state`` (``state.obs`` becomes what to act on next).
+
+    Returns:
+        ``(next_obs, reward, terminated, truncated, info, ended)``: ``next_obs`` is every transition's true
+        successor (the final observation where an episode ended, :func:`~porcini.core.successor.true_successor`);
+        ``ended`` is the ``[B]`` mask of the envs whose episode ended, or None when none did. The caller closes
+        those episodes with ``state.end_episodes(ended)``.
+    """
+    reset_obs, reward, terminated, truncated, info = env.step(action)
+    state.count_step(reset_obs, reward)
+    # same-step autoreset puts "_final_obs" in info exactly when some episode ended: a dict lookup is far cheaper
+    # than reducing the flags on every step
+    if "_final_obs" not in info:
+        return reset_obs, reward, terminated, truncated, info, None
+    ended = np.asarray(terminated | truncated, dtype=bool)
+    return true_successor(reset_obs, ended, info), reward, terminated, truncated, info, ended
+
+
+def env_reset(env: Any, state: LoopState, seed: Any = None) -> Any:
+    """Reset ``env`` (``seed`` as its ``reset`` takes it); every env of ``state`` starts a new episode."""
+    obs, _ = env.reset(seed=seed)
+    state.start_episodes(obs)
+    return obs
