@@ -1,15 +1,12 @@
 """Core: the one loop that drives every agent (tabular, deep, on-policy, off-policy) on a vector env.
 
-The loop decides *when* (``LoopSchedule``); the agent decides *how* (``act``/``fit``). Every counter lives in one
-``LoopState``. Core steps the env through :func:`~porcini.core.stepper.env_step`, which resolves the true successor
-of every transition (the final observation where an episode ended, from same-step autoreset), so no transition
-crosses an episode boundary; Core records episode statistics and hands the agent ``[T, B]`` batches at the fit
-cadence.
+The loop decides *when* (``LoopSchedule``), the agent *how* (``act``/``fit``); every counter lives in one
+``LoopState``. Steps go through :func:`~porcini.core.stepper.env_step`, which gives true successors, so no
+transition crosses an episode boundary; the agent gets ``[T, B]`` batches at the fit cadence.
 """
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -19,23 +16,14 @@ import numpy as np
 from porcini.core.agent import Agent
 from porcini.core.batch import TransitionBatch
 from porcini.core.callbacks import Callback, overrides
-from porcini.core.errors import EnvCheckError
 from porcini.core.evaluation import run_episodes
 from porcini.core.progress import ProgressBar, progress_bar
 from porcini.core.records import EpisodeRecord, LearnResult
-from porcini.core.rollout import RolloutStorage
 from porcini.core.schedule import LoopSchedule
 from porcini.core.state import LoopState
-from porcini.core.stepper import env_reset, env_step
+from porcini.core.stepper import env_id_of, env_reset, env_step, require_same_step_autoreset
 
-
-def env_id_of(env: Any) -> str:
-    """A readable name of a vector env for messages."""
-    info = getattr(env, "info", None)
-    if info is not None:
-        return str(info.env_id)
-    spec = getattr(env, "spec", None)
-    return spec.id if spec is not None else type(env).__name__
+__all__ = ["Core", "EpisodeRecord", "LearnResult", "env_id_of"]
 
 
 def _state_attribute(name: str, doc: str) -> property:
@@ -85,27 +73,15 @@ class Core:
         info_keys: Sequence[str] = (),
         eval_seed: int | None = None,
     ) -> None:
-        autoreset = env.metadata.get("autoreset_mode")
-        if autoreset is not None and getattr(autoreset, "value", autoreset) != "SameStep":
-            raise EnvCheckError(
-                f"Core needs a vector env with same-step autoreset, {env_id_of(env)} uses {autoreset}; "
-                "build it with porcini.make_env or pass autoreset_mode=AutoresetMode.SAME_STEP to Gymnasium"
-            )
-        self.agent = agent
-        self.env = env
-        self.eval_env = eval_env
-        self.callbacks = list(callbacks)
-        self.progress = progress
-        self.info_keys = tuple(info_keys)
-        self.eval_seed = eval_seed
+        require_same_step_autoreset(env)
+        self.agent, self.env, self.eval_env, self.eval_seed = agent, env, eval_env, eval_seed
+        self.callbacks, self.progress, self.info_keys = list(callbacks), progress, tuple(info_keys)
         self.n_envs = int(env.num_envs)
-        self.state = LoopState(self.n_envs)
+        self.state = LoopState(self.n_envs, self.info_keys)
         self.stop_requested = False
         self._stop_answered = False  # whether the request in stop_requested was already honoured by a learn
         self.last_metrics: dict[str, float] = {}
         self._learn_clock: tuple[float, float] | None = None
-        self._storage: RolloutStorage | None = None
-        self._storage_cadence: tuple[int | None, int | None] = (None, None)
 
     def elapsed_train_time_s(self) -> float:
         """Training wall time so far, excluding evaluations; live while ``learn`` runs (for epoch hooks)."""
@@ -153,40 +129,34 @@ class Core:
         Returns:
             The steps taken, the training episodes that ended, the last fit metrics and the wall time.
         """
-        if fit_every_steps is None and fit_every_episodes is None:
-            fit_every_steps = getattr(self.agent, "fit_every_steps", None)
-            fit_every_episodes = None if fit_every_steps else getattr(self.agent, "fit_every_episodes", None)
-        schedule = LoopSchedule(n_steps, n_episodes, fit_every_steps, fit_every_episodes, steps_per_epoch)
+        schedule = LoopSchedule.for_agent(self.agent, n_steps, n_episodes, fit_every_steps, fit_every_episodes,
+                                          steps_per_epoch)
         set_horizon = getattr(self.agent, "set_horizon", None)  # optional in the Agent protocol
         total = horizon if horizon is not None or n_steps is None else self.env_steps + n_steps
         if total is not None and set_horizon is not None:
             set_horizon(total)
         if self.obs is None:
             self.reset(getattr(self.env, "reset_seed", None))
-        show = progress if progress is not None else self.progress
-        if show is None:
-            show = sys.stderr.isatty()
         start, eval_before = time.perf_counter(), self.eval_time_s
         self._learn_clock = (start, eval_before)
-        steps_before = self.env_steps
         if self._stop_answered:  # a request made before this call (a signal while setting up) is honoured, not lost
             self.stop_requested = self._stop_answered = False
         for cb in self.callbacks:
             cb.on_learn_start(self)
         try:
-            record = self._run(schedule, progress_bar(schedule, bool(show)))
+            steps, record = self._run(schedule, progress_bar(schedule, self.progress if progress is None else progress))
         finally:
             wall = time.perf_counter() - start
             self.train_time_s += wall - (self.eval_time_s - eval_before)
             self._learn_clock = None
             for cb in self.callbacks:
                 cb.on_learn_end(self)
-        return LearnResult(self.env_steps - steps_before, record, dict(self.last_metrics), wall)
+        return LearnResult(steps, record, dict(self.last_metrics), wall)
 
-    def _run(self, schedule: LoopSchedule, bar: ProgressBar | None) -> EpisodeRecord:
+    def _run(self, schedule: LoopSchedule, bar: ProgressBar | None) -> tuple[int, EpisodeRecord]:
         # On a cheap env a vector of one steps in ~10 us: everything optional sits behind one test per step.
         agent, env, state, callbacks = self.agent, self.env, self.state, self.callbacks
-        storage = self._storage_for(schedule)
+        storage = state.storage_for(schedule)
         step_hooks = [cb for cb in callbacks if overrides(cb, "on_step")]
         steps_at_start, episodes_at_start = state.env_steps, state.episodes
         record = EpisodeRecord()
@@ -208,32 +178,16 @@ class Core:
                     self._fit(storage.take())
                     state.steps_since_fit = state.episodes_since_fit = 0
                 if bar is not None:
-                    bar.advance(state.env_steps - steps_at_start if schedule.n_steps is not None
-                                else state.episodes - episodes_at_start, state.recent_returns)
+                    bar.advance(state.env_steps - steps_at_start, state.episodes - episodes_at_start,
+                                state.recent_returns)
                 if schedule.epoch_due(state.steps_since_epoch):
                     self._end_epoch()
         finally:
             # the request stays visible (why learn returned, e.g. for the stop's checkpoint) until the next learn
             self._stop_answered = self.stop_requested
         if bar is not None:
-            bar.close(state.env_steps - steps_at_start if schedule.n_steps is not None
-                      else state.episodes - episodes_at_start)
-        return record
-
-    def _storage_for(self, schedule: LoopSchedule) -> RolloutStorage | None:
-        """The rollout storage for this cadence.
-
-        Transitions gathered by an earlier call with the same cadence carry over, so ``learn(N); learn(N)`` fits
-        the same batches as ``learn(2 * N)``.
-        """
-        if not schedule.fits:
-            return None
-        cadence = (schedule.fit_every_steps, schedule.fit_every_episodes)
-        if self._storage is None or self._storage_cadence != cadence:
-            self._storage = RolloutStorage(schedule.rows_per_fit(self.n_envs), self.info_keys)
-            self._storage_cadence = cadence
-            self.state.steps_since_fit = self.state.episodes_since_fit = 0
-        return self._storage
+            bar.close(state.env_steps - steps_at_start, state.episodes - episodes_at_start)
+        return state.env_steps - steps_at_start, record
 
     def _end_episodes(self, ended: np.ndarray, record: EpisodeRecord, storing: bool) -> None:
         """Close the episodes that just ended: record them, call the hooks, reset the agent's episode state."""
@@ -247,8 +201,7 @@ class Core:
         self.agent.reset(ended)
 
     def _end_epoch(self) -> None:
-        self.state.steps_since_epoch = 0
-        self.state.epochs += 1
+        self.state.steps_since_epoch, self.state.epochs = 0, self.state.epochs + 1
         for cb in self.callbacks:
             cb.on_epoch_end(self)
         self.state.epoch_episodes = EpisodeRecord()
@@ -287,23 +240,10 @@ class Core:
     def state_dict(self) -> dict[str, Any]:
         """Counters, current observation, in-progress episodes, the epoch's episodes, transitions since the last fit.
 
-        The env and the agent are saved by their owners (:meth:`LoopState.state_dict` lists the counters).
+        The env and the agent are saved by their owners (:meth:`LoopState.state_dict` lists the keys).
         """
-        return {
-            **self.state.state_dict(self.elapsed_train_time_s()),
-            "storage_cadence": list(self._storage_cadence),
-            "storage": self._storage.state_dict() if self._storage is not None else None,
-        }
+        return self.state.state_dict(self.elapsed_train_time_s())
 
     def load_state_dict(self, state: dict[str, Any], obs: Any = None) -> None:
         """Restore :meth:`state_dict`; ``obs`` overrides the saved current observation batch."""
-        self.state.load_state_dict(state)
-        if obs is not None:
-            self.state.obs = obs
-        cadence = state["storage_cadence"]
-        self._storage_cadence = (cadence[0], cadence[1])
-        self._storage = None
-        if state["storage"] is not None:
-            self._storage = RolloutStorage(-(-cadence[0] // self.n_envs) if cadence[0] is not None else None,
-                                           self.info_keys)
-            self._storage.load_state_dict(state["storage"])
+        self.state.load_state_dict(state, obs)

@@ -1,4 +1,4 @@
-"""LoopState: every counter of the loop in one place, with the episodes in progress, and their checkpoint form."""
+"""LoopState: everything the loop carries between steps and calls, in one place, and its checkpoint form."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 
 from porcini.core.records import EpisodeRecord
+from porcini.core.rollout import RolloutStorage
+from porcini.core.schedule import LoopSchedule
 
 
 class LoopState:
@@ -18,6 +20,7 @@ class LoopState:
 
     Args:
         n_envs: number of envs of the vector env.
+        info_keys: numeric ``info`` keys the rollout storage copies into ``batch.extras``.
 
     Attributes:
         obs: the observation batch the agent acts on next (None before the first reset).
@@ -33,9 +36,10 @@ class LoopState:
         eval_time_s: wall time spent evaluating.
         recent_returns: returns of the last 100 episodes.
         epoch_episodes: episodes that ended in the current epoch.
+        storage: the transitions gathered since the last fit (None when the loop has not stored any).
     """
 
-    def __init__(self, n_envs: int) -> None:
+    def __init__(self, n_envs: int, info_keys: tuple[str, ...] = ()) -> None:
         self.obs: Any = None
         self.env_steps = self.vector_steps = self.episodes = self.fits = self.epochs = 0
         self.steps_since_epoch = self.steps_since_fit = self.episodes_since_fit = 0
@@ -44,7 +48,25 @@ class LoopState:
         self.epoch_episodes = EpisodeRecord()
         self.ep_return = np.zeros(n_envs)
         self.ep_start = np.zeros(n_envs, dtype=np.int64)  # vector_steps at each episode's start
+        self.storage: RolloutStorage | None = None
+        self.storage_cadence: tuple[int | None, int | None] = (None, None)
+        self.info_keys = info_keys
         self._scalar = n_envs == 1
+
+    def storage_for(self, schedule: LoopSchedule) -> RolloutStorage | None:
+        """The rollout storage for ``schedule``'s fit cadence (None when it never fits).
+
+        Transitions gathered by an earlier call with the same cadence carry over, so ``learn(N); learn(N)`` fits
+        the same batches as ``learn(2 * N)``.
+        """
+        if not schedule.fits:
+            return None
+        cadence = (schedule.fit_every_steps, schedule.fit_every_episodes)
+        if self.storage is None or self.storage_cadence != cadence:
+            self.storage = RolloutStorage(schedule.rows_per_fit(len(self.ep_return)), self.info_keys)
+            self.storage_cadence = cadence
+            self.steps_since_fit = self.episodes_since_fit = 0
+        return self.storage
 
     def start_episodes(self, obs: Any) -> None:
         """Every env starts a new episode from ``obs`` (after ``env.reset``)."""
@@ -99,10 +121,12 @@ class LoopState:
             "vector_steps": self.vector_steps,
             "obs": self.obs,
             "since_fit": [self.steps_since_fit, self.episodes_since_fit],
+            "storage_cadence": list(self.storage_cadence),
+            "storage": self.storage.state_dict() if self.storage is not None else None,
         }
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore :meth:`state_dict`."""
+    def load_state_dict(self, state: dict[str, Any], obs: Any = None) -> None:
+        """Restore :meth:`state_dict`; ``obs`` overrides the saved current observation batch."""
         self.env_steps = int(state["env_steps"])
         self.episodes = int(state["episodes"])
         self.fits = int(state["fits"])
@@ -116,5 +140,12 @@ class LoopState:
         self.recent_returns = deque((float(r) for r in state["recent_returns"]), maxlen=100)
         epoch = state.get("epoch_episodes", {"returns": [], "lengths": []})  # absent in older checkpoints
         self.epoch_episodes = EpisodeRecord([float(r) for r in epoch["returns"]], [int(n) for n in epoch["lengths"]])
-        self.obs = state["obs"]
+        self.obs = obs if obs is not None else state["obs"]
         self.steps_since_fit, self.episodes_since_fit = int(state["since_fit"][0]), int(state["since_fit"][1])
+        every_steps, every_episodes = state["storage_cadence"]
+        self.storage_cadence = (every_steps, every_episodes)
+        self.storage = None
+        if state["storage"] is not None:
+            rows = -(-every_steps // len(self.ep_return)) if every_steps is not None else None
+            self.storage = RolloutStorage(rows, self.info_keys)
+            self.storage.load_state_dict(state["storage"])

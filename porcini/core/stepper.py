@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from porcini.core.errors import EnvCheckError
 from porcini.core.state import LoopState
 from porcini.core.successor import true_successor
 
@@ -38,3 +39,26 @@ def env_reset(env: Any, state: LoopState, seed: Any = None) -> Any:
     obs, _ = env.reset(seed=seed)
     state.start_episodes(obs)
     return obs
+
+
+def require_same_step_autoreset(env: Any) -> None:
+    """Refuse a vector env that does not autoreset in the same step (its ``next_obs`` would cross episodes).
+
+    Raises:
+        EnvCheckError: ``env.metadata["autoreset_mode"]`` is another mode.
+    """
+    autoreset = getattr(env, "metadata", {}).get("autoreset_mode")
+    if autoreset is not None and getattr(autoreset, "value", autoreset) != "SameStep":
+        raise EnvCheckError(
+            f"Core needs a vector env with same-step autoreset, {env_id_of(env)} uses {autoreset}; "
+            "build it with porcini.make_env or pass autoreset_mode=AutoresetMode.SAME_STEP to Gymnasium"
+        )
+
+
+def env_id_of(env: Any) -> str:
+    """A readable name of a vector env for messages."""
+    info = getattr(env, "info", None)
+    if info is not None:
+        return str(info.env_id)
+    spec = getattr(env, "spec", None)
+    return spec.id if spec is not None else type(env).__name__

@@ -42,9 +42,6 @@ class Dataset:
     Example:
         >>> import numpy as np
         >>> from porcini.core.batch import TransitionBatch
-from porcini.core.schedule import LoopSchedule
-from porcini.core.state import LoopState
-from porcini.core.stepper import env_reset, env_step
         >>> ended = np.array([[False], [True], [False], [True]])
         >>> ds = Dataset(TransitionBatch(obs=np.arange(4.0).reshape(4, 1, 1),
         ...     action=np.zeros((4, 1), np.int64), reward=np.ones((4, 1)),
