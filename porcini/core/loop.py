@@ -44,6 +44,8 @@ class Core:
         info_keys: numeric ``info`` keys copied into ``batch.extras`` at every step (e.g. ``"cost"``).
         eval_seed: reset seed of the eval env at the start of every ``evaluate`` (same start states each epoch).
 
+    ``core.state`` holds every counter; ``core.stop_requested = True`` (even before ``learn``) ends it at a step.
+
     Example:
         >>> from porcini import Core, make_env
         >>> from porcini.algorithms.random import RandomAgent
@@ -227,10 +229,8 @@ class Core:
         """
         env = env if env is not None else (self.eval_env if self.eval_env is not None else self.env)
         if env is self.env:
-            raise ValueError(
-                "evaluate needs a separate env (pass eval_env to Core, or env= here): evaluating on the training "
-                "env would cut its episodes in progress"
-            )
+            raise ValueError("evaluate needs a separate env (pass eval_env to Core, or env= here): evaluating on "
+                             "the training env would cut its episodes in progress")
         start = time.perf_counter()
         try:
             return run_episodes(self.agent, env, n_episodes, deterministic=deterministic, seed=self.eval_seed)
