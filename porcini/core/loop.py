@@ -80,8 +80,7 @@ class Core:
         self.callbacks, self.progress, self.info_keys = list(callbacks), progress, tuple(info_keys)
         self.n_envs = int(env.num_envs)
         self.state = LoopState(self.n_envs, self.info_keys)
-        self.stop_requested = False
-        self._stop_answered = False  # whether the request in stop_requested was already honoured by a learn
+        self.stop_requested = self._stop_answered = False  # _stop_answered: a learn already honoured the request
         self.last_metrics: dict[str, float] = {}
         self._learn_clock: tuple[float, float] | None = None
 
@@ -139,8 +138,7 @@ class Core:
             set_horizon(total)
         if self.obs is None:
             self.reset(getattr(self.env, "reset_seed", None))
-        start, eval_before = time.perf_counter(), self.eval_time_s
-        self._learn_clock = (start, eval_before)
+        start, eval_before = self._learn_clock = (time.perf_counter(), self.eval_time_s)
         if self._stop_answered:  # a request made before this call (a signal while setting up) is honoured, not lost
             self.stop_requested = self._stop_answered = False
         for cb in self.callbacks:
@@ -156,12 +154,13 @@ class Core:
         return LearnResult(steps, record, dict(self.last_metrics), wall)
 
     def _run(self, schedule: LoopSchedule, bar: ProgressBar | None) -> tuple[int, EpisodeRecord]:
-        # On a cheap env a vector of one steps in ~10 us: everything optional sits behind one test per step.
         agent, env, state, callbacks = self.agent, self.env, self.state, self.callbacks
         storage = state.storage_for(schedule)
         step_hooks = [cb for cb in callbacks if overrides(cb, "on_step")]
         steps_at_start, episodes_at_start = state.env_steps, state.episodes
         record = EpisodeRecord()
+        epochs = schedule.steps_per_epoch is not None
+        optional = storage is not None or bool(step_hooks) or bar is not None or epochs
         try:
             while schedule.keep_going(state.env_steps - steps_at_start, state.episodes - episodes_at_start):
                 if self.stop_requested:
@@ -171,6 +170,8 @@ class Core:
                 next_obs, reward, terminated, truncated, info, ended = env_step(env, state, action)
                 if ended is not None:
                     self._end_episodes(ended, record, storage is not None)
+                if not optional:  # one test per step when nothing optional runs (a cheap env steps in ~10 us)
+                    continue
                 if storage is not None:
                     storage.append(obs, action, reward, next_obs, terminated, truncated, info)
                     state.steps_since_fit += self.n_envs
@@ -182,7 +183,7 @@ class Core:
                 if bar is not None:
                     bar.advance(state.env_steps - steps_at_start, state.episodes - episodes_at_start,
                                 state.recent_returns)
-                if schedule.epoch_due(state.steps_since_epoch):
+                if epochs and schedule.epoch_due(state.steps_since_epoch):
                     self._end_epoch()
         finally:
             # the request stays visible (why learn returned, e.g. for the stop's checkpoint) until the next learn

@@ -15,7 +15,7 @@ from porcini.core.schedule import LoopSchedule
 class LoopState:
     """What the loop has done so far: counters, the current observations and the episodes in progress.
 
-    :func:`porcini.core.stepper.env_step` advances it by one vector step; Core adds the fit and epoch counts.
+    :func:`porcini.core.stepper.env_step` counts every vector step in it; Core adds the fits and epochs.
     Evaluation, dataset collection and the inspector keep one of their own.
 
     Args:
@@ -39,6 +39,10 @@ class LoopState:
         storage: the transitions gathered since the last fit (None when the loop has not stored any).
     """
 
+    __slots__ = ("obs", "env_steps", "vector_steps", "episodes", "fits", "epochs", "steps_since_epoch",
+                 "steps_since_fit", "episodes_since_fit", "train_time_s", "eval_time_s", "recent_returns",
+                 "epoch_episodes", "ep_return", "ep_start", "storage", "storage_cadence", "info_keys", "n_envs")
+
     def __init__(self, n_envs: int, info_keys: tuple[str, ...] = ()) -> None:
         self.obs: Any = None
         self.env_steps = self.vector_steps = self.episodes = self.fits = self.epochs = 0
@@ -51,7 +55,7 @@ class LoopState:
         self.storage: RolloutStorage | None = None
         self.storage_cadence: tuple[int | None, int | None] = (None, None)
         self.info_keys = info_keys
-        self._scalar = n_envs == 1
+        self.n_envs = n_envs
 
     def storage_for(self, schedule: LoopSchedule) -> RolloutStorage | None:
         """The rollout storage for ``schedule``'s fit cadence (None when it never fits).
@@ -63,7 +67,7 @@ class LoopState:
             return None
         cadence = (schedule.fit_every_steps, schedule.fit_every_episodes)
         if self.storage is None or self.storage_cadence != cadence:
-            self.storage = RolloutStorage(schedule.rows_per_fit(len(self.ep_return)), self.info_keys)
+            self.storage = RolloutStorage(schedule.rows_per_fit(self.n_envs), self.info_keys)
             self.storage_cadence = cadence
             self.steps_since_fit = self.episodes_since_fit = 0
         return self.storage
@@ -73,18 +77,6 @@ class LoopState:
         self.obs = obs
         self.ep_return[:] = 0.0
         self.ep_start[:] = self.vector_steps
-
-    def count_step(self, obs: Any, reward: np.ndarray) -> None:
-        """Count one vector step that returned ``obs`` (reset observations where episodes ended) and ``reward``."""
-        n = len(self.ep_return)
-        self.obs = obs
-        self.env_steps += n
-        self.vector_steps += 1
-        self.steps_since_epoch += n
-        if self._scalar:  # a scalar add is a quarter of the cost of NumPy's in-place add on one-element arrays
-            self.ep_return[0] += reward[0]
-        else:
-            self.ep_return += reward
 
     def end_episodes(self, ended: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Close the episodes of the envs where ``ended``; return their returns and lengths, in env order."""
@@ -146,6 +138,6 @@ class LoopState:
         self.storage_cadence = (every_steps, every_episodes)
         self.storage = None
         if state["storage"] is not None:
-            rows = -(-every_steps // len(self.ep_return)) if every_steps is not None else None
+            rows = -(-every_steps // self.n_envs) if every_steps is not None else None
             self.storage = RolloutStorage(rows, self.info_keys)
             self.storage.load_state_dict(state["storage"])

@@ -220,9 +220,9 @@ def test_the_loop_follows_its_schedule(monkeypatch):
     monkeypatch.setattr(LoopSchedule, "epoch_due", lambda self, steps_since_epoch: steps_since_epoch >= 3)
     env = counting_env(1, terminate_at=3)
     core = Core(RecordingAgent(env.info), env, progress=False)
-    core.learn(n_steps=7)
+    core.learn(n_steps=7, steps_per_epoch=100)
     assert calls == [(i, i // 3) for i in range(8)]  # steps and episodes of this call, before every step
-    assert core.epochs == 2  # the epoch cadence comes from LoopSchedule.epoch_due, not from steps_per_epoch
+    assert core.epochs == 2  # the epochs end where LoopSchedule.epoch_due says, not where the loop would compute
 
 
 def test_evaluation_dataset_and_inspector_step_through_env_step(monkeypatch):
