@@ -6,7 +6,12 @@ The bare loop: ``gym.make`` (1 env) or ``gym.make_vec(..., vectorization_mode="s
 Runs alternate (bare, core, core without checks) several times and the median ratio is printed, because these
 machines are noisy: ratios hold, absolute times don't.
 
-usage: python benchmarks/loop_overhead.py [--steps 40000] [--repeats 5]
+A learning agent goes through the loop's other half (storing transitions, fit cadence): Core drives DQN with
+``train_freq=4`` (a fit every 4 env steps, run-time checks on), against the same bare loop. With
+``learning_starts`` past the end of the run its fits only store the transitions (no gradient step), so the ratio
+shows the loop's cost rather than the network's; ``--dqn-learn`` makes it take its gradient steps too.
+
+usage: python benchmarks/loop_overhead.py [--steps 40000] [--repeats 5] [--dqn-learn]
 """
 
 from __future__ import annotations
@@ -62,24 +67,39 @@ def porcini_loop(n_steps: int, n_envs: int, check: bool) -> float:
     return n_steps / (time.perf_counter() - start)
 
 
+def porcini_dqn(n_steps: int, n_envs: int, learn: bool) -> float:
+    from porcini.algorithms import DQN
+
+    env = make_env("CartPole-v1", n_envs=n_envs, seed=0)
+    agent = DQN(env.info, train_freq=4, learning_starts=1000 if learn else n_steps, buffer_size=n_steps, seed=0)
+    core = Core(agent, env, progress=False)
+    start = time.perf_counter()
+    core.learn(n_steps=n_steps)
+    return n_steps / (time.perf_counter() - start)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=40_000)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--dqn-learn", action="store_true", help="DQN takes gradient steps after 1000 env steps")
     args = parser.parse_args()
     goals = {1: 0.65, 8: 0.85}
     for n_envs in (1, 8):
-        bare, core, unchecked = [], [], []
+        bare, core, unchecked, dqn = [], [], [], []
         for _ in range(args.repeats):
             bare.append(bare_single(args.steps) if n_envs == 1 else bare_vector(args.steps, n_envs))
             core.append(porcini_loop(args.steps, n_envs, check=True))
             unchecked.append(porcini_loop(args.steps, n_envs, check=False))
+            dqn.append(porcini_dqn(args.steps, n_envs, args.dqn_learn))
         ratio = statistics.median(c / b for c, b in zip(core, bare))
         ratio_unchecked = statistics.median(c / b for c, b in zip(unchecked, bare))
+        ratio_dqn = statistics.median(c / b for c, b in zip(dqn, bare))
         print(
             f"CartPole-v1 x{n_envs}: bare gymnasium {statistics.median(bare):,.0f} steps/s | "
             f"porcini Core {statistics.median(core):,.0f} steps/s (ratio {ratio:.2f}, goal >= {goals[n_envs]}) | "
-            f"checks off {statistics.median(unchecked):,.0f} steps/s (ratio {ratio_unchecked:.2f})"
+            f"checks off {statistics.median(unchecked):,.0f} steps/s (ratio {ratio_unchecked:.2f}) | "
+            f"DQN train_freq=4 {statistics.median(dqn):,.0f} steps/s (ratio {ratio_dqn:.2f})"
         )
 
 

@@ -56,12 +56,3 @@ def test_lower_layers_import_only_what_the_architecture_allows():
 
 def test_errors_module_stands_alone():
     assert _porcini_imports(PACKAGE / "errors.py") == set()
-
-
-def test_core_errors_is_the_same_errors():
-    import porcini.core.errors as kept
-    import porcini.errors as errors
-
-    assert kept.__all__
-    for name in kept.__all__:
-        assert getattr(kept, name) is getattr(errors, name)

@@ -12,6 +12,8 @@ import numpy as np
 
 from porcini.core.agent import Agent
 from porcini.core.records import EpisodeRecord
+from porcini.core.state import LoopState
+from porcini.core.stepper import env_reset, env_step
 
 
 def episode_quotas(n_episodes: int, n_envs: int) -> np.ndarray:
@@ -64,23 +66,21 @@ def run_episodes(agent: Agent, env: Any, n_episodes: int, *, deterministic: bool
 
 def _episodes(agent: Agent, env: Any, quota: np.ndarray, deterministic: bool, seed: int | None,
               recurrent: bool) -> EpisodeRecord:
-    n_envs = len(quota)
-    done_count = np.zeros(n_envs, dtype=np.int64)
-    ep_return, ep_length = np.zeros(n_envs), np.zeros(n_envs, dtype=np.int64)
+    done_count = np.zeros(len(quota), dtype=np.int64)
     record = EpisodeRecord()
-    obs, _ = env.reset(seed=seed)
+    state = LoopState(len(quota))
+    env_reset(env, state, seed)
     while (done_count < quota).any():
-        action = agent.act(obs, explore=not deterministic)
-        obs, reward, terminated, truncated, _ = env.step(action)
-        ep_return += reward
-        ep_length += 1
-        ended = terminated | truncated
-        if recurrent and ended.any():
+        action = agent.act(state.obs, explore=not deterministic)
+        ended = env_step(env, state, action)[-1]
+        if ended is None:
+            continue
+        returns, lengths = state.end_episodes(ended)
+        if recurrent:
             agent.reset(ended)
-        for i in np.flatnonzero(ended):
+        for i, ret, length in zip(np.flatnonzero(ended), returns.tolist(), lengths.tolist()):
             if done_count[i] < quota[i]:
-                record.returns.append(float(ep_return[i]))
-                record.lengths.append(int(ep_length[i]))
+                record.returns.append(ret)
+                record.lengths.append(length)
                 done_count[i] += 1
-            ep_return[i], ep_length[i] = 0.0, 0
     return record

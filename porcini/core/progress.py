@@ -16,12 +16,14 @@ class ProgressBar:
     def __init__(self, total: int, unit: str) -> None:
         from tqdm.auto import tqdm
 
+        self.by_steps = unit == "step"
         self._bar = tqdm(total=total, unit=unit, file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
         self._done = 0
         self._next_check = 0
 
-    def advance(self, done: int, recent: deque[float]) -> None:
-        """Move the bar to ``done`` steps (or episodes), showing the recent mean return."""
+    def advance(self, steps: int, episodes: int, recent: deque[float]) -> None:
+        """Move the bar to ``steps`` (or ``episodes``, for a bar over episodes), showing the recent mean return."""
+        done = steps if self.by_steps else episodes
         if done < self._next_check:  # cheap integer test on most steps; the clock is read every ~1000
             return
         self._next_check = done + 1000
@@ -30,15 +32,15 @@ class ProgressBar:
         if recent:
             self._bar.set_postfix(ret=f"{np.mean(recent):.1f}", refresh=False)
 
-    def close(self, done: int) -> None:
-        """Show the final count and close the bar."""
-        self._bar.update(done - self._done)
+    def close(self, steps: int, episodes: int) -> None:
+        """Show the final count of steps (or episodes) and close the bar."""
+        self._bar.update((steps if self.by_steps else episodes) - self._done)
         self._bar.close()
 
 
-def progress_bar(schedule: LoopSchedule, show: bool) -> ProgressBar | None:
-    """A bar over the schedule's steps or episodes, or None when not shown."""
-    if not show:
+def progress_bar(schedule: LoopSchedule, show: bool | None) -> ProgressBar | None:
+    """A bar over the schedule's steps or episodes, or None when not shown (``show=None``: when stderr is a tty)."""
+    if not (show if show is not None else sys.stderr.isatty()):
         return None
     if schedule.n_steps is not None:
         return ProgressBar(schedule.n_steps, "step")

@@ -45,6 +45,16 @@ class LoopSchedule:
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise ConfigError(f"{name} = {value!r} is invalid: must be a positive int or None")
 
+    @classmethod
+    def for_agent(cls, agent: object, n_steps: int | None = None, n_episodes: int | None = None,
+                  fit_every_steps: int | None = None, fit_every_episodes: int | None = None,
+                  steps_per_epoch: int | None = None) -> LoopSchedule:
+        """A schedule whose fit cadence, when neither is given, is the agent's ``fit_every_steps``/``_episodes``."""
+        if fit_every_steps is None and fit_every_episodes is None:
+            fit_every_steps = getattr(agent, "fit_every_steps", None)
+            fit_every_episodes = None if fit_every_steps else getattr(agent, "fit_every_episodes", None)
+        return cls(n_steps, n_episodes, fit_every_steps, fit_every_episodes, steps_per_epoch)
+
     def keep_going(self, steps: int, episodes: int) -> bool:
         """True while the requested steps or episodes are not yet done."""
         if self.n_steps is not None:

@@ -1,7 +1,7 @@
 """The true successor of a step under same-step autoreset: the final observation where an episode ended.
 
-Core is the only caller of ``env.step``; this is how it builds ``next_obs`` so that no transition crosses an
-episode boundary.
+:func:`porcini.core.stepper.env_step`, the only place porcini steps a vector env, builds every ``next_obs`` with
+it, so that no transition crosses an episode boundary.
 """
 
 from __future__ import annotations

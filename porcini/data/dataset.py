@@ -20,6 +20,9 @@ from typing import Any
 import numpy as np
 
 from porcini.core.batch import TransitionBatch
+from porcini.core.schedule import LoopSchedule
+from porcini.core.state import LoopState
+from porcini.core.stepper import env_reset, env_step
 from porcini.data._npz import DataFileError, read_npz, require_format, scalar, write_npz
 from porcini.data.replay import check_count, check_rng
 
@@ -224,54 +227,26 @@ def collect_dataset(
             "with gymnasium.vector.AutoresetMode.SAME_STEP (porcini.envs.make_env does)"
         )
     n_envs = int(env.num_envs)
-    max_iters = -(-check_count(n_steps, "collect_dataset", "n_steps") // n_envs) if n_steps is not None else None
-    target_episodes = check_count(n_episodes, "collect_dataset", "n_episodes") if n_episodes is not None else 0
+    schedule = LoopSchedule(
+        n_steps=check_count(n_steps, "collect_dataset", "n_steps") if n_steps is not None else None,
+        n_episodes=check_count(n_episodes, "collect_dataset", "n_episodes") if n_episodes is not None else None,
+    )
     steps: list[tuple[np.ndarray, ...]] = []
-    obs, _ = env.reset(seed=seed)
-    ended_total = 0
-    while (len(steps) < max_iters) if max_iters is not None else (ended_total < target_episodes):
+    state = LoopState(n_envs)
+    env_reset(env, state, seed)
+    while schedule.keep_going(state.env_steps, state.episodes):
+        obs = np.array(state.obs, copy=True)  # a vector env built with copy=False reuses its observation buffer
         action = np.asarray(policy(obs))
-        reset_obs, reward, terminated, truncated, info = env.step(action)
-        terminated, truncated = np.asarray(terminated, bool), np.asarray(truncated, bool)
-        # Copy obs: a vector env built with copy=False reuses its observation buffer.
-        steps.append(
-            (
-                np.array(obs, copy=True),
-                action,
-                np.asarray(reward),
-                _true_next_obs(reset_obs, terminated | truncated, info),
-                terminated,
-                truncated,
-            )
-        )
-        ended_total += int(np.count_nonzero(terminated | truncated))
-        obs = reset_obs
+        next_obs, reward, terminated, truncated, _, ended = env_step(env, state, action)
+        if ended is not None:
+            state.end_episodes(ended)
+        steps.append((obs, action, np.asarray(reward), next_obs, np.asarray(terminated, bool),
+                      np.asarray(truncated, bool)))
     fields: dict[str, Any] = dict(zip(_FIELDS, (np.stack(column) for column in zip(*steps))))
     fields["truncated"][-1] |= ~(fields["terminated"][-1] | fields["truncated"][-1])  # "end of data"
     spec = getattr(env, "spec", None)
     info_meta = {"env_id": getattr(spec, "id", None), "n_envs": n_envs, "seed": seed}
     return Dataset(TransitionBatch(**fields), {**info_meta, **(metadata or {})})
-
-
-def _true_next_obs(reset_obs: np.ndarray, ended: np.ndarray, info: Mapping[str, Any]) -> np.ndarray:
-    """Copy of ``reset_obs`` with the final observation of every env that just ended put back in."""
-    if not ended.any():
-        return reset_obs
-    if "_final_obs" not in info:
-        raise ValueError(
-            "an episode ended but info has no 'final_obs': the vector env does not autoreset in "
-            "SAME_STEP mode; build it with gymnasium.vector.AutoresetMode.SAME_STEP"
-        )
-    mask = np.asarray(info["_final_obs"], bool)
-    if not mask[ended].all():
-        raise ValueError(
-            f"envs {np.flatnonzero(ended & ~mask).tolist()} ended without info['final_obs']: the "
-            "vector env does not autoreset in SAME_STEP mode"
-        )
-    next_obs = np.array(reset_obs, copy=True)
-    idx = np.flatnonzero(mask)
-    next_obs[idx] = np.stack([np.asarray(info["final_obs"][i]) for i in idx])
-    return next_obs
 
 
 def _check_json(metadata: Mapping[str, Any]) -> None:

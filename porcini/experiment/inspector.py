@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 import gymnasium as gym
 import numpy as np
 
+from porcini.core.state import LoopState
+from porcini.core.stepper import env_reset, env_step
 from porcini.errors import missing_extra
 from porcini.experiment.evaluation import load_policy
 from porcini.experiment.seeding import eval_seed
@@ -52,20 +54,23 @@ def record_episode_trace(agent: Any, env: Any, seed: int | None) -> dict[str, np
 
 
 def _trace(agent: Any, env: Any, seed: int | None) -> dict[str, np.ndarray]:
-    obs, _ = env.reset(seed=seed)
+    state = LoopState(int(env.num_envs))
+    env_reset(env, state, seed)
     actions, rewards = [], []
     explained: dict[str, list[np.ndarray]] = {}
     explain = getattr(agent, "explain", None)
     while True:
         if callable(explain):
-            for key, value in explain(obs).items():
+            for key, value in explain(state.obs).items():
                 explained.setdefault(key, []).append(np.asarray(value)[0])
-        action = agent.act(obs, explore=False)
-        obs, reward, terminated, truncated, _ = env.step(action)
+        action = agent.act(state.obs, explore=False)
+        _, reward, terminated, truncated, _, ended = env_step(env, state, action)
         actions.append(np.asarray(action)[0])
         rewards.append(float(reward[0]))
         if terminated[0] or truncated[0]:
             break
+        if ended is not None:  # another env's episode: not traced
+            state.end_episodes(ended)
     trace = {"action": np.asarray(actions), "reward": np.asarray(rewards), "value": np.asarray([]),
              "action_probs": np.asarray([])}
     trace.update({key: np.asarray(values) for key, values in explained.items()})

@@ -195,3 +195,56 @@ def test_random_agent_on_cartpole_records_episodes():
     result = Core(RandomAgent(env.info), env, progress=False).learn(n_steps=2000)
     assert result.episodes.n_episodes > 40
     assert 10 < np.mean(result.episodes.returns) < 40  # a random policy balances ~22 steps on average
+
+
+def test_a_stop_requested_before_learn_is_honoured_and_does_not_block_the_next_call():
+    env = counting_env(1, terminate_at=3)
+    core = Core(RecordingAgent(env.info), env, progress=False)
+    core.stop_requested = True  # e.g. a signal handler ran while the run was being set up
+    assert core.learn(n_steps=100).env_steps == 0
+    assert core.stop_requested  # still visible after the learn it stopped (the caller checkpoints on it)
+    assert core.learn(n_steps=10).env_steps == 10
+
+
+def test_the_loop_follows_its_schedule(monkeypatch):
+    from porcini.core.schedule import LoopSchedule
+
+    calls = []
+    real_keep_going = LoopSchedule.keep_going
+
+    def keep_going(self, steps, episodes):
+        calls.append((steps, episodes))
+        return real_keep_going(self, steps, episodes)
+
+    monkeypatch.setattr(LoopSchedule, "keep_going", keep_going)
+    monkeypatch.setattr(LoopSchedule, "epoch_due", lambda self, steps_since_epoch: steps_since_epoch >= 3)
+    env = counting_env(1, terminate_at=3)
+    core = Core(RecordingAgent(env.info), env, progress=False)
+    core.learn(n_steps=7, steps_per_epoch=100)
+    assert calls == [(i, i // 3) for i in range(8)]  # steps and episodes of this call, before every step
+    assert core.epochs == 2  # the epochs end where LoopSchedule.epoch_due says, not where the loop would compute
+
+
+def test_evaluation_dataset_and_inspector_step_through_env_step(monkeypatch):
+    import porcini.core.stepper as stepper
+    from porcini.core.evaluation import run_episodes
+    from porcini.data.dataset import collect_dataset
+    from porcini.experiment.inspector import record_episode_trace
+
+    steps = []
+    real = stepper.env_step
+
+    def counted(env, state, action):
+        steps.append(len(action))
+        return real(env, state, action)
+
+    for module in ("porcini.core.loop", "porcini.core.evaluation", "porcini.data.dataset",
+                   "porcini.experiment.inspector"):
+        monkeypatch.setattr(f"{module}.env_step", counted)
+    env = counting_env(2, terminate_at=3)
+    agent = RecordingAgent(env.info)
+    assert len(run_episodes(agent, env, 2).returns) == 2 and len(steps) == 3
+    assert len(collect_dataset(env, lambda obs: agent.act(obs, explore=True), n_steps=8)) == 8 and len(steps) == 7
+    assert len(record_episode_trace(agent, env, seed=0)["reward"]) == 3 and len(steps) == 10
+    Core(agent, counting_env(1, terminate_at=3), progress=False).learn(n_steps=5)
+    assert len(steps) == 15

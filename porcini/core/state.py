@@ -1,0 +1,143 @@
+"""LoopState: everything the loop carries between steps and calls, in one place, and its checkpoint form."""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+import numpy as np
+
+from porcini.core.records import EpisodeRecord
+from porcini.core.rollout import RolloutStorage
+from porcini.core.schedule import LoopSchedule
+
+
+class LoopState:
+    """What the loop has done so far: counters, the current observations and the episodes in progress.
+
+    :func:`porcini.core.stepper.env_step` counts every vector step in it; Core adds the fits and epochs.
+    Evaluation, dataset collection and the inspector keep one of their own.
+
+    Args:
+        n_envs: number of envs of the vector env.
+        info_keys: numeric ``info`` keys the rollout storage copies into ``batch.extras``.
+
+    Attributes:
+        obs: the observation batch the agent acts on next (None before the first reset).
+        env_steps: env transitions summed over envs.
+        vector_steps: ``env.step`` calls; an episode's length is the difference of two of them.
+        episodes: episodes that ended.
+        fits: ``agent.fit`` calls.
+        epochs: epochs closed.
+        steps_since_epoch: env steps since the last epoch closed.
+        steps_since_fit: env steps stored since the last fit.
+        episodes_since_fit: episodes ended while storing since the last fit.
+        train_time_s: training wall time of the finished ``learn`` calls, evaluations excluded.
+        eval_time_s: wall time spent evaluating.
+        recent_returns: returns of the last 100 episodes.
+        epoch_episodes: episodes that ended in the current epoch.
+        storage: the transitions gathered since the last fit (None when the loop has not stored any).
+    """
+
+    __slots__ = ("obs", "env_steps", "vector_steps", "episodes", "fits", "epochs", "steps_since_epoch",
+                 "steps_since_fit", "episodes_since_fit", "train_time_s", "eval_time_s", "recent_returns",
+                 "epoch_episodes", "ep_return", "ep_start", "storage", "storage_cadence", "info_keys", "n_envs")
+
+    def __init__(self, n_envs: int, info_keys: tuple[str, ...] = ()) -> None:
+        self.obs: Any = None
+        self.env_steps = self.vector_steps = self.episodes = self.fits = self.epochs = 0
+        self.steps_since_epoch = self.steps_since_fit = self.episodes_since_fit = 0
+        self.train_time_s = self.eval_time_s = 0.0
+        self.recent_returns: deque[float] = deque(maxlen=100)
+        self.epoch_episodes = EpisodeRecord()
+        self.ep_return = np.zeros(n_envs)
+        self.ep_start = np.zeros(n_envs, dtype=np.int64)  # vector_steps at each episode's start
+        self.storage: RolloutStorage | None = None
+        self.storage_cadence: tuple[int | None, int | None] = (None, None)
+        self.info_keys = info_keys
+        self.n_envs = n_envs
+
+    def storage_for(self, schedule: LoopSchedule) -> RolloutStorage | None:
+        """The rollout storage for ``schedule``'s fit cadence (None when it never fits).
+
+        Transitions gathered by an earlier call with the same cadence carry over, so ``learn(N); learn(N)`` fits
+        the same batches as ``learn(2 * N)``.
+        """
+        if not schedule.fits:
+            return None
+        cadence = (schedule.fit_every_steps, schedule.fit_every_episodes)
+        if self.storage is None or self.storage_cadence != cadence:
+            self.storage = RolloutStorage(schedule.rows_per_fit(self.n_envs), self.info_keys)
+            self.storage_cadence = cadence
+            self.steps_since_fit = self.episodes_since_fit = 0
+        return self.storage
+
+    def start_episodes(self, obs: Any) -> None:
+        """Every env starts a new episode from ``obs`` (after ``env.reset``)."""
+        self.obs = obs
+        self.ep_return[:] = 0.0
+        self.ep_start[:] = self.vector_steps
+
+    def end_episodes(self, ended: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Close the episodes of the envs where ``ended``; return their returns and lengths, in env order."""
+        finished = np.flatnonzero(ended)
+        returns = self.ep_return[finished].copy()
+        lengths = self.vector_steps - self.ep_start[finished]
+        self.ep_return[finished] = 0.0
+        self.ep_start[finished] = self.vector_steps
+        self.episodes += len(finished)
+        self.recent_returns.extend(returns.tolist())
+        self.epoch_episodes.returns.extend(returns.tolist())
+        self.epoch_episodes.lengths.extend(lengths.tolist())
+        return returns, lengths
+
+    def state_dict(self, train_time_s: float) -> dict[str, Any]:
+        """The checkpoint form (Core's keys), with the live training time ``train_time_s``.
+
+        Epoch-end hooks run before the epoch's episodes are cleared: a checkpoint written there (no step since the
+        epoch ended) holds none of them.
+        """
+        epoch = self.epoch_episodes if self.steps_since_epoch else EpisodeRecord()
+        return {
+            "env_steps": self.env_steps,
+            "episodes": self.episodes,
+            "fits": self.fits,
+            "epochs": self.epochs,
+            "train_time_s": train_time_s,
+            "eval_time_s": self.eval_time_s,
+            "steps_since_epoch": self.steps_since_epoch,
+            "ep_return": self.ep_return.copy(),
+            "ep_length": self.vector_steps - self.ep_start,
+            "recent_returns": list(self.recent_returns),
+            "epoch_episodes": {"returns": list(epoch.returns), "lengths": list(epoch.lengths)},
+            "vector_steps": self.vector_steps,
+            "obs": self.obs,
+            "since_fit": [self.steps_since_fit, self.episodes_since_fit],
+            "storage_cadence": list(self.storage_cadence),
+            "storage": self.storage.state_dict() if self.storage is not None else None,
+        }
+
+    def load_state_dict(self, state: dict[str, Any], obs: Any = None) -> None:
+        """Restore :meth:`state_dict`; ``obs`` overrides the saved current observation batch."""
+        self.env_steps = int(state["env_steps"])
+        self.episodes = int(state["episodes"])
+        self.fits = int(state["fits"])
+        self.epochs = int(state["epochs"])
+        self.train_time_s = float(state["train_time_s"])
+        self.eval_time_s = float(state["eval_time_s"])
+        self.steps_since_epoch = int(state["steps_since_epoch"])
+        self.ep_return[:] = np.asarray(state["ep_return"])
+        self.vector_steps = int(state["vector_steps"])
+        self.ep_start[:] = self.vector_steps - np.asarray(state["ep_length"])
+        self.recent_returns = deque((float(r) for r in state["recent_returns"]), maxlen=100)
+        epoch = state.get("epoch_episodes", {"returns": [], "lengths": []})  # absent in older checkpoints
+        self.epoch_episodes = EpisodeRecord([float(r) for r in epoch["returns"]], [int(n) for n in epoch["lengths"]])
+        self.obs = obs if obs is not None else state["obs"]
+        self.steps_since_fit, self.episodes_since_fit = int(state["since_fit"][0]), int(state["since_fit"][1])
+        every_steps, every_episodes = state["storage_cadence"]
+        self.storage_cadence = (every_steps, every_episodes)
+        self.storage = None
+        if state["storage"] is not None:
+            rows = -(-every_steps // self.n_envs) if every_steps is not None else None
+            self.storage = RolloutStorage(rows, self.info_keys)
+            self.storage.load_state_dict(state["storage"])
