@@ -74,3 +74,18 @@ def result(lib: str, task: str, seed: int, threads: int, timesteps: int, wall: f
         "env_steps_per_s": round(timesteps / train_wall, 1), "final_eval_mean": round(mean, 2),
         "final_eval_std": round(std, 2), "first_ts_mean_ge_475": clock.first_hit, "eval_history": clock.history,
     }
+
+
+def best_times_us(fns: list[Callable[[], object]], calls: int, repeats: int) -> list[float]:
+    """Best per-call time in µs of each function; rounds alternate between them so load changes hit all alike."""
+    for fn in fns:
+        for _ in range(min(calls, 500)):
+            fn()
+    best = [float("inf")] * len(fns)
+    for _ in range(repeats):
+        for i, fn in enumerate(fns):
+            start = time.perf_counter()
+            for _ in range(calls):
+                fn()
+            best[i] = min(best[i], (time.perf_counter() - start) / calls)
+    return [t * 1e6 for t in best]

@@ -22,29 +22,14 @@ usage: python benchmarks/micro_steps.py [--repeats 5] [--calls 300]
 from __future__ import annotations
 
 import argparse
-import time
 from collections.abc import Callable
 
 import torch
+from common import best_times_us
 from torch import nn
 
 from porcini.networks.distributions import Categorical
 from porcini.networks.flat import FlatParameters
-
-
-def best_us(fns: list[Callable[[], object]], calls: int, repeats: int) -> list[float]:
-    """Best per-call time in µs of each function, rounds alternating between them."""
-    for fn in fns:
-        for _ in range(min(calls, 50)):
-            fn()
-    best = [float("inf")] * len(fns)
-    for _ in range(repeats):
-        for i, fn in enumerate(fns):
-            start = time.perf_counter()
-            for _ in range(calls):
-                fn()
-            best[i] = min(best[i], (time.perf_counter() - start) / calls)
-    return [t * 1e6 for t in best]
 
 
 def mlp(sizes: list[int]) -> nn.Sequential:
@@ -142,7 +127,7 @@ def main() -> None:
               "categorical sample (B=1)": sample_cases(1), "categorical sample (B=8)": sample_cases(8),
               "subnormal Adam (256-256)": subnormal_cases()}
     for title, cases in groups.items():
-        times = best_us(list(cases.values()), args.calls, args.repeats)
+        times = best_times_us(list(cases.values()), args.calls, args.repeats)
         print(title)
         for name, t in zip(cases, times):
             print(f"  {name:<18}{t:>10.1f} µs   x{max(times) / t:.2f} vs slowest")

@@ -19,29 +19,14 @@ Usage: python benchmarks/networks_forward.py [--repeats 5] [--calls 5000]
 from __future__ import annotations
 
 import argparse
-import time
 from collections.abc import Callable
 
 import torch
+from common import best_times_us
 from torch import distributions as td
 from torch import nn
 
 from porcini.networks import MLP, CategoricalHead, EnsembleMLP
-
-
-def best_times_us(fns: list[Callable[[], object]], calls: int, repeats: int) -> list[float]:
-    """Best per-call time of each function; rounds alternate between them so load changes hit all alike."""
-    for fn in fns:
-        for _ in range(min(calls, 500)):
-            fn()
-    best = [float("inf")] * len(fns)
-    for _ in range(repeats):
-        for i, fn in enumerate(fns):
-            start = time.perf_counter()
-            for _ in range(calls):
-                fn()
-            best[i] = min(best[i], (time.perf_counter() - start) / calls)
-    return [t * 1e6 for t in best]
 
 
 def build(seed: int = 0) -> tuple[nn.Module, nn.Module, nn.Sequential]:
