@@ -1,6 +1,6 @@
-"""Static checks as tests, so CI (which runs pytest) enforces them: ruff on the code, mypy on the finished packages.
+"""Static checks as tests, so CI (which runs pytest) enforces them: ruff on the code, mypy on the package.
 
-mypy checks the `files` list of `[tool.mypy]` in pyproject.toml; a package joins that list once it is finished.
+mypy checks the `files` list of `[tool.mypy]` in pyproject.toml: all of porcini/.
 """
 
 import importlib.util

@@ -170,7 +170,7 @@ def make_features(
     if kind == "auto":
         kind = "one_hot" if discrete else "tile"
     if kind == "one_hot":
-        if not discrete:
+        if not isinstance(observation_space, gym.spaces.Discrete):
             raise UnsupportedSpaceError(f"one-hot features need a Discrete observation space, got {observation_space}")
         return OneHotFeatures(int(observation_space.n))
     if not isinstance(observation_space, gym.spaces.Box):

@@ -131,6 +131,7 @@ class OffPolicyAgent(Checkpointed, BaseAgent):
     """
 
     config: OffPolicyConfig
+    critic: Critics
     action_spaces = ("Box",)
 
     def _setup(self, info: EnvInfo) -> NetArch:

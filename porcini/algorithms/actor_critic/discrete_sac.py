@@ -70,6 +70,7 @@ class DiscreteSAC(SAC):
 
     name = "discrete_sac"
     Config = DiscreteSACConfig
+    config: DiscreteSACConfig
     action_spaces = ("Discrete",)
 
     def __init__(self, info: EnvInfo, config: DiscreteSACConfig | None = None, **overrides: Any) -> None:

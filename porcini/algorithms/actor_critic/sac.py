@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from porcini.algorithms.actor_critic.common import OffPolicyAgent, OffPolicyConfig, Sample, make_critic
 from porcini.algorithms.kit import seeded
@@ -90,6 +90,8 @@ class SAC(OffPolicyAgent):
 
     name = "sac"
     Config = SACConfig
+    config: SACConfig
+    actor_head: nn.Module  # a TanhGaussianHead here, a CategoricalHead in DiscreteSAC
 
     def __init__(self, info: EnvInfo, config: SACConfig | None = None, **overrides: Any) -> None:
         self.config = c = build_config(SACConfig, config, overrides)

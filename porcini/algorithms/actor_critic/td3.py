@@ -78,6 +78,7 @@ class TD3(OffPolicyAgent):
 
     name = "td3"
     Config: type[TD3Config] = TD3Config
+    config: TD3Config
 
     def __init__(self, info: EnvInfo, config: TD3Config | None = None, **overrides: Any) -> None:
         self.config = c = build_config(self.Config, config, overrides)

@@ -21,6 +21,7 @@ ensemble is refitted from scratch each iteration (as in the paper); the MLP is w
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,7 +107,7 @@ class FQI(BaseAgent):
         self.fit_every_steps = c.fit_every_steps
         self._data: dict[str, np.ndarray] | None = None
         self._model: Any = None
-        self._rng_before_fit: dict[str, Any] | None = None
+        self._rng_before_fit: Mapping[str, Any] | None = None
 
     def encode(self, obs: Any) -> np.ndarray:
         """Regressor inputs ``[N, d]``: one-hot for Discrete observations, flattened floats otherwise."""

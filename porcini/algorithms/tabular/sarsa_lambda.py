@@ -50,6 +50,7 @@ class SarsaLambda(TraceAgent):
 
     name = "sarsa_lambda"
     Config = SarsaLambdaConfig
+    config: SarsaLambdaConfig
 
     def _update(self, step: Step) -> np.ndarray:
         assert step.next_action is not None

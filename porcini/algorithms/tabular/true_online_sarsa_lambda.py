@@ -44,6 +44,7 @@ class TrueOnlineSarsaLambda(TraceAgent):
 
     name = "true_online_sarsa_lambda"
     Config = TrueOnlineSarsaLambdaConfig
+    config: TrueOnlineSarsaLambdaConfig
 
     def __init__(self, info: EnvInfo, config: TrueOnlineSarsaLambdaConfig | None = None, **kwargs: Any) -> None:
         super().__init__(info, config, **kwargs)

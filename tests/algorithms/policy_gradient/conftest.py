@@ -1,20 +1,10 @@
-"""Fixtures of the on-policy agent tests: one torch thread, tiny environments whose values are known."""
+"""Fixtures of the on-policy agent tests: tiny environments whose values are known."""
 
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import pytest
-import torch
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny networks on a shared 2-core machine are much slower with more than one thread."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 class CycleEnv(gym.Env):

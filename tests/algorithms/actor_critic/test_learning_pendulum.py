@@ -2,7 +2,7 @@
 
 Each run uses porcini's config of record (``porcini/configs/{sac,td3}/Pendulum-v1.yaml``, the RL Zoo's
 hyperparameters) and scores the policy by a deterministic evaluation of 10 episodes on a separate env. A run takes
-minutes: ``pytest -m slow tests/deep/actor_critic -k "sac and 0"`` runs one seed, ``-k sac`` all five with the
+minutes: ``pytest -m slow tests/algorithms/actor_critic -k "sac and 0"`` runs one seed, ``-k sac`` all five with the
 4-of-5 check.
 """
 

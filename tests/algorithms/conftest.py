@@ -1,4 +1,4 @@
-"""Fixtures of the composability tests."""
+"""Fixtures of every agent test under tests/algorithms/ (its subfolders add their own)."""
 
 import pytest
 import torch

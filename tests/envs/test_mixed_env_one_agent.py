@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def load_example():

@@ -7,15 +7,6 @@ import pytest
 import torch
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny networks on a shared 2-core machine are much slower with more than one thread."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _member_q(critic: Any, k: int, x: torch.Tensor) -> torch.Tensor:
     """Critic member ``k`` computed layer by layer from its own weights: the slow, obvious reference.
 

@@ -17,7 +17,7 @@ from porcini.algorithms.policy_gradient.ppo import PPO
 from porcini.algorithms.tabular.q_learning import QLearning
 from porcini.core.batch import TransitionBatch
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 FIELDS = ("obs", "action", "reward", "next_obs", "terminated", "truncated")
 
 

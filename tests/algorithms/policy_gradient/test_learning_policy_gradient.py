@@ -1,7 +1,7 @@
 """Learning tests (slow): PPO and A2C solve CartPole-v1 with their configs of record, for 4 of 5 seeds;
 RecurrentPPO solves CartPole without velocities, which a feed-forward PPO cannot.
 
-Run with ``pytest -m slow tests/deep/on_policy -s`` to see the per-seed numbers.
+Run with ``pytest -m slow tests/algorithms/policy_gradient -s`` to see the per-seed numbers.
 """
 
 import dataclasses

@@ -2,8 +2,8 @@
 
 The bar is the issue's for PPO and DQN. The run uses the config of record
 (``porcini/configs/discrete_sac/CartPole-v1.yaml``) and a deterministic (greedy) evaluation of 10 episodes on a
-separate env every 5k steps. ``pytest -m slow tests/deep/actor_critic -k "discrete and single"`` runs the seeds one
-by one (``-k "discrete and 3"`` one of them), ``-k "discrete and 4_of_5"`` all five with the 4-of-5 check.
+separate env every 5k steps. ``pytest -m slow tests/algorithms/actor_critic -k "discrete and single"`` runs the
+seeds one by one (``-k "discrete and 3"`` one of them), ``-k "discrete and 4_of_5"`` all five with the 4-of-5 check.
 """
 
 from __future__ import annotations
