@@ -216,6 +216,29 @@ def collect_dataset(
         ValueError: not exactly one of ``n_steps``/``n_episodes``, or the env does not autoreset in SAME_STEP
             mode (an episode ended without ``info["final_obs"]``).
     """
+    schedule = _collection_schedule(env, n_steps, n_episodes)
+    n_envs = int(env.num_envs)
+    steps: list[tuple[np.ndarray, ...]] = []
+    state = LoopState(n_envs)
+    env_reset(env, state, seed)
+    while schedule.keep_going(state.env_steps, state.episodes):
+        obs = np.array(state.obs, copy=True)  # a vector env built with copy=False reuses its observation buffer
+        action = np.asarray(policy(obs))
+        next_obs, reward, terminated, truncated, _, ended = env_step(env, state, action)
+        if ended is not None:
+            state.end_episodes(ended)
+        # copied too: with copy=False the env reuses its buffer for the next observations
+        steps.append((obs, action, np.asarray(reward), np.array(next_obs, copy=True), np.asarray(terminated, bool),
+                      np.asarray(truncated, bool)))
+    fields: dict[str, Any] = dict(zip(_FIELDS, (np.stack(column) for column in zip(*steps))))
+    fields["truncated"][-1] |= ~(fields["terminated"][-1] | fields["truncated"][-1])  # "end of data"
+    spec = getattr(env, "spec", None)
+    info_meta = {"env_id": getattr(spec, "id", None), "n_envs": n_envs, "seed": seed}
+    return Dataset(TransitionBatch(**fields), {**info_meta, **(metadata or {})})
+
+
+def _collection_schedule(env: Any, n_steps: int | None, n_episodes: int | None) -> LoopSchedule:
+    """The length of a collection; refuses a bad length or an env that does not autoreset in SAME_STEP mode."""
     if (n_steps is None) == (n_episodes is None):
         raise ValueError(
             f"collect_dataset needs exactly one of n_steps, n_episodes; got n_steps={n_steps}, n_episodes={n_episodes}"
@@ -226,27 +249,10 @@ def collect_dataset(
             f"collect_dataset needs a vector env with autoreset_mode SAME_STEP, got {mode}; build it "
             "with gymnasium.vector.AutoresetMode.SAME_STEP (porcini.envs.make_env does)"
         )
-    n_envs = int(env.num_envs)
-    schedule = LoopSchedule(
+    return LoopSchedule(
         n_steps=check_count(n_steps, "collect_dataset", "n_steps") if n_steps is not None else None,
         n_episodes=check_count(n_episodes, "collect_dataset", "n_episodes") if n_episodes is not None else None,
     )
-    steps: list[tuple[np.ndarray, ...]] = []
-    state = LoopState(n_envs)
-    env_reset(env, state, seed)
-    while schedule.keep_going(state.env_steps, state.episodes):
-        obs = np.array(state.obs, copy=True)  # a vector env built with copy=False reuses its observation buffer
-        action = np.asarray(policy(obs))
-        next_obs, reward, terminated, truncated, _, ended = env_step(env, state, action)
-        if ended is not None:
-            state.end_episodes(ended)
-        steps.append((obs, action, np.asarray(reward), next_obs, np.asarray(terminated, bool),
-                      np.asarray(truncated, bool)))
-    fields: dict[str, Any] = dict(zip(_FIELDS, (np.stack(column) for column in zip(*steps))))
-    fields["truncated"][-1] |= ~(fields["terminated"][-1] | fields["truncated"][-1])  # "end of data"
-    spec = getattr(env, "spec", None)
-    info_meta = {"env_id": getattr(spec, "id", None), "n_envs": n_envs, "seed": seed}
-    return Dataset(TransitionBatch(**fields), {**info_meta, **(metadata or {})})
 
 
 def _check_json(metadata: Mapping[str, Any]) -> None:

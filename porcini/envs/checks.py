@@ -62,6 +62,14 @@ def check_env(env: Any, n_steps: int = 50, seed: int = 0) -> None:
         space = getattr(env, attr, None)
         if not isinstance(space, gym.Space):
             raise EnvCheckError(f"{name}: {attr} is {space!r}, not a gymnasium.spaces.Space; set it in __init__")
+    _check_reset(env, name, seed)
+    env.action_space.seed(seed)
+    for step in range(n_steps):
+        _check_step(env, name, f"step {step + 1}")
+
+
+def _check_reset(env: Any, name: str, seed: int) -> None:
+    """``reset`` returns ``(obs, info)`` with a valid observation, and the same seed gives the same observation."""
     try:
         result = env.reset(seed=seed)
     except TypeError as err:
@@ -75,36 +83,36 @@ def check_env(env: Any, n_steps: int = 50, seed: int = 0) -> None:
     if not isinstance(info, dict):
         raise EnvCheckError(f"{name}: reset returned info of type {type(info).__name__}; return a dict")
     _check_obs(name, env.observation_space, obs, "reset")
-    first = obs
     again, _ = env.reset(seed=seed)
-    if isinstance(first, np.ndarray) and not np.array_equal(first, again):
+    if isinstance(obs, np.ndarray) and not np.array_equal(obs, again):
         raise EnvCheckError(
             f"{name}: reset(seed={seed}) twice gave different observations; seed self.np_random through "
             "super().reset(seed=seed) and draw randomness only from it"
         )
-    env.action_space.seed(seed)
-    for step in range(n_steps):
-        result = env.step(env.action_space.sample())
-        if not (isinstance(result, tuple) and len(result) == 5):
-            raise EnvCheckError(
-                f"{name}: step must return (obs, reward, terminated, truncated, info), got a "
-                f"{len(result) if isinstance(result, tuple) else type(result).__name__}-tuple; the 4-tuple 'done' "
-                "API is gone since Gymnasium 0.26"
-            )
-        obs, reward, terminated, truncated, info = result
-        where = f"step {step + 1}"
-        _check_obs(name, env.observation_space, obs, where)
-        if not isinstance(reward, (int, float, np.integer, np.floating)) or isinstance(reward, bool):
-            raise EnvCheckError(f"{name}: {where} returned reward {reward!r} of type {type(reward).__name__}; "
-                                "return a float")
-        if not math.isfinite(float(reward)):
-            raise EnvCheckError(f"{name}: {where} returned a non-finite reward {reward}; fix the reward computation")
-        for flag_name, flag in (("terminated", terminated), ("truncated", truncated)):
-            if not isinstance(flag, (bool, np.bool_)):
-                raise EnvCheckError(f"{name}: {where} returned {flag_name}={flag!r} of type {type(flag).__name__}; "
-                                    "it must be a bool")
-        if not isinstance(info, dict):
-            raise EnvCheckError(f"{name}: {where} returned info of type {type(info).__name__}; return a dict")
-        if terminated or truncated:
-            obs, info = env.reset()
-            _check_obs(name, env.observation_space, obs, f"reset after {where}")
+
+
+def _check_step(env: Any, name: str, where: str) -> None:
+    """One random step returns a valid 5-tuple; an ended episode is reset and its first observation checked."""
+    result = env.step(env.action_space.sample())
+    if not (isinstance(result, tuple) and len(result) == 5):
+        raise EnvCheckError(
+            f"{name}: step must return (obs, reward, terminated, truncated, info), got a "
+            f"{len(result) if isinstance(result, tuple) else type(result).__name__}-tuple; the 4-tuple 'done' "
+            "API is gone since Gymnasium 0.26"
+        )
+    obs, reward, terminated, truncated, info = result
+    _check_obs(name, env.observation_space, obs, where)
+    if not isinstance(reward, (int, float, np.integer, np.floating)) or isinstance(reward, bool):
+        raise EnvCheckError(f"{name}: {where} returned reward {reward!r} of type {type(reward).__name__}; "
+                            "return a float")
+    if not math.isfinite(float(reward)):
+        raise EnvCheckError(f"{name}: {where} returned a non-finite reward {reward}; fix the reward computation")
+    for flag_name, flag in (("terminated", terminated), ("truncated", truncated)):
+        if not isinstance(flag, (bool, np.bool_)):
+            raise EnvCheckError(f"{name}: {where} returned {flag_name}={flag!r} of type {type(flag).__name__}; "
+                                "it must be a bool")
+    if not isinstance(info, dict):
+        raise EnvCheckError(f"{name}: {where} returned info of type {type(info).__name__}; return a dict")
+    if terminated or truncated:
+        obs, info = env.reset()
+        _check_obs(name, env.observation_space, obs, f"reset after {where}")

@@ -63,6 +63,15 @@ def test_collect_puts_final_obs_in_next_obs_and_reset_obs_in_obs():
     env.close()
 
 
+def test_collect_keeps_its_own_copy_of_next_obs_from_an_env_that_reuses_its_buffer():
+    env = gym.vector.SyncVectorEnv([lambda: gym.wrappers.TimeLimit(CountingEnv(), max_episode_steps=5)] * 2,
+                                   autoreset_mode=gym.vector.AutoresetMode.SAME_STEP, copy=False)
+    b = collect_dataset(env, lambda obs: np.ones(len(obs), dtype=np.int64), n_steps=40, seed=0).batch
+    within = ~(b.terminated | b.truncated)[:-1]  # steps whose successor is the next row's observation
+    np.testing.assert_array_equal(b.next_obs[:-1][within], b.obs[1:][within])
+    assert b.next_obs[:, :, 1].max() >= 1  # real successors, not one buffer's last value repeated
+
+
 def test_collect_n_episodes_and_whole_episodes():
     env = make_vec(2)
     ds = collect_dataset(env, lambda obs: np.zeros(len(obs), dtype=np.int64), n_episodes=7, seed=1)
