@@ -10,6 +10,7 @@ from __future__ import annotations
 import gymnasium as gym
 
 from porcini.envs.builtin.bandits import BanditEnv, BernoulliBandit, GaussianBandit
+from porcini.envs.builtin.bit_flipping import BitFlippingEnv
 from porcini.envs.builtin.chain import Chain, RiverSwim
 from porcini.envs.builtin.constrained import PointHazardEnv
 from porcini.envs.builtin.dice_game import DiceGame
@@ -22,8 +23,9 @@ from porcini.envs.builtin.trading import PortfolioEnv, TradingEnv
 
 _MODULE = "porcini.envs.builtin"
 
-#: id -> (entry point, max_episode_steps). None: the episode ends by itself (one-step bandits, or the trading
-#: envs, which truncate at the end of their price series, whatever its length).
+#: id -> (entry point, max_episode_steps). None: the episode ends by itself (one-step bandits, the trading
+#: envs, which truncate at the end of their price series, whatever its length, and bit flipping, whose limit
+#: grows with its number of bits).
 BUILTIN_ENVS: dict[str, tuple[str, int | None]] = {
     "porcini/GridWorld-v0": (f"{_MODULE}.gridworld:GridWorld", 100),
     "porcini/CliffWalking-v0": (f"{_MODULE}.gridworld:CliffWalking", 500),
@@ -38,6 +40,7 @@ BUILTIN_ENVS: dict[str, tuple[str, int | None]] = {
     "porcini/PointHazard-v0": (f"{_MODULE}.constrained:PointHazardEnv", 200),
     "porcini/CueMemory-v0": (f"{_MODULE}.memory:CueMemory", None),
     "porcini/CartPoleNoVel-v1": (f"{_MODULE}.memory:CartPoleNoVelocity", 500),
+    "porcini/BitFlipping-v0": (f"{_MODULE}.bit_flipping:BitFlippingEnv", None),
 }
 
 
@@ -62,6 +65,7 @@ __all__ = [
     "BUILTIN_ENVS",
     "BanditEnv",
     "BernoulliBandit",
+    "BitFlippingEnv",
     "CartPoleNoVelocity",
     "Chain",
     "CliffWalking",

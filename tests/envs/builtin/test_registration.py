@@ -45,15 +45,22 @@ def test_porcini_check_env(env_id):
     check_env(gym.make(env_id), n_steps=100)
 
 
+def _snapshot(obs):
+    """A copy of ``obs`` as one array; a Dict observation (goal envs) as its entries in key order."""
+    if isinstance(obs, dict):
+        return np.concatenate([np.asarray(obs[k]).ravel() for k in sorted(obs)])
+    return np.asarray(obs).copy()
+
+
 def _rollout(env_id, seed, n_steps=150):
     env = gym.make(env_id)
     env.action_space.seed(seed)
     obs, _ = env.reset(seed=seed)
-    trajectory = [np.asarray(obs).copy()]
+    trajectory = [_snapshot(obs)]
     for _ in range(n_steps):
         obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
         trajectory += [
-            np.asarray(obs).copy(),
+            _snapshot(obs),
             reward,
             terminated,
             truncated,
@@ -62,7 +69,7 @@ def _rollout(env_id, seed, n_steps=150):
         ]
         if terminated or truncated:
             obs, _ = env.reset()
-            trajectory.append(np.asarray(obs).copy())
+            trajectory.append(_snapshot(obs))
     return trajectory
 
 
