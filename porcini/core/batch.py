@@ -58,11 +58,12 @@ class TransitionBatch:
             raise ValueError(f"reward must be shaped [T, B], got shape {lead}; add the missing axis")
         for name in _FIELDS:
             value = getattr(self, name)
-            if tuple(value.shape[:2]) != lead:
-                raise ValueError(
-                    f"TransitionBatch.{name} has leading shape {tuple(value.shape[:2])}, expected [T, B] = {lead} "
-                    "like reward"
-                )
+            for leaf in value.values() if isinstance(value, Mapping) else (value,):  # Dict observations
+                if tuple(leaf.shape[:2]) != lead:
+                    raise ValueError(
+                        f"TransitionBatch.{name} has leading shape {tuple(leaf.shape[:2])}, expected [T, B] = {lead} "
+                        "like reward"
+                    )
         for name, value in self.extras.items():
             if tuple(value.shape[:2]) != lead:
                 raise ValueError(f"TransitionBatch.extras[{name!r}] has leading shape {tuple(value.shape[:2])}, "
