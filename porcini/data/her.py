@@ -280,7 +280,7 @@ class HerReplayBuffer:
         if goal_flat.size:
             goals = self._storage.gather(goal_flat).extras[_NEXT + "achieved_goal"][:, 0]
             achieved = next_obs["achieved_goal"][relabel, 0]
-            infos = [{} for _ in range(goal_flat.size)]
+            infos: list[dict[str, Any]] = [{} for _ in range(goal_flat.size)]
             reward[relabel, 0] = self._per_goal(self.compute_reward(achieved, goals, infos), goals, "compute_reward")
             if self.compute_terminated is not None:
                 flags = self._per_goal(self.compute_terminated(achieved, goals, infos), goals, "compute_terminated")

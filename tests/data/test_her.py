@@ -50,7 +50,8 @@ class EpisodeStream:
         action = self.rng.integers(0, 5, size=(n_steps, b))
         reward = self.rng.normal(size=(n_steps, b)).astype(np.float32)
         u = self.rng.random((n_steps, b))
-        terminated, truncated = u < self.p_terminated, (u >= self.p_terminated) & (u < self.p_terminated + self.p_truncated)
+        terminated = u < self.p_terminated
+        truncated = (u >= self.p_terminated) & (u < self.p_terminated + self.p_truncated)
         for t in range(n_steps):
             for env in range(b):
                 self._step(t, env, obs, next_obs, action, reward, terminated, truncated)

@@ -54,7 +54,9 @@ class BitFlippingEnv(gym.Env):
             raise ValueError(f"BitFlippingEnv: n_bits must be an integer >= 1, got {n_bits!r}")
         max_steps = int(n_bits) if max_steps is None else max_steps
         if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) or max_steps < 1:
-            raise ValueError(f"BitFlippingEnv: max_steps must be an integer >= 1 (or None for n_bits), got {max_steps!r}")
+            raise ValueError(
+                f"BitFlippingEnv: max_steps must be an integer >= 1 (or None for n_bits), got {max_steps!r}"
+            )
         self.n_bits, self.max_steps = int(n_bits), int(max_steps)
         bits = gym.spaces.Box(0.0, 1.0, shape=(self.n_bits,), dtype=np.float32)
         self.observation_space = gym.spaces.Dict({"observation": bits, "achieved_goal": bits, "desired_goal": bits})
@@ -64,7 +66,8 @@ class BitFlippingEnv(gym.Env):
         self._t = 0
 
     def _obs(self) -> dict[str, np.ndarray]:
-        return {"observation": self._state.copy(), "achieved_goal": self._state.copy(), "desired_goal": self._goal.copy()}
+        state = self._state.copy()
+        return {"observation": state, "achieved_goal": state.copy(), "desired_goal": self._goal.copy()}
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
