@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import gymnasium as gym
 import numpy as np
+
+if TYPE_CHECKING:
+    from porcini.envs.goal import GoalFunctions
 
 
 @dataclass(frozen=True)
@@ -19,6 +23,8 @@ class EnvInfo:
         n_envs: number of environments stepped together.
         gamma: the discount the environment declares in ``metadata["gamma"]``, or None if it declares none.
         horizon: the time limit of an episode (``max_episode_steps``), or None if unbounded.
+        goal: a goal env's ``compute_reward``/``compute_terminated`` (:mod:`porcini.envs.goal`), for hindsight
+            replay; None for other envs. Not compared: two infos of the same spaces are equal.
     """
 
     env_id: str
@@ -27,6 +33,7 @@ class EnvInfo:
     n_envs: int = 1
     gamma: float | None = None
     horizon: int | None = None
+    goal: GoalFunctions | None = field(default=None, compare=False, repr=False)
 
     @property
     def obs_shape(self) -> tuple[int, ...]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -10,6 +11,7 @@ import gymnasium as gym
 from gymnasium.vector import AutoresetMode
 
 from porcini.envs.async_vector import AsyncVectorEnv
+from porcini.envs.goal import goal_functions
 from porcini.envs.info import EnvInfo
 from porcini.envs.locate import resolve_env
 from porcini.envs.vector import CheckedVectorEnv, SerialVectorEnv
@@ -213,6 +215,7 @@ def env_info(env: Any, env_id: str | None = None) -> EnvInfo:
         n_envs=int(env.num_envs),
         gamma=float(gamma) if gamma is not None else None,
         horizon=int(horizon) if horizon is not None else None,
+        goal=goal_functions(env, env_id or (spec.id if spec is not None else type(env).__name__)),
     )
 
 
@@ -236,8 +239,7 @@ def attach(venv: Any, env_id: str, spawn: Callable[[int, int | None], Any], hori
         if horizon is None and inner:
             horizon = _time_limit(inner[0])
         if horizon is not None:
-            info = EnvInfo(info.env_id, info.observation_space, info.action_space, info.n_envs, info.gamma,
-                           int(horizon))
+            info = dataclasses.replace(info, horizon=int(horizon))
     venv.info = info
     venv.spawn = spawn
 
