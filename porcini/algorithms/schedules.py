@@ -1,7 +1,7 @@
 """Schedules: a value (ε, a temperature, a learning rate) as a function of the env step count.
 
 A schedule is a callable ``schedule(step) -> float``, pure NumPy-free Python, so classical and deep agents share
-them. ``step`` counts env steps summed over envs (the unit of ``Core.learn(n_steps=...)``).
+them. ``step`` counts env steps summed over envs (the unit of ``Core.learn(steps=...)``).
 
 Schedules that span the whole run (PPO's linear learning rate and clip range, DQN's ε decay and prioritized
 replay's β) need the run's length, its *horizon*: an agent learns it through ``set_horizon(total_env_steps)``,
@@ -168,7 +168,7 @@ def require_horizon(horizon: int | None, owner: str, needs: str) -> int:
     if horizon is None:
         raise HorizonError(
             f"{owner}: {needs} needs the run's length in env steps (its horizon), and none was given; train it "
-            "with Core.learn(n_steps=...) (or Core.learn(..., horizon=N)), which sets it, or call "
+            "with Core.learn(steps=...) (or Core.learn(..., horizon=N)), which sets it, or call "
             "agent.set_horizon(N) first"
         )
     return horizon

@@ -79,7 +79,7 @@ class A2C(OnPolicyAgent):
         >>> from porcini import Core, make_env
         >>> env = make_env("CartPole-v1", n_envs=4, seed=0)
         >>> agent = A2C(env.info)
-        >>> Core(agent, env, progress=False).learn(n_steps=200).env_steps
+        >>> Core(agent, env, progress=False).learn(steps=200).steps
         200
     """
 
@@ -100,7 +100,7 @@ class A2C(OnPolicyAgent):
     def fit(self, batch: TransitionBatch) -> dict[str, float]:
         """One actor-critic gradient step on the rollout; return the losses and diagnostics."""
         c = self.config
-        self.env_steps += batch.n_steps * batch.n_envs
+        self.steps_seen += batch.n_transitions
         learning_rate = scheduled(c.learning_rate, c.learning_rate_schedule, self.progress_remaining())
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate

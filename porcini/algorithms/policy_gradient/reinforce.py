@@ -86,7 +86,7 @@ class Reinforce(OnPolicyAgent):
         >>> from porcini import Core, make_env
         >>> env = make_env("CartPole-v1", n_envs=1, seed=0)
         >>> agent = Reinforce(env.info, fit_every_episodes=2)
-        >>> Core(agent, env, progress=False).learn(n_episodes=4).episodes.n_episodes
+        >>> Core(agent, env, progress=False).learn(episodes=4).episodes.n_episodes
         4
     """
 
@@ -105,7 +105,7 @@ class Reinforce(OnPolicyAgent):
     def fit(self, batch: TransitionBatch) -> dict[str, float]:
         """One policy-gradient step on the episodes of the batch; return the losses."""
         c = self.config
-        self.env_steps += batch.n_steps * batch.n_envs
+        self.steps_seen += batch.n_transitions
         b = self._to_torch(batch)
         if c.baseline:
             value = self.model.value(b.obs)
