@@ -34,7 +34,7 @@ from porcini.core.config import build_config, require
 from porcini.envs.info import EnvInfo
 from porcini.functional import entropy_loss, gae, normalize_advantage, policy_gradient_loss, value_loss
 from porcini.networks.denormals import flush_denormals
-from porcini.networks.flat import FlatParameters
+from porcini.networks.optim import FlatParameters
 
 
 @dataclass(frozen=True)

@@ -38,8 +38,7 @@ from porcini.errors import UnsupportedSpaceError
 from porcini.functional import gae
 from porcini.networks.actor_critic import ActorCritic, clipped_gaussian_log_prob
 from porcini.networks.distributions import Categorical, DiagGaussian
-from porcini.networks.flat import FlatParameters
-from porcini.networks.optim import adam, rmsprop
+from porcini.networks.optim import FlatParameters, adam, rmsprop
 
 __all__ = ["ActorCritic", "OnPolicyAgent", "OnPolicyConfig", "Rollout", "as_obs_tensor", "clipped_gaussian_log_prob",
            "explained_variance", "flat", "gae_rollout", "minibatches", "policy_explanation", "scheduled"]

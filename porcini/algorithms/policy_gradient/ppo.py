@@ -47,7 +47,7 @@ from porcini.core.config import build_config, require
 from porcini.envs.info import EnvInfo
 from porcini.functional import entropy_loss, normalize_advantage, ppo_clip_loss, value_loss
 from porcini.networks.denormals import flush_denormals
-from porcini.networks.flat import FlatParameters
+from porcini.networks.optim import FlatParameters
 
 _MIN_CLIP = float(torch.finfo(torch.float32).eps)
 _METRICS = ("loss_policy", "loss_value", "loss_entropy", "approx_kl", "clip_fraction")

@@ -39,7 +39,7 @@ from porcini.functional import (
     value_loss,
 )
 from porcini.networks.denormals import flush_denormals
-from porcini.networks.flat import FlatParameters
+from porcini.networks.optim import FlatParameters
 
 
 @dataclass(frozen=True)

@@ -40,8 +40,8 @@ from porcini.envs.info import EnvInfo
 from porcini.functional import normalize_advantage, value_loss
 from porcini.networks.denormals import flush_denormals
 from porcini.networks.distributions import DiagGaussian
-from porcini.networks.flat import FlatParameters
 from porcini.networks.kl import kl_divergence
+from porcini.networks.optim import FlatParameters
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from porcini.algorithms.registry import get_algorithm
 from porcini.core.batch import TransitionBatch
 from porcini.errors import ConfigError
 from porcini.experiment.checkpoint import from_safe, to_safe
-from porcini.networks.flat import FlatParameters
+from porcini.networks.optim import FlatParameters
 
 SMALL = {
     PPO: dict(n_steps=16, batch_size=32, n_epochs=2, net_arch=(16, 16)),
