@@ -34,7 +34,6 @@ from porcini.core.config import build_config, require
 from porcini.envs.info import EnvInfo
 from porcini.functional import entropy_loss, gae, normalize_advantage, policy_gradient_loss, value_loss
 from porcini.networks.denormals import flush_denormals
-from porcini.networks.optim import FlatParameters
 
 
 @dataclass(frozen=True)
@@ -91,10 +90,7 @@ class A2C(OnPolicyAgent):
         self._build(info)
         c = self.config
         self.fit_every_steps = c.n_steps * info.n_envs
-        self.flat = FlatParameters(self.model.parameters())
-        kind = "rmsprop" if c.use_rms_prop else "adam"
-        self.optimizer = self.make_optimizer(self.flat, c.learning_rate, kind, eps=c.rms_prop_eps, alpha=0.99)
-        self.optimizers = {kind: self.optimizer}
+        self._setup_optimizer("rmsprop" if c.use_rms_prop else "adam", eps=c.rms_prop_eps, alpha=0.99)
 
     @flush_denormals  # subnormal Adam state would make every update several times slower on x86
     def fit(self, batch: TransitionBatch) -> dict[str, float]:

@@ -152,6 +152,12 @@ class OnPolicyAgent(Checkpointed, BaseAgent):
             return rmsprop([flat.data], lr, alpha, eps)
         return adam([flat.data], lr, self.device, eps)
 
+    def _setup_optimizer(self, kind: str = "adam", eps: float = 1e-8, alpha: float = 0.99) -> None:
+        """One optimizer (registered under ``kind``) over the whole model as one flat buffer."""
+        self.flat = FlatParameters(self.model.parameters())
+        self.optimizer = self.make_optimizer(self.flat, self.config.learning_rate, kind, eps, alpha)
+        self.optimizers = {kind: self.optimizer}
+
     def _optimize(self, terms: dict[str, torch.Tensor]) -> None:
         """One step on ``loss_policy + vf_coef · loss_value + ent_coef · loss_entropy``, the gradient norm clipped.
 

@@ -47,7 +47,6 @@ from porcini.core.config import build_config, require
 from porcini.envs.info import EnvInfo
 from porcini.functional import entropy_loss, normalize_advantage, ppo_clip_loss, value_loss
 from porcini.networks.denormals import flush_denormals
-from porcini.networks.optim import FlatParameters
 
 _MIN_CLIP = float(torch.finfo(torch.float32).eps)
 _METRICS = ("loss_policy", "loss_value", "loss_entropy", "approx_kl", "clip_fraction")
@@ -122,9 +121,7 @@ class PPO(OnPolicyAgent):
         self.config = build_config(self.Config, config, overrides)
         self._build(info)
         self.fit_every_steps = self.config.n_steps * info.n_envs
-        self.flat = FlatParameters(self.model.parameters())
-        self.optimizer = self.make_optimizer(self.flat, self.config.learning_rate, eps=self.config.adam_eps)
-        self.optimizers = {"adam": self.optimizer}
+        self._setup_optimizer(eps=self.config.adam_eps)
 
     @flush_denormals  # subnormal Adam state would make every update several times slower on x86
     def fit(self, batch: TransitionBatch) -> dict[str, float]:

@@ -39,7 +39,6 @@ from porcini.functional import (
     value_loss,
 )
 from porcini.networks.denormals import flush_denormals
-from porcini.networks.optim import FlatParameters
 
 
 @dataclass(frozen=True)
@@ -97,9 +96,7 @@ class Reinforce(OnPolicyAgent):
         self.config = build_config(ReinforceConfig, config, overrides)
         self._build(info, with_value=self.config.baseline)
         self.fit_every_episodes = self.config.fit_every_episodes or info.n_envs
-        self.flat = FlatParameters(self.model.parameters())
-        self.optimizer = self.make_optimizer(self.flat, self.config.learning_rate, eps=self.config.adam_eps)
-        self.optimizers = {"adam": self.optimizer}
+        self._setup_optimizer(eps=self.config.adam_eps)
 
     @flush_denormals  # subnormal Adam state would make every update several times slower on x86
     def fit(self, batch: TransitionBatch) -> dict[str, float]:
