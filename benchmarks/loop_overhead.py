@@ -63,7 +63,7 @@ def porcini_loop(n_steps: int, n_envs: int, check: bool) -> float:
     env = make_env("CartPole-v1", n_envs=n_envs, seed=0, check=check)
     core = Core(RandomAgent(env.info), env, progress=False)
     start = time.perf_counter()
-    core.learn(n_steps=n_steps)
+    core.learn(steps=n_steps)
     return n_steps / (time.perf_counter() - start)
 
 
@@ -74,7 +74,7 @@ def porcini_dqn(n_steps: int, n_envs: int, learn: bool) -> float:
     agent = DQN(env.info, train_freq=4, learning_starts=1000 if learn else n_steps, buffer_size=n_steps, seed=0)
     core = Core(agent, env, progress=False)
     start = time.perf_counter()
-    core.learn(n_steps=n_steps)
+    core.learn(steps=n_steps)
     return n_steps / (time.perf_counter() - start)
 
 

@@ -5,7 +5,7 @@ alternating between the two so that load changes hit both alike:
 
 - ``optimizer``: zero the gradients, clip their global norm and take an Adam step for a 64-64 actor-critic,
   per tensor (``foreach=False``), multi-tensor (``foreach=True``), and over one flat buffer
-  (``porcini.networks.flat.FlatParameters``, fused Adam);
+  (``porcini.networks.optim.FlatParameters``, fused Adam);
 - ``target chunks``: the forward of a 256-256 MLP over 8,192 rows, in chunks of 512 rows against all at once;
 - ``1-unit layer``: the output layer of two twin critics (256 -> 1), forward and backward, as ``baddbmm`` against
   an elementwise product and a sum;
@@ -29,7 +29,7 @@ from common import best_times_us
 from torch import nn
 
 from porcini.networks.distributions import Categorical
-from porcini.networks.flat import FlatParameters
+from porcini.networks.optim import FlatParameters
 
 
 def mlp(sizes: list[int]) -> nn.Sequential:

@@ -67,7 +67,7 @@ def make_sb3(n_envs: int):
 def sb3_add_steps(buf, batch: TransitionBatch) -> None:
     infos = [{} for _ in range(batch.n_envs)]
     dones = batch.terminated | batch.truncated
-    for t in range(batch.n_steps):
+    for t in range(batch.n_rows):
         buf.add(batch.obs[t], batch.next_obs[t], batch.action[t], batch.reward[t], dones[t], infos)
 
 

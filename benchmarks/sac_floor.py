@@ -181,8 +181,8 @@ def porcini_loop_factory() -> callable:
     env, info = _pendulum_info()
     agent = SAC(info, learning_rate=LR)
     core = Core(agent, env, progress=False)
-    core.learn(n_steps=agent.config.learning_starts)
-    return lambda: core.learn(n_steps=1)
+    core.learn(steps=agent.config.learning_starts)
+    return lambda: core.learn(steps=1)
 
 
 def sb3_train_factory() -> callable | None:

@@ -34,7 +34,7 @@ def regret_curve(agent_cls, n_pulls: int, seeds: range, **config) -> np.ndarray:
         env = make_env("porcini/GaussianBandit-v0", seed=seed)
         log = RegretLog()
         agent = agent_cls(env.info, seed=seed, **config)
-        result = Core(agent, env, callbacks=[log], info_keys=("regret",), progress=False).learn(n_steps=n_pulls)
+        result = Core(agent, env, callbacks=[log], info_keys=("regret",), progress=False).learn(steps=n_pulls)
         assert np.isclose(result.last_metrics["regret_cumulative"], np.sum(log.regret))
         curves.append(np.cumsum(log.regret))
     return np.mean(curves, axis=0)

@@ -28,7 +28,7 @@ def main() -> None:
     vi, pi = value_iteration(P, R, 1.0, terminal), policy_iteration(P, R, 0.99, terminal)
     print(f"cliff walking: V(start) = {vi.values[36]:.1f}; policy iteration (gamma 0.99) in {pi.iterations} steps")
     core = Core(TabularPolicyAgent(env.info, vi.policy), env, eval_env=make_env("porcini/CliffWalking-v0", seed=1))
-    print(f"  the VI policy through Core: return {core.evaluate(n_episodes=1).returns[0]:.0f}")
+    print(f"  the VI policy through Core: return {core.evaluate(episodes=1).returns[0]:.0f}")
 
     chain = make_env("porcini/Chain-v0").envs[0].unwrapped
     P, R, terminal = chain.transition_model()

@@ -15,7 +15,7 @@ from porcini.data import collect_dataset
 def main(gamma: float = 0.9) -> None:
     env = make_env("porcini/Chain-v0", seed=0, max_episode_steps=100)
     random_policy = RandomAgent(env.info, seed=0)
-    dataset = collect_dataset(env, lambda obs: random_policy.act(obs, explore=True), n_steps=2000, seed=0)
+    dataset = collect_dataset(env, lambda obs: random_policy.act(obs, explore=True), steps=2000, seed=0)
     agent = FQI(env.info, gamma=gamma, n_iterations=50, n_estimators=10)  # extra trees if sklearn is installed
     print(f"regressor: {agent.regressor}; metrics: {agent.fit(dataset)}")
     P, R, terminal = env.envs[0].unwrapped.transition_model()

@@ -17,10 +17,10 @@ def main(n_episodes: int = 150, seed: int = 0) -> None:
     agent = SarsaLambda(env.info, features="tile", n_tilings=8, tiles_per_dim=8, learning_rate=0.5,
                         epsilon=0.0, gamma=1.0, trace_decay=0.9, trace_type="replacing", seed=seed)
     core = Core(agent, env, eval_env=make_env("MountainCar-v0", seed=seed + 100), progress=False)
-    returns = np.array(core.learn(n_episodes=n_episodes).episodes.returns)
+    returns = np.array(core.learn(episodes=n_episodes).episodes.returns)
     for start in range(0, n_episodes, 25):
         print(f"episodes {start:3d}-{start + 24:3d}: mean return {returns[start:start + 25].mean():7.1f}")
-    print(f"greedy evaluation over 10 episodes: {core.evaluate(n_episodes=10).mean_return():.1f}")
+    print(f"greedy evaluation over 10 episodes: {core.evaluate(episodes=10).mean_return():.1f}")
     print(f"{agent.features.n_features} tiles, {agent.features.n_active} active per observation")
 
 

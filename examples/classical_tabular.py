@@ -25,8 +25,8 @@ def main(n_episodes: int = 400, seed: int = 0) -> None:
         config = {"learning_rate": 0.5, "epsilon": 0.1, "seed": seed, **config}
         agent = agents[name] = get_algorithm(name)(env.info, **config)
         core = Core(agent, env, eval_env=eval_env, progress=False)
-        returns = core.learn(n_episodes=n_episodes).episodes.returns
-        greedy = core.evaluate(n_episodes=1).returns[0]
+        returns = core.learn(episodes=n_episodes).episodes.returns
+        greedy = core.evaluate(episodes=1).returns[0]
         print(f"{name:26s} {np.mean(returns[100:]):26.1f} {greedy:14.1f}")
     for name in ("q_learning", "sarsa"):
         arrows = np.array(list("^>v<"))[np.argmax(agents[name].q.table, axis=1)].reshape(4, 12)

@@ -33,11 +33,11 @@ def run(steps: int = 20_000, seed: int = 0, ppo_kwargs: dict[str, Any] | None = 
                            "learning_rate": 1e-3, "seed": seed, **(ppo_kwargs or {})})
     sac = SAC(env.info, **{"learning_rate": 1e-3, "seed": seed, **(sac_kwargs or {})})
     both = SharedRollout({"ppo": ppo, "sac": sac}, actor="ppo")
-    Core(both, env, progress=False).learn(n_steps=steps)
+    Core(both, env, progress=False).learn(steps=steps)
     scores = {}
     for name, agent in (("ppo", ppo), ("sac", sac)):
         eval_env = env.spawn(1, 10_000 + seed)
-        record = Core(agent, env, eval_env=eval_env, progress=False).evaluate(n_episodes=eval_episodes)
+        record = Core(agent, env, eval_env=eval_env, progress=False).evaluate(episodes=eval_episodes)
         scores[name] = sum(record.returns) / len(record.returns)
     return scores
 

@@ -34,11 +34,11 @@ def run(steps: int = 20_000, seed: int = 0, sac_kwargs: dict[str, Any] | None = 
     env = make_mixed_env({label: (pendulum(g), 1) for label, g in GRAVITIES.items()}, seed=seed)
     # one update per transition, as SAC on a single env (train_freq counts vector steps of 2 transitions)
     agent = SAC(env.info, **{"learning_rate": 1e-3, "gradient_steps": 2, "seed": seed, **(sac_kwargs or {})})
-    Core(agent, env, info_keys=("source",), progress=False).learn(n_steps=steps)
+    Core(agent, env, info_keys=("source",), progress=False).learn(steps=steps)
     scores = {}
     for label, g in GRAVITIES.items():
         eval_env = make_env(pendulum(g), seed=10_000 + seed)
-        record = Core(agent, env, eval_env=eval_env, progress=False).evaluate(n_episodes=eval_episodes)
+        record = Core(agent, env, eval_env=eval_env, progress=False).evaluate(episodes=eval_episodes)
         scores[label] = sum(record.returns) / len(record.returns)
     return agent, env, scores
 

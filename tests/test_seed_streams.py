@@ -163,7 +163,7 @@ def start_states(env_seed, agent_seed, n_steps=600):
     env = make_env("CartPole-v1", n_envs=2, seed=env_seed)
     starts = StartStates()
     agent = DQN(env.info, seed=agent_seed, learning_starts=100, train_freq=50)
-    returns = Core(agent, env, callbacks=[starts], progress=False).learn(n_steps=n_steps).episodes.returns
+    returns = Core(agent, env, callbacks=[starts], progress=False).learn(steps=n_steps).episodes.returns
     return [np.array(s[:4]) for s in starts.starts], returns
 
 
@@ -181,7 +181,7 @@ def test_same_seed_same_run_and_another_seed_another_run():
     def run(seed):
         env = make_env("CartPole-v1", n_envs=2, seed=seed)
         agent = DQN(env.info, seed=seed, learning_starts=100, train_freq=50)
-        returns = Core(agent, env, progress=False).learn(n_steps=800).episodes.returns
+        returns = Core(agent, env, progress=False).learn(steps=800).episodes.returns
         return returns, torch.cat([p.detach().flatten() for p in agent.q_net.parameters()])
 
     (returns_a, params_a), (returns_b, params_b) = run(9), run(9)

@@ -44,7 +44,7 @@ def run_porcini(seed: int, threads: int) -> dict:
 
     core = Core(agent, env, callbacks=[PeriodicEval()], progress=False)
     start = time.perf_counter()
-    core.learn(n_steps=steps, horizon=TOTAL)  # the schedules reach 0 at TOTAL, as in SB3
+    core.learn(steps=steps, horizon=TOTAL)  # the schedules reach 0 at TOTAL, as in SB3
     wall = time.perf_counter() - start
     return common.result("porcini", "ppo_cartpole", seed, threads, core.env_steps, wall, clock, act, ENV_ID)
 

@@ -51,7 +51,7 @@ def run_porcini(seed: int, threads: int) -> dict[str, Any]:
     clock = CpuEvalClock(ENV_ID, every=EVAL_EVERY, n_episodes=10)
     start, cpu = time.perf_counter(), time.process_time()
     while core.env_steps < TOTAL:
-        core.learn(n_steps=EVAL_EVERY)
+        core.learn(steps=EVAL_EVERY)
         clock.maybe_eval(core.env_steps, act)
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     return _record("porcini", seed, threads, core.env_steps, wall, cpu, clock, act)

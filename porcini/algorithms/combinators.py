@@ -43,7 +43,7 @@ class SharedRollout(BaseAgent):
         >>> ppo = PPO(env.info, n_steps=32, batch_size=32, n_epochs=1)
         >>> sac = SAC(env.info, net_arch=(32, 32), batch_size=32, learning_starts=16)
         >>> both = SharedRollout({"ppo": ppo, "sac": sac}, actor="ppo")
-        >>> _ = Core(both, env, progress=False).learn(n_steps=64)
+        >>> _ = Core(both, env, progress=False).learn(steps=64)
         >>> ppo.fits, sac.n_updates
         (2, 48)
     """
@@ -87,7 +87,7 @@ class SharedRollout(BaseAgent):
         for name, agent in self.agents.items():
             pending = self._pending[name]
             pending.append(batch)
-            if sum(b.n_steps * b.n_envs for b in pending) < int(agent.fit_every_steps):  # type: ignore[arg-type]
+            if sum(b.n_transitions for b in pending) < int(agent.fit_every_steps):  # type: ignore[arg-type]
                 continue
             joined = pending[0] if len(pending) == 1 else TransitionBatch.concatenate(pending, axis=0)
             pending.clear()

@@ -1,7 +1,7 @@
 """Schedules: a value (ε, a temperature, a learning rate) as a function of the env step count.
 
 A schedule is a callable ``schedule(step) -> float``, pure NumPy-free Python, so classical and deep agents share
-them. ``step`` counts env steps summed over envs (the unit of ``Core.learn(n_steps=...)``).
+them. ``step`` counts env steps summed over envs (the unit of ``Core.learn(steps=...)``).
 
 Schedules that span the whole run (PPO's linear learning rate and clip range, DQN's ε decay and prioritized
 replay's β) need the run's length, its *horizon*: an agent learns it through ``set_horizon(total_env_steps)``,
@@ -50,10 +50,8 @@ class ConstantSchedule:
 
 
 @dataclass(frozen=True)
-class LinearSchedule:
-    """Straight line from ``start`` at step 0 to ``end`` at ``decay_steps``, then constant at ``end``.
-
-    ``value(step) = start + (end - start) * min(step / decay_steps, 1)``.
+class _Decay:
+    """A value going from ``start`` at step 0 to ``end`` at ``decay_steps``, then constant at ``end``.
 
     Attributes:
         start: value at step 0.
@@ -67,7 +65,15 @@ class LinearSchedule:
 
     def __post_init__(self) -> None:
         if self.decay_steps <= 0:
-            raise ValueError(f"LinearSchedule.decay_steps = {self.decay_steps} is invalid: must be > 0")
+            raise ValueError(f"{type(self).__name__}.decay_steps = {self.decay_steps} is invalid: must be > 0")
+
+
+@dataclass(frozen=True)
+class LinearSchedule(_Decay):
+    """Straight line from ``start`` at step 0 to ``end`` at ``decay_steps``, then constant at ``end``.
+
+    ``value(step) = start + (end - start) * min(step / decay_steps, 1)``.
+    """
 
     def __call__(self, step: int) -> float:
         """Return the interpolated value at ``step``."""
@@ -77,26 +83,16 @@ class LinearSchedule:
 
 
 @dataclass(frozen=True)
-class ExponentialSchedule:
+class ExponentialSchedule(_Decay):
     """Geometric decay from ``start`` towards ``end``, reaching ``end`` exactly at ``decay_steps``.
 
     ``value(step) = start * (end / start) ** min(step / decay_steps, 1)``: the value is multiplied by the same
     factor every step, as ``ε ← ε · decay`` in many tabular codes, with the factor chosen so that the floor
     ``end`` is reached at ``decay_steps``. ``start`` and ``end`` must have the same sign and be non-zero.
-
-    Attributes:
-        start: value at step 0.
-        end: value from ``decay_steps`` on.
-        decay_steps: steps to go from ``start`` to ``end`` (> 0).
     """
 
-    start: float
-    end: float
-    decay_steps: int
-
     def __post_init__(self) -> None:
-        if self.decay_steps <= 0:
-            raise ValueError(f"ExponentialSchedule.decay_steps = {self.decay_steps} is invalid: must be > 0")
+        super().__post_init__()
         if self.start * self.end <= 0:
             raise ValueError(
                 f"ExponentialSchedule(start={self.start}, end={self.end}) is invalid: start and end must be "
@@ -168,7 +164,7 @@ def require_horizon(horizon: int | None, owner: str, needs: str) -> int:
     if horizon is None:
         raise HorizonError(
             f"{owner}: {needs} needs the run's length in env steps (its horizon), and none was given; train it "
-            "with Core.learn(n_steps=...) (or Core.learn(..., horizon=N)), which sets it, or call "
+            "with Core.learn(steps=...) (or Core.learn(..., horizon=N)), which sets it, or call "
             "agent.set_horizon(N) first"
         )
     return horizon

@@ -152,6 +152,11 @@ class BaseAgent:
         """Stateless agents have no state to restore."""
 
 
+def steps_seen_in(state: dict[str, Any]) -> int:
+    """The ``steps_seen`` counter of a saved agent state (older checkpoints call it ``env_steps``)."""
+    return int(state["steps_seen"] if "steps_seen" in state else state["env_steps"])
+
+
 def supports_action_space(agent: Any, space: gym.Space) -> bool:
     """Whether ``agent`` (an agent or its class) acts in ``space``, by its ``action_spaces`` attribute.
 

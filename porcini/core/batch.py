@@ -70,9 +70,14 @@ class TransitionBatch:
                                  f"expected [T, B] = {lead}")
 
     @property
-    def n_steps(self) -> int:
-        """Number of time steps ``T``."""
+    def n_rows(self) -> int:
+        """Number of rows ``T`` (time steps per env)."""
         return int(self.reward.shape[0])
+
+    @property
+    def n_transitions(self) -> int:
+        """Number of transitions ``T * B``."""
+        return int(self.reward.shape[0] * self.reward.shape[1])
 
     @property
     def n_envs(self) -> int:

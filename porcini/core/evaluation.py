@@ -32,16 +32,16 @@ def episode_quotas(n_episodes: int, n_envs: int) -> np.ndarray:
     return quota
 
 
-def run_episodes(agent: Agent, env: Any, n_episodes: int, *, deterministic: bool = True,
+def run_episodes(agent: Agent, env: Any, episodes: int, *, explore: bool = False,
                  seed: int | None = None) -> EpisodeRecord:
-    """Run ``n_episodes`` complete episodes of ``agent`` in ``env`` (nothing is fitted) and return them.
+    """Run ``episodes`` complete episodes of ``agent`` in ``env`` (nothing is fitted) and return them.
 
     Args:
-        agent: acts with ``explore=not deterministic``.
+        agent: acts with ``explore``.
         env: a vector env; it is reset (with ``seed``) first, so episodes in progress there are cut.
             A recurrent agent's training state is set aside meanwhile (see :class:`~porcini.core.Agent`).
-        n_episodes: episodes to record, split over the envs by :func:`episode_quotas`.
-        deterministic: greedy / mean actions (the usual evaluation) rather than exploring ones.
+        episodes: episodes to record, split over the envs by :func:`episode_quotas`.
+        explore: exploring actions rather than greedy / mean ones (the usual evaluation).
         seed: reset seed, for the same start states at every evaluation; None continues the env's stream.
 
     Example:
@@ -52,26 +52,26 @@ def run_episodes(agent: Agent, env: Any, n_episodes: int, *, deterministic: bool
         3
     """
     n_envs = int(env.num_envs)
-    quota = episode_quotas(n_episodes, n_envs)
+    quota = episode_quotas(episodes, n_envs)
     training_state = getattr(agent, "recurrent_state", lambda: None)()
     recurrent = training_state is not None
     if recurrent:  # the evaluation's episodes start from a fresh state; the training state is put back after
         agent.set_recurrent_state(None)  # type: ignore[attr-defined]
     try:
-        return _episodes(agent, env, quota, deterministic, seed, recurrent)
+        return _episodes(agent, env, quota, explore, seed, recurrent)
     finally:
         if recurrent:
             agent.set_recurrent_state(training_state)  # type: ignore[attr-defined]
 
 
-def _episodes(agent: Agent, env: Any, quota: np.ndarray, deterministic: bool, seed: int | None,
+def _episodes(agent: Agent, env: Any, quota: np.ndarray, explore: bool, seed: int | None,
               recurrent: bool) -> EpisodeRecord:
     done_count = np.zeros(len(quota), dtype=np.int64)
     record = EpisodeRecord()
     state = LoopState(len(quota))
     env_reset(env, state, seed)
     while (done_count < quota).any():
-        action = agent.act(state.obs, explore=not deterministic)
+        action = agent.act(state.obs, explore=explore)
         ended = env_step(env, state, action)[-1]
         if ended is None:
             continue

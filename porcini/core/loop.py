@@ -51,7 +51,7 @@ class Core:
         >>> from porcini.algorithms.random import RandomAgent
         >>> env = make_env("CartPole-v1", n_envs=2, seed=0)
         >>> core = Core(RandomAgent(env.info), env, progress=False)
-        >>> core.learn(n_steps=100).env_steps
+        >>> core.learn(steps=100).steps
         100
     """
 
@@ -107,8 +107,8 @@ class Core:
 
     def learn(
         self,
-        n_steps: int | None = None,
-        n_episodes: int | None = None,
+        steps: int | None = None,
+        episodes: int | None = None,
         *,
         fit_every_steps: int | None = None,
         fit_every_episodes: int | None = None,
@@ -116,24 +116,24 @@ class Core:
         progress: bool | None = None,
         horizon: int | None = None,
     ) -> LearnResult:
-        """Interact and fit until ``n_steps`` env steps or ``n_episodes`` episodes are done.
+        """Interact and fit until ``steps`` env steps (summed over envs) or ``episodes`` episodes are done.
 
         The fit cadence defaults to the agent's ``fit_every_steps``/``fit_every_episodes``. Episodes in progress
         carry over to the next call.
 
         At its start ``learn`` tells the agent the env step at which schedules that span the run end
         (``agent.set_horizon``, :mod:`porcini.algorithms.schedules`): ``horizon``, else the env steps done plus
-        ``n_steps`` (SB3's ``learn(N, reset_num_timesteps=False)``); ``n_episodes`` alone leaves the agent's own.
+        ``steps`` (SB3's ``learn(N, reset_num_timesteps=False)``); ``episodes`` alone leaves the agent's own.
         So ``learn(N); learn(N)`` equals ``learn(2 * N)`` for agents without such schedules, and for all agents
         when both calls pass ``horizon=2 * N``.
 
         Returns:
             The steps taken, the training episodes that ended, the last fit metrics and the wall time.
         """
-        schedule = LoopSchedule.for_agent(self.agent, n_steps, n_episodes, fit_every_steps, fit_every_episodes,
+        schedule = LoopSchedule.for_agent(self.agent, steps, episodes, fit_every_steps, fit_every_episodes,
                                           steps_per_epoch)
         set_horizon = getattr(self.agent, "set_horizon", None)  # optional in the Agent protocol
-        total = horizon if horizon is not None or n_steps is None else self.env_steps + n_steps
+        total = horizon if horizon is not None or steps is None else self.env_steps + steps
         if total is not None and set_horizon is not None:
             set_horizon(total)
         if self.obs is None:
@@ -144,14 +144,14 @@ class Core:
         for cb in self.callbacks:
             cb.on_learn_start(self)
         try:
-            steps, record = self._run(schedule, progress_bar(schedule, self.progress if progress is None else progress))
+            taken, record = self._run(schedule, progress_bar(schedule, self.progress if progress is None else progress))
         finally:
             wall = time.perf_counter() - start
             self.train_time_s += wall - (self.eval_time_s - eval_before)
             self._learn_clock = None
             for cb in self.callbacks:
                 cb.on_learn_end(self)
-        return LearnResult(steps, record, dict(self.last_metrics), wall)
+        return LearnResult(taken, record, dict(self.last_metrics), wall)
 
     def _run(self, schedule: LoopSchedule, bar: ProgressBar | None) -> tuple[int, EpisodeRecord]:
         agent, env, state, callbacks = self.agent, self.env, self.state, self.callbacks
@@ -222,8 +222,8 @@ class Core:
         self._fit(batch)
         return dict(self.last_metrics)
 
-    def evaluate(self, n_episodes: int = 10, deterministic: bool = True, env: Any = None) -> EpisodeRecord:
-        """Run ``n_episodes`` episodes without learning (:func:`~porcini.core.evaluation.run_episodes`).
+    def evaluate(self, episodes: int = 10, explore: bool = False, env: Any = None) -> EpisodeRecord:
+        """Run ``episodes`` episodes without learning (:func:`~porcini.core.evaluation.run_episodes`).
 
         Uses ``env``, else the eval env, which is reset with ``eval_seed`` at the start of each call. Episodes
         are split into per-env quotas fixed up front, so short episodes do not crowd out long ones.
@@ -234,7 +234,7 @@ class Core:
                              "the training env would cut its episodes in progress")
         start = time.perf_counter()
         try:
-            return run_episodes(self.agent, env, n_episodes, deterministic=deterministic, seed=self.eval_seed)
+            return run_episodes(self.agent, env, episodes, explore=explore, seed=self.eval_seed)
         finally:
             self.eval_time_s += time.perf_counter() - start
 

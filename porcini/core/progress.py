@@ -42,6 +42,6 @@ def progress_bar(schedule: LoopSchedule, show: bool | None) -> ProgressBar | Non
     """A bar over the schedule's steps or episodes, or None when not shown (``show=None``: when stderr is a tty)."""
     if not (show if show is not None else sys.stderr.isatty()):
         return None
-    if schedule.n_steps is not None:
-        return ProgressBar(schedule.n_steps, "step")
-    return ProgressBar(schedule.n_episodes or 0, "episode")
+    if schedule.steps is not None:
+        return ProgressBar(schedule.steps, "step")
+    return ProgressBar(schedule.episodes or 0, "episode")

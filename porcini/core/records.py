@@ -26,9 +26,16 @@ class EpisodeRecord:
 
 @dataclass
 class LearnResult:
-    """What one ``Core.learn`` call did: env steps, training episodes, fit metrics of the last fit, wall time."""
+    """What one ``Core.learn`` call did: env steps, training episodes, fit metrics of the last fit, wall time.
 
-    env_steps: int
+    Attributes:
+        steps: env steps taken in this call, summed over envs (``Core.env_steps`` is the total of all calls).
+        episodes: the training episodes that ended in this call.
+        last_metrics: the metrics of the last fit.
+        wall_time_s: the call's wall time, evaluation included.
+    """
+
+    steps: int
     episodes: EpisodeRecord
     last_metrics: dict[str, float]
     wall_time_s: float

@@ -11,56 +11,54 @@ from porcini.errors import ConfigError
 class LoopSchedule:
     """When the loop stops, fits and closes an epoch; no env, no agent, only counters.
 
-    Exactly one of ``n_steps``/``n_episodes`` sets the length; at most one of ``fit_every_steps``/
+    Exactly one of ``steps``/``episodes`` sets the length; at most one of ``fit_every_steps``/
     ``fit_every_episodes`` sets the fit cadence (neither: never fit). Steps count env transitions summed over envs.
 
     Attributes:
-        n_steps: stop once this many env steps were taken in this call.
-        n_episodes: stop once this many episodes ended in this call.
+        steps: stop once this many env steps were taken in this call.
+        episodes: stop once this many episodes ended in this call.
         fit_every_steps: fit after every this many env steps (rounded up to whole vector steps).
         fit_every_episodes: fit after every this many ended episodes.
         steps_per_epoch: close an epoch (callbacks: evaluate, log, checkpoint) after this many env steps.
 
     Example:
-        >>> s = LoopSchedule(n_steps=100, fit_every_steps=32)
+        >>> s = LoopSchedule(steps=100, fit_every_steps=32)
         >>> s.keep_going(steps=96, episodes=0), s.fit_due(steps_since_fit=32, episodes_since_fit=0)
         (True, True)
     """
 
-    n_steps: int | None = None
-    n_episodes: int | None = None
+    steps: int | None = None
+    episodes: int | None = None
     fit_every_steps: int | None = None
     fit_every_episodes: int | None = None
     steps_per_epoch: int | None = None
 
     def __post_init__(self) -> None:
-        if (self.n_steps is None) == (self.n_episodes is None):
-            raise ConfigError(
-                f"give exactly one of n_steps={self.n_steps} or n_episodes={self.n_episodes} to learn()"
-            )
+        if (self.steps is None) == (self.episodes is None):
+            raise ConfigError(f"give exactly one of steps={self.steps} or episodes={self.episodes} to learn()")
         if self.fit_every_steps is not None and self.fit_every_episodes is not None:
             raise ConfigError("give at most one of fit_every_steps and fit_every_episodes")
-        for name in ("n_steps", "n_episodes", "fit_every_steps", "fit_every_episodes", "steps_per_epoch"):
+        for name in ("steps", "episodes", "fit_every_steps", "fit_every_episodes", "steps_per_epoch"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise ConfigError(f"{name} = {value!r} is invalid: must be a positive int or None")
 
     @classmethod
-    def for_agent(cls, agent: object, n_steps: int | None = None, n_episodes: int | None = None,
+    def for_agent(cls, agent: object, steps: int | None = None, episodes: int | None = None,
                   fit_every_steps: int | None = None, fit_every_episodes: int | None = None,
                   steps_per_epoch: int | None = None) -> LoopSchedule:
         """A schedule whose fit cadence, when neither is given, is the agent's ``fit_every_steps``/``_episodes``."""
         if fit_every_steps is None and fit_every_episodes is None:
             fit_every_steps = getattr(agent, "fit_every_steps", None)
             fit_every_episodes = None if fit_every_steps else getattr(agent, "fit_every_episodes", None)
-        return cls(n_steps, n_episodes, fit_every_steps, fit_every_episodes, steps_per_epoch)
+        return cls(steps, episodes, fit_every_steps, fit_every_episodes, steps_per_epoch)
 
     def keep_going(self, steps: int, episodes: int) -> bool:
         """True while the requested steps or episodes are not yet done."""
-        if self.n_steps is not None:
-            return steps < self.n_steps
-        assert self.n_episodes is not None  # __post_init__ requires exactly one of n_steps/n_episodes
-        return episodes < self.n_episodes
+        if self.steps is not None:
+            return steps < self.steps
+        assert self.episodes is not None  # __post_init__ requires exactly one of steps/episodes
+        return episodes < self.episodes
 
     def fit_due(self, steps_since_fit: int, episodes_since_fit: int) -> bool:
         """True when enough steps or episodes have been gathered since the last fit."""

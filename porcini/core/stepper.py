@@ -1,7 +1,9 @@
 """One vector step with its episode bookkeeping: the only place porcini calls ``env.step``.
 
 Training (``Core``), evaluation episodes, dataset collection and the inspector's episode trace all step their env
-through :func:`env_step`, so each counts steps and episodes the same way and gets the same true successors.
+through :func:`env_step`, so each counts steps and episodes the same way and gets the same true successors
+(:func:`true_successor`, the final observation where an episode ended), so that no transition crosses an episode
+boundary.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from typing import Any
 import numpy as np
 
 from porcini.core.state import LoopState
-from porcini.core.successor import true_successor
 from porcini.errors import EnvCheckError
 
 
@@ -20,7 +21,7 @@ def env_step(env: Any, state: LoopState, action: Any) -> tuple[Any, Any, Any, An
 
     Returns:
         ``(next_obs, reward, terminated, truncated, info, ended)``: ``next_obs`` is every transition's true
-        successor (the final observation where an episode ended, :func:`~porcini.core.successor.true_successor`);
+        successor (the final observation where an episode ended, :func:`true_successor`);
         ``ended`` is the ``[B]`` mask of the envs whose episode ended, or None when none did. The caller closes
         those episodes with ``state.end_episodes(ended)``.
     """
@@ -40,6 +41,36 @@ def env_step(env: Any, state: LoopState, action: Any) -> tuple[Any, Any, Any, An
         return reset_obs, reward, terminated, truncated, info, None
     ended = np.asarray(terminated | truncated, dtype=bool)
     return true_successor(reset_obs, ended, info), reward, terminated, truncated, info, ended
+
+
+def true_successor(reset_obs: Any, ended: np.ndarray, info: dict[str, Any]) -> Any:
+    """``reset_obs`` with the final observation of each ended episode put back in its row.
+
+    Under same-step autoreset, the observation an env returns where its episode ended is already the next
+    episode's first one; the true successor of that transition is ``info["final_obs"]``.
+
+    Raises:
+        EnvCheckError: an episode ended but ``info`` has no ``final_obs`` (not same-step autoreset).
+    """
+    if "final_obs" not in info:
+        raise EnvCheckError(
+            "an episode ended but the env's info has no 'final_obs'; Core needs same-step autoreset "
+            "(porcini.make_env, or gymnasium.vector.AutoresetMode.SAME_STEP)"
+        )
+    final = info["final_obs"]
+    if isinstance(reset_obs, dict):
+        out = {k: v.copy() for k, v in reset_obs.items()}
+        for i in np.flatnonzero(ended):
+            for k in out:
+                out[k][i] = final[i][k] if final.dtype == object else final[k][i]
+        return out
+    next_obs = reset_obs.copy()
+    if getattr(final, "dtype", None) is np.dtype(object):
+        for i in np.flatnonzero(ended):
+            next_obs[i] = final[i]
+    else:
+        next_obs[ended] = final[ended]
+    return next_obs
 
 
 def env_reset(env: Any, state: LoopState, seed: Any = None) -> Any:

@@ -47,7 +47,7 @@ class Dataset:
         ...     action=np.zeros((4, 1), np.int64), reward=np.ones((4, 1)),
         ...     next_obs=np.arange(1.0, 5.0).reshape(4, 1, 1), terminated=ended,
         ...     truncated=np.zeros((4, 1), bool)), metadata={"env_id": "toy"})
-        >>> len(ds), ds.n_episodes, [e.n_steps for e in ds.episodes()]
+        >>> len(ds), ds.n_episodes, [e.n_rows for e in ds.episodes()]
         (4, 2, [2, 2])
         >>> [mb.reward.shape for mb in ds.minibatches(3, np.random.default_rng(0))]
         [(3, 1), (1, 1)]
@@ -65,7 +65,7 @@ class Dataset:
         self._flat = self.batch.flatten()  # [T * B, 1]: views, env-major within each time step
 
     def __len__(self) -> int:
-        return self.batch.n_steps * self.batch.n_envs
+        return self.batch.n_transitions
 
     @property
     def n_episodes(self) -> int:
@@ -188,8 +188,8 @@ def collect_dataset(
     env: Any,
     policy: Callable[[np.ndarray], Any],
     *,
-    n_steps: int | None = None,
-    n_episodes: int | None = None,
+    steps: int | None = None,
+    episodes: int | None = None,
     seed: int | None = None,
     metadata: Mapping[str, Any] | None = None,
 ) -> Dataset:
@@ -203,8 +203,8 @@ def collect_dataset(
         env: a ``gymnasium.vector.VectorEnv`` with ``B = env.num_envs`` envs.
         policy: maps observations ``[B, *obs_shape]`` to actions ``[B, *action_shape]``, e.g.
             ``lambda obs: agent.act(obs, explore=True)``.
-        n_steps: stop after at least this many transitions summed over envs (rounded up to a multiple of B).
-        n_episodes: or stop once this many episodes have ended (summed over envs).
+        steps: stop after at least this many transitions summed over envs (rounded up to a multiple of B).
+        episodes: or stop once this many episodes have ended (summed over envs).
         seed: passed to ``env.reset``.
         metadata: stored with the data, on top of ``env_id``, ``n_envs`` and ``seed``.
 
@@ -213,12 +213,12 @@ def collect_dataset(
         ``truncated``.
 
     Raises:
-        ValueError: not exactly one of ``n_steps``/``n_episodes``, or the env does not autoreset in SAME_STEP
+        ValueError: not exactly one of ``steps``/``episodes``, or the env does not autoreset in SAME_STEP
             mode (an episode ended without ``info["final_obs"]``).
     """
-    schedule = _collection_schedule(env, n_steps, n_episodes)
+    schedule = _collection_schedule(env, steps, episodes)
     n_envs = int(env.num_envs)
-    steps: list[tuple[np.ndarray, ...]] = []
+    rows: list[tuple[np.ndarray, ...]] = []
     state = LoopState(n_envs)
     env_reset(env, state, seed)
     while schedule.keep_going(state.env_steps, state.episodes):
@@ -228,20 +228,20 @@ def collect_dataset(
         if ended is not None:
             state.end_episodes(ended)
         # copied too: with copy=False the env reuses its buffer for the next observations
-        steps.append((obs, action, np.asarray(reward), np.array(next_obs, copy=True), np.asarray(terminated, bool),
+        rows.append((obs, action, np.asarray(reward), np.array(next_obs, copy=True), np.asarray(terminated, bool),
                       np.asarray(truncated, bool)))
-    fields: dict[str, Any] = dict(zip(_FIELDS, (np.stack(column) for column in zip(*steps))))
+    fields: dict[str, Any] = dict(zip(_FIELDS, (np.stack(column) for column in zip(*rows))))
     fields["truncated"][-1] |= ~(fields["terminated"][-1] | fields["truncated"][-1])  # "end of data"
     spec = getattr(env, "spec", None)
     info_meta = {"env_id": getattr(spec, "id", None), "n_envs": n_envs, "seed": seed}
     return Dataset(TransitionBatch(**fields), {**info_meta, **(metadata or {})})
 
 
-def _collection_schedule(env: Any, n_steps: int | None, n_episodes: int | None) -> LoopSchedule:
+def _collection_schedule(env: Any, steps: int | None, episodes: int | None) -> LoopSchedule:
     """The length of a collection; refuses a bad length or an env that does not autoreset in SAME_STEP mode."""
-    if (n_steps is None) == (n_episodes is None):
+    if (steps is None) == (episodes is None):
         raise ValueError(
-            f"collect_dataset needs exactly one of n_steps, n_episodes; got n_steps={n_steps}, n_episodes={n_episodes}"
+            f"collect_dataset needs exactly one of steps, episodes; got steps={steps}, episodes={episodes}"
         )
     mode = getattr(env, "metadata", {}).get("autoreset_mode")
     if mode is not None and getattr(mode, "value", mode) != "SameStep":
@@ -250,8 +250,8 @@ def _collection_schedule(env: Any, n_steps: int | None, n_episodes: int | None) 
             "with gymnasium.vector.AutoresetMode.SAME_STEP (porcini.envs.make_env does)"
         )
     return LoopSchedule(
-        n_steps=check_count(n_steps, "collect_dataset", "n_steps") if n_steps is not None else None,
-        n_episodes=check_count(n_episodes, "collect_dataset", "n_episodes") if n_episodes is not None else None,
+        steps=check_count(steps, "collect_dataset", "steps") if steps is not None else None,
+        episodes=check_count(episodes, "collect_dataset", "episodes") if episodes is not None else None,
     )
 
 

@@ -109,7 +109,7 @@ class PrioritizedReplayBuffer:
             self._tree = SumTree(self.storage.capacity)
         b = batch.n_envs  # the storage accepted the batch, so this is its B
         rows = self.storage.capacity // b
-        n_rows = min(batch.n_steps, rows)
+        n_rows = min(batch.n_rows, rows)
         written = (self.storage.position - n_rows + np.arange(n_rows)) % rows
         indices = (written[:, None] * b + np.arange(b)[None, :]).reshape(-1)
         self._tree.update(indices, np.full(indices.size, self._leaf(self._max_priority)))

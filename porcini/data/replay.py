@@ -131,7 +131,7 @@ class ReplayBuffer:
             self._allocate(arrays, batch.n_envs)
         else:
             self._check_batch(arrays, batch.n_envs)
-        self._write(arrays, batch.n_steps)
+        self._write(arrays, batch.n_rows)
 
     def sample(self, n: int, rng: np.random.Generator) -> TransitionBatch:
         """Draw ``n`` transitions uniformly with replacement, shaped ``[n, 1, ...]`` like ``flatten()``.

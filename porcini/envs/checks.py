@@ -42,7 +42,7 @@ def _check_obs(env_name: str, space: gym.Space, obs: Any, where: str) -> None:
         )
 
 
-def check_env(env: Any, n_steps: int = 50, seed: int = 0) -> None:
+def check_env(env: Any, steps: int = 50, seed: int = 0) -> None:
     """Validate ``env`` (a ``gymnasium.Env``) by resetting and stepping it with random actions.
 
     Checks the spaces are Gymnasium spaces; ``reset`` returns ``(obs, info)`` and ``step`` returns
@@ -64,7 +64,7 @@ def check_env(env: Any, n_steps: int = 50, seed: int = 0) -> None:
             raise EnvCheckError(f"{name}: {attr} is {space!r}, not a gymnasium.spaces.Space; set it in __init__")
     _check_reset(env, name, seed)
     env.action_space.seed(seed)
-    for step in range(n_steps):
+    for step in range(steps):
         _check_step(env, name, f"step {step + 1}")
 
 

@@ -97,6 +97,31 @@ def _choose_vectorization(factory: Callable[[], gym.Env], n_envs: int) -> str:
     return "async" if per_step > ASYNC_STEP_SECONDS else "sync"
 
 
+def wrapped_factory(base: Callable[[], gym.Env], per_env: Sequence[Callable]) -> Callable[[], gym.Env]:
+    """A factory of ``base()`` inside the per-env wrappers, applied in order."""
+    def build() -> gym.Env:
+        e = base()
+        for w in per_env:
+            e = w(e)
+        return e
+
+    return build
+
+
+def _vector_env(env: Any, env_kwargs: dict[str, Any], max_episode_steps: int | None, per_env: list[Any],
+                n_envs: int, vectorization: str, name: str, check: bool) -> Any:
+    """``n_envs`` copies of the env, each with the per-env wrappers, vectorized as ``vectorization`` says."""
+    base = env_factory(env, env_kwargs, max_episode_steps)
+    factory = wrapped_factory(base, per_env)
+    # the probe steps the bare env: wrappers with side effects (video, shared curricula) must not see it
+    mode = _choose_vectorization(base, n_envs) if vectorization == "auto" else vectorization
+    if mode == "sync":
+        return SerialVectorEnv([factory] * n_envs, env_id=name, check=check)
+    if mode == "async":
+        return CheckedVectorEnv(AsyncVectorEnv([factory] * n_envs, env_id=name), name, check=check)
+    return _native_vector_env(env, n_envs, env_kwargs, name, check, bool(per_env))
+
+
 def make_env(
     env: str | Callable[..., gym.Env],
     n_envs: int = 1,
@@ -144,23 +169,7 @@ def make_env(
     if isinstance(env, str):  # once, so that the factory, the horizon lookup and spawn see what it names
         env = resolve_env(env)
     per_env, vector_wrappers = split_wrappers(wrappers)
-    base = env_factory(env, env_kwargs, max_episode_steps)
-
-    def factory() -> gym.Env:
-        e = base()
-        for w in per_env:
-            e = w(e)
-        return e
-
-    # the probe steps the bare env: wrappers with side effects (video, shared curricula) must not see it
-    mode = _choose_vectorization(base, n_envs) if vectorization == "auto" else vectorization
-    if mode == "sync":
-        venv: Any = SerialVectorEnv([factory] * n_envs, env_id=name, check=check)
-    elif mode == "async":
-        venv = AsyncVectorEnv([factory] * n_envs, env_id=name)
-        venv = CheckedVectorEnv(venv, name, check=check)
-    else:
-        venv = _native_vector_env(env, n_envs, env_kwargs, name, check, bool(per_env))
+    venv = _vector_env(env, env_kwargs, max_episode_steps, per_env, n_envs, vectorization, name, check)
     for w in vector_wrappers:
         venv = w(venv)
     seed_vector_env(venv, seed)

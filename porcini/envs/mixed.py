@@ -16,7 +16,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from porcini.envs.make import Wrapper, attach, env_factory, seed_vector_env, split_wrappers
+from porcini.envs.make import Wrapper, attach, env_factory, seed_vector_env, split_wrappers, wrapped_factory
 from porcini.envs.vector import SerialVectorEnv
 from porcini.errors import EnvCheckError
 
@@ -100,6 +100,22 @@ def split_counts(counts: Sequence[int], n_envs: int) -> list[int]:
     return out.tolist()
 
 
+def _source_counts(sources: Mapping[str, SourceSpec]) -> list[int]:
+    """The ``n_envs`` of each source; refuses no sources, malformed ones, or no env at all."""
+    if not sources:
+        raise ValueError("make_mixed_env needs at least one source: {'sim': ('CartPole-v1', 4), ...}")
+    for label, spec in sources.items():
+        if not (isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[1], (int, np.integer))
+                and spec[1] >= 0):
+            raise ValueError(
+                f"make_mixed_env: source {label!r} is {spec!r}; give (Gymnasium id or factory, n_envs >= 0)"
+            )
+    counts = [int(spec[1]) for spec in sources.values()]
+    if sum(counts) < 1:
+        raise ValueError(f"make_mixed_env: the sources {dict(sources)} hold no env; give some source n_envs >= 1")
+    return counts
+
+
 def make_mixed_env(
     sources: Mapping[str, SourceSpec],
     seed: int | None = None,
@@ -135,32 +151,11 @@ def make_mixed_env(
         >>> env.source_labels, env.source_ids.tolist()
         (['sim', 'sim', 'real'], [0, 0, 1])
     """
-    if not sources:
-        raise ValueError("make_mixed_env needs at least one source: {'sim': ('CartPole-v1', 4), ...}")
-    for label, spec in sources.items():
-        if not (isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[1], (int, np.integer))
-                and spec[1] >= 0):
-            raise ValueError(
-                f"make_mixed_env: source {label!r} is {spec!r}; give (Gymnasium id or factory, n_envs >= 0)"
-            )
-    counts = [int(spec[1]) for spec in sources.values()]
-    if sum(counts) < 1:
-        raise ValueError(f"make_mixed_env: the sources {dict(sources)} hold no env; give some source n_envs >= 1")
+    counts = _source_counts(sources)
     name = env_id or f"mixed[{','.join(sources)}]"
     per_env, vector_wrappers = split_wrappers(wrappers)
-
-    def factory_of(env: Any) -> Callable[[], gym.Env]:
-        base = env_factory(env, {}, max_episode_steps)
-
-        def build() -> gym.Env:
-            e = base()
-            for w in per_env:
-                e = w(e)
-            return e
-
-        return build
-
-    layout = [(label, factory_of(spec[0]), int(spec[1])) for label, spec in sources.items()]
+    layout = [(label, wrapped_factory(env_factory(spec[0], {}, max_episode_steps), per_env), int(spec[1]))
+              for label, spec in sources.items()]
     venv: Any = MixedVectorEnv(layout, env_id=name, check=check)
     inner = venv
     for w in vector_wrappers:
@@ -178,7 +173,11 @@ def make_mixed_env(
 
     attach(venv, name, spawn)
     horizons: set[int | None] = {e.spec.max_episode_steps if e.spec is not None else None for e in inner.envs}
-    if len(horizons) > 1:  # sources with different time limits: the longest bounds every episode (None: unbounded)
-        bounded = [h for h in horizons if h is not None]
-        venv.info = dataclasses.replace(venv.info, horizon=max(bounded) if len(bounded) == len(horizons) else None)
+    if len(horizons) > 1:
+        venv.info = dataclasses.replace(venv.info, horizon=_longest_horizon(horizons))
     return venv
+
+
+def _longest_horizon(horizons: set[int | None]) -> int | None:
+    """Sources with different time limits: the longest bounds every episode (None: one source is unbounded)."""
+    return None if None in horizons else max(h for h in horizons if h is not None)

@@ -169,7 +169,7 @@ class Experiment:
             try:
                 remaining = self.config.steps - self.core.env_steps
                 if remaining > 0 and stop.signum is None:
-                    self.core.learn(n_steps=remaining, steps_per_epoch=self.config.steps_per_epoch)
+                    self.core.learn(steps=remaining, steps_per_epoch=self.config.steps_per_epoch)
                 if stop.signum is not None:
                     if self._saved_at != self.core.env_steps:
                         self.save()

@@ -11,7 +11,7 @@ Example:
 Training it in Python as the CLI does (the horizon of the linear schedules is what ``learn`` is given)::
 
     env = make_env("CartPole-v1", n_envs=run.env.n_envs, seed=0)
-    Core(PPO(env.info, config_of_record("ppo", "CartPole-v1")), env).learn(n_steps=run.steps)
+    Core(PPO(env.info, config_of_record("ppo", "CartPole-v1")), env).learn(steps=run.steps)
 """
 
 from __future__ import annotations

@@ -38,20 +38,16 @@ class VTraceOutput(NamedTuple):
     pg_advantage: Array
 
 
-def vtrace(
-    reward: Array,
-    value: Array,
-    next_value: Array,
-    log_rho: Array,
-    terminated: Array,
-    truncated: Array,
-    gamma: float,
-    *,
-    lambda_: float = 1.0,
-    clip_rho_threshold: float = 1.0,
-    clip_c_threshold: float = 1.0,
-    clip_pg_rho_threshold: float = 1.0,
-) -> VTraceOutput:
+def _check_vtrace_scalars(gamma: float, lambda_: float, rho: float, c: float, pg_rho: float) -> None:
+    check_unit("vtrace", "gamma", gamma)
+    check_unit("vtrace", "lambda_", lambda_)
+    for name, threshold in (("clip_rho_threshold", rho), ("clip_c_threshold", c), ("clip_pg_rho_threshold", pg_rho)):
+        check_positive("vtrace", name, threshold)
+
+
+def vtrace(reward: Array, value: Array, next_value: Array, log_rho: Array, terminated: Array, truncated: Array,
+           gamma: float, *, lambda_: float = 1.0, clip_rho_threshold: float = 1.0, clip_c_threshold: float = 1.0,
+           clip_pg_rho_threshold: float = 1.0) -> VTraceOutput:
     r"""V-trace targets and policy-gradient advantages (IMPALA, Espeholt et al. 2018, arXiv:1802.01561).
 
     With :math:`\rho_t = \min(\bar\rho, \pi_t/\mu_t)`, :math:`c_t = \lambda \min(\bar c, \pi_t/\mu_t)` and
@@ -92,19 +88,10 @@ def vtrace(
         ValueError: a shape differs from ``reward``'s, or a scalar argument is out of range.
     """
     func = "vtrace"
-    check_unit(func, "gamma", gamma)
-    check_unit(func, "lambda_", lambda_)
-    for name, threshold in (
-        ("clip_rho_threshold", clip_rho_threshold),
-        ("clip_c_threshold", clip_c_threshold),
-        ("clip_pg_rho_threshold", clip_pg_rho_threshold),
-    ):
-        check_positive(func, name, threshold)
+    _check_vtrace_scalars(gamma, lambda_, clip_rho_threshold, clip_c_threshold, clip_pg_rho_threshold)
     be, (reward, value, next_value, log_rho), (terminated, truncated) = prepare_time_major(
-        func,
-        {"reward": reward, "value": value, "next_value": next_value, "log_rho": log_rho},
-        {"terminated": terminated, "truncated": truncated},
-    )
+        func, {"reward": reward, "value": value, "next_value": next_value, "log_rho": log_rho},
+        {"terminated": terminated, "truncated": truncated})
     rho = be.exp(log_rho)
     discount = gamma * (1.0 - terminated)
     cut = cut_mask(be, terminated, truncated)

@@ -41,7 +41,7 @@ def ppo_core(seed=0):
 
 def test_ppo_without_a_horizon_decays_over_the_steps_core_learn_is_given():
     agent, core, record = ppo_core()
-    core.learn(n_steps=100)  # fits of 20 env steps at 20, 40, ..., 100: progress remaining 1 - k * 20 / 100
+    core.learn(steps=100)  # fits of 20 env steps at 20, 40, ..., 100: progress remaining 1 - k * 20 / 100
     assert agent.horizon == 100
     assert [m["learning_rate"] for m in record.fits] == pytest.approx([LR * (1 - s / 100) for s in (20, 40, 60, 80)]
                                                                       + [0.0])
@@ -51,8 +51,8 @@ def test_ppo_without_a_horizon_decays_over_the_steps_core_learn_is_given():
 def test_a_second_learn_recomputes_progress_against_the_running_total():
     # Stable-Baselines3's learn(N, reset_num_timesteps=False): the horizon is the steps done plus the new N
     agent, core, record = ppo_core()
-    core.learn(n_steps=100)
-    core.learn(n_steps=100)
+    core.learn(steps=100)
+    core.learn(steps=100)
     assert agent.horizon == 200
     assert [m["learning_rate"] for m in record.fits[5:]] == pytest.approx(
         [LR * (1 - s / 200) for s in (120, 140, 160, 180, 200)])
@@ -61,10 +61,10 @@ def test_a_second_learn_recomputes_progress_against_the_running_total():
 
 def test_chunks_given_the_whole_horizon_train_exactly_as_one_call():
     whole, whole_core, _ = ppo_core()
-    whole_core.learn(n_steps=100)
+    whole_core.learn(steps=100)
     chunked, chunked_core, _ = ppo_core()
-    chunked_core.learn(n_steps=50, horizon=100)
-    chunked_core.learn(n_steps=50, horizon=100)
+    chunked_core.learn(steps=50, horizon=100)
+    chunked_core.learn(steps=50, horizon=100)
     for a, b in zip(whole.model.parameters(), chunked.model.parameters(), strict=True):
         assert np.array_equal(a.detach().numpy(), b.detach().numpy())
 
@@ -73,7 +73,7 @@ def test_dqn_epsilon_and_beta_follow_the_total_of_core_learn():
     env = make_env("CartPole-v1", seed=0)
     agent = DQN(env.info, learning_starts=100, train_freq=50, batch_size=16, exploration_fraction=0.5,
                 prioritized_replay=True, net_arch=(8,), seed=0)
-    metrics = Core(agent, env, progress=False).learn(n_steps=1000).last_metrics
+    metrics = Core(agent, env, progress=False).learn(steps=1000).last_metrics
     assert agent.epsilon == LinearSchedule(1.0, 0.05, 500)  # half of the 1000 steps, not of a default length
     assert agent.exploration_rate == pytest.approx(0.05)
     assert metrics["beta"] == pytest.approx(0.4 + 0.6 * 1000 / 1000)
@@ -83,7 +83,7 @@ def test_shared_rollout_hands_the_horizon_to_every_learner():
     env = make_env("CartPole-v1", seed=0)
     ppo = PPO(env.info, **{**LINEAR_PPO, "n_steps": 20})
     dqn = DQN(env.info, learning_starts=10, train_freq=10, batch_size=8, net_arch=(8,))
-    Core(SharedRollout({"ppo": ppo, "dqn": dqn}, actor="ppo"), env, progress=False).learn(n_steps=40)
+    Core(SharedRollout({"ppo": ppo, "dqn": dqn}, actor="ppo"), env, progress=False).learn(steps=40)
     assert ppo.horizon == dqn.horizon == 40
 
 
@@ -97,7 +97,7 @@ def rollout(n_steps=10, n_envs=2):
 def test_an_agent_that_needs_a_horizon_and_never_got_one_says_so():
     info = make_env("CartPole-v1", n_envs=2, seed=0).info
     with pytest.raises(HorizonError, match=r"PPO: learning_rate_schedule='linear' and clip_range_schedule='linear' "
-                                           r"needs the run's length.*Core.learn\(n_steps=.*agent.set_horizon"):
+                                           r"needs the run's length.*Core.learn\(steps=.*agent.set_horizon"):
         PPO(info, **LINEAR_PPO).fit(rollout())
     obs = np.zeros((2, 4), np.float32)
     with pytest.raises(HorizonError, match=r"DQN: exploration_fraction=0.1 needs the run's length"):

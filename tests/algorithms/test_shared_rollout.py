@@ -50,7 +50,7 @@ def test_ppo_and_sac_both_learn_from_the_same_transitions():
     ppo_seen, sac_seen = record_batches(ppo), record_batches(sac)
     both = SharedRollout({"ppo": ppo, "sac": sac}, actor="ppo")
     assert both.fit_every_steps == 2  # gcd(32 * 2, 1 * 2)
-    result = Core(both, env, progress=False).learn(n_steps=64)
+    result = Core(both, env, progress=False).learn(steps=64)
     assert len(ppo_seen) == 1 and len(sac_seen) == 32
     joined = TransitionBatch.concatenate(sac_seen, axis=0)
     for field in FIELDS:  # PPO's rollout is exactly the transitions SAC received, in the same order
@@ -72,14 +72,14 @@ def test_the_actor_plays_and_metrics_are_namespaced():
     sac.load_state_dict(sac_state)
     np.testing.assert_array_equal(action, sac.act(obs, explore=True))
     batch = Core(both, env, progress=False)
-    metrics = batch.learn(n_steps=24).last_metrics
+    metrics = batch.learn(steps=24).last_metrics
     assert metrics and all(k.split("/")[0] in ("ppo", "sac") for k in metrics)
 
 
 def test_resume_restores_the_batches_waiting_for_a_learner():
     env = make_env("Pendulum-v1", seed=0)
     first = SharedRollout(dict(zip(("ppo", "sac"), learners(env.info))), actor="ppo")
-    Core(first, env, progress=False).learn(n_steps=20)  # PPO's rollout lacks 12 transitions
+    Core(first, env, progress=False).learn(steps=20)  # PPO's rollout lacks 12 transitions
     second = SharedRollout(dict(zip(("ppo", "sac"), learners(env.info))), actor="ppo")
     second.load_state_dict(first.state_dict())
     rng = np.random.default_rng(0)

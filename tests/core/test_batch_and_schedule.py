@@ -49,28 +49,28 @@ def test_to_torch_dtypes():
 def test_concatenate_and_index():
     a, b = make_batch(2), make_batch(3)
     c = TransitionBatch.concatenate([a, b])
-    assert c.n_steps == 5 and c.n_envs == 2
+    assert c.n_rows == 5 and c.n_envs == 2
     np.testing.assert_array_equal(c.index(slice(2, 5)).reward, b.reward)
     wide = TransitionBatch.concatenate([a, a], axis=1)
     assert wide.n_envs == 4
 
 
 def test_schedule_counts():
-    s = LoopSchedule(n_steps=100, fit_every_steps=32, steps_per_epoch=50)
+    s = LoopSchedule(steps=100, fit_every_steps=32, steps_per_epoch=50)
     assert s.keep_going(99, 0) and not s.keep_going(100, 0)
     assert not s.fit_due(31, 5) and s.fit_due(32, 0)
     assert s.epoch_due(50) and not s.epoch_due(49)
     assert s.rows_per_fit(8) == 4 and s.rows_per_fit(5) == 7
-    e = LoopSchedule(n_episodes=3, fit_every_episodes=2)
+    e = LoopSchedule(episodes=3, fit_every_episodes=2)
     assert e.keep_going(10_000, 2) and not e.keep_going(0, 3)
     assert e.fit_due(0, 2) and not e.fit_due(1000, 1)
-    assert not LoopSchedule(n_steps=1).fits
+    assert not LoopSchedule(steps=1).fits
 
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{}, {"n_steps": 1, "n_episodes": 1}, {"n_steps": 0}, {"n_steps": 5, "fit_every_steps": 1, "fit_every_episodes": 1},
-     {"n_steps": 5, "steps_per_epoch": -1}, {"n_steps": 2.5}],
+    [{}, {"steps": 1, "episodes": 1}, {"steps": 0}, {"steps": 5, "fit_every_steps": 1, "fit_every_episodes": 1},
+     {"steps": 5, "steps_per_epoch": -1}, {"steps": 2.5}],
 )
 def test_schedule_rejects_bad_input(kwargs):
     with pytest.raises(ConfigError):

@@ -22,7 +22,7 @@ class RecordingAgent(BaseAgent):
 
     def fit(self, batch):
         self.batches.append(batch)
-        return {"n": float(batch.n_steps)}
+        return {"n": float(batch.n_rows)}
 
     def reset(self, ended):
         self.resets.append(np.asarray(ended).copy())
@@ -43,7 +43,7 @@ def test_flags_and_final_observations(n_envs, vectorization, kind):
     length = 5 if kind == "truncate" else 3
     env = counting_env(n_envs, vectorization, **kwargs)
     agent = RecordingAgent(env.info, fit_every_steps=4 * n_envs)
-    result = Core(agent, env, progress=False).learn(n_steps=24 * n_envs)
+    result = Core(agent, env, progress=False).learn(steps=24 * n_envs)
     b = all_transitions(agent)
     assert b.obs.shape == (24, n_envs, 2)
     # no transition crosses an episode boundary: same episode, t advances by exactly one
@@ -66,9 +66,9 @@ def test_learn_twice_equals_learn_once():
     env_a, env_b = counting_env(2, truncate_at=5), counting_env(2, truncate_at=5)
     a, b = RecordingAgent(env_a.info, 6), RecordingAgent(env_b.info, 6)
     core_a = Core(a, env_a, progress=False)
-    core_a.learn(n_steps=20)
-    core_a.learn(n_steps=20)
-    Core(b, env_b, progress=False).learn(n_steps=40)
+    core_a.learn(steps=20)
+    core_a.learn(steps=20)
+    Core(b, env_b, progress=False).learn(steps=40)
     x, y = all_transitions(a), all_transitions(b)
     np.testing.assert_array_equal(x.obs, y.obs)
     np.testing.assert_array_equal(x.truncated, y.truncated)
@@ -79,9 +79,9 @@ def test_fit_every_episodes_and_resets():
     env = counting_env(2, terminate_at=3)
     agent = RecordingAgent(env.info, fit_every_episodes=4)
     core = Core(agent, env, progress=False)
-    core.learn(n_episodes=8)
+    core.learn(episodes=8)
     # two envs end together every 3 steps: 4 episodes per 6 steps, one fit per 2 endings
-    assert [bt.n_steps for bt in agent.batches] == [6, 6]
+    assert [bt.n_rows for bt in agent.batches] == [6, 6]
     assert core.episodes == 8
     ended = [r for r in agent.resets[1:]]  # the first reset is the initial one (all envs)
     assert all(r.all() for r in ended)
@@ -91,8 +91,8 @@ def test_fit_every_episodes_and_resets():
 def test_fit_every_steps_rounds_up_to_vector_steps():
     env = counting_env(4, truncate_at=50)
     agent = RecordingAgent(env.info, fit_every_steps=10)
-    Core(agent, env, progress=False).learn(n_steps=24)
-    assert [bt.n_steps for bt in agent.batches] == [3, 3]
+    Core(agent, env, progress=False).learn(steps=24)
+    assert [bt.n_rows for bt in agent.batches] == [3, 3]
 
 
 def test_callbacks_and_epochs():
@@ -119,7 +119,7 @@ def test_callbacks_and_epochs():
 
     env = counting_env(2, truncate_at=4)
     core = Core(RecordingAgent(env.info, fit_every_steps=4), env, callbacks=[Hooks()], progress=False)
-    core.learn(n_steps=40, steps_per_epoch=10)
+    core.learn(steps=40, steps_per_epoch=10)
     assert calls["step"] == 20
     assert calls["fit"] == 10
     assert calls["epoch"] == [10, 20, 30, 40]
@@ -152,7 +152,7 @@ def test_core_obs_at_hooks_is_what_the_agent_acts_on_next(with_step_hook):
     env = counting_env(2, truncate_at=5)
     callbacks = [Hooks(), StepHook()] if with_step_hook else [Hooks()]
     core = Core(Acting(env.info, fit_every_steps=6), env, callbacks=callbacks, progress=False)
-    core.learn(n_steps=60, steps_per_epoch=10)  # fits and epochs fall on steps where episodes end, and elsewhere
+    core.learn(steps=60, steps_per_epoch=10)  # fits and epochs fall on steps where episodes end, and elsewhere
     assert len(seen_at_hooks) >= 16
     for n_acts, obs in seen_at_hooks:
         if n_acts < len(acted_on):
@@ -167,8 +167,8 @@ def test_stop_requested_ends_learning():
 
     env = counting_env(1, terminate_at=3)
     core = Core(RecordingAgent(env.info), env, callbacks=[StopAfterFirstEpisode()], progress=False)
-    result = core.learn(n_steps=100)
-    assert result.env_steps == 3
+    result = core.learn(steps=100)
+    assert result.steps == 3
 
 
 def test_evaluate_per_env_quotas_and_separate_env():
@@ -192,7 +192,7 @@ def test_core_rejects_next_step_autoreset():
 
 def test_random_agent_on_cartpole_records_episodes():
     env = make_env("CartPole-v1", n_envs=4, seed=0)
-    result = Core(RandomAgent(env.info), env, progress=False).learn(n_steps=2000)
+    result = Core(RandomAgent(env.info), env, progress=False).learn(steps=2000)
     assert result.episodes.n_episodes > 40
     assert 10 < np.mean(result.episodes.returns) < 40  # a random policy balances ~22 steps on average
 
@@ -201,9 +201,9 @@ def test_a_stop_requested_before_learn_is_honoured_and_does_not_block_the_next_c
     env = counting_env(1, terminate_at=3)
     core = Core(RecordingAgent(env.info), env, progress=False)
     core.stop_requested = True  # e.g. a signal handler ran while the run was being set up
-    assert core.learn(n_steps=100).env_steps == 0
+    assert core.learn(steps=100).steps == 0
     assert core.stop_requested  # still visible after the learn it stopped (the caller checkpoints on it)
-    assert core.learn(n_steps=10).env_steps == 10
+    assert core.learn(steps=10).steps == 10
 
 
 def test_the_loop_follows_its_schedule(monkeypatch):
@@ -220,7 +220,7 @@ def test_the_loop_follows_its_schedule(monkeypatch):
     monkeypatch.setattr(LoopSchedule, "epoch_due", lambda self, steps_since_epoch: steps_since_epoch >= 3)
     env = counting_env(1, terminate_at=3)
     core = Core(RecordingAgent(env.info), env, progress=False)
-    core.learn(n_steps=7, steps_per_epoch=100)
+    core.learn(steps=7, steps_per_epoch=100)
     assert calls == [(i, i // 3) for i in range(8)]  # steps and episodes of this call, before every step
     assert core.epochs == 2  # the epochs end where LoopSchedule.epoch_due says, not where the loop would compute
 
@@ -244,7 +244,7 @@ def test_evaluation_dataset_and_inspector_step_through_env_step(monkeypatch):
     env = counting_env(2, terminate_at=3)
     agent = RecordingAgent(env.info)
     assert len(run_episodes(agent, env, 2).returns) == 2 and len(steps) == 3
-    assert len(collect_dataset(env, lambda obs: agent.act(obs, explore=True), n_steps=8)) == 8 and len(steps) == 7
+    assert len(collect_dataset(env, lambda obs: agent.act(obs, explore=True), steps=8)) == 8 and len(steps) == 7
     assert len(record_episode_trace(agent, env, seed=0)["reward"]) == 3 and len(steps) == 10
-    Core(agent, counting_env(1, terminate_at=3), progress=False).learn(n_steps=5)
+    Core(agent, counting_env(1, terminate_at=3), progress=False).learn(steps=5)
     assert len(steps) == 15

@@ -14,7 +14,7 @@ from porcini.core import Callback
 
 def random_returns(seed, n_envs):
     env = make_env("CartPole-v1", n_envs=n_envs, seed=seed)
-    return Core(RandomAgent(env.info, seed=seed), env, progress=False).learn(n_steps=1500).episodes.returns
+    return Core(RandomAgent(env.info, seed=seed), env, progress=False).learn(steps=1500).episodes.returns
 
 
 def test_same_seed_same_returns_in_process():
@@ -33,7 +33,7 @@ def test_learn_starts_from_the_start_states_make_env_was_seeded_with():
         env = make_env("CartPole-v1", n_envs=2, seed=3, vectorization=vectorization)
         seeded_starts, _ = make_env("CartPole-v1", n_envs=2, vectorization=vectorization).reset(seed=3)
         first = FirstObs()
-        Core(RandomAgent(env.info), env, callbacks=[first], progress=False).learn(n_steps=10)
+        Core(RandomAgent(env.info), env, callbacks=[first], progress=False).learn(steps=10)
         np.testing.assert_array_equal(first.obs, seeded_starts)
         env.close()
 
@@ -42,7 +42,7 @@ def test_same_seed_same_q_table():
     def table(seed):
         env = make_env("FrozenLake-v1", seed=seed, env_kwargs={"is_slippery": True})
         agent = QLearning(env.info, seed=seed)
-        Core(agent, env, progress=False).learn(n_steps=2000)
+        Core(agent, env, progress=False).learn(steps=2000)
         return agent.q.table.copy()
 
     np.testing.assert_array_equal(table(1), table(1))
@@ -66,7 +66,7 @@ def test_same_seed_same_summary_across_processes(tmp_path):
 def test_subprocess_envs_repeat_and_match_in_process_envs():
     def returns(vectorization):
         env = make_env("CartPole-v1", n_envs=2, seed=11, vectorization=vectorization)
-        result = Core(RandomAgent(env.info, seed=11), env, progress=False).learn(n_steps=600)
+        result = Core(RandomAgent(env.info, seed=11), env, progress=False).learn(steps=600)
         env.close()
         return result.episodes.returns
 

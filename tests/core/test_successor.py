@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from porcini.core.successor import true_successor
+from porcini.core.stepper import true_successor
 from porcini.errors import EnvCheckError
 
 

@@ -42,20 +42,20 @@ def make_vec(n_envs, mode=gym.vector.AutoresetMode.SAME_STEP):
 def test_collect_puts_final_obs_in_next_obs_and_reset_obs_in_obs():
     env = make_vec(3)
     ds = collect_dataset(
-        env, lambda obs: np.ones(len(obs), dtype=np.int64), n_steps=70, seed=0, metadata={"policy": "ones"}
+        env, lambda obs: np.ones(len(obs), dtype=np.int64), steps=70, seed=0, metadata={"policy": "ones"}
     )
     b = ds.batch
     assert b.obs.shape == (24, 3, 2) and len(ds) == 72  # 70 rounded up to a multiple of 3 envs
     assert ds.metadata == {"env_id": None, "n_envs": 3, "seed": 0, "policy": "ones"}
     np.testing.assert_array_equal(b.reward, 1.5)
     for env_i in range(3):
-        for t in range(b.n_steps):
+        for t in range(b.n_rows):
             episode, step = b.obs[t, env_i]
             next_episode, next_step = b.next_obs[t, env_i]
             assert (next_episode, next_step) == (episode, step + 1)  # true successor, never the reset obs
             ended_here = next_step == (3 if episode % 2 == 0 else 5)
             assert b.terminated[t, env_i] == (ended_here and episode % 2 == 0)
-            last = t == b.n_steps - 1
+            last = t == b.n_rows - 1
             assert b.truncated[t, env_i] == ((ended_here and episode % 2 == 1) or (last and not ended_here))
             if not last:
                 expected = (episode + 1, 0) if ended_here else (episode, step + 1)
@@ -66,7 +66,7 @@ def test_collect_puts_final_obs_in_next_obs_and_reset_obs_in_obs():
 def test_collect_keeps_its_own_copy_of_next_obs_from_an_env_that_reuses_its_buffer():
     env = gym.vector.SyncVectorEnv([lambda: gym.wrappers.TimeLimit(CountingEnv(), max_episode_steps=5)] * 2,
                                    autoreset_mode=gym.vector.AutoresetMode.SAME_STEP, copy=False)
-    b = collect_dataset(env, lambda obs: np.ones(len(obs), dtype=np.int64), n_steps=40, seed=0).batch
+    b = collect_dataset(env, lambda obs: np.ones(len(obs), dtype=np.int64), steps=40, seed=0).batch
     within = ~(b.terminated | b.truncated)[:-1]  # steps whose successor is the next row's observation
     np.testing.assert_array_equal(b.next_obs[:-1][within], b.obs[1:][within])
     assert b.next_obs[:, :, 1].max() >= 1  # real successors, not one buffer's last value repeated
@@ -74,7 +74,7 @@ def test_collect_keeps_its_own_copy_of_next_obs_from_an_env_that_reuses_its_buff
 
 def test_collect_n_episodes_and_whole_episodes():
     env = make_vec(2)
-    ds = collect_dataset(env, lambda obs: np.zeros(len(obs), dtype=np.int64), n_episodes=7, seed=1)
+    ds = collect_dataset(env, lambda obs: np.zeros(len(obs), dtype=np.int64), episodes=7, seed=1)
     ends = int(np.count_nonzero(ds.batch.episode_end))
     assert ds.n_episodes == ends >= 7
     lengths = []
@@ -83,7 +83,7 @@ def test_collect_n_episodes_and_whole_episodes():
         assert episode.episode_end[-1, 0] and not episode.episode_end[:-1].any()
         assert episode.obs[0, 0, 1] == 0  # starts at a reset...
         np.testing.assert_array_equal(episode.obs[1:, 0], episode.next_obs[:-1, 0])  # ...and is contiguous
-        lengths.append(episode.n_steps)
+        lengths.append(episode.n_rows)
     assert sum(lengths) == len(ds) and len(lengths) == ds.n_episodes
     env.close()
 
@@ -91,9 +91,9 @@ def test_collect_n_episodes_and_whole_episodes():
 def test_collect_refuses_next_step_autoreset():
     env = make_vec(2, mode=gym.vector.AutoresetMode.NEXT_STEP)
     with pytest.raises(ValueError, match="SAME_STEP"):
-        collect_dataset(env, lambda obs: np.zeros(len(obs), dtype=np.int64), n_steps=10)
-    with pytest.raises(ValueError, match="exactly one of n_steps, n_episodes"):
-        collect_dataset(make_vec(1), lambda obs: obs, n_steps=4, n_episodes=2)
+        collect_dataset(env, lambda obs: np.zeros(len(obs), dtype=np.int64), steps=10)
+    with pytest.raises(ValueError, match="exactly one of steps, episodes"):
+        collect_dataset(make_vec(1), lambda obs: obs, steps=4, episodes=2)
 
 
 def random_batch(rng, n_steps=12, n_envs=3):
@@ -145,14 +145,14 @@ def test_minibatches_visit_every_transition_once(rng):
     for mb in ds.minibatches(7, rng):
         assert mb.obs.shape[1:] == (1, 2, 2) and mb.reward.shape[1] == 1
         seen.append(mb)
-    assert [mb.n_steps for mb in seen] == [7, 7, 7, 7, 2]
+    assert [mb.n_rows for mb in seen] == [7, 7, 7, 7, 2]
     got = TransitionBatch.concatenate(seen)
     flat = batch.flatten()
     order = np.argsort(got.reward[:, 0])
     ref = np.argsort(flat.reward[:, 0])
     np.testing.assert_array_equal(got.obs[order], flat.obs[ref])
     np.testing.assert_array_equal(got.extras["cost"][order], flat.extras["cost"][ref])
-    assert [mb.n_steps for mb in ds.minibatches(7, rng, drop_last=True)] == [7, 7, 7, 7]
+    assert [mb.n_rows for mb in ds.minibatches(7, rng, drop_last=True)] == [7, 7, 7, 7]
     assert ds.sample(5, rng).obs.shape == (5, 1, 2, 2)
 
 

@@ -17,7 +17,7 @@ class ListRing:
         self.steps: list[dict] = []
 
     def add(self, batch: TransitionBatch) -> None:
-        for t in range(batch.n_steps):
+        for t in range(batch.n_rows):
             step = {name: getattr(batch, name)[t].copy() for name in FIELDS}
             step.update({"extras." + k: v[t].copy() for k, v in batch.extras.items()})
             self.steps.append(step)

@@ -99,7 +99,7 @@ class ConstantAgent(BaseAgent):
 
 
 def run(env, action, steps=10):
-    Core(ConstantAgent(action), env, progress=False).learn(n_steps=steps * env.num_envs)
+    Core(ConstantAgent(action), env, progress=False).learn(steps=steps * env.num_envs)
 
 
 @pytest.mark.parametrize("n_envs", [1, 3])

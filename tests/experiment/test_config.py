@@ -147,6 +147,39 @@ def test_wrong_types_are_rejected_naming_field_value_and_allowed(data: dict, nee
         assert needle in str(info.value), (needle, str(info.value))
 
 
+@dataclass(frozen=True)
+class UnionConfig:
+    """Union fields as algorithm configs declare them (``net_arch``, ``obs_low``) and an optional section."""
+
+    net_arch: tuple[int, ...] | dict[str, tuple[int, ...]] = (64, 64)
+    obs_low: tuple[float, ...] | None = None
+    net: NetConfig | None = None
+
+
+def test_union_fields_convert_lists_and_mappings_to_the_member_that_fits() -> None:
+    config = from_dict(UnionConfig, {"net_arch": {"pi": [8]}, "obs_low": [0, 1], "net": {"hidden": [2]}})
+    assert config == UnionConfig(net_arch={"pi": (8,)}, obs_low=(0.0, 1.0), net=NetConfig(hidden=(2,)))
+    assert from_dict(UnionConfig, {"net_arch": [4, 4], "net": None}).net_arch == (4, 4)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"net_arch": [64, "x"]}, "net_arch[1] = 'x' is invalid: expected int, got str"),
+        ({"net_arch": {"pi": [64, "x"]}}, "net_arch.pi[1] = 'x' is invalid: expected int, got str"),
+        ({"obs_low": [0, "a"]}, "obs_low[1] = 'a' is invalid: expected float, got str"),
+        ({"net": {"activaton": "relu"}}, "unknown config key 'net.activaton'; did you mean 'net.activation'?"),
+        ({"net_arch": 3}, "net_arch = 3 is invalid: expected tuple[int, ...] | dict[str, tuple[int, ...]], got int"),
+        ({"obs_low": "low"}, "obs_low = 'low' is invalid: expected tuple[float, ...] | None, got str"),
+    ],
+)
+def test_union_error_names_the_bad_item_when_one_member_fits_the_value_shape(data: dict, message: str) -> None:
+    # a list for a tuple field is fine: the error must point at the bad item, not say "got list"
+    with pytest.raises(ConfigError) as info:
+        from_dict(UnionConfig, data)
+    assert str(info.value).startswith(message), str(info.value)
+
+
 def test_out_of_range_value_is_rejected_by_post_init_with_section_path() -> None:
     with pytest.raises(ConfigError, match=r"ToyConfig.n_epochs = 0 is invalid: must be >= 1"):
         from_dict(ToyConfig, {"n_epochs": 0})

@@ -50,7 +50,7 @@ class LoggingInfoEnv(gym.Env):
 def test_as_a_core_callback_every_episode_matches_the_envs_own_log(n_envs):
     env = make_env(LoggingInfoEnv, n_envs=n_envs, seed=0, vectorization="sync", check=False)
     aggregator = EpisodeInfoAggregator(n_envs)
-    Core(RandomAgent(env.info), env, callbacks=[aggregator], progress=False).learn(n_steps=600 * n_envs)
+    Core(RandomAgent(env.info), env, callbacks=[aggregator], progress=False).learn(steps=600 * n_envs)
     got = aggregator.ended_episodes()
     for key in ("a", "b"):
         expected = [(sum(e[key]), sum(e[key]) / len(e[key])) for inner in env.envs for e in inner.unwrapped.log

@@ -29,7 +29,7 @@ import torch
 from torch import Tensor, nn
 
 from porcini.algorithms.kit import Checkpointed, DeepConfig, ReplaySample, agent_generator, obs_to_tensor
-from porcini.core.agent import BaseAgent, supports_action_space
+from porcini.core.agent import BaseAgent, steps_seen_in, supports_action_space
 from porcini.core.batch import TransitionBatch
 from porcini.core.config import require
 from porcini.data import ReplayBuffer
@@ -127,7 +127,7 @@ class OffPolicyAgent(Checkpointed, BaseAgent):
         self.generator = agent_generator(c.seed, self.device)
         self.buffer = ReplayBuffer(c.buffer_size)
         self.fit_every_steps = c.train_freq * info.n_envs
-        self.env_steps = 0  # transitions received by fit
+        self.steps_seen = 0  # transitions received by fit
         self.n_updates = 0
         self._pending = 0  # eligible transitions not yet paid for with updates
         self._init_registry()
@@ -178,7 +178,7 @@ class OffPolicyAgent(Checkpointed, BaseAgent):
 
     def act(self, obs: np.ndarray, *, explore: bool) -> np.ndarray:
         """Actions within the env's bounds: uniform before ``learning_starts``, then the policy's (one forward)."""
-        if explore and self.env_steps < self.config.learning_starts:
+        if explore and self.steps_seen < self.config.learning_starts:
             normalized = self.rng.uniform(-1.0, 1.0, size=(len(obs), self.info.action_dim))
         else:
             with torch.inference_mode():
@@ -197,9 +197,9 @@ class OffPolicyAgent(Checkpointed, BaseAgent):
                                  np.asarray(batch.terminated, dtype=bool), np.asarray(batch.truncated, dtype=bool),
                                  batch.extras)
         self.buffer.add(stored)
-        before = self.env_steps
-        self.env_steps += batch.n_steps * batch.n_envs
-        n_updates = self._due_updates(self.env_steps - max(before, self.config.learning_starts))
+        before = self.steps_seen
+        self.steps_seen += batch.n_transitions
+        n_updates = self._due_updates(self.steps_seen - max(before, self.config.learning_starts))
         if n_updates == 0:
             return {}
         bs = self.config.batch_size
@@ -234,7 +234,7 @@ class OffPolicyAgent(Checkpointed, BaseAgent):
             **self.registered_state(),
             "generator": self.generator.get_state(),
             "rng": self.rng.bit_generator.state,
-            "counters": {"env_steps": self.env_steps, "n_updates": self.n_updates, "pending": self._pending},
+            "counters": {"steps_seen": self.steps_seen, "n_updates": self.n_updates, "pending": self._pending},
             "buffer": self.buffer.state_dict(),
         }
 
@@ -244,7 +244,7 @@ class OffPolicyAgent(Checkpointed, BaseAgent):
         self.generator.set_state(state["generator"])
         self.rng.bit_generator.state = state["rng"]
         counters = state["counters"]
-        self.env_steps, self.n_updates = int(counters["env_steps"]), int(counters["n_updates"])
+        self.steps_seen, self.n_updates = steps_seen_in(counters), int(counters["n_updates"])
         self._pending = int(counters["pending"])
         self.buffer = ReplayBuffer(self.config.buffer_size)
         self.buffer.load_state_dict(state["buffer"], source=f"{type(self).__name__} state")

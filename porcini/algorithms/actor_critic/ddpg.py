@@ -40,7 +40,7 @@ class DDPG(TD3):
         >>> from porcini import Core, make_env
         >>> env = make_env("Pendulum-v1", seed=0)
         >>> agent = DDPG(env.info, net_arch=(32, 32), batch_size=32, learning_starts=50)
-        >>> _ = Core(agent, env, progress=False).learn(n_steps=100)
+        >>> _ = Core(agent, env, progress=False).learn(steps=100)
         >>> agent.critic.n_members, agent.n_updates
         (1, 50)
     """

@@ -62,7 +62,7 @@ class DiscreteSAC(SAC):
         >>> from porcini import Core, make_env
         >>> env = make_env("CartPole-v1", seed=0)
         >>> agent = DiscreteSAC(env.info, net_arch=(32, 32), batch_size=32, learning_starts=50)
-        >>> _ = Core(agent, env, progress=False).learn(n_steps=100)
+        >>> _ = Core(agent, env, progress=False).learn(steps=100)
         >>> agent.n_updates
         50
     """
@@ -98,7 +98,7 @@ class DiscreteSAC(SAC):
 
     def act(self, obs: np.ndarray, *, explore: bool) -> np.ndarray:
         """Actions ``[B]``: uniform before ``learning_starts``, then samples of ``π`` (its mode when not exploring)."""
-        if explore and self.env_steps < self.config.learning_starts:
+        if explore and self.steps_seen < self.config.learning_starts:
             return self.rng.integers(0, self.n_actions, size=len(obs))
         with torch.inference_mode():
             x = obs_to_tensor(obs, self.device).flatten(1)

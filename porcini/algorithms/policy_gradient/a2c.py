@@ -34,7 +34,6 @@ from porcini.core.config import build_config, require
 from porcini.envs.info import EnvInfo
 from porcini.functional import entropy_loss, gae, normalize_advantage, policy_gradient_loss, value_loss
 from porcini.networks.denormals import flush_denormals
-from porcini.networks.flat import FlatParameters
 
 
 @dataclass(frozen=True)
@@ -79,7 +78,7 @@ class A2C(OnPolicyAgent):
         >>> from porcini import Core, make_env
         >>> env = make_env("CartPole-v1", n_envs=4, seed=0)
         >>> agent = A2C(env.info)
-        >>> Core(agent, env, progress=False).learn(n_steps=200).env_steps
+        >>> Core(agent, env, progress=False).learn(steps=200).steps
         200
     """
 
@@ -91,16 +90,13 @@ class A2C(OnPolicyAgent):
         self._build(info)
         c = self.config
         self.fit_every_steps = c.n_steps * info.n_envs
-        self.flat = FlatParameters(self.model.parameters())
-        kind = "rmsprop" if c.use_rms_prop else "adam"
-        self.optimizer = self.make_optimizer(self.flat, c.learning_rate, kind, eps=c.rms_prop_eps, alpha=0.99)
-        self.optimizers = {kind: self.optimizer}
+        self._setup_optimizer("rmsprop" if c.use_rms_prop else "adam", eps=c.rms_prop_eps, alpha=0.99)
 
     @flush_denormals  # subnormal Adam state would make every update several times slower on x86
     def fit(self, batch: TransitionBatch) -> dict[str, float]:
         """One actor-critic gradient step on the rollout; return the losses and diagnostics."""
         c = self.config
-        self.env_steps += batch.n_steps * batch.n_envs
+        self.steps_seen += batch.n_transitions
         learning_rate = scheduled(c.learning_rate, c.learning_rate_schedule, self.progress_remaining())
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate

@@ -7,7 +7,7 @@ Glossary:
         parameters that collected the rollout. Parameters do not change during a rollout, so they are recomputed
         in one batched no-grad forward at fit time instead of being stored step by step: acting stays one small
         forward of the policy network.
-    progress_remaining: ``1 - env_steps / horizon``, from 1 at the start of a run to 0 at its end; linear
+    progress_remaining: ``1 - steps_seen / horizon``, from 1 at the start of a run to 0 at its end; linear
         schedules multiply the initial value by it (Stable-Baselines3's convention). The horizon is the run's
         length in env steps, told by ``Core.learn`` through ``set_horizon`` (:mod:`porcini.algorithms.schedules`).
 
@@ -30,7 +30,7 @@ import torch
 
 from porcini.algorithms.kit import Checkpointed, DeepConfig, agent_generator, obs_to_tensor, seeded
 from porcini.algorithms.schedules import check_horizon, require_horizon
-from porcini.core.agent import BaseAgent, supports_action_space
+from porcini.core.agent import BaseAgent, steps_seen_in, supports_action_space
 from porcini.core.batch import TransitionBatch
 from porcini.core.config import require
 from porcini.envs.info import EnvInfo
@@ -38,8 +38,7 @@ from porcini.errors import UnsupportedSpaceError
 from porcini.functional import gae
 from porcini.networks.actor_critic import ActorCritic, clipped_gaussian_log_prob
 from porcini.networks.distributions import Categorical, DiagGaussian
-from porcini.networks.flat import FlatParameters
-from porcini.networks.optim import adam, rmsprop
+from porcini.networks.optim import FlatParameters, adam, rmsprop
 
 __all__ = ["ActorCritic", "OnPolicyAgent", "OnPolicyConfig", "Rollout", "as_obs_tensor", "clipped_gaussian_log_prob",
            "explained_variance", "flat", "gae_rollout", "minibatches", "policy_explanation", "scheduled"]
@@ -113,7 +112,7 @@ class OnPolicyAgent(Checkpointed, BaseAgent):
 
     Subclasses call :meth:`_build` in ``__init__``, register their optimizers in ``self.optimizers`` (the model is
     registered as ``modules["model"]``; :class:`~porcini.algorithms.kit.Checkpointed` saves both) and count the
-    env steps they fit on in ``self.env_steps`` (the clock of the schedules).
+    env steps they fit on in ``self.steps_seen`` (the clock of the schedules).
     """
 
     config: Any
@@ -135,7 +134,7 @@ class OnPolicyAgent(Checkpointed, BaseAgent):
         self.generator = agent_generator(c.seed, self.device)
         self._init_registry()
         self.modules["model"] = self.model
-        self.env_steps = 0
+        self.steps_seen = 0
         self.fits = 0
         space = info.action_space
         self._action_dtype = None if self.model.discrete else np.dtype(space.dtype)
@@ -152,6 +151,12 @@ class OnPolicyAgent(Checkpointed, BaseAgent):
         if kind == "rmsprop":
             return rmsprop([flat.data], lr, alpha, eps)
         return adam([flat.data], lr, self.device, eps)
+
+    def _setup_optimizer(self, kind: str = "adam", eps: float = 1e-8, alpha: float = 0.99) -> None:
+        """One optimizer (registered under ``kind``) over the whole model as one flat buffer."""
+        self.flat = FlatParameters(self.model.parameters())
+        self.optimizer = self.make_optimizer(self.flat, self.config.learning_rate, kind, eps, alpha)
+        self.optimizers = {kind: self.optimizer}
 
     def _optimize(self, terms: dict[str, torch.Tensor]) -> None:
         """One step on ``loss_policy + vf_coef · loss_value + ent_coef · loss_entropy``, the gradient norm clipped.
@@ -176,7 +181,7 @@ class OnPolicyAgent(Checkpointed, BaseAgent):
         self.horizon = check_horizon(total_env_steps)
 
     def progress_remaining(self) -> float:
-        """``1 - env_steps / horizon``, clipped to [0, 1]; 1 without a horizon when every schedule is constant.
+        """``1 - steps_seen / horizon``, clipped to [0, 1]; 1 without a horizon when every schedule is constant.
 
         Raises:
             HorizonError: a linear schedule, and no horizon was set.
@@ -187,7 +192,7 @@ class OnPolicyAgent(Checkpointed, BaseAgent):
                 return 1.0
             require_horizon(None, type(self).__name__, " and ".join(linear))
         horizon = require_horizon(self.horizon, type(self).__name__, "a linear schedule")
-        return min(1.0, max(0.0, 1.0 - self.env_steps / horizon))
+        return min(1.0, max(0.0, 1.0 - self.steps_seen / horizon))
 
     def act(self, obs: np.ndarray, *, explore: bool) -> np.ndarray:
         """One forward of the policy over the ``[B, ...]`` observations: a sample, or the mode when not exploring.
@@ -225,7 +230,7 @@ class OnPolicyAgent(Checkpointed, BaseAgent):
         return {
             **self.registered_state(),
             "generator": self.generator.get_state(),
-            "env_steps": self.env_steps,
+            "steps_seen": self.steps_seen,
             "fits": self.fits,
             "horizon": self.horizon,
         }
@@ -234,7 +239,7 @@ class OnPolicyAgent(Checkpointed, BaseAgent):
         """Restore :meth:`state_dict` (the networks must have the same architecture)."""
         self.load_registered_state(state)
         self.generator.set_state(state["generator"])
-        self.env_steps = int(state["env_steps"])
+        self.steps_seen = steps_seen_in(state)
         self.fits = int(state["fits"])
         horizon = state.get("horizon")  # absent from checkpoints written before agents kept it
         self.horizon = None if horizon is None else check_horizon(int(horizon))

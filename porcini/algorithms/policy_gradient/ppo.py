@@ -11,9 +11,9 @@ Every ``n_steps * n_envs`` env steps the loop hands over a ``[T = n_steps, B = n
 3. Optional early stop of the epochs when a minibatch's approximate KL exceeds ``1.5 · target_kl`` (as SB3).
 
 Learning rate and clip range follow a schedule by progress through the run: ``"linear"`` multiplies them by
-``progress_remaining = 1 - env_steps / horizon`` (SB3/RL Zoo ``lin_``), evaluated once per fit after counting
+``progress_remaining = 1 - steps_seen / horizon`` (SB3/RL Zoo ``lin_``), evaluated once per fit after counting
 the rollout's steps, exactly where SB3 evaluates it. The horizon is the run's length, which ``Core.learn`` tells
-the agent (``set_horizon``; the run's ``steps`` from the CLI); ``env_steps`` is the agent's own count of the steps
+the agent (``set_horizon``; the run's ``steps`` from the CLI); ``steps_seen`` is the agent's own count of the steps
 it has fitted on.
 
 Deviations from Stable-Baselines3 (which the benchmark config follows otherwise):
@@ -47,7 +47,6 @@ from porcini.core.config import build_config, require
 from porcini.envs.info import EnvInfo
 from porcini.functional import entropy_loss, normalize_advantage, ppo_clip_loss, value_loss
 from porcini.networks.denormals import flush_denormals
-from porcini.networks.flat import FlatParameters
 
 _MIN_CLIP = float(torch.finfo(torch.float32).eps)
 _METRICS = ("loss_policy", "loss_value", "loss_entropy", "approx_kl", "clip_fraction")
@@ -111,7 +110,7 @@ class PPO(OnPolicyAgent):
         >>> from porcini import Core, make_env
         >>> env = make_env("CartPole-v1", n_envs=2, seed=0)
         >>> agent = PPO(env.info, n_steps=16, batch_size=16, n_epochs=1)
-        >>> Core(agent, env, progress=False).learn(n_steps=64).env_steps
+        >>> Core(agent, env, progress=False).learn(steps=64).steps
         64
     """
 
@@ -122,9 +121,7 @@ class PPO(OnPolicyAgent):
         self.config = build_config(self.Config, config, overrides)
         self._build(info)
         self.fit_every_steps = self.config.n_steps * info.n_envs
-        self.flat = FlatParameters(self.model.parameters())
-        self.optimizer = self.make_optimizer(self.flat, self.config.learning_rate, eps=self.config.adam_eps)
-        self.optimizers = {"adam": self.optimizer}
+        self._setup_optimizer(eps=self.config.adam_eps)
 
     @flush_denormals  # subnormal Adam state would make every update several times slower on x86
     def fit(self, batch: TransitionBatch) -> dict[str, float]:
@@ -150,7 +147,7 @@ class PPO(OnPolicyAgent):
     def _schedules(self, batch: TransitionBatch) -> tuple[float, float]:
         """Count the batch's steps; the learning rate (set on the optimizer) and clip range of this fit."""
         c = self.config
-        self.env_steps += batch.n_steps * batch.n_envs
+        self.steps_seen += batch.n_transitions
         progress = self.progress_remaining()
         learning_rate = scheduled(c.learning_rate, c.learning_rate_schedule, progress)
         # At the run's end a linear schedule reaches 0; a zero clip range means "do not move the policy", which

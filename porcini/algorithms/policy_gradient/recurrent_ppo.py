@@ -130,7 +130,7 @@ class RecurrentPPO(PPO):
         >>> from porcini import Core, make_env
         >>> env = make_env("CartPole-v1", n_envs=2, seed=0)
         >>> agent = RecurrentPPO(env.info, n_steps=16, batch_size=16, n_epochs=1, lstm_hidden_size=8)
-        >>> Core(agent, env, progress=False).learn(n_steps=64).env_steps
+        >>> Core(agent, env, progress=False).learn(steps=64).steps
         64
     """
 

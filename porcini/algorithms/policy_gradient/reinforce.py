@@ -39,7 +39,6 @@ from porcini.functional import (
     value_loss,
 )
 from porcini.networks.denormals import flush_denormals
-from porcini.networks.flat import FlatParameters
 
 
 @dataclass(frozen=True)
@@ -86,7 +85,7 @@ class Reinforce(OnPolicyAgent):
         >>> from porcini import Core, make_env
         >>> env = make_env("CartPole-v1", n_envs=1, seed=0)
         >>> agent = Reinforce(env.info, fit_every_episodes=2)
-        >>> Core(agent, env, progress=False).learn(n_episodes=4).episodes.n_episodes
+        >>> Core(agent, env, progress=False).learn(episodes=4).episodes.n_episodes
         4
     """
 
@@ -97,15 +96,13 @@ class Reinforce(OnPolicyAgent):
         self.config = build_config(ReinforceConfig, config, overrides)
         self._build(info, with_value=self.config.baseline)
         self.fit_every_episodes = self.config.fit_every_episodes or info.n_envs
-        self.flat = FlatParameters(self.model.parameters())
-        self.optimizer = self.make_optimizer(self.flat, self.config.learning_rate, eps=self.config.adam_eps)
-        self.optimizers = {"adam": self.optimizer}
+        self._setup_optimizer(eps=self.config.adam_eps)
 
     @flush_denormals  # subnormal Adam state would make every update several times slower on x86
     def fit(self, batch: TransitionBatch) -> dict[str, float]:
         """One policy-gradient step on the episodes of the batch; return the losses."""
         c = self.config
-        self.env_steps += batch.n_steps * batch.n_envs
+        self.steps_seen += batch.n_transitions
         b = self._to_torch(batch)
         if c.baseline:
             value = self.model.value(b.obs)

@@ -40,8 +40,8 @@ from porcini.envs.info import EnvInfo
 from porcini.functional import normalize_advantage, value_loss
 from porcini.networks.denormals import flush_denormals
 from porcini.networks.distributions import DiagGaussian
-from porcini.networks.flat import FlatParameters
 from porcini.networks.kl import kl_divergence
+from porcini.networks.optim import FlatParameters
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,7 @@ class TRPO(OnPolicyAgent):
         >>> from porcini import Core, make_env
         >>> env = make_env("CartPole-v1", n_envs=2, seed=0)
         >>> agent = TRPO(env.info, n_steps=32, batch_size=32)
-        >>> Core(agent, env, progress=False).learn(n_steps=128).env_steps
+        >>> Core(agent, env, progress=False).learn(steps=128).steps
         128
     """
 
@@ -139,7 +139,7 @@ class TRPO(OnPolicyAgent):
     def fit(self, batch: TransitionBatch) -> dict[str, float]:
         """One trust-region policy step and the critic epochs on a rollout; return the diagnostics."""
         c = self.config
-        self.env_steps += batch.n_steps * batch.n_envs
+        self.steps_seen += batch.n_transitions
         data = gae_rollout(self.model, self._to_torch(batch), c.gamma, c.gae_lambda)
         advantage = normalize_advantage(data.advantage) if c.normalize_advantage else data.advantage
         with torch.no_grad():

@@ -35,7 +35,7 @@ from porcini.algorithms.exploration import (
 )
 from porcini.algorithms.schedules import SCHEDULE_KINDS, make_schedule
 from porcini.approximators import FEATURE_KINDS, Features, LinearQ, OneHotFeatures, QTable, make_features
-from porcini.core.agent import BaseAgent, q_value_explanation, supports_action_space
+from porcini.core.agent import BaseAgent, q_value_explanation, steps_seen_in, supports_action_space
 from porcini.core.batch import TransitionBatch
 from porcini.core.config import build_config, require
 from porcini.envs.info import EnvInfo
@@ -167,7 +167,7 @@ class TDAgent(BaseAgent):
         self.rng = agent_rng(c.seed)
         # greedy evaluation breaks ties with its own generator, so evaluating never shifts the training stream
         self.eval_rng = agent_eval_rng(c.seed)
-        self.env_steps = 0
+        self.steps_seen = 0
         start = c.epsilon if c.exploration == "epsilon_greedy" else c.temperature
         self.exploration_schedule = make_schedule(c.exploration_schedule, start, c.exploration_final, c.decay_steps)
         self.learning_rate_schedule = make_schedule(c.exploration_schedule, c.learning_rate,
@@ -201,7 +201,7 @@ class TDAgent(BaseAgent):
     @property
     def exploration_value(self) -> float:
         """The current ε (or temperature)."""
-        return self.exploration_schedule(self.env_steps)
+        return self.exploration_schedule(self.steps_seen)
 
     def explore(self, q: np.ndarray) -> np.ndarray:
         """Sample behaviour actions ``[B]`` from action values ``[B, A]``."""
@@ -234,7 +234,7 @@ class TDAgent(BaseAgent):
 
     def fit(self, batch: TransitionBatch) -> dict[str, float]:
         """Apply the update rule to every time row of the batch, in order; return mean |TD error| and schedules."""
-        n_rows, n_envs = batch.n_steps, batch.n_envs
+        n_rows, n_envs = batch.n_rows, batch.n_envs
         x_all = self._sparse_rows(batch.obs)
         x_next_all = self._sparse_rows(batch.next_obs)
         terminated = np.asarray(batch.terminated, dtype=bool)
@@ -245,17 +245,17 @@ class TDAgent(BaseAgent):
             x_next = (x_next_all[0][t], x_next_all[1][t])
             next_q = self.q_values_at(x_next)
             next_action = self._next_action(t, batch, next_q, episode_end[t]) if self.on_policy else None
-            alpha = self.learning_rate_schedule(self.env_steps) * self.q.step_scale
+            alpha = self.learning_rate_schedule(self.steps_seen) * self.q.step_scale
             step = Step((x_all[0][t], x_all[1][t]), action[t], np.asarray(batch.reward[t], dtype=np.float64),
                         x_next, next_q, next_action, terminated[t], episode_end[t], alpha)
             td_abs += float(np.abs(self._update(step)).mean())
-            self.env_steps += n_envs
+            self.steps_seen += n_envs
         if not np.isfinite(td_abs):
             raise FloatingPointError(
-                f"{type(self).__name__} diverged (non-finite TD error after {self.env_steps} env steps); lower "
+                f"{type(self).__name__} diverged (non-finite TD error after {self.steps_seen} env steps); lower "
                 f"learning_rate (now {self.config.learning_rate}), use replacing traces, or fewer envs sharing Q")
         return {"td_error_abs": td_abs / max(n_rows, 1), "exploration": self.exploration_value,
-                "learning_rate": self.learning_rate_schedule(self.env_steps)}
+                "learning_rate": self.learning_rate_schedule(self.steps_seen)}
 
     def _sparse_rows(self, obs: Any) -> tuple[np.ndarray, np.ndarray]:
         """Sparse features of a ``[T, B, ...]`` observation array, as ``[T, B, K]`` indices and values."""
@@ -267,7 +267,7 @@ class TDAgent(BaseAgent):
     def _next_action(self, t: int, batch: TransitionBatch, next_q: np.ndarray, ended: np.ndarray) -> np.ndarray:
         """The on-policy ``a'`` of row ``t``: the next row's action, or one sampled now (and cached to be played)."""
         sampled = self.explore(next_q)
-        if t + 1 < batch.n_steps:
+        if t + 1 < batch.n_rows:
             return np.where(ended, sampled, np.asarray(batch.action[t + 1], dtype=np.int64))
         self._cached = {"obs": np.array(batch.next_obs[t]), "action": sampled, "valid": ~ended}
         return sampled
@@ -286,7 +286,7 @@ class TDAgent(BaseAgent):
             "weights": self.q.weights.copy(),
             "rng": self.rng.bit_generator.state,
             "eval_rng": self.eval_rng.bit_generator.state,
-            "env_steps": self.env_steps,
+            "steps_seen": self.steps_seen,
             "cached": None if self._cached is None else {k: v.copy() for k, v in self._cached.items()},
         }
 
@@ -295,7 +295,7 @@ class TDAgent(BaseAgent):
         self.q.weights = self._checked_weights(state["weights"], self.q.weights.shape)
         self.rng.bit_generator.state = state["rng"]
         self.eval_rng.bit_generator.state = state["eval_rng"]
-        self.env_steps = int(state["env_steps"])
+        self.steps_seen = steps_seen_in(state)
         cached = state["cached"]
         self._cached = None if cached is None else {k: np.asarray(v).copy() for k, v in cached.items()}
 

@@ -31,7 +31,7 @@ class QLearning(TDAgent):
         >>> from porcini import Core, make_env
         >>> env = make_env("FrozenLake-v1", seed=0, env_kwargs={"is_slippery": False})
         >>> agent = QLearning(env.info, learning_rate=0.5, epsilon=0.2)
-        >>> _ = Core(agent, env, progress=False).learn(n_steps=3000)
+        >>> _ = Core(agent, env, progress=False).learn(steps=3000)
         >>> agent.act(np.array([0]), explore=False).shape
         (1,)
     """

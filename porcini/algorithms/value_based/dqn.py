@@ -52,7 +52,7 @@ from torch import nn
 from porcini.algorithms.kit import Checkpointed, DeepConfig, ReplaySample, obs_to_tensor, seeded
 from porcini.algorithms.schedules import LinearSchedule, check_horizon, require_horizon
 from porcini.algorithms.value_based.common import replay_to_torch, sample_replay
-from porcini.core.agent import BaseAgent, q_value_explanation, supports_action_space
+from porcini.core.agent import BaseAgent, q_value_explanation, steps_seen_in, supports_action_space
 from porcini.core.batch import TransitionBatch
 from porcini.core.config import build_config, require
 from porcini.data import PrioritizedReplayBuffer, ReplayBuffer
@@ -147,7 +147,7 @@ class DQN(Checkpointed, BaseAgent):
         >>> from porcini import Core, make_env
         >>> env = make_env("CartPole-v1", seed=0)
         >>> agent = DQN(env.info, learning_starts=32, train_freq=16, batch_size=8)
-        >>> Core(agent, env, progress=False).learn(n_steps=64).env_steps
+        >>> Core(agent, env, progress=False).learn(steps=64).steps
         64
     """
 
@@ -180,7 +180,7 @@ class DQN(Checkpointed, BaseAgent):
         self.epsilon: LinearSchedule | None = None  # ε over behaviour steps, built once the horizon is known
         self.fit_every_steps = c.train_freq
         self.behaviour_steps = 0  # observations answered by act(explore=True): the clock of ε and the warm-up
-        self.env_steps = 0  # transitions added to the buffer: the clock of learning_starts, targets and β
+        self.steps_seen = 0  # transitions added to the buffer: the clock of learning_starts, targets and β
         self.n_updates = 0
 
     def _build_network(self, info: EnvInfo) -> nn.Module:
@@ -219,7 +219,7 @@ class DQN(Checkpointed, BaseAgent):
         """The importance-weight exponent of prioritized replay now: β0 → 1 linearly over the run (its horizon)."""
         beta0 = self.config.prioritized_replay_beta0
         horizon = require_horizon(self.horizon, type(self).__name__, "prioritized_replay (β's annealing)")
-        return beta0 + (1.0 - beta0) * min(1.0, self.env_steps / horizon)
+        return beta0 + (1.0 - beta0) * min(1.0, self.steps_seen / horizon)
 
     def q_values(self, obs: np.ndarray) -> np.ndarray:
         """Online action values ``[B, A]`` of observations ``[B, ...]``."""
@@ -259,13 +259,13 @@ class DQN(Checkpointed, BaseAgent):
         if batch.reward.dtype != np.float32:  # one reward dtype in the buffer, whatever the source of the batch
             batch = dataclasses.replace(batch, reward=np.asarray(batch.reward, dtype=np.float32))
         self.buffer.add(batch)
-        n_new = batch.n_steps * batch.n_envs
-        before, self.env_steps = self.env_steps, self.env_steps + n_new
+        n_new = batch.n_transitions
+        before, self.steps_seen = self.steps_seen, self.steps_seen + n_new
         n_grad = c.gradient_steps if c.gradient_steps >= 0 else n_new
         rows = len(self.buffer) // batch.n_envs
-        if self.env_steps <= c.learning_starts or n_grad == 0 or rows < c.n_steps:
+        if self.steps_seen <= c.learning_starts or n_grad == 0 or rows < c.n_steps:
             return {}
-        k = self.env_steps // c.target_update_interval - before // c.target_update_interval
+        k = self.steps_seen // c.target_update_interval - before // c.target_update_interval
         if k > 0:  # SB3's k updates while collecting, with the online net unchanged, as one (module docstring)
             polyak_update(self.target_net, self.q_net, 1.0 - (1.0 - c.tau) ** k)
         train = self._train_prioritized if c.prioritized_replay else self._train_uniform
@@ -348,7 +348,7 @@ class DQN(Checkpointed, BaseAgent):
             **self.registered_state(),
             "rng": copy.deepcopy(self.rng.bit_generator.state),
             "behaviour_steps": self.behaviour_steps,
-            "env_steps": self.env_steps,
+            "steps_seen": self.steps_seen,
             "n_updates": self.n_updates,
             "horizon": self.horizon,
             "buffer": self.buffer.state_dict(),
@@ -359,7 +359,7 @@ class DQN(Checkpointed, BaseAgent):
         self.load_registered_state(state)
         self.rng.bit_generator.state = state["rng"]
         self.behaviour_steps = int(state["behaviour_steps"])
-        self.env_steps = int(state["env_steps"])
+        self.steps_seen = steps_seen_in(state)
         self.n_updates = int(state["n_updates"])
         self.horizon, self.epsilon = None, None
         if state.get("horizon") is not None:  # absent from checkpoints written before agents kept it

@@ -106,7 +106,7 @@ class QRDQN(DQN):
         >>> from porcini import Core, make_env
         >>> env = make_env("CartPole-v1", seed=0)
         >>> agent = QRDQN(env.info, n_quantiles=10, learning_starts=32, train_freq=16, batch_size=8)
-        >>> Core(agent, env, progress=False).learn(n_steps=64).env_steps
+        >>> Core(agent, env, progress=False).learn(steps=64).steps
         64
     """
 

@@ -37,7 +37,7 @@ def make_mujoco_env(env_id: str = "InvertedPendulum-v5", n_envs: int = 1, seed: 
         >>> from porcini.experiment.loggers import EpisodeInfoAggregator
         >>> env = make_mujoco_env("InvertedPendulum-v5", seed=0)
         >>> stats = EpisodeInfoAggregator(env.num_envs)
-        >>> _ = Core(RandomAgent(env.info), env, callbacks=[stats], progress=False).learn(n_steps=200)
+        >>> _ = Core(RandomAgent(env.info), env, callbacks=[stats], progress=False).learn(steps=200)
         >>> sorted(stats.metrics())
         ['env/reward_survive/episode_sum', 'env/reward_survive/step_mean']
     """

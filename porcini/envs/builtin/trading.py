@@ -39,15 +39,16 @@ class _MarketEnv(gym.Env):
         price_columns: Sequence[str],
         n_assets: int,
         window: int,
-        n_steps: int,
+        episode_length: int,
         cost_rate: float,
         initial_value: float,
         regimes: Sequence[tuple[float, float]],
         switch_prob: float,
     ) -> None:
         name = type(self).__name__
-        if window < 1 or n_steps < 1:
-            raise ValueError(f"{name}: window and n_steps must be positive, got window={window}, n_steps={n_steps}")
+        if window < 1 or episode_length < 1:
+            raise ValueError(f"{name}: window and episode_length must be positive, got window={window}, "
+                             f"episode_length={episode_length}")
         if not 0.0 <= cost_rate < 0.5:
             raise ValueError(f"{name}: cost_rate is a fraction of the traded value in [0, 0.5), got {cost_rate}")
         if initial_value <= 0:
@@ -66,7 +67,7 @@ class _MarketEnv(gym.Env):
                     f"got {len(self._fixed_prices)}; shorten the window"
                 )
             n_assets = self._fixed_prices.shape[1]
-        self.n_assets, self.window, self.n_steps = int(n_assets), int(window), int(n_steps)
+        self.n_assets, self.window, self.episode_length = int(n_assets), int(window), int(episode_length)
         self.cost_rate, self.initial_value = float(cost_rate), float(initial_value)
         self.regimes, self.switch_prob = tuple(regimes), float(switch_prob)
         self.prices: NDArray[np.float64] = np.empty((0, self.n_assets))
@@ -81,7 +82,7 @@ class _MarketEnv(gym.Env):
             self.prices, self.regime = self._fixed_prices, None
         else:
             self.prices, self.regime = regime_switching_gbm(
-                self.window + self.n_steps,
+                self.window + self.episode_length,
                 self.np_random,
                 n_assets=self.n_assets,
                 regimes=self.regimes,
@@ -132,7 +133,7 @@ class TradingEnv(_MarketEnv):
         csv_path: a CSV file with a header row to read the series from.
         price_column: the CSV column holding the price.
         window: number of past log returns in the observation.
-        n_steps: steps per episode of a synthetic series.
+        episode_length: steps per episode of a synthetic series.
         positions: the position of each action.
         cost_rate: transaction cost as a fraction of the traded value.
         initial_value: the portfolio value at the start of an episode.
@@ -148,7 +149,7 @@ class TradingEnv(_MarketEnv):
         csv_path: str | Path | None = None,
         price_column: str = "close",
         window: int = 10,
-        n_steps: int = 1000,
+        episode_length: int = 1000,
         positions: Sequence[float] = (-1.0, 0.0, 1.0),
         cost_rate: float = 0.001,
         initial_value: float = 100.0,
@@ -162,7 +163,7 @@ class TradingEnv(_MarketEnv):
             [price_column],
             1,
             window,
-            n_steps,
+            episode_length,
             cost_rate,
             initial_value,
             regimes,
@@ -245,7 +246,7 @@ class PortfolioEnv(_MarketEnv):
         price_columns: the CSV columns holding the prices (required with ``csv_path``).
         n_assets: number of assets of a synthetic series.
         window: number of past log returns per asset in the observation.
-        n_steps: steps per episode of a synthetic series.
+        episode_length: steps per episode of a synthetic series.
         cost_rate: transaction cost as a fraction of the traded value.
         initial_value: the portfolio value at the start of an episode.
         include_cash: add a riskless cash asset (constant price) as the last weight.
@@ -261,7 +262,7 @@ class PortfolioEnv(_MarketEnv):
         price_columns: Sequence[str] | None = None,
         n_assets: int = 3,
         window: int = 10,
-        n_steps: int = 1000,
+        episode_length: int = 1000,
         cost_rate: float = 0.001,
         initial_value: float = 100.0,
         include_cash: bool = True,
@@ -276,7 +277,7 @@ class PortfolioEnv(_MarketEnv):
             list(price_columns or []),
             n_assets,
             window,
-            n_steps,
+            episode_length,
             cost_rate,
             initial_value,
             regimes,

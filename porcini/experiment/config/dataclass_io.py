@@ -210,9 +210,10 @@ def convert(value: Any, tp: Any, where: str) -> Any:
     """Convert parsed YAML ``value`` to the annotated type ``tp``, or raise ConfigError naming ``where``.
 
     Supported: ``bool`` (true/false only), ``int`` (also integral floats such as ``1e6``), ``float`` (also
-    ints), ``str``, ``Path``, ``Literal[...]``, ``X | None``, unions (the first member that fits),
-    ``tuple[X, ...]``, ``tuple[X, Y]``, ``list[X]``, ``dict[K, V]``, nested dataclasses and ``Any``. Numeric
-    fields also take numeric strings (``"3e-4"``, which YAML 1.1 readers return).
+    ints), ``str``, ``Path``, ``Literal[...]``, ``X | None``, unions (the first member that fits; a list or
+    mapping that only one member can hold gets that member's error, naming the bad item), ``tuple[X, ...]``,
+    ``tuple[X, Y]``, ``list[X]``, ``dict[K, V]``, nested dataclasses and ``Any``. Numeric fields also take
+    numeric strings (``"3e-4"``, which YAML 1.1 readers return).
     """
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if tp is Any or tp is object:
@@ -220,11 +221,17 @@ def convert(value: Any, tp: Any, where: str) -> Any:
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
+        errors = []
         for member in (a for a in args if a is not type(None)):
             try:
                 return convert(value, member, where)
-            except ConfigError:
-                continue
+            except ConfigError as exc:
+                errors.append((member, exc))
+        # a list or mapping that only one member can hold: that member's error names the bad item, where
+        # "expected tuple[int, ...] | ..., got list" would blame the list itself
+        same_shape = [exc for member, exc in errors if _shape(member) == _shape(value)]
+        if _shape(value) is not None and len(same_shape) == 1:
+            raise same_shape[0]
         raise _type_error(value, tp, where)
     if origin is Literal:
         for allowed in args:
@@ -252,6 +259,17 @@ def convert(value: Any, tp: Any, where: str) -> Any:
             raise _type_error(value, tp, where)
         return from_dict(tp, value, path=f"{where}.")
     return _convert_scalar(value, tp, where)
+
+
+def _shape(value_or_type: Any) -> str | None:
+    """``"sequence"`` or ``"mapping"`` for a value or an annotation of that kind; None for anything else."""
+    origin = typing.get_origin(value_or_type)
+    if isinstance(value_or_type, (list, tuple)) or origin in (list, tuple):
+        return "sequence"
+    is_config_class = isinstance(value_or_type, type) and dataclasses.is_dataclass(value_or_type)
+    if isinstance(value_or_type, Mapping) or origin is dict or value_or_type is dict or is_config_class:
+        return "mapping"
+    return None
 
 
 def _convert_scalar(value: Any, tp: Any, where: str) -> Any:

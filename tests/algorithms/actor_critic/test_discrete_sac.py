@@ -53,7 +53,7 @@ def params(agent: Any) -> dict[str, torch.Tensor]:
 def trained(steps: int = 150, seed: int = 0, **overrides: Any) -> tuple[DiscreteSAC, Any]:
     env = make_env("CartPole-v1", seed=seed)
     agent = DiscreteSAC(env.info, seed=seed, **{**SMALL, **overrides})
-    Core(agent, env, progress=False).learn(n_steps=steps)
+    Core(agent, env, progress=False).learn(steps=steps)
     return agent, env
 
 
@@ -148,7 +148,7 @@ def test_truncation_bootstraps_and_termination_does_not():
                        max_episode_steps=None if terminate else horizon)
         agent = DiscreteSAC(env.info, net_arch=(32, 32), batch_size=32, learning_starts=100, gamma=gamma, tau=0.1,
                             learning_rate=3e-3, ent_coef=0.0)  # no entropy bonus: the soft value is the plain one
-        Core(agent, env, progress=False).learn(n_steps=1000)
+        Core(agent, env, progress=False).learn(steps=1000)
         with torch.no_grad():
             values[terminate] = float(agent.critic(last).mean())  # both critics, both actions
     assert values[False] == pytest.approx(1 / (1 - gamma), rel=0.15)  # 5: time ran out, the state still has value

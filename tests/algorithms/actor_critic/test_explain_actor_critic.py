@@ -14,7 +14,7 @@ from porcini.algorithms.actor_critic.td3 import TD3
 def trained(cls, env_id):
     env = make_env(env_id, n_envs=1, seed=0)
     agent = cls(env.info, net_arch=(16, 16), batch_size=8, learning_starts=16)
-    Core(agent, env, progress=False).learn(n_steps=48)
+    Core(agent, env, progress=False).learn(steps=48)
     assert agent.n_updates > 0
     obs = np.stack([env.single_observation_space.sample() for _ in range(5)]).astype(np.float32)
     return agent, obs

@@ -26,8 +26,8 @@ def first_solved(seed: int) -> int | None:
     core = Core(DiscreteSAC(env.info, **algo, seed=seed), env, eval_env=make_env("CartPole-v1", seed=10_000 + seed),
                 eval_seed=20_000 + seed, progress=False)
     while core.env_steps < BUDGET:
-        core.learn(n_steps=EVERY)
-        mean = float(np.mean(core.evaluate(n_episodes=10).returns))
+        core.learn(steps=EVERY)
+        mean = float(np.mean(core.evaluate(episodes=10).returns))
         print(f"discrete_sac CartPole-v1 seed {seed}: {core.env_steps} steps, mean return {mean:.1f}", flush=True)
         if mean >= THRESHOLD:
             return core.env_steps
@@ -42,8 +42,8 @@ def test_cartpole_single_seed(seed):
     env = make_env("CartPole-v1", seed=seed)
     core = Core(DiscreteSAC(env.info, **algo, seed=seed), env, eval_env=make_env("CartPole-v1", seed=10_000 + seed),
                 eval_seed=20_000 + seed, progress=False)
-    core.learn(n_steps=20_000)
-    mean = float(np.mean(core.evaluate(n_episodes=10).returns))
+    core.learn(steps=20_000)
+    mean = float(np.mean(core.evaluate(episodes=10).returns))
     print(f"discrete_sac CartPole-v1 seed {seed}: {mean:.1f} after 20k steps")
     assert mean >= 150.0, mean  # a random policy scores about 22
 

@@ -25,8 +25,8 @@ def final_return(algo: str, seed: int) -> float:
     agent = agent_cls(env.info, make_algo_config(run, agent_cls.Config))
     core = Core(agent, env, eval_env=make_env("Pendulum-v1", seed=10_000 + seed), eval_seed=10_000 + seed,
                 progress=False)
-    core.learn(n_steps=run.steps)
-    record = core.evaluate(n_episodes=10)
+    core.learn(steps=run.steps)
+    record = core.evaluate(episodes=10)
     return float(sum(record.returns) / len(record.returns))
 
 

@@ -73,7 +73,7 @@ def params(agent: Any) -> dict[str, torch.Tensor]:
 def trained(cls: type, steps: int = 150, seed: int = 0, **overrides: Any) -> tuple[Any, Any]:
     env = make_env("Pendulum-v1", seed=seed)
     agent = cls(env.info, seed=seed, **{**SMALL, **overrides})
-    Core(agent, env, progress=False).learn(n_steps=steps)
+    Core(agent, env, progress=False).learn(steps=steps)
     return agent, env
 
 
@@ -91,7 +91,7 @@ def test_a_few_fits_on_pendulum_change_every_network(name):
     env = make_env("Pendulum-v1", seed=0)
     agent = AGENTS[name](env.info, **SMALL)
     before = params(agent)
-    result = Core(agent, env, progress=False).learn(n_steps=120)
+    result = Core(agent, env, progress=False).learn(steps=120)
     assert agent.n_updates == 70  # one per transition after the first 50
     assert result.last_metrics and all(np.isfinite(v) for v in result.last_metrics.values())
     after = params(agent)
@@ -103,7 +103,7 @@ def test_a_few_fits_on_pendulum_change_every_network(name):
 def test_actions_lie_within_skewed_bounds_and_buffer_holds_normalized_actions(name):
     env = make_env(SkewedBoundsEnv, n_envs=3, seed=0)
     agent = AGENTS[name](env.info, **{**SMALL, "learning_starts": 30})
-    Core(agent, env, progress=False).learn(n_steps=90)  # the env asserts every action is inside its bounds
+    Core(agent, env, progress=False).learn(steps=90)  # the env asserts every action is inside its bounds
     low, high = env.info.action_space.low, env.info.action_space.high
     obs = np.random.default_rng(0).uniform(-1, 1, (500, 2, 2)).astype(np.float32)
     for explore in (True, False):
@@ -179,7 +179,7 @@ def test_truncation_bootstraps_and_termination_does_not(name):
                        max_episode_steps=None if terminate else horizon)
         agent = AGENTS[name](env.info, **kwargs)
         # 2000 steps: after 1000, DDPG's and TD3's terminal value still sat 0.1-0.8 above 1 for some seeds (0-4)
-        Core(agent, env, progress=False).learn(n_steps=2000)
+        Core(agent, env, progress=False).learn(steps=2000)
         with torch.no_grad():
             actions = torch.linspace(-1, 1, 5)[:, None]
             q = agent.critic(torch.cat([last.expand(5, 1), actions], -1)).squeeze(-1)

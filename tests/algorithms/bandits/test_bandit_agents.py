@@ -26,7 +26,7 @@ def regret_curves(agent_cls, env_id, n_pulls, seeds=range(10), env_kwargs=None, 
         means = env.envs[0].unwrapped.means
         agent = agent_cls(env.info, seed=seed, **config)
         log = ActionLog()
-        result = Core(agent, env, callbacks=[log], info_keys=("regret",), progress=False).learn(n_steps=n_pulls)
+        result = Core(agent, env, callbacks=[log], info_keys=("regret",), progress=False).learn(steps=n_pulls)
         curve = np.cumsum(means.max() - means[np.concatenate(log.actions)])
         # the agent's own report (info["regret"] copied by Core) agrees with our independent count
         assert result.last_metrics["regret_cumulative"] == pytest.approx(curve[-1])

@@ -16,7 +16,7 @@ GAMMA = 0.9
 def chain_data():
     env = make_env("porcini/Chain-v0", seed=0, max_episode_steps=100)
     policy = RandomAgent(env.info, seed=0)
-    dataset = collect_dataset(env, lambda obs: policy.act(obs, explore=True), n_steps=2000, seed=0)
+    dataset = collect_dataset(env, lambda obs: policy.act(obs, explore=True), steps=2000, seed=0)
     P, R, terminal = env.envs[0].unwrapped.transition_model()
     optimal = value_iteration(P, R, GAMMA, terminal)
     # the optimal policy goes forward everywhere; the myopic one (gamma = 0.5) goes back in states 0-2
@@ -79,7 +79,7 @@ def test_fqi_state_dict_refits_the_same_model_and_runs_through_core(chain_data, 
     agent = FQI(env.info, gamma=GAMMA, n_estimators=5, n_iterations=5, fit_every_steps=200)
     core = Core(agent, make_env("porcini/Chain-v0", seed=1, max_episode_steps=20), progress=False)
     core.fit_batch(dataset.batch)
-    core.learn(n_steps=400)  # collects epsilon-greedy and refits on everything every 200 steps
+    core.learn(steps=400)  # collects epsilon-greedy and refits on everything every 200 steps
     save_checkpoint(tmp_path / "fqi.pt", agent.state_dict(), {})
     clone = FQI(env.info, gamma=GAMMA, n_estimators=5, n_iterations=5, fit_every_steps=200)
     clone.load_state_dict(load_checkpoint(tmp_path / "fqi.pt"))

@@ -25,7 +25,7 @@ def trained(name, env_id, n_envs=2):
     """An agent after a few fits (so the networks are not at their initialization) and a batch of observations."""
     env = make_env(env_id, n_envs=n_envs, seed=0)
     agent = AGENTS[name](env.info)
-    Core(agent, env, progress=False).learn(n_steps=64)
+    Core(agent, env, progress=False).learn(steps=64)
     obs = np.stack([env.single_observation_space.sample() for _ in range(5)]).astype(np.float32)
     return agent, obs
 

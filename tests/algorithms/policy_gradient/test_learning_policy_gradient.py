@@ -40,7 +40,7 @@ def train(algo, seed, budget, env_id="CartPole-v1", record_of=None):
     agent = get_algorithm(algo)(env.info, **config.algo, seed=seed)
     evals = EvalEvery()
     core = Core(agent, env, eval_env=eval_env, callbacks=[evals], progress=False, eval_seed=eval_seed(seed))
-    core.learn(n_steps=budget, steps_per_epoch=EVAL_EVERY)
+    core.learn(steps=budget, steps_per_epoch=EVAL_EVERY)
     first = next((steps for steps, mean in evals.history if mean >= SOLVED), None)
     return {"algo": algo, "seed": seed, "first_solved_at": first, "final_eval": evals.history[-1][1],
             "train_time_s": round(core.train_time_s, 1), "evals": evals.history}

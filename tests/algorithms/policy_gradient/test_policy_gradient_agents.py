@@ -18,7 +18,7 @@ from porcini.algorithms.registry import get_algorithm
 from porcini.core.batch import TransitionBatch
 from porcini.errors import ConfigError
 from porcini.experiment.checkpoint import from_safe, to_safe
-from porcini.networks.flat import FlatParameters
+from porcini.networks.optim import FlatParameters
 
 SMALL = {
     PPO: dict(n_steps=16, batch_size=32, n_epochs=2, net_arch=(16, 16)),
@@ -50,7 +50,7 @@ def test_a_few_fits_change_the_parameters_and_return_finite_metrics(agent_cls, e
     agent = make(agent_cls, env)
     before = params_of(agent)
     core = Core(agent, env, progress=False)
-    core.learn(n_steps=800)  # Pendulum's episodes last 200 steps: REINFORCE fits twice
+    core.learn(steps=800)  # Pendulum's episodes last 200 steps: REINFORCE fits twice
     assert core.fits >= 2
     assert core.last_metrics and all(math.isfinite(v) for v in core.last_metrics.values())
     after = params_of(agent)
@@ -72,7 +72,7 @@ def test_continuous_actions_are_clipped_to_the_bounds_and_mode_is_deterministic(
 def test_save_load_gives_identical_actions(agent_cls, tmp_path):
     env = make_env("CartPole-v1", n_envs=2, seed=0)
     agent = make(agent_cls, env, seed=3)
-    Core(agent, env, progress=False).learn(n_steps=300)
+    Core(agent, env, progress=False).learn(steps=300)
     file = tmp_path / "agent.pt"
     torch.save(to_safe(agent.state_dict()), file)  # as the checkpoints do
     clone = make(agent_cls, env, seed=99)
@@ -84,7 +84,7 @@ def test_save_load_gives_identical_actions(agent_cls, tmp_path):
     # and so do the optimizer state and counters: the next fit is the same
     batch_env = make_env("CartPole-v1", n_envs=2, seed=5)
     for a in (agent, clone):
-        Core(a, batch_env.spawn(2, 5), progress=False).learn(n_steps=200)
+        Core(a, batch_env.spawn(2, 5), progress=False).learn(steps=200)
     assert all(torch.equal(v, params_of(clone)[k]) for k, v in params_of(agent).items())
 
 
@@ -93,7 +93,7 @@ def test_same_seed_twice_gives_identical_parameters(agent_cls):
     def run(seed):
         env = make_env("CartPole-v1", n_envs=2, seed=0)
         agent = make(agent_cls, env, seed=seed)
-        Core(agent, env, progress=False).learn(n_steps=300)
+        Core(agent, env, progress=False).learn(steps=300)
         return params_of(agent)
 
     first, second, other = run(7), run(7), run(8)
@@ -149,7 +149,7 @@ def test_truncation_bootstraps_and_termination_does_not(cycle_env, agent_cls, ov
     for end in ("truncated", "terminated"):
         env = make_env(lambda e=end: cycle_env(4, e), n_envs=4, seed=0)
         agent = agent_cls(env.info, gamma=gamma, net_arch=(32,), **overrides)
-        Core(agent, env, progress=False).learn(n_steps=steps)
+        Core(agent, env, progress=False).learn(steps=steps)
         values[end] = float(agent.value(last)[0])
     assert values["truncated"] == pytest.approx(1 / (1 - gamma), abs=0.25)
     assert values["terminated"] == pytest.approx(1.0, abs=0.1)
@@ -159,7 +159,7 @@ def test_reinforce_baseline_bootstraps_truncated_episodes(cycle_env):
     gamma = 0.8
     env = make_env(lambda: cycle_env(4, "truncated"), n_envs=2, seed=0)
     agent = Reinforce(env.info, gamma=gamma, net_arch=(32,), learning_rate=3e-3, fit_every_episodes=2)
-    Core(agent, env, progress=False).learn(n_steps=3000)
+    Core(agent, env, progress=False).learn(steps=3000)
     assert float(agent.value(np.eye(4, dtype=np.float32)[3:4])[0]) == pytest.approx(1 / (1 - gamma), abs=0.25)
 
 
@@ -181,11 +181,11 @@ def test_ppo_learning_rate_and_clip_range_decay_linearly_with_fitted_steps():
     agent = PPO(env.info, n_steps=10, batch_size=20, n_epochs=1, learning_rate=1e-3, clip_range=0.2,
                 learning_rate_schedule="linear", clip_range_schedule="linear")
     core = Core(agent, env, progress=False)
-    core.learn(n_steps=40, horizon=100)  # two fits of 20 steps: progress remaining 1 - 40/100
+    core.learn(steps=40, horizon=100)  # two fits of 20 steps: progress remaining 1 - 40/100
     assert core.last_metrics["learning_rate"] == pytest.approx(1e-3 * 0.6)
     assert core.last_metrics["clip_range"] == pytest.approx(0.2 * 0.6)
     assert agent.optimizer.param_groups[0]["lr"] == pytest.approx(1e-3 * 0.6)
-    core.learn(n_steps=100, horizon=100)  # past the horizon: the schedules stay at their end, fitting still works
+    core.learn(steps=100, horizon=100)  # past the horizon: the schedules stay at their end, fitting still works
     assert core.last_metrics["learning_rate"] == 0.0
     assert math.isfinite(core.last_metrics["loss_policy"])
 
@@ -195,10 +195,10 @@ def test_ppo_target_kl_stops_the_epochs_early():
     kw = dict(n_steps=64, batch_size=16, n_epochs=10, learning_rate=1e-2)  # 8 minibatches x 10 epochs per fit
     free = PPO(env.info, **kw)
     free_core = Core(free, env, progress=False)
-    free_core.learn(n_steps=128)
+    free_core.learn(steps=128)
     stopped = PPO(env.info, target_kl=1e-6, **kw)
     stopped_core = Core(stopped, env.spawn(2, 0), progress=False)
-    stopped_core.learn(n_steps=128)
+    stopped_core.learn(steps=128)
     assert free_core.last_metrics["n_updates"] == 80
     assert 1 <= stopped_core.last_metrics["n_updates"] < 80
     assert adam_steps(free) == 80 and adam_steps(stopped) == stopped_core.last_metrics["n_updates"]
@@ -225,7 +225,7 @@ def test_trpo_policy_step_stays_in_the_trust_region(env_id):
     agent.fit = spy
     core = Core(agent, env, progress=False)
     for _ in range(3):
-        core.learn(n_steps=128)
+        core.learn(steps=128)
         metrics = core.last_metrics
         assert metrics["line_search_success"] == 1.0
         assert 0 < metrics["kl_divergence"] < 0.005

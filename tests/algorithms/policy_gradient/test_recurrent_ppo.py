@@ -78,7 +78,7 @@ def test_replay_recomputes_exactly_what_acting_computed_and_gae_bootstraps_with_
         return data
 
     agent._replay = recording_replay
-    core.learn(n_steps=4 * 8 * 3)
+    core.learn(steps=4 * 8 * 3)
     assert len(replays) == 4
     kinds = set()
     for k, (data, b) in enumerate(zip(replays, batches)):
@@ -109,7 +109,7 @@ def test_evaluation_in_the_middle_of_a_rollout_leaves_training_unchanged():
         agent = RecurrentPPO(env.info, **SMALL, seed=3)
         core = Core(agent, env, eval_env=make_env("porcini/CueMemory-v0", n_envs=3, seed=2),
                     callbacks=[CueOnce()] if evaluate else [], progress=False)
-        core.learn(n_steps=64)
+        core.learn(steps=64)
         return agent
 
     plain, evaluated = run(False), run(True)
@@ -141,7 +141,7 @@ def test_save_load_gives_identical_actions_and_same_seed_identical_parameters():
         env = make_env("porcini/CueMemory-v0", n_envs=2, seed=0)
         agent = RecurrentPPO(env.info, **SMALL, seed=5)
         core = Core(agent, env, progress=False)
-        core.learn(n_steps=35)  # stops in the middle of a rollout and of episodes
+        core.learn(steps=35)  # stops in the middle of a rollout and of episodes
         return agent, core
 
     a, core = trained()
@@ -160,7 +160,7 @@ def test_save_load_gives_identical_actions_and_same_seed_identical_parameters():
 def test_continuous_actions_are_clipped():
     env = make_env("Pendulum-v1", n_envs=2, seed=0)
     agent = RecurrentPPO(env.info, **SMALL, log_std_init=2.0)
-    result = Core(agent, env, progress=False).learn(n_steps=32)
+    result = Core(agent, env, progress=False).learn(steps=32)
     assert np.isfinite(result.last_metrics["loss_value"])
     obs, _ = env.reset(seed=0)
     actions = np.stack([agent.act(obs, explore=True) for _ in range(50)])
@@ -189,7 +189,7 @@ def _cue_memory_return(agent_cls, **overrides):
     agent = agent_cls(env.info, n_steps=32, batch_size=128, n_epochs=10, learning_rate=3e-3, net_arch=(32,),
                       seed=0, **overrides)
     core = Core(agent, env, eval_env=make_env("porcini/CueMemory-v0", n_envs=4, seed=1), progress=False)
-    core.learn(n_steps=4096)
+    core.learn(steps=4096)
     return float(np.mean(core.evaluate(200).returns))
 
 

@@ -16,7 +16,7 @@ from porcini.algorithms.tabular.true_online_sarsa_lambda import TrueOnlineSarsaL
 def test_q_values_are_the_tables_rows(cls):
     env = make_env("FrozenLake-v1", seed=0)
     agent = cls(env.info)
-    Core(agent, env, progress=False).learn(n_steps=2000)
+    Core(agent, env, progress=False).learn(steps=2000)
     table = agent.q.weights
     assert np.abs(table).max() > 0  # it learned something: the rows differ from the initial zeros
     obs = np.arange(16)
@@ -29,7 +29,7 @@ def test_q_values_are_the_tables_rows(cls):
 def test_double_q_learning_explains_the_mean_of_its_two_estimates():
     env = make_env("FrozenLake-v1", seed=0)
     agent = DoubleQLearning(env.info)
-    Core(agent, env, progress=False).learn(n_steps=2000)
+    Core(agent, env, progress=False).learn(steps=2000)
     obs = np.arange(16)
     mean = (agent.q.weights[obs] + agent.q_b.weights[obs]) / 2
     assert not np.array_equal(agent.q.weights, agent.q_b.weights)

@@ -15,8 +15,8 @@ def online_returns(agent_cls, n_episodes, seed=0, n_envs=4, **config):
     eval_env = make_env("porcini/CliffWalking-v0", seed=100)
     agent = agent_cls(env.info, seed=seed, **config)
     core = Core(agent, env, eval_env=eval_env, progress=False)
-    returns = np.array(core.learn(n_episodes=n_episodes).episodes.returns)
-    return returns, core.evaluate(n_episodes=1)
+    returns = np.array(core.learn(episodes=n_episodes).episodes.returns)
+    return returns, core.evaluate(episodes=1)
 
 
 def test_cliff_walking_sarsa_is_safer_online_and_q_learning_greedy_is_optimal():
@@ -42,7 +42,7 @@ def test_mountain_car_tile_coded_sarsa_lambda(trace_type):
     env = make_env("MountainCar-v0", seed=0)
     agent = SarsaLambda(env.info, learning_rate=0.5 if trace_type == "replacing" else 0.3, epsilon=0.0,
                         gamma=1.0, trace_decay=0.9, trace_type=trace_type, n_tilings=8, tiles_per_dim=8)
-    returns = np.array(Core(agent, env, progress=False).learn(n_episodes=500).episodes.returns)
+    returns = np.array(Core(agent, env, progress=False).learn(episodes=500).episodes.returns)
     assert returns[-100:].mean() > -150, returns[-100:].mean()
 
 
@@ -51,5 +51,5 @@ def test_mountain_car_true_online_sarsa_lambda():
     # Same setting as above with dutch traces (van Seijen et al., 2016, Fig. 5 use Mountain Car with tile coding).
     env = make_env("MountainCar-v0", seed=0)
     agent = TrueOnlineSarsaLambda(env.info, learning_rate=0.5, epsilon=0.0, gamma=1.0, trace_decay=0.9)
-    returns = np.array(Core(agent, env, progress=False).learn(n_episodes=500).episodes.returns)
+    returns = np.array(Core(agent, env, progress=False).learn(episodes=500).episodes.returns)
     assert returns[-100:].mean() > -150, returns[-100:].mean()

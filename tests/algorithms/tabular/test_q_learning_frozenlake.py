@@ -9,7 +9,7 @@ def test_q_learning_solves_deterministic_frozenlake():
     eval_env = env.spawn(1, 1000)
     agent = QLearning(env.info, learning_rate=0.5, gamma=0.95, epsilon=0.2, seed=0)
     core = Core(agent, env, eval_env=eval_env, progress=False)
-    core.learn(n_steps=5000)
+    core.learn(steps=5000)
     record = core.evaluate(5)
     # the greedy policy reaches the goal (return 1) along a shortest path (6 steps on the 4x4 map)
     assert record.returns == [1.0] * 5

@@ -204,7 +204,7 @@ def test_traces_through_core_span_the_whole_episode(end):
     env = make_env(lambda: CountingEnv(n_actions=1, **kwargs), seed=0)
     alpha, gamma, lam = 0.5, 0.9, 0.8
     agent = SarsaLambda(env.info, feature_map=OneHotStep(), learning_rate=alpha, gamma=gamma, trace_decay=lam)
-    Core(agent, env, progress=False).learn(n_steps=6)  # two episodes
+    Core(agent, env, progress=False).learn(steps=6)  # two episodes
     # reference: the same two episodes through the obvious loop
     w, z = np.zeros(8), np.zeros(8)
     for _ in range(2):
@@ -233,7 +233,7 @@ def test_sarsa_bootstraps_from_the_action_it_then_takes():
     env = make_env("porcini/CliffWalking-v0", n_envs=2, seed=0, max_episode_steps=30)
     agent = Sarsa(env.info, epsilon=0.5)  # much exploration: a resampled a' would often differ
     recorder, log = RecordNextActions(agent), ActionLog()
-    Core(agent, env, callbacks=[log], progress=False).learn(n_steps=400)
+    Core(agent, env, callbacks=[log], progress=False).learn(steps=400)
     taken, ended = np.stack(log.actions), np.stack(log.ended)  # [T, B]
     bootstrapped = np.stack(recorder.next_actions)  # [T, B]: a' of row t, one row per fit
     goes_on = ~ended[:-1]
@@ -260,7 +260,7 @@ def test_same_seed_twice_gives_identical_q_tables(name):
     for _ in range(2):
         env = make_env("porcini/CliffWalking-v0", n_envs=2, seed=3)
         agent = get_algorithm(name)(env.info, learning_rate=0.5, seed=5)
-        Core(agent, env, progress=False).learn(n_steps=600)
+        Core(agent, env, progress=False).learn(steps=600)
         tables.append(agent.q.weights.copy())
     np.testing.assert_array_equal(tables[0], tables[1])
     assert np.abs(tables[0]).sum() > 0
@@ -271,7 +271,7 @@ def test_state_dict_round_trip_through_a_checkpoint(name, tmp_path):
     cls = get_algorithm(name)
     env = make_env("MountainCar-v0", seed=0)
     agent = cls(env.info, n_tilings=4, tiles_per_dim=4, epsilon=0.3, seed=1)
-    Core(agent, env, progress=False).learn(n_steps=300)
+    Core(agent, env, progress=False).learn(steps=300)
     save_checkpoint(tmp_path / "a.pt", agent.state_dict(), {"algo": name})
     clone = cls(env.info, n_tilings=4, tiles_per_dim=4, epsilon=0.3, seed=99)
     clone.load_state_dict(load_checkpoint(tmp_path / "a.pt", {"algo": name}))
@@ -318,7 +318,7 @@ def test_feature_kinds_from_config(kind, n_features):
     agent = QLearning(env.info, features=kind, rbf_centers_per_dim=3, fourier_order=1, poly_degree=1, n_tilings=2,
                       tiles_per_dim=2, learning_rate=0.01)
     assert agent.features.n_features == n_features and agent.q.weights.shape == (n_features, 3)
-    Core(agent, env, progress=False).learn(n_steps=50)
+    Core(agent, env, progress=False).learn(steps=50)
     assert np.isfinite(agent.q.weights).all() and np.abs(agent.q.weights).sum() > 0
 
 

@@ -180,7 +180,7 @@ def test_truncation_bootstraps_and_termination_does_not(ending):
     agent = DQN(env.info, gamma=gamma, learning_rate=1e-2, learning_starts=100, train_freq=10, gradient_steps=10,
                 batch_size=64, target_update_interval=20, net_arch=(16, 16), loss="mse", seed=0)
     # 3000 steps: at 1500 seed 0 is still on its way down from an overshoot (Q ≈ 23-31); seeds 0-3 are within 2% at 3000
-    Core(agent, env, progress=False).learn(n_steps=3000)
+    Core(agent, env, progress=False).learn(steps=3000)
     q = agent.q_values(np.arange(horizon, dtype=np.float32)[:, None] / horizon).max(axis=1)
     if ending == "truncate_at":
         np.testing.assert_allclose(q, 1 / (1 - gamma), rtol=0.1)
@@ -194,9 +194,9 @@ def test_learns_identity_env_with_one_hot_observations():
     agent = DQN(env.info, learning_rate=3e-3, learning_starts=200, train_freq=4, batch_size=32, gamma=0.5,
                 target_update_interval=100, exploration_fraction=0.5, net_arch=(32,), seed=0)
     core = Core(agent, env, eval_env=eval_env, progress=False)
-    core.learn(n_steps=3000)
+    core.learn(steps=3000)
     # a random policy scores 10 / 4 = 2.5; the identity policy 10
-    assert np.mean(core.evaluate(n_episodes=10).returns) >= 9.5
+    assert np.mean(core.evaluate(episodes=10).returns) >= 9.5
 
 
 def test_cadence_counters_and_target_updates_follow_sb3():
@@ -237,7 +237,7 @@ def test_save_load_gives_identical_actions_and_continuation():
     env = make_env("CartPole-v1", seed=0)
     agent = DQN(env.info, learning_starts=64, train_freq=32, batch_size=16, gradient_steps=2, net_arch=(32,),
                 prioritized_replay=True, n_steps=2, seed=0)
-    Core(agent, env, progress=False).learn(n_steps=256)
+    Core(agent, env, progress=False).learn(steps=256)
     file = io.BytesIO()
     torch.save(to_safe(agent.state_dict()), file)  # as the checkpoints do
     file.seek(0)
@@ -258,7 +258,7 @@ def test_same_seed_gives_identical_parameters():
         env = make_env("CartPole-v1", seed=0)
         agent = DQN(env.info, learning_starts=64, train_freq=32, batch_size=16, gradient_steps=4, double_q=True,
                     dueling=True, net_arch=(32,), seed=seed)
-        Core(agent, env, progress=False).learn(n_steps=300)
+        Core(agent, env, progress=False).learn(steps=300)
         return params(agent.q_net)
 
     assert torch.equal(run(1), run(1))
@@ -269,7 +269,7 @@ def test_cnn_on_pixels_keeps_uint8_in_the_buffer():
     env = make_env("porcini/PixelGridWorld-v0", seed=0)
     agent = DQN(env.info, learning_starts=32, train_freq=16, batch_size=8, gradient_steps=2, dueling=True,
                 features_dim=64, seed=0)
-    metrics = Core(agent, env, progress=False).learn(n_steps=96).last_metrics
+    metrics = Core(agent, env, progress=False).learn(steps=96).last_metrics
     assert np.isfinite(metrics["loss_td"])
     assert agent.buffer.sample(1, np.random.default_rng(0)).obs.dtype == np.uint8
     assert type(agent.q_net.trunk[0]).__name__ == "NatureCNN"

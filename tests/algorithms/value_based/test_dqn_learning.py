@@ -20,8 +20,8 @@ def train_until(agent, env_id, seed, budget, every, threshold, eval_episodes=10,
     core = Core(agent, env, eval_env=eval_env, eval_seed=20_000 + seed, progress=False)
     history = []
     while core.env_steps < budget:
-        core.learn(n_steps=every, horizon=horizon or budget)
-        history.append((core.env_steps, float(np.mean(core.evaluate(n_episodes=eval_episodes).returns))))
+        core.learn(steps=every, horizon=horizon or budget)
+        history.append((core.env_steps, float(np.mean(core.evaluate(episodes=eval_episodes).returns))))
         print(f"{env_id} seed {seed}: {history[-1]}", flush=True)
         if history[-1][1] >= threshold:
             break

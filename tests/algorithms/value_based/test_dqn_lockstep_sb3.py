@@ -181,7 +181,7 @@ def run_porcini_on_sb3_draws(seed: int, total: int, monkeypatch) -> RunLog:
     monkeypatch.setattr(agent, "fit", logged_fit)
     core = Core(agent, env, progress=False)
     core.reset(seed=[seed])  # SB3 resets env i with seed + i; porcini would derive its own seeds from an int
-    core.learn(n_steps=total, horizon=TOTAL)  # ε decays over a fraction of TOTAL, as SB3 was told
+    core.learn(steps=total, horizon=TOTAL)  # ε decays over a fraction of TOTAL, as SB3 was told
     return log
 
 

@@ -24,7 +24,7 @@ TOTAL = 50_000
 def make_pair(seed: int):
     env = make_env("CartPole-v1", seed=seed)
     ours = DQN(env.info, **ZOO, net_arch=(256, 256), seed=seed)
-    ours.set_horizon(TOTAL)  # as Core.learn(n_steps=TOTAL) does
+    ours.set_horizon(TOTAL)  # as Core.learn(steps=TOTAL) does
     peer = sb3.DQN("MlpPolicy", "CartPole-v1", **ZOO, policy_kwargs=dict(net_arch=[256, 256]), seed=seed,
                    device="cpu")
     peer._setup_learn(TOTAL)  # as learn() does: sets the horizon of the exploration schedule

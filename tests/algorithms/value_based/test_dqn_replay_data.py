@@ -20,7 +20,7 @@ def test_replay_buffer_holds_exactly_the_env_transitions():
     env = make_env("CartPole-v1", seed=3, max_episode_steps=HORIZON)
     agent = DQN(env.info, learning_starts=500, train_freq=64, gradient_steps=8, batch_size=32,
                 target_update_interval=10, net_arch=(32,), seed=3)
-    Core(agent, env, progress=False).learn(n_steps=3008, horizon=3000)
+    Core(agent, env, progress=False).learn(steps=3008, horizon=3000)
     n = len(agent.buffer)
     assert n == 3008
     data = agent.buffer.gather(np.arange(n))

@@ -13,7 +13,7 @@ from porcini.algorithms.value_based.qr_dqn import QRDQN
 def test_q_values_are_the_online_networks_and_value_their_max(cls):
     env = make_env("CartPole-v1", n_envs=2, seed=0)
     agent = cls(env.info, learning_starts=16, train_freq=4, batch_size=8, net_arch=(16,))
-    Core(agent, env, progress=False).learn(n_steps=64)
+    Core(agent, env, progress=False).learn(steps=64)
     assert agent.n_updates > 0
     obs = np.stack([env.single_observation_space.sample() for _ in range(5)]).astype(np.float32)
     out = agent.explain(obs)

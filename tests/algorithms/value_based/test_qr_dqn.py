@@ -132,8 +132,8 @@ def test_learns_identity_env_and_save_load_gives_identical_actions():
                   gamma=0.5, target_update_interval=100, exploration_fraction=0.5, exploration_final_eps=0.05,
                   net_arch=(32,), seed=0)
     core = Core(agent, env, eval_env=eval_env, progress=False)
-    core.learn(n_steps=3000)
-    assert np.mean(core.evaluate(n_episodes=10).returns) >= 9.5  # random: 2.5
+    core.learn(steps=3000)
+    assert np.mean(core.evaluate(episodes=10).returns) >= 9.5  # random: 2.5
     file = io.BytesIO()
     torch.save(to_safe(agent.state_dict()), file)
     file.seek(0)

@@ -49,7 +49,7 @@ def test_through_core_and_suite_time_limit_truncates(raw_env):
 
     env = make_dm_control_env("cartpole", "balance", seed=0)
     flags = Flags()
-    result = Core(RandomAgent(env.info), env, callbacks=[flags], progress=False).learn(n_steps=1000)
+    result = Core(RandomAgent(env.info), env, callbacks=[flags], progress=False).learn(steps=1000)
     # the suite ends every cartpole episode after 1000 steps as a time limit: truncated, not terminated
     assert result.episodes.lengths == [1000] and flags.ends == [(False, True)]
     assert 0.0 < result.episodes.returns[0] <= 1000.0

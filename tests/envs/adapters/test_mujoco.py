@@ -14,8 +14,8 @@ def test_inverted_pendulum_through_core_with_a_random_agent():
     assert env.info.obs_shape == (4,) and env.info.action_shape == (1,) and env.info.horizon == 1000
     stats = EpisodeInfoAggregator(env.num_envs)
     core = Core(RandomAgent(env.info), env, callbacks=[stats], progress=False)
-    result = core.learn(n_steps=400)
-    assert result.env_steps == 400 and result.episodes.n_episodes > 5
+    result = core.learn(steps=400)
+    assert result.steps == 400 and result.episodes.n_episodes > 5
     # the reward is info["reward_survive"] (1 while upright, 0 on the step it falls): per episode, the sum is the
     # return and the mean is over every step of the episode, the ended one included
     episodes = stats.ended_episodes()["reward_survive"]
@@ -28,7 +28,7 @@ def test_half_cheetah_reward_components_add_up_to_the_return(tmp_path, monkeypat
     monkeypatch.chdir(tmp_path)  # MuJoCo writes MUJOCO_LOG.TXT (a deprecation in HalfCheetah's XML) to the cwd
     env = make_mujoco_env("HalfCheetah-v5", n_envs=2, seed=0, max_episode_steps=40)
     stats = EpisodeInfoAggregator(env.num_envs, keys=["reward_forward", "reward_ctrl", "x_position", "x_velocity"])
-    result = Core(RandomAgent(env.info), env, callbacks=[stats], progress=False).learn(n_steps=2 * 40 * 2)
+    result = Core(RandomAgent(env.info), env, callbacks=[stats], progress=False).learn(steps=2 * 40 * 2)
     episodes = stats.ended_episodes()
     assert set(episodes) == {"reward_forward", "reward_ctrl", "x_position", "x_velocity"}
     assert len(episodes["reward_ctrl"]) == result.episodes.n_episodes == 4

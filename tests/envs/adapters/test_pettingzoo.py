@@ -102,7 +102,7 @@ def test_seeded_views_repeat_and_random_others_are_seeded():
 def test_through_make_env_and_core():
     env = make_pettingzoo_env(Relay, "runner", n_envs=2, seed=0)
     assert env.info.env_id == "relay_v0:runner"
-    result = Core(RandomAgent(env.info), env, progress=False).learn(n_steps=80)
+    result = Core(RandomAgent(env.info), env, progress=False).learn(steps=80)
     assert result.episodes.lengths == [4] * 20
     assert all(0 <= r <= 4 * 3 for r in result.episodes.returns)
 
@@ -140,5 +140,5 @@ def test_rock_paper_scissors():
             pass
 
     # paper (1) beats rock (0) on every move: +1 per move, 15 moves per game
-    result = Core(Paper(), env, progress=False).learn(n_episodes=4)
+    result = Core(Paper(), env, progress=False).learn(episodes=4)
     assert result.episodes.returns[:4] == [15.0] * 4 and result.episodes.lengths[:4] == [15] * 4

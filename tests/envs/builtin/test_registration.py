@@ -42,7 +42,7 @@ def test_gymnasium_check_env(env_id):
 def test_porcini_check_env(env_id):
     from porcini.envs import check_env
 
-    check_env(gym.make(env_id), n_steps=100)
+    check_env(gym.make(env_id), steps=100)
 
 
 def _snapshot(obs):

@@ -89,7 +89,7 @@ def test_regime_switching_gbm_statistics():
 
 
 def test_synthetic_episodes_follow_the_reset_seed():
-    env = TradingEnv(n_steps=50)
+    env = TradingEnv(episode_length=50)
     env.reset(seed=5)
     first = env.prices.copy()
     env.reset(seed=5)

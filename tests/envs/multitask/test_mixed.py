@@ -72,7 +72,7 @@ class RecordingAgent(BaseAgent):
 def test_batch_extras_source_matches_the_layout_through_core():
     env = make_mixed_env(SOURCES, seed=0)
     agent = RecordingAgent(env.info)
-    Core(agent, env, info_keys=("source",), progress=False).learn(n_steps=50 * 5 * 3)
+    Core(agent, env, info_keys=("source",), progress=False).learn(steps=50 * 5 * 3)
     assert len(agent.batches) >= 3
     for batch in agent.batches:
         source = batch.extras["source"]

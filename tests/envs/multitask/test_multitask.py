@@ -161,7 +161,7 @@ def test_task_id_reaches_batch_extras_through_core():
     env = make_env("CartPole-v1", n_envs=3, seed=0, wrappers=[(MultiTask, {"tasks": TASKS, "task_in_obs": True})])
     assert env.info.obs_shape == (7,)
     agent = RecordingAgent(env.info)
-    Core(agent, env, info_keys=("task_id",), progress=False).learn(n_steps=64 * 3 * 4)
+    Core(agent, env, info_keys=("task_id",), progress=False).learn(steps=64 * 3 * 4)
     for batch in agent.batches:
         task = batch.extras["task_id"]
         # the one-hot part of obs and next_obs (the true successor, within the same episode) names the same task

@@ -173,6 +173,6 @@ def test_params_reach_batch_extras_through_core():
 
     env = make_env(lambda: DomainRandomization(cartpole(), {"length": (0.2, 1.5)}), n_envs=2, seed=0)
     agent = Recorder()
-    Core(agent, env, info_keys=("param/length",), progress=False).learn(n_steps=400)
+    Core(agent, env, info_keys=("param/length",), progress=False).learn(steps=400)
     lengths = np.concatenate([b.extras["param/length"].ravel() for b in agent.batches])
     assert ((lengths >= 0.2) & (lengths <= 1.5)).all() and len(np.unique(lengths)) > 2

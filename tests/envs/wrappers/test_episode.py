@@ -82,7 +82,7 @@ def test_per_env_episode_statistics_reach_the_vector_info():
 def test_vector_episode_statistics_equal_cores_records(recorder_agent):
     env = make_env("CartPole-v1", n_envs=3, seed=0, wrappers=[VectorRecordEpisodeStatistics])
     core = Core(recorder_agent(env.info), env, progress=False)
-    result = core.learn(n_steps=1500)
+    result = core.learn(steps=1500)
     assert result.episodes.n_episodes > 10
     assert list(env.return_queue)[-10:] == result.episodes.returns[-10:]
     assert list(env.length_queue)[-10:] == result.episodes.lengths[-10:]

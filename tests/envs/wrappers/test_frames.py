@@ -46,7 +46,7 @@ def test_core_never_stacks_frames_across_episodes(recorder_agent):
     env = make_env(lambda: CountingEnv(terminate_at=5, truncate_at=3), n_envs=2, seed=0,
                    wrappers=[(FrameStackObservation, {"stack_size": 4})])
     agent = recorder_agent(env.info, fit_every_steps=20)
-    Core(agent, env, progress=False).learn(n_steps=200)
+    Core(agent, env, progress=False).learn(steps=200)
     for batch in agent.batches:
         # every transition stays in one episode and advances the newest frame's t by one
         np.testing.assert_array_equal(batch.next_obs[..., -1, 0], batch.obs[..., -1, 0])

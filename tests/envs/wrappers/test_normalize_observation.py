@@ -111,7 +111,7 @@ def test_core_next_obs_of_ended_episodes_is_normalized(recorder_agent):
         return out
 
     env.env.step, env.step = inner_spy, outer_spy
-    Core(agent, env, progress=False).learn(n_steps=400)
+    Core(agent, env, progress=False).learn(steps=400)
     ended_next = [b.next_obs[0][b.terminated[0] | b.truncated[0]] for b in agent.batches]
     ended_next = np.concatenate([x for x in ended_next if len(x)])
     assert len(expected) > 5

@@ -39,7 +39,7 @@ def test_every_kth_episode_to_gif_with_one_frame_per_step_plus_reset(tmp_path, r
     env = make_env(PaintEnv, seed=0, wrappers=[(RecordVideo, {"video_folder": tmp_path, "every_episodes": 2,
                                                               "video_format": "gif"})])
     core = Core(recorder_agent(env.info), env, progress=False)
-    core.learn(n_episodes=5)  # Core's extra reset before the first step does not count as an episode
+    core.learn(episodes=5)  # Core's extra reset before the first step does not count as an episode
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"rl-video-episode-{i}.gif" for i in (0, 2, 4)]
     frames = imageio.mimread(tmp_path / "rl-video-episode-2.gif")
     assert len(frames) == 4 + 1
