@@ -148,12 +148,12 @@ class HerReplayBuffer:
         self._close_stored_episodes(ended, t0)
         self._storage.add(self._to_storage(batch))
         self._allocate_episode_arrays(n_envs)
-        kept = min(batch.n_steps, self._rows())
-        rows = self._row_of(np.arange(t0 + batch.n_steps - kept, t0 + batch.n_steps))
+        kept = min(batch.n_rows, self._rows())
+        rows = self._row_of(np.arange(t0 + batch.n_rows - kept, t0 + batch.n_rows))
         self._episode_start[rows] = start[-kept:]
         self._episode_end[rows] = end[-kept:]
         if ended.any():
-            last = batch.n_steps - 1 - np.argmax(ended[::-1], axis=0)  # each env's last episode end in the batch
+            last = batch.n_rows - 1 - np.argmax(ended[::-1], axis=0)  # each env's last episode end in the batch
             self._open_start = np.where(ended.any(axis=0), t0 + last + 1, self._open_start)
 
     def sample(self, n: int, rng: np.random.Generator) -> TransitionBatch:
