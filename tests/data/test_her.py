@@ -135,6 +135,14 @@ def test_relabelling_matches_the_reference_on_interleaved_episodes(strategy):
     assert abs(relabelled.mean() - p) < 4 * np.sqrt(p * (1 - p) / 4000)
 
 
+def test_zero_sampled_goals_replays_the_real_goals_only():
+    stream = EpisodeStream(n_envs=2, seed=1)
+    buffer = HerReplayBuffer(500, goal_reward, n_sampled_goal=0, compute_terminated=goal_reached)
+    fill(buffer, stream, np.random.default_rng(0), n_batches=10)
+    relabelled, _ = check_sample(stream, buffer.sample(500, np.random.default_rng(1)), "future", set(stream.records))
+    assert not relabelled.any() and buffer.relabel_probability == 0.0
+
+
 def test_future_goals_are_uniform_over_the_later_steps_of_the_episode():
     stream = EpisodeStream(n_envs=1, seed=0, p_terminated=0.0, p_truncated=0.0)
     batch = stream.batch(5)  # one episode in progress, 5 steps
@@ -225,6 +233,15 @@ def test_state_dict_round_trip_gives_identical_samples(tmp_path):
         batch = stream.batch(4)
         original.add(batch)
         restored.add(batch)
+
+
+def test_an_empty_buffer_round_trips_and_then_fills():
+    empty = HerReplayBuffer(40, goal_reward, strategy="final")
+    restored = HerReplayBuffer(40, goal_reward, strategy="final")
+    restored.load_state_dict(empty.state_dict())
+    stream = EpisodeStream(n_envs=2, seed=3)
+    restored.add(stream.batch(6))
+    check_sample(stream, restored.sample(100, np.random.default_rng(0)), "final", set(stream.records), False)
 
 
 def test_corrupt_or_foreign_state_is_rejected():
