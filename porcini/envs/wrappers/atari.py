@@ -22,7 +22,7 @@ import numpy as np
 
 from porcini.envs.wrappers._common import make_box, require_box, require_env
 from porcini.envs.wrappers.frames import FrameStackObservation
-from porcini.errors import missing_extra
+from porcini.errors import ConfigError, missing_extra
 
 NOOP, FIRE = 0, 1
 
@@ -322,6 +322,9 @@ class NatureAtari(gym.Wrapper):
         screen_size: height and width of the frames.
         stack_size: frames stacked (1: no stacking, observations ``[84, 84]``).
 
+    Raises:
+        ConfigError: the env skips frames itself (a usage error: the command line exits with code 2).
+
     Example:
         >>> from porcini import make_env
         >>> env = make_env("ALE/Pong-v5", env_kwargs={"frameskip": 1}, wrappers=[NatureAtari])  # doctest: +SKIP
@@ -335,7 +338,7 @@ class NatureAtari(gym.Wrapper):
         meanings = action_meanings("NatureAtari", env)
         frameskip = getattr(env.unwrapped, "_frameskip", 1)
         if frameskip != 1:
-            raise ValueError(f"NatureAtari needs an env that steps one frame per action, got frameskip={frameskip}; "
+            raise ConfigError(f"NatureAtari needs an env that steps one frame per action, got frameskip={frameskip}; "
                              "make it with frameskip=1 (make_env(..., env_kwargs={'frameskip': 1}), in a run config "
                              "env.kwargs: {frameskip: 1}) so that its MaxAndSkip does the skipping")
         _check_int("NatureAtari", "noop_max", noop_max, 0)

@@ -9,6 +9,7 @@ import sys
 import gymnasium as gym
 import numpy as np
 import pytest
+import torch
 from click.testing import CliRunner
 
 from porcini import Core
@@ -35,10 +36,12 @@ def test_pong_recipe_trains_dqn_through_core():
     env = make_atari_env("ALE/Pong-v5", seed=0)
     assert env.single_observation_space == gym.spaces.Box(0, 255, (4, 84, 84), np.uint8)
     assert env.single_action_space == gym.spaces.Discrete(6)
-    agent = DQN(env.info, buffer_size=500, learning_starts=100, train_freq=4, target_update_interval=100,
+    agent = DQN(env.info, buffer_size=500, learning_starts=200, train_freq=4, target_update_interval=50,
                 net_arch=(), seed=0)
+    before = [p.detach().clone() for p in agent.q_net.parameters()]
     result = Core(agent, env, progress=False).learn(n_steps=300)
-    assert result.env_steps == 300 and agent.q_net is not None
+    assert result.env_steps == 300 and agent.n_updates == (300 - 200) // 4
+    assert any(not torch.equal(b, p) for b, p in zip(before, agent.q_net.parameters()))  # it learned from frames
     env.close()
 
 
@@ -46,7 +49,7 @@ def test_pong_recipe_trains_ppo_through_core():
     env = make_atari_env("ALE/Pong-v5", n_envs=2, seed=0, vectorization="sync")
     agent = PPO(env.info, n_steps=64, batch_size=64, n_epochs=1, net_arch=(), ent_coef=0.01, seed=0)
     result = Core(agent, env, progress=False).learn(n_steps=256)
-    assert result.env_steps == 256
+    assert result.env_steps == 256 and np.isfinite(result.last_metrics["loss_value"])
     env.close()
 
 
@@ -93,6 +96,12 @@ def test_make_env_imports_ale_py_for_an_ale_id_in_a_fresh_process():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "(210, 160, 3)"
+
+
+def test_the_recipe_on_an_env_that_skips_frames_is_a_usage_error(tmp_path):
+    result = CliRunner().invoke(main, ["train", "dqn", "ALE/Seaquest-v5", "--set", "env.wrappers=[NatureAtari]",
+                                       "--steps", "100", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "frameskip=4" in result.output and "env.kwargs: {frameskip: 1}" in result.output
 
 
 @pytest.fixture
