@@ -39,8 +39,8 @@ def test_pong_recipe_trains_dqn_through_core():
     agent = DQN(env.info, buffer_size=500, learning_starts=200, train_freq=4, target_update_interval=50,
                 net_arch=(), seed=0)
     before = [p.detach().clone() for p in agent.q_net.parameters()]
-    result = Core(agent, env, progress=False).learn(n_steps=300)
-    assert result.env_steps == 300 and agent.n_updates == (300 - 200) // 4
+    result = Core(agent, env, progress=False).learn(steps=300)
+    assert result.steps == 300 and agent.n_updates == (300 - 200) // 4
     assert any(not torch.equal(b, p) for b, p in zip(before, agent.q_net.parameters()))  # it learned from frames
     env.close()
 
@@ -48,8 +48,8 @@ def test_pong_recipe_trains_dqn_through_core():
 def test_pong_recipe_trains_ppo_through_core():
     env = make_atari_env("ALE/Pong-v5", n_envs=2, seed=0, vectorization="sync")
     agent = PPO(env.info, n_steps=64, batch_size=64, n_epochs=1, net_arch=(), ent_coef=0.01, seed=0)
-    result = Core(agent, env, progress=False).learn(n_steps=256)
-    assert result.env_steps == 256 and np.isfinite(result.last_metrics["loss_value"])
+    result = Core(agent, env, progress=False).learn(steps=256)
+    assert result.steps == 256 and np.isfinite(result.last_metrics["loss_value"])
     env.close()
 
 
