@@ -69,7 +69,8 @@ def test_bernoulli_matches_independent_torch_bernoullis():
     ours = Bernoulli(logits)
     ref = [td.Bernoulli(logits=logits[..., i]) for i in range(5)]  # one per bit
     action = torch.randint(0, 2, (*BATCH, 5))
-    torch.testing.assert_close(ours.log_prob(action), sum(r.log_prob(action[..., i].float()) for i, r in enumerate(ref)))
+    expected = sum(r.log_prob(action[..., i].float()) for i, r in enumerate(ref))
+    torch.testing.assert_close(ours.log_prob(action), expected)
     torch.testing.assert_close(ours.log_prob(action.to(torch.int8)), ours.log_prob(action))
     torch.testing.assert_close(ours.entropy(), sum(r.entropy() for r in ref))
     torch.testing.assert_close(ours.probs, torch.sigmoid(logits))
