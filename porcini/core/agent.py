@@ -67,6 +67,9 @@ EXPLAIN_KEYS = {
                 "DiscreteSAC's critics' minimum, tabular agents' table)",
     "action_probs": "[B, A] probabilities of a categorical policy (each row sums to 1); never a softmax of "
                     "Q-values, which is not the agent's policy",
+    "component_probs": "[B, k, max_n] probabilities of each component's values under a MultiDiscrete policy "
+                       "(row i of an observation sums to 1 over component i's values; 0 past them)",
+    "bit_probs": "[B, n] probability that each bit of a MultiBinary policy's action is 1",
     "action_mean": "[B, action_dim] mean of a Gaussian policy in the env's action units, before clipping",
     "action_std": "[B, action_dim] standard deviation of that Gaussian",
     "pre_tanh_mean": "[B, action_dim] mean of a tanh-squashed Gaussian policy (SAC) before the tanh; the action "

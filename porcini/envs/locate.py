@@ -19,7 +19,10 @@ from typing import Any
 
 import gymnasium as gym
 
-from porcini.errors import ConfigError
+from porcini.errors import ConfigError, missing_extra
+
+# Gymnasium namespaces whose ids a package registers when imported: namespace -> (module, porcini extra)
+OPTIONAL_NAMESPACES = {"ALE": ("ale_py", "atari")}
 
 
 def split_env_path(env: str) -> tuple[str, str] | None:
@@ -68,6 +71,7 @@ def resolve_env(env: str) -> str | Callable[..., Any]:
     """
     parts = split_env_path(env)
     if parts is None:
+        register_namespace(env)
         return env
     module_name, name = parts
     module = import_env_module(module_name)
@@ -84,6 +88,22 @@ def resolve_env(env: str) -> str | Callable[..., Any]:
         f"factory named {name!r}{hint}. Register the env in {module_name} with gymnasium.register(id={name!r}, "
         f"entry_point=...) or name its Env class"
     )
+
+
+def register_namespace(env_id: str) -> None:
+    """Import the package that registers ``env_id``'s namespace (``ALE/Pong-v5``: ale_py), if it is not yet.
+
+    Raises:
+        MissingExtraError: the package is not installed (names the porcini extra that installs it).
+    """
+    namespace, sep, _ = env_id.partition("/")
+    if not sep or namespace not in OPTIONAL_NAMESPACES or env_id in gym.registry:
+        return
+    module, extra = OPTIONAL_NAMESPACES[namespace]
+    try:
+        importlib.import_module(module)
+    except ImportError as err:
+        raise missing_extra(f"the {namespace} env {env_id}", extra, err) from err
 
 
 def _is_the_module(err: ModuleNotFoundError, module: str) -> bool:

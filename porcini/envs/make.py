@@ -13,7 +13,7 @@ from gymnasium.vector import AutoresetMode
 from porcini.envs.async_vector import AsyncVectorEnv
 from porcini.envs.goal import goal_functions
 from porcini.envs.info import EnvInfo
-from porcini.envs.locate import resolve_env
+from porcini.envs.locate import register_namespace, resolve_env
 from porcini.envs.vector import CheckedVectorEnv, SerialVectorEnv
 from porcini.errors import EnvCheckError
 from porcini.seeding import action_space_seed
@@ -47,6 +47,32 @@ def split_wrappers(wrappers: Sequence[Wrapper]) -> tuple[list[Callable], list[Ca
     return per_env, vector
 
 
+def evaluation_wrappers(wrappers: Sequence[Wrapper]) -> list[Wrapper]:
+    """The wrappers of an evaluation env: training-only ones left out or switched to their evaluation variant.
+
+    A wrapper class with a classmethod ``evaluation_kwargs(kwargs)`` says what an evaluation env takes instead of
+    it: its keyword arguments there, or None to leave it out (``EpisodicLife``, ``SignReward``); ``NatureAtari``
+    passes ``training=False``. Every other wrapper is kept as it is. porcini's experiment runner builds its
+    evaluation env (and its videos) with these, so evaluation returns are in the env's own units.
+
+    Example:
+        >>> from porcini.envs.wrappers import FrameStackObservation, SignReward
+        >>> evaluation_wrappers([SignReward, (FrameStackObservation, {"stack_size": 4})])
+        [(<class 'porcini.envs.wrappers.frames.FrameStackObservation'>, {'stack_size': 4})]
+    """
+    out: list[Wrapper] = []
+    for w in wrappers:
+        fn, kwargs = (w[0], dict(w[1])) if isinstance(w, tuple) else (w, {})
+        switch = getattr(fn, "evaluation_kwargs", None)
+        if not callable(switch):
+            out.append(w)
+            continue
+        evaluation = switch(kwargs)
+        if evaluation is not None:
+            out.append((fn, dict(evaluation)))
+    return out
+
+
 def env_factory(env: Any, env_kwargs: dict[str, Any], max_episode_steps: int | None) -> Callable[[], gym.Env]:
     """A zero-argument factory of one env from a Gymnasium id, an ``Env`` subclass or a factory.
 
@@ -59,8 +85,14 @@ def env_factory(env: Any, env_kwargs: dict[str, Any], max_episode_steps: int | N
     if isinstance(env, str):
         env = resolve_env(env)
     if isinstance(env, str):
-        # porcini checks every step itself, so Gymnasium's passive checker would only repeat the work
-        return lambda: gym.make(env, disable_env_checker=True, max_episode_steps=max_episode_steps, **env_kwargs)
+        env_id = env
+
+        def make_registered() -> gym.Env:
+            register_namespace(env_id)  # a worker process that did not fork has not imported ale_py & co. yet
+            # porcini checks every step itself, so Gymnasium's passive checker would only repeat the work
+            return gym.make(env_id, disable_env_checker=True, max_episode_steps=max_episode_steps, **env_kwargs)
+
+        return make_registered
     if isinstance(env, gym.Env):
         raise TypeError(
             "make_env got an env instance; pass its class or a factory (lambda: MyEnv(...)) so that each of the "

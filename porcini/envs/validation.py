@@ -61,6 +61,12 @@ class StepValidator:
             (int(action_space.start), int(action_space.start + action_space.n))
             if isinstance(action_space, gym.spaces.Discrete) else None
         )
+        # per-component [low, high] of MultiDiscrete and MultiBinary actions (both integer grids)
+        self._grid_actions: tuple[np.ndarray, np.ndarray] | None = None
+        if isinstance(action_space, gym.spaces.MultiDiscrete):
+            self._grid_actions = (action_space.start, action_space.start + action_space.nvec - 1)
+        elif isinstance(action_space, gym.spaces.MultiBinary):
+            self._grid_actions = (np.zeros(action_space.shape, np.int64), np.ones(action_space.shape, np.int64))
         self._action_shape = (n_envs, *(action_space.shape or ()))
 
     def _where(self, index: int) -> str:
@@ -89,6 +95,8 @@ class StepValidator:
             elif a.min() < start or a.max() >= stop:
                 bad = int(np.flatnonzero((a < start) | (a >= stop))[0])
                 self._raise_action(bad, a[bad])
+        elif self._grid_actions is not None:
+            self._check_grid_actions(a)
         elif self._act_bounds is not None:
             low, high = self._act_bounds
             if not ((a >= low).all() and (a <= high).all()):
@@ -100,6 +108,23 @@ class StepValidator:
                     "agent, or add the ClipAction / ClippedRescaleAction wrapper"
                 )
         return a
+
+    def _check_grid_actions(self, a: np.ndarray) -> None:
+        """Raise EnvCheckError unless MultiDiscrete/MultiBinary actions are integers within every component's range."""
+        space = self.action_space
+        if a.dtype.kind not in "iub":
+            raise EnvCheckError(
+                f"actions have dtype {a.dtype} but {space} takes integers, for env {self.env_id} at step "
+                f"{self.step_count}; convert with .astype({space.dtype})"
+            )
+        low, high = self._grid_actions  # type: ignore[misc]
+        inside = ((a >= low) & (a <= high)).reshape(self.n_envs, -1).all(axis=1)
+        if not inside.all():
+            bad = int(np.flatnonzero(~inside)[0])
+            raise EnvCheckError(
+                f"action {a[bad].tolist()} is outside {space} {self._where(bad)} (components run from "
+                f"{low.tolist()} to {high.tolist()}); the agent must return actions from the env's action space"
+            )
 
     def _raise_non_finite_action(self, index: int, value: np.ndarray) -> None:
         # clipping would hide it: a NaN or inf action means the agent's numbers broke, not that it overshot

@@ -16,6 +16,7 @@ import numpy as np
 from porcini.envs import SerialVectorEnv, make_env
 from porcini.envs.async_vector import AsyncVectorEnv
 from porcini.envs.episode_log import ReplayError
+from porcini.envs.make import evaluation_wrappers
 from porcini.errors import CheckpointError, ConfigError
 from porcini.experiment.config import RunConfig
 from porcini.experiment.seeding import eval_seed
@@ -60,6 +61,9 @@ def wrapper_specs(config: RunConfig) -> list[Any]:
 def build_envs(config: RunConfig) -> tuple[Any, Any]:
     """The training env (seeded with the run seed) and the evaluation env (seeds disjoint from training).
 
+    The evaluation env has the training env's wrappers as :func:`~porcini.envs.make.evaluation_wrappers` gives
+    them: training-only ones (``EpisodicLife``, ``SignReward``) left out, ``NatureAtari`` with ``training=False``.
+
     Stateful vector wrappers of the evaluation env (observation normalization) read the training env's
     statistics, frozen, so evaluation sees observations scaled as the agent was trained on them.
     """
@@ -72,7 +76,10 @@ def build_envs(config: RunConfig) -> tuple[Any, Any]:
     if base is not None:
         base.record_for_resume()
     n_eval = max(1, min(config.env.n_envs, config.eval_episodes))
-    eval_env = env.spawn(n_eval, eval_seed(config.seed))
+    # training-only wrappers (episodic life, sign rewards) are left out: evaluation returns are the env's own
+    eval_env = make_env(config.env.id, n_envs=n_eval, seed=eval_seed(config.seed),
+                        wrappers=evaluation_wrappers(wrappers), vectorization=config.env.vectorization,
+                        max_episode_steps=config.env.max_episode_steps, env_kwargs=env_kwargs, check=config.env.check)
     for train_wrapper, eval_wrapper in zip(_vector_wrappers(env), _vector_wrappers(eval_env)):
         share = getattr(eval_wrapper, "share_statistics", None)
         if callable(share):

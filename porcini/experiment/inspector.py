@@ -29,6 +29,8 @@ PANEL_TITLES = {
     "reward": "reward",
     "value": "value estimate",
     "action_probs": "action probabilities",
+    "component_probs": "probability of each component's chosen value",
+    "bit_probs": "probability of each bit being 1",
     "q_values": "Q-values",
     "action_mean": "policy mean ± std",
     "pre_tanh_mean": "policy mean ± std (before tanh)",
@@ -114,8 +116,12 @@ def _draw_action(ax: Axes, steps: np.ndarray, trace: dict[str, np.ndarray], spac
         ax.set_ylabel("action (dashed: bounds)")
         ax.legend(loc="upper right", fontsize=8)
     else:
-        ax.step(steps, trace["action"].reshape(len(steps)), where="post")
+        actions = trace["action"].reshape(len(steps), -1)  # one column per component of a multi-part action
+        for d in range(actions.shape[1]):
+            ax.step(steps, actions[:, d], where="post", label=f"action[{d}]")
         ax.set_ylabel("action")
+        if actions.shape[1] > 1:
+            ax.legend(loc="upper right", fontsize=8)
 
 
 def _draw_bounds(ax: Axes, low: float, high: float, color: Any) -> None:
@@ -163,8 +169,29 @@ def _draw_gaussian(ax: Axes, steps: np.ndarray, trace: dict[str, np.ndarray], sp
     ax.legend(loc="upper right", fontsize=8)
 
 
+def _draw_component_probs(ax: Axes, steps: np.ndarray, trace: dict[str, np.ndarray], space: gym.Space) -> None:
+    probs = trace["component_probs"]  # [T, k, max_n]
+    chosen = trace["action"].reshape(len(steps), -1, 1).astype(np.int64)
+    picked = np.take_along_axis(probs, chosen, axis=-1)[..., 0]
+    for d in range(picked.shape[1]):
+        ax.plot(steps, picked[:, d], label=f"P(action[{d}])")
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("probability")
+    ax.legend(loc="upper right", fontsize=8)
+
+
+def _draw_bit_probs(ax: Axes, steps: np.ndarray, trace: dict[str, np.ndarray], space: gym.Space) -> None:
+    probs = trace["bit_probs"]
+    for d in range(probs.shape[1]):
+        ax.plot(steps, probs[:, d], label=f"P(bit {d} = 1)")
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("probability")
+    ax.legend(loc="upper right", fontsize=8)
+
+
 _DRAW = {"action": _draw_action, "reward": _draw_reward, "value": _draw_value, "action_probs": _draw_probs,
-         "q_values": _draw_q_values, "action_mean": _draw_gaussian, "pre_tanh_mean": _draw_gaussian}
+         "component_probs": _draw_component_probs, "bit_probs": _draw_bit_probs, "q_values": _draw_q_values,
+         "action_mean": _draw_gaussian, "pre_tanh_mean": _draw_gaussian}
 
 
 def episode_figure(run_dir: str | Path, checkpoint: str = "best") -> Figure:

@@ -84,7 +84,9 @@ def check_env_id(env_id: str) -> None:
     Ids of the form ``module:EnvId`` register their env on import, so they are left to ``make_env``.
     """
     import porcini.envs  # noqa: F401  (registers porcini's envs)
+    from porcini.envs.locate import register_namespace
 
+    register_namespace(env_id)  # ALE/... ids: ale_py registers them (or the error names porcini[atari])
     if ":" in env_id or env_id in gym.registry:
         return
     close = difflib.get_close_matches(env_id, list(gym.registry), n=3, cutoff=0.6)

@@ -9,6 +9,7 @@ from typing import Any
 
 from porcini.core import Core
 from porcini.envs import make_env
+from porcini.envs.make import evaluation_wrappers
 from porcini.envs.wrappers import RecordVideo
 from porcini.experiment.config import RunConfig
 from porcini.experiment.envs import stateful_wrappers, wrapper_specs
@@ -18,15 +19,16 @@ from porcini.experiment.seeding import eval_seed
 def record_episode(config: RunConfig, agent: Any, folder: Path, train_env: Any) -> Path:
     """Render one deterministic episode of ``agent`` in a fresh copy of the run's env; return the video's path.
 
-    The env gets the run's wrappers, with ``RecordVideo`` innermost so it films the env as it is, and the
-    training env's wrapper statistics (observation normalization) loaded, frozen.
+    The env gets the run's wrappers as an evaluation env has them (no training-only ones), with ``RecordVideo``
+    innermost so it films the env as it is, and the training env's wrapper statistics (observation
+    normalization) loaded, frozen.
     """
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # pygame-rendered envs need no display
     fmt = "mp4" if importlib.util.find_spec("imageio_ffmpeg") is not None else "gif"
     folder.mkdir(parents=True, exist_ok=True)
     prefix = f"eval-s{config.seed}"
     wrappers = [(RecordVideo, {"video_folder": str(folder), "name_prefix": prefix, "video_format": fmt}),
-                *wrapper_specs(config)]
+                *evaluation_wrappers(wrapper_specs(config))]
     env = make_env(config.env.id, n_envs=1, seed=eval_seed(config.seed), wrappers=wrappers, vectorization="sync",
                    max_episode_steps=config.env.max_episode_steps,
                    env_kwargs={**config.env.kwargs, "render_mode": "rgb_array"}, check=config.env.check)

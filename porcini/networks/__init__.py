@@ -12,13 +12,23 @@ from code that needs networks.
 
 from porcini.networks.builders import NetArch, is_image_space, make_trunk, parse_net_arch
 from porcini.networks.cnn import NatureCNN
-from porcini.networks.distributions import Categorical, DiagGaussian, TanhGaussian, tanh_log_det_jacobian
+from porcini.networks.distributions import (
+    Bernoulli,
+    Categorical,
+    DiagGaussian,
+    MultiCategorical,
+    PolicyDistribution,
+    TanhGaussian,
+    tanh_log_det_jacobian,
+)
 from porcini.networks.ensemble import EnsembleMLP
 from porcini.networks.heads import (
+    BernoulliHead,
     CategoricalHead,
     DeterministicHead,
     DiagGaussianHead,
     DuelingQHead,
+    MultiCategoricalHead,
     QHead,
     TanhGaussianHead,
     ValueHead,
@@ -31,6 +41,8 @@ from porcini.networks.recurrent import LSTMCore
 __all__ = [
     "ACTIVATIONS",
     "MLP",
+    "Bernoulli",
+    "BernoulliHead",
     "Categorical",
     "CategoricalHead",
     "DeterministicHead",
@@ -39,8 +51,11 @@ __all__ = [
     "DuelingQHead",
     "EnsembleMLP",
     "LSTMCore",
+    "MultiCategorical",
+    "MultiCategoricalHead",
     "NatureCNN",
     "NetArch",
+    "PolicyDistribution",
     "QHead",
     "TanhGaussian",
     "TanhGaussianHead",

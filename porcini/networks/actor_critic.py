@@ -15,8 +15,14 @@ from torch import nn
 
 from porcini.errors import UnsupportedSpaceError
 from porcini.networks.builders import make_trunk, parse_net_arch
-from porcini.networks.distributions import HALF_LOG_2PI, Categorical, DiagGaussian
-from porcini.networks.heads import CategoricalHead, DiagGaussianHead, ValueHead
+from porcini.networks.distributions import HALF_LOG_2PI, DiagGaussian, PolicyDistribution
+from porcini.networks.heads import (
+    BernoulliHead,
+    CategoricalHead,
+    DiagGaussianHead,
+    MultiCategoricalHead,
+    ValueHead,
+)
 
 
 def clipped_gaussian_log_prob(dist: DiagGaussian, action: torch.Tensor, low: torch.Tensor,
@@ -47,17 +53,54 @@ def clipped_gaussian_log_prob(dist: DiagGaussian, action: torch.Tensor, low: tor
     return torch.where(at_low | at_high, tail, density).sum(dim=-1)
 
 
+def policy_head(space: gym.Space, in_dim: int, init: str = "orthogonal", log_std_init: float = 0.0) -> nn.Module:
+    """The policy head for an action space.
+
+    ``Discrete`` gets a :class:`CategoricalHead`, ``Box`` a :class:`DiagGaussianHead`, ``MultiDiscrete`` a
+    :class:`MultiCategoricalHead` and ``MultiBinary`` a :class:`BernoulliHead`.
+
+    Args:
+        space: the env's action space.
+        in_dim: size of the features the head reads.
+        init: ``"orthogonal"`` or ``"default"``.
+        log_std_init: initial ``log_std`` of a Gaussian head.
+
+    Raises:
+        UnsupportedSpaceError: another space, a ``MultiDiscrete`` whose components do not start at 0, or a
+            multi-dimensional ``MultiDiscrete``/``MultiBinary``.
+    """
+    if isinstance(space, gym.spaces.Discrete):
+        return CategoricalHead(in_dim, int(space.n), init=init)
+    if isinstance(space, gym.spaces.Box):
+        action_dim = int(np.prod(space.shape)) if space.shape else 1
+        return DiagGaussianHead(in_dim, action_dim, log_std_init, init=init)
+    if isinstance(space, (gym.spaces.MultiDiscrete, gym.spaces.MultiBinary)) and len(space.shape) != 1:
+        raise UnsupportedSpaceError(f"ActorCritic needs a one-dimensional {type(space).__name__} action space, not "
+                                    f"{space} of shape {space.shape}; flatten the actions with an ActionWrapper")
+    if isinstance(space, gym.spaces.MultiDiscrete):
+        if np.any(space.start != 0):
+            raise UnsupportedSpaceError(f"ActorCritic needs MultiDiscrete components that start at 0, not {space} "
+                                        f"(start={space.start.tolist()}); shift the actions with an ActionWrapper")
+        return MultiCategoricalHead(in_dim, space.nvec.tolist(), init=init)
+    if isinstance(space, gym.spaces.MultiBinary):
+        return BernoulliHead(in_dim, int(space.shape[0]), init=init)
+    raise UnsupportedSpaceError(
+        f"ActorCritic needs a Discrete, Box, MultiDiscrete or MultiBinary action space, not {space}")
+
+
 class ActorCritic(nn.Module):
     """A policy network and, optionally, a separate value network (SB3's ``MlpPolicy``, not shared).
 
-    The policy is a trunk (:func:`porcini.networks.make_trunk`) with a :class:`CategoricalHead` for ``Discrete``
-    actions or a :class:`DiagGaussianHead` (state-independent ``log_std``) for ``Box`` actions; the critic a trunk
-    with a :class:`ValueHead`. ``ortho_init`` uses the PPO recipe: gain sqrt(2) in hidden layers, 0.01 on the
-    policy output, 1 on the value output.
+    The policy is a trunk (:func:`porcini.networks.make_trunk`) with the head :func:`policy_head` picks: a
+    :class:`CategoricalHead` for ``Discrete`` actions, a :class:`DiagGaussianHead` (state-independent ``log_std``)
+    for ``Box`` actions, a :class:`MultiCategoricalHead` for ``MultiDiscrete`` and a :class:`BernoulliHead` for
+    ``MultiBinary`` ones; the critic a trunk with a :class:`ValueHead`.
+    ``ortho_init`` uses the PPO recipe: gain sqrt(2) in hidden layers, 0.01 on the policy output, 1 on the value
+    output.
 
     Args:
         observation_space: the env's observation space.
-        action_space: the env's action space (``Discrete`` or ``Box``).
+        action_space: the env's action space (``Discrete``, ``Box``, ``MultiDiscrete`` or ``MultiBinary``).
         net_arch: hidden widths, SB3 style: ``(64, 64)`` for both or ``{"pi": [...], "vf": [...]}``.
         activation: hidden activation.
         ortho_init: orthogonal initialization, else PyTorch's default.
@@ -75,27 +118,20 @@ class ActorCritic(nn.Module):
         pi_dim = int(self.pi_trunk.out_dim)  # type: ignore[arg-type]
         space = action_space
         self.discrete = isinstance(space, gym.spaces.Discrete)
-        low, high = np.zeros(1), np.zeros(1)
-        if isinstance(space, gym.spaces.Discrete):
-            self.pi_head: nn.Module = CategoricalHead(pi_dim, int(space.n), init=init)
-        elif isinstance(space, gym.spaces.Box):
-            action_dim = int(np.prod(space.shape)) if space.shape else 1
-            self.pi_head = DiagGaussianHead(pi_dim, action_dim, log_std_init, init=init)
-            low, high = space.low, space.high
-        else:
-            raise UnsupportedSpaceError(f"ActorCritic needs a Discrete or Box action space, not {space}")
+        self.pi_head: nn.Module = policy_head(space, pi_dim, init, log_std_init)
+        low, high = (space.low, space.high) if isinstance(space, gym.spaces.Box) else (np.zeros(1), np.zeros(1))
         self.action_low: torch.Tensor
         self.action_high: torch.Tensor
         self.register_buffer("action_low", torch.as_tensor(low, dtype=torch.float32), persistent=False)
         self.register_buffer("action_high", torch.as_tensor(high, dtype=torch.float32), persistent=False)
-        self.clips = not self.discrete and bool(np.isfinite(low).any() or np.isfinite(high).any())
+        self.clips = isinstance(space, gym.spaces.Box) and bool(np.isfinite(low).any() or np.isfinite(high).any())
         self.vf_trunk: nn.Module | None = None
         self.v_head: nn.Module | None = None
         if with_value:
             self.vf_trunk = make_trunk(observation_space, arch.vf, activation, init)
             self.v_head = ValueHead(int(self.vf_trunk.out_dim), init)  # type: ignore[arg-type]
 
-    def policy(self, obs: torch.Tensor) -> Categorical | DiagGaussian:
+    def policy(self, obs: torch.Tensor) -> PolicyDistribution:
         """The action distribution at ``obs`` ``[*batch, *obs_shape]``."""
         return self.pi_head(self.pi_trunk(obs))
 
@@ -103,7 +139,7 @@ class ActorCritic(nn.Module):
         """State values ``[*batch]``."""
         return self.v_head(self.vf_trunk(obs))  # type: ignore[misc]
 
-    def log_prob(self, dist: Categorical | DiagGaussian, action: torch.Tensor) -> torch.Tensor:
+    def log_prob(self, dist: PolicyDistribution, action: torch.Tensor) -> torch.Tensor:
         """Log-probability ``[*batch]`` of actions as the env received them (clipped, for bounded ``Box``)."""
         if self.clips:
             return clipped_gaussian_log_prob(dist, action, self.action_low, self.action_high)  # type: ignore[arg-type]

@@ -8,13 +8,16 @@ the raw logits and never normalizes them. They agree with ``torch.distributions`
 random inputs).
 
 Shapes: a distribution over ``[*batch]`` states; :class:`Categorical` actions are integer ``[*batch]``,
-Gaussian actions are ``[*batch, action_dim]``; ``log_prob`` and ``entropy`` return ``[*batch]`` (summed over
-action dimensions). ``sample`` accepts an optional ``torch.Generator``, so an agent can own its random stream.
+Gaussian actions are ``[*batch, action_dim]``, :class:`MultiCategorical` actions integer ``[*batch, k]`` (one
+value per component) and :class:`Bernoulli` actions ``[*batch, n]`` of 0s and 1s; ``log_prob`` and ``entropy``
+return ``[*batch]`` (summed over action dimensions and components).
+``sample`` accepts an optional ``torch.Generator``, so an agent can own its random stream.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -72,6 +75,126 @@ class Categorical:
     def mode(self) -> torch.Tensor:
         """Return the most probable action ``[*batch]`` (the greedy action for evaluation)."""
         return self.logits.argmax(dim=-1)
+
+
+class MultiCategorical:
+    """Independent categoricals, one per action component (``MultiDiscrete`` actions), from padded logits.
+
+    Components may have different sizes: ``logits`` is ``[*batch, k, max_n]`` with ``-inf`` at the values a
+    component does not have (:meth:`from_flat` builds it from the ``[*batch, sum(nvec)]`` logits a linear layer
+    gives). The components are independent, so the log-probability and the entropy are the sums over them.
+
+    Args:
+        logits: unnormalized log-probabilities ``[*batch, k, max_n]``; ``-inf`` masks a value out.
+    """
+
+    __slots__ = ("components",)
+
+    def __init__(self, logits: torch.Tensor) -> None:
+        self.components = Categorical(logits)
+
+    @staticmethod
+    def padding_index(nvec: Sequence[int]) -> torch.Tensor:
+        """Where each padded logit comes from: ``[k * max_n]`` indices into ``[*flat, -inf]``.
+
+        Entry ``i * max_n + j`` is the position of component ``i``'s value ``j`` in the flat ``[sum(nvec)]``
+        logits, or ``sum(nvec)`` (the appended ``-inf``) where ``j >= nvec[i]``.
+        """
+        sizes = [int(n) for n in nvec]
+        total, width = sum(sizes), max(sizes)
+        index, offset = [], 0
+        for size in sizes:
+            index += [offset + j if j < size else total for j in range(width)]
+            offset += size
+        return torch.tensor(index, dtype=torch.int64)
+
+    @classmethod
+    def from_flat(cls, logits: torch.Tensor, nvec: Sequence[int],
+                  index: torch.Tensor | None = None) -> MultiCategorical:
+        """The distribution of flat logits ``[*batch, sum(nvec)]``: component ``i`` owns the next ``nvec[i]``.
+
+        Args:
+            logits: the flat logits, component after component.
+            nvec: the number of values of each component.
+            index: :meth:`padding_index` of ``nvec`` on ``logits``' device, when the caller keeps it (a head
+                does, to build it once); None computes it.
+        """
+        sizes = [int(n) for n in nvec]
+        if min(sizes) == max(sizes):  # equal sizes need no padding, a view does
+            return cls(logits.unflatten(-1, (len(sizes), sizes[0])))
+        if index is None:
+            index = cls.padding_index(sizes).to(logits.device)
+        masked = torch.full((*logits.shape[:-1], 1), -math.inf, dtype=logits.dtype, device=logits.device)
+        padded = torch.cat([logits, masked], dim=-1).index_select(-1, index)
+        return cls(padded.unflatten(-1, (len(sizes), max(sizes))))
+
+    @property
+    def logits(self) -> torch.Tensor:
+        """The padded logits ``[*batch, k, max_n]``."""
+        return self.components.logits
+
+    @property
+    def probs(self) -> torch.Tensor:
+        """Probabilities ``[*batch, k, max_n]`` (0 at padded values)."""
+        return self.components.probs
+
+    def sample(self, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Draw actions ``[*batch, k]`` (int64), every component independently (Gumbel-max)."""
+        return self.components.sample(generator)
+
+    def log_prob(self, action: torch.Tensor) -> torch.Tensor:
+        """Log-probability ``[*batch]`` of integer actions ``[*batch, k]``: the sum over components."""
+        return self.components.log_prob(action).sum(dim=-1)
+
+    def entropy(self) -> torch.Tensor:
+        """Entropy ``[*batch]``: the sum of the components' entropies (they are independent)."""
+        return self.components.entropy().sum(dim=-1)
+
+    def mode(self) -> torch.Tensor:
+        """The most probable action ``[*batch, k]``: each component's most probable value."""
+        return self.components.mode()
+
+
+class Bernoulli:
+    """Independent Bernoulli variables (``MultiBinary`` actions), from logits ``[*batch, n]``.
+
+    ``p_i = sigmoid(logits_i)`` is the probability that bit ``i`` is 1. The log-probability and the entropy are the
+    sums over the bits.
+
+    Args:
+        logits: log-odds ``log(p / (1 - p))`` of each bit ``[*batch, n]``.
+    """
+
+    __slots__ = ("logits",)
+
+    def __init__(self, logits: torch.Tensor) -> None:
+        self.logits = logits
+
+    @property
+    def probs(self) -> torch.Tensor:
+        """The probability that each bit is 1, ``[*batch, n]``."""
+        return torch.sigmoid(self.logits)
+
+    def sample(self, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Draw actions ``[*batch, n]`` (int64 0/1): bit ``i`` is 1 when ``U < p_i``, ``U ~ Uniform(0, 1)``."""
+        logits = self.logits.detach()
+        uniform = torch.rand(logits.shape, dtype=logits.dtype, device=logits.device, generator=generator)
+        return (uniform < torch.sigmoid(logits)).long()
+
+    def log_prob(self, action: torch.Tensor) -> torch.Tensor:
+        """``sum_i [a_i log p_i + (1 - a_i) log(1 - p_i)]`` ``[*batch]`` for 0/1 actions ``[*batch, n]``.
+
+        Computed as ``a l - softplus(l)`` (``l`` the logits), exact for any finite logit.
+        """
+        return (action.to(self.logits.dtype) * self.logits - F.softplus(self.logits)).sum(dim=-1)
+
+    def entropy(self) -> torch.Tensor:
+        """``sum_i H(p_i)`` ``[*batch]``, with ``H(p) = softplus(l) - l p`` for logit ``l``."""
+        return (F.softplus(self.logits) - self.logits * torch.sigmoid(self.logits)).sum(dim=-1)
+
+    def mode(self) -> torch.Tensor:
+        """The most probable action ``[*batch, n]`` (int64): 1 where ``p_i > 1/2``."""
+        return (self.logits > 0).long()
 
 
 class DiagGaussian:
@@ -195,3 +318,8 @@ class TanhGaussian:
     def mode(self) -> torch.Tensor:
         """``tanh(mean)``: the deterministic action for evaluation."""
         return torch.tanh(self.mean)
+
+
+#: The distributions an on-policy agent's policy head returns, by action space: ``Discrete``, ``Box``,
+#: ``MultiDiscrete``, ``MultiBinary``.
+PolicyDistribution = Categorical | DiagGaussian | MultiCategorical | Bernoulli

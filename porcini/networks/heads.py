@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from porcini.networks.distributions import Categorical, DiagGaussian, TanhGaussian
+from porcini.networks.distributions import Bernoulli, Categorical, DiagGaussian, MultiCategorical, TanhGaussian
 from porcini.networks.mlp import MLP, check_init, orthogonal_init_, parameter_dict
 
 ArrayOrTensor = TypeVar("ArrayOrTensor", np.ndarray, torch.Tensor)
@@ -54,6 +54,55 @@ class CategoricalHead(nn.Module):
     def forward(self, features: torch.Tensor) -> Categorical:
         """Features ``[*batch, in_dim]`` to a distribution over actions ``[*batch]``."""
         return Categorical(F.linear(features, self._p["weight"], self._p["bias"]))
+
+
+class MultiCategoricalHead(nn.Module):
+    """Logits for each component of a ``MultiDiscrete`` action, as a :class:`MultiCategorical` (A2C, PPO, TRPO).
+
+    One linear layer outputs ``sum(nvec)`` logits, component after component.
+
+    Args:
+        in_dim: size of the features.
+        nvec: the number of values of each component, e.g. ``(3, 3)``.
+        init: ``"orthogonal"`` (default, gain ``gain``) or ``"default"`` (PyTorch's init).
+        gain: orthogonal gain; 0.01 starts from near-uniform components.
+    """
+
+    padding: torch.Tensor
+
+    def __init__(self, in_dim: int, nvec: Sequence[int], init: str = "orthogonal", gain: float = 0.01) -> None:
+        super().__init__()
+        self.nvec = tuple(int(n) for n in nvec)
+        if not self.nvec or min(self.nvec) < 1:
+            raise ValueError(f"MultiCategoricalHead: every component needs at least one value, got nvec={nvec}")
+        self.linear = _linear(in_dim, sum(self.nvec), init, gain, "MultiCategoricalHead")
+        self.register_buffer("padding", MultiCategorical.padding_index(self.nvec), persistent=False)
+        self._p = parameter_dict(self.linear)
+
+    def forward(self, features: torch.Tensor) -> MultiCategorical:
+        """Features ``[*batch, in_dim]`` to a distribution over actions ``[*batch, k]``."""
+        logits = F.linear(features, self._p["weight"], self._p["bias"])
+        return MultiCategorical.from_flat(logits, self.nvec, self.padding)
+
+
+class BernoulliHead(nn.Module):
+    """Log-odds of each bit of a ``MultiBinary`` action, as a :class:`Bernoulli` (A2C, PPO, TRPO).
+
+    Args:
+        in_dim: size of the features.
+        n_bits: number of bits.
+        init: ``"orthogonal"`` (default, gain ``gain``) or ``"default"`` (PyTorch's init).
+        gain: orthogonal gain; 0.01 starts every bit near probability 1/2.
+    """
+
+    def __init__(self, in_dim: int, n_bits: int, init: str = "orthogonal", gain: float = 0.01) -> None:
+        super().__init__()
+        self.linear = _linear(in_dim, n_bits, init, gain, "BernoulliHead")
+        self._p = parameter_dict(self.linear)
+
+    def forward(self, features: torch.Tensor) -> Bernoulli:
+        """Features ``[*batch, in_dim]`` to a distribution over actions ``[*batch, n_bits]``."""
+        return Bernoulli(F.linear(features, self._p["weight"], self._p["bias"]))
 
 
 class DiagGaussianHead(nn.Module):

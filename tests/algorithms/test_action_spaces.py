@@ -9,7 +9,8 @@ from porcini.core.agent import supports_action_space
 from porcini.envs.info import EnvInfo
 
 OBS = gym.spaces.Box(-1.0, 1.0, (3,), np.float32)
-SPACES = [gym.spaces.Discrete(2), gym.spaces.Box(-1.0, 1.0, (1,), np.float32), gym.spaces.MultiBinary(2)]
+SPACES = [gym.spaces.Discrete(2), gym.spaces.Box(-1.0, 1.0, (1,), np.float32), gym.spaces.MultiBinary(2),
+          gym.spaces.MultiDiscrete([3, 2]), gym.spaces.Tuple([gym.spaces.Discrete(2)] * 2)]
 
 
 def build(agent_cls, space):
@@ -31,7 +32,7 @@ def test_declared_action_spaces_are_the_ones_the_agent_accepts(name):
 
 
 def test_the_declarations_of_the_families():
-    assert get_algorithm("ppo").action_spaces == ("Discrete", "Box")
+    assert get_algorithm("ppo").action_spaces == ("Discrete", "Box", "MultiDiscrete", "MultiBinary")
     assert get_algorithm("dqn").action_spaces == ("Discrete",) == get_algorithm("q_learning").action_spaces
     assert get_algorithm("sac").action_spaces == ("Box",) and get_algorithm("discrete_sac").action_spaces == (
         "Discrete",)

@@ -11,7 +11,8 @@ from porcini.experiment.launch import resolve
 
 
 @pytest.mark.parametrize("algo, env_id", [("ppo", "CartPole-v1"), ("dqn", "CartPole-v1"), ("sac", "Pendulum-v1"),
-                                          ("recurrent_ppo", "porcini/CueMemory-v0")])
+                                          ("recurrent_ppo", "porcini/CueMemory-v0"), ("dqn", "ALE/Pong-v5"),
+                                          ("ppo", "ALE/Breakout-v5")])
 def test_config_of_record_is_what_the_cli_resolves(algo, env_id):
     config = config_of_record(algo, env_id, seed=3)
     cli = resolve(algo, env_id, None, ["seed=3"])
@@ -34,7 +35,8 @@ def test_config_of_record_holds_the_records_hyperparameters():
 def test_missing_record_names_the_envs_that_have_one():
     assert envs_with_record("recurrent_ppo") == ["porcini/CartPoleNoVel-v1", "porcini/CueMemory-v0"]
     assert envs_with_record("random") == []
-    with pytest.raises(ConfigError, match="no config of record for ppo on Pendulum-v1 .*ppo on CartPole-v1.*PPOConfig"):
+    with pytest.raises(ConfigError,
+                       match="no config of record for ppo on Pendulum-v1 .*ppo on .*CartPole-v1.*PPOConfig"):
         config_of_record("ppo", "Pendulum-v1")
     with pytest.raises(KeyError, match="unknown algorithm 'nope'"):
         config_of_record("nope", "CartPole-v1")

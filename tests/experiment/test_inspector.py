@@ -33,6 +33,8 @@ def titles(fig):
 @pytest.mark.parametrize(("algo", "env", "overrides", "panels"), [
     ("ppo", "CartPole-v1", ["n_steps=64", "batch_size=64"], ["action", "reward", "value", "action_probs"]),
     ("ppo", "Pendulum-v1", ["n_steps=64", "batch_size=64"], ["action", "reward", "value", "action_mean"]),
+    ("ppo", "porcini/MatchCues-v0", ["n_steps=64", "batch_size=64"], ["action", "reward", "value", "component_probs"]),
+    ("a2c", "porcini/MatchBits-v0", ["n_steps=8"], ["action", "reward", "value", "bit_probs"]),
     ("dqn", "CartPole-v1", ["learning_starts=50", "net_arch=[16]"], ["action", "reward", "value", "q_values"]),
     ("sac", "Pendulum-v1", ["learning_starts=250", "batch_size=16", "net_arch=[16,16]"],
      ["action", "reward", "value", "pre_tanh_mean"]),

@@ -15,7 +15,8 @@ def test_list_algorithms_shows_action_spaces_and_configs_of_record():
     result = CliRunner().invoke(main, ["list", "algorithms"])
     assert result.exit_code == 0, result.output
     table = rows(result.output)
-    assert table["ppo"].split()[1:] == ["Discrete,", "Box", "CartPole-v1"]
+    assert table["ppo"].split()[1:] == ["Discrete,", "Box,", "MultiDiscrete,", "MultiBinary", "ALE/Breakout-v5,",
+                                        "ALE/Pong-v5,", "CartPole-v1"]
     assert table["sac"].split()[1:] == ["Box", "Pendulum-v1"]
     assert table["q_learning"].split()[1:] == ["Discrete", "-"]
     assert table["recurrent_ppo"].endswith("porcini/CartPoleNoVel-v1, porcini/CueMemory-v0")

@@ -29,6 +29,7 @@ import torch
 from torch import Tensor, nn
 
 from porcini.algorithms.kit import Checkpointed, DeepConfig, ReplaySample, agent_generator, obs_to_tensor
+from porcini.algorithms.space_hints import multi_action_hint
 from porcini.core.agent import BaseAgent, steps_seen_in, supports_action_space
 from porcini.core.batch import TransitionBatch
 from porcini.core.config import require
@@ -139,7 +140,7 @@ class OffPolicyAgent(Checkpointed, BaseAgent):
         if not supports_action_space(self, space):
             raise UnsupportedSpaceError(f"{owner} needs a Box action space; {info.env_id} has {space}"
                                         + (" (use DiscreteSAC or DQN for discrete actions)"
-                                           if isinstance(space, gym.spaces.Discrete) else ""))
+                                           if isinstance(space, gym.spaces.Discrete) else multi_action_hint(space)))
         if not (np.all(np.isfinite(space.low)) and np.all(np.isfinite(space.high))):
             raise UnsupportedSpaceError(f"{owner} needs finite action bounds to scale its tanh policy; {info.env_id} "
                                         f"has {space}; wrap the env with gymnasium's RescaleAction or ClipAction")

@@ -32,6 +32,7 @@ from torch import Tensor
 
 from porcini.algorithms.actor_critic.sac import SAC, SACConfig
 from porcini.algorithms.kit import ReplaySample, obs_to_tensor, seeded
+from porcini.algorithms.space_hints import multi_action_hint
 from porcini.core.agent import supports_action_space
 from porcini.core.config import build_config, require
 from porcini.envs.info import EnvInfo
@@ -88,8 +89,8 @@ class DiscreteSAC(SAC):
         space = cast(gym.spaces.Discrete, info.action_space)  # once the check below passed
         if not supports_action_space(self, space) or int(space.start) != 0:
             raise UnsupportedSpaceError(
-                f"DiscreteSAC needs a Discrete(n) action space starting at 0; {info.env_id} has "
-                f"{space} (use SAC for Box actions)")
+                f"DiscreteSAC needs a Discrete(n) action space starting at 0; {info.env_id} has {space}"
+                + (" (use SAC for Box actions)" if isinstance(space, gym.spaces.Box) else multi_action_hint(space)))
         self.n_actions = int(space.n)
 
     def policy(self, obs: Tensor) -> Categorical:  # type: ignore[override]

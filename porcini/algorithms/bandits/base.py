@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from porcini.algorithms.space_hints import multi_action_hint
 from porcini.core.agent import BaseAgent, supports_action_space
 from porcini.core.batch import TransitionBatch
 from porcini.envs.info import EnvInfo
@@ -36,7 +37,8 @@ class BanditAgent(BaseAgent):
     def __init__(self, info: EnvInfo, seed: int, initial_value: float = 0.0) -> None:
         if not supports_action_space(self, info.action_space):
             raise UnsupportedSpaceError(
-                f"{type(self).__name__} needs Discrete arms; {info.env_id} has {info.action_space}")
+                f"{type(self).__name__} needs Discrete arms; {info.env_id} has {info.action_space}"
+                + multi_action_hint(info.action_space))
         self.info = info
         self.n_arms = info.n_actions
         self.rng = agent_rng(seed)

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from porcini.algorithms.exploration import epsilon_greedy, greedy
+from porcini.algorithms.space_hints import multi_action_hint
 from porcini.core.agent import BaseAgent, supports_action_space
 from porcini.core.batch import TransitionBatch
 from porcini.core.config import build_config, require
@@ -95,7 +96,8 @@ class FQI(BaseAgent):
     def __init__(self, info: EnvInfo, config: FQIConfig | None = None, **overrides: Any) -> None:
         self.config = build_config(FQIConfig, config, overrides)
         if not supports_action_space(self, info.action_space):
-            raise UnsupportedSpaceError(f"FQI needs Discrete actions; {info.env_id} has {info.action_space}")
+            raise UnsupportedSpaceError(f"FQI needs Discrete actions; {info.env_id} has {info.action_space}"
+                                        + multi_action_hint(info.action_space))
         c = self.config
         self.info = info
         self.n_actions = info.n_actions

@@ -37,7 +37,7 @@ from porcini.envs.info import EnvInfo
 from porcini.errors import UnsupportedSpaceError
 from porcini.functional import gae
 from porcini.networks.actor_critic import ActorCritic, clipped_gaussian_log_prob
-from porcini.networks.distributions import Categorical, DiagGaussian
+from porcini.networks.distributions import Bernoulli, Categorical, MultiCategorical, PolicyDistribution
 from porcini.networks.optim import FlatParameters, adam, rmsprop
 
 __all__ = ["ActorCritic", "OnPolicyAgent", "OnPolicyConfig", "Rollout", "as_obs_tensor", "clipped_gaussian_log_prob",
@@ -52,8 +52,11 @@ def as_obs_tensor(obs: Any, device: torch.device) -> torch.Tensor:
     return obs_to_tensor(obs, device)
 
 
-def policy_explanation(dist: Categorical | DiagGaussian, value: torch.Tensor | None) -> dict[str, np.ndarray]:
-    """``explain``'s answer for an on-policy agent: ``value`` (when given) and ``action_probs`` or the Gaussian.
+def policy_explanation(dist: PolicyDistribution, value: torch.Tensor | None) -> dict[str, np.ndarray]:
+    """``explain``'s answer for an on-policy agent: ``value`` (when given) and the policy's probabilities or Gaussian.
+
+    ``action_probs`` (Discrete), ``component_probs`` (MultiDiscrete), ``bit_probs`` (MultiBinary), or
+    ``action_mean`` and ``action_std`` (Box); see :data:`porcini.core.agent.EXPLAIN_KEYS`.
 
     Args:
         dist: the policy at the observations ``[B]``.
@@ -64,6 +67,10 @@ def policy_explanation(dist: Categorical | DiagGaussian, value: torch.Tensor | N
         out["value"] = value.cpu().numpy()
     if isinstance(dist, Categorical):
         out["action_probs"] = dist.probs.cpu().numpy()
+    elif isinstance(dist, MultiCategorical):
+        out["component_probs"] = dist.probs.cpu().numpy()
+    elif isinstance(dist, Bernoulli):
+        out["bit_probs"] = dist.probs.cpu().numpy()
     else:
         out["action_mean"] = dist.mean.cpu().numpy()
         out["action_std"] = dist.std.expand(dist.mean.shape).cpu().numpy()
@@ -118,14 +125,14 @@ class OnPolicyAgent(Checkpointed, BaseAgent):
     config: Any
     flat: FlatParameters
     optimizer: torch.optim.Optimizer
-    action_spaces = ("Discrete", "Box")
+    action_spaces = ("Discrete", "Box", "MultiDiscrete", "MultiBinary")
 
     def _build(self, info: EnvInfo, with_value: bool = True) -> None:
         c = self.config
         self.horizon: int | None = None  # the run's env steps, told by Core.learn (set_horizon)
         if not supports_action_space(self, info.action_space):
-            raise UnsupportedSpaceError(f"on-policy agents need a Discrete or Box action space; {info.env_id} has "
-                                        f"{info.action_space}")
+            raise UnsupportedSpaceError(f"on-policy agents need a Discrete, Box, MultiDiscrete or MultiBinary action "
+                                        f"space; {info.env_id} has {info.action_space}")
         self.info = info
         self.device = torch.device(c.device)
         with seeded(c.seed):
@@ -202,7 +209,7 @@ class OnPolicyAgent(Checkpointed, BaseAgent):
         with torch.inference_mode():
             return self._sample_action(self.model.policy(obs_to_tensor(obs, self.device)), explore)
 
-    def _sample_action(self, dist: Categorical | DiagGaussian, explore: bool) -> np.ndarray:
+    def _sample_action(self, dist: PolicyDistribution, explore: bool) -> np.ndarray:
         """A sample of ``dist`` (the mode when not exploring), clipped to the bounds, as the env's dtype."""
         action = dist.sample(self.generator) if explore else dist.mode()
         if self.model.clips:

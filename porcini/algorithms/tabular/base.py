@@ -34,6 +34,7 @@ from porcini.algorithms.exploration import (
     greedy,
 )
 from porcini.algorithms.schedules import SCHEDULE_KINDS, make_schedule
+from porcini.algorithms.space_hints import multi_action_hint
 from porcini.approximators import FEATURE_KINDS, Features, LinearQ, OneHotFeatures, QTable, make_features
 from porcini.core.agent import BaseAgent, q_value_explanation, steps_seen_in, supports_action_space
 from porcini.core.batch import TransitionBatch
@@ -153,7 +154,8 @@ class TDAgent(BaseAgent):
         self.config = build_config(self.Config, config, overrides)
         if not supports_action_space(self, info.action_space):
             raise UnsupportedSpaceError(
-                f"{type(self).__name__} needs Discrete actions; {info.env_id} has {info.action_space}")
+                f"{type(self).__name__} needs Discrete actions; {info.env_id} has {info.action_space}"
+                + multi_action_hint(info.action_space))
         c = self.config
         self.info = info
         if feature_map is None:

@@ -51,6 +51,7 @@ from torch import nn
 
 from porcini.algorithms.kit import Checkpointed, DeepConfig, ReplaySample, obs_to_tensor, seeded
 from porcini.algorithms.schedules import LinearSchedule, check_horizon, require_horizon
+from porcini.algorithms.space_hints import multi_action_hint
 from porcini.algorithms.value_based.common import replay_to_torch, sample_replay
 from porcini.core.agent import BaseAgent, q_value_explanation, steps_seen_in, supports_action_space
 from porcini.core.batch import TransitionBatch
@@ -160,8 +161,9 @@ class DQN(Checkpointed, BaseAgent):
         space = cast(gym.spaces.Discrete, info.action_space)  # once the check below passed
         if not supports_action_space(self, space) or int(space.start) != 0:
             raise UnsupportedSpaceError(
-                f"DQN needs a Discrete(n) action space starting at 0; {info.env_id} has {space} "
-                "(use SAC, TD3 or DDPG for continuous actions)")
+                f"{type(self).__name__} needs a Discrete(n) action space starting at 0; {info.env_id} has {space}"
+                + (" (use SAC, TD3 or DDPG for continuous actions)" if isinstance(space, gym.spaces.Box)
+                   else multi_action_hint(space)))
         self.info, self.n_actions = info, int(space.n)
         self.device = torch.device(c.device)
         with seeded(c.seed):

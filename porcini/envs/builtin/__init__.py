@@ -15,6 +15,7 @@ from porcini.envs.builtin.chain import Chain, RiverSwim
 from porcini.envs.builtin.constrained import PointHazardEnv
 from porcini.envs.builtin.dice_game import DiceGame
 from porcini.envs.builtin.gridworld import CliffWalking, GridWorld
+from porcini.envs.builtin.matching import MatchBits, MatchCues
 from porcini.envs.builtin.memory import CartPoleNoVelocity, CueMemory
 from porcini.envs.builtin.pixel_gridworld import PixelGridWorld
 from porcini.envs.builtin.price_series import load_price_csv, regime_switching_gbm
@@ -40,6 +41,8 @@ BUILTIN_ENVS: dict[str, tuple[str, int | None]] = {
     "porcini/PointHazard-v0": (f"{_MODULE}.constrained:PointHazardEnv", 200),
     "porcini/CueMemory-v0": (f"{_MODULE}.memory:CueMemory", None),
     "porcini/CartPoleNoVel-v1": (f"{_MODULE}.memory:CartPoleNoVelocity", 500),
+    "porcini/MatchCues-v0": (f"{_MODULE}.matching:MatchCues", 20),
+    "porcini/MatchBits-v0": (f"{_MODULE}.matching:MatchBits", 20),
     "porcini/BitFlipping-v0": (f"{_MODULE}.bit_flipping:BitFlippingEnv", None),
 }
 
@@ -73,6 +76,8 @@ __all__ = [
     "DiceGame",
     "GaussianBandit",
     "GridWorld",
+    "MatchBits",
+    "MatchCues",
     "PixelGridWorld",
     "PointHazardEnv",
     "PortfolioEnv",

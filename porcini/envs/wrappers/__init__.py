@@ -9,6 +9,15 @@ wrappers have ``state_dict()`` / ``load_state_dict()`` (NumPy arrays and scalars
 """
 
 from porcini.envs.wrappers.action import ClipAction, ClippedRescaleAction, RepeatAction, StickyAction
+from porcini.envs.wrappers.atari import (
+    EpisodicLife,
+    FireReset,
+    GrayscaleResize,
+    MaxAndSkip,
+    NatureAtari,
+    NoopReset,
+    SignReward,
+)
 from porcini.envs.wrappers.curriculum import Curriculum, CurriculumSchedule
 from porcini.envs.wrappers.episode import RecordEpisodeStatistics, TimeLimit, VectorRecordEpisodeStatistics
 from porcini.envs.wrappers.frames import FrameStackObservation, GrayscaleObservation, ResizeObservation
@@ -28,10 +37,16 @@ __all__ = [
     "Curriculum",
     "CurriculumSchedule",
     "DomainRandomization",
+    "EpisodicLife",
+    "FireReset",
     "FlattenObservation",
     "FrameStackObservation",
     "GrayscaleObservation",
+    "GrayscaleResize",
+    "MaxAndSkip",
     "MultiTask",
+    "NatureAtari",
+    "NoopReset",
     "NormalizeObservation",
     "NormalizeReward",
     "OneHotObservation",
@@ -41,6 +56,7 @@ __all__ = [
     "ClippedRescaleAction",
     "ResizeObservation",
     "RunningMeanStd",
+    "SignReward",
     "StickyAction",
     "TaskSwitchEnv",
     "TimeLimit",

@@ -274,6 +274,6 @@ def test_unknown_fields_are_named():
 def test_unsupported_action_space_is_rejected():
     from porcini.envs.info import EnvInfo
 
-    info = EnvInfo("multi", gym.spaces.Box(-1.0, 1.0, (3,), np.float32), gym.spaces.MultiDiscrete([2, 2]))
-    with pytest.raises(ValueError, match="Discrete or Box action space"):
+    info = EnvInfo("multi", gym.spaces.Box(-1.0, 1.0, (3,), np.float32), gym.spaces.Tuple([gym.spaces.Discrete(2)] * 2))
+    with pytest.raises(ValueError, match="Discrete, Box, MultiDiscrete or MultiBinary action space"):
         PPO(info)

@@ -25,6 +25,9 @@ def test_one_line_example_runs(name, code, tmp_path, monkeypatch):
         pytest.skip("a fragment of a call, not a whole example")
     if name == "RecordVideo":
         pytest.importorskip("pygame")
+    if "ALE/" in code or name in ("GrayscaleResize", "NatureAtari"):
+        pytest.importorskip("ale_py", reason='the atari extra is not installed: pip install "porcini[atari]"')
+        pytest.importorskip("cv2", reason='the atari extra is not installed: pip install "porcini[atari]"')
     monkeypatch.chdir(tmp_path)
     env = eval(code, {"make_env": make_env, "np": np, **vars(wrappers)})
     env.reset(seed=0)
