@@ -23,10 +23,10 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from porcini.core.config import require
+from porcini.networks.encoders import is_image_space, obs_to_input
 from porcini.networks.mlp import ACTIVATIONS
 from porcini.seeding import agent_torch_seed, torch_seed
 
@@ -84,26 +84,28 @@ def check_device(owner: str, device: str) -> None:
         require(False, owner, "device", device, "a torch device such as 'cpu' or 'cuda'")
 
 
-def obs_to_tensor(obs: Any, device: torch.device, space: gym.Space | None = None) -> Tensor:
+def obs_to_tensor(obs: Any, device: torch.device, space: gym.Space | None = None) -> Any:
     """Observations as the networks take them, on ``device`` (sharing memory with ``obs`` when it can).
 
-    Float32, except that ``uint8`` images stay ``uint8`` (the CNN scales them); Discrete observations (when
-    ``space`` is ``Discrete``) are one-hot encoded, as Stable-Baselines3 does.
+    With ``space``, the conversion of :func:`porcini.networks.encoders.obs_to_input` chosen from it: float32 for
+    vectors (``uint8`` ones included), images as they are (``uint8`` stays: the CNN scales it), one-hot codes
+    for Discrete and MultiDiscrete, and dicts (tuples) of tensors for Dict (Tuple) observations. Without
+    ``space``: float32, except that ``uint8`` arrays stay ``uint8``.
 
     Args:
-        obs: observations ``[*batch, *obs_shape]`` (NumPy, a sequence, or a tensor).
+        obs: observations ``[*batch, *obs_shape]`` (NumPy, a sequence, or a tensor; a dict or tuple of them).
         device: the networks' device.
-        space: the observation space, to one-hot encode Discrete observations; None for Box observations.
+        space: the observation space of one env, or None for Box observations.
     """
+    if space is not None and not isinstance(space, gym.spaces.Box):
+        return obs_to_input(obs, space, device)
     if isinstance(obs, Tensor):
         x = obs
     elif isinstance(obs, np.ndarray) and obs.flags.writeable:
         x = torch.from_numpy(obs)
     else:  # torch warns on read-only NumPy memory: copy it
         x = torch.as_tensor(np.array(obs))
-    if isinstance(space, gym.spaces.Discrete):
-        x = F.one_hot(x.long(), int(space.n)).float()
-    elif x.dtype != torch.float32 and x.dtype != torch.uint8:
+    if x.dtype != torch.float32 and (x.dtype != torch.uint8 or (space is not None and not is_image_space(space))):
         x = x.float()
     return x.to(device)
 

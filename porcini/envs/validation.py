@@ -12,6 +12,7 @@ from typing import Any, cast
 import gymnasium as gym
 import numpy as np
 
+from porcini.core.obs_tree import is_obs_tree, map_obs, obs_batch_size
 from porcini.errors import EnvCheckError
 
 SMALL_OBS = 32  # up to this many scalars per batch, bounds are checked in Python
@@ -129,7 +130,13 @@ class StepValidator:
             final_mask = info["_final_obs"]
             final_obs = info["final_obs"]
             for i in np.flatnonzero(final_mask):
-                self.check_obs(np.asarray(final_obs[i])[None], index=int(i), what="final observation")
+                if is_obs_tree(final_obs):  # Dict/Tuple batches: env i's entries
+                    row = map_obs(lambda a: a[i : i + 1], final_obs)  # noqa: B023 (used in this iteration only)
+                elif is_obs_tree(final_obs[i]):  # an object array of per-env Dict/Tuple observations
+                    row = map_obs(lambda a: np.asarray(a)[None], final_obs[i])
+                else:
+                    row = np.asarray(final_obs[i])[None]
+                self.check_obs(row, index=int(i), what="final observation")
 
     def check_one_step(self, obs: Any, reward: Any, terminated: Any, truncated: Any, final_obs: Any) -> None:
         """:meth:`check_step` for a vector of one, on the env's own ``reward`` and flags (the hot path of one env).
@@ -200,10 +207,11 @@ class StepValidator:
                 i = bad if index is None else index
                 raise EnvCheckError(f"{what} {obs[bad]} is outside {self.observation_space} {self._where(i)}")
             return
-        for j in range(len(obs) if hasattr(obs, "__len__") else 0):
+        tree = is_obs_tree(obs)
+        for j in range(obs_batch_size(obs) if tree else len(obs) if hasattr(obs, "__len__") else 0):
             try:
-                item = obs[j]
-            except (TypeError, KeyError):  # Dict/Tuple batches: fall back to a per-env check via the space
+                item = map_obs(lambda a: a[j], obs) if tree else obs[j]  # noqa: B023 (used in this iteration only)
+            except (TypeError, KeyError):
                 break
             if not self.observation_space.contains(item):
                 i = j if index is None else index
