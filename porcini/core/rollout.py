@@ -77,7 +77,7 @@ class RolloutStorage:
         fields = state["fields"]
         for t in range(int(state["t"])):
             obs, action, reward, next_obs, terminated, truncated, *extras = (
-                map_obs(lambda a: np.asarray(a[t]), f) for f in fields)
+                map_obs(lambda a: np.asarray(a[t]), f) for f in fields)  # noqa: B023 (consumed at once)
             info = {key: value for key, value in zip(self.info_keys, extras)}
             self.append(obs, action, reward, next_obs, terminated, truncated, info)
 

@@ -34,7 +34,7 @@ def true_successor(reset_obs: Any, ended: np.ndarray, info: dict[str, Any]) -> A
         rows = np.flatnonzero(ended)
         if getattr(final, "dtype", None) is np.dtype(object):  # one observation tree per env
             for i in rows:
-                map_obs(lambda o, f: o.__setitem__(i, f), out, final[i])
+                map_obs(lambda o, f: o.__setitem__(i, f), out, final[i])  # noqa: B023 (called at once)
         else:
             map_obs(lambda o, f: o.__setitem__(rows, f[rows]), out, final)
         return out
