@@ -5,6 +5,8 @@
 - :class:`DeepConfig` is the base of every deep agent's config: the fields they all share (Stable-Baselines3
   names), documented and checked once; :func:`check_device` validates a ``device`` field.
 - :func:`obs_to_tensor` turns the loop's observations into what the networks take (the one conversion).
+- :class:`ReplaySample` is the one type of a replayed minibatch, whose TD target is
+  ``reward + discount · (1 - terminated) · V(next_obs)`` for every off-policy agent.
 - :class:`Checkpointed` registers an agent's modules, optimizers and free learned tensors once;
   :meth:`Checkpointed.registered_state` and :meth:`Checkpointed.load_registered_state` save and restore all of
   them, and each agent adds its counters and random generators.
@@ -18,7 +20,7 @@ import contextlib
 import copy
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import gymnasium as gym
 import numpy as np
@@ -30,7 +32,7 @@ from porcini.networks.encoders import is_image_space, obs_to_input
 from porcini.networks.mlp import ACTIVATIONS
 from porcini.seeding import agent_torch_seed, torch_seed
 
-__all__ = ["Checkpointed", "DeepConfig", "agent_generator", "check_device", "obs_to_tensor", "seeded"]
+__all__ = ["Checkpointed", "DeepConfig", "ReplaySample", "agent_generator", "check_device", "obs_to_tensor", "seeded"]
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,37 @@ def obs_to_tensor(obs: Any, device: torch.device, space: gym.Space | None = None
     if x.dtype != torch.float32 and (x.dtype != torch.uint8 or (space is not None and not is_image_space(space))):
         x = x.float()
     return x.to(device)
+
+
+class ReplaySample(NamedTuple):
+    """Replayed transitions; the TD target is ``reward + discount · (1 - terminated) · V(next_obs)``.
+
+    Off-policy agents draw one sample for all the gradient steps of a fit and :meth:`select` each minibatch.
+    Fields are NumPy arrays right after drawing and tensors on the agent's device after the one conversion.
+
+    Attributes:
+        obs: ``[*lead, *obs_shape]`` observations.
+        action: ``[*lead, *action_shape]`` actions (actor-critic agents: normalized to ``[-1, 1]``).
+        reward: ``[*lead]`` float32 rewards (discounted sums over the run for n-step transitions).
+        discount: ``γ`` as a float for one-step transitions, or ``[*lead]`` float32 ``γ^m`` for n-step runs of ``m``.
+        terminated: ``[*lead]``, true where the MDP ended (no bootstrap); a truncation bootstraps.
+        next_obs: ``[*lead, *obs_shape]`` true successors (of a run's last step).
+        weights: ``[*lead]`` importance weights (prioritized replay), else None.
+        indices: ``[N]`` NumPy buffer indices to update priorities at (prioritized replay), else None.
+    """
+
+    obs: Any
+    action: Any
+    reward: Any
+    discount: Any
+    terminated: Any
+    next_obs: Any
+    weights: Any = None
+    indices: Any = None
+
+    def select(self, index: int | slice) -> ReplaySample:
+        """Every tensor field indexed by ``index`` (a minibatch); floats, None and NumPy ``indices`` stay."""
+        return ReplaySample(*(x[index] if isinstance(x, Tensor) else x for x in self))
 
 
 class Checkpointed:

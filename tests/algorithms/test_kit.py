@@ -114,3 +114,15 @@ def test_a_state_without_registered_modules_is_refused_with_the_keys_it_has():
     agent = _Agent(0)
     with pytest.raises(ValueError, match=r"_Agent state has no 'modules' \(keys: \['model', 'optimizers'\]\)"):
         agent.load_registered_state({"model": {}, "optimizers": {}})
+
+
+def test_replay_sample_select_indexes_tensors_and_keeps_the_rest():
+    from porcini.algorithms.kit import ReplaySample
+
+    indices = np.arange(6)
+    s = ReplaySample(torch.arange(12.0).reshape(6, 2), torch.arange(6), torch.ones(6), 0.9,
+                     torch.zeros(6, dtype=torch.bool), torch.arange(12.0).reshape(6, 2), None, indices)
+    part = s.select(slice(2, 4))
+    assert part.obs.tolist() == [[4.0, 5.0], [6.0, 7.0]] and part.action.tolist() == [2, 3]
+    assert part.discount == 0.9 and part.weights is None and part.indices is indices
+    assert s.select(1).next_obs.tolist() == [2.0, 3.0]

@@ -4,14 +4,15 @@ Glossary:
     normalized action: an action in ``[-1, 1]^d``, what the actor outputs (tanh) and the critics take. The env
         receives ``low + (a + 1) (high - low) / 2`` (:func:`porcini.networks.scale_action`); the replay buffer
         stores the normalized action, as Stable-Baselines3 does, so a critic never sees the env's units.
-    update: one gradient step on one replay sample of ``batch_size`` transitions.
-    update ratio: ``gradient_steps`` updates per ``train_freq`` vector steps (``train_freq * n_envs``
+    gradient step (an "update", counted by ``n_updates``): one optimizer step on one replay minibatch of
+        ``batch_size`` transitions (:meth:`OffPolicyAgent.gradient_step`).
+    update ratio: ``gradient_steps`` gradient steps per ``train_freq`` vector steps (``train_freq * n_envs``
         transitions), counted on the transitions ``fit`` receives, so the ratio does not depend on how often the
-        loop calls ``fit``. ``gradient_steps = -1``: one update per transition received.
+        loop calls ``fit``. ``gradient_steps = -1``: one gradient step per transition received.
 
 The loop calls ``fit`` with the transitions gathered since the last call (by default every ``train_freq`` vector
 steps); :meth:`OffPolicyAgent.fit` stores them and runs the due updates, each of which the agent writes in its own
-module (``update``). Until ``learning_starts`` transitions have been received the agent acts uniformly at random
+module (``gradient_step``). Until ``learning_starts`` transitions have been received the agent acts uniformly at random
 and does not update (SB3: actions sampled from the action space, first update after ``learning_starts + 1``
 steps).
 """
@@ -20,14 +21,14 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any, NamedTuple, cast
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from porcini.algorithms.kit import Checkpointed, DeepConfig, agent_generator, obs_to_tensor
+from porcini.algorithms.kit import Checkpointed, DeepConfig, ReplaySample, agent_generator, obs_to_tensor
 from porcini.core.agent import BaseAgent, supports_action_space
 from porcini.core.batch import TransitionBatch
 from porcini.core.config import require
@@ -39,7 +40,7 @@ from porcini.networks.critics import Critics, critic_input, first_member
 from porcini.networks.denormals import flush_denormals
 from porcini.seeding import agent_rng
 
-__all__ = ["Critics", "OffPolicyAgent", "OffPolicyConfig", "Sample", "as_sample", "critic_input", "first_member",
+__all__ = ["Critics", "OffPolicyAgent", "OffPolicyConfig", "ReplaySample", "as_sample", "critic_input", "first_member",
            "make_critic"]
 
 
@@ -85,36 +86,14 @@ class OffPolicyConfig(DeepConfig):
             require(False, name, "net_arch", self.net_arch, f"valid widths ({exc})")
 
 
-class Sample(NamedTuple):
-    """One replay sample as flat tensors on the agent's device.
+def as_sample(batch: TransitionBatch, device: torch.device, discount: float) -> ReplaySample:
+    """A flat NumPy batch ``[N, 1, ...]`` (a replay sample) as a :class:`ReplaySample` on ``device``, in one conversion.
 
-    Attributes:
-        obs: ``[N, *obs_shape]`` float32.
-        action: ``[N, action_dim]`` normalized actions (DiscreteSAC: ``[N]`` int64 action indices).
-        reward: ``[N]``.
-        next_obs: ``[N, *obs_shape]`` true successors.
-        terminated: ``[N]`` float, 1 where the MDP ended (no bootstrap); truncations are 0 and bootstrap.
-    """
-
-    obs: Tensor
-    action: Tensor
-    reward: Tensor
-    next_obs: Tensor
-    terminated: Tensor
-
-    def rows(self, start: int, stop: int) -> Sample:
-        """The transitions ``start:stop`` (views)."""
-        return Sample(*(x[start:stop] for x in self))
-
-
-def as_sample(batch: TransitionBatch, device: torch.device) -> Sample:
-    """A flat NumPy batch ``[N, 1, ...]`` (a replay sample) as a :class:`Sample` on ``device``, in one conversion.
-
-    Only ``terminated`` is kept: a truncated transition is bootstrapped like any other.
+    Only ``terminated`` is kept (as float): a truncated transition is bootstrapped like any other.
     """
     b = batch.to_torch(device)
-    return Sample(b.obs[:, 0].flatten(1), b.action[:, 0], b.reward[:, 0], b.next_obs[:, 0].flatten(1),
-                  b.terminated[:, 0].to(torch.float32))
+    return ReplaySample(b.obs[:, 0].flatten(1), b.action[:, 0], b.reward[:, 0], discount,
+                        b.terminated[:, 0].to(torch.float32), b.next_obs[:, 0].flatten(1))
 
 
 def make_critic(info: EnvInfo, arch: NetArch, activation: str, n_critics: int) -> Critics:
@@ -127,7 +106,7 @@ class OffPolicyAgent(Checkpointed, BaseAgent):
 
     Subclasses build their networks in ``__init__`` after calling :meth:`_setup`, register every module, optimizer
     and free learned tensor in ``self.modules`` / ``self.optimizers`` / ``self.tensors`` (so they are
-    checkpointed), and implement :meth:`policy_action` and :meth:`update`.
+    checkpointed), and implement :meth:`policy_action` and :meth:`gradient_step`.
     """
 
     config: OffPolicyConfig
@@ -178,8 +157,8 @@ class OffPolicyAgent(Checkpointed, BaseAgent):
         """Normalized actions ``[B, action_dim]`` in ``[-1, 1]`` (called under ``inference_mode``)."""
         raise NotImplementedError
 
-    def update(self, s: Sample) -> dict[str, Tensor]:
-        """One gradient step on the sample ``s``; return named 0-d metric tensors (no host sync)."""
+    def gradient_step(self, s: ReplaySample) -> dict[str, Tensor]:
+        """One gradient step on the minibatch ``s``; return named 0-d metric tensors (no host sync)."""
         raise NotImplementedError
 
     def explain(self, obs: np.ndarray) -> dict[str, np.ndarray]:
@@ -224,10 +203,11 @@ class OffPolicyAgent(Checkpointed, BaseAgent):
         if n_updates == 0:
             return {}
         bs = self.config.batch_size
-        sample = as_sample(self.buffer.sample(n_updates * bs, self.rng), self.device)  # one draw, one conversion
+        # one draw and one conversion for all the gradient steps of this fit
+        sample = as_sample(self.buffer.sample(n_updates * bs, self.rng), self.device, self.config.gamma)
         metrics: dict[str, Tensor] = {}
         for k in range(n_updates):
-            metrics = self.update(sample.rows(k * bs, (k + 1) * bs))
+            metrics = self.gradient_step(sample.select(slice(k * bs, (k + 1) * bs)))
             self.n_updates += 1
         values = torch.stack([v.detach().float().reshape(()) for v in metrics.values()]).tolist()  # one sync
         return dict(zip(metrics, values))

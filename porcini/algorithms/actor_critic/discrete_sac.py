@@ -30,9 +30,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from porcini.algorithms.actor_critic.common import Sample
 from porcini.algorithms.actor_critic.sac import SAC, SACConfig
-from porcini.algorithms.kit import obs_to_tensor, seeded
+from porcini.algorithms.kit import ReplaySample, obs_to_tensor, seeded
 from porcini.core.agent import supports_action_space
 from porcini.core.config import build_config, require
 from porcini.envs.info import EnvInfo
@@ -117,15 +116,15 @@ class DiscreteSAC(SAC):
         """Env actions ``[T, B]`` stored as int64 indices (nothing to rescale)."""
         return np.asarray(action, dtype=np.int64).reshape(action.shape[0], action.shape[1])
 
-    def critic_target_values(self, s: Sample, alpha: Tensor) -> Tensor:
+    def critic_target_values(self, s: ReplaySample, alpha: Tensor) -> Tensor:
         """Soft TD targets ``y`` ``[N]``, the exact expectation over the next actions (module docstring)."""
         with torch.no_grad():
             dist = self.policy(s.next_obs)
             next_q = self.critic_target(s.next_obs)  # [E, N, n]
             return discrete_soft_q_target(s.reward, next_q, dist.probs, dist.log_probs, s.terminated,
-                                          self.config.gamma, alpha)
+                                          s.discount, alpha)
 
-    def update(self, s: Sample) -> dict[str, Tensor]:
+    def gradient_step(self, s: ReplaySample) -> dict[str, Tensor]:
         """One discrete SAC update (see the module docstring) on the sample ``s``."""
         opt = self.optimizers
         dist = self.policy(s.obs)

@@ -30,8 +30,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from porcini.algorithms.actor_critic.common import OffPolicyAgent, OffPolicyConfig, Sample, make_critic
-from porcini.algorithms.kit import seeded
+from porcini.algorithms.actor_critic.common import OffPolicyAgent, OffPolicyConfig, make_critic
+from porcini.algorithms.kit import ReplaySample, seeded
 from porcini.core.config import build_config, require
 from porcini.envs.info import EnvInfo
 from porcini.functional import polyak_update, sac_actor_loss, sac_alpha_loss, soft_q_target, td_loss
@@ -146,14 +146,14 @@ class SAC(OffPolicyAgent):
         """The current temperature α (a 0-d tensor, no gradient)."""
         return self.log_alpha.detach().exp() if self.learn_alpha else self.fixed_alpha
 
-    def critic_target_values(self, s: Sample, alpha: Tensor) -> Tensor:
+    def critic_target_values(self, s: ReplaySample, alpha: Tensor) -> Tensor:
         """Soft TD targets ``y`` ``[N]``: ``r + γ (1 - terminated) (min_i Q'_i(s', a') - α log π(a'|s'))``."""
         with torch.no_grad():
             next_action, next_log_prob = self.policy(s.next_obs).rsample_with_log_prob(self.generator)
             next_q = self.critic_target(critic_input(s.next_obs, next_action)).squeeze(-1)  # [E, N]
-            return soft_q_target(s.reward, next_q, next_log_prob, s.terminated, self.config.gamma, alpha)
+            return soft_q_target(s.reward, next_q, next_log_prob, s.terminated, s.discount, alpha)
 
-    def update(self, s: Sample) -> dict[str, Tensor]:
+    def gradient_step(self, s: ReplaySample) -> dict[str, Tensor]:
         """One SAC update (see the module docstring) on the sample ``s``."""
         opt = self.optimizers
         action_pi, log_prob = self.policy(s.obs).rsample_with_log_prob(self.generator)

@@ -30,8 +30,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from porcini.algorithms.actor_critic.common import OffPolicyAgent, OffPolicyConfig, Sample, make_critic
-from porcini.algorithms.kit import seeded
+from porcini.algorithms.actor_critic.common import OffPolicyAgent, OffPolicyConfig, make_critic
+from porcini.algorithms.kit import ReplaySample, seeded
 from porcini.core.config import build_config, require
 from porcini.envs.info import EnvInfo
 from porcini.functional import deterministic_actor_loss, polyak_update, q_learning_target, td_loss
@@ -105,7 +105,7 @@ class TD3(OffPolicyAgent):
             action = (action + std * noise).clamp(-1.0, 1.0)
         return action
 
-    def critic_target_values(self, s: Sample) -> Tensor:
+    def critic_target_values(self, s: ReplaySample) -> Tensor:
         """TD targets ``y`` ``[N]``: ``r + γ (1 - terminated) min_i Q'_i(s', clip(μ'(s') + ε, -1, 1))``."""
         c = self.config
         with torch.no_grad():
@@ -116,9 +116,9 @@ class TD3(OffPolicyAgent):
                 next_action = (next_action + noise).clamp(-1.0, 1.0)
             next_q = self.critic_target(critic_input(s.next_obs, next_action)).squeeze(-1).amin(dim=0)
             # one "action" per sample: the max in q_learning_target is over a single value, i.e. the value itself
-            return q_learning_target(s.reward, next_q.unsqueeze(-1), s.terminated, c.gamma)
+            return q_learning_target(s.reward, next_q.unsqueeze(-1), s.terminated, s.discount)
 
-    def update(self, s: Sample) -> dict[str, Tensor]:
+    def gradient_step(self, s: ReplaySample) -> dict[str, Tensor]:
         """One TD3 update (see the module docstring) on the sample ``s``."""
         c, opt = self.config, self.optimizers
         target = self.critic_target_values(s)

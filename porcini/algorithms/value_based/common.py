@@ -5,27 +5,27 @@ The Q-network is :class:`porcini.networks.q_network.QNetwork` and the optimizer
 :func:`porcini.algorithms.kit.obs_to_tensor`.
 
 Glossary:
-    replay sample: ``N`` transitions drawn from the buffer, as a :class:`Replay` whose TD target is
-        ``reward + gamma · (1 - terminated) · V(next_obs)``.
+    replay sample: ``N`` transitions drawn from the buffer, as a :class:`~porcini.algorithms.kit.ReplaySample`
+        whose TD target is ``reward + discount · (1 - terminated) · V(next_obs)``.
     n-step run: ``n`` consecutive stored steps of one env (``ReplayBuffer.sample_sequences``), collapsed by
-        :func:`n_step_window` into one transition with a discounted reward and a per-sample ``gamma = γ^m``.
+        :func:`n_step_window` into one transition with a discounted reward and a per-sample ``discount = γ^m``.
 """
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import torch
 
-from porcini.algorithms.kit import obs_to_tensor
+from porcini.algorithms.kit import ReplaySample, obs_to_tensor
 from porcini.core.batch import TransitionBatch
 from porcini.data import PrioritizedReplayBuffer, ReplayBuffer
 from porcini.networks.optim import FlatAdam
 from porcini.networks.q_network import QNetwork
 
-__all__ = ["FlatAdam", "QNetwork", "Replay", "n_step_window", "obs_tensor", "replay_to_torch", "sample_replay"]
+__all__ = ["FlatAdam", "QNetwork", "n_step_window", "obs_tensor", "replay_to_torch", "sample_replay"]
 
 
 def obs_tensor(obs: Any, space: gym.Space, device: torch.device) -> torch.Tensor:
@@ -33,40 +33,12 @@ def obs_tensor(obs: Any, space: gym.Space, device: torch.device) -> torch.Tensor
     return obs_to_tensor(obs, device, space)
 
 
-class Replay(NamedTuple):
-    """Replayed (n-step) transitions ``[N]``; the TD target is ``reward + gamma (1 - terminated) V(next_obs)``.
-
-    Attributes:
-        obs: ``[N, *obs_shape]`` observations.
-        action: ``[N]`` actions.
-        reward: ``[N]`` float32 rewards (discounted sums over the run for n-step transitions).
-        gamma: the discount: a float for one-step transitions, ``[N]`` float32 ``γ^m`` for n-step runs of ``m``.
-        terminated: ``[N]`` bool; the run ended by termination (no bootstrap).
-        next_obs: ``[N, *obs_shape]`` true successors of the run's last step.
-        weights: ``[N]`` importance weights (prioritized replay), else None.
-        indices: ``[N]`` buffer indices to update priorities at (prioritized replay), else None.
-    """
-
-    obs: Any
-    action: Any
-    reward: Any
-    gamma: Any
-    terminated: Any
-    next_obs: Any
-    weights: Any = None
-    indices: Any = None
-
-    def row(self, g: int) -> Replay:
-        """Row ``g`` of every tensor field (a sample reshaped to ``[G, batch_size]``); scalars stay."""
-        return Replay(*(x[g] if isinstance(x, torch.Tensor) else x for x in self))
-
-
-def n_step_window(seq: TransitionBatch, gamma: float) -> Replay:
+def n_step_window(seq: TransitionBatch, gamma: float) -> ReplaySample:
     """Collapse runs ``[n, N]`` of consecutive steps of one env into ``N`` n-step transitions (NumPy).
 
     The window of run ``i`` stops at its first episode end, after ``m <= n`` steps (Sutton & Barto 2018, eq. 7.1):
-    ``reward = Σ_{k<m} γ^k r_k``, ``gamma = γ^m``, and ``terminated``/``next_obs`` of step ``m - 1``, so that
-    ``reward + gamma (1 - terminated) V(next_obs)`` is row 0 of :func:`porcini.functional.n_step_targets` on the
+    ``reward = Σ_{k<m} γ^k r_k``, ``discount = γ^m``, and ``terminated``/``next_obs`` of step ``m - 1``, so that
+    ``reward + discount (1 - terminated) V(next_obs)`` is row 0 of :func:`porcini.functional.n_step_targets` on the
     run: a truncation stops the window and bootstraps, a termination stops it without bootstrap.
 
     Args:
@@ -83,12 +55,12 @@ def n_step_window(seq: TransitionBatch, gamma: float) -> Replay:
         last[is_open] = k
         is_open &= ~(seq.terminated[k] | seq.truncated[k])
     cols = np.arange(size)
-    return Replay(seq.obs[0], seq.action[0], reward.astype(np.float32), discount.astype(np.float32),
+    return ReplaySample(seq.obs[0], seq.action[0], reward.astype(np.float32), discount.astype(np.float32),
                   seq.terminated[last, cols], seq.next_obs[last, cols])
 
 
 def sample_replay(buffer: ReplayBuffer | PrioritizedReplayBuffer, n: int, rng: np.random.Generator, gamma: float,
-                  n_steps: int = 1, beta: float = 1.0) -> Replay:
+                  n_steps: int = 1, beta: float = 1.0) -> ReplaySample:
     """Draw ``n`` transitions (n-step runs collapsed when ``n_steps > 1``) as NumPy arrays.
 
     Args:
@@ -107,11 +79,11 @@ def sample_replay(buffer: ReplayBuffer | PrioritizedReplayBuffer, n: int, rng: n
         batch = buffer.sample(n, rng) if n_steps == 1 else buffer.sample_sequences(n, n_steps, rng)
     if n_steps > 1:
         return n_step_window(batch, gamma)._replace(**extra)
-    return Replay(batch.obs[:, 0], batch.action[:, 0], np.asarray(batch.reward[:, 0], dtype=np.float32), gamma,
+    return ReplaySample(batch.obs[:, 0], batch.action[:, 0], np.asarray(batch.reward[:, 0], dtype=np.float32), gamma,
                   batch.terminated[:, 0], batch.next_obs[:, 0], **extra)
 
 
-def replay_to_torch(s: Replay, lead: tuple[int, ...], space: gym.Space, device: torch.device) -> Replay:
+def replay_to_torch(s: ReplaySample, lead: tuple[int, ...], space: gym.Space, device: torch.device) -> ReplaySample:
     """One host-to-torch conversion of a sample, every field reshaped to ``lead + field shape``.
 
     ``lead`` is e.g. ``(gradient_steps, batch_size)``; actions become int64, ``indices`` stay NumPy.
@@ -120,6 +92,6 @@ def replay_to_torch(s: Replay, lead: tuple[int, ...], space: gym.Space, device: 
         return x if x is None or isinstance(x, float) else torch.from_numpy(x).to(device).reshape(lead)
 
     obs, next_obs = obs_to_tensor(s.obs, device, space), obs_to_tensor(s.next_obs, device, space)
-    return Replay(obs.reshape(*lead, *obs.shape[1:]), conv(np.asarray(s.action, dtype=np.int64)), conv(s.reward),
-                  conv(s.gamma), conv(s.terminated), next_obs.reshape(*lead, *next_obs.shape[1:]),
+    return ReplaySample(obs.reshape(*lead, *obs.shape[1:]), conv(np.asarray(s.action, dtype=np.int64)), conv(s.reward),
+                  conv(s.discount), conv(s.terminated), next_obs.reshape(*lead, *next_obs.shape[1:]),
                   conv(s.weights), s.indices)

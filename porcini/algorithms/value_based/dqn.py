@@ -49,9 +49,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from porcini.algorithms.kit import Checkpointed, DeepConfig, obs_to_tensor, seeded
+from porcini.algorithms.kit import Checkpointed, DeepConfig, ReplaySample, obs_to_tensor, seeded
 from porcini.algorithms.schedules import LinearSchedule, check_horizon, require_horizon
-from porcini.algorithms.value_based.common import Replay, replay_to_torch, sample_replay
+from porcini.algorithms.value_based.common import replay_to_torch, sample_replay
 from porcini.core.agent import BaseAgent, q_value_explanation, supports_action_space
 from porcini.core.batch import TransitionBatch
 from porcini.core.config import build_config, require
@@ -279,20 +279,20 @@ class DQN(Checkpointed, BaseAgent):
             metrics["beta"] = self.beta
         return metrics
 
-    def _sample(self, n: int, lead: tuple[int, ...]) -> Replay:
+    def _sample(self, n: int, lead: tuple[int, ...]) -> ReplaySample:
         c = self.config
         beta = self.beta if c.prioritized_replay else 1.0  # uniform replay has no importance weights
         s = sample_replay(self.buffer, n, self.rng, c.gamma, c.n_steps, beta)
         return replay_to_torch(s, lead, self.info.observation_space, self.device)
 
-    def _target(self, s: Replay, next_q_target: torch.Tensor) -> torch.Tensor:
+    def _target(self, s: ReplaySample, next_q_target: torch.Tensor) -> torch.Tensor:
         """TD targets ``y`` (no gradient): max of the target network, or Double DQN's online argmax."""
         with torch.no_grad():
             if not self.config.double_q:
-                return q_learning_target(s.reward, next_q_target, s.terminated, s.gamma)
-            return double_q_target(s.reward, self.q_net(s.next_obs), next_q_target, s.terminated, s.gamma)
+                return q_learning_target(s.reward, next_q_target, s.terminated, s.discount)
+            return double_q_target(s.reward, self.q_net(s.next_obs), next_q_target, s.terminated, s.discount)
 
-    def _step(self, obs: torch.Tensor, action: torch.Tensor, y: torch.Tensor,
+    def gradient_step(self, obs: torch.Tensor, action: torch.Tensor, y: torch.Tensor,
               weights: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """One Adam step on ``mean(w · loss(Q(s, a) - y))``; returns the loss and ``Q(s, a)`` (detached, no sync)."""
         q = self.q_net(obs).gather(-1, action.unsqueeze(-1)).squeeze(-1)
@@ -323,8 +323,8 @@ class DQN(Checkpointed, BaseAgent):
         losses, qs = [], []
         for g in range(n_grad):
             # Double DQN: the online network changes at every step, so it picks a* in s' right before the step
-            y = self._target(s.row(g), next_q_target[g]) if y_all is None else y_all[g]
-            loss, q = self._step(s.obs[g], s.action[g], y, None)
+            y = self._target(s.select(g), next_q_target[g]) if y_all is None else y_all[g]
+            loss, q = self.gradient_step(s.obs[g], s.action[g], y, None)
             losses.append(loss)
             qs.append(q)
         return torch.stack(losses), torch.stack(qs)
@@ -336,7 +336,7 @@ class DQN(Checkpointed, BaseAgent):
             s = self._sample(self.config.batch_size, (self.config.batch_size,))
             with torch.no_grad():
                 y = self._target(s, self.target_net(s.next_obs))
-            loss, q = self._step(s.obs, s.action, y, s.weights)
+            loss, q = self.gradient_step(s.obs, s.action, y, s.weights)
             self.buffer.update_priorities(s.indices, self._priority(y, q).cpu().numpy())  # type: ignore[union-attr]
             losses.append(loss)
             qs.append(q)

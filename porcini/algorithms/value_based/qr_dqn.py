@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from porcini.algorithms.value_based.common import Replay
+from porcini.algorithms.kit import ReplaySample
 from porcini.algorithms.value_based.dqn import DQN, DQNConfig
 from porcini.core.config import require
 from porcini.envs.info import EnvInfo
@@ -122,17 +122,17 @@ class QRDQN(DQN):
     def _action_values(self, obs: Tensor) -> Tensor:
         return self.q_net(obs).mean(dim=-1)
 
-    def _target(self, s: Replay, next_q_target: Tensor) -> Tensor:
+    def _target(self, s: ReplaySample, next_q_target: Tensor) -> Tensor:
         """Target quantiles ``y`` ``[..., N]`` from the target network's quantiles ``[..., A, N]`` (no gradient)."""
         with torch.no_grad():
             select = self.q_net(s.next_obs) if self.config.double_q else next_q_target
             a_star = select.mean(dim=-1).argmax(dim=-1)  # [...]
             index = a_star[..., None, None].expand(*a_star.shape, 1, next_q_target.shape[-1])
             next_quantiles = next_q_target.gather(-2, index).squeeze(-2)  # [..., N]
-            discount = s.gamma * (1.0 - s.terminated.to(next_quantiles.dtype))  # [...]: γ^m (1 - terminated)
+            discount = s.discount * (1.0 - s.terminated.to(next_quantiles.dtype))  # [...]: γ^m (1 - terminated)
             return s.reward.unsqueeze(-1) + discount.unsqueeze(-1) * next_quantiles
 
-    def _step(self, obs: Tensor, action: Tensor, y: Tensor, weights: Tensor | None) -> tuple[Tensor, Tensor]:
+    def gradient_step(self, obs: Tensor, action: Tensor, y: Tensor, weights: Tensor | None) -> tuple[Tensor, Tensor]:
         """One Adam step on the quantile Huber loss; returns the loss and ``Q(s, a)`` = mean quantile (detached)."""
         n = self.config.n_quantiles
         quantiles = self.q_net(obs).gather(-2, action[:, None, None].expand(-1, 1, n)).squeeze(-2)  # [B, N]

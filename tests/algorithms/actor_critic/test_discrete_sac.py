@@ -12,9 +12,9 @@ import pytest
 import torch
 
 from porcini import Core, make_env
-from porcini.algorithms.actor_critic.common import Sample
 from porcini.algorithms.actor_critic.discrete_sac import DiscreteSAC
 from porcini.algorithms.actor_critic.sac import SAC
+from porcini.algorithms.kit import ReplaySample
 from porcini.core.batch import TransitionBatch
 from porcini.errors import ConfigError
 from porcini.experiment.checkpoint import load_checkpoint, save_checkpoint
@@ -72,7 +72,7 @@ class ReferenceDiscreteSAC:
     def policy(self, obs: torch.Tensor) -> torch.Tensor:
         return torch.softmax(self.agent.actor_head.linear(self.agent.actor_trunk(obs)), dim=-1)
 
-    def update(self, s: Sample) -> None:
+    def update(self, s: ReplaySample) -> None:
         agent, member_q = self.agent, self.member_q
         gamma, tau, n_critics = agent.config.gamma, agent.config.tau, agent.config.n_critics
         n, n_actions = len(s.reward), agent.n_actions
@@ -112,11 +112,11 @@ class ReferenceDiscreteSAC:
                 target.copy_((1 - tau) * target + tau * online)
 
 
-def random_sample(n: int, obs_dim: int, n_actions: int, seed: int) -> Sample:
+def random_sample(n: int, obs_dim: int, n_actions: int, seed: int, discount: float = 0.99) -> ReplaySample:
     g = torch.Generator().manual_seed(seed)
-    return Sample(obs=torch.randn(n, obs_dim, generator=g), action=torch.randint(0, n_actions, (n,), generator=g),
-                  reward=torch.randn(n, generator=g), next_obs=torch.randn(n, obs_dim, generator=g),
-                  terminated=(torch.rand(n, generator=g) < 0.3).float())
+    return ReplaySample(obs=torch.randn(n, obs_dim, generator=g), action=torch.randint(0, n_actions, (n,), generator=g),
+                        reward=torch.randn(n, generator=g), next_obs=torch.randn(n, obs_dim, generator=g),
+                        terminated=(torch.rand(n, generator=g) < 0.3).float(), discount=discount)
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -128,7 +128,7 @@ def test_update_matches_a_slow_per_sample_reference(seed, member_q):
     before = params(agent)
     for k in range(3):  # the first update also copies into the targets (tau=0.3): three steps check Adam's state
         s = random_sample(24, 4, 3, seed=10 * seed + k)
-        agent.update(s)
+        agent.gradient_step(s)
         agent.n_updates += 1
         reference.update(s)
     ours, theirs = params(agent), params(reference.agent)

@@ -124,7 +124,7 @@ def test_sac_critic_target_matches_hand_computation(member_q):
     terminated = [0, 1, 0, 0, 1, 0]
     truncated = [0, 0, 1, 0, 0, 1]  # truncated rows bootstrap, terminated ones don't
     agent.fit(pendulum_batch(6, terminated=terminated, truncated=truncated))
-    s = as_sample(agent.buffer.gather(np.arange(6)), agent.device)
+    s = as_sample(agent.buffer.gather(np.arange(6)), agent.device, agent.config.gamma)
     assert s.terminated.tolist() == terminated
     alpha = torch.tensor(0.37)
     state = agent.generator.get_state()
@@ -147,7 +147,7 @@ def test_td3_critic_target_matches_hand_computation(member_q):
                 target_noise_clip=0.3)
     terminated, truncated = [1, 0, 0, 1, 0, 0], [0, 1, 0, 0, 1, 0]
     agent.fit(pendulum_batch(6, seed=1, terminated=terminated, truncated=truncated))
-    s = as_sample(agent.buffer.gather(np.arange(6)), agent.device)
+    s = as_sample(agent.buffer.gather(np.arange(6)), agent.device, agent.config.gamma)
     state = agent.generator.get_state()
     target = agent.critic_target_values(s)
     agent.generator.set_state(state)

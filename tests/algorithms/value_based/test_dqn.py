@@ -120,7 +120,7 @@ def test_n_step_window_follows_n_step_targets(seed):
     w = n_step_window(seq, gamma)
     lookup = {tuple(seq.next_obs[k, i]): value[k, i] for k in range(n) for i in range(size)}
     boot = np.array([lookup[tuple(o)] for o in w.next_obs])
-    np.testing.assert_allclose(w.reward + w.gamma * (1 - w.terminated) * np.where(w.terminated, 0, boot), expected,
+    np.testing.assert_allclose(w.reward + w.discount * (1 - w.terminated) * np.where(w.terminated, 0, boot), expected,
                                rtol=1e-5, atol=1e-5)
     np.testing.assert_array_equal(w.obs, seq.obs[0])
     np.testing.assert_array_equal(w.action, seq.action[0])

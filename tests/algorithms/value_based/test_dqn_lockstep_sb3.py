@@ -31,8 +31,9 @@ import torch
 
 from porcini import Core, make_env
 from porcini.algorithms import DQN
+from porcini.algorithms.kit import ReplaySample
 from porcini.algorithms.value_based import dqn as dqn_module
-from porcini.algorithms.value_based.common import Replay, replay_to_torch
+from porcini.algorithms.value_based.common import replay_to_torch
 
 sb3 = pytest.importorskip("stable_baselines3")
 from stable_baselines3.common.callbacks import BaseCallback  # noqa: E402
@@ -142,7 +143,7 @@ def run_porcini_on_sb3_draws(seed: int, total: int, monkeypatch) -> RunLog:
                 rows.append(np.random.randint(0, len(self.buffer), size=bs))
                 np.random.randint(0, 1, size=bs)
             b = self.buffer.gather(np.concatenate(rows))
-            s = Replay(b.obs[:, 0], b.action[:, 0], b.reward[:, 0], self.config.gamma, b.terminated[:, 0],
+            s = ReplaySample(b.obs[:, 0], b.action[:, 0], b.reward[:, 0], self.config.gamma, b.terminated[:, 0],
                        b.next_obs[:, 0])
             return replay_to_torch(s, lead, self.info.observation_space, self.device)
 
