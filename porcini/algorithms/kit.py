@@ -28,6 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from porcini.core.config import require
+from porcini.core.obs_tree import is_obs_tree, map_obs
 from porcini.networks.encoders import is_image_space, obs_to_input
 from porcini.networks.mlp import ACTIVATIONS
 from porcini.seeding import agent_torch_seed, torch_seed
@@ -119,7 +120,7 @@ class ReplaySample(NamedTuple):
     Fields are NumPy arrays right after drawing and tensors on the agent's device after the one conversion.
 
     Attributes:
-        obs: ``[*lead, *obs_shape]`` observations.
+        obs: ``[*lead, *obs_shape]`` observations (dicts or tuples of them for Dict or Tuple observations).
         action: ``[*lead, *action_shape]`` actions (actor-critic agents: normalized to ``[-1, 1]``).
         reward: ``[*lead]`` float32 rewards (discounted sums over the run for n-step transitions).
         discount: ``γ`` as a float for one-step transitions, or ``[*lead]`` float32 ``γ^m`` for n-step runs of ``m``.
@@ -139,8 +140,12 @@ class ReplaySample(NamedTuple):
     indices: Any = None
 
     def select(self, index: int | slice) -> ReplaySample:
-        """Every tensor field indexed by ``index`` (a minibatch); floats, None and NumPy ``indices`` stay."""
-        return ReplaySample(*(x[index] if isinstance(x, Tensor) else x for x in self))
+        """Every tensor field indexed by ``index`` (a minibatch); floats, None and NumPy ``indices`` stay.
+
+        Dict and Tuple observations are indexed entry by entry.
+        """
+        return ReplaySample(*(x[index] if isinstance(x, Tensor) else
+                              map_obs(lambda t: t[index], x) if is_obs_tree(x) else x for x in self))
 
 
 class Checkpointed:

@@ -19,7 +19,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["flatten_obs", "is_obs_tree", "map_obs", "obs_batch_size", "obs_layout", "obs_leaves", "unflatten_obs"]
+__all__ = ["flatten_obs", "is_obs_tree", "layout_keys", "map_obs", "obs_batch_size", "obs_layout", "obs_leaves",
+           "unflatten_obs"]
 
 
 def is_obs_tree(obs: Any) -> bool:
@@ -86,3 +87,12 @@ def unflatten_obs(layout: Any, leaves: Mapping[str, Any], prefix: str) -> Any:
     if "dict" in layout:
         return {key: unflatten_obs(sub, leaves, f"{prefix}.{key}") for key, sub in layout["dict"].items()}
     return tuple(unflatten_obs(sub, leaves, f"{prefix}.{i}") for i, sub in enumerate(layout["tuple"]))
+
+
+def layout_keys(layout: Any, prefix: str) -> list[str]:
+    """The path keys :func:`flatten_obs` gives a tree of ``layout`` under ``prefix``, in order."""
+    if layout is None:
+        return [prefix]
+    if "dict" in layout:
+        return [k for key, sub in layout["dict"].items() for k in layout_keys(sub, f"{prefix}.{key}")]
+    return [k for i, sub in enumerate(layout["tuple"]) for k in layout_keys(sub, f"{prefix}.{i}")]
