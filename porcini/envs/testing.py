@@ -166,6 +166,27 @@ class SpaceEnv(gym.Env):
         return self._obs(), reward, False, self._t >= self.episode_length, {}
 
 
+class DictObsEnv(SpaceEnv):
+    """:class:`SpaceEnv` with MiniGrid's observation space: an ``image`` (uint8), a ``direction`` and a ``mission``.
+
+    The text ``mission`` cannot be encoded by deep agents: filter it out with ``FilterObservation``.
+    """
+
+    def __init__(self, episode_length: int = 20) -> None:
+        space = gym.spaces.Dict({
+            "image": gym.spaces.Box(0, 255, (5, 5, 3), np.uint8),
+            "direction": gym.spaces.Discrete(4),
+            "mission": gym.spaces.Text(16),
+        })
+        super().__init__(space, gym.spaces.Discrete(3), episode_length)
+
+
+#: Gymnasium id of :class:`DictObsEnv`, registered when this module is imported.
+DICT_OBS_ENV_ID = "porcini-testing/DictObs-v0"
+
+if DICT_OBS_ENV_ID not in gym.registry:
+    gym.register(id=DICT_OBS_ENV_ID, entry_point=f"{__name__}:DictObsEnv")
+
 #: Gymnasium id of :class:`SlowEnv`, registered when this module is imported.
 SLOW_ENV_ID = "porcini-testing/Slow-v0"
 
