@@ -74,7 +74,7 @@ def make_trunk(
     activation: str = "tanh",
     init: str = "default",
     features_dim: int = 512,
-) -> nn.Module:
+) -> MLP | Trunk:
     """Build a feature trunk for ``observation_space``; attach a head (:mod:`porcini.networks.heads`) to it.
 
     The trunk takes observations as :func:`porcini.networks.encoders.obs_to_input` gives them. Vector
@@ -104,6 +104,6 @@ def make_trunk(
         encoder = MultiInputEncoder(observation_space, features_dim, init)
         return Trunk(encoder, MLP(encoder.features_dim, None, hidden, activation, init=init))
     if is_image_space(observation_space):
-        cnn = NatureCNN(observation_space.shape, features_dim=features_dim, init=init)
+        cnn = NatureCNN(input_shape(observation_space), features_dim=features_dim, init=init)
         return Trunk(cnn, MLP(cnn.out_dim, None, hidden, activation, init=init))
     return MLP(input_shape(observation_space), None, hidden, activation, init=init)

@@ -180,7 +180,7 @@ class MultiInputEncoder(nn.Module):
             self.keys.append(key)
             encoders[str(key)] = make_encoder(sub, features_dim, init)
         self.encoders = nn.ModuleDict(encoders)
-        self.features_dim = self.out_dim = sum(int(cast(Any, e).features_dim) for e in self.encoders.values())
+        self.features_dim = self.out_dim = sum(int(cast(Any, e).features_dim) for e in encoders.values())
 
     def forward(self, obs: Any) -> Tensor:
         """Map a dict (or tuple) of input tensors ``[*batch, ...]`` to features ``[*batch, features_dim]``."""
@@ -188,7 +188,8 @@ class MultiInputEncoder(nn.Module):
         return torch.cat([encoders[str(key)](obs[key]) for key in self.keys], dim=-1)
 
 
-def make_encoder(space: gym.Space, features_dim: int = 512, init: str = "default") -> nn.Module:
+def make_encoder(space: gym.Space, features_dim: int = 512,
+                 init: str = "default") -> NatureCNN | FlattenEncoder | MultiInputEncoder:
     """The encoder of ``space``'s observations (after :func:`obs_to_input`), with a ``features_dim`` attribute.
 
     Args:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import gymnasium as gym
 import numpy as np
@@ -41,6 +41,8 @@ from porcini.networks.critics import Critics, critic_input, first_member
 from porcini.networks.denormals import flush_denormals
 from porcini.networks.encoders import check_observation_space, make_encoder
 from porcini.seeding import agent_rng
+
+ModuleT = TypeVar("ModuleT", bound=nn.Module)
 
 __all__ = ["Critics", "OffPolicyAgent", "OffPolicyConfig", "ReplaySample", "as_sample", "critic_input", "first_member",
            "make_critic"]
@@ -110,8 +112,7 @@ def as_sample(batch: TransitionBatch, device: torch.device, discount: float,
 def make_critic(info: EnvInfo, arch: NetArch, activation: str, n_critics: int) -> Critics:
     """``n_critics`` Q-networks ``Q(s, a)`` over ``[encoded obs, normalized action]`` as one batched ensemble."""
     encoder = make_encoder(info.observation_space)
-    return Critics(n_critics, encoder.features_dim + info.action_dim, 1, arch.vf, activation,  # type: ignore[operator]
-                   encoder=encoder)
+    return Critics(n_critics, encoder.features_dim + info.action_dim, 1, arch.vf, activation, encoder=encoder)
 
 
 class OffPolicyAgent(Checkpointed, BaseAgent):
@@ -158,7 +159,7 @@ class OffPolicyAgent(Checkpointed, BaseAgent):
         self._action_dtype = np.dtype(space.dtype)
 
     @staticmethod
-    def target_of(module: nn.Module) -> nn.Module:
+    def target_of(module: ModuleT) -> ModuleT:
         """A frozen copy of ``module`` for target values (no gradients are ever taken through it)."""
         target = copy.deepcopy(module)
         target.requires_grad_(False)

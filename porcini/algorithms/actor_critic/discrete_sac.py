@@ -82,7 +82,7 @@ class DiscreteSAC(SAC):
             self.actor_trunk = make_trunk(info.observation_space, arch.pi, c.activation).to(self.device)
             self.actor_head = CategoricalHead(self.actor_trunk.out_dim, n).to(self.device)
             encoder = make_encoder(info.observation_space)
-            self.critic = Critics(c.n_critics, encoder.features_dim, n, arch.vf, c.activation,  # type: ignore[arg-type]
+            self.critic = Critics(c.n_critics, encoder.features_dim, n, arch.vf, c.activation,
                                   encoder=encoder).to(self.device)
         self._register_networks()
         self._setup_temperature(auto_target_entropy=c.target_entropy_scale * math.log(n))

@@ -95,7 +95,7 @@ class RecurrentActorCritic(nn.Module):
         super().__init__()
         init = "orthogonal" if ortho_init else "default"
         self.encoder = make_encoder(info.observation_space, init=init)
-        self.obs_dim = int(self.encoder.features_dim)  # type: ignore[arg-type]
+        self.obs_dim = int(self.encoder.features_dim)
         self.pi_lstm = LSTMCore(self.obs_dim, hidden_size, n_layers)
         self.vf_lstm = LSTMCore(self.obs_dim, hidden_size, n_layers)
         if ortho_init:
