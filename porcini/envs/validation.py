@@ -12,11 +12,30 @@ from typing import Any, cast
 import gymnasium as gym
 import numpy as np
 
-from porcini.core.obs_tree import is_obs_tree, map_obs, obs_batch_size
 from porcini.errors import EnvCheckError
 
 SMALL_OBS = 32  # up to this many scalars per batch, bounds are checked in Python
 _BOOLS = (bool, np.bool_)
+
+
+def _is_tree(obs: Any) -> bool:
+    # Dict and Tuple observation batches: dicts and tuples of arrays (porcini.core.obs_tree, which envs may not use)
+    return isinstance(obs, (dict, tuple))
+
+
+def _rows(obs: Any, index: Any) -> Any:
+    """``obs[index]`` of every array of a Dict or Tuple observation batch (of the array itself otherwise)."""
+    if isinstance(obs, dict):
+        return {key: _rows(value, index) for key, value in obs.items()}
+    if isinstance(obs, tuple):
+        return tuple(_rows(value, index) for value in obs)
+    return np.asarray(obs)[index]
+
+
+def _batch_size(obs: Any) -> int:
+    while _is_tree(obs):
+        obs = next(iter(obs.values())) if isinstance(obs, dict) else obs[0]
+    return len(obs)
 
 
 def _finite_bounds(space: gym.spaces.Box) -> tuple[np.ndarray, np.ndarray]:
@@ -130,10 +149,10 @@ class StepValidator:
             final_mask = info["_final_obs"]
             final_obs = info["final_obs"]
             for i in np.flatnonzero(final_mask):
-                if is_obs_tree(final_obs):  # Dict/Tuple batches: env i's entries
-                    row = map_obs(lambda a: a[i : i + 1], final_obs)  # noqa: B023 (used in this iteration only)
-                elif is_obs_tree(final_obs[i]):  # an object array of per-env Dict/Tuple observations
-                    row = map_obs(lambda a: np.asarray(a)[None], final_obs[i])
+                if _is_tree(final_obs):  # Dict/Tuple batches: env i's entries
+                    row = _rows(final_obs, slice(i, i + 1))
+                elif _is_tree(final_obs[i]):  # an object array of per-env Dict/Tuple observations
+                    row = _rows(final_obs[i], None)
                 else:
                     row = np.asarray(final_obs[i])[None]
                 self.check_obs(row, index=int(i), what="final observation")
@@ -207,10 +226,10 @@ class StepValidator:
                 i = bad if index is None else index
                 raise EnvCheckError(f"{what} {obs[bad]} is outside {self.observation_space} {self._where(i)}")
             return
-        tree = is_obs_tree(obs)
-        for j in range(obs_batch_size(obs) if tree else len(obs) if hasattr(obs, "__len__") else 0):
+        tree = _is_tree(obs)
+        for j in range(_batch_size(obs) if tree else len(obs) if hasattr(obs, "__len__") else 0):
             try:
-                item = map_obs(lambda a: a[j], obs) if tree else obs[j]  # noqa: B023 (used in this iteration only)
+                item = _rows(obs, j) if tree else obs[j]
             except (TypeError, KeyError):
                 break
             if not self.observation_space.contains(item):
