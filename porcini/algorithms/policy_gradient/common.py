@@ -33,11 +33,13 @@ from porcini.algorithms.schedules import check_horizon, require_horizon
 from porcini.core.agent import BaseAgent, steps_seen_in, supports_action_space
 from porcini.core.batch import TransitionBatch
 from porcini.core.config import require
+from porcini.core.obs_tree import map_obs
 from porcini.envs.info import EnvInfo
 from porcini.errors import UnsupportedSpaceError
 from porcini.functional import gae
 from porcini.networks.actor_critic import ActorCritic, clipped_gaussian_log_prob
 from porcini.networks.distributions import Bernoulli, Categorical, MultiCategorical, PolicyDistribution
+from porcini.networks.encoders import check_observation_space
 from porcini.networks.optim import FlatParameters, adam, rmsprop
 
 __all__ = ["ActorCritic", "OnPolicyAgent", "OnPolicyConfig", "Rollout", "as_obs_tensor", "clipped_gaussian_log_prob",
@@ -133,6 +135,7 @@ class OnPolicyAgent(Checkpointed, BaseAgent):
         if not supports_action_space(self, info.action_space):
             raise UnsupportedSpaceError(f"on-policy agents need a Discrete, Box, MultiDiscrete or MultiBinary action "
                                         f"space; {info.env_id} has {info.action_space}")
+        check_observation_space(info.observation_space, f"{type(self).__name__} on {info.env_id}")
         self.info = info
         self.device = torch.device(c.device)
         with seeded(c.seed):
@@ -207,7 +210,7 @@ class OnPolicyAgent(Checkpointed, BaseAgent):
         Continuous actions are clipped to the action space's bounds.
         """
         with torch.inference_mode():
-            return self._sample_action(self.model.policy(obs_to_tensor(obs, self.device)), explore)
+            return self._sample_action(self.model.policy(self._obs_tensor(obs)), explore)
 
     def _sample_action(self, dist: PolicyDistribution, explore: bool) -> np.ndarray:
         """A sample of ``dist`` (the mode when not exploring), clipped to the bounds, as the env's dtype."""
@@ -223,14 +226,18 @@ class OnPolicyAgent(Checkpointed, BaseAgent):
         See :class:`porcini.core.agent.Explainable`; one no-grad forward, no random draws.
         """
         with torch.inference_mode():
-            x = obs_to_tensor(obs, self.device)
+            x = self._obs_tensor(obs)
             value = self.model.value(x) if self.model.v_head is not None else None
             return policy_explanation(self.model.policy(x), value)
 
     def value(self, obs: np.ndarray) -> np.ndarray:
         """The critic's values ``[B]`` of observations ``[B, ...]`` (for inspection and tests)."""
         with torch.inference_mode():
-            return self.model.value(obs_to_tensor(obs, self.device)).cpu().numpy()
+            return self.model.value(self._obs_tensor(obs)).cpu().numpy()
+
+    def _obs_tensor(self, obs: Any) -> Any:
+        """Observations as the networks take them (:func:`~porcini.algorithms.kit.obs_to_tensor` of the space)."""
+        return obs_to_tensor(obs, self.device, self.info.observation_space)
 
     def state_dict(self) -> dict[str, Any]:
         """Parameters, optimizer states, the sampling generator's state, the step counters and the horizon (a copy)."""
@@ -254,15 +261,13 @@ class OnPolicyAgent(Checkpointed, BaseAgent):
     def _to_torch(self, batch: TransitionBatch) -> TransitionBatch:
         """The batch on the agent's device, observations as the trunks want them (one conversion per fit)."""
         b = batch.to_torch(self.device)
-        obs, next_obs = b.obs, b.next_obs
-        if obs.dtype not in (torch.float32, torch.uint8):
-            obs, next_obs = obs.float(), next_obs.float()
+        obs, next_obs = self._obs_tensor(b.obs), self._obs_tensor(b.next_obs)
         return TransitionBatch(obs, b.action, b.reward, next_obs, b.terminated, b.truncated, b.extras)
 
 
-def flat(x: torch.Tensor) -> torch.Tensor:
-    """Merge the ``[T, B]`` axes of ``x`` into one ``[T * B, ...]``."""
-    return x.reshape(x.shape[0] * x.shape[1], *x.shape[2:])
+def flat(x: Any) -> Any:
+    """Merge the ``[T, B]`` axes of ``x`` (a tensor, or a dict or tuple of them) into one ``[T * B, ...]``."""
+    return map_obs(lambda t: t.reshape(t.shape[0] * t.shape[1], *t.shape[2:]), x)
 
 
 @dataclass(frozen=True)
@@ -270,7 +275,7 @@ class Rollout:
     """A fit batch as flat tensors ``[N = T * B, ...]`` with the targets computed: what the update epochs read.
 
     Attributes:
-        obs: observations ``[N, *obs_shape]``.
+        obs: observations ``[N, *obs_shape]`` (a dict or tuple of them for Dict or Tuple observations).
         action: actions as the env received them ``[N, *action_shape]``.
         old_log_prob: log-probabilities of ``action`` under the collecting policy ``[N]``.
         old_value: values ``V(obs)`` under the collecting critic ``[N]``.
@@ -278,7 +283,7 @@ class Rollout:
         returns: value targets ``advantage + old_value`` (λ-returns) ``[N]``.
     """
 
-    obs: torch.Tensor
+    obs: Any
     action: torch.Tensor
     old_log_prob: torch.Tensor
     old_value: torch.Tensor
@@ -290,7 +295,7 @@ class Rollout:
 
     def index(self, idx: torch.Tensor) -> Rollout:
         """The samples at ``idx`` (a minibatch)."""
-        return Rollout(*(getattr(self, f.name)[idx] for f in fields(self)))
+        return Rollout(*(map_obs(lambda x: x[idx], getattr(self, f.name)) for f in fields(self)))
 
 
 def gae_rollout(model: ActorCritic, b: TransitionBatch, gamma: float, gae_lambda: float) -> Rollout:
@@ -308,7 +313,7 @@ def gae_rollout(model: ActorCritic, b: TransitionBatch, gamma: float, gae_lambda
     """
     n_rows = b.reward.shape[0]
     with torch.no_grad():
-        values = model.value(torch.cat([b.obs, b.next_obs]))
+        values = model.value(map_obs(lambda obs, next_obs: torch.cat([obs, next_obs]), b.obs, b.next_obs))
         value, next_value = values[:n_rows], values[n_rows:]
         log_prob = model.log_prob(model.policy(b.obs), b.action)
         advantage, returns = gae(b.reward, value, next_value, b.terminated, b.episode_end, gamma, gae_lambda)
