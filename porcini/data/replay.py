@@ -18,7 +18,6 @@ transition carries its true successor, also across episode ends and the ring sea
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -27,7 +26,7 @@ import numpy as np
 
 from porcini.core.batch import TransitionBatch
 from porcini.core.obs_tree import flatten_obs, layout_keys, obs_layout, unflatten_obs
-from porcini.data._npz import DataFileError, read_npz, require_format, scalar, write_npz
+from porcini.data._npz import DataFileError, json_entry, read_json_entry, read_npz, require_format, scalar, write_npz
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(TransitionBatch) if f.name != "extras")
 _FORMAT = "porcini.ReplayBuffer"
@@ -225,7 +224,7 @@ class ReplayBuffer:
             "n_added": np.array(self._n_added),
         }
         if any(layout is not None for layout in self._layout.values()):
-            state["obs_layout"] = np.array(json.dumps(self._layout))
+            state["obs_layout"] = json_entry(self._layout)
         for key, value in self._data.items():
             state["data." + key] = value[: self._size].copy()
         return state
@@ -258,7 +257,7 @@ class ReplayBuffer:
                 f"ReplayBuffer({capacity}, n_envs={n_envs}) to load it"
             )
         rows = capacity // n_envs
-        layout = self._read_layout(state, source)
+        layout = read_json_entry(state, "obs_layout", source, {name: None for name in _OBS_FIELDS}, _OBS_FIELDS)
         missing = [k for f in _FIELDS for k in layout_keys(layout.get(f), f) if k not in data]
         if missing or not (0 <= size <= rows) or not (0 <= pos < rows) or (size < rows and pos != size):
             raise DataFileError(
@@ -282,20 +281,6 @@ class ReplayBuffer:
         for key, value in data.items():
             self._data[key][:size] = value
         self._size, self._pos, self._n_added = size, pos, n_added
-
-    @staticmethod
-    def _read_layout(state: Mapping[str, Any], source: str) -> dict[str, Any]:
-        """The observation layouts saved in ``state`` (none: plain array observations)."""
-        if "obs_layout" not in state:
-            return {name: None for name in _OBS_FIELDS}
-        try:
-            layout = json.loads(str(np.asarray(state["obs_layout"])))
-        except json.JSONDecodeError as err:
-            raise DataFileError(f"{source}: its obs_layout is not valid JSON ({err}); the file is corrupt") from None
-        if not isinstance(layout, dict) or set(layout) != set(_OBS_FIELDS):
-            raise DataFileError(f"{source}: its obs_layout {layout!r} does not name obs and next_obs; the file is "
-                                "corrupt")
-        return layout
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write contents and position to ``path`` as an ``.npz`` (atomically, no pickle)."""

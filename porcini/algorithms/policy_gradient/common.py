@@ -42,16 +42,11 @@ from porcini.networks.distributions import Bernoulli, Categorical, MultiCategori
 from porcini.networks.encoders import check_observation_space
 from porcini.networks.optim import FlatParameters, adam, rmsprop
 
-__all__ = ["ActorCritic", "OnPolicyAgent", "OnPolicyConfig", "Rollout", "as_obs_tensor", "clipped_gaussian_log_prob",
+__all__ = ["ActorCritic", "OnPolicyAgent", "OnPolicyConfig", "Rollout", "clipped_gaussian_log_prob",
            "explained_variance", "flat", "gae_rollout", "minibatches", "policy_explanation", "scheduled"]
 
 SCHEDULES = ("constant", "linear")
 SCHEDULE_FIELDS = ("learning_rate_schedule", "clip_range_schedule")
-
-
-def as_obs_tensor(obs: Any, device: torch.device) -> torch.Tensor:
-    """Observations as a tensor the trunks accept (:func:`porcini.algorithms.kit.obs_to_tensor`)."""
-    return obs_to_tensor(obs, device)
 
 
 def policy_explanation(dist: PolicyDistribution, value: torch.Tensor | None) -> dict[str, np.ndarray]:
