@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import torch
 
@@ -143,6 +144,8 @@ class OnPolicyAgent(Checkpointed, BaseAgent):
         self.fits = 0
         space = info.action_space
         self._action_dtype = None if self.model.discrete else np.dtype(space.dtype)
+        # Discrete(n, start=s): the policy's categories are 0..n-1, the env's actions s..s+n-1
+        self._action_start = int(space.start) if isinstance(space, gym.spaces.Discrete) else 0
 
     def _make_model(self, info: EnvInfo, with_value: bool) -> Any:
         """The networks (built under the config's seed): an :class:`ActorCritic` here."""
@@ -213,6 +216,8 @@ class OnPolicyAgent(Checkpointed, BaseAgent):
         if self.model.clips:
             action = torch.clamp(action, self.model.action_low, self.model.action_high)
         out = action.cpu().numpy()
+        if self._action_start:
+            out = out + self._action_start
         return out if self._action_dtype is None else out.astype(self._action_dtype, copy=False)
 
     def explain(self, obs: np.ndarray) -> dict[str, np.ndarray]:
@@ -257,7 +262,8 @@ class OnPolicyAgent(Checkpointed, BaseAgent):
         """The batch on the agent's device, observations as the trunks want them (one conversion per fit)."""
         b = batch.to_torch(self.device)
         obs, next_obs = self._obs_tensor(b.obs), self._obs_tensor(b.next_obs)
-        return TransitionBatch(obs, b.action, b.reward, next_obs, b.terminated, b.truncated, b.extras)
+        action = b.action - self._action_start if self._action_start else b.action
+        return TransitionBatch(obs, action, b.reward, next_obs, b.terminated, b.truncated, b.extras)
 
 
 def flat(x: Any) -> Any:
