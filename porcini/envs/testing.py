@@ -129,11 +129,11 @@ class SpaceEnv(gym.Env):
 
     Each observation is ``observation_space.sample()`` with the space reseeded from ``np_random``, so an episode
     repeats from the env's seed (and can be rebuilt on resume). Reward 1 when the action is 0 (Discrete actions)
-    or ``-|action|^2`` (Box actions); episodes end with ``truncated`` after ``episode_length`` steps.
+    or ``-|action|^2`` (Box, MultiDiscrete and MultiBinary actions); episodes end with ``truncated`` after ``episode_length`` steps.
 
     Args:
         observation_space: any Gymnasium space, Dict and Tuple included.
-        action_space: a Discrete or Box space (Discrete(2) by default).
+        action_space: a Discrete, Box, MultiDiscrete or MultiBinary space (Discrete(2) by default).
         episode_length: steps per episode.
     """
 

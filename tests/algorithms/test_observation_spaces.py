@@ -66,3 +66,22 @@ def test_agent_trains_on_observation_space(algo, space_name):
         assert any(isinstance(m, NatureCNN) for module in agent.modules.values() for m in module.modules())
     action = agent.act(env.reset(seed=1)[0], explore=False)
     assert env.action_space.contains(np.asarray(action, dtype=env.action_space.dtype))
+
+
+ON_POLICY = ("ppo", "a2c", "trpo", "reinforce", "recurrent_ppo")
+ACTION_SPACES = {"multi_discrete": S.MultiDiscrete([3, 2]), "multi_binary": S.MultiBinary(3),
+                 "box": S.Box(-1.0, 1.0, (2,), np.float32)}
+
+
+@pytest.mark.parametrize("space_name", ["dict_image_discrete", "tuple", "discrete", "uint8_vector"])
+@pytest.mark.parametrize("action_name", ACTION_SPACES)
+@pytest.mark.parametrize("algo", ON_POLICY)
+def test_on_policy_agent_trains_on_every_observation_and_action_pair(algo, action_name, space_name):
+    env = make_env(lambda: SpaceEnv(SPACES[space_name], ACTION_SPACES[action_name]), n_envs=2, seed=0)
+    agent = get_algorithm(algo)(env.info, **AGENTS[algo])
+    before = parameters(agent)
+    assert Core(agent, env, progress=False).learn(steps=STEPS).steps == STEPS  # every action was checked in-space
+    after = parameters(agent)
+    assert any(not torch.equal(before[key], after[key]) for key in before)
+    action = agent.act(env.reset(seed=1)[0], explore=True)
+    assert all(env.single_action_space.contains(np.asarray(a, dtype=env.single_action_space.dtype)) for a in action)
