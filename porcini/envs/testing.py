@@ -129,7 +129,8 @@ class SpaceEnv(gym.Env):
 
     Each observation is ``observation_space.sample()`` with the space reseeded from ``np_random``, so an episode
     repeats from the env's seed (and can be rebuilt on resume). Reward 1 when the action is 0 (Discrete actions)
-    or ``-|action|^2`` (Box, MultiDiscrete and MultiBinary actions); episodes end with ``truncated`` after ``episode_length`` steps.
+    or ``-|action|^2`` (Box, MultiDiscrete and MultiBinary actions); episodes end with ``truncated`` after
+    ``episode_length`` steps.
 
     Args:
         observation_space: any Gymnasium space, Dict and Tuple included.
