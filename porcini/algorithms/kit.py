@@ -25,10 +25,11 @@ from typing import Any, NamedTuple
 import gymnasium as gym
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from porcini.core.config import require
+from porcini.core.obs_tree import is_obs_tree, map_obs
+from porcini.networks.encoders import is_image_space, obs_to_input
 from porcini.networks.mlp import ACTIVATIONS
 from porcini.seeding import agent_torch_seed, torch_seed
 
@@ -86,26 +87,28 @@ def check_device(owner: str, device: str) -> None:
         require(False, owner, "device", device, "a torch device such as 'cpu' or 'cuda'")
 
 
-def obs_to_tensor(obs: Any, device: torch.device, space: gym.Space | None = None) -> Tensor:
+def obs_to_tensor(obs: Any, device: torch.device, space: gym.Space | None = None) -> Any:
     """Observations as the networks take them, on ``device`` (sharing memory with ``obs`` when it can).
 
-    Float32, except that ``uint8`` images stay ``uint8`` (the CNN scales them); Discrete observations (when
-    ``space`` is ``Discrete``) are one-hot encoded, as Stable-Baselines3 does.
+    With ``space``, the conversion of :func:`porcini.networks.encoders.obs_to_input` chosen from it: float32 for
+    vectors (``uint8`` ones included), images as they are (``uint8`` stays: the CNN scales it), one-hot codes
+    for Discrete and MultiDiscrete, and dicts (tuples) of tensors for Dict (Tuple) observations. Without
+    ``space``: float32, except that ``uint8`` arrays stay ``uint8``.
 
     Args:
-        obs: observations ``[*batch, *obs_shape]`` (NumPy, a sequence, or a tensor).
+        obs: observations ``[*batch, *obs_shape]`` (NumPy, a sequence, or a tensor; a dict or tuple of them).
         device: the networks' device.
-        space: the observation space, to one-hot encode Discrete observations; None for Box observations.
+        space: the observation space of one env, or None for Box observations.
     """
+    if space is not None and not isinstance(space, gym.spaces.Box):
+        return obs_to_input(obs, space, device)
     if isinstance(obs, Tensor):
         x = obs
     elif isinstance(obs, np.ndarray) and obs.flags.writeable:
         x = torch.from_numpy(obs)
     else:  # torch warns on read-only NumPy memory: copy it
         x = torch.as_tensor(np.array(obs))
-    if isinstance(space, gym.spaces.Discrete):
-        x = F.one_hot(x.long(), int(space.n)).float()
-    elif x.dtype != torch.float32 and x.dtype != torch.uint8:
+    if x.dtype != torch.float32 and (x.dtype != torch.uint8 or (space is not None and not is_image_space(space))):
         x = x.float()
     return x.to(device)
 
@@ -117,7 +120,7 @@ class ReplaySample(NamedTuple):
     Fields are NumPy arrays right after drawing and tensors on the agent's device after the one conversion.
 
     Attributes:
-        obs: ``[*lead, *obs_shape]`` observations.
+        obs: ``[*lead, *obs_shape]`` observations (dicts or tuples of them for Dict or Tuple observations).
         action: ``[*lead, *action_shape]`` actions (actor-critic agents: normalized to ``[-1, 1]``).
         reward: ``[*lead]`` float32 rewards (discounted sums over the run for n-step transitions).
         discount: ``γ`` as a float for one-step transitions, or ``[*lead]`` float32 ``γ^m`` for n-step runs of ``m``.
@@ -137,8 +140,12 @@ class ReplaySample(NamedTuple):
     indices: Any = None
 
     def select(self, index: int | slice) -> ReplaySample:
-        """Every tensor field indexed by ``index`` (a minibatch); floats, None and NumPy ``indices`` stay."""
-        return ReplaySample(*(x[index] if isinstance(x, Tensor) else x for x in self))
+        """Every tensor field indexed by ``index`` (a minibatch); floats, None and NumPy ``indices`` stay.
+
+        Dict and Tuple observations are indexed entry by entry.
+        """
+        return ReplaySample(*(x[index] if isinstance(x, Tensor) else
+                              map_obs(lambda t: t[index], x) if is_obs_tree(x) else x for x in self))
 
 
 class Checkpointed:

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from porcini.core.obs_tree import map_obs, obs_leaves
+
 if TYPE_CHECKING:  # torch stays an import of the function that needs it
     import torch
 
@@ -24,6 +26,9 @@ _FIELDS = ("obs", "action", "reward", "next_obs", "terminated", "truncated")
 @dataclass(frozen=True)
 class TransitionBatch:
     """Transitions laid out ``[T, B, ...]`` (time, env), with true successors.
+
+    Observations of ``Dict`` and ``Tuple`` spaces are dicts and tuples of such arrays, one per entry
+    (:mod:`porcini.core.obs_tree`); every method handles them entry by entry.
 
     Attributes:
         obs: observations ``[T, B, *obs_shape]``.
@@ -57,12 +62,11 @@ class TransitionBatch:
         if len(lead) != 2:
             raise ValueError(f"reward must be shaped [T, B], got shape {lead}; add the missing axis")
         for name in _FIELDS:
-            value = getattr(self, name)
-            for leaf in value.values() if isinstance(value, Mapping) else (value,):  # Dict observations
-                if tuple(leaf.shape[:2]) != lead:
+            for value in obs_leaves(getattr(self, name)):
+                if tuple(value.shape[:2]) != lead:
                     raise ValueError(
-                        f"TransitionBatch.{name} has leading shape {tuple(leaf.shape[:2])}, expected [T, B] = {lead} "
-                        "like reward"
+                        f"TransitionBatch.{name} has leading shape {tuple(value.shape[:2])}, expected [T, B] = "
+                        f"{lead} like reward"
                     )
         for name, value in self.extras.items():
             if tuple(value.shape[:2]) != lead:
@@ -99,14 +103,15 @@ class TransitionBatch:
             return x.reshape((x.shape[0] * x.shape[1], 1) + tuple(x.shape[2:]))
 
         return TransitionBatch(
-            **{name: flat(getattr(self, name)) for name in _FIELDS},
+            **{name: map_obs(flat, getattr(self, name)) for name in _FIELDS},
             extras={k: flat(v) for k, v in self.extras.items()},
         )
 
     def to_torch(self, device: str | torch.device = "cpu") -> TransitionBatch:
         """Return the same batch with every field as a torch tensor on ``device`` (one conversion, no copy on CPU).
 
-        Observations and rewards become float32, flags bool, integer actions int64.
+        Float64 observations and rewards become float32 (other observation dtypes stay: ``uint8`` images, integer
+        Discrete entries), flags bool, integer actions int64.
         """
         import torch
 
@@ -127,10 +132,10 @@ class TransitionBatch:
         if not action.is_floating_point() and action.dtype != torch.int64:
             action = action.to(torch.int64)
         return TransitionBatch(
-            obs=conv(self.obs),
+            obs=map_obs(conv, self.obs),
             action=action,
             reward=conv(self.reward, torch.float32),
-            next_obs=conv(self.next_obs),
+            next_obs=map_obs(conv, self.next_obs),
             terminated=conv(self.terminated, torch.bool),
             truncated=conv(self.truncated, torch.bool),
             extras={k: conv(v) for k, v in self.extras.items()},
@@ -139,7 +144,7 @@ class TransitionBatch:
     def index(self, rows: Any) -> TransitionBatch:
         """Select time rows (an int slice, or an index array over ``T``) from every field."""
         return TransitionBatch(
-            **{name: getattr(self, name)[rows] for name in _FIELDS},
+            **{name: map_obs(lambda x: x[rows], getattr(self, name)) for name in _FIELDS},
             extras={k: v[rows] for k, v in self.extras.items()},
         )
 
@@ -153,6 +158,7 @@ class TransitionBatch:
             if set(b.extras) != keys:
                 raise ValueError(f"batches carry different extras: {sorted(keys)} vs {sorted(b.extras)}")
         return TransitionBatch(
-            **{name: np.concatenate([getattr(b, name) for b in batches], axis=axis) for name in _FIELDS},
+            **{name: map_obs(lambda *xs: np.concatenate(xs, axis=axis), *(getattr(b, name) for b in batches))
+               for name in _FIELDS},
             extras={k: np.concatenate([b.extras[k] for b in batches], axis=axis) for k in keys},
         )

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from porcini.core.batch import TransitionBatch
+from porcini.core.obs_tree import is_obs_tree, map_obs
 
 
 class RolloutStorage:
@@ -15,7 +16,8 @@ class RolloutStorage:
 
     With a known ``rows`` (a step cadence) the arrays are allocated once per fit period and filled in place;
     otherwise (an episode cadence) slices are kept in lists and stacked at ``take``. Each ``take`` hands over
-    fresh arrays, so an agent may keep the batch it was given.
+    fresh arrays, so an agent may keep the batch it was given. Dict and Tuple observations are kept as one array
+    per entry, each with its own dtype (:mod:`porcini.core.obs_tree`).
 
     Args:
         rows: number of time rows per batch, or None when unknown.
@@ -43,21 +45,28 @@ class RolloutStorage:
                 store.append(value)
         else:
             if self._arrays is None:
-                self._arrays = [np.empty((self.rows, *np.shape(v)), dtype=np.asarray(v).dtype) for v in row]
+                self._arrays = [map_obs(self._empty, v) for v in row]
             t = self._t
             for array, value in zip(self._arrays, row):
-                array[t] = value
+                if is_obs_tree(array):
+                    map_obs(lambda a, v: a.__setitem__(t, v), array, value)
+                else:
+                    array[t] = value
         self._t += 1
+
+    def _empty(self, value: Any) -> np.ndarray:
+        assert self.rows is not None
+        return np.empty((self.rows, *np.shape(value)), dtype=np.asarray(value).dtype)
 
     def state_dict(self) -> dict[str, Any]:
         """The slices gathered so far (for exact resume), as ``[t, B, ...]`` arrays."""
         if self._t == 0:
             return {"t": 0, "fields": []}
         if self.rows is None:
-            fields = [np.stack(values) for values in self._lists]
+            fields = [_stack(values) for values in self._lists]
         else:
             assert self._arrays is not None
-            fields = [a[: self._t].copy() for a in self._arrays]
+            fields = [map_obs(lambda a: a[: self._t].copy(), a) for a in self._arrays]
         return {"t": self._t, "fields": fields}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -67,23 +76,31 @@ class RolloutStorage:
         self._lists = [[] for _ in range(6 + len(self.info_keys))]
         fields = state["fields"]
         for t in range(int(state["t"])):
-            obs, action, reward, next_obs, terminated, truncated, *extras = (np.asarray(f[t]) for f in fields)
+            obs, action, reward, next_obs, terminated, truncated, *extras = (
+                map_obs(lambda a: np.asarray(a[t]), f) for f in fields)  # noqa: B023 (consumed at once)
             info = {key: value for key, value in zip(self.info_keys, extras)}
             self.append(obs, action, reward, next_obs, terminated, truncated, info)
 
     def take(self) -> TransitionBatch:
         """Hand over everything gathered as a ``[T, B]`` batch and start empty."""
         if self.rows is None:
-            fields = [np.stack(values) for values in self._lists]
+            fields = [_stack(values) for values in self._lists]
             self._lists = [[] for _ in fields]
         else:
             assert self._arrays is not None
-            fields = [a[: self._t] for a in self._arrays]
+            fields = [map_obs(lambda a: a[: self._t], a) for a in self._arrays]
             self._arrays = None
         self._t = 0
         obs, action, reward, next_obs, terminated, truncated = fields[:6]
         extras = dict(zip(self.info_keys, fields[6:]))
         return TransitionBatch(obs, action, reward, next_obs, terminated, truncated, extras)
+
+
+def _stack(values: list[Any]) -> Any:
+    """Time slices ``[B, ...]`` (arrays, or observation trees of arrays) stacked into ``[T, B, ...]``."""
+    if values and is_obs_tree(values[0]):
+        return map_obs(lambda *slices: np.stack(slices), *values)
+    return np.stack(values)
 
 
 def _info_value(info: dict[str, Any], key: str, n_envs: int) -> np.ndarray:

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from porcini.core.obs_tree import is_obs_tree, map_obs
 from porcini.core.state import LoopState
 from porcini.errors import EnvCheckError
 
@@ -58,11 +59,14 @@ def true_successor(reset_obs: Any, ended: np.ndarray, info: dict[str, Any]) -> A
             "(porcini.make_env, or gymnasium.vector.AutoresetMode.SAME_STEP)"
         )
     final = info["final_obs"]
-    if isinstance(reset_obs, dict):
-        out = {k: v.copy() for k, v in reset_obs.items()}
-        for i in np.flatnonzero(ended):
-            for k in out:
-                out[k][i] = final[i][k] if final.dtype == object else final[k][i]
+    if is_obs_tree(reset_obs):  # Dict or Tuple observations: entry by entry
+        out = map_obs(lambda v: v.copy(), reset_obs)
+        rows = np.flatnonzero(ended)
+        if getattr(final, "dtype", None) is np.dtype(object):  # one observation tree per env
+            for i in rows:
+                map_obs(lambda o, f: o.__setitem__(i, f), out, final[i])  # noqa: B023 (called at once)
+        else:
+            map_obs(lambda o, f: o.__setitem__(rows, f[rows]), out, final)
         return out
     next_obs = reset_obs.copy()
     if getattr(final, "dtype", None) is np.dtype(object):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import zipfile
 from collections.abc import Mapping
@@ -99,3 +100,26 @@ def require_format(arrays: Mapping[str, np.ndarray], path: object, fmt: str, ver
             f"{path} has {fmt} format version {found_version}, this porcini reads version "
             f"{version}; re-save it with a matching porcini"
         )
+
+
+def json_entry(value: Any) -> np.ndarray:
+    """``value`` as a 0-d string array holding its JSON, storable in an ``.npz`` (read by :func:`read_json_entry`)."""
+    return np.array(json.dumps(value))
+
+
+def read_json_entry(state: Mapping[str, Any], key: str, source: object, default: Any,
+                    keys: tuple[str, ...]) -> Any:
+    """The JSON mapping stored under ``key`` by :func:`json_entry` (``default`` when absent).
+
+    Raises:
+        DataFileError: the entry is not valid JSON, or not a mapping with exactly ``keys``.
+    """
+    if key not in state:
+        return default
+    try:
+        value = json.loads(str(np.asarray(state[key])))
+    except json.JSONDecodeError as err:
+        raise DataFileError(f"{source}: its {key} is not valid JSON ({err}); the file is corrupt") from None
+    if not isinstance(value, dict) or set(value) != set(keys):
+        raise DataFileError(f"{source}: its {key} {value!r} does not name {' and '.join(keys)}; the file is corrupt")
+    return value

@@ -9,7 +9,9 @@ Sequences are only meaningful if each column is one continuous stream: add the b
 time order, and if an env is reset in the middle of an episode, mark its last added transition ``truncated``.
 
 Storage only: no discounting, no targets. Arrays are allocated from the first batch added, with its dtypes
-(uint8 images stay uint8). ``next_obs`` is stored next to ``obs`` (twice the observation memory, but every
+(uint8 images stay uint8). Dict and Tuple observations are stored entry by entry, each entry in its own array
+with its own dtype (under the path keys of :mod:`porcini.core.obs_tree`, e.g. ``obs.image``), and handed back as
+dicts and tuples. ``next_obs`` is stored next to ``obs`` (twice the observation memory, but every
 transition carries its true successor, also across episode ends and the ring seam).
 """
 
@@ -23,12 +25,14 @@ from typing import Any
 import numpy as np
 
 from porcini.core.batch import TransitionBatch
-from porcini.data._npz import DataFileError, read_npz, require_format, scalar, write_npz
+from porcini.core.obs_tree import flatten_obs, layout_keys, obs_layout, unflatten_obs
+from porcini.data._npz import DataFileError, json_entry, read_json_entry, read_npz, require_format, scalar, write_npz
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(TransitionBatch) if f.name != "extras")
 _FORMAT = "porcini.ReplayBuffer"
 _VERSION = 1
 _EXTRA = "extras."  # storage key prefix of TransitionBatch.extras entries
+_OBS_FIELDS = ("obs", "next_obs")
 
 
 def check_rng(rng: Any, owner: str) -> np.random.Generator:
@@ -79,6 +83,7 @@ class ReplayBuffer:
         self._data: dict[str, np.ndarray] = {}  # key -> [rows, B, ...]
         self._flat: dict[str, np.ndarray] = {}  # key -> view [rows * B, ...] of the same memory
         self._spec: dict[str, tuple[tuple[int, ...], np.dtype]] = {}  # key -> (shape after [T, B], dtype)
+        self._layout: dict[str, Any] = {}  # "obs"/"next_obs" -> layout of Dict/Tuple observations (None: arrays)
         self._pos = 0  # next row to write
         self._size = 0  # rows filled
         self._n_added = 0  # transitions ever added
@@ -124,10 +129,13 @@ class ReplayBuffer:
         """
         if not isinstance(batch, TransitionBatch):
             raise TypeError(f"ReplayBuffer.add needs a TransitionBatch, got {type(batch).__name__}")
-        arrays = {name: np.asarray(getattr(batch, name)) for name in _FIELDS}
+        arrays: dict[str, np.ndarray] = {}
+        for name in _FIELDS:
+            arrays.update((k, np.asarray(v)) for k, v in flatten_obs(getattr(batch, name), name).items())
         for key, value in batch.extras.items():
             arrays[_EXTRA + key] = np.asarray(value)
         if not self._data:
+            self._layout = {name: obs_layout(getattr(batch, name)) for name in _OBS_FIELDS}
             self._allocate(arrays, batch.n_envs)
         else:
             self._check_batch(arrays, batch.n_envs)
@@ -215,6 +223,8 @@ class ReplayBuffer:
             "size": np.array(self._size),
             "n_added": np.array(self._n_added),
         }
+        if any(layout is not None for layout in self._layout.values()):
+            state["obs_layout"] = json_entry(self._layout)
         for key, value in self._data.items():
             state["data." + key] = value[: self._size].copy()
         return state
@@ -247,7 +257,8 @@ class ReplayBuffer:
                 f"ReplayBuffer({capacity}, n_envs={n_envs}) to load it"
             )
         rows = capacity // n_envs
-        missing = [f for f in _FIELDS if f not in data]
+        layout = read_json_entry(state, "obs_layout", source, {name: None for name in _OBS_FIELDS}, _OBS_FIELDS)
+        missing = [k for f in _FIELDS for k in layout_keys(layout.get(f), f) if k not in data]
         if missing or not (0 <= size <= rows) or not (0 <= pos < rows) or (size < rows and pos != size):
             raise DataFileError(
                 f"{source} is inconsistent (missing fields {missing}, size {size}, position {pos}, "
@@ -265,6 +276,7 @@ class ReplayBuffer:
             self._check_batch(data, n_envs, what=source)
         self._clear()
         self._set_n_envs(n_envs)
+        self._layout = layout
         self._allocate({k: v[:0] for k, v in data.items()}, n_envs)
         for key, value in data.items():
             self._data[key][:size] = value
@@ -318,10 +330,11 @@ class ReplayBuffer:
         if not check_spec:
             return
         if arrays.keys() != self._data.keys():
-            theirs = sorted(k[len(_EXTRA) :] for k in arrays if k.startswith(_EXTRA))
-            ours = sorted(k[len(_EXTRA) :] for k in self._data if k.startswith(_EXTRA))
+            theirs = sorted(k for k in arrays if k not in self._data)
+            ours = sorted(k for k in self._data if k not in arrays)
             raise ValueError(
-                f"ReplayBuffer holds extras {ours} but the {what} has extras {theirs}; add batches with the same extras"
+                f"ReplayBuffer holds {ours} that the {what} lacks, and the {what} has {theirs} that the buffer lacks; "
+                "add batches with the same extras and the same observation keys"
             )
         spec = self._spec
         for key, value in arrays.items():
@@ -373,11 +386,12 @@ class ReplayBuffer:
             k: (v[flat_indices] if v.ndim == 1 else np.take(v, flat_indices, axis=0)) for k, v in self._flat.items()
         }
         shaped = {k: v.reshape(lead + v.shape[1:]) for k, v in taken.items()}
+        layout = self._layout
         return TransitionBatch(
-            **{name: shaped[name] for name in _FIELDS},
+            **{name: unflatten_obs(layout.get(name), shaped, name) for name in _FIELDS},
             extras={k[len(_EXTRA) :]: v for k, v in shaped.items() if k.startswith(_EXTRA)},
         )
 
     def _clear(self) -> None:
-        self._data, self._flat, self._spec = {}, {}, {}
+        self._data, self._flat, self._spec, self._layout = {}, {}, {}, {}
         self._pos = self._size = self._n_added = 0

@@ -124,6 +124,70 @@ class SlowEnv(gym.Env):
         return self._obs(), -abs(self._position), False, self._t >= self.episode_length, {}
 
 
+class SpaceEnv(gym.Env):
+    """Observations drawn from any given observation space, for testing agents on every kind of space.
+
+    Each observation is ``observation_space.sample()`` with the space reseeded from ``np_random``, so an episode
+    repeats from the env's seed (and can be rebuilt on resume). Reward 1 when the action is 0 (Discrete actions)
+    or ``-|action|^2`` (Box, MultiDiscrete and MultiBinary actions); episodes end with ``truncated`` after
+    ``episode_length`` steps.
+
+    Args:
+        observation_space: any Gymnasium space, Dict and Tuple included.
+        action_space: a Discrete, Box, MultiDiscrete or MultiBinary space (Discrete(2) by default).
+        episode_length: steps per episode.
+    """
+
+    metadata: dict[str, Any] = {"render_modes": []}
+
+    def __init__(self, observation_space: gym.Space, action_space: gym.Space | None = None,
+                 episode_length: int = 20) -> None:
+        self.observation_space = observation_space
+        self.action_space = action_space if action_space is not None else gym.spaces.Discrete(2)
+        self.episode_length = episode_length
+        self._t = 0
+
+    def _obs(self) -> Any:
+        self.observation_space.seed(int(self.np_random.integers(2**31)))
+        return self.observation_space.sample()
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
+        """Draw the first observation."""
+        super().reset(seed=seed)
+        self._t = 0
+        return self._obs(), {}
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:
+        """Reward the action, then draw the next observation."""
+        if isinstance(self.action_space, gym.spaces.Discrete):
+            reward = float(int(action) == 0)
+        else:
+            reward = -float(np.sum(np.square(action)))
+        self._t += 1
+        return self._obs(), reward, False, self._t >= self.episode_length, {}
+
+
+class DictObsEnv(SpaceEnv):
+    """:class:`SpaceEnv` with MiniGrid's observation space: an ``image`` (uint8), a ``direction`` and a ``mission``.
+
+    The text ``mission`` cannot be encoded by deep agents: filter it out with ``FilterObservation``.
+    """
+
+    def __init__(self, episode_length: int = 20) -> None:
+        space = gym.spaces.Dict({
+            "image": gym.spaces.Box(0, 255, (5, 5, 3), np.uint8),
+            "direction": gym.spaces.Discrete(4),
+            "mission": gym.spaces.Text(16),
+        })
+        super().__init__(space, gym.spaces.Discrete(3), episode_length)
+
+
+#: Gymnasium id of :class:`DictObsEnv`, registered when this module is imported.
+DICT_OBS_ENV_ID = "porcini-testing/DictObs-v0"
+
+if DICT_OBS_ENV_ID not in gym.registry:
+    gym.register(id=DICT_OBS_ENV_ID, entry_point=f"{__name__}:DictObsEnv")
+
 #: Gymnasium id of :class:`SlowEnv`, registered when this module is imported.
 SLOW_ENV_ID = "porcini-testing/Slow-v0"
 

@@ -18,6 +18,26 @@ SMALL_OBS = 32  # up to this many scalars per batch, bounds are checked in Pytho
 _BOOLS = (bool, np.bool_)
 
 
+def _is_tree(obs: Any) -> bool:
+    # Dict and Tuple observation batches: dicts and tuples of arrays (porcini.core.obs_tree, which envs may not use)
+    return isinstance(obs, (dict, tuple))
+
+
+def _rows(obs: Any, index: Any) -> Any:
+    """``obs[index]`` of every array of a Dict or Tuple observation batch (of the array itself otherwise)."""
+    if isinstance(obs, dict):
+        return {key: _rows(value, index) for key, value in obs.items()}
+    if isinstance(obs, tuple):
+        return tuple(_rows(value, index) for value in obs)
+    return np.asarray(obs)[index]
+
+
+def _batch_size(obs: Any) -> int:
+    while _is_tree(obs):
+        obs = next(iter(obs.values())) if isinstance(obs, dict) else obs[0]
+    return len(obs)
+
+
 def _finite_bounds(space: gym.spaces.Box) -> tuple[np.ndarray, np.ndarray]:
     """Bounds with infinities replaced by the dtype's extremes, so that NaN and inf fail ``low <= x <= high``."""
     # np.issubdtype narrows at run time only, hence the cast
@@ -154,7 +174,13 @@ class StepValidator:
             final_mask = info["_final_obs"]
             final_obs = info["final_obs"]
             for i in np.flatnonzero(final_mask):
-                self.check_obs(np.asarray(final_obs[i])[None], index=int(i), what="final observation")
+                if _is_tree(final_obs):  # Dict/Tuple batches: env i's entries
+                    row = _rows(final_obs, slice(i, i + 1))
+                elif _is_tree(final_obs[i]):  # an object array of per-env Dict/Tuple observations
+                    row = _rows(final_obs[i], None)
+                else:
+                    row = np.asarray(final_obs[i])[None]
+                self.check_obs(row, index=int(i), what="final observation")
 
     def check_one_step(self, obs: Any, reward: Any, terminated: Any, truncated: Any, final_obs: Any) -> None:
         """:meth:`check_step` for a vector of one, on the env's own ``reward`` and flags (the hot path of one env).
@@ -225,10 +251,11 @@ class StepValidator:
                 i = bad if index is None else index
                 raise EnvCheckError(f"{what} {obs[bad]} is outside {self.observation_space} {self._where(i)}")
             return
-        for j in range(len(obs) if hasattr(obs, "__len__") else 0):
+        tree = _is_tree(obs)
+        for j in range(_batch_size(obs) if tree else len(obs) if hasattr(obs, "__len__") else 0):
             try:
-                item = obs[j]
-            except (TypeError, KeyError):  # Dict/Tuple batches: fall back to a per-env check via the space
+                item = _rows(obs, j) if tree else obs[j]
+            except (TypeError, KeyError):
                 break
             if not self.observation_space.contains(item):
                 i = j if index is None else index

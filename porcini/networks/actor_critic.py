@@ -115,7 +115,7 @@ class ActorCritic(nn.Module):
         arch = parse_net_arch(net_arch)
         init = "orthogonal" if ortho_init else "default"
         self.pi_trunk = make_trunk(observation_space, arch.pi, activation, init)
-        pi_dim = int(self.pi_trunk.out_dim)  # type: ignore[arg-type]
+        pi_dim = int(self.pi_trunk.out_dim)
         space = action_space
         self.discrete = isinstance(space, gym.spaces.Discrete)
         self.pi_head: nn.Module = policy_head(space, pi_dim, init, log_std_init)
@@ -129,7 +129,7 @@ class ActorCritic(nn.Module):
         self.v_head: nn.Module | None = None
         if with_value:
             self.vf_trunk = make_trunk(observation_space, arch.vf, activation, init)
-            self.v_head = ValueHead(int(self.vf_trunk.out_dim), init)  # type: ignore[arg-type]
+            self.v_head = ValueHead(int(self.vf_trunk.out_dim), init)
 
     def policy(self, obs: torch.Tensor) -> PolicyDistribution:
         """The action distribution at ``obs`` ``[*batch, *obs_shape]``."""

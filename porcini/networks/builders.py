@@ -12,12 +12,13 @@ from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 import gymnasium as gym
-import numpy as np
 from torch import nn
 
-from porcini.errors import UnsupportedSpaceError
 from porcini.networks.cnn import NatureCNN
+from porcini.networks.encoders import MultiInputEncoder, check_observation_space, input_shape, is_image_space
 from porcini.networks.mlp import MLP
+
+__all__ = ["NetArch", "NetArchConfig", "Trunk", "is_image_space", "make_trunk", "parse_net_arch"]
 
 NetArchConfig = Sequence[int] | Mapping[str, Sequence[int]]
 
@@ -56,17 +57,6 @@ def parse_net_arch(net_arch: NetArchConfig, owner: str = "net_arch") -> NetArch:
     return arch
 
 
-def is_image_space(space: gym.Space) -> bool:
-    """Tell image observations: a ``uint8`` ``Box`` of 2 or 3 dimensions with bounds within ``[0, 255]``."""
-    return (
-        isinstance(space, gym.spaces.Box)
-        and space.dtype == np.uint8
-        and len(space.shape) in (2, 3)
-        and bool(np.all(space.low >= 0))
-        and bool(np.all(space.high <= 255))
-    )
-
-
 class Trunk(nn.Sequential):
     """An encoder followed by an MLP, exposing ``out_dim`` like the modules it chains."""
 
@@ -84,13 +74,16 @@ def make_trunk(
     activation: str = "tanh",
     init: str = "default",
     features_dim: int = 512,
-) -> nn.Module:
+) -> MLP | Trunk:
     """Build a feature trunk for ``observation_space``; attach a head (:mod:`porcini.networks.heads`) to it.
 
-    Vector observations (any ``Box`` that is not an image) get an :class:`MLP` with ``out_dim=None`` that
-    flattens the observation; image observations (:func:`is_image_space`) get a :class:`NatureCNN` with
-    ``features_dim`` followed by an MLP over ``hidden`` (often ``()``: the CNN already ends in a 512-unit
-    layer).
+    The trunk takes observations as :func:`porcini.networks.encoders.obs_to_input` gives them. Vector
+    observations (a ``Box`` that is not an image, ``MultiBinary``, and the one-hot codes of ``Discrete`` and
+    ``MultiDiscrete``) get an :class:`MLP` with ``out_dim=None`` that flattens the observation; image observations
+    (:func:`is_image_space`) get a :class:`NatureCNN` with ``features_dim`` followed by an MLP over ``hidden``
+    (often ``()``: the CNN already ends in a 512-unit layer); ``Dict`` and ``Tuple`` observations get a
+    :class:`~porcini.networks.encoders.MultiInputEncoder` (a CNN per image entry, a flatten per other entry,
+    concatenated) followed by the MLP.
 
     Args:
         observation_space: the space of one observation (``EnvInfo.observation_space``).
@@ -103,15 +96,14 @@ def make_trunk(
         A module mapping ``[*batch, *obs_shape]`` to ``[*batch, out_dim]``, with an ``out_dim`` attribute.
 
     Raises:
-        UnsupportedSpaceError: for observation spaces without a shape (``Discrete``: one-hot encode it with a wrapper
-            first).
+        UnsupportedSpaceError: for observation spaces without a fixed-size numeric value (Text, Graph, Sequence),
+            naming the fix.
     """
-    if not isinstance(observation_space, gym.spaces.Box):
-        raise UnsupportedSpaceError(
-            f"make_trunk: observation space {observation_space} is not a Box; deep agents need Box "
-            "observations (wrap Discrete observations with a one-hot observation wrapper)"
-        )
+    check_observation_space(observation_space, "make_trunk")
+    if isinstance(observation_space, (gym.spaces.Dict, gym.spaces.Tuple)):
+        encoder = MultiInputEncoder(observation_space, features_dim, init)
+        return Trunk(encoder, MLP(encoder.features_dim, None, hidden, activation, init=init))
     if is_image_space(observation_space):
-        cnn = NatureCNN(observation_space.shape, features_dim=features_dim, init=init)
+        cnn = NatureCNN(input_shape(observation_space), features_dim=features_dim, init=init)
         return Trunk(cnn, MLP(cnn.out_dim, None, hidden, activation, init=init))
-    return MLP(observation_space.shape, None, hidden, activation, init=init)
+    return MLP(input_shape(observation_space), None, hidden, activation, init=init)

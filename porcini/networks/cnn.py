@@ -50,6 +50,7 @@ class NatureCNN(nn.Module):
 
     Attributes:
         out_dim: equal to ``features_dim``.
+        features_dim: the width of the features.
         arch: the stack actually built (``"nature"`` or ``"small"``).
         n_flatten: size of the flattened convolution output.
     """
@@ -91,7 +92,7 @@ class NatureCNN(nn.Module):
         with torch.no_grad():
             self.n_flatten = int(self.convs(torch.zeros(1, *self.image_shape)).shape[1])
         self.linear = nn.Linear(self.n_flatten, features_dim)
-        self.out_dim = int(features_dim)
+        self.out_dim = self.features_dim = int(features_dim)
         if init == "orthogonal":
             for module in self.modules():
                 if isinstance(module, (nn.Conv2d, nn.Linear)):

@@ -6,8 +6,10 @@ Twin (or ``n_critics``) critics ``Q(s, a)`` read ``[obs, normalized action]`` an
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from porcini.networks.ensemble import EnsembleMLP
 from porcini.networks.mlp import ACTIVATIONS, parameter_dict
@@ -19,7 +21,27 @@ class Critics(EnsembleMLP):
     The 1-unit output layer is computed as an elementwise product and a sum instead of ``baddbmm``: torch's CPU
     batched matrix product has no fast path for a matrix-vector product per member, so that layer's forward and
     backward are several times cheaper as a product and a sum.
+
+    Args:
+        *args: the :class:`EnsembleMLP` arguments (``in_dim`` counts the encoder's features and the action).
+        encoder: the observation encoder shared by the members
+            (:func:`porcini.networks.encoders.make_encoder`: a CNN for images, one per entry for Dict
+            observations), trained with the critics and copied with them into the target critics; None flattens
+            the observations.
+        **kwargs: further :class:`EnsembleMLP` arguments.
     """
+
+    def __init__(self, *args: Any, encoder: nn.Module | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.encoder = encoder
+
+    def features(self, obs: Any) -> Tensor:
+        """The observations' features ``[N, features_dim]``: the encoder's, or the flattened observations."""
+        return obs.flatten(1) if self.encoder is None else self.encoder(obs)
+
+    def q_input(self, obs: Any, action: Tensor) -> Tensor:
+        """The input of ``Q(s, a)``: the features of ``obs`` next to normalized actions ``[N, action_dim]``."""
+        return torch.cat([self.features(obs), action], dim=-1)
 
     def forward(self, x: Tensor) -> Tensor:
         """Map ``[N, in_dim]`` (shared by the members) to ``[n_members, N, 1]``."""

@@ -11,14 +11,14 @@ from torch import nn
 
 from porcini.networks.builders import make_trunk
 from porcini.networks.heads import DuelingQHead, QHead
-from porcini.networks.mlp import MLP
 
 
 class QNetwork(nn.Module):
     """A trunk and a Q head: observations ``[*batch, *obs_shape]`` to action values ``[*batch, n_actions]``.
 
-    The trunk is an MLP for vector observations, the Nature CNN (then the MLP) for images (:func:`make_trunk`),
-    and an MLP over one-hot codes for Discrete observations (see ``obs_to_tensor``). With ``n_quantiles`` the
+    The trunk is an MLP for vector observations, the Nature CNN (then the MLP) for images, an MLP over one-hot
+    codes for Discrete observations and a multi-input encoder for Dict ones (:func:`make_trunk`; observations
+    converted by ``obs_to_tensor``). With ``n_quantiles`` the
     output is ``[*batch, n_actions, n_quantiles]`` (QR-DQN) from one linear layer.
 
     Args:
@@ -34,11 +34,7 @@ class QNetwork(nn.Module):
     def __init__(self, observation_space: gym.Space, n_actions: int, net_arch: Sequence[int], activation: str,
                  features_dim: int, dueling: bool = False, n_quantiles: int | None = None) -> None:
         super().__init__()
-        space = observation_space
-        if isinstance(space, gym.spaces.Discrete):
-            self.trunk: nn.Module = MLP(int(space.n), None, net_arch, activation)
-        else:
-            self.trunk = make_trunk(space, net_arch, activation, "default", features_dim)
+        self.trunk = make_trunk(observation_space, net_arch, activation, "default", features_dim)
         if dueling and n_quantiles is not None:
             raise ValueError("QNetwork: a dueling head has no quantile version here; use dueling=False")
         self.n_actions, self.n_quantiles = n_actions, n_quantiles

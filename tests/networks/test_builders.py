@@ -38,5 +38,5 @@ def test_make_trunk_for_vectors_and_images():
     image = make_trunk(gym.spaces.Box(0, 255, (10, 10, 3), np.uint8), hidden=(32,), features_dim=64)
     assert isinstance(image[0], NatureCNN) and image.out_dim == 32
     assert image(torch.zeros(5, 10, 10, 3, dtype=torch.uint8)).shape == (5, 32)
-    with pytest.raises(ValueError, match="not a Box"):
-        make_trunk(gym.spaces.Discrete(4), hidden=(8,))
+    with pytest.raises(ValueError, match="cannot encode Text observations"):
+        make_trunk(gym.spaces.Text(8), hidden=(8,))

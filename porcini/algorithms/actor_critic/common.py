@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import gymnasium as gym
 import numpy as np
@@ -33,13 +33,17 @@ from porcini.algorithms.space_hints import multi_action_hint
 from porcini.core.agent import BaseAgent, steps_seen_in, supports_action_space
 from porcini.core.batch import TransitionBatch
 from porcini.core.config import require
+from porcini.core.obs_tree import map_obs, obs_batch_size
 from porcini.data import ReplayBuffer
 from porcini.envs.info import EnvInfo
 from porcini.errors import UnsupportedSpaceError
-from porcini.networks import NetArch, is_image_space, parse_net_arch
+from porcini.networks import NetArch, parse_net_arch
 from porcini.networks.critics import Critics, critic_input, first_member
 from porcini.networks.denormals import flush_denormals
+from porcini.networks.encoders import check_observation_space, make_encoder
 from porcini.seeding import agent_rng
+
+ModuleT = TypeVar("ModuleT", bound=nn.Module)
 
 __all__ = ["Critics", "OffPolicyAgent", "OffPolicyConfig", "ReplaySample", "as_sample", "critic_input", "first_member",
            "make_critic"]
@@ -87,19 +91,29 @@ class OffPolicyConfig(DeepConfig):
             require(False, name, "net_arch", self.net_arch, f"valid widths ({exc})")
 
 
-def as_sample(batch: TransitionBatch, device: torch.device, discount: float) -> ReplaySample:
+def as_sample(batch: TransitionBatch, device: torch.device, discount: float,
+              space: gym.Space | None = None) -> ReplaySample:
     """A flat NumPy batch ``[N, 1, ...]`` (a replay sample) as a :class:`ReplaySample` on ``device``, in one conversion.
 
-    Only ``terminated`` is kept (as float): a truncated transition is bootstrapped like any other.
+    Only ``terminated`` is kept (as float): a truncated transition is bootstrapped like any other. Without
+    ``space`` observations are flattened to ``[N, obs_dim]``; with it they are converted as the networks take
+    them (:func:`~porcini.algorithms.kit.obs_to_tensor`: ``[N, *obs_shape]``, dicts for Dict observations).
     """
     b = batch.to_torch(device)
-    return ReplaySample(b.obs[:, 0].flatten(1), b.action[:, 0], b.reward[:, 0], discount,
-                        b.terminated[:, 0].to(torch.float32), b.next_obs[:, 0].flatten(1))
+
+    def obs(x: Any) -> Any:
+        if space is None:
+            return x[:, 0].flatten(1)
+        return obs_to_tensor(map_obs(lambda o: o[:, 0], x), device, space)
+
+    return ReplaySample(obs(b.obs), b.action[:, 0], b.reward[:, 0], discount, b.terminated[:, 0].to(torch.float32),
+                        obs(b.next_obs))
 
 
 def make_critic(info: EnvInfo, arch: NetArch, activation: str, n_critics: int) -> Critics:
-    """``n_critics`` Q-networks ``Q(s, a)`` over ``[obs, normalized action]`` as one batched ensemble."""
-    return Critics(n_critics, info.obs_dim + info.action_dim, 1, arch.vf, activation)
+    """``n_critics`` Q-networks ``Q(s, a)`` over ``[encoded obs, normalized action]`` as one batched ensemble."""
+    encoder = make_encoder(info.observation_space)
+    return Critics(n_critics, encoder.features_dim + info.action_dim, 1, arch.vf, activation, encoder=encoder)
 
 
 class OffPolicyAgent(Checkpointed, BaseAgent):
@@ -119,9 +133,7 @@ class OffPolicyAgent(Checkpointed, BaseAgent):
         c = self.config
         owner = type(self).__name__
         self._setup_actions(info)
-        if not isinstance(info.observation_space, gym.spaces.Box) or is_image_space(info.observation_space):
-            raise UnsupportedSpaceError(
-                f"{owner} takes vector (Box) observations; {info.env_id} has {info.observation_space}")
+        check_observation_space(info.observation_space, f"{owner} on {info.env_id}")
         self.info = info
         self.device = torch.device(c.device)
         self.rng = agent_rng(c.seed)
@@ -148,7 +160,7 @@ class OffPolicyAgent(Checkpointed, BaseAgent):
         self._action_dtype = np.dtype(space.dtype)
 
     @staticmethod
-    def target_of(module: nn.Module) -> nn.Module:
+    def target_of(module: ModuleT) -> ModuleT:
         """A frozen copy of ``module`` for target values (no gradients are ever taken through it)."""
         target = copy.deepcopy(module)
         target.requires_grad_(False)
@@ -165,36 +177,37 @@ class OffPolicyAgent(Checkpointed, BaseAgent):
     def explain(self, obs: np.ndarray) -> dict[str, np.ndarray]:
         """What the actor and critics give at ``obs`` (:meth:`explain_tensors`, see ``core.agent.Explainable``)."""
         with torch.inference_mode():
-            x = obs_to_tensor(obs, self.device).flatten(1)
+            x = obs_to_tensor(obs, self.device, self.info.observation_space)
             return {key: value.cpu().numpy() for key, value in self.explain_tensors(x).items()}
 
     def explain_tensors(self, obs: Tensor) -> dict[str, Tensor]:
         """``value``: the critics' minimum ``Q(s, μ(s))`` at the deterministic action (subclasses add the policy).
 
         Args:
-            obs: flat observations ``[B, obs_dim]``.
+            obs: observations ``[B, *obs_shape]`` as :func:`~porcini.algorithms.kit.obs_to_tensor` gives them.
         """
         action = self.policy_action(obs, explore=False)
-        return {"value": self.critic(critic_input(obs, action)).squeeze(-1).amin(dim=0)}
+        return {"value": self.critic(self.critic.q_input(obs, action)).squeeze(-1).amin(dim=0)}
 
     def act(self, obs: np.ndarray, *, explore: bool) -> np.ndarray:
         """Actions within the env's bounds: uniform before ``learning_starts``, then the policy's (one forward)."""
         if explore and self.steps_seen < self.config.learning_starts:
-            normalized = self.rng.uniform(-1.0, 1.0, size=(len(obs), self.info.action_dim))
+            normalized = self.rng.uniform(-1.0, 1.0, size=(obs_batch_size(obs), self.info.action_dim))
         else:
             with torch.inference_mode():
-                normalized = self.policy_action(obs_to_tensor(obs, self.device).flatten(1), explore).cpu().numpy()
+                x = obs_to_tensor(obs, self.device, self.info.observation_space)
+                normalized = self.policy_action(x, explore).cpu().numpy()
         action = self.low + (normalized + 1.0) * 0.5 * (self.high - self.low)
         # tanh saturates to exactly ±1 in float32; the clip keeps rounding of the affine map inside the bounds
         action = np.clip(action, self.low, self.high).astype(self._action_dtype, copy=False)
-        return action.reshape((len(obs), *self.info.action_shape))
+        return action.reshape((obs_batch_size(obs), *self.info.action_shape))
 
     @flush_denormals  # subnormal Adam state would make every update several times slower on x86
     def fit(self, batch: TransitionBatch) -> dict[str, float]:
         """Store the ``[T, B]`` batch, then run the updates it makes due; metrics of the last update."""
         # one dtype per field whatever the source (float64 rewards from Gymnasium, float32 from elsewhere)
-        stored = TransitionBatch(np.asarray(batch.obs, dtype=np.float32), self._normalize(batch.action),
-                                 np.asarray(batch.reward, dtype=np.float32), np.asarray(batch.next_obs, np.float32),
+        stored = TransitionBatch(map_obs(_stored_obs, batch.obs), self._normalize(batch.action),
+                                 np.asarray(batch.reward, dtype=np.float32), map_obs(_stored_obs, batch.next_obs),
                                  np.asarray(batch.terminated, dtype=bool), np.asarray(batch.truncated, dtype=bool),
                                  batch.extras)
         self.buffer.add(stored)
@@ -205,7 +218,8 @@ class OffPolicyAgent(Checkpointed, BaseAgent):
             return {}
         bs = self.config.batch_size
         # one draw and one conversion for all the gradient steps of this fit
-        sample = as_sample(self.buffer.sample(n_updates * bs, self.rng), self.device, self.config.gamma)
+        sample = as_sample(self.buffer.sample(n_updates * bs, self.rng), self.device, self.config.gamma,
+                           self.info.observation_space)
         metrics: dict[str, Tensor] = {}
         for k in range(n_updates):
             metrics = self.gradient_step(sample.select(slice(k * bs, (k + 1) * bs)))
@@ -249,3 +263,9 @@ class OffPolicyAgent(Checkpointed, BaseAgent):
         self._pending = int(counters["pending"])
         self.buffer = ReplayBuffer(self.config.buffer_size)
         self.buffer.load_state_dict(state["buffer"], source=f"{type(self).__name__} state")
+
+
+def _stored_obs(obs: Any) -> np.ndarray:
+    """Observations as the replay buffer keeps them: floats as float32, other dtypes (``uint8`` images) as they are."""
+    array = np.asarray(obs)
+    return array.astype(np.float32, copy=False) if array.dtype.kind == "f" else array

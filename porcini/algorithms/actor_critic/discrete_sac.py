@@ -35,12 +35,14 @@ from porcini.algorithms.kit import ReplaySample, obs_to_tensor, seeded
 from porcini.algorithms.space_hints import multi_action_hint
 from porcini.core.agent import supports_action_space
 from porcini.core.config import build_config, require
+from porcini.core.obs_tree import obs_batch_size
 from porcini.envs.info import EnvInfo
 from porcini.errors import UnsupportedSpaceError
 from porcini.functional import discrete_soft_q_target, polyak_update, sac_alpha_loss, sac_discrete_actor_loss, td_loss
-from porcini.networks import MLP, CategoricalHead
+from porcini.networks import CategoricalHead, make_trunk
 from porcini.networks.critics import Critics
 from porcini.networks.distributions import Categorical
+from porcini.networks.encoders import make_encoder
 
 
 @dataclass(frozen=True)
@@ -78,9 +80,11 @@ class DiscreteSAC(SAC):
         arch = self._setup(info)
         n = self.n_actions
         with seeded(c.seed):
-            self.actor_trunk = MLP(info.obs_dim, None, arch.pi, c.activation).to(self.device)
+            self.actor_trunk = make_trunk(info.observation_space, arch.pi, c.activation).to(self.device)
             self.actor_head = CategoricalHead(self.actor_trunk.out_dim, n).to(self.device)
-            self.critic = Critics(c.n_critics, info.obs_dim, n, arch.vf, c.activation).to(self.device)
+            encoder = make_encoder(info.observation_space)
+            self.critic = Critics(c.n_critics, encoder.features_dim, n, arch.vf, c.activation,
+                                  encoder=encoder).to(self.device)
         self._register_networks()
         self._setup_temperature(auto_target_entropy=c.target_entropy_scale * math.log(n))
 
@@ -94,22 +98,22 @@ class DiscreteSAC(SAC):
         self.n_actions = int(space.n)
 
     def policy(self, obs: Tensor) -> Categorical:  # type: ignore[override]
-        """The categorical ``π(·|s)`` at flat observations ``[N, obs_dim]``."""
+        """The categorical ``π(·|s)`` at observations ``[N, *obs_shape]`` (as ``obs_to_tensor`` gives them)."""
         return self.actor_head(self.actor_trunk(obs))
 
     def act(self, obs: np.ndarray, *, explore: bool) -> np.ndarray:
         """Actions ``[B]``: uniform before ``learning_starts``, then samples of ``π`` (its mode when not exploring)."""
         if explore and self.steps_seen < self.config.learning_starts:
-            return self.rng.integers(0, self.n_actions, size=len(obs))
+            return self.rng.integers(0, self.n_actions, size=obs_batch_size(obs))
         with torch.inference_mode():
-            x = obs_to_tensor(obs, self.device).flatten(1)
+            x = obs_to_tensor(obs, self.device, self.info.observation_space)
             dist = self.policy(x)
             return (dist.sample(self.generator) if explore else dist.mode()).cpu().numpy()
 
     def explain_tensors(self, obs: Tensor) -> dict[str, Tensor]:
         """``action_probs``, the critics' minimum ``q_values``, and ``value`` at the most probable action."""
         dist = self.policy(obs)
-        q_values = self.critic(obs).amin(dim=0)  # [B, n]
+        q_values = self.critic(self.critic.features(obs)).amin(dim=0)  # [B, n]
         value = q_values.gather(-1, dist.mode().unsqueeze(-1)).squeeze(-1)
         return {"value": value, "q_values": q_values, "action_probs": dist.probs}
 
@@ -121,7 +125,7 @@ class DiscreteSAC(SAC):
         """Soft TD targets ``y`` ``[N]``, the exact expectation over the next actions (module docstring)."""
         with torch.no_grad():
             dist = self.policy(s.next_obs)
-            next_q = self.critic_target(s.next_obs)  # [E, N, n]
+            next_q = self.critic_target(self.critic_target.features(s.next_obs))  # [E, N, n]
             return discrete_soft_q_target(s.reward, next_q, dist.probs, dist.log_probs, s.terminated,
                                           s.discount, alpha)
 
@@ -141,7 +145,7 @@ class DiscreteSAC(SAC):
             metrics.update(loss_alpha=loss_alpha, entropy=-neg_entropy.detach().mean())
 
         target = self.critic_target_values(s, alpha)
-        q_all = self.critic(s.obs)  # [E, N, n], all critics in one batched pass
+        q_all = self.critic(self.critic.features(s.obs))  # [E, N, n], all critics in one batched pass
         index = s.action.long().view(1, -1, 1).expand(q_all.shape[0], -1, 1)
         q = q_all.gather(-1, index).squeeze(-1)  # [E, N]
         loss_critic = td_loss(q, target, kind="mse")["loss_td"] * (0.5 * q.shape[0])  # 0.5 Σ_i mse_i
@@ -150,7 +154,8 @@ class DiscreteSAC(SAC):
         opt["critic"].step()
 
         with torch.no_grad():
-            q_min = self.critic(s.obs).amin(dim=0)  # the just-updated critics, as SAC's actor step uses
+            # the just-updated critics, as SAC's actor step uses
+            q_min = self.critic(self.critic.features(s.obs)).amin(dim=0)
         loss_actor = sac_discrete_actor_loss(probs, log_probs, q_min, alpha)["loss_actor"]
         opt["actor"].zero_grad()
         loss_actor.backward()

@@ -35,8 +35,7 @@ from porcini.algorithms.kit import ReplaySample, seeded
 from porcini.core.config import build_config, require
 from porcini.envs.info import EnvInfo
 from porcini.functional import polyak_update, sac_actor_loss, sac_alpha_loss, soft_q_target, td_loss
-from porcini.networks import MLP, TanhGaussianHead
-from porcini.networks.critics import critic_input
+from porcini.networks import TanhGaussianHead, make_trunk
 from porcini.networks.distributions import TanhGaussian
 from porcini.networks.optim import adam
 
@@ -97,7 +96,7 @@ class SAC(OffPolicyAgent):
         self.config = c = build_config(SACConfig, config, overrides)
         arch = self._setup(info)
         with seeded(c.seed):
-            self.actor_trunk = MLP(info.obs_dim, None, arch.pi, c.activation).to(self.device)  # flat observations
+            self.actor_trunk = make_trunk(info.observation_space, arch.pi, c.activation).to(self.device)
             self.actor_head = TanhGaussianHead(self.actor_trunk.out_dim, info.action_dim).to(self.device)
             self.critic = make_critic(info, arch, c.activation, c.n_critics).to(self.device)
         self._register_networks()
@@ -127,7 +126,7 @@ class SAC(OffPolicyAgent):
             self.fixed_alpha = torch.tensor(float(c.ent_coef), device=self.device)
 
     def policy(self, obs: Tensor) -> TanhGaussian:
-        """The squashed Gaussian ``π(·|s)`` at flat observations ``[N, obs_dim]``."""
+        """The squashed Gaussian ``π(·|s)`` at observations ``[N, *obs_shape]`` (as ``obs_to_tensor`` gives them)."""
         return self.actor_head(self.actor_trunk(obs))
 
     def policy_action(self, obs: Tensor, explore: bool) -> Tensor:
@@ -150,7 +149,7 @@ class SAC(OffPolicyAgent):
         """Soft TD targets ``y`` ``[N]``: ``r + γ (1 - terminated) (min_i Q'_i(s', a') - α log π(a'|s'))``."""
         with torch.no_grad():
             next_action, next_log_prob = self.policy(s.next_obs).rsample_with_log_prob(self.generator)
-            next_q = self.critic_target(critic_input(s.next_obs, next_action)).squeeze(-1)  # [E, N]
+            next_q = self.critic_target(self.critic_target.q_input(s.next_obs, next_action)).squeeze(-1)  # [E, N]
             return soft_q_target(s.reward, next_q, next_log_prob, s.terminated, s.discount, alpha)
 
     def gradient_step(self, s: ReplaySample) -> dict[str, Tensor]:
@@ -167,13 +166,13 @@ class SAC(OffPolicyAgent):
             metrics["loss_alpha"] = loss_alpha
 
         target = self.critic_target_values(s, alpha)
-        q = self.critic(critic_input(s.obs, s.action)).squeeze(-1)  # [E, N], all critics in one batched pass
+        q = self.critic(self.critic.q_input(s.obs, s.action)).squeeze(-1)  # [E, N], all critics in one batched pass
         loss_critic = td_loss(q, target, kind="mse")["loss_td"] * (0.5 * q.shape[0])  # SB3: 0.5 Σ_i mse_i
         opt["critic"].zero_grad()
         loss_critic.backward()
         opt["critic"].step()
 
-        q_pi = self.critic(critic_input(s.obs, action_pi)).squeeze(-1).amin(dim=0)
+        q_pi = self.critic(self.critic.q_input(s.obs, action_pi)).squeeze(-1).amin(dim=0)
         loss_actor = sac_actor_loss(log_prob, q_pi, alpha)["loss_actor"]
         opt["actor"].zero_grad()
         loss_actor.backward(inputs=self.actor_params)  # the critics' weight gradients are not needed here

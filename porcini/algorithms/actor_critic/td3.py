@@ -35,8 +35,8 @@ from porcini.algorithms.kit import ReplaySample, seeded
 from porcini.core.config import build_config, require
 from porcini.envs.info import EnvInfo
 from porcini.functional import deterministic_actor_loss, polyak_update, q_learning_target, td_loss
-from porcini.networks import MLP, DeterministicHead
-from porcini.networks.critics import critic_input, first_member
+from porcini.networks import DeterministicHead, make_trunk
+from porcini.networks.critics import first_member
 from porcini.networks.optim import adam
 
 
@@ -84,7 +84,7 @@ class TD3(OffPolicyAgent):
         self.config = c = build_config(self.Config, config, overrides)
         arch = self._setup(info)
         with seeded(c.seed):
-            trunk = MLP(info.obs_dim, None, arch.pi, c.activation)  # flat observations
+            trunk = make_trunk(info.observation_space, arch.pi, c.activation)
             self.actor = torch.nn.Sequential(trunk, DeterministicHead(trunk.out_dim, info.action_dim)).to(self.device)
             self.critic = make_critic(info, arch, c.activation, c.n_critics).to(self.device)
         self.actor_target = self.target_of(self.actor)
@@ -114,7 +114,7 @@ class TD3(OffPolicyAgent):
                 noise = torch.randn(next_action.shape, generator=self.generator, device=next_action.device)
                 noise = (noise * c.target_policy_noise).clamp(-c.target_noise_clip, c.target_noise_clip)
                 next_action = (next_action + noise).clamp(-1.0, 1.0)
-            next_q = self.critic_target(critic_input(s.next_obs, next_action)).squeeze(-1).amin(dim=0)
+            next_q = self.critic_target(self.critic_target.q_input(s.next_obs, next_action)).squeeze(-1).amin(dim=0)
             # one "action" per sample: the max in q_learning_target is over a single value, i.e. the value itself
             return q_learning_target(s.reward, next_q.unsqueeze(-1), s.terminated, s.discount)
 
@@ -122,14 +122,14 @@ class TD3(OffPolicyAgent):
         """One TD3 update (see the module docstring) on the sample ``s``."""
         c, opt = self.config, self.optimizers
         target = self.critic_target_values(s)
-        q = self.critic(critic_input(s.obs, s.action)).squeeze(-1)  # [E, N], all critics in one batched pass
+        q = self.critic(self.critic.q_input(s.obs, s.action)).squeeze(-1)  # [E, N], all critics in one batched pass
         loss_critic = td_loss(q, target, kind="mse")["loss_td"] * q.shape[0]  # SB3: Σ_i mse_i
         opt["critic"].zero_grad()
         loss_critic.backward()
         opt["critic"].step()
 
         if (self.n_updates + 1) % c.policy_delay == 0:  # SB3 counts updates from 1
-            q1 = first_member(self.critic, critic_input(s.obs, self.actor(s.obs))).squeeze(-1)
+            q1 = first_member(self.critic, self.critic.q_input(s.obs, self.actor(s.obs))).squeeze(-1)
             loss_actor = deterministic_actor_loss(q1)["loss_actor"]
             opt["actor"].zero_grad()
             loss_actor.backward(inputs=self.actor_params)  # the critics' weight gradients are not needed here

@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 
 from porcini.algorithms.exploration import epsilon_greedy, greedy
@@ -98,6 +99,10 @@ class FQI(BaseAgent):
         if not supports_action_space(self, info.action_space):
             raise UnsupportedSpaceError(f"FQI needs Discrete actions; {info.env_id} has {info.action_space}"
                                         + multi_action_hint(info.action_space))
+        if not isinstance(info.observation_space, (gym.spaces.Box, gym.spaces.Discrete)):
+            raise UnsupportedSpaceError(f"FQI needs Box or Discrete observations; {info.env_id} has "
+                                        f"{info.observation_space} (FlattenObservation turns Dict and Tuple ones of "
+                                        "fixed-size entries into a Box)")
         c = self.config
         self.info = info
         self.n_actions = info.n_actions

@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import torch
 
@@ -33,23 +34,20 @@ from porcini.algorithms.schedules import check_horizon, require_horizon
 from porcini.core.agent import BaseAgent, steps_seen_in, supports_action_space
 from porcini.core.batch import TransitionBatch
 from porcini.core.config import require
+from porcini.core.obs_tree import map_obs
 from porcini.envs.info import EnvInfo
 from porcini.errors import UnsupportedSpaceError
 from porcini.functional import gae
 from porcini.networks.actor_critic import ActorCritic, clipped_gaussian_log_prob
 from porcini.networks.distributions import Bernoulli, Categorical, MultiCategorical, PolicyDistribution
+from porcini.networks.encoders import check_observation_space
 from porcini.networks.optim import FlatParameters, adam, rmsprop
 
-__all__ = ["ActorCritic", "OnPolicyAgent", "OnPolicyConfig", "Rollout", "as_obs_tensor", "clipped_gaussian_log_prob",
+__all__ = ["ActorCritic", "OnPolicyAgent", "OnPolicyConfig", "Rollout", "clipped_gaussian_log_prob",
            "explained_variance", "flat", "gae_rollout", "minibatches", "policy_explanation", "scheduled"]
 
 SCHEDULES = ("constant", "linear")
 SCHEDULE_FIELDS = ("learning_rate_schedule", "clip_range_schedule")
-
-
-def as_obs_tensor(obs: Any, device: torch.device) -> torch.Tensor:
-    """Observations as a tensor the trunks accept (:func:`porcini.algorithms.kit.obs_to_tensor`)."""
-    return obs_to_tensor(obs, device)
 
 
 def policy_explanation(dist: PolicyDistribution, value: torch.Tensor | None) -> dict[str, np.ndarray]:
@@ -133,6 +131,7 @@ class OnPolicyAgent(Checkpointed, BaseAgent):
         if not supports_action_space(self, info.action_space):
             raise UnsupportedSpaceError(f"on-policy agents need a Discrete, Box, MultiDiscrete or MultiBinary action "
                                         f"space; {info.env_id} has {info.action_space}")
+        check_observation_space(info.observation_space, f"{type(self).__name__} on {info.env_id}")
         self.info = info
         self.device = torch.device(c.device)
         with seeded(c.seed):
@@ -145,6 +144,8 @@ class OnPolicyAgent(Checkpointed, BaseAgent):
         self.fits = 0
         space = info.action_space
         self._action_dtype = None if self.model.discrete else np.dtype(space.dtype)
+        # Discrete(n, start=s): the policy's categories are 0..n-1, the env's actions s..s+n-1
+        self._action_start = int(space.start) if isinstance(space, gym.spaces.Discrete) else 0
 
     def _make_model(self, info: EnvInfo, with_value: bool) -> Any:
         """The networks (built under the config's seed): an :class:`ActorCritic` here."""
@@ -207,7 +208,7 @@ class OnPolicyAgent(Checkpointed, BaseAgent):
         Continuous actions are clipped to the action space's bounds.
         """
         with torch.inference_mode():
-            return self._sample_action(self.model.policy(obs_to_tensor(obs, self.device)), explore)
+            return self._sample_action(self.model.policy(self._obs_tensor(obs)), explore)
 
     def _sample_action(self, dist: PolicyDistribution, explore: bool) -> np.ndarray:
         """A sample of ``dist`` (the mode when not exploring), clipped to the bounds, as the env's dtype."""
@@ -215,6 +216,8 @@ class OnPolicyAgent(Checkpointed, BaseAgent):
         if self.model.clips:
             action = torch.clamp(action, self.model.action_low, self.model.action_high)
         out = action.cpu().numpy()
+        if self._action_start:
+            out = out + self._action_start
         return out if self._action_dtype is None else out.astype(self._action_dtype, copy=False)
 
     def explain(self, obs: np.ndarray) -> dict[str, np.ndarray]:
@@ -223,14 +226,18 @@ class OnPolicyAgent(Checkpointed, BaseAgent):
         See :class:`porcini.core.agent.Explainable`; one no-grad forward, no random draws.
         """
         with torch.inference_mode():
-            x = obs_to_tensor(obs, self.device)
+            x = self._obs_tensor(obs)
             value = self.model.value(x) if self.model.v_head is not None else None
             return policy_explanation(self.model.policy(x), value)
 
     def value(self, obs: np.ndarray) -> np.ndarray:
         """The critic's values ``[B]`` of observations ``[B, ...]`` (for inspection and tests)."""
         with torch.inference_mode():
-            return self.model.value(obs_to_tensor(obs, self.device)).cpu().numpy()
+            return self.model.value(self._obs_tensor(obs)).cpu().numpy()
+
+    def _obs_tensor(self, obs: Any) -> Any:
+        """Observations as the networks take them (:func:`~porcini.algorithms.kit.obs_to_tensor` of the space)."""
+        return obs_to_tensor(obs, self.device, self.info.observation_space)
 
     def state_dict(self) -> dict[str, Any]:
         """Parameters, optimizer states, the sampling generator's state, the step counters and the horizon (a copy)."""
@@ -254,15 +261,14 @@ class OnPolicyAgent(Checkpointed, BaseAgent):
     def _to_torch(self, batch: TransitionBatch) -> TransitionBatch:
         """The batch on the agent's device, observations as the trunks want them (one conversion per fit)."""
         b = batch.to_torch(self.device)
-        obs, next_obs = b.obs, b.next_obs
-        if obs.dtype not in (torch.float32, torch.uint8):
-            obs, next_obs = obs.float(), next_obs.float()
-        return TransitionBatch(obs, b.action, b.reward, next_obs, b.terminated, b.truncated, b.extras)
+        obs, next_obs = self._obs_tensor(b.obs), self._obs_tensor(b.next_obs)
+        action = b.action - self._action_start if self._action_start else b.action
+        return TransitionBatch(obs, action, b.reward, next_obs, b.terminated, b.truncated, b.extras)
 
 
-def flat(x: torch.Tensor) -> torch.Tensor:
-    """Merge the ``[T, B]`` axes of ``x`` into one ``[T * B, ...]``."""
-    return x.reshape(x.shape[0] * x.shape[1], *x.shape[2:])
+def flat(x: Any) -> Any:
+    """Merge the ``[T, B]`` axes of ``x`` (a tensor, or a dict or tuple of them) into one ``[T * B, ...]``."""
+    return map_obs(lambda t: t.reshape(t.shape[0] * t.shape[1], *t.shape[2:]), x)
 
 
 @dataclass(frozen=True)
@@ -270,7 +276,7 @@ class Rollout:
     """A fit batch as flat tensors ``[N = T * B, ...]`` with the targets computed: what the update epochs read.
 
     Attributes:
-        obs: observations ``[N, *obs_shape]``.
+        obs: observations ``[N, *obs_shape]`` (a dict or tuple of them for Dict or Tuple observations).
         action: actions as the env received them ``[N, *action_shape]``.
         old_log_prob: log-probabilities of ``action`` under the collecting policy ``[N]``.
         old_value: values ``V(obs)`` under the collecting critic ``[N]``.
@@ -278,7 +284,7 @@ class Rollout:
         returns: value targets ``advantage + old_value`` (λ-returns) ``[N]``.
     """
 
-    obs: torch.Tensor
+    obs: Any
     action: torch.Tensor
     old_log_prob: torch.Tensor
     old_value: torch.Tensor
@@ -290,7 +296,7 @@ class Rollout:
 
     def index(self, idx: torch.Tensor) -> Rollout:
         """The samples at ``idx`` (a minibatch)."""
-        return Rollout(*(getattr(self, f.name)[idx] for f in fields(self)))
+        return Rollout(*(map_obs(lambda x: x[idx], getattr(self, f.name)) for f in fields(self)))
 
 
 def gae_rollout(model: ActorCritic, b: TransitionBatch, gamma: float, gae_lambda: float) -> Rollout:
@@ -308,7 +314,7 @@ def gae_rollout(model: ActorCritic, b: TransitionBatch, gamma: float, gae_lambda
     """
     n_rows = b.reward.shape[0]
     with torch.no_grad():
-        values = model.value(torch.cat([b.obs, b.next_obs]))
+        values = model.value(map_obs(lambda obs, next_obs: torch.cat([obs, next_obs]), b.obs, b.next_obs))
         value, next_value = values[:n_rows], values[n_rows:]
         log_prob = model.log_prob(model.policy(b.obs), b.action)
         advantage, returns = gae(b.reward, value, next_value, b.terminated, b.episode_end, gamma, gae_lambda)

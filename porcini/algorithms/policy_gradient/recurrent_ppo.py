@@ -33,16 +33,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from porcini.algorithms.kit import obs_to_tensor
 from porcini.algorithms.policy_gradient.common import policy_explanation
 from porcini.algorithms.policy_gradient.ppo import PPO, PPOConfig
 from porcini.core.batch import TransitionBatch
 from porcini.core.config import require
+from porcini.core.obs_tree import map_obs, obs_batch_size
 from porcini.envs.info import EnvInfo
-from porcini.errors import UnsupportedSpaceError
 from porcini.functional import entropy_loss, gae, normalize_advantage, ppo_clip_loss, value_loss
 from porcini.networks.actor_critic import ActorCritic
 from porcini.networks.denormals import flush_denormals
+from porcini.networks.encoders import make_encoder
 from porcini.networks.recurrent import LSTMCore, LSTMState
 
 RecurrentState = tuple[LSTMState, LSTMState]
@@ -73,13 +73,15 @@ class RecurrentPPOConfig(PPOConfig):
 
 
 class RecurrentActorCritic(nn.Module):
-    """A policy LSTM and a critic LSTM over flattened observations, each followed by PPO's MLP and head.
+    """A policy LSTM and a critic LSTM over encoded observations, each followed by PPO's MLP and head.
 
-    The heads are an :class:`~porcini.networks.actor_critic.ActorCritic` whose "observations" are the
-    LSTM outputs. ``ortho_init`` also initializes the LSTM weights orthogonally with zero biases (SB3-contrib).
+    The observation encoder (:func:`porcini.networks.encoders.make_encoder`: a flatten for vectors and one-hot
+    codes, a CNN for images, one per entry for Dict and Tuple observations) is shared by both LSTMs. The heads are
+    an :class:`~porcini.networks.actor_critic.ActorCritic` whose "observations" are the LSTM outputs.
+    ``ortho_init`` also initializes the LSTM weights orthogonally with zero biases (SB3-contrib).
 
     Args:
-        info: the env (vector observations: any ``Box`` that is not an image).
+        info: the env.
         net_arch: hidden widths after the LSTMs, SB3 style.
         activation: hidden activation.
         ortho_init: orthogonal initialization, else PyTorch's default.
@@ -91,13 +93,9 @@ class RecurrentActorCritic(nn.Module):
     def __init__(self, info: EnvInfo, net_arch: Any, activation: str, ortho_init: bool, log_std_init: float,
                  hidden_size: int, n_layers: int) -> None:
         super().__init__()
-        space = info.observation_space
-        if not isinstance(space, gym.spaces.Box) or len(space.shape) == 3:
-            raise UnsupportedSpaceError(
-                f"RecurrentPPO needs vector observations (a Box that is not an image); {info.env_id} has {space}"
-                " (use PPO with FrameStack for images, OneHotObservation for Discrete observations)"
-            )
-        self.obs_dim = int(np.prod(space.shape))
+        init = "orthogonal" if ortho_init else "default"
+        self.encoder = make_encoder(info.observation_space, init=init)
+        self.obs_dim = int(self.encoder.features_dim)
         self.pi_lstm = LSTMCore(self.obs_dim, hidden_size, n_layers)
         self.vf_lstm = LSTMCore(self.obs_dim, hidden_size, n_layers)
         if ortho_init:
@@ -155,12 +153,12 @@ class RecurrentPPO(PPO):
                 self.model.vf_lstm.initial_state(n_envs, self.device))
 
     def _features(self, obs: Any) -> torch.Tensor:
-        x = obs_to_tensor(obs, self.device)
-        return x.reshape(*x.shape[: x.dim() - len(self.info.obs_shape)], self.model.obs_dim)
+        """The encoder's features of NumPy observations ``[*batch, ...]`` (the LSTMs' input)."""
+        return self.model.encoder(self._obs_tensor(obs))
 
     def act(self, obs: np.ndarray, *, explore: bool) -> np.ndarray:
         """One step of both LSTMs per env from the carried states: a sample, or the mode when not exploring."""
-        n = len(obs)
+        n = obs_batch_size(obs)
         if self._state is None:
             self._state = self._zero_state(n)
         elif self._state[0][0].shape[1] != n:
@@ -197,7 +195,7 @@ class RecurrentPPO(PPO):
         The numbers are those the next ``act(obs, ...)`` acts on: one step of both LSTMs from the carried states,
         whose results are not kept.
         """
-        n = len(obs)
+        n = obs_batch_size(obs)
         state = self._state if self._state is not None else self._zero_state(n)
         if state[0][0].shape[1] != n:
             raise ValueError(f"RecurrentPPO.explain: {n} observations, but the recurrent state is for "
@@ -210,7 +208,7 @@ class RecurrentPPO(PPO):
 
     def value(self, obs: np.ndarray) -> np.ndarray:
         """The critic's values ``[B]`` of observations ``[B, ...]`` seen as the first step of an episode."""
-        n = len(obs)
+        n = obs_batch_size(obs)
         with torch.no_grad():
             out, _ = self.model.vf_lstm(self._features(obs), self._zero_state(n)[1],
                                         torch.ones(n, dtype=torch.bool, device=self.device))
@@ -226,7 +224,7 @@ class RecurrentPPO(PPO):
         if n_envs != len(self._first_is_start):
             raise ValueError(f"RecurrentPPO.fit: a batch of {n_envs} envs, the agent acts in "
                              f"{len(self._first_is_start)}; its recurrent states are per env")
-        x, ended = self._features(b.obs), b.episode_end
+        x, ended = b.obs, b.episode_end  # as the encoder takes them: encoded per minibatch, for its gradient
         starts = torch.cat([self._first_is_start[None], ended[:-1]])  # [T, B]: obs t begins an episode
         data = self._replay(b, x, starts)
         envs_per_minibatch = max(1, c.batch_size // n_rows)
@@ -236,8 +234,8 @@ class RecurrentPPO(PPO):
             return (order[first:first + envs_per_minibatch] for first in range(0, n_envs, envs_per_minibatch))
 
         sums, n_updates = self._epochs(
-            epoch, lambda idx: self._sequence_terms(x[:, idx], b.action[:, idx], starts[:, idx], idx, data,
-                                                    clip_range))
+            epoch, lambda idx: self._sequence_terms(map_obs(lambda o: o[:, idx], x), b.action[:, idx],
+                                                    starts[:, idx], idx, data, clip_range))
         # The next rollout starts from acting's states now (already zeroed where an episode ended).
         assert self._state is not None
         self._start = _copy(self._state)
@@ -248,10 +246,11 @@ class RecurrentPPO(PPO):
         """No-grad replay of the rollout: old log-probs and values ``[T, B]`` and the GAE targets."""
         c, m = self.config, self.model
         with torch.no_grad():
+            x = m.encoder(x)
             pi_out, _ = m.pi_lstm(x, self._start[0], starts)
             old_log_prob = m.log_prob(m.heads.policy(pi_out), b.action)
             vf_out, succ_out = m.vf_lstm.forward_with_successors(x, self._start[1], starts,
-                                                                 self._features(b.next_obs))
+                                                                 m.encoder(b.next_obs))
             value, next_value = m.heads.value(vf_out), m.heads.value(succ_out)
             advantage, returns = gae(b.reward, value, next_value, b.terminated, b.episode_end, c.gamma,
                                      c.gae_lambda)
@@ -261,6 +260,7 @@ class RecurrentPPO(PPO):
                         data: dict[str, Any], clip_range: float) -> dict[str, torch.Tensor]:
         """PPO's loss terms on the env sequences ``idx``, re-run through both LSTMs from their start states."""
         c, m = self.config, self.model
+        x = m.encoder(x)
         (h, cell), (vh, vc) = self._start
         pi_out, _ = m.pi_lstm(x, (h[:, idx], cell[:, idx]), starts)
         dist = m.heads.policy(pi_out)

@@ -36,6 +36,7 @@ from porcini.algorithms.policy_gradient.common import (
 )
 from porcini.core.batch import TransitionBatch
 from porcini.core.config import build_config, require
+from porcini.core.obs_tree import map_obs
 from porcini.envs.info import EnvInfo
 from porcini.functional import normalize_advantage, value_loss
 from porcini.networks.denormals import flush_denormals
@@ -197,7 +198,8 @@ class TRPO(OnPolicyAgent):
         n_updates = 0
         for _ in range(c.n_critic_updates):
             for idx in minibatches(len(data), c.batch_size, self.generator):
-                loss = value_loss(self.model.value(data.obs[idx]), data.returns[idx])["loss_value"]
+                obs = map_obs(lambda x: x[idx], data.obs)  # noqa: B023 (used in this iteration only)
+                loss = value_loss(self.model.value(obs), data.returns[idx])["loss_value"]
                 self.critic.zero_grad()
                 loss.backward()
                 self.optimizer.step()

@@ -21,6 +21,7 @@ import torch
 
 from porcini.algorithms.kit import ReplaySample, obs_to_tensor
 from porcini.core.batch import TransitionBatch
+from porcini.core.obs_tree import map_obs
 from porcini.data import PrioritizedReplayBuffer, ReplayBuffer
 from porcini.networks.optim import FlatAdam
 from porcini.networks.q_network import QNetwork
@@ -28,7 +29,7 @@ from porcini.networks.q_network import QNetwork
 __all__ = ["FlatAdam", "QNetwork", "n_step_window", "obs_tensor", "replay_to_torch", "sample_replay"]
 
 
-def obs_tensor(obs: Any, space: gym.Space, device: torch.device) -> torch.Tensor:
+def obs_tensor(obs: Any, space: gym.Space, device: torch.device) -> Any:
     """:func:`porcini.algorithms.kit.obs_to_tensor` with this module's argument order (kept for callers)."""
     return obs_to_tensor(obs, device, space)
 
@@ -55,8 +56,9 @@ def n_step_window(seq: TransitionBatch, gamma: float) -> ReplaySample:
         last[is_open] = k
         is_open &= ~(seq.terminated[k] | seq.truncated[k])
     cols = np.arange(size)
-    return ReplaySample(seq.obs[0], seq.action[0], reward.astype(np.float32), discount.astype(np.float32),
-                  seq.terminated[last, cols], seq.next_obs[last, cols])
+    return ReplaySample(map_obs(lambda o: o[0], seq.obs), seq.action[0], reward.astype(np.float32),
+                        discount.astype(np.float32), seq.terminated[last, cols],
+                        map_obs(lambda o: o[last, cols], seq.next_obs))
 
 
 def sample_replay(buffer: ReplayBuffer | PrioritizedReplayBuffer, n: int, rng: np.random.Generator, gamma: float,
@@ -79,8 +81,9 @@ def sample_replay(buffer: ReplayBuffer | PrioritizedReplayBuffer, n: int, rng: n
         batch = buffer.sample(n, rng) if n_steps == 1 else buffer.sample_sequences(n, n_steps, rng)
     if n_steps > 1:
         return n_step_window(batch, gamma)._replace(**extra)
-    return ReplaySample(batch.obs[:, 0], batch.action[:, 0], np.asarray(batch.reward[:, 0], dtype=np.float32), gamma,
-                  batch.terminated[:, 0], batch.next_obs[:, 0], **extra)
+    return ReplaySample(map_obs(lambda o: o[:, 0], batch.obs), batch.action[:, 0],
+                        np.asarray(batch.reward[:, 0], dtype=np.float32), gamma, batch.terminated[:, 0],
+                        map_obs(lambda o: o[:, 0], batch.next_obs), **extra)
 
 
 def replay_to_torch(s: ReplaySample, lead: tuple[int, ...], space: gym.Space, device: torch.device) -> ReplaySample:
@@ -91,7 +94,8 @@ def replay_to_torch(s: ReplaySample, lead: tuple[int, ...], space: gym.Space, de
     def conv(x: Any) -> Any:
         return x if x is None or isinstance(x, float) else torch.from_numpy(x).to(device).reshape(lead)
 
-    obs, next_obs = obs_to_tensor(s.obs, device, space), obs_to_tensor(s.next_obs, device, space)
-    return ReplaySample(obs.reshape(*lead, *obs.shape[1:]), conv(np.asarray(s.action, dtype=np.int64)), conv(s.reward),
-                  conv(s.discount), conv(s.terminated), next_obs.reshape(*lead, *next_obs.shape[1:]),
-                  conv(s.weights), s.indices)
+    def shaped(obs: Any) -> Any:
+        return map_obs(lambda t: t.reshape(*lead, *t.shape[1:]), obs_to_tensor(obs, device, space))
+
+    return ReplaySample(shaped(s.obs), conv(np.asarray(s.action, dtype=np.int64)), conv(s.reward),
+                        conv(s.discount), conv(s.terminated), shaped(s.next_obs), conv(s.weights), s.indices)

@@ -56,11 +56,13 @@ from porcini.algorithms.value_based.common import replay_to_torch, sample_replay
 from porcini.core.agent import BaseAgent, q_value_explanation, steps_seen_in, supports_action_space
 from porcini.core.batch import TransitionBatch
 from porcini.core.config import build_config, require
+from porcini.core.obs_tree import map_obs, obs_batch_size
 from porcini.data import PrioritizedReplayBuffer, ReplayBuffer
 from porcini.envs.info import EnvInfo
 from porcini.errors import UnsupportedSpaceError
 from porcini.functional import double_q_target, polyak_update, q_learning_target, td_loss
 from porcini.networks.denormals import flush_denormals
+from porcini.networks.encoders import check_observation_space
 from porcini.networks.optim import FlatAdam
 from porcini.networks.q_network import QNetwork
 from porcini.seeding import agent_rng
@@ -164,6 +166,7 @@ class DQN(Checkpointed, BaseAgent):
                 f"{type(self).__name__} needs a Discrete(n) action space starting at 0; {info.env_id} has {space}"
                 + (" (use SAC, TD3 or DDPG for continuous actions)" if isinstance(space, gym.spaces.Box)
                    else multi_action_hint(space)))
+        check_observation_space(info.observation_space, f"{type(self).__name__} on {info.env_id}")
         self.info, self.n_actions = info, int(space.n)
         self.device = torch.device(c.device)
         with seeded(c.seed):
@@ -241,7 +244,7 @@ class DQN(Checkpointed, BaseAgent):
 
     def act(self, obs: np.ndarray, *, explore: bool) -> np.ndarray:
         """Greedy actions ``[B]``; when exploring, each env acts uniformly at random with probability ε."""
-        n = len(obs)
+        n = obs_batch_size(obs)
         if explore:
             randomize = self.rng.random(n) < self.exploration_rate
             self.behaviour_steps += n
@@ -320,13 +323,14 @@ class DQN(Checkpointed, BaseAgent):
         s = self._sample(n_grad * bs, (n_grad, bs))
         with torch.no_grad():  # [n_grad, batch_size, n_actions], in chunks whose activations stay in the CPU cache
             chunk = max(1, TARGET_CHUNK_ROWS // bs)
-            next_q_target = torch.cat([self.target_net(s.next_obs[i:i + chunk]) for i in range(0, n_grad, chunk)])
+            next_q_target = torch.cat([self.target_net(map_obs(lambda o: o[i:i + chunk], s.next_obs))  # noqa: B023
+                                       for i in range(0, n_grad, chunk)])
         y_all = None if self.config.double_q else self._target(s, next_q_target)
         losses, qs = [], []
         for g in range(n_grad):
             # Double DQN: the online network changes at every step, so it picks a* in s' right before the step
             y = self._target(s.select(g), next_q_target[g]) if y_all is None else y_all[g]
-            loss, q = self.gradient_step(s.obs[g], s.action[g], y, None)
+            loss, q = self.gradient_step(map_obs(lambda o: o[g], s.obs), s.action[g], y, None)  # noqa: B023
             losses.append(loss)
             qs.append(q)
         return torch.stack(losses), torch.stack(qs)

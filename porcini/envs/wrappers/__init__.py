@@ -23,7 +23,12 @@ from porcini.envs.wrappers.episode import RecordEpisodeStatistics, TimeLimit, Ve
 from porcini.envs.wrappers.frames import FrameStackObservation, GrayscaleObservation, ResizeObservation
 from porcini.envs.wrappers.multitask import MultiTask, TaskSwitchEnv
 from porcini.envs.wrappers.normalize import ClipReward, NormalizeObservation, NormalizeReward
-from porcini.envs.wrappers.observation import ClipObservation, FlattenObservation, OneHotObservation
+from porcini.envs.wrappers.observation import (
+    ClipObservation,
+    FilterObservation,
+    FlattenObservation,
+    OneHotObservation,
+)
 from porcini.envs.wrappers.randomization import DomainRandomization
 from porcini.envs.wrappers.running_stats import RunningMeanStd
 from porcini.envs.wrappers.video import RecordVideo
@@ -38,6 +43,7 @@ __all__ = [
     "CurriculumSchedule",
     "DomainRandomization",
     "EpisodicLife",
+    "FilterObservation",
     "FireReset",
     "FlattenObservation",
     "FrameStackObservation",

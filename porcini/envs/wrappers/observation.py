@@ -1,7 +1,8 @@
-"""Observation wrappers: flatten structured observations, one-hot discrete ones, clip to bounds."""
+"""Observation wrappers: flatten structured observations, keep some Dict keys, one-hot discrete ones, clip."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import gymnasium as gym
@@ -53,6 +54,44 @@ class FlattenObservation(gym.ObservationWrapper):
         """The flattened observation, in the dtype of the flattened space."""
         flat = gym.spaces.flatten(self.env.observation_space, observation)
         return np.asarray(flat, dtype=self.observation_space.dtype)
+
+
+class FilterObservation(gym.wrappers.FilterObservation):
+    """Keeps the listed keys of a Dict observation (the indices of a Tuple one): Gymnasium's ``FilterObservation``.
+
+    The same wrapper and behaviour as Gymnasium's, with one-line errors that name the keys there are, and ``keys``
+    accepted for ``filter_keys``. Use it to drop entries deep agents cannot encode, such as MiniGrid's text
+    ``mission``: ``FilterObservation(env, filter_keys=["image", "direction"])``.
+
+    Args:
+        env: a single env with a Dict or Tuple observation space.
+        filter_keys: the keys (Dict) or indices (Tuple) to keep, in this order for a Tuple.
+        keys: another name of ``filter_keys``; give one of the two.
+
+    Example:
+        >>> from porcini.envs.testing import SpaceEnv
+        >>> space = gym.spaces.Dict({"mission": gym.spaces.Text(8), "pos": gym.spaces.Discrete(3)})
+        >>> FilterObservation(SpaceEnv(space), keys=["pos"]).observation_space
+        Dict('pos': Discrete(3))
+    """
+
+    def __init__(self, env: gym.Env, filter_keys: Sequence[str | int] | None = None, *,
+                 keys: Sequence[str | int] | None = None) -> None:
+        require_env("FilterObservation", env, vector=False)
+        if (filter_keys is None) == (keys is None):
+            raise TypeError("FilterObservation takes the keys to keep as filter_keys (or keys), exactly one of them")
+        chosen = list(filter_keys if filter_keys is not None else keys)  # type: ignore[arg-type]
+        space = env.observation_space
+        if isinstance(space, gym.spaces.Dict):
+            missing = [k for k in chosen if k not in space.spaces]
+            if missing:
+                raise ValueError(f"FilterObservation: keys {missing} are not in the observation space; its keys are "
+                                 f"{list(space.spaces)}")
+        elif not isinstance(space, gym.spaces.Tuple):
+            raise TypeError(f"FilterObservation needs a Dict or Tuple observation space, got {space}")
+        if not chosen:
+            raise ValueError("FilterObservation: filter_keys is empty; keep at least one key")
+        super().__init__(env, chosen)
 
 
 class OneHotObservation(gym.ObservationWrapper):

@@ -12,6 +12,7 @@ from porcini.algorithms import PPO, RecurrentPPO
 from porcini.algorithms.policy_gradient.recurrent_ppo import RecurrentPPOConfig
 from porcini.core import Callback
 from porcini.errors import ConfigError
+from porcini.networks.cnn import NatureCNN
 
 SMALL = dict(n_steps=8, batch_size=16, n_epochs=2, lstm_hidden_size=8, net_arch=(8,))
 
@@ -178,10 +179,11 @@ def test_invalid_config_values_are_named(field, value, match):
         RecurrentPPOConfig(**{**dict(n_steps=8, batch_size=16), field: value})
 
 
-def test_image_observations_are_rejected_with_the_alternative():
+def test_image_observations_go_through_a_cnn_before_the_lstms():
     env = make_env("porcini/PixelGridWorld-v0", seed=0)
-    with pytest.raises(ValueError, match="vector observations.*FrameStack"):
-        RecurrentPPO(env.info, **SMALL)
+    agent = RecurrentPPO(env.info, **SMALL)
+    assert isinstance(agent.model.encoder, NatureCNN)
+    assert Core(agent, env, progress=False).learn(steps=2 * SMALL["n_steps"]).steps == 2 * SMALL["n_steps"]
 
 
 def _cue_memory_return(agent_cls, **overrides):

@@ -4,7 +4,7 @@ import pytest
 
 from porcini import make_env
 from porcini.envs.testing import CountingEnv, IdentityEnv
-from porcini.envs.wrappers import ClipObservation, FlattenObservation, OneHotObservation
+from porcini.envs.wrappers import ClipObservation, FilterObservation, FlattenObservation, OneHotObservation
 
 
 class SpaceEnv(gym.Env):
@@ -75,3 +75,31 @@ def test_clip_observation():
         ClipObservation(CountingEnv(), low=5.0, high=1.0)
     with pytest.raises(TypeError, match="Box"):
         ClipObservation(IdentityEnv(), 0, 1)
+
+
+def test_filter_observation_behaves_as_gymnasiums():
+    space = gym.spaces.Dict({"image": gym.spaces.Box(0, 255, (3, 3, 3), np.uint8), "direction": gym.spaces.Discrete(4),
+                             "mission": gym.spaces.Text(8)})
+    ours = FilterObservation(SpaceEnv(space), ["image", "direction"])
+    theirs = gym.wrappers.FilterObservation(SpaceEnv(space), ["image", "direction"])
+    assert isinstance(ours, gym.wrappers.FilterObservation)
+    assert ours.observation_space == theirs.observation_space
+    a, b = ours.reset(seed=3)[0], theirs.reset(seed=3)[0]
+    assert a.keys() == b.keys() == {"image", "direction"}
+    np.testing.assert_array_equal(a["image"], b["image"])
+    assert FilterObservation(SpaceEnv(space), keys=["direction"]).observation_space == gym.spaces.Dict(
+        {"direction": gym.spaces.Discrete(4)})
+    tuple_space = gym.spaces.Tuple((gym.spaces.Discrete(2), gym.spaces.Text(3), gym.spaces.MultiBinary(2)))
+    assert FilterObservation(SpaceEnv(tuple_space), [0, 2]).observation_space == gym.spaces.Tuple(
+        (gym.spaces.Discrete(2), gym.spaces.MultiBinary(2)))
+
+
+def test_filter_observation_errors_name_the_keys_there_are():
+    space = gym.spaces.Dict({"image": gym.spaces.Box(0, 255, (3, 3, 3), np.uint8), "mission": gym.spaces.Text(8)})
+    with pytest.raises(ValueError, match=r"keys \['img'\] are not in the observation space; its keys are "
+                                         r"\['image', 'mission'\]"):
+        FilterObservation(SpaceEnv(space), ["img"])
+    with pytest.raises(TypeError, match="exactly one"):
+        FilterObservation(SpaceEnv(space), ["image"], keys=["image"])
+    with pytest.raises(TypeError, match="Dict or Tuple"):
+        FilterObservation(SpaceEnv(gym.spaces.Discrete(3)), ["a"])

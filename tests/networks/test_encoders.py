@@ -1,0 +1,84 @@
+"""Observation preprocessing chosen from the space: the tensor conversion, the encoders, the refusals."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from porcini.algorithms.kit import obs_to_tensor
+from porcini.errors import UnsupportedSpaceError
+from porcini.networks.builders import Trunk, make_trunk
+from porcini.networks.cnn import NatureCNN
+from porcini.networks.encoders import FlattenEncoder, MultiInputEncoder, check_observation_space, make_encoder
+
+S = gym.spaces
+CPU = torch.device("cpu")
+
+
+def test_uint8_vectors_become_floats_and_images_stay_uint8():
+    vector = obs_to_tensor(np.array([[0, 7, 255]], np.uint8), CPU, S.Box(0, 255, (3,), np.uint8))
+    assert vector.dtype == torch.float32 and vector.tolist() == [[0.0, 7.0, 255.0]]  # cast, not scaled
+    image = obs_to_tensor(np.zeros((2, 8, 8, 3), np.uint8), CPU, S.Box(0, 255, (8, 8, 3), np.uint8))
+    assert image.dtype == torch.uint8
+
+
+def test_discrete_and_multi_discrete_become_one_hot_codes():
+    one_hot = obs_to_tensor(np.array([3, 5]), CPU, S.Discrete(4, start=2))
+    assert one_hot.tolist() == [[0, 1, 0, 0], [0, 0, 0, 1]]
+    codes = obs_to_tensor(np.array([[0, 3], [2, 1]]), CPU, S.MultiDiscrete([3, 4]))
+    assert codes.tolist() == [[1, 0, 0, 0, 0, 0, 1], [0, 0, 1, 0, 1, 0, 0]]
+    binary = obs_to_tensor(np.array([[1, 0, 1]], np.int8), CPU, S.MultiBinary(3))
+    assert binary.dtype == torch.float32 and binary.tolist() == [[1.0, 0.0, 1.0]]
+
+
+def test_dict_and_tuple_observations_become_dicts_and_tuples_of_tensors():
+    space = S.Dict({"image": S.Box(0, 255, (7, 7, 3), np.uint8), "direction": S.Discrete(4)})
+    x = obs_to_tensor({"image": np.zeros((2, 7, 7, 3), np.uint8), "direction": np.array([1, 3])}, CPU, space)
+    assert x["image"].dtype == torch.uint8 and x["direction"].shape == (2, 4)
+    pair = S.Tuple((S.Discrete(3), S.Box(-1, 1, (2,))))
+    t = obs_to_tensor((np.array([0, 2]), np.zeros((2, 2), np.float64)), CPU, pair)
+    assert isinstance(t, tuple) and t[0].shape == (2, 3) and t[1].dtype == torch.float32
+
+
+def test_multi_input_encoder_concatenates_a_cnn_and_flattened_entries():
+    space = S.Dict({"image": S.Box(0, 255, (7, 7, 3), np.uint8), "direction": S.Discrete(4),
+                    "pos": S.Box(-1.0, 1.0, (2, 2), np.float32)})
+    encoder = make_encoder(space, features_dim=16)
+    assert isinstance(encoder, MultiInputEncoder) and encoder.features_dim == 16 + 4 + 4
+    assert isinstance(encoder.encoders["image"], NatureCNN) and isinstance(encoder.encoders["pos"], FlattenEncoder)
+    obs = {"image": np.full((5, 7, 7, 3), 255, np.uint8), "direction": np.arange(5) % 4,
+           "pos": np.ones((5, 2, 2), np.float32)}
+    features = encoder(obs_to_tensor(obs, CPU, space))
+    assert features.shape == (5, 24)
+    # in the space's key order (Gymnasium sorts Dict keys): direction, image, pos
+    assert list(space.spaces) == ["direction", "image", "pos"]
+    assert torch.equal(features[:, :4], torch.eye(4)[np.arange(5) % 4]) and torch.all(features[:, 20:] == 1)
+    trunk = make_trunk(space, hidden=(8,), features_dim=16)
+    assert isinstance(trunk, Trunk) and trunk(obs_to_tensor(obs, CPU, space)).shape == (5, 8)
+    nested = make_encoder(S.Tuple((S.Dict({"a": S.Discrete(2)}), S.MultiBinary(3))))
+    assert nested.features_dim == 5
+
+
+def test_unsupported_spaces_name_the_right_fix():
+    mission = S.Dict({"image": S.Box(0, 255, (7, 7, 3), np.uint8), "mission": S.Text(10)})
+    with pytest.raises(UnsupportedSpaceError, match=r"observation\['mission'\].*filter that key out with "
+                                                    "FilterObservation") as err:
+        check_observation_space(mission, "PPO")
+    assert "one-hot" not in str(err.value) and "\n" not in str(err.value)
+    graph = S.Tuple((S.Discrete(2), S.Graph(S.Box(0, 1, (2,)), None)))
+    with pytest.raises(UnsupportedSpaceError, match=r"observation\[1\].*FilterObservation"):
+        check_observation_space(graph)
+    with pytest.raises(UnsupportedSpaceError, match="cannot encode Text observations.*ObservationWrapper"):
+        check_observation_space(S.Text(5))
+    with pytest.raises(UnsupportedSpaceError, match="empty Dict"):
+        check_observation_space(S.Dict({}))
+
+
+def test_agents_refuse_a_text_entry_naming_filter_observation():
+    from porcini.algorithms import DQN, PPO, SAC
+    from porcini.envs.info import EnvInfo
+
+    space = S.Dict({"image": S.Box(0, 255, (7, 7, 3), np.uint8), "mission": S.Text(10)})
+    for agent_cls, actions in ((PPO, S.Discrete(3)), (DQN, S.Discrete(3)), (SAC, S.Box(-1, 1, (1,)))):
+        with pytest.raises(UnsupportedSpaceError, match="FilterObservation"):
+            agent_cls(EnvInfo("MiniGrid-like", space, actions))
