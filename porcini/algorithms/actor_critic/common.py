@@ -28,13 +28,13 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from porcini.algorithms.hindsight import check_replay_fields, make_replay_buffer
 from porcini.algorithms.kit import Checkpointed, DeepConfig, ReplaySample, agent_generator, obs_to_tensor
 from porcini.algorithms.space_hints import multi_action_hint
 from porcini.core.agent import BaseAgent, steps_seen_in, supports_action_space
 from porcini.core.batch import TransitionBatch
 from porcini.core.config import require
 from porcini.core.obs_tree import map_obs, obs_batch_size
-from porcini.data import ReplayBuffer
 from porcini.envs.info import EnvInfo
 from porcini.errors import UnsupportedSpaceError
 from porcini.networks import NetArch, parse_net_arch
@@ -73,6 +73,12 @@ class OffPolicyConfig(DeepConfig):
     """Hidden activation of actor and critics."""
     n_critics: int = 2
     """Critics evaluated as one batched ensemble; targets take their minimum (clipped double Q)."""
+    replay: str = "uniform"
+    """``"uniform"``, or ``"her"``: hindsight experience replay on a goal env (:mod:`porcini.algorithms.hindsight`)."""
+    her_strategy: str = "future"
+    """With ``replay="her"``: where hindsight goals come from, ``"future"``, ``"final"`` or ``"episode"``."""
+    her_n_sampled_goal: int = 4
+    """With ``replay="her"``: relabelled goals per real one (a sample is relabelled with probability k / (k + 1))."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -85,6 +91,7 @@ class OffPolicyConfig(DeepConfig):
         require(self.gradient_steps >= 1 or self.gradient_steps == -1, name, "gradient_steps",
                 self.gradient_steps, ">= 1, or -1 for one update per transition")
         require(self.n_critics >= 1, name, "n_critics", self.n_critics, ">= 1")
+        check_replay_fields(self)
         try:
             parse_net_arch(self.net_arch, f"{name}.net_arch")
         except ValueError as exc:
@@ -138,7 +145,7 @@ class OffPolicyAgent(Checkpointed, BaseAgent):
         self.device = torch.device(c.device)
         self.rng = agent_rng(c.seed)
         self.generator = agent_generator(c.seed, self.device)
-        self.buffer = ReplayBuffer(c.buffer_size)
+        self.buffer = make_replay_buffer(c, info)
         self.fit_every_steps = c.train_freq * info.n_envs
         self.steps_seen = 0  # transitions received by fit
         self.n_updates = 0
@@ -261,7 +268,7 @@ class OffPolicyAgent(Checkpointed, BaseAgent):
         counters = state["counters"]
         self.steps_seen, self.n_updates = steps_seen_in(counters), int(counters["n_updates"])
         self._pending = int(counters["pending"])
-        self.buffer = ReplayBuffer(self.config.buffer_size)
+        self.buffer = make_replay_buffer(self.config, self.info)
         self.buffer.load_state_dict(state["buffer"], source=f"{type(self).__name__} state")
 
 

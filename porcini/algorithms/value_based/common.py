@@ -22,7 +22,7 @@ import torch
 from porcini.algorithms.kit import ReplaySample, obs_to_tensor
 from porcini.core.batch import TransitionBatch
 from porcini.core.obs_tree import map_obs
-from porcini.data import PrioritizedReplayBuffer, ReplayBuffer
+from porcini.data import HerReplayBuffer, PrioritizedReplayBuffer, ReplayBuffer
 from porcini.networks.optim import FlatAdam
 from porcini.networks.q_network import QNetwork
 
@@ -61,12 +61,13 @@ def n_step_window(seq: TransitionBatch, gamma: float) -> ReplaySample:
                         map_obs(lambda o: o[last, cols], seq.next_obs))
 
 
-def sample_replay(buffer: ReplayBuffer | PrioritizedReplayBuffer, n: int, rng: np.random.Generator, gamma: float,
-                  n_steps: int = 1, beta: float = 1.0) -> ReplaySample:
+def sample_replay(buffer: ReplayBuffer | PrioritizedReplayBuffer | HerReplayBuffer, n: int, rng: np.random.Generator,
+                  gamma: float, n_steps: int = 1, beta: float = 1.0) -> ReplaySample:
     """Draw ``n`` transitions (n-step runs collapsed when ``n_steps > 1``) as NumPy arrays.
 
     Args:
-        buffer: uniform or prioritized replay (then ``weights`` and ``indices`` are filled, with exponent ``beta``).
+        buffer: uniform, hindsight (one-step runs only) or prioritized replay (then ``weights`` and ``indices`` are
+            filled, with exponent ``beta``).
         n: number of transitions.
         rng: the generator to draw with.
         gamma: the per-step discount.
@@ -77,8 +78,12 @@ def sample_replay(buffer: ReplayBuffer | PrioritizedReplayBuffer, n: int, rng: n
     if isinstance(buffer, PrioritizedReplayBuffer):
         s = buffer.sample(n, rng, beta) if n_steps == 1 else buffer.sample_sequences(n, n_steps, rng, beta)
         batch, extra = s.batch, {"weights": s.weights, "indices": s.indices}
+    elif n_steps == 1:
+        batch = buffer.sample(n, rng)
+    elif isinstance(buffer, HerReplayBuffer):
+        raise ValueError("hindsight replay draws one-step transitions only; use n_steps=1 with replay='her'")
     else:
-        batch = buffer.sample(n, rng) if n_steps == 1 else buffer.sample_sequences(n, n_steps, rng)
+        batch = buffer.sample_sequences(n, n_steps, rng)
     if n_steps > 1:
         return n_step_window(batch, gamma)._replace(**extra)
     return ReplaySample(map_obs(lambda o: o[:, 0], batch.obs), batch.action[:, 0],

@@ -13,6 +13,8 @@ over minibatches of ``batch_size`` replayed transitions (``w = 1`` without prior
 - ``n_steps`` (Sutton & Barto 2018, ch. 7; Rainbow, Hessel et al. 2018): runs of ``n`` stored steps of one env
   collapse into ``R = Σ_{k<m} γ^k r_k``, ``γ_i = γ^m``, bootstrapping from the true successor of the run's last
   step; ``m <= n`` stops at the first episode end. Truncation bootstraps, termination does not.
+- ``replay="her"`` (Andrychowicz et al. 2017): hindsight goals on a goal env (:mod:`porcini.algorithms.hindsight`);
+  one-step, uniform replay only.
 
 Vector observations go through an MLP, images (``uint8`` Box) through the Nature CNN (kept ``uint8`` in the
 buffer, scaled by 1/255 in the network), Discrete observations are one-hot encoded (as SB3 does).
@@ -49,6 +51,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from porcini.algorithms.hindsight import check_replay_fields, make_replay_buffer
 from porcini.algorithms.kit import Checkpointed, DeepConfig, ReplaySample, obs_to_tensor, seeded
 from porcini.algorithms.schedules import LinearSchedule, check_horizon, require_horizon
 from porcini.algorithms.space_hints import multi_action_hint
@@ -57,7 +60,7 @@ from porcini.core.agent import BaseAgent, q_value_explanation, steps_seen_in, su
 from porcini.core.batch import TransitionBatch
 from porcini.core.config import build_config, require
 from porcini.core.obs_tree import map_obs, obs_batch_size
-from porcini.data import PrioritizedReplayBuffer, ReplayBuffer
+from porcini.data import HerReplayBuffer, PrioritizedReplayBuffer, ReplayBuffer
 from porcini.envs.info import EnvInfo
 from porcini.errors import UnsupportedSpaceError
 from porcini.functional import double_q_target, polyak_update, q_learning_target, td_loss
@@ -106,6 +109,12 @@ class DQNConfig(DeepConfig):
     """Double DQN target: the online network selects the next action, the target network evaluates it."""
     dueling: bool = False
     """Dueling head ``V + A - mean A`` instead of a linear Q head."""
+    replay: str = "uniform"
+    """``"uniform"``, or ``"her"``: hindsight experience replay on a goal env (:mod:`porcini.algorithms.hindsight`)."""
+    her_strategy: str = "future"
+    """With ``replay="her"``: where hindsight goals come from, ``"future"``, ``"final"`` or ``"episode"``."""
+    her_n_sampled_goal: int = 4
+    """With ``replay="her"``: relabelled goals per real one (a sample is relabelled with probability k / (k + 1))."""
     prioritized_replay: bool = False
     """Proportional prioritized replay (sum-tree) with importance weights."""
     prioritized_replay_alpha: float = 0.6
@@ -141,6 +150,11 @@ class DQNConfig(DeepConfig):
                 ">= 0")
         require(self.prioritized_replay_eps > 0, o, "prioritized_replay_eps", self.prioritized_replay_eps, "> 0")
         require(self.loss in ("huber", "mse"), o, "loss", self.loss, "'huber' or 'mse'")
+        check_replay_fields(self)
+        her = self.replay == "her"
+        require(not (her and self.prioritized_replay), o, "prioritized_replay", self.prioritized_replay,
+                "False with replay='her' (hindsight replay samples uniformly)")
+        require(not her or self.n_steps == 1, o, "n_steps", self.n_steps, "1 with replay='her' (one-step targets)")
 
 
 class DQN(Checkpointed, BaseAgent):
@@ -177,9 +191,9 @@ class DQN(Checkpointed, BaseAgent):
         self._init_registry()
         self.modules.update(q_net=self.q_net, target_net=self.target_net)
         self.optimizers["adam"] = self.optimizer
-        self.buffer: ReplayBuffer | PrioritizedReplayBuffer = (
+        self.buffer: ReplayBuffer | PrioritizedReplayBuffer | HerReplayBuffer = (
             PrioritizedReplayBuffer(c.buffer_size, alpha=c.prioritized_replay_alpha, eps=c.prioritized_replay_eps)
-            if c.prioritized_replay else ReplayBuffer(c.buffer_size))
+            if c.prioritized_replay else make_replay_buffer(c, info))
         self.rng = agent_rng(c.seed)
         self.horizon: int | None = None  # the run's env steps, told by Core.learn (set_horizon)
         self.epsilon: LinearSchedule | None = None  # ε over behaviour steps, built once the horizon is known
