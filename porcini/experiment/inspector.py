@@ -148,12 +148,19 @@ def _draw_probs(ax: Axes, steps: np.ndarray, trace: dict[str, np.ndarray], space
     ax.legend(loc="upper right", fontsize=8)
 
 
-def _draw_q_values(ax: Axes, steps: np.ndarray, trace: dict[str, np.ndarray], space: gym.Space) -> None:
-    q = trace["q_values"]
-    for a in range(q.shape[1]):
-        ax.plot(steps, q[:, a], label=f"Q(s, {a})")
-    ax.set_ylabel("Q(s, a)")
+def _draw_lines(ax: Axes, steps: np.ndarray, columns: np.ndarray, label: str, ylabel: str,
+                probabilities: bool = False) -> None:
+    """One line per column of ``columns`` ``[T, k]``, labelled ``label.format(column index)``."""
+    for d in range(columns.shape[1]):
+        ax.plot(steps, columns[:, d], label=label.format(d))
+    if probabilities:
+        ax.set_ylim(0, 1)
+    ax.set_ylabel(ylabel)
     ax.legend(loc="upper right", fontsize=8)
+
+
+def _draw_q_values(ax: Axes, steps: np.ndarray, trace: dict[str, np.ndarray], space: gym.Space) -> None:
+    _draw_lines(ax, steps, trace["q_values"], "Q(s, {})", "Q(s, a)")
 
 
 def _draw_gaussian(ax: Axes, steps: np.ndarray, trace: dict[str, np.ndarray], space: gym.Space) -> None:
@@ -173,20 +180,11 @@ def _draw_component_probs(ax: Axes, steps: np.ndarray, trace: dict[str, np.ndarr
     probs = trace["component_probs"]  # [T, k, max_n]
     chosen = trace["action"].reshape(len(steps), -1, 1).astype(np.int64)
     picked = np.take_along_axis(probs, chosen, axis=-1)[..., 0]
-    for d in range(picked.shape[1]):
-        ax.plot(steps, picked[:, d], label=f"P(action[{d}])")
-    ax.set_ylim(0, 1)
-    ax.set_ylabel("probability")
-    ax.legend(loc="upper right", fontsize=8)
+    _draw_lines(ax, steps, picked, "P(action[{}])", "probability", probabilities=True)
 
 
 def _draw_bit_probs(ax: Axes, steps: np.ndarray, trace: dict[str, np.ndarray], space: gym.Space) -> None:
-    probs = trace["bit_probs"]
-    for d in range(probs.shape[1]):
-        ax.plot(steps, probs[:, d], label=f"P(bit {d} = 1)")
-    ax.set_ylim(0, 1)
-    ax.set_ylabel("probability")
-    ax.legend(loc="upper right", fontsize=8)
+    _draw_lines(ax, steps, trace["bit_probs"], "P(bit {} = 1)", "probability", probabilities=True)
 
 
 _DRAW = {"action": _draw_action, "reward": _draw_reward, "value": _draw_value, "action_probs": _draw_probs,
