@@ -62,7 +62,8 @@ class TransitionBatch:
         if len(lead) != 2:
             raise ValueError(f"reward must be shaped [T, B], got shape {lead}; add the missing axis")
         for name in _FIELDS:
-            for value in obs_leaves(getattr(self, name)):
+            field_value = getattr(self, name)
+            for value in (field_value,) if type(field_value) is np.ndarray else obs_leaves(field_value):
                 if tuple(value.shape[:2]) != lead:
                     raise ValueError(
                         f"TransitionBatch.{name} has leading shape {tuple(value.shape[:2])}, expected [T, B] = "

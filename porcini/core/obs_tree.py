@@ -19,17 +19,24 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import numpy as np
+
 __all__ = ["flatten_obs", "is_obs_tree", "layout_keys", "map_obs", "obs_batch_size", "obs_layout", "obs_leaves",
            "unflatten_obs"]
 
 
 def is_obs_tree(obs: Any) -> bool:
     """True when ``obs`` is a dict or tuple of observation arrays (not a single array)."""
-    return isinstance(obs, (Mapping, tuple))
+    # the loop asks this of every array it stores: answer plain arrays before the slower Mapping (ABC) check
+    if isinstance(obs, np.ndarray):
+        return False
+    return isinstance(obs, (dict, tuple, Mapping))
 
 
 def map_obs(fn: Callable[..., Any], obs: Any, *others: Any) -> Any:
     """``fn`` applied to every leaf of ``obs`` (and the matching leaves of ``others``), in the same structure."""
+    if isinstance(obs, np.ndarray):
+        return fn(obs, *others)
     if isinstance(obs, Mapping):
         return {key: map_obs(fn, value, *(other[key] for other in others)) for key, value in obs.items()}
     if isinstance(obs, tuple):
@@ -39,6 +46,8 @@ def map_obs(fn: Callable[..., Any], obs: Any, *others: Any) -> Any:
 
 def obs_leaves(obs: Any) -> list[Any]:
     """The leaves of ``obs`` in order (dict keys in their order, tuple entries in order)."""
+    if isinstance(obs, np.ndarray):
+        return [obs]
     if isinstance(obs, Mapping):
         return [leaf for value in obs.values() for leaf in obs_leaves(value)]
     if isinstance(obs, tuple):
@@ -52,6 +61,8 @@ def obs_batch_size(obs: Any) -> int:
     Raises:
         ValueError: ``obs`` is an empty dict or tuple.
     """
+    if isinstance(obs, np.ndarray):
+        return len(obs)
     leaves = obs_leaves(obs)
     if not leaves:
         raise ValueError("an observation batch with no entries (an empty Dict or Tuple) has no batch size")
@@ -69,6 +80,8 @@ def obs_layout(obs: Any) -> Any:
 
 def flatten_obs(obs: Any, prefix: str) -> dict[str, Any]:
     """The leaves of ``obs`` under their path keys: ``{prefix: obs}`` for a leaf, ``{prefix.key: ...}`` for a tree."""
+    if isinstance(obs, np.ndarray):
+        return {prefix: obs}
     if isinstance(obs, Mapping):
         return {k: v for key, value in obs.items() for k, v in flatten_obs(value, f"{prefix}.{key}").items()}
     if isinstance(obs, tuple):

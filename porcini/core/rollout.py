@@ -45,13 +45,14 @@ class RolloutStorage:
                 store.append(value)
         else:
             if self._arrays is None:
-                self._arrays = [map_obs(self._empty, v) for v in row]
+                self._arrays = [np.empty((self.rows, *v.shape), v.dtype) if type(v) is np.ndarray
+                                else map_obs(self._empty, v) for v in row]
             t = self._t
             for array, value in zip(self._arrays, row):
-                if is_obs_tree(array):
-                    map_obs(lambda a, v: a.__setitem__(t, v), array, value)
-                else:
+                if type(array) is np.ndarray:  # the common case first: this runs for every field of every step
                     array[t] = value
+                else:
+                    map_obs(lambda a, v: a.__setitem__(t, v), array, value)  # noqa: B023 (called at once)
         self._t += 1
 
     def _empty(self, value: Any) -> np.ndarray:
