@@ -1,4 +1,4 @@
-"""The ``porcini`` command line: train, config, eval, resume, plot, inspect, list (docs/architecture.md contract).
+"""The ``porcini`` command line: train, config, eval, resume, plot, inspect, bench, list (docs/architecture.md).
 
 Exit codes: 0 success; 2 usage or configuration error, a :class:`~porcini.errors.UserError` printed on one
 line (the message names the problem and the fix); 1 a runtime failure: porcini's own diagnosis on one line, or
@@ -215,6 +215,47 @@ def inspect(run_dirs: tuple[str, ...], output: str | None, checkpoint: str) -> N
 
     run_dir = _one_run(run_dirs)
     click.echo(f"figure: {inspect_run(run_dir, output=output, checkpoint=checkpoint)}")
+
+
+@main.command()
+@click.argument("suite", type=click.Choice(["classic", "mujoco", "classical"]))
+@click.option("--algos", metavar="A,B", help="Only these algorithms of the suite (comma-separated).")
+@click.option("--seeds", type=click.IntRange(min=1), default=5, show_default=True, help="Seeds per pair: 0 .. N-1.")
+@click.option("--jobs", type=click.IntRange(min=1), help="Runs at once, one process each (default: one per core).")
+@click.option("--out", type=click.Path(file_okay=False), help="Folder of the runs and report (default bench/SUITE).")
+@click.option("--resume", is_flag=True, help="Continue the suite in --out; finished runs are not run again.")
+@click.option("--steps-scale", type=click.FloatRange(min=0, max=1, min_open=True), default=1.0,
+              help="Scale every run's budget (a smoke test: 0.05).")
+@click.option("--eval-episodes", type=click.IntRange(min=0), help="Episodes per evaluation instead of the configs'.")
+@click.option("--report", type=click.Path(dir_okay=False), help="Markdown page to write (default OUT/report.md).")
+@click.option("--report-only", is_flag=True, help="Train nothing: report the finished runs.")
+@click.option("--notes", type=click.Path(exists=True, dir_okay=False),
+              help="YAML mapping algo/env -> a note shown with that pair (what was tried).")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON line, last on stdout.")
+@_errors
+def bench(suite: str, algos: str | None, seeds: int, jobs: int | None, out: str | None, resume: bool,
+          steps_scale: float, eval_episodes: int | None, report: str | None, report_only: bool, notes: str | None,
+          as_json: bool) -> None:
+    """Run every (algorithm, env) pair of SUITE with its config of record over several seeds, then write a report.
+
+    Suites: classic (classic control and LunarLander), mujoco (hours per run), classical (tabular, linear, DP).
+    A failed run is reported and the suite goes on.
+    """
+    from porcini.experiment.bench import run_bench
+    from porcini.experiment.bench.report import read_notes
+
+    outcome = run_bench(suite, seeds=seeds, out=out, algos=algos.split(",") if algos else None, jobs=jobs,
+                        resume=resume, steps_scale=steps_scale, eval_episodes=eval_episodes, report=report,
+                        report_only=report_only, notes=read_notes(notes) if notes else None)
+    if as_json:
+        sys.stdout.write(json.dumps({"report": str(outcome.report), "trained": outcome.trained,
+                                     "pairs": [p.to_dict() for p in outcome.pairs]}) + "\n")
+        return
+    for p in outcome.pairs:
+        score = "-" if p.iqm is None else f"{p.iqm:.1f} [{p.ci_low:.1f}, {p.ci_high:.1f}]"
+        click.echo(f"{p.env:<26} {p.algo:<10} {len(p.scores)}/{p.seeds_planned} seeds  IQM {score:<24} "
+                   f"zoo {'-' if p.zoo_score is None else f'{p.zoo_score:.1f}':<8} {p.status}")
+    click.echo(f"report: {outcome.report} ({outcome.trained} runs trained now)")
 
 
 @main.command(name="list")

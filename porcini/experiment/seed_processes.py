@@ -19,7 +19,7 @@ import time
 import traceback
 from collections.abc import Sequence
 from multiprocessing.connection import Connection, wait
-from typing import Any
+from typing import Any, Literal
 
 from porcini.errors import ConfigError, PorciniError
 from porcini.experiment.config import RunConfig
@@ -28,12 +28,19 @@ from porcini.experiment.interrupt import StopOnSignal, TrainingInterrupted
 _PARENT_POLL_S = 1.0
 
 
-def train_in_processes(configs: Sequence[RunConfig], max_parallel: int) -> list[dict[str, Any]]:
+def train_in_processes(configs: Sequence[RunConfig], max_parallel: int,
+                       errors: Literal["raise", "return"] = "raise") -> list[Any]:
     """Train each config in a worker process, at most ``max_parallel`` at once; return the summaries in order.
+
+    Args:
+        configs: one run each.
+        max_parallel: workers at once.
+        errors: ``"raise"`` the first error of a worker (after the others finished), or ``"return"`` each
+            failed run's exception in its place in the list (``porcini bench``: a failed run is reported).
 
     Raises:
         TrainingInterrupted: the parent or a worker got SIGINT/SIGTERM; the workers checkpointed and exited.
-        Exception: the first error of a worker (after the others finished).
+        Exception: with ``errors="raise"``, the first error of a worker.
     """
     context = multiprocessing.get_context("spawn")
     pending = list(range(len(configs)))
@@ -64,7 +71,7 @@ def train_in_processes(configs: Sequence[RunConfig], max_parallel: int) -> list[
                 if process.sentinel in ready:
                     outcomes[index] = _outcome(process, receiver, stop.signum)
                     del running[index]
-    return _results(configs, outcomes, pending, stop.signum)
+    return _results(configs, outcomes, pending, stop.signum, errors)
 
 
 def _outcome(process: Any, receiver: Connection, parent_signal: int | None) -> tuple[str, Any]:
@@ -84,11 +91,11 @@ def _outcome(process: Any, receiver: Connection, parent_signal: int | None) -> t
 
 
 def _results(configs: Sequence[RunConfig], outcomes: dict[int, tuple[str, Any]], not_started: list[int],
-             parent_signal: int | None) -> list[dict[str, Any]]:
+             parent_signal: int | None, errors_mode: str) -> list[Any]:
     interrupted = [v for _, (kind, v) in sorted(outcomes.items()) if kind == "interrupted"]
     errors = [v for _, (kind, v) in sorted(outcomes.items()) if kind == "error"]
     if parent_signal is None and not interrupted:
-        if errors:
+        if errors and errors_mode == "raise":
             raise errors[0]
         return [outcomes[i][1] for i in range(len(configs))]
     signum = parent_signal if parent_signal is not None else interrupted[0].signum

@@ -267,3 +267,84 @@ def curve_band(
     ])
     low, high = percentile_interval(replicates, confidence)
     return per_point(curves[None])[0], low, high
+
+
+def batched_probability_of_improvement(scores_x: np.ndarray, scores_y: np.ndarray) -> np.ndarray:
+    """P(X > Y) averaged over tasks, ties counting half: ``[..., n_x, n_tasks], [..., n_y, n_tasks] -> [...]``.
+
+    Per task it is the Mann-Whitney U statistic of X over Y divided by ``n_x * n_y``: the chance that a run of X
+    drawn at random beats one of Y drawn at random (rliable's ``probability_of_improvement``).
+    """
+    x = scores_x[..., :, None, :]
+    y = scores_y[..., None, :, :]
+    wins = (x > y).mean(axis=(-3, -2)) + 0.5 * (x == y).mean(axis=(-3, -2))
+    return np.asarray(wins.mean(axis=-1))
+
+
+def probability_of_improvement(
+    scores_x: ArrayLike,
+    scores_y: ArrayLike,
+    *,
+    confidence: float = 0.95,
+    n_bootstrap: int = 2000,
+    rng: np.random.Generator | int | None = 0,
+) -> Estimate:
+    """How likely a run of algorithm X beats a run of Y on a task, averaged over tasks, with a bootstrap interval.
+
+    Args:
+        scores_x: ``[n_x, n_tasks]`` (or ``[n_x]``), X's score of each run on each task.
+        scores_y: ``[n_y, n_tasks]``, the same tasks in the same order; ``n_y`` may differ from ``n_x``.
+        confidence: interval coverage.
+        n_bootstrap: resamples; each resamples X's and Y's runs independently within each task.
+        rng: a NumPy Generator or a seed.
+
+    Raises:
+        ValueError: the two score sets do not have the same tasks.
+    """
+    x, y = as_scores(scores_x), as_scores(scores_y)
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(f"scores_x has {x.shape[1]} tasks and scores_y {y.shape[1]}: compare on the same tasks")
+    generator = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    tasks = np.arange(x.shape[1])
+    replicates = np.concatenate([
+        batched_probability_of_improvement(
+            x[generator.integers(0, x.shape[0], size=(size, *x.shape)), tasks],
+            y[generator.integers(0, y.shape[0], size=(size, *y.shape)), tasks],
+        )
+        for start in range(0, n_bootstrap, 200) for size in [min(200, n_bootstrap - start)]
+    ])
+    low, high = percentile_interval(replicates, confidence)
+    return Estimate(float(batched_probability_of_improvement(x, y)), float(low), float(high))
+
+
+def performance_profile(
+    scores: ArrayLike,
+    taus: ArrayLike,
+    *,
+    confidence: float = 0.95,
+    n_bootstrap: int = 2000,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The score distribution: the fraction of all runs (of all tasks) scoring above each threshold ``tau``.
+
+    rliable's performance profile with ``use_score_distribution=True``; the band comes from the stratified
+    bootstrap over runs.
+
+    Args:
+        scores: ``[n_runs, n_tasks]`` normalized scores.
+        taus: thresholds, ``[n_taus]``.
+        confidence: band coverage.
+        n_bootstrap: resamples.
+        seed: seed of the resampling.
+
+    Returns:
+        ``(point, low, high)``, each ``[n_taus]``.
+    """
+    thresholds = np.asarray(taus, dtype=np.float64)
+
+    def above(batch: np.ndarray) -> np.ndarray:  # [B, n_runs, n_tasks] -> [B, n_taus]
+        return (batch[..., None] > thresholds).mean(axis=(-3, -2))
+
+    array = as_scores(scores)
+    low, high = percentile_interval(bootstrap_replicates(array, above, n_bootstrap=n_bootstrap, rng=seed), confidence)
+    return above(array[None])[0], low, high

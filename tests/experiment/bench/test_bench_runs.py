@@ -1,0 +1,143 @@
+"""``porcini bench`` end to end on a tiny budget: run directories, resume, failures, the report and its numbers."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from porcini.experiment.bench import run_bench
+from porcini.experiment.bench.runner import finished_run_dirs, scaled
+from porcini.experiment.cli import main
+from porcini.experiment.launch import resolve
+from porcini.experiment.statistics import aggregate_iqm
+
+SMOKE = ["--steps-scale", "0.002", "--eval-episodes", "1", "--jobs", "1"]
+
+
+def bench(*args: str):
+    return CliRunner().invoke(main, ["bench", *args])
+
+
+@pytest.fixture(scope="module")
+def suite_out(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("bench") / "classic"
+    result = bench("classic", "--algos", "ppo,sac", "--seeds", "2", "--out", str(out), *SMOKE, "--json")
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_one_run_directory_per_pair_and_seed_with_the_scaled_config_of_record(suite_out):
+    runs = sorted(p.name.rsplit("-", 2)[0] for p in (suite_out / "runs").iterdir())
+    expected = sorted(f"{a}-{e}-s{s}" for a, e in [("ppo", "CartPole-v1"), ("ppo", "Acrobot-v1"),
+                                                   ("ppo", "MountainCar-v0"), ("ppo", "LunarLander-v3"),
+                                                   ("ppo", "MountainCarContinuous-v0"), ("ppo", "Pendulum-v1"),
+                                                   ("sac", "MountainCarContinuous-v0"), ("sac", "Pendulum-v1")]
+                      for s in (0, 1))
+    assert runs == expected
+    summary = json.loads(next((suite_out / "runs").glob("ppo-CartPole-v1-s1-*/summary.json")).read_text())
+    assert summary["env_steps"] == scaled(resolve("ppo", "CartPole-v1", None, []), 0.002).steps
+
+
+def test_the_report_holds_each_pairs_iqm_of_its_runs_and_the_zoo_score(suite_out):
+    results = json.loads((suite_out / "report" / "results.json").read_text())
+    pendulum = next(p for p in results["pairs"] if (p["algo"], p["env"]) == ("sac", "Pendulum-v1"))
+    finals = [json.loads(next((suite_out / "runs").glob(f"sac-Pendulum-v1-s{s}-*/summary.json")).read_text())
+              ["eval_return_mean"] for s in (0, 1)]
+    assert pendulum["scores"] == finals
+    assert pendulum["iqm"] == pytest.approx(aggregate_iqm(finals))
+    assert pendulum["ci_low"] <= pendulum["iqm"] <= pendulum["ci_high"]
+    assert pendulum["zoo_score"] == pytest.approx(-156.995)
+    assert pendulum["status"] == "below_zoo"  # 40 steps of SAC do not swing a pendulum up
+    page = (suite_out / "report.md").read_text()
+    assert "| Pendulum-v1 | sac | 2 |" in page and "-157.0" in page
+    assert "--steps-scale 0.002" in page and "--resume" in page
+    for png in ("CartPole-v1.png", "Pendulum-v1.png", "profiles.png"):
+        assert f"(report/{png})" in page and (suite_out / "report" / png).stat().st_size > 1000
+    assert "P(X > Y)" in page and "| ppo | sac | 2 |" in page
+
+
+def test_a_second_call_needs_resume_and_then_trains_nothing(suite_out):
+    result = bench("classic", "--algos", "ppo,sac", "--seeds", "2", "--out", str(suite_out), *SMOKE)
+    assert result.exit_code == 2
+    assert "already holds runs of a suite: add --resume" in result.output
+    before = sorted((suite_out / "runs").iterdir())
+    outcome = run_bench("classic", algos=["ppo", "sac"], seeds=2, out=suite_out, resume=True, steps_scale=0.002,
+                        eval_episodes=1, jobs=1, report=suite_out / "again.md")
+    assert outcome.trained == 0 and sorted((suite_out / "runs").iterdir()) == before
+    assert all(len(p.scores) == 2 for p in outcome.pairs)
+
+
+def test_resume_runs_what_is_missing_or_changed(suite_out, tmp_path):
+    out = tmp_path / "bench"
+    first = run_bench("classic", algos=["ppo"], seeds=1, out=out, steps_scale=0.001, eval_episodes=1, jobs=1)
+    assert first.trained == 6
+    more = run_bench("classic", algos=["ppo"], seeds=2, out=out, resume=True, steps_scale=0.001, eval_episodes=1,
+                     jobs=1)
+    assert more.trained == 6  # seed 1 of each pair
+    other_budget = run_bench("classic", algos=["ppo"], seeds=1, out=out, resume=True, steps_scale=0.002,
+                             eval_episodes=1, jobs=1, report_only=True)
+    assert other_budget.trained == 0 and {p.status for p in other_budget.pairs} == {"pending"}
+    assert len(finished_run_dirs(out)) == 12
+
+
+def test_a_failed_run_is_reported_and_the_suite_goes_on(tmp_path, monkeypatch):
+    import porcini.experiment.launch as launch
+
+    real = launch.train_one
+
+    def train_one(config, progress=None, label=""):
+        if config.env.id == "Pendulum-v1" and config.seed == 1:
+            raise RuntimeError("the env server went away")
+        return real(config, progress, label)
+
+    monkeypatch.setattr(launch, "train_one", train_one)
+    outcome = run_bench("classic", algos=["ppo"], seeds=2, out=tmp_path, steps_scale=0.001, eval_episodes=1, jobs=1)
+    pendulum = next(p for p in outcome.pairs if p.env == "Pendulum-v1")
+    assert len(pendulum.scores) == 1 and pendulum.failures == [
+        "ppo on Pendulum-v1 seed 1: RuntimeError: the env server went away"]
+    assert all(len(p.scores) == 2 for p in outcome.pairs if p.env != "Pendulum-v1")
+    assert json.loads((tmp_path / "failures.json").read_text())
+    monkeypatch.setattr(launch, "train_one", real)
+    retried = run_bench("classic", algos=["ppo"], seeds=2, out=tmp_path, resume=True, steps_scale=0.001,
+                        eval_episodes=1, jobs=1)
+    assert retried.trained == 1 and json.loads((tmp_path / "failures.json").read_text()) == {}
+
+
+def test_runs_in_parallel_processes_report_a_failure_in_place(tmp_path):
+    import dataclasses
+
+    from porcini.experiment.seed_processes import train_in_processes
+
+    good = dataclasses.replace(scaled(resolve("ppo", "CartPole-v1", None, []), 0.002), eval_episodes=1,
+                               out=str(tmp_path))
+    bad = dataclasses.replace(good, env=dataclasses.replace(good.env, kwargs={"no_such_kwarg": 1}))
+    results = train_in_processes([good, bad], max_parallel=2, errors="return")
+    assert results[0]["env"] == "CartPole-v1" and isinstance(results[1], BaseException)
+    assert "no_such_kwarg" in str(results[1])
+
+
+def test_steps_scale_and_notes_errors(tmp_path):
+    result = bench("classic", "--steps-scale", "0", "--out", str(tmp_path))
+    assert result.exit_code == 2 and "--steps-scale" in result.output
+    notes = tmp_path / "notes.yaml"
+    notes.write_text("- a list\n")
+    result = bench("classic", "--notes", str(notes), "--out", str(tmp_path), "--report-only")
+    assert result.exit_code == 2 and "notes must be a YAML mapping" in result.output
+
+
+def test_scaled_budget_keeps_at_most_five_evaluations():
+    config = resolve("ppo", "CartPole-v1", None, [])
+    small = scaled(config, 0.01)
+    assert small.steps == round(config.steps * 0.01)
+    assert 1 <= np.ceil(small.steps / small.steps_per_epoch) <= 5
+    assert scaled(config, 1.0) is config
+
+
+@pytest.mark.slow
+def test_the_smoke_mode_of_the_issue_runs_the_whole_classic_suite(tmp_path):
+    result = bench("classic", "--seeds", "2", "--steps-scale", "0.05", "--out", str(tmp_path), "--json")
+    assert result.exit_code == 0, result.output
+    outcome = json.loads(result.output.strip().splitlines()[-1])
+    assert outcome["pairs"] and all(p["seeds"] == 2 for p in outcome["pairs"])
