@@ -36,7 +36,7 @@ def test_missing_record_names_the_envs_that_have_one():
     assert envs_with_record("recurrent_ppo") == ["porcini/CartPoleNoVel-v1", "porcini/CueMemory-v0"]
     assert envs_with_record("random") == []
     with pytest.raises(ConfigError,
-                       match="no config of record for ppo on Pendulum-v1 .*ppo on .*CartPole-v1.*PPOConfig"):
-        config_of_record("ppo", "Pendulum-v1")
+                       match="no config of record for ppo on FrozenLake-v1 .*ppo on .*CartPole-v1.*PPOConfig"):
+        config_of_record("ppo", "FrozenLake-v1")
     with pytest.raises(KeyError, match="unknown algorithm 'nope'"):
         config_of_record("nope", "CartPole-v1")
