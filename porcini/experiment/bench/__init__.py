@@ -43,6 +43,8 @@ def run_bench(suite_name: str, *, seeds: int = 5, out: str | os.PathLike[str] | 
               report_only: bool = False, notes: dict[str, str] | None = None) -> BenchOutcome:
     """Run every pair of a suite for seeds ``0 .. seeds - 1`` and write its report.
 
+    Runs go seed by seed (seed 0 of every pair, then seed 1, ...), so a suite stopped early covers every pair.
+
     Args:
         suite_name: ``classic``, ``mujoco`` or ``classical`` (:data:`SUITES`).
         seeds: seeds per pair.
@@ -75,7 +77,8 @@ def run_bench(suite_name: str, *, seeds: int = 5, out: str | os.PathLike[str] | 
     if not (resume or report_only) and runs_dir.is_dir() and any(runs_dir.iterdir()):
         raise ConfigError(f"{out_dir} already holds runs of a suite: add --resume to continue it (finished runs are "
                           "kept), or choose another --out")
-    todo = [] if report_only else [r for r in planned if r.key not in finished]
+    # seed-major: a suite stopped early has every pair's first seeds rather than all seeds of a few pairs
+    todo = [] if report_only else sorted((r for r in planned if r.key not in finished), key=lambda r: r.seed)
     failures = run_planned(todo, out_dir, jobs=jobs or os.cpu_count() or 1) if todo else read_failures(out_dir)
     pairs = collect_results(planned, finished_run_dirs(out_dir), failures)
     report_path = Path(report) if report is not None else out_dir / "report.md"
