@@ -1,6 +1,6 @@
 """Static checks as tests, so CI (which runs pytest) enforces them: ruff on the code, mypy on the package.
 
-mypy checks the `files` list of `[tool.mypy]` in pyproject.toml: all of porcini/.
+mypy checks the `files` list of `[tool.mypy]` in pyproject.toml: all of porcini/ and tools/.
 """
 
 import importlib.util
@@ -21,7 +21,7 @@ def _run(tool: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_ruff_finds_nothing():
-    result = _run("ruff", "check", "porcini", "tests", "benchmarks", "examples")
+    result = _run("ruff", "check", "porcini", "tests", "benchmarks", "examples", "tools")
     assert result.returncode == 0, f"ruff check found problems:\n{result.stdout}{result.stderr}"
 
 

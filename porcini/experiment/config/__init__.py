@@ -14,7 +14,9 @@ Example:
 """
 
 from porcini.experiment.config.dataclass_io import (
+    FieldHelp,
     apply_overrides,
+    config_fields,
     config_help,
     convert,
     deep_merge,
@@ -39,9 +41,11 @@ from porcini.experiment.config.run import (
 
 __all__ = [
     "EnvConfig",
+    "FieldHelp",
     "LogConfig",
     "RunConfig",
     "apply_overrides",
+    "config_fields",
     "config_help",
     "convert",
     "deep_merge",

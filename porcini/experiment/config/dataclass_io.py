@@ -19,7 +19,7 @@ import types
 import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, NamedTuple, TypeVar
 
 import yaml
 
@@ -366,18 +366,46 @@ def field_docs(config_cls: type) -> dict[str, str]:
     return {f.name: docs.get(f.name, "") for f in dataclasses.fields(config_cls)}
 
 
-def config_help(config_cls: type) -> str:
-    """Describe each field as ``name: type = default`` and its docstring, for ``--help``-style output."""
+class FieldHelp(NamedTuple):
+    """One field of a config class as its help shows it.
+
+    Attributes:
+        name: the field's name (``learning_rate``).
+        type: its annotation, readable (``float | None``, see :func:`type_name`).
+        default: ``repr`` of its default (``0.0003``), or None for a required field.
+        doc: its attribute docstring, dedented; ``""`` without one.
+    """
+
+    name: str
+    type: str
+    default: str | None
+    doc: str
+
+
+def config_fields(config_cls: type) -> list[FieldHelp]:
+    """Each field of the dataclass ``config_cls`` with its type, default and docstring, in declaration order.
+
+    The one source of :func:`config_help` and of the hyperparameter tables of the docs site.
+    """
     docs = field_docs(config_cls)
     hints = typing.get_type_hints(config_cls)
-    lines = []
+    rows = []
     for f in dataclasses.fields(config_cls):
         if f.default is not dataclasses.MISSING:
-            default = f" = {f.default!r}"
+            default: str | None = repr(f.default)
         elif f.default_factory is not dataclasses.MISSING:
-            default = f" = {f.default_factory()!r}"
+            default = repr(f.default_factory())
         else:
-            default = " (required)"
-        lines.append(f"{f.name}: {type_name(hints[f.name])}{default}")
-        lines.extend("    " + line for line in docs[f.name].splitlines())
+            default = None
+        rows.append(FieldHelp(f.name, type_name(hints[f.name]), default, docs[f.name]))
+    return rows
+
+
+def config_help(config_cls: type) -> str:
+    """Describe each field as ``name: type = default`` and its docstring, for ``--help``-style output."""
+    lines = []
+    for row in config_fields(config_cls):
+        default = " (required)" if row.default is None else f" = {row.default}"
+        lines.append(f"{row.name}: {row.type}{default}")
+        lines.extend("    " + line for line in row.doc.splitlines())
     return "\n".join(lines)
