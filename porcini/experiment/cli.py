@@ -220,6 +220,7 @@ def inspect(run_dirs: tuple[str, ...], output: str | None, checkpoint: str) -> N
 @main.command()
 @click.argument("suite", type=click.Choice(["classic", "mujoco", "classical"]))
 @click.option("--algos", metavar="A,B", help="Only these algorithms of the suite (comma-separated).")
+@click.option("--envs", metavar="E,F", help="Only these envs of the suite (comma-separated).")
 @click.option("--seeds", type=click.IntRange(min=1), default=5, show_default=True, help="Seeds per pair: 0 .. N-1.")
 @click.option("--jobs", type=click.IntRange(min=1), help="Runs at once, one process each (default: one per core).")
 @click.option("--out", type=click.Path(file_okay=False), help="Folder of the runs and report (default bench/SUITE).")
@@ -233,7 +234,7 @@ def inspect(run_dirs: tuple[str, ...], output: str | None, checkpoint: str) -> N
               help="YAML mapping algo/env -> a note shown with that pair (what was tried).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON line, last on stdout.")
 @_errors
-def bench(suite: str, algos: str | None, seeds: int, jobs: int | None, out: str | None, resume: bool,
+def bench(suite: str, algos: str | None, envs: str | None, seeds: int, jobs: int | None, out: str | None, resume: bool,
           steps_scale: float, eval_episodes: int | None, report: str | None, report_only: bool, notes: str | None,
           as_json: bool) -> None:
     """Run every (algorithm, env) pair of SUITE with its config of record over several seeds, then write a report.
@@ -244,7 +245,8 @@ def bench(suite: str, algos: str | None, seeds: int, jobs: int | None, out: str 
     from porcini.experiment.bench import run_bench
     from porcini.experiment.bench.report import read_notes
 
-    outcome = run_bench(suite, seeds=seeds, out=out, algos=algos.split(",") if algos else None, jobs=jobs,
+    outcome = run_bench(suite, seeds=seeds, out=out, algos=algos.split(",") if algos else None,
+                        envs=envs.split(",") if envs else None, jobs=jobs,
                         resume=resume, steps_scale=steps_scale, eval_episodes=eval_episodes, report=report,
                         report_only=report_only, notes=read_notes(notes) if notes else None)
     if as_json:

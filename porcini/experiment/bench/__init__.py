@@ -38,9 +38,10 @@ class BenchOutcome:
 
 
 def run_bench(suite_name: str, *, seeds: int = 5, out: str | os.PathLike[str] | None = None,
-              algos: Sequence[str] | None = None, jobs: int | None = None, resume: bool = False,
-              steps_scale: float = 1.0, eval_episodes: int | None = None, report: str | os.PathLike[str] | None = None,
-              report_only: bool = False, notes: dict[str, str] | None = None) -> BenchOutcome:
+              algos: Sequence[str] | None = None, envs: Sequence[str] | None = None, jobs: int | None = None,
+              resume: bool = False, steps_scale: float = 1.0, eval_episodes: int | None = None,
+              report: str | os.PathLike[str] | None = None, report_only: bool = False,
+              notes: dict[str, str] | None = None) -> BenchOutcome:
     """Run every pair of a suite for seeds ``0 .. seeds - 1`` and write its report.
 
     Runs go seed by seed (seed 0 of every pair, then seed 1, ...), so a suite stopped early covers every pair.
@@ -51,6 +52,7 @@ def run_bench(suite_name: str, *, seeds: int = 5, out: str | os.PathLike[str] | 
         out: folder of the suite's run directories (``OUT/runs``) and, by default, of the report;
             default ``bench/<suite>``.
         algos: only these algorithms of the suite.
+        envs: only these envs of the suite.
         jobs: runs at once, each in its own process; default one per core.
         resume: continue a suite already in ``out``: runs finished with the same settings are kept.
         steps_scale: multiply every run's budget (``steps`` and ``steps_per_epoch``) by this; < 1 is a smoke test.
@@ -70,7 +72,7 @@ def run_bench(suite_name: str, *, seeds: int = 5, out: str | os.PathLike[str] | 
     out_dir = Path(out) if out is not None else Path("bench") / suite.name
     if seeds < 1:
         raise ConfigError(f"--seeds must be >= 1, got {seeds}")
-    planned = plan_runs(suite, seeds=range(seeds), out=out_dir, algos=algos, steps_scale=steps_scale,
+    planned = plan_runs(suite, seeds=range(seeds), out=out_dir, algos=algos, envs=envs, steps_scale=steps_scale,
                         eval_episodes=eval_episodes)
     finished = finished_run_dirs(out_dir)
     runs_dir = out_dir / "runs"
@@ -82,16 +84,17 @@ def run_bench(suite_name: str, *, seeds: int = 5, out: str | os.PathLike[str] | 
     failures = run_planned(todo, out_dir, jobs=jobs or os.cpu_count() or 1) if todo else read_failures(out_dir)
     pairs = collect_results(planned, finished_run_dirs(out_dir), failures)
     report_path = Path(report) if report is not None else out_dir / "report.md"
-    command = _command(suite.name, seeds, out_dir, algos, steps_scale, eval_episodes, report)
+    command = _command(suite.name, seeds, out_dir, algos, envs, steps_scale, eval_episodes, report)
     write_report(suite, pairs, report_path, command=command, notes=notes)
     return BenchOutcome(pairs, report_path, len(todo))
 
 
-def _command(suite: str, seeds: int, out: Path, algos: Sequence[str] | None, steps_scale: float,
-             eval_episodes: int | None, report: str | os.PathLike[str] | None) -> str:
+def _command(suite: str, seeds: int, out: Path, algos: Sequence[str] | None, envs: Sequence[str] | None,
+             steps_scale: float, eval_episodes: int | None, report: str | os.PathLike[str] | None) -> str:
     """The ``porcini bench`` line that regenerates a report (printed in it)."""
     words = ["porcini bench", suite, f"--seeds {seeds}", f"--out {out}", "--resume"]
     words += [f"--algos {','.join(algos)}"] if algos else []
+    words += [f"--envs {','.join(envs)}"] if envs else []
     words += [f"--steps-scale {steps_scale:g}"] if steps_scale != 1.0 else []
     words += [f"--eval-episodes {eval_episodes}"] if eval_episodes is not None else []
     words += [f"--report {report}"] if report is not None else []

@@ -64,19 +64,20 @@ def scaled(config: RunConfig, steps_scale: float) -> RunConfig:
 
 
 def plan_runs(suite: Suite, *, seeds: Sequence[int], out: Path, algos: Sequence[str] | None = None,
-              steps_scale: float = 1.0, eval_episodes: int | None = None) -> list[PlannedRun]:
+              envs: Sequence[str] | None = None, steps_scale: float = 1.0,
+              eval_episodes: int | None = None) -> list[PlannedRun]:
     """Every run of the suite, pair-major (all seeds of a pair together), each with its resolved config.
 
     Raises:
-        ConfigError: an unknown algorithm in ``algos``, a bad ``steps_scale``, or a config of record that does
-            not resolve (a bug in porcini's configs).
+        ConfigError: an unknown algorithm in ``algos`` or env in ``envs``, a bad ``steps_scale``, or a config of
+            record that does not resolve (a bug in porcini's configs).
     """
     from porcini.experiment.launch import resolve
 
     if not 0 < steps_scale <= 1:
         raise ConfigError(f"--steps-scale must be in (0, 1], got {steps_scale}; 1 runs the configs of record as is")
     planned = []
-    for algo, env_id in suite_pairs(suite, algos):
+    for algo, env_id in suite_pairs(suite, algos, envs):
         base = scaled(resolve(algo, env_id, None, []), steps_scale)
         if eval_episodes is not None:
             base = dataclasses.replace(base, eval_episodes=eval_episodes)

@@ -120,15 +120,17 @@ def get_suite(name: str) -> Suite:
     return SUITES[name]
 
 
-def suite_pairs(suite: Suite, algos: Sequence[str] | None = None) -> list[tuple[str, str]]:
+def suite_pairs(suite: Suite, algos: Sequence[str] | None = None,
+                envs: Sequence[str] | None = None) -> list[tuple[str, str]]:
     """The suite's (algorithm, env) pairs, env-major: fitting action space and a config of record.
 
     Args:
         suite: the suite.
         algos: keep only these algorithms (``--algos``); each must be one of the suite's.
+        envs: keep only these envs (``--envs``); each must be one of the suite's.
 
     Raises:
-        ConfigError: an algorithm of ``algos`` is not in the suite.
+        ConfigError: an algorithm of ``algos`` or an env of ``envs`` is not in the suite.
     """
     from porcini.algorithms.registry import available, get_algorithm
     from porcini.experiment.listing import configs_of_record
@@ -137,9 +139,13 @@ def suite_pairs(suite: Suite, algos: Sequence[str] | None = None) -> list[tuple[
     if unknown:
         raise ConfigError(f"--algos: {', '.join(unknown)} not in the {suite.name!r} suite; "
                           f"its algorithms are: {', '.join(suite.algos)}")
+    unknown_envs = [e for e in (envs or ()) if e not in suite.envs]
+    if unknown_envs:
+        raise ConfigError(f"--envs: {', '.join(unknown_envs)} not in the {suite.name!r} suite; "
+                          f"its envs are: {', '.join(suite.envs)}")
     chosen = [a for a in suite.algos if (algos is None or a in algos) and a in available()]
     pairs = []
-    for env_id in suite.envs:
+    for env_id in (e for e in suite.envs if envs is None or e in envs):
         for algo in chosen:
             spaces = get_algorithm(algo).action_spaces
             fits = "any" in spaces or suite.action_spaces[env_id] in spaces

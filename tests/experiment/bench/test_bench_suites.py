@@ -38,3 +38,10 @@ def test_algos_filter_and_its_errors():
         suite_pairs(SUITES["classic"], ["sarsa"])
     with pytest.raises(ConfigError, match="unknown benchmark suite 'atari'; choose one of: classic"):
         get_suite("atari")
+
+
+def test_envs_filter_and_its_error():
+    assert suite_pairs(SUITES["classic"], ["sac", "ppo"], ["Pendulum-v1"]) == [("ppo", "Pendulum-v1"),
+                                                                                ("sac", "Pendulum-v1")]
+    with pytest.raises(ConfigError, match="--envs: Pong not in the 'classic' suite; its envs are: CartPole-v1"):
+        suite_pairs(SUITES["classic"], None, ["Pong"])
