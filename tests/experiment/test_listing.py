@@ -16,16 +16,19 @@ def test_list_algorithms_shows_action_spaces_and_configs_of_record():
     assert result.exit_code == 0, result.output
     table = rows(result.output)
     assert table["ppo"].split()[1:] == ["Discrete,", "Box,", "MultiDiscrete,", "MultiBinary", "ALE/Breakout-v5,",
-                                        "ALE/Pong-v5,", "Acrobot-v1,", "CartPole-v1,", "LunarLander-v3,",
-                                        "MountainCar-v0,", "MountainCarContinuous-v0,", "Pendulum-v1"]
-    assert table["sac"].split()[1:] == ["Box", "MountainCarContinuous-v0,", "Pendulum-v1"]
+                                        "ALE/Pong-v5,", "Acrobot-v1,", "Ant-v5,", "CartPole-v1,", "HalfCheetah-v5,",
+                                        "Hopper-v5,", "LunarLander-v3,", "MountainCar-v0,",
+                                        "MountainCarContinuous-v0,", "Pendulum-v1,", "Walker2d-v5"]
+    assert table["sac"].split()[1:] == ["Box", "Ant-v5,", "HalfCheetah-v5,", "Hopper-v5,",
+                                        "MountainCarContinuous-v0,", "Pendulum-v1,", "Walker2d-v5"]
     assert table["q_learning"].split()[1:] == ["Discrete", "-"]
     assert table["recurrent_ppo"].endswith("porcini/CartPoleNoVel-v1, porcini/CueMemory-v0")
     assert {e.name for e in algorithm_entries()} <= set(table)
 
 
 def test_configs_of_record_are_the_shipped_files():
-    assert configs_of_record("td3") == ("MountainCarContinuous-v0", "Pendulum-v1")
+    assert configs_of_record("td3") == ("Ant-v5", "HalfCheetah-v5", "Hopper-v5", "MountainCarContinuous-v0",
+                                        "Pendulum-v1", "Walker2d-v5")
     assert configs_of_record("q_learning") == ()
 
 
