@@ -23,7 +23,9 @@ Commands keep their real budgets and are cut here, so every ``porcini`` line run
 * ``train``: ``--steps`` becomes ``min(N, 600)`` (added when absent; ``--set steps=N`` likewise),
   ``steps_per_epoch`` at most 300, ``eval_episodes`` at most 2 (both added as ``--set`` when absent), and
   ``--seeds A-B`` trains its first 2 seeds, one after the other in this process (a spawned process per seed costs
-  seconds of imports); ``resume``: ``--steps`` becomes ``min(N, 900)``; ``eval``: ``--episodes`` at most 2.
+  seconds of imports); ``resume``: ``--steps N`` becomes ``min(N, S + 300)``, ``S`` the ``steps`` in the run's
+  ``config.yaml`` (so a resume still extends the cut run, and one to fewer steps than it has still fails);
+  ``eval``: ``--episodes`` at most 2.
 * ``python examples/X.py`` gets ``--smoke`` (every example takes it: a few hundred steps, learning nothing).
 """
 
@@ -44,6 +46,7 @@ from typing import Any
 
 import gymnasium as gym
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from porcini.errors import MissingExtraError
@@ -55,7 +58,7 @@ EXAMPLES = ROOT / "examples"
 PAGES = sorted(DOCS.rglob("*.md"))
 SCRIPTS = sorted(EXAMPLES.glob("*.py"))
 
-TRAIN_STEPS, RESUME_STEPS, STEPS_PER_EPOCH, EVAL_EPISODES, SEEDS = 600, 900, 300, 2, 2
+TRAIN_STEPS, RESUME_STEPS, STEPS_PER_EPOCH, EVAL_EPISODES, SEEDS = 600, 300, 300, 2, 2
 SKIPPED_PROGRAMS = {"pip", "pip3", "uv", "conda", "tensorboard", "mlflow", "git", "cd", "nvidia-smi", "open",
                     "xdg-open"}
 # third-party modules of porcini's optional extras: a page that needs a missing one is skipped, not failed
@@ -147,10 +150,18 @@ def small_budget(args: list[str]) -> list[list[str]]:
             rest = args[:at] + args[at + 2:]
             return [[*rest, "--seed", str(seed)] for seed in seeds]
     elif command == "resume":
-        args = option_value(args, "--steps", RESUME_STEPS, add=False)
+        args = option_value(args, "--steps", run_steps(args) + RESUME_STEPS, add=False)
     elif command == "eval":
         args = option_value(args, "--episodes", EVAL_EPISODES, add=False)
     return [args]
+
+
+def run_steps(args: list[str]) -> int:
+    """The ``steps`` of the run a ``resume`` names (the latest of its directories, as porcini picks it)."""
+    folders = sorted(Path(word) for word in args[1:] if (Path(word) / "config.yaml").is_file())
+    if not folders:
+        return 0
+    return int(yaml.safe_load((folders[-1] / "config.yaml").read_text())["steps"])
 
 
 def expanded(words: list[str]) -> list[str]:
