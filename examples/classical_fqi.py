@@ -20,7 +20,8 @@ def main(gamma: float = 0.9, n_transitions: int = 2000, n_iterations: int = 50) 
     env = make_env("porcini/Chain-v0", seed=0, max_episode_steps=100)
     random_policy = RandomAgent(env.info, seed=0)
     dataset = collect_dataset(env, lambda obs: random_policy.act(obs, explore=True), steps=n_transitions, seed=0)
-    agent = FQI(env.info, gamma=gamma, n_iterations=n_iterations, n_estimators=10)  # extra trees if sklearn is installed
+    # extra trees if sklearn is installed
+    agent = FQI(env.info, gamma=gamma, n_iterations=n_iterations, n_estimators=10)
     print(f"regressor: {agent.regressor}; metrics: {agent.fit(dataset)}")
     P, R, terminal = env.envs[0].unwrapped.transition_model()
     optimal = value_iteration(P, R, gamma, terminal)
@@ -34,5 +35,5 @@ def main(gamma: float = 0.9, n_transitions: int = 2000, n_iterations: int = 50) 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true", help="5 iterations on 300 transitions: checks that the script runs")
+    parser.add_argument("--smoke", action="store_true", help="5 iterations, 300 transitions: checks it runs")
     main(**({"n_transitions": 300, "n_iterations": 5} if parser.parse_args().smoke else {}))

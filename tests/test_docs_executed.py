@@ -20,10 +20,10 @@ page and the line of its fence. The rules a page follows:
 Budgets. Pages write the budgets that read naturally; python blocks are written small (a few thousand steps).
 Commands keep their real budgets and are cut here, so every ``porcini`` line runs in seconds:
 
-* ``train``: ``--steps`` becomes ``min(N, 600)`` (added when absent; ``--set steps=N`` likewise),
-  ``steps_per_epoch`` at most 300, ``eval_episodes`` at most 2 (both added as ``--set`` when absent), and
+* ``train``: ``--steps`` becomes ``min(N, 400)`` (added when absent; ``--set steps=N`` likewise),
+  ``steps_per_epoch`` at most 200, ``eval_episodes`` at most 2 (both added as ``--set`` when absent), and
   ``--seeds A-B`` trains its first 2 seeds, one after the other in this process (a spawned process per seed costs
-  seconds of imports); ``resume``: ``--steps N`` becomes ``min(N, S + 300)``, ``S`` the ``steps`` in the run's
+  seconds of imports); ``resume``: ``--steps N`` becomes ``min(N, S + 200)``, ``S`` the ``steps`` in the run's
   ``config.yaml`` (so a resume still extends the cut run, and one to fewer steps than it has still fails);
   ``eval``: ``--episodes`` at most 2.
 * ``python examples/X.py`` gets ``--smoke`` (every example takes it: a few hundred steps, learning nothing).
@@ -58,7 +58,7 @@ EXAMPLES = ROOT / "examples"
 PAGES = sorted(DOCS.rglob("*.md"))
 SCRIPTS = sorted(EXAMPLES.glob("*.py"))
 
-TRAIN_STEPS, RESUME_STEPS, STEPS_PER_EPOCH, EVAL_EPISODES, SEEDS = 600, 300, 300, 2, 2
+TRAIN_STEPS, RESUME_STEPS, STEPS_PER_EPOCH, EVAL_EPISODES, SEEDS = 400, 200, 200, 2, 2
 SKIPPED_PROGRAMS = {"pip", "pip3", "uv", "conda", "tensorboard", "mlflow", "git", "cd", "nvidia-smi", "open",
                     "xdg-open"}
 # third-party modules of porcini's optional extras: a page that needs a missing one is skipped, not failed
@@ -298,3 +298,50 @@ def test_the_example_runs_with_smoke(script, tmp_path, monkeypatch):
     monkeypatch.setenv("MPLBACKEND", "Agg")
     monkeypatch.setattr(sys, "argv", [str(script), "--smoke"])
     runpy.run_path(str(script), run_name="__main__")
+
+
+def test_the_budget_rule_cuts_commands():
+    assert small_budget(["train", "sac", "Pendulum-v1", "--seeds", "0-4", "--set", "eval_episodes=10"]) == [
+        ["train", "sac", "Pendulum-v1", "--set", "eval_episodes=2", "--steps", "400", "--set", "steps_per_epoch=200",
+         "--seed", str(seed)] for seed in (0, 1)]
+    assert small_budget(["train", "ppo", "CartPole-v1", "--steps", "300", "--set", "steps_per_epoch=100"]) == [
+        ["train", "ppo", "CartPole-v1", "--steps", "300", "--set", "steps_per_epoch=100", "--set", "eval_episodes=2"]]
+    assert small_budget(["eval", "runs/x", "--episodes", "20"]) == [["eval", "runs/x", "--episodes", "2"]]
+
+
+def test_resume_extends_the_run_it_names(tmp_path):
+    (tmp_path / "config.yaml").write_text("steps: 400\n")
+    assert small_budget(["resume", str(tmp_path), "--steps", "200000"]) == [["resume", str(tmp_path), "--steps", "600"]]
+    assert small_budget(["resume", str(tmp_path), "--steps", "300"]) == [["resume", str(tmp_path), "--steps", "300"]]
+
+
+def test_a_failing_block_names_its_page_and_line(tmp_path, monkeypatch):
+    page = DOCS / "a-page-for-this-test.md"  # a path under docs/, never written: only its text is read
+    text = ("# A page\n\n<!-- skip-run: shows a skip -->\n```python\nraise RuntimeError\n```\n\n```python\n"
+            "x = 1\n```\n\n```bash\nporcini train ppo CartPole-v1 --set learning_rat=1\n```\n")
+    monkeypatch.setattr(Path, "read_text", lambda self, *args, **kwargs: text)
+    blocks = page_blocks(page)
+    assert [(b.language, b.line, b.skip) for b in blocks] == [("python", 4, "shows a skip"), ("python", 8, None),
+                                                              ("bash", 12, None)]
+    monkeypatch.undo()
+    monkeypatch.chdir(tmp_path)
+    run = PageRun(page, tmp_path, monkeypatch)
+    run.run(blocks[0])
+    run.run(blocks[1])
+    assert run.namespace["x"] == 1 and run.skipped == ["docs/a-page-for-this-test.md:4 (shows a skip)"]
+    with pytest.raises(pytest.fail.Exception, match=r"docs/a-page-for-this-test.md:12: `porcini train .*exited 2"):
+        run.run(blocks[2])
+
+
+def test_skip_run_needs_a_reason(monkeypatch):
+    monkeypatch.setattr(Path, "read_text", lambda self, *args, **kwargs: "<!-- skip-run: -->\n```bash\nls\n```\n")
+    with pytest.raises(AssertionError, match="skip-run needs a reason"):
+        page_blocks(DOCS / "any.md")
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(DOCS)) for p in PAGES])
+def test_links_between_pages_stay_inside_docs(page):
+    for target in re.findall(r"\]\(([^)#:]+\.md)(?:#[^)]*)?\)", page.read_text()):
+        linked = (page.parent / target).resolve()
+        assert linked.is_file(), f"{page.relative_to(ROOT)} links {target}, which does not exist"
+        assert DOCS in linked.parents, f"{page.relative_to(ROOT)} links {target}, outside docs/"
