@@ -4,10 +4,12 @@ The 10-armed Gaussian testbed (Sutton & Barto 2018, §2.3), 10 seeds; the regret
 ``info["regret"]``, which Core copies into the batches (``info_keys=("regret",)``). Needs matplotlib
 (``pip install porcini[plot]``):
 
-    python examples/classical_bandits.py [bandit_regret.png]
+    python examples/classical_bandits.py [bandit_regret.png] [--smoke]
+
+``--smoke`` runs 100 pulls of 2 seeds: it checks the script runs and shows nothing about the agents.
 """
 
-import sys
+import argparse
 
 import numpy as np
 
@@ -40,7 +42,7 @@ def regret_curve(agent_cls, n_pulls: int, seeds: range, **config) -> np.ndarray:
     return np.mean(curves, axis=0)
 
 
-def main(path: str = "bandit_regret.png", n_pulls: int = 1000) -> None:
+def main(path: str = "bandit_regret.png", n_pulls: int = 1000, n_seeds: int = 10) -> None:
     try:
         import matplotlib
 
@@ -52,11 +54,11 @@ def main(path: str = "bandit_regret.png", n_pulls: int = 1000) -> None:
               "Thompson (Gaussian)": (ThompsonSampling, {"prior": "gaussian"})}
     fig, ax = plt.subplots(figsize=(6, 4))
     for label, (cls, config) in agents.items():
-        curve = regret_curve(cls, n_pulls, range(10), **config)
+        curve = regret_curve(cls, n_pulls, range(n_seeds), **config)
         ax.plot(np.arange(1, n_pulls + 1), curve, label=label)
         print(f"{label:22s} regret after {n_pulls} pulls: {curve[-1]:6.1f} (after {n_pulls // 2}: "
               f"{curve[n_pulls // 2 - 1]:6.1f})")
-    ax.set(xlabel="pulls", ylabel="cumulative regret (mean of 10 seeds)", title="10-armed Gaussian testbed")
+    ax.set(xlabel="pulls", ylabel=f"cumulative regret (mean of {n_seeds} seeds)", title="10-armed Gaussian testbed")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -64,4 +66,8 @@ def main(path: str = "bandit_regret.png", n_pulls: int = 1000) -> None:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:2])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("path", nargs="?", default="bandit_regret.png")
+    parser.add_argument("--smoke", action="store_true", help="100 pulls of 2 seeds: checks that the script runs")
+    args = parser.parse_args()
+    main(args.path, **({"n_pulls": 100, "n_seeds": 2} if args.smoke else {}))

@@ -3,8 +3,12 @@
 The dice game has a closed-form value (9 at gamma = 1); cliff walking's optimal return is -13; on the chain the
 optimal policy depends on the discount. The DP policy then runs through Core like any agent:
 
-    python examples/classical_dynamic_programming.py
+    python examples/classical_dynamic_programming.py [--smoke]
+
+(``--smoke``, which the other examples take for a short run, changes nothing here: it all takes a second.)
 """
+
+import argparse
 
 from porcini import Core, make_env
 from porcini.algorithms.model_based.dynamic_programming import (
@@ -38,4 +42,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="accepted as by every example; the run is short already")
+    parser.parse_args()
     main()

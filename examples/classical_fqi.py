@@ -1,7 +1,11 @@
 """Fitted Q-Iteration on a random-policy dataset of the chain (Strens, 2000), compared with value iteration.
 
-    python examples/classical_fqi.py
+    python examples/classical_fqi.py [--smoke]
+
+``--smoke`` fits 5 iterations on 300 transitions: it checks the script runs and learns nothing.
 """
+
+import argparse
 
 import numpy as np
 
@@ -12,11 +16,12 @@ from porcini.algorithms.random import RandomAgent
 from porcini.data import collect_dataset
 
 
-def main(gamma: float = 0.9) -> None:
+def main(gamma: float = 0.9, n_transitions: int = 2000, n_iterations: int = 50) -> None:
     env = make_env("porcini/Chain-v0", seed=0, max_episode_steps=100)
     random_policy = RandomAgent(env.info, seed=0)
-    dataset = collect_dataset(env, lambda obs: random_policy.act(obs, explore=True), steps=2000, seed=0)
-    agent = FQI(env.info, gamma=gamma, n_iterations=50, n_estimators=10)  # extra trees if sklearn is installed
+    dataset = collect_dataset(env, lambda obs: random_policy.act(obs, explore=True), steps=n_transitions, seed=0)
+    # extra trees if sklearn is installed
+    agent = FQI(env.info, gamma=gamma, n_iterations=n_iterations, n_estimators=10)
     print(f"regressor: {agent.regressor}; metrics: {agent.fit(dataset)}")
     P, R, terminal = env.envs[0].unwrapped.transition_model()
     optimal = value_iteration(P, R, gamma, terminal)
@@ -29,4 +34,6 @@ def main(gamma: float = 0.9) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="5 iterations, 300 transitions: checks it runs")
+    main(**({"n_transitions": 300, "n_iterations": 5} if parser.parse_args().smoke else {}))

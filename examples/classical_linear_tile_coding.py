@@ -3,8 +3,12 @@
 8 tilings of 8x8 tiles over (position, velocity), replacing traces, λ = 0.9, greedy with optimistic Q = 0.
 The car learns to rock back and forth within ~100 episodes; runs in well under a minute:
 
-    python examples/classical_linear_tile_coding.py
+    python examples/classical_linear_tile_coding.py [--smoke]
+
+``--smoke`` runs 3 episodes: it checks the script runs and learns nothing.
 """
+
+import argparse
 
 import numpy as np
 
@@ -25,4 +29,6 @@ def main(n_episodes: int = 150, seed: int = 0) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="3 episodes: checks that the script runs")
+    main(**({"n_episodes": 3} if parser.parse_args().smoke else {}))

@@ -5,8 +5,12 @@ SARSA learns the safer path and collects more reward online. A greedy policy may
 evaluation time limit): with constant step sizes and Q = 0 at the start (optimistic, rewards are -1), rarely
 visited entries stay too high, and only exploring updates them. Runs in a few seconds:
 
-    python examples/classical_tabular.py
+    python examples/classical_tabular.py [--smoke]
+
+``--smoke`` runs 20 episodes per agent: it checks the script runs and learns nothing.
 """
+
+import argparse
 
 import numpy as np
 
@@ -15,7 +19,8 @@ from porcini.algorithms import get_algorithm
 
 
 def main(n_episodes: int = 400, seed: int = 0) -> None:
-    print(f"{'agent':26s} {'online return (last 300)':>26s} {'greedy return':>14s}")
+    online = f"online return (last {n_episodes - n_episodes // 4})"
+    print(f"{'agent':26s} {online:>26s} {'greedy return':>14s}")
     agents = {}
     for name in ("q_learning", "sarsa", "expected_sarsa", "double_q_learning", "sarsa_lambda"):
         env = make_env("porcini/CliffWalking-v0", n_envs=4, seed=seed)
@@ -27,7 +32,7 @@ def main(n_episodes: int = 400, seed: int = 0) -> None:
         core = Core(agent, env, eval_env=eval_env, progress=False)
         returns = core.learn(episodes=n_episodes).episodes.returns
         greedy = core.evaluate(episodes=1).returns[0]
-        print(f"{name:26s} {np.mean(returns[100:]):26.1f} {greedy:14.1f}")
+        print(f"{name:26s} {np.mean(returns[n_episodes // 4:]):26.1f} {greedy:14.1f}")
     for name in ("q_learning", "sarsa"):
         arrows = np.array(list("^>v<"))[np.argmax(agents[name].q.table, axis=1)].reshape(4, 12)
         arrows[3, 1:11], arrows[3, 11] = "C", "G"
@@ -36,4 +41,6 @@ def main(n_episodes: int = 400, seed: int = 0) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="20 episodes per agent: checks that the script runs")
+    main(**({"n_episodes": 20} if parser.parse_args().smoke else {}))

@@ -6,7 +6,9 @@ rollout of ``n_steps`` per env, SAC stores every transition in its replay buffer
 learning off-policy from PPO's behaviour. At the end both policies are evaluated deterministically, each acting
 on its own. (SAC typically scores far better than the PPO that collected its data.)
 
-    python examples/shared_rollout_ppo_sac.py [--steps 20000] [--seed 0]
+    python examples/shared_rollout_ppo_sac.py [--steps 20000] [--seed 0] [--smoke]
+
+``--smoke`` trains 256 steps with small networks: it checks the script runs and learns nothing.
 """
 
 from __future__ import annotations
@@ -46,9 +48,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--smoke", action="store_true", help="a few hundred steps, small nets: checks that it runs")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    scores = run(args.steps, args.seed)
+    if args.smoke:
+        args.steps = 256
+        scores = run(args.steps, args.seed, ppo_kwargs={"n_steps": 32, "n_epochs": 1},
+                     sac_kwargs={"net_arch": (16, 16), "batch_size": 16}, eval_episodes=1)
+    else:
+        scores = run(args.steps, args.seed)
     print(f"after {args.steps} shared env steps, mean evaluation return: "
           + ", ".join(f"{name} {score:.1f}" for name, score in scores.items()))
 

@@ -5,7 +5,9 @@ pendulum and a lighter-gravity one), labelled per index. The loop steps both in 
 transitions from both (``batch.extras["source"]`` says which, thanks to ``info_keys=("source",)``), and the agent's
 replay buffer mixes them. At the end the one policy is evaluated on each source separately.
 
-    python examples/two_envs_one_agent.py [--steps 20000] [--seed 0]
+    python examples/two_envs_one_agent.py [--steps 20000] [--seed 0] [--smoke]
+
+``--smoke`` trains 400 steps with small networks: it checks the script runs and learns nothing.
 """
 
 from __future__ import annotations
@@ -47,9 +49,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--smoke", action="store_true", help="a few hundred steps, small nets: checks that it runs")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    _, _, scores = run(args.steps, args.seed)
+    if args.smoke:
+        args.steps = 400
+        _, _, scores = run(args.steps, args.seed, sac_kwargs={"net_arch": (16, 16), "batch_size": 16}, eval_episodes=1)
+    else:
+        _, _, scores = run(args.steps, args.seed)
     print(f"one SAC after {args.steps} env steps on both gravities, mean evaluation return: "
           + ", ".join(f"{label} {score:.1f}" for label, score in scores.items()))
 
