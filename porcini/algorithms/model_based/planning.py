@@ -1,0 +1,85 @@
+"""What the dynamic-programming agents share: reading the env's model, planning once, acting on the plan.
+
+A planning agent solves the env's known MDP when it is built, from the model ``make_env`` attaches to
+``EnvInfo.model`` (:mod:`porcini.envs.tabular_model`: a toy-text ``P`` table or a built-in env's
+``transition_model()``), so it is built like every other agent, ``Agent(env.info, ...)``. It then acts greedily
+on the plan and never fits: the loop stores no transitions for it, and evaluation, checkpoints and resume treat it
+as any fixed policy. Its state is the plan (values, action values, policy).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from porcini.algorithms.model_based.dynamic_programming import DPResult
+from porcini.core.agent import BaseAgent, q_value_explanation
+from porcini.core.config import build_config
+from porcini.envs.info import EnvInfo
+from porcini.envs.tabular_model import TabularModel
+from porcini.errors import ConfigError, UnsupportedSpaceError
+
+
+class PlanningAgent(BaseAgent):
+    """Base of :class:`ValueIteration` and :class:`PolicyIteration`: subclasses set ``Config`` and :meth:`solve`.
+
+    Attributes:
+        model: the env's :class:`~porcini.envs.tabular_model.TabularModel`.
+        gamma: the discount planned with (the config's, else the env's declared one, else 0.99).
+        result: the :class:`~porcini.algorithms.model_based.dynamic_programming.DPResult` acted on.
+
+    Raises:
+        UnsupportedSpaceError: the env's observations or actions are not Discrete.
+        NoModelError: the env has no transition model (a subclass of UnsupportedSpaceError).
+        ConfigError: planning failed with this config (no convergence; an improper policy with gamma = 1).
+    """
+
+    Config: Any
+    action_spaces = ("Discrete",)
+
+    def __init__(self, info: EnvInfo, config: Any = None, **overrides: Any) -> None:
+        self.config = build_config(self.Config, config, overrides)
+        if info.model is None:
+            raise UnsupportedSpaceError(
+                f"{self.name} plans in a finite MDP: it needs Discrete observations and actions, and "
+                f"{info.env_id} has {info.observation_space} and {info.action_space}"
+            )
+        self.info = info
+        self.model: TabularModel = info.model.get()
+        gamma = self.config.gamma
+        self.gamma = float(gamma if gamma is not None else (info.gamma if info.gamma is not None else 0.99))
+        try:
+            self.result: DPResult = self.solve(self.model)
+        except (ValueError, RuntimeError) as err:
+            raise ConfigError(f"{self.name} on {info.env_id} with gamma = {self.gamma}: {err}") from err
+
+    def solve(self, model: TabularModel) -> DPResult:
+        """Plan in ``model``; subclasses call their dynamic-programming function."""
+        raise NotImplementedError
+
+    @property
+    def policy(self) -> np.ndarray:
+        """``[S]`` the planned action of every env state."""
+        return self.result.policy[: self.model.n_states]
+
+    def act(self, obs: np.ndarray, *, explore: bool) -> np.ndarray:
+        """The planned action of each observed state, whatever ``explore`` says."""
+        return self.result.policy[np.asarray(obs, dtype=np.int64)]
+
+    def explain(self, obs: np.ndarray) -> dict[str, np.ndarray]:
+        """``q_values`` ``[B, A]`` of the plan and ``value`` of the planned action."""
+        obs = np.asarray(obs, dtype=np.int64)
+        return q_value_explanation(self.result.q_values[obs], self.result.policy[obs])
+
+    def state_dict(self) -> dict[str, Any]:
+        """The plan: values, action values, policy and the number of iterations it took."""
+        r = self.result
+        return {"values": r.values.copy(), "q_values": r.q_values.copy(), "policy": r.policy.copy(),
+                "iterations": int(r.iterations)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`."""
+        self.result = DPResult(np.asarray(state["values"], dtype=np.float64).copy(),
+                               np.asarray(state["q_values"], dtype=np.float64).copy(),
+                               np.asarray(state["policy"], dtype=np.int64).copy(), int(state["iterations"]))
