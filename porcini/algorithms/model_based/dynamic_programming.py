@@ -127,12 +127,25 @@ def policy_evaluation(P: Any, R: Any, gamma: float, policy: Any, terminal: Any =
     p_pi = np.where(terminal[:, None], 0.0, P[states, policy])  # terminal rows: V = 0
     p_pi[:, terminal] = 0.0  # entering a terminal state contributes no future value
     r_pi = np.where(terminal, 0.0, R[states, policy])
-    matrix = np.eye(len(states)) - gamma * p_pi
-    if np.linalg.cond(matrix) > 1e12:
-        raise ValueError("policy evaluation is singular: with gamma = 1 the policy never terminates from some "
-                         "state (an improper policy); start from a policy that reaches a terminal state or use "
-                         "gamma < 1")
-    return np.linalg.solve(matrix, r_pi)
+    if gamma == 1.0 and np.any(never_ends := _never_ends(p_pi, terminal)):
+        raise ValueError(f"policy evaluation is singular: with gamma = 1 the policy never terminates from state "
+                         f"{int(np.argmax(never_ends))} (an improper policy); start from a policy that reaches a "
+                         "terminal state or use gamma < 1")
+    return np.linalg.solve(np.eye(len(states)) - gamma * p_pi, r_pi)
+
+
+def _never_ends(p_pi: np.ndarray, terminal: np.ndarray) -> np.ndarray:
+    """``[S]`` bool: states from which ``p_pi`` (terminal rows and columns zeroed) never reaches a terminal state.
+
+    Exactly the states that make ``I - P_π`` singular; a reachability check is far cheaper than a condition number.
+    """
+    ends = terminal | (p_pi.sum(axis=1) < 1.0 - 1e-12)  # terminal, or some probability of entering one now
+    successors = p_pi > 0
+    while True:
+        grown = ends | successors[:, ends].any(axis=1)
+        if np.array_equal(grown, ends):
+            return ~ends
+        ends = grown
 
 
 def policy_iteration(P: Any, R: Any, gamma: float, terminal: Any = None, *, initial_policy: Any = None,
