@@ -1,10 +1,11 @@
 """What the dynamic-programming agents share: reading the env's model, planning once, acting on the plan.
 
-A planning agent solves the env's known MDP when it is built, from the model ``make_env`` attaches to
-``EnvInfo.model`` (:mod:`porcini.envs.tabular_model`: a toy-text ``P`` table or a built-in env's
-``transition_model()``), so it is built like every other agent, ``Agent(env.info, ...)``. It then acts greedily
-on the plan and never fits: the loop stores no transitions for it, and evaluation, checkpoints and resume treat it
-as any fixed policy. Its state is the plan (values, action values, policy).
+A planning agent solves the env's known MDP, read from the model ``make_env`` attaches to ``EnvInfo.model``
+(:mod:`porcini.envs.tabular_model`: a toy-text ``P`` table or a built-in env's ``transition_model()``), so it is
+built like every other agent, ``Agent(env.info, ...)``. Building it reads the model (an env without one is refused
+then); it plans when first asked for an action or its state, so an agent built only to load a checkpoint (``porcini
+eval``, resume) or to check a config never plans. It acts greedily on the plan and never fits: the loop stores no
+transitions for it, and evaluation, checkpoints and resume treat it as any fixed policy. Its state is the plan.
 """
 
 from __future__ import annotations
@@ -27,12 +28,12 @@ class PlanningAgent(BaseAgent):
     Attributes:
         model: the env's :class:`~porcini.envs.tabular_model.TabularModel`.
         gamma: the discount planned with (the config's, else the env's declared one, else 0.99).
-        result: the :class:`~porcini.algorithms.model_based.dynamic_programming.DPResult` acted on.
+        result: the :class:`~porcini.algorithms.model_based.dynamic_programming.DPResult` acted on (planned on
+            first access).
 
     Raises:
         UnsupportedSpaceError: the env's observations or actions are not Discrete.
         NoModelError: the env has no transition model (a subclass of UnsupportedSpaceError).
-        ConfigError: planning failed with this config (no convergence; an improper policy with gamma = 1).
     """
 
     Config: Any
@@ -49,10 +50,21 @@ class PlanningAgent(BaseAgent):
         self.model: TabularModel = info.model.get()
         gamma = self.config.gamma
         self.gamma = float(gamma if gamma is not None else (info.gamma if info.gamma is not None else 0.99))
-        try:
-            self.result: DPResult = self.solve(self.model)
-        except (ValueError, RuntimeError) as err:
-            raise ConfigError(f"{self.name} on {info.env_id} with gamma = {self.gamma}: {err}") from err
+        self._result: DPResult | None = None
+
+    @property
+    def result(self) -> DPResult:
+        """The plan, made on first access.
+
+        Raises:
+            ConfigError: planning failed with this config (no convergence; an improper policy with gamma = 1).
+        """
+        if self._result is None:
+            try:
+                self._result = self.solve(self.model)
+            except (ValueError, RuntimeError) as err:
+                raise ConfigError(f"{self.name} on {self.info.env_id} with gamma = {self.gamma}: {err}") from err
+        return self._result
 
     def solve(self, model: TabularModel) -> DPResult:
         """Plan in ``model``; subclasses call their dynamic-programming function."""
@@ -80,6 +92,6 @@ class PlanningAgent(BaseAgent):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state_dict`."""
-        self.result = DPResult(np.asarray(state["values"], dtype=np.float64).copy(),
+        self._result = DPResult(np.asarray(state["values"], dtype=np.float64).copy(),
                                np.asarray(state["q_values"], dtype=np.float64).copy(),
                                np.asarray(state["policy"], dtype=np.int64).copy(), int(state["iterations"]))
