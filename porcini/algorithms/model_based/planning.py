@@ -12,14 +12,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 
 from porcini.algorithms.model_based.dynamic_programming import DPResult
-from porcini.core.agent import BaseAgent, q_value_explanation
+from porcini.algorithms.space_hints import multi_action_hint
+from porcini.core.agent import BaseAgent, q_value_explanation, supports_action_space
 from porcini.core.config import build_config
 from porcini.envs.info import EnvInfo
 from porcini.envs.tabular_model import TabularModel
-from porcini.errors import ConfigError, UnsupportedSpaceError
+from porcini.errors import ConfigError, NoModelError, UnsupportedSpaceError
 
 
 class PlanningAgent(BaseAgent):
@@ -33,7 +35,8 @@ class PlanningAgent(BaseAgent):
 
     Raises:
         UnsupportedSpaceError: the env's observations or actions are not Discrete.
-        NoModelError: the env has no transition model (a subclass of UnsupportedSpaceError).
+        NoModelError: the env has no transition model, or ``info`` was not made by ``make_env`` (a subclass of
+            UnsupportedSpaceError).
     """
 
     Config: Any
@@ -41,11 +44,15 @@ class PlanningAgent(BaseAgent):
 
     def __init__(self, info: EnvInfo, config: Any = None, **overrides: Any) -> None:
         self.config = build_config(self.Config, config, overrides)
+        if not supports_action_space(self, info.action_space):
+            raise UnsupportedSpaceError(f"{type(self).__name__} needs Discrete actions; {info.env_id} has "
+                                        f"{info.action_space}" + multi_action_hint(info.action_space))
+        if not isinstance(info.observation_space, gym.spaces.Discrete):
+            raise UnsupportedSpaceError(f"{type(self).__name__} plans in a finite MDP: it needs Discrete "
+                                        f"observations; {info.env_id} has {info.observation_space}")
         if info.model is None:
-            raise UnsupportedSpaceError(
-                f"{self.name} plans in a finite MDP: it needs Discrete observations and actions, and "
-                f"{info.env_id} has {info.observation_space} and {info.action_space}"
-            )
+            raise NoModelError(f"{type(self).__name__}: the EnvInfo of {info.env_id} carries no transition model; "
+                               "build the env with porcini.make_env, which attaches it (EnvInfo.model)")
         self.info = info
         self.model: TabularModel = info.model.get()
         gamma = self.config.gamma

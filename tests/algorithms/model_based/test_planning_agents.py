@@ -6,6 +6,7 @@ import pytest
 
 from porcini import Core, make_env
 from porcini.algorithms import PolicyIteration, ValueIteration, get_algorithm
+from porcini.envs.info import EnvInfo
 from porcini.errors import ConfigError, NoModelError, UnsupportedSpaceError
 
 AGENTS = [ValueIteration, PolicyIteration]
@@ -84,8 +85,12 @@ class NoTable(gym.Env):
 
 
 def test_errors_name_the_problem():
-    with pytest.raises(UnsupportedSpaceError, match="needs Discrete observations and actions"):
+    with pytest.raises(UnsupportedSpaceError, match="needs Discrete observations; CartPole-v1 has Box"):
         ValueIteration(make_env("CartPole-v1").info)
+    with pytest.raises(UnsupportedSpaceError, match="needs Discrete actions; Pendulum-v1 has Box"):
+        ValueIteration(make_env("Pendulum-v1").info)
+    with pytest.raises(NoModelError, match="carries no transition model; build the env with porcini.make_env"):
+        ValueIteration(EnvInfo("toy", gym.spaces.Discrete(3), gym.spaces.Discrete(2)))
     with pytest.raises(NoModelError, match="has no transition model"):
         ValueIteration(make_env(NoTable).info)
     # gamma = 1: policy iteration's first policy (up everywhere) never reaches the goal
