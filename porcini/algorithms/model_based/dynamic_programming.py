@@ -4,7 +4,10 @@ Bellman (1957); Howard (1960); Sutton & Barto (2018), ch. 4.
 
 The model: ``P[s, a, s']`` transition probabilities, ``R[s, a]`` expected rewards (or ``R[s, a, s']``, reduced to
 ``Σ_s' P R``), an optional ``terminal[s]`` mask (the value of a terminal state is 0 and it is never left) and
-the discount γ. Built-in tabular environments give all three through ``env.transition_model()``.
+the discount γ. Built-in tabular environments give all three through ``env.transition_model()``, and
+:func:`porcini.envs.tabular_model.tabular_model` builds them from any of those or from a Gymnasium toy-text env's
+``P`` table. The agents :class:`~porcini.algorithms.model_based.value_iteration.ValueIteration` and
+:class:`~porcini.algorithms.model_based.policy_iteration.PolicyIteration` plan with these functions.
 
 .. math::
     Q(s, a) = R(s, a) + \gamma \sum_{s'} P(s' | s, a) V(s'), \qquad V(s) = \max_a Q(s, a)

@@ -55,6 +55,10 @@ class PlanningAgent(BaseAgent):
                                "build the env with porcini.make_env, which attaches it (EnvInfo.model)")
         self.info = info
         self.model: TabularModel = info.model.get()
+        if (self.model.n_states, self.model.P.shape[1]) != (info.n_observations, info.n_actions):
+            raise NoModelError(f"{type(self).__name__}: {info.env_id}'s model has {self.model.n_states} states and "
+                               f"{self.model.P.shape[1]} actions but its spaces have {info.n_observations} and "
+                               f"{info.n_actions}: a wrapper changed them; plan on the unwrapped env")
         gamma = self.config.gamma
         self.gamma = float(gamma if gamma is not None else (info.gamma if info.gamma is not None else 0.99))
         self._result: DPResult | None = None

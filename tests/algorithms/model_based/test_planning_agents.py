@@ -93,6 +93,16 @@ def test_errors_name_the_problem():
         ValueIteration(EnvInfo("toy", gym.spaces.Discrete(3), gym.spaces.Discrete(2)))
     with pytest.raises(NoModelError, match="has no transition model"):
         ValueIteration(make_env(NoTable).info)
+    class Coarser(gym.ObservationWrapper):  # two states seen as one: the model no longer fits the spaces
+        def __init__(self, env):
+            super().__init__(env)
+            self.observation_space = gym.spaces.Discrete(8)
+
+        def observation(self, obs):
+            return obs // 2
+
+    with pytest.raises(NoModelError, match="model has 16 states and 4 actions but its spaces have 8 and 4"):
+        ValueIteration(make_env("FrozenLake-v1", wrappers=[Coarser]).info)
     # gamma = 1: policy iteration's first policy (up everywhere) never reaches the goal
     agent = PolicyIteration(make_env("CliffWalking-v1").info, gamma=1.0)
     with pytest.raises(ConfigError, match="policy_iteration on CliffWalking-v1 with gamma = 1.0: .*improper"):
