@@ -31,7 +31,7 @@ CLASSICAL = {
     ("expected_sarsa", "porcini/CliffWalking-v0"): -17.0,
     ("q_learning", "Taxi-v4"): 7.0,
     ("double_q_learning", "Taxi-v4"): 7.0,
-    ("q_learning", "FrozenLake-v1"): 0.6,
+    ("expected_sarsa", "FrozenLake-v1"): 0.6,
     ("q_learning", "porcini/RiverSwim-v0"): 100_000.0,  # swimming left only: 5000 per episode
     ("sarsa_lambda", "porcini/GridWorld-v0"): 0.6,  # planned optimum about 0.75
     ("sarsa_lambda", "MountainCar-v0"): -150.0,
