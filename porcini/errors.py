@@ -32,6 +32,10 @@ class UnsupportedSpaceError(UserError, ValueError):
     """An agent cannot act in (or observe) an env's spaces; the message names what it needs."""
 
 
+class NoModelError(UnsupportedSpaceError):
+    """A planning agent was given an env without a transition model (no toy-text ``P``, no ``transition_model()``)."""
+
+
 class MissingExtraError(UserError, ImportError):
     """An optional dependency is not installed; the message names the porcini extra that installs it."""
 

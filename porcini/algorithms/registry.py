@@ -18,6 +18,8 @@ ALGORITHMS: dict[str, str] = {
     "double_q_learning": "porcini.algorithms.tabular.double_q_learning:DoubleQLearning",
     "sarsa_lambda": "porcini.algorithms.tabular.sarsa_lambda:SarsaLambda",
     "true_online_sarsa_lambda": "porcini.algorithms.tabular.true_online_sarsa_lambda:TrueOnlineSarsaLambda",
+    "value_iteration": "porcini.algorithms.model_based.value_iteration:ValueIteration",
+    "policy_iteration": "porcini.algorithms.model_based.policy_iteration:PolicyIteration",
     "fqi": "porcini.algorithms.offline.fqi:FQI",
     "epsilon_greedy": "porcini.algorithms.bandits.epsilon_greedy:EpsilonGreedyBandit",
     "ucb": "porcini.algorithms.bandits.ucb:UCB",

@@ -10,6 +10,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from porcini.envs.goal import GoalFunctions
+    from porcini.envs.tabular_model import ModelSource
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,8 @@ class EnvInfo:
         horizon: the time limit of an episode (``max_episode_steps``), or None if unbounded.
         goal: a goal env's ``compute_reward``/``compute_terminated`` (:mod:`porcini.envs.goal`), for hindsight
             replay; None for other envs. Not compared: two infos of the same spaces are equal.
+        model: for Discrete observations and actions, the env's transition model for planning
+            (:mod:`porcini.envs.tabular_model`), read on first use; None for other envs. Not compared.
     """
 
     env_id: str
@@ -34,6 +37,7 @@ class EnvInfo:
     gamma: float | None = None
     horizon: int | None = None
     goal: GoalFunctions | None = field(default=None, compare=False, repr=False)
+    model: ModelSource | None = field(default=None, compare=False, repr=False)
 
     @property
     def obs_shape(self) -> tuple[int, ...]:

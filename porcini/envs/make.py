@@ -14,6 +14,7 @@ from porcini.envs.async_vector import AsyncVectorEnv
 from porcini.envs.goal import goal_functions
 from porcini.envs.info import EnvInfo
 from porcini.envs.locate import register_namespace, resolve_env
+from porcini.envs.tabular_model import model_source
 from porcini.envs.vector import CheckedVectorEnv, SerialVectorEnv
 from porcini.errors import EnvCheckError
 from porcini.seeding import action_space_seed
@@ -257,6 +258,7 @@ def env_info(env: Any, env_id: str | None = None) -> EnvInfo:
         gamma=float(gamma) if gamma is not None else None,
         horizon=int(horizon) if horizon is not None else None,
         goal=goal_functions(env, env_id or (spec.id if spec is not None else type(env).__name__)),
+        model=model_source(env, env_id or (spec.id if spec is not None else type(env).__name__)),
     )
 
 

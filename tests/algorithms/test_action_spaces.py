@@ -4,6 +4,8 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
+from porcini import make_env
+from porcini.algorithms.model_based.planning import PlanningAgent
 from porcini.algorithms.registry import available, get_algorithm
 from porcini.core.agent import supports_action_space
 from porcini.envs.info import EnvInfo
@@ -14,6 +16,8 @@ SPACES = [gym.spaces.Discrete(2), gym.spaces.Box(-1.0, 1.0, (1,), np.float32), g
 
 
 def build(agent_cls, space):
+    if issubclass(agent_cls, PlanningAgent) and isinstance(space, gym.spaces.Discrete):
+        return agent_cls(make_env("porcini/Chain-v0").info)  # planning needs a finite MDP's model: 2 actions
     fields = {f.name for f in dataclasses.fields(agent_cls.Config)}
     overrides = {"total_steps": 1000} if "total_steps" in fields else {}
     return agent_cls(EnvInfo("toy", OBS, space, horizon=100), **overrides)

@@ -21,7 +21,7 @@ def test_list_algorithms_shows_action_spaces_and_configs_of_record():
                                         "MountainCarContinuous-v0,", "Pendulum-v1,", "Walker2d-v5"]
     assert table["sac"].split()[1:] == ["Box", "Ant-v5,", "HalfCheetah-v5,", "Hopper-v5,",
                                         "MountainCarContinuous-v0,", "Pendulum-v1,", "Walker2d-v5"]
-    assert table["q_learning"].split()[1:] == ["Discrete", "-"]
+    assert table["fqi"].split()[1:] == ["Discrete", "-"]
     assert table["recurrent_ppo"].endswith("porcini/CartPoleNoVel-v1, porcini/CueMemory-v0")
     assert {e.name for e in algorithm_entries()} <= set(table)
 
@@ -29,7 +29,8 @@ def test_list_algorithms_shows_action_spaces_and_configs_of_record():
 def test_configs_of_record_are_the_shipped_files():
     assert configs_of_record("td3") == ("Ant-v5", "HalfCheetah-v5", "Hopper-v5", "MountainCarContinuous-v0",
                                         "Pendulum-v1", "Walker2d-v5")
-    assert configs_of_record("q_learning") == ()
+    assert configs_of_record("fqi") == ()
+    assert configs_of_record("value_iteration") == ("CliffWalking-v1", "FrozenLake-v1", "Taxi-v4")
 
 
 def test_list_wrappers_lists_only_wrappers():

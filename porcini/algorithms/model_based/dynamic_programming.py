@@ -4,7 +4,10 @@ Bellman (1957); Howard (1960); Sutton & Barto (2018), ch. 4.
 
 The model: ``P[s, a, s']`` transition probabilities, ``R[s, a]`` expected rewards (or ``R[s, a, s']``, reduced to
 ``Σ_s' P R``), an optional ``terminal[s]`` mask (the value of a terminal state is 0 and it is never left) and
-the discount γ. Built-in tabular environments give all three through ``env.transition_model()``.
+the discount γ. Built-in tabular environments give all three through ``env.transition_model()``, and
+:func:`porcini.envs.tabular_model.tabular_model` builds them from any of those or from a Gymnasium toy-text env's
+``P`` table. The agents :class:`~porcini.algorithms.model_based.value_iteration.ValueIteration` and
+:class:`~porcini.algorithms.model_based.policy_iteration.PolicyIteration` plan with these functions.
 
 .. math::
     Q(s, a) = R(s, a) + \gamma \sum_{s'} P(s' | s, a) V(s'), \qquad V(s) = \max_a Q(s, a)
@@ -127,12 +130,25 @@ def policy_evaluation(P: Any, R: Any, gamma: float, policy: Any, terminal: Any =
     p_pi = np.where(terminal[:, None], 0.0, P[states, policy])  # terminal rows: V = 0
     p_pi[:, terminal] = 0.0  # entering a terminal state contributes no future value
     r_pi = np.where(terminal, 0.0, R[states, policy])
-    matrix = np.eye(len(states)) - gamma * p_pi
-    if np.linalg.cond(matrix) > 1e12:
-        raise ValueError("policy evaluation is singular: with gamma = 1 the policy never terminates from some "
-                         "state (an improper policy); start from a policy that reaches a terminal state or use "
-                         "gamma < 1")
-    return np.linalg.solve(matrix, r_pi)
+    if gamma == 1.0 and np.any(never_ends := _never_ends(p_pi, terminal)):
+        raise ValueError(f"policy evaluation is singular: with gamma = 1 the policy never terminates from state "
+                         f"{int(np.argmax(never_ends))} (an improper policy); start from a policy that reaches a "
+                         "terminal state or use gamma < 1")
+    return np.linalg.solve(np.eye(len(states)) - gamma * p_pi, r_pi)
+
+
+def _never_ends(p_pi: np.ndarray, terminal: np.ndarray) -> np.ndarray:
+    """``[S]`` bool: states from which ``p_pi`` (terminal rows and columns zeroed) never reaches a terminal state.
+
+    Exactly the states that make ``I - P_π`` singular; a reachability check is far cheaper than a condition number.
+    """
+    ends = terminal | (p_pi.sum(axis=1) < 1.0 - 1e-12)  # terminal, or some probability of entering one now
+    successors = p_pi > 0
+    while True:
+        grown = ends | successors[:, ends].any(axis=1)
+        if np.array_equal(grown, ends):
+            return ~ends
+        ends = grown
 
 
 def policy_iteration(P: Any, R: Any, gamma: float, terminal: Any = None, *, initial_policy: Any = None,

@@ -37,8 +37,8 @@ class Suite:
 _DISCRETE_CONTROL = ("CartPole-v1", "Acrobot-v1", "MountainCar-v0", "LunarLander-v3")
 _CONTINUOUS_CONTROL = ("MountainCarContinuous-v0", "Pendulum-v1")
 _MUJOCO = ("Hopper-v5", "HalfCheetah-v5", "Walker2d-v5", "Ant-v5")
-_TOY_TEXT = ("FrozenLake-v1", "CliffWalking-v1", "Taxi-v3")
-_BUILT_IN_MDPS = ("porcini/CliffWalking-v0", "porcini/GridWorld-v0", "porcini/RiverSwim-v0", "porcini/Chain-v0")
+_TOY_TEXT = ("FrozenLake-v1", "CliffWalking-v1", "Taxi-v4")
+_BUILT_IN_MDPS = ("porcini/CliffWalking-v0", "porcini/GridWorld-v0", "porcini/RiverSwim-v0")
 
 SUITES: dict[str, Suite] = {
     suite.name: suite

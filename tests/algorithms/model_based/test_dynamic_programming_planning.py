@@ -95,3 +95,18 @@ def test_errors_name_the_problem():
         policy_iteration(P, R, 1.0)  # no terminal state: every policy loops forever under gamma = 1
     with pytest.raises(RuntimeError, match="did not converge"):
         value_iteration(P, R, 1.0, max_iterations=50)
+
+
+def test_undiscounted_evaluation_needs_every_state_to_reach_a_terminal_one():
+    # State 0 stays with 0.5 and ends with 0.5 (reward 1 a step): proper, V(0) = 1 / 0.5 = 2. State 1 under
+    # action 0 stays forever: improper, named in the error; under action 1 it moves to 0: V(1) = 1 + 2.
+    P = np.zeros((3, 2, 3))
+    P[0, :, 0] = P[0, :, 2] = 0.5
+    P[1, 0, 1] = P[1, 1, 0] = 1.0
+    P[2, :, 2] = 1.0
+    R = np.array([[1.0, 1.0], [1.0, 1.0], [0.0, 0.0]])
+    terminal = [False, False, True]
+    np.testing.assert_allclose(policy_evaluation(P, R, 1.0, [0, 1, 0], terminal), [2.0, 3.0, 0.0])
+    with pytest.raises(ValueError, match="never terminates from state 1"):
+        policy_evaluation(P, R, 1.0, [0, 0, 0], terminal)
+    assert policy_evaluation(P, R, 0.5, [0, 0, 0], terminal)[1] == pytest.approx(2.0)  # gamma < 1: always finite
