@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -115,8 +116,27 @@ def _improvement_table(table: dict[str, dict[str, list[float]]]) -> list[str]:
             "averaged over those tasks (ties count half; 0.5 means no difference).", ""] + lines
 
 
+def _machine() -> str:
+    """One line on what made the report: porcini, torch and Python versions, cores, date."""
+    import datetime
+    import platform
+    from importlib.metadata import version
+
+    def installed(name: str) -> str:
+        try:
+            return version(name)
+        except Exception:  # noqa: BLE001 - a missing package is reported, not fatal
+            return "not installed"
+
+    return (f"Report written {datetime.date.today().isoformat()} by porcini {installed('porcini')} (torch "
+            f"{installed('torch')}, gymnasium {installed('gymnasium')}, Python {platform.python_version()}) on "
+            f"{platform.system()} {platform.machine()} with {os.cpu_count()} cores.")
+
+
 def read_notes(path: str | Path) -> dict[str, str]:
     """Read a notes file: a YAML mapping ``algo/env`` -> text (what was tried for a pair below the RL Zoo).
+
+    The key ``page`` (optional) holds text shown under the report's title: how and where the runs were made.
 
     Raises:
         ConfigError: not a mapping of strings to strings.
@@ -124,7 +144,7 @@ def read_notes(path: str | Path) -> dict[str, str]:
     from porcini.errors import ConfigError
     from porcini.experiment.config import load_yaml
 
-    data = load_yaml(path) or {}
+    data = load_yaml(Path(path)) or {}
     if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
         raise ConfigError(f"{path}: notes must be a YAML mapping like 'ppo/CartPole-v1: what was tried'")
     return dict(data)
@@ -145,7 +165,7 @@ def below_zoo_section(pairs: Sequence[PairResult], notes: dict[str, str]) -> lis
     return lines
 
 
-def write_report(suite: Suite, pairs: Sequence[PairResult], path: Path, *, command: str, header: str = "",
+def write_report(suite: Suite, pairs: Sequence[PairResult], path: Path, *, command: str,
                  notes: dict[str, str] | None = None, random_episodes: int = 100) -> Path:
     """Write the report page ``path`` and its folder (figures, ``results.json``); return ``path``."""
     folder = path.with_suffix("")
@@ -153,8 +173,9 @@ def write_report(suite: Suite, pairs: Sequence[PairResult], path: Path, *, comma
     random_returns = {env: random_policy_return(env, episodes=random_episodes)
                       for env in dict.fromkeys(p.env for p in pairs if p.zoo_score is not None and p.scores)}
     figures = curve_figures(pairs, folder)
-    lines = [f"# Benchmarks: the `{suite.name}` suite", "", f"{suite.description}.", ""]
-    lines += [header, ""] if header else []
+    notes = notes or {}
+    lines = [f"# Benchmarks: the `{suite.name}` suite", "", f"{suite.description}.", "", _machine(), ""]
+    lines += [notes["page"].strip(), ""] if notes.get("page") else []
     lines += ["Regenerate this page (finished runs are kept; `--resume` runs only what is missing):", "",
               "<!-- skip-run: trains every pair of the suite (hours); tests run the smoke mode -->",
               "```bash", command, "```", "", "## Per pair", "",
@@ -163,7 +184,7 @@ def write_report(suite: Suite, pairs: Sequence[PairResult], path: Path, *, comma
               "one trained agent with the same hyperparameters. Wall time: training (interaction and fitting), "
               "without the periodic evaluations.", ""]
     lines += pair_table(pairs)
-    lines += below_zoo_section(pairs, notes or {})
+    lines += below_zoo_section(pairs, notes)
     lines += ["", "## Learning curves", ""] + [f"![{f.stem}]({folder.name}/{f.name})" for f in figures]
     lines += ["", "## Across tasks", ""] + aggregate_section(pairs, random_returns, folder)
     path.write_text("\n".join(lines).rstrip() + "\n")

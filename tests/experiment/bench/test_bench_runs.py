@@ -141,3 +141,18 @@ def test_the_smoke_mode_of_the_issue_runs_the_whole_classic_suite(tmp_path):
     assert result.exit_code == 0, result.output
     outcome = json.loads(result.output.strip().splitlines()[-1])
     assert outcome["pairs"] and all(p["seeds"] == 2 for p in outcome["pairs"])
+
+
+def test_notes_go_under_the_title_and_beside_their_pair(suite_out, tmp_path):
+    notes = tmp_path / "notes.yaml"
+    notes.write_text("page: Trained two at a time on a shared machine.\n"
+                     "sac/Pendulum-v1: tried 40 steps only; a smoke run.\n")
+    report = tmp_path / "page.md"
+    result = bench("classic", "--algos", "ppo,sac", "--seeds", "2", "--out", str(suite_out), *SMOKE,
+                   "--report-only", "--notes", str(notes), "--report", str(report))
+    assert result.exit_code == 0, result.output
+    page = report.read_text()
+    title, rest = page.split("Trained two at a time on a shared machine.", 1)
+    assert title.startswith("# Benchmarks: the `classic` suite") and "cores." in title
+    assert "- **sac on Pendulum-v1**: tried 40 steps only; a smoke run." in rest
+    assert (tmp_path / "page" / "results.json").is_file() and "(page/Pendulum-v1.png)" in page
