@@ -7,13 +7,14 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from porcini.experiment.bench import run_bench
+from porcini.experiment.bench import SUITES, run_bench, suite_pairs
 from porcini.experiment.bench.runner import finished_run_dirs, scaled
 from porcini.experiment.cli import main
 from porcini.experiment.launch import resolve
 from porcini.experiment.statistics import aggregate_iqm
 
-SMOKE = ["--steps-scale", "0.002", "--eval-episodes", "1", "--jobs", "1"]
+SMOKE = ["--steps-scale", "0.001", "--eval-episodes", "1", "--jobs", "1"]
+SMALL = {"algos": ["ppo"], "envs": ["CartPole-v1", "Pendulum-v1"], "eval_episodes": 1, "jobs": 1}
 
 
 def bench(*args: str):
@@ -23,21 +24,18 @@ def bench(*args: str):
 @pytest.fixture(scope="module")
 def suite_out(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("bench") / "classic"
-    result = bench("classic", "--algos", "ppo,sac", "--seeds", "2", "--out", str(out), *SMOKE, "--json")
+    result = bench("classic", "--seeds", "2", "--out", str(out), *SMOKE, "--json")  # every pair runs end to end
     assert result.exit_code == 0, result.output
     return out
 
 
 def test_one_run_directory_per_pair_and_seed_with_the_scaled_config_of_record(suite_out):
     runs = sorted(p.name.rsplit("-", 2)[0] for p in (suite_out / "runs").iterdir())
-    expected = sorted(f"{a}-{e}-s{s}" for a, e in [("ppo", "CartPole-v1"), ("ppo", "Acrobot-v1"),
-                                                   ("ppo", "MountainCar-v0"), ("ppo", "LunarLander-v3"),
-                                                   ("ppo", "MountainCarContinuous-v0"), ("ppo", "Pendulum-v1"),
-                                                   ("sac", "MountainCarContinuous-v0"), ("sac", "Pendulum-v1")]
-                      for s in (0, 1))
-    assert runs == expected
+    expected = sorted(f"{a}-{e}-s{s}" for a, e in suite_pairs(SUITES["classic"]) for s in (0, 1))
+    assert len(expected) == 64 and runs == expected
     summary = json.loads(next((suite_out / "runs").glob("ppo-CartPole-v1-s1-*/summary.json")).read_text())
-    assert summary["env_steps"] == scaled(resolve("ppo", "CartPole-v1", None, []), 0.002).steps
+    config = scaled(resolve("ppo", "CartPole-v1", None, []), 0.001)
+    assert config.steps <= summary["env_steps"] < config.steps + config.env.n_envs  # whole steps of 8 envs
 
 
 def test_the_report_holds_each_pairs_iqm_of_its_runs_and_the_zoo_score(suite_out):
@@ -52,34 +50,32 @@ def test_the_report_holds_each_pairs_iqm_of_its_runs_and_the_zoo_score(suite_out
     assert pendulum["status"] == "below_zoo"  # 40 steps of SAC do not swing a pendulum up
     page = (suite_out / "report.md").read_text()
     assert "| Pendulum-v1 | sac | 2 |" in page and "-157.0" in page
-    assert "--steps-scale 0.002" in page and "--resume" in page
+    assert "--steps-scale 0.001" in page and "--resume" in page
     for png in ("CartPole-v1.png", "Pendulum-v1.png", "profiles.png"):
         assert f"(report/{png})" in page and (suite_out / "report" / png).stat().st_size > 1000
-    assert "P(X > Y)" in page and "| ppo | sac | 2 |" in page
+    assert "P(X > Y)" in page and "| ppo | sac | 2 |" in page and "| dqn | qr_dqn | 4 |" in page
 
 
 def test_a_second_call_needs_resume_and_then_trains_nothing(suite_out):
-    result = bench("classic", "--algos", "ppo,sac", "--seeds", "2", "--out", str(suite_out), *SMOKE)
+    result = bench("classic", "--seeds", "2", "--out", str(suite_out), *SMOKE)
     assert result.exit_code == 2
     assert "already holds runs of a suite: add --resume" in result.output
     before = sorted((suite_out / "runs").iterdir())
-    outcome = run_bench("classic", algos=["ppo", "sac"], seeds=2, out=suite_out, resume=True, steps_scale=0.002,
-                        eval_episodes=1, jobs=1, report=suite_out / "again.md")
+    outcome = run_bench("classic", seeds=2, out=suite_out, resume=True, steps_scale=0.001, eval_episodes=1, jobs=1,
+                        report=suite_out / "again.md")
     assert outcome.trained == 0 and sorted((suite_out / "runs").iterdir()) == before
     assert all(len(p.scores) == 2 for p in outcome.pairs)
 
 
 def test_resume_runs_what_is_missing_or_changed(suite_out, tmp_path):
     out = tmp_path / "bench"
-    first = run_bench("classic", algos=["ppo"], seeds=1, out=out, steps_scale=0.001, eval_episodes=1, jobs=1)
-    assert first.trained == 6
-    more = run_bench("classic", algos=["ppo"], seeds=2, out=out, resume=True, steps_scale=0.001, eval_episodes=1,
-                     jobs=1)
-    assert more.trained == 6  # seed 1 of each pair
-    other_budget = run_bench("classic", algos=["ppo"], seeds=1, out=out, resume=True, steps_scale=0.002,
-                             eval_episodes=1, jobs=1, report_only=True)
+    first = run_bench("classic", seeds=1, out=out, steps_scale=0.001, **SMALL)
+    assert first.trained == 2
+    more = run_bench("classic", seeds=2, out=out, resume=True, steps_scale=0.001, **SMALL)
+    assert more.trained == 2  # seed 1 of each pair
+    other_budget = run_bench("classic", seeds=1, out=out, resume=True, steps_scale=0.002, report_only=True, **SMALL)
     assert other_budget.trained == 0 and {p.status for p in other_budget.pairs} == {"pending"}
-    assert len(finished_run_dirs(out)) == 12
+    assert len(finished_run_dirs(out)) == 4
 
 
 def test_a_failed_run_is_reported_and_the_suite_goes_on(tmp_path, monkeypatch):
@@ -93,15 +89,14 @@ def test_a_failed_run_is_reported_and_the_suite_goes_on(tmp_path, monkeypatch):
         return real(config, progress, label)
 
     monkeypatch.setattr(launch, "train_one", train_one)
-    outcome = run_bench("classic", algos=["ppo"], seeds=2, out=tmp_path, steps_scale=0.001, eval_episodes=1, jobs=1)
+    outcome = run_bench("classic", seeds=2, out=tmp_path, steps_scale=0.001, **SMALL)
     pendulum = next(p for p in outcome.pairs if p.env == "Pendulum-v1")
     assert len(pendulum.scores) == 1 and pendulum.failures == [
         "ppo on Pendulum-v1 seed 1: RuntimeError: the env server went away"]
     assert all(len(p.scores) == 2 for p in outcome.pairs if p.env != "Pendulum-v1")
     assert json.loads((tmp_path / "failures.json").read_text())
     monkeypatch.setattr(launch, "train_one", real)
-    retried = run_bench("classic", algos=["ppo"], seeds=2, out=tmp_path, resume=True, steps_scale=0.001,
-                        eval_episodes=1, jobs=1)
+    retried = run_bench("classic", seeds=2, out=tmp_path, resume=True, steps_scale=0.001, **SMALL)
     assert retried.trained == 1 and json.loads((tmp_path / "failures.json").read_text()) == {}
 
 
@@ -110,7 +105,7 @@ def test_runs_in_parallel_processes_report_a_failure_in_place(tmp_path):
 
     from porcini.experiment.seed_processes import train_in_processes
 
-    good = dataclasses.replace(scaled(resolve("ppo", "CartPole-v1", None, []), 0.002), eval_episodes=1,
+    good = dataclasses.replace(scaled(resolve("ppo", "CartPole-v1", None, []), 0.001), eval_episodes=1,
                                out=str(tmp_path))
     bad = dataclasses.replace(good, env=dataclasses.replace(good.env, kwargs={"no_such_kwarg": 1}))
     results = train_in_processes([good, bad], max_parallel=2, errors="return")
@@ -148,8 +143,8 @@ def test_notes_go_under_the_title_and_beside_their_pair(suite_out, tmp_path):
     notes.write_text("page: Trained two at a time on a shared machine.\n"
                      "sac/Pendulum-v1: tried 40 steps only; a smoke run.\n")
     report = tmp_path / "page.md"
-    result = bench("classic", "--algos", "ppo,sac", "--seeds", "2", "--out", str(suite_out), *SMOKE,
-                   "--report-only", "--notes", str(notes), "--report", str(report))
+    result = bench("classic", "--seeds", "2", "--out", str(suite_out), *SMOKE, "--report-only", "--notes", str(notes),
+                   "--report", str(report))
     assert result.exit_code == 0, result.output
     page = report.read_text()
     title, rest = page.split("Trained two at a time on a shared machine.", 1)
