@@ -74,6 +74,21 @@ def evaluation_wrappers(wrappers: Sequence[Wrapper]) -> list[Wrapper]:
     return out
 
 
+# Gymnasium's env families whose dependencies a porcini extra installs: a word of the error message -> the extra
+_ENV_EXTRAS = {"box2d": "box2d", "mujoco": "mujoco", "ale": "atari", "ale_py": "atari"}
+
+
+def _missing_env_extra(env_id: str, exc: Exception) -> Exception:
+    """Gymnasium's DependencyNotInstalled, naming the porcini extra that installs what is missing when one does."""
+    from porcini.errors import missing_extra
+
+    message = str(exc).lower()
+    for word, extra in _ENV_EXTRAS.items():
+        if word in message:
+            return missing_extra(f"the env {env_id}", extra, exc)
+    return exc
+
+
 def env_factory(env: Any, env_kwargs: dict[str, Any], max_episode_steps: int | None) -> Callable[[], gym.Env]:
     """A zero-argument factory of one env from a Gymnasium id, an ``Env`` subclass or a factory.
 
@@ -91,7 +106,10 @@ def env_factory(env: Any, env_kwargs: dict[str, Any], max_episode_steps: int | N
         def make_registered() -> gym.Env:
             register_namespace(env_id)  # a worker process that did not fork has not imported ale_py & co. yet
             # porcini checks every step itself, so Gymnasium's passive checker would only repeat the work
-            return gym.make(env_id, disable_env_checker=True, max_episode_steps=max_episode_steps, **env_kwargs)
+            try:
+                return gym.make(env_id, disable_env_checker=True, max_episode_steps=max_episode_steps, **env_kwargs)
+            except gym.error.DependencyNotInstalled as exc:
+                raise _missing_env_extra(env_id, exc) from exc
 
         return make_registered
     if isinstance(env, gym.Env):
