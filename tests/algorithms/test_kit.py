@@ -95,7 +95,7 @@ def test_every_deep_config_shares_the_base_fields_and_their_checks(name):
 
     from porcini.algorithms.kit import DeepConfig
     from porcini.algorithms.registry import get_algorithm
-    from porcini.experiment.config.dataclass_io import field_docs
+    from porcini.experiment.config.field_help import field_docs
 
     config_cls = get_algorithm(name).Config
     assert issubclass(config_cls, DeepConfig)

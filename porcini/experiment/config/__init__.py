@@ -2,7 +2,8 @@
 
 - :mod:`~porcini.experiment.config.dataclass_io`: generic machinery for any frozen dataclass (``from_dict``
   with type conversion and errors that name the field, the value and what is allowed; dotted overrides; YAML
-  round trip; per-field docstrings).
+  round trip).
+- :mod:`~porcini.experiment.config.field_help`: per-field docstrings, types and defaults (help text, docs tables).
 - :mod:`~porcini.experiment.config.run`: :class:`RunConfig` and its resolution, lowest first: dataclass
   defaults < config of record (``porcini/configs/<algo>/<env>.yaml``) < ``--config FILE.yaml`` < ``--set``.
 
@@ -14,20 +15,17 @@ Example:
 """
 
 from porcini.experiment.config.dataclass_io import (
-    FieldHelp,
     apply_overrides,
-    config_fields,
-    config_help,
     convert,
     deep_merge,
     dump_yaml,
-    field_docs,
     from_dict,
     load_yaml,
     parse_override,
     to_dict,
     type_name,
 )
+from porcini.experiment.config.field_help import FieldHelp, config_fields, config_help, field_docs
 from porcini.experiment.config.run import (
     EnvConfig,
     LogConfig,
