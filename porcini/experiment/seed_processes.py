@@ -29,7 +29,7 @@ _PARENT_POLL_S = 1.0
 
 
 def train_in_processes(configs: Sequence[RunConfig], max_parallel: int,
-                       errors: Literal["raise", "return"] = "raise") -> list[Any]:
+                       errors: Literal["raise", "return"] = "raise", labels: Sequence[str] | None = None) -> list[Any]:
     """Train each config in a worker process, at most ``max_parallel`` at once; return the summaries in order.
 
     Args:
@@ -37,6 +37,7 @@ def train_in_processes(configs: Sequence[RunConfig], max_parallel: int,
         max_parallel: workers at once.
         errors: ``"raise"`` the first error of a worker (after the others finished), or ``"return"`` each
             failed run's exception in its place in the list (``porcini bench``: a failed run is reported).
+        labels: what starts each run's console lines; default its seed (``[s0] ``).
 
     Raises:
         TrainingInterrupted: the parent or a worker got SIGINT/SIGTERM; the workers checkpointed and exited.
@@ -59,7 +60,8 @@ def train_in_processes(configs: Sequence[RunConfig], max_parallel: int,
             while pending and len(running) < max_parallel and stop.signum is None:
                 index = pending.pop(0)
                 receiver, sender = context.Pipe(duplex=False)
-                process = context.Process(target=_worker, args=(configs[index], sender, os.getpid()),
+                label = labels[index] if labels is not None else f"[s{configs[index].seed}] "
+                process = context.Process(target=_worker, args=(configs[index], sender, os.getpid(), label),
                                           name=f"porcini-seed-{configs[index].seed}")
                 process.start()
                 sender.close()
@@ -105,7 +107,7 @@ def _results(configs: Sequence[RunConfig], outcomes: dict[int, tuple[str, Any]],
                               aborted=any(stop.aborted for stop in interrupted), note="\n".join(notes))
 
 
-def _worker(config: RunConfig, sender: Connection, parent_pid: int) -> None:
+def _worker(config: RunConfig, sender: Connection, parent_pid: int, label: str) -> None:
     """Train one seed and send ``(kind, value)`` to the parent: a summary, an interruption or an error."""
     from porcini.experiment.launch import train_one
 
@@ -116,7 +118,7 @@ def _worker(config: RunConfig, sender: Connection, parent_pid: int) -> None:
     threading.Thread(target=_stop_when_orphaned, args=(parent_pid,), daemon=True).start()
     outcome: tuple[str, Any]
     try:
-        outcome = ("summary", train_one(config, progress=False, label=f"[s{config.seed}] "))
+        outcome = ("summary", train_one(config, progress=False, label=label))
     except TrainingInterrupted as stop:
         outcome = ("interrupted", stop)
     except KeyboardInterrupt:  # SIGINT before training installed its handlers: nothing to save yet

@@ -126,15 +126,16 @@ def run_planned(runs: Sequence[PlannedRun], out: Path, *, jobs: int) -> dict[str
     failures = read_failures(out)
     if not runs:
         return failures
+    labels = [f"[{run.algo} {run.env} s{run.seed}] " for run in runs]
     if jobs == 1:
         results: list[Any] = []
-        for run in runs:
+        for run, label in zip(runs, labels):
             try:
-                results.append(train_one(run.config, progress=False, label=f"[{run.algo} {run.env} s{run.seed}] "))
+                results.append(train_one(run.config, progress=False, label=label))
             except Exception as error:  # noqa: BLE001 - a failed run is reported, the suite goes on
                 results.append(error)
     else:
-        results = train_in_processes([r.config for r in runs], max_parallel=jobs, errors="return")
+        results = train_in_processes([r.config for r in runs], max_parallel=jobs, errors="return", labels=labels)
     for run, result in zip(runs, results):
         if isinstance(result, BaseException):
             failures[run.key] = f"{run.algo} on {run.env} seed {run.seed}: {type(result).__name__}: {result}"

@@ -91,7 +91,7 @@ class ConsoleLogger(Logger):
         console = Console(file=buffer, highlight=False, width=max(width, 40),
                           force_terminal=bool(getattr(stream, "isatty", lambda: False)()))
         console.print(self._rich_table(title, rows))
-        return buffer.getvalue()
+        return "".join(line.rstrip() + "\n" for line in buffer.getvalue().splitlines())  # rich pads the title
 
     @classmethod
     def _print_rich(cls, title: str, rows: list[tuple[str, dict[str, float]]], stream: IO[str]) -> None:
