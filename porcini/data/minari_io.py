@@ -55,7 +55,9 @@ def write_minari(
         env_id: the Gymnasium id the data was recorded in, stored as the dataset's ``env_spec`` when registered
             (then ``MinariDataset.recover_environment()`` works).
         algorithm_name: what produced the actions (``"sac"``, ``"random"``), in Minari's metadata.
-        author: who recorded it. author_email: how to reach them. description: what the data is.
+        author: who recorded it.
+        author_email: how to reach them.
+        description: what the data is.
         code_permalink: a link to the code that recorded it.
         infos: the ``extras`` stored as Minari ``infos`` (default: all of them).
         data_format: Minari's storage format, ``"hdf5"`` (Minari's default) or ``"arrow"``.
@@ -294,7 +296,7 @@ def _layout(batch: TransitionBatch, layout: Any) -> TransitionBatch:
 
 
 def _dataset_metadata(name: str, data: Any, stored: dict[str, Any]) -> dict[str, Any]:
-    """porcini's metadata of a Minari dataset: the source, env id, spaces and Minari's own descriptive fields."""
+    """The Dataset metadata of a Minari dataset: the source, env id, spaces and Minari's own descriptive fields."""
     env_spec = getattr(data, "env_spec", None)
     minari_fields = {k: sorted(v) if isinstance(v, set) else v for k, v in stored.items()
                      if k in ("dataset_id", "algorithm_name", "author", "author_email", "code_permalink",

@@ -61,7 +61,8 @@ def write_dataset(dataset: Dataset, target: str, *, observation_space: Any, acti
     Args:
         dataset: the transitions.
         target: where to: ``"minari:NAME"`` or a ``.npz`` path.
-        observation_space: the space of one observation. action_space: the space of one action.
+        observation_space: the space of one observation.
+        action_space: the space of one action.
         env_id: the Gymnasium id the data was recorded in.
         algorithm_name: what produced the actions.
         **minari_fields: further Minari metadata (``author``, ``author_email``, ``description``,

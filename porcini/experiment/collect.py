@@ -106,7 +106,7 @@ def _with_noise(act: Callable[[np.ndarray], Any], env: Any, noise: float,
     def noisy(obs: np.ndarray) -> np.ndarray:
         action = np.asarray(act(obs))
         random_action = np.asarray(env.action_space.sample(), dtype=action.dtype)
-        replace = rng.random(action.shape[0]) < noise
+        replace = np.asarray(rng.random(action.shape[0]) < noise)
         return np.where(replace.reshape(-1, *([1] * (action.ndim - 1))), random_action, action)
 
     return noisy
