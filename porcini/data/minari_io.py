@@ -87,7 +87,8 @@ def write_minari(
         raise DatasetError(f"{source}: infos {unknown} are not extras of the dataset (it has "
                            f"{sorted(dataset.batch.extras)})")
     buffers = list(_episode_buffers(dataset, extras, EpisodeBuffer, source))
-    staging = Path(get_dataset_path()) / f".porcini-{os.getpid()}-{secrets.token_hex(4)}"
+    # absolute: Minari sizes its files by joining paths, which a relative MINARI_DATASETS_PATH breaks
+    staging = Path(get_dataset_path()).resolve() / f".porcini-{os.getpid()}-{secrets.token_hex(4)}"
     try:
         storage = _new_storage(MinariStorage, staging / "data", observation_space, action_space, env_id,
                                data_format)

@@ -247,3 +247,13 @@ def test_an_episode_recorded_without_an_end_flag_ends_truncated_at_the_end_of_da
     b = read_minari("cut-v0").batch
     assert b.truncated[:, 0].tolist() == [False, False, True] and not b.terminated.any()
     np.testing.assert_array_equal(b.next_obs[-1, 0], observations[-1])  # bootstraps from the last observation
+
+
+def test_a_relative_minari_datasets_path_works(tmp_path, monkeypatch):
+    pytest.importorskip("h5py")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MINARI_DATASETS_PATH", "relative-minari")
+    ds = recorded()
+    write(ds, "counting/random-v0", data_format="hdf5")  # Minari's hdf5 writer sizes files by joining paths
+    assert (tmp_path / "relative-minari" / "counting" / "random-v0" / "data").is_dir()
+    np.testing.assert_array_equal(read_minari("counting/random-v0").batch.obs, ds.batch.obs)
