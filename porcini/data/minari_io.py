@@ -72,12 +72,7 @@ def write_minari(
     """
     minari = _import_minari()
     from minari.data_collector.episode_buffer import EpisodeBuffer
-    from minari.dataset.minari_dataset import parse_dataset_id
-    from minari.dataset.minari_storage import MinariStorage
-    from minari.namespace import create_namespace, list_local_namespaces
-    from minari.storage.datasets_root_dir import get_dataset_path
 
-    namespace = _parse_id(name, parse_dataset_id)
     target = check_minari_target(name)
     source = f"Minari dataset {name!r}"
     check_finite(dataset, source)
@@ -87,17 +82,29 @@ def write_minari(
         raise DatasetError(f"{source}: infos {unknown} are not extras of the dataset (it has "
                            f"{sorted(dataset.batch.extras)})")
     buffers = list(_episode_buffers(dataset, extras, EpisodeBuffer, source))
+    metadata: dict[str, Any] = {"dataset_id": name, "minari_version": minari.__version__,
+                                _PORCINI_KEY: {"metadata": dataset.metadata,
+                                               "layout": [dataset.batch.n_rows, dataset.batch.n_envs]}}
+    optional = {"algorithm_name": algorithm_name, "code_permalink": code_permalink, "description": description,
+                "author": {author} if author else None, "author_email": {author_email} if author_email else None}
+    metadata.update({k: v for k, v in optional.items() if v is not None})
+    _write_atomically(name, target, buffers, metadata, (observation_space, action_space, env_id, data_format))
+    return target
+
+
+def _write_atomically(name: str, target: Path, buffers: list[Any], metadata: dict[str, Any],
+                      storage_args: tuple[Any, Any, str | None, str | None]) -> None:
+    """Write the episodes into a hidden staging folder beside the datasets, then rename it to ``target``."""
+    from minari.dataset.minari_dataset import parse_dataset_id
+    from minari.dataset.minari_storage import MinariStorage
+    from minari.namespace import create_namespace, list_local_namespaces
+    from minari.storage.datasets_root_dir import get_dataset_path
+
+    namespace = _parse_id(name, parse_dataset_id)
     # absolute: Minari sizes its files by joining paths, which a relative MINARI_DATASETS_PATH breaks
     staging = Path(get_dataset_path()).resolve() / f".porcini-{os.getpid()}-{secrets.token_hex(4)}"
     try:
-        storage = _new_storage(MinariStorage, staging / "data", observation_space, action_space, env_id,
-                               data_format)
-        metadata: dict[str, Any] = {"dataset_id": name, "minari_version": minari.__version__,
-                                    _PORCINI_KEY: {"metadata": dataset.metadata,
-                                                   "layout": [dataset.batch.n_rows, dataset.batch.n_envs]}}
-        optional = {"algorithm_name": algorithm_name, "code_permalink": code_permalink, "description": description,
-                    "author": {author} if author else None, "author_email": {author_email} if author_email else None}
-        metadata.update({k: v for k, v in optional.items() if v is not None})
+        storage = _new_storage(MinariStorage, staging / "data", *storage_args)
         storage.update_metadata(metadata)
         storage.update_episodes(buffers)
         if namespace is not None and namespace not in list_local_namespaces():
@@ -106,7 +113,6 @@ def write_minari(
         os.rename(staging, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return target
 
 
 def read_minari(name: str, env_info: Any = None, *, infos: Sequence[str] = ()) -> Dataset:

@@ -1,5 +1,7 @@
 """open_dataset / write_dataset: one entry point for minari:NAME and PATH.npz, with one-line errors on bad input."""
 
+import sys
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -10,7 +12,7 @@ from porcini.data.sources import check_target, open_dataset, write_dataset
 from porcini.data.validation import DatasetError
 from porcini.envs import make_env
 from porcini.envs.info import EnvInfo
-from porcini.errors import UserError
+from porcini.errors import MissingExtraError, UserError
 
 BOX = gym.spaces.Box(-10, 10, shape=(2,), dtype=np.float32)
 ACTIONS = gym.spaces.Discrete(3)
@@ -125,3 +127,11 @@ def test_minari_sources_go_through_the_same_entry_point(tmp_path, monkeypatch):
         check_target("minari:toy/random-v0")
     with pytest.raises(DatasetError, match="keeps all its extras"):
         open_dataset(str(tmp_path / "x.npz"), infos=["cost"])
+
+
+def test_minari_without_its_extra_names_the_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "minari", None)  # import minari now raises ImportError
+    with pytest.raises(MissingExtraError, match=r'pip install "porcini\[minari\]"'):
+        open_dataset("minari:pendulum/random-v0")
+    with pytest.raises(MissingExtraError, match="minari"):
+        check_target("minari:pendulum/random-v0")
