@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -139,17 +139,11 @@ def read_minari(name: str, env_info: Any = None, *, infos: Sequence[str] = ()) -
     if not (folder / "data").is_dir():
         raise DatasetError(f"no local Minari dataset {name!r} in {folder.parent}: record one (porcini collect ... "
                            "--to minari:NAME), download it (minari download NAME) or set MINARI_DATASETS_PATH")
-    try:
-        data = minari.load_dataset(name)
-        episodes = list(data.iterate_episodes())
-    except ImportError as err:
-        raise missing_extra(f"reading {source}", "minari", err) from err
-    except Exception as err:  # pyarrow, h5py and json each raise their own errors on a damaged file
-        raise DatasetError(f"{source} is unreadable (corrupt or truncated): {type(err).__name__}: {err}; "
-                           "record or download it again") from err
+    data = _unless_unreadable(lambda: minari.load_dataset(name), source)
+    _check_minari_spaces(data, env_info, source)
+    episodes = _unless_unreadable(lambda: list(data.iterate_episodes()), source)
     if not episodes:
         raise DatasetError(f"{source} holds no episodes; record some or pick another dataset")
-    _check_minari_spaces(data, env_info, source)
     stored = data.storage.metadata
     batch = _layout(_one_column(episodes, list(infos), source), stored.get(_PORCINI_KEY, {}).get("layout"))
     dataset = Dataset(batch, _dataset_metadata(name, data, stored))
@@ -174,6 +168,17 @@ def check_minari_target(name: str) -> Path:
         raise DatasetError(f"Minari dataset {name!r} already exists at {target}; delete it (minari delete {name}) "
                            "or write another name or version (-v1)")
     return target
+
+
+def _unless_unreadable(read: Callable[[], Any], source: str) -> Any:
+    """``read()``, its failures turned into one-line errors: a missing backend, a damaged dataset."""
+    try:
+        return read()
+    except ImportError as err:
+        raise missing_extra(f"reading {source}", "minari", err) from err
+    except Exception as err:  # pyarrow, h5py and json each raise their own errors on a damaged file
+        raise DatasetError(f"{source} is unreadable (corrupt or truncated): {type(err).__name__}: {err}; "
+                           "record or download it again") from err
 
 
 def _import_minari() -> Any:

@@ -173,6 +173,11 @@ def test_a_truncated_data_file_is_reported_as_unreadable(minari_root):
     with pytest.raises(DatasetError, match=r"'counting/random-v0'.*unreadable \(corrupt or truncated\)") as err:
         read_minari("counting/random-v0")
     assert "\n" not in str(err.value)
+    other = write(recorded(), "counting/other-v0")
+    metadata = other / "data" / "metadata.json"
+    metadata.write_text(metadata.read_text()[:40])
+    with pytest.raises(DatasetError, match=r"'counting/other-v0'.*unreadable.*JSONDecodeError"):
+        read_minari("counting/other-v0")
 
 
 def test_an_empty_dataset_and_nan_rewards_are_refused():
