@@ -20,6 +20,7 @@ from typing import Any, TypeVar, cast
 import click
 
 from porcini.errors import PorciniError, UserError
+from porcini.experiment.dataset_cli import register as register_dataset_commands
 from porcini.experiment.interrupt import TrainingInterrupted
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -277,6 +278,9 @@ def list_command(what: str) -> None:
         click.echo(("envs: " if what == "all" else "") + " ".join(names))
     if what in ("wrappers", "all"):
         click.echo(("wrappers: " if what == "all" else "") + " ".join(wrapper_names()))
+
+
+register_dataset_commands(main, _errors)  # collect, dataset info (porcini/experiment/dataset_cli.py)
 
 
 def _one_run(run_dirs: tuple[str, ...]) -> str:
