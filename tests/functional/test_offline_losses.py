@@ -50,7 +50,7 @@ def test_expectile_loss_matches_a_loop_and_its_minimizer_is_the_expectile(seed):
     grid = np.linspace(float(q.min()) - 1, float(q.max()) + 1, 200_001)
     q_np = q.numpy()[:, None]
     balance = np.abs((np.where(q_np >= grid, tau, 1 - tau) * (q_np - grid)).sum(0))
-    assert float(v_star) == pytest.approx(grid[balance.argmin()], abs=1e-4)
+    assert v_star.item() == pytest.approx(grid[balance.argmin()], abs=1e-4)
 
 
 def test_expectile_loss_at_one_half_is_half_the_mse_and_q_gets_no_gradient():
