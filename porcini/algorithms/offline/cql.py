@@ -19,10 +19,9 @@ The log-sum-exp over actions is importance-sampled as in the paper's appendix F 
 (:func:`~porcini.functional.cql_penalty`). A truncated transition bootstraps from its true successor; only
 ``terminated`` drops the bootstrap.
 
-Deviations: the estimator is the paper's ``log (1/M) Σ_j``, where the official code omits the ``1/M``: that
-shifts the penalty by the constant ``log M``, so the code's target gaps correspond to ``cql_target_gap`` values
-``log(3 · cql_n_actions)`` lower here (the critics' gradients are the same). No behaviour-cloning warm-up of the
-actor, and one learning rate for every network (SAC's ``learning_rate``).
+The estimator is the paper's ``log (1/M) Σ_j``; the official code omits the ``1/M``, which shifts the penalty by
+the constant ``log M``: its target gaps correspond to ``cql_target_gap`` values ``log(3 · cql_n_actions)`` lower
+here (the critics' gradients are the same). Deviation from the paper: no behaviour-cloning warm-up of the actor.
 """
 
 from __future__ import annotations
@@ -56,6 +55,8 @@ from porcini.networks.optim import adam
 class CQLConfig(SACConfig):
     """Hyperparameters of CQL: SAC's (:class:`SACConfig`) plus the conservative penalty's."""
 
+    actor_learning_rate: float | None = 1e-4
+    """Adam step size of the actor (the paper: 1e-4, below the critics' 3e-4); None: ``learning_rate``."""
     cql_alpha: float | str = "auto"
     """Weight α' of the penalty: a float keeps it fixed (the paper: 5 or 10 on locomotion); ``"auto"`` tunes it
     by Lagrange dual descent toward ``cql_target_gap`` from 1.0, ``"auto_5"`` from 5."""
@@ -76,6 +77,8 @@ class CQLConfig(SACConfig):
             ok = alpha >= 0
         require(ok, name, "cql_alpha", alpha, "a float >= 0, 'auto' or 'auto_<initial value>' such as 'auto_5'")
         require(self.cql_n_actions >= 1, name, "cql_n_actions", self.cql_n_actions, ">= 1")
+        lr = self.actor_learning_rate
+        require(lr is None or lr > 0, name, "actor_learning_rate", lr, "> 0 or None")
 
 
 class CQL(SAC):
@@ -102,6 +105,8 @@ class CQL(SAC):
             self.actor_head = TanhGaussianHead(self.actor_trunk.out_dim, info.action_dim).to(self.device)
             self.critic = make_critic(info, arch, c.activation, c.n_critics).to(self.device)
         self._register_networks()
+        if c.actor_learning_rate is not None:
+            self.optimizers["actor"] = adam(self.actor_params, c.actor_learning_rate, self.device)
         self._setup_temperature(auto_target_entropy=-float(info.action_dim))
         self.learn_cql_alpha = isinstance(c.cql_alpha, str)
         if isinstance(c.cql_alpha, str):

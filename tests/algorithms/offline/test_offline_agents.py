@@ -132,6 +132,7 @@ def test_cql_alpha_rises_above_the_target_gap_and_falls_below_it():
     for agent in (high, low):
         offline_updates(agent, 5)
     assert float(high.cql_alpha) > 1.0 > float(low.cql_alpha)
+    assert high.optimizers["actor"].param_groups[0]["lr"] == 1e-4  # the paper's actor step size, below 3e-4
     fixed = stored(CQL, batch, cql_alpha=3.0)
     offline_updates(fixed, 3)
     assert float(fixed.cql_alpha) == 3.0 and "cql_alpha" not in fixed.optimizers
@@ -248,6 +249,7 @@ def test_discrete_cql_refuses_continuous_actions():
         (lambda: CQLConfig(cql_alpha="autox"), "cql_alpha"),
         (lambda: CQLConfig(cql_alpha=-1.0), "cql_alpha"),
         (lambda: CQLConfig(cql_n_actions=0), "cql_n_actions"),
+        (lambda: CQLConfig(actor_learning_rate=0.0), "actor_learning_rate"),
         (lambda: DiscreteCQLConfig(cql_alpha=-0.5), "cql_alpha"),
         (lambda: IQL(make_env("Pendulum-v1").info, expectil=0.7), "expectil"),
     ],
