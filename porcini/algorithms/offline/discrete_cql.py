@@ -60,7 +60,9 @@ class DiscreteCQL(DQN):
 
     def __init__(self, info: EnvInfo, config: DiscreteCQLConfig | None = None, **overrides: Any) -> None:
         super().__init__(info, config, **overrides)
-        self._penalties: list[Tensor] = []  # the gradient steps' penalties since the last fit returned
+        # the gradient steps' penalties since the last fit returned, summed on the device (no sync per step)
+        self._penalty_sum = torch.zeros((), device=self.device)
+        self._penalty_count = 0
 
     def gradient_step(self, obs: Tensor, action: Tensor, y: Tensor, weights: Tensor | None) -> tuple[Tensor, Tensor]:
         """One Adam step on the TD loss plus α times the penalty; returns the TD loss and ``Q(s, a)`` (detached)."""
@@ -69,13 +71,14 @@ class DiscreteCQL(DQN):
         loss_td = td_loss(q, y, self.config.loss, weights)["loss_td"]
         penalty = discrete_cql_penalty(q_values, action)["loss_cql"]
         self._optimize(loss_td + self.config.cql_alpha * penalty)
-        self._penalties.append(penalty.detach())
+        self._penalty_sum = self._penalty_sum + penalty.detach()
+        self._penalty_count += 1
         return loss_td.detach(), q.detach()
 
     def fit(self, batch: TransitionBatch) -> dict[str, float]:
         """DQN's fit; its metrics add ``loss_cql``, the mean penalty over the fit's gradient steps."""
         metrics = super().fit(batch)
-        if self._penalties:
-            metrics["loss_cql"] = torch.stack(self._penalties).mean().item()
-            self._penalties.clear()
+        if self._penalty_count:
+            metrics["loss_cql"] = self._penalty_sum.item() / self._penalty_count
+            self._penalty_sum, self._penalty_count = torch.zeros((), device=self.device), 0
         return metrics
