@@ -5,9 +5,9 @@ Estimators take arrays laid out ``[T, B]`` (time, env), ``terminated`` (no boots
 arrays or torch tensors and return the same kind. Losses (torch) return named terms, ``dict[str, Tensor]``.
 
 Modules: ``returns`` (discounted, n-step, λ-returns, GAE), ``off_policy`` (V-trace, Retrace), ``td_targets``
-(Q-learning, SARSA, Double Q, expected SARSA, soft targets), ``losses``, ``target_updates``. The estimators
-import no torch; the losses and target updates import it on first access, so ``import porcini.functional``
-stays fast for NumPy agents.
+(Q-learning, SARSA, Double Q, expected SARSA, soft targets), ``losses``, ``offline_losses`` (IQL, CQL),
+``target_updates``. The estimators import no torch; the losses and target updates import it on first access, so
+``import porcini.functional`` stays fast for NumPy agents.
 """
 
 from __future__ import annotations
@@ -45,6 +45,14 @@ if TYPE_CHECKING:
         td_loss,
         value_loss,
     )
+    from porcini.functional.offline_losses import (
+        advantage_weighted_actor_loss,
+        advantage_weights,
+        cql_alpha_loss,
+        cql_penalty,
+        discrete_cql_penalty,
+        expectile_loss,
+    )
     from porcini.functional.target_updates import hard_update, polyak_update
 
 _LAZY = {
@@ -62,6 +70,14 @@ _LAZY = {
             "deterministic_actor_loss",
         )
     },
+    **{name: "porcini.functional.offline_losses" for name in (
+        "expectile_loss",
+        "advantage_weights",
+        "advantage_weighted_actor_loss",
+        "cql_penalty",
+        "discrete_cql_penalty",
+        "cql_alpha_loss",
+    )},
     "hard_update": "porcini.functional.target_updates",
     "polyak_update": "porcini.functional.target_updates",
 }
@@ -101,6 +117,12 @@ __all__ = [
     "sac_discrete_actor_loss",
     "sac_alpha_loss",
     "deterministic_actor_loss",
+    "expectile_loss",
+    "advantage_weights",
+    "advantage_weighted_actor_loss",
+    "cql_penalty",
+    "discrete_cql_penalty",
+    "cql_alpha_loss",
     "hard_update",
     "polyak_update",
 ]

@@ -35,8 +35,11 @@ AGENTS = {
     "td3": OFF_POLICY,
     "sac": OFF_POLICY,
     "discrete_sac": OFF_POLICY,
+    "iql": OFF_POLICY,
+    "cql": dict(OFF_POLICY, cql_n_actions=2),
+    "discrete_cql": dict(OFF_POLICY, features_dim=16),
 }
-BOX_ACTIONS = ("ddpg", "td3", "sac")
+BOX_ACTIONS = ("ddpg", "td3", "sac", "iql", "cql")
 STEPS = 200
 
 
