@@ -21,6 +21,8 @@ ALGORITHMS: dict[str, str] = {
     "value_iteration": "porcini.algorithms.model_based.value_iteration:ValueIteration",
     "policy_iteration": "porcini.algorithms.model_based.policy_iteration:PolicyIteration",
     "fqi": "porcini.algorithms.offline.fqi:FQI",
+    "bc": "porcini.algorithms.offline.bc:BC",
+    "td3_bc": "porcini.algorithms.offline.td3_bc:TD3BC",
     "epsilon_greedy": "porcini.algorithms.bandits.epsilon_greedy:EpsilonGreedyBandit",
     "ucb": "porcini.algorithms.bandits.ucb:UCB",
     "thompson": "porcini.algorithms.bandits.thompson:ThompsonSampling",

@@ -34,6 +34,7 @@ from porcini.functional.td_targets import (
 )
 
 if TYPE_CHECKING:
+    from porcini.functional.bc_losses import bc_regularized_actor_loss
     from porcini.functional.losses import (
         deterministic_actor_loss,
         entropy_loss,
@@ -62,6 +63,7 @@ _LAZY = {
             "deterministic_actor_loss",
         )
     },
+    "bc_regularized_actor_loss": "porcini.functional.bc_losses",
     "hard_update": "porcini.functional.target_updates",
     "polyak_update": "porcini.functional.target_updates",
 }
@@ -101,6 +103,7 @@ __all__ = [
     "sac_discrete_actor_loss",
     "sac_alpha_loss",
     "deterministic_actor_loss",
+    "bc_regularized_actor_loss",
     "hard_update",
     "polyak_update",
 ]
