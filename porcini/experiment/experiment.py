@@ -173,7 +173,7 @@ class Experiment:
                 if self.data is not None and stop.signum is None:
                     self.data.learn_offline(self.core)
                 remaining = self.config.steps - self.core.env_steps
-                if remaining > 0 and stop.signum is None:
+                if remaining > 0 and stop.signum is None and not self.core.stop_requested:
                     self.core.learn(steps=remaining, steps_per_epoch=self.config.steps_per_epoch)
                 if stop.signum is not None:
                     if self._saved_at != training_step(self.core):
@@ -248,7 +248,8 @@ class Experiment:
 
         if self.data is not None:  # before anything is restored: other data refuses the whole checkpoint
             self.data.check(state.get("data"))
-        restarted = restore_envs(self.env, state, self.config.seed)
+        # a checkpoint of the offline phase: the env was never stepped, and its first reset is still to come
+        restarted = restore_envs(self.env, state, self.config.seed) if state["core"]["obs"] is not None else None
         self.agent.load_state_dict(state["agent"])
         if restarted is None:
             self.core.load_state_dict(state["core"])
