@@ -36,5 +36,5 @@ def dataset_fingerprint(dataset: Dataset) -> str:
     for key in sorted(leaves):
         array = np.ascontiguousarray(leaves[key])
         digest.update(f"{key}|{array.dtype.str}|{array.shape}|".encode())
-        digest.update(array.view(np.uint8).reshape(-1) if array.size else b"")
+        digest.update(array.tobytes())
     return digest.hexdigest()

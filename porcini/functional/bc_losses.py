@@ -1,4 +1,4 @@
-"""Behaviour-cloning losses of offline RL: the TD3+BC actor loss. Named terms, as in :mod:`porcini.functional.losses`."""
+"""Behaviour-cloning losses of offline RL (the TD3+BC actor loss), named terms as in porcini.functional.losses."""
 
 from __future__ import annotations
 

@@ -255,10 +255,11 @@ class OffPolicyAgent(Checkpointed, BaseAgent):
         return dict(zip(metrics, values))
 
     def add_dataset(self, dataset: Dataset, dataset_ratio: float = 0.5) -> None:
-        """Learn from ``dataset`` as replay content: all of a minibatch while no online transition exists, then
-        ``dataset_ratio`` of each one (0.5: RLPD's symmetric sampling).
+        """Learn from ``dataset`` as replay content (offline learning, offline -> online).
 
-        The dataset's env actions are normalized and its observations stored as the buffer stores them, once.
+        All of a minibatch comes from it while no online transition exists, then ``dataset_ratio`` of each one
+        (0.5: RLPD's symmetric sampling). The dataset's env actions are normalized and its observations stored as
+        the buffer stores them, once.
 
         Raises:
             ValueError: ``dataset_ratio`` is outside ``[0, 1]``, the dataset is empty, or the replay is hindsight
@@ -271,10 +272,10 @@ class OffPolicyAgent(Checkpointed, BaseAgent):
         if self.config.replay != "uniform":
             raise ValueError(f"add_dataset needs replay='uniform'; {type(self).__name__} uses {self.config.replay!r}")
         b = dataset.batch
-        self.dataset = Dataset(TransitionBatch(map_obs(_stored_obs, b.obs), self._normalize(b.action),
-                                               np.asarray(b.reward, dtype=np.float32), map_obs(_stored_obs, b.next_obs),
-                                               np.asarray(b.terminated, dtype=bool), np.asarray(b.truncated, dtype=bool)),
-                               dataset.metadata)
+        stored = TransitionBatch(map_obs(_stored_obs, b.obs), self._normalize(b.action),
+                                 np.asarray(b.reward, dtype=np.float32), map_obs(_stored_obs, b.next_obs),
+                                 np.asarray(b.terminated, dtype=bool), np.asarray(b.truncated, dtype=bool))
+        self.dataset = Dataset(stored, dataset.metadata)
         self.dataset_ratio = float(dataset_ratio)
 
     def _normalize(self, action: Any) -> np.ndarray:

@@ -155,7 +155,7 @@ class BC(Checkpointed, BaseAgent):
         loss = torch.zeros((), device=self.device)
         for k in range(n_updates):
             rows = slice(k * bs, (k + 1) * bs)
-            loss = self.loss(map_obs(lambda x: x[rows], obs), action[rows])
+            loss = self.loss(map_obs(lambda x, rows=rows: x[rows], obs), action[rows])
             self.optimizers["policy"].zero_grad()
             loss.backward()
             self.optimizers["policy"].step()

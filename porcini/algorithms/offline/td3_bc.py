@@ -43,8 +43,10 @@ OBS_STD_EPS = 1e-3  # the paper's constant added to the dataset's observation st
 
 @dataclass(frozen=True)
 class TD3BCConfig(TD3Config):
-    """Hyperparameters of TD3+BC: TD3's (:class:`~porcini.algorithms.actor_critic.td3.TD3Config`) with the paper's
-    defaults, plus the weight of the Q term and the observation normalization."""
+    """Hyperparameters of TD3+BC: TD3's with the paper's defaults, the Q term's weight, observation normalization.
+
+    The shared fields are documented on :class:`~porcini.algorithms.actor_critic.td3.TD3Config`.
+    """
 
     learning_rate: float = 3e-4
     """Adam step size of actor and critics (the paper: 3e-4)."""

@@ -99,8 +99,10 @@ class LogConfig:
 
 @dataclass(frozen=True)
 class DataConfig:
-    """Learning from a dataset (docs/offline.md): ``offline_steps`` gradient steps on it first, then ``steps`` env
-    steps online with the dataset still sampled."""
+    """Learning from a dataset (docs/offline.md).
+
+    ``offline_steps`` gradient steps on the dataset first, then ``steps`` env steps online with it still sampled.
+    """
 
     dataset: str | None = None
     """Source of the dataset, e.g. the path of a porcini ``.npz`` (``porcini train ALGO ENV --dataset SOURCE``);
