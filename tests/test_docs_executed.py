@@ -20,7 +20,8 @@ page and the line of its fence. The rules a page follows:
 Budgets. Pages write the budgets that read naturally; python blocks are written small (a few thousand steps).
 Commands keep their real budgets and are cut here, so every ``porcini`` line runs in seconds:
 
-* ``train``: ``--steps`` becomes ``min(N, 400)`` (added when absent; ``--set steps=N`` likewise),
+* ``train``: ``--steps`` becomes ``min(N, 400)`` (added when absent; ``--set steps=N`` likewise), as does
+  ``--offline-steps`` (when present),
   ``steps_per_epoch`` at most 200, ``eval_episodes`` at most 2 (both added as ``--set`` when absent), and
   ``--seeds A-B`` trains its first 2 seeds, one after the other in this process (a spawned process per seed costs
   seconds of imports); ``resume``: ``--steps N`` becomes ``min(N, S + 200)``, ``S`` the ``steps`` in the run's
@@ -140,6 +141,7 @@ def small_budget(args: list[str]) -> list[list[str]]:
     command = args[0] if args else ""
     if command == "train":
         args = option_value(args, "--steps", TRAIN_STEPS, add=True)
+        args = option_value(args, "--offline-steps", TRAIN_STEPS, add=False)
         args = set_value(args, "steps", TRAIN_STEPS) if any(w.startswith("steps=") for w in args) else args
         args = set_value(set_value(args, "steps_per_epoch", STEPS_PER_EPOCH), "eval_episodes", EVAL_EPISODES)
         if "--seeds" in args:

@@ -24,6 +24,8 @@ ALGORITHMS: dict[str, str] = {
     "iql": "porcini.algorithms.offline.iql:IQL",
     "cql": "porcini.algorithms.offline.cql:CQL",
     "discrete_cql": "porcini.algorithms.offline.discrete_cql:DiscreteCQL",
+    "bc": "porcini.algorithms.offline.bc:BC",
+    "td3_bc": "porcini.algorithms.offline.td3_bc:TD3BC",
     "epsilon_greedy": "porcini.algorithms.bandits.epsilon_greedy:EpsilonGreedyBandit",
     "ucb": "porcini.algorithms.bandits.ucb:UCB",
     "thompson": "porcini.algorithms.bandits.thompson:ThompsonSampling",

@@ -24,6 +24,8 @@ class Agent(Protocol):
 
     Agents may also define ``explain(obs)`` (see :class:`Explainable`): what the policy thinks of ``obs``, for the
     inspector (``porcini inspect``) and for debugging.
+    Agents that learn from a dataset also define ``add_dataset(dataset, dataset_ratio)`` and ``update(n)`` (``n``
+    gradient steps without env steps), which ``Core.learn_offline`` calls.
     Agents whose schedules span the run (a learning rate decayed to 0 at its end, an ε decayed over a fraction of
     it) may also define ``set_horizon(total_env_steps)`` (see :class:`BaseAgent`): ``Core.learn`` calls it at its
     start with the env steps the run will have done at its end.

@@ -8,7 +8,7 @@ transition crosses an episode boundary; the agent gets ``[T, B]`` batches at the
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -56,6 +56,7 @@ class Core:
     """
 
     env_steps = _state_attribute("env_steps", "Env steps taken, summed over envs.")
+    offline_steps = _state_attribute("offline_steps", "Gradient steps taken by ``learn_offline`` (no env step).")
     episodes = _state_attribute("episodes", "Training episodes that ended.")
     fits = _state_attribute("fits", "``agent.fit`` calls.")
     epochs = _state_attribute("epochs", "Epochs closed.")
@@ -138,13 +139,42 @@ class Core:
             set_horizon(total)
         if self.obs is None:
             self.reset(getattr(self.env, "reset_seed", None))
+        return self._timed(lambda bar: self._run(schedule, bar), schedule, progress)
+
+    def learn_offline(self, gradient_steps: int, *, steps_per_epoch: int | None = None, updates_per_fit: int = 10,
+                      progress: bool | None = None) -> LearnResult:
+        """Take ``gradient_steps`` gradient steps on the agent's data without stepping the env (offline learning).
+
+        The agent needs ``update(n)``: ``n`` gradient steps on its replay content, e.g. a dataset given with
+        ``add_dataset`` (:class:`~porcini.algorithms.actor_critic.common.OffPolicyAgent`). Epochs count gradient
+        steps here: every ``steps_per_epoch`` of them closes an epoch (callbacks: evaluate, log, checkpoint) as env
+        steps do in :meth:`learn`, and the same stop request, progress bar and fit hooks apply. Each ``update``
+        call takes at most ``updates_per_fit`` steps, cut on a grid that starts at the epoch's start, so a run
+        stopped and resumed at a checkpoint makes the same calls as one that ran straight through.
+
+        Returns:
+            The gradient steps taken (as ``steps``), no episodes, the last fit metrics and the wall time.
+
+        Raises:
+            TypeError: the agent has no ``update`` method.
+        """
+        update = getattr(self.agent, "update", None)
+        if update is None:
+            raise TypeError(f"{type(self.agent).__name__} cannot learn offline: it has no update(n) method that "
+                            "takes gradient steps on a dataset")
+        schedule = LoopSchedule(steps=gradient_steps, fit_every_steps=updates_per_fit, steps_per_epoch=steps_per_epoch)
+        return self._timed(lambda bar: self._run_offline(schedule, update, bar), schedule, progress)
+
+    def _timed(self, run: Callable[[ProgressBar | None], tuple[int, EpisodeRecord]], schedule: LoopSchedule,
+               progress: bool | None) -> LearnResult:
+        """Run ``run`` between the learn hooks, adding its wall time (evaluations excluded) to the training time."""
         start, eval_before = self._learn_clock = (time.perf_counter(), self.eval_time_s)
         if self._stop_answered:  # a request made before this call (a signal while setting up) is honoured, not lost
             self.stop_requested = self._stop_answered = False
         for cb in self.callbacks:
             cb.on_learn_start(self)
         try:
-            taken, record = self._run(schedule, progress_bar(schedule, self.progress if progress is None else progress))
+            taken, record = run(progress_bar(schedule, self.progress if progress is None else progress))
         finally:
             wall = time.perf_counter() - start
             self.train_time_s += wall - (self.eval_time_s - eval_before)
@@ -152,6 +182,32 @@ class Core:
             for cb in self.callbacks:
                 cb.on_learn_end(self)
         return LearnResult(taken, record, dict(self.last_metrics), wall)
+
+    def _run_offline(self, schedule: LoopSchedule, update: Callable[[int], dict[str, float]],
+                     bar: ProgressBar | None) -> tuple[int, EpisodeRecord]:
+        state, chunk = self.state, schedule.fit_every_steps
+        assert chunk is not None and schedule.steps is not None  # learn_offline sets both
+        at_start = state.offline_steps
+        try:
+            while schedule.keep_going(state.offline_steps - at_start, 0):
+                if self.stop_requested:
+                    break
+                n = min(chunk - state.steps_since_epoch % chunk, schedule.steps - (state.offline_steps - at_start))
+                if schedule.steps_per_epoch is not None:
+                    n = min(n, schedule.steps_per_epoch - state.steps_since_epoch)
+                metrics = update(n)
+                state.offline_steps += n
+                state.steps_since_epoch += n
+                self._fitted(metrics)
+                if bar is not None:
+                    bar.advance(state.offline_steps - at_start, 0, state.recent_returns)
+                if schedule.epoch_due(state.steps_since_epoch):
+                    self._end_epoch()
+        finally:
+            self._stop_answered = self.stop_requested
+        if bar is not None:
+            bar.close(state.offline_steps - at_start, 0)
+        return state.offline_steps - at_start, EpisodeRecord()
 
     def _run(self, schedule: LoopSchedule, bar: ProgressBar | None) -> tuple[int, EpisodeRecord]:
         agent, env, state, callbacks = self.agent, self.env, self.state, self.callbacks
@@ -203,6 +259,10 @@ class Core:
             cb.on_episode_end(self, returns, lengths)
         self.agent.reset(ended)
 
+    def close_epoch(self) -> None:
+        """Close the current epoch now (``on_epoch_end`` hooks), e.g. where offline learning hands over to online."""
+        self._end_epoch()
+
     def _end_epoch(self) -> None:
         self.state.steps_since_epoch, self.state.epochs = 0, self.state.epochs + 1
         for cb in self.callbacks:
@@ -210,7 +270,10 @@ class Core:
         self.state.epoch_episodes = EpisodeRecord()
 
     def _fit(self, batch: TransitionBatch) -> None:
-        metrics = self.agent.fit(batch)
+        self._fitted(self.agent.fit(batch))
+
+    def _fitted(self, metrics: dict[str, float]) -> None:
+        """Count a fit and hand its metrics to the hooks."""
         self.state.fits += 1
         if metrics:
             self.last_metrics = metrics

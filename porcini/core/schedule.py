@@ -12,7 +12,8 @@ class LoopSchedule:
     """When the loop stops, fits and closes an epoch; no env, no agent, only counters.
 
     Exactly one of ``steps``/``episodes`` sets the length; at most one of ``fit_every_steps``/
-    ``fit_every_episodes`` sets the fit cadence (neither: never fit). Steps count env transitions summed over envs.
+    ``fit_every_episodes`` sets the fit cadence (neither: never fit). Steps count env transitions summed over envs
+    (``Core.learn_offline`` counts gradient steps with it instead, ``fit_every_steps`` of them per ``update``).
 
     Attributes:
         steps: stop once this many env steps were taken in this call.

@@ -25,11 +25,12 @@ class LoopState:
     Attributes:
         obs: the observation batch the agent acts on next (None before the first reset).
         env_steps: env transitions summed over envs.
+        offline_steps: gradient steps taken without env steps (``Core.learn_offline``).
         vector_steps: ``env.step`` calls; an episode's length is the difference of two of them.
         episodes: episodes that ended.
         fits: ``agent.fit`` calls.
         epochs: epochs closed.
-        steps_since_epoch: env steps since the last epoch closed.
+        steps_since_epoch: env steps (gradient steps in ``learn_offline``) since the last epoch closed.
         steps_since_fit: env steps stored since the last fit.
         episodes_since_fit: episodes ended while storing since the last fit.
         train_time_s: training wall time of the finished ``learn`` calls, evaluations excluded.
@@ -39,13 +40,13 @@ class LoopState:
         storage: the transitions gathered since the last fit (None when the loop has not stored any).
     """
 
-    __slots__ = ("obs", "env_steps", "vector_steps", "episodes", "fits", "epochs", "steps_since_epoch",
+    __slots__ = ("obs", "env_steps", "offline_steps", "vector_steps", "episodes", "fits", "epochs", "steps_since_epoch",
                  "steps_since_fit", "episodes_since_fit", "train_time_s", "eval_time_s", "recent_returns",
                  "epoch_episodes", "ep_return", "ep_start", "storage", "storage_cadence", "info_keys", "n_envs")
 
     def __init__(self, n_envs: int, info_keys: tuple[str, ...] = ()) -> None:
         self.obs: Any = None
-        self.env_steps = self.vector_steps = self.episodes = self.fits = self.epochs = 0
+        self.env_steps = self.vector_steps = self.episodes = self.fits = self.epochs = self.offline_steps = 0
         self.steps_since_epoch = self.steps_since_fit = self.episodes_since_fit = 0
         self.train_time_s = self.eval_time_s = 0.0
         self.recent_returns: deque[float] = deque(maxlen=100)
@@ -100,6 +101,7 @@ class LoopState:
         epoch = self.epoch_episodes if self.steps_since_epoch else EpisodeRecord()
         return {
             "env_steps": self.env_steps,
+            "offline_steps": self.offline_steps,
             "episodes": self.episodes,
             "fits": self.fits,
             "epochs": self.epochs,
@@ -120,6 +122,7 @@ class LoopState:
     def load_state_dict(self, state: dict[str, Any], obs: Any = None) -> None:
         """Restore :meth:`state_dict`; ``obs`` overrides the saved current observation batch."""
         self.env_steps = int(state["env_steps"])
+        self.offline_steps = int(state.get("offline_steps", 0))  # absent in checkpoints of online-only versions
         self.episodes = int(state["episodes"])
         self.fits = int(state["fits"])
         self.epochs = int(state["epochs"])

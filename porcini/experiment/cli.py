@@ -29,6 +29,11 @@ _RUN_DIRS = click.argument("run_dirs", metavar="RUN_DIR...", nargs=-1, required=
                            type=click.Path(exists=True, file_okay=False))
 
 
+def _yaml_string(text: str) -> str:
+    """``text`` quoted for a ``--set`` value, so a path such as ``1e3`` or ``null`` stays a string."""
+    return json.dumps(text)
+
+
 def parse_seeds(text: str) -> list[int]:
     """``"0-4"`` -> ``[0, 1, 2, 3, 4]``; ``"1,3,5"`` -> ``[1, 3, 5]``."""
     seeds: list[int] = []
@@ -89,7 +94,11 @@ def main(ctx: click.Context, debug: bool) -> None:
 @main.command()
 @click.argument("algo")
 @click.argument("env")
-@click.option("--steps", type=click.IntRange(min=1), help="Env steps to train (summed over envs).")
+@click.option("--steps", type=click.IntRange(min=0),
+              help="Env steps to train (summed over envs); 0 with --dataset: offline only.")
+@click.option("--dataset", metavar="SOURCE", help="Learn from this dataset (a porcini .npz): data.dataset.")
+@click.option("--offline-steps", type=click.IntRange(min=0),
+              help="Gradient steps on the dataset before any env step: data.offline_steps.")
 @click.option("--seed", type=click.IntRange(min=0), help="Run seed.")
 @click.option("--seeds", "seeds_text", metavar="0-4", help="Several seeds, run in parallel processes.")
 @click.option("--n-envs", type=click.IntRange(min=1), help="Envs stepped together.")
@@ -100,14 +109,20 @@ def main(ctx: click.Context, debug: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON line, last on stdout.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: when stderr is a terminal).")
 @_errors
-def train(algo: str, env: str, steps: int | None, seed: int | None, seeds_text: str | None, n_envs: int | None,
-          config_file: str | None, overrides: tuple[str, ...], out: str | None, as_json: bool,
-          progress: bool | None) -> None:
-    """Train ALGO on ENV, evaluating after each epoch (ALGO from `porcini list`, ENV a Gymnasium id)."""
+def train(algo: str, env: str, steps: int | None, dataset: str | None, offline_steps: int | None, seed: int | None,
+          seeds_text: str | None, n_envs: int | None, config_file: str | None, overrides: tuple[str, ...],
+          out: str | None, as_json: bool, progress: bool | None) -> None:
+    """Train ALGO on ENV, evaluating after each epoch (ALGO from `porcini list`, ENV a Gymnasium id).
+
+    With --dataset: --offline-steps gradient steps on the dataset first, then --steps env steps online with the
+    dataset still sampled (docs/offline.md).
+    """
     from porcini.experiment.launch import resolve, train_seeds
 
-    flags = [f"steps={steps}" if steps else None, f"env.n_envs={n_envs}" if n_envs else None,
-             f"out={out}" if out else None, f"seed={seed}" if seed is not None else None]
+    flags = [f"steps={steps}" if steps is not None else None, f"env.n_envs={n_envs}" if n_envs else None,
+             f"out={out}" if out else None, f"seed={seed}" if seed is not None else None,
+             f"data.offline_steps={offline_steps}" if offline_steps is not None else None]
+    flags += [] if dataset is None else [f"data.dataset={_yaml_string(dataset)}"]
     config = resolve(algo, env, config_file, [f for f in flags if f] + list(overrides))
     seeds = parse_seeds(seeds_text) if seeds_text else [config.seed]
     summaries = train_seeds(config, seeds, progress=progress)

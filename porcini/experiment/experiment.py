@@ -29,6 +29,7 @@ from porcini.experiment.config import RunConfig, dump_yaml, load_run_config, mak
 from porcini.experiment.envs import at_episode_boundary, build_envs, env_resume_state, restore_envs, wrapper_states
 from porcini.experiment.interrupt import TrainingInterrupted, stop_training
 from porcini.experiment.loggers import EpisodeInfoAggregator, make_loggers, summarize
+from porcini.experiment.offline import RunData, training_step
 from porcini.experiment.preflight import validate
 from porcini.experiment.run_dir import RunDirectory, atomic_write_text
 from porcini.experiment.run_lock import RunLock
@@ -66,13 +67,14 @@ class Experiment:
         self.algo_config = make_algo_config(config, agent_cls.Config)
         self.env, self.eval_env = build_envs(config)
         self.agent = agent_cls(self.env.info, self.algo_config)
+        self.data = RunData(config.data, self.agent, self.env.info) if config.data.dataset is not None else None
         self.episode_info = EpisodeInfoAggregator(self.env.num_envs)  # env/<key>/... columns
         self.core = Core(self.agent, self.env, eval_env=self.eval_env, callbacks=[self.episode_info, _EpochEnd(self)],
                          progress=progress, eval_seed=eval_seed(config.seed))
         self.best_eval_return = -np.inf
         self.last_eval: tuple[float, float] | None = None
         self._last_record: tuple[int, EpisodeRecord] | None = None  # env steps and episodes of the last evaluation
-        self._saved_at: int | None = None  # env steps of the last checkpoint this process wrote
+        self._saved_at: int | None = None  # training step of the last checkpoint this process wrote
         self.run_lock: RunLock | None = None  # held by start/resume, released by close
         # loaded before the loggers truncate metrics.csv and tb/: a checkpoint that does not fit changes no file
         if checkpoint is not None:
@@ -139,7 +141,8 @@ class Experiment:
             if steps is not None and steps <= done:
                 raise ConfigError(f"--steps {steps} does not extend {run_dir.path.name}: it has done {done} env "
                                   f"steps; pass a new total above {done}")
-            experiment = cls(config, run_dir, progress=progress, resume_step=done,
+            experiment = cls(config, run_dir, progress=progress,
+                             resume_step=done + int(state["core"].get("offline_steps", 0)),
                              mlflow_run_id=state.get("mlflow_run_id"), checkpoint=saved,
                              epochs_done=int(state["core"]["epochs"]))
             experiment.run_lock = lock
@@ -167,14 +170,16 @@ class Experiment:
         """
         with stop_training(self.core, self.run_dir.path) as stop:
             try:
+                if self.data is not None and stop.signum is None:
+                    self.data.learn_offline(self.core)
                 remaining = self.config.steps - self.core.env_steps
-                if remaining > 0 and stop.signum is None:
+                if remaining > 0 and stop.signum is None and not self.core.stop_requested:
                     self.core.learn(steps=remaining, steps_per_epoch=self.config.steps_per_epoch)
                 if stop.signum is not None:
-                    if self._saved_at != self.core.env_steps:
+                    if self._saved_at != training_step(self.core):
                         self.save()
                     raise TrainingInterrupted(stop.signum, [self.run_dir.path])
-                if self._saved_at != self.core.env_steps:  # a last partial epoch, or a run shorter than one epoch
+                if self._saved_at != training_step(self.core):  # a last partial epoch, or a run shorter than one epoch
                     self.end_epoch()
                 summary = self.final_summary()
                 self.run_dir.write_summary(summary.to_dict())
@@ -191,7 +196,7 @@ class Experiment:
         metrics: dict[str, float] = {"wall_time_s": round(core.elapsed_train_time_s(), 3)}
         if self.config.eval_episodes > 0:
             record = core.evaluate(self.config.eval_episodes)
-            self._last_record = (core.env_steps, record)
+            self._last_record = (training_step(core), record)
             mean, std = float(np.mean(record.returns)), float(np.std(record.returns))
             self.last_eval = (mean, std)
             metrics.update(eval_return_mean=mean, eval_return_std=std,
@@ -202,7 +207,9 @@ class Experiment:
         metrics.update({_metric_key(k): float(v) for k, v in core.last_metrics.items()})
         metrics.update(self.episode_info.metrics())
         metrics["time/steps_per_second"] = core.env_steps / max(core.elapsed_train_time_s(), 1e-9)
-        self.logger.log(metrics, step=core.env_steps)
+        if self.data is not None:
+            metrics.update(self.data.metrics(core))
+        self.logger.log(metrics, step=training_step(core))
         improved = False
         if self.last_eval is not None and self.last_eval[0] > self.best_eval_return:
             self.best_eval_return = self.last_eval[0]
@@ -213,7 +220,7 @@ class Experiment:
         """Write ``checkpoints/last.pt`` (and ``best.pt``) atomically."""
         state = self.state_dict()
         save_checkpoint(self.run_dir.checkpoints / "last.pt", state, self.identity())
-        self._saved_at = self.core.env_steps
+        self._saved_at = training_step(self.core)
         if best:
             save_checkpoint(self.run_dir.checkpoints / "best.pt", state, self.identity())
 
@@ -232,13 +239,17 @@ class Experiment:
             "best_eval_return": float(self.best_eval_return),
             "episode_info": self.episode_info.state_dict(),
             "mlflow_run_id": getattr(mlflow, "run_id", None),
+            **({"data": self.data.state_dict()} if self.data is not None else {}),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state_dict` into a freshly built run."""
         import torch
 
-        restarted = restore_envs(self.env, state, self.config.seed)
+        if self.data is not None:  # before anything is restored: other data refuses the whole checkpoint
+            self.data.check(state.get("data"))
+        # a checkpoint of the offline phase: the env was never stepped, and its first reset is still to come
+        restarted = restore_envs(self.env, state, self.config.seed) if state["core"]["obs"] is not None else None
         self.agent.load_state_dict(state["agent"])
         if restarted is None:
             self.core.load_state_dict(state["core"])
@@ -255,7 +266,7 @@ class Experiment:
     def final_summary(self) -> RunSummary:
         """Evaluate the final policy and build the summary (DESIGN.md contract)."""
         episodes = max(self.config.eval_episodes, 1)
-        if self._last_record is not None and self._last_record[0] == self.core.env_steps:
+        if self._last_record is not None and self._last_record[0] == training_step(self.core):
             record = self._last_record[1]  # evaluation is deterministic and reseeded: running it again gives the same
         else:
             record = self.core.evaluate(episodes)
@@ -271,6 +282,7 @@ class Experiment:
             eval_episodes=len(record.returns),
             porcini_version=porcini.__version__,
             extra={"train_episodes": self.core.episodes, "run_dir": str(self.run_dir.path),
+                   **({"offline_steps": self.core.offline_steps} if self.data is not None else {}),
                    "best_eval_return": None if np.isinf(self.best_eval_return) else self.best_eval_return},
         )
 

@@ -24,6 +24,7 @@ from porcini.envs.info import EnvInfo
 from porcini.errors import ConfigError, UnknownNameError, UnsupportedSpaceError, missing_extra
 from porcini.experiment.config import RunConfig, make_algo_config
 from porcini.experiment.envs import wrapper_specs
+from porcini.experiment.offline import check_learns_from_data
 
 # log sink -> (module it imports, porcini extra that installs it)
 SINK_EXTRAS = {"tensorboard": ("tensorboard", "tensorboard"), "mlflow": ("mlflow", "mlflow")}
@@ -41,6 +42,8 @@ def validate(config: RunConfig) -> None:
     """
     agent_cls = get_algorithm(config.algo_name)
     algo_config = make_algo_config(config, agent_cls.Config)
+    if config.data.dataset is not None:
+        check_learns_from_data(agent_cls, config.algo_name)
     check_extras(config)
     check_env_id(config.env.id)
     check_env_kwargs(config.env.id, dict(config.env.kwargs))

@@ -34,6 +34,7 @@ from porcini.functional.td_targets import (
 )
 
 if TYPE_CHECKING:
+    from porcini.functional.bc_losses import bc_regularized_actor_loss
     from porcini.functional.losses import (
         deterministic_actor_loss,
         entropy_loss,
@@ -78,6 +79,7 @@ _LAZY = {
         "discrete_cql_penalty",
         "cql_alpha_loss",
     )},
+    "bc_regularized_actor_loss": "porcini.functional.bc_losses",
     "hard_update": "porcini.functional.target_updates",
     "polyak_update": "porcini.functional.target_updates",
 }
@@ -123,6 +125,7 @@ __all__ = [
     "cql_penalty",
     "discrete_cql_penalty",
     "cql_alpha_loss",
+    "bc_regularized_actor_loss",
     "hard_update",
     "polyak_update",
 ]

@@ -114,3 +114,24 @@ def test_shape_errors_name_the_argument():
         sac_actor_loss(t(0.0, 0.0), t(0.0), 0.1)
     with pytest.raises(ValueError, match="clip_range"):
         ppo_clip_loss(t(0.0), t(0.0), t(1.0), 0.0)
+
+
+def test_bc_regularized_actor_loss_matches_a_loop_over_the_batch():
+    from porcini.functional import bc_regularized_actor_loss
+
+    gen = torch.Generator().manual_seed(0)
+    q = torch.randn(6, generator=gen, dtype=torch.float64) * 10
+    action = torch.rand(6, 2, generator=gen, dtype=torch.float64) * 2 - 1
+    data_action = torch.rand(6, 2, generator=gen, dtype=torch.float64) * 2 - 1
+    abs_q = sum(abs(float(x)) for x in q) / 6
+    lam = 2.5 / abs_q
+    bc = sum((float(action[i, j]) - float(data_action[i, j])) ** 2 for i in range(6) for j in range(2)) / 12
+    expected = -lam * sum(float(x) for x in q) / 6 + bc
+    terms = bc_regularized_actor_loss(q, action, data_action, alpha=2.5)
+    assert abs(float(terms["loss_actor"]) - expected) < 1e-12
+    assert abs(float(terms["loss_bc"]) - bc) < 1e-12 and abs(float(terms["lambda"]) - lam) < 1e-12
+    q.requires_grad_(True)
+    bc_regularized_actor_loss(q, action, data_action)["loss_actor"].backward()
+    torch.testing.assert_close(q.grad, torch.full_like(q, -lam / 6))  # λ carries no gradient
+    with pytest.raises(ValueError, match="data_action has shape"):
+        bc_regularized_actor_loss(q, action, data_action[:, :1])

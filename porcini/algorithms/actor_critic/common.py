@@ -15,6 +15,11 @@ steps); :meth:`OffPolicyAgent.fit` stores them and runs the due updates, each of
 module (``gradient_step``). Until ``learning_starts`` transitions have been received the agent acts uniformly at random
 and does not update (SB3: actions sampled from the action space, first update after ``learning_starts + 1``
 steps).
+
+Offline data: :meth:`OffPolicyAgent.add_dataset` makes a dataset replay content. :meth:`OffPolicyAgent.update` then
+runs gradient steps without env steps (the offline phase; ``Core.learn_offline``), and online each minibatch draws
+``dataset_ratio`` of its transitions from the dataset (:func:`porcini.data.mixed.mixed_sample`). With a dataset
+there is no random warm-up: ``learning_starts`` does not apply, the data is there from the start.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ from porcini.core.agent import BaseAgent, steps_seen_in, supports_action_space
 from porcini.core.batch import TransitionBatch
 from porcini.core.config import require
 from porcini.core.obs_tree import map_obs, obs_batch_size
+from porcini.data.dataset import Dataset
+from porcini.data.mixed import mixed_sample
 from porcini.envs.info import EnvInfo
 from porcini.errors import UnsupportedSpaceError
 from porcini.networks import NetArch, parse_net_arch
@@ -150,6 +157,8 @@ class OffPolicyAgent(Checkpointed, BaseAgent):
         self.steps_seen = 0  # transitions received by fit
         self.n_updates = 0
         self._pending = 0  # eligible transitions not yet paid for with updates
+        self.dataset: Dataset | None = None  # offline transitions as the buffer stores them (add_dataset)
+        self.dataset_ratio = 0.5
         self._init_registry()
         return parse_net_arch(c.net_arch, f"{type(c).__name__}.net_arch")
 
@@ -198,7 +207,7 @@ class OffPolicyAgent(Checkpointed, BaseAgent):
 
     def act(self, obs: np.ndarray, *, explore: bool) -> np.ndarray:
         """Actions within the env's bounds: uniform before ``learning_starts``, then the policy's (one forward)."""
-        if explore and self.steps_seen < self.config.learning_starts:
+        if explore and self.steps_seen < self.config.learning_starts and self.dataset is None:
             normalized = self.rng.uniform(-1.0, 1.0, size=(obs_batch_size(obs), self.info.action_dim))
         else:
             with torch.inference_mode():
@@ -220,19 +229,54 @@ class OffPolicyAgent(Checkpointed, BaseAgent):
         self.buffer.add(stored)
         before = self.steps_seen
         self.steps_seen += batch.n_transitions
-        n_updates = self._due_updates(self.steps_seen - max(before, self.config.learning_starts))
-        if n_updates == 0:
+        warm_up = self.config.learning_starts if self.dataset is None else 0
+        return self.update(self._due_updates(self.steps_seen - max(before, warm_up)))
+
+    @flush_denormals
+    def update(self, n_updates: int) -> dict[str, float]:
+        """Run ``n_updates`` gradient steps on replay content (buffer and dataset), no env step; last metrics.
+
+        ``fit`` calls it with the updates new transitions make due; ``Core.learn_offline`` calls it directly.
+        """
+        if n_updates <= 0:
             return {}
         bs = self.config.batch_size
-        # one draw and one conversion for all the gradient steps of this fit
-        sample = as_sample(self.buffer.sample(n_updates * bs, self.rng), self.device, self.config.gamma,
-                           self.info.observation_space)
+        if self.dataset is not None:
+            drawn = mixed_sample(self.buffer, self.dataset, n_updates, bs, self.dataset_ratio, self.rng)
+        else:
+            drawn = self.buffer.sample(n_updates * bs, self.rng)
+        # one draw and one conversion for all the gradient steps of this call
+        sample = as_sample(drawn, self.device, self.config.gamma, self.info.observation_space)
         metrics: dict[str, Tensor] = {}
         for k in range(n_updates):
             metrics = self.gradient_step(sample.select(slice(k * bs, (k + 1) * bs)))
             self.n_updates += 1
         values = torch.stack([v.detach().float().reshape(()) for v in metrics.values()]).tolist()  # one sync
         return dict(zip(metrics, values))
+
+    def add_dataset(self, dataset: Dataset, dataset_ratio: float = 0.5) -> None:
+        """Learn from ``dataset`` as replay content (offline learning, offline -> online).
+
+        All of a minibatch comes from it while no online transition exists, then ``dataset_ratio`` of each one
+        (0.5: RLPD's symmetric sampling). The dataset's env actions are normalized and its observations stored as
+        the buffer stores them, once.
+
+        Raises:
+            ValueError: ``dataset_ratio`` is outside ``[0, 1]``, the dataset is empty, or the replay is hindsight
+                replay (its goals are relabelled from stored episodes, which a dataset does not join).
+        """
+        if not 0.0 <= dataset_ratio <= 1.0:
+            raise ValueError(f"dataset_ratio = {dataset_ratio} is invalid: must be in [0, 1]")
+        if len(dataset) == 0:
+            raise ValueError("add_dataset: the dataset is empty")
+        if self.config.replay != "uniform":
+            raise ValueError(f"add_dataset needs replay='uniform'; {type(self).__name__} uses {self.config.replay!r}")
+        b = dataset.batch
+        stored = TransitionBatch(map_obs(_stored_obs, b.obs), self._normalize(b.action),
+                                 np.asarray(b.reward, dtype=np.float32), map_obs(_stored_obs, b.next_obs),
+                                 np.asarray(b.terminated, dtype=bool), np.asarray(b.truncated, dtype=bool))
+        self.dataset = Dataset(stored, dataset.metadata)
+        self.dataset_ratio = float(dataset_ratio)
 
     def _normalize(self, action: Any) -> np.ndarray:
         """Env actions ``[T, B, *action_shape]`` to normalized ``[T, B, action_dim]`` float32."""

@@ -103,7 +103,7 @@ class DiscreteSAC(SAC):
 
     def act(self, obs: np.ndarray, *, explore: bool) -> np.ndarray:
         """Actions ``[B]``: uniform before ``learning_starts``, then samples of ``π`` (its mode when not exploring)."""
-        if explore and self.steps_seen < self.config.learning_starts:
+        if explore and self.steps_seen < self.config.learning_starts and self.dataset is None:
             return self.rng.integers(0, self.n_actions, size=obs_batch_size(obs))
         with torch.inference_mode():
             x = obs_to_tensor(obs, self.device, self.info.observation_space)

@@ -94,7 +94,8 @@ class TD3(OffPolicyAgent):
                         "critic_target": self.critic_target}
         self.optimizers = {"actor": adam(self.actor_params, c.learning_rate, self.device),
                            "critic": adam(self.critic.parameters(), c.learning_rate, self.device)}
-        self._loss_actor = torch.zeros((), device=self.device)  # reported between delayed actor updates
+        # the last actor update's terms, reported between delayed actor updates
+        self._actor_metrics = {"loss_actor": torch.zeros((), device=self.device)}
 
     def policy_action(self, obs: Tensor, explore: bool) -> Tensor:
         """``μ(s)``, plus clipped Gaussian exploration noise when exploring (normalized)."""
@@ -129,12 +130,16 @@ class TD3(OffPolicyAgent):
         opt["critic"].step()
 
         if (self.n_updates + 1) % c.policy_delay == 0:  # SB3 counts updates from 1
-            q1 = first_member(self.critic, self.critic.q_input(s.obs, self.actor(s.obs))).squeeze(-1)
-            loss_actor = deterministic_actor_loss(q1)["loss_actor"]
+            terms = self.actor_loss(s)
             opt["actor"].zero_grad()
-            loss_actor.backward(inputs=self.actor_params)  # the critics' weight gradients are not needed here
+            terms["loss_actor"].backward(inputs=self.actor_params)  # the critics' weight gradients are not needed
             opt["actor"].step()
-            self._loss_actor = loss_actor.detach()
+            self._actor_metrics = {name: value.detach() for name, value in terms.items()}
             polyak_update(self.critic_target, self.critic, c.tau)
             polyak_update(self.actor_target, self.actor, c.tau)
-        return {"loss_critic": loss_critic, "loss_actor": self._loss_actor}
+        return {"loss_critic": loss_critic, **self._actor_metrics}
+
+    def actor_loss(self, s: ReplaySample) -> dict[str, Tensor]:
+        """The actor's loss terms on ``s``; ``loss_actor`` is minimized: ``-mean Q_1(s, μ(s))``, first critic."""
+        q1 = first_member(self.critic, self.critic.q_input(s.obs, self.actor(s.obs))).squeeze(-1)
+        return deterministic_actor_loss(q1)

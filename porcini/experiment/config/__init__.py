@@ -27,6 +27,7 @@ from porcini.experiment.config.dataclass_io import (
 )
 from porcini.experiment.config.field_help import FieldHelp, config_fields, config_help, field_docs
 from porcini.experiment.config.run import (
+    DataConfig,
     EnvConfig,
     LogConfig,
     RunConfig,
@@ -38,6 +39,7 @@ from porcini.experiment.config.run import (
 )
 
 __all__ = [
+    "DataConfig",
     "EnvConfig",
     "FieldHelp",
     "LogConfig",

@@ -12,6 +12,7 @@ A run's YAML (``config.yaml`` in the run directory; re-running with it reproduce
     log: {sinks: [console, csv], mlflow_tracking_uri: null, mlflow_experiment: porcini}
     out: runs
     algo: {learning_rate: 0.0003, gamma: 0.99, ...}   # the algorithm's Config fields, without `seed`
+    data: {dataset: null, offline_steps: 0, offline_steps_per_epoch: 5000, dataset_ratio: 0.5}
 
 The algorithm's ``seed`` field is not stored under ``algo``: it is always the run's ``seed`` (filled in by
 :func:`make_algo_config`), so ``--set seed=3`` on a saved config changes every source of randomness at once.
@@ -97,6 +98,34 @@ class LogConfig:
 
 
 @dataclass(frozen=True)
+class DataConfig:
+    """Learning from a dataset (docs/offline.md).
+
+    ``offline_steps`` gradient steps on the dataset first, then ``steps`` env steps online with it still sampled.
+    """
+
+    dataset: str | None = None
+    """Source of the dataset, e.g. the path of a porcini ``.npz`` (``porcini train ALGO ENV --dataset SOURCE``);
+    null learns from the env only."""
+    offline_steps: int = 0
+    """Gradient steps on the dataset alone, before any env step (the offline phase); online learning starts after
+    them: this is the switch point."""
+    offline_steps_per_epoch: int = 5000
+    """Gradient steps between evaluations, log rows and checkpoints in the offline phase."""
+    dataset_ratio: float = 0.5
+    """Online phase: share of every minibatch drawn from the dataset, the rest from the new transitions (0.5:
+    RLPD's symmetric sampling)."""
+
+    def __post_init__(self) -> None:
+        require(self.offline_steps >= 0, "DataConfig", "offline_steps", self.offline_steps, ">= 0")
+        require(self.offline_steps == 0 or self.dataset is not None, "DataConfig", "offline_steps",
+                self.offline_steps, "0 without a dataset (give data.dataset, or --dataset SOURCE)")
+        require(self.offline_steps_per_epoch >= 1, "DataConfig", "offline_steps_per_epoch",
+                self.offline_steps_per_epoch, ">= 1")
+        require(0.0 <= self.dataset_ratio <= 1.0, "DataConfig", "dataset_ratio", self.dataset_ratio, "in [0, 1]")
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """Everything that defines one training run; the fully resolved one is saved as ``config.yaml``."""
 
@@ -107,7 +136,7 @@ class RunConfig:
     seed: int = 0
     """Seed of the run: of the algorithm, the training envs and (disjoint) the evaluation envs."""
     steps: int = 100_000
-    """Environment steps to train for (summed over the ``n_envs`` envs)."""
+    """Environment steps to train for (summed over the ``n_envs`` envs); 0 with a dataset learns offline only."""
     steps_per_epoch: int = 10_000
     """Environment steps between evaluations, log lines and checkpoints."""
     eval_episodes: int = 10
@@ -118,11 +147,14 @@ class RunConfig:
     """Parent directory of the run directory."""
     algo: dict[str, Any] = field(default_factory=dict)
     """The algorithm's hyperparameters: fields of its Config dataclass, without ``seed``."""
+    data: DataConfig = field(default_factory=DataConfig)
+    """The dataset section: offline learning and offline → online."""
 
     def __post_init__(self) -> None:
         require(bool(self.algo_name), "RunConfig", "algo_name", self.algo_name, "an algorithm (porcini list)")
         require(self.seed >= 0, "RunConfig", "seed", self.seed, ">= 0")
-        require(self.steps >= 1, "RunConfig", "steps", self.steps, ">= 1")
+        require(self.steps >= 1 or self.data.offline_steps >= 1, "RunConfig", "steps", self.steps,
+                ">= 1 (0 only with a dataset and data.offline_steps >= 1: offline learning alone)")
         require(self.steps_per_epoch >= 1, "RunConfig", "steps_per_epoch", self.steps_per_epoch, ">= 1")
         require(self.eval_episodes >= 0, "RunConfig", "eval_episodes", self.eval_episodes, ">= 0")
         require(

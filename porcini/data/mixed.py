@@ -1,0 +1,41 @@
+"""Minibatches drawn from two sources at a set ratio: online replay and an offline dataset (RLPD's sampling)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from porcini.core.batch import TransitionBatch
+from porcini.data.dataset import Dataset
+
+
+def mixed_sample(replay: Any, dataset: Dataset, n_minibatches: int, batch_size: int, dataset_ratio: float,
+                 rng: np.random.Generator) -> TransitionBatch:
+    """``n_minibatches`` consecutive minibatches ``[n_minibatches * batch_size, 1, ...]``, each mixed at the ratio.
+
+    Each minibatch holds ``round(batch_size * dataset_ratio)`` transitions of ``dataset`` then the rest from
+    ``replay``; while ``replay`` is empty all of it comes from the dataset (the offline phase). Both parts are drawn
+    uniformly with replacement, each in one draw. ``dataset_ratio = 0.5`` is the symmetric sampling of RLPD (Ball
+    et al. 2023).
+
+    Args:
+        replay: a buffer with ``len`` and ``sample(n, rng)`` (a :class:`~porcini.data.ReplayBuffer`).
+        dataset: the offline transitions, stored as the replay stores them.
+        n_minibatches: minibatches to draw.
+        batch_size: transitions per minibatch.
+        dataset_ratio: the dataset's share of a minibatch once ``replay`` holds transitions, in ``[0, 1]``.
+        rng: the generator of both draws.
+    """
+    per_batch = batch_size if len(replay) == 0 else int(round(batch_size * dataset_ratio))
+    if per_batch == batch_size:
+        return dataset.sample(n_minibatches * batch_size, rng)
+    if per_batch == 0:
+        return replay.sample(n_minibatches * batch_size, rng)
+    from_data = dataset.sample(n_minibatches * per_batch, rng)
+    from_replay = replay.sample(n_minibatches * (batch_size - per_batch), rng)
+    rows_data = np.arange(n_minibatches * per_batch).reshape(n_minibatches, per_batch)
+    rows_replay = n_minibatches * per_batch + np.arange(n_minibatches * (batch_size - per_batch)).reshape(
+        n_minibatches, -1)
+    order = np.concatenate([rows_data, rows_replay], axis=1).reshape(-1)
+    return TransitionBatch.concatenate([from_data, from_replay]).index(order)
