@@ -127,7 +127,7 @@ def test_a_dataset_for_an_algorithm_that_cannot_use_one_is_a_usage_error(tmp_pat
     assert result.exit_code == 2 and "ppo does not learn from a dataset" in result.output
     result = CliRunner().invoke(main, ["train", "td3_bc", "Pendulum-v1", "--dataset", str(tmp_path / "none.npz"),
                                        "--offline-steps", "10", "--steps", "0", "--out", str(tmp_path)])
-    assert result.exit_code == 2 and "no such file" in result.output
+    assert result.exit_code == 2 and "no dataset file" in result.output and "none.npz" in result.output
     result = CliRunner().invoke(main, ["train", "td3", "Pendulum-v1", "--steps", "0", "--out", str(tmp_path)])
     assert result.exit_code == 2 and "steps" in result.output
     assert not list(tmp_path.glob("*-Pendulum-v1-*"))
