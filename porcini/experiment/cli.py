@@ -259,12 +259,11 @@ def bench(suite: str, algos: str | None, envs: str | None, seeds: int, jobs: int
     A failed run is reported and the suite goes on.
     """
     from porcini.experiment.bench import run_bench
-    from porcini.experiment.bench.report import read_notes
 
     outcome = run_bench(suite, seeds=seeds, out=out, algos=algos.split(",") if algos else None,
                         envs=envs.split(",") if envs else None, jobs=jobs,
                         resume=resume, steps_scale=steps_scale, eval_episodes=eval_episodes, report=report,
-                        report_only=report_only, notes=read_notes(notes) if notes else None)
+                        report_only=report_only, notes=notes)
     if as_json:
         sys.stdout.write(json.dumps({"report": str(outcome.report), "trained": outcome.trained,
                                      "pairs": [p.to_dict() for p in outcome.pairs]}) + "\n")

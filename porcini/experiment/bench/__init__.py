@@ -41,7 +41,7 @@ def run_bench(suite_name: str, *, seeds: int = 5, out: str | os.PathLike[str] | 
               algos: Sequence[str] | None = None, envs: Sequence[str] | None = None, jobs: int | None = None,
               resume: bool = False, steps_scale: float = 1.0, eval_episodes: int | None = None,
               report: str | os.PathLike[str] | None = None, report_only: bool = False,
-              notes: dict[str, str] | None = None) -> BenchOutcome:
+              notes: str | os.PathLike[str] | dict[str, str] | None = None) -> BenchOutcome:
     """Run every pair of a suite for seeds ``0 .. seeds - 1`` and write its report.
 
     Runs go seed by seed (seed 0 of every pair, then seed 1, ...), so a suite stopped early covers every pair.
@@ -60,13 +60,14 @@ def run_bench(suite_name: str, *, seeds: int = 5, out: str | os.PathLike[str] | 
         report: the markdown page to write; default ``OUT/report.md``.
         report_only: train nothing; report what is finished (the rest shows as not run yet).
         notes: ``"algo/env"`` -> a note printed with that pair in the report (what was tried when it is below
-            the RL Zoo).
+            the RL Zoo), and ``page`` -> text under the title; or the YAML file that holds them
+            (:func:`~porcini.experiment.bench.report.read_notes`), which the report's command then names.
 
     Raises:
         ConfigError: unknown suite or algorithm, a bad scale, or ``out`` already holds runs without ``resume``.
         TrainingInterrupted: SIGINT/SIGTERM; finished runs stay, ``resume`` continues.
     """
-    from porcini.experiment.bench.report import write_report
+    from porcini.experiment.bench.report import read_notes, write_report
 
     suite = get_suite(suite_name)
     out_dir = Path(out) if out is not None else Path("bench") / suite.name
@@ -85,6 +86,9 @@ def run_bench(suite_name: str, *, seeds: int = 5, out: str | os.PathLike[str] | 
     pairs = collect_results(planned, finished_run_dirs(out_dir), failures)
     report_path = Path(report) if report is not None else out_dir / "report.md"
     command = _command(suite.name, seeds, out_dir, algos, envs, steps_scale, eval_episodes, report)
+    if notes is not None and not isinstance(notes, dict):
+        command += f" --notes {notes}"
+        notes = read_notes(Path(notes))
     write_report(suite, pairs, report_path, command=command, notes=notes)
     return BenchOutcome(pairs, report_path, len(todo))
 

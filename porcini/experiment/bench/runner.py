@@ -2,7 +2,8 @@
 
 A bench output folder holds ``runs/`` (the run directories) and the report. A run counts as done when a
 finished run directory in ``runs/`` has exactly the planned configuration (everything in ``config.yaml`` but the
-output folder and the logging sinks, as ``porcini plot`` groups runs), so ``--resume`` skips it whoever
+output folder and the logging sinks, as ``porcini plot`` groups runs; read through :class:`RunConfig`, so a
+section that porcini gained since the run was made counts at its default), so ``--resume`` skips it whoever
 trained it, and a changed config of record or budget is run again. A run that fails is recorded in
 ``failures.json`` and the suite goes on.
 """
@@ -99,9 +100,12 @@ def finished_run_dirs(out: Path) -> dict[str, Path]:
         except (ConfigError, OSError, ValueError):  # a broken folder is not a finished run
             continue
         if status.finished:
-            from porcini.experiment.config import load_yaml
+            from porcini.experiment.config import load_run_config
 
-            found[settings_key(load_yaml(path / "config.yaml"))] = path
+            try:  # through RunConfig, so a section added to porcini since the run counts at its default
+                found[settings_key(to_dict(load_run_config(path / "config.yaml")))] = path
+            except ConfigError:  # a config this porcini cannot read is not a run of the suite
+                continue
     return found
 
 

@@ -151,3 +151,30 @@ def test_notes_go_under_the_title_and_beside_their_pair(suite_out, tmp_path):
     assert title.startswith("# Benchmarks: the `classic` suite") and "cores." in title
     assert "- **sac on Pendulum-v1**: tried 40 steps only; a smoke run." in rest
     assert (tmp_path / "page" / "results.json").is_file() and "(page/Pendulum-v1.png)" in page
+
+
+def test_below_the_zoo_needs_the_interval_below_or_one_seed_below_the_zoos_spread():
+    from porcini.experiment.bench.results import PairResult
+
+    def pair(scores, low, high):
+        return PairResult("dqn", "Acrobot-v1", 5, 100, scores=scores, iqm=float(np.mean(scores)), ci_low=low,
+                          ci_high=high, zoo_score=-76.6, zoo_std=11.8)
+
+    assert pair([-90.0, -85.0], -90.0, -85.0).status == "below_zoo"
+    assert pair([-90.0, -70.0], -90.0, -70.0).status == "ok"
+    assert pair([-85.0], -85.0, -85.0).status == "ok"  # within the Zoo's own spread across episodes
+    assert pair([-95.0], -95.0, -95.0).status == "below_zoo"
+    assert PairResult("dqn", "Acrobot-v1", 5, 100).status == "pending"
+    assert PairResult("dqn", "Acrobot-v1", 5, 100, failures=["boom"]).status == "failed"
+
+
+def test_a_run_made_before_porcini_gained_a_config_section_still_counts(tmp_path):
+    import yaml
+
+    first = run_bench("classic", seeds=1, out=tmp_path, steps_scale=0.001, **SMALL)
+    config_file = next((tmp_path / "runs").glob("ppo-CartPole-v1-s0-*/config.yaml"))
+    config = yaml.safe_load(config_file.read_text())
+    del config["data"]  # as a config.yaml written before the `data` section existed
+    config_file.write_text(yaml.safe_dump(config))
+    again = run_bench("classic", seeds=1, out=tmp_path, resume=True, steps_scale=0.001, **SMALL)
+    assert first.trained == 2 and again.trained == 0
