@@ -33,9 +33,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from porcini.algorithms.actor_critic.common import make_critic
 from porcini.algorithms.actor_critic.sac import SAC, SACConfig, _positive_float
-from porcini.algorithms.kit import ReplaySample, seeded
+from porcini.algorithms.kit import ReplaySample
 from porcini.core.config import build_config, require
 from porcini.envs.info import EnvInfo
 from porcini.functional import (
@@ -47,7 +46,6 @@ from porcini.functional import (
     soft_q_target,
     td_loss,
 )
-from porcini.networks import TanhGaussianHead, make_trunk
 from porcini.networks.optim import adam
 
 
@@ -98,16 +96,10 @@ class CQL(SAC):
     config: CQLConfig
 
     def __init__(self, info: EnvInfo, config: CQLConfig | None = None, **overrides: Any) -> None:
-        self.config = c = build_config(CQLConfig, config, overrides)
-        arch = self._setup(info)
-        with seeded(c.seed):
-            self.actor_trunk = make_trunk(info.observation_space, arch.pi, c.activation).to(self.device)
-            self.actor_head = TanhGaussianHead(self.actor_trunk.out_dim, info.action_dim).to(self.device)
-            self.critic = make_critic(info, arch, c.activation, c.n_critics).to(self.device)
-        self._register_networks()
+        c = build_config(CQLConfig, config, overrides)
+        super().__init__(info, c)  # SAC's networks, optimizers and temperature
         if c.actor_learning_rate is not None:
             self.optimizers["actor"] = adam(self.actor_params, c.actor_learning_rate, self.device)
-        self._setup_temperature(auto_target_entropy=-float(info.action_dim))
         self.learn_cql_alpha = isinstance(c.cql_alpha, str)
         if isinstance(c.cql_alpha, str):
             init = float(c.cql_alpha[5:]) if c.cql_alpha.startswith("auto_") else 1.0
