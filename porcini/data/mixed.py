@@ -1,13 +1,47 @@
-"""Minibatches drawn from two sources at a set ratio: online replay and an offline dataset (RLPD's sampling)."""
+"""Minibatches drawn from two sources at a set ratio: online replay and an offline dataset (RLPD's sampling).
+
+The agents that learn from a dataset (the off-policy actor-critics, the DQN family) keep it as replay content
+(:func:`replay_dataset`) and draw their minibatches with :func:`mixed_sample`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from porcini.core.batch import TransitionBatch
+from porcini.core.obs_tree import map_obs
 from porcini.data.dataset import Dataset
+
+
+def stored_obs(obs: Any) -> np.ndarray:
+    """Observations as the replay buffer keeps them: floats as float32, other dtypes (``uint8`` images) as they are."""
+    array = np.asarray(obs)
+    return array.astype(np.float32, copy=False) if array.dtype.kind == "f" else array
+
+
+def replay_dataset(dataset: Dataset, dataset_ratio: float, stored_action: Callable[[Any], np.ndarray]) -> Dataset:
+    """``dataset`` converted once to the dtypes replay stores, after checking that it can be mixed in.
+
+    Args:
+        dataset: the offline transitions ``[T, B, ...]``.
+        dataset_ratio: the dataset's share of an online minibatch, in ``[0, 1]``.
+        stored_action: env actions ``[T, B, ...]`` to actions as the agent's replay stores them.
+
+    Raises:
+        ValueError: ``dataset_ratio`` is outside ``[0, 1]``, or the dataset is empty.
+    """
+    if not 0.0 <= dataset_ratio <= 1.0:
+        raise ValueError(f"dataset_ratio = {dataset_ratio} is invalid: must be in [0, 1]")
+    if len(dataset) == 0:
+        raise ValueError("add_dataset: the dataset is empty")
+    b = dataset.batch
+    return Dataset(TransitionBatch(map_obs(stored_obs, b.obs), stored_action(b.action),
+                                   np.asarray(b.reward, dtype=np.float32), map_obs(stored_obs, b.next_obs),
+                                   np.asarray(b.terminated, dtype=bool), np.asarray(b.truncated, dtype=bool)),
+                   dataset.metadata)
 
 
 def mixed_sample(replay: Any, dataset: Dataset, n_minibatches: int, batch_size: int, dataset_ratio: float,

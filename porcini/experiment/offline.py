@@ -5,7 +5,8 @@ A run with ``data.dataset`` learns in two phases through the one Core (docs/offl
 1. offline: ``data.offline_steps`` gradient steps on the dataset alone (``Core.learn_offline``), an epoch every
    ``data.offline_steps_per_epoch`` of them; the phase's last epoch closes at the switch, even a partial one;
 2. online: ``steps`` env steps as in any run, with every minibatch mixing the dataset and the new transitions at
-   ``data.dataset_ratio`` (:meth:`~porcini.algorithms.actor_critic.common.OffPolicyAgent.add_dataset`).
+   ``data.dataset_ratio`` (:meth:`~porcini.algorithms.actor_critic.common.OffPolicyAgent.add_dataset`,
+   :meth:`~porcini.algorithms.value_based.dqn.DQN.add_dataset`).
 
 A log row's step is the run's training step: offline gradient steps, then (past the switch) those plus the env
 steps. Rows also carry ``data/offline_steps`` and ``data/online`` (0 before the switch, 1 after), so the switch is
@@ -49,8 +50,9 @@ def open_run_dataset(config: DataConfig, env_info: Any) -> Dataset:
 def check_learns_from_data(agent_cls: Any, algo_name: str) -> None:
     """Raise ConfigError unless agents of ``agent_cls`` take a dataset (``add_dataset``) and learn offline."""
     if not (hasattr(agent_cls, "add_dataset") and hasattr(agent_cls, "update")):
-        raise ConfigError(f"{algo_name} does not learn from a dataset; use bc, td3_bc, or an off-policy actor-critic "
-                          "(td3, sac, ddpg)")
+        raise ConfigError(f"{algo_name} does not learn from a dataset; use an offline algorithm (bc, td3_bc, iql, cql, "
+                          "discrete_cql), an off-policy actor-critic (td3, sac, ddpg, discrete_sac) or the DQN family "
+                          "(dqn, qr_dqn)")
 
 
 class RunData:

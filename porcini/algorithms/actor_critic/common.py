@@ -41,7 +41,7 @@ from porcini.core.batch import TransitionBatch
 from porcini.core.config import require
 from porcini.core.obs_tree import map_obs, obs_batch_size
 from porcini.data.dataset import Dataset
-from porcini.data.mixed import mixed_sample
+from porcini.data.mixed import mixed_sample, replay_dataset, stored_obs
 from porcini.envs.info import EnvInfo
 from porcini.errors import UnsupportedSpaceError
 from porcini.networks import NetArch, parse_net_arch
@@ -222,8 +222,8 @@ class OffPolicyAgent(Checkpointed, BaseAgent):
     def fit(self, batch: TransitionBatch) -> dict[str, float]:
         """Store the ``[T, B]`` batch, then run the updates it makes due; metrics of the last update."""
         # one dtype per field whatever the source (float64 rewards from Gymnasium, float32 from elsewhere)
-        stored = TransitionBatch(map_obs(_stored_obs, batch.obs), self._normalize(batch.action),
-                                 np.asarray(batch.reward, dtype=np.float32), map_obs(_stored_obs, batch.next_obs),
+        stored = TransitionBatch(map_obs(stored_obs, batch.obs), self._normalize(batch.action),
+                                 np.asarray(batch.reward, dtype=np.float32), map_obs(stored_obs, batch.next_obs),
                                  np.asarray(batch.terminated, dtype=bool), np.asarray(batch.truncated, dtype=bool),
                                  batch.extras)
         self.buffer.add(stored)
@@ -265,17 +265,10 @@ class OffPolicyAgent(Checkpointed, BaseAgent):
             ValueError: ``dataset_ratio`` is outside ``[0, 1]``, the dataset is empty, or the replay is hindsight
                 replay (its goals are relabelled from stored episodes, which a dataset does not join).
         """
-        if not 0.0 <= dataset_ratio <= 1.0:
-            raise ValueError(f"dataset_ratio = {dataset_ratio} is invalid: must be in [0, 1]")
-        if len(dataset) == 0:
-            raise ValueError("add_dataset: the dataset is empty")
+        dataset = replay_dataset(dataset, dataset_ratio, self._normalize)
         if self.config.replay != "uniform":
             raise ValueError(f"add_dataset needs replay='uniform'; {type(self).__name__} uses {self.config.replay!r}")
-        b = dataset.batch
-        stored = TransitionBatch(map_obs(_stored_obs, b.obs), self._normalize(b.action),
-                                 np.asarray(b.reward, dtype=np.float32), map_obs(_stored_obs, b.next_obs),
-                                 np.asarray(b.terminated, dtype=bool), np.asarray(b.truncated, dtype=bool))
-        self.dataset = Dataset(stored, dataset.metadata)
+        self.dataset = dataset
         self.dataset_ratio = float(dataset_ratio)
 
     def _normalize(self, action: Any) -> np.ndarray:
@@ -314,9 +307,3 @@ class OffPolicyAgent(Checkpointed, BaseAgent):
         self._pending = int(counters["pending"])
         self.buffer = make_replay_buffer(self.config, self.info)
         self.buffer.load_state_dict(state["buffer"], source=f"{type(self).__name__} state")
-
-
-def _stored_obs(obs: Any) -> np.ndarray:
-    """Observations as the replay buffer keeps them: floats as float32, other dtypes (``uint8`` images) as they are."""
-    array = np.asarray(obs)
-    return array.astype(np.float32, copy=False) if array.dtype.kind == "f" else array

@@ -9,9 +9,13 @@ the Q-network's loss (the paper's discrete-action CQL, built on QR-DQN there and
 :func:`~porcini.functional.discrete_cql_penalty` is the second term: it pushes ``Q`` down on every action in
 proportion to its softmax weight and up on the data's action, so actions the data never took in a state do not
 look better than those it did. Everything else — replay (n-step, prioritized), target updates, ε-greedy
-exploration when run online, counters, checkpoints — is :class:`~porcini.algorithms.value_based.dqn.DQN`'s; see
-its module docstring. A truncated transition bootstraps from its true successor; only ``terminated`` drops the
-bootstrap.
+exploration when run online, counters, checkpoints, learning from a dataset (``add_dataset``, ``update``) — is
+:class:`~porcini.algorithms.value_based.dqn.DQN`'s; see its module docstring. A truncated transition bootstraps
+from its true successor; only ``terminated`` drops the bootstrap.
+
+Offline (``porcini train discrete_cql ENV --dataset DATA --offline-steps N --steps 0``) the target network is
+updated every ``target_update_interval`` gradient steps; the default, 10,000 (DQN's, in env steps), is long for
+an offline run of a few thousand steps, so set it to a few hundred there.
 
 Metrics: ``loss_td`` is the TD term alone and ``loss_cql`` the penalty, each the mean over a fit's gradient steps.
 """
@@ -25,7 +29,6 @@ import torch
 from torch import Tensor
 
 from porcini.algorithms.value_based.dqn import DQN, DQNConfig
-from porcini.core.batch import TransitionBatch
 from porcini.core.config import require
 from porcini.envs.info import EnvInfo
 from porcini.functional import discrete_cql_penalty, td_loss
@@ -75,9 +78,9 @@ class DiscreteCQL(DQN):
         self._penalty_count += 1
         return loss_td.detach(), q.detach()
 
-    def fit(self, batch: TransitionBatch) -> dict[str, float]:
-        """DQN's fit; its metrics add ``loss_cql``, the mean penalty over the fit's gradient steps."""
-        metrics = super().fit(batch)
+    def _metrics(self, losses: Tensor, q: Tensor) -> dict[str, float]:
+        """DQN's metrics plus ``loss_cql``, the mean penalty over the fit's (or the update's) gradient steps."""
+        metrics = super()._metrics(losses, q)
         if self._penalty_count:
             metrics["loss_cql"] = self._penalty_sum.item() / self._penalty_count
             self._penalty_sum, self._penalty_count = torch.zeros((), device=self.device), 0

@@ -26,7 +26,7 @@ from porcini.data import HerReplayBuffer, PrioritizedReplayBuffer, ReplayBuffer
 from porcini.networks.optim import FlatAdam
 from porcini.networks.q_network import QNetwork
 
-__all__ = ["FlatAdam", "QNetwork", "n_step_window", "obs_tensor", "replay_to_torch", "sample_replay"]
+__all__ = ["FlatAdam", "QNetwork", "n_step_window", "obs_tensor", "one_step_sample", "replay_to_torch", "sample_replay"]
 
 
 def obs_tensor(obs: Any, space: gym.Space, device: torch.device) -> Any:
@@ -86,9 +86,14 @@ def sample_replay(buffer: ReplayBuffer | PrioritizedReplayBuffer | HerReplayBuff
         batch = buffer.sample_sequences(n, n_steps, rng)
     if n_steps > 1:
         return n_step_window(batch, gamma)._replace(**extra)
+    return one_step_sample(batch, gamma)._replace(**extra)
+
+
+def one_step_sample(batch: TransitionBatch, gamma: float) -> ReplaySample:
+    """Transitions ``[N, 1, ...]`` (a replay or dataset draw) as a one-step sample: ``discount = γ`` (NumPy)."""
     return ReplaySample(map_obs(lambda o: o[:, 0], batch.obs), batch.action[:, 0],
                         np.asarray(batch.reward[:, 0], dtype=np.float32), gamma, batch.terminated[:, 0],
-                        map_obs(lambda o: o[:, 0], batch.next_obs), **extra)
+                        map_obs(lambda o: o[:, 0], batch.next_obs))
 
 
 def replay_to_torch(s: ReplaySample, lead: tuple[int, ...], space: gym.Space, device: torch.device) -> ReplaySample:

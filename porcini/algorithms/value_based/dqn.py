@@ -31,6 +31,16 @@ Clocks and counters, matching Stable-Baselines3 (2.x) so benchmark configs do th
   steps act uniformly at random. The horizon is the run's length in env steps, which ``Core.learn`` tells the
   agent (``set_horizon``; SB3's ``total_timesteps``).
 
+Offline data: :meth:`DQN.add_dataset` makes a dataset replay content and :meth:`DQN.update` takes gradient steps
+without env steps (the offline phase, ``Core.learn_offline``). There is no env step to count there, so ``update``
+counts gradient steps: the target network is updated after every gradient step that brings ``n_updates`` to a
+multiple of ``target_update_interval`` (a call is cut at those steps), and ε does not move (nothing acts).
+Online, each minibatch then draws ``dataset_ratio`` of its transitions from the dataset
+(:func:`porcini.data.mixed.mixed_sample`), the target is updated by env steps as above, and there is no random
+warm-up (``learning_starts`` does not apply: the data is there from the start). A dataset takes one-step uniform
+replay: n-step runs would cross the seams between a dataset's stored columns and the online buffer, and priorities
+are not kept for dataset rows.
+
 Deviations from Mnih et al. 2015, all as in Stable-Baselines3: Adam instead of RMSProp, the Huber loss instead of
 clipping the TD error, gradient-norm clipping, target updates counted in env steps. For speed (never less work),
 the uniform-replay path samples the indices of all the fit's minibatches at once, converts them to torch once,
@@ -43,26 +53,28 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
 import torch
 from torch import nn
 
-from porcini.algorithms.hindsight import check_replay_fields, make_replay_buffer
-from porcini.algorithms.kit import Checkpointed, DeepConfig, ReplaySample, obs_to_tensor, seeded
+from porcini.algorithms.hindsight import make_replay_buffer
+from porcini.algorithms.kit import Checkpointed, ReplaySample, obs_to_tensor, seeded
 from porcini.algorithms.schedules import LinearSchedule, check_horizon, require_horizon
 from porcini.algorithms.space_hints import multi_action_hint
-from porcini.algorithms.value_based.common import replay_to_torch, sample_replay
+from porcini.algorithms.value_based.common import one_step_sample, replay_to_torch, sample_replay
+from porcini.algorithms.value_based.dqn_config import DQNConfig
 from porcini.core.agent import BaseAgent, q_value_explanation, steps_seen_in, supports_action_space
 from porcini.core.batch import TransitionBatch
-from porcini.core.config import build_config, require
+from porcini.core.config import build_config
 from porcini.core.obs_tree import map_obs, obs_batch_size
 from porcini.data import HerReplayBuffer, PrioritizedReplayBuffer, ReplayBuffer
+from porcini.data.dataset import Dataset
+from porcini.data.mixed import mixed_sample, replay_dataset
 from porcini.envs.info import EnvInfo
-from porcini.errors import UnsupportedSpaceError
+from porcini.errors import ConfigError, UnsupportedSpaceError
 from porcini.functional import double_q_target, polyak_update, q_learning_target, td_loss
 from porcini.networks.denormals import flush_denormals
 from porcini.networks.encoders import check_observation_space
@@ -73,88 +85,6 @@ from porcini.seeding import agent_rng
 TARGET_CHUNK_ROWS = 512
 """Rows per forward of the target network over a fit's minibatches: large enough to amortize per-call overhead,
 small enough for the activations to stay in cache (benchmarks/README.md, "Target network in chunks")."""
-
-
-@dataclass(frozen=True)
-class DQNConfig(DeepConfig):
-    """Hyperparameters of DQN; names and defaults follow Stable-Baselines3."""
-
-    learning_rate: float = 1e-4
-    """Adam step size."""
-    buffer_size: int = 1_000_000
-    """Replay capacity in transitions (summed over envs)."""
-    learning_starts: int = 100
-    """Env steps collected (acting uniformly at random) before the first gradient step."""
-    batch_size: int = 32
-    """Transitions per minibatch."""
-    tau: float = 1.0
-    """Target update weight: 1 copies the online network, < 1 is Polyak averaging."""
-    train_freq: int = 4
-    """Env steps (summed over envs) between fits."""
-    gradient_steps: int = 1
-    """Gradient steps per fit; -1: as many as env steps in the fit's batch."""
-    target_update_interval: int = 10_000
-    """Env steps between target-network updates."""
-    exploration_fraction: float = 0.1
-    """Fraction of the run (its horizon in env steps) over which ε decays linearly."""
-    exploration_initial_eps: float = 1.0
-    """ε at the start."""
-    exploration_final_eps: float = 0.05
-    """ε after the decay."""
-    max_grad_norm: float | None = 10.0
-    """Clip the gradient's global norm to this; None: no clipping."""
-    n_steps: int = 1
-    """Steps of the TD target (1: one-step Q-learning)."""
-    double_q: bool = False
-    """Double DQN target: the online network selects the next action, the target network evaluates it."""
-    dueling: bool = False
-    """Dueling head ``V + A - mean A`` instead of a linear Q head."""
-    replay: str = "uniform"
-    """``"uniform"``, or ``"her"``: hindsight experience replay on a goal env (:mod:`porcini.algorithms.hindsight`)."""
-    her_strategy: str = "future"
-    """With ``replay="her"``: where hindsight goals come from, ``"future"``, ``"final"`` or ``"episode"``."""
-    her_n_sampled_goal: int = 4
-    """With ``replay="her"``: relabelled goals per real one (a sample is relabelled with probability k / (k + 1))."""
-    prioritized_replay: bool = False
-    """Proportional prioritized replay (sum-tree) with importance weights."""
-    prioritized_replay_alpha: float = 0.6
-    """Priority exponent α (0: uniform)."""
-    prioritized_replay_beta0: float = 0.4
-    """Initial importance-weight exponent β, annealed linearly to 1 by the run's end."""
-    prioritized_replay_eps: float = 1e-6
-    """Added to every ``|TD error|`` so no transition becomes unsampleable."""
-    loss: Literal["huber", "mse"] = "huber"
-    """Regression loss on the TD error (SB3: Huber, i.e. smooth L1)."""
-    net_arch: tuple[int, ...] = (64, 64)
-    """Hidden widths of the Q network (after the CNN for images)."""
-    activation: str = "relu"
-    """Hidden activation."""
-    features_dim: int = 512
-    """Output width of the CNN for image observations."""
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        o = type(self).__name__
-        for name in ("buffer_size", "batch_size", "train_freq", "target_update_interval", "n_steps", "features_dim"):
-            value = getattr(self, name)
-            require(isinstance(value, int) and value >= 1, o, name, value, "an int >= 1")
-        require(isinstance(self.learning_starts, int) and self.learning_starts >= 0, o, "learning_starts",
-                self.learning_starts, "an int >= 0")
-        require(isinstance(self.gradient_steps, int) and self.gradient_steps >= -1, o, "gradient_steps",
-                self.gradient_steps, "an int >= 0, or -1 (as many as env steps per fit)")
-        require(0 < self.tau <= 1, o, "tau", self.tau, "in (0, 1]")
-        for name in ("exploration_fraction", "exploration_initial_eps", "exploration_final_eps",
-                     "prioritized_replay_beta0"):
-            require(0 <= getattr(self, name) <= 1, o, name, getattr(self, name), "in [0, 1]")
-        require(self.prioritized_replay_alpha >= 0, o, "prioritized_replay_alpha", self.prioritized_replay_alpha,
-                ">= 0")
-        require(self.prioritized_replay_eps > 0, o, "prioritized_replay_eps", self.prioritized_replay_eps, "> 0")
-        require(self.loss in ("huber", "mse"), o, "loss", self.loss, "'huber' or 'mse'")
-        check_replay_fields(self)
-        her = self.replay == "her"
-        require(not (her and self.prioritized_replay), o, "prioritized_replay", self.prioritized_replay,
-                "False with replay='her' (hindsight replay samples uniformly)")
-        require(not her or self.n_steps == 1, o, "n_steps", self.n_steps, "1 with replay='her' (one-step targets)")
 
 
 class DQN(Checkpointed, BaseAgent):
@@ -201,6 +131,8 @@ class DQN(Checkpointed, BaseAgent):
         self.behaviour_steps = 0  # observations answered by act(explore=True): the clock of ε and the warm-up
         self.steps_seen = 0  # transitions added to the buffer: the clock of learning_starts, targets and β
         self.n_updates = 0
+        self.dataset: Dataset | None = None  # offline transitions as the buffer stores them (add_dataset)
+        self.dataset_ratio = 0.5
 
     def _build_network(self, info: EnvInfo) -> nn.Module:
         c = self.config
@@ -222,14 +154,14 @@ class DQN(Checkpointed, BaseAgent):
 
     @property
     def exploration_rate(self) -> float:
-        """The ε the next exploring ``act`` uses (1 during the warm-up of ``learning_starts`` steps).
+        """The ε the next exploring ``act`` uses (1 during the warm-up of ``learning_starts`` steps, if no dataset).
 
         Raises:
             HorizonError: ε decays over the run and no horizon was set (checked from the first call on).
         """
         if self.epsilon is None:
             self.epsilon = self._epsilon_schedule()
-        if self.behaviour_steps < self.config.learning_starts:
+        if self.behaviour_steps < self.config.learning_starts and self.dataset is None:
             return 1.0
         return self.epsilon(self.behaviour_steps)
 
@@ -282,14 +214,67 @@ class DQN(Checkpointed, BaseAgent):
         before, self.steps_seen = self.steps_seen, self.steps_seen + n_new
         n_grad = c.gradient_steps if c.gradient_steps >= 0 else n_new
         rows = len(self.buffer) // batch.n_envs
-        if self.steps_seen <= c.learning_starts or n_grad == 0 or rows < c.n_steps:
+        warm_up = c.learning_starts if self.dataset is None else 0
+        if self.steps_seen <= warm_up or n_grad == 0 or rows < c.n_steps:
             return {}
         k = self.steps_seen // c.target_update_interval - before // c.target_update_interval
         if k > 0:  # SB3's k updates while collecting, with the online net unchanged, as one (module docstring)
             polyak_update(self.target_net, self.q_net, 1.0 - (1.0 - c.tau) ** k)
-        train = self._train_prioritized if c.prioritized_replay else self._train_uniform
-        losses, q = train(n_grad)
+        losses, q = self._train(n_grad)
         self.n_updates += n_grad
+        return self._metrics(losses, q)
+
+    @flush_denormals
+    def update(self, n_updates: int) -> dict[str, float]:
+        """Take ``n_updates`` gradient steps on replay content (dataset and buffer), no env step; their metrics.
+
+        ``Core.learn_offline`` calls it. The target network is updated after every gradient step that brings
+        ``n_updates`` to a multiple of ``target_update_interval`` (module docstring); ε does not move.
+
+        Raises:
+            ValueError: there is nothing to learn from (no dataset and an empty buffer).
+        """
+        if n_updates <= 0:
+            return {}
+        if self.dataset is None and len(self.buffer) == 0:
+            raise ValueError(f"{type(self).__name__}.update: no transitions; call add_dataset(dataset) first")
+        c, left, losses, qs = self.config, n_updates, [], []
+        while left > 0:
+            n = min(left, c.target_update_interval - self.n_updates % c.target_update_interval)
+            loss, q = self._train(n)
+            losses.append(loss)
+            qs.append(q)
+            self.n_updates += n
+            left -= n
+            if self.n_updates % c.target_update_interval == 0:
+                polyak_update(self.target_net, self.q_net, c.tau)
+        return self._metrics(torch.cat(losses), torch.cat(qs))
+
+    def add_dataset(self, dataset: Dataset, dataset_ratio: float = 0.5) -> None:
+        """Learn from ``dataset`` as replay content (offline learning, offline -> online).
+
+        All of a minibatch comes from it while no online transition exists, then ``dataset_ratio`` of each one.
+
+        Raises:
+            ValueError: ``dataset_ratio`` is outside ``[0, 1]`` or the dataset is empty.
+            ConfigError: the replay is not one-step uniform replay (``n_steps``, ``prioritized_replay``, hindsight).
+        """
+        dataset = replay_dataset(dataset, dataset_ratio, lambda action: np.asarray(action, dtype=np.int64))
+        c, owner = self.config, type(self).__name__
+        for field, value, needed in (("n_steps", c.n_steps, 1), ("prioritized_replay", c.prioritized_replay, False),
+                                     ("replay", c.replay, "uniform")):
+            if value != needed:
+                raise ConfigError(f"{owner} learns from a dataset with one-step uniform replay only, but {field} = "
+                                  f"{value!r}; set {field}={needed!r}")
+        self.dataset, self.dataset_ratio = dataset, float(dataset_ratio)
+
+    def _train(self, n_grad: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """``n_grad`` gradient steps; their losses and ``Q(s, a)`` ``[n_grad, batch_size]`` (no counters moved)."""
+        return self._train_prioritized(n_grad) if self.config.prioritized_replay else self._train_uniform(n_grad)
+
+    def _metrics(self, losses: torch.Tensor, q: torch.Tensor) -> dict[str, float]:
+        """A fit's or an update's metrics from its gradient steps' losses and ``Q(s, a)``."""
+        c = self.config
         metrics = {"loss_td": losses.mean().item(), "q_mean": q.mean().item()}
         if self.epsilon is not None:  # known once the agent explored or has a horizon; fitting alone needs neither
             metrics["exploration_rate"] = self.exploration_rate
@@ -300,6 +285,10 @@ class DQN(Checkpointed, BaseAgent):
 
     def _sample(self, n: int, lead: tuple[int, ...]) -> ReplaySample:
         c = self.config
+        if self.dataset is not None:  # one-step uniform replay (add_dataset): n is n // batch_size minibatches
+            drawn = mixed_sample(self.buffer, self.dataset, n // c.batch_size, c.batch_size, self.dataset_ratio,
+                                 self.rng)
+            return replay_to_torch(one_step_sample(drawn, c.gamma), lead, self.info.observation_space, self.device)
         beta = self.beta if c.prioritized_replay else 1.0  # uniform replay has no importance weights
         s = sample_replay(self.buffer, n, self.rng, c.gamma, c.n_steps, beta)
         return replay_to_torch(s, lead, self.info.observation_space, self.device)
