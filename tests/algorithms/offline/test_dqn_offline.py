@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from porcini import Core, make_env
-from porcini.algorithms import DiscreteCQL, QRDQN
+from porcini.algorithms import QRDQN, DiscreteCQL
 from porcini.algorithms.value_based.dqn import DQN
 from porcini.core.batch import TransitionBatch
 from porcini.data import Dataset, collect_dataset

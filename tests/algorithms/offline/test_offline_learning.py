@@ -1,8 +1,8 @@
 """Offline learning (``-m slow``): discrete CQL on a noisy CartPole dataset, IQL and CQL on a noisy Pendulum one.
 
-The datasets are recorded here from scripted controllers with noise (no training run needed): the agents fill
-their replay buffer from the dataset and run gradient steps on it without env steps, as the offline loop does,
-and are then evaluated in the env.
+The datasets are recorded here from scripted controllers with noise (no training run needed). Discrete CQL learns
+through the offline loop (``add_dataset``, ``Core.learn_offline``); IQL and CQL fill their replay buffer from the
+dataset and run gradient steps on it without env steps, as the offline loop does. Each is then evaluated in the env.
 """
 
 from __future__ import annotations
@@ -13,12 +13,11 @@ import numpy as np
 import pytest
 import torch
 
-from porcini import make_env
+from porcini import Core, make_env
 from porcini.algorithms import CQL, IQL, DiscreteCQL
 from porcini.algorithms.actor_critic.common import as_sample
 from porcini.core.evaluation import run_episodes
 from porcini.data import Dataset, collect_dataset
-from porcini.functional import polyak_update
 
 pytestmark = pytest.mark.slow
 
@@ -79,20 +78,27 @@ def train_actor_critic(agent: Any, dataset: Dataset, n_updates: int) -> None:
             agent.n_updates += 1
 
 
-def test_discrete_cql_on_a_noisy_cartpole_dataset_reaches_400():
+@pytest.fixture(scope="module")
+def cartpole_offline_data() -> Dataset:
+    """The CartPole dataset discrete CQL learns from: the controller with 60% random actions, 20,000 steps."""
+    return cartpole_dataset(epsilon=0.6, steps=20_000, seed=0)
+
+
+def test_discrete_cql_on_a_noisy_cartpole_dataset_reaches_400_in_4_of_5_seeds(cartpole_offline_data):
     torch.set_num_threads(1)
-    dataset = cartpole_dataset(epsilon=0.6, steps=20_000, seed=0)
-    data_returns = episode_returns(dataset)
+    data_returns = episode_returns(cartpole_offline_data)
     assert data_returns.mean() < 150  # the data is far from the controller's 500
-    env = make_env("CartPole-v1", seed=0)
-    agent = DiscreteCQL(env.info, learning_starts=10**9, batch_size=64, learning_rate=1e-3, cql_alpha=1.0)
-    agent.fit(dataset.batch)
-    for _ in range(10):  # 5,000 gradient steps, the target copied every 500
-        polyak_update(agent.target_net, agent.q_net, 1.0)
-        agent._train_uniform(500)
-    record = run_episodes(agent, make_env("CartPole-v1", seed=100), 10)
-    print(f"discrete_cql: data mean {data_returns.mean():.1f}, evaluation {record.mean_return():.1f}")
-    assert record.mean_return() >= 400, (record.returns, data_returns.mean())
+    returns = []
+    for seed in range(5):  # 5,000 gradient steps through the offline loop, the target copied every 500
+        env = make_env("CartPole-v1", seed=seed)
+        agent = DiscreteCQL(env.info, seed=seed, batch_size=64, learning_rate=1e-3, cql_alpha=1.0,
+                            target_update_interval=500)
+        agent.add_dataset(cartpole_offline_data)
+        Core(agent, env, progress=False).learn_offline(5_000)
+        assert agent.n_updates == 5_000 and agent.steps_seen == 0
+        returns.append(run_episodes(agent, make_env("CartPole-v1", seed=100 + seed), 10).mean_return())
+    print(f"discrete_cql: data mean {data_returns.mean():.1f}, evaluations {[round(r, 1) for r in returns]}")
+    assert sum(r >= 400 for r in returns) >= 4, (returns, data_returns.mean())
 
 
 @pytest.mark.parametrize("algo", ["iql", "cql"])
