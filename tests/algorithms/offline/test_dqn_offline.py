@@ -171,11 +171,15 @@ def test_same_seed_gives_the_same_parameters_offline_and_another_seed_does_not(n
     assert same(first, second) and not same(first, other)
 
 
-def test_qr_dqn_learns_offline_through_the_same_kit():
-    agent = QRDQN(make_env("CartPole-v1").info, n_quantiles=5, **SMALL)
+@pytest.mark.parametrize(("cls", "extra"), [(QRDQN, {"n_quantiles": 5, "double_q": True}),
+                                           (DQN, {"double_q": True, "dueling": True})])
+def test_qr_dqn_and_double_dqn_learn_offline_through_the_same_kit(cls, extra):
+    agent = cls(make_env("CartPole-v1").info, **SMALL, **extra)
     agent.add_dataset(cartpole_data())
-    Core(agent, make_env("CartPole-v1", seed=0), progress=False).learn_offline(12)
-    assert agent.n_updates == 12 and len(agent.buffer) == 0
+    before = params(agent)
+    metrics = Core(agent, make_env("CartPole-v1", seed=0), progress=False).learn_offline(12).last_metrics
+    assert agent.n_updates == 12 and len(agent.buffer) == 0 and np.isfinite(metrics["loss_td"])
+    assert all(not torch.equal(before[k], v) for k, v in params(agent).items() if k.startswith("q_net"))
 
 
 @pytest.mark.parametrize(("field", "value", "fix"), [("n_steps", 3, "set n_steps=1"),
