@@ -102,7 +102,8 @@ def write_dataset(path: Path, episodes: int, seed: int = 0, random_share: float 
     flat = {name: np.concatenate([getattr(e, name)[:, 0] for e in parts]) for name in fields}
     np.savez(path, **flat)
     returns = [float(e.reward.sum()) for e in parts]
-    return {"transitions": len(flat["reward"]), "episodes": len(parts), "return_mean": round(float(np.mean(returns)), 1),
+    return {"transitions": len(flat["reward"]), "episodes": len(parts),
+            "return_mean": round(float(np.mean(returns)), 1),
             "return_best_decile": round(float(np.percentile(returns, 90)), 1)}
 
 
