@@ -16,8 +16,9 @@ cannot hold the final observation of a truncated episode, so it drops each episo
 
 d3rlpy pins gymnasium 1.0.0, so it runs in its own virtual environment, made once under
 ``benchmarks/.venvs/`` (or ``--venv DIR``): the torch version of this interpreter first (a CPU build; a bare
-torch requirement could pull a CUDA build), then ``d3rlpy==2.8.1``. Both libraries run one after the other in
-fresh subprocesses with ``--threads`` torch threads. porcini flushes subnormal floats while fitting
+torch requirement could pull a CUDA build), then ``d3rlpy==2.8.1``, through pip's own configuration (where it
+finds no CPU wheel of that version, install one into the venv by hand and rerun). Both libraries run one after
+the other in fresh subprocesses with ``--threads`` torch threads. porcini flushes subnormal floats while fitting
 (``porcini.networks.denormals``); ``--peer-flush-denormals`` turns the same CPU mode on for d3rlpy.
 
 The shared settings (``SETTINGS``, printed at the start) are the papers' and both libraries' defaults where they
