@@ -13,17 +13,19 @@ Each recipe trains (or not) a porcini agent with its config of record and record
   point where DQN reaches a third of the expert return.
 
 "A third of the expert" is D4RL's normalized score ``(R - R_random) / (R_expert - R_random)`` reaching 1/3. The run
-is evaluated every ``eval_every`` env steps (``eval_episodes`` episodes from the same start states each time) and
-stopped at the first evaluation at or above ``R_random + (R_expert - R_random) / 3``, or at the end of the config
-of record's ``steps`` if none is (the metadata's ``reached`` says which). The evaluation measures the policy whose
-data is kept: Pendulum's exploring SAC policy (the one ``pendulum-medium`` records), CartPole's greedy DQN policy
-(DQN's usual evaluation). ``R_random`` and ``R_expert`` on Pendulum are the mean returns of ``pendulum-random`` and
-``pendulum-expert`` (built first if need be); on CartPole ``R_expert`` is 500, the most an episode can return,
-which DQN's config of record reaches, and ``R_random`` the mean return of random episodes recorded with the recipe's
-seed. Schedules that span a run (DQN's ε) keep the config of record's horizon, so a stopped run is the start of a
-full one. A replay dataset holds the transitions in the order they were stored, one env column; it ends where the
-run stopped, so its last episode may be unfinished (no end flag: :meth:`~porcini.data.Dataset.episode_bounds` counts
-it, :func:`~porcini.data.dataset_stats.complete_episode_returns` leaves it out).
+is evaluated from the same start states each time and stopped at the first evaluation at or above ``R_random +
+(R_expert - R_random) / 3``, or at the end of the config of record's ``steps`` if none is (the metadata's
+``reached`` says which, ``evaluations`` lists them). The evaluation measures the policy whose data is kept: on
+Pendulum the exploring SAC policy that ``pendulum-medium`` records, every 200 env steps (one episode), over 50
+episodes (as many as the recording: Pendulum's returns depend much on the start state); on CartPole the greedy DQN
+policy (DQN's usual evaluation), every 512 env steps (two of its fits), over 10 episodes. On Pendulum ``R_random``
+and ``R_expert`` are the mean returns of ``pendulum-random`` and ``pendulum-expert`` (built first if need be); on
+CartPole ``R_expert`` is 500, the most an episode can return, which DQN's config of record reaches, and ``R_random``
+the mean return of 100 random episodes recorded with the recipe's seed. Schedules that span a run (DQN's ε) keep the
+config of record's horizon, so a stopped run is the start of a full one. A replay dataset holds the transitions in
+the order they were stored, one env column; it ends where the run stopped, so its last episode may be unfinished (no
+end flag: :meth:`~porcini.data.Dataset.episode_bounds` counts it,
+:func:`~porcini.data.dataset_stats.complete_episode_returns` leaves it out).
 
 :func:`reference_dataset` builds a dataset on first use into a cache folder and returns its path on later calls.
 ``scale`` multiplies each recipe's budget (training steps, recorded episodes) for quick trials; datasets of another
@@ -275,7 +277,9 @@ def _pendulum_medium(scale: float, root: Path) -> dict[str, Dataset]:
 
     r_random = _mean_return(load_dataset(reference_dataset("pendulum-random", root, scale=scale)))
     r_expert = _mean_return(load_dataset(reference_dataset("pendulum-expert", root, scale=scale)))
-    run = _train("sac", "Pendulum-v1", 1, scale, _target(r_random, r_expert), eval_every=400, eval_explore=True)
+    # as many episodes as the recording, from other start states: the recording's mean return is the evaluation's
+    run = _train("sac", "Pendulum-v1", 1, scale, _target(r_random, r_expert), eval_every=200, eval_explore=True,
+                 eval_episodes=50)
     metadata = {"random_return": r_random, "expert_return": r_expert, **run.metadata}
     medium = _collect("Pendulum-v1", lambda env: lambda obs: run.agent.act(obs, explore=True), _budget(50, scale),
                       1001, {"policy": "sac, stochastic", **metadata})
@@ -286,7 +290,7 @@ def _pendulum_medium(scale: float, root: Path) -> dict[str, Dataset]:
 def _cartpole_medium_replay(scale: float, root: Path) -> dict[str, Dataset]:
     r_random = _mean_return(_collect("CartPole-v1", None, 100, 0, {}))
     r_expert = 500.0
-    run = _train("dqn", "CartPole-v1", 0, scale, _target(r_random, r_expert), eval_every=1024, eval_explore=False)
+    run = _train("dqn", "CartPole-v1", 0, scale, _target(r_random, r_expert), eval_every=512, eval_explore=False)
     return {"cartpole-medium-replay": Dataset(run.replay, {
         "env_id": "CartPole-v1", "policy": "dqn replay buffer", "random_return": r_random, "expert_return": r_expert,
         **run.metadata})}
