@@ -6,7 +6,6 @@ from porcini.data.dataset_stats import describe_dataset
 from porcini.data.her import HerReplayBuffer
 from porcini.data.minari_io import read_minari, write_minari
 from porcini.data.prioritized import PrioritizedReplayBuffer, PrioritizedSample
-from porcini.data.reference import reference_dataset, reference_datasets
 from porcini.data.replay import ReplayBuffer
 from porcini.data.sources import open_dataset, write_dataset
 from porcini.data.sum_tree import SumTree
@@ -26,8 +25,6 @@ __all__ = [
     "load_dataset",
     "open_dataset",
     "read_minari",
-    "reference_dataset",
-    "reference_datasets",
     "save_dataset",
     "write_dataset",
     "write_minari",

@@ -1,7 +1,7 @@
 """The dataset commands of the ``porcini`` CLI: ``collect``, ``dataset info`` and ``dataset reference``.
 
 ``collect`` records a policy, ``dataset info`` prints a dataset's statistics, ``dataset reference`` builds the
-reference datasets (:mod:`porcini.data.reference`).
+reference datasets (:mod:`porcini.experiment.reference_datasets`).
 
 They follow the CLI's contract (:mod:`porcini.experiment.cli`): a user error is one line and exit code 2, and
 ``--json`` prints one JSON object as the last stdout line.
@@ -84,7 +84,12 @@ def register(main: click.Group, errors: Callable[[Any], Any]) -> None:
         """Build the reference datasets NAME (or --all) on first use and print their statistics; no NAME lists them."""
         from porcini.data.dataset import load_dataset
         from porcini.data.dataset_stats import describe_dataset, format_description
-        from porcini.data.reference import check_names, dataset_root, reference_dataset, reference_datasets
+        from porcini.experiment.reference_datasets import (
+            check_names,
+            dataset_root,
+            reference_dataset,
+            reference_datasets,
+        )
 
         available = reference_datasets()
         if build_all and names:

@@ -1,6 +1,6 @@
 """Offline RL on the reference datasets (``-m slow``): each criterion must hold for at least 4 of 5 seeds.
 
-The datasets come from :func:`porcini.data.reference.reference_dataset` (built on first use into
+The datasets come from :func:`porcini.experiment.reference_datasets.reference_dataset` (built on first use into
 ``$PORCINI_DATASETS``, else ``~/.cache/porcini/datasets``; building the Pendulum suite trains SAC twice). Seeds
 run one after the other in this process with one torch thread; a criterion stops at the seed that decides it
 (4 passes, or 2 failures). Every seed prints its returns and wall time (``pytest -m slow -s``).
@@ -25,7 +25,7 @@ from porcini.core.callbacks import Callback
 from porcini.core.evaluation import run_episodes
 from porcini.data import Dataset, collect_dataset, load_dataset
 from porcini.data.dataset_stats import complete_episode_returns
-from porcini.data.reference import reference_dataset
+from porcini.experiment.reference_datasets import reference_dataset
 
 pytestmark = pytest.mark.slow
 

@@ -17,15 +17,15 @@ from click.testing import CliRunner
 from porcini.data import load_dataset
 from porcini.data.dataset_stats import complete_episode_returns
 from porcini.data.fingerprint import dataset_fingerprint
-from porcini.data.reference import (
+from porcini.data.validation import DatasetError
+from porcini.experiment.cli import main
+from porcini.experiment.reference_datasets import (
     RECIPES,
     _train,
     reference_dataset,
     reference_datasets,
     reference_path,
 )
-from porcini.data.validation import DatasetError
-from porcini.experiment.cli import main
 
 TINY = 0.01
 SMALL = 0.006  # SAC: 120 env steps, 20 gradient steps
@@ -77,7 +77,7 @@ def test_two_processes_building_the_same_dataset_build_it_once(tmp_path):
     """Real processes: the second waits on the first's lock, then reads its file; the file loads intact."""
     script = textwrap.dedent(f"""
         import time
-        from porcini.data import reference
+        from porcini.experiment import reference_datasets as reference
         recipe = reference.RECIPES["pendulum-random"]
         def counted(scale, root):
             with open({str(tmp_path / "builds.txt")!r}, "a") as f:
