@@ -51,6 +51,27 @@ def describe_dataset(dataset: Dataset) -> dict[str, Any]:
     }
 
 
+def complete_episode_returns(dataset: Dataset) -> np.ndarray:
+    """The return of each episode of ``dataset`` that ends in it (``terminated | truncated``); unfinished tails are out.
+
+    A replay buffer's contents end where its run stopped, often in the middle of an episode: that tail's return is
+    not an episode's return.
+
+    Example:
+        >>> import numpy as np
+        >>> from porcini.core.batch import TransitionBatch
+        >>> ds = Dataset(TransitionBatch(obs=np.zeros((3, 1, 2)), action=np.zeros((3, 1), np.int64),
+        ...     reward=np.array([[1.0], [2.0], [4.0]]), next_obs=np.zeros((3, 1, 2)),
+        ...     terminated=np.array([[False], [True], [False]]), truncated=np.zeros((3, 1), bool)))
+        >>> complete_episode_returns(ds)
+        array([3.])
+    """
+    end = np.asarray(dataset.batch.episode_end, bool)
+    reward = np.asarray(dataset.batch.reward, dtype=np.float64)
+    return np.array([reward[start:stop, env].sum() for env, start, stop in dataset.episode_bounds()
+                     if end[stop - 1, env]], dtype=np.float64)
+
+
 def format_description(description: dict[str, Any], source: str) -> str:
     """The lines ``porcini dataset info`` prints for the statistics ``description`` of ``source``."""
     d = description

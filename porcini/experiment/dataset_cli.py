@@ -1,4 +1,7 @@
-"""The dataset commands of the ``porcini`` CLI: ``collect`` (record a policy) and ``dataset info`` (statistics).
+"""The dataset commands of the ``porcini`` CLI: ``collect``, ``dataset info`` and ``dataset reference``.
+
+``collect`` records a policy, ``dataset info`` prints a dataset's statistics, ``dataset reference`` builds the
+reference datasets (:mod:`porcini.experiment.reference_datasets`).
 
 They follow the CLI's contract (:mod:`porcini.experiment.cli`): a user error is one line and exit code 2, and
 ``--json`` prints one JSON object as the last stdout line.
@@ -66,3 +69,46 @@ def register(main: click.Group, errors: Callable[[Any], Any]) -> None:
             sys.stdout.write(json.dumps({"source": source, **description}) + "\n")
             return
         click.echo(format_description(description, source))
+
+    @dataset_group.command(name="reference")
+    @click.argument("names", nargs=-1, metavar="[NAME ...]")
+    @click.option("--all", "build_all", is_flag=True, help="Build every reference dataset.")
+    @click.option("--root", type=click.Path(file_okay=False), default=None, metavar="DIR",
+                  help="Cache folder (default: $PORCINI_DATASETS, else ~/.cache/porcini/datasets).")
+    @click.option("--scale", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
+                  help="Fraction of each recipe's budget, for a quick trial (cached under its own name).")
+    @click.option("--json", "as_json", is_flag=True, help="Print the datasets' statistics as one JSON line.")
+    @errors
+    def reference_command(names: tuple[str, ...], build_all: bool, root: str | None, scale: float,
+                          as_json: bool) -> None:
+        """Build the reference datasets NAME (or --all) on first use and print their statistics; no NAME lists them."""
+        from porcini.data.dataset import load_dataset
+        from porcini.data.dataset_stats import describe_dataset, format_description
+        from porcini.experiment.reference_datasets import (
+            check_names,
+            dataset_root,
+            reference_dataset,
+            reference_datasets,
+        )
+
+        available = reference_datasets()
+        if build_all and names:
+            raise click.UsageError("give dataset names or --all, not both")
+        if not names and not build_all:
+            if as_json:
+                sys.stdout.write(json.dumps({"root": str(dataset_root(root)), "available": available}) + "\n")
+                return
+            for name, description in available.items():
+                click.echo(f"{name}: {description}")
+            click.echo("build them with: porcini dataset reference NAME ... (or --all)")
+            return
+        check_names(names)  # every name, before anything is built
+        built = {}
+        for name in (list(available) if build_all else names):
+            path = reference_dataset(name, root, scale=scale)
+            built[name] = {"path": str(path), **describe_dataset(load_dataset(path))}
+            if not as_json:
+                click.echo(format_description(built[name], name))
+                click.echo(f"  at {path}")
+        if as_json:
+            sys.stdout.write(json.dumps({"root": str(dataset_root(root)), "datasets": built}) + "\n")
