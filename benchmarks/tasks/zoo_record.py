@@ -4,7 +4,7 @@
 agent trained once, on LunarLander-v2 for the LunarLander entries; this module trains porcini through its config of
 record (``porcini train ALGO ENV``, the run ``porcini bench`` makes) and SB3 through the same Zoo entry on the same
 env version, so that ``final_returns.py`` can compare the two over seeds. Tasks built on it:
-``a2c_lunarlander``, ``dqn_lunarlander``.
+``a2c_lunarlander``, ``dqn_lunarlander``, ``dqn_mountaincar``.
 """
 
 from __future__ import annotations
