@@ -21,6 +21,18 @@ TARGETS = "minari:NAME|PATH.npz"
 
 def register(main: click.Group, errors: Callable[[Any], Any]) -> None:
     """Add ``collect`` and the ``dataset`` group to the CLI group ``main``, their errors handled by ``errors``."""
+    _add_collect(main, errors)
+
+    @main.group(name="dataset")
+    def dataset_group() -> None:
+        """Inspect datasets: local Minari ones (minari:NAME) and porcini .npz files."""
+
+    _add_info(dataset_group, errors)
+    _add_reference(dataset_group, errors)
+
+
+def _add_collect(main: click.Group, errors: Callable[[Any], Any]) -> None:
+    """The ``collect`` command."""
 
     @main.command(name="collect")
     @click.argument("policy", metavar="RUN_DIR|random")
@@ -51,9 +63,9 @@ def register(main: click.Group, errors: Callable[[Any], Any]) -> None:
         click.echo(format_description(result, target))
         click.echo(f"written to {result['to']}")
 
-    @main.group(name="dataset")
-    def dataset_group() -> None:
-        """Inspect datasets: local Minari ones (minari:NAME) and porcini .npz files."""
+
+def _add_info(dataset_group: click.Group, errors: Callable[[Any], Any]) -> None:
+    """The ``dataset info`` command."""
 
     @dataset_group.command(name="info")
     @click.argument("source", metavar=TARGETS)
@@ -69,6 +81,10 @@ def register(main: click.Group, errors: Callable[[Any], Any]) -> None:
             sys.stdout.write(json.dumps({"source": source, **description}) + "\n")
             return
         click.echo(format_description(description, source))
+
+
+def _add_reference(dataset_group: click.Group, errors: Callable[[Any], Any]) -> None:
+    """The ``dataset reference`` command."""
 
     @dataset_group.command(name="reference")
     @click.argument("names", nargs=-1, metavar="[NAME ...]")
