@@ -1,8 +1,6 @@
 """Runs of the DQN family on a dataset: the CLI offline, exact resume, offline -> online, refusals."""
 
 import json
-import os
-import signal
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +9,6 @@ import torch
 from click.testing import CliRunner
 
 from porcini import make_env
-from porcini.core import Callback
 from porcini.data import collect_dataset, save_dataset
 from porcini.experiment.checkpoint import load_checkpoint
 from porcini.experiment.cli import main
@@ -19,6 +16,8 @@ from porcini.experiment.experiment import Experiment
 from porcini.experiment.interrupt import TrainingInterrupted
 from porcini.experiment.launch import resolve
 from porcini.experiment.loggers import read_metrics_csv
+
+from .test_offline_runs import SignalAtEpoch, agent_parameters
 
 # the DQN config of record on CartPole fits 128 gradient steps every 256 env steps: a small run fits every 4
 SMALL = ["net_arch=[16,16]", "batch_size=32", "eval_episodes=1", "log.sinks=[csv]", "train_freq=4",
@@ -60,22 +59,6 @@ def test_cli_trains_discrete_cql_offline_from_a_dataset(tmp_path, dataset_path):
     assert all(np.isfinite(r["eval_return_mean"]) and r["loss/cql"] > 0 for r in rows)
     checkpoint = load_checkpoint(run_dir / "checkpoints" / "last.pt")
     assert checkpoint["data"]["source"] == str(dataset_path) and checkpoint["agent"]["behaviour_steps"] == 0
-
-
-class SignalAtEpoch(Callback):
-    """Sends this process SIGTERM after the given epoch: the run stops there as under a scheduler's preemption."""
-
-    def __init__(self, epoch):
-        self.epoch = epoch
-
-    def on_epoch_end(self, core):
-        if core.epochs == self.epoch:
-            os.kill(os.getpid(), signal.SIGTERM)
-
-
-def agent_parameters(run_dir):
-    modules = load_checkpoint(Path(run_dir) / "checkpoints" / "last.pt")["agent"]["modules"]
-    return {f"{m}.{k}": v for m, state in modules.items() for k, v in state.items()}
 
 
 @pytest.mark.filterwarnings("error::porcini.experiment.envs.ResumeWarning")  # the env's first reset is to come
