@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+import copy
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import gymnasium as gym
 import numpy as np
@@ -21,6 +22,10 @@ class Agent(Protocol):
     Agents whose actions depend on the history (a recurrent policy) may also define ``recurrent_state()`` and
     ``set_recurrent_state(state)`` (see :class:`BaseAgent`): evaluation then sets the training state aside, runs
     its own episodes from a fresh state (calling ``reset`` at their ends), and puts the training state back.
+
+    Agents whose exploring actions advance state (a random generator, an ε clock, a cached next action) may define
+    ``exploration_state()`` and ``set_exploration_state(state)`` (see :class:`BaseAgent`): an exploring evaluation
+    saves that state first and puts it back after, so evaluating never changes what training does next.
 
     Agents may also define ``explain(obs)`` (see :class:`Explainable`): what the policy thinks of ``obs``, for the
     inspector (``porcini inspect``) and for debugging.
@@ -122,6 +127,8 @@ class BaseAgent:
 
     name: str = "agent"
     action_spaces: tuple[str, ...] = ("any",)
+    exploration_fields: ClassVar[tuple[str, ...]] = ()
+    """Attributes besides ``rng`` and ``generator`` that exploring actions change (DQN's ε clock)."""
     fit_every_steps: int | None = None
     fit_every_episodes: int | None = None
 
@@ -142,6 +149,28 @@ class BaseAgent:
 
     def set_recurrent_state(self, state: Any) -> None:
         """Restore what :meth:`recurrent_state` returned (None: a fresh state at the next ``act``)."""
+
+    def exploration_state(self) -> dict[str, Any]:
+        """What exploring actions advance: copies of ``exploration_fields`` and of ``rng`` and ``generator``'s states.
+
+        ``rng`` (a NumPy generator) and ``generator`` (a torch one) are included when the agent has them.
+        """
+        state: dict[str, Any] = {name: copy.deepcopy(getattr(self, name)) for name in self.exploration_fields}
+        rng, generator = getattr(self, "rng", None), getattr(self, "generator", None)
+        if isinstance(rng, np.random.Generator):
+            state["rng"] = copy.deepcopy(rng.bit_generator.state)
+        if generator is not None and hasattr(generator, "get_state"):
+            state["generator"] = generator.get_state()
+        return state
+
+    def set_exploration_state(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`exploration_state` returned."""
+        for name in self.exploration_fields:
+            setattr(self, name, copy.deepcopy(state[name]))
+        if "rng" in state:
+            self.rng.bit_generator.state = state["rng"]  # type: ignore[attr-defined]
+        if "generator" in state:
+            self.generator.set_state(state["generator"])  # type: ignore[attr-defined]
 
     def set_horizon(self, total_env_steps: int) -> None:
         """Learn the run's length in env steps, the end of schedules that span the run; others ignore it.

@@ -41,7 +41,9 @@ def run_episodes(agent: Agent, env: Any, episodes: int, *, explore: bool = False
         env: a vector env; it is reset (with ``seed``) first, so episodes in progress there are cut.
             A recurrent agent's training state is set aside meanwhile (see :class:`~porcini.core.Agent`).
         episodes: episodes to record, split over the envs by :func:`episode_quotas`.
-        explore: exploring actions rather than greedy / mean ones (the usual evaluation).
+        explore: exploring actions rather than greedy / mean ones (the usual evaluation). The agent's
+            ``exploration_state`` (its generators, ε clock), if it has one, is put back after: evaluating does not
+            change training.
         seed: reset seed, for the same start states at every evaluation; None continues the env's stream.
 
     Example:
@@ -57,11 +59,14 @@ def run_episodes(agent: Agent, env: Any, episodes: int, *, explore: bool = False
     recurrent = training_state is not None
     if recurrent:  # the evaluation's episodes start from a fresh state; the training state is put back after
         agent.set_recurrent_state(None)  # type: ignore[attr-defined]
+    exploration = agent.exploration_state() if explore and hasattr(agent, "exploration_state") else None
     try:
         return _episodes(agent, env, quota, explore, seed, recurrent)
     finally:
         if recurrent:
             agent.set_recurrent_state(training_state)  # type: ignore[attr-defined]
+        if exploration is not None:
+            agent.set_exploration_state(exploration)  # type: ignore[attr-defined]
 
 
 def _episodes(agent: Agent, env: Any, quota: np.ndarray, explore: bool, seed: int | None,

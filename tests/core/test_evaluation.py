@@ -71,3 +71,33 @@ def test_recurrent_agents_evaluate_from_a_fresh_state_and_get_their_training_sta
     run_episodes(agent, make_env(lambda: CountingEnv(truncate_at=3, n_actions=5), n_envs=2, seed=1), 4)
     assert np.stack(actions).tolist() == [[0, 0], [1, 1], [2, 2]] * 2  # fresh, and reset at each episode end
     assert agent.counts.tolist() == [4, 1, 2]
+
+
+def _next_exploring_actions(agent, env, steps: int) -> list:
+    """The agent's exploring actions on ``steps`` observations of a freshly seeded env (no fit)."""
+    obs, _ = env.reset(seed=7)
+    actions = []
+    for _ in range(steps):
+        action = agent.act(obs, explore=True)
+        actions.append(np.asarray(action).copy())
+        obs, *_ = env.step(action)
+    return actions
+
+
+@pytest.mark.parametrize("algo, env_id", [("dqn", "CartPole-v1"), ("sac", "Pendulum-v1"), ("ppo", "CartPole-v1"),
+                                          ("sarsa", "FrozenLake-v1")])
+def test_an_exploring_evaluation_leaves_the_agents_exploration_as_it_was(algo, env_id):
+    """ε's clock and the random generators are put back: the next exploring actions are those without the evaluation."""
+    from porcini.algorithms.registry import get_algorithm
+
+    env = make_env(env_id, n_envs=2, seed=0)
+    overrides = {"learning_starts": 0, "exploration_fraction": 0.0, "exploration_initial_eps": 0.5,
+                 "exploration_final_eps": 0.5} if algo == "dqn" else {}
+    evaluated, untouched = (get_algorithm(algo)(env.info, seed=0, **overrides) for _ in range(2))
+    before = evaluated.exploration_state()
+    run_episodes(evaluated, make_env(env_id, n_envs=2, seed=1), 3, explore=True, seed=1)
+    assert evaluated.exploration_state().keys() == before.keys() and before
+    expected = _next_exploring_actions(untouched, env, 20)
+    np.testing.assert_array_equal(_next_exploring_actions(evaluated, make_env(env_id, n_envs=2, seed=0), 20), expected)
+    if algo == "dqn":
+        assert evaluated.behaviour_steps == untouched.behaviour_steps == 40

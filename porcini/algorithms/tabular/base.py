@@ -148,6 +148,7 @@ class TDAgent(BaseAgent):
     Config: type[TDConfig] = TDConfig
     on_policy = False
     action_spaces = ("Discrete",)
+    exploration_fields = ("_cached",)  # SARSA's next action: an exploring evaluation must not play or drop it
 
     def __init__(self, info: EnvInfo, config: TDConfig | None = None, *, feature_map: Features | None = None,
                  **overrides: Any) -> None:

@@ -101,6 +101,7 @@ class DQN(Checkpointed, BaseAgent):
     name = "dqn"
     Config: type[DQNConfig] = DQNConfig
     action_spaces = ("Discrete",)
+    exploration_fields = ("behaviour_steps",)  # ε's clock: an exploring evaluation leaves it as it was
 
     def __init__(self, info: EnvInfo, config: DQNConfig | None = None, **overrides: Any) -> None:
         self.config = c = build_config(self.Config, config, overrides)
