@@ -6,19 +6,21 @@ Each recipe trains (or not) a porcini agent with its config of record and record
 * ``pendulum-random``: a uniformly random policy.
 * ``pendulum-expert``: SAC trained with porcini's config of record (``configs/sac/Pendulum-v1.yaml``, its full
   ``steps``), recorded with its deterministic policy.
-* ``pendulum-medium``: a second SAC run with the same config stopped at a third of the expert, recorded with its
-  stochastic (exploring) policy.
+* ``pendulum-medium``: a second SAC run stopped at a third of the expert, recorded with its stochastic (exploring)
+  policy. Its learning rate is 3e-5, a tenth of the config of record's: at 3e-4 SAC gets there in about 2,400
+  steps, too short a run for its replay to be worth learning from; at 3e-5 it takes about 18,000.
 * ``pendulum-medium-replay``: every transition that run stored in its replay buffer up to the stopping point.
 * ``cartpole-medium-replay``: DQN's replay buffer (config of record ``configs/dqn/CartPole-v1.yaml``) up to the
-  point where DQN reaches a third of the expert return.
+  point where DQN's ε-greedy policy reaches a third of the expert return.
 
 "A third of the expert" is D4RL's normalized score ``(R - R_random) / (R_expert - R_random)`` reaching 1/3. The run
 is evaluated from the same start states each time and stopped at the first evaluation at or above ``R_random +
 (R_expert - R_random) / 3``, or at the end of the config of record's ``steps`` if none is (the metadata's
-``reached`` says which, ``evaluations`` lists them). The evaluation measures the policy whose data is kept: on
-Pendulum the exploring SAC policy that ``pendulum-medium`` records, every 200 env steps (one episode), over 50
-episodes (as many as the recording: Pendulum's returns depend much on the start state); on CartPole the greedy DQN
-policy (DQN's usual evaluation), every 512 env steps (two of its fits), over 10 episodes. On Pendulum ``R_random``
+``reached`` says which, ``evaluations`` lists them). The evaluation measures the policy whose data is kept, the
+exploring one, over 50 episodes (Pendulum's returns depend much on the start state): on Pendulum SAC's stochastic
+policy, which ``pendulum-medium`` records, every 200 env steps (one episode); on CartPole DQN's ε-greedy policy at
+the run's current ε, every 512 env steps (two of its fits). An exploring evaluation leaves the run as it was (its ε
+clock and generators are put back, see :func:`~porcini.core.evaluation.run_episodes`). On Pendulum ``R_random``
 and ``R_expert`` are the mean returns of ``pendulum-random`` and ``pendulum-expert`` (built first if need be); on
 CartPole ``R_expert`` is 500, the most an episode can return, which DQN's config of record reaches, and ``R_random``
 the mean return of 100 random episodes recorded with the recipe's seed. Schedules that span a run (DQN's ε) keep the
@@ -29,8 +31,8 @@ end flag: :meth:`~porcini.data.Dataset.episode_bounds` counts it,
 
 :func:`reference_dataset` builds a dataset on first use into a cache folder and returns its path on later calls.
 ``scale`` multiplies each recipe's budget (training steps, recorded episodes) for quick trials; datasets of another
-scale are cached under their own names. With the same scale a rebuild gives the same arrays (same seeds, one torch
-thread) on the same machine.
+scale are cached under their own names, and so are those of another recipe version (``pendulum-medium-v2.npz``).
+With the same scale a rebuild gives the same arrays (same seeds, one torch thread) on the same machine.
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ ENV_VARIABLE = "PORCINI_DATASETS"
 DEFAULT_ROOT = Path("~/.cache/porcini/datasets")
 _FIELDS = ("obs", "action", "reward", "next_obs", "terminated", "truncated")  # a replay's transitions (no extras)
 TARGET_SCORE = 1.0 / 3.0  # D4RL's "medium": a third of the way from random to expert
+# The config of record's 3e-4 reaches a third of the expert in ~2,400 steps, a replay too small to learn from
+MEDIUM_SAC_LEARNING_RATE = 3e-5
 
 
 @dataclass(frozen=True)
@@ -63,11 +67,14 @@ class Recipe:
         description: one line: what policy, recorded how.
         build: makes the dataset from ``(scale, root)``, ``root`` holding the datasets it depends on; returns it by
             name, with any other reference dataset the same run gives (``pendulum-medium`` and its replay).
+        version: raised whenever the recipe changes what it records; part of the cache file's name, so a cache
+            built by an older recipe is not read as this one's.
     """
 
     name: str
     description: str
     build: Callable[[float, Path], dict[str, Dataset]]
+    version: int = 1
 
 
 def reference_datasets() -> dict[str, str]:
@@ -89,9 +96,9 @@ def dataset_root(root: str | os.PathLike[str] | None = None) -> Path:
 
 
 def reference_path(name: str, root: str | os.PathLike[str] | None = None, *, scale: float = 1.0) -> Path:
-    """Where the dataset ``name`` at ``scale`` is cached (whether or not it exists yet)."""
+    """Where the dataset ``name`` at ``scale`` is cached (whether or not it exists yet): ``NAME-vVERSION.npz``."""
     suffix = "" if scale == 1.0 else f"-scale{scale:g}"
-    return dataset_root(root) / f"{name}{suffix}.npz"
+    return dataset_root(root) / f"{name}-v{RECIPES[name].version}{suffix}.npz"
 
 
 def reference_dataset(name: str, root: str | os.PathLike[str] | None = None, *, scale: float = 1.0) -> Path:
@@ -122,7 +129,8 @@ def reference_dataset(name: str, root: str | os.PathLike[str] | None = None, *, 
             for built, dataset in RECIPES[name].build(float(scale), path.parent).items():
                 built_path = reference_path(built, path.parent, scale=scale)
                 if built == name or not built_path.is_file():  # a sibling is the same data: written atomically
-                    save_dataset(built_path, dataset, {"reference": built, "scale": float(scale)})
+                    save_dataset(built_path, dataset, {"reference": built, "recipe_version": RECIPES[built].version,
+                                                       "scale": float(scale)})
     return path
 
 
@@ -204,10 +212,12 @@ class _Run:
 
 
 def _train(algo: str, env_id: str, seed: int, scale: float, target: float | None, eval_every: int,
-           eval_explore: bool, eval_episodes: int = 10) -> _Run:
-    """Train ``algo`` on ``env_id`` with its config of record; stop at the first evaluation >= ``target``.
+           eval_explore: bool, eval_episodes: int = 10, overrides: dict[str, Any] | None = None,
+           hold: int = 1) -> _Run:
+    """Train ``algo`` on ``env_id`` with its config of record (and ``overrides`` of its ``algo`` section).
 
-    Without a target it trains for the config of record's ``steps`` (times ``scale``) and never evaluates.
+    It stops once ``hold`` evaluations in a row are >= ``target``. Without a target it trains for the config of
+    record's ``steps`` (times ``scale``) and never evaluates.
     """
     from porcini.algorithms.registry import get_algorithm
     from porcini.core import Callback, Core
@@ -216,7 +226,8 @@ def _train(algo: str, env_id: str, seed: int, scale: float, target: float | None
     from porcini.seeding import eval_seed, seed_everything
 
     agent_cls = get_algorithm(algo)
-    config = resolve_run_config(algo, env_id, overrides={"seed": seed}, algo_config_cls=agent_cls.Config)
+    config = resolve_run_config(algo, env_id, overrides={"seed": seed, **(overrides or {})},
+                                algo_config_cls=agent_cls.Config)
     steps = _budget(config.steps, scale)
     history: list[list[float]] = []
 
@@ -224,7 +235,8 @@ def _train(algo: str, env_id: str, seed: int, scale: float, target: float | None
         def on_epoch_end(self, core: Core) -> None:
             record = core.evaluate(_budget(eval_episodes, scale), explore=eval_explore)
             history.append([core.env_steps, float(np.mean(record.returns))])
-            core.stop_requested = target is not None and history[-1][1] >= target
+            recent = [value for _, value in history[-hold:]]
+            core.stop_requested = target is not None and len(recent) == hold and min(recent) >= target
 
     with _one_torch_thread():
         seed_everything(seed)
@@ -279,7 +291,7 @@ def _pendulum_medium(scale: float, root: Path) -> dict[str, Dataset]:
     r_expert = _mean_return(load_dataset(reference_dataset("pendulum-expert", root, scale=scale)))
     # as many episodes as the recording, from other start states: the recording's mean return is the evaluation's
     run = _train("sac", "Pendulum-v1", 1, scale, _target(r_random, r_expert), eval_every=200, eval_explore=True,
-                 eval_episodes=50)
+                 eval_episodes=50, overrides={"learning_rate": MEDIUM_SAC_LEARNING_RATE})
     metadata = {"random_return": r_random, "expert_return": r_expert, **run.metadata}
     medium = _collect("Pendulum-v1", lambda env: lambda obs: run.agent.act(obs, explore=True), _budget(50, scale),
                       1001, {"policy": "sac, stochastic", **metadata})
@@ -290,7 +302,8 @@ def _pendulum_medium(scale: float, root: Path) -> dict[str, Dataset]:
 def _cartpole_medium_replay(scale: float, root: Path) -> dict[str, Dataset]:
     r_random = _mean_return(_collect("CartPole-v1", None, 100, 0, {}))
     r_expert = 500.0
-    run = _train("dqn", "CartPole-v1", 0, scale, _target(r_random, r_expert), eval_every=512, eval_explore=False)
+    run = _train("dqn", "CartPole-v1", 0, scale, _target(r_random, r_expert), eval_every=512, eval_explore=True,
+                 eval_episodes=50)
     return {"cartpole-medium-replay": Dataset(run.replay, {
         "env_id": "CartPole-v1", "policy": "dqn replay buffer", "random_return": r_random, "expert_return": r_expert,
         **run.metadata})}
@@ -300,10 +313,10 @@ RECIPES: dict[str, Recipe] = {recipe.name: recipe for recipe in (
     Recipe("pendulum-random", "Pendulum-v1, 50 episodes of a uniformly random policy", _pendulum_random),
     Recipe("pendulum-expert", "Pendulum-v1, 50 episodes of SAC (config of record, 20k steps), deterministic",
            _pendulum_expert),
-    Recipe("pendulum-medium", "Pendulum-v1, 50 episodes of SAC stopped at a third of the expert's normalized "
-           "score, stochastic", _pendulum_medium),
+    Recipe("pendulum-medium", "Pendulum-v1, 50 episodes of SAC (learning rate 3e-5) stopped at a third of the "
+           "expert's normalized score, stochastic", _pendulum_medium, version=2),
     Recipe("pendulum-medium-replay", "Pendulum-v1, the replay buffer of that SAC run up to its stopping point",
-           _pendulum_medium),
-    Recipe("cartpole-medium-replay", "CartPole-v1, DQN's replay buffer (config of record) up to a third of the "
-           "expert return", _cartpole_medium_replay),
+           _pendulum_medium, version=2),
+    Recipe("cartpole-medium-replay", "CartPole-v1, DQN's replay buffer (config of record) up to its ε-greedy "
+           "policy's reaching a third of the expert return", _cartpole_medium_replay, version=2),
 )}

@@ -40,7 +40,7 @@ def test_the_registry_names_the_suite_with_one_line_each():
 
 def test_a_dataset_is_built_once_then_read_from_the_cache(tmp_path, monkeypatch):
     path = reference_dataset("pendulum-random", tmp_path, scale=TINY)
-    assert path == tmp_path / "pendulum-random-scale0.01.npz" and path.is_file()
+    assert path == tmp_path / "pendulum-random-v1-scale0.01.npz" and path.is_file()
     data = load_dataset(path)
     assert data.metadata["env_id"] == "Pendulum-v1" and data.metadata["reference"] == "pendulum-random"
     assert data.n_episodes == 1 and len(data) == 200
@@ -51,6 +51,7 @@ def test_a_dataset_is_built_once_then_read_from_the_cache(tmp_path, monkeypatch)
 
     monkeypatch.setitem(RECIPES, "pendulum-random", RECIPES["pendulum-random"].__class__(
         "pendulum-random", "", no_build))
+    assert load_dataset(path).metadata["recipe_version"] == 1
     assert reference_dataset("pendulum-random", tmp_path, scale=TINY) == path
     assert path.stat().st_mtime_ns == before
 
@@ -59,7 +60,8 @@ def test_the_cache_folder_is_the_environment_variables_by_default(tmp_path, monk
     monkeypatch.setenv("PORCINI_DATASETS", str(tmp_path / "cache"))
     path = reference_dataset("pendulum-random", scale=TINY)
     assert path.parent == tmp_path / "cache" and path.is_file()
-    assert reference_path("pendulum-random") == tmp_path / "cache" / "pendulum-random.npz"
+    assert reference_path("pendulum-random") == tmp_path / "cache" / "pendulum-random-v1.npz"
+    assert reference_path("pendulum-medium") == tmp_path / "cache" / "pendulum-medium-v2.npz"  # its recipe changed
 
 
 def test_a_failed_build_leaves_nothing(tmp_path, monkeypatch):
