@@ -120,14 +120,16 @@ class BC(Checkpointed, BaseAgent):
         if len(dataset) == 0:
             raise ValueError("BC.add_dataset: the dataset is empty")
         b = dataset.batch
-        action = np.asarray(b.action)
+        self.dataset = Dataset(type(b)(b.obs, self.stored_actions(b.action), b.reward, b.next_obs, b.terminated,
+                                       b.truncated), dataset.metadata)
+
+    def stored_actions(self, action: Any) -> np.ndarray:
+        """Env actions ``[T, B, ...]`` as the loss takes them: integers, or Box actions flattened to ``[-1, 1]``."""
+        action = np.asarray(action)
         if self.discrete:
-            action = action.astype(np.int64)
-        else:
-            flat = action.reshape(*action.shape[:2], -1).astype(np.float64)
-            action = np.clip(2.0 * (flat - self.low) / (self.high - self.low) - 1.0, -1.0, 1.0).astype(np.float32)
-        self.dataset = Dataset(type(b)(b.obs, action, b.reward, b.next_obs, b.terminated, b.truncated),
-                               dataset.metadata)
+            return action.astype(np.int64)
+        flat = action.reshape(*action.shape[:2], -1).astype(np.float64)
+        return np.clip(2.0 * (flat - self.low) / (self.high - self.low) - 1.0, -1.0, 1.0).astype(np.float32)
 
     def loss(self, obs: Any, action: Tensor) -> Tensor:
         """The cloning loss of the module docstring on observations (as the network takes them) and actions."""
