@@ -27,6 +27,7 @@ from porcini.errors import ConfigError, UserError
 from porcini.experiment.checkpoint import Checkpoint, read_checkpoint, resolve_checkpoint, run_identity, save_checkpoint
 from porcini.experiment.config import RunConfig, dump_yaml, load_run_config, make_algo_config, to_dict
 from porcini.experiment.envs import at_episode_boundary, build_envs, env_resume_state, restore_envs, wrapper_states
+from porcini.experiment.expert import attach_expert
 from porcini.experiment.interrupt import TrainingInterrupted, stop_training
 from porcini.experiment.loggers import EpisodeInfoAggregator, make_loggers, summarize
 from porcini.experiment.offline import RunData, training_step
@@ -67,6 +68,8 @@ class Experiment:
         self.algo_config = make_algo_config(config, agent_cls.Config)
         self.env, self.eval_env = build_envs(config)
         self.agent = agent_cls(self.env.info, self.algo_config)
+        if config.data.expert is not None:
+            attach_expert(self.agent, config, self.env.info)
         self.data = RunData(config.data, self.agent, self.env.info) if config.data.dataset is not None else None
         self.episode_info = EpisodeInfoAggregator(self.env.num_envs)  # env/<key>/... columns
         self.core = Core(self.agent, self.env, eval_env=self.eval_env, callbacks=[self.episode_info, _EpochEnd(self)],

@@ -24,6 +24,7 @@ from porcini.envs.info import EnvInfo
 from porcini.errors import ConfigError, UnknownNameError, UnsupportedSpaceError, missing_extra
 from porcini.experiment.config import RunConfig, make_algo_config
 from porcini.experiment.envs import wrapper_specs
+from porcini.experiment.expert import check_expert_config
 from porcini.experiment.offline import check_learns_from_data
 
 # log sink -> (module it imports, porcini extra that installs it)
@@ -44,6 +45,7 @@ def validate(config: RunConfig) -> None:
     algo_config = make_algo_config(config, agent_cls.Config)
     if config.data.dataset is not None:
         check_learns_from_data(agent_cls, config.algo_name)
+    check_expert_config(agent_cls, config)
     check_extras(config)
     check_env_id(config.env.id)
     check_env_kwargs(config.env.id, dict(config.env.kwargs))

@@ -17,6 +17,9 @@ A round is one of the loop's fits (``fit_every_steps = round_steps``), so ``Core
 network and acting are :class:`~porcini.algorithms.offline.bc.BC`'s. The expert is any callable from observations
 ``[B, ...]`` to env actions ``[B, ...]``: a scripted controller, or a trained agent's ``act`` (see
 :func:`agent_expert`). The aggregated data is part of the agent's state, so a resumed run continues exactly.
+
+From the command line the expert is a trained run directory: ``porcini train dagger ENV --expert RUN_DIR``
+(its best checkpoint's agent, deterministic; ``data.expert`` in a config).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from porcini.core.config import require
 from porcini.core.obs_tree import map_obs, obs_batch_size
 from porcini.data.dataset import Dataset
 from porcini.envs.info import EnvInfo
+from porcini.errors import ConfigError
 
 Expert = Callable[[Any], Any]
 
@@ -66,13 +70,14 @@ class DAgger(BC):
 
     Args:
         info: the env's description.
-        expert: observations ``[B, ...]`` → env actions ``[B, ...]``.
         config: a :class:`DAggerConfig`, or None for the defaults changed by ``overrides``.
+        expert: observations ``[B, ...]`` → env actions ``[B, ...]``; may be given later with :meth:`set_expert`
+            (acting deterministically needs none: evaluating a trained clone does not ask the expert).
 
     Example:
         >>> from porcini import Core, make_env
         >>> env = make_env("CartPole-v1", n_envs=2, seed=0)
-        >>> agent = DAgger(env.info, lambda obs: (obs[:, 2] > 0).astype(int), round_steps=100,
+        >>> agent = DAgger(env.info, expert=lambda obs: (obs[:, 2] > 0).astype(int), round_steps=100,
         ...                updates_per_round=10, net_arch=(32,), batch_size=32)
         >>> _ = Core(agent, env, progress=False).learn(steps=300)
         >>> agent.rounds, agent.labels
@@ -82,17 +87,24 @@ class DAgger(BC):
     name = "dagger"
     Config: type[DAggerConfig] = DAggerConfig
     config: DAggerConfig
+    learns_from_expert = True
 
-    def __init__(self, info: EnvInfo, expert: Expert, config: DAggerConfig | None = None,
+    def __init__(self, info: EnvInfo, config: DAggerConfig | None = None, *, expert: Expert | None = None,
                  **overrides: Any) -> None:
         super().__init__(info, config, **overrides)
-        if not callable(expert):
-            raise TypeError(f"DAgger's expert must be a callable obs -> action, got {type(expert).__name__}")
-        self.expert = expert
+        self.expert: Expert | None = None
+        if expert is not None:
+            self.set_expert(expert)
         self.fit_every_steps = self.config.round_steps
         self.rounds = 0  # rounds finished: the next round's β is beta_decay ** rounds
         self.labels = 0  # states the expert labelled in the rounds (demonstrations not counted)
         self.expert_calls = 0
+
+    def set_expert(self, expert: Expert) -> None:
+        """Use ``expert`` (observations ``[B, ...]`` → env actions ``[B, ...]``) from now on."""
+        if not callable(expert):
+            raise TypeError(f"DAgger's expert must be a callable obs -> action, got {type(expert).__name__}")
+        self.expert = expert
 
     @property
     def beta(self) -> float:
@@ -101,6 +113,8 @@ class DAgger(BC):
 
     def label(self, obs: Any) -> np.ndarray:
         """The expert's actions ``[N, *action_shape]`` for observations ``[N, ...]``, checked against the space."""
+        if self.expert is None:
+            raise ConfigError("DAgger has no expert: give expert=CALLABLE (Python) or --expert RUN_DIR (CLI)")
         self.expert_calls += 1
         action = np.asarray(self.expert(obs))
         expected = (obs_batch_size(obs), *self.info.action_shape)

@@ -12,7 +12,7 @@ A run's YAML (``config.yaml`` in the run directory; re-running with it reproduce
     log: {sinks: [console, csv], mlflow_tracking_uri: null, mlflow_experiment: porcini}
     out: runs
     algo: {learning_rate: 0.0003, gamma: 0.99, ...}   # the algorithm's Config fields, without `seed`
-    data: {dataset: null, offline_steps: 0, offline_steps_per_epoch: 5000, dataset_ratio: 0.5}
+    data: {dataset: null, offline_steps: 0, offline_steps_per_epoch: 5000, dataset_ratio: 0.5, expert: null}
 
 The algorithm's ``seed`` field is not stored under ``algo``: it is always the run's ``seed`` (filled in by
 :func:`make_algo_config`), so ``--set seed=3`` on a saved config changes every source of randomness at once.
@@ -115,6 +115,9 @@ class DataConfig:
     dataset_ratio: float = 0.5
     """Online phase: share of every minibatch drawn from the dataset, the rest from the new transitions (0.5:
     RLPD's symmetric sampling)."""
+    expert: str | None = None
+    """A trained run directory whose agent (best checkpoint, deterministic) an algorithm that learns from an
+    expert asks for actions (``porcini train dagger ENV --expert RUN_DIR``; docs/imitation.md)."""
 
     def __post_init__(self) -> None:
         require(self.offline_steps >= 0, "DataConfig", "offline_steps", self.offline_steps, ">= 0")

@@ -11,6 +11,7 @@ from porcini.algorithms.imitation import DAgger, agent_expert
 from porcini.algorithms.offline.bc import BC
 from porcini.core.batch import TransitionBatch
 from porcini.data import collect_dataset
+from porcini.errors import ConfigError
 from porcini.experiment.checkpoint import load_checkpoint, save_checkpoint
 
 
@@ -37,7 +38,7 @@ def small(**overrides):
 def test_round_0_is_the_expert_alone_and_beta_decays_by_round():
     env = make_env("CartPole-v1", n_envs=2, seed=0)
     expert = CountingExpert()
-    agent = DAgger(env.info, expert, **small(beta_decay=0.5))
+    agent = DAgger(env.info, expert=expert, **small(beta_decay=0.5))
     obs, _ = env.reset(seed=0)
     np.testing.assert_array_equal(agent.act(obs, explore=True), expert(obs))  # β = 1 before the first fit
     betas = []
@@ -50,7 +51,7 @@ def test_round_0_is_the_expert_alone_and_beta_decays_by_round():
 def test_the_expert_labels_each_rounds_states_in_one_call_and_acts_no_more_once_beta_is_0():
     env = make_env("CartPole-v1", n_envs=4, seed=0)
     expert = CountingExpert()
-    agent = DAgger(env.info, expert, **small(beta_decay=0.0))
+    agent = DAgger(env.info, expert=expert, **small(beta_decay=0.0))
     Core(agent, env, progress=False).learn(steps=40)  # round 0: β = 1, the expert acts at each step, then labels
     assert expert.calls == [4] * 10 + [40]
     expert.calls.clear()
@@ -61,7 +62,7 @@ def test_the_expert_labels_each_rounds_states_in_one_call_and_acts_no_more_once_
 def test_the_aggregated_data_holds_every_visited_state_with_the_experts_label():
     env = make_env("Pendulum-v1", n_envs=2, seed=0)
     demos = collect_dataset(make_env("Pendulum-v1", seed=1), pendulum_expert, steps=50, seed=1)
-    agent = DAgger(env.info, pendulum_expert, **small(beta_decay=0.5))
+    agent = DAgger(env.info, expert=pendulum_expert, **small(beta_decay=0.5))
     agent.add_dataset(demos)
     Core(agent, env, progress=False).learn(steps=120)
     data = agent.dataset.batch.flatten()
@@ -76,7 +77,7 @@ def test_the_aggregated_data_holds_every_visited_state_with_the_experts_label():
 
 def test_each_round_takes_its_gradient_steps_on_all_the_data():
     env = make_env("CartPole-v1", seed=0)
-    agent = DAgger(env.info, CountingExpert(), **small(updates_per_round=7))
+    agent = DAgger(env.info, expert=CountingExpert(), **small(updates_per_round=7))
     metrics = agent.fit(_batch(env, 40))
     assert agent.n_updates == 7 and metrics["dataset_size"] == 40 and metrics["rounds"] == 1
     assert np.isfinite(metrics["loss_bc"])
@@ -89,12 +90,23 @@ def _batch(env, steps: int, seed: int = 0) -> TransitionBatch:
 
 def test_an_expert_that_answers_with_the_wrong_shape_is_named():
     env = make_env("CartPole-v1", n_envs=2, seed=0)
-    agent = DAgger(env.info, lambda obs: np.zeros(1, dtype=np.int64), **small())
+    agent = DAgger(env.info, expert=lambda obs: np.zeros(1, dtype=np.int64), **small())
     obs, _ = env.reset(seed=0)
     with pytest.raises(ValueError, match=r"expert returned actions of shape \(1,\).*expected \(2,\)"):
         agent.act(obs, explore=True)
     with pytest.raises(TypeError, match="callable"):
-        DAgger(env.info, "runs/expert", **small())
+        DAgger(env.info, expert="runs/expert", **small())
+
+
+def test_without_an_expert_the_clone_acts_greedily_and_asking_the_expert_names_the_fix():
+    env = make_env("CartPole-v1", n_envs=2, seed=0)
+    agent = DAgger(env.info, **small())
+    obs, _ = env.reset(seed=0)
+    assert agent.act(obs, explore=False).shape == (2,)
+    with pytest.raises(ConfigError, match="no expert.*--expert RUN_DIR"):
+        agent.act(obs, explore=True)  # β = 1: the expert acts
+    agent.set_expert(CountingExpert())
+    assert agent.act(obs, explore=True).shape == (2,)
 
 
 def test_a_trained_agent_is_an_expert_through_its_deterministic_actions():
@@ -106,10 +118,10 @@ def test_a_trained_agent_is_an_expert_through_its_deterministic_actions():
 
 def test_save_then_load_restores_the_data_and_continues_exactly(tmp_path):
     env = make_env("Pendulum-v1", n_envs=2, seed=0)
-    agent = DAgger(env.info, pendulum_expert, **small())
+    agent = DAgger(env.info, expert=pendulum_expert, **small())
     Core(agent, env, progress=False).learn(steps=80)
     save_checkpoint(tmp_path / "dagger.pt", agent.state_dict(), {"algo": "dagger"})
-    restored = DAgger(env.info, pendulum_expert, **small(seed=9))
+    restored = DAgger(env.info, expert=pendulum_expert, **small(seed=9))
     restored.load_state_dict(load_checkpoint(tmp_path / "dagger.pt", {"algo": "dagger"}))
     assert (restored.rounds, restored.labels, len(restored.dataset)) == (2, 80, 80)
     obs, _ = make_env("Pendulum-v1", n_envs=2, seed=5).reset(seed=5)
@@ -124,7 +136,7 @@ def test_save_then_load_restores_the_data_and_continues_exactly(tmp_path):
 def test_the_same_seed_gives_the_same_parameters_and_another_seed_others():
     def train(seed: int) -> list[torch.Tensor]:
         env = make_env("CartPole-v1", n_envs=2, seed=seed)
-        agent = DAgger(env.info, CountingExpert(), **small(seed=seed))
+        agent = DAgger(env.info, expert=CountingExpert(), **small(seed=seed))
         Core(agent, env, progress=False).learn(steps=120)
         return [p.detach().clone() for p in agent.policy.parameters()]
 

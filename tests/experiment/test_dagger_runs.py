@@ -1,0 +1,76 @@
+"""DAgger runs from the command line: an expert run directory, the run directory it makes, exact resume, errors."""
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from porcini.errors import ConfigError
+from porcini.experiment.cli import main
+from porcini.experiment.experiment import Experiment
+from porcini.experiment.launch import resolve
+from porcini.experiment.loggers import read_metrics_csv
+
+DAGGER = ["round_steps=200", "updates_per_round=20", "net_arch=[16]", "batch_size=32", "eval_episodes=2",
+          "steps_per_epoch=200", "log.sinks=[csv]"]
+
+
+def train(*args: str) -> dict:
+    result = CliRunner().invoke(main, ["train", *args, "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def expert_run(tmp_path_factory) -> str:
+    """A PPO run on CartPole (briefly trained: any run directory is an expert)."""
+    out = tmp_path_factory.mktemp("experts")
+    return train("ppo", "CartPole-v1", "--steps", "512", "--out", str(out), "--set", "n_steps=128",
+                 "--set", "log.sinks=[csv]")["run_dir"]
+
+
+def test_cli_trains_dagger_with_an_expert_run_directory(tmp_path, expert_run):
+    summary = train("dagger", "CartPole-v1", "--expert", expert_run, "--steps", "600", "--out", str(tmp_path),
+                    *[arg for s in DAGGER for arg in ("--set", s)])
+    run_dir = Path(summary["run_dir"])
+    assert summary["env_steps"] == 600 and (run_dir / "checkpoints").is_dir()
+    _, rows = read_metrics_csv(run_dir / "metrics.csv")
+    assert [r["env_steps"] for r in rows] == [200, 400, 600]
+    assert [r["train/beta"] for r in rows] == [0.5, 0.25, 0.125]  # one round per epoch, β halving
+    assert [r["train/dataset_size"] for r in rows] == [200, 400, 600] and all(r["loss/bc"] >= 0 for r in rows)
+
+
+def dagger_config(out, expert, steps):
+    return resolve("dagger", "CartPole-v1", None, [f"data.expert={expert}", f"steps={steps}", f"out={out}", *DAGGER])
+
+
+def test_a_resumed_run_continues_exactly(tmp_path, expert_run):
+    whole = Experiment.start(dagger_config(tmp_path / "whole", expert_run, 600), progress=False)
+    whole.train()
+    half = Experiment.start(dagger_config(tmp_path / "half", expert_run, 400), progress=False)
+    half.train()
+    resumed = Experiment.resume(half.run_dir.path, steps=600, progress=False)
+    resumed.train()
+    columns = ("env_steps", "eval_return_mean", "loss/bc", "train/beta", "train/dataset_size")
+    _, a = read_metrics_csv(whole.run_dir.path / "metrics.csv")
+    _, b = read_metrics_csv(half.run_dir.path / "metrics.csv")
+    assert [[r[c] for c in columns] for r in a] == [[r[c] for c in columns] for r in b]
+
+
+def test_expert_errors_name_the_fix_and_leave_no_run_directory(tmp_path, expert_run):
+    with pytest.raises(ConfigError, match="dagger learns from an expert: give --expert RUN_DIR"):
+        Experiment.start(resolve("dagger", "CartPole-v1", None, [f"out={tmp_path}", *DAGGER]), progress=False)
+    with pytest.raises(ConfigError, match="dqn does not learn from an expert"):
+        Experiment.start(resolve("dqn", "CartPole-v1", None, [f"out={tmp_path}", f"data.expert={expert_run}"]),
+                         progress=False)
+    with pytest.raises(ConfigError, match="is not a run directory"):
+        Experiment.start(dagger_config(tmp_path, tmp_path / "nowhere", 200), progress=False)
+    other_env = resolve("dagger", "Acrobot-v1", None, [f"data.expert={expert_run}", f"out={tmp_path}", *DAGGER])
+    with pytest.raises(ConfigError, match=r"acts on Box.*Discrete\(2\).*Acrobot-v1 has .*Discrete\(3\)"):
+        Experiment.start(other_env, progress=False)
+    other_wrappers = resolve("dagger", "CartPole-v1", None, [f"data.expert={expert_run}", f"out={tmp_path}", *DAGGER,
+                                                            "env.wrappers=[SignReward]"])
+    with pytest.raises(ConfigError, match=r"trained with env.wrappers \[\], this run has \['SignReward'\]"):
+        Experiment.start(other_wrappers, progress=False)
+    assert list(tmp_path.iterdir()) == []
