@@ -47,12 +47,22 @@ def open_run_dataset(config: DataConfig, env_info: Any) -> Dataset:
                           "(porcini.data.save_dataset writes one)") from err
 
 
-def check_learns_from_data(agent_cls: Any, algo_name: str) -> None:
-    """Raise ConfigError unless agents of ``agent_cls`` take a dataset (``add_dataset``) and learn offline."""
-    if not (hasattr(agent_cls, "add_dataset") and hasattr(agent_cls, "update")):
+def check_learns_from_data(agent_cls: Any, algo_name: str, offline_steps: int = 0) -> None:
+    """Raise ConfigError unless ``agent_cls`` takes a dataset (``add_dataset``), and ``update`` if it goes offline."""
+    if not hasattr(agent_cls, "add_dataset"):
         raise ConfigError(f"{algo_name} does not learn from a dataset; use an offline algorithm (bc, td3_bc, iql, cql, "
-                          "discrete_cql), an off-policy actor-critic (td3, sac, ddpg, discrete_sac) or the DQN family "
-                          "(dqn, qr_dqn)")
+                          "discrete_cql), an off-policy actor-critic (td3, sac, ddpg, discrete_sac), the DQN family "
+                          "(dqn, qr_dqn) or an imitation one (gail)")
+    if offline_steps > 0 and not hasattr(agent_cls, "update"):
+        raise ConfigError(f"{algo_name} learns from its demonstrations while it acts, not offline: set "
+                          "data.offline_steps=0 (drop --offline-steps)")
+
+
+def check_has_demonstrations(agent_cls: Any, algo_name: str, dataset: str | None) -> None:
+    """Raise ConfigError when ``agent_cls`` learns from demonstrations and the run names no dataset."""
+    if getattr(agent_cls, "learns_from_demonstrations", False) and dataset is None:
+        raise ConfigError(f"{algo_name} learns from an expert's demonstrations: give --dataset SOURCE (data.dataset), "
+                          "e.g. recorded with porcini collect RUN_DIR --episodes 10 --to demos.npz")
 
 
 class RunData:

@@ -25,7 +25,7 @@ from porcini.errors import ConfigError, UnknownNameError, UnsupportedSpaceError,
 from porcini.experiment.config import RunConfig, make_algo_config
 from porcini.experiment.envs import wrapper_specs
 from porcini.experiment.expert import check_expert_config
-from porcini.experiment.offline import check_learns_from_data
+from porcini.experiment.offline import check_has_demonstrations, check_learns_from_data
 
 # log sink -> (module it imports, porcini extra that installs it)
 SINK_EXTRAS = {"tensorboard": ("tensorboard", "tensorboard"), "mlflow": ("mlflow", "mlflow")}
@@ -44,7 +44,8 @@ def validate(config: RunConfig) -> None:
     agent_cls = get_algorithm(config.algo_name)
     algo_config = make_algo_config(config, agent_cls.Config)
     if config.data.dataset is not None:
-        check_learns_from_data(agent_cls, config.algo_name)
+        check_learns_from_data(agent_cls, config.algo_name, config.data.offline_steps)
+    check_has_demonstrations(agent_cls, config.algo_name, config.data.dataset)
     check_expert_config(agent_cls, config)
     check_extras(config)
     check_env_id(config.env.id)

@@ -6,8 +6,9 @@ arrays or torch tensors and return the same kind. Losses (torch) return named te
 
 Modules: ``returns`` (discounted, n-step, λ-returns, GAE), ``off_policy`` (V-trace, Retrace), ``td_targets``
 (Q-learning, SARSA, Double Q, expected SARSA, soft targets), ``losses``, ``offline_losses`` (IQL, CQL),
-``target_updates``. The estimators import no torch; the losses and target updates import it on first access, so
-``import porcini.functional`` stays fast for NumPy agents.
+``target_updates``, ``adversarial_imitation`` (GAIL's discriminator and rewards). The estimators import no torch;
+the losses and target updates import it on first access, so ``import porcini.functional`` stays fast for NumPy
+agents.
 """
 
 from __future__ import annotations
@@ -34,6 +35,12 @@ from porcini.functional.td_targets import (
 )
 
 if TYPE_CHECKING:
+    from porcini.functional.adversarial_imitation import (
+        airl_reward,
+        discriminator_loss,
+        gail_reward,
+        gradient_penalty,
+    )
     from porcini.functional.bc_losses import bc_regularized_actor_loss
     from porcini.functional.losses import (
         deterministic_actor_loss,
@@ -80,6 +87,12 @@ _LAZY = {
         "cql_alpha_loss",
     )},
     "bc_regularized_actor_loss": "porcini.functional.bc_losses",
+    **{name: "porcini.functional.adversarial_imitation" for name in (
+        "discriminator_loss",
+        "gradient_penalty",
+        "gail_reward",
+        "airl_reward",
+    )},
     "hard_update": "porcini.functional.target_updates",
     "polyak_update": "porcini.functional.target_updates",
 }
@@ -126,6 +139,10 @@ __all__ = [
     "discrete_cql_penalty",
     "cql_alpha_loss",
     "bc_regularized_actor_loss",
+    "discriminator_loss",
+    "gradient_penalty",
+    "gail_reward",
+    "airl_reward",
     "hard_update",
     "polyak_update",
 ]

@@ -1,8 +1,9 @@
-"""Learning from an expert: agents that query a policy for its actions (DAgger).
+"""Learning from an expert: DAgger (the expert is asked while learning) and GAIL (an adversarial reward).
 
 BC, which learns from demonstrations alone, is :class:`porcini.algorithms.offline.bc.BC`.
 """
 
 from porcini.algorithms.imitation.dagger import DAgger, DAggerConfig, agent_expert
+from porcini.algorithms.imitation.gail import GAIL, GAILConfig
 
-__all__ = ["DAgger", "DAggerConfig", "agent_expert"]
+__all__ = ["DAgger", "DAggerConfig", "GAIL", "GAILConfig", "agent_expert"]

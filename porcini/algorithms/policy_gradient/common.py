@@ -123,7 +123,7 @@ class OnPolicyAgent(Checkpointed, BaseAgent):
     config: Any
     flat: FlatParameters
     optimizer: torch.optim.Optimizer
-    action_spaces = ("Discrete", "Box", "MultiDiscrete", "MultiBinary")
+    action_spaces: tuple[str, ...] = ("Discrete", "Box", "MultiDiscrete", "MultiBinary")
 
     def _build(self, info: EnvInfo, with_value: bool = True) -> None:
         c = self.config

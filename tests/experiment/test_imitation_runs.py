@@ -1,4 +1,4 @@
-"""DAgger runs from the command line: an expert run directory, the run directory it makes, exact resume, errors."""
+"""DAgger and GAIL runs from the command line: an expert run directory or demonstrations, exact resume, errors."""
 
 import json
 from pathlib import Path
@@ -8,6 +8,7 @@ from click.testing import CliRunner
 
 from porcini.errors import ConfigError
 from porcini.experiment.cli import main
+from porcini.experiment.collect import collect_policy
 from porcini.experiment.experiment import Experiment
 from porcini.experiment.launch import resolve
 from porcini.experiment.loggers import read_metrics_csv
@@ -73,4 +74,51 @@ def test_expert_errors_name_the_fix_and_leave_no_run_directory(tmp_path, expert_
                                                             "env.wrappers=[SignReward]"])
     with pytest.raises(ConfigError, match=r"trained with env.wrappers \[\], this run has \['SignReward'\]"):
         Experiment.start(other_wrappers, progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+GAIL = ["n_steps=64", "batch_size=64", "n_epochs=2", "net_arch=[16]", "discriminator_arch=[16]",
+        "discriminator_batch_size=32", "gradient_penalty=10", "eval_episodes=2", "steps_per_epoch=256",
+        "log.sinks=[csv]", "env.n_envs=2", "learning_rate_schedule=constant", "clip_range_schedule=constant"]
+
+
+@pytest.fixture(scope="module")
+def demos(tmp_path_factory, expert_run) -> str:
+    path = tmp_path_factory.mktemp("demos") / "demos.npz"
+    collect_policy(expert_run, 3, str(path), seed=0)
+    return str(path)
+
+
+def test_cli_trains_gail_from_demonstrations_and_logs_both_rewards(tmp_path, demos):
+    summary = train("gail", "CartPole-v1", "--dataset", demos, "--steps", "512", "--out", str(tmp_path),
+                    *[arg for s in GAIL for arg in ("--set", s)])
+    _, rows = read_metrics_csv(Path(summary["run_dir"]) / "metrics.csv")
+    assert [r["env_steps"] for r in rows] == [256, 512]
+    for row in rows:
+        assert row["train/env_reward_mean"] == 1.0 and row["train/learned_reward_mean"] > 0
+        assert row["loss/discriminator"] > 0 and row["train/gradient_penalty"] >= 0
+
+
+def test_a_resumed_gail_run_continues_exactly(tmp_path, demos):
+    def config(out, steps):
+        return resolve("gail", "CartPole-v1", None, [f"data.dataset={demos}", f"steps={steps}", f"out={out}", *GAIL])
+
+    whole = Experiment.start(config(tmp_path / "whole", 768), progress=False)
+    whole.train()
+    half = Experiment.start(config(tmp_path / "half", 512), progress=False)
+    half.train()
+    Experiment.resume(half.run_dir.path, steps=768, progress=False).train()
+    columns = ("env_steps", "eval_return_mean", "loss/discriminator", "train/learned_reward_mean")
+    _, a = read_metrics_csv(whole.run_dir.path / "metrics.csv")
+    _, b = read_metrics_csv(half.run_dir.path / "metrics.csv")
+    assert [[r[c] for c in columns] for r in a] == [[r[c] for c in columns] for r in b]
+
+
+def test_gail_without_demonstrations_or_with_offline_steps_names_the_fix(tmp_path, demos):
+    with pytest.raises(ConfigError, match="gail learns from an expert's demonstrations: give --dataset SOURCE"):
+        Experiment.start(resolve("gail", "CartPole-v1", None, [f"out={tmp_path}", *GAIL]), progress=False)
+    offline = resolve("gail", "CartPole-v1", None, [f"out={tmp_path}", f"data.dataset={demos}",
+                                                    "data.offline_steps=10", *GAIL])
+    with pytest.raises(ConfigError, match="not offline: set data.offline_steps=0"):
+        Experiment.start(offline, progress=False)
     assert list(tmp_path.iterdir()) == []
