@@ -100,6 +100,10 @@ class GAIL(PPO):
         if not bounded:
             raise UnsupportedSpaceError(f"GAIL scales Box actions to [-1, 1] and needs finite bounds; {info.env_id} "
                                         f"has {space}: wrap the env with ClipAction")
+        if not isinstance(info.observation_space, gym.spaces.Box):
+            raise UnsupportedSpaceError(f"GAIL's discriminator reads Box observations; {info.env_id} has "
+                                        f"{info.observation_space}: flatten or one-hot them with a wrapper "
+                                        "(FlattenObservation, OneHotObservation)")
         self.obs_dim = int(np.prod(info.obs_shape))
         self.action_width = int(space.n) if isinstance(space, gym.spaces.Discrete) else info.action_dim
         with seeded(c.seed):
@@ -114,10 +118,16 @@ class GAIL(PPO):
         """The expert's demonstrations (``dataset_ratio`` is accepted for the common API and not used).
 
         Raises:
-            ValueError: the dataset is empty.
+            ValueError: the dataset is empty, or its observations or actions have other shapes than the env's.
         """
         if len(dataset) == 0:
             raise ValueError("GAIL.add_dataset: the demonstration dataset is empty")
+        obs_shape = tuple(np.shape(dataset.batch.obs)[2:])
+        action_shape = tuple(np.shape(dataset.batch.action)[2:])
+        if obs_shape != tuple(self.info.obs_shape) or action_shape != tuple(self.info.action_shape):
+            raise ValueError(f"GAIL.add_dataset: the demonstrations have observations {obs_shape} and actions "
+                             f"{action_shape}, the env {tuple(self.info.obs_shape)} and "
+                             f"{tuple(self.info.action_shape)}: record them in this env")
         self.expert = dataset
 
     def pairs(self, obs: Any, action: Any) -> Tensor:

@@ -91,6 +91,12 @@ def test_missing_or_empty_demonstrations_and_unbounded_actions_are_named(demos):
         agent.fit(rollout(agent, env, 64))
     with pytest.raises(ValueError, match="demonstration dataset is empty"):
         agent.add_dataset(demos.__class__(demos.batch.index(slice(0, 0))))
+    pendulum_demos = collect_dataset(make_env("Pendulum-v1", seed=0), lambda obs: np.zeros((len(obs), 1)), steps=10,
+                                     seed=0)
+    with pytest.raises(ValueError, match=r"observations \(3,\) and actions \(1,\), the env \(4,\) and \(\)"):
+        agent.add_dataset(pendulum_demos)
+    with pytest.raises(UnsupportedSpaceError, match="reads Box observations"):
+        GAIL(make_env("FrozenLake-v1").info, **SMALL)
     unbounded = dataclasses.replace(make_env("Pendulum-v1").info, action_space=gym.spaces.Box(-np.inf, np.inf, (1,)))
     with pytest.raises(UnsupportedSpaceError, match="finite bounds"):
         GAIL(unbounded, **SMALL)
