@@ -32,6 +32,8 @@ from torch import Tensor
 
 from porcini.algorithms.kit import seeded
 from porcini.algorithms.policy_gradient.ppo import PPO, PPOConfig
+from porcini.algorithms.space_hints import multi_action_hint
+from porcini.core.agent import supports_action_space
 from porcini.core.batch import TransitionBatch
 from porcini.core.config import require
 from porcini.data.dataset import Dataset
@@ -93,8 +95,12 @@ class GAIL(PPO):
     learns_from_demonstrations = True
 
     def __init__(self, info: EnvInfo, config: GAILConfig | None = None, **overrides: Any) -> None:
+        space = info.action_space
+        if not supports_action_space(self, space):
+            raise UnsupportedSpaceError(f"GAIL needs a Discrete or Box action space; {info.env_id} has {space}"
+                                        + multi_action_hint(space))
         super().__init__(info, config, **overrides)
-        c, space = self.config, info.action_space
+        c = self.config
         bounded = np.all(np.isfinite(space.low)) and np.all(np.isfinite(space.high)) if isinstance(
             space, gym.spaces.Box) else True
         if not bounded:
