@@ -28,6 +28,7 @@ ALGORITHMS: dict[str, str] = {
     "td3_bc": "porcini.algorithms.offline.td3_bc:TD3BC",
     "dagger": "porcini.algorithms.imitation.dagger:DAgger",
     "gail": "porcini.algorithms.imitation.gail:GAIL",
+    "gail_trpo": "porcini.algorithms.imitation.gail:GAILTRPO",
     "epsilon_greedy": "porcini.algorithms.bandits.epsilon_greedy:EpsilonGreedyBandit",
     "ucb": "porcini.algorithms.bandits.ucb:UCB",
     "thompson": "porcini.algorithms.bandits.thompson:ThompsonSampling",

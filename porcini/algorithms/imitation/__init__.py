@@ -4,6 +4,6 @@ BC, which learns from demonstrations alone, is :class:`porcini.algorithms.offlin
 """
 
 from porcini.algorithms.imitation.dagger import DAgger, DAggerConfig, agent_expert
-from porcini.algorithms.imitation.gail import GAIL, GAILConfig
+from porcini.algorithms.imitation.gail import GAIL, GAILTRPO, GAILConfig, GAILTRPOConfig
 
-__all__ = ["DAgger", "DAggerConfig", "GAIL", "GAILConfig", "agent_expert"]
+__all__ = ["DAgger", "DAggerConfig", "GAIL", "GAILTRPO", "GAILConfig", "GAILTRPOConfig", "agent_expert"]

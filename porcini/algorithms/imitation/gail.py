@@ -1,23 +1,24 @@
-"""GAIL: generative adversarial imitation learning (Ho & Ermon 2016, arXiv:1606.03476), on PPO.
+"""GAIL: generative adversarial imitation learning (Ho & Ermon 2016, arXiv:1606.03476), on PPO or TRPO.
 
 The learner never sees the env's reward. A discriminator ``D(s, a) = σ(ℓ(s, a))`` learns to tell the expert's
 state-action pairs from the learner's, and the learner is rewarded for looking like the expert::
 
-    every PPO fit, on the rollout's pairs (s, a) and as many drawn from the demonstrations:
+    every fit of the learner, on the rollout's pairs (s, a) and as many drawn from the demonstrations:
         ``discriminator_epochs`` passes of Adam steps on  BCE(expert → 1, learner → 0)
                                                           (+ λ gradient penalty, optional label smoothing)
         r(s, a) = -log(1 - D(s, a)) = softplus(ℓ(s, a))    replaces the env's reward in the rollout
-        PPO's update (GAE with the rollout's terminated / truncated flags, as with any reward)
+        the learner's update (GAE with the rollout's terminated / truncated flags, as with any reward)
 
 The losses are :func:`porcini.functional.discriminator_loss`, :func:`porcini.functional.gradient_penalty` and
 :func:`porcini.functional.gail_reward`. The discriminator reads the flattened observation and the action (one-hot
 for Discrete actions, scaled to ``[-1, 1]`` for bounded Box ones). The demonstrations come from
 :meth:`GAIL.add_dataset` (any dataset with actions: a Minari or porcini one, ``porcini collect RUN``); the env's
 reward is only logged (``env_reward_mean``, and the loop's episode returns), beside ``learned_reward_mean``.
-Everything else — acting, the rollout, the PPO update, its config fields — is
-:class:`~porcini.algorithms.policy_gradient.ppo.PPO`'s. From the command line: ``porcini train gail ENV --dataset
-DEMOS`` (record ``DEMOS`` with ``porcini collect RUN_DIR``); its configs of record are PPO's with a gradient
-penalty of 10.
+Everything else — acting, the rollout, the update, its config fields — is the learner's:
+:class:`~porcini.algorithms.policy_gradient.ppo.PPO` for :class:`GAIL` (``gail``),
+:class:`~porcini.algorithms.policy_gradient.trpo.TRPO` for :class:`GAILTRPO` (``gail_trpo``, the paper's
+learner). From the command line: ``porcini train gail ENV --dataset DEMOS`` (record ``DEMOS`` with ``porcini
+collect RUN_DIR``); the configs of record are the learner's for the env, on Pendulum with a slower discriminator.
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ from torch import Tensor
 
 from porcini.algorithms.kit import seeded
 from porcini.algorithms.policy_gradient.ppo import PPO, PPOConfig
+from porcini.algorithms.policy_gradient.trpo import TRPO, TRPOConfig
 from porcini.algorithms.space_hints import multi_action_hint
-from porcini.core.agent import supports_action_space
 from porcini.core.batch import TransitionBatch
 from porcini.core.config import require
 from porcini.data.dataset import Dataset
@@ -46,8 +47,8 @@ from porcini.seeding import agent_rng
 
 
 @dataclass(frozen=True)
-class GAILConfig(PPOConfig):
-    """Hyperparameters of GAIL: PPO's (see :class:`PPOConfig`) plus the discriminator's."""
+class DiscriminatorConfig:
+    """The discriminator's hyperparameters, shared by :class:`GAILConfig` and :class:`GAILTRPOConfig`."""
 
     discriminator_arch: tuple[int, ...] = (64, 64)
     """Hidden widths of the discriminator (tanh)."""
@@ -63,7 +64,9 @@ class GAILConfig(PPOConfig):
     """ε: expert pairs labelled ``1 - ε``, the learner's ``ε`` (0: plain labels)."""
 
     def __post_init__(self) -> None:
-        super().__post_init__()
+        super_post_init = getattr(super(), "__post_init__", None)
+        if super_post_init is not None:  # the learner's config checks its own fields
+            super_post_init()
         name = type(self).__name__
         for field in ("discriminator_epochs", "discriminator_batch_size"):
             require(getattr(self, field) >= 1, name, field, getattr(self, field), ">= 1")
@@ -73,43 +76,48 @@ class GAILConfig(PPOConfig):
         require(0.0 <= self.label_smoothing < 0.5, name, "label_smoothing", self.label_smoothing, "in [0, 0.5)")
 
 
-class GAIL(PPO):
-    """PPO on the reward of a discriminator trained to tell the expert's pairs from the learner's.
+@dataclass(frozen=True)
+class GAILConfig(DiscriminatorConfig, PPOConfig):
+    """Hyperparameters of GAIL: PPO's (see :class:`PPOConfig`) plus the discriminator's."""
 
-    Example:
-        >>> from porcini import Core, make_env
-        >>> from porcini.data import collect_dataset
-        >>> env = make_env("CartPole-v1", n_envs=2, seed=0)
-        >>> demos = collect_dataset(make_env("CartPole-v1", seed=1), lambda obs: (obs[:, 2] > 0).astype(int),
-        ...                         steps=200, seed=1)
-        >>> agent = GAIL(env.info, n_steps=32, batch_size=32, n_epochs=1, discriminator_batch_size=32)
-        >>> agent.add_dataset(demos)
-        >>> Core(agent, env, progress=False).learn(steps=128).steps
-        128
+
+@dataclass(frozen=True)
+class GAILTRPOConfig(DiscriminatorConfig, TRPOConfig):
+    """Hyperparameters of GAIL on TRPO: TRPO's (see :class:`TRPOConfig`) plus the discriminator's."""
+
+
+class AdversarialImitation:
+    """The discriminator, its training and the relabelling of rollouts, for an on-policy learner to inherit.
+
+    A class ``GAIL(AdversarialImitation, Learner)`` calls :meth:`_build_discriminator` after the learner's
+    ``__init__`` and fits the learner on :meth:`relabel`'s batch.
     """
 
-    name = "gail"
-    Config: type[GAILConfig] = GAILConfig
-    config: GAILConfig
-    action_spaces = ("Discrete", "Box")
+    info: EnvInfo
+    device: torch.device
+    config: Any
+    modules: dict[str, Any]
+    optimizers: dict[str, Any]
     learns_from_demonstrations = True
 
-    def __init__(self, info: EnvInfo, config: GAILConfig | None = None, **overrides: Any) -> None:
+    @staticmethod
+    def check_spaces(info: EnvInfo) -> None:
+        """Raise UnsupportedSpaceError unless the spaces are a Discrete or bounded Box action and Box observations."""
         space = info.action_space
-        if not supports_action_space(self, space):
+        if not isinstance(space, (gym.spaces.Discrete, gym.spaces.Box)):
             raise UnsupportedSpaceError(f"GAIL needs a Discrete or Box action space; {info.env_id} has {space}"
                                         + multi_action_hint(space))
-        super().__init__(info, config, **overrides)
-        c = self.config
-        bounded = np.all(np.isfinite(space.low)) and np.all(np.isfinite(space.high)) if isinstance(
-            space, gym.spaces.Box) else True
-        if not bounded:
+        if isinstance(space, gym.spaces.Box) and not (np.all(np.isfinite(space.low))
+                                                      and np.all(np.isfinite(space.high))):
             raise UnsupportedSpaceError(f"GAIL scales Box actions to [-1, 1] and needs finite bounds; {info.env_id} "
                                         f"has {space}: wrap the env with ClipAction")
         if not isinstance(info.observation_space, gym.spaces.Box):
             raise UnsupportedSpaceError(f"GAIL's discriminator reads Box observations; {info.env_id} has "
                                         f"{info.observation_space}: flatten or one-hot them with a wrapper "
                                         "(FlattenObservation, OneHotObservation)")
+
+    def _build_discriminator(self) -> None:
+        c, info, space = self.config, self.info, self.info.action_space
         self.obs_dim = int(np.prod(info.obs_shape))
         self.action_width = int(space.n) if isinstance(space, gym.spaces.Discrete) else info.action_dim
         with seeded(c.seed):
@@ -154,10 +162,11 @@ class GAIL(PPO):
         """``ℓ(s, a)`` ``[N]`` of discriminator inputs ``[N, d]``."""
         return self.discriminator(inputs).squeeze(-1)
 
-    def fit(self, batch: TransitionBatch) -> dict[str, float]:
-        """Train the discriminator on the rollout, replace its rewards with GAIL's, then PPO's update."""
+    def relabel(self, batch: TransitionBatch) -> tuple[TransitionBatch, dict[str, float]]:
+        """Train the discriminator on the rollout; the rollout with GAIL's rewards, and the discriminator's metrics."""
         if self.expert is None:
-            raise ValueError("GAIL.fit: no demonstrations; call add_dataset(dataset) first (--dataset SOURCE)")
+            raise ValueError(f"{type(self).__name__}.fit: no demonstrations; call add_dataset(dataset) first "
+                             "(--dataset SOURCE)")
         flat = batch.flatten()
         learner = self.pairs(flat.obs[:, 0], flat.action[:, 0])
         metrics = self._train_discriminator(learner)
@@ -166,8 +175,8 @@ class GAIL(PPO):
         learned = reward.reshape(batch.reward.shape)
         relabelled = TransitionBatch(batch.obs, batch.action, learned, batch.next_obs, batch.terminated,
                                      batch.truncated, batch.extras)
-        return {**super().fit(relabelled), **metrics, "learned_reward_mean": float(learned.mean()),
-                "env_reward_mean": float(np.mean(batch.reward))}
+        return relabelled, {**metrics, "learned_reward_mean": float(learned.mean()),
+                            "env_reward_mean": float(np.mean(batch.reward))}
 
     def _train_discriminator(self, learner: Tensor) -> dict[str, float]:
         """``discriminator_epochs`` shuffled passes over the learner's pairs, each step with fresh expert pairs."""
@@ -192,11 +201,78 @@ class GAIL(PPO):
                 self.optimizers["discriminator"].step()
         return {name: float(value.detach()) for name, value in terms.items()}
 
+    def discriminator_state(self) -> dict[str, Any]:
+        """The generator of the pairs' draws (the discriminator and its optimizer are registered modules)."""
+        return {"rng": self.rng.bit_generator.state}
+
+    def load_discriminator_state(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`discriminator_state`."""
+        self.rng.bit_generator.state = state["rng"]
+
+
+class GAIL(AdversarialImitation, PPO):
+    """PPO on the reward of a discriminator trained to tell the expert's pairs from the learner's.
+
+    Example:
+        >>> from porcini import Core, make_env
+        >>> from porcini.data import collect_dataset
+        >>> env = make_env("CartPole-v1", n_envs=2, seed=0)
+        >>> demos = collect_dataset(make_env("CartPole-v1", seed=1), lambda obs: (obs[:, 2] > 0).astype(int),
+        ...                         steps=200, seed=1)
+        >>> agent = GAIL(env.info, n_steps=32, batch_size=32, n_epochs=1, discriminator_batch_size=32)
+        >>> agent.add_dataset(demos)
+        >>> Core(agent, env, progress=False).learn(steps=128).steps
+        128
+    """
+
+    name = "gail"
+    Config: type[GAILConfig] = GAILConfig
+    config: GAILConfig
+    action_spaces = ("Discrete", "Box")
+
+    def __init__(self, info: EnvInfo, config: GAILConfig | None = None, **overrides: Any) -> None:
+        self.check_spaces(info)
+        super().__init__(info, config, **overrides)
+        self._build_discriminator()
+
+    def fit(self, batch: TransitionBatch) -> dict[str, float]:
+        """Train the discriminator on the rollout, replace its rewards with GAIL's, then PPO's update."""
+        relabelled, metrics = self.relabel(batch)
+        return {**super().fit(relabelled), **metrics}
+
     def state_dict(self) -> dict[str, Any]:
         """PPO's state (with the discriminator and its optimizer) and the generator of the pairs' draws."""
-        return {**super().state_dict(), "rng": self.rng.bit_generator.state}
+        return {**super().state_dict(), **self.discriminator_state()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state_dict` (the demonstrations are given again with ``add_dataset``)."""
         super().load_state_dict(state)
-        self.rng.bit_generator.state = state["rng"]
+        self.load_discriminator_state(state)
+
+
+class GAILTRPO(AdversarialImitation, TRPO):
+    """TRPO on GAIL's discriminator reward (the original paper's learner); otherwise as :class:`GAIL`."""
+
+    name = "gail_trpo"
+    Config: type[GAILTRPOConfig] = GAILTRPOConfig
+    config: GAILTRPOConfig
+    action_spaces = ("Discrete", "Box")
+
+    def __init__(self, info: EnvInfo, config: GAILTRPOConfig | None = None, **overrides: Any) -> None:
+        self.check_spaces(info)
+        super().__init__(info, config, **overrides)
+        self._build_discriminator()
+
+    def fit(self, batch: TransitionBatch) -> dict[str, float]:
+        """Train the discriminator on the rollout, replace its rewards with GAIL's, then TRPO's update."""
+        relabelled, metrics = self.relabel(batch)
+        return {**super().fit(relabelled), **metrics}
+
+    def state_dict(self) -> dict[str, Any]:
+        """TRPO's state (with the discriminator and its optimizer) and the generator of the pairs' draws."""
+        return {**super().state_dict(), **self.discriminator_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict` (the demonstrations are given again with ``add_dataset``)."""
+        super().load_state_dict(state)
+        self.load_discriminator_state(state)

@@ -125,10 +125,10 @@ class TRPO(OnPolicyAgent):
     """
 
     name = "trpo"
-    Config = TRPOConfig
+    Config: type[TRPOConfig] = TRPOConfig
 
     def __init__(self, info: EnvInfo, config: TRPOConfig | None = None, **overrides: Any) -> None:
-        self.config = build_config(TRPOConfig, config, overrides)
+        self.config = build_config(self.Config, config, overrides)
         self._build(info)
         self.fit_every_steps = self.config.n_steps * info.n_envs
         self.actor = FlatParameters(self.model.actor_parameters())

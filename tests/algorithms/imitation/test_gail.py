@@ -1,4 +1,5 @@
-"""GAIL: the rollout's rewards become the discriminator's, the discriminator learns, checkpoints and seeding."""
+"""GAIL on PPO and on TRPO: the rollout's rewards become the discriminator's, the discriminator learns,
+checkpoints and seeding."""
 
 from __future__ import annotations
 
@@ -10,14 +11,18 @@ import pytest
 import torch
 
 from porcini import Core, make_env
-from porcini.algorithms.imitation import GAIL
+from porcini.algorithms.imitation import GAIL, GAILTRPO
 from porcini.algorithms.policy_gradient.ppo import PPO
+from porcini.algorithms.policy_gradient.trpo import TRPO
 from porcini.data import collect_dataset
 from porcini.errors import UnsupportedSpaceError
 from porcini.functional import gail_reward
 
 SMALL = {"n_steps": 64, "batch_size": 64, "n_epochs": 2, "discriminator_batch_size": 32, "net_arch": (16,),
          "discriminator_arch": (16,), "seed": 0}
+SMALL_TRPO = {"n_steps": 64, "batch_size": 64, "n_critic_updates": 2, "discriminator_batch_size": 32,
+              "net_arch": (16,), "discriminator_arch": (16,), "seed": 0}
+LEARNERS = {"gail": (GAIL, PPO, SMALL), "gail_trpo": (GAILTRPO, TRPO, SMALL_TRPO)}
 
 
 def controller(obs: np.ndarray) -> np.ndarray:
@@ -34,13 +39,15 @@ def rollout(agent, env, steps: int):
     return collect_dataset(env, lambda obs: agent.act(obs, explore=True), steps=steps, seed=3).batch
 
 
-def test_ppo_fits_on_the_discriminators_reward_with_the_rollouts_end_flags(demos, monkeypatch):
+@pytest.mark.parametrize("name", LEARNERS)
+def test_the_learner_fits_on_the_discriminators_reward_with_the_rollouts_end_flags(name, demos, monkeypatch):
+    cls, learner, settings = LEARNERS[name]
     env = make_env("CartPole-v1", seed=0)
-    agent = GAIL(env.info, **SMALL)
+    agent = cls(env.info, **settings)
     agent.add_dataset(demos)
     batch = rollout(agent, env, 64)
     given = []
-    monkeypatch.setattr(PPO, "fit", lambda self, b: given.append(b) or {})
+    monkeypatch.setattr(learner, "fit", lambda self, b: given.append(b) or {})
     metrics = agent.fit(batch)
     (seen,) = given
     with torch.no_grad():  # the discriminator after this fit's training, on the rollout's own pairs
@@ -97,17 +104,21 @@ def test_missing_or_empty_demonstrations_and_unbounded_actions_are_named(demos):
         agent.add_dataset(pendulum_demos)
     with pytest.raises(UnsupportedSpaceError, match="reads Box observations"):
         GAIL(make_env("FrozenLake-v1").info, **SMALL)
+    with pytest.raises(UnsupportedSpaceError, match="reads Box observations"):
+        GAILTRPO(make_env("FrozenLake-v1").info, **SMALL_TRPO)
     unbounded = dataclasses.replace(make_env("Pendulum-v1").info, action_space=gym.spaces.Box(-np.inf, np.inf, (1,)))
     with pytest.raises(UnsupportedSpaceError, match="finite bounds"):
         GAIL(unbounded, **SMALL)
 
 
-def test_save_load_gives_identical_actions_and_identical_continuation(demos):
+@pytest.mark.parametrize("name", LEARNERS)
+def test_save_load_gives_identical_actions_and_identical_continuation(name, demos):
+    cls, _, settings = LEARNERS[name]
     env = make_env("CartPole-v1", n_envs=2, seed=0)
-    agent = GAIL(env.info, **SMALL)
+    agent = cls(env.info, **settings)
     agent.add_dataset(demos)
     Core(agent, env, progress=False).learn(steps=256)
-    restored = GAIL(env.info, **{**SMALL, "seed": 7})
+    restored = cls(env.info, **{**settings, "seed": 7})
     restored.add_dataset(demos)
     restored.load_state_dict(agent.state_dict())
     obs, _ = make_env("CartPole-v1", n_envs=2, seed=5).reset(seed=5)
@@ -121,10 +132,13 @@ def test_save_load_gives_identical_actions_and_identical_continuation(demos):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 
-def test_the_same_seed_gives_the_same_parameters_and_another_seed_others(demos):
+@pytest.mark.parametrize("name", LEARNERS)
+def test_the_same_seed_gives_the_same_parameters_and_another_seed_others(name, demos):
+    cls, _, settings = LEARNERS[name]
+
     def train(seed: int) -> list[torch.Tensor]:
         env = make_env("CartPole-v1", n_envs=2, seed=seed)
-        agent = GAIL(env.info, **{**SMALL, "seed": seed})
+        agent = cls(env.info, **{**settings, "seed": seed})
         agent.add_dataset(demos)
         Core(agent, env, progress=False).learn(steps=256)
         return [p.detach().clone() for p in agent.discriminator.parameters()]
