@@ -87,10 +87,10 @@ class GAILTRPOConfig(DiscriminatorConfig, TRPOConfig):
 
 
 class AdversarialImitation:
-    """The discriminator, its training and the relabelling of rollouts, for an on-policy learner to inherit.
+    """The discriminator, its training and the relabelling of rollouts, in front of an on-policy learner.
 
-    A class ``GAIL(AdversarialImitation, Learner)`` calls :meth:`_build_discriminator` after the learner's
-    ``__init__`` and fits the learner on :meth:`relabel`'s batch.
+    ``class GAIL(AdversarialImitation, PPO)``: construction checks the spaces, builds the learner then the
+    discriminator; ``fit`` fits the learner on :meth:`relabel`'s batch; the state adds the draws' generator.
     """
 
     info: EnvInfo
@@ -115,6 +115,25 @@ class AdversarialImitation:
             raise UnsupportedSpaceError(f"GAIL's discriminator reads Box observations; {info.env_id} has "
                                         f"{info.observation_space}: flatten or one-hot them with a wrapper "
                                         "(FlattenObservation, OneHotObservation)")
+
+    def __init__(self, info: EnvInfo, config: Any = None, **overrides: Any) -> None:
+        self.check_spaces(info)
+        super().__init__(info, config, **overrides)  # type: ignore[call-arg]  # the learner's
+        self._build_discriminator()
+
+    def fit(self, batch: TransitionBatch) -> dict[str, float]:
+        """Train the discriminator on the rollout, replace its rewards with GAIL's, then the learner's update."""
+        relabelled, metrics = self.relabel(batch)
+        return {**super().fit(relabelled), **metrics}  # type: ignore[misc]
+
+    def state_dict(self) -> dict[str, Any]:
+        """The learner's state (with the discriminator and its optimizer) and the generator of the pairs' draws."""
+        return {**super().state_dict(), "rng": self.rng.bit_generator.state}  # type: ignore[misc]
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict` (the demonstrations are given again with ``add_dataset``)."""
+        super().load_state_dict(state)  # type: ignore[misc]
+        self.rng.bit_generator.state = state["rng"]
 
     def _build_discriminator(self) -> None:
         c, info, space = self.config, self.info, self.info.action_space
@@ -201,14 +220,6 @@ class AdversarialImitation:
                 self.optimizers["discriminator"].step()
         return {name: float(value.detach()) for name, value in terms.items()}
 
-    def discriminator_state(self) -> dict[str, Any]:
-        """The generator of the pairs' draws (the discriminator and its optimizer are registered modules)."""
-        return {"rng": self.rng.bit_generator.state}
-
-    def load_discriminator_state(self, state: dict[str, Any]) -> None:
-        """Restore :meth:`discriminator_state`."""
-        self.rng.bit_generator.state = state["rng"]
-
 
 class GAIL(AdversarialImitation, PPO):
     """PPO on the reward of a discriminator trained to tell the expert's pairs from the learner's.
@@ -230,25 +241,6 @@ class GAIL(AdversarialImitation, PPO):
     config: GAILConfig
     action_spaces = ("Discrete", "Box")
 
-    def __init__(self, info: EnvInfo, config: GAILConfig | None = None, **overrides: Any) -> None:
-        self.check_spaces(info)
-        super().__init__(info, config, **overrides)
-        self._build_discriminator()
-
-    def fit(self, batch: TransitionBatch) -> dict[str, float]:
-        """Train the discriminator on the rollout, replace its rewards with GAIL's, then PPO's update."""
-        relabelled, metrics = self.relabel(batch)
-        return {**super().fit(relabelled), **metrics}
-
-    def state_dict(self) -> dict[str, Any]:
-        """PPO's state (with the discriminator and its optimizer) and the generator of the pairs' draws."""
-        return {**super().state_dict(), **self.discriminator_state()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore :meth:`state_dict` (the demonstrations are given again with ``add_dataset``)."""
-        super().load_state_dict(state)
-        self.load_discriminator_state(state)
-
 
 class GAILTRPO(AdversarialImitation, TRPO):
     """TRPO on GAIL's discriminator reward (the original paper's learner); otherwise as :class:`GAIL`."""
@@ -257,22 +249,3 @@ class GAILTRPO(AdversarialImitation, TRPO):
     Config: type[GAILTRPOConfig] = GAILTRPOConfig
     config: GAILTRPOConfig
     action_spaces = ("Discrete", "Box")
-
-    def __init__(self, info: EnvInfo, config: GAILTRPOConfig | None = None, **overrides: Any) -> None:
-        self.check_spaces(info)
-        super().__init__(info, config, **overrides)
-        self._build_discriminator()
-
-    def fit(self, batch: TransitionBatch) -> dict[str, float]:
-        """Train the discriminator on the rollout, replace its rewards with GAIL's, then TRPO's update."""
-        relabelled, metrics = self.relabel(batch)
-        return {**super().fit(relabelled), **metrics}
-
-    def state_dict(self) -> dict[str, Any]:
-        """TRPO's state (with the discriminator and its optimizer) and the generator of the pairs' draws."""
-        return {**super().state_dict(), **self.discriminator_state()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore :meth:`state_dict` (the demonstrations are given again with ``add_dataset``)."""
-        super().load_state_dict(state)
-        self.load_discriminator_state(state)
