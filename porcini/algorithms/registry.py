@@ -29,6 +29,8 @@ ALGORITHMS: dict[str, str] = {
     "dagger": "porcini.algorithms.imitation.dagger:DAgger",
     "gail": "porcini.algorithms.imitation.gail:GAIL",
     "gail_trpo": "porcini.algorithms.imitation.gail:GAILTRPO",
+    "airl": "porcini.algorithms.imitation.airl:AIRL",
+    "preferences": "porcini.algorithms.imitation.preferences:PreferencePPO",
     "epsilon_greedy": "porcini.algorithms.bandits.epsilon_greedy:EpsilonGreedyBandit",
     "ucb": "porcini.algorithms.bandits.ucb:UCB",
     "thompson": "porcini.algorithms.bandits.thompson:ThompsonSampling",

@@ -99,7 +99,11 @@ def main(ctx: click.Context, debug: bool) -> None:
 @click.option("--dataset", metavar="SOURCE", help="Learn from this dataset (a porcini .npz): data.dataset.")
 @click.option("--offline-steps", type=click.IntRange(min=0),
               help="Gradient steps on the dataset before any env step: data.offline_steps.")
-@click.option("--expert", metavar="RUN_DIR", help="A trained run whose agent labels states (dagger): data.expert.")
+@click.option("--expert", metavar="RUN_DIR",
+              help="A trained run whose agent labels states (dagger) or records demonstrations (bc, gail, airl): "
+                   "data.expert.")
+@click.option("--reward", metavar="RUN_DIR",
+              help="Train on the reward a run learned (airl, preferences) instead of the env's: data.reward.")
 @click.option("--seed", type=click.IntRange(min=0), help="Run seed.")
 @click.option("--seeds", "seeds_text", metavar="0-4", help="Several seeds, run in parallel processes.")
 @click.option("--n-envs", type=click.IntRange(min=1), help="Envs stepped together.")
@@ -111,8 +115,9 @@ def main(ctx: click.Context, debug: bool) -> None:
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: when stderr is a terminal).")
 @_errors
 def train(algo: str, env: str, steps: int | None, dataset: str | None, offline_steps: int | None,
-          expert: str | None, seed: int | None, seeds_text: str | None, n_envs: int | None, config_file: str | None,
-          overrides: tuple[str, ...], out: str | None, as_json: bool, progress: bool | None) -> None:
+          expert: str | None, reward: str | None, seed: int | None, seeds_text: str | None, n_envs: int | None,
+          config_file: str | None, overrides: tuple[str, ...], out: str | None, as_json: bool,
+          progress: bool | None) -> None:
     """Train ALGO on ENV, evaluating after each epoch (ALGO from `porcini list`, ENV a Gymnasium id).
 
     With --dataset: --offline-steps gradient steps on the dataset first, then --steps env steps online with the
@@ -125,6 +130,7 @@ def train(algo: str, env: str, steps: int | None, dataset: str | None, offline_s
              f"data.offline_steps={offline_steps}" if offline_steps is not None else None]
     flags += [] if dataset is None else [f"data.dataset={_yaml_string(dataset)}"]
     flags += [] if expert is None else [f"data.expert={_yaml_string(expert)}"]
+    flags += [] if reward is None else [f"data.reward={_yaml_string(reward)}"]
     config = resolve(algo, env, config_file, [f for f in flags if f] + list(overrides))
     seeds = parse_seeds(seeds_text) if seeds_text else [config.seed]
     summaries = train_seeds(config, seeds, progress=progress)

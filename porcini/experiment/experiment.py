@@ -27,8 +27,9 @@ from porcini.errors import ConfigError, UserError
 from porcini.experiment.checkpoint import Checkpoint, read_checkpoint, resolve_checkpoint, run_identity, save_checkpoint
 from porcini.experiment.config import RunConfig, dump_yaml, load_run_config, make_algo_config, to_dict
 from porcini.experiment.envs import at_episode_boundary, build_envs, env_resume_state, restore_envs, wrapper_states
-from porcini.experiment.expert import attach_expert
+from porcini.experiment.expert import attach_expert, record_demonstrations, records_demonstrations
 from porcini.experiment.interrupt import TrainingInterrupted, stop_training
+from porcini.experiment.learned_reward import with_learned_reward
 from porcini.experiment.loggers import EpisodeInfoAggregator, make_loggers, summarize
 from porcini.experiment.offline import RunData, training_step
 from porcini.experiment.preflight import validate
@@ -67,6 +68,8 @@ class Experiment:
         agent_cls = get_algorithm(config.algo_name)
         self.algo_config = make_algo_config(config, agent_cls.Config)
         self.env, self.eval_env = build_envs(config)
+        if config.data.reward is not None:
+            self.env = with_learned_reward(self.env, config)
         self.agent = agent_cls(self.env.info, self.algo_config)
         if config.data.expert is not None:
             attach_expert(self.agent, config, self.env.info)
@@ -97,6 +100,8 @@ class Experiment:
         run_dir = RunDirectory.create(config.out, config.algo_name, config.env.id, config.seed)
         lock = RunLock.acquire(run_dir.path)
         try:
+            if records_demonstrations(get_algorithm(config.algo_name), config):
+                config = record_demonstrations(config, run_dir.path)
             atomic_write_text(run_dir.path / "config.yaml", dump_yaml(config))
             experiment = cls(config, run_dir, progress=progress)
         except BaseException:  # e.g. the user's env failing its first reset: a run that never started leaves no trace

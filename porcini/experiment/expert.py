@@ -8,6 +8,7 @@ the two runs' statistics would differ.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -17,18 +18,55 @@ from porcini.experiment.config import RunConfig
 
 
 def check_expert_config(agent_cls: Any, config: RunConfig) -> None:
-    """Raise ConfigError unless ``data.expert`` is given exactly when the algorithm learns from an expert."""
-    needs = bool(getattr(agent_cls, "learns_from_expert", False))
+    """Raise ConfigError unless ``data.expert`` fits the algorithm.
+
+    An algorithm that asks an expert (dagger) needs one; one that learns from a dataset may take an expert
+    instead of ``data.dataset`` (its demonstrations are then recorded, :func:`record_demonstrations`); no other
+    algorithm takes one.
+    """
+    asks = bool(getattr(agent_cls, "learns_from_expert", False))
     expert = config.data.expert
-    if needs and expert is None:
+    if asks and expert is None:
         raise ConfigError(f"{config.algo_name} learns from an expert: give --expert RUN_DIR (data.expert), a run "
                           f"directory of an agent trained on {config.env.id}")
-    if not needs and expert is not None:
-        raise ConfigError(f"{config.algo_name} does not learn from an expert: drop --expert (data.expert), which "
-                          "is for dagger")
+    if expert is not None and not asks:
+        if not hasattr(agent_cls, "add_dataset"):
+            raise ConfigError(f"{config.algo_name} does not learn from an expert: drop --expert (data.expert), which "
+                              "is for dagger (it asks the expert) and for the algorithms that learn from "
+                              "demonstrations (bc, gail, airl, the offline ones: they record them from the expert)")
+        if config.data.dataset is not None:
+            raise ConfigError(f"{config.algo_name} got both --expert and --dataset: give one (--expert RUN_DIR records "
+                              f"data.expert_episodes = {config.data.expert_episodes} episodes of it as the dataset)")
     if expert is not None and not (Path(expert) / "config.yaml").is_file():
         raise ConfigError(f"data.expert = {expert!r} is not a run directory (no config.yaml): give the folder of a "
                           "trained run (runs/ALGO-ENV-s0-...)")
+
+
+def records_demonstrations(agent_cls: Any, config: RunConfig) -> bool:
+    """True when the run records its demonstrations from ``data.expert`` (an expert, no dataset, not dagger)."""
+    return (config.data.expert is not None and config.data.dataset is None
+            and not getattr(agent_cls, "learns_from_expert", False))
+
+
+def record_demonstrations(config: RunConfig, run_dir: Path) -> RunConfig:
+    """Record ``data.expert_episodes`` episodes of the expert into ``run_dir/demonstrations.npz``.
+
+    Returns the run's config with that file as ``data.dataset`` and no ``data.expert``: the config the run
+    directory keeps, so a resumed run reads the same demonstrations. The expert acts deterministically (its best
+    checkpoint), in its own env, with seeds from the run's seed.
+    """
+    from porcini.experiment.collect import collect_policy
+    from porcini.experiment.config import load_run_config
+
+    assert config.data.expert is not None
+    theirs = load_run_config(Path(config.data.expert) / "config.yaml").env.id
+    if theirs != config.env.id:
+        raise ConfigError(f"data.expert = {config.data.expert!r} was trained on {theirs}, this run is {config.env.id}: "
+                          f"give an expert trained on {config.env.id}")
+    path = (Path(run_dir) / "demonstrations.npz").resolve()
+    collect_policy(config.data.expert, config.data.expert_episodes, str(path), env=config.env.id, seed=config.seed)
+    data = dataclasses.replace(config.data, dataset=str(path), expert=None)
+    return dataclasses.replace(config, data=data)
 
 
 def attach_expert(agent: Any, config: RunConfig, env_info: EnvInfo) -> None:

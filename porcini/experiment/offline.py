@@ -52,7 +52,7 @@ def check_learns_from_data(agent_cls: Any, algo_name: str, offline_steps: int = 
     if not hasattr(agent_cls, "add_dataset"):
         raise ConfigError(f"{algo_name} does not learn from a dataset; use an offline algorithm (bc, td3_bc, iql, cql, "
                           "discrete_cql), an off-policy actor-critic (td3, sac, ddpg, discrete_sac), the DQN family "
-                          "(dqn, qr_dqn) or an imitation one (gail)")
+                          "(dqn, qr_dqn) or an imitation one (gail, airl)")
     if offline_steps > 0 and not hasattr(agent_cls, "update"):
         raise ConfigError(f"{algo_name} learns from its demonstrations while it acts, not offline: set "
                           "data.offline_steps=0 (drop --offline-steps)")
@@ -62,7 +62,8 @@ def check_has_demonstrations(agent_cls: Any, algo_name: str, dataset: str | None
     """Raise ConfigError when ``agent_cls`` learns from demonstrations and the run names no dataset."""
     if getattr(agent_cls, "learns_from_demonstrations", False) and dataset is None:
         raise ConfigError(f"{algo_name} learns from an expert's demonstrations: give --dataset SOURCE (data.dataset), "
-                          "e.g. recorded with porcini collect RUN_DIR --episodes 10 --to demos.npz")
+                          "e.g. recorded with porcini collect RUN_DIR --episodes 10 --to demos.npz, or --expert "
+                          "RUN_DIR to record them from a trained run")
 
 
 class RunData:

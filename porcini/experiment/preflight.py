@@ -24,7 +24,8 @@ from porcini.envs.info import EnvInfo
 from porcini.errors import ConfigError, UnknownNameError, UnsupportedSpaceError, missing_extra
 from porcini.experiment.config import RunConfig, make_algo_config
 from porcini.experiment.envs import wrapper_specs
-from porcini.experiment.expert import check_expert_config
+from porcini.experiment.expert import check_expert_config, records_demonstrations
+from porcini.experiment.learned_reward import check_reward_config
 from porcini.experiment.offline import check_has_demonstrations, check_learns_from_data
 
 # log sink -> (module it imports, porcini extra that installs it)
@@ -43,10 +44,11 @@ def validate(config: RunConfig) -> None:
     """
     agent_cls = get_algorithm(config.algo_name)
     algo_config = make_algo_config(config, agent_cls.Config)
-    if config.data.dataset is not None:
-        check_learns_from_data(agent_cls, config.algo_name, config.data.offline_steps)
-    check_has_demonstrations(agent_cls, config.algo_name, config.data.dataset)
     check_expert_config(agent_cls, config)
+    if config.data.dataset is not None or records_demonstrations(agent_cls, config):
+        check_learns_from_data(agent_cls, config.algo_name, config.data.offline_steps)
+    check_has_demonstrations(agent_cls, config.algo_name, config.data.dataset or config.data.expert)
+    check_reward_config(config)
     check_extras(config)
     check_env_id(config.env.id)
     check_env_kwargs(config.env.id, dict(config.env.kwargs))

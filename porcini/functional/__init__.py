@@ -6,7 +6,8 @@ arrays or torch tensors and return the same kind. Losses (torch) return named te
 
 Modules: ``returns`` (discounted, n-step, λ-returns, GAE), ``off_policy`` (V-trace, Retrace), ``td_targets``
 (Q-learning, SARSA, Double Q, expected SARSA, soft targets), ``losses``, ``offline_losses`` (IQL, CQL),
-``target_updates``, ``adversarial_imitation`` (GAIL's discriminator and rewards). The estimators import no torch;
+``target_updates``, ``adversarial_imitation`` (GAIL's and AIRL's discriminators and rewards), ``preferences``
+(the Bradley–Terry reward model's loss). The estimators import no torch;
 the losses and target updates import it on first access, so ``import porcini.functional`` stays fast for NumPy
 agents.
 """
@@ -36,6 +37,7 @@ from porcini.functional.td_targets import (
 
 if TYPE_CHECKING:
     from porcini.functional.adversarial_imitation import (
+        airl_logits,
         airl_reward,
         discriminator_loss,
         gail_reward,
@@ -61,6 +63,7 @@ if TYPE_CHECKING:
         discrete_cql_penalty,
         expectile_loss,
     )
+    from porcini.functional.preferences import preference_loss, preference_probability, segment_returns
     from porcini.functional.target_updates import hard_update, polyak_update
 
 _LAZY = {
@@ -92,6 +95,12 @@ _LAZY = {
         "gradient_penalty",
         "gail_reward",
         "airl_reward",
+        "airl_logits",
+    )},
+    **{name: "porcini.functional.preferences" for name in (
+        "segment_returns",
+        "preference_probability",
+        "preference_loss",
     )},
     "hard_update": "porcini.functional.target_updates",
     "polyak_update": "porcini.functional.target_updates",
@@ -143,6 +152,10 @@ __all__ = [
     "gradient_penalty",
     "gail_reward",
     "airl_reward",
+    "airl_logits",
+    "segment_returns",
+    "preference_probability",
+    "preference_loss",
     "hard_update",
     "polyak_update",
 ]

@@ -72,3 +72,24 @@ def gail_reward(logits: Tensor) -> Tensor:
 def airl_reward(logits: Tensor) -> Tensor:
     """AIRL's reward ``log D - log(1 - D) = ℓ``, the logit itself."""
     return logits
+
+
+def airl_logits(reward: Tensor, potential: Tensor, next_potential: Tensor, terminated: Tensor, log_pi: Tensor,
+                gamma: float) -> Tensor:
+    r"""The logit of AIRL's discriminator, ``f(s, a, s') - log π(a | s)``.
+
+    .. math::
+        f = g(s) + \gamma\,(1 - d)\,h(s') - h(s), \qquad D = \frac{e^{f}}{e^{f} + \pi(a \mid s)}
+        \;\Rightarrow\; \log \frac{D}{1 - D} = f - \log \pi(a \mid s)
+
+    ``d`` is ``terminated`` only: a terminal successor has potential 0, a truncated one keeps ``h(s')``.
+
+    Args:
+        reward: ``g`` ``[N]``.
+        potential: ``h(s)`` ``[N]``.
+        next_potential: ``h(s')`` ``[N]``.
+        terminated: ``[N]`` 1.0 where ``s'`` is terminal.
+        log_pi: ``log π(a | s)`` ``[N]`` under the learner's current policy.
+        gamma: the learner's discount.
+    """
+    return reward + gamma * (1.0 - terminated) * next_potential - potential - log_pi

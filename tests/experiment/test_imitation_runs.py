@@ -1,14 +1,17 @@
-"""DAgger and GAIL runs from the command line: an expert run directory or demonstrations, exact resume, errors."""
+"""DAgger, GAIL and BC runs from the command line: an expert run directory or demonstrations, exact resume, errors."""
 
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from porcini.data import load_dataset
 from porcini.errors import ConfigError
 from porcini.experiment.cli import main
 from porcini.experiment.collect import collect_policy
+from porcini.experiment.config import load_run_config
 from porcini.experiment.experiment import Experiment
 from porcini.experiment.launch import resolve
 from porcini.experiment.loggers import read_metrics_csv
@@ -62,8 +65,12 @@ def test_a_resumed_run_continues_exactly(tmp_path, expert_run):
 def test_expert_errors_name_the_fix_and_leave_no_run_directory(tmp_path, expert_run):
     with pytest.raises(ConfigError, match="dagger learns from an expert: give --expert RUN_DIR"):
         Experiment.start(resolve("dagger", "CartPole-v1", None, [f"out={tmp_path}", *DAGGER]), progress=False)
-    with pytest.raises(ConfigError, match="dqn does not learn from an expert"):
-        Experiment.start(resolve("dqn", "CartPole-v1", None, [f"out={tmp_path}", f"data.expert={expert_run}"]),
+    with pytest.raises(ConfigError, match="ppo does not learn from an expert"):
+        Experiment.start(resolve("ppo", "CartPole-v1", None, [f"out={tmp_path}", f"data.expert={expert_run}"]),
+                         progress=False)
+    # recording the demonstrations of another env's expert
+    with pytest.raises(ConfigError, match="was trained on CartPole-v1, this run is Acrobot-v1: give an expert"):
+        Experiment.start(resolve("gail", "Acrobot-v1", None, [f"out={tmp_path}", f"data.expert={expert_run}"]),
                          progress=False)
     with pytest.raises(ConfigError, match="is not a run directory"):
         Experiment.start(dagger_config(tmp_path, tmp_path / "nowhere", 200), progress=False)
@@ -121,4 +128,37 @@ def test_gail_without_demonstrations_or_with_offline_steps_names_the_fix(tmp_pat
                                                     "data.offline_steps=10", *GAIL])
     with pytest.raises(ConfigError, match="not offline: set data.offline_steps=0"):
         Experiment.start(offline, progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("algo, flags", [("gail", [*GAIL, "data.expert_episodes=2"]),
+                                         ("bc", ["net_arch=[16]", "eval_episodes=2", "log.sinks=[csv]",
+                                                 "data.offline_steps=100", "data.offline_steps_per_epoch=50",
+                                                 "data.expert_episodes=2"])])
+def test_an_expert_run_records_the_demonstrations_of_bc_and_gail_into_the_run(tmp_path, expert_run, algo, flags):
+    steps = "512" if algo == "gail" else "0"
+    summary = train(algo, "CartPole-v1", "--expert", expert_run, "--steps", steps, "--out", str(tmp_path),
+                    *[arg for s in flags for arg in ("--set", s)])
+    run_dir = Path(summary["run_dir"])
+    demos = load_dataset(run_dir / "demonstrations.npz")
+    assert len(list(demos.episodes())) == 2 and demos.batch.obs.shape[-1] == 4
+    config = load_run_config(run_dir / "config.yaml")  # what a resume reads: the recorded file, no expert
+    assert config.data.dataset == str((run_dir / "demonstrations.npz").resolve()) and config.data.expert is None
+    again = load_dataset(collect_to(tmp_path / "again.npz", expert_run, 2))
+    np.testing.assert_array_equal(again.batch.action, demos.batch.action)  # the expert's, seeded by the run
+
+
+def collect_to(path: Path, run: str, episodes: int) -> Path:
+    collect_policy(run, episodes, str(path), seed=0)
+    return path
+
+
+def test_expert_and_dataset_together_or_an_expert_for_preferences_are_refused(tmp_path, expert_run, demos):
+    both = resolve("gail", "CartPole-v1", None, [f"out={tmp_path}", f"data.dataset={demos}",
+                                                 f"data.expert={expert_run}", *GAIL])
+    with pytest.raises(ConfigError, match="got both --expert and --dataset: give one"):
+        Experiment.start(both, progress=False)
+    preferences = resolve("preferences", "CartPole-v1", None, [f"out={tmp_path}", f"data.expert={expert_run}"])
+    with pytest.raises(ConfigError, match="preferences does not learn from an expert: drop --expert"):
+        Experiment.start(preferences, progress=False)
     assert list(tmp_path.iterdir()) == []

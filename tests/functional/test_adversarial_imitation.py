@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from porcini.functional import airl_reward, discriminator_loss, gail_reward, gradient_penalty
+from porcini.functional import airl_logits, airl_reward, discriminator_loss, gail_reward, gradient_penalty
 
 
 def sigmoid(x: float) -> float:
@@ -75,3 +75,15 @@ def test_airl_reward_is_log_d_minus_log_one_minus_d():
     logits = torch.tensor([-2.0, 0.3, 4.0], dtype=torch.float64)
     expected = [math.log(sigmoid(x)) - math.log(1 - sigmoid(x)) for x in logits.tolist()]
     np.testing.assert_allclose(airl_reward(logits).numpy(), expected, rtol=1e-12)
+
+
+def test_airl_logits_match_the_elementwise_reference_with_terminal_successors_unshaped():
+    rng = np.random.default_rng(3)
+    n, gamma = 12, 0.97
+    g, h, h_next, log_pi = (rng.normal(size=n) for _ in range(4))
+    terminated = (rng.random(n) < 0.4).astype(float)  # the truncated rows are the others: they keep h(s')
+    out = airl_logits(*(torch.tensor(x) for x in (g, h, h_next, terminated, log_pi)), gamma)
+    for i in range(n):
+        successor = 0.0 if terminated[i] else h_next[i]
+        assert out[i].item() == pytest.approx(g[i] + gamma * successor - h[i] - log_pi[i], rel=1e-12)
+    assert airl_reward(out) is out or torch.equal(airl_reward(out), out)

@@ -21,6 +21,7 @@ from porcini.envs.wrappers.atari import (
 from porcini.envs.wrappers.curriculum import Curriculum, CurriculumSchedule
 from porcini.envs.wrappers.episode import RecordEpisodeStatistics, TimeLimit, VectorRecordEpisodeStatistics
 from porcini.envs.wrappers.frames import FrameStackObservation, GrayscaleObservation, ResizeObservation
+from porcini.envs.wrappers.learned_reward import LearnedReward
 from porcini.envs.wrappers.multitask import MultiTask, TaskSwitchEnv
 from porcini.envs.wrappers.normalize import ClipReward, NormalizeObservation, NormalizeReward
 from porcini.envs.wrappers.observation import (
@@ -47,6 +48,7 @@ __all__ = [
     "FireReset",
     "FlattenObservation",
     "FrameStackObservation",
+    "LearnedReward",
     "GrayscaleObservation",
     "GrayscaleResize",
     "MaxAndSkip",

@@ -12,7 +12,8 @@ A run's YAML (``config.yaml`` in the run directory; re-running with it reproduce
     log: {sinks: [console, csv], mlflow_tracking_uri: null, mlflow_experiment: porcini}
     out: runs
     algo: {learning_rate: 0.0003, gamma: 0.99, ...}   # the algorithm's Config fields, without `seed`
-    data: {dataset: null, offline_steps: 0, offline_steps_per_epoch: 5000, dataset_ratio: 0.5, expert: null}
+    data: {dataset: null, offline_steps: 0, offline_steps_per_epoch: 5000, dataset_ratio: 0.5, expert: null,
+           expert_episodes: 10, reward: null}
 
 The algorithm's ``seed`` field is not stored under ``algo``: it is always the run's ``seed`` (filled in by
 :func:`make_algo_config`), so ``--set seed=3`` on a saved config changes every source of randomness at once.
@@ -117,12 +118,21 @@ class DataConfig:
     RLPD's symmetric sampling)."""
     expert: str | None = None
     """A trained run directory whose agent (best checkpoint, deterministic) an algorithm that learns from an
-    expert asks for actions (``porcini train dagger ENV --expert RUN_DIR``; docs/imitation.md)."""
+    expert asks for actions (``porcini train dagger ENV --expert RUN_DIR``; docs/imitation.md); for an algorithm
+    that learns from a dataset, the expert whose demonstrations are recorded as the dataset."""
+    expert_episodes: int = 10
+    """Episodes recorded from ``expert`` when an algorithm that learns from a dataset is given it instead of one
+    (``porcini train gail ENV --expert RUN_DIR``); they are kept in the run directory (``demonstrations.npz``)."""
+    reward: str | None = None
+    """A trained run directory whose agent learned a reward (``airl``, ``preferences``): this run's agent trains on
+    that reward (its last checkpoint's) instead of the env's, and is evaluated on the env's (``porcini train ppo ENV
+    --reward RUN_DIR``; docs/imitation.md)."""
 
     def __post_init__(self) -> None:
         require(self.offline_steps >= 0, "DataConfig", "offline_steps", self.offline_steps, ">= 0")
-        require(self.offline_steps == 0 or self.dataset is not None, "DataConfig", "offline_steps",
-                self.offline_steps, "0 without a dataset (give data.dataset, or --dataset SOURCE)")
+        require(self.offline_steps == 0 or self.dataset is not None or self.expert is not None, "DataConfig",
+                "offline_steps", self.offline_steps, "0 without a dataset (give data.dataset, or --dataset SOURCE)")
+        require(self.expert_episodes >= 1, "DataConfig", "expert_episodes", self.expert_episodes, ">= 1")
         require(self.offline_steps_per_epoch >= 1, "DataConfig", "offline_steps_per_epoch",
                 self.offline_steps_per_epoch, ">= 1")
         require(0.0 <= self.dataset_ratio <= 1.0, "DataConfig", "dataset_ratio", self.dataset_ratio, "in [0, 1]")

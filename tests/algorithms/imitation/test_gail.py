@@ -18,25 +18,13 @@ from porcini.data import collect_dataset
 from porcini.errors import UnsupportedSpaceError
 from porcini.functional import gail_reward
 
+from .conftest import rollout
+
 SMALL = {"n_steps": 64, "batch_size": 64, "n_epochs": 2, "discriminator_batch_size": 32, "net_arch": (16,),
          "discriminator_arch": (16,), "seed": 0}
 SMALL_TRPO = {"n_steps": 64, "batch_size": 64, "n_critic_updates": 2, "discriminator_batch_size": 32,
               "net_arch": (16,), "discriminator_arch": (16,), "seed": 0}
 LEARNERS = {"gail": (GAIL, PPO, SMALL), "gail_trpo": (GAILTRPO, TRPO, SMALL_TRPO)}
-
-
-def controller(obs: np.ndarray) -> np.ndarray:
-    return (obs[:, 2] + 0.5 * obs[:, 3] > 0).astype(np.int64)
-
-
-@pytest.fixture(scope="module")
-def demos():
-    return collect_dataset(make_env("CartPole-v1", seed=1), controller, steps=400, seed=1)
-
-
-def rollout(agent, env, steps: int):
-    """A ``[T, B]`` batch of the agent's own transitions (no fit)."""
-    return collect_dataset(env, lambda obs: agent.act(obs, explore=True), steps=steps, seed=3).batch
 
 
 @pytest.mark.parametrize("name", LEARNERS)
@@ -52,7 +40,7 @@ def test_the_learner_fits_on_the_discriminators_reward_with_the_rollouts_end_fla
     (seen,) = given
     with torch.no_grad():  # the discriminator after this fit's training, on the rollout's own pairs
         flat = batch.flatten()
-        expected = gail_reward(agent.logits(agent.pairs(flat.obs[:, 0], flat.action[:, 0]))).numpy()
+        expected = gail_reward(agent.logits(agent.inputs(flat))).numpy()
     np.testing.assert_allclose(seen.reward.reshape(-1), expected, rtol=1e-6)
     assert seen.reward.shape == batch.reward.shape and (seen.reward >= 0).all()
     for field in ("obs", "action", "next_obs", "terminated", "truncated"):
@@ -68,7 +56,7 @@ def test_the_discriminator_learns_to_tell_the_expert_from_a_random_policy(demos)
     random_pairs = type(random_pairs)(random_pairs.obs, np.random.default_rng(0).integers(0, 2, (256, 1)),
                                       random_pairs.reward, random_pairs.next_obs, random_pairs.terminated,
                                       random_pairs.truncated)
-    losses = [agent._train_discriminator(agent.pairs(random_pairs.obs[:, 0], random_pairs.action[:, 0]))
+    losses = [agent._train_discriminator(agent.inputs(random_pairs))
               for _ in range(20)]
     assert losses[-1]["loss_discriminator"] < losses[0]["loss_discriminator"] - 0.1
     assert losses[-1]["expert_accuracy"] > 0.6 and losses[-1]["policy_accuracy"] > 0.6
@@ -76,11 +64,11 @@ def test_the_discriminator_learns_to_tell_the_expert_from_a_random_policy(demos)
 
 def test_pairs_encode_discrete_actions_one_hot_and_box_actions_in_minus_one_one():
     cartpole = GAIL(make_env("CartPole-v1").info, **SMALL)
-    pairs = cartpole.pairs(np.ones((2, 4), dtype=np.float32), np.array([1, 0]))
+    pairs = torch.cat([cartpole.observations(np.ones((2, 4))), cartpole.actions(np.array([1, 0]))], dim=-1)
     np.testing.assert_array_equal(pairs.numpy(), [[1, 1, 1, 1, 0, 1], [1, 1, 1, 1, 1, 0]])
     pendulum = GAIL(make_env("Pendulum-v1").info, **SMALL)
-    pairs = pendulum.pairs(np.zeros((3, 3), dtype=np.float32), np.array([[-2.0], [0.0], [1.0]], dtype=np.float32))
-    np.testing.assert_allclose(pairs[:, -1].numpy(), [-1.0, 0.0, 0.5])
+    actions = pendulum.actions(np.array([[-2.0], [0.0], [1.0]], dtype=np.float32))
+    np.testing.assert_allclose(actions[:, -1].numpy(), [-1.0, 0.0, 0.5])
 
 
 def test_the_gradient_penalty_is_reported_when_asked(demos):
@@ -102,9 +90,9 @@ def test_missing_or_empty_demonstrations_and_unbounded_actions_are_named(demos):
                                      seed=0)
     with pytest.raises(ValueError, match=r"observations \(3,\) and actions \(1,\), the env \(4,\) and \(\)"):
         agent.add_dataset(pendulum_demos)
-    with pytest.raises(UnsupportedSpaceError, match="reads Box observations"):
+    with pytest.raises(UnsupportedSpaceError, match="discriminators read Box observations"):
         GAIL(make_env("FrozenLake-v1").info, **SMALL)
-    with pytest.raises(UnsupportedSpaceError, match="reads Box observations"):
+    with pytest.raises(UnsupportedSpaceError, match="discriminators read Box observations"):
         GAILTRPO(make_env("FrozenLake-v1").info, **SMALL_TRPO)
     unbounded = dataclasses.replace(make_env("Pendulum-v1").info, action_space=gym.spaces.Box(-np.inf, np.inf, (1,)))
     with pytest.raises(UnsupportedSpaceError, match="finite bounds"):

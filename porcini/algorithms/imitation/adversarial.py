@@ -1,0 +1,202 @@
+"""Adversarial imitation: a discriminator trained against the learner's rollouts, whose output becomes its reward.
+
+:class:`AdversarialImitation` sits in front of an on-policy learner (``class GAIL(AdversarialImitation, PPO)``).
+Every fit of the learner, on the rollout's transitions and as many drawn from the demonstrations::
+
+    ``discriminator_epochs`` passes of Adam steps on  BCE(expert → 1, learner → 0)
+                                                      (+ λ gradient penalty, optional label smoothing)
+    the rollout's rewards replaced by the method's reward (``learner_reward``), then the learner's update
+
+A method says what the discriminator reads (:meth:`AdversarialImitation.inputs`), how its logit is computed
+(:meth:`~AdversarialImitation.logits`) and which reward the learner gets; GAIL (``gail.py``) reads pairs (s, a),
+AIRL (``airl.py``) transitions (s, a, s') and the policy's log-probability. The env's reward is only logged
+(``env_reward_mean``, beside ``learned_reward_mean``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import Tensor
+
+from porcini.algorithms.imitation.reward_model import encode_actions
+from porcini.algorithms.space_hints import multi_action_hint
+from porcini.core.batch import TransitionBatch
+from porcini.core.config import require
+from porcini.data.dataset import Dataset
+from porcini.envs.info import EnvInfo
+from porcini.errors import UnsupportedSpaceError
+from porcini.functional.adversarial_imitation import discriminator_loss, gradient_penalty
+from porcini.seeding import agent_rng
+
+
+@dataclass(frozen=True)
+class DiscriminatorConfig:
+    """The discriminator's hyperparameters, shared by the adversarial imitation configs (GAIL's, AIRL's)."""
+
+    discriminator_arch: tuple[int, ...] = (64, 64)
+    """Hidden widths of the discriminator's networks (tanh)."""
+    discriminator_learning_rate: float = 3e-4
+    """Adam step size of the discriminator."""
+    discriminator_epochs: int = 1
+    """Passes over the rollout's transitions per fit."""
+    discriminator_batch_size: int = 256
+    """Learner transitions per discriminator step (with as many expert ones)."""
+    gradient_penalty: float = 0.0
+    """Weight λ of the gradient penalty (WGAN-GP's, at points between expert and learner inputs); 0: none."""
+    label_smoothing: float = 0.0
+    """ε: expert inputs labelled ``1 - ε``, the learner's ``ε`` (0: plain labels)."""
+
+    def __post_init__(self) -> None:
+        super_post_init = getattr(super(), "__post_init__", None)
+        if super_post_init is not None:  # the learner's config checks its own fields
+            super_post_init()
+        name = type(self).__name__
+        for field in ("discriminator_epochs", "discriminator_batch_size"):
+            require(getattr(self, field) >= 1, name, field, getattr(self, field), ">= 1")
+        require(self.discriminator_learning_rate > 0, name, "discriminator_learning_rate",
+                self.discriminator_learning_rate, "> 0")
+        require(self.gradient_penalty >= 0, name, "gradient_penalty", self.gradient_penalty, ">= 0")
+        require(0.0 <= self.label_smoothing < 0.5, name, "label_smoothing", self.label_smoothing, "in [0, 0.5)")
+
+
+class AdversarialImitation:
+    """The discriminator, its training and the relabelling of rollouts, in front of an on-policy learner.
+
+    Construction checks the spaces, builds the learner then the discriminator (:meth:`build_discriminator`, the
+    method's); ``fit`` fits the learner on :meth:`relabel`'s batch; the state adds the draws' generator.
+    """
+
+    info: EnvInfo
+    device: torch.device
+    config: Any
+    modules: dict[str, Any]
+    optimizers: dict[str, Any]
+    learns_from_demonstrations = True
+
+    @staticmethod
+    def check_spaces(info: EnvInfo) -> None:
+        """Raise UnsupportedSpaceError unless the spaces are a Discrete or bounded Box action and Box observations."""
+        space = info.action_space
+        if not isinstance(space, (gym.spaces.Discrete, gym.spaces.Box)):
+            raise UnsupportedSpaceError(f"adversarial imitation (GAIL, AIRL) needs a Discrete or Box action space; "
+                                        f"{info.env_id} has {space}" + multi_action_hint(space))
+        if isinstance(space, gym.spaces.Box) and not (np.all(np.isfinite(space.low))
+                                                      and np.all(np.isfinite(space.high))):
+            raise UnsupportedSpaceError(f"GAIL and AIRL scale Box actions to [-1, 1] and need finite bounds; "
+                                        f"{info.env_id} has {space}: wrap the env with ClipAction")
+        if not isinstance(info.observation_space, gym.spaces.Box):
+            raise UnsupportedSpaceError(f"GAIL's and AIRL's discriminators read Box observations; {info.env_id} has "
+                                        f"{info.observation_space}: flatten or one-hot them with a wrapper "
+                                        "(FlattenObservation, OneHotObservation)")
+
+    def __init__(self, info: EnvInfo, config: Any = None, **overrides: Any) -> None:
+        self.check_spaces(info)
+        super().__init__(info, config, **overrides)  # type: ignore[call-arg]  # the learner's
+        space = self.info.action_space
+        self.obs_dim = int(np.prod(self.info.obs_shape))
+        self.action_width = int(space.n) if isinstance(space, gym.spaces.Discrete) else self.info.action_dim
+        self.build_discriminator()
+        self.rng = agent_rng(self.config.seed)
+        self.expert: Dataset | None = None
+
+    def build_discriminator(self) -> None:
+        """Build the discriminator's networks into ``self.modules`` and its optimizer into ``self.optimizers``."""
+        raise NotImplementedError
+
+    def inputs(self, batch: TransitionBatch) -> Tensor:
+        """The discriminator's inputs ``[N, d]`` of a flat batch ``[N, 1, ...]`` (the learner's or the expert's)."""
+        raise NotImplementedError
+
+    def logits(self, inputs: Tensor) -> Tensor:
+        """The discriminator's logits ``ℓ`` ``[N]`` of inputs ``[N, d]`` (``D = σ(ℓ)``: the chance of the expert)."""
+        raise NotImplementedError
+
+    def learner_reward(self, inputs: Tensor) -> Tensor:
+        """The reward ``[N]`` the learner gets for transitions with these inputs (no gradient)."""
+        raise NotImplementedError
+
+    def training_rows(self, inputs: Tensor) -> Tensor:
+        """The rows the discriminator trains on for these transitions' inputs (by default, the same rows)."""
+        return inputs
+
+    def fit(self, batch: TransitionBatch) -> dict[str, float]:
+        """Train the discriminator on the rollout, replace its rewards with the method's, then the learner's update."""
+        relabelled, metrics = self.relabel(batch)
+        return {**super().fit(relabelled), **metrics}  # type: ignore[misc]
+
+    def state_dict(self) -> dict[str, Any]:
+        """The learner's state (with the discriminator and its optimizer) and the generator of the draws."""
+        return {**super().state_dict(), "rng": self.rng.bit_generator.state}  # type: ignore[misc]
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict` (the demonstrations are given again with ``add_dataset``)."""
+        super().load_state_dict(state)  # type: ignore[misc]
+        self.rng.bit_generator.state = state["rng"]
+
+    def add_dataset(self, dataset: Dataset, dataset_ratio: float = 1.0) -> None:
+        """The expert's demonstrations (``dataset_ratio`` is accepted for the common API and not used).
+
+        Raises:
+            ValueError: the dataset is empty, or its observations or actions have other shapes than the env's.
+        """
+        name = type(self).__name__
+        if len(dataset) == 0:
+            raise ValueError(f"{name}.add_dataset: the demonstration dataset is empty")
+        obs_shape = tuple(np.shape(dataset.batch.obs)[2:])
+        action_shape = tuple(np.shape(dataset.batch.action)[2:])
+        if obs_shape != tuple(self.info.obs_shape) or action_shape != tuple(self.info.action_shape):
+            raise ValueError(f"{name}.add_dataset: the demonstrations have observations {obs_shape} and actions "
+                             f"{action_shape}, the env {tuple(self.info.obs_shape)} and "
+                             f"{tuple(self.info.action_shape)}: record them in this env")
+        self.expert = dataset
+
+    def observations(self, obs: Any) -> Tensor:
+        """Observations ``[N, ...]`` flattened to ``[N, obs_dim]`` float32 on the agent's device."""
+        return torch.as_tensor(np.asarray(obs, dtype=np.float32).reshape(len(obs), -1), device=self.device)
+
+    def actions(self, action: Any) -> Tensor:
+        """Env actions ``[N, ...]`` as the discriminator reads them: one-hot (Discrete) or scaled to ``[-1, 1]``."""
+        return encode_actions(action, self.info.action_space).to(self.device)
+
+    def relabel(self, batch: TransitionBatch) -> tuple[TransitionBatch, dict[str, float]]:
+        """Train the discriminator on the rollout; the rollout with the method's rewards, and the metrics."""
+        if self.expert is None:
+            raise ValueError(f"{type(self).__name__}.fit: no demonstrations; call add_dataset(dataset) first "
+                             "(--dataset SOURCE)")
+        learner = self.inputs(batch.flatten())
+        metrics = self._train_discriminator(self.training_rows(learner))
+        with torch.no_grad():
+            reward = self.learner_reward(learner).cpu().numpy().astype(np.float32)
+        learned = reward.reshape(batch.reward.shape)
+        relabelled = TransitionBatch(batch.obs, batch.action, learned, batch.next_obs, batch.terminated,
+                                     batch.truncated, batch.extras)
+        return relabelled, {**metrics, "learned_reward_mean": float(learned.mean()),
+                            "env_reward_mean": float(np.mean(batch.reward))}
+
+    def _train_discriminator(self, learner: Tensor) -> dict[str, float]:
+        """``discriminator_epochs`` shuffled passes over the learner's inputs, each step with fresh expert ones."""
+        c, n = self.config, len(learner)
+        assert self.expert is not None
+        terms: dict[str, Tensor] = {}
+        for _ in range(c.discriminator_epochs):
+            order = self.rng.permutation(n)
+            for start in range(0, n, c.discriminator_batch_size):
+                rows = order[start:start + c.discriminator_batch_size]
+                expert = self.training_rows(self.inputs(self.expert.sample(len(rows), self.rng)))
+                policy = learner[torch.as_tensor(rows, device=self.device)]
+                terms = discriminator_loss(self.logits(expert), self.logits(policy), c.label_smoothing)
+                loss = terms["loss_discriminator"]
+                if c.gradient_penalty > 0:
+                    k = min(len(expert), len(policy))  # methods may add rows to either side
+                    mix = torch.as_tensor(self.rng.random((k, 1)), dtype=torch.float32, device=self.device)
+                    terms["gradient_penalty"] = gradient_penalty(self.logits, expert[:k], policy[:k], mix)
+                    loss = loss + c.gradient_penalty * terms["gradient_penalty"]
+                self.optimizers["discriminator"].zero_grad()
+                loss.backward()
+                self.optimizers["discriminator"].step()
+        return {name: float(value.detach()) for name, value in terms.items()}

@@ -1,0 +1,81 @@
+"""A vector-env wrapper that replaces the env's reward with a learned one (AIRL's, a preference model's)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from porcini.envs.wrappers._common import require_env
+
+
+class LearnedReward(gym.vector.VectorWrapper):
+    """Rewards ``reward_fn(obs, action, next_obs, terminated)`` in place of the env's (kept in ``info["env_reward"]``).
+
+    ``obs`` is the observation the action was taken in, ``next_obs`` the true successor (the final observation
+    where an episode ended, not the next episode's first) and ``terminated`` the env's flags, so a reward can
+    tell a termination from a truncation (a :class:`~porcini.algorithms.imitation.reward_model.RewardModel`
+    does). Wrap the training env only: an evaluation env keeps the env's reward, so evaluations report the
+    task's return.
+
+    Args:
+        env: a vector env (porcini's, or Gymnasium's with same-step autoreset).
+        reward_fn: observations ``[B, ...]``, actions ``[B, ...]``, successors ``[B, ...]`` and flags ``[B]`` to
+            rewards ``[B]``.
+
+    Example:
+        >>> from porcini import make_env
+        >>> env = LearnedReward(make_env("CartPole-v1", n_envs=2, seed=0), lambda obs, action, next_obs, done:
+        ...                     -abs(obs[:, 2]))
+        >>> obs, _ = env.reset(seed=0)
+        >>> _, reward, *_, info = env.step(np.array([0, 1]))
+        >>> bool(np.allclose(reward, -abs(obs[:, 2]))), info["env_reward"].tolist()
+        (True, [1.0, 1.0])
+    """
+
+    def __init__(self, env: gym.vector.VectorEnv, reward_fn: Callable[[Any, Any, Any, Any], Any]) -> None:
+        require_env("LearnedReward", env, vector=True)
+        super().__init__(env)
+        self.reward_fn = reward_fn
+        self._obs: Any = None
+        if hasattr(env, "info"):  # porcini's EnvInfo of the env, which the reward leaves as it is
+            self.info = env.info
+
+    def reset(self, *, seed: Any = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
+        """Reset, keeping the observations the next actions are taken in."""
+        obs, info = self.env.reset(seed=seed, options=options)
+        self._obs = obs
+        return obs, info
+
+    def step(self, actions: Any) -> tuple[Any, np.ndarray, Any, Any, dict[str, Any]]:
+        """Step; the reward is ``reward_fn`` of the observations acted in and the actions.
+
+        Raises:
+            RuntimeError: ``step`` before ``reset``.
+            ValueError: ``reward_fn`` gave another number of rewards than envs, or a NaN or infinite reward.
+        """
+        if self._obs is None:
+            raise RuntimeError("LearnedReward.step before reset: call reset() first")
+        obs, env_reward, terminated, truncated, info = self.env.step(actions)
+        next_obs = true_successors(obs, info)
+        reward = np.asarray(self.reward_fn(self._obs, actions, next_obs, terminated), dtype=np.float64).reshape(-1)
+        if reward.shape != (self.num_envs,) or not np.all(np.isfinite(reward)):
+            raise ValueError(f"LearnedReward: reward_fn gave {reward!r} for {self.num_envs} envs; it must return "
+                             "one finite reward per env")
+        self._obs = obs
+        return obs, reward, terminated, truncated, {**info, "env_reward": np.asarray(env_reward)}
+
+
+def true_successors(obs: Any, info: dict[str, Any]) -> Any:
+    """``obs`` with the rows of envs whose episode ended replaced by their final observation (``info["final_obs"]``)."""
+    if "final_obs" not in info:
+        return obs
+    ended = np.flatnonzero(np.asarray(info["_final_obs"], dtype=bool))
+    if not len(ended):
+        return obs
+    out = np.array(obs, copy=True)
+    for row in ended:
+        out[row] = info["final_obs"][row]
+    return out

@@ -1,0 +1,102 @@
+"""AIRL and preference runs from the command line, and a new run on the reward one of them learned (--reward)."""
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from porcini.envs.wrappers import LearnedReward
+from porcini.errors import ConfigError
+from porcini.experiment.cli import main
+from porcini.experiment.collect import collect_policy
+from porcini.experiment.experiment import Experiment
+from porcini.experiment.launch import resolve
+from porcini.experiment.loggers import read_metrics_csv
+
+SMALL = ["n_steps=32", "batch_size=64", "n_epochs=2", "net_arch=[16]", "env.n_envs=4", "eval_episodes=2",
+         "steps_per_epoch=256", "log.sinks=[csv]"]
+AIRL = [*SMALL, "discriminator_arch=[16]", "discriminator_batch_size=64"]
+PREFERENCES = [*SMALL, "reward_arch=[16]", "preference_pairs=40", "query_rounds=2", "query_interval=2",
+               "segment_length=8"]
+
+
+def train(*args: str) -> dict:
+    result = CliRunner().invoke(main, ["train", *args, "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output.strip().splitlines()[-1])
+
+
+def sets(values: list[str]) -> list[str]:
+    return [arg for s in values for arg in ("--set", s)]
+
+
+@pytest.fixture(scope="module")
+def demos(tmp_path_factory) -> str:
+    out = tmp_path_factory.mktemp("expert")
+    run = train("ppo", "CartPole-v1", "--steps", "512", "--out", str(out), "--set", "n_steps=128",
+                "--set", "log.sinks=[csv]")["run_dir"]
+    path = out / "demos.npz"
+    collect_policy(run, 3, str(path), seed=0)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def airl_run(tmp_path_factory, demos) -> str:
+    out = tmp_path_factory.mktemp("airl")
+    return train("airl", "CartPole-v1", "--dataset", demos, "--steps", "512", "--out", str(out), *sets(AIRL))["run_dir"]
+
+
+def test_airl_logs_both_rewards_and_a_new_agent_trains_on_its_reward_evaluated_on_the_envs(tmp_path, airl_run):
+    _, rows = read_metrics_csv(Path(airl_run) / "metrics.csv")
+    assert [r["env_steps"] for r in rows] == [256, 512]
+    assert all(r["train/env_reward_mean"] == 1.0 and "train/learned_reward_mean" in r for r in rows)
+    config = resolve("ppo", "CartPole-v1", None, [f"out={tmp_path}", f"data.reward={airl_run}", "steps=256", *SMALL])
+    run = Experiment.start(config, progress=False)
+    assert isinstance(run.env, LearnedReward) and not isinstance(run.eval_env, LearnedReward)
+    summary = run.train()
+    # CartPole's own return is the episode length, a whole number; the learned reward's is not
+    assert summary.eval_return_mean * 2 == round(summary.eval_return_mean * 2)
+    _, rows = read_metrics_csv(run.run_dir.path / "metrics.csv")
+    assert rows[-1]["env_steps"] == 256
+
+
+def test_cli_trains_preferences_and_logs_the_pairs_and_the_reward_correlation(tmp_path):
+    summary = train("preferences", "CartPole-v1", "--steps", "512", "--out", str(tmp_path), *sets(PREFERENCES))
+    _, rows = read_metrics_csv(Path(summary["run_dir"]) / "metrics.csv")
+    assert [r["train/preference_pairs"] for r in rows] == [20, 40]  # rounds at fits 0 and 2 (128 steps a fit)
+    assert -1 <= rows[0]["train/reward_correlation"] <= 1
+    ppo = train("ppo", "CartPole-v1", "--reward", summary["run_dir"], "--steps", "256", "--out", str(tmp_path),
+                *sets(SMALL))
+    assert ppo["env_steps"] == 256
+
+
+def test_a_resumed_preference_run_continues_exactly(tmp_path):
+    def config(out, steps):
+        return resolve("preferences", "CartPole-v1", None, [f"steps={steps}", f"out={out}", *PREFERENCES,
+                                                            "query_rounds=4", "preference_pairs=40"])
+
+    whole = Experiment.start(config(tmp_path / "whole", 768), progress=False)
+    whole.train()
+    half = Experiment.start(config(tmp_path / "half", 512), progress=False)
+    half.train()
+    Experiment.resume(half.run_dir.path, steps=768, progress=False).train()
+    columns = ("env_steps", "eval_return_mean", "train/learned_reward_mean", "train/preference_pairs")
+    _, a = read_metrics_csv(whole.run_dir.path / "metrics.csv")
+    _, b = read_metrics_csv(half.run_dir.path / "metrics.csv")
+    assert [[r[c] for c in columns] for r in a] == [[r[c] for c in columns] for r in b]
+
+
+def test_a_reward_source_that_is_not_a_reward_run_names_the_fix(tmp_path, airl_run, demos):
+    def start(source: str, env: str = "CartPole-v1") -> None:
+        Experiment.start(resolve("ppo", env, None, [f"out={tmp_path / 'runs'}", f"data.reward={source}", *SMALL]),
+                         progress=False)
+
+    with pytest.raises(ConfigError, match="is not a run directory"):
+        start(str(tmp_path))
+    ppo_run = train("ppo", "CartPole-v1", "--steps", "128", "--out", str(tmp_path / "ppo"), *sets(SMALL))["run_dir"]
+    with pytest.raises(ConfigError, match="is a ppo run, which learns no reward: give an airl or preferences run"):
+        start(ppo_run)
+    with pytest.raises(ConfigError, match="train on the env the reward was learned on"):
+        start(airl_run, "Acrobot-v1")
+    assert not (tmp_path / "runs").exists()
