@@ -1,4 +1,4 @@
-"""porcini against HumanCompatibleAI's imitation: BC, DAgger, GAIL and AIRL from one expert's demonstrations.
+"""porcini against HumanCompatibleAI's imitation: BC, DAgger, GAIL, AIRL and preference comparisons on CartPole.
 
 The task is CartPole-v1. The expert is porcini's PPO trained with its config of record (``porcini train ppo
 CartPole-v1``, about a minute), trained once per benchmark run in a temporary folder; it records
@@ -7,13 +7,16 @@ CartPole-v1``, about a minute), trained once per benchmark run in a temporary fo
 porcini as a ``Dataset``, imitation as ``Trajectory`` objects split at episode ends. DAgger asks the same expert
 network on both sides: porcini loads the run (``agent_expert``), imitation gets an SB3 ``ActorCriticPolicy``
 holding the expert's exported weights, checked to pick the expert's actions on every demonstrated state.
+Preference comparisons need no expert: both sides ask a synthetic oracle on the env's reward about pairs of
+16-step pieces of their own PPO learner's behaviour (the expert is trained only when another method is run).
 
 Per method and seed it times the training alone (not the expert, not the evaluation), in wall time and process
 CPU time, and scores the final policy over ``--eval-episodes`` episodes (``common.evaluate``: the same
 deterministic loop and env seeds ``EVAL_SEED, EVAL_SEED + 1, ...`` for both libraries). Each library learns
 through its usual entry point: porcini's ``Core.learn_offline`` (BC) and ``Core.learn`` (DAgger, GAIL,
-AIRL); imitation's ``BC.train``, ``SimpleDAggerTrainer.train``, ``GAIL.train`` and ``AIRL.train``, with its logger
-writing nowhere and no progress bars. Speed ratio = imitation's time / porcini's time.
+AIRL, preferences); imitation's ``BC.train``, ``SimpleDAggerTrainer.train``, ``GAIL.train``, ``AIRL.train`` and
+``PreferenceComparisons.train``, with its logger writing nowhere and no progress bars. Speed ratio = imitation's
+time / porcini's time.
 
 imitation 1.0.1 pins gymnasium 0.29 and stable-baselines3 2.2, so it runs in its own virtual environment, made
 once under ``benchmarks/.venvs/`` (or ``--venv DIR``): the torch version of this interpreter first (a CPU build;
@@ -23,10 +26,10 @@ other in fresh subprocesses with ``--threads`` torch threads. porcini flushes su
 
 The shared settings (``SETTINGS``, printed at the start) are porcini's defaults and configs of record; where
 imitation's defaults differ, porcini's value is set on both sides (``SETTINGS_NOTES``). Differences that no
-setting removes are listed in ``IMPLEMENTATION_NOTES``. ``METHODS`` is the table of compared methods: preference
-comparisons slot in there with a runner of their own (see the comment).
+setting removes are listed in ``IMPLEMENTATION_NOTES``. ``METHODS`` is the table of compared methods, each with
+a runner ``imitation_<kind>``.
 
-usage: python benchmarks/vs_imitation.py [--methods bc,dagger,gail,airl] [--seeds 0] [--eval-episodes 10]
+usage: python benchmarks/vs_imitation.py [--methods bc,dagger,gail,airl,preferences] [--seeds 0] [--eval-episodes 10]
        [--threads 1] [--venv DIR] [--peer-flush-denormals] [--json]
 """
 
@@ -58,9 +61,9 @@ FIELDS = ("obs", "action", "reward", "next_obs", "terminated", "truncated")
 class Method:
     """One compared method (its key in :data:`METHODS` is porcini's algorithm name) and imitation's trainer."""
 
-    kind: str  # "clone", "dagger" or "adversarial": how porcini trains it, and the runner imitation_<kind>
+    kind: str  # "clone", "dagger", "adversarial" or "preferences": how porcini trains it, the runner imitation_<kind>
     peer: str  # imitation's trainer, "module:Class"
-    reward_net: str = ""  # adversarial: the class in imitation.rewards.reward_nets
+    reward_net: str = ""  # adversarial, preferences: the class in imitation.rewards.reward_nets
     reward_net_kwargs: Callable[[dict[str, Any]], dict[str, Any]] | None = None  # its arguments, from SETTINGS
 
 
@@ -72,10 +75,8 @@ METHODS: dict[str, Method] = {
     "airl": Method("adversarial", "imitation.algorithms.adversarial.airl:AIRL", "BasicShapedRewardNet",
                    lambda s: {"reward_hid_sizes": s["discriminator_arch"], "use_action": not s["state_only_reward"],
                               "potential_hid_sizes": s["discriminator_arch"], "discount_factor": s["gamma"]}),
-    # Slot for preference comparisons (porcini's "preferences"): a new kind "preferences", i.e. a runner
-    # imitation_preferences (imitation.algorithms.preference_comparisons: PreferenceComparisons with a
-    # SyntheticGatherer, a RandomFragmenter and an AgentTrainer on SB3's PPO) and SETTINGS["preferences"]:
-    # "preferences": Method("preferences", "imitation.algorithms.preference_comparisons:PreferenceComparisons"),
+    "preferences": Method("preferences", "imitation.algorithms.preference_comparisons:PreferenceComparisons",
+                          "BasicRewardNet", lambda s: {"hid_sizes": s["reward_arch"]}),
 }
 
 CLONE = {"net_arch": [256, 256], "activation": "relu", "init": "pytorch", "learning_rate": 1e-3,
@@ -93,6 +94,11 @@ SETTINGS: dict[str, dict[str, Any]] = {
              "discriminator_batch_size": 256, "discriminator_epochs": 1},
 }
 SETTINGS["airl"] = {**SETTINGS["gail"], "state_only_reward": True, "learner_reward": "softplus"}  # the record
+SETTINGS["preferences"] = {**PPO_OF_RECORD, "env_steps": 256 * 390,  # the record's 100,000 as for gail
+                           "preference_pairs": 500, "query_rounds": 10, "query_interval": 5, "segment_length": 16,
+                           "segment_pool": 400, "reward_arch": [64, 64], "reward_activation": "tanh",
+                           "reward_ensemble": 1, "reward_learning_rate": 1e-3, "reward_epochs": 20,
+                           "reward_batch_size": 64, "oracle_temperature": 0.0, "oracle_error_rate": 0.1}
 SETTINGS_NOTES = [
     "bc/dagger: imitation's defaults (32-32 tanh policy, batch 32, entropy bonus 1e-3, orthogonal init) are set to "
     "porcini's BC (256-256 ReLU, batch 256, no entropy term, PyTorch's init); lr 1e-3, Adam eps 1e-8 on both",
@@ -108,6 +114,22 @@ SETTINGS_NOTES = [
     "gail/airl: imitation refuses episodes of varying length by default; CartPole's vary: allow_variable_horizon=True",
     "airl: porcini's config of record (gail's PPO, reward g(s) of the state alone, learner reward softplus(l)); "
     "imitation's shaped net gets g and h 64-64 tanh (defaults 32 and 32-32 ReLU), use_action=False, discount 0.98",
+    "preferences: porcini's config of record (gail's PPO for 99,840 env steps, 500 pairs of 16-step segments in 10 "
+    "rounds of 50); imitation: query_schedule='constant' (default 'hyperbolic'), initial_comparison_frac 0.1 (0.101: "
+    "int(500 x 0.101) = 50; default 0.1) and num_iterations=9, i.e. a first round of 50 pairs from the untrained "
+    "agent then 9 of 50, PPO trained after each of the 10 rounds for 9,984 steps (train(total_timesteps=89,856) "
+    "trains the agent total_timesteps // num_iterations steps after each of its num_iterations + 1 rounds)",
+    "preferences: reward net r(s, a) 64-64 tanh on the observation and the one-hot action on both (imitation's "
+    "BasicRewardNet: default 32-32 ReLU), PyTorch's init; after each round 20 epochs over all answers so far in "
+    "batches of 64 pairs, lr 1e-3 (imitation: epochs=20, batch_size=64, initial_epoch_multiplier=1, default 200; its "
+    "AdamW gets weight_decay 0, default 0.01, i.e. Adam), no cap on the kept answers (comparison_queue_size=None)",
+    "preferences: the oracle answers by the larger undiscounted env return, 0.5 on ties (imitation: "
+    "SyntheticGatherer(temperature=0, discount_factor=1); default temperature 1), then 10% of the answers are "
+    "replaced by coin flips (SyntheticGatherer 1.0.1 has no such setting: a subclass of it does so with its rng)",
+    "preferences: pairs come from the latest 6,400 steps on both (porcini: segment_pool=400 segments of 16, "
+    "fewer in its first 5 rounds; imitation: transition_oversampling=4, default 1: the latest finished episodes "
+    "of at least 4 x 2 x 50 x 16 steps per round); "
+    "allow_variable_horizon=True (CartPole's episodes vary)",
 ]
 IMPLEMENTATION_NOTES = [
     "dagger: porcini's rounds are exactly round_steps env steps (episodes carry over); imitation's end with the "
@@ -120,6 +142,18 @@ IMPLEMENTATION_NOTES = [
     "softplus(f - log pi), and adds a learned absorbing state at terminations; imitation zeroes h(s') at "
     "truncations too",
     "bc: porcini draws minibatches uniformly with replacement, imitation shuffles epochs (drop_last)",
+    "preferences: porcini asks its 10 rounds every 5 fits, over the first 12,800 env steps, then PPO learns on a "
+    "fixed r; imitation trains the agent for total_timesteps / num_iterations steps between rounds, so its rounds "
+    "span the run (one every 9,984 steps) and its first round samples >= 6,400 extra env steps with the untrained "
+    "agent (env_steps_all counts them); a round whose episodes are all shorter than 16 steps stops imitation's "
+    "run (RandomFragmenter: 'No trajectories are long enough'): recorded as stopped, its policy evaluated",
+    "preferences: porcini cuts each env's rollout into aligned 16-step segments that may cross an episode end: the "
+    "steps after a termination are masked (reward 0, the absorbing state), segments a truncation cuts are dropped; "
+    "imitation's RandomFragmenter draws fragments at random starts inside finished episodes of >= 16 steps "
+    "(shorter ones are discarded), ending at most at the episode's end, so on CartPole (reward 1 per step) both "
+    "fragments of a pair have return 16 and the oracle's answer is a tie unless the 10% coin flip answers",
+    "preferences: imitation scores pairs one at a time in Python (PreferenceModel.forward), clips return "
+    "differences at 50 and scales a last partial batch's loss by its share; porcini scores a batch at once",
 ]
 
 
@@ -239,15 +273,18 @@ def run_porcini(method: str, paths: dict[str, str], eval_episodes: int, seed: in
     s = SETTINGS[method]
     env = make_env(ENV_ID, n_envs=s.get("n_envs", 1), seed=seed)
     agent = porcini_agent(method, s, paths, env.info, seed)
-    agent.add_dataset(porcini_dataset(read_flat(paths["demos"])))
+    if METHODS[method].kind != "preferences":  # preferences learn from the oracle's answers alone
+        agent.add_dataset(porcini_dataset(read_flat(paths["demos"])))
     core = Core(agent, env, progress=False)
     if METHODS[method].kind == "clone":
         wall, cpu = timed(lambda: core.learn_offline(s["gradient_steps"]))
     else:
         wall, cpu = timed(lambda: core.learn(steps=s["env_steps"]))
     names = (("gradient_steps", "n_updates"), ("rounds", "rounds"), ("rounds", "fits"), ("expert_labels", "labels"),
-             ("env_steps", "steps_seen"))
+             ("env_steps", "steps_seen"), ("query_rounds", "rounds_done"), ("pairs", "pairs_asked"))
     counts = {name: int(getattr(agent, attr)) for name, attr in names if hasattr(agent, attr)}
+    if METHODS[method].kind == "preferences":
+        counts["tie_share"] = round(float(np.mean(agent.asked.all()[2] == 0.5)), 3)
 
     def act(obs: np.ndarray) -> np.ndarray:
         """The trained policy's deterministic action for one observation."""
@@ -363,18 +400,11 @@ class RunSchedule:
         return self.initial * max(0.0, 1.0 - steps / self.total_steps)
 
 
-def imitation_adversarial(method: str, s: dict[str, Any], paths: dict[str, str], seed: int, folder: Path,
-                          logger: Any) -> tuple[Any, float, float, dict]:
-    """GAIL (or another adversarial trainer of ``METHODS``) on SB3's PPO; the policy, times and counts."""
-    import importlib
-
-    from imitation.rewards import reward_nets
-    from imitation.util.util import make_vec_env
+def sb3_ppo(s: dict[str, Any], venv: Any, seed: int) -> Any:
+    """SB3's PPO with :data:`SETTINGS`' PPO (porcini's config of record), schedules over the run's env steps."""
     from stable_baselines3 import PPO
     from torch import nn
 
-    entry = METHODS[method]
-    venv = make_vec_env(ENV_ID, rng=np.random.default_rng(seed), n_envs=s["n_envs"])
     lr, clip = RunSchedule(s["learning_rate"], s["env_steps"]), RunSchedule(s["clip_range"], s["env_steps"])
     activation = {"relu": nn.ReLU, "tanh": nn.Tanh}
     learner = PPO("MlpPolicy", venv, learning_rate=lr, clip_range=clip, seed=seed, device="cpu", verbose=0,
@@ -384,10 +414,32 @@ def imitation_adversarial(method: str, s: dict[str, Any], paths: dict[str, str],
                                  "activation_fn": activation[s["activation"]],
                                  "optimizer_kwargs": {"eps": s["adam_eps"]}})
     lr.model = clip.model = learner
+    return learner
+
+
+def imitation_reward_net(method: str, s: dict[str, Any], venv: Any, activation: str) -> Any:
+    """The reward net of ``METHODS[method]`` (a class of imitation.rewards.reward_nets) with its arguments."""
+    from imitation.rewards import reward_nets
+    from torch import nn
+
+    entry = METHODS[method]
     assert entry.reward_net_kwargs is not None
     kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in entry.reward_net_kwargs(s).items()}
-    reward_net = getattr(reward_nets, entry.reward_net)(venv.observation_space, venv.action_space,
-                                                        activation=activation[s["discriminator_activation"]], **kwargs)
+    return getattr(reward_nets, entry.reward_net)(venv.observation_space, venv.action_space,
+                                                  activation={"relu": nn.ReLU, "tanh": nn.Tanh}[activation], **kwargs)
+
+
+def imitation_adversarial(method: str, s: dict[str, Any], paths: dict[str, str], seed: int, folder: Path,
+                          logger: Any) -> tuple[Any, float, float, dict]:
+    """GAIL (or another adversarial trainer of ``METHODS``) on SB3's PPO; the policy, times and counts."""
+    import importlib
+
+    from imitation.util.util import make_vec_env
+
+    entry = METHODS[method]
+    venv = make_vec_env(ENV_ID, rng=np.random.default_rng(seed), n_envs=s["n_envs"])
+    learner = sb3_ppo(s, venv, seed)
+    reward_net = imitation_reward_net(method, s, venv, s["discriminator_activation"])
     module, name = entry.peer.split(":")
     trainer = getattr(importlib.import_module(module), name)(
         demonstrations=imitation_trajectories(read_flat(paths["demos"])), venv=venv, gen_algo=learner,
@@ -397,6 +449,84 @@ def imitation_adversarial(method: str, s: dict[str, Any], paths: dict[str, str],
     wall, cpu = timed(lambda: trainer.train(s["env_steps"]))
     return learner.policy, wall, cpu, {"env_steps": learner.num_timesteps,
                                        "rounds": learner.num_timesteps // (s["n_envs"] * s["n_steps"])}
+
+
+def peer_schedule(s: dict[str, Any]) -> dict[str, Any]:
+    """``PreferenceComparisons`` arguments giving porcini's ``query_rounds`` equal rounds and ``env_steps`` of PPO.
+
+    imitation asks ``initial_comparison_frac`` of the pairs first, then the rest over ``num_iterations`` rounds,
+    and trains the agent ``total_timesteps // num_iterations`` steps after each of these ``num_iterations + 1``
+    rounds: ``query_rounds - 1`` iterations of ``env_steps / query_rounds`` steps each. ``transition_oversampling``
+    makes each round's trajectories as long as porcini's segment pool.
+    """
+    rounds, pairs = s["query_rounds"], s["preference_pairs"]
+    if pairs % rounds or s["env_steps"] % rounds:
+        raise ValueError("preferences: preference_pairs and env_steps must split into query_rounds equal rounds")
+    per_round = pairs // rounds
+    return {"num_iterations": rounds - 1, "total_timesteps": s["env_steps"] // rounds * (rounds - 1),
+            "total_comparisons": pairs, "initial_comparison_frac": (per_round + 0.5) / pairs,  # int() keeps per_round
+            "transition_oversampling": s["segment_pool"] / (2 * per_round)}
+
+
+def imitation_gatherer(s: dict[str, Any], rng: np.random.Generator, logger: Any) -> Any:
+    """imitation's ``SyntheticGatherer`` with porcini's oracle: ``oracle_error_rate`` of its answers coin flips."""
+    from imitation.algorithms.preference_comparisons import SyntheticGatherer
+
+    class NoisyGatherer(SyntheticGatherer):
+        """A ``SyntheticGatherer`` answering at random ``error_rate`` of the time (1.0.1 has no such setting)."""
+
+        error_rate = float(s["oracle_error_rate"])
+
+        def __call__(self, fragment_pairs: Any) -> np.ndarray:
+            """The synthetic answers, each replaced by 0 or 1 at random with chance ``error_rate``."""
+            answers = np.array(super().__call__(fragment_pairs), dtype=np.float32)
+            wrong = self.rng.random(len(answers)) < self.error_rate
+            answers[wrong] = self.rng.integers(0, 2, size=int(wrong.sum()))
+            return answers
+
+    return NoisyGatherer(temperature=s["oracle_temperature"], discount_factor=1.0, rng=rng, custom_logger=logger)
+
+
+def imitation_preferences(method: str, s: dict[str, Any], paths: dict[str, str], seed: int, folder: Path,
+                          logger: Any) -> tuple[Any, float, float, dict]:
+    """Preference comparisons through ``PreferenceComparisons.train`` on SB3's PPO; the policy, times and counts."""
+    from imitation.algorithms import preference_comparisons as pc
+    from imitation.util.util import make_vec_env
+
+    rng = np.random.default_rng(seed)
+    venv = make_vec_env(ENV_ID, rng=rng, n_envs=s["n_envs"])
+    learner = sb3_ppo(s, venv, seed)
+    reward_net = imitation_reward_net(method, s, venv, s["reward_activation"])
+    reward_trainer = pc.BasicRewardTrainer(pc.PreferenceModel(reward_net), pc.CrossEntropyRewardLoss(), rng=rng,
+                                           batch_size=s["reward_batch_size"], epochs=s["reward_epochs"],
+                                           lr=s["reward_learning_rate"], custom_logger=logger)
+    for group in reward_trainer.optim.param_groups:  # AdamW without weight decay: porcini's Adam
+        group["weight_decay"] = 0.0
+    schedule = peer_schedule(s)
+    trainer = pc.PreferenceComparisons(
+        pc.AgentTrainer(learner, reward_net, venv, rng=rng, custom_logger=logger), reward_net,
+        num_iterations=schedule["num_iterations"], fragmenter=pc.RandomFragmenter(rng=rng, custom_logger=logger),
+        preference_gatherer=imitation_gatherer(s, rng, logger), reward_trainer=reward_trainer,
+        fragment_length=s["segment_length"], transition_oversampling=schedule["transition_oversampling"],
+        initial_comparison_frac=schedule["initial_comparison_frac"], initial_epoch_multiplier=1.0,
+        custom_logger=logger, allow_variable_horizon=True, query_schedule="constant")
+    stopped: list[str] = []
+
+    def train() -> None:
+        """``trainer.train``; a round that finds no episode of ``segment_length`` steps stops it (recorded)."""
+        try:
+            trainer.train(schedule["total_timesteps"], schedule["total_comparisons"])
+        except ValueError as error:  # RandomFragmenter: every sampled episode is shorter than a fragment
+            if "long enough" not in str(error):
+                raise
+            stopped.append(f"round {trainer._iteration + 1}: {error}")
+
+    wall, cpu = timed(train)
+    answers = np.asarray(trainer.dataset.preferences)
+    counts = {"env_steps": learner.num_timesteps, "env_steps_all": int(sum(venv.env_method("get_total_steps"))),
+              "rounds": learner.num_timesteps // (s["n_envs"] * s["n_steps"]), "query_rounds": trainer._iteration,
+              "pairs": len(trainer.dataset), "tie_share": round(float(np.mean(answers == 0.5)), 3)}
+    return learner.policy, wall, cpu, {**counts, **({"stopped": stopped[0]} if stopped else {})}
 
 
 def run_imitation(method: str, paths: dict[str, str], eval_episodes: int, seed: int) -> dict[str, Any]:
@@ -469,7 +599,9 @@ def print_table(rows: list[tuple[dict[str, Any], dict[str, Any]]]) -> None:
               f"{peer['train_wall_s'] / ours['train_wall_s']:>6.2f} | {ours['train_cpu_s']:>13.2f} "
               f"{peer['train_cpu_s']:>15.2f} {peer['train_cpu_s'] / ours['train_cpu_s']:>6.2f}")
     for ours, peer in rows:
-        counts = {k: (ours.get(k), peer.get(k)) for k in ("rounds", "expert_labels", "env_steps") if k in ours}
+        keys = ("rounds", "expert_labels", "env_steps", "env_steps_all", "query_rounds", "pairs", "tie_share",
+                "stopped")
+        counts = {k: (ours.get(k), peer.get(k)) for k in keys if k in ours or k in peer}
         print(f"{ours['method']} seed {ours['seed']}: return porcini >= imitation: "
               f"{ours['eval_return_mean'] >= peer['eval_return_mean']}; wall-time speed >= 2x: "
               f"{peer['train_wall_s'] >= 2 * ours['train_wall_s']}; (porcini, imitation) {counts}")
@@ -501,11 +633,14 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     python = str(ensure_venv(args.venv))
     with tempfile.TemporaryDirectory(prefix="vs-imitation-") as folder:
-        start = time.perf_counter()
-        prepared = prepare(Path(folder))
-        paths = {k: prepared[k] for k in ("expert_run", "demos", "expert_weights")}
-        print(f"expert: porcini PPO, config of record on {ENV_ID} ({time.perf_counter() - start:.0f} s), evaluation "
-              f"return {prepared['expert_eval_return']:.1f}; demonstrations: {prepared['demos_stats']}")
+        prepared: dict[str, Any] = {}
+        paths: dict[str, str] = {}
+        if any(METHODS[method].kind != "preferences" for method in args.methods):  # preferences need no expert
+            start = time.perf_counter()
+            prepared = prepare(Path(folder))
+            paths = {k: prepared[k] for k in ("expert_run", "demos", "expert_weights")}
+            print(f"expert: porcini PPO, config of record on {ENV_ID} ({time.perf_counter() - start:.0f} s), "
+                  f"evaluation return {prepared['expert_eval_return']:.1f}; demonstrations: {prepared['demos_stats']}")
         print(f"{args.threads} torch thread(s), final evaluation over {args.eval_episodes} episode(s) from env seed "
               f"{EVAL_SEED}")
         for method in args.methods:
@@ -521,7 +656,7 @@ def main(argv: list[str] | None = None) -> None:
                 print(json.dumps({"porcini": ours, "imitation": peer}), file=sys.stderr)
     print_table(rows)
     if args.json:
-        print(json.dumps({"expert": {k: prepared[k] for k in ("expert_eval_return", "demos_stats")},
+        print(json.dumps({"expert": {k: prepared[k] for k in ("expert_eval_return", "demos_stats") if k in prepared},
                           "settings": {m: SETTINGS[m] for m in args.methods},
                           "runs": [{"porcini": o, "imitation": p} for o, p in rows]}))
 

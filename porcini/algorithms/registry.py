@@ -19,6 +19,8 @@ ALGORITHMS: dict[str, str] = {
     "sarsa_lambda": "porcini.algorithms.tabular.sarsa_lambda:SarsaLambda",
     "true_online_sarsa_lambda": "porcini.algorithms.tabular.true_online_sarsa_lambda:TrueOnlineSarsaLambda",
     "value_iteration": "porcini.algorithms.model_based.value_iteration:ValueIteration",
+    "dyna_q": "porcini.algorithms.model_based.dyna:DynaQ",
+    "prioritized_sweeping": "porcini.algorithms.model_based.prioritized_sweeping:PrioritizedSweeping",
     "policy_iteration": "porcini.algorithms.model_based.policy_iteration:PolicyIteration",
     "fqi": "porcini.algorithms.offline.fqi:FQI",
     "iql": "porcini.algorithms.offline.iql:IQL",

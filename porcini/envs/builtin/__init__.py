@@ -14,7 +14,7 @@ from porcini.envs.builtin.bit_flipping import BitFlippingEnv
 from porcini.envs.builtin.chain import Chain, RiverSwim
 from porcini.envs.builtin.constrained import PointHazardEnv
 from porcini.envs.builtin.dice_game import DiceGame
-from porcini.envs.builtin.gridworld import CliffWalking, GridWorld
+from porcini.envs.builtin.gridworld import CliffWalking, DynaMaze, GridWorld
 from porcini.envs.builtin.matching import MatchBits, MatchCues
 from porcini.envs.builtin.memory import CartPoleNoVelocity, CueMemory
 from porcini.envs.builtin.pixel_gridworld import PixelGridWorld
@@ -30,6 +30,7 @@ _MODULE = "porcini.envs.builtin"
 BUILTIN_ENVS: dict[str, tuple[str, int | None]] = {
     "porcini/GridWorld-v0": (f"{_MODULE}.gridworld:GridWorld", 100),
     "porcini/CliffWalking-v0": (f"{_MODULE}.gridworld:CliffWalking", 500),
+    "porcini/DynaMaze-v0": (f"{_MODULE}.gridworld:DynaMaze", 10_000),
     "porcini/PixelGridWorld-v0": (f"{_MODULE}.pixel_gridworld:PixelGridWorld", 50),
     "porcini/Chain-v0": (f"{_MODULE}.chain:Chain", 1000),
     "porcini/RiverSwim-v0": (f"{_MODULE}.chain:RiverSwim", 1000),
@@ -75,6 +76,7 @@ __all__ = [
     "CueMemory",
     "DiceGame",
     "GaussianBandit",
+    "DynaMaze",
     "GridWorld",
     "MatchBits",
     "MatchCues",

@@ -38,6 +38,8 @@ _MOVES = ((-1, 0), (0, 1), (1, 0), (0, -1))
 RUSSELL_NORVIG_LAYOUT = ("...G", ".#.X", "S...")
 #: Sutton & Barto, Example 6.6: start bottom left, goal bottom right, the cliff between them.
 CLIFF_WALKING_LAYOUT = ("............", "............", "............", "SCCCCCCCCCCG")
+#: Sutton & Barto, Example 8.1 (Figure 8.2): the Dyna maze, start on the left, goal top right, three walls.
+DYNA_MAZE_LAYOUT = (".......#G", "..#....#.", "S.#....#.", "..#......", ".....#...", ".........")
 
 _WALL_RGB = (128, 128, 128)
 _GOAL_RGB = (0, 255, 0)
@@ -216,6 +218,23 @@ class CliffWalking(GridWorld):
             gamma=1.0,
             render_mode=render_mode,
         )
+
+
+class DynaMaze(GridWorld):
+    """The Dyna maze, Sutton & Barto (2018), Example 8.1 (Figure 8.2).
+
+    A 6x9 grid with walls; start on the left (row 2, state 18), goal top right (state 8). Every move gives 0,
+    entering the goal gives +1 and terminates; deterministic moves; discount 0.95 (``metadata["gamma"]``). The
+    shortest path takes 14 moves. Dyna-Q with 50 planning steps finds it by its third episode, Q-learning (no
+    planning) takes about 25.
+
+    Args:
+        render_mode: None, ``"ansi"`` or ``"rgb_array"``.
+    """
+
+    def __init__(self, *, render_mode: str | None = None) -> None:
+        super().__init__(DYNA_MAZE_LAYOUT, step_reward=0.0, terminal_rewards={"G": 1.0}, slip=0.0, gamma=0.95,
+                         render_mode=render_mode)
 
 
 def _parse_layout(layout: Sequence[str], terminal_rewards: Mapping[str, float], name: str) -> NDArray[np.str_]:
