@@ -21,6 +21,7 @@ ALGORITHMS: dict[str, str] = {
     "value_iteration": "porcini.algorithms.model_based.value_iteration:ValueIteration",
     "dyna_q": "porcini.algorithms.model_based.dyna:DynaQ",
     "prioritized_sweeping": "porcini.algorithms.model_based.prioritized_sweeping:PrioritizedSweeping",
+    "mpc": "porcini.algorithms.model_based.mpc:MPC",
     "policy_iteration": "porcini.algorithms.model_based.policy_iteration:PolicyIteration",
     "fqi": "porcini.algorithms.offline.fqi:FQI",
     "iql": "porcini.algorithms.offline.iql:IQL",

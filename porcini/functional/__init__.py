@@ -7,7 +7,7 @@ arrays or torch tensors and return the same kind. Losses (torch) return named te
 Modules: ``returns`` (discounted, n-step, λ-returns, GAE), ``off_policy`` (V-trace, Retrace), ``td_targets``
 (Q-learning, SARSA, Double Q, expected SARSA, soft targets), ``losses``, ``offline_losses`` (IQL, CQL),
 ``target_updates``, ``adversarial_imitation`` (GAIL's and AIRL's discriminators and rewards), ``preferences``
-(the Bradley–Terry reward model's loss). The estimators import no torch;
+(the Bradley–Terry reward model's loss), ``planning`` (CEM's and MPPI's updates). The estimators import no torch;
 the losses and target updates import it on first access, so ``import porcini.functional`` stays fast for NumPy
 agents.
 """
@@ -63,6 +63,7 @@ if TYPE_CHECKING:
         discrete_cql_penalty,
         expectile_loss,
     )
+    from porcini.functional.planning import cem_update, mppi_update, mppi_weights
     from porcini.functional.preferences import preference_loss, preference_probability, segment_returns
     from porcini.functional.target_updates import hard_update, polyak_update
 
@@ -97,6 +98,7 @@ _LAZY = {
         "airl_reward",
         "airl_logits",
     )},
+    **{name: "porcini.functional.planning" for name in ("cem_update", "mppi_weights", "mppi_update")},
     **{name: "porcini.functional.preferences" for name in (
         "segment_returns",
         "preference_probability",
@@ -156,6 +158,9 @@ __all__ = [
     "segment_returns",
     "preference_probability",
     "preference_loss",
+    "cem_update",
+    "mppi_weights",
+    "mppi_update",
     "hard_update",
     "polyak_update",
 ]

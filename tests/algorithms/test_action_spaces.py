@@ -6,6 +6,7 @@ import pytest
 
 from porcini import make_env
 from porcini.algorithms.model_based.dyna import DynaQ
+from porcini.algorithms.model_based.mpc import MPC
 from porcini.algorithms.model_based.planning import PlanningAgent
 from porcini.algorithms.registry import available, get_algorithm
 from porcini.core.agent import supports_action_space
@@ -21,6 +22,8 @@ def build(agent_cls, space):
         return agent_cls(make_env("porcini/Chain-v0").info)  # planning needs a finite MDP's model: 2 actions
     fields = {f.name for f in dataclasses.fields(agent_cls.Config)}
     overrides = {"total_steps": 1000} if "total_steps" in fields else {}
+    if agent_cls is MPC:  # plans with a known model: Pendulum's
+        return agent_cls(dataclasses.replace(make_env("Pendulum-v1").info, action_space=space))
     obs = gym.spaces.Discrete(3) if issubclass(agent_cls, DynaQ) else OBS  # a table model needs Discrete states
     return agent_cls(EnvInfo("toy", obs, space, horizon=100), **overrides)
 

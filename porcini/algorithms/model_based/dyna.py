@@ -21,8 +21,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from porcini.algorithms.tabular.base import Step, TDConfig
-from porcini.algorithms.tabular.q_learning import QLearning
+from porcini.algorithms.tabular.base import Step
+from porcini.algorithms.tabular.q_learning import QLearning, QLearningConfig
 from porcini.core.agent import supports_action_space
 from porcini.core.config import require
 from porcini.envs.info import EnvInfo
@@ -30,7 +30,7 @@ from porcini.errors import UnsupportedSpaceError
 
 
 @dataclass(frozen=True)
-class DynaQConfig(TDConfig):
+class DynaQConfig(QLearningConfig):
     """Hyperparameters of Dyna-Q: Q-learning's (see :class:`TDConfig`) plus the planning budget."""
 
     planning_steps: int = 5
@@ -65,7 +65,8 @@ class TableModel:
 
     def predecessors(self, state: int) -> tuple[np.ndarray, np.ndarray]:
         """The pairs ``(states [K], actions [K])`` the model predicts lead to ``state``."""
-        return np.nonzero(self.known & (self.next_state == state) & ~self.terminated)
+        pairs = np.nonzero(self.known & (self.next_state == state) & ~self.terminated)
+        return pairs[0], pairs[1]
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """The model's tables."""
@@ -105,6 +106,7 @@ class DynaQ(QLearning):
                                         f"{info.env_id} has {info.observation_space}: use q_learning with tile "
                                         "features, or a deep model-based agent")
         super().__init__(info, config, **overrides)
+        assert isinstance(info.observation_space, gym.spaces.Discrete)
         self.model = TableModel(int(info.observation_space.n), info.n_actions)
         self.updates = 0  # real and simulated value updates, to compare planners at equal work
 
