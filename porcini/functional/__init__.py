@@ -1,15 +1,15 @@
 """porcini.functional: the pure math of RL — returns, advantages, TD and off-policy targets, losses, updates.
 
 Estimators take arrays laid out ``[T, B]`` (time, env), ``terminated`` (no bootstrap) and ``truncated`` or
-``episode_end`` (the trace stops; bootstrap from the true next observation) separately. They accept NumPy
-arrays or torch tensors and return the same kind. Losses (torch) return named terms, ``dict[str, Tensor]``.
+``episode_end`` (the trace stops; bootstrap from the true next observation) separately. They accept NumPy arrays or
+torch tensors and return the same kind. Losses (torch) return named terms, ``dict[str, Tensor]``.
 
 Modules: ``returns`` (discounted, n-step, λ-returns, GAE), ``off_policy`` (V-trace, Retrace), ``td_targets``
 (Q-learning, SARSA, Double Q, expected SARSA, soft targets), ``losses``, ``offline_losses`` (IQL, CQL),
-``target_updates``, ``adversarial_imitation`` (GAIL's and AIRL's discriminators and rewards), ``preferences``
-(the Bradley–Terry reward model's loss), ``planning`` (CEM's and MPPI's updates). The estimators import no torch;
-the losses and target updates import it on first access, so ``import porcini.functional`` stays fast for NumPy
-agents.
+``target_updates``, ``adversarial_imitation`` (GAIL's and AIRL's discriminators and rewards), ``preferences`` (the
+Bradley–Terry reward model's loss), ``planning`` (CEM's and MPPI's updates), ``model_losses`` (learned dynamics).
+The estimators import no torch; the losses and target updates import it on first access, so ``import
+porcini.functional`` stays fast for NumPy agents.
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ if TYPE_CHECKING:
         td_loss,
         value_loss,
     )
+    from porcini.functional.model_losses import bounded_log_var, gaussian_nll, log_var_bounds_penalty
     from porcini.functional.offline_losses import (
         advantage_weighted_actor_loss,
         advantage_weights,
@@ -99,6 +100,8 @@ _LAZY = {
         "airl_logits",
     )},
     **{name: "porcini.functional.planning" for name in ("cem_update", "mppi_weights", "mppi_update")},
+    **{name: "porcini.functional.model_losses" for name in ("gaussian_nll", "bounded_log_var",
+                                                             "log_var_bounds_penalty")},
     **{name: "porcini.functional.preferences" for name in (
         "segment_returns",
         "preference_probability",
@@ -161,6 +164,9 @@ __all__ = [
     "cem_update",
     "mppi_weights",
     "mppi_update",
+    "gaussian_nll",
+    "bounded_log_var",
+    "log_var_bounds_penalty",
     "hard_update",
     "polyak_update",
 ]
