@@ -23,13 +23,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from porcini.algorithms.imitation.reward_model import encode_actions
-from porcini.algorithms.space_hints import multi_action_hint
+from porcini.algorithms.imitation.reward_model import check_reward_spaces, encode_actions
 from porcini.core.batch import TransitionBatch
 from porcini.core.config import require
 from porcini.data.dataset import Dataset
 from porcini.envs.info import EnvInfo
-from porcini.errors import UnsupportedSpaceError
 from porcini.functional.adversarial_imitation import discriminator_loss, gradient_penalty
 from porcini.seeding import agent_rng
 
@@ -78,24 +76,8 @@ class AdversarialImitation:
     optimizers: dict[str, Any]
     learns_from_demonstrations = True
 
-    @staticmethod
-    def check_spaces(info: EnvInfo) -> None:
-        """Raise UnsupportedSpaceError unless the spaces are a Discrete or bounded Box action and Box observations."""
-        space = info.action_space
-        if not isinstance(space, (gym.spaces.Discrete, gym.spaces.Box)):
-            raise UnsupportedSpaceError(f"adversarial imitation (GAIL, AIRL) needs a Discrete or Box action space; "
-                                        f"{info.env_id} has {space}" + multi_action_hint(space))
-        if isinstance(space, gym.spaces.Box) and not (np.all(np.isfinite(space.low))
-                                                      and np.all(np.isfinite(space.high))):
-            raise UnsupportedSpaceError(f"GAIL and AIRL scale Box actions to [-1, 1] and need finite bounds; "
-                                        f"{info.env_id} has {space}: wrap the env with ClipAction")
-        if not isinstance(info.observation_space, gym.spaces.Box):
-            raise UnsupportedSpaceError(f"GAIL's and AIRL's discriminators read Box observations; {info.env_id} has "
-                                        f"{info.observation_space}: flatten or one-hot them with a wrapper "
-                                        "(FlattenObservation, OneHotObservation)")
-
     def __init__(self, info: EnvInfo, config: Any = None, **overrides: Any) -> None:
-        self.check_spaces(info)
+        check_reward_spaces(info, f"{type(self).__name__}'s discriminator")
         super().__init__(info, config, **overrides)  # type: ignore[call-arg]  # the learner's
         space = self.info.action_space
         self.obs_dim = int(np.prod(self.info.obs_shape))

@@ -13,14 +13,13 @@ shows transfers to new dynamics) and ``h`` a *potential* that absorbs the shapin
 policy, on expert and learner transitions alike; ``γ`` is the learner's discount.
 
 **Termination.** ``ℓ`` has no sign, so on a task whose episodes end early (CartPole) a learner whose rewards are
-mostly negative learns to end them at once (9 steps on CartPole). As in DAC (Kostrikov et al. 2019,
+mostly negative learns to end them at once. As in DAC (Kostrikov et al. 2019,
 arXiv:1809.02925), a terminated transition leads into an *absorbing state* whose reward ``g_abs`` is learned too:
 each terminated transition, the learner's or the expert's, adds an absorbing row (logit ``g_abs``) to the
 discriminator's training, and the learner's reward at a termination adds the absorbing state's discounted future,
-``γ / (1 - γ) · g_abs``. When the expert never terminates, ending an episode is learned to be costly. On
-CartPole that is not enough: the runs swing between 150 and 500 (seeds 0, 1, 100k steps). With
-``learner_reward: softplus`` (GAIL's ``softplus(ℓ) ≥ 0``, a bonus for staying alive) the run ends at 500; the
-configs of record on CartPole use it.
+``γ / (1 - γ) · g_abs``. When the expert never terminates, ending an episode is learned to be costly.
+``learner_reward: softplus`` (GAIL's ``softplus(ℓ) ≥ 0``, a bonus for staying alive) is the other choice; the
+config of record on CartPole uses it (docs/imitation.md has the measurements behind that choice).
 
 After training, :meth:`AIRL.reward_model` is ``g`` (or ``f``) with that terminal reward, a
 :class:`~porcini.algorithms.imitation.reward_model.RewardModel`:

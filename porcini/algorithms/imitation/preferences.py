@@ -28,7 +28,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from porcini.algorithms.imitation.reward_model import RewardModel, encode_actions
+from porcini.algorithms.imitation.reward_model import RewardModel, check_reward_spaces, encode_actions
 from porcini.algorithms.imitation.segments import (
     AnsweredPairs,
     PreferenceQuery,
@@ -39,11 +39,9 @@ from porcini.algorithms.imitation.segments import (
 )
 from porcini.algorithms.kit import seeded
 from porcini.algorithms.policy_gradient.ppo import PPO, PPOConfig
-from porcini.algorithms.space_hints import multi_action_hint
 from porcini.core.batch import TransitionBatch
 from porcini.core.config import require
 from porcini.envs.info import EnvInfo
-from porcini.errors import UnsupportedSpaceError
 from porcini.functional.preferences import preference_loss, segment_returns
 from porcini.networks.mlp import MLP
 from porcini.networks.optim import adam
@@ -118,7 +116,7 @@ class PreferencePPO(PPO):
     action_spaces = ("Discrete", "Box")
 
     def __init__(self, info: EnvInfo, config: PreferenceConfig | None = None, **overrides: Any) -> None:
-        check_spaces(info)
+        check_reward_spaces(info, "preferences' reward model")
         super().__init__(info, config, **overrides)
         c = self.config
         width = int(np.prod(info.obs_shape)) + (int(info.action_space.n)
@@ -250,17 +248,3 @@ class PreferencePPO(PPO):
         self.pool.load_state_dict(state["pool"])
         self.asked.load_state_dict(state["asked"])
 
-
-def check_spaces(info: EnvInfo) -> None:
-    """Raise UnsupportedSpaceError unless the spaces are Box observations and a Discrete or bounded Box action."""
-    space = info.action_space
-    if not isinstance(space, (gym.spaces.Discrete, gym.spaces.Box)):
-        raise UnsupportedSpaceError(f"preferences needs a Discrete or Box action space; {info.env_id} has {space}"
-                                    + multi_action_hint(space))
-    if isinstance(space, gym.spaces.Box) and not (np.all(np.isfinite(space.low)) and np.all(np.isfinite(space.high))):
-        raise UnsupportedSpaceError(f"preferences scales Box actions to [-1, 1] and needs finite bounds; "
-                                    f"{info.env_id} has {space}: wrap the env with ClipAction")
-    if not isinstance(info.observation_space, gym.spaces.Box):
-        raise UnsupportedSpaceError(f"preferences' reward model reads Box observations; {info.env_id} has "
-                                    f"{info.observation_space}: flatten or one-hot them with a wrapper "
-                                    "(FlattenObservation, OneHotObservation)")

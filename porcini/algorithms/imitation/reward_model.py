@@ -15,7 +15,9 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from porcini.algorithms.space_hints import multi_action_hint
 from porcini.envs.info import EnvInfo
+from porcini.errors import UnsupportedSpaceError
 
 
 class RewardModel:
@@ -96,3 +98,21 @@ def encode_actions(action: Any, space: gym.Space) -> torch.Tensor:
     low, high = space.low.reshape(-1), space.high.reshape(-1)
     scaled = 2.0 * (np.asarray(action, dtype=np.float64).reshape(len(action), -1) - low) / (high - low) - 1.0
     return torch.as_tensor(np.clip(scaled, -1.0, 1.0), dtype=torch.float32)
+
+
+def check_reward_spaces(info: EnvInfo, who: str) -> None:
+    """Raise UnsupportedSpaceError unless ``info`` has Box observations and a Discrete or bounded Box action.
+
+    The spaces a discriminator or reward model can read (:func:`encode_actions`); ``who`` names the method in the
+    message.
+    """
+    space = info.action_space
+    if not isinstance(space, (gym.spaces.Discrete, gym.spaces.Box)):
+        raise UnsupportedSpaceError(f"{who} needs a Discrete or Box action space; {info.env_id} has {space}"
+                                    + multi_action_hint(space))
+    if isinstance(space, gym.spaces.Box) and not (np.all(np.isfinite(space.low)) and np.all(np.isfinite(space.high))):
+        raise UnsupportedSpaceError(f"{who} scales Box actions to [-1, 1] and needs finite bounds; {info.env_id} has "
+                                    f"{space}: wrap the env with ClipAction")
+    if not isinstance(info.observation_space, gym.spaces.Box):
+        raise UnsupportedSpaceError(f"{who} reads Box observations; {info.env_id} has {info.observation_space}: "
+                                    "flatten or one-hot them with a wrapper (FlattenObservation, OneHotObservation)")

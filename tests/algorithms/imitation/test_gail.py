@@ -90,9 +90,9 @@ def test_missing_or_empty_demonstrations_and_unbounded_actions_are_named(demos):
                                      seed=0)
     with pytest.raises(ValueError, match=r"observations \(3,\) and actions \(1,\), the env \(4,\) and \(\)"):
         agent.add_dataset(pendulum_demos)
-    with pytest.raises(UnsupportedSpaceError, match="discriminators read Box observations"):
+    with pytest.raises(UnsupportedSpaceError, match="discriminator reads Box observations"):
         GAIL(make_env("FrozenLake-v1").info, **SMALL)
-    with pytest.raises(UnsupportedSpaceError, match="discriminators read Box observations"):
+    with pytest.raises(UnsupportedSpaceError, match="discriminator reads Box observations"):
         GAILTRPO(make_env("FrozenLake-v1").info, **SMALL_TRPO)
     unbounded = dataclasses.replace(make_env("Pendulum-v1").info, action_space=gym.spaces.Box(-np.inf, np.inf, (1,)))
     with pytest.raises(UnsupportedSpaceError, match="finite bounds"):

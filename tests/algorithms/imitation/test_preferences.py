@@ -20,6 +20,7 @@ from porcini.algorithms.imitation.segments import (
 from porcini.algorithms.policy_gradient.ppo import PPO
 from porcini.core.batch import TransitionBatch
 from porcini.data import collect_dataset
+from porcini.errors import UnsupportedSpaceError
 
 SMALL = {"n_steps": 32, "batch_size": 64, "n_epochs": 1, "net_arch": (16,), "reward_arch": (16,), "seed": 0,
          "preference_pairs": 30, "query_rounds": 3, "query_interval": 2, "segment_length": 8, "reward_epochs": 2}
@@ -161,3 +162,5 @@ def test_bad_settings_are_named():
         PreferencePPO(info, **{**SMALL, "segment_length": 64})
     with pytest.raises(ValueError, match="preference_pairs"):
         PreferencePPO(info, **{**SMALL, "preference_pairs": 2})
+    with pytest.raises(UnsupportedSpaceError, match="preferences' reward model reads Box observations.*OneHot"):
+        PreferencePPO(make_env("FrozenLake-v1").info, **SMALL)
