@@ -22,6 +22,8 @@ ALGORITHMS: dict[str, str] = {
     "dyna_q": "porcini.algorithms.model_based.dyna:DynaQ",
     "prioritized_sweeping": "porcini.algorithms.model_based.prioritized_sweeping:PrioritizedSweeping",
     "mpc": "porcini.algorithms.model_based.mpc:MPC",
+    "pets": "porcini.algorithms.model_based.pets:PETS",
+    "mbpo": "porcini.algorithms.model_based.mbpo:MBPO",
     "policy_iteration": "porcini.algorithms.model_based.policy_iteration:PolicyIteration",
     "fqi": "porcini.algorithms.offline.fqi:FQI",
     "iql": "porcini.algorithms.offline.iql:IQL",

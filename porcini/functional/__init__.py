@@ -7,9 +7,9 @@ torch tensors and return the same kind. Losses (torch) return named terms, ``dic
 Modules: ``returns`` (discounted, n-step, λ-returns, GAE), ``off_policy`` (V-trace, Retrace), ``td_targets``
 (Q-learning, SARSA, Double Q, expected SARSA, soft targets), ``losses``, ``offline_losses`` (IQL, CQL),
 ``target_updates``, ``adversarial_imitation`` (GAIL's and AIRL's discriminators and rewards), ``preferences`` (the
-Bradley–Terry reward model's loss), ``planning`` (CEM's and MPPI's updates), ``model_losses`` (learned dynamics).
-The estimators import no torch; the losses and target updates import it on first access, so ``import
-porcini.functional`` stays fast for NumPy agents.
+Bradley–Terry reward model's loss), ``planning`` (CEM's and MPPI's updates, iCEM's colored noise),
+``model_losses`` (learned dynamics). The estimators import no torch; the losses and target updates import it on
+first access, so ``import porcini.functional`` stays fast for NumPy agents.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ if TYPE_CHECKING:
         discrete_cql_penalty,
         expectile_loss,
     )
-    from porcini.functional.planning import cem_update, mppi_update, mppi_weights
+    from porcini.functional.planning import cem_update, colored_noise, mppi_update, mppi_weights
     from porcini.functional.preferences import preference_loss, preference_probability, segment_returns
     from porcini.functional.target_updates import hard_update, polyak_update
 
@@ -99,7 +99,12 @@ _LAZY = {
         "airl_reward",
         "airl_logits",
     )},
-    **{name: "porcini.functional.planning" for name in ("cem_update", "mppi_weights", "mppi_update")},
+    **{name: "porcini.functional.planning" for name in (
+        "cem_update",
+        "mppi_weights",
+        "mppi_update",
+        "colored_noise",
+    )},
     **{name: "porcini.functional.model_losses" for name in ("gaussian_nll", "bounded_log_var",
                                                              "log_var_bounds_penalty")},
     **{name: "porcini.functional.preferences" for name in (
@@ -164,6 +169,7 @@ __all__ = [
     "cem_update",
     "mppi_weights",
     "mppi_update",
+    "colored_noise",
     "gaussian_nll",
     "bounded_log_var",
     "log_var_bounds_penalty",

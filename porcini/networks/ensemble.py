@@ -95,11 +95,26 @@ class EnsembleMLP(nn.Module):
                 f"EnsembleMLP: input shape {tuple(x.shape)} must be [N, {self.in_dim}] or "
                 f"[{self.n_members}, N, {self.in_dim}]"
             )
+        return self._layers(x, None)
+
+    def forward_members(self, x: torch.Tensor, members: torch.Tensor) -> torch.Tensor:
+        """Run only ``members`` (indices ``[M]``): block ``i`` of ``x`` ``[M, N, in_dim]`` through ``members[i]``.
+
+        The output is ``[M, N, out_dim]`` (a model ensemble's elites, each on its own particles).
+        """
+        if x.dim() != 3 or x.shape[0] != len(members):
+            raise ValueError(f"EnsembleMLP: input shape {tuple(x.shape)} must be [{len(members)}, N, {self.in_dim}]")
+        return self._layers(x, members)
+
+    def _layers(self, x: torch.Tensor, members: torch.Tensor | None) -> torch.Tensor:
         params = parameter_dict(self)
         act = self._activation
         last = self.n_layers - 1
         for layer, (w, b) in enumerate(self._names):
-            x = torch.baddbmm(params[b], x, params[w])
+            if members is None:
+                x = torch.baddbmm(params[b], x, params[w])
+            else:
+                x = torch.baddbmm(params[b][members], x, params[w][members])
             if layer < last:
                 x = act(x)
         return x

@@ -1,4 +1,4 @@
-"""CEM's and MPPI's updates against slow, obviously-correct references."""
+"""CEM's and MPPI's updates against slow, obviously-correct references; iCEM's colored noise and its spectrum."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from porcini.functional import cem_update, mppi_update, mppi_weights
+from porcini.functional import cem_update, colored_noise, mppi_update, mppi_weights
 
 
 def test_cem_update_refits_to_the_cheapest_sequences_with_momentum():
@@ -42,3 +42,46 @@ def test_mppi_weights_and_update_match_the_exponential_average():
     assert mppi_weights(huge, 1.0).tolist() == [1.0, 0.0]
     with pytest.raises(ValueError, match="temperature"):
         mppi_weights(huge, 0.0)
+
+
+def spectrum_slope(beta: float, horizon: int = 64) -> float:
+    """The slope of log power against log frequency (the constant component left out), over 4,000 sequences."""
+    noise = colored_noise(beta, (4000, horizon, 1), torch.Generator().manual_seed(0)).numpy()[..., 0]
+    power = (np.abs(np.fft.rfft(noise, axis=1)) ** 2).mean(axis=0)
+    frequencies = np.arange(1, horizon // 2 + 1) / horizon
+    return float(np.polyfit(np.log(frequencies), np.log(power[1:]), 1)[0])
+
+
+@pytest.mark.parametrize("beta, slope", [(0.0, 0.0), (1.0, -1.0), (2.0, -2.0)])
+def test_colored_noise_has_a_power_spectrum_of_slope_minus_beta(beta, slope):
+    assert spectrum_slope(beta) == pytest.approx(slope, abs=0.1)
+
+
+def test_white_colored_noise_is_flat_and_brown_noise_is_smooth():
+    white = colored_noise(0.0, (4000, 32, 1), torch.Generator().manual_seed(1)).numpy()[..., 0]
+    power = (np.abs(np.fft.rfft(white, axis=1)) ** 2).mean(axis=0)
+    np.testing.assert_allclose(power / power.mean(), 1.0, atol=0.15)  # E|X_k|² = H at every frequency
+    brown = colored_noise(2.0, (4000, 32, 1), torch.Generator().manual_seed(1)).numpy()[..., 0]
+    assert np.abs(np.diff(brown, axis=1)).mean() < 0.5 * np.abs(np.diff(white, axis=1)).mean()
+
+
+@pytest.mark.parametrize("horizon", [1, 2, 5, 30])
+@pytest.mark.parametrize("beta", [0.0, 1.0, 2.0, 3.5])
+def test_colored_noise_has_unit_variance_at_every_step_of_every_sequence(beta, horizon):
+    noise = colored_noise(beta, (20000, horizon, 2), torch.Generator().manual_seed(2))
+    assert noise.shape == (20000, horizon, 2) and noise.dtype == torch.float64
+    np.testing.assert_allclose(noise.std(dim=0).numpy(), 1.0, atol=0.03)  # per step and action dimension
+    np.testing.assert_allclose(noise.mean(dim=0).numpy(), 0.0, atol=0.05)
+    mean_square = (noise ** 2).mean(dim=1)  # per sequence: its mean square over the horizon, whose mean is 1
+    assert mean_square.mean().item() == pytest.approx(1.0, abs=0.03)
+
+
+def test_colored_noise_is_reproducible_with_the_same_generator_and_checks_its_arguments():
+    first = colored_noise(2.0, (3, 10, 2), torch.Generator().manual_seed(3), dtype=torch.float32)
+    again = colored_noise(2.0, (3, 10, 2), torch.Generator().manual_seed(3), dtype=torch.float32)
+    other = colored_noise(2.0, (3, 10, 2), torch.Generator().manual_seed(4), dtype=torch.float32)
+    assert first.dtype == torch.float32 and torch.equal(first, again) and not torch.equal(first, other)
+    with pytest.raises(ValueError, match="shape"):
+        colored_noise(2.0, (10,), torch.Generator())
+    with pytest.raises(ValueError, match="beta = -1"):
+        colored_noise(-1.0, (2, 10, 1), torch.Generator())

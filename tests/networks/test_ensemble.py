@@ -33,6 +33,20 @@ def test_ensemble_equals_separate_mlps(activation):
         torch.testing.assert_close(out[k], mlp(per_member[k]))
 
 
+def test_chosen_members_run_each_on_its_own_block():
+    torch.manual_seed(2)
+    ensemble = EnsembleMLP(4, 5, 2, (16,), "silu")
+    members = [_copy_member(ensemble, k, (16,), "silu") for k in range(4)]
+    chosen = torch.tensor([3, 0, 3])
+    blocks = torch.randn(3, 7, 5)
+    out = ensemble.forward_members(blocks, chosen)
+    assert out.shape == (3, 7, 2)
+    for i, k in enumerate(chosen.tolist()):
+        torch.testing.assert_close(out[i], members[k](blocks[i]))
+    with pytest.raises(ValueError, match=r"\[3, N, 5\]"):
+        ensemble.forward_members(torch.randn(4, 7, 5), chosen)
+
+
 def test_ensemble_gradients_equal_separate_mlps():
     torch.manual_seed(1)
     ensemble = EnsembleMLP(2, 4, 1, (8, 8))

@@ -230,7 +230,22 @@ class OffPolicyAgent(Checkpointed, BaseAgent):
         before = self.steps_seen
         self.steps_seen += batch.n_transitions
         warm_up = self.config.learning_starts if self.dataset is None else 0
-        return self.update(self._due_updates(self.steps_seen - max(before, warm_up)))
+        metrics = self.before_updates()
+        return {**metrics, **self.update(self._due_updates(self.steps_seen - max(before, warm_up)))}
+
+    def before_updates(self) -> dict[str, float]:
+        """What a subclass does between storing new transitions and the updates they make due; its metrics.
+
+        Nothing here; MBPO fits its model and rolls it out.
+        """
+        return {}
+
+    def draw(self, n_updates: int) -> TransitionBatch:
+        """The replay content of ``n_updates`` minibatches ``[n_updates * batch_size, 1, ...]``, one draw."""
+        bs = self.config.batch_size
+        if self.dataset is not None:
+            return mixed_sample(self.buffer, self.dataset, n_updates, bs, self.dataset_ratio, self.rng)
+        return self.buffer.sample(n_updates * bs, self.rng)
 
     @flush_denormals
     def update(self, n_updates: int) -> dict[str, float]:
@@ -241,12 +256,8 @@ class OffPolicyAgent(Checkpointed, BaseAgent):
         if n_updates <= 0:
             return {}
         bs = self.config.batch_size
-        if self.dataset is not None:
-            drawn = mixed_sample(self.buffer, self.dataset, n_updates, bs, self.dataset_ratio, self.rng)
-        else:
-            drawn = self.buffer.sample(n_updates * bs, self.rng)
         # one draw and one conversion for all the gradient steps of this call
-        sample = as_sample(drawn, self.device, self.config.gamma, self.info.observation_space)
+        sample = as_sample(self.draw(n_updates), self.device, self.config.gamma, self.info.observation_space)
         metrics: dict[str, Tensor] = {}
         for k in range(n_updates):
             metrics = self.gradient_step(sample.select(slice(k * bs, (k + 1) * bs)))

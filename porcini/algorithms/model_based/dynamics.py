@@ -9,20 +9,96 @@ data, holds out a share of it, stops when no member's held-out error has improve
 (going back to the parameters of the last epoch in which one did) and ranks the members by their best held-out
 error: the ``n_elites`` best predict.
 :meth:`DynamicsEnsemble.step` is the :class:`~porcini.algorithms.model_based.planners.DynamicsModel` interface
-(a random elite per row, PETS's TS-1, and a sample from its Gaussian when ``sample``).
+(a random elite per row, PETS's TS-1, and a sample from its Gaussian when ``sample``);
+:meth:`DynamicsEnsemble.step_elites` runs each elite on its own block of rows only, what trajectory sampling
+(:mod:`porcini.algorithms.model_based.trajectory_sampling`) uses to propagate particles.
 """
 
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
+from porcini.core.config import require
+from porcini.data.replay import ReplayBuffer
 from porcini.functional.model_losses import bounded_log_var, gaussian_nll, log_var_bounds_penalty
 from porcini.networks.ensemble import EnsembleMLP
+
+
+@dataclass(frozen=True)
+class ModelFields:
+    """Hyperparameters of an agent's learned model (PETS, MBPO); the agent's config inherits them."""
+
+    n_members: int = 5
+    """Ensemble members, each trained on its own bootstrap of the data."""
+    n_elites: int = 5
+    """Members that predict: the best on held-out data."""
+    model_hidden: tuple[int, ...] = (200, 200, 200)
+    """Hidden widths of each member (SiLU activations)."""
+    probabilistic: bool = True
+    """Gaussian members trained with the NLL; False: deterministic members trained with the squared error."""
+    model_learning_rate: float = 1e-3
+    """Adam step size of the model."""
+    model_batch_size: int = 256
+    """Transitions per member per model gradient step."""
+    model_epochs: int = 100
+    """The most epochs of one model fit (held-out early stopping usually ends it before)."""
+    model_patience: int = 5
+    """Epochs without a 1% held-out improvement before a model fit stops."""
+    model_holdout: float = 0.1
+    """Share of the data held out to stop early and rank the elites."""
+    model_train_freq: int = 200
+    """Env steps between two model fits (each on all the data so far, from the current parameters)."""
+
+    def check_model_fields(self) -> None:
+        """Raise ConfigError naming the first invalid model field."""
+        owner = type(self).__name__
+        for name in ("n_members", "model_batch_size", "model_epochs", "model_patience", "model_train_freq"):
+            require(getattr(self, name) >= 1, owner, name, getattr(self, name), ">= 1")
+        require(1 <= self.n_elites <= self.n_members, owner, "n_elites", self.n_elites,
+                f"in [1, n_members = {self.n_members}]")
+        require(len(self.model_hidden) >= 1 and all(int(h) >= 1 for h in self.model_hidden), owner, "model_hidden",
+                self.model_hidden, "a non-empty list of positive widths")
+        require(self.model_learning_rate > 0, owner, "model_learning_rate", self.model_learning_rate, "> 0")
+        require(0 < self.model_holdout < 1, owner, "model_holdout", self.model_holdout, "in (0, 1)")
+
+
+def make_dynamics(fields: ModelFields, obs_dim: int, action_dim: int) -> DynamicsEnsemble:
+    """The ensemble ``fields`` describe for flat observations and actions of these sizes."""
+    return DynamicsEnsemble(obs_dim, action_dim, fields.n_members, fields.n_elites,
+                            tuple(int(h) for h in fields.model_hidden), fields.probabilistic)
+
+
+def refuse_terminations(buffer: ReplayBuffer, owner: str, env_id: str) -> None:
+    """Raise ValueError if ``buffer`` holds a terminated transition: the model predicts none.
+
+    The learned models here never end an episode; on a task that terminates, rollouts and plans would run past
+    the end as if the episode went on, a silently wrong result.
+    """
+    data = buffer.gather(np.arange(len(buffer)))
+    if np.asarray(data.terminated).any():
+        raise ValueError(f"{owner}: an episode of {env_id} ended by termination, and the learned model predicts no "
+                         "termination: it is for tasks that never terminate (episodes end by time limits only); "
+                         "use a model-free agent (sac) on this task")
+
+
+def fit_dynamics(model: DynamicsEnsemble, buffer: ReplayBuffer, fields: ModelFields,
+                 rng: np.random.Generator) -> dict[str, float]:
+    """Fit ``model`` on every transition in ``buffer``; metrics ``model_epochs`` and ``model_holdout_error``."""
+    data = buffer.gather(np.arange(len(buffer)))
+    obs, action, next_obs = (np.asarray(x, dtype=np.float32).reshape(len(buffer), -1)
+                             for x in (data.obs, data.action, data.next_obs))
+    result = model.fit(obs, action, next_obs, np.asarray(data.reward, dtype=np.float32).reshape(-1), rng=rng,
+                       epochs=fields.model_epochs, batch_size=fields.model_batch_size,
+                       learning_rate=fields.model_learning_rate, holdout=fields.model_holdout,
+                       patience=fields.model_patience)
+    elite_errors = [result["holdout_errors"][i] for i in model.elites.tolist()]
+    return {"model_epochs": float(result["epochs"]), "model_holdout_error": float(np.mean(elite_errors))}
 
 
 class DynamicsEnsemble(nn.Module):
@@ -74,18 +150,46 @@ class DynamicsEnsemble(nn.Module):
 
     def step(self, obs: Tensor, action: Tensor, sample: bool = False,
              generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
-        """Predicted ``(next_obs [N, S], reward [N], terminated [N] = False)`` of a random elite per row."""
+        """Predicted ``(next_obs [N, S], reward [N], terminated [N] = False)``, each row by an elite at random.
+
+        The rows are shuffled and dealt to the elites in equal blocks (the last block topped up with repeated
+        rows), so each elite computes only its own rows, in one forward.
+        """
+        n, e = len(obs), self.n_elites
+        order = torch.randperm(n, generator=generator)
+        dealt = order[torch.arange(-(-n // e) * e) % n]
+        next_obs, reward = self.step_elites(obs[dealt].reshape(e, -1, obs.shape[-1]),
+                                            action[dealt].reshape(e, -1, action.shape[-1]), sample, generator)
+        out_obs, out_reward = torch.empty_like(obs), torch.empty(n, dtype=obs.dtype)
+        out_obs[order] = next_obs.reshape(len(dealt), -1)[:n]
+        out_reward[order] = reward.reshape(-1)[:n]
+        return out_obs, out_reward, torch.zeros(n, dtype=torch.bool)
+
+    def step_elites(self, obs: Tensor, action: Tensor, sample: bool = False,
+                    generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+        """Block ``i`` of ``obs [E, M, S]``, ``action [E, M, A]`` through elite ``i`` (E = ``n_elites``).
+
+        Returns the predicted ``next_obs [E, M, S]`` and ``reward [E, M]``, sampled from each Gaussian when
+        ``sample``. One batched forward, and only the elites compute.
+        """
         with torch.no_grad():
-            mean, log_var = self(self._normalize_inputs(obs.float(), action.float()))
-            rows = torch.arange(len(obs))
-            pick = self.elites[torch.randint(len(self.elites), (len(obs),), generator=generator)]
-            mean, log_var = mean[pick, rows], log_var[pick, rows]
-            if sample and self.probabilistic:
-                noise = torch.randn(mean.shape, generator=generator)
-                mean = mean + torch.exp(0.5 * log_var) * noise
+            x = self._normalize_inputs(obs.float(), action.float())
+            everyone = torch.equal(self.elites, torch.arange(self.net.n_members))  # no weights to gather
+            out = self.net(x) if everyone else self.net.forward_members(x, self.elites)
+            if not self.probabilistic:
+                mean = out
+            else:
+                mean, raw = out.split(self.out_dim, dim=-1)
+                if sample:
+                    log_var = bounded_log_var(raw, self.min_log_var, self.max_log_var)
+                    mean = mean + torch.exp(0.5 * log_var) * torch.randn(mean.shape, generator=generator)
             out = mean * self.out_std + self.out_mean
-        next_obs = obs + out[:, :self.obs_dim].to(obs.dtype)
-        return next_obs, out[:, -1].to(obs.dtype), torch.zeros(len(obs), dtype=torch.bool)
+        return obs + out[..., :self.obs_dim].to(obs.dtype), out[..., -1].to(obs.dtype)
+
+    @property
+    def n_elites(self) -> int:
+        """Members that predict."""
+        return len(self.elites)
 
     def fit(self, obs: np.ndarray, action: np.ndarray, next_obs: np.ndarray, reward: np.ndarray, *,
             rng: np.random.Generator, epochs: int = 200, batch_size: int = 256, learning_rate: float = 1e-3,
@@ -123,7 +227,7 @@ class DynamicsEnsemble(nn.Module):
                 if waited >= patience:
                     break
         self.load_state_dict(best_state)
-        self.elites = torch.argsort(best)[:len(self.elites)]
+        self.elites = torch.sort(torch.argsort(best)[:len(self.elites)]).values
         return {"epochs": epochs_run, "holdout_errors": best.tolist()}
 
     def _fit_normalization(self, x: Tensor, y: Tensor) -> None:

@@ -11,6 +11,7 @@ import gymnasium as gym
 
 from porcini.envs.builtin.bandits import BanditEnv, BernoulliBandit, GaussianBandit
 from porcini.envs.builtin.bit_flipping import BitFlippingEnv
+from porcini.envs.builtin.cartpole_swingup import CartPoleSwingUp
 from porcini.envs.builtin.chain import Chain, RiverSwim
 from porcini.envs.builtin.constrained import PointHazardEnv
 from porcini.envs.builtin.dice_game import DiceGame
@@ -42,6 +43,7 @@ BUILTIN_ENVS: dict[str, tuple[str, int | None]] = {
     "porcini/PointHazard-v0": (f"{_MODULE}.constrained:PointHazardEnv", 200),
     "porcini/CueMemory-v0": (f"{_MODULE}.memory:CueMemory", None),
     "porcini/CartPoleNoVel-v1": (f"{_MODULE}.memory:CartPoleNoVelocity", 500),
+    "porcini/CartPoleSwingUp-v0": (f"{_MODULE}.cartpole_swingup:CartPoleSwingUp", 200),
     "porcini/MatchCues-v0": (f"{_MODULE}.matching:MatchCues", 20),
     "porcini/MatchBits-v0": (f"{_MODULE}.matching:MatchBits", 20),
     "porcini/BitFlipping-v0": (f"{_MODULE}.bit_flipping:BitFlippingEnv", None),
@@ -71,6 +73,7 @@ __all__ = [
     "BernoulliBandit",
     "BitFlippingEnv",
     "CartPoleNoVelocity",
+    "CartPoleSwingUp",
     "Chain",
     "CliffWalking",
     "CueMemory",

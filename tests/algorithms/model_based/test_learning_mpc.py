@@ -1,8 +1,8 @@
 """Model-predictive control with Pendulum's known model (``-m slow``): every planner swings the pendulum up.
 
 MPC with its defaults (horizon 30, 400 sequences, 5 iterations; CEM with 40 elites) and the env's own dynamics
-(``PendulumModel``), 5 evaluation episodes per seed, criterion -200 in 4 of 5 seeds; MPPI and random shooting
-are printed beside it on seed 0.
+(``PendulumModel``), 5 evaluation episodes per seed, criterion -200 in 4 of 5 seeds; iCEM, MPPI and random
+shooting are printed beside it on seed 0.
 """
 
 from __future__ import annotations
@@ -25,6 +25,6 @@ def mpc_return(planner: str, seed: int) -> float:
 
 def test_mpc_with_cem_on_the_known_pendulum_model_reaches_minus_200():
     returns = [mpc_return("cem", seed) for seed in range(5)]
-    print(f"mpc cem, seeds 0-4: {[round(r) for r in returns]}; mppi seed 0: {mpc_return('mppi', 0):.0f}; "
-          f"random shooting seed 0: {mpc_return('random', 0):.0f}")
+    print(f"mpc cem, seeds 0-4: {[round(r) for r in returns]}; icem seed 0: {mpc_return('icem', 0):.0f}; "
+          f"mppi seed 0: {mpc_return('mppi', 0):.0f}; random shooting seed 0: {mpc_return('random', 0):.0f}")
     assert sum(r >= -200 for r in returns) >= 4, returns

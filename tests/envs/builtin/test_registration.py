@@ -12,8 +12,9 @@ from porcini.envs.builtin import BUILTIN_ENVS, register_builtin_envs
 register_builtin_envs()
 
 ENV_IDS = sorted(BUILTIN_ENVS)
-# The trading observations start with log returns, which are unbounded; Gymnasium warns about infinite bounds.
-INFINITE_BOUNDS = {"porcini/Trading-v0", "porcini/Portfolio-v0"}
+# The trading observations start with log returns, which are unbounded, and the swing-up's velocities are not
+# clipped; Gymnasium warns about infinite bounds.
+INFINITE_BOUNDS = {"porcini/Trading-v0", "porcini/Portfolio-v0", "porcini/CartPoleSwingUp-v0"}
 DETERMINISTIC = {"porcini/CliffWalking-v0"}
 
 

@@ -1,0 +1,139 @@
+"""MBPO: model-based policy optimization (Janner et al. 2019, arXiv:1906.08253), SAC trained mostly on model data.
+
+SAC (:mod:`porcini.algorithms.actor_critic.sac`) with a learned model beside it::
+
+    every model_train_freq env steps (from learning_starts on):
+        fit the ensemble on all real transitions (held-out early stopping, elites)
+        branch rollouts: rollout_batch_size start states drawn from the real buffer, rollout_length steps of the
+                         current policy (sampled actions) in the model (a random elite per row, sampled) → model buffer
+    every env step: SAC's gradient_steps updates, each minibatch real_ratio real transitions, the rest model ones
+
+The model buffer keeps the last ``rollout_retain`` rounds of rollouts; while it is empty the minibatches are all
+real. Model transitions never terminate: the model is for tasks that never terminate, and a fit on data that
+holds a termination stops with an error (PETS does the same). The model learns the reward and sees the
+normalized actions the replay buffer stores. Everything else (acting, the SAC update, offline data,
+checkpoints) is SAC's; a checkpoint also holds the model and the model buffer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, cast
+
+import numpy as np
+import torch
+
+from porcini.algorithms.actor_critic.sac import SAC, SACConfig
+from porcini.algorithms.kit import seeded
+from porcini.algorithms.model_based.dynamics import ModelFields, fit_dynamics, make_dynamics, refuse_terminations
+from porcini.core.batch import TransitionBatch
+from porcini.core.config import build_config, require
+from porcini.data.mixed import mixed_sample
+from porcini.data.replay import ReplayBuffer
+from porcini.envs.info import EnvInfo
+
+
+@dataclass(frozen=True)
+class MBPOConfig(ModelFields, SACConfig):
+    """Hyperparameters of MBPO: SAC's (:class:`SACConfig`), the model's (:class:`ModelFields`) and these."""
+
+    model_train_freq: int = 250
+    """Env steps between two model fits, each followed by a round of rollouts."""
+    rollout_batch_size: int = 10_000
+    """Branch rollouts started per round (MBPO: 100,000 on a GPU)."""
+    rollout_length: int = 1
+    """Model steps of each branch rollout (MBPO: 1 to 15 depending on the task)."""
+    rollout_retain: int = 4
+    """Rounds of rollouts the model buffer keeps (4 × 250 steps: MBPO's one epoch of 1,000 env steps)."""
+    real_ratio: float = 0.05
+    """Share of real transitions in each SAC minibatch once model data exists."""
+    gradient_steps: int = 20
+    """SAC updates per ``train_freq`` vector steps (MBPO's G = 20)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.check_model_fields()
+        owner = type(self).__name__
+        for name in ("rollout_batch_size", "rollout_length", "rollout_retain"):
+            require(getattr(self, name) >= 1, owner, name, getattr(self, name), ">= 1")
+        require(0 <= self.real_ratio <= 1, owner, "real_ratio", self.real_ratio, "in [0, 1]")
+        require(self.replay == "uniform", owner, "replay", self.replay, "'uniform' (model rollouts have no goals)")
+
+
+class MBPO(SAC):
+    """SAC on short rollouts of a learned ensemble mixed with real data (``mbpo``); see the module docstring.
+
+    Example:
+        >>> from porcini import Core, make_env
+        >>> env = make_env("Pendulum-v1", seed=0)
+        >>> agent = MBPO(env.info, net_arch=(16,), model_hidden=(16,), model_epochs=2, batch_size=16,
+        ...              learning_starts=40, model_train_freq=40, rollout_batch_size=50, gradient_steps=2)
+        >>> _ = Core(agent, env, progress=False).learn(steps=80)
+        >>> agent.model_fits, len(agent.model_buffer)
+        (2, 100)
+    """
+
+    name = "mbpo"
+    Config = MBPOConfig
+    config: MBPOConfig
+
+    def __init__(self, info: EnvInfo, config: MBPOConfig | None = None, **overrides: Any) -> None:
+        c = build_config(MBPOConfig, config, overrides)
+        super().__init__(info, c)
+        with seeded(c.seed + 1):  # not the actor's and critics' initialization stream
+            self.model = make_dynamics(c, info.obs_dim, info.action_dim)
+        self.model_buffer = ReplayBuffer(c.rollout_batch_size * c.rollout_length * c.rollout_retain, n_envs=1)
+        self.model_fits, self._model_fit_at = 0, 0
+
+    def before_updates(self) -> dict[str, float]:
+        """Fit the model and roll it out when due (see the module docstring)."""
+        c = self.config
+        due = self.steps_seen >= c.learning_starts and (
+            self.model_fits == 0 or self.steps_seen - self._model_fit_at >= c.model_train_freq)
+        if not due:
+            return {}
+        real = cast(ReplayBuffer, self.buffer)  # uniform replay: MBPOConfig refuses hindsight replay
+        refuse_terminations(real, "MBPO", self.info.env_id)
+        metrics = fit_dynamics(self.model, real, c, self.rng)
+        self.model_fits, self._model_fit_at = self.model_fits + 1, self.steps_seen
+        self.rollout()
+        return metrics
+
+    def rollout(self) -> None:
+        """One round of branch rollouts from real states into the model buffer."""
+        c = self.config
+        starts = self.buffer.sample(c.rollout_batch_size, self.rng).obs
+        obs = torch.as_tensor(np.asarray(starts, dtype=np.float32).reshape(c.rollout_batch_size, -1))
+        for t in range(c.rollout_length):
+            with torch.inference_mode():
+                action = self.policy_action(obs, explore=True)
+            next_obs, reward, _ = self.model.step(obs, action, sample=True, generator=self.generator)
+            n = len(obs)
+            self.model_buffer.add(TransitionBatch(
+                obs.numpy()[:, None], action.numpy()[:, None], reward.numpy()[:, None], next_obs.numpy()[:, None],
+                np.zeros((n, 1), dtype=bool), np.full((n, 1), t == c.rollout_length - 1)))
+            obs = next_obs
+
+    def draw(self, n_updates: int) -> TransitionBatch:
+        """Minibatches of ``real_ratio`` real and the rest model transitions (all real before any rollout)."""
+        if self.dataset is not None:
+            return super().draw(n_updates)
+        # mixed_sample's "dataset" is the part with a fixed share: here the real transitions
+        c = self.config
+        return mixed_sample(self.model_buffer, cast(ReplayBuffer, self.buffer), n_updates, c.batch_size, c.real_ratio,
+                            self.rng)
+
+    def state_dict(self) -> dict[str, Any]:
+        """SAC's state, the model, the model buffer and the model's counters."""
+        return {**super().state_dict(), "model": {k: v.clone() for k, v in self.model.state_dict().items()},
+                "model_buffer": self.model_buffer.state_dict(),
+                "model_counters": {"model_fits": self.model_fits, "model_fit_at": self._model_fit_at}}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict` (same config and env)."""
+        super().load_state_dict(state)
+        self.model.load_state_dict(state["model"])
+        self.model_buffer = ReplayBuffer(self.model_buffer.capacity, n_envs=1)
+        self.model_buffer.load_state_dict(state["model_buffer"], source="MBPO state")
+        self.model_fits = int(state["model_counters"]["model_fits"])
+        self._model_fit_at = int(state["model_counters"]["model_fit_at"])
