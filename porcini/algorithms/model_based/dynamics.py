@@ -84,7 +84,8 @@ def refuse_terminations(buffer: ReplayBuffer, owner: str, env_id: str) -> None:
     if np.asarray(data.terminated).any():
         raise ValueError(f"{owner}: an episode of {env_id} ended by termination, and the learned model predicts no "
                          "termination: it is for tasks that never terminate (episodes end by time limits only); "
-                         "use a model-free agent (sac) on this task")
+                         f"give {owner} the task's termination_fn(obs, action, next_obs) in Python, or use a "
+                         "model-free agent (sac) on this task")
 
 
 def fit_dynamics(model: DynamicsEnsemble, buffer: ReplayBuffer, fields: ModelFields,

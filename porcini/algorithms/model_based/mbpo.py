@@ -9,10 +9,10 @@ SAC (:mod:`porcini.algorithms.actor_critic.sac`) with a learned model beside it:
     every env step: SAC's gradient_steps updates, each minibatch real_ratio real transitions, the rest model ones
 
 The model buffer keeps the last ``rollout_retain`` rounds of rollouts; while it is empty the minibatches are all
-real. Model transitions never terminate: the model is for tasks that never terminate, and a fit on data that
-holds a termination stops with an error (PETS does the same). The model learns the reward and sees the
-normalized actions the replay buffer stores. Everything else (acting, the SAC update, offline data,
-checkpoints) is SAC's; a checkpoint also holds the model and the model buffer.
+real. The learned model predicts no termination: on a task that terminates give the rule as ``termination_fn``
+(rollouts then end where it says); without it a fit on data that holds a termination stops with an error. The
+model learns the reward and sees the normalized actions the replay buffer stores. Everything else (acting, the
+SAC update, offline data, checkpoints) is SAC's; a checkpoint also holds the model and the model buffer.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import torch
 from porcini.algorithms.actor_critic.sac import SAC, SACConfig
 from porcini.algorithms.kit import seeded
 from porcini.algorithms.model_based.dynamics import ModelFields, fit_dynamics, make_dynamics, refuse_terminations
+from porcini.algorithms.model_based.trajectory_sampling import TransitionFunction
 from porcini.core.batch import TransitionBatch
 from porcini.core.config import build_config, require
 from porcini.data.mixed import mixed_sample
@@ -71,15 +72,24 @@ class MBPO(SAC):
         >>> _ = Core(agent, env, progress=False).learn(steps=80)
         >>> agent.model_fits, len(agent.model_buffer)
         (2, 100)
+
+    Args:
+        info: the env's description.
+        config: an :class:`MBPOConfig`; keyword ``overrides`` replace its fields.
+        termination_fn: the task's termination rule ``(obs, action, next_obs) -> [N] bool`` (torch, batched,
+            actions normalized to ``[-1, 1]``); with it the agent accepts tasks that terminate, and a rollout ends
+            where the rule says.
     """
 
     name = "mbpo"
     Config = MBPOConfig
     config: MBPOConfig
 
-    def __init__(self, info: EnvInfo, config: MBPOConfig | None = None, **overrides: Any) -> None:
+    def __init__(self, info: EnvInfo, config: MBPOConfig | None = None, *,
+                 termination_fn: TransitionFunction | None = None, **overrides: Any) -> None:
         c = build_config(MBPOConfig, config, overrides)
         super().__init__(info, c)
+        self.termination_fn = termination_fn
         with seeded(c.seed + 1):  # not the actor's and critics' initialization stream
             self.model = make_dynamics(c, info.obs_dim, info.action_dim)
         self.model_buffer = ReplayBuffer(c.rollout_batch_size * c.rollout_length * c.rollout_retain, n_envs=1)
@@ -93,7 +103,8 @@ class MBPO(SAC):
         if not due:
             return {}
         real = cast(ReplayBuffer, self.buffer)  # uniform replay: MBPOConfig refuses hindsight replay
-        refuse_terminations(real, "MBPO", self.info.env_id)
+        if self.termination_fn is None:
+            refuse_terminations(real, "MBPO", self.info.env_id)
         metrics = fit_dynamics(self.model, real, c, self.rng)
         self.model_fits, self._model_fit_at = self.model_fits + 1, self.steps_seen
         self.rollout()
@@ -107,12 +118,15 @@ class MBPO(SAC):
         for t in range(c.rollout_length):
             with torch.inference_mode():
                 action = self.policy_action(obs, explore=True)
-            next_obs, reward, _ = self.model.step(obs, action, sample=True, generator=self.generator)
-            n = len(obs)
+            next_obs, reward, terminated = self.model.step(obs, action, sample=True, generator=self.generator)
+            if self.termination_fn is not None:
+                terminated = torch.as_tensor(self.termination_fn(obs, action, next_obs)).bool()
             self.model_buffer.add(TransitionBatch(
                 obs.numpy()[:, None], action.numpy()[:, None], reward.numpy()[:, None], next_obs.numpy()[:, None],
-                np.zeros((n, 1), dtype=bool), np.full((n, 1), t == c.rollout_length - 1)))
-            obs = next_obs
+                terminated.numpy()[:, None], (t == c.rollout_length - 1) & ~terminated.numpy()[:, None]))
+            obs = next_obs[~terminated]  # a terminated rollout ends here
+            if len(obs) == 0:
+                break
 
     def draw(self, n_updates: int) -> TransitionBatch:
         """Minibatches of ``real_ratio`` real and the rest model transitions (all real before any rollout)."""

@@ -7,7 +7,8 @@ The agent is a learned model and a planner, no policy network::
     every step: plan `horizon` actions with the planner (CEM by default), each candidate scored by
                 `particles` trajectory-sampling rollouts in the ensemble (TS-∞ by default); play the first action
 
-The model is for tasks that never terminate: a fit on data that holds a termination stops with an error.
+The learned model predicts no termination: on a task that terminates, give the rule as ``termination_fn``;
+without it a fit on data that holds a termination stops with an error.
 The ensemble is :class:`~porcini.algorithms.model_based.dynamics.DynamicsEnsemble`; candidates are scored by
 :func:`~porcini.algorithms.model_based.trajectory_sampling.particle_cost` (every candidate and particle in one
 forward per step), warm-started from the previous plan shifted by one step. ``reward: known`` plans with the
@@ -30,7 +31,7 @@ from porcini.algorithms.model_based.dynamics import ModelFields, fit_dynamics, m
 from porcini.algorithms.model_based.known_models import known_reward
 from porcini.algorithms.model_based.planners import CostFunction
 from porcini.algorithms.model_based.receding_horizon import PlannerFields, RecedingHorizon, check_planning_spaces
-from porcini.algorithms.model_based.trajectory_sampling import PROPAGATIONS, particle_cost
+from porcini.algorithms.model_based.trajectory_sampling import PROPAGATIONS, TransitionFunction, particle_cost
 from porcini.core.agent import BaseAgent
 from porcini.core.batch import TransitionBatch
 from porcini.core.config import build_config, require
@@ -85,14 +86,26 @@ class PETS(RecedingHorizon, BaseAgent):
         >>> _ = Core(agent, env, progress=False).learn(steps=60)
         >>> agent.model_fits, agent.act(env.reset(seed=0)[0], explore=False).shape
         (1, (1, 1))
+
+    Args:
+        info: the env's description.
+        config: a :class:`PETSConfig`; keyword ``overrides`` replace its fields.
+        reward_fn: the task's reward ``(obs, action, next_obs) -> [N]`` (torch, batched, env units) to plan with
+            instead of the learned one.
+        termination_fn: the task's termination rule ``(obs, action, next_obs) -> [N] bool``; with it the agent
+            accepts tasks that terminate, and nothing counts after a particle's termination.
     """
 
     name = "pets"
     Config = PETSConfig
     action_spaces = ("Box",)
 
-    def __init__(self, info: EnvInfo, config: PETSConfig | None = None, **overrides: Any) -> None:
+    def __init__(self, info: EnvInfo, config: PETSConfig | None = None, *,
+                 reward_fn: TransitionFunction | None = None, termination_fn: TransitionFunction | None = None,
+                 **overrides: Any) -> None:
         self.config = c = build_config(PETSConfig, config, overrides)
+        if reward_fn is not None and c.reward == "known":
+            raise ValueError("PETS: give either reward_fn or reward='known' (the env's own reward function), not both")
         check_planning_spaces(info, type(self).__name__)
         self.info = info
         space = info.action_space
@@ -102,7 +115,8 @@ class PETS(RecedingHorizon, BaseAgent):
         self.generator = agent_generator(c.seed, torch.device("cpu"))
         with seeded(c.seed):
             self.model = make_dynamics(c, info.obs_dim, info.action_dim)
-        self.reward_fn = known_reward(info.env_id) if c.reward == "known" else None
+        self.reward_fn = known_reward(info.env_id) if c.reward == "known" else reward_fn
+        self.termination_fn = termination_fn
         self.buffer = ReplayBuffer(c.buffer_size)
         self.fit_every_steps = c.model_train_freq
         self.steps_seen = self.model_fits = 0
@@ -122,7 +136,7 @@ class PETS(RecedingHorizon, BaseAgent):
         """The planner's cost function at ``state`` ``[S]``: trajectory sampling in the ensemble."""
         c = self.config
         return partial(particle_cost, self.model, state, particles=c.particles, propagation=c.propagation,
-                       generator=self.generator, reward_fn=self.reward_fn)
+                       generator=self.generator, reward_fn=self.reward_fn, termination_fn=self.termination_fn)
 
     def fit(self, batch: TransitionBatch) -> dict[str, float]:
         """Store the transitions; fit the model once ``learning_starts`` env steps are stored."""
@@ -133,7 +147,8 @@ class PETS(RecedingHorizon, BaseAgent):
         self.steps_seen += batch.n_transitions
         if self.steps_seen < self.config.learning_starts:
             return {}
-        refuse_terminations(self.buffer, "PETS", self.info.env_id)
+        if self.termination_fn is None:
+            refuse_terminations(self.buffer, "PETS", self.info.env_id)
         metrics = fit_dynamics(self.model, self.buffer, self.config, self.rng)
         self.model_fits += 1
         return metrics

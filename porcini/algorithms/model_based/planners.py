@@ -3,7 +3,8 @@
 A planner looks for an action sequence ``[H, A]`` inside the action bounds that minimizes a cost. It never sees
 the model itself: it calls ``cost_of(sequences [N, H, A]) -> costs [N]`` once per iteration on its whole
 population, so a model scores every candidate in one batched forward (:func:`rollout_cost` turns a model's
-``step`` into such a function). ``plan(cost_of, initial)`` starts from ``initial`` (a warm start: the previous
+``step`` into such a function; :func:`simulator_cost` plays each candidate in a copy of a Gymnasium env, for a
+simulator with no batched model). ``plan(cost_of, initial)`` starts from ``initial`` (a warm start: the previous
 plan shifted by one step, see :func:`shift_plan`) or from the middle of the bounds. :func:`make_planner` builds
 one by name (:data:`PLANNERS`).
 
@@ -22,9 +23,12 @@ swap (one per env, as ``mpc`` does) and restore with :meth:`Planner.load_state`,
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any, Protocol
 
+import gymnasium as gym
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -56,6 +60,27 @@ def rollout_cost(model: DynamicsModel, state: Tensor, sequences: Tensor) -> Tens
         total = total + alive * reward
         alive = alive * (1.0 - terminated.to(sequences.dtype))
     return -total
+
+
+def simulator_cost(env: gym.Env, sequences: Tensor) -> Tensor:
+    """Minus the return ``[N]`` of each sequence ``[N, H, A]`` played in its own copy of ``env`` from its state now.
+
+    ``env`` is one Gymnasium env whose state ``copy.deepcopy`` copies (most simulators written in Python); it is
+    not stepped itself. One copy and one short episode per candidate, one after the other: the plain way to plan
+    with a simulator that has no batched model. Undiscounted; a candidate earns nothing after its copy's episode
+    ends (terminated or truncated).
+    """
+    dtype = env.action_space.dtype
+    costs = []
+    for sequence in sequences.detach().cpu().numpy():
+        copied, total = copy.deepcopy(env), 0.0
+        for action in sequence:
+            _, reward, terminated, truncated, _ = copied.step(np.asarray(action, dtype=dtype))
+            total += float(reward)
+            if terminated or truncated:
+                break
+        costs.append(-total)
+    return torch.tensor(costs, dtype=sequences.dtype)
 
 
 def shift_plan(plan: Tensor) -> Tensor:

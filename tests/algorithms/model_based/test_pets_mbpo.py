@@ -138,3 +138,29 @@ def test_pets_refusals_name_the_field():
         PETS(make_env("MountainCarContinuous-v0").info, reward="known")
     with pytest.raises(ConfigError, match="real_ratio"):
         MBPO(info, real_ratio=1.5)
+
+
+def test_with_a_termination_rule_terminating_tasks_are_accepted_and_rollouts_end_there():
+    env = make_env("Pendulum-v1", seed=0)
+    batch = TransitionBatch(np.zeros((40, 1, 3), np.float32), np.zeros((40, 1, 1), np.float32),
+                            np.zeros((40, 1), np.float32), np.zeros((40, 1, 3), np.float32),
+                            np.arange(40)[:, None] % 10 == 9, np.zeros((40, 1), bool))
+
+    def ends_right_of_center(obs, action, next_obs):
+        return next_obs[:, 1] > 0  # sin θ > 0
+
+    pets = PETS(env.info, termination_fn=ends_right_of_center, **TINY_PETS)
+    pets.fit(batch)
+    assert pets.model_fits == 1
+    mbpo = MBPO(env.info, termination_fn=ends_right_of_center, **{**TINY_MBPO, "rollout_length": 4})
+    mbpo.fit(batch)
+    rollouts = mbpo.model_buffer.gather(np.arange(len(mbpo.model_buffer)))
+    assert np.array_equal(rollouts.terminated[:, 0], rollouts.next_obs[:, 0, 1] > 0)
+    assert not (rollouts.terminated & rollouts.truncated).any()
+    assert len(mbpo.model_buffer) < 30 * 4  # terminated rollouts stopped early
+
+
+def test_pets_takes_a_reward_function_or_the_known_one_not_both():
+    info = make_env("Pendulum-v1").info
+    with pytest.raises(ValueError, match="either reward_fn or reward='known'"):
+        PETS(info, reward="known", reward_fn=lambda obs, action, next_obs: -obs[:, 0])

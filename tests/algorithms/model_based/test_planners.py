@@ -23,6 +23,7 @@ from porcini.algorithms.model_based.planners import (
     make_planner,
     rollout_cost,
     shift_plan,
+    simulator_cost,
 )
 from porcini.errors import ConfigError, NoModelError, UnsupportedSpaceError
 
@@ -173,6 +174,20 @@ def test_rollout_cost_sums_rewards_until_the_model_terminates():
     sequences[1] *= 2
     costs = rollout_cost(_Countdown(), torch.tensor([3.0], dtype=torch.float64), sequences)
     assert costs.tolist() == [-3.0, -6.0]  # three steps, then nothing after the termination
+
+
+def test_simulator_cost_plays_each_candidate_in_a_copy_and_leaves_the_env_where_it_was():
+    env = gym.make("Pendulum-v1", max_episode_steps=6)
+    obs, _ = env.reset(seed=3)
+    env.step(np.array([0.5], np.float32))
+    obs, *_ = env.step(np.array([0.5], np.float32))
+    sequences = torch.tensor(np.random.default_rng(0).uniform(-2, 2, (4, 6, 1)))
+    costs = simulator_cost(env, sequences)
+    expected = rollout_cost(PendulumModel(), torch.tensor(obs, dtype=torch.float64), sequences[:, :4])
+    torch.testing.assert_close(costs, expected, atol=1e-4, rtol=0)  # the copies' time limit cuts them at 4 steps
+    after, _, _ = PendulumModel().step(torch.tensor(obs[None], dtype=torch.float64),
+                                       torch.zeros(1, 1, dtype=torch.float64))
+    np.testing.assert_allclose(env.step(np.array([0.0], np.float32))[0], after[0].numpy(), atol=1e-5)
 
 
 def test_the_known_pendulum_model_steps_as_the_env_does():
