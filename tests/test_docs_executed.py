@@ -7,7 +7,8 @@ page and the line of its fence. The rules a page follows:
   and every file a block writes land there). Fences other than ```python and ```bash do not run.
 * ``<!-- skip-run: REASON -->`` on the line just before a fence: the block does not run. The reason is required.
 * A ```python block whose first line is ``# NAME.py`` is a file the reader saves: it is written to the working
-  directory (importable from there), not run.
+  directory (importable from there), not run. So is a ```yaml block whose first line is ``# NAME.yaml`` (a search
+  space, a config file); other ```yaml blocks do not run.
 * A ```bash block runs line by line (``\\`` continues a line, ``&&`` chains commands, ``#`` starts a comment):
   ``porcini ...`` and ``python -m porcini ...`` go through the CLI in this process (click's ``CliRunner``) and
   must exit 0; ``python SCRIPT ...`` runs in a subprocess (``examples/...`` from the repository, with
@@ -26,7 +27,8 @@ Commands keep their real budgets and are cut here, so every ``porcini`` line run
   ``--seeds A-B`` trains its first 2 seeds, one after the other in this process (a spawned process per seed costs
   seconds of imports); ``resume``: ``--steps N`` becomes ``min(N, S + 200)``, ``S`` the ``steps`` in the run's
   ``config.yaml`` (so a resume still extends the cut run, and one to fewer steps than it has still fails);
-  ``eval``: ``--episodes`` at most 2.
+  ``eval``: ``--episodes`` at most 2; ``tune``: ``--steps``, ``steps_per_epoch`` and ``eval_episodes`` as
+  ``train``, ``--trials`` at most 2, ``--seeds``, ``--report-seeds`` (added when absent) and ``--jobs`` at most 1.
 * ``python examples/X.py`` gets ``--smoke`` (every example takes it: a few hundred steps, learning nothing).
 """
 
@@ -60,12 +62,13 @@ PAGES = sorted(DOCS.rglob("*.md"))
 SCRIPTS = sorted(EXAMPLES.glob("*.py"))
 
 TRAIN_STEPS, RESUME_STEPS, STEPS_PER_EPOCH, EVAL_EPISODES, SEEDS = 400, 200, 200, 2, 2
+TUNE_TRIALS = 2
 SKIPPED_PROGRAMS = {"pip", "pip3", "uv", "conda", "tensorboard", "mlflow", "git", "cd", "nvidia-smi", "open",
                     "xdg-open"}
 # third-party modules of porcini's optional extras: a page that needs a missing one is skipped, not failed
 OPTIONAL_MODULES = {"ale_py", "cv2", "minigrid", "mlflow", "tensorboard", "matplotlib", "imageio", "imageio_ffmpeg",
                     "sklearn", "mujoco", "dm_control", "shimmy", "pettingzoo", "stable_baselines3", "sb3_contrib",
-                    "pygame", "scipy"}
+                    "pygame", "scipy", "optuna"}
 SKIP_MARK = re.compile(r"^<!--\s*skip-run:(.*?)-->\s*$")
 FENCE = re.compile(r"^```(\w*)\s*$")
 
@@ -95,7 +98,9 @@ def page_blocks(page: Path) -> list[Block]:
         if mark:
             skip = mark.group(1).strip()
             assert skip, f"{page.relative_to(ROOT)}:{index + 1}: skip-run needs a reason: <!-- skip-run: why -->"
-        if opening.group(1) in ("python", "bash"):
+        saved_yaml = opening.group(1) == "yaml" and re.match(r"# [\w/.-]+\.ya?ml$", lines[index + 1] if
+                                                              index + 1 < len(lines) else "")
+        if opening.group(1) in ("python", "bash") or saved_yaml:
             blocks.append(Block(opening.group(1), index + 1, "\n".join(lines[index + 1:end]) + "\n", skip))
         index = end + 1
     return blocks
@@ -155,6 +160,11 @@ def small_budget(args: list[str]) -> list[list[str]]:
         args = option_value(args, "--steps", run_steps(args) + RESUME_STEPS, add=False)
     elif command == "eval":
         args = option_value(args, "--episodes", EVAL_EPISODES, add=False)
+    elif command == "tune":
+        args = option_value(args, "--steps", TRAIN_STEPS, add=True)
+        args = set_value(set_value(args, "steps_per_epoch", STEPS_PER_EPOCH), "eval_episodes", EVAL_EPISODES)
+        args = option_value(option_value(args, "--trials", TUNE_TRIALS, add=True), "--seeds", 1, add=False)
+        args = option_value(option_value(args, "--report-seeds", 1, add=True), "--jobs", 1, add=False)
     return [args]
 
 
@@ -203,6 +213,8 @@ class PageRun:
             self.skipped.append(f"{self.name}:{block.line} ({block.skip})")
         elif block.language == "python":
             self.run_python(block)
+        elif block.language == "yaml":  # a file the reader saves (page_blocks keeps only those)
+            (self.folder / block.text.split("\n", 1)[0][2:].strip()).write_text(block.text)
         else:
             for command in command_lines(block.text):
                 self.run_command(block, command)
@@ -257,6 +269,8 @@ class PageRun:
         result = CliRunner().invoke(main, args, env=env)
         if result.exception is not None and not isinstance(result.exception, SystemExit):
             self.skip_if_optional(block, result.exception)
+        if result.exit_code == 2 and "optional extra" in result.output and "is not installed" in result.output:
+            pytest.skip(f"{self.name}:{block.line}: {result.output.strip()}")  # porcini's MissingExtraError line
         if result.exit_code != 0:
             error = "".join(traceback.format_exception(result.exception)) if result.exception else ""
             self.fail(block, f"`{command}` (run as `porcini {shlex.join(args)}`) exited {result.exit_code}:\n"
@@ -309,6 +323,23 @@ def test_the_budget_rule_cuts_commands():
     assert small_budget(["train", "ppo", "CartPole-v1", "--steps", "300", "--set", "steps_per_epoch=100"]) == [
         ["train", "ppo", "CartPole-v1", "--steps", "300", "--set", "steps_per_epoch=100", "--set", "eval_episodes=2"]]
     assert small_budget(["eval", "runs/x", "--episodes", "20"]) == [["eval", "runs/x", "--episodes", "2"]]
+
+
+def test_the_budget_rule_cuts_tunes():
+    assert small_budget(["tune", "ppo", "CartPole-v1", "--space", "s.yaml", "--trials", "50", "--seeds", "3",
+                         "--jobs", "2"]) == [
+        ["tune", "ppo", "CartPole-v1", "--space", "s.yaml", "--trials", "2", "--seeds", "1", "--jobs", "1", "--steps",
+         "400", "--set", "steps_per_epoch=200", "--set", "eval_episodes=2", "--report-seeds", "1"]]
+
+
+def test_a_yaml_block_named_as_a_file_is_saved(tmp_path, monkeypatch):
+    text = "```yaml\n# space.yaml\nlr: {choice: [1]}\n```\n\n```yaml\nnot: saved\n```\n"
+    monkeypatch.setattr(Path, "read_text", lambda self, *args, **kwargs: text)
+    blocks = page_blocks(DOCS / "any.md")
+    monkeypatch.undo()
+    assert [(b.language, b.line) for b in blocks] == [("yaml", 1)]
+    PageRun(DOCS / "any.md", tmp_path, monkeypatch).run(blocks[0])
+    assert (tmp_path / "space.yaml").read_text() == "# space.yaml\nlr: {choice: [1]}\n"
 
 
 def test_resume_extends_the_run_it_names(tmp_path):

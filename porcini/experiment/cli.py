@@ -1,4 +1,4 @@
-"""The ``porcini`` command line: train, config, eval, resume, plot, inspect, bench, list (docs/architecture.md).
+"""The ``porcini`` command line: train, config, eval, resume, plot, inspect, bench, tune, list (docs/architecture.md).
 
 Exit codes: 0 success; 2 usage or configuration error, a :class:`~porcini.errors.UserError` printed on one
 line (the message names the problem and the fix); 1 a runtime failure: porcini's own diagnosis on one line, or
@@ -281,6 +281,54 @@ def bench(suite: str, algos: str | None, envs: str | None, seeds: int, jobs: int
         click.echo(f"{p.env:<26} {p.algo:<10} {len(p.scores)}/{p.seeds_planned} seeds  IQM {score:<24} "
                    f"zoo {'-' if p.zoo_score is None else f'{p.zoo_score:.1f}':<8} {p.status}")
     click.echo(f"report: {outcome.report} ({outcome.trained} runs trained now)")
+
+
+@main.command(name="tune")
+@click.argument("algo")
+@click.argument("env")
+@click.option("--space", "space_file", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Search space YAML: config key -> {choice|uniform|loguniform|int: [...]} (docs/tuning.md).")
+@click.option("--method", type=click.Choice(["grid", "random", "optuna"]), default="random", show_default=True)
+@click.option("--trials", type=click.IntRange(min=1),
+              help="Trials (random, optuna: default 10); grid: at most this many combinations (default all).")
+@click.option("--seeds", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Selection seeds per trial (0 .. K-1); the objective is their mean final eval return.")
+@click.option("--steps", type=click.IntRange(min=1), help="Env steps of every run (default: the config's).")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Runs at once, one process each (a trial's seeds, the report's seeds); trials run in turn.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Seed of the random search and of Optuna's sampler.")
+@click.option("--pruner", type=click.Choice(["median", "hyperband", "none"]), default="median", show_default=True,
+              help="Optuna only: prune on each epoch's evaluation of a trial's first seed.")
+@click.option("--top-k", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Best trials re-evaluated on fresh seeds.")
+@click.option("--report-seeds", type=click.IntRange(min=0), default=3, show_default=True,
+              help="Fresh seeds (from 1000) per re-evaluated trial; 0 skips the re-evaluation.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Setting of every trial, as train.")
+@click.option("--out", type=click.Path(file_okay=False),
+              help="Tune directory (default tunes/ALGO-ENV-STAMP); an existing one is resumed.")
+@click.option("--json", "as_json", is_flag=True, help="Print the tune summary as one JSON line, last on stdout.")
+@_errors
+def tune_command(algo: str, env: str, space_file: str, method: str, trials: int | None, seeds: int,
+                 steps: int | None, jobs: int, seed: int, pruner: str, top_k: int, report_seeds: int,
+                 overrides: tuple[str, ...], out: str | None, as_json: bool) -> None:
+    """Search hyperparameters of ALGO on ENV (grid, random or Optuna), then re-evaluate the best on fresh seeds.
+
+    Every trial is a normal run directory per seed under OUT/trials/; a failed trial is recorded and the search
+    goes on. Start the same command with --out OUT again to continue a stopped tune.
+    """
+    from porcini.experiment.tune import tune
+
+    result = tune(algo, env, space_file, method=method, trials=trials, seeds=seeds, steps=steps, jobs=jobs, out=out,
+                  overrides=overrides, seed=seed, pruner=pruner, top_k=top_k, report_seeds=report_seeds).to_dict()
+    if as_json:
+        sys.stdout.write(json.dumps(result) + "\n")
+        return
+    if result["best_trial"] is None:
+        click.echo(f"no trial completed; see {result['tune_dir']}/results.csv")
+        return
+    click.echo(f"best trial {result['best_trial']}: objective {result['best_value']:.4g} {result['best_params']}")
+    click.echo(f"best config: {result['best_config']}\ntune directory: {result['tune_dir']}")
 
 
 @main.command(name="list")

@@ -1,0 +1,146 @@
+"""What a tune reports: ``results.csv``, ``best.yaml``, ``objective.png`` and the re-evaluation on fresh seeds.
+
+The objective that chose the best configuration comes from the selection seeds, so it is biased upwards
+(the winner's curse). The top-k configurations are therefore trained again from scratch on seeds the selection
+never saw (``--report-seeds``, from 1000), and the report gives the interquartile mean of their final evaluation
+returns with a stratified-bootstrap 95% interval (:mod:`porcini.experiment.statistics`): ``report.json``.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import shutil
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from porcini.experiment.config import RunConfig, dump_yaml
+from porcini.experiment.run_dir import atomic_write_text
+from porcini.experiment.tune.trials import TrialRecord, relative, train_many
+
+REPORT_SEED_START = 1000
+
+
+def ranked(records: Sequence[TrialRecord]) -> list[TrialRecord]:
+    """The complete trials, best objective first (ties: the earlier trial)."""
+    complete = [r for r in records if r.status == "complete" and r.objective is not None]
+    return sorted(complete, key=lambda r: (-float(r.objective or 0.0), r.number))
+
+
+def write_results(tune_dir: Path, records: Sequence[TrialRecord], keys: Sequence[str]) -> Path:
+    """``results.csv``: one row per trial (number, status, objective, each hyperparameter, run dirs, error)."""
+    path = tune_dir / "results.csv"
+    rows = [["number", "status", "objective", *keys, "run_dirs", "error"]]
+    for r in sorted(records, key=lambda r: r.number):
+        objective = "" if r.objective is None else repr(float(r.objective))
+        rows.append([str(r.number), r.status, objective, *(_cell(r.params.get(k)) for k in keys),
+                     ";".join(relative(d, tune_dir) for d in r.run_dirs), r.error or ""])
+    text = io.StringIO()
+    csv.writer(text, lineterminator="\n").writerows(rows)
+    atomic_write_text(path, text.getvalue())
+    return path
+
+
+def _cell(value: Any) -> str:
+    return json.dumps(value) if isinstance(value, (list, dict)) else str(value)
+
+
+def write_best(tune_dir: Path, config: RunConfig) -> Path:
+    """``best.yaml``: the best trial's full run config (seed 0, runs under ``runs/``), for ``train --config``."""
+    path = tune_dir / "best.yaml"
+    text = "# the best trial of this tune; porcini train ALGO ENV --config best.yaml\n"
+    atomic_write_text(path, text + dump_yaml(dataclasses.replace(config, seed=0, out="runs")))
+    return path
+
+
+def plot_objective(tune_dir: Path, records: Sequence[TrialRecord]) -> Path | None:
+    """``objective.png``: each trial's objective (pruned ones at their last value) and the best so far.
+
+    Returns None, writing nothing, when matplotlib is not installed.
+    """
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for status, marker in (("complete", "o"), ("pruned", "x")):
+        points = [(r.number, r.objective) for r in records if r.status == status and r.objective is not None]
+        if points:
+            ax.scatter(*zip(*points), marker=marker, label=status)
+    best: list[tuple[int, float]] = []
+    for r in sorted(records, key=lambda r: r.number):
+        if r.status == "complete" and r.objective is not None:
+            best.append((r.number, max(r.objective, best[-1][1]) if best else r.objective))
+    if best:
+        ax.step(*zip(*best), where="post", color="gray", label="best so far")
+    ax.set_xlabel("trial")
+    ax.set_ylabel("objective (mean final eval return)")
+    ax.legend(loc="best")
+    fig.tight_layout()
+    path = tune_dir / "objective.png"
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def reevaluate(tune_dir: Path, top: Sequence[TrialRecord], config_of: Callable[[TrialRecord], RunConfig],
+               seeds: Sequence[int], jobs: int) -> dict[str, Any]:
+    """Train each of ``top`` afresh on ``seeds``; IQM of their final eval returns with a 95% bootstrap interval.
+
+    Each configuration's runs go to ``TUNE_DIR/report/<trial>/``; a configuration whose runs all finished
+    before (``scores.json``) is not trained again.
+    """
+    from porcini.experiment.statistics import bootstrap_ci
+
+    entries = []
+    for record in top:
+        done = _report_runs(tune_dir, record, config_of, seeds, jobs)
+        entry = {"trial": record.number, "params": record.params, "selection_objective": record.objective,
+                 **{k: v for k, v in done.items() if k != "seeds"}}
+        if done["scores"]:
+            estimate = bootstrap_ci(done["scores"], "iqm", rng=0)
+            entry.update(iqm=estimate.point, ci_low=estimate.low, ci_high=estimate.high)
+        entries.append(entry)
+    report = {"seeds": list(seeds), "statistic": "iqm of final eval_return_mean, 95% stratified bootstrap CI",
+              "configs": entries}
+    atomic_write_text(tune_dir / "report.json", json.dumps(report, indent=1) + "\n")
+    return report
+
+
+def _report_runs(tune_dir: Path, record: TrialRecord, config_of: Callable[[TrialRecord], RunConfig],
+                 seeds: Sequence[int], jobs: int) -> dict[str, Any]:
+    """The fresh-seed scores of one trial's config: read from ``scores.json``, or trained now and saved."""
+    folder = tune_dir / "report" / str(record.number)
+    scores_file = folder / "scores.json"
+    done = json.loads(scores_file.read_text()) if scores_file.is_file() else {}
+    if done.get("seeds") == list(seeds):
+        return dict(done)
+    shutil.rmtree(folder, ignore_errors=True)  # runs of another --report-seeds, or of a killed attempt
+    base = dataclasses.replace(config_of(record), out=str(folder))
+    configs = [dataclasses.replace(base, seed=int(s)) for s in seeds]
+    results = train_many(configs, jobs, [f"[report {record.number} s{s}] " for s in seeds])
+    summaries = [r for r in results if not isinstance(r, BaseException)]
+    done = {"seeds": list(seeds), "scores": [float(r["eval_return_mean"]) for r in summaries],
+            "run_dirs": [relative(str(r["run_dir"]), tune_dir) for r in summaries],
+            "errors": [f"{type(r).__name__}: {r}" for r in results if isinstance(r, BaseException)]}
+    if not done["errors"]:
+        atomic_write_text(scores_file, json.dumps(done, indent=1) + "\n")
+    return done
+
+
+def report_lines(report: dict[str, Any]) -> list[str]:
+    """The re-evaluation as printable lines."""
+    lines = [f"re-evaluation on fresh seeds {report['seeds']}:"]
+    for e in report["configs"]:
+        score = (f"IQM {e['iqm']:.4g} [{e['ci_low']:.4g}, {e['ci_high']:.4g}]" if "iqm" in e
+                 else "no finished run")
+        selection = e["selection_objective"]
+        lines.append(f"  trial {e['trial']} {e['params']}: {score} (selection objective {selection:.4g})")
+        lines += [f"    failed: {err}" for err in e.get("errors", [])]
+    return lines

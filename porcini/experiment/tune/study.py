@@ -1,0 +1,272 @@
+"""The trial loop of ``porcini tune`` (local backend) and the tune directory it fills.
+
+::
+
+    tunes/<algo>-<env>-<YYYYmmdd-HHMMSS>/
+      space.yaml       the search space
+      tune.yaml        the tune's settings (a resumed tune must be started with the same ones)
+      trials/<n>/      trial.json (params, status, objective, error) and one run directory per selection seed
+      results.csv      one row per trial
+      best.yaml        the best trial's full run config (porcini train ALGO ENV --config best.yaml)
+      objective.png    objective per trial (with matplotlib)
+      report/<n>/      the re-evaluation runs of the top trials on fresh seeds
+      report.json      their IQM and 95% bootstrap interval
+      study.db         the Optuna study (--method optuna)
+
+Grid and random trial lists are fixed by the space and ``seed``, so a tune started again with ``out`` pointing at
+its directory skips its finished trials and runs the others, including one that was running when it was killed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import signal
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from porcini.errors import ConfigError
+from porcini.experiment.config import RunConfig, resolve_run_config
+from porcini.experiment.config.dataclass_io import load_yaml, override_items, yaml_text
+from porcini.experiment.interrupt import TrainingInterrupted
+from porcini.experiment.tune import report as reporting
+from porcini.experiment.tune.space import (
+    SearchSpace,
+    grid_points,
+    load_space,
+    parse_space,
+    random_points,
+    validate_space,
+)
+from porcini.experiment.tune.trials import TrialRecord, read_record, run_trial, start_record, write_record
+
+METHODS = ("grid", "random", "optuna")
+DEFAULT_TRIALS = 10
+# settings a resumed tune may change: they add trials or change the report, never what a finished trial means
+_MAY_CHANGE = ("trials", "top_k", "report_seeds")
+
+
+@dataclass(frozen=True)
+class TuneSettings:
+    """What a tune searches and how; saved as ``tune.yaml`` (``jobs`` excepted: it changes only the speed)."""
+
+    algo: str
+    env: str
+    method: str
+    trials: int | None
+    seeds: int
+    steps: int | None
+    seed: int
+    pruner: str
+    top_k: int
+    report_seeds: int
+    overrides: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for ``tune.yaml``."""
+        return {**dataclasses.asdict(self), "overrides": list(self.overrides)}
+
+
+@dataclass
+class TuneResult:
+    """What a tune found: every trial, the best one, and the re-evaluation on fresh seeds."""
+
+    tune_dir: Path
+    records: list[TrialRecord]
+    best: TrialRecord | None
+    report: dict[str, Any] | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The tune summary (the ``--json`` line)."""
+        count = {s: sum(r.status == s for r in self.records) for s in ("complete", "pruned", "failed")}
+        best = self.best
+        return {"tune_dir": str(self.tune_dir), "trials": len(self.records), **count,
+                "best_trial": None if best is None else best.number,
+                "best_value": None if best is None else best.objective,
+                "best_params": None if best is None else best.params,
+                "best_config": None if best is None else str(self.tune_dir / "best.yaml"),
+                "report": self.report}
+
+
+def tune(algo: str, env_id: str, space: str | Path | Mapping[str, Any] | SearchSpace, *, method: str = "random",
+         trials: int | None = None, seeds: int = 1, steps: int | None = None, jobs: int = 1,
+         out: str | Path | None = None, overrides: Sequence[str] = (), seed: int = 0, pruner: Any = "median",
+         top_k: int = 1, report_seeds: int = 3) -> TuneResult:
+    """Search hyperparameters of ``algo`` on ``env_id`` with local runs; ``porcini tune`` calls this.
+
+    Args:
+        algo: algorithm CLI name.
+        env_id: Gymnasium id.
+        space: a search-space YAML file, its parsed mapping, or a :class:`SearchSpace`.
+        method: ``grid`` (every combination of the choices), ``random`` or ``optuna`` (TPE, with pruning).
+        trials: number of trials (random, optuna: default 10); for grid, the first ``trials`` combinations
+            (default: all of them).
+        seeds: selection seeds per trial, 0 .. seeds - 1; the objective is the mean of their final evaluations.
+        steps: env steps of every run (default: the config's).
+        jobs: runs at once, one process each (the seeds of a trial, the report's seeds); trials run in turn.
+        out: the tune directory (default ``tunes/<algo>-<env>-<stamp>``); an existing one is resumed.
+        overrides: ``key=value`` settings of every trial, as ``porcini train --set``.
+        seed: seed of the random search and of Optuna's sampler.
+        pruner: optuna only: ``median``, ``hyperband``, ``none``, or an Optuna pruner object.
+        top_k: how many of the best trials are re-evaluated on fresh seeds.
+        report_seeds: fresh seeds per re-evaluated trial, from 1000 (0: no re-evaluation).
+
+    Raises:
+        ConfigError: a bad space, method, setting or override (the message names the key), or a tune directory
+            of another tune.
+        MissingExtraError: ``method="optuna"`` without optuna installed.
+        TrainingInterrupted: SIGINT/SIGTERM; start the tune again with ``out`` = its directory to continue.
+    """
+    from porcini.algorithms.registry import get_algorithm
+    from porcini.experiment.run_lock import RunLock
+
+    settings = _settings(algo, env_id, method, trials, seeds, steps, seed, pruner, top_k, report_seeds, overrides)
+    parsed = space if isinstance(space, SearchSpace) else (
+        parse_space(space) if isinstance(space, Mapping) else load_space(space))
+    config_cls = get_algorithm(algo).Config
+
+    def resolve(values: Mapping[str, Any]) -> RunConfig:
+        return resolve_run_config(algo, env_id, overrides=values, algo_config_cls=config_cls)
+
+    base = {".".join(keys): value for keys, value in override_items(list(overrides))}
+    base.update({} if steps is None else {"steps": steps})
+    resolve(base)  # a bad --set is named as such, before the space is checked with it
+    validate_space(parsed, resolve, base)
+    if method == "grid":
+        grid_points(parsed)  # a continuous key fails here, before the tune directory is made
+    if method == "optuna":
+        from porcini.experiment.tune.optuna_search import import_optuna, make_pruner
+
+        import_optuna()
+        make_pruner(pruner)  # an unknown pruner name fails before the tune directory is made
+    tune_dir = _open_tune_dir(out, settings, parsed)
+    lock = RunLock.acquire(tune_dir)
+    try:
+        records = _run_trials(tune_dir, settings, parsed, lambda p: resolve({**base, **p}), jobs, pruner)
+        return _finish(tune_dir, settings, parsed, records, lambda r: resolve({**base, **r.params}), jobs)
+    except TrainingInterrupted as stop:
+        raise TuneInterrupted(stop.signum, tune_dir, aborted=stop.aborted) from stop
+    finally:
+        lock.release()
+
+
+class TuneInterrupted(TrainingInterrupted):
+    """A signal stopped the tune; the message says how to continue it (the interrupted trial runs again)."""
+
+    def __init__(self, signum: int, tune_dir: Path, *, aborted: bool = False) -> None:
+        self.tune_dir = tune_dir
+        super().__init__(signum, aborted=aborted)
+
+    def message(self) -> str:
+        """One line: what stopped the tune and how to continue it."""
+        return (f"tune stopped by {signal.Signals(self.signum).name}; continue it with the same porcini tune "
+                f"command and --out {getattr(self, 'tune_dir', '')} (the interrupted trial runs again)")
+
+
+def _settings(algo: str, env_id: str, method: str, trials: int | None, seeds: int, steps: int | None, seed: int,
+              pruner: Any, top_k: int, report_seeds: int, overrides: Sequence[str]) -> TuneSettings:
+    if method not in METHODS:
+        raise ConfigError(f"--method {method!r} is unknown; choose one of {', '.join(METHODS)}")
+    for name, value, low in (("trials", trials, 1), ("seeds", seeds, 1), ("steps", steps, 1), ("top_k", top_k, 1),
+                             ("report_seeds", report_seeds, 0), ("seed", seed, 0)):
+        if value is not None and value < low:
+            raise ConfigError(f"--{name.replace('_', '-')} {value} is invalid: must be >= {low}")
+    if trials is None and method != "grid":
+        trials = DEFAULT_TRIALS
+    return TuneSettings(algo, env_id, method, trials, seeds, steps, seed, pruner if isinstance(pruner, str)
+                        else type(pruner).__name__, top_k, report_seeds, tuple(overrides))
+
+
+def _open_tune_dir(out: str | Path | None, settings: TuneSettings, space: SearchSpace) -> Path:
+    """Create the tune directory, or check that an existing one holds this very tune (then it is resumed)."""
+    from porcini.experiment.run_dir import _FOLDER_UNSAFE, atomic_write_text
+
+    if out is None:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        out = Path("tunes") / f"{settings.algo}-{_FOLDER_UNSAFE.sub('_', settings.env)}-{stamp}"
+    tune_dir = Path(out)
+    saved = tune_dir / "tune.yaml"
+    if saved.is_file():
+        before = load_yaml(saved) or {}
+        before_space = load_yaml(tune_dir / "space.yaml") if (tune_dir / "space.yaml").is_file() else None
+        changed = [k for k, v in settings.to_dict().items() if k not in _MAY_CHANGE and before.get(k) != v]
+        changed += ["the search space"] if before_space != space.to_dict() else []
+        if changed:
+            raise ConfigError(f"{tune_dir} holds a tune with other settings ({', '.join(changed)} differ); start "
+                              "it again with the same ones to resume it, or pass another --out")
+        atomic_write_text(saved, yaml_text(settings.to_dict()))  # more trials, another report: recorded
+        return tune_dir
+    tune_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(tune_dir / "space.yaml", yaml_text(space.to_dict()))
+    atomic_write_text(saved, yaml_text(settings.to_dict()))
+    return tune_dir
+
+
+def _run_trials(tune_dir: Path, settings: TuneSettings, space: SearchSpace, resolve: Any, jobs: int,
+                pruner: Any) -> list[TrialRecord]:
+    """Run every trial that has not finished; return all trials' records, in order."""
+    search: Any = None
+    if settings.method == "grid":
+        points: list[dict[str, Any]] = grid_points(space, settings.trials)
+    elif settings.method == "random":
+        points = random_points(space, settings.trials or DEFAULT_TRIALS, settings.seed)
+    else:
+        from porcini.experiment.tune.optuna_search import OptunaSearch
+
+        search = OptunaSearch(tune_dir, space, settings.seed, pruner)
+    records: list[TrialRecord] = []
+    for number in range(len(points) if search is None else settings.trials or DEFAULT_TRIALS):
+        record = read_record(tune_dir, number)
+        if record is not None and record.finished:
+            if search is not None:
+                search.settle(record.optuna_number, record.status, record.objective)
+            records.append(record)
+            continue
+        if search is None:
+            record = start_record(tune_dir, number, points[number])
+        else:
+            optuna_number, params = search.ask(None if record is None else record.optuna_number)
+            record = start_record(tune_dir, number, params, optuna_number)
+        try:
+            config: RunConfig = resolve(record.params)
+        except ConfigError as err:  # a combination the per-key check could not see (e.g. two sizes that clash)
+            record.status, record.error = "failed", " ".join(str(err).split())
+            write_record(tune_dir, record)
+        else:
+            configs = [dataclasses.replace(config, seed=s) for s in range(settings.seeds)]
+            report = search.report if search is not None and search.pruning else None
+            record = run_trial(tune_dir, record, configs, jobs, report)
+        if search is not None:
+            search.tell(record.status, record.objective)
+        records.append(record)
+        reporting.write_results(tune_dir, records, space.keys)
+        _say(f"trial {number}: {record.status}"
+             f"{'' if record.objective is None else f' objective {record.objective:.4g}'} {record.params}"
+             f"{'' if record.error is None else f' ({record.error})'}")
+    return records
+
+
+def _finish(tune_dir: Path, settings: TuneSettings, space: SearchSpace, records: list[TrialRecord],
+            config_of: Any, jobs: int) -> TuneResult:
+    """Write results.csv, best.yaml and objective.png, then re-evaluate the top trials on fresh seeds."""
+    reporting.write_results(tune_dir, records, space.keys)
+    reporting.plot_objective(tune_dir, records)
+    top = reporting.ranked(records)[: settings.top_k]
+    if not top:
+        _say("no trial completed: no best.yaml and no re-evaluation (see results.csv for the errors)")
+        return TuneResult(tune_dir, records, None, None)
+    reporting.write_best(tune_dir, config_of(top[0]))
+    report = None
+    if settings.report_seeds > 0:
+        seeds = range(reporting.REPORT_SEED_START, reporting.REPORT_SEED_START + settings.report_seeds)
+        report = reporting.reevaluate(tune_dir, top, config_of, list(seeds), jobs)
+        for line in reporting.report_lines(report):
+            _say(line)
+    return TuneResult(tune_dir, records, top[0], report)
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)

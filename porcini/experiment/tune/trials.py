@@ -1,0 +1,194 @@
+"""One trial of a tune: its record on disk (``trials/<n>/trial.json``) and its runs, one per selection seed.
+
+A trial's record is written ``running`` before its first run starts and rewritten ``complete``, ``pruned`` or
+``failed`` when it ends, so a tune that was killed knows which trials to run again (those still ``running``,
+whose folder is emptied first). The objective is the mean over the trial's seeds of the final
+``eval_return_mean`` of each run's summary.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from porcini.core import Callback
+from porcini.experiment.config import RunConfig
+
+FINISHED = ("complete", "pruned", "failed")
+
+
+@dataclass
+class TrialRecord:
+    """What a trial is and how it ended (``trial.json``)."""
+
+    number: int
+    """Position of the trial in the tune, from 0."""
+    params: dict[str, Any]
+    """The value of every search-space key."""
+    status: str = "running"
+    """``running``, ``complete``, ``pruned`` or ``failed``."""
+    objective: float | None = None
+    """Mean final ``eval_return_mean`` over the seeds (``pruned``: the last reported evaluation)."""
+    run_dirs: list[str] = field(default_factory=list)
+    """The trial's run directories."""
+    error: str | None = None
+    """Why the trial failed."""
+    optuna_number: int | None = None
+    """The Optuna trial behind it (``--method optuna``)."""
+
+    @property
+    def finished(self) -> bool:
+        """Whether the trial ended (complete, pruned or failed); a ``running`` one is run again on resume."""
+        return self.status in FINISHED
+
+
+def trial_dir(tune_dir: Path, number: int) -> Path:
+    """``TUNE_DIR/trials/<number>/``."""
+    return tune_dir / "trials" / str(number)
+
+
+def read_record(tune_dir: Path, number: int) -> TrialRecord | None:
+    """The record of trial ``number``, or None when it never started (or its record is unreadable)."""
+    path = trial_dir(tune_dir, number) / "trial.json"
+    try:
+        return TrialRecord(**json.loads(path.read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def write_record(tune_dir: Path, record: TrialRecord) -> None:
+    """Write ``trial.json`` atomically."""
+    from porcini.experiment.run_dir import atomic_write_text
+
+    folder = trial_dir(tune_dir, record.number)
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(folder / "trial.json", json.dumps(dataclasses.asdict(record), indent=1) + "\n")
+
+
+def start_record(tune_dir: Path, number: int, params: dict[str, Any], optuna_number: int | None = None) -> TrialRecord:
+    """Empty the trial's folder (runs of a killed attempt) and record it as ``running``."""
+    shutil.rmtree(trial_dir(tune_dir, number), ignore_errors=True)
+    record = TrialRecord(number, params, optuna_number=optuna_number)
+    write_record(tune_dir, record)
+    return record
+
+
+class PruneCallback(Callback):
+    """Hands each epoch's evaluation to ``report(env_steps, value)``; stops the run when it returns True.
+
+    Hooked after the experiment's own epoch end, so ``last_eval`` is the evaluation just made.
+    """
+
+    def __init__(self, experiment: Any, report: Callable[[int, float], bool]) -> None:
+        self.experiment, self.report = experiment, report
+        self.pruned = False
+        self.last_value: float | None = None
+
+    def on_epoch_end(self, core: Any) -> None:
+        """Report the evaluation just made; ask the loop to stop if the trial is to be pruned."""
+        if self.experiment.last_eval is None:
+            return
+        self.last_value = float(self.experiment.last_eval[0])
+        if self.report(int(core.env_steps), self.last_value):
+            self.pruned = True
+            core.stop_requested = True
+
+
+def train_pruned(config: RunConfig, report: Callable[[int, float], bool], label: str) -> tuple[dict[str, Any], Any]:
+    """Train one run in this process with a :class:`PruneCallback`; return its summary and the callback."""
+    from porcini.experiment.experiment import Experiment
+    from porcini.experiment.loggers.console import line_prefix
+
+    with line_prefix(label):
+        experiment = Experiment.start(config, progress=False)
+        callback = PruneCallback(experiment, report)
+        experiment.core.callbacks.append(callback)
+        return experiment.train().to_dict(), callback
+
+
+def train_many(configs: Sequence[RunConfig], jobs: int, labels: Sequence[str]) -> list[Any]:
+    """Train ``configs``: in this process one after the other (``jobs`` 1), or ``jobs`` processes at once.
+
+    Returns each run's summary, or the exception it failed with, in order.
+
+    Raises:
+        TrainingInterrupted: SIGINT/SIGTERM stopped the runs.
+    """
+    from porcini.experiment.interrupt import TrainingInterrupted
+    from porcini.experiment.launch import train_one
+
+    if jobs > 1 and len(configs) > 1:
+        from porcini.experiment.seed_processes import train_in_processes
+
+        return train_in_processes(configs, max_parallel=min(jobs, len(configs)), errors="return", labels=labels)
+    results: list[Any] = []
+    for config, label in zip(configs, labels):
+        try:
+            results.append(train_one(config, progress=False, label=label))
+        except TrainingInterrupted:
+            raise
+        except Exception as error:  # noqa: BLE001 - a failed run fails its trial, not the tune
+            results.append(error)
+    return results
+
+
+def run_trial(tune_dir: Path, record: TrialRecord, configs: Sequence[RunConfig], jobs: int,
+              report: Callable[[int, float], bool] | None = None) -> TrialRecord:
+    """Train the trial's runs (one config per seed) and write its finished record.
+
+    With ``report`` (pruning), the first seed trains alone in this process and reports each epoch's
+    evaluation; a pruned trial trains no other seed. The other seeds then train as :func:`train_many` does.
+
+    Raises:
+        TrainingInterrupted: SIGINT/SIGTERM: the record stays ``running``, so a resumed tune runs it again.
+    """
+    from porcini.experiment.interrupt import TrainingInterrupted
+
+    out = str(trial_dir(tune_dir, record.number))
+    configs = [dataclasses.replace(c, out=out) for c in configs]
+    labels = [f"[trial {record.number} s{c.seed}] " for c in configs]
+    results: list[Any] = []
+    if report is not None:
+        try:
+            summary, callback = train_pruned(configs[0], report, labels[0])
+        except TrainingInterrupted:
+            raise
+        except Exception as error:  # noqa: BLE001 - recorded in the trial
+            return _finish(tune_dir, record, [error])
+        if callback.pruned:
+            record.status, record.objective = "pruned", callback.last_value
+            record.run_dirs = [str(summary.get("run_dir"))]
+            write_record(tune_dir, record)
+            return record
+        results, configs, labels = [summary], configs[1:], labels[1:]
+    return _finish(tune_dir, record, results + train_many(configs, jobs, labels))
+
+
+def _finish(tune_dir: Path, record: TrialRecord, results: list[Any]) -> TrialRecord:
+    errors = [r for r in results if isinstance(r, BaseException)]
+    summaries = [r for r in results if not isinstance(r, BaseException)]
+    record.run_dirs = [str(s.get("run_dir")) for s in summaries]
+    values = [float(s["eval_return_mean"]) for s in summaries]
+    if errors:
+        record.status, record.error = "failed", " ".join(f"{type(errors[0]).__name__}: {errors[0]}".split())
+    elif not all(math.isfinite(v) for v in values):
+        record.status, record.error = "failed", f"non-finite final eval_return_mean {values}"
+    else:
+        record.status, record.objective = "complete", sum(values) / len(values)
+    write_record(tune_dir, record)
+    return record
+
+
+def relative(path: str, root: Path) -> str:
+    """``path`` relative to ``root`` when it is inside it (results.csv stays valid when the tune moves)."""
+    try:
+        return os.path.relpath(path, root) if Path(path).resolve().is_relative_to(root.resolve()) else path
+    except ValueError:
+        return path

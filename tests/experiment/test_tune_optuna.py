@@ -1,0 +1,52 @@
+import csv
+import json
+import sys
+
+import pytest
+
+from porcini.errors import MissingExtraError
+from porcini.experiment.tune import tune
+
+ALGO, ENV = "q_learning", "porcini/RiverSwim-v0"
+# no optimism: the greedy policy soon stays left and earns 5 a step, so an episode's return is ~5 x its length
+FAST = ("steps_per_epoch=100", "eval_episodes=2", "log.sinks=[csv]", "initial_value=0", "epsilon=0.1")
+# half the trials are terrible: an episode of 3 steps earns 5, one of 100 steps ~490, whatever the learning rate
+SPACE = {"learning_rate": {"loguniform": [0.01, 0.5]}, "env.max_episode_steps": {"choice": [3, 100]}}
+
+
+def statuses(tune_dir):
+    with open(tune_dir / "results.csv") as f:
+        return [row["status"] for row in csv.DictReader(f)]
+
+
+def test_missing_optuna_names_the_extra(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "optuna", None)
+    with pytest.raises(MissingExtraError, match=r"porcini\[optuna\]"):
+        tune(ALGO, ENV, SPACE, method="optuna", out=tmp_path / "t", overrides=FAST)
+    assert not (tmp_path / "t").exists()
+
+
+def test_optuna_prunes_bad_trials_and_resumes_from_its_study(tmp_path):
+    optuna = pytest.importorskip("optuna")
+    kwargs = dict(method="optuna", trials=4, steps=400, out=tmp_path / "t", overrides=FAST, report_seeds=0, seed=0)
+    result = tune(ALGO, ENV, SPACE, **kwargs)
+    assert (tmp_path / "t" / "study.db").is_file()
+    assert "pruned" in statuses(tmp_path / "t") and "complete" in statuses(tmp_path / "t")
+    pruned = next(r for r in result.records if r.status == "pruned")
+    assert pruned.objective is not None and len(pruned.run_dirs) == 1
+    study = optuna.load_study(study_name="porcini-tune", storage=f"sqlite:///{tmp_path / 't' / 'study.db'}")
+    assert len(study.trials) == 4
+    # a kill while trial 3 ran: its Optuna trial is still RUNNING and its record says running
+    record = json.loads((tmp_path / "t" / "trials" / "3" / "trial.json").read_text())
+    study.enqueue_trial(record["params"])
+    stale = study.ask()
+    stale.suggest_float("learning_rate", 0.01, 0.5, log=True)
+    stale.suggest_categorical("env.max_episode_steps", [3, 100])
+    (tmp_path / "t" / "trials" / "3" / "trial.json").write_text(
+        json.dumps({**record, "status": "running", "objective": None, "optuna_number": stale.number}))
+    again = tune(ALGO, ENV, SPACE, **{**kwargs, "trials": 5})
+    assert [r.number for r in again.records] == [0, 1, 2, 3, 4] and all(r.finished for r in again.records)
+    assert again.records[3].params == record["params"]  # the killed trial ran again with its parameters
+    study = optuna.load_study(study_name="porcini-tune", storage=f"sqlite:///{tmp_path / 't' / 'study.db'}")
+    states = [t.state for t in study.trials]
+    assert states.count(optuna.trial.TrialState.RUNNING) == 0 and len(states) == 7  # 4 + the stale one + 2 new
