@@ -50,10 +50,11 @@ elites, particles, hidden width and depth, model batch size; ``--mbrl-notebook``
 instead); :data:`MBRL_NOTES` lists what differs. The criterion is the same on both sides: the first training
 episode (200 steps, the planner acting) whose return is >= ``--threshold``; its env steps and the training time
 to its end (mbrl-lib: the random episode, the model fits and the planning episodes up to it, from its record's
-``timing`` and ``fits``; porcini: the ``Core.learn`` calls). The peer runs its whole ``--budget-pets`` (it has
-no early stop), so whenever this part runs, porcini's PETS runs (those of the efficiency part, or its own) run
-their whole budget too and the times per env step cover the same steps. The peer runs go ``--jobs`` at a time,
-after porcini's. If the venv is missing the part says how to make it (:func:`make_mbrl_venv`,
+``timing`` and ``fits``; porcini: the ``Core.learn`` calls); and the training time per env step over the whole
+``--budget-pets``, in wall and process CPU time. The peer has no early stop, so porcini's PETS runs its whole
+budget too, in its own runs (one evaluation, at the end: the criterion needs none). Per seed, porcini then
+mbrl-lib run one after the other, never beside another run of this script (``--jobs`` does not apply), with
+``--threads`` threads. If the venv is missing the part says how to make it (:func:`make_mbrl_venv`,
 ``--make-mbrl-venv``).
 
 usage: python benchmarks/vs_model_based.py [--parts throughput,efficiency,mbrl] [--threads 1] [--json]
@@ -89,10 +90,10 @@ ALGOS = ("pets", "mbpo", "sac")
 FIT_STEPS, FIT_EPOCHS = 1000, 5  # the throughput part's brief fit of the learned model
 MBRL_VERSION = "0.2.0"
 MBRL_SCRIPT = HERE / "peers" / "mbrl_pets.py"
-# TODO(mbrl venv): the exact packages the author of peers/mbrl_pets.py reports, installed after torch, e.g.
-# f"mbrl=={MBRL_VERSION}" and the pins its docstring names (hydra-core 1.3.2, omegaconf 2.3.0, gymnasium 0.26.3,
-# numpy < 2). Empty: make_mbrl_venv refuses to guess.
-MBRL_PACKAGES: list[str] = []
+# mbrl-lib 0.2.0 pins hydra-core 1.0.3, which cannot be imported on Python 3.11, so it goes in without its
+# dependencies, and these come after it: hydra 1.3 (peers/mbrl_pets.py sets `_recursive_: False` for it), the
+# Gymnasium it was written for, and numpy < 2 (Gymnasium 0.26 uses np.bool8).
+MBRL_DEPENDENCIES = ["numpy<2", "gymnasium==0.26.3", "hydra-core==1.3.2", "omegaconf==2.3.0", "termcolor", "tqdm"]
 MBRL_NOTES = [
     "reward: porcini's config of record plans with the model's learned reward, mbrl-lib with the known reward "
     "written out in peers/mbrl_pets.py (scored on the predicted next state)",
@@ -330,14 +331,17 @@ def first_at(curve: list[list[float]], threshold: float) -> list[float] | None:
     return next((point for point in curve if point[1] >= threshold), None)
 
 
-def run_side(algo: str, seed: int, args: argparse.Namespace) -> dict[str, Any]:
-    """:func:`run_curve` in a fresh subprocess of this interpreter with ``--threads`` threads; its JSON record."""
+def run_side(algo: str, seed: int, args: argparse.Namespace, whole_budget: bool = False) -> dict[str, Any]:
+    """:func:`run_curve` in a fresh subprocess of this interpreter with ``--threads`` threads; its JSON record.
+
+    ``whole_budget``: the mbrl part's run, its whole budget with one evaluation at its end.
+    """
     budget = getattr(args, f"budget_{algo}")
-    full = args.full_curves or (algo == "pets" and "mbrl" in args.parts)  # mbrl-lib runs its whole budget
-    stop_from = budget + 1 if full else (args.plot_steps if args.plot else 0)
+    stop_from = budget + 1 if args.full_curves or whole_budget else (args.plot_steps if args.plot else 0)
+    every = budget if whole_budget else args.eval_every
     code = (f"import sys, json, torch; sys.path.insert(0, {str(HERE)!r}); torch.set_num_threads({args.threads}); "
-            f"import vs_model_based as b; print(json.dumps(b.run_curve({algo!r}, {seed}, {budget}, "
-            f"{args.eval_every}, {args.eval_episodes}, {args.threshold}, {stop_from})))")
+            f"import vs_model_based as b; print(json.dumps(b.run_curve({algo!r}, {seed}, {budget}, {every}, "
+            f"{args.eval_episodes}, {args.threshold}, {stop_from})))")
     threads = str(args.threads)
     env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
@@ -432,21 +436,19 @@ def plot_curves(runs: list[dict[str, Any]], path: Path, threshold: float) -> Non
 
 # ---------------------------------------------------------------------------------------------- mbrl-lib
 def make_mbrl_venv(venv: Path) -> Path:
-    """Create mbrl-lib's virtual environment: this interpreter's torch version first, then :data:`MBRL_PACKAGES`.
+    """Create mbrl-lib's virtual environment: this interpreter's torch version first, then mbrl-lib.
 
-    TODO: :data:`MBRL_PACKAGES` is to be filled in with the exact list the author of ``peers/mbrl_pets.py``
-    reports; until then this refuses rather than guess.
+    ``mbrl`` itself is installed with ``--no-deps``, then :data:`MBRL_DEPENDENCIES` (see there why).
     """
-    if not MBRL_PACKAGES:
-        raise SystemExit("make_mbrl_venv: MBRL_PACKAGES in benchmarks/vs_model_based.py is still empty (TODO): fill "
-                         "in the packages of peers/mbrl_pets.py's venv, then rerun with --make-mbrl-venv")
     python = venv / "bin" / "python"
     torch_version = torch.__version__.split("+")[0]
-    print(f"creating {venv}: torch=={torch_version}, then {' '.join(MBRL_PACKAGES)} ...", file=sys.stderr)
+    print(f"creating {venv}: torch=={torch_version}, mbrl=={MBRL_VERSION}, then {' '.join(MBRL_DEPENDENCIES)} ...",
+          file=sys.stderr)
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     subprocess.run([*pip, f"torch=={torch_version}"], check=True)  # first: a bare torch requirement could pull CUDA
-    subprocess.run([*pip, *MBRL_PACKAGES], check=True)
+    subprocess.run([*pip, "--no-deps", f"mbrl=={MBRL_VERSION}"], check=True)
+    subprocess.run([*pip, *MBRL_DEPENDENCIES], check=True)
     return python
 
 
@@ -457,7 +459,7 @@ def mbrl_missing(venv: Path) -> str | None:
         return f"{MBRL_SCRIPT} does not exist"
     if not python.is_file():
         return (f"no venv at {venv}: create it with `python benchmarks/vs_model_based.py --make-mbrl-venv` "
-                "(make_mbrl_venv: python -m venv, torch of this interpreter, then MBRL_PACKAGES)")
+                "(make_mbrl_venv: python -m venv, torch of this interpreter, then mbrl-lib and MBRL_DEPENDENCIES)")
     check = subprocess.run([str(python), "-c", "import mbrl"], capture_output=True, text=True, timeout=300)
     if check.returncode != 0:
         return (f"`import mbrl` fails in {venv} ({check.stderr.strip().splitlines()[-1:]}); install mbrl-lib "
@@ -611,9 +613,10 @@ def main(argv: list[str] | None = None) -> None:
         if args.plot:
             plot_curves(runs, args.plot, args.threshold)
     if "mbrl" in args.parts:
-        pets = [r for r in runs if r["algo"] == "pets"] or run_all(["pets"], args)
-        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-            peers = list(pool.map(lambda seed: run_mbrl(args.mbrl_venv, seed, args), args.seeds))
+        pets, peers = [], []
+        for seed in args.seeds:  # one after the other, alone: the times are compared
+            pets.append(run_side("pets", seed, args, whole_budget=True))
+            peers.append(run_mbrl(args.mbrl_venv, seed, args))
         print_mbrl(pets, peers, args)
         out["mbrl"] = {"porcini": pets, "mbrl-lib": peers}
     if skipped:
