@@ -42,6 +42,9 @@ class ModelFields:
     """Hidden widths of each member (SiLU activations)."""
     probabilistic: bool = True
     """Gaussian members trained with the NLL; False: deterministic members trained with the squared error."""
+    learn_termination: bool = False
+    """Learn whether a transition terminates (a logit per member, the binary cross-entropy); False: the model
+    predicts none, and a task that terminates needs its rule given as ``termination_fn``."""
     model_learning_rate: float = 1e-3
     """Adam step size of the model."""
     model_batch_size: int = 256
@@ -71,7 +74,7 @@ class ModelFields:
 def make_dynamics(fields: ModelFields, obs_dim: int, action_dim: int) -> DynamicsEnsemble:
     """The ensemble ``fields`` describe for flat observations and actions of these sizes."""
     return DynamicsEnsemble(obs_dim, action_dim, fields.n_members, fields.n_elites,
-                            tuple(int(h) for h in fields.model_hidden), fields.probabilistic)
+                            tuple(int(h) for h in fields.model_hidden), fields.probabilistic, fields.learn_termination)
 
 
 def refuse_terminations(buffer: ReplayBuffer, owner: str, env_id: str) -> None:
@@ -84,8 +87,8 @@ def refuse_terminations(buffer: ReplayBuffer, owner: str, env_id: str) -> None:
     if np.asarray(data.terminated).any():
         raise ValueError(f"{owner}: an episode of {env_id} ended by termination, and the learned model predicts no "
                          "termination: it is for tasks that never terminate (episodes end by time limits only); "
-                         f"give {owner} the task's termination_fn(obs, action, next_obs) in Python, or use a "
-                         "model-free agent (sac) on this task")
+                         f"set learn_termination=true, or give {owner} the task's termination_fn(obs, action, "
+                         "next_obs) in Python")
 
 
 def fit_dynamics(model: DynamicsEnsemble, buffer: ReplayBuffer, fields: ModelFields,
@@ -95,7 +98,8 @@ def fit_dynamics(model: DynamicsEnsemble, buffer: ReplayBuffer, fields: ModelFie
     obs, action, next_obs = (np.asarray(x, dtype=np.float32).reshape(len(buffer), -1)
                              for x in (data.obs, data.action, data.next_obs))
     result = model.fit(obs, action, next_obs, np.asarray(data.reward, dtype=np.float32).reshape(-1), rng=rng,
-                       epochs=fields.model_epochs, batch_size=fields.model_batch_size,
+                       terminated=np.asarray(data.terminated, dtype=bool).reshape(-1), epochs=fields.model_epochs,
+                       batch_size=fields.model_batch_size,
                        learning_rate=fields.model_learning_rate, holdout=fields.model_holdout,
                        patience=fields.model_patience)
     elite_errors = [result["holdout_errors"][i] for i in model.elites.tolist()]
@@ -112,17 +116,22 @@ class DynamicsEnsemble(nn.Module):
         n_elites: members that predict, the best on held-out data.
         hidden: hidden widths of each member.
         probabilistic: Gaussian outputs (NLL) or deterministic ones (squared error).
+        learn_termination: also predict whether the transition terminates: one more output per member, a logit
+            trained with the binary cross-entropy; a prediction terminates where the logit is > 0. False: the
+            model predicts no termination.
     """
 
     def __init__(self, obs_dim: int, action_dim: int, n_members: int = 5, n_elites: int = 3,
-                 hidden: tuple[int, ...] = (200, 200), probabilistic: bool = True) -> None:
+                 hidden: tuple[int, ...] = (200, 200), probabilistic: bool = True,
+                 learn_termination: bool = False) -> None:
         super().__init__()
         if not 1 <= n_elites <= n_members:
             raise ValueError(f"DynamicsEnsemble: n_elites = {n_elites} is invalid: must lie in [1, {n_members}]")
         self.obs_dim, self.action_dim, self.probabilistic = obs_dim, action_dim, probabilistic
+        self.learn_termination = learn_termination
         self.out_dim = obs_dim + 1
-        self.net = EnsembleMLP(n_members, obs_dim + action_dim, self.out_dim * (2 if probabilistic else 1), hidden,
-                               activation="silu")
+        width = self.out_dim * (2 if probabilistic else 1) + int(learn_termination)
+        self.net = EnsembleMLP(n_members, obs_dim + action_dim, width, hidden, activation="silu")
         self.max_log_var = nn.Parameter(torch.full((self.out_dim,), 0.5))
         self.min_log_var = nn.Parameter(torch.full((self.out_dim,), -10.0))
         for name, size in (("in_mean", obs_dim + action_dim), ("out_mean", self.out_dim)):
@@ -133,25 +142,39 @@ class DynamicsEnsemble(nn.Module):
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Normalized inputs ``[N, d]`` or ``[K, N, d]`` to normalized means and log-variances ``[K, N, out]``."""
-        out = self.net(x)
-        if not self.probabilistic:
-            return out, torch.zeros_like(out)
-        mean, raw = out.split(self.out_dim, dim=-1)
-        return mean, bounded_log_var(raw, self.min_log_var, self.max_log_var)
+        mean, log_var, _ = self._heads(self.net(x))
+        return mean, log_var
 
-    def loss(self, x: Tensor, y: Tensor) -> Tensor:
-        """Training loss of per-member batches ``x [K, N, d]``, ``y [K, N, out]`` (normalized)."""
-        mean, log_var = self(x)
+    def _heads(self, out: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
+        """The network's output split into mean, bounded log-variance and the termination logit (or None)."""
+        logit = out[..., -1] if self.learn_termination else None
+        out = out[..., :-1] if self.learn_termination else out
         if not self.probabilistic:
-            return ((mean - y) ** 2).mean()
-        return gaussian_nll(mean, log_var, y) + log_var_bounds_penalty(self.min_log_var, self.max_log_var)
+            return out, torch.zeros_like(out), logit
+        mean, raw = out.split(self.out_dim, dim=-1)
+        return mean, bounded_log_var(raw, self.min_log_var, self.max_log_var), logit
+
+    def loss(self, x: Tensor, y: Tensor, terminated: Tensor | None = None) -> Tensor:
+        """Training loss of per-member batches ``x [K, N, d]``, ``y [K, N, out]`` (normalized), ``terminated [K, N]``.
+
+        The Gaussian NLL (or squared error), plus the binary cross-entropy of the termination logits when the model
+        learns terminations and ``terminated`` is given.
+        """
+        mean, log_var, logit = self._heads(self.net(x))
+        if not self.probabilistic:
+            loss = ((mean - y) ** 2).mean()
+        else:
+            loss = gaussian_nll(mean, log_var, y) + log_var_bounds_penalty(self.min_log_var, self.max_log_var)
+        if logit is not None and terminated is not None:
+            loss = loss + nn.functional.binary_cross_entropy_with_logits(logit, terminated)
+        return loss
 
     def _normalize_inputs(self, obs: Tensor, action: Tensor) -> Tensor:
         return (torch.cat([obs, action], dim=-1) - self.in_mean) / self.in_std
 
     def step(self, obs: Tensor, action: Tensor, sample: bool = False,
              generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
-        """Predicted ``(next_obs [N, S], reward [N], terminated [N] = False)``, each row by an elite at random.
+        """Predicted ``(next_obs [N, S], reward [N], terminated [N])``, each row by an elite at random.
 
         The rows are shuffled and dealt to the elites in equal blocks (the last block topped up with repeated
         rows), so each elite computes only its own rows, in one forward.
@@ -159,33 +182,33 @@ class DynamicsEnsemble(nn.Module):
         n, e = len(obs), self.n_elites
         order = torch.randperm(n, generator=generator)
         dealt = order[torch.arange(-(-n // e) * e) % n]
-        next_obs, reward = self.step_elites(obs[dealt].reshape(e, -1, obs.shape[-1]),
-                                            action[dealt].reshape(e, -1, action.shape[-1]), sample, generator)
+        next_obs, reward, terminated = self.step_elites(obs[dealt].reshape(e, -1, obs.shape[-1]),
+                                                        action[dealt].reshape(e, -1, action.shape[-1]), sample,
+                                                        generator)
         out_obs, out_reward = torch.empty_like(obs), torch.empty(n, dtype=obs.dtype)
         out_obs[order] = next_obs.reshape(len(dealt), -1)[:n]
         out_reward[order] = reward.reshape(-1)[:n]
-        return out_obs, out_reward, torch.zeros(n, dtype=torch.bool)
+        out_terminated = torch.empty(n, dtype=torch.bool)
+        out_terminated[order] = terminated.reshape(-1)[:n]
+        return out_obs, out_reward, out_terminated
 
     def step_elites(self, obs: Tensor, action: Tensor, sample: bool = False,
-                    generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+                    generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
         """Block ``i`` of ``obs [E, M, S]``, ``action [E, M, A]`` through elite ``i`` (E = ``n_elites``).
 
-        Returns the predicted ``next_obs [E, M, S]`` and ``reward [E, M]``, sampled from each Gaussian when
-        ``sample``. One batched forward, and only the elites compute.
+        Returns the predicted ``next_obs [E, M, S]``, ``reward [E, M]`` (sampled from each Gaussian when
+        ``sample``) and ``terminated [E, M]`` (all False unless the model learns terminations). One batched
+        forward, and only the elites compute.
         """
         with torch.no_grad():
             x = self._normalize_inputs(obs.float(), action.float())
             everyone = torch.equal(self.elites, torch.arange(self.net.n_members))  # no weights to gather
-            out = self.net(x) if everyone else self.net.forward_members(x, self.elites)
-            if not self.probabilistic:
-                mean = out
-            else:
-                mean, raw = out.split(self.out_dim, dim=-1)
-                if sample:
-                    log_var = bounded_log_var(raw, self.min_log_var, self.max_log_var)
-                    mean = mean + torch.exp(0.5 * log_var) * torch.randn(mean.shape, generator=generator)
+            mean, log_var, logit = self._heads(self.net(x) if everyone else self.net.forward_members(x, self.elites))
+            if sample and self.probabilistic:
+                mean = mean + torch.exp(0.5 * log_var) * torch.randn(mean.shape, generator=generator)
             out = mean * self.out_std + self.out_mean
-        return obs + out[..., :self.obs_dim].to(obs.dtype), out[..., -1].to(obs.dtype)
+        terminated = logit > 0 if logit is not None else torch.zeros(out.shape[:-1], dtype=torch.bool)
+        return obs + out[..., :self.obs_dim].to(obs.dtype), out[..., -1].to(obs.dtype), terminated
 
     @property
     def n_elites(self) -> int:
@@ -193,9 +216,17 @@ class DynamicsEnsemble(nn.Module):
         return len(self.elites)
 
     def fit(self, obs: np.ndarray, action: np.ndarray, next_obs: np.ndarray, reward: np.ndarray, *,
-            rng: np.random.Generator, epochs: int = 200, batch_size: int = 256, learning_rate: float = 1e-3,
-            holdout: float = 0.1, patience: int = 5) -> dict[str, Any]:
-        """Train on transitions ``[N, ...]``; returns the epochs run and each member's held-out squared error."""
+            rng: np.random.Generator, terminated: np.ndarray | None = None, epochs: int = 200, batch_size: int = 256,
+            learning_rate: float = 1e-3, holdout: float = 0.1, patience: int = 5) -> dict[str, Any]:
+        """Train on transitions ``[N, ...]``; returns the epochs run and each member's held-out squared error.
+
+        ``terminated`` ``[N]`` is needed when the model learns terminations (early stopping and the elites still
+        go by the error of the next observation and the reward).
+        """
+        if self.learn_termination and terminated is None:
+            raise ValueError("DynamicsEnsemble.fit: this model learns terminations (learn_termination=True); pass "
+                             "terminated=[N] flags")
+        done = torch.as_tensor(np.zeros(len(obs)) if terminated is None else terminated, dtype=torch.float32)
         x = torch.as_tensor(np.concatenate([obs, action], axis=-1), dtype=torch.float32)
         y = torch.as_tensor(np.concatenate([next_obs - obs, np.asarray(reward)[:, None]], axis=-1),
                             dtype=torch.float32)
@@ -214,7 +245,7 @@ class DynamicsEnsemble(nn.Module):
             shuffled = bootstrap[:, torch.as_tensor(rng.permutation(len(train)))]
             for start in range(0, len(train), batch_size):
                 rows = shuffled[:, start:start + batch_size]
-                loss = self.loss(x[rows], y[rows])
+                loss = self.loss(x[rows], y[rows], done[rows])
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()

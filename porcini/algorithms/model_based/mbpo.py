@@ -9,8 +9,9 @@ SAC (:mod:`porcini.algorithms.actor_critic.sac`) with a learned model beside it:
     every env step: SAC's gradient_steps updates, each minibatch real_ratio real transitions, the rest model ones
 
 The model buffer keeps the last ``rollout_retain`` rounds of rollouts; while it is empty the minibatches are all
-real. The learned model predicts no termination: on a task that terminates give the rule as ``termination_fn``
-(rollouts then end where it says); without it a fit on data that holds a termination stops with an error. The
+real. On a task that terminates the model learns terminations (``learn_termination``) or is given the rule
+(``termination_fn``), and rollouts end there; with neither, a fit on data that holds a termination stops with an
+error. The
 model learns the reward and sees the normalized actions the replay buffer stores. Everything else (acting, the
 SAC update, offline data, checkpoints) is SAC's; a checkpoint also holds the model and the model buffer.
 """
@@ -103,7 +104,7 @@ class MBPO(SAC):
         if not due:
             return {}
         real = cast(ReplayBuffer, self.buffer)  # uniform replay: MBPOConfig refuses hindsight replay
-        if self.termination_fn is None:
+        if self.termination_fn is None and not self.config.learn_termination:
             refuse_terminations(real, "MBPO", self.info.env_id)
         metrics = fit_dynamics(self.model, real, c, self.rng)
         self.model_fits, self._model_fit_at = self.model_fits + 1, self.steps_seen

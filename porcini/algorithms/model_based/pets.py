@@ -7,8 +7,8 @@ The agent is a learned model and a planner, no policy network::
     every step: plan `horizon` actions with the planner (CEM by default), each candidate scored by
                 `particles` trajectory-sampling rollouts in the ensemble (TS-∞ by default); play the first action
 
-The learned model predicts no termination: on a task that terminates, give the rule as ``termination_fn``;
-without it a fit on data that holds a termination stops with an error.
+On a task that terminates the model learns terminations (``learn_termination``) or is given the rule
+(``termination_fn``); with neither, a fit on data that holds a termination stops with an error.
 The ensemble is :class:`~porcini.algorithms.model_based.dynamics.DynamicsEnsemble`; candidates are scored by
 :func:`~porcini.algorithms.model_based.trajectory_sampling.particle_cost` (every candidate and particle in one
 forward per step), warm-started from the previous plan shifted by one step. ``reward: known`` plans with the
@@ -147,7 +147,7 @@ class PETS(RecedingHorizon, BaseAgent):
         self.steps_seen += batch.n_transitions
         if self.steps_seen < self.config.learning_starts:
             return {}
-        if self.termination_fn is None:
+        if self.termination_fn is None and not self.config.learn_termination:
             refuse_terminations(self.buffer, "PETS", self.info.env_id)
         metrics = fit_dynamics(self.model, self.buffer, self.config, self.rng)
         self.model_fits += 1

@@ -14,8 +14,9 @@ candidate is minus the mean over its particles of the undiscounted return. Propa
 All candidates and particles go through the model in one forward per step
 (:meth:`~porcini.algorithms.model_based.dynamics.DynamicsEnsemble.step_elites`: rows ``[E, Q·N]``, ``Q =
 particles / E`` particles of each of the ``N`` candidates per elite). A ``reward_fn(obs, action, next_obs)``
-replaces the model's reward where the reward is known (PETS's own experiments give it), and a
-``termination_fn(obs, action, next_obs) -> bool`` ends particles (nothing is earned after).
+replaces the model's reward where the reward is known (PETS's own experiments give it); a particle ends (earns
+nothing after) where the model predicts a termination (a model that learns them) or where a given
+``termination_fn(obs, action, next_obs) -> bool`` says so, which replaces the model's.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def particle_cost(model: DynamicsEnsemble, state: Tensor, sequences: Tensor, *, 
         generator: the torch generator of the elites' draws (TS-1) and of the Gaussian samples.
         sample: sample each prediction from its Gaussian (PETS) or take its mean.
         reward_fn: the known reward ``(obs, action, next_obs) -> [R]``; None: the model's.
-        termination_fn: the known termination rule ``(obs, action, next_obs) -> [R] bool``; None: never.
+        termination_fn: the known termination rule ``(obs, action, next_obs) -> [R] bool``; None: the model's.
     """
     n_elites = model.n_elites
     if propagation not in PROPAGATIONS:
@@ -61,24 +62,26 @@ def particle_cost(model: DynamicsEnsemble, state: Tensor, sequences: Tensor, *, 
     total = torch.zeros(n_elites, rows)
     for t in range(horizon):
         actions = sequences[:, t].repeat(particles // n_elites, 1).expand(n_elites, rows, action_dim)
-        next_states, reward = _propagate(model, states, actions, propagation, generator, sample)
+        next_states, reward, terminated = _propagate(model, states, actions, propagation, generator, sample)
         if reward_fn is not None:
             reward = _per_row(reward_fn, states, actions, next_states)
         total = total + alive * reward
         if termination_fn is not None:
-            alive = alive * (~_per_row(termination_fn, states, actions, next_states).bool()).float()
+            terminated = _per_row(termination_fn, states, actions, next_states).bool()
+        alive = alive * (~terminated).float()
         states = next_states
     return -total.reshape(particles, n).mean(dim=0)
 
 
 def _propagate(model: DynamicsEnsemble, states: Tensor, actions: Tensor, propagation: str,
-               generator: torch.Generator, sample: bool) -> tuple[Tensor, Tensor]:
+               generator: torch.Generator, sample: bool) -> tuple[Tensor, Tensor, Tensor]:
     """One step of every particle ``[E, R]``; TS-1 deals all the rows to the elites at random first."""
     if propagation == "tsinf":
         return model.step_elites(states, actions, sample, generator)
     e, r = states.shape[:2]
-    next_states, reward, _ = model.step(states.reshape(e * r, -1), actions.reshape(e * r, -1), sample, generator)
-    return next_states.reshape(states.shape), reward.reshape(e, r)
+    next_states, reward, terminated = model.step(states.reshape(e * r, -1), actions.reshape(e * r, -1), sample,
+                                                 generator)
+    return next_states.reshape(states.shape), reward.reshape(e, r), terminated.reshape(e, r)
 
 
 def _per_row(fn: TransitionFunction, states: Tensor, actions: Tensor, next_states: Tensor) -> Tensor:

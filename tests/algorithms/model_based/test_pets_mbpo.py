@@ -160,6 +160,17 @@ def test_with_a_termination_rule_terminating_tasks_are_accepted_and_rollouts_end
     assert len(mbpo.model_buffer) < 30 * 4  # terminated rollouts stopped early
 
 
+@pytest.mark.parametrize("cls, kwargs", [(PETS, TINY_PETS), (MBPO, TINY_MBPO)])
+def test_a_model_that_learns_terminations_accepts_tasks_that_terminate(cls, kwargs):
+    env = make_env("Pendulum-v1", seed=0)
+    agent = cls(env.info, **{**kwargs, "learning_starts": 2, "model_train_freq": 2, "learn_termination": True})
+    batch = TransitionBatch(np.zeros((2, 1, 3), np.float32), np.zeros((2, 1, 1), np.float32),
+                            np.zeros((2, 1), np.float32), np.zeros((2, 1, 3), np.float32),
+                            np.array([[False], [True]]), np.zeros((2, 1), bool))
+    agent.fit(batch)
+    assert agent.model_fits == 1 and agent.model.learn_termination
+
+
 def test_pets_takes_a_reward_function_or_the_known_one_not_both():
     info = make_env("Pendulum-v1").info
     with pytest.raises(ValueError, match="either reward_fn or reward='known'"):

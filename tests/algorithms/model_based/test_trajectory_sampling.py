@@ -3,6 +3,7 @@ re-dealing of elites, known rewards and terminations, and the refusals."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -81,7 +82,7 @@ class OffsetElites:
     def step_elites(self, obs, action, sample=False, generator=None):
         shift = torch.tensor([1.0, 10.0])[:, None, None]
         nxt = obs + shift
-        return nxt, nxt[..., 0]
+        return nxt, nxt[..., 0], torch.zeros(nxt.shape[:2], dtype=torch.bool)
 
     def step(self, obs, action, sample=False, generator=None):
         rows = torch.randperm(len(obs), generator=generator)
@@ -127,10 +128,10 @@ def test_the_ensembles_step_gives_every_row_one_elites_prediction_in_equal_share
 def test_sampled_steps_spread_around_the_means_and_repeat_with_the_seed():
     model = trained_looking_ensemble(3, probabilistic=True)
     obs, action = torch.randn(1, 3).expand(4000, 3), torch.randn(1, 2).expand(4000, 2)
-    means, _ = model.step_elites(obs.reshape(2, 2000, 3), action.reshape(2, 2000, 2), sample=False)
-    drawn, _ = model.step_elites(obs.reshape(2, 2000, 3), action.reshape(2, 2000, 2), sample=True,
+    means, _, _ = model.step_elites(obs.reshape(2, 2000, 3), action.reshape(2, 2000, 2), sample=False)
+    drawn, _, _ = model.step_elites(obs.reshape(2, 2000, 3), action.reshape(2, 2000, 2), sample=True,
                                  generator=torch.Generator().manual_seed(0))
-    again, _ = model.step_elites(obs.reshape(2, 2000, 3), action.reshape(2, 2000, 2), sample=True,
+    again, _, _ = model.step_elites(obs.reshape(2, 2000, 3), action.reshape(2, 2000, 2), sample=True,
                                  generator=torch.Generator().manual_seed(0))
     torch.testing.assert_close(drawn, again)
     assert (drawn.std(dim=1) > 0).all()
@@ -144,3 +145,28 @@ def test_refusals_name_the_problem(kwargs, match):
     with pytest.raises(ValueError, match=match):
         particle_cost(trained_looking_ensemble(), torch.zeros(3), torch.zeros(2, 2, 2), generator=torch.Generator(),
                       **args)
+
+
+def test_a_model_that_learns_terminations_predicts_them_and_particles_stop_earning():
+    rng = np.random.default_rng(0)
+    obs = rng.uniform(-1, 1, (3000, 1)).astype(np.float32)
+    action = rng.uniform(-1, 1, (3000, 1)).astype(np.float32)
+    next_obs = obs + 0.2 * action
+    terminated = next_obs[:, 0] > 0.6
+    torch.manual_seed(0)
+    model = DynamicsEnsemble(1, 1, n_members=3, n_elites=3, hidden=(32, 32), learn_termination=True)
+    with pytest.raises(ValueError, match="pass terminated"):
+        model.fit(obs, action, next_obs, np.ones(3000, np.float32), rng=rng, epochs=1)
+    model.fit(obs, action, next_obs, np.ones(3000, np.float32), rng=rng, terminated=terminated, epochs=40)
+    probe = torch.linspace(-0.9, 0.9, 200)[:, None]
+    _, _, predicted = model.step(probe, torch.full((200, 1), 0.5))
+    truth = (probe[:, 0] + 0.1) > 0.6
+    assert (predicted == truth).float().mean() > 0.95
+    # reward 1 per step: a particle started past the edge and pushed right ends after its first step
+    far, near = torch.tensor([0.8]), torch.tensor([-0.8])
+    push = torch.ones(1, 5, 1)
+    cost_far = particle_cost(model, far, push, particles=3, propagation="tsinf", generator=torch.Generator(),
+                             sample=False)
+    cost_near = particle_cost(model, near, push, particles=3, propagation="tsinf", generator=torch.Generator(),
+                              sample=False)
+    assert cost_far.item() == pytest.approx(-1.0, abs=0.05) and cost_near.item() < -3.5
