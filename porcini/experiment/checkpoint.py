@@ -230,3 +230,48 @@ def _normalize(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_normalize(v) for v in value]
     return value
+
+
+
+def optimizers_of(obj: Any, depth: int = 4) -> list[Any]:
+    """The ``torch.optim.Optimizer`` objects reachable from ``obj`` through attributes, dicts and lists."""
+    import torch
+
+    found: dict[int, Any] = {}
+    seen: set[int] = set()
+
+    def visit(value: Any, level: int) -> None:
+        if id(value) in seen or level > depth or isinstance(value, (str, bytes, np.ndarray, torch.Tensor)):
+            return
+        seen.add(id(value))
+        if isinstance(value, torch.optim.Optimizer):
+            found[id(value)] = value
+        elif isinstance(value, dict):
+            for item in value.values():
+                visit(item, level + 1)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                visit(item, level + 1)
+        elif hasattr(value, "__dict__") and not isinstance(value, (type, torch.nn.Module)):
+            for item in vars(value).values():
+                visit(item, level + 1)
+
+    visit(obj, 0)
+    return list(found.values())
+
+
+def keeping_optimizer_settings(agent: Any, load: Any) -> None:
+    """Call ``load()`` (which loads a checkpoint into ``agent``), then give every optimizer its settings back.
+
+    A loaded optimizer state carries the learning rate, betas, eps and weight decay of the run that saved it.
+    The settings of the optimizers as built from this run's config are kept instead, so a config changed between
+    two segments of a run (``porcini tune --method pbt`` perturbs learning rates; a user edits ``config.yaml``
+    before resuming) takes effect. Only the moments and step counts come from the checkpoint.
+    """
+    before = [(opt, [{k: v for k, v in group.items() if k != "params"} for group in opt.param_groups])
+              for opt in optimizers_of(agent)]
+    load()
+    for opt, groups in before:
+        if len(groups) == len(opt.param_groups):
+            for group, settings in zip(opt.param_groups, groups):
+                group.update(settings)

@@ -288,9 +288,10 @@ def bench(suite: str, algos: str | None, envs: str | None, seeds: int, jobs: int
 @click.argument("env")
 @click.option("--space", "space_file", required=True, type=click.Path(exists=True, dir_okay=False),
               help="Search space YAML: config key -> {choice|uniform|loguniform|int: [...]} (docs/tuning.md).")
-@click.option("--method", type=click.Choice(["grid", "random", "optuna"]), default="random", show_default=True)
+@click.option("--method", type=click.Choice(["grid", "random", "optuna", "pbt"]), default="random", show_default=True)
 @click.option("--trials", type=click.IntRange(min=1),
-              help="Trials (random, optuna: default 10); grid: at most this many combinations (default all).")
+              help="Trials (random, optuna: default 10; pbt: the population, default 4); grid: at most this many "
+                   "combinations (default all).")
 @click.option("--seeds", type=click.IntRange(min=1), default=1, show_default=True,
               help="Selection seeds per trial (0 .. K-1); the objective is their mean final eval return.")
 @click.option("--steps", type=click.IntRange(min=1), help="Env steps of every run (default: the config's).")
@@ -304,6 +305,15 @@ def bench(suite: str, algos: str | None, envs: str | None, seeds: int, jobs: int
               help="Best trials re-evaluated on fresh seeds.")
 @click.option("--report-seeds", type=click.IntRange(min=0), default=3, show_default=True,
               help="Fresh seeds (from 1000) per re-evaluated trial; 0 skips the re-evaluation.")
+@click.option("--pbt-interval", type=click.IntRange(min=1), help="PBT: env steps per round (default steps / 10).")
+@click.option("--pbt-quantile", type=click.FloatRange(0, 0.5, min_open=True), default=0.25, show_default=True,
+              help="PBT: fraction of the population that copies a better member after each round.")
+@click.option("--pbt-resample", type=click.FloatRange(0, 1), default=0.25, show_default=True,
+              help="PBT: probability that explore redraws a hyperparameter instead of perturbing it by 0.8 or 1.2.")
+@click.option("--backend", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local: this machine's processes; ray: Ray Tune (extra porcini[ray]).")
+@click.option("--ray-address", metavar="ADDRESS",
+              help="Ray cluster to join (default RAY_ADDRESS, else a local Ray); with --backend ray.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Setting of every trial, as train.")
 @click.option("--out", type=click.Path(file_okay=False),
               help="Tune directory (default tunes/ALGO-ENV-STAMP); an existing one is resumed.")
@@ -311,16 +321,21 @@ def bench(suite: str, algos: str | None, envs: str | None, seeds: int, jobs: int
 @_errors
 def tune_command(algo: str, env: str, space_file: str, method: str, trials: int | None, seeds: int,
                  steps: int | None, jobs: int, seed: int, pruner: str, top_k: int, report_seeds: int,
-                 overrides: tuple[str, ...], out: str | None, as_json: bool) -> None:
-    """Search hyperparameters of ALGO on ENV (grid, random or Optuna), then re-evaluate the best on fresh seeds.
+                 pbt_interval: int | None, pbt_quantile: float, pbt_resample: float, backend: str,
+                 ray_address: str | None, overrides: tuple[str, ...], out: str | None, as_json: bool) -> None:
+    """Search hyperparameters of ALGO on ENV (grid, random, Optuna or PBT), then re-evaluate the best on fresh seeds.
 
     Every trial is a normal run directory per seed under OUT/trials/; a failed trial is recorded and the search
     goes on. Start the same command with --out OUT again to continue a stopped tune.
     """
     from porcini.experiment.tune import tune
 
+    if ray_address is not None and backend != "ray":
+        raise click.UsageError("--ray-address needs --backend ray")
     result = tune(algo, env, space_file, method=method, trials=trials, seeds=seeds, steps=steps, jobs=jobs, out=out,
-                  overrides=overrides, seed=seed, pruner=pruner, top_k=top_k, report_seeds=report_seeds).to_dict()
+                  overrides=overrides, seed=seed, pruner=pruner, top_k=top_k, report_seeds=report_seeds,
+                  pbt_interval=pbt_interval, pbt_quantile=pbt_quantile, pbt_resample=pbt_resample,
+                  backend=backend, ray_address=ray_address).to_dict()
     if as_json:
         sys.stdout.write(json.dumps(result) + "\n")
         return

@@ -99,6 +99,10 @@ def _resumable_base(env: Any) -> SerialVectorEnv | AsyncVectorEnv | None:
     """The vector env under ``env``'s wrappers when it is porcini's (it can rebuild its episodes), else None."""
     while isinstance(env, gym.vector.VectorWrapper):
         env = env.env
+    from porcini.envs.ray_vector import RayVectorEnv  # without Ray: it is imported when a RayVectorEnv is built
+
+    if isinstance(env, RayVectorEnv):
+        return env  # type: ignore[return-value]  # rebuilds episodes like the other two, through its actors
     return env if isinstance(env, (SerialVectorEnv, AsyncVectorEnv)) else None
 
 

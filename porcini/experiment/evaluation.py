@@ -50,8 +50,11 @@ def load_policy(run_dir: str | Path, checkpoint: str = "best") -> tuple[RunConfi
 
 
 def evaluate_run(run_dir: str | Path, episodes: int = 10, checkpoint: str = "best",
-                 video: bool = False) -> dict[str, Any]:
+                 video: bool = False, seed: int | None = None) -> dict[str, Any]:
     """Evaluate the saved policy of ``run_dir`` for ``episodes`` deterministic episodes.
+
+    The evaluation episodes start from the run's own evaluation seeds, or from those of a run of seed ``seed``
+    (fresh episodes for a policy that was selected on its own evaluations, as ``porcini tune`` reports).
 
     With ``video``, one more episode is rendered and written to ``run_dir/videos/eval.mp4`` (or ``.gif`` when no
     ffmpeg is available).
@@ -64,7 +67,8 @@ def evaluate_run(run_dir: str | Path, episodes: int = 10, checkpoint: str = "bes
 
         check_video_extra()
     config, agent, env, eval_env = load_policy(run_dir, checkpoint)
-    core = Core(agent, env, eval_env=eval_env, progress=False, eval_seed=eval_seed(config.seed))
+    core = Core(agent, env, eval_env=eval_env, progress=False,
+                eval_seed=eval_seed(config.seed if seed is None else seed))
     record = core.evaluate(episodes)
     result: dict[str, Any] = {
         "algo": config.algo_name, "env": config.env.id, "seed": config.seed, "checkpoint": checkpoint,

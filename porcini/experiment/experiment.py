@@ -24,7 +24,14 @@ from porcini.algorithms.registry import get_algorithm
 from porcini.core import Callback, Core
 from porcini.core.records import EpisodeRecord
 from porcini.errors import ConfigError, UserError
-from porcini.experiment.checkpoint import Checkpoint, read_checkpoint, resolve_checkpoint, run_identity, save_checkpoint
+from porcini.experiment.checkpoint import (
+    Checkpoint,
+    keeping_optimizer_settings,
+    read_checkpoint,
+    resolve_checkpoint,
+    run_identity,
+    save_checkpoint,
+)
 from porcini.experiment.config import RunConfig, dump_yaml, load_run_config, make_algo_config, to_dict
 from porcini.experiment.envs import at_episode_boundary, build_envs, env_resume_state, restore_envs, wrapper_states
 from porcini.experiment.expert import attach_expert, record_demonstrations, records_demonstrations
@@ -169,8 +176,12 @@ class Experiment:
         """What a checkpoint must match to be loaded into this run."""
         return run_identity(self.config, self.env.info)
 
-    def train(self) -> RunSummary:
+    def train(self, until: int | None = None) -> RunSummary:
         """Train up to ``config.steps`` env steps, evaluate a last time, write ``summary.json``.
+
+        ``until`` stops the run earlier, at that env step, as if it ended there (last evaluation, checkpoint,
+        summary), while schedules that span the run still end at ``config.steps``: a later ``resume`` goes on as if
+        the run had never stopped (``porcini tune --method pbt`` trains its members in such rounds).
 
         While it runs, SIGINT or SIGTERM (:mod:`porcini.experiment.interrupt`) stops the loop at the next step,
         checkpoints, closes the loggers (the MLflow run is marked KILLED) and raises
@@ -180,9 +191,10 @@ class Experiment:
             try:
                 if self.data is not None and stop.signum is None:
                     self.data.learn_offline(self.core)
-                remaining = self.config.steps - self.core.env_steps
+                remaining = min(self.config.steps, until or self.config.steps) - self.core.env_steps
                 if remaining > 0 and stop.signum is None and not self.core.stop_requested:
-                    self.core.learn(steps=remaining, steps_per_epoch=self.config.steps_per_epoch)
+                    self.core.learn(steps=remaining, steps_per_epoch=self.config.steps_per_epoch,
+                                    horizon=self.config.steps)
                 if stop.signum is not None:
                     if self._saved_at != training_step(self.core):
                         self.save()
@@ -258,7 +270,8 @@ class Experiment:
             self.data.check(state.get("data"))
         # a checkpoint of the offline phase: the env was never stepped, and its first reset is still to come
         restarted = restore_envs(self.env, state, self.config.seed) if state["core"]["obs"] is not None else None
-        self.agent.load_state_dict(state["agent"])
+        # the optimizers' learning rates and the like come from this run's config, their moments from the checkpoint
+        keeping_optimizer_settings(self.agent, lambda: self.agent.load_state_dict(state["agent"]))
         if restarted is None:
             self.core.load_state_dict(state["core"])
         else:  # the envs could not be replayed and began new episodes

@@ -35,6 +35,45 @@ def train_one(config: RunConfig, progress: bool | None = None, label: str = "") 
         return Experiment.start(config, progress=progress).train().to_dict()
 
 
+@dataclasses.dataclass(frozen=True)
+class StartRun:
+    """A job for :func:`run_job`: a new run of ``config``, stopped at env step ``until`` (None: its end)."""
+
+    config: RunConfig
+    until: int | None = None
+
+    @property
+    def seed(self) -> int:
+        """The run's seed (console labels, process names)."""
+        return self.config.seed
+
+
+@dataclasses.dataclass(frozen=True)
+class ResumeRun:
+    """A job for :func:`run_job`: continue the run in ``run_dir`` up to env step ``until`` (None: its end)."""
+
+    run_dir: str
+    until: int | None = None
+    seed: int = 0
+    """The run's seed, for console labels and process names only."""
+
+
+def run_job(job: RunConfig | StartRun | ResumeRun, progress: bool | None = None, label: str = "") -> dict[str, Any]:
+    """Train a new run (a config, a :class:`StartRun`) or continue one (:class:`ResumeRun`); return its summary.
+
+    ``until`` stops a run early as :meth:`Experiment.train <porcini.experiment.experiment.Experiment.train>` says.
+    """
+    from porcini.experiment.experiment import Experiment
+    from porcini.experiment.loggers.console import line_prefix
+
+    if isinstance(job, RunConfig):
+        return train_one(job, progress, label)
+    with line_prefix(label):
+        if isinstance(job, StartRun):
+            return Experiment.start(job.config, progress=progress).train(job.until).to_dict()
+        return Experiment.resume(job.run_dir, progress=progress).train(job.until).to_dict()
+
+
 def train_seeds(config: RunConfig, seeds: Sequence[int], progress: bool | None = None) -> list[dict[str, Any]]:
     """Train ``config`` once per seed; several seeds run in parallel processes, at most one per core.
 

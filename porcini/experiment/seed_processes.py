@@ -24,16 +24,18 @@ from typing import Any, Literal
 from porcini.errors import ConfigError, PorciniError
 from porcini.experiment.config import RunConfig
 from porcini.experiment.interrupt import StopOnSignal, TrainingInterrupted
+from porcini.experiment.launch import ResumeRun, StartRun
 
 _PARENT_POLL_S = 1.0
 
 
-def train_in_processes(configs: Sequence[RunConfig], max_parallel: int,
+def train_in_processes(configs: Sequence[RunConfig | StartRun | ResumeRun], max_parallel: int,
                        errors: Literal["raise", "return"] = "raise", labels: Sequence[str] | None = None) -> list[Any]:
     """Train each config in a worker process, at most ``max_parallel`` at once; return the summaries in order.
 
     Args:
-        configs: one run each.
+        configs: one run each: a config trains a new run, a :class:`~porcini.experiment.launch.ResumeRun`
+            continues one.
         max_parallel: workers at once.
         errors: ``"raise"`` the first error of a worker (after the others finished), or ``"return"`` each
             failed run's exception in its place in the list (``porcini bench``: a failed run is reported).
@@ -92,8 +94,8 @@ def _outcome(process: Any, receiver: Connection, parent_signal: int | None) -> t
     return "error", PorciniError(f"the worker of {process.name} ended with exit code {code} without a result")
 
 
-def _results(configs: Sequence[RunConfig], outcomes: dict[int, tuple[str, Any]], not_started: list[int],
-             parent_signal: int | None, errors_mode: str) -> list[Any]:
+def _results(configs: Sequence[RunConfig | StartRun | ResumeRun], outcomes: dict[int, tuple[str, Any]],
+             not_started: list[int], parent_signal: int | None, errors_mode: str) -> list[Any]:
     interrupted = [v for _, (kind, v) in sorted(outcomes.items()) if kind == "interrupted"]
     errors = [v for _, (kind, v) in sorted(outcomes.items()) if kind == "error"]
     if parent_signal is None and not interrupted:
@@ -107,9 +109,9 @@ def _results(configs: Sequence[RunConfig], outcomes: dict[int, tuple[str, Any]],
                               aborted=any(stop.aborted for stop in interrupted), note="\n".join(notes))
 
 
-def _worker(config: RunConfig, sender: Connection, parent_pid: int, label: str) -> None:
-    """Train one seed and send ``(kind, value)`` to the parent: a summary, an interruption or an error."""
-    from porcini.experiment.launch import train_one
+def _worker(config: RunConfig | StartRun | ResumeRun, sender: Connection, parent_pid: int, label: str) -> None:
+    """Train one run and send ``(kind, value)`` to the parent: a summary, an interruption or an error."""
+    from porcini.experiment.launch import run_job
 
     try:
         os.setpgid(0, 0)  # see the module docstring: signals come through the parent only
@@ -118,7 +120,7 @@ def _worker(config: RunConfig, sender: Connection, parent_pid: int, label: str) 
     threading.Thread(target=_stop_when_orphaned, args=(parent_pid,), daemon=True).start()
     outcome: tuple[str, Any]
     try:
-        outcome = ("summary", train_one(config, progress=False, label=label))
+        outcome = ("summary", run_job(config, progress=False, label=label))
     except TrainingInterrupted as stop:
         outcome = ("interrupted", stop)
     except KeyboardInterrupt:  # SIGINT before training installed its handlers: nothing to save yet

@@ -44,6 +44,21 @@ def write_results(tune_dir: Path, records: Sequence[TrialRecord], keys: Sequence
     return path
 
 
+def write_lineage(tune_dir: Path, rows: Sequence[dict[str, Any]], keys: Sequence[str]) -> Path:
+    """``lineage.csv`` (``--method pbt``): member, round, env steps, score, the member copied, params, run dir."""
+    path = tune_dir / "lineage.csv"
+    table = [["member", "round", "env_steps", "score", "copied_from", *keys, "run_dir"]]
+    for row in rows:
+        table.append([str(row["member"]), str(row["round"]), str(row["env_steps"]),
+                      "" if row["score"] is None else repr(float(row["score"])),
+                      "" if row["parent"] is None else str(row["parent"]),
+                      *(_cell(row["params"].get(k)) for k in keys), row["run_dir"] or ""])
+    text = io.StringIO()
+    csv.writer(text, lineterminator="\n").writerows(table)
+    atomic_write_text(path, text.getvalue())
+    return path
+
+
 def _cell(value: Any) -> str:
     return json.dumps(value) if isinstance(value, (list, dict)) else str(value)
 
@@ -53,39 +68,6 @@ def write_best(tune_dir: Path, config: RunConfig) -> Path:
     path = tune_dir / "best.yaml"
     text = "# the best trial of this tune; porcini train ALGO ENV --config best.yaml\n"
     atomic_write_text(path, text + dump_yaml(dataclasses.replace(config, seed=0, out="runs")))
-    return path
-
-
-def plot_objective(tune_dir: Path, records: Sequence[TrialRecord]) -> Path | None:
-    """``objective.png``: each trial's objective (pruned ones at their last value) and the best so far.
-
-    Returns None, writing nothing, when matplotlib is not installed.
-    """
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return None
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    for status, marker in (("complete", "o"), ("pruned", "x")):
-        points = [(r.number, r.objective) for r in records if r.status == status and r.objective is not None]
-        if points:
-            ax.scatter(*zip(*points), marker=marker, label=status)
-    best: list[tuple[int, float]] = []
-    for r in sorted(records, key=lambda r: r.number):
-        if r.status == "complete" and r.objective is not None:
-            best.append((r.number, max(r.objective, best[-1][1]) if best else r.objective))
-    if best:
-        ax.step(*zip(*best), where="post", color="gray", label="best so far")
-    ax.set_xlabel("trial")
-    ax.set_ylabel("objective (mean final eval return)")
-    ax.legend(loc="best")
-    fig.tight_layout()
-    path = tune_dir / "objective.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
     return path
 
 
@@ -132,6 +114,30 @@ def _report_runs(tune_dir: Path, record: TrialRecord, config_of: Callable[[Trial
     if not done["errors"]:
         atomic_write_text(scores_file, json.dumps(done, indent=1) + "\n")
     return done
+
+
+def reevaluate_policies(tune_dir: Path, top: Sequence[TrialRecord], seeds: Sequence[int],
+                        episodes: int) -> dict[str, Any]:
+    """Evaluate each of ``top``'s final policy (``--method pbt``) on the evaluation episodes of ``seeds``.
+
+    A PBT member is a schedule of hyperparameters and one trained policy, not a configuration to train again:
+    its last run's final checkpoint is evaluated on episodes the selection never saw.
+    """
+    from porcini.experiment.evaluation import evaluate_run
+    from porcini.experiment.statistics import bootstrap_ci
+
+    entries = []
+    for record in top:
+        scores = [float(evaluate_run(record.run_dirs[-1], episodes, checkpoint="last", seed=s)["eval_return_mean"])
+                  for s in seeds]
+        estimate = bootstrap_ci(scores, "iqm", rng=0)
+        entries.append({"trial": record.number, "params": record.params, "selection_objective": record.objective,
+                        "scores": scores, "run_dirs": [relative(record.run_dirs[-1], tune_dir)],
+                        "iqm": estimate.point, "ci_low": estimate.low, "ci_high": estimate.high})
+    report = {"seeds": list(seeds), "statistic": "iqm over evaluation seeds of the final policy's mean return, "
+              "95% stratified bootstrap CI", "configs": entries}
+    atomic_write_text(tune_dir / "report.json", json.dumps(report, indent=1) + "\n")
+    return report
 
 
 def report_lines(report: dict[str, Any]) -> list[str]:

@@ -9,12 +9,16 @@
       results.csv      one row per trial
       best.yaml        the best trial's full run config (porcini train ALGO ENV --config best.yaml)
       objective.png    objective per trial (with matplotlib)
+      importance.png   each hyperparameter's importance (fANOVA, with optuna and matplotlib)
+      lineage.csv      --method pbt: every member's score and hyperparameters per round, and whom it copied
+      lineage.png      --method pbt: the same as curves
       report/<n>/      the re-evaluation runs of the top trials on fresh seeds
       report.json      their IQM and 95% bootstrap interval
       study.db         the Optuna study (--method optuna)
 
 Grid and random trial lists are fixed by the space and ``seed``, so a tune started again with ``out`` pointing at
 its directory skips its finished trials and runs the others, including one that was running when it was killed.
+Population-based training (:mod:`porcini.experiment.tune.pbt`) resumes in the round it was in.
 """
 
 from __future__ import annotations
@@ -32,7 +36,9 @@ from porcini.errors import ConfigError
 from porcini.experiment.config import RunConfig, resolve_run_config
 from porcini.experiment.config.dataclass_io import load_yaml, override_items, yaml_text
 from porcini.experiment.interrupt import TrainingInterrupted
+from porcini.experiment.tune import plots
 from porcini.experiment.tune import report as reporting
+from porcini.experiment.tune.pbt import PBTSettings, check_pbt_space, lineage_rows, run_pbt
 from porcini.experiment.tune.space import (
     SearchSpace,
     grid_points,
@@ -43,8 +49,9 @@ from porcini.experiment.tune.space import (
 )
 from porcini.experiment.tune.trials import TrialRecord, read_record, run_trial, start_record, write_record
 
-METHODS = ("grid", "random", "optuna")
+METHODS = ("grid", "random", "optuna", "pbt")
 DEFAULT_TRIALS = 10
+DEFAULT_POPULATION = 4
 # settings a resumed tune may change: they add trials or change the report, never what a finished trial means
 _MAY_CHANGE = ("trials", "top_k", "report_seeds")
 
@@ -64,10 +71,14 @@ class TuneSettings:
     top_k: int
     report_seeds: int
     overrides: tuple[str, ...]
+    pbt: PBTSettings | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for ``tune.yaml``."""
-        return {**dataclasses.asdict(self), "overrides": list(self.overrides)}
+        data = {**dataclasses.asdict(self), "overrides": list(self.overrides)}
+        if self.pbt is None:
+            del data["pbt"]
+        return data
 
 
 @dataclass
@@ -94,17 +105,20 @@ class TuneResult:
 def tune(algo: str, env_id: str, space: str | Path | Mapping[str, Any] | SearchSpace, *, method: str = "random",
          trials: int | None = None, seeds: int = 1, steps: int | None = None, jobs: int = 1,
          out: str | Path | None = None, overrides: Sequence[str] = (), seed: int = 0, pruner: Any = "median",
-         top_k: int = 1, report_seeds: int = 3) -> TuneResult:
+         top_k: int = 1, report_seeds: int = 3, pbt_interval: int | None = None, pbt_quantile: float = 0.25,
+         pbt_resample: float = 0.25, backend: str = "local", ray_address: str | None = None) -> TuneResult:
     """Search hyperparameters of ``algo`` on ``env_id`` with local runs; ``porcini tune`` calls this.
 
     Args:
         algo: algorithm CLI name.
         env_id: Gymnasium id.
         space: a search-space YAML file, its parsed mapping, or a :class:`SearchSpace`.
-        method: ``grid`` (every combination of the choices), ``random`` or ``optuna`` (TPE, with pruning).
-        trials: number of trials (random, optuna: default 10); for grid, the first ``trials`` combinations
-            (default: all of them).
-        seeds: selection seeds per trial, 0 .. seeds - 1; the objective is the mean of their final evaluations.
+        method: ``grid`` (every combination of the choices), ``random``, ``optuna`` (TPE, with pruning) or
+            ``pbt`` (population-based training, :mod:`porcini.experiment.tune.pbt`).
+        trials: number of trials (random, optuna: default 10; pbt: the population, default 4); for grid, the
+            first ``trials`` combinations (default: all of them).
+        seeds: selection seeds per trial, 0 .. seeds - 1; the objective is the mean of their final evaluations
+            (pbt: 1, member ``n`` has seed ``n``).
         steps: env steps of every run (default: the config's).
         jobs: runs at once, one process each (the seeds of a trial, the report's seeds); trials run in turn.
         out: the tune directory (default ``tunes/<algo>-<env>-<stamp>``); an existing one is resumed.
@@ -112,7 +126,11 @@ def tune(algo: str, env_id: str, space: str | Path | Mapping[str, Any] | SearchS
         seed: seed of the random search and of Optuna's sampler.
         pruner: optuna only: ``median``, ``hyperband``, ``none``, or an Optuna pruner object.
         top_k: how many of the best trials are re-evaluated on fresh seeds.
-        report_seeds: fresh seeds per re-evaluated trial, from 1000 (0: no re-evaluation).
+        report_seeds: fresh seeds per re-evaluated trial, from 1000 (0: no re-evaluation). For pbt the top
+            members' final policies are evaluated on those seeds' evaluation episodes instead of retrained.
+        pbt_interval: pbt only: env steps per round (default a tenth of ``steps``).
+        pbt_quantile: pbt only: the fraction of the population replaced after each round.
+        pbt_resample: pbt only: probability that explore redraws a hyperparameter instead of perturbing it.
 
     Raises:
         ConfigError: a bad space, method, setting or override (the message names the key), or a tune directory
@@ -133,8 +151,10 @@ def tune(algo: str, env_id: str, space: str | Path | Mapping[str, Any] | SearchS
 
     base = {".".join(keys): value for keys, value in override_items(list(overrides))}
     base.update({} if steps is None else {"steps": steps})
-    resolve(base)  # a bad --set is named as such, before the space is checked with it
+    total = resolve(base).steps  # a bad --set is named as such, before the space is checked with it
     validate_space(parsed, resolve, base)
+    if method == "pbt":
+        settings = _pbt_settings(settings, parsed, total, pbt_interval, pbt_quantile, pbt_resample)
     if method == "grid":
         grid_points(parsed)  # a continuous key fails here, before the tune directory is made
     if method == "optuna":
@@ -145,7 +165,12 @@ def tune(algo: str, env_id: str, space: str | Path | Mapping[str, Any] | SearchS
     tune_dir = _open_tune_dir(out, settings, parsed)
     lock = RunLock.acquire(tune_dir)
     try:
-        records = _run_trials(tune_dir, settings, parsed, lambda p: resolve({**base, **p}), jobs, pruner)
+        if settings.pbt is not None:
+            assert settings.trials is not None
+            records = run_pbt(tune_dir, settings.trials, total, settings.pbt, parsed, settings.seed,
+                              lambda p: resolve({**base, **p}), jobs, _say)
+        else:
+            records = _run_trials(tune_dir, settings, parsed, lambda p: resolve({**base, **p}), jobs, pruner)
         return _finish(tune_dir, settings, parsed, records, lambda r: resolve({**base, **r.params}), jobs)
     except TrainingInterrupted as stop:
         raise TuneInterrupted(stop.signum, tune_dir, aborted=stop.aborted) from stop
@@ -175,9 +200,21 @@ def _settings(algo: str, env_id: str, method: str, trials: int | None, seeds: in
         if value is not None and value < low:
             raise ConfigError(f"--{name.replace('_', '-')} {value} is invalid: must be >= {low}")
     if trials is None and method != "grid":
-        trials = DEFAULT_TRIALS
+        trials = DEFAULT_POPULATION if method == "pbt" else DEFAULT_TRIALS
     return TuneSettings(algo, env_id, method, trials, seeds, steps, seed, pruner if isinstance(pruner, str)
                         else type(pruner).__name__, top_k, report_seeds, tuple(overrides))
+
+
+def _pbt_settings(settings: TuneSettings, space: SearchSpace, steps: int, interval: int | None, quantile: float,
+                  resample: float) -> TuneSettings:
+    """``settings`` with its PBT schedule, checked (ConfigError naming the option)."""
+    if settings.seeds != 1:
+        raise ConfigError(f"--method pbt trains one run per member: pass --seeds 1, not {settings.seeds} "
+                          "(the population is --trials; the report re-evaluates the best members on fresh seeds)")
+    check_pbt_space(space)
+    pbt = PBTSettings(interval if interval is not None else max(steps // 10, 1), quantile, resample)
+    pbt.check(steps, settings.trials or DEFAULT_POPULATION)
+    return dataclasses.replace(settings, pbt=pbt)
 
 
 def _open_tune_dir(out: str | Path | None, settings: TuneSettings, space: SearchSpace) -> Path:
@@ -251,9 +288,15 @@ def _run_trials(tune_dir: Path, settings: TuneSettings, space: SearchSpace, reso
 
 def _finish(tune_dir: Path, settings: TuneSettings, space: SearchSpace, records: list[TrialRecord],
             config_of: Any, jobs: int) -> TuneResult:
-    """Write results.csv, best.yaml and objective.png, then re-evaluate the top trials on fresh seeds."""
+    """Write results.csv, best.yaml and the plots, then re-evaluate the top trials on fresh seeds."""
     reporting.write_results(tune_dir, records, space.keys)
-    reporting.plot_objective(tune_dir, records)
+    plots.plot_objective(tune_dir, records)
+    plots.plot_importance(tune_dir, plots.param_importances(records, space))
+    if settings.pbt is not None:
+        total = config_of(records[0]).steps
+        rows = lineage_rows(records, settings.pbt.interval, total, tune_dir)
+        reporting.write_lineage(tune_dir, rows, space.keys)
+        plots.plot_lineage(tune_dir, rows, space.keys[0])
     top = reporting.ranked(records)[: settings.top_k]
     if not top:
         _say("no trial completed: no best.yaml and no re-evaluation (see results.csv for the errors)")
@@ -262,7 +305,10 @@ def _finish(tune_dir: Path, settings: TuneSettings, space: SearchSpace, records:
     report = None
     if settings.report_seeds > 0:
         seeds = range(reporting.REPORT_SEED_START, reporting.REPORT_SEED_START + settings.report_seeds)
-        report = reporting.reevaluate(tune_dir, top, config_of, list(seeds), jobs)
+        if settings.pbt is None:
+            report = reporting.reevaluate(tune_dir, top, config_of, list(seeds), jobs)
+        else:
+            report = reporting.reevaluate_policies(tune_dir, top, list(seeds), config_of(top[0]).eval_episodes)
         for line in reporting.report_lines(report):
             _say(line)
     return TuneResult(tune_dir, records, top[0], report)

@@ -20,6 +20,7 @@ from typing import Any
 
 from porcini.core import Callback
 from porcini.experiment.config import RunConfig
+from porcini.experiment.launch import ResumeRun, StartRun
 
 FINISHED = ("complete", "pruned", "failed")
 
@@ -42,6 +43,8 @@ class TrialRecord:
     """Why the trial failed."""
     optuna_number: int | None = None
     """The Optuna trial behind it (``--method optuna``)."""
+    segments: list[dict[str, Any]] = field(default_factory=list)
+    """``--method pbt``: one entry per round (params, run dir, score, the member it copied from, if any)."""
 
     @property
     def finished(self) -> bool:
@@ -113,8 +116,8 @@ def train_pruned(config: RunConfig, report: Callable[[int, float], bool], label:
         return experiment.train().to_dict(), callback
 
 
-def train_many(configs: Sequence[RunConfig], jobs: int, labels: Sequence[str]) -> list[Any]:
-    """Train ``configs``: in this process one after the other (``jobs`` 1), or ``jobs`` processes at once.
+def train_many(configs: Sequence[RunConfig | StartRun | ResumeRun], jobs: int, labels: Sequence[str]) -> list[Any]:
+    """Train ``configs`` (or continue runs): in this process one after the other (``jobs`` 1), or ``jobs`` at once.
 
     Returns each run's summary, or the exception it failed with, in order.
 
@@ -122,7 +125,7 @@ def train_many(configs: Sequence[RunConfig], jobs: int, labels: Sequence[str]) -
         TrainingInterrupted: SIGINT/SIGTERM stopped the runs.
     """
     from porcini.experiment.interrupt import TrainingInterrupted
-    from porcini.experiment.launch import train_one
+    from porcini.experiment.launch import run_job
 
     if jobs > 1 and len(configs) > 1:
         from porcini.experiment.seed_processes import train_in_processes
@@ -131,7 +134,7 @@ def train_many(configs: Sequence[RunConfig], jobs: int, labels: Sequence[str]) -
     results: list[Any] = []
     for config, label in zip(configs, labels):
         try:
-            results.append(train_one(config, progress=False, label=label))
+            results.append(run_job(config, progress=False, label=label))
         except TrainingInterrupted:
             raise
         except Exception as error:  # noqa: BLE001 - a failed run fails its trial, not the tune
