@@ -8,6 +8,7 @@ from porcini.envs.checks import check_env
 from porcini.envs.info import EnvInfo
 from porcini.envs.make import env_info, make_env
 from porcini.envs.mixed import MixedVectorEnv, make_mixed_env
+from porcini.envs.ray_vector import RayVectorEnv
 from porcini.envs.vector import CheckedVectorEnv, SerialVectorEnv
 
 register_builtin_envs()
@@ -16,6 +17,7 @@ __all__ = [
     "CheckedVectorEnv",
     "EnvInfo",
     "MixedVectorEnv",
+    "RayVectorEnv",
     "SerialVectorEnv",
     "check_env",
     "env_info",

@@ -20,7 +20,7 @@ from porcini.errors import EnvCheckError
 from porcini.seeding import action_space_seed
 
 Wrapper = Any  # a gymnasium.Wrapper / VectorWrapper class, a callable env -> env, or (callable, kwargs)
-VECTORIZATIONS = ("auto", "sync", "async", "vector_entry_point")
+VECTORIZATIONS = ("auto", "sync", "async", "ray", "vector_entry_point")
 # Above this many seconds per step, "auto" steps envs in subprocesses: IPC then costs less than it saves.
 ASYNC_STEP_SECONDS = 3e-3
 
@@ -170,6 +170,10 @@ def _vector_env(env: Any, env_kwargs: dict[str, Any], max_episode_steps: int | N
         return SerialVectorEnv([factory] * n_envs, env_id=name, check=check)
     if mode == "async":
         return CheckedVectorEnv(AsyncVectorEnv([factory] * n_envs, env_id=name), name, check=check)
+    if mode == "ray":
+        from porcini.envs.ray_vector import RayVectorEnv  # imports Ray only when asked for
+
+        return RayVectorEnv([factory] * n_envs, env_id=name, check=check)
     return _native_vector_env(env, n_envs, env_kwargs, name, check, bool(per_env))
 
 
@@ -196,7 +200,8 @@ def make_env(
         wrappers: applied in order; ``gymnasium.Wrapper`` classes and callables wrap each env, ``VectorWrapper``
             classes wrap the vector env. ``(cls, kwargs)`` passes arguments.
         vectorization: ``"sync"`` (in-process), ``"async"`` (one subprocess per env, porcini's resumable
-            :class:`~porcini.envs.async_vector.AsyncVectorEnv`), ``"vector_entry_point"``
+            :class:`~porcini.envs.async_vector.AsyncVectorEnv`), ``"ray"`` (chunks of envs in Ray actors, a worker
+            per CPU Ray reports, :class:`~porcini.envs.ray_vector.RayVectorEnv`), ``"vector_entry_point"``
             (the env's native vectorized implementation, when it supports same-step autoreset) or ``"auto"``.
         check: validate actions, observations and rewards on every step, with errors naming env, index and step.
         max_episode_steps: override the time limit (sets ``truncated``, never ``terminated``).

@@ -30,12 +30,13 @@ from porcini.experiment.config import RunConfig, dump_yaml, load_run_config, to_
 from porcini.experiment.run_dir import RunDirectory, atomic_write_text
 
 
-def branch_run(source: str | Path, config: RunConfig) -> Path:
+def branch_run(source: str | Path, config: RunConfig, checkpoint: str | Path = "last") -> Path:
     """Create a run directory under ``config.out`` that continues ``source``'s last checkpoint with ``config``.
 
     Args:
         source: a run directory with a checkpoint.
         config: the branch's run config; ``config.steps`` must be past the source's env steps.
+        checkpoint: ``last``, ``best`` or the path of a checkpoint file of ``source`` (e.g. a copy Ray Tune kept).
 
     Returns:
         The branch's run directory (not trained yet: ``Experiment.resume(path).train()`` trains it).
@@ -47,17 +48,17 @@ def branch_run(source: str | Path, config: RunConfig) -> Path:
     from porcini.errors import ConfigError
 
     source = Path(source)
-    checkpoint = read_checkpoint(resolve_checkpoint(source, "last"), run_identity(config))
-    done = int(checkpoint.state["core"]["env_steps"])
+    saved = read_checkpoint(resolve_checkpoint(source, checkpoint), run_identity(config))
+    done = int(saved.state["core"]["env_steps"])
     if config.steps <= done:
         raise ConfigError(f"a branch of {source.name} must train past its {done} env steps; steps = {config.steps}")
     run_dir = RunDirectory.create(config.out, config.algo_name, config.env.id, config.seed)
     try:
         atomic_write_text(run_dir.path / "config.yaml", dump_yaml(config))
-        state = {**checkpoint.state, "mlflow_run_id": None}
-        save_checkpoint(run_dir.checkpoints / "last.pt", state, checkpoint.identity)
+        state = {**saved.state, "mlflow_run_id": None}
+        save_checkpoint(run_dir.checkpoints / "last.pt", state, saved.identity)
         _copy_metrics(source / "metrics.csv", run_dir.path / "metrics.csv", done)
-        changed = _changed_settings(load_run_config(source / "config.yaml"), config)
+        changed = changed_settings(load_run_config(source / "config.yaml"), config)
         atomic_write_text(run_dir.path / "branched_from.json", json.dumps(
             {"run_dir": str(source), "env_steps": done, "changed": changed}, indent=1) + "\n")
     except BaseException:
@@ -79,8 +80,11 @@ def _copy_metrics(source: Path, target: Path, up_to: int) -> None:
     atomic_write_text(target, text.getvalue())
 
 
-def _changed_settings(before: RunConfig, after: RunConfig) -> dict[str, Any]:
-    """The dotted keys whose value differs between two configs, with their new values."""
+def changed_settings(before: RunConfig, after: RunConfig) -> dict[str, Any]:
+    """The dotted keys whose value differs between two configs, with their new values.
+
+    ``steps``, ``out`` and ``seed`` are left out: a branch may change them without changing how it learns.
+    """
     def flat(tree: Any, prefix: str = "") -> dict[str, Any]:
         if isinstance(tree, dict):
             return {k: v for key, sub in tree.items() for k, v in flat(sub, f"{prefix}{key}.").items()}

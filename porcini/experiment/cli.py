@@ -106,6 +106,10 @@ def main(ctx: click.Context, debug: bool) -> None:
               help="Train on the reward a run learned (airl, preferences) instead of the env's: data.reward.")
 @click.option("--seed", type=click.IntRange(min=0), help="Run seed.")
 @click.option("--seeds", "seeds_text", metavar="0-4", help="Several seeds, run in parallel processes.")
+@click.option("--backend", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="Where the seeds run: this machine's processes, or Ray tasks (extra porcini[ray]).")
+@click.option("--ray-address", metavar="ADDRESS",
+              help="Ray cluster to join (default RAY_ADDRESS, else a local Ray); with --backend ray.")
 @click.option("--n-envs", type=click.IntRange(min=1), help="Envs stepped together.")
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False), help="YAML run config.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
@@ -115,9 +119,9 @@ def main(ctx: click.Context, debug: bool) -> None:
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: when stderr is a terminal).")
 @_errors
 def train(algo: str, env: str, steps: int | None, dataset: str | None, offline_steps: int | None,
-          expert: str | None, reward: str | None, seed: int | None, seeds_text: str | None, n_envs: int | None,
-          config_file: str | None, overrides: tuple[str, ...], out: str | None, as_json: bool,
-          progress: bool | None) -> None:
+          expert: str | None, reward: str | None, seed: int | None, seeds_text: str | None, backend: str,
+          ray_address: str | None, n_envs: int | None, config_file: str | None, overrides: tuple[str, ...],
+          out: str | None, as_json: bool, progress: bool | None) -> None:
     """Train ALGO on ENV, evaluating after each epoch (ALGO from `porcini list`, ENV a Gymnasium id).
 
     With --dataset: --offline-steps gradient steps on the dataset first, then --steps env steps online with the
@@ -133,7 +137,9 @@ def train(algo: str, env: str, steps: int | None, dataset: str | None, offline_s
     flags += [] if reward is None else [f"data.reward={_yaml_string(reward)}"]
     config = resolve(algo, env, config_file, [f for f in flags if f] + list(overrides))
     seeds = parse_seeds(seeds_text) if seeds_text else [config.seed]
-    summaries = train_seeds(config, seeds, progress=progress)
+    if ray_address is not None and backend != "ray":
+        raise click.UsageError("--ray-address needs --backend ray")
+    summaries = train_seeds(config, seeds, progress=progress, backend=backend, ray_address=ray_address)
     _report(summaries, as_json)
 
 
@@ -295,8 +301,9 @@ def bench(suite: str, algos: str | None, envs: str | None, seeds: int, jobs: int
 @click.option("--seeds", type=click.IntRange(min=1), default=1, show_default=True,
               help="Selection seeds per trial (0 .. K-1); the objective is their mean final eval return.")
 @click.option("--steps", type=click.IntRange(min=1), help="Env steps of every run (default: the config's).")
-@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Runs at once, one process each (a trial's seeds, the report's seeds); trials run in turn.")
+@click.option("--jobs", type=click.IntRange(min=1),
+              help="local: runs at once, one process each (a trial's seeds, the report's seeds; default 1); "
+                   "ray: trials at once (default: one per CPU of the cluster).")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Seed of the random search and of Optuna's sampler.")
 @click.option("--pruner", type=click.Choice(["median", "hyperband", "none"]), default="median", show_default=True,
@@ -320,7 +327,7 @@ def bench(suite: str, algos: str | None, envs: str | None, seeds: int, jobs: int
 @click.option("--json", "as_json", is_flag=True, help="Print the tune summary as one JSON line, last on stdout.")
 @_errors
 def tune_command(algo: str, env: str, space_file: str, method: str, trials: int | None, seeds: int,
-                 steps: int | None, jobs: int, seed: int, pruner: str, top_k: int, report_seeds: int,
+                 steps: int | None, jobs: int | None, seed: int, pruner: str, top_k: int, report_seeds: int,
                  pbt_interval: int | None, pbt_quantile: float, pbt_resample: float, backend: str,
                  ray_address: str | None, overrides: tuple[str, ...], out: str | None, as_json: bool) -> None:
     """Search hyperparameters of ALGO on ENV (grid, random, Optuna or PBT), then re-evaluate the best on fresh seeds.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 import numpy as np
@@ -20,6 +20,9 @@ from porcini.envs.make import evaluation_wrappers
 from porcini.errors import CheckpointError, ConfigError
 from porcini.experiment.config import RunConfig
 from porcini.experiment.seeding import eval_seed
+
+if TYPE_CHECKING:
+    from porcini.envs.ray_vector import RayVectorEnv
 
 
 def resolve_wrapper(name: str) -> Any:
@@ -95,18 +98,18 @@ def _vector_wrappers(env: Any) -> list[Any]:
     return out
 
 
-def _resumable_base(env: Any) -> SerialVectorEnv | AsyncVectorEnv | None:
+def _resumable_base(env: Any) -> SerialVectorEnv | AsyncVectorEnv | RayVectorEnv | None:
     """The vector env under ``env``'s wrappers when it is porcini's (it can rebuild its episodes), else None."""
     while isinstance(env, gym.vector.VectorWrapper):
         env = env.env
     from porcini.envs.ray_vector import RayVectorEnv  # without Ray: it is imported when a RayVectorEnv is built
 
     if isinstance(env, RayVectorEnv):
-        return env  # type: ignore[return-value]  # rebuilds episodes like the other two, through its actors
+        return env  # rebuilds episodes like the other two, through its actors
     return env if isinstance(env, (SerialVectorEnv, AsyncVectorEnv)) else None
 
 
-def resumable_base(env: Any) -> SerialVectorEnv | AsyncVectorEnv:
+def resumable_base(env: Any) -> SerialVectorEnv | AsyncVectorEnv | RayVectorEnv:
     """The vector env under ``env``'s wrappers, porcini's in-process or subprocess one, which can rebuild episodes.
 
     Raises:
@@ -115,7 +118,7 @@ def resumable_base(env: Any) -> SerialVectorEnv | AsyncVectorEnv:
     base = _resumable_base(env)
     if base is None:
         raise CheckpointError(
-            "rebuilding episodes on resume needs porcini's vector env; set env.vectorization: sync or async"
+            "rebuilding episodes on resume needs porcini's vector env; set env.vectorization: sync, async or ray"
         )
     return base
 
@@ -127,9 +130,11 @@ def stateful_wrappers(env: Any) -> list[Any]:
     """
     out = [w for w in _vector_wrappers(env) if callable(getattr(w, "state_dict", None))]
     base = _resumable_base(env)
-    if isinstance(base, AsyncVectorEnv):
+    if base is None:
+        return out
+    if not isinstance(base, SerialVectorEnv):  # envs in subprocesses or Ray actors: proxies
         return out + list(base.stateful_wrappers())
-    for sub in base.envs if base is not None else []:
+    for sub in base.envs:
         while isinstance(sub, gym.Wrapper):
             if callable(getattr(sub, "state_dict", None)):
                 out.append(sub)
@@ -183,7 +188,7 @@ def restore_envs(env: Any, state: dict[str, Any], seed: int) -> Any | None:
     if state["env"] is None:
         reason = "the checkpoint holds no episode log (its run's vector env, e.g. vector_entry_point, keeps none)"
     elif base is None:
-        reason = "this run's vector env cannot replay episodes (env.vectorization: sync and async can)"
+        reason = "this run's vector env cannot replay episodes (env.vectorization: sync, async and ray can)"
     else:
         try:
             base.load_resume_state(state["env"])

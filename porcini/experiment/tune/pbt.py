@@ -254,7 +254,8 @@ def _close_record(tune_dir: Path, record: TrialRecord, last_round: int) -> None:
 
 def lineage_rows(records: list[TrialRecord], interval: int, steps: int, tune_dir: Path) -> list[dict[str, Any]]:
     """One row per member and round: env steps at the round's end, score, params, the donor it copied, run dir."""
-    return [{"member": r.number, "round": s["round"], "env_steps": min((s["round"] + 1) * interval, steps),
+    return [{"member": r.number, "round": s["round"],
+             "env_steps": s.get("env_steps", min((s["round"] + 1) * interval, steps)),
              "score": s.get("score"), "parent": s.get("parent"), "params": s["params"],
              "run_dir": relative(s["run_dir"], tune_dir) if s.get("run_dir") else None}
             for r in records for s in r.segments]

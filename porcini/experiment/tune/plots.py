@@ -74,7 +74,10 @@ def param_importances(records: Sequence[TrialRecord], space: SearchSpace) -> dic
     for r in complete:
         params = {k: json.dumps(v) if isinstance(distributions[k], optuna.distributions.CategoricalDistribution)
                   else v for k, v in r.params.items() if k in distributions}
-        study.add_trial(optuna.trial.create_trial(params=params, distributions=distributions, value=r.objective))
+        try:
+            study.add_trial(optuna.trial.create_trial(params=params, distributions=distributions, value=r.objective))
+        except ValueError:  # a value outside the space (a space edited since): left out
+            continue
     try:
         return {k: float(v) for k, v in optuna.importance.get_param_importances(study, normalize=True).items()}
     except (ValueError, RuntimeError, ZeroDivisionError):

@@ -103,7 +103,7 @@ class TuneResult:
 
 
 def tune(algo: str, env_id: str, space: str | Path | Mapping[str, Any] | SearchSpace, *, method: str = "random",
-         trials: int | None = None, seeds: int = 1, steps: int | None = None, jobs: int = 1,
+         trials: int | None = None, seeds: int = 1, steps: int | None = None, jobs: int | None = None,
          out: str | Path | None = None, overrides: Sequence[str] = (), seed: int = 0, pruner: Any = "median",
          top_k: int = 1, report_seeds: int = 3, pbt_interval: int | None = None, pbt_quantile: float = 0.25,
          pbt_resample: float = 0.25, backend: str = "local", ray_address: str | None = None) -> TuneResult:
@@ -120,7 +120,8 @@ def tune(algo: str, env_id: str, space: str | Path | Mapping[str, Any] | SearchS
         seeds: selection seeds per trial, 0 .. seeds - 1; the objective is the mean of their final evaluations
             (pbt: 1, member ``n`` has seed ``n``).
         steps: env steps of every run (default: the config's).
-        jobs: runs at once, one process each (the seeds of a trial, the report's seeds); trials run in turn.
+        jobs: local: runs at once, one process each (the seeds of a trial, the report's seeds; default 1), trials
+            run in turn; ray: trials at once (default: as many as the cluster has CPUs, one each).
         out: the tune directory (default ``tunes/<algo>-<env>-<stamp>``); an existing one is resumed.
         overrides: ``key=value`` settings of every trial, as ``porcini train --set``.
         seed: seed of the random search and of Optuna's sampler.
@@ -131,6 +132,9 @@ def tune(algo: str, env_id: str, space: str | Path | Mapping[str, Any] | SearchS
         pbt_interval: pbt only: env steps per round (default a tenth of ``steps``).
         pbt_quantile: pbt only: the fraction of the population replaced after each round.
         pbt_resample: pbt only: probability that explore redraws a hyperparameter instead of perturbing it.
+        backend: ``local`` (this machine's processes) or ``ray`` (Ray Tune: ``OptunaSearch``, its
+            ``PopulationBasedTraining``; :mod:`porcini.experiment.tune.ray_backend`; extra ``porcini[ray]``).
+        ray_address: with ``backend="ray"``: the cluster to join (default ``RAY_ADDRESS``, else a local Ray).
 
     Raises:
         ConfigError: a bad space, method, setting or override (the message names the key), or a tune directory
@@ -162,16 +166,30 @@ def tune(algo: str, env_id: str, space: str | Path | Mapping[str, Any] | SearchS
 
         import_optuna()
         make_pruner(pruner)  # an unknown pruner name fails before the tune directory is made
+    if backend == "ray":
+        from porcini.ray_runtime import import_ray
+
+        import_ray("porcini tune --backend ray")
+        if not isinstance(pruner, str):
+            raise ConfigError("--backend ray takes a pruner name (median, hyperband, none), not an Optuna pruner")
+    elif backend != "local":
+        raise ConfigError(f"--backend {backend!r} is unknown; choose local or ray")
     tune_dir = _open_tune_dir(out, settings, parsed)
     lock = RunLock.acquire(tune_dir)
     try:
-        if settings.pbt is not None:
+        if backend == "ray":
+            from porcini.experiment.tune.ray_backend import run_on_ray
+
+            records = run_on_ray(tune_dir, settings, parsed, lambda p: resolve({**base, **p}), jobs, ray_address,
+                                 _say)
+            jobs = jobs or 1  # the re-evaluation runs locally
+        elif settings.pbt is not None:
             assert settings.trials is not None
             records = run_pbt(tune_dir, settings.trials, total, settings.pbt, parsed, settings.seed,
-                              lambda p: resolve({**base, **p}), jobs, _say)
+                              lambda p: resolve({**base, **p}), jobs or 1, _say)
         else:
-            records = _run_trials(tune_dir, settings, parsed, lambda p: resolve({**base, **p}), jobs, pruner)
-        return _finish(tune_dir, settings, parsed, records, lambda r: resolve({**base, **r.params}), jobs)
+            records = _run_trials(tune_dir, settings, parsed, lambda p: resolve({**base, **p}), jobs or 1, pruner)
+        return _finish(tune_dir, settings, parsed, records, lambda r: resolve({**base, **r.params}), jobs or 1)
     except TrainingInterrupted as stop:
         raise TuneInterrupted(stop.signum, tune_dir, aborted=stop.aborted) from stop
     finally:
