@@ -28,7 +28,8 @@ Commands keep their real budgets and are cut here, so every ``porcini`` line run
   seconds of imports); ``resume``: ``--steps N`` becomes ``min(N, S + 200)``, ``S`` the ``steps`` in the run's
   ``config.yaml`` (so a resume still extends the cut run, and one to fewer steps than it has still fails);
   ``eval``: ``--episodes`` at most 2; ``tune``: ``--steps``, ``steps_per_epoch`` and ``eval_episodes`` as
-  ``train``, ``--trials`` at most 2, ``--seeds``, ``--report-seeds`` (added when absent) and ``--jobs`` at most 1.
+  ``train``, ``--trials`` at most 2, ``--seeds``, ``--report-seeds`` (added when absent) and ``--jobs`` at most 1,
+  ``--pbt-interval`` at most 200 (two rounds of the cut steps).
 * ``python examples/X.py`` gets ``--smoke`` (every example takes it: a few hundred steps, learning nothing).
 """
 
@@ -165,6 +166,7 @@ def small_budget(args: list[str]) -> list[list[str]]:
         args = set_value(set_value(args, "steps_per_epoch", STEPS_PER_EPOCH), "eval_episodes", EVAL_EPISODES)
         args = option_value(option_value(args, "--trials", TUNE_TRIALS, add=True), "--seeds", 1, add=False)
         args = option_value(option_value(args, "--report-seeds", 1, add=True), "--jobs", 1, add=False)
+        args = option_value(args, "--pbt-interval", TRAIN_STEPS // 2, add=False)
     return [args]
 
 

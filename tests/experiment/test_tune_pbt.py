@@ -137,3 +137,19 @@ def test_a_failed_member_is_replaced_by_a_copy_of_a_better_one(tmp_path, monkeyp
     member = result.records[2]
     assert member.segments[0]["error"] == "FloatingPointError: NaN loss" and member.segments[1]["parent"] is not None
     assert member.status == "complete"  # it lived on as a copy
+
+
+def test_start_sets_the_population_and_members_train_with_seed_plus_number(tmp_path):
+    start = [{"learning_rate": 0.02, "algo.epsilon": 0.0}, {"learning_rate": 0.5, "algo.epsilon": 0.3}]
+    result = tune(ALGO, ENV, SPACE, method="pbt", trials=2, steps=400, pbt_interval=200, out=tmp_path / "t",
+                  overrides=FAST, report_seeds=0, start=start, seed=5)
+    assert [r.segments[0]["params"] for r in result.records] == start
+    seeds = [json.loads((tmp_path / "t" / r.run_dirs[0] / "summary.json").read_text())["seed"]
+             for r in result.records]
+    assert seeds == [5, 6]
+    with pytest.raises(ConfigError, match="population of 2"):
+        tune(ALGO, ENV, SPACE, method="pbt", trials=2, steps=400, out=tmp_path / "a", overrides=FAST,
+             start=start[:1])
+    with pytest.raises(ConfigError, match="pbt"):
+        tune(ALGO, ENV, SPACE, method="random", trials=2, steps=400, out=tmp_path / "b", overrides=FAST,
+             start=start)

@@ -112,18 +112,21 @@ def exploit_pairs(scores: list[float | None], quantile: float, rng: np.random.Ge
 
 def run_pbt(tune_dir: Path, population: int, steps: int, settings: PBTSettings, space: SearchSpace, seed: int,
             resolve: Callable[[dict[str, Any]], RunConfig], jobs: int,
-            say: Callable[[str], None]) -> list[TrialRecord]:
+            say: Callable[[str], None], start: list[dict[str, Any]] | None = None) -> list[TrialRecord]:
     """Train the population round by round (see the module docstring); return each member's record.
+
+    Member ``n`` trains with run seed ``seed + n``, from hyperparameters ``start[n]`` (default: drawn from the
+    space with ``seed``).
 
     Raises:
         TrainingInterrupted: SIGINT/SIGTERM; the runs checkpointed, and the tune continues where it stopped.
     """
     rounds = math.ceil(steps / settings.interval)
-    records = [_member(tune_dir, number, params) for number, params in
-               enumerate(random_points(space, population, seed))]
+    points = start if start is not None else random_points(space, population, seed)
+    records = [_member(tune_dir, number, params) for number, params in enumerate(points)]
     for round_index in range(rounds):
         end = min((round_index + 1) * settings.interval, steps)
-        _train_round(tune_dir, records, round_index, end, resolve, jobs)
+        _train_round(tune_dir, records, round_index, end, resolve, jobs, seed)
         scores = [_score(r, round_index) for r in records]
         say(f"round {round_index} (to {end} env steps): " + ", ".join(
             f"member {r.number} {'failed' if s is None else f'{s:.4g}'}" for r, s in zip(records, scores)))
@@ -145,7 +148,7 @@ def _member(tune_dir: Path, number: int, params: dict[str, Any]) -> TrialRecord:
 
 
 def _train_round(tune_dir: Path, records: list[TrialRecord], round_index: int, end: int,
-                 resolve: Callable[[dict[str, Any]], RunConfig], jobs: int) -> None:
+                 resolve: Callable[[dict[str, Any]], RunConfig], jobs: int, seed: int) -> None:
     """Train every member's segment of this round that has not ended, ``jobs`` at once; record the outcomes."""
     from porcini.experiment.launch import ResumeRun, StartRun
     from porcini.experiment.tune.trials import train_many
@@ -160,12 +163,12 @@ def _train_round(tune_dir: Path, records: list[TrialRecord], round_index: int, e
             for child in folder.iterdir():
                 if child.is_dir():
                     shutil.rmtree(child, ignore_errors=True)
-            config = dataclasses.replace(resolve(segment["params"]), out=str(folder), seed=record.number)
+            config = dataclasses.replace(resolve(segment["params"]), out=str(folder), seed=seed + record.number)
             todo.append((record, StartRun(config, end)))
         elif (summary := _summary_at(Path(segment["run_dir"]), end)) is not None:
             _end_segment(tune_dir, record, segment, summary)  # its round ended before the record was written
         else:
-            todo.append((record, ResumeRun(segment["run_dir"], end, seed=record.number)))
+            todo.append((record, ResumeRun(segment["run_dir"], end, seed=seed + record.number)))
     labels = [f"[member {r.number} round {round_index}] " for r, _ in todo]
     results = train_many([job for _, job in todo], jobs, labels)
     for (record, _), result in zip(todo, results):
@@ -230,7 +233,7 @@ def _exploit_and_explore(tune_dir: Path, records: list[TrialRecord], round_index
         else:
             params = explored[record.number]
             config = dataclasses.replace(resolve(params), out=str(trial_dir(tune_dir, record.number)),
-                                         seed=record.number, steps=steps)
+                                         seed=seed + record.number, steps=steps)
             source = _segment(records[donor], round_index)
             assert source is not None
             nxt = {"params": params, "run_dir": str(branch_run(source["run_dir"], config)), "parent": donor}

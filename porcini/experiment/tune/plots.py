@@ -122,18 +122,30 @@ def plot_lineage(tune_dir: Path, rows: Sequence[dict[str, Any]], key: str) -> Pa
         by_member.setdefault(row["member"], []).append(row)
     at = {(r["member"], r["round"]): r for r in rows}
     for member, chain in sorted(by_member.items()):
-        line = top.plot([r["env_steps"] for r in chain], [r["score"] for r in chain], marker="o",
-                        label=f"member {member}")[0]
-        bottom.plot([r["env_steps"] for r in chain], [r["params"].get(key) for r in chain], marker="o",
-                    color=line.get_color())
-        for r in chain:
-            donor = at.get((r["parent"], r["round"] - 1)) if r["parent"] is not None else None
-            if donor is not None and donor["score"] is not None and r["score"] is not None:
-                top.plot([donor["env_steps"], r["env_steps"]], [donor["score"], r["score"]], ":",
-                         color=line.get_color())
+        pieces: list[list[dict[str, Any]]] = [[]]
+        for r in chain:  # a member that copied another starts a new piece, joined to the donor's point
+            if r["parent"] is not None and pieces[-1]:
+                pieces.append([])
+            pieces[-1].append(r)
+        color = None
+        for piece in pieces:
+            line = top.plot([r["env_steps"] for r in piece], [r["score"] for r in piece], marker="o", color=color,
+                            label=None if color else f"member {member}")[0]
+            color = line.get_color()
+            bottom.plot([r["env_steps"] for r in piece], [r["params"].get(key) for r in piece], marker="o",
+                        color=color)
+            donor = at.get((piece[0]["parent"], piece[0]["round"] - 1))
+            if donor is not None and donor["score"] is not None and piece[0]["score"] is not None:
+                top.plot([donor["env_steps"], piece[0]["env_steps"]], [donor["score"], piece[0]["score"]], ":",
+                         color=color)
+                bottom.plot([donor["env_steps"], piece[0]["env_steps"]],
+                            [donor["params"].get(key), piece[0]["params"].get(key)], ":", color=color)
     top.set_ylabel("evaluation return")
     top.legend(loc="best", fontsize="small")
     bottom.set_ylabel(key)
+    values = [r["params"].get(key) for r in rows]
+    if all(isinstance(v, (int, float)) and v > 0 for v in values) and max(values) > 10 * min(values):
+        bottom.set_yscale("log")
     bottom.set_xlabel("env steps")
     fig.tight_layout()
     path = tune_dir / "lineage.png"

@@ -165,7 +165,7 @@ def _trainable(tune_dir: Path, settings: Any, points: list[dict[str, Any]] | Non
             shutil.rmtree(trial_dir(tune_dir, number), ignore_errors=True)
         scores, run_dirs = [], []
         for seed in range(settings.seeds):
-            seeded = dataclasses.replace(config, seed=number if pbt else seed)
+            seeded = dataclasses.replace(config, seed=settings.seed + number if pbt else seed)
             experiment = None if restored is None else _restore(restored, seeded)
             if restored is not None and experiment is None:  # PBT restored a member that had finished
                 with restored.as_directory() as folder:

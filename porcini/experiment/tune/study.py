@@ -106,7 +106,8 @@ def tune(algo: str, env_id: str, space: str | Path | Mapping[str, Any] | SearchS
          trials: int | None = None, seeds: int = 1, steps: int | None = None, jobs: int | None = None,
          out: str | Path | None = None, overrides: Sequence[str] = (), seed: int = 0, pruner: Any = "median",
          top_k: int = 1, report_seeds: int = 3, pbt_interval: int | None = None, pbt_quantile: float = 0.25,
-         pbt_resample: float = 0.25, backend: str = "local", ray_address: str | None = None) -> TuneResult:
+         pbt_resample: float = 0.25, backend: str = "local", ray_address: str | None = None,
+         start: Sequence[Mapping[str, Any]] | None = None) -> TuneResult:
     """Search hyperparameters of ``algo`` on ``env_id`` with local runs; ``porcini tune`` calls this.
 
     Args:
@@ -118,13 +119,13 @@ def tune(algo: str, env_id: str, space: str | Path | Mapping[str, Any] | SearchS
         trials: number of trials (random, optuna: default 10; pbt: the population, default 4); for grid, the
             first ``trials`` combinations (default: all of them).
         seeds: selection seeds per trial, 0 .. seeds - 1; the objective is the mean of their final evaluations
-            (pbt: 1, member ``n`` has seed ``n``).
+            (pbt: 1, member ``n`` has run seed ``seed + n``).
         steps: env steps of every run (default: the config's).
         jobs: local: runs at once, one process each (the seeds of a trial, the report's seeds; default 1), trials
             run in turn; ray: trials at once (default: as many as the cluster has CPUs, one each).
         out: the tune directory (default ``tunes/<algo>-<env>-<stamp>``); an existing one is resumed.
         overrides: ``key=value`` settings of every trial, as ``porcini train --set``.
-        seed: seed of the random search and of Optuna's sampler.
+        seed: seed of the random search, of Optuna's sampler and of PBT's draws (and its members' first run seed).
         pruner: optuna only: ``median``, ``hyperband``, ``none``, or an Optuna pruner object.
         top_k: how many of the best trials are re-evaluated on fresh seeds.
         report_seeds: fresh seeds per re-evaluated trial, from 1000 (0: no re-evaluation). For pbt the top
@@ -135,6 +136,8 @@ def tune(algo: str, env_id: str, space: str | Path | Mapping[str, Any] | SearchS
         backend: ``local`` (this machine's processes) or ``ray`` (Ray Tune: ``OptunaSearch``, its
             ``PopulationBasedTraining``; :mod:`porcini.experiment.tune.ray_backend`; extra ``porcini[ray]``).
         ray_address: with ``backend="ray"``: the cluster to join (default ``RAY_ADDRESS``, else a local Ray).
+        start: pbt only, local backend: the population's first hyperparameters, one mapping per member (each
+            key of the space); default: drawn from the space. Explore still draws from the space.
 
     Raises:
         ConfigError: a bad space, method, setting or override (the message names the key), or a tune directory
@@ -159,6 +162,11 @@ def tune(algo: str, env_id: str, space: str | Path | Mapping[str, Any] | SearchS
     validate_space(parsed, resolve, base)
     if method == "pbt":
         settings = _pbt_settings(settings, parsed, total, pbt_interval, pbt_quantile, pbt_resample)
+    if start is not None:
+        if method != "pbt" or backend != "local":
+            raise ConfigError("start (the population's first hyperparameters) is for --method pbt, local backend")
+        for point in _start_points(start, settings, parsed) or []:
+            resolve({**base, **point})  # a value the config refuses fails before anything runs
     if method == "grid":
         grid_points(parsed)  # a continuous key fails here, before the tune directory is made
     if method == "optuna":
@@ -186,7 +194,7 @@ def tune(algo: str, env_id: str, space: str | Path | Mapping[str, Any] | SearchS
         elif settings.pbt is not None:
             assert settings.trials is not None
             records = run_pbt(tune_dir, settings.trials, total, settings.pbt, parsed, settings.seed,
-                              lambda p: resolve({**base, **p}), jobs or 1, _say)
+                              lambda p: resolve({**base, **p}), jobs or 1, _say, _start_points(start, settings, parsed))
         else:
             records = _run_trials(tune_dir, settings, parsed, lambda p: resolve({**base, **p}), jobs or 1, pruner)
         return _finish(tune_dir, settings, parsed, records, lambda r: resolve({**base, **r.params}), jobs or 1)
@@ -233,6 +241,20 @@ def _pbt_settings(settings: TuneSettings, space: SearchSpace, steps: int, interv
     pbt = PBTSettings(interval if interval is not None else max(steps // 10, 1), quantile, resample)
     pbt.check(steps, settings.trials or DEFAULT_POPULATION)
     return dataclasses.replace(settings, pbt=pbt)
+
+
+def _start_points(start: Sequence[Mapping[str, Any]] | None, settings: TuneSettings,
+                  space: SearchSpace) -> list[dict[str, Any]] | None:
+    """``start`` checked: one mapping per member, each with exactly the space's keys."""
+    if start is None:
+        return None
+    points = [dict(p) for p in start]
+    if len(points) != settings.trials:
+        raise ConfigError(f"start gives {len(points)} members' hyperparameters for a population of {settings.trials}")
+    for point in points:
+        if set(point) != set(space.keys):
+            raise ConfigError(f"start point {point} must give exactly the space's keys: {', '.join(space.keys)}")
+    return points
 
 
 def _open_tune_dir(out: str | Path | None, settings: TuneSettings, space: SearchSpace) -> Path:
