@@ -22,7 +22,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import concatenate, create_empty_array
 
-from porcini.envs.episode_log import EpisodeLog, ReplayError, observations_equal
+from porcini.envs.episode_log import EpisodeLog, ReplayError, check_replayed
 from porcini.errors import CheckpointError
 
 
@@ -202,12 +202,7 @@ class AsyncVectorEnv(gym.vector.AsyncVectorEnv):
         empty = create_empty_array(self.single_observation_space, self.num_envs)
         batch = concatenate(self.single_observation_space, [answer["obs"] for answer in answers],
                             cast("tuple[Any, ...] | dict[str, Any] | np.ndarray", empty))
-        recorded = state.get("last_obs")
-        if recorded is not None and not observations_equal(recorded, batch):
-            raise ReplayError(
-                f"replaying the checkpoint of {self.env_id} gave other observations than were recorded; the env "
-                "draws randomness outside env.np_random, so this run cannot resume exactly"
-            )
+        check_replayed(self.env_id, state.get("last_obs"), batch)
         self._recording = True
         self._last_obs = batch
         return batch

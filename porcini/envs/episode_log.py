@@ -34,6 +34,15 @@ def observations_equal(a: Any, b: Any) -> bool:
     return bool(np.array_equal(np.asarray(a), np.asarray(b)))
 
 
+def check_replayed(env_id: str, recorded: Any, replayed: Any) -> None:
+    """Raise ReplayError when a replay's observations differ from those a checkpoint recorded (None: unchecked)."""
+    if recorded is not None and not observations_equal(recorded, replayed):
+        raise ReplayError(
+            f"replaying the checkpoint of {env_id} gave other observations than were recorded; the env draws "
+            "randomness outside env.np_random, so this run cannot resume exactly"
+        )
+
+
 def _bit_generator(env: gym.Env) -> np.random.BitGenerator:
     rng = env.unwrapped.np_random
     # shimmy's dm_control envs keep a legacy RandomState, which has no public bit_generator

@@ -25,7 +25,7 @@ import numpy as np
 from gymnasium.vector import VectorEnv
 from gymnasium.vector.utils import batch_space, concatenate, create_empty_array
 
-from porcini.envs.episode_log import ReplayError, observations_equal
+from porcini.envs.episode_log import ReplayError, check_replayed
 from porcini.envs.validation import StepValidator
 from porcini.envs.vector import EnvFactory, SerialVectorEnv, reset_seeds
 from porcini.errors import CheckpointError, EnvCheckError, PorciniError
@@ -383,12 +383,7 @@ class RayVectorEnv(VectorEnv):
                 # the actor numbers its envs from 0; the message names the index in this vector env
                 raise error(re.sub(r"env index (\d+)", functools.partial(_shift_index, lo), answer["error"]))
         batch = self._concat([answer["obs"] for answer in answers])
-        recorded = state.get("last_obs")
-        if recorded is not None and not observations_equal(recorded, batch):
-            raise ReplayError(
-                f"replaying the checkpoint of {self.env_id} gave other observations than were recorded; the env "
-                "draws randomness outside env.np_random, so this run cannot resume exactly"
-            )
+        check_replayed(self.env_id, state.get("last_obs"), batch)
         self._recording = True
         self._last_obs = batch
         return batch

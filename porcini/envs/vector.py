@@ -17,7 +17,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space, concatenate, create_empty_array
 
-from porcini.envs.episode_log import EpisodeLog, ReplayError, observations_equal
+from porcini.envs.episode_log import EpisodeLog, check_replayed
 from porcini.envs.validation import StepValidator
 from porcini.errors import CheckpointError, EnvCheckError
 from porcini.seeding import env_reset_seeds
@@ -124,12 +124,7 @@ class SerialVectorEnv(VectorEnv):
             CheckpointError: the state does not fit this env.
         """
         batch = self._stack(EpisodeLog.replay(self.envs, state))
-        recorded = state.get("last_obs")
-        if recorded is not None and not observations_equal(recorded, batch):
-            raise ReplayError(
-                f"replaying the checkpoint of {self.env_id} gave other observations than were recorded; the env "
-                "draws randomness outside env.np_random, so this run cannot resume exactly"
-            )
+        check_replayed(self.env_id, state.get("last_obs"), batch)
         self._episode_log = EpisodeLog(self.num_envs)
         self._episode_log.starts = [dict(s) for s in state["starts"]]
         self._episode_log.actions = [list(a) for a in state["actions"]]

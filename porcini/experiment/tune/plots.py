@@ -26,6 +26,13 @@ def _pyplot() -> Any:
     return plt
 
 
+def _save(plt: Any, fig: Any, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
 def plot_objective(tune_dir: Path, records: Sequence[TrialRecord]) -> Path | None:
     """``objective.png``: each trial's objective (pruned ones at their last value) and the best so far.
 
@@ -48,11 +55,7 @@ def plot_objective(tune_dir: Path, records: Sequence[TrialRecord]) -> Path | Non
     ax.set_xlabel("trial")
     ax.set_ylabel("objective (mean final eval return)")
     ax.legend(loc="best")
-    fig.tight_layout()
-    path = tune_dir / "objective.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, tune_dir / "objective.png")
 
 
 def param_importances(records: Sequence[TrialRecord], space: SearchSpace) -> dict[str, float] | None:
@@ -101,11 +104,7 @@ def plot_importance(tune_dir: Path, importances: dict[str, float] | None) -> Pat
     fig, ax = plt.subplots(figsize=(6, 0.5 + 0.45 * len(keys)))
     ax.barh(keys, [importances[k] for k in keys])
     ax.set_xlabel("importance (share of the objective's variance, fANOVA)")
-    fig.tight_layout()
-    path = tune_dir / "importance.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, tune_dir / "importance.png")
 
 
 def plot_lineage(tune_dir: Path, rows: Sequence[dict[str, Any]], key: str) -> Path | None:
@@ -147,8 +146,4 @@ def plot_lineage(tune_dir: Path, rows: Sequence[dict[str, Any]], key: str) -> Pa
     if all(isinstance(v, (int, float)) and v > 0 for v in values) and max(values) > 10 * min(values):
         bottom.set_yscale("log")
     bottom.set_xlabel("env steps")
-    fig.tight_layout()
-    path = tune_dir / "lineage.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, tune_dir / "lineage.png")
