@@ -53,7 +53,7 @@ def run_on_ray(tune_dir: Path, settings: Any, space: SearchSpace, resolve: Calla
         search_alg, scheduler, param_space, samples = _search(settings, space, points, resolve({}).steps)
         tuner = tune.Tuner(trainable, param_space=param_space, tune_config=tune.TuneConfig(
             num_samples=samples, search_alg=search_alg, scheduler=scheduler, max_concurrent_trials=jobs,
-            reuse_actors=False, trial_dirname_creator=lambda trial: str(trial.trial_id)),
+            reuse_actors=True, trial_dirname_creator=lambda trial: str(trial.trial_id)),
             run_config=tune.RunConfig(storage_path=str(storage), name=EXPERIMENT, verbose=0))
     grid = tuner.fit()
     records = [_record(tune_dir, grid[i], points, space.keys) for i in range(len(grid))]
