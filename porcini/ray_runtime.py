@@ -4,11 +4,19 @@ Everything in porcini that runs on Ray (``porcini tune --backend ray``, ``porcin
 ``env.vectorization: ray``) calls :func:`ensure_ray` first. A Ray the caller already started is used as it is;
 otherwise porcini joins the cluster at ``address`` (or Ray's own ``RAY_ADDRESS`` variable), or starts a local Ray
 bound to 127.0.0.1 without the dashboard.
+
+``ray.init`` installs a SIGTERM handler of Ray's in this process that exits at once; porcini puts the previous
+handlers back, so a run in this process still stops on SIGTERM with a checkpoint
+(:mod:`porcini.experiment.interrupt`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import threading
+from collections.abc import Iterator
 from types import ModuleType
 
 from porcini.errors import missing_extra
@@ -42,9 +50,23 @@ def ensure_ray(address: str | None = None, what: str = "Ray") -> ModuleType:
     if ray.is_initialized():
         return ray
     address = address or os.environ.get("RAY_ADDRESS") or None
-    if address is None:
-        ray.init(include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False,
-                 configure_logging=False)
-    else:
-        ray.init(address=address, log_to_driver=False, configure_logging=False)
+    with keeping_signal_handlers():
+        if address is None:
+            ray.init(include_dashboard=False, _node_ip_address="127.0.0.1", configure_logging=False)
+        else:
+            ray.init(address=address, configure_logging=False)
     return ray
+
+
+@contextlib.contextmanager
+def keeping_signal_handlers() -> Iterator[None]:
+    """Put this process's SIGINT and SIGTERM handlers back as they were after the block (around ``ray.init``)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread sets handlers, and Ray's init does not set them from another one
+        return
+    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)

@@ -31,6 +31,10 @@ class Agent(Protocol):
     inspector (``porcini inspect``) and for debugging.
     Agents that learn from a dataset also define ``add_dataset(dataset, dataset_ratio)`` and ``update(n)`` (``n``
     gradient steps without env steps), which ``Core.learn_offline`` calls.
+    Agents that learn from numeric ``info`` values (a safe-RL agent's per-step cost) may name them in an
+    ``info_keys`` attribute and the cost among them in ``cost_key``: the experiment runner passes ``info_keys`` to
+    :class:`~porcini.core.Core` (they reach ``fit`` in ``batch.extras``) and logs the mean evaluation episode's
+    sum of ``info[cost_key]`` as ``eval_cost_mean``.
     Agents whose schedules span the run (a learning rate decayed to 0 at its end, an ε decayed over a fraction of
     it) may also define ``set_horizon(total_env_steps)`` (see :class:`BaseAgent`): ``Core.learn`` calls it at its
     start with the env steps the run will have done at its end.

@@ -6,14 +6,16 @@ vector env with same-step autoreset.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from porcini.core.agent import Agent
 from porcini.core.records import EpisodeRecord
+from porcini.core.rollout import info_value
 from porcini.core.state import LoopState
-from porcini.core.stepper import env_reset, env_step
+from porcini.core.stepper import env_id_of, env_reset, env_step
 
 
 def episode_quotas(n_episodes: int, n_envs: int) -> np.ndarray:
@@ -33,7 +35,7 @@ def episode_quotas(n_episodes: int, n_envs: int) -> np.ndarray:
 
 
 def run_episodes(agent: Agent, env: Any, episodes: int, *, explore: bool = False,
-                 seed: int | None = None) -> EpisodeRecord:
+                 seed: int | None = None, info_keys: Sequence[str] = ()) -> EpisodeRecord:
     """Run ``episodes`` complete episodes of ``agent`` in ``env`` (nothing is fitted) and return them.
 
     Args:
@@ -45,6 +47,10 @@ def run_episodes(agent: Agent, env: Any, episodes: int, *, explore: bool = False
             ``exploration_state`` (its generators, ε clock), if it has one, is put back after: evaluating does not
             change training.
         seed: reset seed, for the same start states at every evaluation; None continues the env's stream.
+        info_keys: numeric ``info`` keys summed over each episode into ``record.info_sums`` (e.g. ``"cost"``).
+
+    Raises:
+        EnvCheckError: the env reports none of a key of ``info_keys`` at a step.
 
     Example:
         >>> from porcini import make_env
@@ -61,7 +67,7 @@ def run_episodes(agent: Agent, env: Any, episodes: int, *, explore: bool = False
         agent.set_recurrent_state(None)  # type: ignore[attr-defined]
     exploration = agent.exploration_state() if explore and hasattr(agent, "exploration_state") else None
     try:
-        return _episodes(agent, env, quota, explore, seed, recurrent)
+        return _episodes(agent, env, quota, explore, seed, recurrent, tuple(info_keys))
     finally:
         if recurrent:
             agent.set_recurrent_state(training_state)  # type: ignore[attr-defined]
@@ -70,14 +76,17 @@ def run_episodes(agent: Agent, env: Any, episodes: int, *, explore: bool = False
 
 
 def _episodes(agent: Agent, env: Any, quota: np.ndarray, explore: bool, seed: int | None,
-              recurrent: bool) -> EpisodeRecord:
+              recurrent: bool, info_keys: tuple[str, ...]) -> EpisodeRecord:
     done_count = np.zeros(len(quota), dtype=np.int64)
-    record = EpisodeRecord()
-    state = LoopState(len(quota))
+    record = EpisodeRecord(info_sums={key: [] for key in info_keys})
+    state = LoopState(len(quota), info_keys, env_id_of(env))
+    sums = {key: np.zeros(len(quota)) for key in info_keys}  # the episodes in progress
     env_reset(env, state, seed)
     while (done_count < quota).any():
         action = agent.act(state.obs, explore=explore)
-        ended = env_step(env, state, action)[-1]
+        info, ended = env_step(env, state, action)[-2:]
+        for key, total in sums.items():
+            total += info_value(info, key, state.n_envs, state.env_name)
         if ended is None:
             continue
         returns, lengths = state.end_episodes(ended)
@@ -87,5 +96,9 @@ def _episodes(agent: Agent, env: Any, quota: np.ndarray, explore: bool, seed: in
             if done_count[i] < quota[i]:
                 record.returns.append(ret)
                 record.lengths.append(length)
+                for key, total in sums.items():
+                    record.info_sums[key].append(float(total[i]))
                 done_count[i] += 1
+        for total in sums.values():
+            total[ended] = 0.0
     return record

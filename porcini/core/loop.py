@@ -41,7 +41,9 @@ class Core:
         eval_env: a separate env for ``evaluate`` (its own seeds, frozen normalization); defaults to ``env``.
         callbacks: hooks called at step, episode, fit and epoch end.
         progress: show a progress bar: True, False, or None for "when stderr is a terminal".
-        info_keys: numeric ``info`` keys copied into ``batch.extras`` at every step (e.g. ``"cost"``).
+        info_keys: numeric ``info`` keys copied into ``batch.extras`` at every step (e.g. ``"cost"``) and summed
+            per episode by ``evaluate`` (``EpisodeRecord.info_sums``); an env that reports none of a key at a
+            step raises :class:`~porcini.errors.EnvCheckError`.
         eval_seed: reset seed of the eval env at the start of every ``evaluate`` (same start states each epoch).
 
     ``core.state`` holds every counter; ``core.stop_requested = True`` (even before ``learn``) ends it at a step.
@@ -80,7 +82,7 @@ class Core:
         self.agent, self.env, self.eval_env, self.eval_seed = agent, env, eval_env, eval_seed
         self.callbacks, self.progress, self.info_keys = list(callbacks), progress, tuple(info_keys)
         self.n_envs = int(env.num_envs)
-        self.state = LoopState(self.n_envs, self.info_keys)
+        self.state = LoopState(self.n_envs, self.info_keys, env_id_of(env))
         self.stop_requested = self._stop_answered = False  # _stop_answered: a learn already honoured the request
         self.last_metrics: dict[str, float] = {}
         self._learn_clock: tuple[float, float] | None = None
@@ -289,7 +291,8 @@ class Core:
         """Run ``episodes`` episodes without learning (:func:`~porcini.core.evaluation.run_episodes`).
 
         Uses ``env``, else the eval env, which is reset with ``eval_seed`` at the start of each call. Episodes
-        are split into per-env quotas fixed up front, so short episodes do not crowd out long ones.
+        are split into per-env quotas fixed up front, so short episodes do not crowd out long ones. The record
+        holds each episode's sum of every ``info_keys`` entry (``record.info_sums``, e.g. the episode cost).
         """
         env = env if env is not None else (self.eval_env if self.eval_env is not None else self.env)
         if env is self.env:
@@ -297,7 +300,8 @@ class Core:
                              "the training env would cut its episodes in progress")
         start = time.perf_counter()
         try:
-            return run_episodes(self.agent, env, episodes, explore=explore, seed=self.eval_seed)
+            return run_episodes(self.agent, env, episodes, explore=explore, seed=self.eval_seed,
+                                info_keys=self.info_keys)
         finally:
             self.eval_time_s += time.perf_counter() - start
 

@@ -9,10 +9,18 @@ import numpy as np
 
 @dataclass
 class EpisodeRecord:
-    """Returns and lengths of finished episodes, in the order they ended."""
+    """Returns and lengths of finished episodes, in the order they ended.
+
+    Attributes:
+        returns: each episode's return.
+        lengths: each episode's length in steps.
+        info_sums: per ``info`` key the evaluation was asked to sum (e.g. ``"cost"``), each episode's sum of it
+            over its steps, in the same order as ``returns``; empty unless asked.
+    """
 
     returns: list[float] = field(default_factory=list)
     lengths: list[int] = field(default_factory=list)
+    info_sums: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def n_episodes(self) -> int:
@@ -22,6 +30,11 @@ class EpisodeRecord:
     def mean_return(self) -> float:
         """Mean return, NaN when no episode ended."""
         return float(np.mean(self.returns)) if self.returns else float("nan")
+
+    def mean_info_sum(self, key: str) -> float:
+        """Mean over the episodes of their sum of ``info[key]`` (e.g. the mean episode cost); NaN if none."""
+        sums = self.info_sums.get(key, [])
+        return float(np.mean(sums)) if sums else float("nan")
 
 
 @dataclass

@@ -9,6 +9,7 @@ import numpy as np
 
 from porcini.core.batch import TransitionBatch
 from porcini.core.obs_tree import is_obs_tree, map_obs
+from porcini.errors import EnvCheckError
 
 
 class RolloutStorage:
@@ -22,11 +23,13 @@ class RolloutStorage:
     Args:
         rows: number of time rows per batch, or None when unknown.
         info_keys: numeric ``info`` keys copied into ``extras`` at every step.
+        env_name: the env's name, for the error when it does not report one of ``info_keys``.
     """
 
-    def __init__(self, rows: int | None, info_keys: Sequence[str] = ()) -> None:
+    def __init__(self, rows: int | None, info_keys: Sequence[str] = (), env_name: str = "the env") -> None:
         self.rows = rows
         self.info_keys = tuple(info_keys)
+        self.env_name = env_name
         self._t = 0
         self._arrays: list[np.ndarray] | None = None
         self._lists: list[list[Any]] = [[] for _ in range(6 + len(self.info_keys))]
@@ -39,7 +42,7 @@ class RolloutStorage:
         """Add one time slice (all fields batched over envs)."""
         row = [obs, action, reward, next_obs, terminated, truncated]
         for key in self.info_keys:
-            row.append(_info_value(info, key, len(reward)))
+            row.append(info_value(info, key, len(reward), self.env_name))
         if self.rows is None:
             for store, value in zip(self._lists, row):
                 store.append(value)
@@ -104,13 +107,23 @@ def _stack(values: list[Any]) -> Any:
     return np.stack(values)
 
 
-def _info_value(info: dict[str, Any], key: str, n_envs: int) -> np.ndarray:
-    """The value of ``info[key]`` per env; for envs whose episode ended, the value of the ended step."""
+def info_value(info: dict[str, Any], key: str, n_envs: int, env_name: str = "the env") -> np.ndarray:
+    """The value of ``info[key]`` per env; for envs whose episode ended, the value of the ended step.
+
+    An env that leaves the key out of its info at this step (the presence mask ``info["_" + key]`` is False)
+    gets 0.
+
+    Raises:
+        EnvCheckError: no env reported ``key`` at this step, neither in ``info`` nor in ``info["final_info"]``.
+    """
+    final = info.get("final_info")
+    if key not in info and not (isinstance(final, dict) and key in final):
+        raise EnvCheckError(f"{env_name} reported no info[{key!r}] at a step, and the agent needs it (its info_keys); "
+                            f"use an env that reports {key!r} on every step, or set the agent's cost_key")
     value = np.zeros(n_envs)
     if key in info:
         mask = info.get("_" + key, np.ones(n_envs, dtype=bool))
         value[mask] = np.asarray(info[key], dtype=np.float64)[mask]
-    final = info.get("final_info")
     if isinstance(final, dict) and key in final:
         mask = final.get("_" + key, np.zeros(n_envs, dtype=bool))
         value[mask] = np.asarray(final[key], dtype=np.float64)[mask]

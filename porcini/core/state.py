@@ -21,6 +21,7 @@ class LoopState:
     Args:
         n_envs: number of envs of the vector env.
         info_keys: numeric ``info`` keys the rollout storage copies into ``batch.extras``.
+        env_name: the env's name, for the error when it does not report one of ``info_keys``.
 
     Attributes:
         obs: the observation batch the agent acts on next (None before the first reset).
@@ -42,9 +43,10 @@ class LoopState:
 
     __slots__ = ("obs", "env_steps", "offline_steps", "vector_steps", "episodes", "fits", "epochs", "steps_since_epoch",
                  "steps_since_fit", "episodes_since_fit", "train_time_s", "eval_time_s", "recent_returns",
-                 "epoch_episodes", "ep_return", "ep_start", "storage", "storage_cadence", "info_keys", "n_envs")
+                 "epoch_episodes", "ep_return", "ep_start", "storage", "storage_cadence", "info_keys", "n_envs",
+                 "env_name")
 
-    def __init__(self, n_envs: int, info_keys: tuple[str, ...] = ()) -> None:
+    def __init__(self, n_envs: int, info_keys: tuple[str, ...] = (), env_name: str = "the env") -> None:
         self.obs: Any = None
         self.env_steps = self.vector_steps = self.episodes = self.fits = self.epochs = self.offline_steps = 0
         self.steps_since_epoch = self.steps_since_fit = self.episodes_since_fit = 0
@@ -57,6 +59,7 @@ class LoopState:
         self.storage_cadence: tuple[int | None, int | None] = (None, None)
         self.info_keys = info_keys
         self.n_envs = n_envs
+        self.env_name = env_name
 
     def storage_for(self, schedule: LoopSchedule) -> RolloutStorage | None:
         """The rollout storage for ``schedule``'s fit cadence (None when it never fits).
@@ -68,7 +71,7 @@ class LoopState:
             return None
         cadence = (schedule.fit_every_steps, schedule.fit_every_episodes)
         if self.storage is None or self.storage_cadence != cadence:
-            self.storage = RolloutStorage(schedule.rows_per_fit(self.n_envs), self.info_keys)
+            self.storage = RolloutStorage(schedule.rows_per_fit(self.n_envs), self.info_keys, self.env_name)
             self.storage_cadence = cadence
             self.steps_since_fit = self.episodes_since_fit = 0
         return self.storage
@@ -142,5 +145,5 @@ class LoopState:
         self.storage = None
         if state["storage"] is not None:
             rows = -(-every_steps // self.n_envs) if every_steps is not None else None
-            self.storage = RolloutStorage(rows, self.info_keys)
+            self.storage = RolloutStorage(rows, self.info_keys, self.env_name)
             self.storage.load_state_dict(state["storage"])

@@ -82,8 +82,11 @@ class Experiment:
             attach_expert(self.agent, config, self.env.info)
         self.data = RunData(config.data, self.agent, self.env.info) if config.data.dataset is not None else None
         self.episode_info = EpisodeInfoAggregator(self.env.num_envs)  # env/<key>/... columns
+        # an agent that learns from info values (a safe-RL agent's cost) names them; the loop puts them in its batches
+        self.cost_key: str | None = getattr(self.agent, "cost_key", None)
         self.core = Core(self.agent, self.env, eval_env=self.eval_env, callbacks=[self.episode_info, _EpochEnd(self)],
-                         progress=progress, eval_seed=eval_seed(config.seed))
+                         progress=progress, eval_seed=eval_seed(config.seed),
+                         info_keys=tuple(getattr(self.agent, "info_keys", ())))
         self.best_eval_return = -np.inf
         self.last_eval: tuple[float, float] | None = None
         self._last_record: tuple[int, EpisodeRecord] | None = None  # env steps and episodes of the last evaluation
@@ -221,6 +224,8 @@ class Experiment:
             self.last_eval = (mean, std)
             metrics.update(eval_return_mean=mean, eval_return_std=std,
                            eval_episode_length=float(np.mean(record.lengths)))
+            if self.cost_key is not None:
+                metrics["eval_cost_mean"] = record.mean_info_sum(self.cost_key)
         metrics.update(summarize("train/episode_return", core.epoch_episodes.returns))
         metrics.update(summarize("train/episode_length", core.epoch_episodes.lengths))
         core.epoch_episodes = EpisodeRecord()  # reported in this row (a last, partial epoch's too, before its save)
@@ -304,6 +309,7 @@ class Experiment:
             porcini_version=porcini.__version__,
             extra={"train_episodes": self.core.episodes, "run_dir": str(self.run_dir.path),
                    **({"offline_steps": self.core.offline_steps} if self.data is not None else {}),
+                   **({"eval_cost_mean": record.mean_info_sum(self.cost_key)} if self.cost_key is not None else {}),
                    "best_eval_return": None if np.isinf(self.best_eval_return) else self.best_eval_return},
         )
 

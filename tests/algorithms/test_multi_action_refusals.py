@@ -17,7 +17,7 @@ from porcini.experiment.cli import main
 
 OBS = gym.spaces.Box(-1.0, 1.0, (3,), np.float32)
 MULTI = [gym.spaces.MultiDiscrete([3, 3]), gym.spaces.MultiBinary(4)]
-ON_POLICY = {"ppo", "a2c", "trpo", "reinforce", "recurrent_ppo"}
+ON_POLICY = {"ppo", "a2c", "trpo", "reinforce", "recurrent_ppo", "ppo_lagrangian"}
 OTHERS = [name for name in available() if name not in ON_POLICY and name != "random"]
 
 

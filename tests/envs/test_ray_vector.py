@@ -25,7 +25,10 @@ from porcini.envs.ray_vector import RayVectorEnv, RayWorkerError, RayWorkerResta
 
 @pytest.fixture(scope="module", autouse=True)
 def ray_session():
-    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
+    from porcini.ray_runtime import keeping_signal_handlers
+
+    with keeping_signal_handlers():  # Ray's SIGTERM handler would end pytest at the first signal test
+        ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
     yield
     ray.shutdown()
 

@@ -18,7 +18,10 @@ SPACE = {"learning_rate": {"loguniform": [0.01, 0.9]}, "algo.epsilon": {"choice"
 
 @pytest.fixture(scope="module", autouse=True)
 def ray_session():
-    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
+    from porcini.ray_runtime import keeping_signal_handlers
+
+    with keeping_signal_handlers():  # Ray's SIGTERM handler would end pytest at the first signal test
+        ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
     yield
     ray.shutdown()
 
@@ -97,3 +100,14 @@ def test_a_failing_run_on_ray_raises_its_own_error(tmp_path):
     with pytest.raises(Exception, match="not_an_argument") as raised:
         train_seeds(config, [0], backend="ray")
     assert "RayTaskError" not in type(raised.value).__name__
+
+
+def test_starting_ray_keeps_this_processs_signal_handlers():
+    import signal
+
+    from porcini.ray_runtime import keeping_signal_handlers
+
+    before = signal.getsignal(signal.SIGTERM)
+    with keeping_signal_handlers():
+        signal.signal(signal.SIGTERM, lambda *_: None)  # what ray.init does to the driver
+    assert signal.getsignal(signal.SIGTERM) is before

@@ -13,7 +13,7 @@ from porcini.envs.builtin.bandits import BanditEnv, BernoulliBandit, GaussianBan
 from porcini.envs.builtin.bit_flipping import BitFlippingEnv
 from porcini.envs.builtin.cartpole_swingup import CartPoleSwingUp
 from porcini.envs.builtin.chain import Chain, RiverSwim
-from porcini.envs.builtin.constrained import PointHazardEnv
+from porcini.envs.builtin.constrained import CartPoleBand, PendulumSpeed, PointHazardEnv
 from porcini.envs.builtin.dice_game import DiceGame
 from porcini.envs.builtin.gridworld import CliffWalking, DynaMaze, GridWorld
 from porcini.envs.builtin.matching import MatchBits, MatchCues
@@ -41,6 +41,8 @@ BUILTIN_ENVS: dict[str, tuple[str, int | None]] = {
     "porcini/Trading-v0": (f"{_MODULE}.trading:TradingEnv", None),
     "porcini/Portfolio-v0": (f"{_MODULE}.trading:PortfolioEnv", None),
     "porcini/PointHazard-v0": (f"{_MODULE}.constrained:PointHazardEnv", 200),
+    "porcini/CartPoleBand-v0": (f"{_MODULE}.constrained:CartPoleBand", 500),
+    "porcini/PendulumSpeed-v0": (f"{_MODULE}.constrained:PendulumSpeed", 200),
     "porcini/CueMemory-v0": (f"{_MODULE}.memory:CueMemory", None),
     "porcini/CartPoleNoVel-v1": (f"{_MODULE}.memory:CartPoleNoVelocity", 500),
     "porcini/CartPoleSwingUp-v0": (f"{_MODULE}.cartpole_swingup:CartPoleSwingUp", 200),
@@ -72,6 +74,7 @@ __all__ = [
     "BanditEnv",
     "BernoulliBandit",
     "BitFlippingEnv",
+    "CartPoleBand",
     "CartPoleNoVelocity",
     "CartPoleSwingUp",
     "Chain",
@@ -83,6 +86,7 @@ __all__ = [
     "GridWorld",
     "MatchBits",
     "MatchCues",
+    "PendulumSpeed",
     "PixelGridWorld",
     "PointHazardEnv",
     "PortfolioEnv",

@@ -1,8 +1,12 @@
-"""A constrained task for safe RL: reach the goal, and pay a cost for every step spent in the hazard.
+"""Constrained tasks for safe RL: the reward says what to do, a separate cost what to avoid.
 
-The cost is not part of the reward: it is reported separately as ``info["cost"]`` on every step (0.0 outside
-the hazard), so constrained methods (Lagrangian PPO, CPO, ...) can budget it, in the style of Safety Gym
+The cost is not part of the reward: it is reported separately as ``info["cost"]`` on every step (0.0 when the
+step is safe), so constrained methods (Lagrangian PPO, CPO, ...) can budget it, in the style of Safety Gym
 (Ray, Achiam & Amodei, 2019).
+
+- :class:`PointHazardEnv`: reach a goal; a cost for every step spent in a hazard disc on the straight path.
+- :class:`CartPoleBand`: CartPole-v1; a cost for every step the cart ends outside a centre band.
+- :class:`PendulumSpeed`: Pendulum-v1; a cost for every step that ends with the pendulum spinning fast.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.envs.classic_control import CartPoleEnv, PendulumEnv
 from numpy.typing import NDArray
 
 _IMAGE_SIZE = 64
@@ -141,3 +146,78 @@ def _point(value: Sequence[float], name: str) -> NDArray[np.float64]:
     if point.shape != (2,) or np.any(np.abs(point) > 1.0):
         raise ValueError(f"PointHazardEnv: {name} must be a point (x, y) inside [-1, 1]^2, got {value!r}")
     return point
+
+
+class CartPoleBand(CartPoleEnv):
+    """CartPole-v1 with a cost for leaving a centre band: ``info["cost"] = 1.0`` when ``|x| > band``, else 0.0.
+
+    Dynamics, observation, reward (1 per step) and termination (``|x| > 2.4`` or the pole past 12 degrees) are
+    Gymnasium's ``CartPoleEnv``; ``x`` is the cart position after the step. The episode cost is the number of
+    steps the cart spends outside ``[-band, band]``. Register it with a time limit (``porcini/CartPoleBand-v0``
+    has 500 steps, as CartPole-v1). The velocities' bounds are float32's largest finite value instead of
+    Gymnasium 1.x's infinity (Gymnasium 0.x's CartPole bounds), which the env checker accepts.
+
+    Example:
+        >>> env = CartPoleBand(band=0.1)
+        >>> _ = env.reset(seed=0)
+        >>> obs, reward, terminated, truncated, info = env.step(1)
+        >>> info["cost"], reward
+        (0.0, 1.0)
+
+    Args:
+        band: half-width of the centre band, in CartPole's position units (the track ends at 2.4).
+        render_mode: as ``CartPoleEnv``.
+    """
+
+    def __init__(self, band: float = 0.1, render_mode: str | None = None) -> None:
+        if not 0 < band < 2.4:
+            raise ValueError(f"CartPoleBand: band must be in (0, 2.4), the track's half-length; got {band!r}")
+        super().__init__(render_mode=render_mode)
+        self.band = float(band)
+        largest = np.finfo(np.float32).max
+        high = np.array([2 * self.x_threshold, largest, 2 * self.theta_threshold_radians, largest], dtype=np.float32)
+        self.observation_space = gym.spaces.Box(-high, high, dtype=np.float32)
+
+    def step(self, action: Any) -> tuple[NDArray[np.float32], float, bool, bool, dict]:
+        """CartPole's step; ``info["cost"]`` is 1.0 when the cart ends it outside the band."""
+        obs, reward, terminated, truncated, info = super().step(action)
+        info["cost"] = 1.0 if abs(float(obs[0])) > self.band else 0.0
+        return obs, reward, terminated, truncated, info
+
+
+class PendulumSpeed(PendulumEnv):
+    """Pendulum-v1 with a cost on speed: ``info["cost"] = 1.0`` when ``|θ̇| > max_safe_speed``, else 0.0.
+
+    Dynamics, observation ``(cos θ, sin θ, θ̇)`` and reward are Gymnasium's ``PendulumEnv``; the action is
+    normalized, ``Box(-1, 1, (1,))``, and scaled to Pendulum's torque range ``[-2, 2]``. ``θ̇`` is the angular
+    velocity after the step (Pendulum clips it to ``[-8, 8]``). The episode cost is the
+    number of steps spent spinning faster than ``max_safe_speed``: a swing-up must pump energy gently. Register
+    it with a time limit (``porcini/PendulumSpeed-v0`` has 200 steps, as Pendulum-v1).
+
+    Example:
+        >>> env = PendulumSpeed(max_safe_speed=4.0)
+        >>> _ = env.reset(seed=0)
+        >>> info = env.step([0.0])[-1]
+        >>> info["cost"]
+        0.0
+
+    Args:
+        max_safe_speed: the angular velocity (rad/s) above which a step costs 1.
+        render_mode: as ``PendulumEnv``.
+        g: gravity, as ``PendulumEnv``.
+    """
+
+    def __init__(self, max_safe_speed: float = 4.0, render_mode: str | None = None, g: float = 10.0) -> None:
+        if not 0 < max_safe_speed < 8:
+            raise ValueError(f"PendulumSpeed: max_safe_speed must be in (0, 8), Pendulum's speed limit; "
+                             f"got {max_safe_speed!r}")
+        super().__init__(render_mode=render_mode, g=g)
+        self.max_safe_speed = float(max_safe_speed)
+        self.action_space = gym.spaces.Box(-1.0, 1.0, (1,), dtype=np.float32)
+
+    def step(self, action: Any) -> tuple[NDArray[np.float32], float, bool, bool, dict]:
+        """Pendulum's step at torque ``2 * clip(action, -1, 1)``; ``info["cost"]`` is 1.0 above ``max_safe_speed``."""
+        torque = self.max_torque * np.clip(np.asarray(action, dtype=np.float32), -1.0, 1.0)
+        obs, reward, terminated, truncated, info = super().step(torque)
+        info["cost"] = 1.0 if abs(float(obs[2])) > self.max_safe_speed else 0.0
+        return obs, reward, terminated, truncated, info
