@@ -10,6 +10,7 @@ import numpy as np
 
 from porcini.core.agent import BaseAgent
 from porcini.core.config import build_config, require
+from porcini.core.obs_tree import obs_batch_size
 from porcini.envs.info import EnvInfo
 from porcini.seeding import agent_rng
 
@@ -60,7 +61,7 @@ class RandomAgent(BaseAgent):
 
     def act(self, obs: np.ndarray, *, explore: bool = True) -> np.ndarray:
         """Random actions for every env, whatever ``explore`` says."""
-        n = len(obs)
+        n = obs_batch_size(obs)  # a Dict or Tuple observation's len() would count its keys
         if not self._drawn_in_chunks:
             return np.stack([self._space.sample() for _ in range(n)])
         if self._buffer is None or self._next + n > len(self._buffer):

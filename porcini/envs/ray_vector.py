@@ -26,8 +26,9 @@ from gymnasium.vector import VectorEnv
 from gymnasium.vector.utils import batch_space, concatenate, create_empty_array
 
 from porcini.envs.episode_log import ReplayError, check_replayed
+from porcini.envs.ray_worker import ChunkWorker
 from porcini.envs.validation import StepValidator
-from porcini.envs.vector import EnvFactory, SerialVectorEnv, reset_seeds
+from porcini.envs.vector import EnvFactory, reset_seeds
 from porcini.errors import CheckpointError, EnvCheckError, PorciniError
 from porcini.ray_runtime import ensure_ray
 
@@ -74,41 +75,6 @@ def _split(space: gym.Space, batch: Any) -> list[Any]:
 
 def _shift_index(offset: int, match: re.Match[str]) -> str:
     return f"env index {offset + int(match.group(1))}"
-
-
-class _ChunkWorker:
-    """The body of one Ray actor: a ``SerialVectorEnv`` of a contiguous chunk of the sub-envs."""
-
-    def __init__(self, env_fns: Sequence[EnvFactory], env_id: str) -> None:
-        self.env = SerialVectorEnv(env_fns, env_id=env_id, check=False)
-
-    def describe(self) -> tuple[gym.Space, gym.Space, dict[str, Any], Any, Any]:
-        env = self.env
-        return env.single_observation_space, env.single_action_space, env.metadata, env.render_mode, env.spec
-
-    def run(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        return getattr(self.env, method)(*args, **kwargs)
-
-    def load_resume_state(self, state: dict[str, Any]) -> dict[str, Any]:
-        # answered, not raised: Ray would wrap the error in its own traceback text
-        try:
-            return {"obs": self.env.load_resume_state(state)}
-        except CheckpointError as err:
-            return {"error": str(err), "replay": isinstance(err, ReplayError)}
-
-    def _stateful(self, index: int) -> list[Any]:
-        out, env = [], self.env.envs[index]
-        while isinstance(env, gym.Wrapper):
-            if callable(getattr(env, "state_dict", None)):
-                out.append(env)
-            env = env.env
-        return out
-
-    def stateful_wrapper_names(self) -> list[list[str]]:
-        return [[type(w).__name__ for w in self._stateful(i)] for i in range(self.env.num_envs)]
-
-    def call_wrapper(self, index: int, position: int, method: str, *args: Any) -> Any:
-        return getattr(self._stateful(index)[position], method)(*args)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -179,7 +145,7 @@ class RayVectorEnv(VectorEnv):
             raise ValueError(f"workers = {workers!r} is invalid: give 1 to n_envs = {n} actors")
         bounds = np.cumsum([0] + [n // workers + (c < n % workers) for c in range(workers)])
         self._chunks = [(int(lo), int(hi)) for lo, hi in zip(bounds[:-1], bounds[1:])]
-        self._remote = self._ray.remote(_ChunkWorker)
+        self._remote = self._ray.remote(ChunkWorker)
         self._actors: list[Any] = [None] * workers
         self.closed = False
         try:

@@ -357,19 +357,10 @@ def tune_command(algo: str, env: str, space_file: str, method: str, trials: int 
 @click.argument("what", type=click.Choice(["algorithms", "envs", "wrappers", "all"]), default="all")
 def list_command(what: str) -> None:
     """List algorithms (their action spaces and configs of record), built-in environments and wrappers."""
-    from porcini.experiment.listing import algorithm_table, wrapper_names
+    from porcini.experiment.listing import listing_lines
 
-    if what in ("algorithms", "all"):
-        click.echo(("algorithms:\n" if what == "all" else "") + algorithm_table())
-    if what in ("envs", "all"):
-        import gymnasium as gym
-
-        import porcini.envs  # noqa: F401  (registers the built-in envs)
-
-        names = sorted(k for k in gym.registry if k.startswith("porcini/"))
-        click.echo(("envs: " if what == "all" else "") + " ".join(names))
-    if what in ("wrappers", "all"):
-        click.echo(("wrappers: " if what == "all" else "") + " ".join(wrapper_names()))
+    for line in listing_lines(what):
+        click.echo(line)
 
 
 register_dataset_commands(main, _errors)  # collect, dataset info (porcini/experiment/dataset_cli.py)

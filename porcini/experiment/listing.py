@@ -61,3 +61,20 @@ def wrapper_names() -> list[str]:
         if isinstance(obj, type) and issubclass(obj, (gym.Wrapper, gym.vector.VectorWrapper)):
             names.append(name)
     return sorted(names)
+
+
+def listing_lines(what: str) -> list[str]:
+    """What ``porcini list WHAT`` prints: ``algorithms``, ``envs`` (porcini's built-in ids), ``wrappers`` or ``all``."""
+    lines = []
+    if what in ("algorithms", "all"):
+        lines.append(("algorithms:\n" if what == "all" else "") + algorithm_table())
+    if what in ("envs", "all"):
+        import gymnasium as gym
+
+        import porcini.envs  # noqa: F401  (registers the built-in envs)
+
+        names = sorted(k for k in gym.registry if k.startswith("porcini/"))
+        lines.append(("envs: " if what == "all" else "") + " ".join(names))
+    if what in ("wrappers", "all"):
+        lines.append(("wrappers: " if what == "all" else "") + " ".join(wrapper_names()))
+    return lines

@@ -23,6 +23,7 @@ from porcini.networks.heads import (
     MultiCategoricalHead,
     ValueHead,
 )
+from porcini.networks.masking import features_space, has_action_mask, split_action_mask
 
 
 def clipped_gaussian_log_prob(dist: DiagGaussian, action: torch.Tensor, low: torch.Tensor,
@@ -96,7 +97,8 @@ class ActorCritic(nn.Module):
     for ``Box`` actions, a :class:`MultiCategoricalHead` for ``MultiDiscrete`` and a :class:`BernoulliHead` for
     ``MultiBinary`` ones; the critic a trunk with a :class:`ValueHead`.
     ``ortho_init`` uses the PPO recipe: gain sqrt(2) in hidden layers, 0.01 on the policy output, 1 on the value
-    output.
+    output. A Dict observation with an ``"action_mask"`` entry for ``Discrete`` actions is encoded without the
+    mask, and the mask sets the probability of illegal actions to 0 (:mod:`porcini.networks.masking`).
 
     Args:
         observation_space: the env's observation space.
@@ -114,6 +116,9 @@ class ActorCritic(nn.Module):
         super().__init__()
         arch = parse_net_arch(net_arch)
         init = "orthogonal" if ortho_init else "default"
+        self.masked = has_action_mask(observation_space, action_space)
+        if self.masked:  # the mask is applied to the logits, not encoded as a feature
+            observation_space = features_space(observation_space, int(action_space.n))  # type: ignore[attr-defined]
         self.pi_trunk = make_trunk(observation_space, arch.pi, activation, init)
         pi_dim = int(self.pi_trunk.out_dim)
         space = action_space
@@ -131,12 +136,17 @@ class ActorCritic(nn.Module):
             self.vf_trunk = make_trunk(observation_space, arch.vf, activation, init)
             self.v_head = ValueHead(int(self.vf_trunk.out_dim), init)
 
-    def policy(self, obs: torch.Tensor) -> PolicyDistribution:
-        """The action distribution at ``obs`` ``[*batch, *obs_shape]``."""
+    def policy(self, obs: Any) -> PolicyDistribution:
+        """The action distribution at ``obs`` ``[*batch, *obs_shape]`` (illegal actions at probability 0 if masked)."""
+        if self.masked:
+            features, legal = split_action_mask(obs)
+            return self.pi_head(self.pi_trunk(features), legal)
         return self.pi_head(self.pi_trunk(obs))
 
-    def value(self, obs: torch.Tensor) -> torch.Tensor:
+    def value(self, obs: Any) -> torch.Tensor:
         """State values ``[*batch]``."""
+        if self.masked:
+            obs = split_action_mask(obs)[0]
         return self.v_head(self.vf_trunk(obs))  # type: ignore[misc]
 
     def log_prob(self, dist: PolicyDistribution, action: torch.Tensor) -> torch.Tensor:

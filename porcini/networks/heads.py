@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from porcini.networks.distributions import Bernoulli, Categorical, DiagGaussian, MultiCategorical, TanhGaussian
+from porcini.networks.masking import masked_values
 from porcini.networks.mlp import MLP, check_init, orthogonal_init_, parameter_dict
 
 ArrayOrTensor = TypeVar("ArrayOrTensor", np.ndarray, torch.Tensor)
@@ -51,9 +52,16 @@ class CategoricalHead(nn.Module):
         self.linear = _linear(in_dim, n_actions, init, gain, "CategoricalHead")
         self._p = parameter_dict(self.linear)
 
-    def forward(self, features: torch.Tensor) -> Categorical:
-        """Features ``[*batch, in_dim]`` to a distribution over actions ``[*batch]``."""
-        return Categorical(F.linear(features, self._p["weight"], self._p["bias"]))
+    def forward(self, features: torch.Tensor, legal: torch.Tensor | None = None) -> Categorical:
+        """Features ``[*batch, in_dim]`` to a distribution over actions ``[*batch]``.
+
+        Args:
+            features: the trunk's output.
+            legal: bool ``[*batch, n_actions]`` action mask (:mod:`porcini.networks.masking`), or None: the
+                logits of illegal actions are set to the dtype's most negative finite value (probability 0).
+        """
+        logits = F.linear(features, self._p["weight"], self._p["bias"])
+        return Categorical(logits if legal is None else masked_values(logits, legal))
 
 
 class MultiCategoricalHead(nn.Module):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import cast
+from typing import Any, cast
 
 import gymnasium as gym
 import torch
@@ -11,6 +11,7 @@ from torch import nn
 
 from porcini.networks.builders import make_trunk
 from porcini.networks.heads import DuelingQHead, QHead
+from porcini.networks.masking import features_space, has_action_mask, split_action_mask
 
 
 class QNetwork(nn.Module):
@@ -18,7 +19,8 @@ class QNetwork(nn.Module):
 
     The trunk is an MLP for vector observations, the Nature CNN (then the MLP) for images, an MLP over one-hot
     codes for Discrete observations and a multi-input encoder for Dict ones (:func:`make_trunk`; observations
-    converted by ``obs_to_tensor``). With ``n_quantiles`` the
+    converted by ``obs_to_tensor``); a Dict's ``"action_mask"`` entry (:mod:`porcini.networks.masking`) is left out
+    of the features, for the agent to apply to the values. With ``n_quantiles`` the
     output is ``[*batch, n_actions, n_quantiles]`` (QR-DQN) from one linear layer.
 
     Args:
@@ -34,6 +36,9 @@ class QNetwork(nn.Module):
     def __init__(self, observation_space: gym.Space, n_actions: int, net_arch: Sequence[int], activation: str,
                  features_dim: int, dueling: bool = False, n_quantiles: int | None = None) -> None:
         super().__init__()
+        self.masked = has_action_mask(observation_space)
+        if self.masked:  # the agent applies the mask to the values; it is not a feature
+            observation_space = features_space(observation_space, n_actions)
         self.trunk = make_trunk(observation_space, net_arch, activation, "default", features_dim)
         if dueling and n_quantiles is not None:
             raise ValueError("QNetwork: a dueling head has no quantile version here; use dueling=False")
@@ -41,7 +46,9 @@ class QNetwork(nn.Module):
         head = DuelingQHead if dueling else QHead
         self.head = head(cast(int, self.trunk.out_dim), n_actions * (n_quantiles or 1))
 
-    def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        """Action values ``[*batch, n_actions]`` (or quantiles ``[*batch, n_actions, n_quantiles]``)."""
+    def forward(self, obs: Any) -> torch.Tensor:
+        """Action values ``[*batch, n_actions]`` (or quantiles ``[*batch, n_actions, n_quantiles]``), unmasked."""
+        if self.masked:
+            obs = split_action_mask(obs)[0]
         out = self.head(self.trunk(obs))
         return out if self.n_quantiles is None else out.unflatten(-1, (self.n_actions, self.n_quantiles))

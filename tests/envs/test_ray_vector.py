@@ -19,18 +19,9 @@ from porcini.experiment.experiment import Experiment
 from porcini.experiment.launch import resolve
 
 ray = pytest.importorskip("ray")
+pytestmark = pytest.mark.usefixtures("local_ray")
 
 from porcini.envs.ray_vector import RayVectorEnv, RayWorkerError, RayWorkerRestartWarning  # noqa: E402
-
-
-@pytest.fixture(scope="module", autouse=True)
-def ray_session():
-    from porcini.ray_runtime import keeping_signal_handlers
-
-    with keeping_signal_handlers():  # Ray's SIGTERM handler would end pytest at the first signal test
-        ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
-    yield
-    ray.shutdown()
 
 
 def cartpole():

@@ -10,20 +10,13 @@ from porcini.experiment.launch import resolve, train_seeds
 from porcini.experiment.tune import tune
 
 ray = pytest.importorskip("ray")
+pytestmark = pytest.mark.usefixtures("local_ray")
 
 ALGO, ENV = "q_learning", "porcini/RiverSwim-v0"
 FAST = ("steps_per_epoch=100", "eval_episodes=2", "log.sinks=[csv]")
 SPACE = {"learning_rate": {"loguniform": [0.01, 0.9]}, "algo.epsilon": {"choice": [0.0, 0.05, 0.1, 0.3]}}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def ray_session():
-    from porcini.ray_runtime import keeping_signal_handlers
-
-    with keeping_signal_handlers():  # Ray's SIGTERM handler would end pytest at the first signal test
-        ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
-    yield
-    ray.shutdown()
 
 
 def rows(path):

@@ -23,10 +23,12 @@ from porcini.algorithms.kit import ReplaySample, obs_to_tensor
 from porcini.core.batch import TransitionBatch
 from porcini.core.obs_tree import map_obs
 from porcini.data import HerReplayBuffer, PrioritizedReplayBuffer, ReplayBuffer
+from porcini.networks.masking import ACTION_MASK_KEY, legal_actions, masked_values, random_legal_actions
 from porcini.networks.optim import FlatAdam
 from porcini.networks.q_network import QNetwork
 
-__all__ = ["FlatAdam", "QNetwork", "n_step_window", "obs_tensor", "one_step_sample", "replay_to_torch", "sample_replay"]
+__all__ = ["FlatAdam", "QNetwork", "apply_mask", "legal_in", "n_step_window", "obs_tensor", "one_step_sample",
+           "random_actions", "replay_to_torch", "sample_replay"]
 
 
 def obs_tensor(obs: Any, space: gym.Space, device: torch.device) -> Any:
@@ -109,3 +111,26 @@ def replay_to_torch(s: ReplaySample, lead: tuple[int, ...], space: gym.Space, de
 
     return ReplaySample(shaped(s.obs), conv(np.asarray(s.action, dtype=np.int64)), conv(s.reward),
                         conv(s.discount), conv(s.terminated), shaped(s.next_obs), conv(s.weights), s.indices)
+
+
+def legal_in(obs: Any, masked: bool) -> torch.Tensor | None:
+    """The bool action mask ``[*batch, n]`` of observations as tensors, or None when they carry no mask.
+
+    See :mod:`porcini.networks.masking`: a row without any legal action counts as all-legal.
+    """
+    return legal_actions(obs[ACTION_MASK_KEY]) if masked else None
+
+
+def apply_mask(values: torch.Tensor, legal: torch.Tensor | None) -> torch.Tensor:
+    """Q-values ``[*batch, n]`` with illegal actions at the dtype's most negative finite value (None: unchanged).
+
+    Their argmax and max then run over legal actions only: acting, and the bootstrap of a TD target.
+    """
+    return values if legal is None else masked_values(values, legal)
+
+
+def random_actions(obs: Any, n: int, n_actions: int, masked: bool, rng: np.random.Generator) -> np.ndarray:
+    """``n`` uniformly random actions (ε-greedy's), among each observation's legal ones when ``masked``."""
+    if masked:
+        return random_legal_actions(obs[ACTION_MASK_KEY], rng)
+    return rng.integers(0, n_actions, size=n)

@@ -15,6 +15,8 @@ over minibatches of ``batch_size`` replayed transitions (``w = 1`` without prior
   step; ``m <= n`` stops at the first episode end. Truncation bootstraps, termination does not.
 - ``replay="her"`` (Andrychowicz et al. 2017): hindsight goals on a goal env (:mod:`porcini.algorithms.hindsight`);
   one-step, uniform replay only.
+- Action masks: a Dict observation with an ``"action_mask"`` entry (:mod:`porcini.networks.masking`) restricts the
+  greedy and the ε-random actions to legal ones, and the target's max (Double DQN: argmax) to the next state's.
 
 Vector observations go through an MLP, images (``uint8`` Box) through the Nature CNN (kept ``uint8`` in the
 buffer, scaled by 1/255 in the network), Discrete observations are one-hot encoded (as SB3 does).
@@ -64,7 +66,14 @@ from porcini.algorithms.hindsight import make_replay_buffer
 from porcini.algorithms.kit import Checkpointed, ReplaySample, obs_to_tensor, seeded
 from porcini.algorithms.schedules import LinearSchedule, check_horizon, require_horizon
 from porcini.algorithms.space_hints import multi_action_hint
-from porcini.algorithms.value_based.common import one_step_sample, replay_to_torch, sample_replay
+from porcini.algorithms.value_based.common import (
+    apply_mask,
+    legal_in,
+    one_step_sample,
+    random_actions,
+    replay_to_torch,
+    sample_replay,
+)
 from porcini.algorithms.value_based.dqn_config import DQNConfig
 from porcini.core.agent import BaseAgent, q_value_explanation, steps_seen_in, supports_action_space
 from porcini.core.batch import TransitionBatch
@@ -190,19 +199,27 @@ class DQN(Checkpointed, BaseAgent):
         return self.q_net(obs)
 
     def act(self, obs: np.ndarray, *, explore: bool) -> np.ndarray:
-        """Greedy actions ``[B]``; when exploring, each env acts uniformly at random with probability ε."""
+        """Greedy actions ``[B]``; when exploring, each env acts uniformly at random with probability ε.
+
+        With an action mask in the observation, both the greedy and the random actions are legal ones.
+        """
         n = obs_batch_size(obs)
         if explore:
             randomize = self.rng.random(n) < self.exploration_rate
             self.behaviour_steps += n
             if randomize.all():  # no forward needed (always so during the warm-up)
-                return self.rng.integers(0, self.n_actions, size=n)
+                return random_actions(obs, n, self.n_actions, self.masked, self.rng)
         with torch.inference_mode():
-            q = self._action_values(obs_to_tensor(obs, self.device, self.info.observation_space))
-            action = q.argmax(dim=-1).cpu().numpy()
+            x = obs_to_tensor(obs, self.device, self.info.observation_space)
+            action = apply_mask(self._action_values(x), legal_in(x, self.masked)).argmax(dim=-1).cpu().numpy()
         if explore and randomize.any():
-            action = np.where(randomize, self.rng.integers(0, self.n_actions, size=n), action)
+            action = np.where(randomize, random_actions(obs, n, self.n_actions, self.masked, self.rng), action)
         return action
+
+    @property
+    def masked(self) -> bool:
+        """Whether observations carry an action mask (:mod:`porcini.networks.masking`)."""
+        return bool(getattr(self.q_net, "masked", False))
 
     @flush_denormals  # subnormal Adam state would make every update several times slower on x86
     def fit(self, batch: TransitionBatch) -> dict[str, float]:
@@ -295,11 +312,16 @@ class DQN(Checkpointed, BaseAgent):
         return replay_to_torch(s, lead, self.info.observation_space, self.device)
 
     def _target(self, s: ReplaySample, next_q_target: torch.Tensor) -> torch.Tensor:
-        """TD targets ``y`` (no gradient): max of the target network, or Double DQN's online argmax."""
+        """TD targets ``y`` (no gradient): max of the target network, or Double DQN's online argmax.
+
+        With an action mask, the max (Double DQN: the argmax) runs over the next state's legal actions.
+        """
         with torch.no_grad():
+            legal = legal_in(s.next_obs, self.masked)
             if not self.config.double_q:
-                return q_learning_target(s.reward, next_q_target, s.terminated, s.discount)
-            return double_q_target(s.reward, self.q_net(s.next_obs), next_q_target, s.terminated, s.discount)
+                return q_learning_target(s.reward, apply_mask(next_q_target, legal), s.terminated, s.discount)
+            online = apply_mask(self.q_net(s.next_obs), legal)
+            return double_q_target(s.reward, online, next_q_target, s.terminated, s.discount)
 
     def gradient_step(self, obs: torch.Tensor, action: torch.Tensor, y: torch.Tensor,
               weights: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from porcini.algorithms.kit import ReplaySample
+from porcini.algorithms.value_based.common import apply_mask, legal_in
 from porcini.algorithms.value_based.dqn import DQN, DQNConfig
 from porcini.core.config import require
 from porcini.envs.info import EnvInfo
@@ -126,7 +127,7 @@ class QRDQN(DQN):
         """Target quantiles ``y`` ``[..., N]`` from the target network's quantiles ``[..., A, N]`` (no gradient)."""
         with torch.no_grad():
             select = self.q_net(s.next_obs) if self.config.double_q else next_q_target
-            a_star = select.mean(dim=-1).argmax(dim=-1)  # [...]
+            a_star = apply_mask(select.mean(dim=-1), legal_in(s.next_obs, self.masked)).argmax(dim=-1)  # [...]
             index = a_star[..., None, None].expand(*a_star.shape, 1, next_q_target.shape[-1])
             next_quantiles = next_q_target.gather(-2, index).squeeze(-2)  # [..., N]
             discount = s.discount * (1.0 - s.terminated.to(next_quantiles.dtype))  # [...]: γ^m (1 - terminated)

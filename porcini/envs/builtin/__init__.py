@@ -16,6 +16,7 @@ from porcini.envs.builtin.chain import Chain, RiverSwim
 from porcini.envs.builtin.constrained import CartPoleBand, PendulumSpeed, PointHazardEnv
 from porcini.envs.builtin.dice_game import DiceGame
 from porcini.envs.builtin.gridworld import CliffWalking, DynaMaze, GridWorld
+from porcini.envs.builtin.masked_chain import MaskedChain
 from porcini.envs.builtin.matching import MatchBits, MatchCues
 from porcini.envs.builtin.memory import CartPoleNoVelocity, CueMemory
 from porcini.envs.builtin.pixel_gridworld import PixelGridWorld
@@ -49,6 +50,7 @@ BUILTIN_ENVS: dict[str, tuple[str, int | None]] = {
     "porcini/MatchCues-v0": (f"{_MODULE}.matching:MatchCues", 20),
     "porcini/MatchBits-v0": (f"{_MODULE}.matching:MatchBits", 20),
     "porcini/BitFlipping-v0": (f"{_MODULE}.bit_flipping:BitFlippingEnv", None),
+    "porcini/MaskedChain-v0": (f"{_MODULE}.masked_chain:MaskedChain", 50),
 }
 
 
@@ -84,6 +86,7 @@ __all__ = [
     "GaussianBandit",
     "DynaMaze",
     "GridWorld",
+    "MaskedChain",
     "MatchBits",
     "MatchCues",
     "PendulumSpeed",

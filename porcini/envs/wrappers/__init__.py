@@ -9,6 +9,7 @@ wrappers have ``state_dict()`` / ``load_state_dict()`` (NumPy arrays and scalars
 """
 
 from porcini.envs.wrappers.action import ClipAction, ClippedRescaleAction, RepeatAction, StickyAction
+from porcini.envs.wrappers.action_mask import ActionMaskInObservation
 from porcini.envs.wrappers.atari import (
     EpisodicLife,
     FireReset,
@@ -37,6 +38,7 @@ from porcini.envs.wrappers.video import RecordVideo
 # Mixed sources (porcini/envs/wrappers/mixed.py) is exported here once it lands.
 
 __all__ = [
+    "ActionMaskInObservation",
     "ClipAction",
     "ClipObservation",
     "ClipReward",

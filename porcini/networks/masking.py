@@ -1,0 +1,99 @@
+"""Action masks carried in the observation (PettingZoo's classic-env convention), for policies and Q-learning.
+
+An env with illegal actions reports them in a ``gymnasium.spaces.Dict`` observation with an ``"action_mask"``
+entry (``Box(0, 1, (n,), int8)`` or ``MultiBinary(n)``, 1 = legal) beside the features (usually one
+``"observation"`` entry), for a ``Discrete(n)`` action space. The mask is not a feature: networks encode the
+observation without it (:func:`features_space`, :func:`split_action_mask`) and apply it to their output.
+
+Illegal logits and Q-values are replaced by the dtype's most negative finite value rather than ``-inf``, so that
+log-probabilities, entropies and ``0 · max`` in a TD target stay finite (an illegal action's probability is then
+exactly 0 after the softmax). A state whose mask has no legal action at all (an env bug, or the padding of an
+ended episode) is treated as all-legal, so that no distribution or target is ever empty.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from porcini.errors import UnsupportedSpaceError
+
+__all__ = ["ACTION_MASK_KEY", "features_space", "has_action_mask", "legal_actions", "masked_argmax", "masked_values",
+           "random_legal_actions", "split_action_mask"]
+
+ACTION_MASK_KEY = "action_mask"
+"""The Dict observation key that holds the mask (PettingZoo's name)."""
+
+
+def has_action_mask(observation_space: gym.Space, action_space: gym.Space | None = None) -> bool:
+    """Whether observations carry an action mask: a Dict space with an ``"action_mask"`` key (Discrete actions).
+
+    Args:
+        observation_space: the space of one observation.
+        action_space: the env's action space; None skips the check that it is ``Discrete``.
+    """
+    return (isinstance(observation_space, gym.spaces.Dict) and ACTION_MASK_KEY in observation_space.spaces
+            and (action_space is None or isinstance(action_space, gym.spaces.Discrete)))
+
+
+def features_space(observation_space: gym.Space, n_actions: int) -> gym.spaces.Dict:
+    """The observation space without its mask entry, after checking the mask's space against ``n_actions``.
+
+    Args:
+        observation_space: a Dict space for which :func:`has_action_mask` holds.
+        n_actions: the number of Discrete actions.
+
+    Raises:
+        UnsupportedSpaceError: the mask is not a ``(n_actions,)`` Box or MultiBinary, or it is the only entry.
+    """
+    assert isinstance(observation_space, gym.spaces.Dict)
+    mask = observation_space.spaces[ACTION_MASK_KEY]
+    if not isinstance(mask, (gym.spaces.Box, gym.spaces.MultiBinary)) or tuple(mask.shape or ()) != (n_actions,):
+        raise UnsupportedSpaceError(f"the observation's 'action_mask' space {mask} must be Box(0, 1, ({n_actions},), "
+                                    f"int8) or MultiBinary({n_actions}): one 0/1 flag per action")
+    rest = {key: sub for key, sub in observation_space.spaces.items() if key != ACTION_MASK_KEY}
+    if not rest:
+        raise UnsupportedSpaceError("the observation holds only an 'action_mask'; add the features beside it under "
+                                    "'observation'")
+    return gym.spaces.Dict(rest)
+
+
+def legal_actions(mask: torch.Tensor) -> torch.Tensor:
+    """A mask ``[*batch, n]`` (0/1 in any dtype) as bool, 1 = legal; a row with no legal action becomes all-legal."""
+    legal = mask > 0.5 if mask.is_floating_point() else mask != 0
+    return legal | ~legal.any(dim=-1, keepdim=True)
+
+
+def split_action_mask(obs: dict[str, Any]) -> tuple[dict[str, Any], torch.Tensor]:
+    """A Dict observation batch (tensors) as its features without the mask, and the bool mask ``[*batch, n]``."""
+    features = {key: value for key, value in obs.items() if key != ACTION_MASK_KEY}
+    return features, legal_actions(obs[ACTION_MASK_KEY])
+
+
+def masked_values(values: torch.Tensor, legal: torch.Tensor) -> torch.Tensor:
+    """``values`` ``[*batch, n]`` with illegal entries set to the dtype's most negative finite value.
+
+    Args:
+        values: logits or Q-values.
+        legal: bool ``[*batch, n]`` from :func:`legal_actions`.
+    """
+    return values.masked_fill(~legal, torch.finfo(values.dtype).min)
+
+
+def masked_argmax(values: torch.Tensor, legal: torch.Tensor) -> torch.Tensor:
+    """The index ``[*batch]`` of the largest value among legal actions (ties: the first)."""
+    return masked_values(values, legal).argmax(dim=-1)
+
+
+def random_legal_actions(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One action per row of a NumPy mask ``[B, n]``, uniformly among its legal ones (all, if none is legal).
+
+    The argmax of independent uniforms over the legal entries is uniform over them.
+    """
+    legal = np.asarray(mask) != 0
+    legal |= ~legal.any(axis=-1, keepdims=True)
+    draws = rng.random(legal.shape)
+    return np.where(legal, draws, -1.0).argmax(axis=-1)
