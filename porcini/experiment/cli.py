@@ -305,7 +305,7 @@ def bench(suite: str, algos: str | None, envs: str | None, seeds: int, jobs: int
               help="local: runs at once, one process each (a trial's seeds, the report's seeds; default 1); "
                    "ray: trials at once (default: one per CPU of the cluster).")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Seed of the random search and of Optuna's sampler.")
+              help="Seed of the random search, of Optuna's sampler and of PBT (member n trains with seed + n).")
 @click.option("--pruner", type=click.Choice(["median", "hyperband", "none"]), default="median", show_default=True,
               help="Optuna only: prune on each epoch's evaluation of a trial's first seed.")
 @click.option("--top-k", type=click.IntRange(min=1), default=1, show_default=True,
