@@ -91,7 +91,9 @@ def _outcome(process: Any, receiver: Connection, parent_signal: int | None) -> t
     code = process.exitcode
     if parent_signal is not None and code == -parent_signal:  # stopped by the forwarded signal before training
         return "interrupted", TrainingInterrupted(parent_signal)
-    return "error", PorciniError(f"the worker of {process.name} ended with exit code {code} without a result")
+    return "error", PorciniError(
+        f"the worker of {process.name} ended with exit code {code} without a result (its error is above, on stderr; "
+        "from a script, start runs in processes under `if __name__ == \"__main__\":`, as spawned workers import it)")
 
 
 def _results(configs: Sequence[RunConfig | StartRun | ResumeRun], outcomes: dict[int, tuple[str, Any]],
