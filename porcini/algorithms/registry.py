@@ -47,6 +47,7 @@ ALGORITHMS: dict[str, str] = {
     "recurrent_ppo": "porcini.algorithms.policy_gradient.recurrent_ppo:RecurrentPPO",
     "trpo": "porcini.algorithms.policy_gradient.trpo:TRPO",
     "ppo_lagrangian": "porcini.algorithms.safe.ppo_lagrangian:PPOLagrangian",
+    "sac_lagrangian": "porcini.algorithms.safe.sac_lagrangian:SACLagrangian",
     "ddpg": "porcini.algorithms.actor_critic.ddpg:DDPG",
     "td3": "porcini.algorithms.actor_critic.td3:TD3",
     "sac": "porcini.algorithms.actor_critic.sac:SAC",

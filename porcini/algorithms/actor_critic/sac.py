@@ -152,18 +152,22 @@ class SAC(OffPolicyAgent):
             next_q = self.critic_target(self.critic_target.q_input(s.next_obs, next_action)).squeeze(-1)  # [E, N]
             return soft_q_target(s.reward, next_q, next_log_prob, s.terminated, s.discount, alpha)
 
+    def alpha_step(self, log_prob: Tensor, metrics: dict[str, Tensor]) -> None:
+        """With a learned temperature, one step of α's loss on this update's ``log_prob`` (in ``metrics``)."""
+        if self.learn_alpha:
+            loss_alpha = sac_alpha_loss(self.log_alpha, log_prob, self.target_entropy)["loss_alpha"]
+            self.optimizers["alpha"].zero_grad()
+            loss_alpha.backward()
+            self.optimizers["alpha"].step()
+            metrics["loss_alpha"] = loss_alpha
+
     def gradient_step(self, s: ReplaySample) -> dict[str, Tensor]:
         """One SAC update (see the module docstring) on the sample ``s``."""
         opt = self.optimizers
         action_pi, log_prob = self.policy(s.obs).rsample_with_log_prob(self.generator)
         alpha = self.alpha  # the temperature before this update's α step, as in SB3
         metrics: dict[str, Tensor] = {"ent_coef": alpha}
-        if self.learn_alpha:
-            loss_alpha = sac_alpha_loss(self.log_alpha, log_prob, self.target_entropy)["loss_alpha"]
-            opt["alpha"].zero_grad()
-            loss_alpha.backward()
-            opt["alpha"].step()
-            metrics["loss_alpha"] = loss_alpha
+        self.alpha_step(log_prob, metrics)
 
         target = self.critic_target_values(s, alpha)
         q = self.critic(self.critic.q_input(s.obs, s.action)).squeeze(-1)  # [E, N], all critics in one batched pass

@@ -42,7 +42,6 @@ from porcini.functional import (
     cql_penalty,
     polyak_update,
     sac_actor_loss,
-    sac_alpha_loss,
     soft_q_target,
     td_loss,
 )
@@ -158,12 +157,7 @@ class CQL(SAC):
         action_pi, log_prob = self.policy(s.obs).rsample_with_log_prob(self.generator)
         alpha, cql_alpha = self.alpha, self.cql_alpha  # both before this update's steps, as SAC's α
         metrics: dict[str, Tensor] = {"ent_coef": alpha, "cql_alpha": cql_alpha}
-        if self.learn_alpha:
-            loss_alpha = sac_alpha_loss(self.log_alpha, log_prob, self.target_entropy)["loss_alpha"]
-            opt["alpha"].zero_grad()
-            loss_alpha.backward()
-            opt["alpha"].step()
-            metrics["loss_alpha"] = loss_alpha
+        self.alpha_step(log_prob, metrics)
 
         loss_critic, loss_td, penalty = self.critic_loss(s, self.critic_target_values(s, alpha))
         opt["critic"].zero_grad()

@@ -19,7 +19,9 @@ The state is plain floats, so a checkpoint restores it exactly.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
+
+from porcini.core.config import require
 
 
 @dataclass
@@ -122,3 +124,42 @@ class PIDMultiplier:
 
 
 Multiplier = GradientMultiplier | PIDMultiplier
+
+
+@dataclass(frozen=True)
+class LagrangianFields:
+    """The constraint and λ's update rule; the configs of the Lagrangian agents inherit them."""
+
+    cost_limit: float = 25.0
+    """The constraint: the mean episode cost (the sum of ``info[cost_key]`` over an episode) to stay at or under."""
+    cost_key: str = "cost"
+    """The ``info`` key of the env's per-step cost; the env must report it on every step."""
+    lagrangian: Literal["gradient", "pid"] = "gradient"
+    """λ's update: ``gradient`` (projected ascent on λ) or ``pid`` (Stooke et al. 2020)."""
+    lagrangian_lr: float = 0.01
+    """Step size of the ``gradient`` rule: λ moves by ``lagrangian_lr * (episode cost - cost_limit)``."""
+    lagrange_multiplier_init: float = 0.0
+    """λ before the first update (``gradient`` rule; the ``pid`` rule computes λ from its terms)."""
+    lagrange_multiplier_max: float | None = None
+    """Cap on λ (both rules; the ``pid`` integral stops growing at the cap); None: no cap."""
+    pid_kp: float = 0.1
+    """Proportional gain of the ``pid`` rule (on the violation ``episode cost - cost_limit``)."""
+    pid_ki: float = 0.01
+    """Integral gain of the ``pid`` rule (on the violation summed over updates, kept >= 0)."""
+    pid_kd: float = 0.01
+    """Derivative gain of the ``pid`` rule (on the episode cost's rise since the last update)."""
+
+    def check_lagrangian(self) -> None:
+        """Raise ConfigError naming the first of these fields that is out of range."""
+        owner = type(self).__name__
+        require(self.cost_limit >= 0, owner, "cost_limit", self.cost_limit, ">= 0 (a cost budget per episode)")
+        require(isinstance(self.cost_key, str) and self.cost_key != "", owner, "cost_key", self.cost_key,
+                "a non-empty info key")
+        require(self.lagrangian in ("gradient", "pid"), owner, "lagrangian", self.lagrangian, "'gradient' or 'pid'")
+        require(self.lagrangian_lr > 0, owner, "lagrangian_lr", self.lagrangian_lr, "> 0")
+        require(self.lagrange_multiplier_init >= 0, owner, "lagrange_multiplier_init",
+                self.lagrange_multiplier_init, ">= 0")
+        require(self.lagrange_multiplier_max is None or self.lagrange_multiplier_max > 0, owner,
+                "lagrange_multiplier_max", self.lagrange_multiplier_max, "> 0 or None")
+        for name in ("pid_kp", "pid_ki", "pid_kd"):
+            require(getattr(self, name) >= 0, owner, name, getattr(self, name), ">= 0")

@@ -27,7 +27,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
@@ -36,9 +36,8 @@ from torch import nn
 from porcini.algorithms.kit import seeded
 from porcini.algorithms.policy_gradient.common import Rollout, flat, gae_rollout, minibatches
 from porcini.algorithms.policy_gradient.ppo import PPO, PPOConfig
-from porcini.algorithms.safe.lagrange import GradientMultiplier, Multiplier, PIDMultiplier
+from porcini.algorithms.safe.lagrange import GradientMultiplier, LagrangianFields, Multiplier, PIDMultiplier
 from porcini.core.batch import TransitionBatch
-from porcini.core.config import require
 from porcini.core.obs_tree import map_obs
 from porcini.envs.info import EnvInfo
 from porcini.errors import ConfigError
@@ -51,42 +50,12 @@ from porcini.networks.optim import FlatParameters
 
 
 @dataclass(frozen=True)
-class PPOLagrangianConfig(PPOConfig):
-    """Hyperparameters of Lagrangian PPO: PPO's, plus the constraint and the multiplier's update rule."""
-
-    cost_limit: float = 25.0
-    """The constraint: the mean episode cost (the sum of ``info[cost_key]`` over an episode) to stay at or under."""
-    cost_key: str = "cost"
-    """The ``info`` key of the env's per-step cost; the env must report it on every step."""
-    lagrangian: Literal["gradient", "pid"] = "gradient"
-    """λ's update once per rollout: ``gradient`` (projected ascent on λ) or ``pid`` (Stooke et al. 2020)."""
-    lagrangian_lr: float = 0.01
-    """Step size of the ``gradient`` rule: λ moves by ``lagrangian_lr * (episode cost - cost_limit)``."""
-    lagrange_multiplier_init: float = 0.0
-    """λ before the first update (``gradient`` rule; the ``pid`` rule computes λ from its terms)."""
-    lagrange_multiplier_max: float | None = None
-    """Cap on λ (both rules; the ``pid`` integral stops growing at the cap); None: no cap."""
-    pid_kp: float = 0.1
-    """Proportional gain of the ``pid`` rule (on the violation ``episode cost - cost_limit``)."""
-    pid_ki: float = 0.01
-    """Integral gain of the ``pid`` rule (on the violation summed over rollouts, kept >= 0)."""
-    pid_kd: float = 0.01
-    """Derivative gain of the ``pid`` rule (on the episode cost's rise since the last rollout)."""
+class PPOLagrangianConfig(LagrangianFields, PPOConfig):
+    """Hyperparameters of Lagrangian PPO: PPO's, plus the constraint and λ's update rule (once per rollout)."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        owner = type(self).__name__
-        require(self.cost_limit >= 0, owner, "cost_limit", self.cost_limit, ">= 0 (a cost budget per episode)")
-        require(isinstance(self.cost_key, str) and self.cost_key != "", owner, "cost_key", self.cost_key,
-                "a non-empty info key")
-        require(self.lagrangian in ("gradient", "pid"), owner, "lagrangian", self.lagrangian, "'gradient' or 'pid'")
-        require(self.lagrangian_lr > 0, owner, "lagrangian_lr", self.lagrangian_lr, "> 0")
-        require(self.lagrange_multiplier_init >= 0, owner, "lagrange_multiplier_init",
-                self.lagrange_multiplier_init, ">= 0")
-        require(self.lagrange_multiplier_max is None or self.lagrange_multiplier_max > 0, owner,
-                "lagrange_multiplier_max", self.lagrange_multiplier_max, "> 0 or None")
-        for name in ("pid_kp", "pid_ki", "pid_kd"):
-            require(getattr(self, name) >= 0, owner, name, getattr(self, name), ">= 0")
+        self.check_lagrangian()
 
 
 class CostCritic(nn.Module):
