@@ -21,7 +21,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
+
 from porcini.core.config import require
+from porcini.errors import ConfigError
 
 
 @dataclass
@@ -163,3 +166,15 @@ class LagrangianFields:
                 "lagrange_multiplier_max", self.lagrange_multiplier_max, "> 0 or None")
         for name in ("pid_kp", "pid_ki", "pid_kd"):
             require(getattr(self, name) >= 0, owner, name, getattr(self, name), ">= 0")
+
+
+def batch_costs(agent: Any, batch: Any) -> np.ndarray:
+    """The per-step costs of ``batch`` (a TransitionBatch), ``batch.extras[agent.cost_key]``, as float64.
+
+    Raises:
+        ConfigError: the batch has no such extra (the Core was not given the agent's ``info_keys``).
+    """
+    if agent.cost_key not in batch.extras:
+        raise ConfigError(f"{type(agent).__name__} needs batch.extras[{agent.cost_key!r}]: build the Core with "
+                          f"info_keys=agent.info_keys ({agent.info_keys}) so the loop records the env's cost")
+    return np.asarray(batch.extras[agent.cost_key], dtype=np.float64)

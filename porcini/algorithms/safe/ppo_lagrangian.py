@@ -36,11 +36,16 @@ from torch import nn
 from porcini.algorithms.kit import seeded
 from porcini.algorithms.policy_gradient.common import Rollout, flat, gae_rollout, minibatches
 from porcini.algorithms.policy_gradient.ppo import PPO, PPOConfig
-from porcini.algorithms.safe.lagrange import GradientMultiplier, LagrangianFields, Multiplier, PIDMultiplier
+from porcini.algorithms.safe.lagrange import (
+    GradientMultiplier,
+    LagrangianFields,
+    Multiplier,
+    PIDMultiplier,
+    batch_costs,
+)
 from porcini.core.batch import TransitionBatch
 from porcini.core.obs_tree import map_obs
 from porcini.envs.info import EnvInfo
-from porcini.errors import ConfigError
 from porcini.functional import gae, normalize_advantage, value_loss
 from porcini.networks.actor_critic import ActorCritic
 from porcini.networks.builders import make_trunk, parse_net_arch
@@ -183,7 +188,7 @@ class PPOLagrangian(PPO):
     def fit(self, batch: TransitionBatch) -> dict[str, float]:
         """Update λ with the rollout's episode cost, then run PPO's epochs on the Lagrangian advantage."""
         c = self.config
-        cost = self._costs(batch)
+        cost = batch_costs(self, batch)
         episode_cost = self.episode_cost(cost, np.asarray(batch.terminated | batch.truncated, dtype=bool))
         multiplier = self.multiplier.update(episode_cost, c.cost_limit)
         learning_rate, clip_range = self._schedules(batch)
@@ -213,17 +218,6 @@ class PPOLagrangian(PPO):
     def _optimize(self, terms: dict[str, torch.Tensor]) -> None:
         """PPO's step with the cost critic's loss added to the value loss (both weighed by ``vf_coef``)."""
         super()._optimize({**terms, "loss_value": terms["loss_value"] + terms["loss_cost_value"]})
-
-    def _costs(self, batch: TransitionBatch) -> np.ndarray:
-        """The batch's ``[T, B]`` per-step costs from ``batch.extras[cost_key]``.
-
-        Raises:
-            ConfigError: the batch has no such extra (the Core was not given the agent's ``info_keys``).
-        """
-        if self.cost_key not in batch.extras:
-            raise ConfigError(f"PPOLagrangian needs batch.extras[{self.cost_key!r}]: build the Core with "
-                              f"info_keys=agent.info_keys ({self.info_keys}) so the loop records the env's cost")
-        return np.asarray(batch.extras[self.cost_key], dtype=np.float64)
 
     def episode_cost(self, cost: np.ndarray, episode_end: np.ndarray) -> float:
         """The rollout's mean episode cost, counting each env's episode in progress across rollouts.

@@ -33,12 +33,17 @@ from torch import Tensor
 from porcini.algorithms.actor_critic.common import make_critic
 from porcini.algorithms.actor_critic.sac import SAC, SACConfig
 from porcini.algorithms.kit import ReplaySample, seeded
-from porcini.algorithms.safe.lagrange import GradientMultiplier, LagrangianFields, Multiplier, PIDMultiplier
+from porcini.algorithms.safe.lagrange import (
+    GradientMultiplier,
+    LagrangianFields,
+    Multiplier,
+    PIDMultiplier,
+    batch_costs,
+)
 from porcini.core.batch import TransitionBatch
 from porcini.core.config import build_config, require
 from porcini.data.dataset import Dataset
 from porcini.envs.info import EnvInfo
-from porcini.errors import ConfigError
 from porcini.functional import polyak_update, sac_actor_loss, soft_q_target, td_loss
 from porcini.networks import parse_net_arch
 from porcini.networks.optim import adam
@@ -121,7 +126,7 @@ class SACLagrangian(SAC):
 
     def fit(self, batch: TransitionBatch) -> dict[str, float]:
         """Step λ with the episodes that ended in ``batch`` (if any), then SAC's fit; adds λ and the episode cost."""
-        cost = self._costs(batch)
+        cost = batch_costs(self, batch)
         finished: list[float] = []
         for step_cost, ended in zip(cost, np.asarray(batch.terminated | batch.truncated, dtype=bool)):
             self.episode_cost_so_far += step_cost
@@ -133,21 +138,10 @@ class SACLagrangian(SAC):
         metrics = super().fit(batch)
         return {**metrics, "lagrange_multiplier": self.multiplier.value, "episode_cost": self.last_episode_cost}
 
-    def _costs(self, batch: TransitionBatch) -> np.ndarray:
-        """The batch's per-step costs from ``batch.extras[cost_key]``.
-
-        Raises:
-            ConfigError: the batch has no such extra (the Core was not given the agent's ``info_keys``).
-        """
-        if self.cost_key not in batch.extras:
-            raise ConfigError(f"SACLagrangian needs batch.extras[{self.cost_key!r}]: build the Core with "
-                              f"info_keys=agent.info_keys ({self.info_keys}) so the loop records the env's cost")
-        return np.asarray(batch.extras[self.cost_key], dtype=np.float64)
-
     def draw(self, n_updates: int) -> TransitionBatch:
         """SAC's draw; its costs are kept for the gradient steps that follow, one minibatch each."""
         batch = super().draw(n_updates)
-        cost = self._costs(batch)
+        cost = batch_costs(self, batch)
         self._drawn_cost = torch.as_tensor(cost.reshape(-1), dtype=torch.float32, device=self.device)
         self._cost_cursor = 0
         return batch

@@ -27,7 +27,7 @@ import dataclasses
 import signal
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ from porcini.errors import ConfigError
 from porcini.experiment.config import RunConfig, resolve_run_config
 from porcini.experiment.config.dataclass_io import load_yaml, override_items, yaml_text
 from porcini.experiment.interrupt import TrainingInterrupted
+from porcini.experiment.run_lock import RunLock
 from porcini.experiment.tune import plots
 from porcini.experiment.tune import report as reporting
 from porcini.experiment.tune.pbt import PBTSettings, check_pbt_space, lineage_rows, run_pbt
@@ -108,7 +109,7 @@ def tune(algo: str, env_id: str, space: str | Path | Mapping[str, Any] | SearchS
          top_k: int = 1, report_seeds: int = 3, pbt_interval: int | None = None, pbt_quantile: float = 0.25,
          pbt_resample: float = 0.25, backend: str = "local", ray_address: str | None = None,
          start: Sequence[Mapping[str, Any]] | None = None) -> TuneResult:
-    """Search hyperparameters of ``algo`` on ``env_id`` with local runs; ``porcini tune`` calls this.
+    """Search hyperparameters of ``algo`` on ``env_id``, locally or on Ray; ``porcini tune`` calls this.
 
     Args:
         algo: algorithm CLI name.
@@ -116,92 +117,79 @@ def tune(algo: str, env_id: str, space: str | Path | Mapping[str, Any] | SearchS
         space: a search-space YAML file, its parsed mapping, or a :class:`SearchSpace`.
         method: ``grid`` (every combination of the choices), ``random``, ``optuna`` (TPE, with pruning) or
             ``pbt`` (population-based training, :mod:`porcini.experiment.tune.pbt`).
-        trials: number of trials (random, optuna: default 10; pbt: the population, default 4); for grid, the
-            first ``trials`` combinations (default: all of them).
-        seeds: selection seeds per trial, 0 .. seeds - 1; the objective is the mean of their final evaluations
-            (pbt: 1, member ``n`` has run seed ``seed + n``).
+        trials: trials (random, optuna: default 10; pbt: the population, default 4; grid: the first ones, or all).
+        seeds: selection seeds per trial, 0 .. seeds - 1, whose final evaluations' mean is the objective (pbt: 1).
         steps: env steps of every run (default: the config's).
-        jobs: local: runs at once, one process each (the seeds of a trial, the report's seeds; default 1), trials
-            run in turn; ray: trials at once (default: as many as the cluster has CPUs, one each).
+        jobs: local: runs at once (a trial's seeds, the report's; default 1); ray: trials at once (default: CPUs).
         out: the tune directory (default ``tunes/<algo>-<env>-<stamp>``); an existing one is resumed.
         overrides: ``key=value`` settings of every trial, as ``porcini train --set``.
-        seed: seed of the random search, of Optuna's sampler and of PBT's draws (and its members' first run seed).
+        seed: seed of the random search, of Optuna's sampler and of PBT's draws (member ``n``: run seed + ``n``).
         pruner: optuna only: ``median``, ``hyperband``, ``none``, or an Optuna pruner object.
         top_k: how many of the best trials are re-evaluated on fresh seeds.
-        report_seeds: fresh seeds per re-evaluated trial, from 1000 (0: no re-evaluation). For pbt the top
-            members' final policies are evaluated on those seeds' evaluation episodes instead of retrained.
-        pbt_interval: pbt only: env steps per round (default a tenth of ``steps``).
-        pbt_quantile: pbt only: the fraction of the population replaced after each round.
-        pbt_resample: pbt only: probability that explore redraws a hyperparameter instead of perturbing it.
-        backend: ``local`` (this machine's processes) or ``ray`` (Ray Tune: ``OptunaSearch``, its
-            ``PopulationBasedTraining``; :mod:`porcini.experiment.tune.ray_backend`; extra ``porcini[ray]``).
+        report_seeds: fresh seeds per re-evaluated trial, from 1000 (0: none); pbt evaluates final policies.
+        pbt_interval: pbt: env steps per round (default ``steps`` / 10).
+        pbt_quantile: pbt: the fraction of the population replaced after each round.
+        pbt_resample: pbt: the probability that explore redraws a value instead of perturbing it.
+        backend: ``local`` or ``ray`` (Ray Tune, :mod:`porcini.experiment.tune.ray_backend`; ``porcini[ray]``).
         ray_address: with ``backend="ray"``: the cluster to join (default ``RAY_ADDRESS``, else a local Ray).
-        start: pbt only, local backend: the population's first hyperparameters, one mapping per member (each
-            key of the space); default: drawn from the space. Explore still draws from the space.
+        start: pbt, local backend: the population's first hyperparameters, one mapping per member.
 
     Raises:
-        ConfigError: a bad space, method, setting or override (the message names the key), or a tune directory
-            of another tune.
-        MissingExtraError: ``method="optuna"`` without optuna installed.
+        ConfigError: a bad space, method, setting or override (named), or a tune directory of another tune.
+        MissingExtraError: optuna or ray missing for the method or backend.
         TrainingInterrupted: SIGINT/SIGTERM; start the tune again with ``out`` = its directory to continue.
     """
-    from porcini.algorithms.registry import get_algorithm
-    from porcini.experiment.run_lock import RunLock
-
     settings = _settings(algo, env_id, method, trials, seeds, steps, seed, pruner, top_k, report_seeds, overrides)
     parsed = space if isinstance(space, SearchSpace) else (
         parse_space(space) if isinstance(space, Mapping) else load_space(space))
-    config_cls = get_algorithm(algo).Config
-
-    def resolve(values: Mapping[str, Any]) -> RunConfig:
-        return resolve_run_config(algo, env_id, overrides=values, algo_config_cls=config_cls)
-
-    base = {".".join(keys): value for keys, value in override_items(list(overrides))}
-    base.update({} if steps is None else {"steps": steps})
-    total = resolve(base).steps  # a bad --set is named as such, before the space is checked with it
-    validate_space(parsed, resolve, base)
+    config_of, total = _trial_configs(algo, env_id, overrides, steps)
+    validate_space(parsed, config_of, {})
     if method == "pbt":
         settings = _pbt_settings(settings, parsed, total, pbt_interval, pbt_quantile, pbt_resample)
-    if start is not None:
-        if method != "pbt" or backend != "local":
-            raise ConfigError("start (the population's first hyperparameters) is for --method pbt, local backend")
-        for point in _start_points(start, settings, parsed) or []:
-            resolve({**base, **point})  # a value the config refuses fails before anything runs
-    if method == "grid":
-        grid_points(parsed)  # a continuous key fails here, before the tune directory is made
-    if method == "optuna":
-        from porcini.experiment.tune.optuna_search import import_optuna, make_pruner
-
-        import_optuna()
-        make_pruner(pruner)  # an unknown pruner name fails before the tune directory is made
-    if backend == "ray":
-        from porcini.ray_runtime import import_ray
-
-        import_ray("porcini tune --backend ray")
-        if not isinstance(pruner, str):
-            raise ConfigError("--backend ray takes a pruner name (median, hyperband, none), not an Optuna pruner")
-    elif backend != "local":
-        raise ConfigError(f"--backend {backend!r} is unknown; choose local or ray")
+    points = _check_before_running(settings, parsed, backend, pruner, start, config_of)
     tune_dir = _open_tune_dir(out, settings, parsed)
     lock = RunLock.acquire(tune_dir)
     try:
         if backend == "ray":
             from porcini.experiment.tune.ray_backend import run_on_ray
 
-            records = run_on_ray(tune_dir, settings, parsed, lambda p: resolve({**base, **p}), jobs, ray_address,
-                                 _say)
-            jobs = jobs or 1  # the re-evaluation runs locally
-        elif settings.pbt is not None:
-            assert settings.trials is not None
-            records = run_pbt(tune_dir, settings.trials, total, settings.pbt, parsed, settings.seed,
-                              lambda p: resolve({**base, **p}), jobs or 1, _say, _start_points(start, settings, parsed))
+            records = run_on_ray(tune_dir, settings, parsed, config_of, jobs, ray_address, _say)
         else:
-            records = _run_trials(tune_dir, settings, parsed, lambda p: resolve({**base, **p}), jobs or 1, pruner)
-        return _finish(tune_dir, settings, parsed, records, lambda r: resolve({**base, **r.params}), jobs or 1)
+            records = _run_locally(tune_dir, settings, parsed, config_of, jobs or 1, pruner, total, points)
+        # the re-evaluation runs on this machine, whatever the backend
+        return _finish(tune_dir, settings, parsed, records, lambda r: config_of(r.params), jobs or 1)
     except TrainingInterrupted as stop:
         raise TuneInterrupted(stop.signum, tune_dir, aborted=stop.aborted) from stop
     finally:
         lock.release()
+
+
+def _run_locally(tune_dir: Path, settings: TuneSettings, space: SearchSpace, config_of: Any, jobs: int, pruner: Any,
+                 total: int, points: list[dict[str, Any]] | None) -> list[TrialRecord]:
+    """The trials of the local backend: PBT's population in rounds, or grid/random/Optuna trials in turn."""
+    if settings.pbt is not None:
+        return run_pbt(tune_dir, settings.trials or DEFAULT_POPULATION, total, settings.pbt, space, settings.seed,
+                       config_of, jobs, _say, points)
+    return _run_trials(tune_dir, settings, space, config_of, jobs, pruner)
+
+
+def _trial_configs(algo: str, env_id: str, overrides: Sequence[str],
+                   steps: int | None) -> tuple[Callable[[Mapping[str, Any]], RunConfig], int]:
+    """``config_of(params)``, a trial's run config (``--set``, ``--steps``, then ``params``), and the runs' steps.
+
+    Raises:
+        ConfigError: a bad ``--set`` (named as such, before the space is checked with it).
+    """
+    from porcini.algorithms.registry import get_algorithm
+
+    config_cls = get_algorithm(algo).Config
+    base = {".".join(keys): value for keys, value in override_items(list(overrides))}
+    base.update({} if steps is None else {"steps": steps})
+
+    def config_of(params: Mapping[str, Any]) -> RunConfig:
+        return resolve_run_config(algo, env_id, overrides={**base, **params}, algo_config_cls=config_cls)
+
+    return config_of, config_of({}).steps
 
 
 class TuneInterrupted(TrainingInterrupted):
@@ -241,6 +229,41 @@ def _pbt_settings(settings: TuneSettings, space: SearchSpace, steps: int, interv
     pbt = PBTSettings(interval if interval is not None else max(steps // 10, 1), quantile, resample)
     pbt.check(steps, settings.trials or DEFAULT_POPULATION)
     return dataclasses.replace(settings, pbt=pbt)
+
+
+def _check_before_running(settings: TuneSettings, space: SearchSpace, backend: str, pruner: Any,
+                          start: Sequence[Mapping[str, Any]] | None,
+                          config_of: Any) -> list[dict[str, Any]] | None:
+    """Everything that can fail before the tune directory is made; returns the PBT start points, if given.
+
+    Raises:
+        ConfigError: a start given for another method or backend, a start value the config refuses, a continuous
+            key in a grid, an unknown pruner or backend.
+        MissingExtraError: optuna or ray missing for the method or backend.
+    """
+    points = None
+    if start is not None:
+        if settings.method != "pbt" or backend != "local":
+            raise ConfigError("start (the population's first hyperparameters) is for --method pbt, local backend")
+        points = _start_points(start, settings, space)
+        for point in points or []:
+            config_of(point)  # a value the config refuses fails before anything runs
+    if settings.method == "grid":
+        grid_points(space)  # a continuous key fails here
+    if settings.method == "optuna":
+        from porcini.experiment.tune.optuna_search import import_optuna, make_pruner
+
+        import_optuna()
+        make_pruner(pruner)  # an unknown pruner name fails here
+    if backend == "ray":
+        from porcini.ray_runtime import import_ray
+
+        import_ray("porcini tune --backend ray")
+        if not isinstance(pruner, str):
+            raise ConfigError("--backend ray takes a pruner name (median, hyperband, none), not an Optuna pruner")
+    elif backend != "local":
+        raise ConfigError(f"--backend {backend!r} is unknown; choose local or ray")
+    return points
 
 
 def _start_points(start: Sequence[Mapping[str, Any]] | None, settings: TuneSettings,
