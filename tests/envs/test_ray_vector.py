@@ -24,6 +24,21 @@ pytestmark = pytest.mark.usefixtures("local_ray")
 from porcini.envs.ray_vector import RayVectorEnv, RayWorkerError, RayWorkerRestartWarning  # noqa: E402
 
 
+def kill(actor, timeout: float = 30.0) -> None:
+    """``ray.kill`` the actor and wait until it is dead: the kill is asynchronous, a step sent at once may run."""
+    import time
+
+    ray.kill(actor)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            ray.get(actor.describe.remote(), timeout=timeout)
+        except ray.exceptions.RayActorError:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the killed actor still answers")
+
+
 def cartpole():
     return gym.make("CartPole-v1")
 
@@ -109,7 +124,7 @@ def test_a_killed_worker_is_restarted_and_other_chunks_keep_their_results():
         actions = rng.integers(0, 2, size=4)
         last = env.step(actions)[0]
         ref.step(actions)
-    ray.kill(env._actors[1])
+    kill(env._actors[1])
     actions = rng.integers(0, 2, size=4)
     with pytest.warns(RayWorkerRestartWarning, match=r"Ray worker 1 of env CartPole-v1 \(env indices \[2, 3\]\).*41"):
         obs, reward, terminated, truncated, info = env.step(actions)
@@ -142,7 +157,7 @@ def test_a_worker_that_cannot_be_restarted_raises_naming_the_env(tmp_path):
     env = RayVectorEnv([factory] * 2, env_id="Licensed-v0", workers=2)
     env.reset(seed=0)
     broken.touch()
-    ray.kill(env._actors[0])
+    kill(env._actors[0])
     with pytest.raises(RayWorkerError, match=r"Ray worker 0 of env Licensed-v0 .*licence expired"):
         env.step(np.zeros(2, dtype=np.int64))
     env.close()
@@ -176,7 +191,7 @@ class KillActor(Callback):
 
     def on_step(self, core, action, reward, terminated, truncated, info):
         if core.env_steps >= self.at_step and not self.killed:
-            ray.kill(_resumable_base(core.env)._actors[0])
+            kill(_resumable_base(core.env)._actors[0])
             self.killed = True
         self.restarted += int(info.get("_ray_worker_restarted", np.zeros(1, bool)).sum())
 
