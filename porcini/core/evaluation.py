@@ -96,6 +96,7 @@ def _episodes(agent: Agent, env: Any, quota: np.ndarray, explore: bool, seed: in
             if done_count[i] < quota[i]:
                 record.returns.append(ret)
                 record.lengths.append(length)
+                record.env_indices.append(int(i))
                 for key, total in sums.items():
                     record.info_sums[key].append(float(total[i]))
                 done_count[i] += 1

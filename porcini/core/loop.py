@@ -43,7 +43,7 @@ class Core:
         progress: show a progress bar: True, False, or None for "when stderr is a terminal".
         info_keys: numeric ``info`` keys copied into ``batch.extras`` at every step (e.g. ``"cost"``) and summed
             per episode by ``evaluate`` (``EpisodeRecord.info_sums``); an env that reports none of a key at a
-            step raises :class:`~porcini.errors.EnvCheckError`.
+            step raises :class:`~porcini.errors.EnvCheckError`. Empty: the agent's ``info_keys`` attribute, if any.
         eval_seed: reset seed of the eval env at the start of every ``evaluate`` (same start states each epoch).
 
     ``core.state`` holds every counter; ``core.stop_requested = True`` (even before ``learn``) ends it at a step.
@@ -80,7 +80,9 @@ class Core:
     ) -> None:
         require_same_step_autoreset(env)
         self.agent, self.env, self.eval_env, self.eval_seed = agent, env, eval_env, eval_seed
-        self.callbacks, self.progress, self.info_keys = list(callbacks), progress, tuple(info_keys)
+        self.callbacks, self.progress = list(callbacks), progress
+        # the agent's own info_keys (a cost, a multi-agent env's "active" flags) unless the caller names others
+        self.info_keys = tuple(info_keys) if info_keys else tuple(getattr(agent, "info_keys", ()))
         self.n_envs = int(env.num_envs)
         self.state = LoopState(self.n_envs, self.info_keys, env_id_of(env))
         self.stop_requested = self._stop_answered = False  # _stop_answered: a learn already honoured the request

@@ -28,6 +28,8 @@ class EnvInfo:
             replay; None for other envs. Not compared: two infos of the same spaces are equal.
         model: for Discrete observations and actions, the env's transition model for planning
             (:mod:`porcini.envs.tabular_model`), read on first use; None for other envs. Not compared.
+        agents: for a multi-agent vector env (:mod:`porcini.envs.multi_agent`), the agents in row order: row
+            ``i`` holds agent ``agents[i % len(agents)]``; empty for single-agent envs.
     """
 
     env_id: str
@@ -38,6 +40,7 @@ class EnvInfo:
     horizon: int | None = None
     goal: GoalFunctions | None = field(default=None, compare=False, repr=False)
     model: ModelSource | None = field(default=None, compare=False, repr=False)
+    agents: tuple[str, ...] = ()
 
     @property
     def obs_shape(self) -> tuple[int, ...]:

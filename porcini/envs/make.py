@@ -224,17 +224,51 @@ def make_env(
     name = _env_name(env)
     if isinstance(env, str):  # once, so that the factory, the horizon lookup and spawn see what it names
         env = resolve_env(env)
+    if _builds_multi_agent_env(env, env_kwargs):
+        return _multi_agent(env, n_envs, seed, wrappers, vectorization, check, max_episode_steps, env_kwargs, name)
     per_env, vector_wrappers = split_wrappers(wrappers)
     venv = _vector_env(env, env_kwargs, max_episode_steps, per_env, n_envs, vectorization, name, check)
     for w in vector_wrappers:
         venv = w(venv)
     seed_vector_env(venv, seed)
-    horizon = max_episode_steps
-    if horizon is None and isinstance(env, str):
-        horizon = gym.spec(env).max_episode_steps
+    registered = max_episode_steps is None and isinstance(env, str)
+    horizon = gym.spec(env).max_episode_steps if registered else max_episode_steps  # type: ignore[arg-type]
     attach(venv, name, lambda n, s: make_env(env, n, s, wrappers, vectorization, check=check,
                                              max_episode_steps=max_episode_steps, env_kwargs=env_kwargs),
            horizon=horizon)
+    return venv
+
+
+def _builds_multi_agent_env(env: Any, env_kwargs: dict[str, Any]) -> bool:
+    """Whether ``env`` is a factory (not an Env class or id) of a PettingZoo env; builds one to find out."""
+    if isinstance(env, (str, type)) or not callable(env):
+        return False
+    from porcini.envs.multi_agent import is_multi_agent_env
+
+    probe = env(**env_kwargs)
+    found = is_multi_agent_env(probe)
+    probe.close()
+    return found
+
+
+def _multi_agent(env: Any, n_envs: int, seed: int | None, wrappers: Sequence[Wrapper], vectorization: str,
+                 check: bool, max_episode_steps: int | None, env_kwargs: dict[str, Any], name: str) -> Any:
+    """``make_env`` for a PettingZoo factory: a multi-agent vector env, with only vector wrappers."""
+    from porcini.envs.multi_agent import make_multi_agent_env
+
+    per_env, vector_wrappers = split_wrappers(wrappers)
+    if per_env:
+        raise ValueError(f"{name} is a PettingZoo env: single-agent wrappers cannot wrap it; wrap the parallel env "
+                         "in its factory (e.g. with SuperSuit) or pass VectorWrapper classes")
+    if vectorization not in ("auto", "sync"):
+        raise ValueError(f"{name} is a PettingZoo env, stepped in this process: set vectorization to auto or sync")
+    if max_episode_steps is not None:
+        raise ValueError(f"{name} is a PettingZoo env: set its episode length with the env's own argument (e.g. "
+                         "max_cycles in env kwargs), not max_episode_steps")
+    venv: Any = make_multi_agent_env(env, n_envs, seed, check=check, env_id=name if ":" in name else None,
+                                     env_kwargs=env_kwargs)
+    for w in vector_wrappers:
+        venv = w(venv)
     return venv
 
 
@@ -282,6 +316,7 @@ def env_info(env: Any, env_id: str | None = None) -> EnvInfo:
         horizon=int(horizon) if horizon is not None else None,
         goal=goal_functions(env, env_id or (spec.id if spec is not None else type(env).__name__)),
         model=model_source(env, env_id or (spec.id if spec is not None else type(env).__name__)),
+        agents=tuple(getattr(env.unwrapped, "possible_agents", ()) if hasattr(env, "unwrapped") else ()),
     )
 
 

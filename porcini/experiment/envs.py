@@ -17,6 +17,7 @@ from porcini.envs import SerialVectorEnv, make_env
 from porcini.envs.async_vector import AsyncVectorEnv
 from porcini.envs.episode_log import ReplayError
 from porcini.envs.make import evaluation_wrappers
+from porcini.envs.multi_agent import MultiAgentVectorEnv
 from porcini.errors import CheckpointError, ConfigError
 from porcini.experiment.config import RunConfig
 from porcini.experiment.seeding import eval_seed
@@ -98,7 +99,7 @@ def _vector_wrappers(env: Any) -> list[Any]:
     return out
 
 
-def _resumable_base(env: Any) -> SerialVectorEnv | AsyncVectorEnv | RayVectorEnv | None:
+def _resumable_base(env: Any) -> SerialVectorEnv | AsyncVectorEnv | RayVectorEnv | MultiAgentVectorEnv | None:
     """The vector env under ``env``'s wrappers when it is porcini's (it can rebuild its episodes), else None."""
     while isinstance(env, gym.vector.VectorWrapper):
         env = env.env
@@ -106,10 +107,10 @@ def _resumable_base(env: Any) -> SerialVectorEnv | AsyncVectorEnv | RayVectorEnv
 
     if isinstance(env, RayVectorEnv):
         return env  # rebuilds episodes like the other two, through its actors
-    return env if isinstance(env, (SerialVectorEnv, AsyncVectorEnv)) else None
+    return env if isinstance(env, (SerialVectorEnv, AsyncVectorEnv, MultiAgentVectorEnv)) else None
 
 
-def resumable_base(env: Any) -> SerialVectorEnv | AsyncVectorEnv | RayVectorEnv:
+def resumable_base(env: Any) -> SerialVectorEnv | AsyncVectorEnv | RayVectorEnv | MultiAgentVectorEnv:
     """The vector env under ``env``'s wrappers, porcini's in-process or subprocess one, which can rebuild episodes.
 
     Raises:
@@ -131,6 +132,8 @@ def stateful_wrappers(env: Any) -> list[Any]:
     out = [w for w in _vector_wrappers(env) if callable(getattr(w, "state_dict", None))]
     base = _resumable_base(env)
     if base is None:
+        return out
+    if isinstance(base, MultiAgentVectorEnv):  # PettingZoo envs: no porcini wrappers inside
         return out
     if not isinstance(base, SerialVectorEnv):  # envs in subprocesses or Ray actors: proxies
         return out + list(base.stateful_wrappers())

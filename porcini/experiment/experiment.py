@@ -226,6 +226,7 @@ class Experiment:
                            eval_episode_length=float(np.mean(record.lengths)))
             if self.cost_key is not None:
                 metrics["eval_cost_mean"] = record.mean_info_sum(self.cost_key)
+            metrics.update(agent_returns(record, self.env.info.agents))
         metrics.update(summarize("train/episode_return", core.epoch_episodes.returns))
         metrics.update(summarize("train/episode_length", core.epoch_episodes.lengths))
         core.epoch_episodes = EpisodeRecord()  # reported in this row (a last, partial epoch's too, before its save)
@@ -310,6 +311,7 @@ class Experiment:
             extra={"train_episodes": self.core.episodes, "run_dir": str(self.run_dir.path),
                    **({"offline_steps": self.core.offline_steps} if self.data is not None else {}),
                    **({"eval_cost_mean": record.mean_info_sum(self.cost_key)} if self.cost_key is not None else {}),
+                   **agent_returns(record, self.env.info.agents),
                    "best_eval_return": None if np.isinf(self.best_eval_return) else self.best_eval_return},
         )
 
@@ -342,6 +344,15 @@ def _single_thread_default() -> None:
         import torch
 
         torch.set_num_threads(1)
+
+
+def agent_returns(record: EpisodeRecord, agents: tuple[str, ...]) -> dict[str, float]:
+    """For a multi-agent env, each agent's mean evaluation return and their sum (the team's); else nothing."""
+    if not agents:
+        return {}
+    per_agent = record.mean_return_by_agent(agents)
+    return {"eval_team_return_mean": float(sum(per_agent.values())),
+            **{f"eval_return_mean/{agent}": value for agent, value in per_agent.items()}}
 
 
 def _metric_key(name: str) -> str:

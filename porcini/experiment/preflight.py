@@ -60,7 +60,8 @@ def validate(config: RunConfig) -> None:
                    vectorization="vector_entry_point" if config.env.vectorization == "vector_entry_point" else "sync",
                    max_episode_steps=config.env.max_episode_steps, env_kwargs=dict(config.env.kwargs))
     try:
-        info = dataclasses.replace(env.info, n_envs=config.env.n_envs)
+        # a multi-agent env has a row per agent of each copy: one copy's rows times the copies
+        info = dataclasses.replace(env.info, n_envs=config.env.n_envs * int(env.num_envs))
     finally:
         env.close()
     try:

@@ -17,9 +17,20 @@ SPACES = [gym.spaces.Discrete(2), gym.spaces.Box(-1.0, 1.0, (1,), np.float32), g
           gym.spaces.MultiDiscrete([3, 2]), gym.spaces.Tuple([gym.spaces.Discrete(2)] * 2)]
 
 
+MULTI_AGENT = {"ippo", "mappo", "idqn"}  # learners of a multi-agent env
+
+
+def multi_agent_info(obs, space):
+    """Two agents' rows, with the agent id and a global state (MAPPO's critic reads it)."""
+    rows = gym.spaces.Dict({"observation": obs, "agent": gym.spaces.Box(0.0, 1.0, (2,), np.float32),
+                            "state": gym.spaces.Box(-1.0, 1.0, (6,), np.float32)})
+    return EnvInfo("toy", rows, space, n_envs=2, horizon=100, agents=("a_0", "a_1"))
+
 def build(agent_cls, space):
     if issubclass(agent_cls, PlanningAgent) and isinstance(space, gym.spaces.Discrete):
         return agent_cls(make_env("porcini/Chain-v0").info)  # planning needs a finite MDP's model: 2 actions
+    if getattr(agent_cls, "name", "") in MULTI_AGENT:  # learners of a multi-agent env: rows of two agents
+        return agent_cls(multi_agent_info(OBS, space))
     fields = {f.name for f in dataclasses.fields(agent_cls.Config)}
     overrides = {"total_steps": 1000} if "total_steps" in fields else {}
     if agent_cls is MPC:  # plans with a known model: Pendulum's

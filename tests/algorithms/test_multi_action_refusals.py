@@ -17,11 +17,22 @@ from porcini.experiment.cli import main
 
 OBS = gym.spaces.Box(-1.0, 1.0, (3,), np.float32)
 MULTI = [gym.spaces.MultiDiscrete([3, 3]), gym.spaces.MultiBinary(4)]
-ON_POLICY = {"ppo", "a2c", "trpo", "reinforce", "recurrent_ppo", "ppo_lagrangian"}
+ON_POLICY = {"ppo", "a2c", "trpo", "reinforce", "recurrent_ppo", "ppo_lagrangian", "ippo", "mappo"}
 OTHERS = [name for name in available() if name not in ON_POLICY and name != "random"]
 
 
+MULTI_AGENT = {"ippo", "mappo", "idqn"}  # learners of a multi-agent env
+
+
+def multi_agent_info(obs, space):
+    """Two agents' rows, with the agent id and a global state (MAPPO's critic reads it)."""
+    rows = gym.spaces.Dict({"observation": obs, "agent": gym.spaces.Box(0.0, 1.0, (2,), np.float32),
+                            "state": gym.spaces.Box(-1.0, 1.0, (6,), np.float32)})
+    return EnvInfo("toy", rows, space, n_envs=2, horizon=100, agents=("a_0", "a_1"))
+
 def build(agent_cls, space):
+    if getattr(agent_cls, "name", "") in MULTI_AGENT:  # learners of a multi-agent env: rows of two agents
+        return agent_cls(multi_agent_info(OBS, space))
     fields = {f.name for f in dataclasses.fields(agent_cls.Config)}
     overrides = {"total_steps": 1000} if "total_steps" in fields else {}
     return agent_cls(EnvInfo("toy", OBS, space, horizon=100), **overrides)

@@ -128,7 +128,7 @@ class PPO(OnPolicyAgent):
         """Run the epochs of clipped-surrogate updates on one rollout; return the mean losses and diagnostics."""
         c = self.config
         learning_rate, clip_range = self._schedules(batch)
-        data = gae_rollout(self.model, self._to_torch(batch), c.gamma, c.gae_lambda)
+        data = self._learning_rows(gae_rollout(self.model, self._to_torch(batch), c.gamma, c.gae_lambda), batch)
         # A minibatch that holds the whole rollout needs no shuffling (the losses are means) and its advantages
         # can be normalized once for all epochs: the same numbers as per-minibatch work, fewer kernels.
         whole = c.batch_size >= len(data)
@@ -143,6 +143,10 @@ class PPO(OnPolicyAgent):
         normalize = c.normalize_advantage and not whole
         sums, n_updates = self._epochs(epoch, lambda mb: self._minibatch_terms(mb, clip_range, normalize))
         return self._metrics(sums, n_updates, data.old_value, data.returns, learning_rate, clip_range)
+
+    def _learning_rows(self, data: Rollout, batch: TransitionBatch) -> Rollout:
+        """The transitions the epochs learn from: all of them here (multi-agent PPO drops idle agents' rows)."""
+        return data
 
     def _schedules(self, batch: TransitionBatch) -> tuple[float, float]:
         """Count the batch's steps; the learning rate (set on the optimizer) and clip range of this fit."""

@@ -172,9 +172,9 @@ def batch_costs(agent: Any, batch: Any) -> np.ndarray:
     """The per-step costs of ``batch`` (a TransitionBatch), ``batch.extras[agent.cost_key]``, as float64.
 
     Raises:
-        ConfigError: the batch has no such extra (the Core was not given the agent's ``info_keys``).
+        ConfigError: the batch has no such extra (the Core was given ``info_keys`` without the agent's).
     """
     if agent.cost_key not in batch.extras:
-        raise ConfigError(f"{type(agent).__name__} needs batch.extras[{agent.cost_key!r}]: build the Core with "
-                          f"info_keys=agent.info_keys ({agent.info_keys}) so the loop records the env's cost")
+        raise ConfigError(f"{type(agent).__name__} needs batch.extras[{agent.cost_key!r}]: build the Core without "
+                          f"info_keys, or with the agent's ({agent.info_keys}), so the loop records the env's cost")
     return np.asarray(batch.extras[agent.cost_key], dtype=np.float64)

@@ -145,13 +145,13 @@ class PPOLagrangian(PPO):
     """PPO-clip under a per-episode cost limit, with a cost critic and a Lagrange multiplier (gradient or PID).
 
     Needs the env's per-step cost in the batches: the agent names it in ``info_keys`` (the experiment runner
-    passes them to :class:`~porcini.core.Core`; in Python pass ``info_keys=agent.info_keys``).
+    passes them to :class:`~porcini.core.Core`, which also takes them from the agent when given none).
 
     Example:
         >>> from porcini import Core, make_env
         >>> env = make_env("porcini/CartPoleBand-v0", n_envs=2, seed=0)
         >>> agent = PPOLagrangian(env.info, n_steps=16, batch_size=16, n_epochs=1, cost_limit=5.0)
-        >>> Core(agent, env, info_keys=agent.info_keys, progress=False).learn(steps=64).steps
+        >>> Core(agent, env, progress=False).learn(steps=64).steps
         64
     """
 

@@ -90,13 +90,13 @@ class SACLagrangian(SAC):
     """SAC under a per-episode cost limit: twin cost critics and a Lagrange multiplier (gradient or PID).
 
     Needs the env's per-step cost in the batches: the agent names it in ``info_keys`` (the experiment runner
-    passes them to :class:`~porcini.core.Core`; in Python pass ``info_keys=agent.info_keys``).
+    passes them to :class:`~porcini.core.Core`, which also takes them from the agent when given none).
 
     Example:
         >>> from porcini import Core, make_env
         >>> env = make_env("porcini/PendulumSpeed-v0", seed=0)
         >>> agent = SACLagrangian(env.info, net_arch=(16,), batch_size=16, learning_starts=50, cost_limit=5.0)
-        >>> Core(agent, env, info_keys=agent.info_keys, progress=False).learn(steps=100).steps
+        >>> Core(agent, env, progress=False).learn(steps=100).steps
         100
     """
 

@@ -9,6 +9,7 @@ from porcini.envs.adapters.dm_control import make_dm_control_env
 from porcini.envs.adapters.extras import require_extra
 from porcini.envs.adapters.mujoco import make_mujoco_env
 from porcini.envs.adapters.pettingzoo import PettingZooAgentView, make_pettingzoo_env
+from porcini.envs.adapters.turn_based import TurnBasedSeat
 
 __all__ = ["ATARI_ENV_KWARGS", "PettingZooAgentView", "make_atari_env", "make_dm_control_env", "make_mujoco_env",
-           "make_pettingzoo_env", "require_extra"]
+           "make_pettingzoo_env", "require_extra", "TurnBasedSeat"]

@@ -1,15 +1,12 @@
 """PettingZoo parallel envs (``porcini[pettingzoo]``) seen from one agent: its own observation/action stream.
 
 :class:`PettingZooAgentView` is a ``gymnasium.Env`` for one agent of a parallel env; the other agents act from
-given policies (uniformly random by default). We chose a per-agent view over a vector env of agents (parameter
-sharing) because the view
+given policies (uniformly random by default). To train every agent at once, use the multi-agent vector env
+(:mod:`porcini.envs.multi_agent`, one row per agent); the view is for what that env cannot batch:
 
-- works for agents with different observation or action spaces (a vector env needs them all equal);
-- keeps episodes correct when agents leave at different times: the view's episode is its agent's, while a vector
-  env over agents would have to keep stepping indices whose agent is gone until the whole game resets;
-- plugs into everything single-agent (``make_env``, every wrapper, ``Core``, every algorithm) unchanged.
-
-Self-play or independent learners: build one view per agent and pass the other agents' current policies.
+- agents with different observation or action spaces (rows of one batch share one space);
+- one agent learning against fixed others, through everything single-agent (``make_env``, every wrapper,
+  ``Core``, every algorithm) unchanged.
 
 All randomness comes from the view's ``np_random``: each reset seeds the parallel env and the random policies'
 action spaces from it, so a seeded view repeats exactly (and porcini's resume-by-replay rebuilds it).

@@ -180,10 +180,11 @@ class RunConfig:
 def record_path(algo: str, env_id: str, root: str | os.PathLike[str] | None = None) -> Any:
     """Return where the config of record of ``algo`` on ``env_id`` lives: ``configs/<algo>/<env>.yaml``.
 
-    A ``/`` in the env id (``porcini/DiceGame-v0``, ``ALE/Pong-v5``) becomes ``__`` in the file name.
+    A ``/`` in the env id (``porcini/DiceGame-v0``, ``ALE/Pong-v5``) or a ``:`` (a factory,
+    ``mpe2.simple_spread_v3:parallel_env``) becomes ``__`` in the file name.
     """
     base = Path(root) if root is not None else resources.files("porcini").joinpath("configs")
-    return base.joinpath(algo, env_id.replace("/", "__") + ".yaml")
+    return base.joinpath(algo, env_id.replace("/", "__").replace(":", "__") + ".yaml")
 
 
 def load_config_of_record(

@@ -122,12 +122,13 @@ def test_registered_with_a_validated_config():
     assert agent.info_keys == ("hazard",) and agent.cost_key == "hazard"
 
 
-def test_a_core_without_the_cost_key_is_refused_in_one_line():
-    env = make_env("porcini/CartPoleBand-v0", n_envs=2, seed=0)
+def test_a_core_given_no_info_keys_takes_the_agents_own_and_the_cost_reaches_the_fit():
+    env = make_env("porcini/CartPoleBand-v0", n_envs=2, seed=0, env_kwargs={"band": 0.02})
     agent = PPOLagrangian(env.info, **SMALL)
-    with pytest.raises(ConfigError, match=r"info_keys=agent.info_keys") as caught:
-        Core(agent, env, progress=False).learn(steps=64)
-    assert "\n" not in str(caught.value)
+    core = Core(agent, env, progress=False)
+    assert core.info_keys == agent.info_keys == ("cost",)
+    core.learn(steps=64)
+    assert agent.fits >= 1 and core.evaluate(1, env=env.spawn(1, 5)).info_sums["cost"][0] >= 0
 
 
 @pytest.mark.parametrize("lagrangian", ["gradient", "pid"])

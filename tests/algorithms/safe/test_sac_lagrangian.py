@@ -17,7 +17,7 @@ from porcini.algorithms.actor_critic.sac import SAC
 from porcini.algorithms.registry import get_algorithm
 from porcini.algorithms.safe.sac_lagrangian import SACLagrangian, lagrangian_actor_loss
 from porcini.core.batch import TransitionBatch
-from porcini.errors import ConfigError
+from porcini.errors import ConfigError, EnvCheckError
 from porcini.experiment.checkpoint import load_checkpoint, save_checkpoint
 from porcini.experiment.cli import main
 from porcini.functional import sac_actor_loss
@@ -184,8 +184,8 @@ def test_registered_with_a_validated_config_and_one_line_refusals():
         SACLagrangian(env.info, lagrangian="adam")
     agent = SACLagrangian(env.info, cost_key="hazard", **SMALL)
     assert agent.info_keys == ("hazard",) and agent.cost_key == "hazard" and agent.config.cost_limit == 25.0
-    with pytest.raises(ConfigError, match=r"info_keys=agent.info_keys") as caught:
-        Core(agent, env, progress=False).learn(steps=30)
+    with pytest.raises(EnvCheckError, match=r"reported no info\['hazard'\]") as caught:
+        Core(agent, env, progress=False).learn(steps=30)  # the Core records the agent's info_keys
     assert "\n" not in str(caught.value)
 
 
