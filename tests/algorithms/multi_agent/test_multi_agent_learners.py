@@ -251,3 +251,13 @@ def test_independent_learners_act_on_an_evaluation_env_with_fewer_copies():
     assert agent.act(obs, explore=False).shape == (3,)
     record = Core(agent, env, eval_env=small, progress=False).evaluate(3)
     assert sorted(np.asarray(record.env_indices) % 3) == [0, 1, 2]
+
+
+def test_independent_dqn_learns_each_agents_own_target_action():
+    env = pick_env(n_envs=4)
+    agent = IndependentDQN(env.info, seed=0, learning_starts=200, train_freq=12, gradient_steps=4, batch_size=32,
+                           exploration_fraction=0.3, learning_rate=3e-3, target_update_interval=200,
+                           net_arch=(32,))
+    Core(agent, env, progress=False).learn(steps=4000)
+    obs, _ = env.reset(seed=1)
+    assert agent.act(obs, explore=False).tolist() == [0, 1, 0] * 4

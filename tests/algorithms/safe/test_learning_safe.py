@@ -1,4 +1,4 @@
-"""Learning test (slow): Lagrangian PPO keeps CartPoleBand's episode cost at its limit where PPO does not."""
+"""Learning test (slow): Lagrangian PPO keeps a constrained task's episode cost at its limit where PPO does not."""
 
 import numpy as np
 import pytest
@@ -8,15 +8,14 @@ from porcini.algorithms.policy_gradient.ppo import PPO
 from porcini.algorithms.safe.ppo_lagrangian import PPOLagrangian
 from porcini.experiment.config.run import load_config_of_record
 
-ENV_ID = "porcini/CartPoleBand-v0"
 SEEDS = (0, 1, 2)
 EVAL_EPISODES = 20
 
 
-def train_and_evaluate(agent_cls, algo_config, steps, n_envs, seed):
+def train_and_evaluate(env_id, agent_cls, algo_config, steps, n_envs, seed):
     """Train on the constrained task from the config of record; the mean return and episode cost of greedy play."""
-    env = make_env(ENV_ID, n_envs=n_envs, seed=seed)
-    eval_env = make_env(ENV_ID, n_envs=4, seed=seed + 1000)
+    env = make_env(env_id, n_envs=n_envs, seed=seed)
+    eval_env = make_env(env_id, n_envs=4, seed=seed + 1000)
     agent = agent_cls(env.info, seed=seed, **algo_config)
     core = Core(agent, env, eval_env=eval_env, info_keys=("cost",), progress=False, eval_seed=seed + 1000)
     core.learn(steps=steps)
@@ -25,19 +24,20 @@ def train_and_evaluate(agent_cls, algo_config, steps, n_envs, seed):
 
 
 @pytest.mark.slow
-def test_lagrangian_ppo_meets_the_cost_limit_that_ppo_violates_and_keeps_most_of_its_return():
-    record = load_config_of_record("ppo_lagrangian", ENV_ID)
+@pytest.mark.parametrize("env_id", ["porcini/CartPoleBand-v0", "porcini/PointHazard-v0"])
+def test_lagrangian_ppo_meets_the_cost_limit_that_ppo_violates_and_keeps_most_of_its_return(env_id):
+    record = load_config_of_record("ppo_lagrangian", env_id)
     assert record is not None
     lagrangian_config, steps, n_envs = record["algo"], int(record["steps"]), int(record["env"]["n_envs"])
     ppo_fields = set(PPO.Config.__dataclass_fields__)
     ppo_config = {k: v for k, v in lagrangian_config.items() if k in ppo_fields}  # the same PPO, unconstrained
     limit = float(lagrangian_config["cost_limit"])
-    ppo = np.array([train_and_evaluate(PPO, ppo_config, steps, n_envs, seed) for seed in SEEDS])
-    lagrangian = np.array([train_and_evaluate(PPOLagrangian, lagrangian_config, steps, n_envs, seed)
+    ppo = np.array([train_and_evaluate(env_id, PPO, ppo_config, steps, n_envs, seed) for seed in SEEDS])
+    lagrangian = np.array([train_and_evaluate(env_id, PPOLagrangian, lagrangian_config, steps, n_envs, seed)
                            for seed in SEEDS])
-    print(f"\nlimit {limit}, {steps} steps, seeds {SEEDS}, {EVAL_EPISODES} greedy episodes each")
-    print(f"PPO             return {ppo[:, 0].round(1).tolist()} cost {ppo[:, 1].round(1).tolist()}")
-    print(f"Lagrangian PPO  return {lagrangian[:, 0].round(1).tolist()} cost {lagrangian[:, 1].round(1).tolist()}")
+    print(f"\n{env_id}: limit {limit}, {steps} steps, seeds {SEEDS}, {EVAL_EPISODES} greedy episodes each")
+    print(f"PPO             return {ppo[:, 0].round(3).tolist()} cost {ppo[:, 1].round(2).tolist()}")
+    print(f"Lagrangian PPO  return {lagrangian[:, 0].round(3).tolist()} cost {lagrangian[:, 1].round(2).tolist()}")
     ppo_return, ppo_cost = ppo.mean(axis=0)
     lagrangian_return, lagrangian_cost = lagrangian.mean(axis=0)
     assert ppo_cost > limit, "the constraint must bind: unconstrained PPO should violate it"
