@@ -22,7 +22,7 @@ from typing import Any
 
 from porcini.algorithms.registry import get_algorithm
 from porcini.errors import ConfigError
-from porcini.experiment.config import RunConfig, make_algo_config, record_path, resolve_run_config
+from porcini.experiment.config import RunConfig, make_algo_config, record_env_id, record_path, resolve_run_config
 
 
 def envs_with_record(algo: str) -> list[str]:
@@ -30,7 +30,7 @@ def envs_with_record(algo: str) -> list[str]:
     folder = resources.files("porcini").joinpath("configs", algo)
     if not folder.is_dir():
         return []
-    return sorted(f.name[: -len(".yaml")].replace("__", "/") for f in folder.iterdir() if f.name.endswith(".yaml"))
+    return sorted(record_env_id(f.name) for f in folder.iterdir() if f.name.endswith(".yaml"))
 
 
 def run_config_of_record(algo: str, env_id: str,

@@ -7,6 +7,8 @@ from typing import NamedTuple
 
 import gymnasium as gym
 
+from porcini.experiment.config import record_env_id
+
 
 class AlgorithmEntry(NamedTuple):
     """One row of ``porcini list algorithms``.
@@ -27,7 +29,7 @@ def configs_of_record(algo: str) -> tuple[str, ...]:
     folder = resources.files("porcini").joinpath("configs", algo)
     if not folder.is_dir():
         return ()
-    return tuple(sorted(f.name[: -len(".yaml")].replace("__", "/") for f in folder.iterdir()
+    return tuple(sorted(record_env_id(f.name) for f in folder.iterdir()
                         if f.name.endswith(".yaml")))
 
 

@@ -354,3 +354,11 @@ def test_saved_config_reproduces_the_run(tmp_path: Path) -> None:
     assert make_algo_config(again, QLearningConfig) == QLearningConfig(epsilon=0.2, seed=4)
     with pytest.raises(ConfigError, match=r"QLearningConfig.epsilon = 1.5 is invalid: must be in \[0, 1\]"):
         resolve_run_config("q_learning", "x", overrides=["epsilon=1.5"], algo_config_cls=QLearningConfig)
+
+
+def test_config_of_record_file_names_round_trip_env_ids_with_slashes_and_colons():
+    from porcini.experiment.config import record_env_id, record_path
+
+    for env_id in ("CartPole-v1", "porcini/DiceGame-v0", "mpe2.simple_spread_v3:parallel_env"):
+        assert record_env_id(record_path("ppo", env_id).name) == env_id
+    assert record_path("mappo", "mpe2.simple_spread_v3:parallel_env").is_file()

@@ -34,6 +34,7 @@ from porcini.experiment.config.run import (
     load_config_of_record,
     load_run_config,
     make_algo_config,
+    record_env_id,
     record_path,
     resolve_run_config,
 )
@@ -57,6 +58,7 @@ __all__ = [
     "load_yaml",
     "make_algo_config",
     "parse_override",
+    "record_env_id",
     "record_path",
     "resolve_run_config",
     "to_dict",

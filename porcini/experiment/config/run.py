@@ -180,11 +180,16 @@ class RunConfig:
 def record_path(algo: str, env_id: str, root: str | os.PathLike[str] | None = None) -> Any:
     """Return where the config of record of ``algo`` on ``env_id`` lives: ``configs/<algo>/<env>.yaml``.
 
-    A ``/`` in the env id (``porcini/DiceGame-v0``, ``ALE/Pong-v5``) or a ``:`` (a factory,
-    ``mpe2.simple_spread_v3:parallel_env``) becomes ``__`` in the file name.
+    A ``/`` in the env id (``porcini/DiceGame-v0``, ``ALE/Pong-v5``) becomes ``__`` in the file name, a ``:`` (a
+    factory, ``mpe2.simple_spread_v3:parallel_env``) ``--`` (:func:`record_env_id` reads them back).
     """
     base = Path(root) if root is not None else resources.files("porcini").joinpath("configs")
-    return base.joinpath(algo, env_id.replace("/", "__").replace(":", "__") + ".yaml")
+    return base.joinpath(algo, env_id.replace("/", "__").replace(":", "--") + ".yaml")
+
+
+def record_env_id(file_name: str) -> str:
+    """The env id of a config of record's file name (``porcini__DiceGame-v0.yaml`` -> ``porcini/DiceGame-v0``)."""
+    return file_name.removesuffix(".yaml").replace("__", "/").replace("--", ":")
 
 
 def load_config_of_record(
