@@ -131,7 +131,11 @@ Multiplier = GradientMultiplier | PIDMultiplier
 
 @dataclass(frozen=True)
 class LagrangianFields:
-    """The constraint and λ's update rule; the configs of the Lagrangian agents inherit them."""
+    """The constraint and λ's update rule; the configs of the Lagrangian agents inherit them.
+
+    Listed first among a config's bases, so that its ``__post_init__`` checks these fields after the agent
+    config's own checks.
+    """
 
     cost_limit: float = 25.0
     """The constraint: the mean episode cost (the sum of ``info[cost_key]`` over an episode) to stay at or under."""
@@ -151,6 +155,10 @@ class LagrangianFields:
     """Integral gain of the ``pid`` rule (on the violation summed over updates, kept >= 0)."""
     pid_kd: float = 0.01
     """Derivative gain of the ``pid`` rule (on the episode cost's rise since the last update)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()  # type: ignore[misc]  # the agent config this mixin is combined with
+        self.check_lagrangian()
 
     def check_lagrangian(self) -> None:
         """Raise ConfigError naming the first of these fields that is out of range."""

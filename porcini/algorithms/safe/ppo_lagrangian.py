@@ -58,10 +58,6 @@ from porcini.networks.optim import FlatParameters
 class PPOLagrangianConfig(LagrangianFields, PPOConfig):
     """Hyperparameters of Lagrangian PPO: PPO's, plus the constraint and λ's update rule (once per rollout)."""
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.check_lagrangian()
-
 
 class CostCritic(nn.Module):
     """``V_c(s)``, the expected discounted cost to go: a trunk and a value head, shaped as PPO's value network.

@@ -55,7 +55,6 @@ class SACLagrangianConfig(LagrangianFields, SACConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        self.check_lagrangian()
         require(self.replay == "uniform", type(self).__name__, "replay", self.replay,
                 "'uniform' (relabelled goals carry no cost)")
 
