@@ -51,6 +51,7 @@ ALGORITHMS: dict[str, str] = {
     "ippo": "porcini.algorithms.multi_agent.mappo:MultiAgentPPO",
     "mappo": "porcini.algorithms.multi_agent.mappo:MAPPO",
     "idqn": "porcini.algorithms.multi_agent.idqn:IndependentDQN",
+    "self_play_ppo": "porcini.algorithms.multi_agent.self_play_ppo:SelfPlayPPO",
     "ddpg": "porcini.algorithms.actor_critic.ddpg:DDPG",
     "td3": "porcini.algorithms.actor_critic.td3:TD3",
     "sac": "porcini.algorithms.actor_critic.sac:SAC",

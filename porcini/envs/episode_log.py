@@ -51,6 +51,17 @@ def _bit_generator(env: gym.Env) -> np.random.BitGenerator:
     return rng.bit_generator
 
 
+def _ensure_np_random(env: gym.Env) -> None:
+    """Make sure ``env`` has its ``np_random`` (Gymnasium makes it on first use; other envs at their first reset).
+
+    No reset when it exists: an extra reset is an extra episode start to envs that count or draw at resets.
+    """
+    try:
+        _bit_generator(env)
+    except AttributeError:
+        env.reset(seed=0)
+
+
 def _rng_state(env: gym.Env) -> Mapping[str, Any]:
     return _bit_generator(env).state
 
@@ -99,7 +110,7 @@ class EpisodeLog:
             if "seed" in start:
                 obs, _ = env.reset(seed=int(start["seed"]))
             elif "rng" in start:
-                env.reset(seed=0)  # make sure np_random exists, then put back the recorded state
+                _ensure_np_random(env)
                 _set_rng_state(env, start["rng"])
                 obs, _ = env.reset()
             else:

@@ -11,6 +11,7 @@ import numpy as np
 if TYPE_CHECKING:
     from porcini.envs.goal import GoalFunctions
     from porcini.envs.tabular_model import ModelSource
+    from porcini.envs.two_player import SeatOpponents
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,9 @@ class EnvInfo:
             (:mod:`porcini.envs.tabular_model`), read on first use; None for other envs. Not compared.
         agents: for a multi-agent vector env (:mod:`porcini.envs.multi_agent`), the agents in row order: row
             ``i`` holds agent ``agents[i % len(agents)]``; empty for single-agent envs.
+        opponents: for the seats of a two-player turn-based game (:mod:`porcini.envs.two_player`), their shared
+            :class:`~porcini.envs.two_player.SeatOpponents`, whose source a self-play learner replaces with its
+            opponent pool; None for other envs. Not compared.
     """
 
     env_id: str
@@ -41,6 +45,7 @@ class EnvInfo:
     goal: GoalFunctions | None = field(default=None, compare=False, repr=False)
     model: ModelSource | None = field(default=None, compare=False, repr=False)
     agents: tuple[str, ...] = ()
+    opponents: SeatOpponents | None = field(default=None, compare=False, repr=False)
 
     @property
     def obs_shape(self) -> tuple[int, ...]:

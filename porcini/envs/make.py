@@ -224,7 +224,13 @@ def make_env(
     name = _env_name(env)
     if isinstance(env, str):  # once, so that the factory, the horizon lookup and spawn see what it names
         env = resolve_env(env)
-    if _builds_multi_agent_env(env, env_kwargs):
+    kind = _pettingzoo_kind(env, env_kwargs)
+    if kind == "turn_based":
+        from porcini.envs.two_player import make_seat_env
+
+        return make_seat_env(env, n_envs, seed, name=name, wrappers=wrappers, vectorization=vectorization,
+                             check=check, max_episode_steps=max_episode_steps, env_kwargs=env_kwargs)
+    if kind == "parallel":
         return _multi_agent(env, n_envs, seed, wrappers, vectorization, check, max_episode_steps, env_kwargs, name)
     per_env, vector_wrappers = split_wrappers(wrappers)
     venv = _vector_env(env, env_kwargs, max_episode_steps, per_env, n_envs, vectorization, name, check)
@@ -239,16 +245,25 @@ def make_env(
     return venv
 
 
-def _builds_multi_agent_env(env: Any, env_kwargs: dict[str, Any]) -> bool:
-    """Whether ``env`` is a factory (not an Env class or id) of a PettingZoo env; builds one to find out."""
+def _pettingzoo_kind(env: Any, env_kwargs: dict[str, Any]) -> str | None:
+    """What a PettingZoo factory builds: ``"turn_based"``, ``"parallel"`` or None; builds one env to find out.
+
+    ``"turn_based"``: a two-player turn-based game (its seats become envs); ``"parallel"``: another PettingZoo env;
+    None: anything else (ids, Env classes, factories of Gymnasium envs).
+    """
     if isinstance(env, (str, type)) or not callable(env):
-        return False
+        return None
     from porcini.envs.multi_agent import is_multi_agent_env
 
     probe = env(**env_kwargs)
-    found = is_multi_agent_env(probe)
-    probe.close()
-    return found
+    try:
+        if not is_multi_agent_env(probe):
+            return None
+        from porcini.envs.two_player import is_two_player_turn_based
+
+        return "turn_based" if is_two_player_turn_based(probe) else "parallel"
+    finally:
+        probe.close()
 
 
 def _multi_agent(env: Any, n_envs: int, seed: int | None, wrappers: Sequence[Wrapper], vectorization: str,

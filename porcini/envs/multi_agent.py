@@ -57,8 +57,9 @@ def as_parallel(env: Any, env_id: str) -> Any:
     if not isinstance(env, AECEnv):
         return env
     if not (getattr(env, "metadata", None) or {}).get("is_parallelizable", False):
-        raise TypeError(f"{env_id} is a turn-based PettingZoo AEC env, which has no parallel form; train it by "
-                        "self-play (porcini.algorithms.multi_agent.self_play) or one seat at a time")
+        raise TypeError(f"{env_id} is a turn-based PettingZoo AEC env of {len(env.possible_agents)} players, which "
+                        "has no parallel form; porcini trains turn-based games of two players (make_env gives one "
+                        "seat per env, self_play_ppo learns by self-play), or wrap one seat as a gymnasium.Env")
     return aec_to_parallel(env)
 
 

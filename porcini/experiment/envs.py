@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import gymnasium as gym
 import numpy as np
 
+from porcini.core.obs_tree import map_obs
 from porcini.envs import SerialVectorEnv, make_env
 from porcini.envs.async_vector import AsyncVectorEnv
 from porcini.envs.episode_log import ReplayError
@@ -221,7 +222,7 @@ def at_episode_boundary(core_state: dict[str, Any]) -> dict[str, Any]:
     state["ep_length"] = np.zeros_like(np.asarray(state["ep_length"]))
     storage = state.get("storage")
     if storage is not None and int(storage["t"]) > 0:
-        fields = [np.array(f, copy=True) for f in storage["fields"]]
+        fields = [map_obs(lambda a: np.array(a, copy=True), f) for f in storage["fields"]]  # Dict obs: per key
         terminated, truncated = fields[4].astype(bool), fields[5].astype(bool)
         fields[5] = truncated.copy()
         fields[5][-1] = truncated[-1] | ~terminated[-1]

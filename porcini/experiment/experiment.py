@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import random
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +92,7 @@ class Experiment:
         self.last_eval: tuple[float, float] | None = None
         self._last_record: tuple[int, EpisodeRecord] | None = None  # env steps and episodes of the last evaluation
         self._saved_at: int | None = None  # training step of the last checkpoint this process wrote
+        self._last_agent_eval: tuple[int, dict[str, float]] = (-1, {})  # step and metrics of _agent_evaluation
         self.run_lock: RunLock | None = None  # held by start/resume, released by close
         # loaded before the loggers truncate metrics.csv and tb/: a checkpoint that does not fit changes no file
         if checkpoint is not None:
@@ -227,6 +229,7 @@ class Experiment:
             if self.cost_key is not None:
                 metrics["eval_cost_mean"] = record.mean_info_sum(self.cost_key)
             metrics.update(agent_returns(record, self.env.info.agents))
+            metrics.update(self._agent_evaluation())
         metrics.update(summarize("train/episode_return", core.epoch_episodes.returns))
         metrics.update(summarize("train/episode_length", core.epoch_episodes.lengths))
         core.epoch_episodes = EpisodeRecord()  # reported in this row (a last, partial epoch's too, before its save)
@@ -241,6 +244,21 @@ class Experiment:
             self.best_eval_return = self.last_eval[0]
             improved = True
         self.save(best=improved)
+
+    def _agent_evaluation(self) -> dict[str, float]:
+        """The agent's own evaluation metrics, ``agent.evaluation_metrics(seed)`` when it defines them.
+
+        E.g. self-play's games against fixed players; seeded like the run's evaluation, timed as evaluation, and
+        kept for the summary.
+        """
+        evaluate = getattr(self.agent, "evaluation_metrics", None)
+        if evaluate is None:
+            return {}
+        start = time.perf_counter()
+        metrics = {key: float(value) for key, value in evaluate(eval_seed(self.config.seed)).items()}
+        self.core.eval_time_s += time.perf_counter() - start
+        self._last_agent_eval = (training_step(self.core), metrics)
+        return metrics
 
     def save(self, best: bool = False) -> None:
         """Write ``checkpoints/last.pt`` (and ``best.pt``) atomically."""
@@ -274,10 +292,11 @@ class Experiment:
 
         if self.data is not None:  # before anything is restored: other data refuses the whole checkpoint
             self.data.check(state.get("data"))
+        # the optimizers' learning rates and the like come from this run's config, their moments from the checkpoint;
+        # the agent goes first: the envs' replay may draw on it (a self-play learner's pool picks the opponents)
+        keeping_optimizer_settings(self.agent, lambda: self.agent.load_state_dict(state["agent"]))
         # a checkpoint of the offline phase: the env was never stepped, and its first reset is still to come
         restarted = restore_envs(self.env, state, self.config.seed) if state["core"]["obs"] is not None else None
-        # the optimizers' learning rates and the like come from this run's config, their moments from the checkpoint
-        keeping_optimizer_settings(self.agent, lambda: self.agent.load_state_dict(state["agent"]))
         if restarted is None:
             self.core.load_state_dict(state["core"])
         else:  # the envs could not be replayed and began new episodes
@@ -297,6 +316,9 @@ class Experiment:
             record = self._last_record[1]  # evaluation is deterministic and reseeded: running it again gives the same
         else:
             record = self.core.evaluate(episodes)
+        agent_metrics = self._last_agent_eval[1] if self._last_agent_eval[0] == training_step(self.core) else None
+        if agent_metrics is None:
+            agent_metrics = self._agent_evaluation()
         return RunSummary(
             algo=self.config.algo_name,
             env=self.config.env.id,
@@ -311,7 +333,7 @@ class Experiment:
             extra={"train_episodes": self.core.episodes, "run_dir": str(self.run_dir.path),
                    **({"offline_steps": self.core.offline_steps} if self.data is not None else {}),
                    **({"eval_cost_mean": record.mean_info_sum(self.cost_key)} if self.cost_key is not None else {}),
-                   **agent_returns(record, self.env.info.agents),
+                   **agent_returns(record, self.env.info.agents), **agent_metrics,
                    "best_eval_return": None if np.isinf(self.best_eval_return) else self.best_eval_return},
         )
 

@@ -31,6 +31,10 @@ def build(agent_cls, space):
         return agent_cls(make_env("porcini/Chain-v0").info)  # planning needs a finite MDP's model: 2 actions
     if getattr(agent_cls, "name", "") in MULTI_AGENT:  # learners of a multi-agent env: rows of two agents
         return agent_cls(multi_agent_info(OBS, space))
+    if getattr(agent_cls, "name", "") == "self_play_ppo":  # the seats of a two-player game (9 moves: Discrete(9))
+        info = make_env("pettingzoo.classic.tictactoe_v3:env").info
+        moves = space if not isinstance(space, gym.spaces.Discrete) else info.action_space
+        return agent_cls(dataclasses.replace(info, action_space=moves))
     fields = {f.name for f in dataclasses.fields(agent_cls.Config)}
     overrides = {"total_steps": 1000} if "total_steps" in fields else {}
     if agent_cls is MPC:  # plans with a known model: Pendulum's

@@ -31,6 +31,7 @@ import torch
 
 from porcini.algorithms.kit import Checkpointed, DeepConfig, agent_generator, obs_to_tensor, seeded
 from porcini.algorithms.schedules import check_horizon, require_horizon
+from porcini.algorithms.space_hints import multi_action_hint
 from porcini.core.agent import BaseAgent, steps_seen_in, supports_action_space
 from porcini.core.batch import TransitionBatch
 from porcini.core.config import require
@@ -129,8 +130,9 @@ class OnPolicyAgent(Checkpointed, BaseAgent):
         c = self.config
         self.horizon: int | None = None  # the run's env steps, told by Core.learn (set_horizon)
         if not supports_action_space(self, info.action_space):
-            raise UnsupportedSpaceError(f"on-policy agents need a Discrete, Box, MultiDiscrete or MultiBinary action "
-                                        f"space; {info.env_id} has {info.action_space}")
+            kinds = " or ".join(", ".join(self.action_spaces).rsplit(", ", 1))
+            raise UnsupportedSpaceError(f"{type(self).__name__} needs a {kinds} action space; {info.env_id} has "
+                                        f"{info.action_space}{multi_action_hint(info.action_space)}")
         check_observation_space(info.observation_space, f"{type(self).__name__} on {info.env_id}")
         self.info = info
         self.device = torch.device(c.device)

@@ -3,8 +3,8 @@
 :class:`TurnBasedSeat` turns a two-player zero-sum AEC game (``pettingzoo.classic.tictactoe_v3.env()``,
 ``connect_four_v3.env()``) into a single-agent env for the learner's seat. The opponent moves inside ``reset``
 and ``step``, so one ``step`` is the learner's move followed by the opponent's replies until it is the learner's
-turn again or the game is over. The learner's seat alternates from one episode to the next (the first one drawn
-from the env's ``np_random``), so one policy learns to play first and second; the game's observation is
+turn again or the game is over. The learner's seat is drawn from the env's ``np_random`` at every reset, so one
+policy learns to play first and second (and a replayed reset lands in the same seat); the game's observation is
 relative to the player who observes it, so the same policy plays both seats.
 
 Opponents are *players*: callables ``player(aec_env, agent_name) -> action`` that read the game (``observe``,
@@ -76,7 +76,7 @@ class TurnBasedSeat(gym.Env):
         env: the AEC game (``possible_agents`` of exactly two agents with the same spaces).
         opponent: a player ``(aec_env, agent_name) -> action``, or an :class:`OpponentSource` drawn from at
             every reset.
-        seat: the learner's agent name for every episode; None alternates seats from episode to episode.
+        seat: the learner's agent name for every episode (settable between episodes); None draws it at every reset.
 
     Raises:
         ValueError: the game has other than two agents, their spaces differ, or ``seat`` is not one of them.
@@ -95,7 +95,7 @@ class TurnBasedSeat(gym.Env):
         if len(agents) != 2:
             raise ValueError(f"TurnBasedSeat needs a two-player game; {name} has {len(agents)} agents {agents}")
         if seat is not None and seat not in agents:
-            raise ValueError(f"seat {seat!r} is not an agent of {name}; choose one of {agents} or None to alternate")
+            raise ValueError(f"seat {seat!r} is not an agent of {name}; choose one of {agents} or None to draw it")
         a, b = agents
         if env.observation_space(a) != env.observation_space(b) or env.action_space(a) != env.action_space(b):
             raise ValueError(f"the two seats of {name} have different spaces; one policy cannot play both")
@@ -107,7 +107,6 @@ class TurnBasedSeat(gym.Env):
         self.fixed_seat = seat
         self.seat: str | None = None
         self.opponent: Player | None = None
-        self._next_seat: int | None = None  # index of the next episode's seat when alternating
         self._obs: Any = None
         self._moves = 0
 
@@ -118,10 +117,8 @@ class TurnBasedSeat(gym.Env):
             EnvCheckError: the game ended before the learner's first move, or the opponent chose an illegal action.
         """
         super().reset(seed=seed)
-        if seed is not None or self._next_seat is None:
-            self._next_seat = int(self.np_random.integers(2))
-        self.seat = self.fixed_seat or self.agents[self._next_seat]
-        self._next_seat = 1 - self._next_seat
+        drawn = self.agents[int(self.np_random.integers(2))]  # drawn even when fixed: the same stream either way
+        self.seat = self.fixed_seat or drawn
         self.aec_env.reset(seed=int(self.np_random.integers(2**31 - 1)), options=options)
         source = self.opponent_source
         self.opponent = source.draw(self.np_random) if isinstance(source, OpponentSource) else source
