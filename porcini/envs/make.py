@@ -225,13 +225,8 @@ def make_env(
     if isinstance(env, str):  # once, so that the factory, the horizon lookup and spawn see what it names
         env = resolve_env(env)
     kind = _pettingzoo_kind(env, env_kwargs)
-    if kind == "turn_based":
-        from porcini.envs.two_player import make_seat_env
-
-        return make_seat_env(env, n_envs, seed, name=name, wrappers=wrappers, vectorization=vectorization,
-                             check=check, max_episode_steps=max_episode_steps, env_kwargs=env_kwargs)
-    if kind == "parallel":
-        return _multi_agent(env, n_envs, seed, wrappers, vectorization, check, max_episode_steps, env_kwargs, name)
+    if kind is not None:
+        return _pettingzoo(kind, env, n_envs, seed, wrappers, vectorization, check, max_episode_steps, env_kwargs, name)
     per_env, vector_wrappers = split_wrappers(wrappers)
     venv = _vector_env(env, env_kwargs, max_episode_steps, per_env, n_envs, vectorization, name, check)
     for w in vector_wrappers:
@@ -266,10 +261,20 @@ def _pettingzoo_kind(env: Any, env_kwargs: dict[str, Any]) -> str | None:
         probe.close()
 
 
-def _multi_agent(env: Any, n_envs: int, seed: int | None, wrappers: Sequence[Wrapper], vectorization: str,
-                 check: bool, max_episode_steps: int | None, env_kwargs: dict[str, Any], name: str) -> Any:
-    """``make_env`` for a PettingZoo factory: a multi-agent vector env, with only vector wrappers."""
+def _pettingzoo(kind: str, env: Any, n_envs: int, seed: int | None, wrappers: Sequence[Wrapper],
+                vectorization: str, check: bool, max_episode_steps: int | None, env_kwargs: dict[str, Any],
+                name: str) -> Any:
+    """``make_env`` for a PettingZoo factory: seats of a two-player turn-based game, else a multi-agent vector env.
+
+    ``kind`` is :func:`_pettingzoo_kind`'s answer. A multi-agent vector env takes only vector wrappers.
+    """
     from porcini.envs.multi_agent import make_multi_agent_env
+
+    if kind == "turn_based":
+        from porcini.envs.two_player import make_seat_env
+
+        return make_seat_env(env, n_envs, seed, name=name, wrappers=wrappers, vectorization=vectorization,
+                             check=check, max_episode_steps=max_episode_steps, env_kwargs=env_kwargs)
 
     per_env, vector_wrappers = split_wrappers(wrappers)
     if per_env:

@@ -1,12 +1,11 @@
-"""Self-play for two-player zero-sum turn-based games (PettingZoo classic AEC games: tic-tac-toe, connect four).
+"""Self-play's parts for two-player zero-sum turn-based games (PettingZoo classic AEC games: tic-tac-toe, connect four).
 
-The learner is an ordinary single-agent PPO with masked logits on :class:`~porcini.envs.adapters.turn_based.
-TurnBasedSeat` envs, one seat of the game each; the other seat is played by an opponent drawn for every episode
-from an :class:`OpponentPool` of frozen past versions of the learner (fictitious-self-play style, Heinrich et al.
-2015, arXiv:1503.02335; the "latest or uniform over past" mix of Bansal et al. 2018, arXiv:1710.03748), with
-some games against a uniformly random player so the policy keeps punishing weak play. :class:`SelfPlayCallback`
-adds snapshots to the pool as the learner trains and, at every epoch end, plays evaluation games against
-:class:`RandomPlayer` and :class:`GreedyPlayer` (:func:`play_games`). :func:`train_self_play` wires it together.
+The players (:class:`RandomPlayer`, :class:`GreedyPlayer` from :mod:`porcini.envs.adapters.players`, and
+:class:`PolicyPlayer`) and the :class:`OpponentPool` (:mod:`.opponent_pool`) are re-exported here.
+:func:`play_games` plays evaluation games of an agent against a player, the agent taking both seats in turn;
+:class:`SelfPlayCallback` snapshots any learner into a pool during ``Core.learn`` and evaluates it against fixed
+players at epoch ends; :func:`train_self_play` trains :class:`~porcini.algorithms.multi_agent.self_play_ppo.
+SelfPlayPPO` (the ``self_play_ppo`` of ``porcini train``) in Python and keeps the evaluation rows.
 
 Players are callables ``player(aec_env, agent_name) -> action`` (see :mod:`porcini.envs.adapters.turn_based`).
 """
@@ -21,7 +20,6 @@ from typing import Any
 import numpy as np
 
 from porcini.algorithms.multi_agent.opponent_pool import OpponentPool, PolicyPlayer
-from porcini.algorithms.policy_gradient.ppo import PPO
 from porcini.core.callbacks import Callback
 from porcini.core.loop import Core
 from porcini.envs.adapters.players import GreedyPlayer, RandomPlayer
@@ -158,16 +156,19 @@ def train_self_play(env_fn: Callable[[], Any], steps: int, seed: int = 0, *, n_e
                     steps_per_epoch: int | None = None, eval_games: int = 100,
                     pool_kwargs: Mapping[str, Any] | None = None, logger: Any = None, progress: bool = False,
                     **ppo_kwargs: Any) -> SelfPlayResult:
-    """Train a masked PPO by self-play on ``n_envs`` seats of the game ``env_fn`` builds, sharing one pool.
+    """Train :class:`~porcini.algorithms.multi_agent.self_play_ppo.SelfPlayPPO` on ``n_envs`` seats of a game.
+
+    What ``porcini train self_play_ppo GAME`` does, in Python, with the evaluation rows kept in ``history``.
 
     Args:
         env_fn: builds the two-player AEC game (e.g. ``tictactoe_v3.env``).
         steps: env steps of the learner, summed over envs (the opponents' moves are not counted).
         seed: seed of the envs and the agent.
-        n_envs: seats stepped together (sync vectorization, in this process, all drawing from one pool).
+        n_envs: seats stepped together (in this process, all drawing from the agent's pool).
         steps_per_epoch: env steps between evaluations; None evaluates once, at the end.
         eval_games: games per evaluation opponent per evaluation.
-        pool_kwargs: arguments of :class:`OpponentPool` (``pool_size``, ``snapshot_every``, ...).
+        pool_kwargs: the pool's settings: ``pool_size``, ``snapshot_every``, ``latest_prob``, ``random_prob``,
+            ``greedy_prob``, ``explore`` (:class:`OpponentPool`); unset ones take ``SelfPlayPPOConfig``'s defaults.
         logger: anything with ``log(metrics, step)`` that receives each evaluation row.
         progress: show a progress bar.
         **ppo_kwargs: PPO hyperparameters (:class:`~porcini.algorithms.policy_gradient.ppo.PPOConfig`).
@@ -175,21 +176,15 @@ def train_self_play(env_fn: Callable[[], Any], steps: int, seed: int = 0, *, n_e
     Returns:
         The agent, the evaluation history, the pool and the loop.
     """
-    pool = OpponentPool(**dict(pool_kwargs or {}))
+    from porcini.algorithms.multi_agent.self_play_ppo import SelfPlayPPO  # it plays its games with this module
 
-    def seat() -> TurnBasedSeat:
-        """One seat of a new game, its opponents drawn from the shared pool."""
-        return TurnBasedSeat(env_fn(), pool)
-
-    probe = env_fn()
-    name = (getattr(probe, "metadata", None) or {}).get("name") or getattr(env_fn, "__name__", "game")
-    probe.close()
-    seat.__name__ = f"{name}:self-play"
-    env = make_env(seat, n_envs, seed, vectorization="sync")
-    agent = PPO(env.info, **{"seed": seed, **ppo_kwargs})
-    pool.learner = agent
-    callback = SelfPlayCallback(pool, env_fn, eval_games=eval_games, eval_seed=seed, logger=logger)
+    settings = dict(pool_kwargs or {})
+    if "explore" in settings:
+        settings["explore_opponents"] = settings.pop("explore")
+    env = make_env(env_fn, n_envs, seed)
+    agent = SelfPlayPPO(env.info, **{"seed": seed, **settings, **ppo_kwargs, "eval_games": 0})
+    callback = SelfPlayCallback(agent.pool, env_fn, eval_games=eval_games, eval_seed=seed, logger=logger)
     core = Core(agent, env, callbacks=[callback], progress=progress)
     core.learn(steps=steps, steps_per_epoch=steps_per_epoch or steps)
     env.close()
-    return SelfPlayResult(agent, callback.history, pool, core)
+    return SelfPlayResult(agent, callback.history, agent.pool, core)

@@ -9,9 +9,9 @@ learner changes only there), and lives in the agent's ``state_dict``, so a ``por
 and resumes exactly (the pool replays each seat's opponent, see :mod:`.opponent_pool`).
 
 Evaluation: the run's usual evaluation plays the evaluation env's seats, whose opponent stays a random player, so
-``eval_return_mean`` is the win rate minus the loss rate against random play. On top, :meth:`SelfPlayPPO.
-evaluation_metrics` plays ``eval_games`` games against a random and a greedy player, logged each epoch as
-``eval_vs_random/win_rate`` ... ``eval_vs_greedy/illegal``.
+``eval_return_mean`` is the win rate minus the loss rate against random play. On top,
+:meth:`SelfPlayPPO.evaluation_metrics` plays ``eval_games`` games against a random and a greedy player, logged each
+epoch as ``eval_vs_random/win_rate`` ... ``eval_vs_greedy/illegal``.
 """
 
 from __future__ import annotations
@@ -75,10 +75,10 @@ class SelfPlayPPO(PPO):
 
     Example:
         >>> from porcini import Core, make_env
-        >>> env = make_env("pettingzoo.classic.tictactoe_v3:env", n_envs=2, seed=0)  # doctest: +SKIP
-        >>> agent = SelfPlayPPO(env.info, n_steps=16, batch_size=32, snapshot_every=32)  # doctest: +SKIP
-        >>> _ = Core(agent, env, progress=False).learn(steps=64)  # doctest: +SKIP
-        >>> agent.pool.snapshot_steps  # doctest: +SKIP
+        >>> env = make_env("pettingzoo.classic.tictactoe_v3:env", n_envs=2, seed=0)
+        >>> agent = SelfPlayPPO(env.info, n_steps=16, batch_size=32, snapshot_every=32)
+        >>> _ = Core(agent, env, progress=False).learn(steps=64)
+        >>> agent.pool.snapshot_steps
         [0, 32, 64]
     """
 
