@@ -172,3 +172,13 @@ def test_a_self_play_run_logs_its_games_and_resumes_exactly_mid_episode(tmp_path
     assert summary == {**json.loads((Path(straight.extra["run_dir"]) / "summary.json").read_text()),
                        "run_dir": summary["run_dir"], "wall_time_s": summary["wall_time_s"],
                        "eval_time_s": summary["eval_time_s"]}
+
+
+def test_connect_four_goes_through_the_same_seats_pool_and_evaluation():
+    pytest.importorskip("pettingzoo.classic.connect_four_v3")
+    env = make_env("pettingzoo.classic.connect_four_v3:env", n_envs=2, seed=0)
+    agent = SelfPlayPPO(env.info, snapshot_every=32, eval_games=2, **SMALL)
+    Core(agent, env, progress=False).learn(steps=64)
+    assert env.single_action_space.n == 7 and agent.pool.snapshot_steps == [0, 32, 64]
+    metrics = agent.evaluation_metrics(seed=0)
+    assert metrics["eval_vs_random/illegal"] == metrics["eval_vs_greedy/illegal"] == 0
