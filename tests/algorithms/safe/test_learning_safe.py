@@ -24,15 +24,15 @@ EVAL_EPISODES = 20
 RANDOM_FLOOR = {"porcini/PendulumSpeed-v0"}  # negative returns: the return criterion is measured from random play
 
 
-def eval_env_of(env_id, seed):
+def eval_env_of(env_id, seed, env_kwargs):
     """The evaluation envs of a seed's run."""
-    return make_env(env_id, n_envs=4, seed=seed + 1000)
+    return make_env(env_id, n_envs=4, seed=seed + 1000, env_kwargs=env_kwargs)
 
 
-def train_and_evaluate(env_id, agent_cls, algo_config, steps, n_envs, seed):
+def train_and_evaluate(env_id, env_kwargs, agent_cls, algo_config, steps, n_envs, seed):
     """Train on the constrained task from the config of record; the mean return and episode cost of greedy play."""
-    env = make_env(env_id, n_envs=n_envs, seed=seed)
-    eval_env = eval_env_of(env_id, seed)
+    env = make_env(env_id, n_envs=n_envs, seed=seed, env_kwargs=env_kwargs)
+    eval_env = eval_env_of(env_id, seed, env_kwargs)
     agent = agent_cls(env.info, seed=seed, **algo_config)
     core = Core(agent, env, eval_env=eval_env, info_keys=("cost",), progress=False, eval_seed=seed + 1000)
     core.learn(steps=steps)
@@ -40,37 +40,32 @@ def train_and_evaluate(env_id, agent_cls, algo_config, steps, n_envs, seed):
     return record.mean_return(), record.mean_info_sum("cost")
 
 
-def random_return(env_id, seed):
+def random_return(env_id, env_kwargs, seed):
     """The mean return of a uniformly random policy over the evaluation episodes of a seed's run."""
-    eval_env = eval_env_of(env_id, seed)
+    eval_env = eval_env_of(env_id, seed, env_kwargs)
     return run_episodes(RandomAgent(eval_env.info, seed=seed), eval_env, EVAL_EPISODES, seed=seed + 1000).mean_return()
 
 
-# PendulumSpeed: the cost limit holds only by giving up the swing-up (docs/safe-rl.md); kept as a strict xfail so
-# that a change which makes it pass is noticed
-PENDULUM_UNMET = pytest.mark.xfail(strict=True, reason="Lagrangian PPO meets PendulumSpeed's limit only by giving up "
-                                   "the swing-up: return far under 70% of PPO's gain over random play")
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("env_id", ["porcini/CartPoleBand-v0", "porcini/PointHazard-v0",
-                                    pytest.param("porcini/PendulumSpeed-v0", marks=PENDULUM_UNMET)])
+@pytest.mark.parametrize("env_id", ["porcini/CartPoleBand-v0", "porcini/PointHazard-v0", "porcini/PendulumSpeed-v0"])
 def test_lagrangian_ppo_meets_the_cost_limit_that_ppo_violates_and_keeps_most_of_its_return(env_id):
     record = load_config_of_record("ppo_lagrangian", env_id)
     assert record is not None
     lagrangian_config, steps, n_envs = record["algo"], int(record["steps"]), int(record["env"]["n_envs"])
+    env_kwargs = dict(record["env"].get("kwargs") or {})  # the task's thresholds, when the record sets them
     ppo_fields = set(PPO.Config.__dataclass_fields__)
     ppo_config = {k: v for k, v in lagrangian_config.items() if k in ppo_fields}  # the same PPO, unconstrained
     limit = float(lagrangian_config["cost_limit"])
-    ppo = np.array([train_and_evaluate(env_id, PPO, ppo_config, steps, n_envs, seed) for seed in SEEDS])
-    lagrangian = np.array([train_and_evaluate(env_id, PPOLagrangian, lagrangian_config, steps, n_envs, seed)
-                           for seed in SEEDS])
-    print(f"\n{env_id}: limit {limit}, {steps} steps, seeds {SEEDS}, {EVAL_EPISODES} greedy episodes each")
+    ppo = np.array([train_and_evaluate(env_id, env_kwargs, PPO, ppo_config, steps, n_envs, seed) for seed in SEEDS])
+    lagrangian = np.array([train_and_evaluate(env_id, env_kwargs, PPOLagrangian, lagrangian_config, steps, n_envs,
+                                              seed) for seed in SEEDS])
+    print(f"\n{env_id} {env_kwargs}: limit {limit}, {steps} steps, seeds {SEEDS}, {EVAL_EPISODES} greedy episodes each")
     print(f"PPO             return {ppo[:, 0].round(3).tolist()} cost {ppo[:, 1].round(2).tolist()}")
     print(f"Lagrangian PPO  return {lagrangian[:, 0].round(3).tolist()} cost {lagrangian[:, 1].round(2).tolist()}")
     ppo_return, ppo_cost = ppo.mean(axis=0)
     lagrangian_return, lagrangian_cost = lagrangian.mean(axis=0)
-    floor = float(np.mean([random_return(env_id, seed) for seed in SEEDS])) if env_id in RANDOM_FLOOR else 0.0
+    floors = [random_return(env_id, env_kwargs, seed) for seed in SEEDS] if env_id in RANDOM_FLOOR else [0.0]
+    floor = float(np.mean(floors))
     print(f"return floor {floor:.3f}: Lagrangian PPO needs >= {floor + 0.7 * (ppo_return - floor):.3f}")
     assert ppo_cost > limit, "the constraint must bind: unconstrained PPO should violate it"
     assert lagrangian_cost <= 1.1 * limit
