@@ -16,7 +16,7 @@ from porcini.envs.info import EnvInfo
 from porcini.envs.locate import register_namespace, resolve_env
 from porcini.envs.tabular_model import model_source
 from porcini.envs.vector import CheckedVectorEnv, SerialVectorEnv
-from porcini.errors import EnvCheckError
+from porcini.errors import ConfigError, EnvCheckError
 from porcini.seeding import action_space_seed
 
 Wrapper = Any  # a gymnasium.Wrapper / VectorWrapper class, a callable env -> env, or (callable, kwargs)
@@ -278,13 +278,14 @@ def _pettingzoo(kind: str, env: Any, n_envs: int, seed: int | None, wrappers: Se
 
     per_env, vector_wrappers = split_wrappers(wrappers)
     if per_env:
-        raise ValueError(f"{name} is a PettingZoo env: single-agent wrappers cannot wrap it; wrap the parallel env "
-                         "in its factory (e.g. with SuperSuit) or pass VectorWrapper classes")
+        raise ConfigError(f"{name} is a PettingZoo env: single-agent wrappers cannot wrap it; wrap the parallel env "
+                          "in its factory (e.g. with SuperSuit) or pass VectorWrapper classes")
     if vectorization not in ("auto", "sync"):
-        raise ValueError(f"{name} is a PettingZoo env, stepped in this process: set vectorization to auto or sync")
+        raise ConfigError(f"{name} is a PettingZoo env, stepped in this process: set vectorization "
+                          "(env.vectorization) to auto or sync")
     if max_episode_steps is not None:
-        raise ValueError(f"{name} is a PettingZoo env: set its episode length with the env's own argument (e.g. "
-                         "max_cycles in env kwargs), not max_episode_steps")
+        raise ConfigError(f"{name} is a PettingZoo env: set its episode length with the env's own argument (e.g. "
+                          "max_cycles in env kwargs), not max_episode_steps")
     venv: Any = make_multi_agent_env(env, n_envs, seed, check=check, env_id=name if ":" in name else None,
                                      env_kwargs=env_kwargs)
     for w in vector_wrappers:

@@ -18,6 +18,7 @@ from typing import Any
 
 from porcini.envs.adapters.players import RandomPlayer
 from porcini.envs.adapters.turn_based import OpponentSource, Player, TurnBasedSeat
+from porcini.errors import ConfigError
 
 __all__ = ["FixedOpponent", "SeatOpponents", "is_two_player_turn_based", "make_seat_env"]
 
@@ -107,13 +108,13 @@ def make_seat_env(game: Callable[..., Any], n_envs: int, seed: int | None, *, na
     evaluation env keeps the random opponent whatever the training env's source becomes).
 
     Raises:
-        ValueError: ``vectorization`` other than ``auto`` or ``sync`` (the seats share an object in this process).
+        ConfigError: ``vectorization`` other than ``auto`` or ``sync`` (the seats share an object in this process).
     """
     from porcini.envs.make import attach, make_env  # make_env dispatches here: imported when used
 
     if vectorization not in ("auto", "sync"):
-        raise ValueError(f"{name} is a two-player turn-based game whose seats share one opponent source in this "
-                         "process: set vectorization to auto or sync")
+        raise ConfigError(f"{name} is a two-player turn-based game whose seats share one opponent source in this "
+                          "process: set vectorization (env.vectorization) to auto or sync")
     kwargs = dict(env_kwargs or {})
     opponents = SeatOpponents(lambda: game(**kwargs))
 

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from click.testing import CliRunner
 
 from porcini import Core, make_env
 from porcini.algorithms.multi_agent.opponent_pool import OpponentPool, PolicyPlayer
@@ -15,6 +16,7 @@ from porcini.envs.adapters.turn_based import TurnBasedSeat
 from porcini.envs.two_player import FixedOpponent, SeatOpponents
 from porcini.errors import ConfigError
 from porcini.experiment.checkpoint import load_checkpoint
+from porcini.experiment.cli import main
 from porcini.experiment.experiment import Experiment
 from porcini.experiment.launch import resolve
 
@@ -33,8 +35,18 @@ def test_make_env_gives_one_seat_per_env_sharing_an_opponent_source_that_spawn_d
     assert set(obs) == {"observation", "action_mask"} and obs["action_mask"].shape == (3, 9)
     spawned = env.spawn(2, 7)
     assert spawned.info.opponents is not opponents and spawned.info == make_env(GAME, n_envs=2, seed=7).info
-    with pytest.raises(ValueError, match="vectorization to auto or sync"):
+    with pytest.raises(ConfigError, match="vectorization \\(env.vectorization\\) to auto or sync"):
         make_env(GAME, n_envs=2, seed=0, vectorization="async")
+
+
+@pytest.mark.parametrize("command", [["self_play_ppo", GAME, "--set", "env.vectorization=async"],
+                                     ["self_play_ppo", "CartPole-v1"]])
+def test_the_command_line_refuses_what_self_play_cannot_train_in_one_line(tmp_path, command):
+    result = CliRunner().invoke(main, ["train", *command, "--steps", "100", "--out", str(tmp_path), "--no-progress"])
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and ("env.vectorization" in lines[0] or "two-player turn-based" in lines[0])
+    assert not any(tmp_path.iterdir())
 
 
 def test_seat_opponents_pass_each_seat_its_number_and_refuse_a_source_without_draw():
