@@ -110,24 +110,26 @@ def make_seat_env(game: Callable[..., Any], n_envs: int, seed: int | None, *, na
     Raises:
         ConfigError: ``vectorization`` other than ``auto`` or ``sync`` (the seats share an object in this process).
     """
-    from porcini.envs.make import attach, make_env  # make_env dispatches here: imported when used
+    from porcini.envs.make import attach, env_factory, seed_vector_env, split_wrappers, wrapped_factory
+    from porcini.envs.vector import SerialVectorEnv  # make_env dispatches here: imported when used
 
     if vectorization not in ("auto", "sync"):
         raise ConfigError(f"{name} is a two-player turn-based game whose seats share one opponent source in this "
                           "process: set vectorization (env.vectorization) to auto or sync")
     kwargs = dict(env_kwargs or {})
     opponents = SeatOpponents(lambda: game(**kwargs))
-
-    def seat() -> TurnBasedSeat:
-        return opponents.seat()
-
-    seat.__name__ = name
-    venv = make_env(seat, n_envs, seed, wrappers, "sync", check=check, max_episode_steps=max_episode_steps)
+    per_env, vector_wrappers = split_wrappers(wrappers)
+    # built here rather than through make_env, which would build a seat to look at it: seat i is env index i
+    factory = wrapped_factory(env_factory(opponents.seat, {}, max_episode_steps), per_env)
+    venv: Any = SerialVectorEnv([factory] * n_envs, env_id=name, check=check)
+    for wrapper in vector_wrappers:
+        venv = wrapper(venv)
+    seed_vector_env(venv, seed)
 
     def spawn(n: int, s: int | None) -> Any:
         return make_seat_env(game, n, s, name=name, wrappers=wrappers, check=check,
                              max_episode_steps=max_episode_steps, env_kwargs=kwargs)
 
-    attach(venv, name, spawn, horizon=venv.info.horizon)
+    attach(venv, name, spawn, horizon=max_episode_steps)
     venv.info = dataclasses.replace(venv.info, opponents=opponents)
     return venv

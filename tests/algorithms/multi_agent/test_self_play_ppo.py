@@ -29,7 +29,7 @@ def test_make_env_gives_one_seat_per_env_sharing_an_opponent_source_that_spawn_d
     env = make_env(GAME, n_envs=3, seed=0)
     opponents = env.info.opponents
     assert isinstance(opponents, SeatOpponents) and env.info.n_envs == 3 and env.info.agents == ()
-    assert all(isinstance(seat, TurnBasedSeat) for seat in env.envs)
+    assert all(isinstance(seat, TurnBasedSeat) for seat in env.envs) and opponents.n_seats == 3
     assert isinstance(opponents.source, FixedOpponent)  # a random player until a learner replaces it
     obs, _ = env.reset(seed=0)
     assert set(obs) == {"observation", "action_mask"} and obs["action_mask"].shape == (3, 9)
@@ -84,7 +84,7 @@ def test_self_play_ppo_owns_the_training_seats_pool_and_snapshots_after_fits():
     assert env.info.opponents.source is agent.pool and agent.pool.snapshot_steps == [0]
     Core(agent, env, progress=False).learn(steps=256)
     assert agent.pool.snapshot_steps == [0, 64, 128, 192, 256]
-    assert set(agent.pool.current) == {1, 2}  # the two seats (seat 0 is the one make_env builds to look)
+    assert set(agent.pool.current) == {0, 1}  # each seat by its env index
     newest = agent.pool._agent(agent.pool.snapshot_ids[-1])
     assert type(newest).__name__ == "PPO"  # a plain PPO plays a snapshot: no pool of its own
     for p, q in zip(newest.model.parameters(), agent.model.parameters()):
