@@ -1,4 +1,6 @@
-"""Test-session settings."""
+"""Test-session settings and shared fixtures."""
+
+from pathlib import Path
 
 import pytest
 import torch
@@ -21,3 +23,19 @@ def local_ray():
         ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
     yield ray
     ray.shutdown()
+
+
+@pytest.fixture
+def eval_columns():
+    """``eval_columns(run_dir)``: a run's metrics.csv rows as strings, without the wall-clock columns.
+
+    Two runs that resume exactly have equal ones.
+    """
+
+    def read(run_dir):
+        rows = (Path(run_dir) / "metrics.csv").read_text().splitlines()
+        header = rows[0].split(",")
+        keep = [i for i, name in enumerate(header) if name not in ("wall_time_s", "time/steps_per_second")]
+        return [[row.split(",")[i] for i in keep] for row in rows]
+
+    return read

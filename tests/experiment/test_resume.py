@@ -26,14 +26,7 @@ def config(tmp_path, steps, **extra):
     return resolve("q_learning", "FrozenLake-v1", None, overrides)
 
 
-def eval_columns(run_dir):
-    rows = (Path(run_dir) / "metrics.csv").read_text().splitlines()
-    header = rows[0].split(",")
-    keep = [i for i, name in enumerate(header) if name not in ("wall_time_s", "time/steps_per_second")]
-    return [[row.split(",")[i] for i in keep] for row in rows]
-
-
-def test_train_2n_equals_train_n_then_resume(tmp_path):
+def test_train_2n_equals_train_n_then_resume(tmp_path, eval_columns):
     straight = Experiment.start(config(tmp_path / "a", 2000)).train()
     first = Experiment.start(config(tmp_path / "b", 1000))
     first.train()
@@ -144,7 +137,7 @@ ENV_OF = {"sac": "Pendulum-v1"}
 
 
 @pytest.mark.parametrize("algo", ["ppo", "dqn", "sac", "discrete_sac", "recurrent_ppo"])
-def test_deep_agents_resume_exactly(tmp_path, algo):
+def test_deep_agents_resume_exactly(tmp_path, algo, eval_columns):
     def cfg(out, steps):
         overrides = [f"steps={steps}", "steps_per_epoch=250", "log.sinks=[csv]", f"out={out}", "eval_episodes=3"]
         return resolve(algo, ENV_OF.get(algo, "CartPole-v1"), None, [*overrides, *DEEP[algo]])
@@ -185,7 +178,7 @@ def assert_same_tree(a, b, path="state"):
         assert a == b, path
 
 
-def test_sigkilled_run_with_async_envs_resumes_exactly_from_the_cli(tmp_path):
+def test_sigkilled_run_with_async_envs_resumes_exactly_from_the_cli(tmp_path, eval_columns):
     from porcini.envs import make_env
     from porcini.envs.async_vector import AsyncVectorEnv
     from porcini.envs.testing import SLOW_ENV_ID

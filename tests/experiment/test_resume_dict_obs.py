@@ -1,6 +1,5 @@
 """Agents on Dict observations (MiniGrid's layout, text mission filtered out) resume exactly from checkpoints."""
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,15 +19,8 @@ AGENTS = {
 }
 
 
-def eval_columns(run_dir):
-    rows = (Path(run_dir) / "metrics.csv").read_text().splitlines()
-    header = rows[0].split(",")
-    keep = [i for i, name in enumerate(header) if name not in ("wall_time_s", "time/steps_per_second")]
-    return [[row.split(",")[i] for i in keep] for row in rows]
-
-
 @pytest.mark.parametrize("algo", AGENTS)
-def test_dict_observation_agents_resume_exactly(tmp_path, algo):
+def test_dict_observation_agents_resume_exactly(tmp_path, algo, eval_columns):
     def cfg(out, steps):
         overrides = [f"steps={steps}", "steps_per_epoch=200", "log.sinks=[csv]", f"out={out}", "eval_episodes=2",
                      FILTER, *AGENTS[algo]]

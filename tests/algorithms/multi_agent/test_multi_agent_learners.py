@@ -2,7 +2,6 @@
 idle rows are left out, bad input is refused in one line, runs resume exactly."""
 
 import functools
-from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -193,17 +192,10 @@ def test_bad_input_is_refused_in_one_line():
         MultiAgentPPO(pick_env().info, share="sometimes")
 
 
-def eval_columns(run_dir):
-    rows = (Path(run_dir) / "metrics.csv").read_text().splitlines()
-    header = rows[0].split(",")
-    keep = [i for i, name in enumerate(header) if name not in ("wall_time_s", "time/steps_per_second")]
-    return [[row.split(",")[i] for i in keep] for row in rows]
-
-
 @pytest.mark.parametrize("algo, extra", [("mappo", ["n_steps=16", "batch_size=96"]),
                                          ("ippo", ["n_steps=16", "batch_size=32"]),
                                          ("idqn", ["learning_starts=60", "train_freq=12", "batch_size=16"])])
-def test_multi_agent_runs_log_each_agent_and_resume_exactly(tmp_path, algo, extra):
+def test_multi_agent_runs_log_each_agent_and_resume_exactly(tmp_path, algo, extra, eval_columns):
     pytest.importorskip("mpe2")
 
     def cfg(out, steps):

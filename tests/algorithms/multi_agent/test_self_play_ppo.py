@@ -153,14 +153,7 @@ def config(out, steps, extra=()):
     return resolve("self_play_ppo", GAME, None, overrides)
 
 
-def eval_columns(run_dir):
-    rows = (Path(run_dir) / "metrics.csv").read_text().splitlines()
-    header = rows[0].split(",")
-    keep = [i for i, name in enumerate(header) if name not in ("wall_time_s", "time/steps_per_second")]
-    return [[row.split(",")[i] for i in keep] for row in rows]
-
-
-def test_a_self_play_run_logs_its_games_and_resumes_exactly_mid_episode(tmp_path):
+def test_a_self_play_run_logs_its_games_and_resumes_exactly_mid_episode(tmp_path, eval_columns):
     straight = Experiment.start(config(tmp_path / "a", 768)).train()
     first = Experiment.start(config(tmp_path / "b", 384))
     first.train()
