@@ -224,8 +224,7 @@ def make_env(
     name = _env_name(env)
     if isinstance(env, str):  # once, so that the factory, the horizon lookup and spawn see what it names
         env = resolve_env(env)
-    kind = _pettingzoo_kind(env, env_kwargs)
-    if kind is not None:
+    if (kind := _pettingzoo_kind(env, env_kwargs)) is not None:
         return _pettingzoo(kind, env, n_envs, seed, wrappers, vectorization, check, max_episode_steps, env_kwargs, name)
     per_env, vector_wrappers = split_wrappers(wrappers)
     venv = _vector_env(env, env_kwargs, max_episode_steps, per_env, n_envs, vectorization, name, check)

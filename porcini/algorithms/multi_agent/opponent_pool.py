@@ -216,5 +216,5 @@ class OpponentPool:
 
 
 def _key(value: Any) -> OpponentKey:
-    """An opponent key read back from a checkpoint (a snapshot id may come back as a tensor-free int or a str)."""
+    """An opponent key read back from a checkpoint: ``"random"``, ``"greedy"``, else a snapshot id as an int."""
     return value if value in ("random", "greedy") else int(value)
