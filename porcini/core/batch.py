@@ -61,18 +61,24 @@ class TransitionBatch:
         lead = tuple(self.reward.shape)
         if len(lead) != 2:
             raise ValueError(f"reward must be shaped [T, B], got shape {lead}; add the missing axis")
-        for name in _FIELDS:
-            field_value = getattr(self, name)
-            for value in (field_value,) if type(field_value) is np.ndarray else obs_leaves(field_value):
+        # the loop builds a batch at every fit, so the common case (plain arrays) is checked without generators
+        for name, field_value in zip(_FIELDS, (self.obs, self.action, self.reward, self.next_obs, self.terminated,
+                                               self.truncated)):
+            if type(field_value) is np.ndarray:
+                if field_value.shape[:2] != lead:
+                    self._raise_lead(name, field_value)
+                continue
+            for value in obs_leaves(field_value):
                 if tuple(value.shape[:2]) != lead:
-                    raise ValueError(
-                        f"TransitionBatch.{name} has leading shape {tuple(value.shape[:2])}, expected [T, B] = "
-                        f"{lead} like reward"
-                    )
+                    self._raise_lead(name, value)
         for name, value in self.extras.items():
             if tuple(value.shape[:2]) != lead:
                 raise ValueError(f"TransitionBatch.extras[{name!r}] has leading shape {tuple(value.shape[:2])}, "
                                  f"expected [T, B] = {lead}")
+
+    def _raise_lead(self, name: str, value: Any) -> None:
+        raise ValueError(f"TransitionBatch.{name} has leading shape {tuple(value.shape[:2])}, expected [T, B] = "
+                         f"{tuple(self.reward.shape)} like reward")
 
     @property
     def n_rows(self) -> int:
