@@ -100,6 +100,11 @@ class TransitionBatch:
         """``terminated | truncated``: where an episode ended."""
         return self.terminated | self.truncated
 
+    def with_reward(self, reward: Any) -> TransitionBatch:
+        """The same batch with ``reward`` replaced (``dataclasses.replace`` without its per-field introspection)."""
+        return TransitionBatch(self.obs, self.action, reward, self.next_obs, self.terminated, self.truncated,
+                               self.extras)
+
     def flatten(self) -> TransitionBatch:
         """Merge time and env axes into one: every field becomes ``[T * B, 1, ...]``.
 

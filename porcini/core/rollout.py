@@ -39,6 +39,7 @@ class RolloutStorage:
         self._arrays: list[Any] | None = None  # the chunk: one array (or observation tree) per field
         self._start = 0  # the chunk's row where the current period begins
         self._chunk_rows = 0
+        self._plain = False  # the chunk holds one plain array per field and there are no info_keys
         self._lists: list[list[Any]] = [[] for _ in range(6 + len(self.info_keys))]
 
     def __len__(self) -> int:
@@ -47,6 +48,13 @@ class RolloutStorage:
     def append(self, obs: Any, action: Any, reward: Any, next_obs: Any, terminated: Any, truncated: Any,
                info: dict[str, Any]) -> None:
         """Add one time slice (all fields batched over envs)."""
+        arrays = self._arrays
+        if self._plain and arrays is not None:  # plain arrays and no extras, as most steps: six row copies
+            t = self._start + self._t
+            arrays[0][t], arrays[1][t], arrays[2][t] = obs, action, reward
+            arrays[3][t], arrays[4][t], arrays[5][t] = next_obs, terminated, truncated
+            self._t += 1
+            return
         row = [obs, action, reward, next_obs, terminated, truncated]
         for key in self.info_keys:
             row.append(info_value(info, key, len(reward), self.env_name))
@@ -54,9 +62,9 @@ class RolloutStorage:
             for store, value in zip(self._lists, row):
                 store.append(value)
         else:
-            arrays = self._arrays
             if arrays is None:
                 arrays = self._arrays = self._allocate(row)
+                self._plain = not self.info_keys and all(type(a) is np.ndarray for a in arrays)
             t = self._start + self._t
             for array, value in zip(arrays, row):
                 if type(array) is np.ndarray:  # the common case first: this runs for every field of every step
