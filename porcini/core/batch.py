@@ -61,16 +61,19 @@ class TransitionBatch:
         lead = tuple(self.reward.shape)
         if len(lead) != 2:
             raise ValueError(f"reward must be shaped [T, B], got shape {lead}; add the missing axis")
-        # the loop builds a batch at every fit, so the common case (plain arrays) is checked without generators
-        for name, field_value in zip(_FIELDS, (self.obs, self.action, self.reward, self.next_obs, self.terminated,
-                                               self.truncated)):
-            if type(field_value) is np.ndarray:
-                if field_value.shape[:2] != lead:
-                    self._raise_lead(name, field_value)
-                continue
-            for value in obs_leaves(field_value):
-                if tuple(value.shape[:2]) != lead:
-                    self._raise_lead(name, value)
+        obs, action, next_obs, terminated, truncated = (self.obs, self.action, self.next_obs, self.terminated,
+                                                        self.truncated)
+        array = np.ndarray
+        # the loop builds a batch at every fit: plain arrays are checked in one expression, anything else (Dict and
+        # Tuple observations, tensors) leaf by leaf
+        if not (type(obs) is array and type(action) is array and type(next_obs) is array
+                and type(terminated) is array and type(truncated) is array and obs.shape[:2] == lead
+                and action.shape[:2] == lead and next_obs.shape[:2] == lead and terminated.shape[:2] == lead
+                and truncated.shape[:2] == lead):
+            for name in _FIELDS:
+                for value in obs_leaves(getattr(self, name)):
+                    if tuple(value.shape[:2]) != lead:
+                        self._raise_lead(name, value)
         for name, value in self.extras.items():
             if tuple(value.shape[:2]) != lead:
                 raise ValueError(f"TransitionBatch.extras[{name!r}] has leading shape {tuple(value.shape[:2])}, "
