@@ -115,8 +115,8 @@ class RolloutStorage:
         else:
             assert self._arrays is not None
             start, stop = self._start, self._start + self._t
-            fields = [a[start:stop] if type(a) is np.ndarray else map_obs(lambda a: a[start:stop], a)
-                      for a in self._arrays]
+            fields = ([a[start:stop] for a in self._arrays] if self._plain else
+                      [map_obs(lambda a: a[start:stop], a) for a in self._arrays])
             # the next period starts after this one's full rows (a period cut short leaves the rest unused)
             self._start += self.rows
             if self._start + self.rows > self._chunk_rows:

@@ -200,7 +200,7 @@ class TDAgent(BaseAgent):
         next on the observations the fit saw as next observations, so most calls find their batch computed.
         """
         obs = np.asarray(obs)
-        key = (obs.shape, obs.dtype.str, obs.tobytes())
+        key = (obs.shape, obs.dtype, obs.tobytes())
         if key != self._features_key:
             self._features_key, self._features_value = key, self.features.sparse(obs)
         return self._features_value
@@ -277,13 +277,13 @@ class TDAgent(BaseAgent):
         Returns:
             The mean |TD error| and the values of the schedules.
         """
-        n_rows, n_envs = batch.n_rows, batch.n_envs
         obs, next_obs = np.asarray(batch.obs), np.asarray(batch.next_obs)
         # Python scalars: the rules work on one transition at a time, where NumPy's per-call cost would dominate
         action = np.asarray(batch.action, dtype=np.int64).tolist()
         reward = np.asarray(batch.reward, dtype=np.float64).tolist()
         terminated = np.asarray(batch.terminated, dtype=bool).tolist()
         truncated = np.asarray(batch.truncated, dtype=bool).tolist()
+        n_rows, n_envs = len(reward), len(reward[0]) if reward else 0
         next_actions: list[int] = []  # the sampled a' of the last row, cached for the next act
         td_abs = 0.0
         for t in range(n_rows):
