@@ -261,10 +261,12 @@ class TDAgent(BaseAgent):
     def _cached_actions(self, obs: Any, n: int) -> list[int | None]:
         """Per env, the on-policy ``a'`` the last fit sampled at this very observation, or None (uses the cache up)."""
         cached, self._cached = self._cached, None
-        if cached is None or len(cached["obs"]) != n:
+        obs = np.asarray(obs)
+        if cached is None or len(cached["obs"]) != n or cached["obs"].dtype != obs.dtype:
             return [None] * n
-        same = cached["valid"] & np.all((np.asarray(obs) == cached["obs"]).reshape(n, -1), axis=1)
-        return [int(a) if hit else None for a, hit in zip(cached["action"].tolist(), same.tolist())]
+        # the same observation, byte for byte (one comparison of a few bytes per env)
+        kept, actions, valid = cached["obs"], cached["action"].tolist(), cached["valid"].tolist()
+        return [actions[b] if valid[b] and obs[b].tobytes() == kept[b].tobytes() else None for b in range(n)]
 
     def reset(self, ended: np.ndarray) -> None:
         """Forget the cached next action of envs whose episode ended (traces are cut in ``fit``)."""
