@@ -200,7 +200,7 @@ class TDAgent(BaseAgent):
         next on the observations the fit saw as next observations, so most calls find their batch computed.
         """
         obs = np.asarray(obs)
-        key = (obs.shape, obs.dtype, obs.tobytes())
+        key = (self.features, obs.shape, obs.dtype, obs.tobytes())
         if key != self._features_key:
             self._features_key, self._features_value = key, self.features.sparse(obs)
         return self._features_value
