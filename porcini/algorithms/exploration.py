@@ -60,6 +60,48 @@ def epsilon_greedy(q: np.ndarray, epsilon: float, rng: np.random.Generator) -> n
     return np.where(explore, rng.integers(0, q.shape[1], size=len(q)), actions)
 
 
+def greedy_one(values: np.ndarray, rng: np.random.Generator) -> int:
+    """:func:`greedy` for one observation: ``argmax_a values[a]``, ties broken uniformly at random.
+
+    In plain Python: per-step agents act on one observation at a time, where NumPy's per-call cost dominates.
+    A uniform draw is made only when there is a tie (:func:`uniform_index`).
+
+    Args:
+        values: ``[A]`` action values.
+        rng: generator for the tie-breaking.
+    """
+    row = values.tolist()
+    best = max(row)
+    ties = [a for a, v in enumerate(row) if v == best]
+    if len(ties) == 1:
+        return ties[0]
+    if not ties:  # NaN values: no action is maximal, so every action ties
+        ties = list(range(len(row)))
+    return ties[uniform_index(len(ties), rng)]
+
+
+def uniform_index(n: int, rng: np.random.Generator) -> int:
+    """A uniform draw from ``0, ..., n - 1``: ``floor(n * u)`` of one uniform ``u`` in [0, 1).
+
+    ``rng.integers(n)`` draws the same distribution (up to a bias below 2**-53 here) at several times the cost of
+    one ``rng.random()``, which matters once per step.
+    """
+    return int(rng.random() * n)
+
+
+def epsilon_greedy_one(values: np.ndarray, epsilon: float, rng: np.random.Generator) -> int:
+    """:func:`epsilon_greedy` for one observation: a uniform action with probability ``epsilon``, else greedy.
+
+    Args:
+        values: ``[A]`` action values.
+        epsilon: exploration probability in [0, 1].
+        rng: generator.
+    """
+    if rng.random() < epsilon:
+        return uniform_index(len(values), rng)
+    return greedy_one(values, rng)
+
+
 def epsilon_greedy_probs(q: np.ndarray, epsilon: float) -> np.ndarray:
     """The ε-greedy distribution: ``ε / A`` on every action plus ``(1 - ε) / n_tied`` on each greedy one.
 

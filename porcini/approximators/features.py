@@ -84,13 +84,15 @@ class BoundedFeatures(Features):
         if np.any(self.high <= self.low):
             raise ValueError(f"{name}: need high > low in every dimension, got {self.low} and {self.high}")
         self.obs_dim = self.low.size
+        self._span = self.high - self.low
 
     def unit(self, obs: Any) -> np.ndarray:
         """Observations scaled into [0, 1] per dimension (clipped), ``[B, obs_dim]``."""
         x = _as_rows(obs)
         if x.shape[1] != self.obs_dim:
             raise ValueError(f"{type(self).__name__}: observations have {x.shape[1]} dims, bounds have {self.obs_dim}")
-        return np.clip((x - self.low) / (self.high - self.low), 0.0, 1.0)
+        # np.minimum(np.maximum(...)) is np.clip without its Python-level argument handling
+        return np.minimum(np.maximum((x - self.low) / self._span, 0.0), 1.0)
 
 
 class OneHotFeatures(Features):
@@ -115,11 +117,15 @@ class OneHotFeatures(Features):
 
     def sparse(self, obs: Any) -> tuple[np.ndarray, np.ndarray]:
         """The observation itself is the one active index."""
-        s = np.asarray(obs).reshape(-1).astype(np.int64)
-        if s.size and (s.min() < 0 or s.max() >= self.n_features):
-            raise ValueError(f"OneHotFeatures: observation {s.min() if s.min() < 0 else s.max()} is outside "
-                             f"[0, {self.n_features})")
-        return s[:, None], np.ones((len(s), 1))
+        s = np.asarray(obs).reshape(-1, 1).astype(np.int64)
+        if len(s):
+            # one observation per env at every step: Python's min and max of a short list cost less than NumPy's
+            states = s.ravel().tolist() if len(s) <= 16 else None
+            lo, hi = (min(states), max(states)) if states else (int(s.min()), int(s.max()))
+            if lo < 0 or hi >= self.n_features:
+                raise ValueError(f"OneHotFeatures: observation {lo if lo < 0 else hi} is outside "
+                                 f"[0, {self.n_features})")
+        return s, np.ones(s.shape)
 
 
 class RBFFeatures(BoundedFeatures):

@@ -80,6 +80,18 @@ class LinearQ:
         """``[B, n_actions]`` action values of a batch of observations."""
         return self.values_at(*self.active(obs))
 
+    def values_of(self, indices: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """``[n_actions]`` action values of one observation from its sparse features ``[K]`` (a new array)."""
+        return values @ self.weights[indices]
+
+    def value_of(self, indices: np.ndarray, values: np.ndarray, action: int) -> float:
+        """``Q(s, a)`` of one observation from its sparse features ``[K]``."""
+        return float(values @ self.weights[indices, action])
+
+    def add_one(self, indices: np.ndarray, values: np.ndarray, action: int, step: float) -> None:
+        """Semi-gradient step on one observation: ``w[idx_k, a] += step · val_k`` (repeated indices add up)."""
+        np.add.at(self.weights[:, action], indices, step * values)
+
     def add(self, indices: np.ndarray, values: np.ndarray, action: np.ndarray, step: np.ndarray) -> None:
         """Semi-gradient step: ``w[idx_k, a_b] += step_b · val_bk`` for every row ``b`` (repeated rows add up).
 
@@ -128,6 +140,20 @@ class QTable(LinearQ):
         """``Q[s_b, a_b] += step_b`` for every row ``b`` (repeated rows add up)."""
         np.add.at(self.weights, (indices[:, 0], np.asarray(action, dtype=np.int64)),
                   np.asarray(step, dtype=np.float64) * values[:, 0])
+
+    # One observation: plain indexing of the table (its one-hot feature has the value 1)
+
+    def values_of(self, indices: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """``Q[s]`` ``[n_actions]`` (a copy) of one observation whose one active feature is ``indices[0] = s``."""
+        return self.weights[indices[0]].copy()
+
+    def value_of(self, indices: np.ndarray, values: np.ndarray, action: int) -> float:
+        """``Q[s, a]`` of one observation."""
+        return float(self.weights[indices[0], action])
+
+    def add_one(self, indices: np.ndarray, values: np.ndarray, action: int, step: float) -> None:
+        """``Q[s, a] += step`` for one observation."""
+        self.weights[indices[0], action] += step
 
 
 def make_features(

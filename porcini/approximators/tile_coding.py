@@ -69,6 +69,10 @@ class TileCoding(BoundedFeatures):
         self.n_active = self.n_tilings
         if hash_size is None and self.n_features > 50_000_000:
             raise ValueError(f"TileCoding: {self.n_features} tiles without hashing; pass hash_size (e.g. 2**20)")
+        # tile (i, coords) -> i * tiles_per_tiling + ravel(coords): the row-major strides of the grid and each
+        # tiling's first index (coordinates are within the grid by construction, so no bounds check is needed)
+        self._strides = np.array([int(np.prod(self.grid_shape[j + 1:])) for j in range(self.obs_dim)], np.int64)
+        self._tiling_base = np.arange(self.n_tilings, dtype=np.int64) * self.tiles_per_tiling
         if hash_size is not None:
             rng = np.random.default_rng(_HASH_SEED)
             self._multipliers = (rng.integers(1, 2**62, size=self.obs_dim + 1, dtype=np.uint64) * 2 + 1)
@@ -81,10 +85,9 @@ class TileCoding(BoundedFeatures):
     def indices(self, obs: Any) -> np.ndarray:
         """Active feature indices ``[B, n_tilings]`` (one per tiling)."""
         coords = self.coordinates(obs)
-        tiling = np.arange(self.n_tilings)
         if self.hash_size is None:
-            flat = np.ravel_multi_index(tuple(np.moveaxis(coords, -1, 0)), self.grid_shape)
-            return tiling[None, :] * self.tiles_per_tiling + flat
+            return self._tiling_base + coords @ self._strides
+        tiling = np.arange(self.n_tilings)
         keys = np.concatenate([np.broadcast_to(tiling[None, :, None], coords.shape[:2] + (1,)), coords], axis=-1)
         with np.errstate(over="ignore"):  # uint64 arithmetic wraps around: that is the hash
             mixed = (keys.astype(np.uint64) * self._multipliers).sum(axis=-1, dtype=np.uint64)

@@ -61,18 +61,27 @@ class TransitionBatch:
         lead = tuple(self.reward.shape)
         if len(lead) != 2:
             raise ValueError(f"reward must be shaped [T, B], got shape {lead}; add the missing axis")
-        for name in _FIELDS:
-            field_value = getattr(self, name)
-            for value in (field_value,) if type(field_value) is np.ndarray else obs_leaves(field_value):
-                if tuple(value.shape[:2]) != lead:
-                    raise ValueError(
-                        f"TransitionBatch.{name} has leading shape {tuple(value.shape[:2])}, expected [T, B] = "
-                        f"{lead} like reward"
-                    )
+        obs, action, next_obs, terminated, truncated = (self.obs, self.action, self.next_obs, self.terminated,
+                                                        self.truncated)
+        array = np.ndarray
+        # the loop builds a batch at every fit: plain arrays are checked in one expression, anything else (Dict and
+        # Tuple observations, tensors) leaf by leaf
+        if not (type(obs) is array and type(action) is array and type(next_obs) is array
+                and type(terminated) is array and type(truncated) is array and obs.shape[:2] == lead
+                and action.shape[:2] == lead and next_obs.shape[:2] == lead and terminated.shape[:2] == lead
+                and truncated.shape[:2] == lead):
+            for name in _FIELDS:
+                for value in obs_leaves(getattr(self, name)):
+                    if tuple(value.shape[:2]) != lead:
+                        self._raise_lead(name, value)
         for name, value in self.extras.items():
             if tuple(value.shape[:2]) != lead:
                 raise ValueError(f"TransitionBatch.extras[{name!r}] has leading shape {tuple(value.shape[:2])}, "
                                  f"expected [T, B] = {lead}")
+
+    def _raise_lead(self, name: str, value: Any) -> None:
+        raise ValueError(f"TransitionBatch.{name} has leading shape {tuple(value.shape[:2])}, expected [T, B] = "
+                         f"{tuple(self.reward.shape)} like reward")
 
     @property
     def n_rows(self) -> int:
@@ -93,6 +102,11 @@ class TransitionBatch:
     def episode_end(self) -> Any:
         """``terminated | truncated``: where an episode ended."""
         return self.terminated | self.truncated
+
+    def with_reward(self, reward: Any) -> TransitionBatch:
+        """The same batch with ``reward`` replaced (``dataclasses.replace`` without its per-field introspection)."""
+        return TransitionBatch(self.obs, self.action, reward, self.next_obs, self.terminated, self.truncated,
+                               self.extras)
 
     def flatten(self) -> TransitionBatch:
         """Merge time and env axes into one: every field becomes ``[T * B, 1, ...]``.

@@ -8,16 +8,21 @@ from typing import Any
 import numpy as np
 
 from porcini.core.batch import TransitionBatch
-from porcini.core.obs_tree import is_obs_tree, map_obs
+from porcini.core.obs_tree import is_obs_tree, map_obs, obs_leaves
 from porcini.errors import EnvCheckError
+
+CHUNK_ROWS = 64  # rows allocated at once under a step cadence: whole fit periods, at least one
+CHUNK_BYTES = 8 << 20  # ... unless they would take more than this many bytes
 
 
 class RolloutStorage:
     """Collects ``[B, ...]`` time slices into a ``[T, B, ...]`` batch.
 
-    With a known ``rows`` (a step cadence) the arrays are allocated once per fit period and filled in place;
-    otherwise (an episode cadence) slices are kept in lists and stacked at ``take``. Each ``take`` hands over
-    fresh arrays, so an agent may keep the batch it was given. Dict and Tuple observations are kept as one array
+    With a known ``rows`` (a step cadence) the slices are written in place into arrays allocated for several fit
+    periods at once (:data:`CHUNK_ROWS` rows, at most :data:`CHUNK_BYTES`: an agent that fits after every vector
+    step would otherwise cost an allocation per field per step); ``take`` hands over the period's rows, which are
+    never written again, so an agent may keep the batch it was given. Otherwise (an episode cadence) slices are
+    kept in lists and stacked at ``take``. Dict and Tuple observations are kept as one array
     per entry, each with its own dtype (:mod:`porcini.core.obs_tree`).
 
     Args:
@@ -30,8 +35,11 @@ class RolloutStorage:
         self.rows = rows
         self.info_keys = tuple(info_keys)
         self.env_name = env_name
-        self._t = 0
-        self._arrays: list[np.ndarray] | None = None
+        self._t = 0  # rows of the current fit period
+        self._arrays: list[Any] | None = None  # the chunk: one array (or observation tree) per field
+        self._start = 0  # the chunk's row where the current period begins
+        self._chunk_rows = 0
+        self._plain = False  # the chunk holds one plain array per field and there are no info_keys
         self._lists: list[list[Any]] = [[] for _ in range(6 + len(self.info_keys))]
 
     def __len__(self) -> int:
@@ -40,6 +48,13 @@ class RolloutStorage:
     def append(self, obs: Any, action: Any, reward: Any, next_obs: Any, terminated: Any, truncated: Any,
                info: dict[str, Any]) -> None:
         """Add one time slice (all fields batched over envs)."""
+        arrays = self._arrays
+        if self._plain and arrays is not None:  # plain arrays and no extras, as most steps: six row copies
+            t = self._start + self._t
+            arrays[0][t], arrays[1][t], arrays[2][t] = obs, action, reward
+            arrays[3][t], arrays[4][t], arrays[5][t] = next_obs, terminated, truncated
+            self._t += 1
+            return
         row = [obs, action, reward, next_obs, terminated, truncated]
         for key in self.info_keys:
             row.append(info_value(info, key, len(reward), self.env_name))
@@ -47,20 +62,26 @@ class RolloutStorage:
             for store, value in zip(self._lists, row):
                 store.append(value)
         else:
-            if self._arrays is None:
-                self._arrays = [np.empty((self.rows, *v.shape), v.dtype) if type(v) is np.ndarray
-                                else map_obs(self._empty, v) for v in row]
-            t = self._t
-            for array, value in zip(self._arrays, row):
+            if arrays is None:
+                arrays = self._arrays = self._allocate(row)
+                self._plain = not self.info_keys and all(type(a) is np.ndarray for a in arrays)
+            t = self._start + self._t
+            for array, value in zip(arrays, row):
                 if type(array) is np.ndarray:  # the common case first: this runs for every field of every step
                     array[t] = value
                 else:
                     map_obs(lambda a, v: a.__setitem__(t, v), array, value)  # noqa: B023 (called at once)
         self._t += 1
 
-    def _empty(self, value: Any) -> np.ndarray:
+    def _allocate(self, row: list[Any]) -> list[Any]:
+        """A chunk of whole fit periods for slices like ``row`` (one ``[B, ...]`` value per field)."""
         assert self.rows is not None
-        return np.empty((self.rows, *np.shape(value)), dtype=np.asarray(value).dtype)
+        leaves = [np.asarray(leaf) for value in row for leaf in obs_leaves(value)]
+        row_bytes = max(1, sum(leaf.nbytes for leaf in leaves))
+        periods = max(1, min(CHUNK_ROWS // self.rows, CHUNK_BYTES // (row_bytes * self.rows)))
+        n = self._chunk_rows = periods * self.rows
+        self._start = 0
+        return [map_obs(lambda v: np.empty((n, *np.shape(v)), dtype=np.asarray(v).dtype), value) for value in row]
 
     def state_dict(self) -> dict[str, Any]:
         """The slices gathered so far (for exact resume), as ``[t, B, ...]`` arrays."""
@@ -70,12 +91,13 @@ class RolloutStorage:
             fields = [_stack(values) for values in self._lists]
         else:
             assert self._arrays is not None
-            fields = [map_obs(lambda a: a[: self._t].copy(), a) for a in self._arrays]
+            start, stop = self._start, self._start + self._t
+            fields = [map_obs(lambda a: a[start:stop].copy(), a) for a in self._arrays]
         return {"t": self._t, "fields": fields}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Put back the slices of :meth:`state_dict`."""
-        self._t = 0
+        self._t = self._start = 0
         self._arrays = None
         self._lists = [[] for _ in range(6 + len(self.info_keys))]
         fields = state["fields"]
@@ -92,11 +114,16 @@ class RolloutStorage:
             self._lists = [[] for _ in fields]
         else:
             assert self._arrays is not None
-            fields = [map_obs(lambda a: a[: self._t], a) for a in self._arrays]
-            self._arrays = None
+            start, stop = self._start, self._start + self._t
+            fields = ([a[start:stop] for a in self._arrays] if self._plain else
+                      [map_obs(lambda a: a[start:stop], a) for a in self._arrays])
+            # the next period starts after this one's full rows (a period cut short leaves the rest unused)
+            self._start += self.rows
+            if self._start + self.rows > self._chunk_rows:
+                self._arrays = None
         self._t = 0
         obs, action, reward, next_obs, terminated, truncated = fields[:6]
-        extras = dict(zip(self.info_keys, fields[6:]))
+        extras = dict(zip(self.info_keys, fields[6:])) if self.info_keys else {}
         return TransitionBatch(obs, action, reward, next_obs, terminated, truncated, extras)
 
 

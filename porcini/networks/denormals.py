@@ -72,7 +72,14 @@ def flush_denormals(fit: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(fit)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        with flushed_denormals():
+        # flushed_denormals() written out: a fit can run at every env step, where a generator context costs
+        if denormals_flushed():
             return fit(*args, **kwargs)
+        supported = torch.set_flush_denormal(True)
+        try:
+            return fit(*args, **kwargs)
+        finally:
+            if supported:
+                torch.set_flush_denormal(False)
 
     return wrapper

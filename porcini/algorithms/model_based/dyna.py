@@ -21,7 +21,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from porcini.algorithms.tabular.base import Step
+from porcini.algorithms.tabular.base import Transition
 from porcini.algorithms.tabular.q_learning import QLearning, QLearningConfig
 from porcini.core.agent import supports_action_space
 from porcini.core.config import require
@@ -50,9 +50,8 @@ class TableModel:
         self.next_state = np.zeros((n_states, n_actions), dtype=np.int64)
         self.terminated = np.zeros((n_states, n_actions), dtype=bool)
 
-    def record(self, state: np.ndarray, action: np.ndarray, reward: np.ndarray, next_state: np.ndarray,
-               terminated: np.ndarray) -> None:
-        """Remember the outcomes ``[B]`` of pairs ``[B]`` (a later row of the batch wins)."""
+    def record(self, state: Any, action: Any, reward: Any, next_state: Any, terminated: Any) -> None:
+        """Remember the outcome of a pair (or the outcomes ``[B]`` of pairs ``[B]``, a later one winning)."""
         self.known[state, action] = True
         self.reward[state, action] = reward
         self.next_state[state, action] = next_state
@@ -110,20 +109,19 @@ class DynaQ(QLearning):
         self.model = TableModel(int(info.observation_space.n), info.n_actions)
         self.updates = 0  # real and simulated value updates, to compare planners at equal work
 
-    def _update(self, step: Step) -> np.ndarray:
+    def _update(self, step: Transition) -> float:
         td_error = super()._update(step)
-        self.updates += len(step.action)
+        self.updates += 1
         state, next_state = self._states(step)
         self.model.record(state, step.action, step.reward, next_state, step.terminated)
-        alpha = float(np.mean(step.alpha))
-        for _ in range(self.config.planning_steps * len(step.action)):
-            self.plan_update(*self.model.sample(self.rng), alpha)
+        for _ in range(self.config.planning_steps):
+            self.plan_update(*self.model.sample(self.rng), step.alpha)
         return td_error
 
     @staticmethod
-    def _states(step: Step) -> tuple[np.ndarray, np.ndarray]:
-        """The table rows ``[B]`` of the step's observations and successors (one-hot features: one index each)."""
-        return step.x[0][:, 0], step.x_next[0][:, 0]
+    def _states(step: Transition) -> tuple[int, int]:
+        """The table rows of the transition's observation and successor (one-hot features: one index each)."""
+        return int(step.x[0][0]), int(step.x_next[0][0])
 
     def model_target(self, state: int, action: int) -> float:
         """``r + γ (1 - terminated) max_a' Q(s', a')`` of the model's outcome of ``(s, a)``."""

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from porcini.algorithms.model_based.dyna import DynaQ, DynaQConfig
-from porcini.algorithms.tabular.base import Step
+from porcini.algorithms.tabular.base import Transition
 from porcini.core.config import require
 
 
@@ -60,15 +60,12 @@ class PrioritizedSweeping(DynaQ):
         super().__init__(info, config, **overrides)
         self.queue: dict[tuple[int, int], float] = {}
 
-    def _update(self, step: Step) -> np.ndarray:
+    def _update(self, step: Transition) -> float:
         state, next_state = self._states(step)
         self.model.record(state, step.action, step.reward, next_state, step.terminated)
-        alpha = float(np.mean(step.alpha))
-        td_error = np.zeros(len(step.action))
-        for row, (s, a) in enumerate(zip(state.tolist(), step.action.tolist())):
-            td_error[row] = self.model_target(s, a) - float(self.q.weights[s, a])
-            self.push(s, a, abs(td_error[row]))
-            self.sweep(self.config.planning_steps, alpha)
+        td_error = self.model_target(state, step.action) - float(self.q.weights[state, step.action])
+        self.push(state, step.action, abs(td_error))
+        self.sweep(self.config.planning_steps, step.alpha)
         return td_error
 
     def push(self, state: int, action: int, priority: float) -> None:

@@ -1,9 +1,12 @@
 """What every tabular/linear TD agent shares: the config fields, the Q-function, exploration and the fit loop.
 
-An agent subclasses :class:`TDAgent` and writes only its update rule, ``_update(step)``, for one time row of the
-batch (all envs at once). The Q-function is :class:`~porcini.approximators.LinearQ` over one-hot features for
-Discrete observations (a Q-table) or over tile coding, RBF, Fourier or polynomial features for Box observations,
-so the same agent class is tabular or linear by configuration.
+An agent subclasses :class:`TDAgent` and writes only its update rule, ``_update(step)``, for one transition
+(:class:`Transition`: one env of one time row, with Python scalars where NumPy's per-call cost would outweigh the
+arithmetic of a table lookup). ``fit`` applies it to the rows of the batch in order and, within a row, to the envs
+in index order, so every transition sees the updates of those before it. The Q-function is
+:class:`~porcini.approximators.LinearQ` over one-hot features for Discrete observations (a Q-table) or over tile
+coding, RBF, Fourier or polynomial features for Box observations, so the same agent class is tabular or linear by
+configuration.
 
 On-policy agents (SARSA and its λ variants) bootstrap from ``Q(s', a')`` with ``a'`` the action actually taken
 next. The loop calls ``act`` then ``fit`` with the transition, so inside a fit batch ``a'`` is simply the action
@@ -20,6 +23,7 @@ cut in ``fit``, after that transition's update. ``reset`` only forgets a cached 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -29,9 +33,9 @@ from porcini.algorithms.exploration import (
     EXPLORATIONS,
     boltzmann,
     boltzmann_probs,
-    epsilon_greedy,
+    epsilon_greedy_one,
     epsilon_greedy_probs,
-    greedy,
+    greedy_one,
 )
 from porcini.algorithms.schedules import SCHEDULE_KINDS, make_schedule
 from porcini.algorithms.space_hints import multi_action_hint
@@ -109,29 +113,31 @@ class TDConfig:
         require(self.hash_size is None or self.hash_size >= 1, name, "hash_size", self.hash_size, ">= 1 or None")
 
 
-class Step(NamedTuple):
-    """One time row of a batch, all envs at once, with features and values precomputed by the fit loop.
+class Transition(NamedTuple):
+    """One env's transition of a batch row, with the features and values the fit loop precomputed.
 
     Attributes:
-        x: sparse features ``(indices [B, K], values [B, K])`` of ``obs``.
-        action: ``[B]`` actions taken.
-        reward: ``[B]`` rewards.
+        env: the env's index ``b`` (its column of the batch; trace agents keep one trace per env).
+        x: sparse features ``(indices [K], values [K])`` of ``obs``.
+        action: the action taken.
+        reward: the reward.
         x_next: sparse features of ``next_obs``.
-        next_q: ``[B, A]`` action values of ``next_obs`` under the behaviour Q (before this row's update).
-        next_action: ``[B]`` on-policy next actions (None for off-policy agents).
-        terminated: ``[B]`` bool, no bootstrap.
-        episode_end: ``[B]`` bool, ``terminated | truncated``: per-episode state is cut after this row.
-        alpha: step size of this row (learning rate times the feature scale).
+        next_q: ``[A]`` behaviour action values of ``next_obs`` before this transition's update.
+        next_action: the on-policy next action (None for off-policy agents).
+        terminated: no bootstrap.
+        episode_end: ``terminated or truncated``: per-episode state is cut after this transition.
+        alpha: step size (learning rate times the feature scale).
     """
 
+    env: int
     x: tuple[np.ndarray, np.ndarray]
-    action: np.ndarray
-    reward: np.ndarray
+    action: int
+    reward: float
     x_next: tuple[np.ndarray, np.ndarray]
     next_q: np.ndarray
-    next_action: np.ndarray | None
-    terminated: np.ndarray
-    episode_end: np.ndarray
+    next_action: int | None
+    terminated: bool
+    episode_end: bool
     alpha: float
 
 
@@ -177,6 +183,8 @@ class TDAgent(BaseAgent):
                                                     c.learning_rate_final, c.decay_steps)
         self.fit_every_steps = info.n_envs
         self._cached: dict[str, np.ndarray] | None = None
+        self._features_key: tuple[Any, ...] | None = None  # the observation batch of _features_value
+        self._features_value: tuple[np.ndarray, np.ndarray] = (np.empty((0, 0), np.int64), np.empty((0, 0)))
 
     def _new_q(self) -> LinearQ:
         """A fresh action-value function with the configured initial value."""
@@ -185,13 +193,29 @@ class TDAgent(BaseAgent):
             return QTable(self.features.n_features, n_actions, init)
         return LinearQ(self.features, n_actions, init)
 
-    def q_values(self, obs: np.ndarray) -> np.ndarray:
-        """``[B, A]`` action values the behaviour policy is greedy in."""
-        return self.q_values_at(self.features.sparse(obs))
+    def features_of(self, obs: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Sparse features ``(indices [B, K], values [B, K])`` of an observation batch ``[B, ...]``.
 
-    def q_values_at(self, x: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-        """``[B, A]`` behaviour action values from sparse features (Double Q overrides it with the sum)."""
-        return self.q.values_at(*x)
+        The features of the last batch asked for are kept: the loop fits on the observations it acted on, and acts
+        next on the observations the fit saw as next observations, so most calls find their batch computed.
+        """
+        obs = np.asarray(obs)
+        key = (self.features, obs.shape, obs.dtype, obs.tobytes())
+        if key != self._features_key:
+            self._features_key, self._features_value = key, self.features.sparse(obs)
+        return self._features_value
+
+    def behaviour_values(self, x: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        """``[A]`` action values the behaviour policy is greedy in, of one observation's sparse features ``[K]``.
+
+        Double Q-learning overrides it with the sum of its two estimates.
+        """
+        return self.q.values_of(*x)
+
+    def q_values(self, obs: np.ndarray) -> np.ndarray:
+        """``[B, A]`` behaviour action values of an observation batch."""
+        idx, val = self.features_of(obs)
+        return np.array([self.behaviour_values((idx[b], val[b])) for b in range(len(idx))]).reshape(len(idx), -1)
 
     def action_value_estimates(self, obs: np.ndarray) -> np.ndarray:
         """``[B, A]`` estimates of ``Q(s, a)`` (Double Q-learning's behaviour values are a sum of two estimates)."""
@@ -206,29 +230,43 @@ class TDAgent(BaseAgent):
         """The current ε (or temperature)."""
         return self.exploration_schedule(self.steps_seen)
 
-    def explore(self, q: np.ndarray) -> np.ndarray:
-        """Sample behaviour actions ``[B]`` from action values ``[B, A]``."""
+    def behaviour_action(self, values: np.ndarray) -> int:
+        """Sample a behaviour action from one observation's action values ``[A]``."""
         if self.config.exploration == "epsilon_greedy":
-            return epsilon_greedy(q, self.exploration_value, self.rng)
-        return boltzmann(q, self.exploration_value, self.rng)
+            return epsilon_greedy_one(values, self.exploration_value, self.rng)
+        return int(boltzmann(values[None], self.exploration_value, self.rng)[0])
 
-    def policy_probs(self, q: np.ndarray) -> np.ndarray:
-        """``[B, A]`` probabilities of the behaviour policy (the distribution :meth:`explore` samples)."""
+    def behaviour_probs(self, values: np.ndarray) -> np.ndarray:
+        """``[A]`` probabilities of the behaviour policy at one observation (what :meth:`behaviour_action` samples)."""
         if self.config.exploration == "epsilon_greedy":
-            return epsilon_greedy_probs(q, self.exploration_value)
-        return boltzmann_probs(q, self.exploration_value)
+            return epsilon_greedy_probs(values[None], self.exploration_value)[0]
+        return boltzmann_probs(values[None], self.exploration_value)[0]
 
     def act(self, obs: np.ndarray, *, explore: bool) -> np.ndarray:
         """Behaviour actions while exploring (playing a cached on-policy ``a'`` where valid), greedy otherwise."""
-        q = self.q_values(obs)
+        idx, val = self.features_of(obs)
+        n = len(idx)
+        actions = np.empty(n, dtype=np.int64)
         if not explore:
-            return greedy(q, self.eval_rng)
-        action = self.explore(q)
+            for b in range(n):
+                actions[b] = greedy_one(self.behaviour_values((idx[b], val[b])), self.eval_rng)
+            return actions
+        cached = self._cached_actions(obs, n)
+        for b in range(n):
+            chosen = cached[b]
+            actions[b] = chosen if chosen is not None else self.behaviour_action(self.behaviour_values((idx[b],
+                                                                                                          val[b])))
+        return actions
+
+    def _cached_actions(self, obs: Any, n: int) -> list[int | None]:
+        """Per env, the on-policy ``a'`` the last fit sampled at this very observation, or None (uses the cache up)."""
         cached, self._cached = self._cached, None
-        if cached is not None and len(cached["obs"]) == len(obs):
-            same = cached["valid"] & np.all((np.asarray(obs) == cached["obs"]).reshape(len(obs), -1), axis=1)
-            action = np.where(same, cached["action"], action)
-        return action
+        obs = np.asarray(obs)
+        if cached is None or len(cached["obs"]) != n or cached["obs"].dtype != obs.dtype:
+            return [None] * n
+        # the same observation, byte for byte (one comparison of a few bytes per env)
+        kept, actions, valid = cached["obs"], cached["action"].tolist(), cached["valid"].tolist()
+        return [actions[b] if valid[b] and obs[b].tobytes() == kept[b].tobytes() else None for b in range(n)]
 
     def reset(self, ended: np.ndarray) -> None:
         """Forget the cached next action of envs whose episode ended (traces are cut in ``fit``)."""
@@ -236,52 +274,52 @@ class TDAgent(BaseAgent):
             self._cached["valid"] = self._cached["valid"] & ~np.asarray(ended, dtype=bool)
 
     def fit(self, batch: TransitionBatch) -> dict[str, float]:
-        """Apply the update rule to every time row of the batch, in order; return mean |TD error| and schedules."""
-        n_rows, n_envs = batch.n_rows, batch.n_envs
-        x_all = self._sparse_rows(batch.obs)
-        x_next_all = self._sparse_rows(batch.next_obs)
-        terminated = np.asarray(batch.terminated, dtype=bool)
-        episode_end = terminated | np.asarray(batch.truncated, dtype=bool)
-        action = np.asarray(batch.action, dtype=np.int64)
+        """Apply the update rule to every transition, row by row and in env order within a row.
+
+        Returns:
+            The mean |TD error| and the values of the schedules.
+        """
+        obs, next_obs = np.asarray(batch.obs), np.asarray(batch.next_obs)
+        # Python scalars: the rules work on one transition at a time, where NumPy's per-call cost would dominate
+        action = np.asarray(batch.action, dtype=np.int64).tolist()
+        reward = np.asarray(batch.reward, dtype=np.float64).tolist()
+        terminated = np.asarray(batch.terminated, dtype=bool).tolist()
+        truncated = np.asarray(batch.truncated, dtype=bool).tolist()
+        n_rows, n_envs = len(reward), len(reward[0]) if reward else 0
+        next_actions: list[int] = []  # the sampled a' of the last row, cached for the next act
         td_abs = 0.0
         for t in range(n_rows):
-            x_next = (x_next_all[0][t], x_next_all[1][t])
-            next_q = self.q_values_at(x_next)
-            next_action = self._next_action(t, batch, next_q, episode_end[t]) if self.on_policy else None
+            idx, val = self.features_of(obs[t])
+            idx_next, val_next = self.features_of(next_obs[t])
             alpha = self.learning_rate_schedule(self.steps_seen) * self.q.step_scale
-            step = Step((x_all[0][t], x_all[1][t]), action[t], np.asarray(batch.reward[t], dtype=np.float64),
-                        x_next, next_q, next_action, terminated[t], episode_end[t], alpha)
-            td_abs += float(np.abs(self._update(step)).mean())
+            for b in range(n_envs):
+                x_next = (idx_next[b], val_next[b])
+                next_q = self.behaviour_values(x_next)
+                ended = terminated[t][b] or truncated[t][b]
+                next_action = None
+                if self.on_policy:  # a' is the next row's action, or sampled where it is not known (see the top)
+                    follows = t + 1 < n_rows and not ended
+                    next_action = action[t + 1][b] if follows else self.behaviour_action(next_q)
+                    if t + 1 == n_rows:
+                        next_actions.append(next_action)
+                td = self._update(Transition(b, (idx[b], val[b]), action[t][b], reward[t][b], x_next, next_q,
+                                             next_action, terminated[t][b], ended, alpha))
+                td_abs += abs(td)
             self.steps_seen += n_envs
-        if not np.isfinite(td_abs):
+        if self.on_policy and n_rows:
+            ended_last = np.asarray(batch.terminated[-1], dtype=bool) | np.asarray(batch.truncated[-1], dtype=bool)
+            self._cached = {"obs": np.array(next_obs[-1]), "action": np.array(next_actions, dtype=np.int64),
+                            "valid": ~ended_last}
+        if not math.isfinite(td_abs):
             raise FloatingPointError(
                 f"{type(self).__name__} diverged (non-finite TD error after {self.steps_seen} env steps); lower "
                 f"learning_rate (now {self.config.learning_rate}), use replacing traces, or fewer envs sharing Q")
-        return {"td_error_abs": td_abs / max(n_rows, 1), "exploration": self.exploration_value,
+        return {"td_error_abs": td_abs / max(n_rows * n_envs, 1), "exploration": self.exploration_value,
                 "learning_rate": self.learning_rate_schedule(self.steps_seen)}
 
-    def _sparse_rows(self, obs: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Sparse features of a ``[T, B, ...]`` observation array, as ``[T, B, K]`` indices and values."""
-        obs = np.asarray(obs)
-        t, b = obs.shape[:2]
-        idx, val = self.features.sparse(obs.reshape((t * b,) + obs.shape[2:]))
-        return idx.reshape(t, b, -1), val.reshape(t, b, -1)
-
-    def _next_action(self, t: int, batch: TransitionBatch, next_q: np.ndarray, ended: np.ndarray) -> np.ndarray:
-        """The on-policy ``a'`` of row ``t``: the next row's action, or one sampled now (and cached to be played)."""
-        sampled = self.explore(next_q)
-        if t + 1 < batch.n_rows:
-            return np.where(ended, sampled, np.asarray(batch.action[t + 1], dtype=np.int64))
-        self._cached = {"obs": np.array(batch.next_obs[t]), "action": sampled, "valid": ~ended}
-        return sampled
-
-    def _update(self, step: Step) -> np.ndarray:
-        """Update the Q-function on one row; return the ``[B]`` TD errors."""
+    def _update(self, step: Transition) -> float:
+        """Update the Q-function on one transition; return its TD error."""
         raise NotImplementedError
-
-    def _q_sa(self, q: LinearQ, x: tuple[np.ndarray, np.ndarray], action: np.ndarray) -> np.ndarray:
-        """``[B]`` values ``Q(s_b, a_b)``."""
-        return q.values_at(*x)[np.arange(len(action)), action]
 
     def state_dict(self) -> dict[str, Any]:
         """Weights, generator states, the step counter and the cached next action."""
@@ -313,7 +351,7 @@ class TDAgent(BaseAgent):
 class TraceAgent(TDAgent):
     """A TD agent with one eligibility trace per env, ``traces [B, n_features, n_actions]``, cut at episode ends.
 
-    Subclasses call :meth:`cut_traces` at the end of ``_update`` (after the ending transition's update).
+    Subclasses call :meth:`cut_trace` at the end of ``_update`` (after the ending transition's update).
     """
 
     on_policy = True
@@ -327,10 +365,10 @@ class TraceAgent(TDAgent):
                              "fewer features (hash_size)")
         self.traces = np.zeros(shape)
 
-    def cut_traces(self, ended: np.ndarray) -> None:
-        """Zero the traces of the envs whose episode ended at this row."""
-        if ended.any():
-            self.traces[ended] = 0.0
+    def cut_trace(self, step: Transition) -> None:
+        """Zero the trace of ``step``'s env if the transition ended its episode."""
+        if step.episode_end:
+            self.traces[step.env] = 0.0
 
     def state_dict(self) -> dict[str, Any]:
         """The base state plus the traces."""

@@ -16,9 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from porcini.algorithms.tabular.base import Step, TDAgent, TDConfig
+from porcini.algorithms.tabular.base import TDAgent, TDConfig, Transition
 from porcini.envs.info import EnvInfo
-from porcini.functional import double_q_target
 
 
 @dataclass(frozen=True)
@@ -41,24 +40,22 @@ class DoubleQLearning(TDAgent):
         super().__init__(info, config, **kwargs)
         self.q_b = self._new_q()
 
-    def q_values_at(self, x: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    def behaviour_values(self, x: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         """Behaviour values ``Q_A + Q_B`` (their sum ranks actions like their mean)."""
-        return self.q.values_at(*x) + self.q_b.values_at(*x)
+        return self.q.values_of(*x) + self.q_b.values_of(*x)
 
     def action_value_estimates(self, obs: np.ndarray) -> np.ndarray:
         """``(Q_A + Q_B) / 2``: the two estimates' mean, where the behaviour values are their sum."""
         return 0.5 * self.q_values(obs)
 
-    def _update(self, step: Step) -> np.ndarray:
-        next_a, next_b = self.q.values_at(*step.x_next), self.q_b.values_at(*step.x_next)
-        update_a = self.rng.random(len(step.reward)) < 0.5
-        target_a = double_q_target(step.reward, next_a, next_b, step.terminated, self.gamma)
-        target_b = double_q_target(step.reward, next_b, next_a, step.terminated, self.gamma)
-        td_a = target_a - self._q_sa(self.q, step.x, step.action)
-        td_b = target_b - self._q_sa(self.q_b, step.x, step.action)
-        self.q.add(*step.x, step.action, np.where(update_a, step.alpha * td_a, 0.0))
-        self.q_b.add(*step.x, step.action, np.where(update_a, 0.0, step.alpha * td_b))
-        return np.where(update_a, td_a, td_b)
+    def _update(self, step: Transition) -> float:
+        # a fair coin picks the estimate to update; it selects a*, the other one evaluates it
+        updated, other = (self.q, self.q_b) if self.rng.random() < 0.5 else (self.q_b, self.q)
+        best = int(np.argmax(updated.values_of(*step.x_next)))
+        bootstrap = 0.0 if step.terminated else self.gamma * other.value_of(*step.x_next, best)
+        td_error = step.reward + bootstrap - updated.value_of(*step.x, step.action)
+        updated.add_one(*step.x, step.action, step.alpha * td_error)
+        return td_error
 
     def state_dict(self) -> dict[str, Any]:
         """The base state plus the weights of ``Q_B``."""

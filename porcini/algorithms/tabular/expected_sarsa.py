@@ -12,10 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
-from porcini.algorithms.tabular.base import Step, TDAgent, TDConfig
-from porcini.functional import expected_sarsa_target
+from porcini.algorithms.tabular.base import TDAgent, TDConfig, Transition
 
 
 @dataclass(frozen=True)
@@ -29,9 +26,9 @@ class ExpectedSarsa(TDAgent):
     name = "expected_sarsa"
     Config = ExpectedSarsaConfig
 
-    def _update(self, step: Step) -> np.ndarray:
-        next_probs = self.policy_probs(step.next_q)
-        target = expected_sarsa_target(step.reward, step.next_q, next_probs, step.terminated, self.gamma)
-        td_error = target - self._q_sa(self.q, step.x, step.action)
-        self.q.add(*step.x, step.action, step.alpha * td_error)
+    def _update(self, step: Transition) -> float:
+        expected_next = float(self.behaviour_probs(step.next_q) @ step.next_q)
+        target = step.reward + (0.0 if step.terminated else self.gamma * expected_next)
+        td_error = target - self.q.value_of(*step.x, step.action)
+        self.q.add_one(*step.x, step.action, step.alpha * td_error)
         return td_error

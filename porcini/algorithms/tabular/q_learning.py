@@ -13,10 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
+import numpy as np  # noqa: F401 (the example uses it)
 
-from porcini.algorithms.tabular.base import Step, TDAgent, TDConfig
-from porcini.functional import q_learning_target
+from porcini.algorithms.tabular.base import TDAgent, TDConfig, Transition
 
 
 @dataclass(frozen=True)
@@ -39,8 +38,8 @@ class QLearning(TDAgent):
     name = "q_learning"
     Config = QLearningConfig
 
-    def _update(self, step: Step) -> np.ndarray:
-        target = q_learning_target(step.reward, step.next_q, step.terminated, self.gamma)
-        td_error = target - self._q_sa(self.q, step.x, step.action)
-        self.q.add(*step.x, step.action, step.alpha * td_error)
+    def _update(self, step: Transition) -> float:
+        target = step.reward + (0.0 if step.terminated else self.gamma * max(step.next_q.tolist()))
+        td_error = target - self.q.value_of(*step.x, step.action)
+        self.q.add_one(*step.x, step.action, step.alpha * td_error)
         return td_error

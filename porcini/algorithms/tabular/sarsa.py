@@ -14,10 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
-from porcini.algorithms.tabular.base import Step, TDAgent, TDConfig
-from porcini.functional import sarsa_target
+from porcini.algorithms.tabular.base import TDAgent, TDConfig, Transition
 
 
 @dataclass(frozen=True)
@@ -32,9 +29,9 @@ class Sarsa(TDAgent):
     Config = SarsaConfig
     on_policy = True
 
-    def _update(self, step: Step) -> np.ndarray:
+    def _update(self, step: Transition) -> float:
         assert step.next_action is not None
-        target = sarsa_target(step.reward, step.next_q, step.next_action, step.terminated, self.gamma)
-        td_error = target - self._q_sa(self.q, step.x, step.action)
-        self.q.add(*step.x, step.action, step.alpha * td_error)
+        target = step.reward + (0.0 if step.terminated else self.gamma * float(step.next_q[step.next_action]))
+        td_error = target - self.q.value_of(*step.x, step.action)
+        self.q.add_one(*step.x, step.action, step.alpha * td_error)
         return td_error

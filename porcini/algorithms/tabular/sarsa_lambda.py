@@ -22,9 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from porcini.algorithms.tabular.base import Step, TDConfig, TraceAgent
+from porcini.algorithms.tabular.base import TDConfig, TraceAgent, Transition
 from porcini.core.config import require
-from porcini.functional import sarsa_target
 
 TRACE_TYPES = ("accumulating", "replacing")
 
@@ -52,19 +51,18 @@ class SarsaLambda(TraceAgent):
     Config = SarsaLambdaConfig
     config: SarsaLambdaConfig
 
-    def _update(self, step: Step) -> np.ndarray:
+    def _update(self, step: Transition) -> float:
         assert step.next_action is not None
         c = self.config
         idx, val = step.x
-        rows, acts = np.arange(len(idx))[:, None], step.action[:, None]
-        z = self.traces
+        z = self.traces[step.env]  # [n_features, n_actions]
         z *= self.gamma * c.trace_decay
         if c.trace_type == "accumulating":
-            np.add.at(z, (rows, idx, acts), val)
+            np.add.at(z[:, step.action], idx, val)  # add.at: hashed tiles may repeat an index
         else:
-            z[rows, idx, acts] = val
-        target = sarsa_target(step.reward, step.next_q, step.next_action, step.terminated, self.gamma)
-        td_error = target - self._q_sa(self.q, step.x, step.action)
-        self.q.weights += np.einsum("b,bfa->fa", step.alpha * td_error, z)
-        self.cut_traces(step.episode_end)
+            z[idx, step.action] = val
+        target = step.reward + (0.0 if step.terminated else self.gamma * float(step.next_q[step.next_action]))
+        td_error = target - self.q.value_of(*step.x, step.action)
+        self.q.weights += (step.alpha * td_error) * z
+        self.cut_trace(step)
         return td_error

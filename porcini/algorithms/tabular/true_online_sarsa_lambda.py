@@ -11,8 +11,8 @@ Per transition, per env, with ``x = φ(s, a)``, ``x' = φ(s', a')`` and ``a'`` t
     Q_old ← Q'
 
 with ``z ← 0`` and ``Q_old ← 0`` once the transition ends the episode. It matches the forward view (the online
-λ-return algorithm) exactly and is more robust to the step size than accumulating traces. Deviations: with
-several envs, their updates to the shared ``w`` are computed from the same weights and summed.
+λ-return algorithm) exactly and is more robust to the step size than accumulating traces. Deviations: none; with
+several envs, the transitions of one time row update the shared ``w`` one after another, in env order.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from porcini.algorithms.tabular.base import Step, TDConfig, TraceAgent
+from porcini.algorithms.tabular.base import TDConfig, TraceAgent, Transition
 from porcini.core.config import require
 from porcini.envs.info import EnvInfo
 
@@ -50,22 +50,21 @@ class TrueOnlineSarsaLambda(TraceAgent):
         super().__init__(info, config, **kwargs)
         self.q_old = np.zeros(info.n_envs)
 
-    def _update(self, step: Step) -> np.ndarray:
+    def _update(self, step: Transition) -> float:
         assert step.next_action is not None
         idx, val = step.x
-        rows, acts = np.arange(len(idx))[:, None], step.action[:, None]
-        decay, alpha = self.gamma * self.config.trace_decay, step.alpha
-        q = self._q_sa(self.q, step.x, step.action)
-        q_next = np.where(step.terminated, 0.0, np.take_along_axis(step.next_q, step.next_action[:, None], 1)[:, 0])
+        decay, alpha, q_old = self.gamma * self.config.trace_decay, step.alpha, float(self.q_old[step.env])
+        q = self.q.value_of(idx, val, step.action)
+        q_next = 0.0 if step.terminated else float(step.next_q[step.next_action])
         td_error = step.reward + self.gamma * q_next - q
-        z = self.traces
-        z_dot_x = (z[rows, idx, acts] * val).sum(axis=1)
-        z *= decay
-        np.add.at(z, (rows, idx, acts), (1.0 - alpha * decay * z_dot_x)[:, None] * val)
-        self.q.weights += np.einsum("b,bfa->fa", alpha * (td_error + q - self.q_old), z)
-        self.q.add(idx, val, step.action, -alpha * (q - self.q_old))
-        self.q_old = np.where(step.episode_end, 0.0, q_next)
-        self.cut_traces(step.episode_end)
+        z = self.traces[step.env][:, step.action]  # only action a's block of x(s, a) is non-zero
+        z_dot_x = float(z[idx] @ val)
+        self.traces[step.env] *= decay
+        np.add.at(z, idx, (1.0 - alpha * decay * z_dot_x) * val)
+        self.q.weights += (alpha * (td_error + q - q_old)) * self.traces[step.env]
+        self.q.add_one(idx, val, step.action, -alpha * (q - q_old))
+        self.q_old[step.env] = 0.0 if step.episode_end else q_next
+        self.cut_trace(step)
         return td_error
 
     def state_dict(self) -> dict[str, Any]:

@@ -133,4 +133,6 @@ def random_actions(obs: Any, n: int, n_actions: int, masked: bool, rng: np.rando
     """``n`` uniformly random actions (ε-greedy's), among each observation's legal ones when ``masked``."""
     if masked:
         return random_legal_actions(obs[ACTION_MASK_KEY], rng)
+    if n == 1:  # the draw of size=1 without NumPy's handling of a size, which costs more than the draw
+        return np.array([rng.integers(0, n_actions)])
     return rng.integers(0, n_actions, size=n)

@@ -54,7 +54,6 @@ the newest ``n - 1`` rows of the buffer (their window is not complete yet).
 from __future__ import annotations
 
 import copy
-import dataclasses
 from typing import Any, cast
 
 import gymnasium as gym
@@ -207,7 +206,8 @@ class DQN(Checkpointed, BaseAgent):
         if explore:
             randomize = self.rng.random(n) < self.exploration_rate
             self.behaviour_steps += n
-            if randomize.all():  # no forward needed (always so during the warm-up)
+            # no forward needed (always so during the warm-up); a vector of one skips NumPy's reduction
+            if randomize[0] if n == 1 else randomize.all():
                 return random_actions(obs, n, self.n_actions, self.masked, self.rng)
         with torch.inference_mode():
             x = obs_to_tensor(obs, self.device, self.info.observation_space)
@@ -226,7 +226,7 @@ class DQN(Checkpointed, BaseAgent):
         """Store the batch; past ``learning_starts``, update the target if due and take the gradient steps."""
         c = self.config
         if batch.reward.dtype != np.float32:  # one reward dtype in the buffer, whatever the source of the batch
-            batch = dataclasses.replace(batch, reward=np.asarray(batch.reward, dtype=np.float32))
+            batch = batch.with_reward(np.asarray(batch.reward, dtype=np.float32))
         self.buffer.add(batch)
         n_new = batch.n_transitions
         before, self.steps_seen = self.steps_seen, self.steps_seen + n_new

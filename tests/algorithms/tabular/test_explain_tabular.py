@@ -16,7 +16,8 @@ from porcini.algorithms.tabular.true_online_sarsa_lambda import TrueOnlineSarsaL
 def test_q_values_are_the_tables_rows(cls):
     env = make_env("FrozenLake-v1", seed=0)
     agent = cls(env.info)
-    Core(agent, env, progress=False).learn(steps=2000)
+    # ~800 episodes of the near-random early policy: a reward (P ≈ 1.4% per episode) is then all but certain
+    Core(agent, env, progress=False).learn(steps=6000)
     table = agent.q.weights
     assert np.abs(table).max() > 0  # it learned something: the rows differ from the initial zeros
     obs = np.arange(16)

@@ -143,17 +143,21 @@ def random_trajectory(rng, n_steps, obs_dim):
 
 
 class RecordNextActions:
-    """Wraps an agent's _update to record the on-policy next action of every row."""
+    """Wraps an agent's _update to record the on-policy next action of every transition, in the order applied."""
 
     def __init__(self, agent):
         self.next_actions = []
         update = agent._update
 
         def recorded(step):
-            self.next_actions.append(step.next_action.copy())
+            self.next_actions.append(step.next_action)
             return update(step)
 
         agent._update = recorded
+
+    def rows(self, n_envs):
+        """The recorded next actions as ``[T, B]`` (fit applies a row's transitions in env order)."""
+        return np.array(self.next_actions).reshape(-1, n_envs)
 
 
 @pytest.mark.parametrize("agent_name", ["sarsa_lambda_accumulating", "sarsa_lambda_replacing", "true_online"])
@@ -171,7 +175,7 @@ def test_trace_agents_match_slow_reference_on_random_trajectories(agent_name):
     recorder = RecordNextActions(agent)
     agent.fit(TransitionBatch(obs[:, None], action[:, None], reward[:, None], next_obs[:, None],
                               terminated[:, None], truncated[:, None]))
-    next_actions = np.concatenate(recorder.next_actions)
+    next_actions = recorder.rows(1)[:, 0]
     ended = terminated | truncated
     # within an episode the next action is the one taken next; after a truncation it was sampled (we reuse it)
     np.testing.assert_array_equal(next_actions[:-1][~ended[:-1]], action[1:][~ended[:-1]])
@@ -235,7 +239,7 @@ def test_sarsa_bootstraps_from_the_action_it_then_takes():
     recorder, log = RecordNextActions(agent), ActionLog()
     Core(agent, env, callbacks=[log], progress=False).learn(steps=400)
     taken, ended = np.stack(log.actions), np.stack(log.ended)  # [T, B]
-    bootstrapped = np.stack(recorder.next_actions)  # [T, B]: a' of row t, one row per fit
+    bootstrapped = recorder.rows(2)  # [T, B]: a' of row t, one row per fit
     goes_on = ~ended[:-1]
     assert ended.any() and goes_on.sum() > 300
     np.testing.assert_array_equal(bootstrapped[:-1][goes_on], taken[1:][goes_on])
