@@ -173,6 +173,10 @@ class StepValidator:
         if info is not None and "_final_obs" in info:
             final_mask = info["_final_obs"]
             final_obs = info["final_obs"]
+            if type(final_obs) is np.ndarray and final_obs.dtype != object:  # one array: every ended row at once
+                rows = np.flatnonzero(final_mask)
+                self.check_obs(final_obs[rows], what="final observation", indices=rows)
+                return
             for i in np.flatnonzero(final_mask):
                 if _is_tree(final_obs):  # Dict/Tuple batches: env i's entries
                     row = _rows(final_obs, slice(i, i + 1))
@@ -219,12 +223,22 @@ class StepValidator:
             "(run-time checks are skipped with env.check: false, or check=False in make_env)"
         )
 
-    def check_obs(self, obs: Any, index: int | None = None, what: str = "observation") -> None:
-        """Raise EnvCheckError if any observation in the batch is outside the observation space or not finite."""
+    def check_obs(self, obs: Any, index: int | None = None, what: str = "observation",
+                  indices: np.ndarray | None = None) -> None:
+        """Raise EnvCheckError if any observation in the batch is outside the observation space or not finite.
+
+        Args:
+            obs: a batch of observations.
+            index: the env index that all of ``obs`` belongs to, for the message (None: the row's position).
+            what: what ``obs`` is, for the message.
+            indices: the env index of each row of ``obs``, for the message (a batch of some envs' rows).
+        """
+        if indices is not None and len(indices) == 0:
+            return
         if self._obs_bounds is not None:
             low, high = self._obs_bounds
             bounded = self._obs_bounded
-            if bounded is not None and index is None:
+            if bounded is not None and index is None and indices is None:
                 values = obs.ravel().tolist()
                 # a NaN or inf anywhere makes the sum non-finite (a false alarm on overflow falls through to the
                 # exact check below, which then finds nothing and returns)
@@ -238,7 +252,7 @@ class StepValidator:
                 return
             flat = ((obs >= low) & (obs <= high)).reshape(len(obs), -1).all(axis=1)
             bad = int(np.flatnonzero(~flat)[0])
-            i = bad if index is None else index
+            i = int(indices[bad]) if indices is not None else bad if index is None else index
             raise EnvCheckError(
                 f"{what} {np.asarray(obs[bad]).tolist()} is outside {self.observation_space} or not finite "
                 f"{self._where(i)}; fix the env or widen its observation_space (env.check: false, or check=False in "
@@ -248,7 +262,7 @@ class StepValidator:
             n, start = int(self.observation_space.n), int(self.observation_space.start)
             if obs.min() < start or obs.max() >= start + n:
                 bad = int(np.flatnonzero((obs < start) | (obs >= start + n))[0])
-                i = bad if index is None else index
+                i = int(indices[bad]) if indices is not None else bad if index is None else index
                 raise EnvCheckError(f"{what} {obs[bad]} is outside {self.observation_space} {self._where(i)}")
             return
         tree = _is_tree(obs)
@@ -258,5 +272,5 @@ class StepValidator:
             except (TypeError, KeyError):
                 break
             if not self.observation_space.contains(item):
-                i = j if index is None else index
+                i = int(indices[j]) if indices is not None else j if index is None else index
                 raise EnvCheckError(f"{what} is outside {self.observation_space} {self._where(i)}")
