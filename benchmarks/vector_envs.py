@@ -106,7 +106,7 @@ def compare(n_envs: int, n_steps: int, repeats: int) -> None:
         print(f"{name:<38} {statistics.median(values):>15,.0f} {ratio:>27.2f}")
 
 
-def profile(n_envs: int, n_steps: int, rows: int = 25) -> None:
+def profile(n_envs: int, n_steps: int, rows: int = 30) -> None:
     """cProfile Core + random (check on): each function's own time per vector step, in µs."""
     import cProfile
     import pstats
@@ -124,10 +124,11 @@ def profile(n_envs: int, n_steps: int, rows: int = 25) -> None:
     total = sum(v[2] for _, v in entries)
     print(f"cProfile of Core + random (check on), {n_envs} envs, {vector_steps:,} vector steps; own time per vector "
           f"step (profiled total {1e6 * total / vector_steps:.1f} µs; cProfile adds its own overhead per call)")
-    print(f"{'µs/step':>8} {'calls/step':>10}  function")
-    for (path, line, name), (_, calls, own, _, _) in entries[:rows]:
+    print(f"{'own µs':>8} {'cum µs':>8} {'calls':>6}  function (per vector step)")
+    for (path, line, name), (_, calls, own, cumulative, _) in entries[:rows]:
         where = f"{os.path.relpath(path) if path != '~' else ''}:{line}({name})"
-        print(f"{1e6 * own / vector_steps:>8.2f} {calls / vector_steps:>10.2f}  {where}")
+        print(f"{1e6 * own / vector_steps:>8.2f} {1e6 * cumulative / vector_steps:>8.2f} {calls / vector_steps:>6.2f}  "
+              f"{where}")
 
 
 def main() -> None:

@@ -78,10 +78,11 @@ def assert_same_step(step, t, native, reference):
     return int(ended.sum())
 
 
-def run_lockstep(env_id, n_envs, steps, seed=3, max_episode_steps=None, check=True, actions=None):
+def run_lockstep(env_id, n_envs, steps, seed=3, max_episode_steps=None, check=True, actions=None, env_kwargs=None):
     """Step the native env and the reference with the same actions; return the counts of each kind of ending."""
-    env = make_env(env_id, n_envs, seed=seed, vectorization="native", check=check, max_episode_steps=max_episode_steps)
-    reference = Reference(env_id, n_envs, seed, max_episode_steps=max_episode_steps)
+    env = make_env(env_id, n_envs, seed=seed, vectorization="native", check=check, max_episode_steps=max_episode_steps,
+                   env_kwargs=env_kwargs)
+    reference = Reference(env_id, n_envs, seed, max_episode_steps=max_episode_steps, **(env_kwargs or {}))
     obs, _ = env.reset(seed=seed)
     np.testing.assert_array_equal(obs, reference.obs)
     rng = np.random.default_rng(seed)
@@ -113,6 +114,14 @@ def test_a_shorter_time_limit_truncates_and_a_v0_id_has_its_own():
     assert env.info.horizon == 200 and env.spec.max_episode_steps == 200
     assert make_env("CartPole-v1", 3, seed=0, vectorization="native", max_episode_steps=30).info.horizon == 30
     run_lockstep("CartPole-v0", 3, steps=800)
+
+
+@pytest.mark.parametrize(("env_id", "env_kwargs"), [("CartPole-v1", {"sutton_barto_reward": True}),
+                                                    ("Pendulum-v1", {"g": 9.81}),
+                                                    ("MountainCar-v0", {"goal_velocity": 0.01})])
+def test_the_single_envs_options_change_the_native_envs_alike(env_id, env_kwargs):
+    counts = run_lockstep(env_id, 4, steps=700, env_kwargs=env_kwargs)
+    assert counts["terminated"] + counts["truncated"] > 0
 
 
 def test_pendulum_clips_unchecked_float64_actions_as_gymnasium_does():
@@ -274,3 +283,16 @@ def test_acrobot_derivatives_and_first_observations_match_gymnasiums_on_many_sta
     seeds = list(range(3000))
     obs, _ = NativeAcrobot(len(seeds)).reset(seed=seeds)
     np.testing.assert_array_equal(obs, np.stack([single.reset(seed=s)[0] for s in seeds]))
+
+
+def test_a_checkpoint_of_another_vectorization_resumes_at_episode_boundaries():
+    from porcini.experiment.envs import ResumeWarning, env_resume_state, restore_envs
+
+    native = make_env("CartPole-v1", 2, seed=0, vectorization="native")
+    sync = make_env("CartPole-v1", 2, seed=0, vectorization="sync")
+    sync.unwrapped.record_for_resume()
+    sync.reset(seed=0)
+    for saved, other in ((env_resume_state(native), sync), (env_resume_state(sync), native)):
+        with pytest.warns(ResumeWarning, match="resuming at episode boundaries"):
+            obs = restore_envs(other, {"env": saved, "wrappers": [], "core": {"env_steps": 10}}, seed=0)
+        assert obs.shape == (2, 4)

@@ -21,6 +21,7 @@ from gymnasium.utils.seeding import np_random
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from porcini.envs.episode_log import ReplayError
 from porcini.envs.validation import StepValidator
 from porcini.envs.vector import reset_seeds
 from porcini.errors import CheckpointError, ConfigError
@@ -238,7 +239,14 @@ class NativeVectorEnv(VectorEnv):
         return self.state_dict()
 
     def load_resume_state(self, state: dict[str, Any]) -> np.ndarray:
-        """Restore :meth:`resume_state`; return the current observations."""
+        """Restore :meth:`resume_state`; return the current observations.
+
+        Raises:
+            ReplayError: the state is another vector env's episode log (a run resumes at episode boundaries then).
+        """
+        if "starts" in state:
+            raise ReplayError(f"the checkpoint holds an episode log, not the state of a native {self.env_id} env; "
+                              "resume it with the run's own env.vectorization (sync, async or ray)")
         return self.load_state_dict(state)
 
     def render(self) -> Any:

@@ -58,31 +58,45 @@ class NativeCartPole(NativeVectorEnv):
         return uniform(rngs, low, high, 4).T
 
     def transition(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """One Euler step of the cart and pole (https://coneural.org/florian/papers/05_cart_pole.pdf)."""
+        """One Euler step of the cart and pole (https://coneural.org/florian/papers/05_cart_pole.pdf).
+
+        Gymnasium's expressions evaluated in place, to save temporaries: each line is one of its operations, in its
+        order (``a + b`` and ``b + a`` round alike), as the comments show.
+        """
         x, x_dot, theta, theta_dot = self.state
-        force = np.where(actions == 1, self.force_mag, -self.force_mag)
         costheta = np.cos(theta)
         sintheta = np.sin(theta)
-        temp = (force + self.polemass_length * np.square(theta_dot) * sintheta) / self.total_mass
-        thetaacc = (self.gravity * sintheta - costheta * temp) / (
-            self.length * (4.0 / 3.0 - self.masspole * np.square(costheta) / self.total_mass)
-        )
-        xacc = temp - self.polemass_length * thetaacc * costheta / self.total_mass
+        # temp = (force + polemass_length * theta_dot ** 2 * sintheta) / total_mass
+        temp = np.square(theta_dot)
+        temp *= self.polemass_length
+        temp *= sintheta
+        temp += np.where(actions == 1, self.force_mag, -self.force_mag)
+        temp /= self.total_mass
+        # thetaacc = (gravity * sintheta - costheta * temp) / (length * (4/3 - masspole * costheta ** 2 / total_mass))
+        denominator = np.square(costheta)
+        denominator *= self.masspole
+        denominator /= self.total_mass
+        np.subtract(4.0 / 3.0, denominator, out=denominator)
+        denominator *= self.length
+        thetaacc = self.gravity * sintheta
+        thetaacc -= costheta * temp
+        thetaacc /= denominator
+        # xacc = temp - polemass_length * thetaacc * costheta / total_mass
+        xacc = self.polemass_length * thetaacc
+        xacc *= costheta
+        xacc /= self.total_mass
+        np.subtract(temp, xacc, out=xacc)
+        # Euler: x = x + tau * x_dot, x_dot = x_dot + tau * xacc, theta likewise
         state = np.empty_like(self.state)
-        state[0] = x + self.tau * x_dot
-        state[1] = x_dot + self.tau * xacc
-        state[2] = theta + self.tau * theta_dot
-        state[3] = theta_dot + self.tau * thetaacc
+        for row, (value, rate) in enumerate(((x, x_dot), (x_dot, xacc), (theta, theta_dot), (theta_dot, thetaacc))):
+            np.multiply(self.tau, rate, out=state[row])
+            state[row] += value
         self.state = state
-        x, theta = state[0], state[2]
-        terminated = (
-            (x < -self.x_threshold)
-            | (x > self.x_threshold)
-            | (theta < -self.theta_threshold_radians)
-            | (theta > self.theta_threshold_radians)
-        )
+        # x < -x_threshold or x > x_threshold (negating a bound is exact), theta likewise
+        terminated = np.abs(state[0]) > self.x_threshold
+        terminated |= np.abs(state[2]) > self.theta_threshold_radians
         if self.sutton_barto_reward:
-            reward = -terminated.astype(np.float64)
+            reward = np.where(terminated, -1.0, 0.0)
         else:
             reward = np.ones(self.num_envs, dtype=np.float64)
         return reward, terminated
