@@ -12,9 +12,10 @@ Variants, all on one thread, actions drawn up front (bare loops) or by ``RandomA
 Runs alternate (every variant once per repeat) and the medians of steps/s and of the ratio to Gymnasium's bare
 loop are printed, because these machines are shared and noisy: ratios measured side by side hold, absolute times
 don't. ``--profile`` runs Core + random (check on) under cProfile and prints each function's own time per vector
-step (256 env steps) in µs.
+step (256 env steps) in µs. ``--per-id`` steps every native id and its sync vector env (Gymnasium's single envs one
+after another) with the same random actions, checks on, ``--steps`` vector steps per run.
 
-usage: python benchmarks/vector_envs.py [--steps 1000000] [--repeats 5] [--n-envs 256] [--profile]
+usage: python benchmarks/vector_envs.py [--steps 1000000] [--repeats 5] [--n-envs 256] [--profile | --per-id]
 """
 
 from __future__ import annotations
@@ -106,6 +107,26 @@ def compare(n_envs: int, n_steps: int, repeats: int) -> None:
         print(f"{name:<38} {statistics.median(values):>15,.0f} {ratio:>27.2f}")
 
 
+def per_id(n_envs: int, vector_steps: int, repeats: int) -> None:
+    """Every native id against ``vectorization="sync"`` (Gymnasium's single envs one after another), checks on."""
+    print(f"{n_envs} envs, {vector_steps} vector steps of random actions per run, {repeats} interleaved repeats")
+    print(f"{'id':<16} {'native steps/s':>15} {'sync steps/s':>13} {'median ratio':>13}")
+    for env_id in ("CartPole-v1", "Pendulum-v1", "Acrobot-v1", "MountainCar-v0"):
+        rates: dict[str, list[float]] = {"native": [], "sync": []}
+        for _ in range(repeats):
+            for vectorization in rates:
+                env = make_env(env_id, n_envs, seed=0, vectorization=vectorization)
+                env.action_space.seed(0)
+                actions = [env.action_space.sample() for _ in range(vector_steps)]
+                start = time.perf_counter()
+                for action in actions:
+                    env.step(action)
+                rates[vectorization].append(vector_steps * n_envs / (time.perf_counter() - start))
+        ratio = statistics.median(a / b for a, b in zip(rates["native"], rates["sync"]))
+        print(f"{env_id:<16} {statistics.median(rates['native']):>15,.0f} {statistics.median(rates['sync']):>13,.0f} "
+              f"{ratio:>12.1f}x")
+
+
 def profile(n_envs: int, n_steps: int, rows: int = 30) -> None:
     """cProfile Core + random (check on): each function's own time per vector step, in µs."""
     import cProfile
@@ -138,9 +159,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--n-envs", type=int, default=256)
     parser.add_argument("--profile", action="store_true", help="profile Core + random instead of comparing")
+    parser.add_argument("--per-id", action="store_true", help="every native id against sync (--steps vector steps)")
     args = parser.parse_args()
     if args.profile:
         profile(args.n_envs, args.steps)
+    elif args.per_id:
+        per_id(args.n_envs, args.steps, args.repeats)
     else:
         compare(args.n_envs, args.steps, args.repeats)
 

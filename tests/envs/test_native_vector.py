@@ -156,6 +156,8 @@ def test_scalar_square_is_numpys_scalar_power_element_by_element():
             expected = np.array([v**2 for v in values], dtype=values.dtype)
             np.testing.assert_array_equal(scalar_square(values), expected)
             assert scalar_square(values).dtype == values.dtype
+            grid = values.reshape(100, 500).T[::2]  # two dimensions, not contiguous
+            np.testing.assert_array_equal(scalar_square(grid), expected.reshape(100, 500).T[::2])
 
 
 @pytest.mark.parametrize("env_id", IDS)

@@ -76,17 +76,18 @@ class NativeAcrobot(NativeVectorEnv):
         I1 = I2 = self.LINK_MOI  # noqa: N806 (Gymnasium's names)
         g = 9.8
         theta1, theta2, dtheta1, dtheta2, a = s
+        square_dtheta1, square_dtheta2 = scalar_square(s[2:4])  # both rows in one call
         d1 = m1 * lc1**2 + m2 * (l1**2 + lc2**2 + 2 * l1 * lc2 * cos(theta2)) + I1 + I2
         d2 = m2 * (lc2**2 + l1 * lc2 * cos(theta2)) + I2
         phi2 = m2 * lc2 * g * cos(theta1 + theta2 - pi / 2.0)
         phi1 = (
-            -m2 * l1 * lc2 * scalar_square(dtheta2) * sin(theta2)
+            -m2 * l1 * lc2 * square_dtheta2 * sin(theta2)
             - 2 * m2 * l1 * lc2 * dtheta2 * dtheta1 * sin(theta2)
             + (m1 * lc1 + m2 * l1) * g * cos(theta1 - pi / 2)
             + phi2
         )
         ddtheta2 = (
-            a + d2 / d1 * phi1 - m2 * l1 * lc2 * scalar_square(dtheta1) * sin(theta2) - phi2
+            a + d2 / d1 * phi1 - m2 * l1 * lc2 * square_dtheta1 * sin(theta2) - phi2
         ) / (m2 * lc2**2 + I2 - scalar_square(d2) / d1)
         ddtheta1 = -(d2 * ddtheta2 + phi1) / d1
         return np.stack((dtheta1, dtheta2, ddtheta1, ddtheta2, np.zeros_like(a)))

@@ -26,9 +26,10 @@ from porcini.envs.validation import StepValidator
 from porcini.envs.vector import reset_seeds
 from porcini.errors import CheckpointError, ConfigError
 
-# |x*x - fl(x*x)| above this fraction of an ulp: C's pow(x, 2) may round the other way (glibc's pow and powf err by
-# at most 0.52-0.54 ulp, so they round like the exact product unless it lies within 0.04 ulp of a midpoint)
-_HARD_SQUARE = 0.45
+# |x*x - fl(x*x)| above this fraction of an ulp: C's pow(x, 2) may round the other way. glibc's pow errs by at most
+# 0.52 ulp (powf by less for a square), so it rounds like the exact product unless that lies within 0.02 ulp of a
+# midpoint, i.e. |x*x - fl(x*x)| > 0.48 ulp; 0.47 leaves a margin and sends a few percent of squares to the scalar path
+_HARD_SQUARE = 0.47
 
 
 def scalar_square(x: np.ndarray) -> np.ndarray:
@@ -39,12 +40,12 @@ def scalar_square(x: np.ndarray) -> np.ndarray:
     Those elements, found from the product's exact rounding error, are squared as scalars; all others agree.
 
     Args:
-        x: a float32 or float64 array (any other dtype is squared as scalars, element by element).
+        x: a float32 or float64 array of any shape (any other dtype is squared as scalars, element by element).
 
     Returns:
-        A new array of ``x``'s dtype.
+        A new C-ordered array of ``x``'s dtype and shape.
     """
-    out = np.square(x)
+    out = np.square(x, order="C")
     if x.dtype == np.float64:
         # Dekker's exact product: x*x == out + low exactly (no fused multiply-add in NumPy's ufuncs)
         t = 134217729.0 * x
@@ -55,12 +56,12 @@ def scalar_square(x: np.ndarray) -> np.ndarray:
         wide = x.astype(np.float64)
         low = wide * wide - out.astype(np.float64)  # exact: a float32 square fits in a float64
     else:
-        return np.array([v ** 2 for v in x], dtype=out.dtype)
+        return np.array([v ** 2 for v in x.reshape(-1)], dtype=out.dtype).reshape(x.shape)
     # the smaller of the two ulps around out (out >= 0), so a power of two is judged by its finer side
-    ulp = (out - np.nextafter(out, out.dtype.type(0))).astype(np.float64)
+    ulp = (out - np.nextafter(out, out.dtype.type(0))).astype(np.float64, copy=False)
     hard = np.flatnonzero(np.abs(low) > _HARD_SQUARE * ulp)
     if len(hard):
-        out[hard] = [v ** 2 for v in x[hard]]
+        out.reshape(-1)[hard] = [v ** 2 for v in x.reshape(-1)[hard]]  # reshape(-1) of out is a view
     return out
 
 

@@ -70,7 +70,8 @@ class NativePendulum(NativeVectorEnv):
         th, thdot = self.state
         g, m, l, dt = self.g, self.m, self.l, self.dt  # noqa: E741
         u = np.clip(actions, -self.max_torque, self.max_torque)[:, 0]
-        costs = scalar_square(angle_normalize(th)) + 0.1 * scalar_square(thdot) + 0.001 * scalar_square(u)
+        square_angle, square_thdot = scalar_square(np.stack((angle_normalize(th), thdot)))  # one call for both
+        costs = square_angle + 0.1 * square_thdot + 0.001 * scalar_square(u)
         newthdot = thdot + (3 * g / (2 * l) * np.sin(th) + 3.0 / (m * l**2) * u) * dt
         newthdot = np.clip(newthdot, -self.max_speed, self.max_speed)
         newth = th + newthdot * dt
