@@ -1,7 +1,8 @@
 """The envs of a run: training and evaluation envs from an EnvConfig, and what of them a checkpoint holds.
 
-A checkpoint holds every stateful wrapper's state and each env's episode log; resuming replays the logs (exact),
-or, where an env cannot be replayed, starts new episodes in every env (resume at episode boundaries).
+A checkpoint holds every stateful wrapper's state and each env's episode log (a native vector env's whole state
+instead); resuming replays the logs or loads that state (exact), or, where an env cannot be replayed, starts new
+episodes in every env (resume at episode boundaries).
 """
 
 from __future__ import annotations
@@ -117,9 +118,9 @@ def _resumable_base(
     return env if isinstance(env, (SerialVectorEnv, AsyncVectorEnv, MultiAgentVectorEnv, NativeVectorEnv)) else None
 
 
-def resumable_base(env: Any) -> (
-    SerialVectorEnv | AsyncVectorEnv | RayVectorEnv | MultiAgentVectorEnv | NativeVectorEnv
-):
+def resumable_base(
+    env: Any,
+) -> SerialVectorEnv | AsyncVectorEnv | RayVectorEnv | MultiAgentVectorEnv | NativeVectorEnv:
     """The vector env under ``env``'s wrappers, porcini's in-process or subprocess one, which can rebuild episodes.
 
     Raises:
