@@ -15,6 +15,7 @@ import numpy as np
 from porcini.errors import EnvCheckError
 
 SMALL_OBS = 32  # up to this many scalars per batch, bounds are checked in Python
+BATCH_BOUNDS = 1 << 16  # up to this many scalars per batch, bounds are kept repeated for the whole batch
 _BOOLS = (bool, np.bool_)
 
 
@@ -69,8 +70,14 @@ class StepValidator:
         # For a handful of scalars a Python comparison beats NumPy's per-call overhead several times over: the
         # (position, low, high) of every bounded scalar of the batch; unbounded ones only need to be finite
         self._obs_bounded: list[tuple[int, float, float]] | None = None
+        # the bounds repeated for a whole batch (up to BATCH_BOUNDS scalars): comparing arrays of one shape skips
+        # NumPy's broadcasting, most of the cost for a batch of small observations; fewer rows use the first ones
+        self._obs_batch_bounds: tuple[np.ndarray, np.ndarray] | None = None
         if isinstance(observation_space, gym.spaces.Box):
             self._obs_bounds = _finite_bounds(observation_space)
+            if int(np.prod(observation_space.shape)) * n_envs <= BATCH_BOUNDS:
+                reps = (n_envs,) + (1,) * len(observation_space.shape)
+                self._obs_batch_bounds = (np.tile(self._obs_bounds[0], reps), np.tile(self._obs_bounds[1], reps))
             if int(np.prod(observation_space.shape)) * n_envs <= SMALL_OBS:
                 low = np.tile(np.asarray(observation_space.low, dtype=np.float64).ravel(), n_envs)
                 high = np.tile(np.asarray(observation_space.high, dtype=np.float64).ravel(), n_envs)
@@ -248,6 +255,9 @@ class StepValidator:
                             break
                     else:
                         return
+            batch = self._obs_batch_bounds
+            if batch is not None and obs.shape[1:] == low.shape and len(obs) <= self.n_envs:
+                low, high = batch[0][:len(obs)], batch[1][:len(obs)]
             if (obs >= low).all() and (obs <= high).all():
                 return
             flat = ((obs >= low) & (obs <= high)).reshape(len(obs), -1).all(axis=1)
