@@ -268,6 +268,8 @@ def test_reset_options_and_seeds_as_the_single_envs_take_them():
     np.testing.assert_array_equal(obs, np.stack(expected))
     with pytest.raises(gym.error.ResetNeeded):
         NativeCartPole(2).step(np.zeros(2, dtype=np.int64))
+    with pytest.raises(ValueError, match="reset_mask"):
+        env.reset(options={"reset_mask": np.array([True, False, False])})
 
 
 def test_acrobot_derivatives_and_first_observations_match_gymnasiums_on_many_states():

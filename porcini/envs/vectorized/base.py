@@ -156,7 +156,14 @@ class NativeVectorEnv(VectorEnv):
 
         ``options`` are the single env's reset options (e.g. ``{"low": -0.1, "high": 0.1}``), used for this reset
         only: autoresets start from the default distribution, as in ``SerialVectorEnv``.
+
+        Raises:
+            ValueError: ``options`` holds a ``reset_mask``: a native env resets all its envs here, and ended ones by
+                itself in ``step``.
         """
+        if options is not None and "reset_mask" in options:
+            raise ValueError(f"the native {self.env_id} vector env resets all its envs (and ended ones by itself in "
+                             "step); reset without options['reset_mask']")
         for i, s in enumerate(reset_seeds(seed, self.num_envs)):
             if s is not None or self.rngs[i] is None:  # as Gymnasium's Env.reset: a seed, or a first reset
                 self.rngs[i] = np_random(s)[0]
