@@ -59,23 +59,29 @@ class Reference:
         return np.stack(out), np.array(rewards, dtype=np.float64), np.array(terms), np.array(truncs), finals
 
 
-def assert_same_step(step, t, native, reference):
+def bits(x):
+    """The bytes of a float array as unsigned ints: equal bits, not just equal values (0.0 and -0.0 differ)."""
+    x = np.asarray(x)
+    return x.view(np.uint32 if x.dtype == np.float32 else np.uint64)
+
+
+def assert_same_step(env_id, t, native, reference):
     obs, reward, terminated, truncated, info = native
     ref_obs, ref_reward, ref_terminated, ref_truncated, ref_finals = reference
-    where = f"at step {t}"
-    assert obs.dtype == ref_obs.dtype and reward.dtype == np.float64, where
-    np.testing.assert_array_equal(obs, ref_obs, err_msg=where)
-    np.testing.assert_array_equal(reward, ref_reward, err_msg=where)
+    where = f"{env_id} at step {t}"
+    assert obs.dtype == ref_obs.dtype == np.float32 and reward.dtype == np.float64, where
+    np.testing.assert_array_equal(bits(obs), bits(ref_obs), err_msg=where)
+    np.testing.assert_array_equal(bits(reward), bits(ref_reward), err_msg=where)
     np.testing.assert_array_equal(terminated, ref_terminated, err_msg=where)
     np.testing.assert_array_equal(truncated, ref_truncated, err_msg=where)
     ended = np.array([f is not None for f in ref_finals])
     if not ended.any():
         assert "_final_obs" not in info and "final_obs" not in info, where
-        return 0
+        return
     np.testing.assert_array_equal(info["_final_obs"], ended, err_msg=where)
     for i in np.flatnonzero(ended):
-        np.testing.assert_array_equal(info["final_obs"][i], ref_finals[i], err_msg=f"final obs of env {i} {where}")
-    return int(ended.sum())
+        np.testing.assert_array_equal(bits(info["final_obs"][i]), bits(ref_finals[i]),
+                                      err_msg=f"final obs of env {i} {where}")
 
 
 def run_lockstep(env_id, n_envs, steps, seed=3, max_episode_steps=None, check=True, actions=None, env_kwargs=None):
