@@ -103,6 +103,9 @@ class EpisodeLog:
             ReplayError: the log is incomplete or an env ended its episode during replay (its dynamics draw
                 randomness from outside ``np_random``, so it cannot be resumed exactly).
         """
+        if "starts" not in state:
+            raise ReplayError("the checkpoint holds no episode log but a native vector env's state; resume it with "
+                              "env.vectorization: native")
         if len(state["starts"]) != len(envs):
             raise CheckpointError(f"the checkpoint holds {len(state['starts'])} envs, this run has {len(envs)}")
         observations = []

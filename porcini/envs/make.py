@@ -20,7 +20,7 @@ from porcini.errors import ConfigError, EnvCheckError
 from porcini.seeding import action_space_seed
 
 Wrapper = Any  # a gymnasium.Wrapper / VectorWrapper class, a callable env -> env, or (callable, kwargs)
-VECTORIZATIONS = ("auto", "sync", "async", "ray", "vector_entry_point")
+VECTORIZATIONS = ("auto", "sync", "async", "ray", "native", "vector_entry_point")
 # Above this many seconds per step, "auto" steps envs in subprocesses: IPC then costs less than it saves.
 ASYNC_STEP_SECONDS = 3e-3
 
@@ -174,7 +174,12 @@ def _vector_env(env: Any, env_kwargs: dict[str, Any], max_episode_steps: int | N
         from porcini.envs.ray_vector import RayVectorEnv  # imports Ray only when asked for
 
         return RayVectorEnv([factory] * n_envs, env_id=name, check=check)
-    return _native_vector_env(env, n_envs, env_kwargs, name, check, bool(per_env))
+    if per_env:
+        raise ConfigError(f"per-env wrappers cannot wrap the {vectorization} vector env of {name}; pass VectorWrapper "
+                          "classes, or use vectorization 'sync'")
+    if mode == "native":
+        return _native(env, n_envs, env_kwargs, max_episode_steps, check)
+    return _vector_entry_point(env, n_envs, env_kwargs, name, check)
 
 
 def make_env(
@@ -201,8 +206,10 @@ def make_env(
             classes wrap the vector env. ``(cls, kwargs)`` passes arguments.
         vectorization: ``"sync"`` (in-process), ``"async"`` (one subprocess per env, porcini's resumable
             :class:`~porcini.envs.async_vector.AsyncVectorEnv`), ``"ray"`` (chunks of envs in Ray actors, a worker
-            per CPU Ray reports, :class:`~porcini.envs.ray_vector.RayVectorEnv`), ``"vector_entry_point"``
-            (the env's native vectorized implementation, when it supports same-step autoreset) or ``"auto"``.
+            per CPU Ray reports, :class:`~porcini.envs.ray_vector.RayVectorEnv`), ``"native"`` (porcini's
+            NumPy-vectorized CartPole, Pendulum, Acrobot and MountainCar, :mod:`porcini.envs.vectorized`: the
+            same steps as ``"sync"``, faster), ``"vector_entry_point"`` (the vector env the id registers, when it
+            autoresets in the same step; Gymnasium's own do not) or ``"auto"`` (``"sync"`` or ``"async"``).
         check: validate actions, observations and rewards on every step, with errors naming env, index and step.
         max_episode_steps: override the time limit (sets ``truncated``, never ``terminated``).
         env_kwargs: keyword arguments for the env constructor (e.g. ``render_mode="rgb_array"``).
@@ -305,20 +312,33 @@ def seed_vector_env(venv: Any, seed: int | None) -> None:
     venv.single_action_space.seed(action_space_seed(seed))
 
 
-def _native_vector_env(env: Any, n_envs: int, env_kwargs: dict[str, Any], name: str, check: bool,
-                       has_wrappers: bool) -> Any:
+def _native(env: Any, n_envs: int, env_kwargs: dict[str, Any], max_episode_steps: int | None, check: bool) -> Any:
+    """The NumPy-vectorized version porcini has of a Gymnasium id (:mod:`porcini.envs.vectorized`)."""
+    from porcini.envs.vectorized import make_native_env
+
     if not isinstance(env, str):
-        raise ValueError("vectorization='vector_entry_point' needs a Gymnasium id with a vector entry point")
-    if has_wrappers:
-        raise ValueError("per-env wrappers cannot wrap a natively vectorized env; use VectorWrapper classes")
+        raise ConfigError(f"vectorization 'native' needs a Gymnasium id, got {_env_name(env)}; use 'sync' or 'async'")
+    return make_native_env(env, n_envs, check=check, max_episode_steps=max_episode_steps, env_kwargs=env_kwargs)
+
+
+def _vector_entry_point(env: Any, n_envs: int, env_kwargs: dict[str, Any], name: str, check: bool) -> Any:
+    """The vector env an id registers as its ``vector_entry_point``, accepted when it autoresets in the same step.
+
+    A next-step vector env cannot be adapted: it would need to reset the envs that just ended on their own, and
+    none of Gymnasium's (``CartPoleVectorEnv``, the ``phys2d`` ones) takes ``reset(options={"reset_mask": ...})``
+    (they ignore the option and reset every env).
+    """
+    if not isinstance(env, str):
+        raise ConfigError(f"vectorization 'vector_entry_point' needs a Gymnasium id, got {_env_name(env)}")
     venv = gym.make_vec(env, num_envs=n_envs, vectorization_mode="vector_entry_point", **env_kwargs)
     mode = venv.metadata.get("autoreset_mode")
     if mode != AutoresetMode.SAME_STEP:
         venv.close()
-        raise EnvCheckError(
-            f"{env}'s native vector env uses autoreset mode {mode}; porcini needs same-step autoreset to see the "
-            "true final observation of every episode. Use vectorization='sync' or 'async' for this env"
-        )
+        from porcini.envs.vectorized import NATIVE_ENVS
+
+        fix = "'native' (porcini's own, same-step)" if env in NATIVE_ENVS else "'sync' or 'async'"
+        raise EnvCheckError(f"{env}'s vector entry point autoresets in mode {getattr(mode, 'name', mode)}, and "
+                            f"porcini needs same-step autoreset (true final observations); use vectorization {fix}")
     return CheckedVectorEnv(venv, name, check=check)
 
 

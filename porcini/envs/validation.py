@@ -15,6 +15,7 @@ import numpy as np
 from porcini.errors import EnvCheckError
 
 SMALL_OBS = 32  # up to this many scalars per batch, bounds are checked in Python
+BATCH_BOUNDS = 1 << 16  # up to this many scalars per batch, bounds are kept repeated for the whole batch
 _BOOLS = (bool, np.bool_)
 
 
@@ -69,8 +70,14 @@ class StepValidator:
         # For a handful of scalars a Python comparison beats NumPy's per-call overhead several times over: the
         # (position, low, high) of every bounded scalar of the batch; unbounded ones only need to be finite
         self._obs_bounded: list[tuple[int, float, float]] | None = None
+        # the bounds repeated for a whole batch (up to BATCH_BOUNDS scalars): comparing arrays of one shape skips
+        # NumPy's broadcasting, most of the cost for a batch of small observations; fewer rows use the first ones
+        self._obs_batch_bounds: tuple[np.ndarray, np.ndarray] | None = None
         if isinstance(observation_space, gym.spaces.Box):
             self._obs_bounds = _finite_bounds(observation_space)
+            if int(np.prod(observation_space.shape)) * n_envs <= BATCH_BOUNDS:
+                reps = (n_envs,) + (1,) * len(observation_space.shape)
+                self._obs_batch_bounds = (np.tile(self._obs_bounds[0], reps), np.tile(self._obs_bounds[1], reps))
             if int(np.prod(observation_space.shape)) * n_envs <= SMALL_OBS:
                 low = np.tile(np.asarray(observation_space.low, dtype=np.float64).ravel(), n_envs)
                 high = np.tile(np.asarray(observation_space.high, dtype=np.float64).ravel(), n_envs)
@@ -177,6 +184,10 @@ class StepValidator:
         if info is not None and "_final_obs" in info:
             final_mask = info["_final_obs"]
             final_obs = info["final_obs"]
+            if type(final_obs) is np.ndarray and final_obs.dtype != object:  # one array: every ended row at once
+                rows = np.flatnonzero(final_mask)
+                self.check_obs(final_obs[rows], what="final observation", indices=rows)
+                return
             for i in np.flatnonzero(final_mask):
                 if _is_tree(final_obs):  # Dict/Tuple batches: env i's entries
                     row = _rows(final_obs, slice(i, i + 1))
@@ -223,12 +234,22 @@ class StepValidator:
             "(run-time checks are skipped with env.check: false, or check=False in make_env)"
         )
 
-    def check_obs(self, obs: Any, index: int | None = None, what: str = "observation") -> None:
-        """Raise EnvCheckError if any observation in the batch is outside the observation space or not finite."""
+    def check_obs(self, obs: Any, index: int | None = None, what: str = "observation",
+                  indices: np.ndarray | None = None) -> None:
+        """Raise EnvCheckError if any observation in the batch is outside the observation space or not finite.
+
+        Args:
+            obs: a batch of observations.
+            index: the env index that all of ``obs`` belongs to, for the message (None: the row's position).
+            what: what ``obs`` is, for the message.
+            indices: the env index of each row of ``obs``, for the message (a batch of some envs' rows).
+        """
+        if indices is not None and len(indices) == 0:
+            return
         if self._obs_bounds is not None:
             low, high = self._obs_bounds
             bounded = self._obs_bounded
-            if bounded is not None and index is None:
+            if bounded is not None and index is None and indices is None:
                 values = obs.ravel().tolist()
                 # a NaN or inf anywhere makes the sum non-finite (a false alarm on overflow falls through to the
                 # exact check below, which then finds nothing and returns)
@@ -238,11 +259,14 @@ class StepValidator:
                             break
                     else:
                         return
+            batch = self._obs_batch_bounds
+            if batch is not None and obs.shape[1:] == low.shape and len(obs) <= self.n_envs:
+                low, high = batch[0][:len(obs)], batch[1][:len(obs)]
             if (obs >= low).all() and (obs <= high).all():
                 return
             flat = ((obs >= low) & (obs <= high)).reshape(len(obs), -1).all(axis=1)
             bad = int(np.flatnonzero(~flat)[0])
-            i = bad if index is None else index
+            i = int(indices[bad]) if indices is not None else bad if index is None else index
             raise EnvCheckError(
                 f"{what} {np.asarray(obs[bad]).tolist()} is outside {self.observation_space} or not finite "
                 f"{self._where(i)}; fix the env or widen its observation_space (env.check: false, or check=False in "
@@ -256,7 +280,7 @@ class StepValidator:
                 return
             if obs.min() < start or obs.max() >= stop:
                 bad = int(np.flatnonzero((obs < start) | (obs >= stop))[0])
-                i = bad if index is None else index
+                i = int(indices[bad]) if indices is not None else bad if index is None else index
                 raise EnvCheckError(f"{what} {obs[bad]} is outside {self.observation_space} {self._where(i)}")
             return
         tree = _is_tree(obs)
@@ -266,5 +290,5 @@ class StepValidator:
             except (TypeError, KeyError):
                 break
             if not self.observation_space.contains(item):
-                i = j if index is None else index
+                i = int(indices[j]) if indices is not None else j if index is None else index
                 raise EnvCheckError(f"{what} is outside {self.observation_space} {self._where(i)}")

@@ -1,7 +1,8 @@
 """The envs of a run: training and evaluation envs from an EnvConfig, and what of them a checkpoint holds.
 
-A checkpoint holds every stateful wrapper's state and each env's episode log; resuming replays the logs (exact),
-or, where an env cannot be replayed, starts new episodes in every env (resume at episode boundaries).
+A checkpoint holds every stateful wrapper's state and each env's episode log (a native vector env's whole state
+instead); resuming replays the logs or loads that state (exact), or, where an env cannot be replayed, starts new
+episodes in every env (resume at episode boundaries).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from porcini.envs.async_vector import AsyncVectorEnv
 from porcini.envs.episode_log import ReplayError
 from porcini.envs.make import evaluation_wrappers
 from porcini.envs.multi_agent import MultiAgentVectorEnv
+from porcini.envs.vectorized import NativeVectorEnv
 from porcini.errors import CheckpointError, ConfigError
 from porcini.experiment.config import RunConfig
 from porcini.experiment.seeding import eval_seed
@@ -100,27 +102,35 @@ def _vector_wrappers(env: Any) -> list[Any]:
     return out
 
 
-def _resumable_base(env: Any) -> SerialVectorEnv | AsyncVectorEnv | RayVectorEnv | MultiAgentVectorEnv | None:
-    """The vector env under ``env``'s wrappers when it is porcini's (it can rebuild its episodes), else None."""
+def _resumable_base(
+    env: Any,
+) -> SerialVectorEnv | AsyncVectorEnv | RayVectorEnv | MultiAgentVectorEnv | NativeVectorEnv | None:
+    """The vector env under ``env``'s wrappers when it is porcini's (it can rebuild its episodes), else None.
+
+    A native vector env (``env.vectorization: native``) saves and restores its whole state instead of a log.
+    """
     while isinstance(env, gym.vector.VectorWrapper):
         env = env.env
     from porcini.envs.ray_vector import RayVectorEnv  # without Ray: it is imported when a RayVectorEnv is built
 
     if isinstance(env, RayVectorEnv):
         return env  # rebuilds episodes like the other two, through its actors
-    return env if isinstance(env, (SerialVectorEnv, AsyncVectorEnv, MultiAgentVectorEnv)) else None
+    return env if isinstance(env, (SerialVectorEnv, AsyncVectorEnv, MultiAgentVectorEnv, NativeVectorEnv)) else None
 
 
-def resumable_base(env: Any) -> SerialVectorEnv | AsyncVectorEnv | RayVectorEnv | MultiAgentVectorEnv:
+def resumable_base(
+    env: Any,
+) -> SerialVectorEnv | AsyncVectorEnv | RayVectorEnv | MultiAgentVectorEnv | NativeVectorEnv:
     """The vector env under ``env``'s wrappers, porcini's in-process or subprocess one, which can rebuild episodes.
 
     Raises:
-        CheckpointError: the env is another vector env (e.g. a native ``vector_entry_point`` one).
+        CheckpointError: the env is another vector env (e.g. Gymnasium's, ``vector_entry_point``).
     """
     base = _resumable_base(env)
     if base is None:
         raise CheckpointError(
-            "rebuilding episodes on resume needs porcini's vector env; set env.vectorization: sync, async or ray"
+            "rebuilding episodes on resume needs porcini's vector env; set env.vectorization: sync, async, ray or "
+            "native"
         )
     return base
 
@@ -134,7 +144,7 @@ def stateful_wrappers(env: Any) -> list[Any]:
     base = _resumable_base(env)
     if base is None:
         return out
-    if isinstance(base, MultiAgentVectorEnv):  # PettingZoo envs: no porcini wrappers inside
+    if isinstance(base, (MultiAgentVectorEnv, NativeVectorEnv)):  # no per-env wrappers inside
         return out
     if not isinstance(base, SerialVectorEnv):  # envs in subprocesses or Ray actors: proxies
         return out + list(base.stateful_wrappers())
@@ -192,7 +202,7 @@ def restore_envs(env: Any, state: dict[str, Any], seed: int) -> Any | None:
     if state["env"] is None:
         reason = "the checkpoint holds no episode log (its run's vector env, e.g. vector_entry_point, keeps none)"
     elif base is None:
-        reason = "this run's vector env cannot replay episodes (env.vectorization: sync, async and ray can)"
+        reason = "this run's vector env cannot replay episodes (env.vectorization: sync, async, ray and native can)"
     else:
         try:
             base.load_resume_state(state["env"])

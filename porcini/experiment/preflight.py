@@ -57,7 +57,7 @@ def validate(config: RunConfig) -> None:
         ((name, kwargs),) = dict({entry: {}} if isinstance(entry, str) else entry).items()
         check_wrapper_arguments(name, dict(kwargs or {}))
     env = make_env(config.env.id, n_envs=1, wrappers=wrappers,
-                   vectorization="vector_entry_point" if config.env.vectorization == "vector_entry_point" else "sync",
+                   vectorization=_preflight_vectorization(config.env.vectorization),
                    max_episode_steps=config.env.max_episode_steps, env_kwargs=dict(config.env.kwargs))
     try:
         # a multi-agent env has a row per agent of each copy: one copy's rows times the copies
@@ -70,6 +70,15 @@ def validate(config: RunConfig) -> None:
         others = [a for a in supporting_algorithms(info) if a != config.algo_name]
         hint = f"; algorithms that can: {', '.join(others)}" if others else ""
         raise UnsupportedSpaceError(f"{config.algo_name} cannot train on {config.env.id}: {err}{hint}") from err
+
+
+def _preflight_vectorization(vectorization: str) -> str:
+    """How preflight builds its one env: as configured for the modes that refuse some of what ``sync`` takes.
+
+    ``native`` and ``vector_entry_point`` refuse ids without such a version, other env kwargs and per-env wrappers;
+    every other mode builds the same env as ``sync``, in this process.
+    """
+    return vectorization if vectorization in ("native", "vector_entry_point") else "sync"
 
 
 def check_extras(config: RunConfig) -> None:

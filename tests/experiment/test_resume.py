@@ -153,6 +153,28 @@ def test_deep_agents_resume_exactly(tmp_path, algo, eval_columns):
     assert a == b
 
 
+def test_a_run_on_native_vector_envs_resumes_exactly(tmp_path, eval_columns):
+    import warnings
+
+    from porcini.envs.vectorized import NativeCartPole
+
+    def cfg(out, steps):
+        overrides = [f"steps={steps}", "steps_per_epoch=250", "log.sinks=[csv]", f"out={out}", "eval_episodes=3",
+                     "env.vectorization=native"]
+        return resolve("ppo", "CartPole-v1", None, [*overrides, *DEEP["ppo"]])
+
+    straight = Experiment.start(cfg(tmp_path / "a", 1000)).train()
+    first = Experiment.start(cfg(tmp_path / "b", 500))
+    assert isinstance(first.env.unwrapped, NativeCartPole)
+    first.train()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no ResumeWarning: the envs continue mid-episode
+        resumed = Experiment.resume(first.run_dir.path, steps=1000)
+    summary = resumed.train()
+    assert summary.eval_return_mean == straight.eval_return_mean
+    assert eval_columns(first.run_dir.path) == eval_columns(straight.extra["run_dir"])
+
+
 # A 5 ms step: `auto` steps the 2 envs in subprocesses. The CLI runs with porcini.envs.testing imported, which
 # registers the slow env (a command line naming an env module of its own is another feature).
 SLOW_CLI = [sys.executable, "-c", "import porcini.envs.testing; from porcini.experiment.cli import main; main()"]

@@ -58,9 +58,11 @@ class EnvConfig:
     wrappers: tuple[str | dict[str, dict[str, Any]], ...] = ()
     """Wrappers applied in order: a name (``NormalizeObservation``) or a one-key mapping from a name to
     keyword arguments (``{TimeAwareObservation: {flatten: true}}``)."""
-    vectorization: Literal["auto", "sync", "async", "ray", "vector_entry_point"] = "auto"
+    vectorization: Literal["auto", "sync", "async", "ray", "native", "vector_entry_point"] = "auto"
     """How the copies run: in this process (sync), a subprocess each (async), in Ray actors, a chunk of envs per
-    CPU (ray, extra ``porcini[ray]``; a dead actor is restarted), the env's own vectorization."""
+    CPU (ray, extra ``porcini[ray]``; a dead actor is restarted), as arrays (native: porcini's NumPy versions of
+    CartPole, Pendulum, Acrobot and MountainCar, the same steps as sync), the vector env the id registers
+    (vector_entry_point, if it autoresets in the same step); auto picks sync or async."""
     max_episode_steps: int | None = None
     """Override the env's time limit (it sets ``truncated``); null keeps the registered limit."""
     kwargs: dict[str, Any] = field(default_factory=dict)
