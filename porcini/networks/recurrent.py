@@ -138,11 +138,11 @@ class LSTMCore(nn.Module):
         succ_out = None
         if with_succ:
             # the output at position i >= 1 belongs to the successor of step t0 + i - 1
-            is_next = torch.as_tensor((step >= 1) & (step <= n_obs[None, :]), device=x.device)
-            succ_targets = torch.as_tensor(((t - 1) * n_envs + seg_env[None, :])[is_next.cpu().numpy()],
-                                           device=x.device)
+            is_next = (step >= 1) & (step <= n_obs[None, :])  # on the host: no round trip through the device
+            succ_targets = torch.as_tensor(((t - 1) * n_envs + seg_env[None, :])[is_next], device=x.device)
             succ_out = out_padded.new_zeros(n_rows * n_envs, self.out_dim).index_put(
-                (succ_targets,), out_padded[is_next]).reshape(n_rows, n_envs, self.out_dim)
+                (succ_targets,), out_padded[torch.as_tensor(is_next, device=x.device)]
+            ).reshape(n_rows, n_envs, self.out_dim)
         last = torch.as_tensor(np.flatnonzero(last_of_env), device=x.device)  # each column's last segment
         final = None if with_succ else (h_n[:, last], c_n[:, last])
         return out, succ_out, final
