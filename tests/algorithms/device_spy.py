@@ -191,6 +191,8 @@ class DeviceSpy(TorchFunctionMode):
             big = [t for t in inputs[1:] if t.dim() > 0 and t.numel() > 0]
             if self_t is not None and _tag(self_t) == _HOST and any(_tag(t) == _ON for t in big):
                 self.fault(f"{name}: a host tensor indexed with (or set from) a device tensor")
+            if self_t is not None and _tag(self_t) == _ON and any(_tag(t) == _HOST for t in big):
+                self._transfer(self_t)  # CUDA copies host indices to the device first
             if name == "__setitem__" and len(args) > 2 and isinstance(args[2], torch.Tensor) and args[2].dim() > 0:
                 if _tag(args[2]) != _tag(self_t):
                     self.fault(f"{name}: a {_tag(self_t)} tensor set from a {_tag(args[2])} tensor")

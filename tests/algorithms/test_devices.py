@@ -14,6 +14,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import torch
@@ -21,6 +22,7 @@ import torch
 from porcini import Core, make_env
 from porcini.algorithms.registry import available, get_algorithm
 from porcini.data import collect_dataset
+from porcini.envs.testing import SpaceEnv
 from porcini.experiment.checkpoint import load_checkpoint, save_checkpoint
 
 from .device_spy import SPY_DEVICE, DeviceSpy
@@ -80,13 +82,17 @@ CASES: dict[str, Case] = {
     "cql": Case(PENDULUM, dict(batch_size=8, net_arch=(16,), cql_n_actions=2), pendulum_expert, offline=True),
     "discrete_cql": Case(CARTPOLE, dict(batch_size=8, net_arch=(16,)), cartpole_expert, offline=True),
     "fqi": Case(CARTPOLE, dict(regressor="mlp", fit_every_steps=32, n_iterations=2, n_epochs=2, batch_size=16,
-                               hidden_sizes=(16,))),
-    "gail": Case(CARTPOLE, dict(ON_POLICY, n_epochs=1, discriminator_batch_size=8), cartpole_expert),
-    "gail_trpo": Case(PENDULUM, dict(ON_POLICY, discriminator_batch_size=8), pendulum_expert),
-    "airl": Case(CARTPOLE, dict(ON_POLICY, n_epochs=1, discriminator_batch_size=8), cartpole_expert),
+                               hidden_sizes=(16,)), more_minibatches=dict(n_epochs=4, batch_size=8)),
+    "gail": Case(CARTPOLE, dict(ON_POLICY, n_epochs=1, discriminator_batch_size=8), cartpole_expert,
+                 more_minibatches=dict(discriminator_epochs=3, n_epochs=2)),
+    "gail_trpo": Case(PENDULUM, dict(ON_POLICY, discriminator_batch_size=8, gradient_penalty=1.0), pendulum_expert,
+                      more_minibatches=dict(discriminator_batch_size=4)),
+    "airl": Case(CARTPOLE, dict(ON_POLICY, n_epochs=1, discriminator_batch_size=8), cartpole_expert,
+                 more_minibatches=dict(discriminator_epochs=3, n_epochs=2)),
     "dagger": Case(CARTPOLE, dict(round_steps=16, updates_per_round=4, batch_size=8, net_arch=(16,)),
                    cartpole_expert, more_minibatches=dict(updates_per_round=12)),
-    "preferences": Case(CARTPOLE, dict(ON_POLICY, n_epochs=1)),
+    "preferences": Case(CARTPOLE, dict(ON_POLICY, n_epochs=1, reward_epochs=2, reward_batch_size=16, query_interval=1,
+                                       segment_length=4), more_minibatches=dict(reward_epochs=4, reward_batch_size=4)),
     # multi-agent learners: Dict observations (MAPPO's critic reads the global state); tic-tac-toe's action masks
     "ippo": Case(SPREAD, dict(ON_POLICY, n_epochs=1, batch_size=64), n_envs=1, env_kwargs=SPREAD_KWARGS,
                  more_minibatches=dict(n_epochs=2, batch_size=8)),
@@ -212,3 +218,72 @@ def test_acting_moves_the_observations_once_per_step(name):
     moved, acts, agent = transfers(name, "act")
     learners = len(getattr(agent, "learners", [None]))  # IPPO's learners each move their own rows
     assert acts > 0 and moved <= acts * learners * leaves(agent.info.observation_space)
+
+
+S = gym.spaces
+IMAGE_DICT = S.Dict({"image": S.Box(0, 255, (8, 8, 3), np.uint8), "direction": S.Discrete(4)})
+VECTOR_DICT = S.Dict({"a": S.Box(-1.0, 1.0, (2,), np.float32), "b": S.Box(0.0, 5.0, (3,), np.float64)})
+BOX1 = S.Box(-1.0, 1.0, (1,), np.float32)
+
+
+def space_env(obs: Any, action: Any = None) -> Callable[[], gym.Env]:
+    return lambda: SpaceEnv(obs, action) if action is not None else SpaceEnv(obs)
+
+
+# (algorithm, env (an id or a factory), env kwargs, hyperparameters): the paths the cases above leave out
+VARIANTS: dict[str, tuple[str, Any, dict[str, Any] | None, dict[str, Any]]] = {
+    "dqn_prioritized_nstep_double_dueling": ("dqn", CARTPOLE, None, dict(
+        OFF_POLICY, train_freq=4, prioritized_replay=True, n_steps=3, double_q=True, dueling=True,
+        target_update_interval=8)),
+    "dqn_image_dict_obs": ("dqn", space_env(IMAGE_DICT), None, dict(OFF_POLICY, train_freq=4, features_dim=16)),
+    "dqn_masks": ("dqn", "porcini/MaskedChain-v0", None, dict(OFF_POLICY, train_freq=4)),
+    "qr_dqn_masks": ("qr_dqn", "porcini/MaskedChain-v0", None, dict(OFF_POLICY, train_freq=4)),
+    "dqn_her": ("dqn", "porcini/BitFlipping-v0", {"n_bits": 4}, dict(OFF_POLICY, train_freq=4, replay="her")),
+    "sac_dict_obs": ("sac", space_env(VECTOR_DICT, BOX1), None, dict(OFF_POLICY, train_freq=4)),
+    "td3_image_obs": ("td3", space_env(S.Box(0, 255, (8, 8, 3), np.uint8), BOX1), None,
+                      dict(OFF_POLICY, train_freq=4)),
+    "discrete_sac_masks": ("discrete_sac", "porcini/MaskedChain-v0", None, dict(OFF_POLICY, train_freq=4)),
+    "ppo_box_linear_schedules": ("ppo", PENDULUM, None, dict(
+        ON_POLICY, n_epochs=2, batch_size=8, learning_rate_schedule="linear", clip_range_schedule="linear",
+        clip_range_vf=0.2, target_kl=0.5, ent_coef=0.01)),
+    "ppo_multi_discrete": ("ppo", "porcini/MatchCues-v0", None, dict(ON_POLICY, n_epochs=1)),
+    "ppo_masks_image_dict": ("ppo", "porcini/MaskedChain-v0", None, dict(ON_POLICY, n_epochs=1)),
+    "a2c_linear_adam": ("a2c", CARTPOLE, None, dict(n_steps=8, net_arch=(16,), learning_rate_schedule="linear",
+                                                    use_rms_prop=False, normalize_advantage=True)),
+    "recurrent_ppo_box": ("recurrent_ppo", PENDULUM, None, dict(ON_POLICY, n_epochs=1, lstm_hidden_size=8)),
+    "trpo_multi_binary": ("trpo", "porcini/MatchBits-v0", None, ON_POLICY),
+}
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_variants_run_on_the_simulated_device(variant):
+    name, env_id, env_kwargs, overrides = VARIANTS[variant]
+    with DeviceSpy() as spy:
+        env = make_env(env_id, n_envs=2, seed=0, env_kwargs=env_kwargs)
+        agent = get_algorithm(name)(env.info, device=str(SPY_DEVICE), **overrides)
+        core = Core(agent, env, progress=False)
+        core.learn(steps=2 * overrides.get("learning_starts", 0) + 2 * agent.fit_every_steps, horizon=10_000)
+        assert core.state.fits >= 2
+        obs, _ = env.reset(seed=3)
+        for explore in (True, False):
+            actions = agent.act(obs, explore=explore)
+            assert isinstance(actions, np.ndarray)
+        if hasattr(agent, "explain"):  # `porcini inspect`'s per-step tensors
+            assert all(isinstance(v, np.ndarray) for v in agent.explain(obs).values())
+        if hasattr(agent, "value"):
+            assert isinstance(agent.value(obs), np.ndarray)
+    assert not spy.violations, "\n".join(spy.violations)
+
+
+@pytest.mark.parametrize("name", [n for n in DEEP if CASES[n].offline])
+def test_offline_gradient_steps_move_their_sample_once(name):
+    counts = []
+    for n_updates in (1, 6):
+        with DeviceSpy() as spy:
+            spy.recording = False
+            agent, _ = build(name, str(SPY_DEVICE))
+            spy.recording = True
+            agent.update(n_updates)
+        assert not spy.violations, "\n".join(spy.violations)
+        counts.append(sum(spy.transfers.values()))
+    assert counts[0] > 0 and counts[0] == counts[1]

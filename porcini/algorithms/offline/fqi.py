@@ -190,7 +190,7 @@ class FQI(BaseAgent):
         at = torch.as_tensor(action, device=c.device)
         yt = torch.as_tensor(target, dtype=torch.float32, device=c.device)
         for _ in range(c.n_epochs):
-            order = torch.randperm(len(xt), generator=self._torch_gen)
+            order = torch.randperm(len(xt), generator=self._torch_gen, device=xt.device)  # no host indices
             for start in range(0, len(xt), c.batch_size):
                 idx = order[start : start + c.batch_size]
                 q = net(xt[idx]).gather(1, at[idx, None])[:, 0]
@@ -205,7 +205,7 @@ class FQI(BaseAgent):
         from porcini.networks import MLP
 
         c = self.config
-        self._torch_gen = torch.Generator().manual_seed(int(self.rng.integers(2**31)))
+        self._torch_gen = torch.Generator(device=c.device).manual_seed(int(self.rng.integers(2**31)))
         with torch.random.fork_rng():
             torch.manual_seed(int(self.rng.integers(2**31)))
             self._model = MLP(in_dim, self.n_actions, hidden=c.hidden_sizes, activation="relu").to(c.device)
