@@ -62,8 +62,8 @@ CASES: dict[str, Case] = {
     "a2c": Case(PENDULUM, dict(n_steps=8, net_arch=(16,))),
     "trpo": Case(PENDULUM, dict(ON_POLICY, n_critic_updates=1), more_minibatches=dict(n_critic_updates=3)),
     "reinforce": Case(CARTPOLE, dict(net_arch=(16,), fit_every_episodes=1)),
-    "recurrent_ppo": Case(CARTPOLE, dict(ON_POLICY, n_epochs=1, lstm_hidden_size=8),
-                          more_minibatches=dict(n_epochs=3)),
+    "recurrent_ppo": Case(CARTPOLE, dict(ON_POLICY, n_epochs=1, batch_size=32, lstm_hidden_size=8),
+                          more_minibatches=dict(n_epochs=3, batch_size=16)),
     "ppo_lagrangian": Case("porcini/CartPoleBand-v0", dict(ON_POLICY, n_epochs=1),
                            more_minibatches=dict(n_epochs=2, batch_size=4)),
     "dqn": Case(CARTPOLE, dict(OFF_POLICY, train_freq=4), more_minibatches=dict(gradient_steps=3)),
@@ -195,12 +195,7 @@ def transfers(name: str, method: str, **extra: Any) -> tuple[int, int, Any]:
     return sum(spy.transfers.values()), calls, agent
 
 
-SEQUENCE_LAYOUT = pytest.mark.xfail(strict=True, reason="RecurrentPPO moves each minibatch's sequence layout "
-                                    "(index arrays built on the host by networks/recurrent.py) to the device")
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=SEQUENCE_LAYOUT) if n == "recurrent_ppo" else n
-                                  for n in DEEP if CASES[n].more_minibatches])
+@pytest.mark.parametrize("name", [n for n in DEEP if CASES[n].more_minibatches])
 def test_a_fit_moves_its_data_once_however_many_minibatches(name):
     method = "update" if CASES[name].offline else "fit"
     moved, fits, _ = transfers(name, method)
