@@ -162,16 +162,16 @@ def sequence_layout(starts: np.ndarray, with_successors: bool = False,
         return {"keep": ~starts[0]}
     cut = starts.copy()
     cut[0] = True  # every column's first segment begins at t = 0
-    seg_env, seg_t0 = np.nonzero(cut.T)  # segments ordered by column, then time
-    last_of_env = np.r_[seg_env[1:] != seg_env[:-1], True]
-    seg_t1 = np.where(last_of_env, n_rows, np.r_[seg_t0[1:], 0])  # one past the segment's last step
+    env_by_column, t0_by_column = np.nonzero(cut.T)  # segments ordered by column, then time
+    last_of_env = np.r_[env_by_column[1:] != env_by_column[:-1], True]
+    t1_by_column = np.where(last_of_env, n_rows, np.r_[t0_by_column[1:], 0])  # one past the segment's last step
     # Longest first, as packing wants them (it then sends no order of its own to the device), and in the order
     # pack_padded_sequence(enforce_sorted=False) would sort them: the same packed batch, the same numbers.
-    order = torch.sort(torch.as_tensor(seg_t1 - seg_t0), descending=True)[1].numpy()
+    order = torch.sort(torch.as_tensor(t1_by_column - t0_by_column), descending=True)[1].numpy()
     position = np.empty_like(order)
     position[order] = np.arange(len(order))
     last = position[np.flatnonzero(last_of_env)]  # each column's last segment, in column order
-    seg_env, seg_t0, seg_t1 = seg_env[order], seg_t0[order], seg_t1[order]
+    seg_env, seg_t0, seg_t1 = env_by_column[order], t0_by_column[order], t1_by_column[order]
     n_obs = seg_t1 - seg_t0
     lengths = n_obs + int(with_successors)
     step = np.arange(lengths.max())[:, None]  # [S, N]: position in the segment
