@@ -76,6 +76,9 @@ CASES: dict[str, Case] = {
                            more_minibatches=dict(gradient_steps=3)),
     "mbpo": Case(PENDULUM, dict(OFF_POLICY, train_freq=4, model_train_freq=16, rollout_batch_size=8,
                                 model_hidden=(16,), n_members=2, n_elites=1, model_epochs=2, model_batch_size=8)),
+    "pets": Case(PENDULUM, dict(model_hidden=(16,), n_members=2, n_elites=1, model_epochs=2, model_batch_size=8,
+                                horizon=3, population=8, iterations=2, elites=2, particles=2, learning_starts=16,
+                                model_train_freq=8)),
     "bc": Case(CARTPOLE, dict(batch_size=8, net_arch=(16,)), cartpole_expert, offline=True),
     "td3_bc": Case(PENDULUM, dict(batch_size=8, net_arch=(16,)), pendulum_expert, offline=True),
     "iql": Case(PENDULUM, dict(batch_size=8, net_arch=(16,)), pendulum_expert, offline=True),
@@ -156,10 +159,10 @@ def test_agent_fits_acts_and_checkpoints_on_the_device(name, device, tmp_path):
     with spy or contextlib.nullcontext():
         agent, env = build(name, device)
         train(name, agent, env)
-        obs, _ = env.reset(seed=3)
-        actions = agent.act(obs, explore=False)
-        assert isinstance(actions, np.ndarray) and env.action_space.contains(actions.astype(env.action_space.dtype))
         save_checkpoint(tmp_path / "last.pt", agent.state_dict(), {})
+        obs, _ = env.reset(seed=3)
+        actions = agent.act(obs, explore=False)  # PETS plans with random samples: act after saving
+        assert isinstance(actions, np.ndarray) and env.action_space.contains(actions.astype(env.action_space.dtype))
         state = load_checkpoint(tmp_path / "last.pt")  # read with map_location="cpu"
         restored, env = build(name, device)
         restored.load_state_dict(state)
