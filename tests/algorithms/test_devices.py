@@ -23,6 +23,7 @@ from porcini import Core, make_env
 from porcini.algorithms.registry import available, get_algorithm
 from porcini.data import collect_dataset
 from porcini.envs.testing import SpaceEnv
+from porcini.errors import ConfigError
 from porcini.experiment.checkpoint import load_checkpoint, save_checkpoint
 
 from .device_spy import SPY_DEVICE, DeviceSpy
@@ -285,3 +286,10 @@ def test_offline_gradient_steps_move_their_sample_once(name):
         assert not spy.violations, "\n".join(spy.violations)
         counts.append(sum(spy.transfers.values()))
     assert counts[0] > 0 and counts[0] == counts[1]
+
+
+@pytest.mark.parametrize("name", DEEP)
+def test_a_device_torch_does_not_know_is_refused_naming_the_field(name):
+    config_cls = get_algorithm(name).Config
+    with pytest.raises(ConfigError, match=rf"{config_cls.__name__}\.device = 'gpu0' is invalid"):
+        config_cls(device="gpu0")

@@ -85,6 +85,10 @@ class FQIConfig:
         require(self.n_epochs >= 1, name, "n_epochs", self.n_epochs, ">= 1")
         require(0 <= self.epsilon <= 1, name, "epsilon", self.epsilon, "in [0, 1]")
         require(self.fit_every_steps >= 1, name, "fit_every_steps", self.fit_every_steps, ">= 1")
+        if self.device != "cpu":  # checking it imports torch, which the tree regressors do not need
+            from porcini.algorithms.kit import check_device
+
+            check_device(name, self.device)
 
 
 class FQI(BaseAgent):
