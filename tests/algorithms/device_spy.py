@@ -8,7 +8,7 @@ other tensor (NumPy's, ``torch.zeros(n)`` without ``device=``, ``.cpu()``) is on
 porcini line that did it, what CUDA would refuse:
 
 - an op mixing host and device tensors (a 0-dim host tensor is a scalar: allowed; indexing a device tensor with host
-  indices and ``copy_`` across devices are allowed, as on CUDA);
+  indices and ``copy_`` across devices are allowed, as on CUDA, the first counted as a transfer of the indices);
 - ``.numpy()`` or ``np.asarray`` of a device tensor (``.cpu()`` first);
 - a random op whose ``generator`` is on the other device than the tensor it makes or reads;
 
