@@ -17,7 +17,11 @@ twin target critics, actor step through the updated critics, Polyak update) with
 The variants run in interleaved rounds so that a noisy machine slows them alike; the table gives the median
 time per update over rounds, in process CPU time and wall time, and each one's ratio to ``floor_plain``.
 
-usage: python benchmarks/sac_floor.py [--updates 100] [--rounds 8] [--threads 1]
+``--device cuda`` runs every variant on the GPU (networks, optimizers, batches; porcini's agents built with
+``device="cuda"``, which move each fit's sample there once), synchronizing before each clock read; on a machine
+without CUDA it prints "no CUDA device here; skipped" and exits 0.
+
+usage: python benchmarks/sac_floor.py [--updates 100] [--rounds 8] [--threads 1] [--device cpu|cuda]
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 OBS, ACT, HIDDEN, BATCH, GAMMA, TAU, LR = 3, 1, 256, 256, 0.99, 0.005, 1e-3
+DEVICE = torch.device("cpu")  # set by --device
 
 
 def mlp(i: int, o: int) -> nn.Sequential:
@@ -50,15 +55,16 @@ def squashed_sample(actor: nn.Module, obs: torch.Tensor) -> tuple[torch.Tensor, 
 
 
 def random_batch() -> tuple[torch.Tensor, ...]:
-    return (torch.randn(BATCH, OBS), torch.rand(BATCH, ACT) * 2 - 1, torch.randn(BATCH), torch.randn(BATCH, OBS),
-            torch.zeros(BATCH))
+    batch = (torch.randn(BATCH, OBS), torch.rand(BATCH, ACT) * 2 - 1, torch.randn(BATCH), torch.randn(BATCH, OBS),
+             torch.zeros(BATCH))
+    return tuple(x.to(DEVICE) for x in batch)
 
 
 def floor_plain() -> callable:
-    actor, q1, q2 = mlp(OBS, 2 * ACT), mlp(OBS + ACT, 1), mlp(OBS + ACT, 1)
+    actor, q1, q2 = mlp(OBS, 2 * ACT).to(DEVICE), mlp(OBS + ACT, 1).to(DEVICE), mlp(OBS + ACT, 1).to(DEVICE)
     critics = nn.ModuleList([q1, q2])
     target = copy.deepcopy(critics)
-    log_alpha = torch.zeros(1, requires_grad=True)
+    log_alpha = torch.zeros(1, requires_grad=True, device=DEVICE)
     opt_a, opt_c = torch.optim.Adam(actor.parameters(), LR), torch.optim.Adam(critics.parameters(), LR)
     opt_alpha = torch.optim.Adam([log_alpha], LR)
     obs, action, reward, next_obs, terminated = random_batch()
@@ -114,9 +120,9 @@ class Ensemble(nn.Module):
 
 
 def floor_tuned() -> callable:
-    actor, critics = mlp(OBS, 2 * ACT), Ensemble(2, OBS + ACT, 1)
+    actor, critics = mlp(OBS, 2 * ACT).to(DEVICE), Ensemble(2, OBS + ACT, 1).to(DEVICE)
     target = copy.deepcopy(critics)
-    log_alpha = torch.zeros((), requires_grad=True)
+    log_alpha = torch.zeros((), requires_grad=True, device=DEVICE)
     opt_a = torch.optim.Adam(actor.parameters(), LR, fused=True)
     opt_c = torch.optim.Adam(critics.parameters(), LR, fused=True)
     opt_alpha = torch.optim.Adam([log_alpha], LR, fused=True)
@@ -161,7 +167,7 @@ def porcini_fit_factory() -> callable:
     from porcini.core.batch import TransitionBatch
 
     _, info = _pendulum_info()
-    agent = SAC(info, learning_rate=LR, learning_starts=0)
+    agent = SAC(info, learning_rate=LR, learning_starts=0, device=str(DEVICE))
     rng = np.random.default_rng(0)
     n = 20_000
     agent.buffer.add(TransitionBatch(
@@ -179,7 +185,7 @@ def porcini_loop_factory() -> callable:
     from porcini.core import Core
 
     env, info = _pendulum_info()
-    agent = SAC(info, learning_rate=LR)
+    agent = SAC(info, learning_rate=LR, device=str(DEVICE))
     core = Core(agent, env, progress=False)
     core.learn(steps=agent.config.learning_starts)
     return lambda: core.learn(steps=1)
@@ -191,7 +197,8 @@ def sb3_train_factory() -> callable | None:
         from stable_baselines3 import SAC as SB3SAC
     except ImportError:
         return None
-    model = SB3SAC("MlpPolicy", gym.make("Pendulum-v1"), learning_rate=LR, seed=0, device="cpu", learning_starts=0)
+    model = SB3SAC("MlpPolicy", gym.make("Pendulum-v1"), learning_rate=LR, seed=0, device=str(DEVICE),
+                   learning_starts=0)
     model.learn(total_timesteps=1000)  # fills the buffer, sets up the logger
     return lambda: model.train(gradient_steps=1, batch_size=BATCH)
 
@@ -201,7 +208,14 @@ def main() -> None:
     parser.add_argument("--updates", type=int, default=100, help="updates per variant per round")
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--device", default="cpu", help="torch device of every variant, e.g. cuda")
     args = parser.parse_args()
+    global DEVICE
+    DEVICE = torch.device(args.device)
+    if DEVICE.type == "cuda" and not torch.cuda.is_available():
+        print("no CUDA device here; skipped")
+        return
+    sync = torch.cuda.synchronize if DEVICE.type == "cuda" else (lambda: None)  # GPU work is asynchronous
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     variants = {"floor_plain": floor_plain(), "floor_tuned": floor_tuned(), "porcini_fit": porcini_fit_factory(),
@@ -216,14 +230,16 @@ def main() -> None:
             update()
     for _ in range(args.rounds):
         for name, update in variants.items():
+            sync()
             c0, w0 = time.process_time(), time.perf_counter()
             for _ in range(args.updates):
                 update()
+            sync()
             cpu[name].append((time.process_time() - c0) / args.updates * 1e3)
             wall[name].append((time.perf_counter() - w0) / args.updates * 1e3)
     base_cpu, base_wall = statistics.median(cpu["floor_plain"]), statistics.median(wall["floor_plain"])
-    print(f"SAC update, batch {BATCH}, [{HIDDEN}, {HIDDEN}] nets, {args.threads} thread(s), {args.rounds} rounds x "
-          f"{args.updates} updates; median ms per update")
+    print(f"SAC update on {DEVICE}, batch {BATCH}, [{HIDDEN}, {HIDDEN}] nets, {args.threads} thread(s), "
+          f"{args.rounds} rounds x {args.updates} updates; median ms per update")
     print(f"{'variant':14s} {'cpu ms':>8s} {'wall ms':>8s} {'cpu / floor_plain':>18s} {'wall / floor_plain':>19s}")
     for name in variants:
         c, w = statistics.median(cpu[name]), statistics.median(wall[name])

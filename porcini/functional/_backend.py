@@ -187,7 +187,7 @@ def _numpy_can_scan(*tensors: Any) -> bool:
     """Whether the torch tensors can take the NumPy path: on CPU, float32/64, no gradient to track."""
     torch = _torch()
     return all(
-        t.device.type == "cpu" and t.dtype in (torch.float32, torch.float64) and not t.requires_grad
+        t.is_cpu and t.dtype in (torch.float32, torch.float64) and not t.requires_grad
         for t in tensors
     )
 

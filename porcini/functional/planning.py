@@ -47,7 +47,7 @@ def mppi_update(actions: Tensor, costs: Tensor, temperature: float) -> Tensor:
 
 
 def colored_noise(beta: float, shape: tuple[int, ...], generator: torch.Generator,
-                  dtype: torch.dtype = torch.float64) -> Tensor:
+                  dtype: torch.dtype = torch.float64, device: torch.device | None = None) -> Tensor:
     """Gaussian noise whose power spectral density along axis -2 (time) decays as ``1 / f^β``.
 
     iCEM's action noise (Pinneri et al. 2020, arXiv:2008.06389, §3): for ``shape = [N, H, A]`` every one of the
@@ -72,6 +72,7 @@ def colored_noise(beta: float, shape: tuple[int, ...], generator: torch.Generato
         shape: the output shape, at least 2-D; axis -2 is time.
         generator: the torch generator of the white noise.
         dtype: a floating dtype.
+        device: where the noise is made (the generator's device); None: the CPU.
 
     Returns:
         ``shape`` noise, unit variance per entry.
@@ -80,11 +81,11 @@ def colored_noise(beta: float, shape: tuple[int, ...], generator: torch.Generato
         raise ValueError(f"colored_noise: shape = {shape} is invalid: needs at least 2 axes, time being axis -2")
     if beta < 0:
         raise ValueError(f"colored_noise: beta = {beta} is invalid: must be >= 0 (0 white, 2 brown)")
-    white = torch.randn(shape, generator=generator, dtype=dtype)
+    white = torch.randn(shape, generator=generator, dtype=dtype, device=device)
     horizon = shape[-2]
     if beta == 0 or horizon == 1:
         return white
-    k = torch.arange(horizon // 2 + 1, dtype=dtype)
+    k = torch.arange(horizon // 2 + 1, dtype=dtype, device=device)
     k[0] = 1.0  # the constant component takes the lowest frequency's scale
     scale = (k / horizon) ** (-beta / 2)
     # the symmetric extension of the rfft scales to all H frequencies: k and H - k share a scale

@@ -6,7 +6,9 @@ the rollout in the update. When no episode starts after the first step, the whol
 ``nn.LSTM`` in one call. Otherwise each column is cut into segments at its episode starts, and the segments
 run as one packed sequence (``nn.utils.rnn.pack_padded_sequence``): each starts from a zero state, except a
 column's first segment, which continues the given state. That is one LSTM call whatever the number of
-episodes, where a masked step-by-step loop (SB3-contrib's ``RecurrentPPO``) makes ``T`` calls.
+episodes, where a masked step-by-step loop (SB3-contrib's ``RecurrentPPO``) makes ``T`` calls. Where the cuts
+fall is worked out on the host (:func:`sequence_layout`); a fit computes the layouts of all its minibatches at once
+and moves them to the device in one copy (:func:`layouts_to`).
 """
 
 from __future__ import annotations
@@ -47,7 +49,8 @@ class LSTMCore(nn.Module):
         shape = (self.n_layers, batch_size, self.out_dim)
         return torch.zeros(shape, device=device), torch.zeros(shape, device=device)
 
-    def forward(self, x: torch.Tensor, state: LSTMState, episode_start: torch.Tensor) -> tuple[torch.Tensor, LSTMState]:
+    def forward(self, x: torch.Tensor, state: LSTMState, episode_start: torch.Tensor,
+                layout: Layout | None = None) -> tuple[torch.Tensor, LSTMState]:
         """Run the LSTM, zeroing the state of env ``b`` before step ``t`` wherever ``episode_start[t, b]``.
 
         Args:
@@ -55,6 +58,8 @@ class LSTMCore(nn.Module):
             state: ``(h, c)`` before the first step, each ``[n_layers, B, hidden_size]``.
             episode_start: bool ``[T, B]`` (or ``[B]`` for a single step): the observation at ``t`` is the
                 first of an episode.
+            layout: ``episode_start``'s :func:`sequence_layout` already on ``x``'s device (see
+                :func:`layouts_to`), so that this call reads nothing back from the device; None: made here.
 
         Returns:
             The outputs ``[T, B, hidden_size]`` (``[B, hidden_size]`` for a single step) and the state after
@@ -69,11 +74,14 @@ class LSTMCore(nn.Module):
                 f"episode_start {tuple(episode_start.shape)}"
             )
         h, c = state
-        if x.shape[0] == 1 or not bool(episode_start[1:].any()):
+        if layout is None and (x.shape[0] == 1 or not bool(episode_start[1:].any())):
             keep = (~episode_start[0].bool()).to(x.dtype)[None, :, None]
             out, (h, c) = self.lstm(x, (h * keep, c * keep))
+        elif layout is not None and "keep" in layout:  # no episode starts after the first step
+            keep = layout["keep"].to(x.dtype)[None, :, None]
+            out, (h, c) = self.lstm(x, (h * keep, c * keep))
         else:
-            out, _, final = self._segments(x, state, episode_start, None)
+            out, _, final = self._segments(x, state, episode_start, None, layout)
             assert final is not None
             h, c = final
         return (out[0] if single_step else out), (h, c)
@@ -92,12 +100,13 @@ class LSTMCore(nn.Module):
                 f"LSTMCore.forward_with_successors: x {tuple(x.shape)} and successor {tuple(successor.shape)}"
                 f" must be [T, B, in_dim] with episode_start [T, B], got {tuple(episode_start.shape)}"
             )
-        out, succ, _ = self._segments(x, state, episode_start, successor)
+        out, succ, _ = self._segments(x, state, episode_start, successor, None)
         assert succ is not None
         return out, succ
 
     def _segments(self, x: torch.Tensor, state: LSTMState, episode_start: torch.Tensor,
-                  successor: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None, LSTMState | None]:
+                  successor: torch.Tensor | None, layout: Layout | None,
+                  ) -> tuple[torch.Tensor, torch.Tensor | None, LSTMState | None]:
         """Cut each column at its episode starts and run the segments as one packed sequence.
 
         With ``successor``, each segment gets one more input: the successor of its last step. Returns the
@@ -105,44 +114,86 @@ class LSTMCore(nn.Module):
         column's last step (None with them: it would include the successor's step).
         """
         n_rows, n_envs = episode_start.shape
-        starts = episode_start.detach().cpu().numpy().astype(bool)
-        cut = starts.copy()
-        cut[0] = True  # every column's first segment begins at t = 0
-        seg_env, seg_t0 = np.nonzero(cut.T)  # segments ordered by column, then time
-        last_of_env = np.r_[seg_env[1:] != seg_env[:-1], True]
-        seg_t1 = np.where(last_of_env, n_rows, np.r_[seg_t0[1:], 0])  # one past the segment's last step
-        n_obs = seg_t1 - seg_t0
-        with_succ = successor is not None
-        lengths = n_obs + int(with_succ)
-        step = np.arange(lengths.max())[:, None]  # [S, N]: position in the segment
-        t = seg_t0[None, :] + step
-        is_obs = step < n_obs[None, :]
-        rows = torch.as_tensor(np.where(is_obs, t, 0) * n_envs + seg_env[None, :], device=x.device)
-        padded = x.reshape(n_rows * n_envs, -1)[rows]  # [S, N, D]
+        if layout is None or "keep" in layout:
+            starts = episode_start.detach().cpu().numpy().astype(bool)
+            layout = layouts_to([sequence_layout(starts, successor is not None, cut_always=True)], x.device)[0]
+        padded = x.reshape(n_rows * n_envs, -1)[layout["rows"]]  # [S, N, D]
         if successor is not None:
-            is_succ = torch.as_tensor(step == n_obs[None, :], device=x.device)
-            succ_rows = torch.as_tensor((seg_t1 - 1) * n_envs + seg_env, device=x.device)
-            padded = torch.where(is_succ[..., None], successor.reshape(n_rows * n_envs, -1)[succ_rows][None],
-                                 padded)
+            padded = torch.where(layout["is_succ"][..., None],
+                                 successor.reshape(n_rows * n_envs, -1)[layout["succ_rows"]][None], padded)
         # A segment continues the given state only if its column's first step is not an episode start.
-        carry = torch.as_tensor(~starts[seg_t0, seg_env], dtype=x.dtype, device=x.device)[None, :, None]
-        env_index = torch.as_tensor(seg_env, device=x.device)
-        h0, c0 = state[0][:, env_index] * carry, state[1][:, env_index] * carry
-        packed = pack_padded_sequence(padded, torch.as_tensor(lengths), enforce_sorted=False)
+        carry = layout["carry"].to(x.dtype)[None, :, None]
+        h0, c0 = state[0][:, layout["env_index"]] * carry, state[1][:, layout["env_index"]] * carry
+        lengths = layout["lengths"]  # on the host, as packing wants them
+        packed = pack_padded_sequence(padded, lengths, enforce_sorted=True)  # sorted by sequence_layout
         packed_out, (h_n, c_n) = self.lstm(packed, (h0.contiguous(), c0.contiguous()))  # h_n: per segment
         out_padded, _ = pad_packed_sequence(packed_out, total_length=int(lengths.max()))  # [S, N, H]
-        mask = torch.as_tensor(is_obs, device=x.device)
-        targets = torch.as_tensor((t * n_envs + seg_env[None, :])[is_obs], device=x.device)
-        out = out_padded.new_zeros(n_rows * n_envs, self.out_dim).index_put((targets,), out_padded[mask])
+        flat = out_padded.reshape(-1, self.out_dim)  # int indices of the true steps: no read-back of a mask
+        out = flat.new_zeros(n_rows * n_envs, self.out_dim).index_put((layout["targets"],), flat[layout["steps"]])
         out = out.reshape(n_rows, n_envs, self.out_dim)
         succ_out = None
-        if with_succ:
-            # the output at position i >= 1 belongs to the successor of step t0 + i - 1
-            is_next = torch.as_tensor((step >= 1) & (step <= n_obs[None, :]), device=x.device)
-            succ_targets = torch.as_tensor(((t - 1) * n_envs + seg_env[None, :])[is_next.cpu().numpy()],
-                                           device=x.device)
-            succ_out = out_padded.new_zeros(n_rows * n_envs, self.out_dim).index_put(
-                (succ_targets,), out_padded[is_next]).reshape(n_rows, n_envs, self.out_dim)
-        last = torch.as_tensor(np.flatnonzero(last_of_env), device=x.device)  # each column's last segment
-        final = None if with_succ else (h_n[:, last], c_n[:, last])
+        if successor is not None:
+            succ_out = flat.new_zeros(n_rows * n_envs, self.out_dim).index_put(
+                (layout["succ_targets"],), flat[layout["next_steps"]]).reshape(n_rows, n_envs, self.out_dim)
+        final = None if successor is not None else (h_n[:, layout["last"]], c_n[:, layout["last"]])
         return out, succ_out, final
+
+
+Layout = dict[str, torch.Tensor]
+"""A :func:`sequence_layout` on a device (:func:`layouts_to`): index tensors by name."""
+
+
+def sequence_layout(starts: np.ndarray, with_successors: bool = False,
+                    cut_always: bool = False) -> dict[str, np.ndarray]:
+    """Where :class:`LSTMCore` cuts columns ``[T, B]`` at episode starts: host index arrays, computed once.
+
+    ``{"keep": [B]}`` alone when no episode starts after the first step (one plain LSTM call, unless
+    ``cut_always``); else the packed segments: the padded input ``rows`` ``[S, N]``, whether each segment
+    ``carry``-s the given state, its ``env_index``, ``lengths``, the flat output ``steps`` of true steps and their
+    ``targets`` rows, each column's ``last`` segment and, ``with_successors``, where the successor inputs go.
+
+    Args:
+        starts: bool ``[T, B]``, true where the observation at ``t`` is the first of an episode.
+        with_successors: add each segment's successor step (:meth:`LSTMCore.forward_with_successors`).
+        cut_always: give the segments even when there is one per column.
+    """
+    n_rows, n_envs = starts.shape
+    if not (with_successors or cut_always or starts[1:].any()):
+        return {"keep": ~starts[0]}
+    cut = starts.copy()
+    cut[0] = True  # every column's first segment begins at t = 0
+    env_by_column, t0_by_column = np.nonzero(cut.T)  # segments ordered by column, then time
+    last_of_env = np.r_[env_by_column[1:] != env_by_column[:-1], True]
+    t1_by_column = np.where(last_of_env, n_rows, np.r_[t0_by_column[1:], 0])  # one past the segment's last step
+    # Longest first, as packing wants them (it then sends no order of its own to the device), and in the order
+    # pack_padded_sequence(enforce_sorted=False) would sort them: the same packed batch, the same numbers.
+    order = torch.sort(torch.as_tensor(t1_by_column - t0_by_column), descending=True)[1].numpy()
+    position = np.empty_like(order)
+    position[order] = np.arange(len(order))
+    last = position[np.flatnonzero(last_of_env)]  # each column's last segment, in column order
+    seg_env, seg_t0, seg_t1 = env_by_column[order], t0_by_column[order], t1_by_column[order]
+    n_obs = seg_t1 - seg_t0
+    lengths = n_obs + int(with_successors)
+    step = np.arange(lengths.max())[:, None]  # [S, N]: position in the segment
+    t = seg_t0[None, :] + step
+    is_obs = step < n_obs[None, :]
+    layout = {"rows": np.where(is_obs, t, 0) * n_envs + seg_env[None, :], "carry": ~starts[seg_t0, seg_env],
+              "env_index": seg_env, "lengths": lengths, "steps": np.flatnonzero(is_obs),
+              "targets": (t * n_envs + seg_env[None, :])[is_obs], "last": last}
+    if with_successors:
+        # the output at position i >= 1 belongs to the successor of step t0 + i - 1
+        is_next = (step >= 1) & (step <= n_obs[None, :])
+        layout.update(is_succ=step == n_obs[None, :], succ_rows=(seg_t1 - 1) * n_envs + seg_env,
+                      next_steps=np.flatnonzero(is_next), succ_targets=((t - 1) * n_envs + seg_env[None, :])[is_next])
+    return layout
+
+
+def layouts_to(layouts: list[dict[str, np.ndarray]], device: torch.device) -> list[Layout]:
+    """:func:`sequence_layout`-s on ``device`` in one host-to-device copy (``lengths`` stay on the host)."""
+    parts = [(i, key, a) for i, layout in enumerate(layouts) for key, a in layout.items() if key != "lengths"]
+    moved = torch.as_tensor(np.concatenate([a.reshape(-1).astype(np.int64) for *_, a in parts]), device=device)
+    out: list[Layout] = [{"lengths": torch.as_tensor(layout["lengths"])} if "lengths" in layout else {}
+                         for layout in layouts]
+    for (i, key, a), flat in zip(parts, moved.split([a.size for *_, a in parts])):
+        out[i][key] = flat.view(a.shape).bool() if a.dtype == bool else flat.view(a.shape)
+    return out

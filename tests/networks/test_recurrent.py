@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from porcini.networks import LSTMCore
+from porcini.networks.recurrent import layouts_to, sequence_layout
 
 
 def _reference(core: LSTMCore, x, state, episode_start):
@@ -102,3 +103,23 @@ def test_forward_with_successors_rejects_mismatched_shapes():
     with pytest.raises(ValueError, match="successor"):
         core.forward_with_successors(x, core.initial_state(2), torch.zeros(4, 2, dtype=torch.bool),
                                      torch.zeros(4, 3, 3))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_precomputed_layouts_moved_in_one_copy_match_the_reference(seed):
+    gen = torch.Generator().manual_seed(seed)
+    core = LSTMCore(3, hidden_size=4)
+    shapes = [(6, 3), (4, 2), (1, 2)]
+    starts = [torch.rand(shape, generator=gen) < 0.3 for shape in shapes]
+    starts[1][1:] = False  # no episode starts after the first step: the plain LSTM call ("keep")
+    layouts = layouts_to([sequence_layout(s.numpy()) for s in starts], torch.device("cpu"))
+    assert "keep" in layouts[1] and "keep" in layouts[2] and ("rows" in layouts[0]) == bool(starts[0][1:].any())
+    for episode_start, layout in zip(starts, layouts, strict=True):
+        n_rows, n_envs = episode_start.shape
+        x = torch.randn(n_rows, n_envs, 3, generator=gen)
+        state = (torch.randn(1, n_envs, 4, generator=gen), torch.randn(1, n_envs, 4, generator=gen))
+        out, (h, c) = core(x, state, episode_start, layout)
+        ref_out, (ref_h, ref_c) = _reference(core, x, state, episode_start)
+        torch.testing.assert_close(out, ref_out)
+        torch.testing.assert_close(h, ref_h)
+        torch.testing.assert_close(c, ref_c)

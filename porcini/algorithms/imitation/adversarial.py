@@ -161,24 +161,31 @@ class AdversarialImitation:
                             "env_reward_mean": float(np.mean(batch.reward))}
 
     def _train_discriminator(self, learner: Tensor) -> dict[str, float]:
-        """``discriminator_epochs`` shuffled passes over the learner's inputs, each step with fresh expert ones."""
-        c, n = self.config, len(learner)
+        """``discriminator_epochs`` shuffled passes over the learner's inputs, each step with fresh expert ones.
+
+        Every step's learner rows, expert pairs and penalty mixes are drawn up front and moved to the device once.
+        """
+        c, n, size = self.config, len(learner), self.config.discriminator_batch_size
         assert self.expert is not None
+        orders = [self.rng.permutation(n) for _ in range(c.discriminator_epochs)]
+        steps = [(epoch * n + start, min(size, n - start)) for epoch in range(len(orders))
+                 for start in range(0, n, size)]
+        rows = torch.as_tensor(np.concatenate(orders), device=self.device)
+        experts = self.inputs(self.expert.sample(len(rows), self.rng))
+        if c.gradient_penalty > 0:
+            mixes = torch.as_tensor(self.rng.random((len(rows), 1)), dtype=torch.float32, device=self.device)
         terms: dict[str, Tensor] = {}
-        for _ in range(c.discriminator_epochs):
-            order = self.rng.permutation(n)
-            for start in range(0, n, c.discriminator_batch_size):
-                rows = order[start:start + c.discriminator_batch_size]
-                expert = self.training_rows(self.inputs(self.expert.sample(len(rows), self.rng)))
-                policy = learner[torch.as_tensor(rows, device=self.device)]
-                terms = discriminator_loss(self.logits(expert), self.logits(policy), c.label_smoothing)
-                loss = terms["loss_discriminator"]
-                if c.gradient_penalty > 0:
-                    k = min(len(expert), len(policy))  # methods may add rows to either side
-                    mix = torch.as_tensor(self.rng.random((k, 1)), dtype=torch.float32, device=self.device)
-                    terms["gradient_penalty"] = gradient_penalty(self.logits, expert[:k], policy[:k], mix)
-                    loss = loss + c.gradient_penalty * terms["gradient_penalty"]
-                self.optimizers["discriminator"].zero_grad()
-                loss.backward()
-                self.optimizers["discriminator"].step()
+        for first, count in steps:
+            expert = self.training_rows(experts[first:first + count])
+            policy = learner[rows[first:first + count]]
+            terms = discriminator_loss(self.logits(expert), self.logits(policy), c.label_smoothing)
+            loss = terms["loss_discriminator"]
+            if c.gradient_penalty > 0:
+                k = min(len(expert), len(policy))  # methods may add rows to either side; policy has count rows
+                mix = mixes[first:first + k]
+                terms["gradient_penalty"] = gradient_penalty(self.logits, expert[:k], policy[:k], mix)
+                loss = loss + c.gradient_penalty * terms["gradient_penalty"]
+            self.optimizers["discriminator"].zero_grad()
+            loss.backward()
+            self.optimizers["discriminator"].step()
         return {name: float(value.detach()) for name, value in terms.items()}

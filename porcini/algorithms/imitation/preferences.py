@@ -203,9 +203,11 @@ class PreferencePPO(PPO):
         a, b = self._segment_inputs(segments_a), self._segment_inputs(segments_b)
         preference = torch.as_tensor(answers, device=self.device)
         terms: dict[str, torch.Tensor] = {}
-        for _ in range(c.reward_epochs):
-            order = torch.as_tensor(self.rng.permutation(len(preference)), device=self.device)
-            for start in range(0, len(order), c.reward_batch_size):
+        n = len(preference)  # every epoch's order drawn up front (the same draws) and moved at once
+        orders = torch.as_tensor(np.stack([self.rng.permutation(n) for _ in range(c.reward_epochs)]),
+                                 device=self.device)
+        for order in orders:
+            for start in range(0, n, c.reward_batch_size):
                 rows = order[start:start + c.reward_batch_size]
                 loss = torch.zeros((), device=self.device)
                 for net in self.reward_nets:

@@ -180,15 +180,15 @@ class DynamicsEnsemble(nn.Module):
         rows), so each elite computes only its own rows, in one forward.
         """
         n, e = len(obs), self.n_elites
-        order = torch.randperm(n, generator=generator)
-        dealt = order[torch.arange(-(-n // e) * e) % n]
+        order = torch.randperm(n, generator=generator, device=obs.device)
+        dealt = order[torch.arange(-(-n // e) * e, device=obs.device) % n]
         next_obs, reward, terminated = self.step_elites(obs[dealt].reshape(e, -1, obs.shape[-1]),
                                                         action[dealt].reshape(e, -1, action.shape[-1]), sample,
                                                         generator)
-        out_obs, out_reward = torch.empty_like(obs), torch.empty(n, dtype=obs.dtype)
+        out_obs, out_reward = torch.empty_like(obs), torch.empty(n, dtype=obs.dtype, device=obs.device)
         out_obs[order] = next_obs.reshape(len(dealt), -1)[:n]
         out_reward[order] = reward.reshape(-1)[:n]
-        out_terminated = torch.empty(n, dtype=torch.bool)
+        out_terminated = torch.empty(n, dtype=torch.bool, device=obs.device)
         out_terminated[order] = terminated.reshape(-1)[:n]
         return out_obs, out_reward, out_terminated
 
@@ -202,12 +202,16 @@ class DynamicsEnsemble(nn.Module):
         """
         with torch.no_grad():
             x = self._normalize_inputs(obs.float(), action.float())
-            everyone = torch.equal(self.elites, torch.arange(self.net.n_members))  # no weights to gather
+            everyone = self.n_elites == self.net.n_members  # elites are sorted and distinct: no weights to gather
             mean, log_var, logit = self._heads(self.net(x) if everyone else self.net.forward_members(x, self.elites))
             if sample and self.probabilistic:
-                mean = mean + torch.exp(0.5 * log_var) * torch.randn(mean.shape, generator=generator)
+                noise = torch.randn(mean.shape, generator=generator, device=mean.device)
+                mean = mean + torch.exp(0.5 * log_var) * noise
             out = mean * self.out_std + self.out_mean
-        terminated = logit > 0 if logit is not None else torch.zeros(out.shape[:-1], dtype=torch.bool)
+        if logit is None:
+            terminated = torch.zeros(out.shape[:-1], dtype=torch.bool, device=out.device)
+        else:
+            terminated = logit > 0
         return obs + out[..., :self.obs_dim].to(obs.dtype), out[..., -1].to(obs.dtype), terminated
 
     @property
@@ -226,23 +230,25 @@ class DynamicsEnsemble(nn.Module):
         if self.learn_termination and terminated is None:
             raise ValueError("DynamicsEnsemble.fit: this model learns terminations (learn_termination=True); pass "
                              "terminated=[N] flags")
-        done = torch.as_tensor(np.zeros(len(obs)) if terminated is None else terminated, dtype=torch.float32)
-        x = torch.as_tensor(np.concatenate([obs, action], axis=-1), dtype=torch.float32)
+        device = self.in_mean.device  # the data moves to the model's device once per fit
+        done = torch.as_tensor(np.zeros(len(obs)) if terminated is None else terminated, dtype=torch.float32,
+                               device=device)
+        x = torch.as_tensor(np.concatenate([obs, action], axis=-1), dtype=torch.float32, device=device)
         y = torch.as_tensor(np.concatenate([next_obs - obs, np.asarray(reward)[:, None]], axis=-1),
-                            dtype=torch.float32)
+                            dtype=torch.float32, device=device)
         order = rng.permutation(len(x))
         n_holdout = int(len(x) * holdout)
         test, train = order[:n_holdout], order[n_holdout:]
         self._fit_normalization(x[train], y[train])
         x, y = (x - self.in_mean) / self.in_std, (y - self.out_mean) / self.out_std
         k = self.net.n_members
-        bootstrap = torch.as_tensor(train[rng.integers(0, len(train), (k, len(train)))])
+        bootstrap = torch.as_tensor(train[rng.integers(0, len(train), (k, len(train)))], device=device)
         optimizer = torch.optim.Adam(self.parameters(), lr=learning_rate, weight_decay=1e-5)
         best = self.holdout_errors(x[test], y[test])
         best_state, waited, epochs_run = copy.deepcopy(self.state_dict()), 0, 0
         while epochs_run < epochs:
             epochs_run += 1
-            shuffled = bootstrap[:, torch.as_tensor(rng.permutation(len(train)))]
+            shuffled = bootstrap[:, torch.as_tensor(rng.permutation(len(train)), device=device)]
             for start in range(0, len(train), batch_size):
                 rows = shuffled[:, start:start + batch_size]
                 loss = self.loss(x[rows], y[rows], done[rows])
@@ -269,7 +275,7 @@ class DynamicsEnsemble(nn.Module):
     def holdout_errors(self, x: Tensor, y: Tensor) -> Tensor:
         """Each member's mean squared error ``[K]`` of its mean on normalized data (inf with no data)."""
         if len(x) == 0:
-            return torch.full((self.net.n_members,), float("inf"))
+            return torch.full((self.net.n_members,), float("inf"), device=x.device)
         with torch.no_grad():
             mean, _ = self(x)
         return ((mean - y) ** 2).mean(dim=(1, 2))

@@ -92,7 +92,7 @@ class MBPO(SAC):
         super().__init__(info, c)
         self.termination_fn = termination_fn
         with seeded(c.seed + 1):  # not the actor's and critics' initialization stream
-            self.model = make_dynamics(c, info.obs_dim, info.action_dim)
+            self.model = make_dynamics(c, info.obs_dim, info.action_dim).to(self.device)
         self.model_buffer = ReplayBuffer(c.rollout_batch_size * c.rollout_length * c.rollout_retain, n_envs=1)
         self.model_fits, self._model_fit_at = 0, 0
 
@@ -115,16 +115,16 @@ class MBPO(SAC):
         """One round of branch rollouts from real states into the model buffer."""
         c = self.config
         starts = self.buffer.sample(c.rollout_batch_size, self.rng).obs
-        obs = torch.as_tensor(np.asarray(starts, dtype=np.float32).reshape(c.rollout_batch_size, -1))
+        starts = np.asarray(starts, dtype=np.float32).reshape(c.rollout_batch_size, -1)
+        obs = torch.as_tensor(starts, device=self.device)
         for t in range(c.rollout_length):
             with torch.inference_mode():
                 action = self.policy_action(obs, explore=True)
             next_obs, reward, terminated = self.model.step(obs, action, sample=True, generator=self.generator)
             if self.termination_fn is not None:
-                terminated = torch.as_tensor(self.termination_fn(obs, action, next_obs)).bool()
-            self.model_buffer.add(TransitionBatch(
-                obs.numpy()[:, None], action.numpy()[:, None], reward.numpy()[:, None], next_obs.numpy()[:, None],
-                terminated.numpy()[:, None], (t == c.rollout_length - 1) & ~terminated.numpy()[:, None]))
+                terminated = torch.as_tensor(self.termination_fn(obs, action, next_obs), device=self.device).bool()
+            o, a, r, o2, ended = (x.cpu().numpy()[:, None] for x in (obs, action, reward, next_obs, terminated))
+            self.model_buffer.add(TransitionBatch(o, a, r, o2, ended, (t == c.rollout_length - 1) & ~ended))
             obs = next_obs[~terminated]  # a terminated rollout ends here
             if len(obs) == 0:
                 break

@@ -26,7 +26,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from porcini.algorithms.kit import agent_generator, seeded
+from porcini.algorithms.kit import agent_generator, check_device, seeded
 from porcini.algorithms.model_based.dynamics import ModelFields, fit_dynamics, make_dynamics, refuse_terminations
 from porcini.algorithms.model_based.known_models import known_reward
 from porcini.algorithms.model_based.planners import CostFunction
@@ -62,8 +62,11 @@ class PETSConfig(PlannerFields, ModelFields):
     """Transitions kept for the model."""
     seed: int = 0
     """Seed of the model's initialization, the random actions, the model fits and the planner's samples."""
+    device: str = "cpu"
+    """Torch device of the model, its fits and the planning (each fit moves the stored transitions there once)."""
 
     def __post_init__(self) -> None:
+        check_device(type(self).__name__, self.device)
         self.check_model_fields()
         self.check_planner_fields()
         owner = type(self).__name__
@@ -112,16 +115,17 @@ class PETS(RecedingHorizon, BaseAgent):
         assert isinstance(space, gym.spaces.Box)
         self.low, self.high = space.low.astype(np.float64), space.high.astype(np.float64)
         self.rng = agent_rng(c.seed)
-        self.generator = agent_generator(c.seed, torch.device("cpu"))
+        self.device = torch.device(c.device)
+        self.generator = agent_generator(c.seed, self.device)
         with seeded(c.seed):
-            self.model = make_dynamics(c, info.obs_dim, info.action_dim)
+            self.model = make_dynamics(c, info.obs_dim, info.action_dim).to(self.device)
         self.reward_fn = known_reward(info.env_id) if c.reward == "known" else reward_fn
         self.termination_fn = termination_fn
         self.buffer = ReplayBuffer(c.buffer_size)
         self.fit_every_steps = c.model_train_freq
         self.steps_seen = self.model_fits = 0
-        self._setup_planning(c, torch.as_tensor(self.low, dtype=torch.float32),
-                             torch.as_tensor(self.high, dtype=torch.float32), info.n_envs)
+        self._setup_planning(c, torch.as_tensor(self.low, dtype=torch.float32, device=self.device),
+                             torch.as_tensor(self.high, dtype=torch.float32, device=self.device), info.n_envs)
 
     def act(self, obs: np.ndarray, *, explore: bool) -> np.ndarray:
         """Uniform random actions until the model is first fit, then the first action of a fresh plan per env."""

@@ -80,7 +80,7 @@ def simulator_cost(env: gym.Env, sequences: Tensor) -> Tensor:
             if terminated or truncated:
                 break
         costs.append(-total)
-    return torch.tensor(costs, dtype=sequences.dtype)
+    return torch.tensor(costs, dtype=sequences.dtype, device=sequences.device)
 
 
 def shift_plan(plan: Tensor) -> Tensor:
@@ -117,7 +117,8 @@ class Planner:
 
     def normal(self, mean: Tensor, std: Tensor) -> Tensor:
         """``population`` sequences from ``N(mean, std²)``, clipped to the bounds ``[N, H, A]``."""
-        noise = torch.randn((self.population, *mean.shape), generator=self.generator, dtype=mean.dtype)
+        noise = torch.randn((self.population, *mean.shape), generator=self.generator, dtype=mean.dtype,
+                            device=mean.device)
         return torch.clamp(mean + std * noise, self.low, self.high)
 
     def plan(self, cost_of: CostFunction, initial: Tensor | None = None) -> Tensor:
@@ -144,7 +145,7 @@ class RandomShooting(Planner):
         best, best_cost = self.start(None), torch.tensor(float("inf"))
         for _ in range(self.iterations):
             shape = (self.population, self.horizon, *self.low.shape)
-            u = torch.rand(shape, generator=self.generator, dtype=self.low.dtype)
+            u = torch.rand(shape, generator=self.generator, dtype=self.low.dtype, device=self.low.device)
             sequences = self.low + (self.high - self.low) * u
             costs = cost_of(sequences)
             i = int(torch.argmin(costs))
@@ -260,7 +261,7 @@ class ICEM(Planner):
 
     def colored(self, mean: Tensor, std: Tensor, n: int) -> Tensor:
         """``n`` sequences ``mean + std · colored noise``, clipped to the bounds ``[n, H, A]``."""
-        noise = colored_noise(self.noise_beta, (n, *mean.shape), self.generator, mean.dtype)
+        noise = colored_noise(self.noise_beta, (n, *mean.shape), self.generator, mean.dtype, mean.device)
         return torch.clamp(mean + std * noise, self.low, self.high)
 
     def plan(self, cost_of: CostFunction, initial: Tensor | None = None) -> Tensor:
@@ -298,7 +299,7 @@ class ICEM(Planner):
         if elites is not None and tuple(elites.shape[1:]) != (self.horizon, *self.low.shape):
             raise ValueError(f"ICEM.load_state: elites of shape {tuple(elites.shape)} do not fit horizon "
                              f"{self.horizon} and actions {tuple(self.low.shape)}")
-        self.carried = None if elites is None else torch.as_tensor(elites).clone()
+        self.carried = None if elites is None else torch.as_tensor(elites, device=self.low.device).clone()
 
     def reset(self) -> None:
         """Forget the kept elites."""

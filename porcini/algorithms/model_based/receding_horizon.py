@@ -108,13 +108,13 @@ class RecedingHorizon:
         if len(self.warm) != len(obs):  # an evaluation env with another number of envs: its own warm starts
             self.warm, self.memory = [None] * len(obs), [{} for _ in obs]
         actions = []
-        for row, observation in enumerate(obs):
+        states = torch.as_tensor(obs, dtype=self.planner.low.dtype, device=self.planner.low.device)  # one copy
+        for row, state in enumerate(states):
             self.planner.load_state(self.memory[row])
-            plan = self.planner.plan(cost_at(torch.as_tensor(observation, dtype=self.planner.low.dtype)),
-                                     self.warm[row])
+            plan = self.planner.plan(cost_at(state), self.warm[row])
             self.warm[row], self.memory[row] = shift_plan(plan), self.planner.state()
-            actions.append(plan[0].numpy())
-        return np.stack(actions)
+            actions.append(plan[0])
+        return torch.stack(actions).cpu().numpy()  # one copy back for all the envs
 
     def reset(self, ended: np.ndarray) -> None:
         """Forget the warm start and the planner's memory of envs whose episode ended."""
@@ -129,6 +129,7 @@ class RecedingHorizon:
 
     def load_planning_state(self, state: dict[str, Any]) -> None:
         """Restore :meth:`planning_state`."""
-        self.warm = [None if w is None else torch.as_tensor(w).clone() for w in state["warm"]]
+        device = self.planner.low.device
+        self.warm = [None if w is None else torch.as_tensor(w, device=device).clone() for w in state["warm"]]
         memory = state.get("memory", [{} for _ in self.warm])  # MPC checkpoints from before iCEM carry none
-        self.memory = [{k: torch.as_tensor(v).clone() for k, v in m.items()} for m in memory]
+        self.memory = [{k: torch.as_tensor(v, device=device).clone() for k, v in m.items()} for m in memory]

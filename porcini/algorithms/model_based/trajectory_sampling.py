@@ -58,8 +58,8 @@ def particle_cost(model: DynamicsEnsemble, state: Tensor, sequences: Tensor, *, 
     rows = particles // n_elites * n
     sequences = sequences.to(torch.float32)
     states = state.to(torch.float32).expand(n_elites, rows, state.shape[-1])
-    alive = torch.ones(n_elites, rows)
-    total = torch.zeros(n_elites, rows)
+    alive = torch.ones(n_elites, rows, device=sequences.device)
+    total = torch.zeros(n_elites, rows, device=sequences.device)
     for t in range(horizon):
         actions = sequences[:, t].repeat(particles // n_elites, 1).expand(n_elites, rows, action_dim)
         next_states, reward, terminated = _propagate(model, states, actions, propagation, generator, sample)

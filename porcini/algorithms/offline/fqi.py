@@ -85,6 +85,10 @@ class FQIConfig:
         require(self.n_epochs >= 1, name, "n_epochs", self.n_epochs, ">= 1")
         require(0 <= self.epsilon <= 1, name, "epsilon", self.epsilon, "in [0, 1]")
         require(self.fit_every_steps >= 1, name, "fit_every_steps", self.fit_every_steps, ">= 1")
+        if self.device != "cpu":  # checking it imports torch, which the tree regressors do not need
+            from porcini.algorithms.kit import check_device
+
+            check_device(name, self.device)
 
 
 class FQI(BaseAgent):
@@ -190,7 +194,7 @@ class FQI(BaseAgent):
         at = torch.as_tensor(action, device=c.device)
         yt = torch.as_tensor(target, dtype=torch.float32, device=c.device)
         for _ in range(c.n_epochs):
-            order = torch.randperm(len(xt), generator=self._torch_gen)
+            order = torch.randperm(len(xt), generator=self._torch_gen, device=xt.device)  # no host indices
             for start in range(0, len(xt), c.batch_size):
                 idx = order[start : start + c.batch_size]
                 q = net(xt[idx]).gather(1, at[idx, None])[:, 0]
@@ -205,7 +209,7 @@ class FQI(BaseAgent):
         from porcini.networks import MLP
 
         c = self.config
-        self._torch_gen = torch.Generator().manual_seed(int(self.rng.integers(2**31)))
+        self._torch_gen = torch.Generator(device=c.device).manual_seed(int(self.rng.integers(2**31)))
         with torch.random.fork_rng():
             torch.manual_seed(int(self.rng.integers(2**31)))
             self._model = MLP(in_dim, self.n_actions, hidden=c.hidden_sizes, activation="relu").to(c.device)

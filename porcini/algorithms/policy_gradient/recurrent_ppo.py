@@ -24,14 +24,13 @@ multiple of ``n_steps`` and nothing is padded.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from porcini.algorithms.policy_gradient.common import policy_explanation
 from porcini.algorithms.policy_gradient.ppo import PPO, PPOConfig
@@ -43,7 +42,7 @@ from porcini.functional import entropy_loss, gae, normalize_advantage, ppo_clip_
 from porcini.networks.actor_critic import ActorCritic
 from porcini.networks.denormals import flush_denormals
 from porcini.networks.encoders import make_encoder
-from porcini.networks.recurrent import LSTMCore, LSTMState
+from porcini.networks.recurrent import Layout, LSTMCore, LSTMState, layouts_to, sequence_layout
 
 RecurrentState = tuple[LSTMState, LSTMState]
 """The states ``(policy LSTM's, critic LSTM's)``, each ``(h, c)`` of ``[n_layers, B, hidden]``."""
@@ -227,20 +226,34 @@ class RecurrentPPO(PPO):
         x, ended = b.obs, b.episode_end  # as the encoder takes them: encoded per minibatch, for its gradient
         starts = torch.cat([self._first_is_start[None], ended[:-1]])  # [T, B]: obs t begins an episode
         data = self._replay(b, x, starts)
-        envs_per_minibatch = max(1, c.batch_size // n_rows)
+        epochs = iter(self._minibatches(starts, max(1, c.batch_size // n_rows)))
 
-        def epoch() -> Iterator[torch.Tensor]:
-            order = torch.randperm(n_envs, generator=self.generator, device=self.device)
-            return (order[first:first + envs_per_minibatch] for first in range(0, n_envs, envs_per_minibatch))
+        def terms(minibatch: tuple[Tensor, Layout]) -> dict[str, Tensor]:
+            idx = minibatch[0]
+            return self._sequence_terms(map_obs(lambda o: o[:, idx], x), b.action[:, idx], starts[:, idx], minibatch,
+                                        data, clip_range)
 
-        sums, n_updates = self._epochs(
-            epoch, lambda idx: self._sequence_terms(map_obs(lambda o: o[:, idx], x), b.action[:, idx],
-                                                    starts[:, idx], idx, data, clip_range))
+        sums, n_updates = self._epochs(lambda: next(epochs), terms)
         # The next rollout starts from acting's states now (already zeroed where an episode ended).
         assert self._state is not None
         self._start = _copy(self._state)
         self._first_is_start = ended[-1].clone()
         return self._metrics(sums, n_updates, data["old_value"], data["returns"], learning_rate, clip_range)
+
+    def _minibatches(self, starts: torch.Tensor, envs_per_minibatch: int) -> list[list[tuple[Tensor, Layout]]]:
+        """Every epoch's minibatches: env sequences ``idx`` in a random order and their LSTM layouts.
+
+        All epochs are drawn up front so that the episode starts are read back once and the layouts of every
+        minibatch reach the device in one copy (:func:`~porcini.networks.recurrent.layouts_to`).
+        """
+        n_envs, n_epochs = starts.shape[1], self.config.n_epochs
+        orders = torch.stack([torch.randperm(n_envs, generator=self.generator, device=self.device)
+                              for _ in range(n_epochs)])
+        host_starts, host_orders = starts.cpu().numpy().astype(bool), orders.cpu().numpy()
+        firsts = range(0, n_envs, envs_per_minibatch)
+        layouts = iter(layouts_to([sequence_layout(host_starts[:, host_orders[e, f:f + envs_per_minibatch]])
+                                   for e in range(n_epochs) for f in firsts], self.device))
+        return [[(orders[e, f:f + envs_per_minibatch], next(layouts)) for f in firsts] for e in range(n_epochs)]
 
     def _replay(self, b: TransitionBatch, x: torch.Tensor, starts: torch.Tensor) -> dict[str, Any]:
         """No-grad replay of the rollout: old log-probs and values ``[T, B]`` and the GAE targets."""
@@ -256,20 +269,22 @@ class RecurrentPPO(PPO):
                                      c.gae_lambda)
         return {"old_log_prob": old_log_prob, "old_value": value, "advantage": advantage, "returns": returns}
 
-    def _sequence_terms(self, x: torch.Tensor, action: torch.Tensor, starts: torch.Tensor, idx: torch.Tensor,
-                        data: dict[str, Any], clip_range: float) -> dict[str, torch.Tensor]:
+    def _sequence_terms(self, x: torch.Tensor, action: torch.Tensor, starts: torch.Tensor,
+                        minibatch: tuple[Tensor, Layout], data: dict[str, Any], clip_range: float,
+                        ) -> dict[str, torch.Tensor]:
         """PPO's loss terms on the env sequences ``idx``, re-run through both LSTMs from their start states."""
         c, m = self.config, self.model
+        idx, layout = minibatch
         x = m.encoder(x)
         (h, cell), (vh, vc) = self._start
-        pi_out, _ = m.pi_lstm(x, (h[:, idx], cell[:, idx]), starts)
+        pi_out, _ = m.pi_lstm(x, (h[:, idx], cell[:, idx]), starts, layout)
         dist = m.heads.policy(pi_out)
         advantage = data["advantage"][:, idx].reshape(-1)
         if c.normalize_advantage:
             advantage = normalize_advantage(advantage)
         terms = ppo_clip_loss(m.log_prob(dist, action).reshape(-1), data["old_log_prob"][:, idx].reshape(-1),
                               advantage, clip_range)
-        vf_out, _ = m.vf_lstm(x, (vh[:, idx], vc[:, idx]), starts)
+        vf_out, _ = m.vf_lstm(x, (vh[:, idx], vc[:, idx]), starts, layout)
         terms.update(value_loss(m.heads.value(vf_out).reshape(-1), data["returns"][:, idx].reshape(-1),
                                 data["old_value"][:, idx].reshape(-1), c.clip_range_vf))
         if c.ent_coef > 0:
