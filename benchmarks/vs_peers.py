@@ -33,7 +33,7 @@ installed with ``--no-deps`` and then its other pins, with Gymnasium 1.4.0 (it w
 
 usage: python benchmarks/vs_peers.py [--tasks ppo_cartpole dqn_cartpole sac_pendulum]
        [--libs porcini porcini-cli sb3 tianshou mushroom] [--repeats 3] [--steps TASK=N ...]
-       [--eval-episodes 20] [--threads 1] [--venv-dir DIR] [--json] [--check-pins]
+       [--eval-episodes 20] [--threads 1] [--venv-dir DIR] [--json] [--check-pins] [--tables-from FILE]
 """
 
 from __future__ import annotations
@@ -148,45 +148,52 @@ def run_cli(task: str, seed: int, steps: int, args: argparse.Namespace) -> dict:
     return {**result, "lib": "porcini-cli", "process_wall_s": round(process_wall, 3)}
 
 
-def ratios(runs: list[dict], name: str, base: str) -> list[float]:
-    """Per repeat: ``name``'s training time over ``base``'s (a list, in repeat order)."""
-    by_seed = {r["seed"]: r["train_wall_s"] for r in runs if r["lib"] == base}
-    return [r["train_wall_s"] / by_seed[r["seed"]] for r in runs if r["lib"] == name and r["seed"] in by_seed]
+def ratios(runs: list[dict], name: str, base: str, key: str = "train_wall_s") -> list[float]:
+    """Per repeat: ``name``'s training time (``key``: wall or CPU) over ``base``'s, in repeat order."""
+    by_seed = {r["seed"]: r[key] for r in runs if r["lib"] == base and _number(r.get(key))}
+    return [r[key] / by_seed[r["seed"]] for r in runs
+            if r["lib"] == name and r["seed"] in by_seed and _number(r.get(key))]
 
 
-def fastest_peer_ratios(runs: list[dict], base: str) -> list[float]:
-    """Per repeat: the fastest peer's training time over ``base``'s."""
+def fastest_peer_ratios(runs: list[dict], base: str, key: str = "train_wall_s") -> list[float]:
+    """Per repeat: the fastest peer's training time (``key``: wall or CPU) over ``base``'s."""
     out = []
     for seed in sorted({r["seed"] for r in runs if r["lib"] == base}):
-        peers = [r["train_wall_s"] for r in runs if r["seed"] == seed and r["lib"] in PEER_NAMES]
-        ours = [r["train_wall_s"] for r in runs if r["seed"] == seed and r["lib"] == base]
+        peers = [r[key] for r in runs if r["seed"] == seed and r["lib"] in PEER_NAMES and _number(r.get(key))]
+        ours = [r[key] for r in runs if r["seed"] == seed and r["lib"] == base and _number(r.get(key))]
         if peers and ours:
             out.append(min(peers) / ours[0])
     return out
 
 
+def _number(value: Any) -> bool:
+    """Whether ``value`` is a number and not NaN (the CLI's record has no CPU time)."""
+    return isinstance(value, (int, float)) and value == value
+
+
 def table(task: str, runs: list[dict], libs: list[str]) -> list[str]:
     """The lines of one task's table."""
-    lines = [f"{'library':12} {'median train s':>14} {'median CPU s':>12} {'x porcini':>9} {'x CLI':>6} "
-             f"| final return per seed (mean of the evaluation episodes)"]
+    lines = [f"{'library':12} {'median train s':>14} {'median CPU s':>12} {'x porcini':>9} {'(CPU)':>6} "
+             f"{'x CLI':>6} | final return per seed (mean of the evaluation episodes)"]
     for name in libs:
         mine = [r for r in runs if r["lib"] == name]
         if not mine:
             continue
-        cpu = [r["train_cpu_s"] for r in mine if r.get("train_cpu_s") == r.get("train_cpu_s")]  # NaN for CLI
-        vs_api = ratios(runs, name, "porcini")
-        vs_cli = ratios(runs, name, "porcini-cli")
+        cpu = [r["train_cpu_s"] for r in mine if _number(r.get("train_cpu_s"))]  # the CLI's record has none
         cell = f"{statistics.median(cpu):12.2f}" if cpu else f"{'-':>12}"
         returns = ", ".join(f"s{r['seed']} {r['eval_return_mean']:.1f}" for r in mine)
         process = [r["process_wall_s"] for r in mine if "process_wall_s" in r]
         extra = f" (process {statistics.median(process):.1f} s)" if process else ""
         lines.append(f"{name:12} {statistics.median(r['train_wall_s'] for r in mine):14.2f} {cell} "
-                     f"{_median(vs_api):>9} {_median(vs_cli):>6} | {returns}{extra}")
-    for base in ("porcini", "porcini-cli"):
-        per = fastest_peer_ratios(runs, base)
+                     f"{_median(ratios(runs, name, 'porcini')):>9} "
+                     f"{_median(ratios(runs, name, 'porcini', 'train_cpu_s')):>6} "
+                     f"{_median(ratios(runs, name, 'porcini-cli')):>6} | {returns}{extra}")
+    for base, key in (("porcini", "train_wall_s"), ("porcini", "train_cpu_s"), ("porcini-cli", "train_wall_s")):
+        per = fastest_peer_ratios(runs, base, key)
         if per:
-            lines.append(f"fastest peer / {base}: median x{statistics.median(per):.2f} over {len(per)} repeat(s) "
-                         f"(per repeat: {', '.join(f'{x:.2f}' for x in per)})")
+            what = "CPU time" if key == "train_cpu_s" else "wall time"
+            lines.append(f"fastest peer / {base} ({what}): median x{statistics.median(per):.2f} over {len(per)} "
+                         f"repeat(s) (per repeat: {', '.join(f'{x:.2f}' for x in per)})")
     return lines
 
 
@@ -207,6 +214,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--venv-dir", type=Path, default=HERE / ".venvs")
     parser.add_argument("--json", action="store_true", help="print all raw runs as one JSON object, last line")
+    parser.add_argument("--tables-from", type=Path, metavar="FILE",
+                        help="print the tables of a saved run (a file whose last line is --json's output), then exit")
     parser.add_argument("--check-pins", action="store_true",
                         help="print what each peer's pip install would change in this interpreter, then exit")
     args = parser.parse_args(argv)
@@ -237,6 +246,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.check_pins:
         check_pins()
+        return
+    if args.tables_from:
+        saved = json.loads(args.tables_from.read_text().strip().splitlines()[-1])
+        for task, runs in saved["runs"].items():
+            print(f"\n{task}: {saved['steps'][task]:,} env steps")
+            print("\n".join(table(task, runs, [n for n in LIBS if any(r["lib"] == n for r in runs)])))
         return
     pythons = {name: python_of(name, args.venv_dir) for name in args.libs}
     print(f"{args.threads} torch thread(s); final evaluation: {args.eval_episodes} deterministic episodes; "

@@ -46,6 +46,7 @@ def test_the_settings_are_porcinis_config_of_record(bench, task):
 
 def test_the_porcini_agent_gets_every_setting_its_config_has(bench):
     import porcini_bench
+
     from porcini import make_env
 
     for task in ("ppo_cartpole", "dqn_cartpole"):
@@ -101,8 +102,18 @@ def test_the_table_takes_medians_of_per_repeat_ratios(bench):
     lines = bench.table("ppo_cartpole", runs, list(walls))
     sb3 = next(line for line in lines if line.startswith("sb3"))
     assert "x2.50" in sb3 and f"{statistics.median([25, 30, 30]):.2f}" in sb3
-    assert lines[-1].startswith("fastest peer / porcini: median x2.50 over 3 repeat(s)")
+    assert any(line.startswith("fastest peer / porcini (wall time): median x2.50 over 3 repeat(s)") for line in lines)
     assert "s0 500.0, s1 500.0, s2 500.0" in sb3
+
+
+def test_the_command_lines_runs_have_no_cpu_time_and_get_their_own_ratio(bench):
+    runs = [run("porcini", 0, 10), {**run("porcini-cli", 0, 8), "train_cpu_s": float("nan"), "process_wall_s": 15},
+            run("sb3", 0, 24)]
+    lines = bench.table("ppo_cartpole", runs, ["porcini", "porcini-cli", "sb3"])
+    cli = next(line for line in lines if line.startswith("porcini-cli"))
+    assert cli.split()[2] == "-" and "(process 15.0 s)" in cli  # no CPU time, the process's wall time
+    assert bench.fastest_peer_ratios(runs, "porcini-cli") == [3.0]
+    assert bench.fastest_peer_ratios(runs, "porcini-cli", "train_cpu_s") == []
 
 
 def test_a_peer_installed_here_runs_here_and_another_gets_its_venv(bench, monkeypatch, tmp_path):
@@ -142,3 +153,16 @@ def test_ensure_venv_installs_torch_first_then_the_steps_once(monkeypatch, tmp_p
     commands.clear()
     venvs.ensure_venv(tmp_path / "v", "peer-1.0", [["peer==1.0"]])
     assert commands == []  # made once
+
+
+def test_tables_are_printed_again_from_a_saved_json_run(bench, tmp_path, capsys):
+    import json
+
+    runs = [run("porcini", 0, 10), run("mushroom", 0, 45)]
+    saved = tmp_path / "run.out"
+    saved.write_text("tables and progress\n" + json.dumps({"steps": {"dqn_cartpole": 50_176},
+                                                           "runs": {"dqn_cartpole": runs}}) + "\n")
+    bench.main(["--tables-from", str(saved)])
+    out = capsys.readouterr().out
+    assert "dqn_cartpole: 50,176 env steps" in out
+    assert "fastest peer / porcini (wall time): median x4.50 over 1 repeat(s)" in out
