@@ -32,7 +32,7 @@ Tianshou 2.0.1 pins pandas < 3; MushroomRL 1.10.2 pins torch 2.5.1, NumPy 1.24.4
 installed with ``--no-deps`` and then its other pins, with Gymnasium 1.4.0 (it wraps only the old gym).
 
 usage: python benchmarks/vs_peers.py [--tasks ppo_cartpole dqn_cartpole sac_pendulum]
-       [--libs porcini porcini-cli sb3 tianshou mushroom] [--repeats 3] [--steps TASK=N ...]
+       [--libs porcini porcini-cli sb3 tianshou mushroom] [--repeats 3] [--first-seed 0] [--steps TASK=N ...]
        [--eval-episodes 20] [--threads 1] [--venv-dir DIR] [--json] [--check-pins] [--tables-from FILE]
 """
 
@@ -207,7 +207,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
     parser.add_argument("--libs", nargs="+", default=list(LIBS), choices=list(LIBS))
-    parser.add_argument("--repeats", type=int, default=3, help="interleaved repeats, seeds 0 .. R-1")
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved repeats, seeds S .. S+R-1")
+    parser.add_argument("--first-seed", type=int, default=0, metavar="S", help="the seed of the first repeat")
     parser.add_argument("--steps", nargs="+", default=[], metavar="TASK=N",
                         help="env steps of a task (rounded up to whole rollouts), e.g. sac_pendulum=20000")
     parser.add_argument("--eval-episodes", type=int, default=20)
@@ -226,8 +227,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             parser.error(f"--steps {item!r}: expected TASK=N with TASK in {', '.join(TASKS)} and N >= 1")
         overrides[task] = int(value)
     args.steps = {task: run_steps(task, overrides.get(task)) for task in TASKS}
-    if args.repeats < 1 or args.eval_episodes < 1 or args.threads < 1:
-        parser.error("--repeats, --eval-episodes and --threads must be >= 1")
+    if args.repeats < 1 or args.eval_episodes < 1 or args.threads < 1 or args.first_seed < 0:
+        parser.error("--repeats, --eval-episodes and --threads must be >= 1, --first-seed >= 0")
     return args
 
 
@@ -262,7 +263,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"\n{task}: {TASKS[task]['algo'].upper()} {TASKS[task]['env_id']}, {steps:,} env steps, "
               f"{fits(task, steps)} fits; settings {json.dumps(TASKS[task]['settings'])}", flush=True)
         runs: list[dict] = []
-        for seed in range(args.repeats):
+        for seed in range(args.first_seed, args.first_seed + args.repeats):
             for name in args.libs:
                 if name == "porcini-cli":
                     record = run_cli(task, seed, steps, args)

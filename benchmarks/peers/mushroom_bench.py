@@ -24,8 +24,8 @@ Deliberate differences (MushroomRL's design, not settings): one env instead of P
 steps one env; the rollout is 256 steps of it, the same samples and gradient steps); PPO's critic and actor are
 two optimizers with two backward passes per minibatch (SB3 sums the losses: one), no gradient clipping (PPO's 0.5,
 DQN's 10) and no value-loss coefficient; MushroomRL's SAC actor is two networks, one for the mean and one for the
-log-std (SB3 and porcini: one trunk with two heads), so its actor costs about twice as much; SAC acts with its
-policy from the first step (SB3 takes 100 uniform random actions first).
+log-std (SB3, Tianshou and porcini: one trunk with two heads), two trunks to run where the others run one;
+SAC acts with its policy from the first step (SB3 takes 100 uniform random actions first).
 
 usage: python benchmarks/peers/mushroom_bench.py TASK --seed S [--steps N] [--eval-episodes E] [--threads T]
 """

@@ -27,7 +27,9 @@ How the task's settings map (see ``settings.TASKS``):
 Deliberate differences (what Tianshou does not offer as a setting): DQN has no gradient-norm clipping (SB3 and
 porcini clip at 10, which seldom binds here); DQN's first collection after the 768 random steps acts
 ε-greedily (ε ≈ 0.92) where SB3 acts at random up to step 1000; SAC's two critics have one Adam each (SB3 one
-for both); Tianshou computes GAE with its own truncation handling.
+for both). Its off-policy trainer draws a tqdm bar over each fit's gradient steps even with
+``show_progress=False`` (``OffPolicyTrainer`` disables it only below 20 steps; ``TQDM_DISABLE`` does not reach
+it): its cost is in the timed call, as it is for Tianshou's users.
 
 usage: python benchmarks/peers/tianshou_bench.py TASK --seed S [--steps N] [--eval-episodes E] [--threads T]
 """
