@@ -17,12 +17,12 @@ the settings map and lists the deliberate differences that no setting removes (t
 one env where the others step PPO's 8, and its SAC actor is two networks; Tianshou's DQN is not clipped).
 
 Each run is a fresh subprocess with one torch thread (``--threads``; ``OMP_NUM_THREADS`` too) that times the
-training call alone and scores the final deterministic policy over ``--eval-episodes`` episodes on env seeds
-20000, 20001, ... with one loop (``common.evaluate``); the CLI run's last checkpoint is scored the same way.
-Runs are interleaved: for each repeat r (seed ``--first-seed`` + r), each library once, in ``--libs`` order, since single runs
-swing ±20% on a shared machine. The table gives per library the median training time, the median of the
-per-repeat ratios library / porcini, and the final returns per seed; then the median over repeats of the
-fastest peer's time over porcini's (and over the CLI's).
+training call alone and scores the final deterministic policy over ``--eval-episodes`` episodes on env seeds 20000,
+20001, ... with one loop (``common.evaluate``); the CLI run's last checkpoint is scored the same way. Runs are
+interleaved: for each repeat r (seed ``--first-seed`` + r), each library once, in ``--libs`` order, since single
+runs swing ±20% on a shared machine. The table gives per library the median training time, the median of the
+per-repeat ratios library / porcini, and the final returns per seed; then the median over repeats of the fastest
+peer's time over porcini's (and over the CLI's).
 
 Peers whose pins conflict with porcini's environment run in virtual environments made once under
 ``--venv-dir`` (default ``benchmarks/.venvs/``) by ``venvs.ensure_venv`` (torch of this interpreter first, then
