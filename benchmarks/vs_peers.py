@@ -29,7 +29,8 @@ Peers whose pins conflict with porcini's environment run in virtual environments
 the peer); a peer already installed at its version in this interpreter runs here. Checked with pip
 (``python benchmarks/vs_peers.py --check-pins``, ``venvs.pip_changes``): SB3 2.9.2 fits porcini's environment;
 Tianshou 2.0.1 pins pandas < 3; MushroomRL 1.10.2 pins torch 2.5.1, NumPy 1.24.4 and others, so it is
-installed with ``--no-deps`` and then its other pins, with Gymnasium 1.4.0 (it wraps only the old gym).
+installed with ``--no-deps`` and then its other pins and porcini's Gymnasium (it wraps only the old gym); Tianshou
+gets porcini's Gymnasium and NumPy (``_pin``), so every side steps the same envs.
 
 usage: python benchmarks/vs_peers.py [--tasks ppo_cartpole dqn_cartpole sac_pendulum]
        [--libs porcini porcini-cli sb3 tianshou mushroom] [--repeats 3] [--first-seed 0] [--steps TASK=N ...]
@@ -74,13 +75,20 @@ class Lib:
         return pinned.replace("==", "-")
 
 
+def _pin(package: str) -> str:
+    """``package==VERSION`` of this interpreter's copy: a peer's venv gets porcini's Gymnasium (and NumPy)."""
+    from importlib import metadata
+
+    return f"{package}=={metadata.version(package)}"
+
+
 MUSHROOM_PINS = ("numpy==1.24.4", "scipy==1.15.2", "scikit-learn==1.6.1", "matplotlib==3.10.1", "joblib==1.4.2",
-                 "tqdm==4.67.1", "pygame==2.6.1", "opencv-python>=4.7", "gymnasium==1.4.0")
+                 "tqdm==4.67.1", "pygame==2.6.1", "opencv-python>=4.7", _pin("gymnasium"))
 LIBS: dict[str, Lib] = {
     "porcini": Lib("porcini_bench.py"),
     "porcini-cli": Lib("porcini_bench.py"),
     "sb3": Lib("sb3_bench.py", "stable_baselines3", "2.9.2", (("stable-baselines3==2.9.2",),)),
-    "tianshou": Lib("tianshou_bench.py", "tianshou", "2.0.1", (("tianshou==2.0.1", "gymnasium==1.4.0"),)),
+    "tianshou": Lib("tianshou_bench.py", "tianshou", "2.0.1", (("tianshou==2.0.1", _pin("gymnasium"), _pin("numpy")),)),
     "mushroom": Lib("mushroom_bench.py", "mushroom_rl", "1.10.2",
                     (("--no-deps", "mushroom-rl==1.10.2"), MUSHROOM_PINS)),
 }
