@@ -249,21 +249,10 @@ def run_d3rlpy(algo: str, data_path: str, steps: int, warmup: int, eval_episodes
 
 # ---------------------------------------------------------------------------------------------- the driver
 def ensure_venv(venv: Path) -> Path:
-    """d3rlpy's virtual environment (made once): this interpreter's torch version first, then d3rlpy."""
-    import torch
+    """d3rlpy's virtual environment (made once, ``venvs.ensure_venv``): torch first, then d3rlpy."""
+    import venvs
 
-    python = venv / "bin" / "python"
-    ready = venv / f".d3rlpy-{D3RLPY_VERSION}-ready"
-    if ready.exists():
-        return python
-    torch_version = torch.__version__.split("+")[0]
-    print(f"creating {venv}: torch=={torch_version}, then d3rlpy=={D3RLPY_VERSION} ...", file=sys.stderr)
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    subprocess.run([*pip, f"torch=={torch_version}"], check=True)  # first: d3rlpy's bare torch could pull CUDA
-    subprocess.run([*pip, f"d3rlpy=={D3RLPY_VERSION}"], check=True)
-    ready.write_text(f"torch=={torch_version}\nd3rlpy=={D3RLPY_VERSION}\n")
-    return python
+    return venvs.ensure_venv(venv, f"d3rlpy-{D3RLPY_VERSION}", [[f"d3rlpy=={D3RLPY_VERSION}"]])
 
 
 def run_side(python: str, lib: str, algo: str, data: Path, args: argparse.Namespace, seed: int,

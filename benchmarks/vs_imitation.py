@@ -553,21 +553,10 @@ def run_imitation(method: str, paths: dict[str, str], eval_episodes: int, seed: 
 
 # ---------------------------------------------------------------------------------------------- the driver
 def ensure_venv(venv: Path) -> Path:
-    """imitation's virtual environment (made once): this interpreter's torch version first, then imitation."""
-    import torch
+    """imitation's virtual environment (made once, ``venvs.ensure_venv``): torch first, then imitation."""
+    import venvs
 
-    python = venv / "bin" / "python"
-    ready = venv / f".imitation-{IMITATION_VERSION}-ready"
-    if ready.exists():
-        return python
-    torch_version = torch.__version__.split("+")[0]
-    print(f"creating {venv}: torch=={torch_version}, then imitation=={IMITATION_VERSION} ...", file=sys.stderr)
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    subprocess.run([*pip, f"torch=={torch_version}"], check=True)  # first: a bare torch requirement could pull CUDA
-    subprocess.run([*pip, f"imitation=={IMITATION_VERSION}"], check=True)
-    ready.write_text(f"torch=={torch_version}\nimitation=={IMITATION_VERSION}\n")
-    return python
+    return venvs.ensure_venv(venv, f"imitation-{IMITATION_VERSION}", [[f"imitation=={IMITATION_VERSION}"]])
 
 
 def run_side(python: str, lib: str, method: str, paths: dict[str, str], args: argparse.Namespace, seed: int,

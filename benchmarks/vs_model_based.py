@@ -436,20 +436,13 @@ def plot_curves(runs: list[dict[str, Any]], path: Path, threshold: float) -> Non
 
 # ---------------------------------------------------------------------------------------------- mbrl-lib
 def make_mbrl_venv(venv: Path) -> Path:
-    """Create mbrl-lib's virtual environment: this interpreter's torch version first, then mbrl-lib.
+    """Create mbrl-lib's virtual environment (``venvs.ensure_venv``): torch first, then mbrl-lib.
 
     ``mbrl`` itself is installed with ``--no-deps``, then :data:`MBRL_DEPENDENCIES` (see there why).
     """
-    python = venv / "bin" / "python"
-    torch_version = torch.__version__.split("+")[0]
-    print(f"creating {venv}: torch=={torch_version}, mbrl=={MBRL_VERSION}, then {' '.join(MBRL_DEPENDENCIES)} ...",
-          file=sys.stderr)
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    subprocess.run([*pip, f"torch=={torch_version}"], check=True)  # first: a bare torch requirement could pull CUDA
-    subprocess.run([*pip, "--no-deps", f"mbrl=={MBRL_VERSION}"], check=True)
-    subprocess.run([*pip, *MBRL_DEPENDENCIES], check=True)
-    return python
+    import venvs
+
+    return venvs.ensure_venv(venv, f"mbrl-{MBRL_VERSION}", [["--no-deps", f"mbrl=={MBRL_VERSION}"], MBRL_DEPENDENCIES])
 
 
 def mbrl_missing(venv: Path) -> str | None:
