@@ -20,7 +20,10 @@ bare, ...) with seeds 0, 1, ..., one torch thread each; the table gives median t
 excluded) and the ratios. ``bare / porcini`` is how close porcini is to the floor; ``SB3 / bare`` is the largest
 speed-up over SB3 any library could reach on this machine with PyTorch doing the same work.
 
-usage: python benchmarks/bare_torch.py [TASK ...] [--repeats 3] [--libs bare porcini sb3]
+``--kernels`` times only the gradient steps of each task on a fixed random batch, nothing else (the compute
+floor of the update): the time per step and that times the task's number of gradient steps.
+
+usage: python benchmarks/bare_torch.py [TASK ...] [--repeats 3] [--libs bare porcini sb3] [--kernels]
 """
 
 from __future__ import annotations
@@ -189,6 +192,49 @@ def bare_dqn_cartpole(seed: int) -> dict:
     return common.result("bare", "dqn_cartpole", seed, 1, total, wall, clock, act, task.ENV_ID)
 
 
+def kernel_times(n: int = 1000) -> dict[str, float]:
+    """Seconds per gradient step of each task's update alone, on a fixed random batch (one thread)."""
+    torch.set_flush_denormal(True)
+    actor, critic = _mlp([4, 64, 64, 2], nn.Tanh, 0.01), _mlp([4, 64, 64, 1], nn.Tanh, 1.0)
+    params = [*actor.parameters(), *critic.parameters()]
+    ppo_opt = torch.optim.Adam(params, lr=1e-3, eps=1e-5, fused=True)
+    obs, act, old, adv, ret = torch.randn(256, 4), torch.randint(0, 2, (256,)), torch.randn(256), torch.randn(256), \
+        torch.randn(256)
+    q, target = _mlp([4, 256, 256, 2], nn.ReLU, 1.0), _mlp([4, 256, 256, 2], nn.ReLU, 1.0)
+    dqn_opt = torch.optim.Adam(q.parameters(), lr=2.3e-3, fused=True)
+    o, nx, a, r = torch.randn(64, 4), torch.randn(64, 4), torch.randint(0, 2, (64,)), torch.randn(64)
+
+    def ppo() -> None:
+        ratio = torch.exp(torch.log_softmax(actor(obs), -1).gather(1, act[:, None]).squeeze(1) - old)
+        loss = -torch.min(adv * ratio, adv * ratio.clamp(0.8, 1.2)).mean()
+        loss = loss + 0.5 * F.mse_loss(critic(obs).squeeze(-1), ret)
+        ppo_opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(params, 0.5, foreach=True)
+        ppo_opt.step()
+
+    def dqn() -> None:
+        with torch.no_grad():
+            y = r + 0.99 * target(nx).max(1).values
+        loss = F.smooth_l1_loss(q(o).gather(1, a[:, None]).squeeze(1), y)
+        dqn_opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(q.parameters(), 10, foreach=True)
+        dqn_opt.step()
+
+    times = {}
+    for name, step in (("ppo_cartpole", ppo), ("dqn_cartpole", dqn)):
+        for _ in range(50):
+            step()
+        start = time.perf_counter()
+        for _ in range(n):
+            step()
+        times[name] = (time.perf_counter() - start) / n
+    return times
+
+
+# gradient steps of each task: 391 fits x 20 (PPO), 193 fits x 128 (DQN)
+GRADIENT_STEPS = {"ppo_cartpole": 391 * 20, "dqn_cartpole": 193 * 128}
 BARE = {"ppo_cartpole": bare_ppo_cartpole, "dqn_cartpole": bare_dqn_cartpole}
 
 
@@ -207,7 +253,14 @@ def main() -> None:
     parser.add_argument("tasks", nargs="*", default=list(BARE))
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--libs", nargs="+", default=["bare", "porcini", "sb3"])
+    parser.add_argument("--kernels", action="store_true", help="time the gradient steps alone")
     args = parser.parse_args()
+    if args.kernels:
+        torch.set_num_threads(1)
+        for task, per_step in kernel_times().items():
+            print(f"{task}: {per_step * 1e3:.3f} ms per gradient step alone, x {GRADIENT_STEPS[task]:,} = "
+                  f"{per_step * GRADIENT_STEPS[task]:.1f} s")
+        return
     for task in args.tasks:
         runs: dict[str, list[dict]] = {lib: [] for lib in args.libs}
         for seed in range(args.repeats):
