@@ -1,6 +1,6 @@
 """Q-learning (Watkins, 1989; Sutton & Barto 2018, §6.5), tabular or linear in features.
 
-Update, per transition (all envs of a time row at once):
+Update, per transition (one after another, in row order and, within a row, env by env):
 
     Q(s, a) += α (r + γ (1 - terminated) max_a' Q(s', a') - Q(s, a))
 
