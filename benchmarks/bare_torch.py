@@ -58,6 +58,33 @@ def _mlp(sizes: list[int], activation: type[nn.Module], out_gain: float) -> nn.S
     return nn.Sequential(*layers)
 
 
+def _gae(reward: torch.Tensor, value: torch.Tensor, ended: torch.Tensor, next_value: torch.Tensor, gamma: float,
+         lam: float) -> torch.Tensor:
+    """GAE(λ) advantages ``[T, B]``; a cut episode's bootstrap is already in its reward."""
+    advantage, last = torch.zeros_like(reward), torch.zeros_like(next_value)
+    for t in reversed(range(len(reward))):
+        following = next_value if t == len(reward) - 1 else value[t + 1]
+        delta = reward[t] + gamma * following * (1 - ended[t]) - value[t]
+        last = delta + gamma * lam * (1 - ended[t]) * last
+        advantage[t] = last
+    return advantage
+
+
+def _ppo_step(actor: nn.Module, critic: nn.Module, optimizer: torch.optim.Optimizer,
+              batch: tuple[torch.Tensor, ...], clip: float) -> None:
+    """One PPO gradient step on the whole rollout, shuffled as SB3 does (one minibatch of 256)."""
+    idx = torch.randperm(len(batch[0]))
+    obs, action, old_log_prob, advantage, returns = (x[idx] for x in batch)
+    advantage = (advantage - advantage.mean()) / (advantage.std() + 1e-8)
+    ratio = torch.exp(torch.log_softmax(actor(obs), -1).gather(1, action[:, None]).squeeze(1) - old_log_prob)
+    policy_loss = -torch.min(advantage * ratio, advantage * ratio.clamp(1 - clip, 1 + clip)).mean()
+    value_loss = F.mse_loss(critic(obs).squeeze(-1), returns)
+    optimizer.zero_grad()
+    (policy_loss + 0.5 * value_loss).backward()
+    nn.utils.clip_grad_norm_(optimizer.param_groups[0]["params"], 0.5, foreach=True)
+    optimizer.step()
+
+
 def bare_ppo_cartpole(seed: int) -> dict:
     """PPO on CartPole-v1 with the RL Zoo settings of ``tasks/ppo_cartpole.py``, as one plain loop."""
     from tasks import ppo_cartpole as task
@@ -70,8 +97,7 @@ def bare_ppo_cartpole(seed: int) -> dict:
                         vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP})
     obs_np, _ = envs.reset(seed=seed)
     actor, critic = _mlp([4, 64, 64, 2], nn.Tanh, 0.01), _mlp([4, 64, 64, 1], nn.Tanh, 1.0)
-    params = list(actor.parameters()) + list(critic.parameters())
-    optimizer = torch.optim.Adam(params, lr=lr0, eps=1e-5, fused=True)
+    optimizer = torch.optim.Adam([*actor.parameters(), *critic.parameters()], lr=lr0, eps=1e-5, fused=True)
     obs_buf = torch.zeros(n_steps, n_envs, 4)
     act_buf = torch.zeros(n_steps, n_envs, dtype=torch.long)
     logp_buf, val_buf, rew_buf = (torch.zeros(n_steps, n_envs) for _ in range(3))
@@ -106,31 +132,16 @@ def bare_ppo_cartpole(seed: int) -> dict:
         steps += rollout
         with torch.inference_mode():
             next_value = critic(torch.from_numpy(obs_np).float()).squeeze(-1)
-        advantage, last = torch.zeros(n_steps, n_envs), torch.zeros(n_envs)
-        for t in reversed(range(n_steps)):
-            following = next_value if t == n_steps - 1 else val_buf[t + 1]
-            delta = rew_buf[t] + gamma * following * (1 - end_buf[t]) - val_buf[t]
-            last = delta + gamma * lam * (1 - end_buf[t]) * last
-            advantage[t] = last
+        advantage = _gae(rew_buf, val_buf, end_buf, next_value, gamma, lam)
         returns = advantage + val_buf
         progress = max(1 - steps / total, 0.0)  # SB3's progress remaining after this rollout
         for group in optimizer.param_groups:
             group["lr"] = lr0 * progress
         clip = max(clip0 * progress, 1e-8)
-        b_obs, b_act, b_logp = obs_buf.reshape(-1, 4), act_buf.reshape(-1), logp_buf.reshape(-1)
-        b_adv, b_ret = advantage.reshape(-1), returns.reshape(-1)
+        batch = (obs_buf.reshape(-1, 4), act_buf.reshape(-1), logp_buf.reshape(-1), advantage.reshape(-1),
+                 returns.reshape(-1))
         for _ in range(epochs):
-            idx = torch.randperm(rollout)  # one minibatch of the whole rollout, shuffled as SB3 does
-            mb_adv = b_adv[idx]
-            mb_adv = (mb_adv - mb_adv.mean()) / (mb_adv.std() + 1e-8)
-            logp_all = torch.log_softmax(actor(b_obs[idx]), -1)
-            ratio = torch.exp(logp_all.gather(1, b_act[idx, None]).squeeze(1) - b_logp[idx])
-            policy_loss = -torch.min(mb_adv * ratio, mb_adv * ratio.clamp(1 - clip, 1 + clip)).mean()
-            value_loss = F.mse_loss(critic(b_obs[idx]).squeeze(-1), b_ret[idx])
-            optimizer.zero_grad()
-            (policy_loss + 0.5 * value_loss).backward()
-            nn.utils.clip_grad_norm_(params, 0.5, foreach=True)
-            optimizer.step()
+            _ppo_step(actor, critic, optimizer, batch, clip)
         clock.maybe_eval(steps, act)
     wall = time.perf_counter() - start
     return common.result("bare", "ppo_cartpole", seed, 1, steps, wall, clock, act, task.ENV_ID)

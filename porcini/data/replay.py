@@ -131,11 +131,9 @@ class ReplayBuffer:
             raise TypeError(f"ReplayBuffer.add needs a TransitionBatch, got {type(batch).__name__}")
         arrays: dict[str, np.ndarray] = {}
         for name in _FIELDS:
-            value = getattr(batch, name)
-            if type(value) is np.ndarray:  # plain arrays skip the tree walk
-                arrays[name] = value
-            else:
-                arrays.update((k, np.asarray(v)) for k, v in flatten_obs(value, name).items())
+            value = getattr(batch, name)  # plain arrays skip the tree walk
+            flat = {name: value} if type(value) is np.ndarray else flatten_obs(value, name)
+            arrays.update((k, np.asarray(v)) for k, v in flat.items())
         for key, value in batch.extras.items():
             arrays[_EXTRA + key] = np.asarray(value)
         if not self._data:

@@ -204,12 +204,10 @@ def make_env(
             seeded, from streams of ``seed`` independent of an agent's (see ``porcini.seeding``), so runs repeat.
         wrappers: applied in order; ``gymnasium.Wrapper`` classes and callables wrap each env, ``VectorWrapper``
             classes wrap the vector env. ``(cls, kwargs)`` passes arguments.
-        vectorization: ``"sync"`` (in-process), ``"async"`` (one subprocess per env, porcini's resumable
-            :class:`~porcini.envs.async_vector.AsyncVectorEnv`), ``"ray"`` (chunks of envs in Ray actors, a worker
-            per CPU Ray reports, :class:`~porcini.envs.ray_vector.RayVectorEnv`), ``"native"`` (porcini's
-            NumPy-vectorized CartPole, Pendulum, Acrobot and MountainCar, :mod:`porcini.envs.vectorized`: the
-            same steps as ``"sync"``, faster), ``"vector_entry_point"`` (the vector env the id registers, when it
-            autoresets in the same step; Gymnasium's own do not) or ``"auto"`` (``"sync"`` or ``"async"``).
+        vectorization: ``"sync"`` (in-process), ``"async"`` (a subprocess per env, resumable
+            :class:`~porcini.envs.async_vector.AsyncVectorEnv`), ``"ray"`` (Ray actors, ``RayVectorEnv``),
+            ``"native"`` (NumPy-vectorized classic control, :mod:`porcini.envs.vectorized`: the steps of ``"sync"``,
+            faster), ``"vector_entry_point"`` (the id's vector env, if it autoresets in the same step) or ``"auto"``.
         check: validate actions, observations and rewards on every step, with errors naming env, index and step.
         max_episode_steps: override the time limit (sets ``truncated``, never ``terminated``).
         env_kwargs: keyword arguments for the env constructor (e.g. ``render_mode="rgb_array"``).
