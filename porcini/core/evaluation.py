@@ -50,6 +50,7 @@ def run_episodes(agent: Agent, env: Any, episodes: int, *, explore: bool = False
         info_keys: numeric ``info`` keys summed over each episode into ``record.info_sums`` (e.g. ``"cost"``).
 
     Raises:
+        ValueError: ``episodes < 1`` (there would be nothing to record).
         EnvCheckError: the env reports none of a key of ``info_keys`` at a step.
 
     Example:
@@ -59,6 +60,8 @@ def run_episodes(agent: Agent, env: Any, episodes: int, *, explore: bool = False
         >>> len(run_episodes(RandomAgent(env.info), env, 3, seed=0).returns)
         3
     """
+    if episodes < 1:  # before episode_quotas, whose message names its own argument
+        raise ValueError(f"episodes = {episodes!r} is invalid: must be >= 1")
     n_envs = int(env.num_envs)
     quota = episode_quotas(episodes, n_envs)
     training_state = getattr(agent, "recurrent_state", lambda: None)()

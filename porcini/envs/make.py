@@ -16,7 +16,7 @@ from porcini.envs.info import EnvInfo
 from porcini.envs.locate import register_namespace, resolve_env
 from porcini.envs.tabular_model import model_source
 from porcini.envs.vector import CheckedVectorEnv, SerialVectorEnv
-from porcini.errors import ConfigError, EnvCheckError
+from porcini.errors import ConfigError, EnvCheckError, PorciniError
 from porcini.seeding import action_space_seed
 
 Wrapper = Any  # a gymnasium.Wrapper / VectorWrapper class, a callable env -> env, or (callable, kwargs)
@@ -38,7 +38,7 @@ def split_wrappers(wrappers: Sequence[Wrapper]) -> tuple[list[Callable], list[Ca
     per_env, vector = [], []
     for w in wrappers:
         fn, kwargs = (w[0], dict(w[1])) if isinstance(w, tuple) else (w, {})
-        bound = (lambda f, kw: (lambda e: f(e, **kw)))(fn, kwargs)
+        bound = _bound_wrapper(fn, kwargs)
         if isinstance(fn, type) and issubclass(fn, gym.vector.VectorWrapper):
             vector.append(bound)
         elif callable(fn):
@@ -46,6 +46,20 @@ def split_wrappers(wrappers: Sequence[Wrapper]) -> tuple[list[Callable], list[Ca
         else:
             raise TypeError(f"wrapper {w!r} is not a wrapper class or callable; pass a class, callable, (cls, kwargs)")
     return per_env, vector
+
+
+def _bound_wrapper(fn: Callable, kwargs: dict[str, Any]) -> Callable:
+    """``env -> fn(env, **kwargs)``; a ValueError there (a bad argument) becomes a ConfigError naming ``fn``'s call."""
+    def wrap(env: Any) -> Any:
+        try:
+            return fn(env, **kwargs)
+        except ValueError as err:
+            if isinstance(err, PorciniError):  # porcini's own errors name their problem and fix already
+                raise
+            call = f"{_env_name(fn)}({', '.join(f'{key}={value!r}' for key, value in kwargs.items())})"
+            raise ConfigError(f"wrapper {call} could not be built: {err}") from err
+
+    return wrap
 
 
 def evaluation_wrappers(wrappers: Sequence[Wrapper]) -> list[Wrapper]:

@@ -17,6 +17,8 @@ from porcini.errors import EnvCheckError
 SMALL_OBS = 32  # up to this many scalars per batch, bounds are checked in Python
 BATCH_BOUNDS = 1 << 16  # up to this many scalars per batch, bounds are kept repeated for the whole batch
 _BOOLS = (bool, np.bool_)
+# spaces without a fixed-size array value: Gymnasium's batch_space makes a Tuple of copies of them
+_TUPLE_BATCHED = (gym.spaces.Text, gym.spaces.Sequence, gym.spaces.Graph, gym.spaces.OneOf)
 
 
 def _is_tree(obs: Any) -> bool:
@@ -24,18 +26,35 @@ def _is_tree(obs: Any) -> bool:
     return isinstance(obs, (dict, tuple))
 
 
-def _rows(obs: Any, index: Any) -> Any:
-    """``obs[index]`` of every array of a Dict or Tuple observation batch (of the array itself otherwise)."""
+def _subspace(space: gym.Space | None, key: Any) -> gym.Space | None:
+    """The space of a Dict entry or Tuple position of ``space``; None when ``space`` has none there."""
+    if isinstance(space, gym.spaces.Dict):
+        return space.spaces.get(key)
+    if isinstance(space, gym.spaces.Tuple) and isinstance(key, int) and key < len(space.spaces):
+        return space.spaces[key]
+    return None
+
+
+def _rows(obs: Any, index: Any, space: gym.Space | None = None) -> Any:
+    """``obs[index]`` of every leaf of a Dict or Tuple observation batch (of the array itself otherwise).
+
+    ``space`` (of one observation) tells a Tuple observation from a leaf that Gymnasium batches as a tuple of the
+    envs' values (``Text``, ``Sequence``, ``Graph``, ``OneOf``); ``index=None`` makes one observation a batch of one.
+    """
+    if isinstance(space, _TUPLE_BATCHED):
+        return (obs,) if index is None else obs[index]
     if isinstance(obs, dict):
-        return {key: _rows(value, index) for key, value in obs.items()}
+        return {key: _rows(value, index, _subspace(space, key)) for key, value in obs.items()}
     if isinstance(obs, tuple):
-        return tuple(_rows(value, index) for value in obs)
+        return tuple(_rows(value, index, _subspace(space, i)) for i, value in enumerate(obs))
     return np.asarray(obs)[index]
 
 
-def _batch_size(obs: Any) -> int:
-    while _is_tree(obs):
-        obs = next(iter(obs.values())) if isinstance(obs, dict) else obs[0]
+def _batch_size(obs: Any, space: gym.Space | None = None) -> int:
+    """Rows of an observation batch: the length of its first leaf (``space`` as in :func:`_rows`)."""
+    while _is_tree(obs) and not isinstance(space, _TUPLE_BATCHED):
+        key = next(iter(obs)) if isinstance(obs, dict) else 0
+        obs, space = obs[key], _subspace(space, key)
     return len(obs)
 
 
@@ -190,9 +209,9 @@ class StepValidator:
                 return
             for i in np.flatnonzero(final_mask):
                 if _is_tree(final_obs):  # Dict/Tuple batches: env i's entries
-                    row = _rows(final_obs, slice(i, i + 1))
+                    row = _rows(final_obs, slice(i, i + 1), self.observation_space)
                 elif _is_tree(final_obs[i]):  # an object array of per-env Dict/Tuple observations
-                    row = _rows(final_obs[i], None)
+                    row = _rows(final_obs[i], None, self.observation_space)
                 else:
                     row = np.asarray(final_obs[i])[None]
                 self.check_obs(row, index=int(i), what="final observation")
@@ -284,9 +303,10 @@ class StepValidator:
                 raise EnvCheckError(f"{what} {obs[bad]} is outside {self.observation_space} {self._where(i)}")
             return
         tree = _is_tree(obs)
-        for j in range(_batch_size(obs) if tree else len(obs) if hasattr(obs, "__len__") else 0):
+        n_rows = _batch_size(obs, self.observation_space) if tree else len(obs) if hasattr(obs, "__len__") else 0
+        for j in range(n_rows):
             try:
-                item = _rows(obs, j) if tree else obs[j]
+                item = _rows(obs, j, self.observation_space) if tree else obs[j]
             except (TypeError, KeyError):
                 break
             if not self.observation_space.contains(item):

@@ -257,7 +257,7 @@ def inspect(run_dirs: tuple[str, ...], output: str | None, checkpoint: str) -> N
 @click.option("--resume", is_flag=True, help="Continue the suite in --out; finished runs are not run again.")
 @click.option("--steps-scale", type=click.FloatRange(min=0, max=1, min_open=True), default=1.0,
               help="Scale every run's budget (a smoke test: 0.05).")
-@click.option("--eval-episodes", type=click.IntRange(min=0), help="Episodes per evaluation instead of the configs'.")
+@click.option("--eval-episodes", type=click.IntRange(min=1), help="Episodes per evaluation instead of the configs'.")
 @click.option("--report", type=click.Path(dir_okay=False), help="Markdown page to write (default OUT/report.md).")
 @click.option("--report-only", is_flag=True, help="Train nothing: report the finished runs.")
 @click.option("--notes", type=click.Path(exists=True, dir_okay=False),

@@ -219,17 +219,15 @@ class Experiment:
         """Evaluate, log a row and write the checkpoint(s) (called by Core at each epoch end)."""
         core = self.core
         metrics: dict[str, float] = {"wall_time_s": round(core.elapsed_train_time_s(), 3)}
-        if self.config.eval_episodes > 0:
-            record = core.evaluate(self.config.eval_episodes)
-            self._last_record = (training_step(core), record)
-            mean, std = float(np.mean(record.returns)), float(np.std(record.returns))
-            self.last_eval = (mean, std)
-            metrics.update(eval_return_mean=mean, eval_return_std=std,
-                           eval_episode_length=float(np.mean(record.lengths)))
-            if self.cost_key is not None:
-                metrics["eval_cost_mean"] = record.mean_info_sum(self.cost_key)
-            metrics.update(agent_returns(record, self.env.info.agents))
-            metrics.update(self._agent_evaluation())
+        record = core.evaluate(self.config.eval_episodes)
+        self._last_record = (training_step(core), record)
+        mean, std = float(np.mean(record.returns)), float(np.std(record.returns))
+        self.last_eval = (mean, std)
+        metrics.update(eval_return_mean=mean, eval_return_std=std, eval_episode_length=float(np.mean(record.lengths)))
+        if self.cost_key is not None:
+            metrics["eval_cost_mean"] = record.mean_info_sum(self.cost_key)
+        metrics.update(agent_returns(record, self.env.info.agents))
+        metrics.update(self._agent_evaluation())
         metrics.update(summarize("train/episode_return", core.epoch_episodes.returns))
         metrics.update(summarize("train/episode_length", core.epoch_episodes.lengths))
         core.epoch_episodes = EpisodeRecord()  # reported in this row (a last, partial epoch's too, before its save)
@@ -311,11 +309,10 @@ class Experiment:
 
     def final_summary(self) -> RunSummary:
         """Evaluate the final policy and build the summary (DESIGN.md contract)."""
-        episodes = max(self.config.eval_episodes, 1)
         if self._last_record is not None and self._last_record[0] == training_step(self.core):
             record = self._last_record[1]  # evaluation is deterministic and reseeded: running it again gives the same
         else:
-            record = self.core.evaluate(episodes)
+            record = self.core.evaluate(self.config.eval_episodes)
         agent_metrics = self._last_agent_eval[1] if self._last_agent_eval[0] == training_step(self.core) else None
         if agent_metrics is None:
             agent_metrics = self._agent_evaluation()

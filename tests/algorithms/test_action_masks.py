@@ -173,6 +173,18 @@ def test_qr_dqn_target_picks_a_legal_next_action():
         torch.testing.assert_close(y[i], s.reward[i] + s.discount[i] * next_quantiles[i, a_star])
 
 
+@pytest.mark.parametrize("agent_cls", [DQN, QRDQN])
+def test_q_agents_explain_the_value_of_the_best_legal_action(agent_cls):
+    env = make_env(ENV_ID, seed=0, vectorization="sync")
+    agent = agent_cls(env.info)
+    obs = chain_obs(np.random.default_rng(0), 200)
+    out = agent.explain(obs)
+    q = out["q_values"]
+    best_legal = [max(q[i, a] for a in np.flatnonzero(obs["action_mask"][i])) for i in range(200)]
+    np.testing.assert_allclose(out["value"], best_legal)
+    assert (q.max(axis=-1) > best_legal).any()  # the masks matter for these observations
+
+
 @pytest.mark.parametrize("explore", [True, False])
 def test_dqn_acts_legally_greedy_and_at_random(explore):
     env = make_env(ENV_ID, seed=0, vectorization="sync")

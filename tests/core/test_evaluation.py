@@ -2,7 +2,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from porcini import make_env
+from porcini import Core, make_env
 from porcini.algorithms.random import RandomAgent
 from porcini.core.evaluation import episode_quotas, run_episodes
 from porcini.envs.testing import CountingEnv
@@ -13,6 +13,16 @@ def test_quotas_split_episodes_over_envs_first_envs_one_more():
     assert episode_quotas(2, 4).tolist() == [1, 1, 0, 0]
     with pytest.raises(ValueError, match="n_episodes = 0"):
         episode_quotas(0, 2)
+
+
+@pytest.mark.parametrize("episodes", [0, -1])
+def test_evaluating_fewer_than_one_episode_is_refused_naming_the_argument(episodes):
+    env = make_env("CartPole-v1", n_envs=1, seed=0)
+    agent = RandomAgent(env.info)
+    core = Core(agent, make_env("CartPole-v1", seed=0), eval_env=env, progress=False)
+    for evaluate in (lambda: run_episodes(agent, env, episodes, seed=0), lambda: core.evaluate(episodes)):
+        with pytest.raises(ValueError, match=rf"^episodes = {episodes} is invalid: must be >= 1"):
+            evaluate()
 
 
 def test_short_episodes_do_not_crowd_out_long_ones():

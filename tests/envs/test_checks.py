@@ -1,5 +1,7 @@
 """Every check_env error, and the run-time checks of make_env (action, reward, observation)."""
 
+import functools
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -172,3 +174,37 @@ def test_async_env_is_checked_too():
     with pytest.raises(EnvCheckError, match="not finite"):
         run(env, 0)
     env.close()
+
+
+class TextNoteEnv(gym.Env):
+    """A Dict observation with a ``Text(8)`` entry; at step ``bad_note_at`` the note is too long for it."""
+
+    observation_space = gym.spaces.Dict({"pos": gym.spaces.Box(-1.0, 1.0, (2,), np.float32),
+                                         "note": gym.spaces.Text(8)})
+    action_space = gym.spaces.Discrete(2)
+
+    def __init__(self, bad_note_at=None):
+        self.bad_note_at = bad_note_at
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self._t = 0
+        return {"pos": np.zeros(2, np.float32), "note": "start"}, {}
+
+    def step(self, action):
+        self._t += 1
+        note = "muchtoolong" if self._t == self.bad_note_at else f"step{self._t}"
+        return {"pos": np.zeros(2, np.float32), "note": note}, 1.0, self._t == 3, False, {}
+
+
+@pytest.mark.parametrize("n_envs", [1, 2])
+def test_text_entries_of_dict_observations_are_checked(n_envs):
+    env = make_env(TextNoteEnv, n_envs=n_envs, seed=0)
+    for _ in range(7):  # episodes of 3 steps: their final observations are checked too
+        obs, *_ = env.step(np.zeros(n_envs, dtype=np.int64))
+    assert list(obs["note"]) == ["step1"] * n_envs
+    for bad_at, what in [(2, "observation"), (3, "final observation")]:
+        env = make_env(functools.partial(TextNoteEnv, bad_note_at=bad_at), n_envs=n_envs, seed=0)
+        with pytest.raises(EnvCheckError, match=rf"^{what} is outside Dict.*env index 0\) at step {bad_at}"):
+            for _ in range(3):
+                env.step(np.zeros(n_envs, dtype=np.int64))

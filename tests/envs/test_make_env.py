@@ -5,6 +5,8 @@ import pytest
 from porcini import make_env
 from porcini.envs import SerialVectorEnv
 from porcini.envs.testing import CountingEnv, IdentityEnv
+from porcini.envs.wrappers import FrameStackObservation, NormalizeReward
+from porcini.errors import ConfigError
 from porcini.seeding import env_reset_seeds
 
 
@@ -60,6 +62,16 @@ def test_vector_wrappers_wrap_the_vector_env_and_per_env_wrappers_each_env():
     assert len(seen) == 2
     assert isinstance(env, gym.wrappers.vector.RecordEpisodeStatistics)
     assert hasattr(env, "info")
+
+
+@pytest.mark.parametrize("wrapper,kwargs", [
+    (FrameStackObservation, {"stack_size": 0}),  # per env
+    (NormalizeReward, {"gamma": 1.5}),  # vector
+])
+def test_a_bad_wrapper_argument_is_a_config_error_naming_the_wrapper_and_the_argument(wrapper, kwargs):
+    ((key, value),) = kwargs.items()
+    with pytest.raises(ConfigError, match=rf"^wrapper {wrapper.__name__}\({key}={value}\) could not be built: .*{key}"):
+        make_env("CartPole-v1", n_envs=2, wrappers=[(wrapper, kwargs)], vectorization="sync")
 
 
 def test_vectorization_modes():

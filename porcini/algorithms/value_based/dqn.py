@@ -187,11 +187,11 @@ class DQN(Checkpointed, BaseAgent):
             return self._action_values(obs_to_tensor(obs, self.device, self.info.observation_space)).cpu().numpy()
 
     def explain(self, obs: np.ndarray) -> dict[str, np.ndarray]:
-        """``q_values`` ``[B, A]`` of the online network and ``value = max_a Q(s, a)``.
+        """``q_values`` ``[B, A]`` of the online network and ``value = Q(s, a*)``, ``a*`` the greedy (legal) action.
 
         No ``action_probs``: the greedy policy is not a distribution, and a softmax of Q-values is not the policy.
         """
-        return q_value_explanation(self.q_values(obs))
+        return q_value_explanation(self.q_values(obs), self.act(obs, explore=False))
 
     def _action_values(self, obs: torch.Tensor) -> torch.Tensor:
         """``Q(s, ·)`` ``[*batch, n_actions]`` of the online network (distributional agents average here)."""

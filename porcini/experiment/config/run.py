@@ -156,7 +156,7 @@ class RunConfig:
     steps_per_epoch: int = 10_000
     """Environment steps between evaluations, log lines and checkpoints."""
     eval_episodes: int = 10
-    """Deterministic evaluation episodes after each epoch (0 turns evaluation off)."""
+    """Deterministic evaluation episodes after each epoch and at the end (the summary's ``eval_return_mean``)."""
     log: LogConfig = field(default_factory=LogConfig)
     """The logging section."""
     out: str = "runs"
@@ -172,7 +172,8 @@ class RunConfig:
         require(self.steps >= 1 or self.data.offline_steps >= 1, "RunConfig", "steps", self.steps,
                 ">= 1 (0 only with a dataset and data.offline_steps >= 1: offline learning alone)")
         require(self.steps_per_epoch >= 1, "RunConfig", "steps_per_epoch", self.steps_per_epoch, ">= 1")
-        require(self.eval_episodes >= 0, "RunConfig", "eval_episodes", self.eval_episodes, ">= 0")
+        require(self.eval_episodes >= 1, "RunConfig", "eval_episodes", self.eval_episodes,
+                ">= 1 (the summary reports the final evaluation; a larger steps_per_epoch evaluates less often)")
         require(
             "seed" not in self.algo, "RunConfig", "algo.seed", self.algo.get("seed"),
             "absent: the algorithm's seed is the run's `seed`; set that instead",
