@@ -22,7 +22,11 @@ discriminator's training, and the learner's reward at a termination adds the abs
 config of record on CartPole uses it (docs/imitation.md has the measurements behind that choice).
 
 After training, :meth:`AIRL.reward_model` is ``g`` (or ``f``) with that terminal reward, a
-:class:`~porcini.algorithms.imitation.reward_model.RewardModel`:
+:class:`~porcini.algorithms.imitation.reward_model.RewardModel`. A new agent trained on it from scratch starts where
+the learner started, so the reward must still rank those early states and terminations: ``discriminator_replay``
+keeps the learner's earlier transitions in the discriminator's training (the config of record on CartPole keeps
+the whole run).
+
 ``porcini train ppo ENV --reward RUN_DIR`` (``data.reward``) trains a new agent from scratch on it, the env's own
 reward kept for evaluation (docs/imitation.md).
 """
