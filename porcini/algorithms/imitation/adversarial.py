@@ -173,7 +173,7 @@ class AdversarialImitation:
             raise ValueError(f"{type(self).__name__}.fit: no demonstrations; call add_dataset(dataset) first "
                              "(--dataset SOURCE)")
         learner = self.inputs(batch.flatten())
-        metrics = self._train_discriminator(self.training_rows(self._with_replayed(batch, learner)))
+        metrics = self._train_discriminator(self._with_replayed(batch, learner))
         with torch.no_grad():
             reward = self.learner_reward(learner).cpu().numpy().astype(np.float32)
         learned = reward.reshape(batch.reward.shape)
@@ -198,6 +198,8 @@ class AdversarialImitation:
         """``discriminator_epochs`` shuffled passes over the learner's inputs, each step with fresh expert ones.
 
         Every step's learner rows, expert pairs and penalty mixes are drawn up front and moved to the device once.
+        Each step's rows on both sides are its transitions' :meth:`training_rows` (with AIRL's absorbing rows), and
+        one :meth:`logits` call scores both sides.
         """
         c, n, size = self.config, len(learner), self.config.discriminator_batch_size
         assert self.expert is not None
@@ -211,13 +213,13 @@ class AdversarialImitation:
         terms: dict[str, Tensor] = {}
         for first, count in steps:
             expert = self.training_rows(experts[first:first + count])
-            policy = learner[rows[first:first + count]]
-            terms = discriminator_loss(self.logits(expert), self.logits(policy), c.label_smoothing)
+            policy = self.training_rows(learner[rows[first:first + count]])
+            logits = self.logits(torch.cat([expert, policy]))
+            terms = discriminator_loss(logits[:len(expert)], logits[len(expert):], c.label_smoothing)
             loss = terms["loss_discriminator"]
-            if c.gradient_penalty > 0:
-                k = min(len(expert), len(policy))  # methods may add rows to either side; policy has count rows
-                mix = mixes[first:first + k]
-                terms["gradient_penalty"] = gradient_penalty(self.logits, expert[:k], policy[:k], mix)
+            if c.gradient_penalty > 0:  # between the transitions' rows, which come first on both sides
+                mix = mixes[first:first + count]
+                terms["gradient_penalty"] = gradient_penalty(self.logits, expert[:count], policy[:count], mix)
                 loss = loss + c.gradient_penalty * terms["gradient_penalty"]
             self.optimizers["discriminator"].zero_grad()
             loss.backward()

@@ -134,8 +134,9 @@ class AIRL(AdversarialImitation, PPO):
         obs, action, next_obs, terminated, log_pi, absorbing = self._split(inputs)
         reward_in = [obs] if self.config.state_only_reward else [obs, action]
         reward = self.reward_net(torch.cat([*reward_in, absorbing[:, None]], dim=-1)).squeeze(-1)
-        logits = airl_logits(reward, self.potential(obs).squeeze(-1), self.potential(next_obs).squeeze(-1),
-                             terminated, log_pi, self.config.gamma)
+        potentials = self.potential(torch.cat([obs, next_obs])).squeeze(-1)  # one forward for h(s) and h(s')
+        logits = airl_logits(reward, potentials[:len(obs)], potentials[len(obs):], terminated, log_pi,
+                             self.config.gamma)
         return torch.where(absorbing > 0.5, reward, logits)
 
     def learner_reward(self, inputs: Tensor) -> Tensor:

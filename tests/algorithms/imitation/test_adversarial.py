@@ -41,7 +41,7 @@ def test_without_a_replay_the_discriminator_trains_on_the_rollout_alone(name, de
     agent.add_dataset(demos)
     seen = trained_rows(agent, monkeypatch)
     batch = rollout(agent, env, 64)
-    expected = agent.training_rows(agent.inputs(batch.flatten()))  # before the fit changes AIRL's log π
+    expected = agent.inputs(batch.flatten())  # before the fit changes AIRL's log π
     agent.fit(batch)
     assert agent.learner_replay is None and "learner_replay" not in agent.state_dict()
     torch.testing.assert_close(seen[0][0], expected, rtol=0, atol=0)
@@ -60,7 +60,7 @@ def test_the_discriminator_trains_on_the_rollout_and_as_many_replayed_rows_under
         agent.fit(batch)  # the learner's update changes the policy, so AIRL's log π of old transitions changes
         rows, everything = seen[k]
         torch.testing.assert_close(rows[:64], rollout_rows, rtol=0, atol=0)
-        replayed = rows[64:128]  # AIRL adds the absorbing rows of terminations after the transitions' rows
+        replayed = rows[64:]
         assert len(replayed) == 64
         # each replayed row is the current inputs of a transition the replay holds
         distance = torch.cdist(replayed, everything, compute_mode="donot_use_mm_for_euclid_dist").min(dim=1).values
@@ -103,3 +103,18 @@ def test_a_checkpoint_holds_the_replay_and_resumes_exactly(name, demos, tmp_path
 def test_a_negative_replay_is_named():
     with pytest.raises(ValueError, match="discriminator_replay"):
         GAIL(make_env("CartPole-v1").info, **SMALL, discriminator_replay=-1)
+
+
+def test_absorbing_rows_ride_with_their_transitions_steps(demos):
+    """AIRL's absorbing rows join their transitions' step: the step count is the transitions' alone."""
+    env = make_env("CartPole-v1", seed=0)
+    agent = AIRL(env.info, **SMALL, absorbing_rows=3)
+    agent.add_dataset(demos)
+    batch = rollout(agent, env, 64)
+    assert batch.terminated.any()
+    steps = []
+    optimizer = agent.optimizers["discriminator"]
+    original = optimizer.step
+    optimizer.step = lambda *args, **kwargs: (steps.append(1), original(*args, **kwargs))[1]
+    agent.fit(batch)
+    assert len(steps) == 64 // SMALL["discriminator_batch_size"]
