@@ -93,7 +93,8 @@ SETTINGS: dict[str, dict[str, Any]] = {
              "discriminator_arch": [64, 64], "discriminator_activation": "tanh", "discriminator_learning_rate": 3e-4,
              "discriminator_batch_size": 256, "discriminator_epochs": 1},
 }
-SETTINGS["airl"] = {**SETTINGS["gail"], "state_only_reward": True, "learner_reward": "softplus"}  # the record
+SETTINGS["airl"] = {**SETTINGS["gail"], "state_only_reward": True, "learner_reward": "softplus",  # the record
+                    "discriminator_replay": 100_000}
 SETTINGS["preferences"] = {**PPO_OF_RECORD, "env_steps": 256 * 390,  # the record's 100,000 as for gail
                            "preference_pairs": 500, "query_rounds": 10, "query_interval": 5, "segment_length": 16,
                            "segment_pool": 400, "reward_arch": [64, 64], "reward_activation": "tanh",
@@ -112,7 +113,9 @@ SETTINGS_NOTES = [
     "gail/airl: discriminator 64-64 tanh, Adam lr 3e-4 (imitation's defaults: 32-32 ReLU, lr 1e-3), one step per "
     "rollout of 256 learner and 256 expert pairs (imitation: n_disc_updates_per_round=1, demo_batch_size=256)",
     "gail/airl: imitation refuses episodes of varying length by default; CartPole's vary: allow_variable_horizon=True",
-    "airl: porcini's config of record (gail's PPO, reward g(s) of the state alone, learner reward softplus(l)); "
+    "airl: porcini's config of record (gail's PPO, reward g(s) of the state alone, learner reward softplus(l), the "
+    "discriminator replaying the run's learner transitions: per rollout one step on it and one on as many replayed); "
+    "imitation: gen_replay_buffer_capacity=100,000, n_disc_updates_per_round=2 (each draws 256 from its replay); "
     "imitation's shaped net gets g and h 64-64 tanh (defaults 32 and 32-32 ReLU), use_action=False, discount 0.98",
     "preferences: porcini's config of record (gail's PPO for 99,840 env steps, 500 pairs of 16-step segments in 10 "
     "rounds of 50); imitation: query_schedule='constant' (default 'hyperbolic'), initial_comparison_frac 0.1 (0.101: "
@@ -440,11 +443,13 @@ def imitation_adversarial(method: str, s: dict[str, Any], paths: dict[str, str],
     venv = make_vec_env(ENV_ID, rng=np.random.default_rng(seed), n_envs=s["n_envs"])
     learner = sb3_ppo(s, venv, seed)
     reward_net = imitation_reward_net(method, s, venv, s["discriminator_activation"])
+    replay = s.get("discriminator_replay", 0)
     module, name = entry.peer.split(":")
     trainer = getattr(importlib.import_module(module), name)(
         demonstrations=imitation_trajectories(read_flat(paths["demos"])), venv=venv, gen_algo=learner,
         demo_batch_size=s["discriminator_batch_size"], reward_net=reward_net, custom_logger=logger,
-        n_disc_updates_per_round=s["discriminator_epochs"], disc_opt_kwargs={"lr": s["discriminator_learning_rate"]},
+        n_disc_updates_per_round=s["discriminator_epochs"] * (2 if replay else 1),  # porcini: rollout + replayed
+        gen_replay_buffer_capacity=replay or None, disc_opt_kwargs={"lr": s["discriminator_learning_rate"]},
         allow_variable_horizon=True, log_dir=folder)
     wall, cpu = timed(lambda: trainer.train(s["env_steps"]))
     return learner.policy, wall, cpu, {"env_steps": learner.num_timesteps,

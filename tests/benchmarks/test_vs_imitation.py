@@ -118,7 +118,7 @@ PREFERENCE_KEYS = {k for k in PPO_KEYS if not k.startswith("discriminator")} | {
     "reward_ensemble", "reward_learning_rate", "reward_epochs", "reward_batch_size", "oracle_temperature",
     "oracle_error_rate"}
 PORCINI_KEYS = {"bc": CLONE_KEYS, "dagger": CLONE_KEYS | {"round_steps", "updates_per_round", "beta_decay"},
-                "gail": PPO_KEYS, "airl": PPO_KEYS | {"state_only_reward", "learner_reward"},
+                "gail": PPO_KEYS, "airl": PPO_KEYS | {"state_only_reward", "learner_reward", "discriminator_replay"},
                 "preferences": PREFERENCE_KEYS}
 
 

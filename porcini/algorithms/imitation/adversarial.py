@@ -1,7 +1,8 @@
 """Adversarial imitation: a discriminator trained against the learner's rollouts, whose output becomes its reward.
 
 :class:`AdversarialImitation` sits in front of an on-policy learner (``class GAIL(AdversarialImitation, PPO)``).
-Every fit of the learner, on the rollout's transitions and as many drawn from the demonstrations::
+Every fit of the learner, on the rollout's transitions (and, with ``discriminator_replay``, as many drawn from the
+learner's earlier rollouts) and as many drawn from the demonstrations::
 
     ``discriminator_epochs`` passes of Adam steps on  BCE(expert → 1, learner → 0)
                                                       (+ λ gradient penalty, optional label smoothing)
@@ -11,6 +12,13 @@ A method says what the discriminator reads (:meth:`AdversarialImitation.inputs`)
 (:meth:`~AdversarialImitation.logits`) and which reward the learner gets; GAIL (``gail.py``) reads pairs (s, a),
 AIRL (``airl.py``) transitions (s, a, s') and the policy's log-probability. The env's reward is only logged
 (``env_reward_mean``, beside ``learned_reward_mean``).
+
+Trained on the latest rollout alone, the discriminator forgets the states the learner has stopped visiting: its
+reward there drifts. That does not matter to the learner, which no longer goes there, but it does to a new agent
+trained from scratch on the learned reward (AIRL's export), which starts where the learner started.
+``discriminator_replay`` keeps the learner's earlier transitions in a replay (a FIFO
+:class:`~porcini.data.replay.ReplayBuffer`, in the checkpoint), as DAC (Kostrikov et al. 2019) does, so the reward
+stays defined on them.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ from porcini.algorithms.imitation.reward_model import check_reward_spaces, encod
 from porcini.core.batch import TransitionBatch
 from porcini.core.config import require
 from porcini.data.dataset import Dataset
+from porcini.data.replay import ReplayBuffer
 from porcini.envs.info import EnvInfo
 from porcini.functional.adversarial_imitation import discriminator_loss, gradient_penalty
 from porcini.seeding import agent_rng
@@ -48,6 +57,9 @@ class DiscriminatorConfig:
     """Weight λ of the gradient penalty (WGAN-GP's, at points between expert and learner inputs); 0: none."""
     label_smoothing: float = 0.0
     """ε: expert inputs labelled ``1 - ε``, the learner's ``ε`` (0: plain labels)."""
+    discriminator_replay: int = 0
+    """Learner transitions kept from earlier rollouts (first in, first out); each fit the discriminator also
+    trains on as many of them, drawn uniformly, as the rollout has. 0: the latest rollout only."""
 
     def __post_init__(self) -> None:
         super_post_init = getattr(super(), "__post_init__", None)
@@ -56,6 +68,7 @@ class DiscriminatorConfig:
         name = type(self).__name__
         for field in ("discriminator_epochs", "discriminator_batch_size"):
             require(getattr(self, field) >= 1, name, field, getattr(self, field), ">= 1")
+        require(self.discriminator_replay >= 0, name, "discriminator_replay", self.discriminator_replay, ">= 0")
         require(self.discriminator_learning_rate > 0, name, "discriminator_learning_rate",
                 self.discriminator_learning_rate, "> 0")
         require(self.gradient_penalty >= 0, name, "gradient_penalty", self.gradient_penalty, ">= 0")
@@ -85,6 +98,8 @@ class AdversarialImitation:
         self.build_discriminator()
         self.rng = agent_rng(self.config.seed)
         self.expert: Dataset | None = None
+        replay = self.config.discriminator_replay
+        self.learner_replay = ReplayBuffer(replay, n_envs=1) if replay else None
 
     def build_discriminator(self) -> None:
         """Build the discriminator's networks into ``self.modules`` and its optimizer into ``self.optimizers``."""
@@ -112,13 +127,20 @@ class AdversarialImitation:
         return {**super().fit(relabelled), **metrics}  # type: ignore[misc]
 
     def state_dict(self) -> dict[str, Any]:
-        """The learner's state (with the discriminator and its optimizer) and the generator of the draws."""
-        return {**super().state_dict(), "rng": self.rng.bit_generator.state}  # type: ignore[misc]
+        """The learner's state (with the discriminator and its optimizer), the draws' generator, the learner replay."""
+        state = {**super().state_dict(), "rng": self.rng.bit_generator.state}  # type: ignore[misc]
+        if self.learner_replay is not None:
+            state["learner_replay"] = self.learner_replay.state_dict()
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state_dict` (the demonstrations are given again with ``add_dataset``)."""
         super().load_state_dict(state)  # type: ignore[misc]
         self.rng.bit_generator.state = state["rng"]
+        if self.learner_replay is not None:
+            self.learner_replay = ReplayBuffer(self.config.discriminator_replay, n_envs=1)
+            if "learner_replay" in state:
+                self.learner_replay.load_state_dict(state["learner_replay"], "the checkpoint's learner replay")
 
     def add_dataset(self, dataset: Dataset, dataset_ratio: float = 1.0) -> None:
         """The expert's demonstrations (``dataset_ratio`` is accepted for the common API and not used).
@@ -151,7 +173,7 @@ class AdversarialImitation:
             raise ValueError(f"{type(self).__name__}.fit: no demonstrations; call add_dataset(dataset) first "
                              "(--dataset SOURCE)")
         learner = self.inputs(batch.flatten())
-        metrics = self._train_discriminator(self.training_rows(learner))
+        metrics = self._train_discriminator(self._with_replayed(batch, learner))
         with torch.no_grad():
             reward = self.learner_reward(learner).cpu().numpy().astype(np.float32)
         learned = reward.reshape(batch.reward.shape)
@@ -160,10 +182,24 @@ class AdversarialImitation:
         return relabelled, {**metrics, "learned_reward_mean": float(learned.mean()),
                             "env_reward_mean": float(np.mean(batch.reward))}
 
+    def _with_replayed(self, batch: TransitionBatch, learner: Tensor) -> Tensor:
+        """The rollout's inputs, then (with a learner replay) as many drawn from the replay, the rollout added first.
+
+        Inputs are computed now, so AIRL's ``log π`` is the current policy's on old transitions too.
+        """
+        if self.learner_replay is None:
+            return learner
+        flat = batch.flatten()  # one column: the replay takes rollouts of any env count
+        self.learner_replay.add(TransitionBatch(flat.obs, flat.action, flat.reward, flat.next_obs, flat.terminated,
+                                                flat.truncated))
+        return torch.cat([learner, self.inputs(self.learner_replay.sample(len(learner), self.rng))])
+
     def _train_discriminator(self, learner: Tensor) -> dict[str, float]:
         """``discriminator_epochs`` shuffled passes over the learner's inputs, each step with fresh expert ones.
 
         Every step's learner rows, expert pairs and penalty mixes are drawn up front and moved to the device once.
+        Each step's rows on both sides are its transitions' :meth:`training_rows` (with AIRL's absorbing rows), and
+        one :meth:`logits` call scores both sides.
         """
         c, n, size = self.config, len(learner), self.config.discriminator_batch_size
         assert self.expert is not None
@@ -177,13 +213,13 @@ class AdversarialImitation:
         terms: dict[str, Tensor] = {}
         for first, count in steps:
             expert = self.training_rows(experts[first:first + count])
-            policy = learner[rows[first:first + count]]
-            terms = discriminator_loss(self.logits(expert), self.logits(policy), c.label_smoothing)
+            policy = self.training_rows(learner[rows[first:first + count]])
+            logits = self.logits(torch.cat([expert, policy]))
+            terms = discriminator_loss(logits[:len(expert)], logits[len(expert):], c.label_smoothing)
             loss = terms["loss_discriminator"]
-            if c.gradient_penalty > 0:
-                k = min(len(expert), len(policy))  # methods may add rows to either side; policy has count rows
-                mix = mixes[first:first + k]
-                terms["gradient_penalty"] = gradient_penalty(self.logits, expert[:k], policy[:k], mix)
+            if c.gradient_penalty > 0:  # between the transitions' rows, which come first on both sides
+                mix = mixes[first:first + count]
+                terms["gradient_penalty"] = gradient_penalty(self.logits, expert[:count], policy[:count], mix)
                 loss = loss + c.gradient_penalty * terms["gradient_penalty"]
             self.optimizers["discriminator"].zero_grad()
             loss.backward()

@@ -22,7 +22,11 @@ discriminator's training, and the learner's reward at a termination adds the abs
 config of record on CartPole uses it (docs/imitation.md has the measurements behind that choice).
 
 After training, :meth:`AIRL.reward_model` is ``g`` (or ``f``) with that terminal reward, a
-:class:`~porcini.algorithms.imitation.reward_model.RewardModel`:
+:class:`~porcini.algorithms.imitation.reward_model.RewardModel`. A new agent trained on it from scratch starts where
+the learner started, so the reward must still rank those early states and terminations: ``discriminator_replay``
+keeps the learner's earlier transitions in the discriminator's training (the config of record on CartPole keeps
+the whole run).
+
 ``porcini train ppo ENV --reward RUN_DIR`` (``data.reward``) trains a new agent from scratch on it, the env's own
 reward kept for evaluation (docs/imitation.md).
 """
@@ -130,8 +134,9 @@ class AIRL(AdversarialImitation, PPO):
         obs, action, next_obs, terminated, log_pi, absorbing = self._split(inputs)
         reward_in = [obs] if self.config.state_only_reward else [obs, action]
         reward = self.reward_net(torch.cat([*reward_in, absorbing[:, None]], dim=-1)).squeeze(-1)
-        logits = airl_logits(reward, self.potential(obs).squeeze(-1), self.potential(next_obs).squeeze(-1),
-                             terminated, log_pi, self.config.gamma)
+        potentials = self.potential(torch.cat([obs, next_obs])).squeeze(-1)  # one forward for h(s) and h(s')
+        logits = airl_logits(reward, potentials[:len(obs)], potentials[len(obs):], terminated, log_pi,
+                             self.config.gamma)
         return torch.where(absorbing > 0.5, reward, logits)
 
     def learner_reward(self, inputs: Tensor) -> Tensor:
