@@ -198,8 +198,7 @@ class AdversarialImitation:
         """``discriminator_epochs`` shuffled passes over the learner's inputs, each step with fresh expert ones.
 
         Every step's learner rows, expert pairs and penalty mixes are drawn up front and moved to the device once.
-        Each step's rows on both sides are its transitions' :meth:`training_rows` (with AIRL's absorbing rows), and
-        one :meth:`logits` call scores both sides.
+        Each step's rows on both sides are its transitions' :meth:`training_rows` (with AIRL's absorbing rows).
         """
         c, n, size = self.config, len(learner), self.config.discriminator_batch_size
         assert self.expert is not None
@@ -214,8 +213,7 @@ class AdversarialImitation:
         for first, count in steps:
             expert = self.training_rows(experts[first:first + count])
             policy = self.training_rows(learner[rows[first:first + count]])
-            logits = self.logits(torch.cat([expert, policy]))
-            terms = discriminator_loss(logits[:len(expert)], logits[len(expert):], c.label_smoothing)
+            terms = discriminator_loss(self.logits(expert), self.logits(policy), c.label_smoothing)
             loss = terms["loss_discriminator"]
             if c.gradient_penalty > 0:  # between the transitions' rows, which come first on both sides
                 mix = mixes[first:first + count]
