@@ -17,22 +17,17 @@ from porcini.core.agent import Agent
 from porcini.core.batch import TransitionBatch
 from porcini.core.callbacks import Callback, overrides
 from porcini.core.evaluation import run_episodes
+from porcini.core.offline import agent_update, run_offline
 from porcini.core.progress import ProgressBar, progress_bar
 from porcini.core.records import EpisodeRecord, LearnResult
 from porcini.core.schedule import LoopSchedule
-from porcini.core.state import LoopState
+from porcini.core.state import LoopState, LoopStateView
 from porcini.core.stepper import env_id_of, env_reset, env_step, require_same_step_autoreset
 
 __all__ = ["Core", "EpisodeRecord", "LearnResult", "env_id_of"]
 
 
-def _state_attribute(name: str, doc: str) -> property:
-    """A Core attribute that reads and writes ``core.state.<name>``."""
-    return property(lambda core: getattr(core.state, name), lambda core, value: setattr(core.state, name, value),
-                    doc=doc)
-
-
-class Core:
+class Core(LoopStateView):
     """Runs an agent in a vector env: ``learn`` for N steps or episodes, ``evaluate`` deterministically.
 
     Args:
@@ -46,7 +41,8 @@ class Core:
             step raises :class:`~porcini.errors.EnvCheckError`. Empty: the agent's ``info_keys`` attribute, if any.
         eval_seed: reset seed of the eval env at the start of every ``evaluate`` (same start states each epoch).
 
-    ``core.state`` holds every counter; ``core.stop_requested = True`` (even before ``learn``) ends it at a step.
+    ``core.state`` holds every counter (``core.env_steps`` and the others are views of it: :class:`LoopStateView`);
+    ``core.stop_requested = True`` (even before ``learn``) ends it at a step.
 
     Example:
         >>> from porcini import Core, make_env
@@ -56,16 +52,6 @@ class Core:
         >>> core.learn(steps=100).steps
         100
     """
-
-    env_steps = _state_attribute("env_steps", "Env steps taken, summed over envs.")
-    offline_steps = _state_attribute("offline_steps", "Gradient steps taken by ``learn_offline`` (no env step).")
-    episodes = _state_attribute("episodes", "Training episodes that ended.")
-    fits = _state_attribute("fits", "``agent.fit`` calls.")
-    epochs = _state_attribute("epochs", "Epochs closed.")
-    train_time_s = _state_attribute("train_time_s", "Training wall time of the finished ``learn`` calls.")
-    eval_time_s = _state_attribute("eval_time_s", "Wall time spent in ``evaluate``.")
-    recent_returns = _state_attribute("recent_returns", "Returns of the last 100 training episodes.")
-    epoch_episodes = _state_attribute("epoch_episodes", "Training episodes that ended in the current epoch.")
 
     def __init__(
         self,
@@ -87,19 +73,6 @@ class Core:
         self.state = LoopState(self.n_envs, self.info_keys, env_id_of(env))
         self.stop_requested = self._stop_answered = False  # _stop_answered: a learn already honoured the request
         self.last_metrics: dict[str, float] = {}
-        self._learn_clock: tuple[float, float] | None = None
-
-    def elapsed_train_time_s(self) -> float:
-        """Training wall time so far, excluding evaluations; live while ``learn`` runs (for epoch hooks)."""
-        if self._learn_clock is None:
-            return self.train_time_s
-        start, eval_before = self._learn_clock
-        return self.train_time_s + (time.perf_counter() - start) - (self.eval_time_s - eval_before)
-
-    @property
-    def obs(self) -> Any:
-        """The current observation batch (None before the first reset)."""
-        return self.state.obs
 
     def reset(self, seed: int | Sequence[int | None] | None = None) -> None:
         """Reset the env (``seed`` as the env's ``reset`` takes it) and the per-episode accumulators.
@@ -162,12 +135,9 @@ class Core:
         Raises:
             TypeError: the agent has no ``update`` method.
         """
-        update = getattr(self.agent, "update", None)
-        if update is None:
-            raise TypeError(f"{type(self.agent).__name__} cannot learn offline: it has no update(n) method that "
-                            "takes gradient steps on a dataset")
+        update = agent_update(self.agent)
         schedule = LoopSchedule(steps=gradient_steps, fit_every_steps=updates_per_fit, steps_per_epoch=steps_per_epoch)
-        return self._timed(lambda bar: self._run_offline(schedule, update, bar), schedule, progress)
+        return self._timed(lambda bar: run_offline(self, schedule, update, bar), schedule, progress)
 
     def _timed(self, run: Callable[[ProgressBar | None], tuple[int, EpisodeRecord]], schedule: LoopSchedule,
                progress: bool | None) -> LearnResult:
@@ -180,38 +150,14 @@ class Core:
         try:
             taken, record = run(progress_bar(schedule, self.progress if progress is None else progress))
         finally:
+            # the request stays visible (why learn returned, e.g. for the stop's checkpoint) until the next learn
+            self._stop_answered = self.stop_requested
             wall = time.perf_counter() - start
             self.train_time_s += wall - (self.eval_time_s - eval_before)
             self._learn_clock = None
             for cb in self.callbacks:
                 cb.on_learn_end(self)
         return LearnResult(taken, record, dict(self.last_metrics), wall)
-
-    def _run_offline(self, schedule: LoopSchedule, update: Callable[[int], dict[str, float]],
-                     bar: ProgressBar | None) -> tuple[int, EpisodeRecord]:
-        state, chunk = self.state, schedule.fit_every_steps
-        assert chunk is not None and schedule.steps is not None  # learn_offline sets both
-        at_start = state.offline_steps
-        try:
-            while schedule.keep_going(state.offline_steps - at_start, 0):
-                if self.stop_requested:
-                    break
-                n = min(chunk - state.steps_since_epoch % chunk, schedule.steps - (state.offline_steps - at_start))
-                if schedule.steps_per_epoch is not None:
-                    n = min(n, schedule.steps_per_epoch - state.steps_since_epoch)
-                metrics = update(n)
-                state.offline_steps += n
-                state.steps_since_epoch += n
-                self._fitted(metrics)
-                if bar is not None:
-                    bar.advance(state.offline_steps - at_start, 0, state.recent_returns)
-                if schedule.epoch_due(state.steps_since_epoch):
-                    self._end_epoch()
-        finally:
-            self._stop_answered = self.stop_requested
-        if bar is not None:
-            bar.close(state.offline_steps - at_start, 0)
-        return state.offline_steps - at_start, EpisodeRecord()
 
     def _run(self, schedule: LoopSchedule, bar: ProgressBar | None) -> tuple[int, EpisodeRecord]:
         agent, env, state, callbacks = self.agent, self.env, self.state, self.callbacks
@@ -221,33 +167,29 @@ class Core:
         record = EpisodeRecord()
         epochs = schedule.steps_per_epoch is not None
         optional = storage is not None or bool(step_hooks) or bar is not None or epochs
-        try:
-            while schedule.keep_going(state.env_steps - steps_at_start, state.episodes - episodes_at_start):
-                if self.stop_requested:
-                    break
-                obs = state.obs
-                action = agent.act(obs, explore=True)
-                next_obs, reward, terminated, truncated, info, ended = env_step(env, state, action)
-                if ended is not None:
-                    self._end_episodes(ended, record, storage is not None)
-                if not optional:  # one test per step when nothing optional runs (a cheap env steps in microseconds)
-                    continue
-                if storage is not None:
-                    storage.append(obs, action, reward, next_obs, terminated, truncated, info)
-                    state.steps_since_fit += self.n_envs
-                for cb in step_hooks:
-                    cb.on_step(self, action, reward, terminated, truncated, info)
-                if storage is not None and schedule.fit_due(state.steps_since_fit, state.episodes_since_fit):
-                    self._fit(storage.take())
-                    state.steps_since_fit = state.episodes_since_fit = 0
-                if bar is not None:
-                    bar.advance(state.env_steps - steps_at_start, state.episodes - episodes_at_start,
-                                state.recent_returns)
-                if epochs and schedule.epoch_due(state.steps_since_epoch):
-                    self._end_epoch()
-        finally:
-            # the request stays visible (why learn returned, e.g. for the stop's checkpoint) until the next learn
-            self._stop_answered = self.stop_requested
+        while schedule.keep_going(state.env_steps - steps_at_start, state.episodes - episodes_at_start):
+            if self.stop_requested:
+                break
+            obs = state.obs
+            action = agent.act(obs, explore=True)
+            next_obs, reward, terminated, truncated, info, ended = env_step(env, state, action)
+            if ended is not None:
+                self._end_episodes(ended, record, storage is not None)
+            if not optional:  # one test per step when nothing optional runs (a cheap env steps in microseconds)
+                continue
+            if storage is not None:
+                storage.append(obs, action, reward, next_obs, terminated, truncated, info)
+                state.steps_since_fit += self.n_envs
+            for cb in step_hooks:
+                cb.on_step(self, action, reward, terminated, truncated, info)
+            if storage is not None and schedule.fit_due(state.steps_since_fit, state.episodes_since_fit):
+                self._fit(storage.take())
+                state.steps_since_fit = state.episodes_since_fit = 0
+            if bar is not None:
+                bar.advance(state.env_steps - steps_at_start, state.episodes - episodes_at_start,
+                            state.recent_returns)
+            if epochs and schedule.epoch_due(state.steps_since_epoch):
+                self._end_epoch()
         if bar is not None:
             bar.close(state.env_steps - steps_at_start, state.episodes - episodes_at_start)
         return state.env_steps - steps_at_start, record
@@ -306,14 +248,3 @@ class Core:
                                 info_keys=self.info_keys)
         finally:
             self.eval_time_s += time.perf_counter() - start
-
-    def state_dict(self) -> dict[str, Any]:
-        """Counters, current observation, in-progress episodes, the epoch's episodes, transitions since the last fit.
-
-        The env and the agent are saved by their owners (:meth:`LoopState.state_dict` lists the keys).
-        """
-        return self.state.state_dict(self.elapsed_train_time_s())
-
-    def load_state_dict(self, state: dict[str, Any], obs: Any = None) -> None:
-        """Restore :meth:`state_dict`; ``obs`` overrides the saved current observation batch."""
-        self.state.load_state_dict(state, obs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from typing import Any
 
@@ -147,3 +148,53 @@ class LoopState:
             rows = -(-every_steps // self.n_envs) if every_steps is not None else None
             self.storage = RolloutStorage(rows, self.info_keys, self.env_name)
             self.storage.load_state_dict(state["storage"])
+
+
+def _state_attribute(name: str, doc: str) -> property:
+    """An attribute that reads and writes ``self.state.<name>``."""
+    return property(lambda view: getattr(view.state, name), lambda view, value: setattr(view.state, name, value),
+                    doc=doc)
+
+
+class LoopStateView:
+    """A :class:`LoopState` (``self.state``) seen from Core: counters as attributes, the live clock, the checkpoint.
+
+    ``Core`` derives from it, so ``core.env_steps`` and the other counters read and write ``core.state``.
+    """
+
+    state: LoopState
+    # (clock at the start, eval_time_s then) while a learn call runs, else None; Core's learn calls set it
+    _learn_clock: tuple[float, float] | None = None
+
+    env_steps = _state_attribute("env_steps", "Env steps taken, summed over envs.")
+    offline_steps = _state_attribute("offline_steps", "Gradient steps taken by ``learn_offline`` (no env step).")
+    episodes = _state_attribute("episodes", "Training episodes that ended.")
+    fits = _state_attribute("fits", "``agent.fit`` calls.")
+    epochs = _state_attribute("epochs", "Epochs closed.")
+    train_time_s = _state_attribute("train_time_s", "Training wall time of the finished ``learn`` calls.")
+    eval_time_s = _state_attribute("eval_time_s", "Wall time spent in ``evaluate``.")
+    recent_returns = _state_attribute("recent_returns", "Returns of the last 100 training episodes.")
+    epoch_episodes = _state_attribute("epoch_episodes", "Training episodes that ended in the current epoch.")
+
+    def elapsed_train_time_s(self) -> float:
+        """Training wall time so far, excluding evaluations; live while ``learn`` runs (for epoch hooks)."""
+        if self._learn_clock is None:
+            return self.train_time_s
+        start, eval_before = self._learn_clock
+        return self.train_time_s + (time.perf_counter() - start) - (self.eval_time_s - eval_before)
+
+    @property
+    def obs(self) -> Any:
+        """The current observation batch (None before the first reset)."""
+        return self.state.obs
+
+    def state_dict(self) -> dict[str, Any]:
+        """Counters, current observation, in-progress episodes, the epoch's episodes, transitions since the last fit.
+
+        The env and the agent are saved by their owners (:meth:`LoopState.state_dict` lists the keys).
+        """
+        return self.state.state_dict(self.elapsed_train_time_s())
+
+    def load_state_dict(self, state: dict[str, Any], obs: Any = None) -> None:
+        """Restore :meth:`state_dict`; ``obs`` overrides the saved current observation batch."""
+        self.state.load_state_dict(state, obs)
