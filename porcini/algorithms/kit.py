@@ -10,6 +10,8 @@
 - :class:`Checkpointed` registers an agent's modules, optimizers and free learned tensors once;
   :meth:`Checkpointed.registered_state` and :meth:`Checkpointed.load_registered_state` save and restore all of
   them, and each agent adds its counters and random generators.
+- :class:`Replaying` is the part every agent with a replay buffer of its own transitions shares (DQN's family and
+  the off-policy actor-critics): what it does when a resume cuts the envs' episodes.
 
 Optimizers come from :mod:`porcini.networks.optim`, the only module that touches torch's private APIs.
 """
@@ -33,7 +35,8 @@ from porcini.networks.encoders import is_image_space, obs_to_input
 from porcini.networks.mlp import ACTIVATIONS
 from porcini.seeding import agent_torch_seed, torch_seed
 
-__all__ = ["Checkpointed", "DeepConfig", "ReplaySample", "agent_generator", "check_device", "obs_to_tensor", "seeded"]
+__all__ = ["Checkpointed", "DeepConfig", "ReplaySample", "Replaying", "agent_generator", "check_device",
+           "obs_to_tensor", "seeded"]
 
 
 @dataclass(frozen=True)
@@ -189,3 +192,17 @@ class Checkpointed:
         with torch.no_grad():
             for name, t in self.tensors.items():
                 t.copy_(state["tensors"][name])
+
+
+class Replaying:
+    """An agent that learns from ``buffer``, a replay buffer of the transitions ``fit`` gave it, env by env."""
+
+    buffer: Any  # ReplayBuffer, PrioritizedReplayBuffer or HerReplayBuffer
+
+    def episodes_cut(self) -> None:
+        """Mark every env's last transition ``fit`` stored ``truncated``: the env's episode was cut there.
+
+        A resume that cannot replay the envs begins new episodes after it; n-step runs and hindsight goals then stop
+        at the cut instead of reaching into the next episode.
+        """
+        self.buffer.truncate_last()

@@ -194,6 +194,16 @@ class HerReplayBuffer:
             goal_t = rng.integers(np.maximum(self._episode_start[row, env], oldest), end)
         return self._row_of(goal_t) * b + env
 
+    def truncate_last(self) -> None:
+        """End every env's episode in progress at its newest stored step, marked ``truncated`` (the envs were reset).
+
+        Goals are then drawn from that episode's stored steps only, and the next added step begins a new episode.
+        """
+        self._storage.truncate_last()
+        for env in np.flatnonzero(self._open_start < self._clock()):  # envs whose newest step did not end an episode
+            self._end_stored_episode(env, self._clock())
+        self._open_start[:] = self._clock()
+
     def state_dict(self) -> dict[str, np.ndarray]:
         """Contents, positions and episode bounds as NumPy arrays only: ready for ``np.savez``."""
         size = self._storage.n_rows
@@ -319,11 +329,14 @@ class HerReplayBuffer:
         """Set the end of each env's episode in progress on its already stored transitions, if it ends now."""
         if not len(self._storage):
             return
-        oldest = t0 - self._storage.n_rows
         for env in np.flatnonzero(ended.any(axis=0)):
-            first_end = t0 + int(np.argmax(ended[:, env])) + 1
-            rows = self._row_of(np.arange(max(int(self._open_start[env]), oldest), t0))
-            self._episode_end[rows, env] = first_end
+            self._end_stored_episode(env, t0 + int(np.argmax(ended[:, env])) + 1)
+
+    def _end_stored_episode(self, env: int | np.integer, end: int) -> None:
+        """Set ``end`` (a step clock) as the end of ``env``'s episode in progress on its stored transitions."""
+        oldest = self._clock() - self._storage.n_rows
+        rows = self._row_of(np.arange(max(int(self._open_start[env]), oldest), self._clock()))
+        self._episode_end[rows, env] = end
 
     def _allocate_episode_arrays(self, n_envs: int) -> None:
         if self._episode_start.shape != (self._rows(), n_envs):

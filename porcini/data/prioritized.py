@@ -189,6 +189,10 @@ class PrioritizedReplayBuffer:
             raise ValueError("the buffer is empty; add transitions first")
         return self._tree.get(indices)
 
+    def truncate_last(self) -> None:
+        """Mark every env's newest stored step ``truncated`` (:meth:`ReplayBuffer.truncate_last`); priorities stay."""
+        self.storage.truncate_last()
+
     def state_dict(self) -> dict[str, np.ndarray]:
         """Return the storage's state plus the priorities, as NumPy arrays only."""
         state = self.storage.state_dict()

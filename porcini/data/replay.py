@@ -6,7 +6,7 @@ hand out independent transitions (``sample``) and contiguous sequences (``sample
 targets) from the same storage. A transition is addressed by its flat index ``row * B + env``.
 
 Sequences are only meaningful if each column is one continuous stream: add the batches of the same envs in
-time order, and if an env is reset in the middle of an episode, mark its last added transition ``truncated``.
+time order, and if an env is reset mid-episode, mark its last added transition ``truncated`` (``truncate_last``).
 
 Storage only: no discounting, no targets. Arrays are allocated from the first batch added, with its dtypes
 (uint8 images stay uint8). Dict and Tuple observations are stored entry by entry, each entry in its own array
@@ -214,17 +214,17 @@ class ReplayBuffer:
         rows = (self._pos - n_bad + np.arange(n_bad)) % max(self._rows, 1)
         return (rows[:, None] * self._b + np.arange(self._b)[None, :]).reshape(-1)
 
+    def truncate_last(self) -> None:
+        """Mark every env's newest stored step ``truncated`` unless it ended its episode (the envs were reset there)."""
+        if self._size:
+            row = (self._pos - 1) % self._rows
+            self._data["truncated"][row] |= ~self._data["terminated"][row]
+
     def state_dict(self) -> dict[str, np.ndarray]:
         """Contents and position as NumPy arrays only (scalars as 0-d arrays): ready for ``np.savez``."""
-        state = {
-            "format": np.array(_FORMAT),
-            "version": np.array(_VERSION),
-            "capacity": np.array(self._requested),
-            "n_envs": np.array(self._b),
-            "position": np.array(self._pos),
-            "size": np.array(self._size),
-            "n_added": np.array(self._n_added),
-        }
+        state = {"format": np.array(_FORMAT), "version": np.array(_VERSION), "capacity": np.array(self._requested),
+                 "n_envs": np.array(self._b), "position": np.array(self._pos), "size": np.array(self._size),
+                 "n_added": np.array(self._n_added)}
         if any(layout is not None for layout in self._layout.values()):
             state["obs_layout"] = json_entry(self._layout)
         for key, value in self._data.items():

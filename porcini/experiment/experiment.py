@@ -300,6 +300,8 @@ class Experiment:
         else:  # the envs could not be replayed and began new episodes
             self.core.load_state_dict(at_episode_boundary(state["core"]), obs=restarted)
             self.agent.reset(np.ones(self.core.n_envs, dtype=bool))
+            if self.core.state.steps_since_fit == 0:  # saved right after a fit: the cut is in the agent's replay buffer
+                getattr(self.agent, "episodes_cut", lambda: None)()
         np.random.set_state(state["rng"]["numpy"])
         random.setstate(_tuple_state(state["rng"]["python"]))
         torch.set_rng_state(state["rng"]["torch"])

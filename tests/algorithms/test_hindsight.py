@@ -100,6 +100,24 @@ def test_agents_learn_from_hindsight_replay_and_resume_exactly(name):
         assert torch.equal(a, b)
 
 
+@pytest.mark.parametrize("name", sorted(AGENTS))
+def test_episodes_cut_ends_every_env_episode_in_the_agents_hindsight_replay(name):
+    from porcini.algorithms.policy_gradient.ppo import PPO
+
+    cls, make, config = AGENTS[name]
+    env = make()
+    agent = cls(env.info, replay="her", **config)
+    Core(agent, env, progress=False).learn(steps=14)  # BitFlipping's 4-step episodes in progress
+    state = agent.buffer.state_dict()
+    agent.episodes_cut()
+    after = agent.buffer.state_dict()
+    newest = (int(after["storage.position"]) - 1) % len(after["storage.data.truncated"])
+    assert (after["storage.data.truncated"][newest] | after["storage.data.terminated"][newest]).all()
+    clock = int(after["storage.n_added"]) // 2  # steps stored per env: the next one begins a new episode
+    assert after["open_start"].tolist() == [clock, clock] and not state["storage.data.truncated"][newest].all()
+    assert not hasattr(PPO(make_env("CartPole-v1").info), "episodes_cut")  # an agent without replay has no hook
+
+
 def test_her_on_an_env_without_goals_is_named():
     env = make_env("CartPole-v1", n_envs=1, seed=0)
     with pytest.raises(UnsupportedSpaceError, match="replay='her' needs a goal env.*CartPole-v1"):

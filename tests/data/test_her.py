@@ -275,3 +275,22 @@ def test_bad_input_is_named():
         buffer.add(EpisodeStream(n_envs=2, seed=0).batch(2))
     with pytest.raises(ValueError, match="empty"):
         HerReplayBuffer(10, goal_reward).sample(1, np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("strategy", ["future", "final", "episode"])
+def test_truncate_last_ends_the_episodes_in_progress_and_the_next_add_starts_new_ones(strategy):
+    stream = EpisodeStream(n_envs=2, seed=10, p_terminated=0.0, p_truncated=0.0)
+    buffer = HerReplayBuffer(100, goal_reward, strategy=strategy, n_sampled_goal=1_000_000)
+    buffer.add(stream.batch(4))
+    buffer.truncate_last()  # the envs' episodes are cut here (a resume restarts them)
+    for env in range(2):
+        stream.records[max(i for i, r in stream.records.items() if r["env"] == env)]["truncated"] = True
+        stream.episode[env], stream.position[env] = stream._new_episode(), 0
+    buffer.add(stream.batch(3))
+    sample = buffer.sample(2000, np.random.default_rng(11))
+    relabelled, _ = check_sample(stream, sample, strategy, set(stream.records), with_terminated=False)
+    assert relabelled.all()  # each goal came from the sampled step's own episode: the cut one or the new one
+    restored = HerReplayBuffer(100, goal_reward, strategy=strategy, n_sampled_goal=1_000_000)
+    restored.load_state_dict(buffer.state_dict())
+    again = restored.sample(2000, np.random.default_rng(11))
+    assert np.array_equal(again.obs["desired_goal"], sample.obs["desired_goal"])

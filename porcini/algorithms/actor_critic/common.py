@@ -34,7 +34,7 @@ import torch
 from torch import Tensor, nn
 
 from porcini.algorithms.hindsight import check_replay_fields, make_replay_buffer
-from porcini.algorithms.kit import Checkpointed, DeepConfig, ReplaySample, agent_generator, obs_to_tensor
+from porcini.algorithms.kit import Checkpointed, DeepConfig, Replaying, ReplaySample, agent_generator, obs_to_tensor
 from porcini.algorithms.space_hints import multi_action_hint
 from porcini.core.agent import BaseAgent, steps_seen_in, supports_action_space
 from porcini.core.batch import TransitionBatch
@@ -130,7 +130,7 @@ def make_critic(info: EnvInfo, arch: NetArch, activation: str, n_critics: int) -
     return Critics(n_critics, encoder.features_dim + info.action_dim, 1, arch.vf, activation, encoder=encoder)
 
 
-class OffPolicyAgent(Checkpointed, BaseAgent):
+class OffPolicyAgent(Replaying, Checkpointed, BaseAgent):
     """Acting, replay, the update schedule and checkpoints of the off-policy actor-critic agents.
 
     Subclasses build their networks in ``__init__`` after calling :meth:`_setup`, register every module, optimizer

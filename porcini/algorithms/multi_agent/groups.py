@@ -161,6 +161,11 @@ class AgentGroups(BaseAgent):
         for name, learner in self.learners.items():
             learner.reset(np.asarray(ended)[self.columns[name]])
 
+    def episodes_cut(self) -> None:
+        """Each learner with a replay buffer marks its rows' episodes cut (:meth:`porcini.algorithms.kit.Replaying`)."""
+        for learner in self.learners.values():
+            getattr(learner, "episodes_cut", lambda: None)()
+
     def set_horizon(self, total_env_steps: int) -> None:
         """Each learner's share of the run's env steps (its rows' steps)."""
         for name, learner in self.learners.items():

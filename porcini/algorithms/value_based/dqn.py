@@ -62,7 +62,7 @@ import torch
 from torch import nn
 
 from porcini.algorithms.hindsight import make_replay_buffer
-from porcini.algorithms.kit import Checkpointed, ReplaySample, obs_to_tensor, seeded
+from porcini.algorithms.kit import Checkpointed, Replaying, ReplaySample, obs_to_tensor, seeded
 from porcini.algorithms.schedules import LinearSchedule, check_horizon, require_horizon
 from porcini.algorithms.space_hints import multi_action_hint
 from porcini.algorithms.value_based.common import (
@@ -95,7 +95,7 @@ TARGET_CHUNK_ROWS = 512
 small enough for the activations to stay in cache (benchmarks/README.md, "Target network in chunks")."""
 
 
-class DQN(Checkpointed, BaseAgent):
+class DQN(Replaying, Checkpointed, BaseAgent):
     """DQN with Double, Dueling, prioritized-replay and n-step options; fits every ``train_freq`` env steps.
 
     Example:

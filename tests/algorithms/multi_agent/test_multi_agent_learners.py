@@ -174,6 +174,20 @@ def test_idle_rows_reach_independent_dqn_as_terminated_with_no_reward():
     assert terminated.reshape(-1, 4)[:, 1:].all() and not reward.reshape(-1, 4)[:, 2:].any()
 
 
+def test_independent_dqn_marks_the_cut_episodes_in_every_learners_replay():
+    env = pick_env(n_envs=1)
+    agent = IndependentDQN(env.info, seed=0, learning_starts=1000, train_freq=6)
+    Core(agent, env, progress=False).learn(steps=18)  # 6 vector steps: the 4-step episodes are cut mid-way
+    def newest_ended(buffer):
+        state = buffer.state_dict()
+        newest = (int(state["position"]) - 1) % len(state["data.truncated"])
+        return state["data.truncated"][newest] | state["data.terminated"][newest]
+
+    assert not all(newest_ended(learner.buffer).all() for learner in agent.learners.values())
+    agent.episodes_cut()
+    assert all(newest_ended(learner.buffer).all() for learner in agent.learners.values())
+
+
 def test_bad_input_is_refused_in_one_line():
     single = make_env("CartPole-v1").info
     for cls in (MultiAgentPPO, MAPPO, IndependentDQN):
