@@ -89,3 +89,20 @@ def best_times_us(fns: list[Callable[[], object]], calls: int, repeats: int) -> 
                 fn()
             best[i] = min(best[i], (time.perf_counter() - start) / calls)
     return [t * 1e6 for t in best]
+
+
+def bare_vector_steps_per_s(env: Any, n_steps: int, next_action: Callable[[int], Any]) -> float:
+    """Env steps per second of the plainest vector loop: step with ``next_action(i)``, add up rewards, and collect
+    the returns of ended episodes (``n_steps`` summed over the env's ``num_envs``; the env already reset)."""
+    n_envs = int(env.num_envs)
+    returns: list[float] = []
+    ret = np.zeros(n_envs)
+    start = time.perf_counter()
+    for i in range(n_steps // n_envs):
+        _, reward, terminated, truncated, _ = env.step(next_action(i))
+        ret += reward
+        ended = terminated | truncated
+        if ended.any():
+            returns.extend(ret[ended].tolist())
+            ret[ended] = 0.0
+    return n_steps / (time.perf_counter() - start)

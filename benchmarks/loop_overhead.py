@@ -24,6 +24,7 @@ import argparse
 import statistics
 import time
 
+import common  # benchmarks/, on the path when run as a script
 import gymnasium as gym
 import numpy as np
 
@@ -51,16 +52,7 @@ def bare_vector(n_steps: int, n_envs: int) -> float:
     env = gym.make_vec("CartPole-v1", num_envs=n_envs, vectorization_mode="sync")
     env.reset(seed=0)
     env.action_space.seed(0)
-    returns, ret = [], np.zeros(n_envs)
-    start = time.perf_counter()
-    for _ in range(n_steps // n_envs):
-        _, reward, terminated, truncated, _ = env.step(env.action_space.sample())
-        ret += reward
-        ended = terminated | truncated
-        if ended.any():
-            returns.extend(ret[ended].tolist())
-            ret[ended] = 0.0
-    return n_steps / (time.perf_counter() - start)
+    return common.bare_vector_steps_per_s(env, n_steps, lambda _: env.action_space.sample())
 
 
 def bare_storing(n_steps: int, n_envs: int) -> float:

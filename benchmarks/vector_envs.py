@@ -31,6 +31,7 @@ import statistics  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 
+import common  # noqa: E402  (benchmarks/, on the path when run as a script)
 import gymnasium as gym  # noqa: E402
 import numpy as np  # noqa: E402
 
@@ -44,19 +45,9 @@ def bare_loop(env: gym.vector.VectorEnv, n_envs: int, n_steps: int) -> float:
     """Steps/s of a plain loop: step with pre-drawn actions, add up rewards, collect returns of ended episodes."""
     env.reset(seed=0)
     actions = np.random.default_rng(0).integers(0, 2, size=(64, n_envs))
-    returns: list[float] = []
-    ret = np.zeros(n_envs)
     for i in range(50):  # warm-up
         env.step(actions[i % 64])
-    start = time.perf_counter()
-    for i in range(n_steps // n_envs):
-        _, reward, terminated, truncated, _ = env.step(actions[i % 64])
-        ret += reward
-        ended = terminated | truncated
-        if ended.any():
-            returns.extend(ret[ended].tolist())
-            ret[ended] = 0.0
-    return n_steps / (time.perf_counter() - start)
+    return common.bare_vector_steps_per_s(env, n_steps, lambda i: actions[i % 64])
 
 
 def gymnasium_bare(n_envs: int, n_steps: int) -> float:
