@@ -74,6 +74,23 @@ class SharedRollout(BaseAgent):
         for agent in self.agents.values():
             agent.reset(ended)
 
+    def episodes_cut(self) -> None:
+        """The episodes in progress were cut after the last fit: each learner ends them where it keeps them.
+
+        The newest batch waiting for a learner ends ``truncated`` where it did not terminate; a learner with none
+        waiting marks the cut itself (its ``episodes_cut``, if it has one).
+        """
+        for name, agent in self.agents.items():
+            pending = self._pending[name]
+            if not pending:
+                getattr(agent, "episodes_cut", lambda: None)()
+                continue
+            last = pending[-1]
+            truncated = np.array(last.truncated, dtype=bool)  # a copy: the loop's rows are not written again
+            truncated[-1] |= ~np.asarray(last.terminated[-1], dtype=bool)
+            pending[-1] = TransitionBatch(last.obs, last.action, last.reward, last.next_obs, last.terminated,
+                                          truncated, last.extras)
+
     def set_horizon(self, total_env_steps: int) -> None:
         """Every learner that takes the run's horizon gets it (they all see the same env steps)."""
         for agent in self.agents.values():

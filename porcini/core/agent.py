@@ -38,9 +38,10 @@ class Agent(Protocol):
     Agents whose schedules span the run (a learning rate decayed to 0 at its end, an ε decayed over a fraction of
     it) may also define ``set_horizon(total_env_steps)`` (see :class:`BaseAgent`): ``Core.learn`` calls it at its
     start with the env steps the run will have done at its end.
-    Agents that keep the transitions ``fit`` gave them (a replay buffer) define ``episodes_cut()`` (see
-    :class:`porcini.algorithms.kit.Replaying`): a resume that restarts the envs' episodes right after a fit calls
-    it, so the last stored step of every env ends its episode, ``truncated``.
+    Agents that keep what ``fit`` gave them beyond the fit (a replay buffer, eligibility traces, episode costs, a
+    recurrent rollout's start) define ``episodes_cut()`` (e.g. :class:`porcini.algorithms.kit.Replaying`):
+    ``Core.reset`` and a resume that restart the envs' episodes right after a fit call it, so the episodes in
+    progress end there for the agent, ``truncated``.
 
     Attributes:
         fit_every_steps: default fit cadence in env steps (summed over envs), or None.

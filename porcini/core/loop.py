@@ -75,11 +75,11 @@ class Core(LoopStateView):
         self.last_metrics: dict[str, float] = {}
 
     def reset(self, seed: int | Sequence[int | None] | None = None) -> None:
-        """Reset the env (``seed`` as the env's ``reset`` takes it) and the per-episode accumulators.
+        """Reset the env (``seed`` as its ``reset`` takes it): episodes in progress end, truncated, for the agent too.
 
-        ``learn`` does this on first use with the env's ``reset_seed`` (the seed ``make_env`` reset it with), so
-        training starts from the seeded start states rather than the ones after them.
+        ``learn`` does this first with the env's ``reset_seed``, so training starts from the seeded start states.
         """
+        self.state.cut_episodes(self.agent)
         env_reset(self.env, self.state, seed)
         self.agent.reset(np.ones(self.n_envs, dtype=bool))
 

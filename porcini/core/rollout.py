@@ -107,6 +107,18 @@ class RolloutStorage:
             info = {key: value for key, value in zip(self.info_keys, extras)}
             self.append(obs, action, reward, next_obs, terminated, truncated, info)
 
+    def truncate_last(self) -> None:
+        """Mark every env's newest gathered transition ``truncated`` unless it terminated: its episode was cut there."""
+        if self._t == 0:
+            return
+        if self.rows is None:
+            terminated, truncated = self._lists[4][-1], self._lists[5][-1]
+            self._lists[5][-1] = np.asarray(truncated, dtype=bool) | ~np.asarray(terminated, dtype=bool)
+        else:
+            assert self._arrays is not None
+            t = self._start + self._t - 1
+            self._arrays[5][t] |= ~self._arrays[4][t].astype(bool)
+
     def take(self) -> TransitionBatch:
         """Hand over everything gathered as a ``[T, B]`` batch and start empty."""
         if self.rows is None:

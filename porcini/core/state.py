@@ -77,6 +77,20 @@ class LoopState:
             self.steps_since_fit = self.episodes_since_fit = 0
         return self.storage
 
+    def cut_episodes(self, agent: Any) -> None:
+        """End the episodes in progress for ``agent`` too, before the envs start new ones (no-op before any reset).
+
+        The newest gathered transition of every env is marked ``truncated`` (its ``next_obs`` is where the episode
+        stopped, so bootstrapping stays right); when the last fit took them all, the agent's ``episodes_cut`` marks
+        the cut in what it kept (replayed steps, eligibility traces, a recurrent rollout's start).
+        """
+        if self.obs is None:
+            return
+        if self.storage is not None and len(self.storage):
+            self.storage.truncate_last()
+        else:
+            getattr(agent, "episodes_cut", lambda: None)()
+
     def start_episodes(self, obs: Any) -> None:
         """Every env starts a new episode from ``obs`` (after ``env.reset``)."""
         self.obs = obs

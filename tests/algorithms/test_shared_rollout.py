@@ -15,7 +15,9 @@ from porcini.algorithms.actor_critic.sac import SAC
 from porcini.algorithms.combinators import SharedRollout
 from porcini.algorithms.policy_gradient.ppo import PPO
 from porcini.algorithms.tabular.q_learning import QLearning
+from porcini.algorithms.value_based.dqn import DQN
 from porcini.core.batch import TransitionBatch
+from porcini.envs.testing import CountingEnv
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 FIELDS = ("obs", "action", "reward", "next_obs", "terminated", "truncated")
@@ -118,3 +120,23 @@ def test_example_runs_and_reports_both_learners():
                          sac_kwargs={"net_arch": (16, 16), "batch_size": 16}, eval_episodes=1)
     assert set(scores) == {"ppo", "sac"}
     assert all(-2000 < s <= 0 for s in scores.values())  # Pendulum returns of a 200-step episode
+
+
+def test_a_reset_after_a_fit_ends_the_episodes_in_every_learner():
+    """``Core.reset`` after the shared agent's fit: the batches waiting for PPO end truncated, DQN's buffer too."""
+    env = make_env(lambda: CountingEnv(truncate_at=50), seed=0)
+    ppo = PPO(env.info, n_steps=4, batch_size=4, n_epochs=1)
+    dqn = DQN(env.info, train_freq=1, learning_starts=10**6)
+    batches = []
+    fit = ppo.fit
+    ppo.fit = lambda batch: (batches.append(batch), fit(batch))[1]
+    core = Core(SharedRollout({"ppo": ppo, "dqn": dqn}, actor="ppo"), env, progress=False)
+    core.learn(steps=2)
+    core.reset()
+    core.learn(steps=2)
+    (batch,) = batches
+    np.testing.assert_array_equal(batch.obs[:, 0], [[0, 0], [0, 1], [1, 0], [1, 1]])
+    np.testing.assert_array_equal(batch.truncated[:, 0], [False, True, False, False])
+    stored = dqn.buffer.gather(np.arange(4))
+    np.testing.assert_array_equal(stored.obs[:, 0], batch.obs[:, 0])
+    np.testing.assert_array_equal(stored.truncated[:, 0], batch.truncated[:, 0])

@@ -180,6 +180,10 @@ class RecurrentPPO(PPO):
             (h, c), (vh, vc) = self._state
             self._state = ((h * keep, c * keep), (vh * keep, vc * keep))
 
+    def episodes_cut(self) -> None:
+        """The episodes in progress were cut after the last fit: the next rollout's first step begins an episode."""
+        self._first_is_start[:] = True
+
     def recurrent_state(self) -> RecurrentState | None:
         """The acting LSTMs' states (see :data:`RecurrentState`)."""
         return self._state

@@ -231,6 +231,10 @@ class PPOLagrangian(PPO):
         horizon = self.info.horizon if self.info.horizon is not None else cost.shape[0]
         return float(cost.mean()) * horizon
 
+    def episodes_cut(self) -> None:
+        """Forget the costs of the episodes in progress: they were cut after the last fit and never end."""
+        self.episode_cost_so_far[:] = 0.0
+
     def state_dict(self) -> dict[str, Any]:
         """PPO's state, the multiplier's (λ and the PID terms) and the costs of the episodes in progress."""
         return {**super().state_dict(), "multiplier": self.multiplier.state_dict(),

@@ -218,6 +218,11 @@ class SACLagrangian(SAC):
         cost_value = self.cost_critic(self.cost_critic.q_input(obs, action)).squeeze(-1).mean(dim=0)
         return {**super().explain_tensors(obs), "cost_value": cost_value}
 
+    def episodes_cut(self) -> None:
+        """SAC's (the replayed episodes end truncated), and forget the costs of the cut episodes, which never end."""
+        super().episodes_cut()
+        self.episode_cost_so_far[:] = 0.0
+
     def state_dict(self) -> dict[str, Any]:
         """SAC's state (with the cost critics and their optimizer), the multiplier's and the episode costs."""
         return {**super().state_dict(), "multiplier": self.multiplier.state_dict(),

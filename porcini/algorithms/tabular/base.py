@@ -370,6 +370,10 @@ class TraceAgent(TDAgent):
         if step.episode_end:
             self.traces[step.env] = 0.0
 
+    def episodes_cut(self) -> None:
+        """Zero every trace: the episodes in progress were cut after the last fit (``Core.reset``, a resume)."""
+        self.traces[:] = 0.0
+
     def state_dict(self) -> dict[str, Any]:
         """The base state plus the traces."""
         return {**super().state_dict(), "traces": self.traces.copy()}

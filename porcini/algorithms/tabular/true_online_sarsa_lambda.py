@@ -67,6 +67,11 @@ class TrueOnlineSarsaLambda(TraceAgent):
         self.cut_trace(step)
         return td_error
 
+    def episodes_cut(self) -> None:
+        """Zero every trace and ``Q_old``: the episodes in progress were cut after the last fit."""
+        super().episodes_cut()
+        self.q_old[:] = 0.0
+
     def state_dict(self) -> dict[str, Any]:
         """The trace state plus ``Q_old``."""
         return {**super().state_dict(), "q_old": self.q_old.copy()}

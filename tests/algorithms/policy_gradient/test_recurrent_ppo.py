@@ -96,6 +96,26 @@ def test_replay_recomputes_exactly_what_acting_computed_and_gae_bootstraps_with_
     assert kinds == {"truncated", "terminated"}  # the rollouts did contain both kinds of episode end
 
 
+
+@pytest.mark.parametrize("pending", [0, 5])  # the reset right after a fit, or in the middle of a rollout
+def test_after_a_reset_between_rollouts_the_replay_recomputes_what_acting_computed(pending):
+    """Episodes cut by ``Core.reset`` end for the replay too: the next ones start from a zero state, as acting's."""
+    env = make_env("CartPole-v1", n_envs=3, seed=0)
+    agent = RecurrentPPO(env.info, **SMALL)
+    rec = ActingRecorder(agent)
+    replays = []
+    replay = agent._replay
+    agent._replay = lambda b, x, starts: (replays.append(replay(b, x, starts)), replays[-1])[1]
+    core = Core(agent, env, progress=False)
+    core.learn(steps=3 * (8 + pending))
+    core.reset(seed=1)
+    core.learn(steps=3 * (8 - pending))
+    assert len(replays) == 2
+    for k, data in enumerate(replays):
+        rows = slice(8 * k, 8 * (k + 1))
+        np.testing.assert_allclose(data["old_log_prob"].numpy(), np.stack(rec.log_probs[rows]), atol=1e-5)
+        np.testing.assert_allclose(data["old_value"].numpy(), np.stack(rec.values[rows]), atol=1e-5)
+
 class CueOnce(Callback):
     """Evaluates in the middle of rollouts (every 5 steps), as epochs would."""
 
