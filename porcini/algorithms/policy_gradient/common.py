@@ -118,7 +118,8 @@ class OnPolicyAgent(Checkpointed, BaseAgent):
 
     Subclasses call :meth:`_build` in ``__init__``, register their optimizers in ``self.optimizers`` (the model is
     registered as ``modules["model"]``; :class:`~porcini.algorithms.kit.Checkpointed` saves both) and count the
-    env steps they fit on in ``self.steps_seen`` (the clock of the schedules).
+    env steps they fit on in ``self.steps_seen`` (the clock of the schedules). ``self.n_updates`` counts the
+    optimizer steps taken over the agent's life, one per minibatch as in the other deep agents (TRPO: its critic's).
     """
 
     config: Any
@@ -144,6 +145,7 @@ class OnPolicyAgent(Checkpointed, BaseAgent):
         self.modules["model"] = self.model
         self.steps_seen = 0
         self.fits = 0
+        self.n_updates = 0
         space = info.action_space
         self._action_dtype = None if self.model.discrete else np.dtype(space.dtype)
         # Discrete(n, start=s): the policy's categories are 0..n-1, the env's actions s..s+n-1
@@ -185,6 +187,7 @@ class OnPolicyAgent(Checkpointed, BaseAgent):
         loss.backward()
         self.flat.clip_grad_norm(c.max_grad_norm)
         self.optimizer.step()
+        self.n_updates += 1
 
     def set_horizon(self, total_env_steps: int) -> None:
         """Set the run's length in env steps: linear schedules reach 0 there (``Core.learn`` calls this)."""
@@ -248,6 +251,7 @@ class OnPolicyAgent(Checkpointed, BaseAgent):
             "generator": self.generator.get_state(),
             "steps_seen": self.steps_seen,
             "fits": self.fits,
+            "n_updates": self.n_updates,
             "horizon": self.horizon,
         }
 
@@ -257,6 +261,7 @@ class OnPolicyAgent(Checkpointed, BaseAgent):
         self.generator.set_state(state["generator"])
         self.steps_seen = steps_seen_in(state)
         self.fits = int(state["fits"])
+        self.n_updates = int(state.get("n_updates", 0))  # absent from checkpoints written before agents kept it
         horizon = state.get("horizon")  # absent from checkpoints written before agents kept it
         self.horizon = None if horizon is None else check_horizon(int(horizon))
 

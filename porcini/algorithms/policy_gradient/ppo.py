@@ -141,8 +141,8 @@ class PPO(OnPolicyAgent):
             return (data.index(idx) for idx in minibatches(len(data), c.batch_size, self.generator))
 
         normalize = c.normalize_advantage and not whole
-        sums, n_updates = self._epochs(epoch, lambda mb: self._minibatch_terms(mb, clip_range, normalize))
-        return self._metrics(sums, n_updates, data.old_value, data.returns, learning_rate, clip_range)
+        sums, steps = self._epochs(epoch, lambda mb: self._minibatch_terms(mb, clip_range, normalize))
+        return self._metrics(sums, steps, data.old_value, data.returns, learning_rate, clip_range)
 
     def _learning_rows(self, data: Rollout, batch: TransitionBatch) -> Rollout:
         """The transitions the epochs learn from: all of them here (multi-agent PPO drops idle agents' rows)."""
@@ -170,25 +170,26 @@ class PPO(OnPolicyAgent):
         """
         c = self.config
         sums = torch.zeros(len(_METRICS), device=self.device)
-        n_updates = 0
+        steps = 0
         for _ in range(c.n_epochs):
             for mb in epoch():
                 terms = terms_of(mb)
                 if c.target_kl is not None and terms["approx_kl"].item() > 1.5 * c.target_kl:
-                    return sums, n_updates  # the policy moved too far from the one that collected the data
+                    return sums, steps  # the policy moved too far from the one that collected the data
                 self._optimize(terms)
                 with torch.no_grad():
                     sums += torch.stack([terms[k] for k in _METRICS])
-                n_updates += 1
-        return sums, n_updates
+                steps += 1
+        return sums, steps
 
-    def _metrics(self, sums: torch.Tensor, n_updates: int, old_value: torch.Tensor, returns: torch.Tensor,
+    def _metrics(self, sums: torch.Tensor, steps: int, old_value: torch.Tensor, returns: torch.Tensor,
                  learning_rate: float, clip_range: float) -> dict[str, float]:
         """The fit's metrics: mean loss terms and diagnostics, the critic's explained variance, the schedules."""
         self.fits += 1
-        metrics = dict(zip(_METRICS, (sums / max(n_updates, 1)).tolist()))
+        metrics = dict(zip(_METRICS, (sums / max(steps, 1)).tolist()))
         metrics.update(explained_variance=float(explained_variance(old_value, returns)),
-                       learning_rate=learning_rate, clip_range=clip_range, n_updates=float(n_updates))
+                       learning_rate=learning_rate, clip_range=clip_range, gradient_steps=float(steps),
+                       n_updates=float(self.n_updates))
         return metrics
 
     def _minibatch_terms(self, mb: Rollout, clip_range: float, normalize: bool) -> dict[str, torch.Tensor]:

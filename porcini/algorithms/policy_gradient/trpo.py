@@ -195,7 +195,7 @@ class TRPO(OnPolicyAgent):
         """``n_critic_updates`` epochs of minibatch Adam on the value regression; the mean loss."""
         c = self.config
         total = torch.zeros((), device=self.device)
-        n_updates = 0
+        steps = 0
         for _ in range(c.n_critic_updates):
             for idx in minibatches(len(data), c.batch_size, self.generator):
                 obs = map_obs(lambda x: x[idx], data.obs)  # noqa: B023 (used in this iteration only)
@@ -204,5 +204,6 @@ class TRPO(OnPolicyAgent):
                 loss.backward()
                 self.optimizer.step()
                 total += loss.detach()
-                n_updates += 1
-        return float(total / n_updates)
+                steps += 1
+        self.n_updates += steps
+        return float(total / steps)

@@ -199,9 +199,15 @@ def test_ppo_target_kl_stops_the_epochs_early():
     stopped = PPO(env.info, target_kl=1e-6, **kw)
     stopped_core = Core(stopped, env.spawn(2, 0), progress=False)
     stopped_core.learn(steps=128)
-    assert free_core.last_metrics["n_updates"] == 80
-    assert 1 <= stopped_core.last_metrics["n_updates"] < 80
-    assert adam_steps(free) == 80 and adam_steps(stopped) == stopped_core.last_metrics["n_updates"]
+    assert free_core.last_metrics["gradient_steps"] == 80
+    assert 1 <= stopped_core.last_metrics["gradient_steps"] < 80
+    assert adam_steps(free) == 80 and adam_steps(stopped) == stopped_core.last_metrics["gradient_steps"]
+    free_core.learn(steps=128)  # n_updates counts over the agent's life, gradient_steps within the fit
+    assert free_core.last_metrics["gradient_steps"] == 80 and free_core.last_metrics["n_updates"] == 160
+    assert free.n_updates == adam_steps(free) == 160
+    restored = PPO(env.info, **kw)
+    restored.load_state_dict(free.state_dict())
+    assert restored.n_updates == 160
 
 
 def adam_steps(agent):
