@@ -85,7 +85,8 @@ def check_spaces(dataset: Any, env_info: Any, source: str) -> None:
 
 def _check_box_actions(action: np.ndarray, space: gym.spaces.Box, env: str, source: str) -> None:
     """Refuse actions ``[T, B, *shape]`` outside the bounds of ``space`` (NaNs included), naming the first."""
-    outside = ~((action >= space.low) & (action <= space.high))
+    as_space = action.astype(space.dtype, copy=False) if space.dtype is not None else action  # bounds' precision
+    outside = ~((as_space >= space.low) & (as_space <= space.high))
     if outside.any():
         row, column = np.argwhere(outside.reshape(outside.shape[0], outside.shape[1], -1).any(axis=2))[0]
         raise DatasetError(f"{source} has actions outside {env}'s {space} (first at step {row} of env column "
