@@ -13,8 +13,9 @@ def describe_dataset(dataset: Dataset) -> dict[str, Any]:
     """Statistics of ``dataset`` as a JSON-serializable dict.
 
     Episodes are those of :meth:`~porcini.data.Dataset.episode_bounds` (an unfinished tail counts as one).
-    ``terminated`` and ``truncated`` count episode ends by how they ended; a step both terminated and truncated
-    counts as terminated (the MDP ended).
+    ``terminated`` and ``truncated`` count the episodes by how they ended, so they add up to ``episodes``: a step
+    both terminated and truncated counts as terminated (the MDP ended), an unfinished tail as truncated (the end of
+    the data).
 
     Example:
         >>> import numpy as np
@@ -31,8 +32,7 @@ def describe_dataset(dataset: Dataset) -> dict[str, Any]:
     reward = np.asarray(b.reward, dtype=np.float64)
     returns = np.array([reward[start:stop, env].sum() for env, start, stop in bounds])
     lengths = bounds[:, 2] - bounds[:, 1] if len(bounds) else np.zeros(0, dtype=np.int64)
-    terminated = np.asarray(b.terminated, bool)
-    truncated = np.asarray(b.truncated, bool) & ~terminated
+    n_terminated = int(np.asarray(b.terminated, bool)[bounds[:, 2] - 1, bounds[:, 0]].sum())
     meta = dataset.metadata
 
     def stat(values: np.ndarray, fn: Any) -> float | None:
@@ -44,7 +44,7 @@ def describe_dataset(dataset: Dataset) -> dict[str, Any]:
         "return_max": stat(returns, np.max), "return_std": stat(returns, np.std),
         "length_mean": stat(lengths, np.mean), "length_min": stat(lengths, np.min),
         "length_max": stat(lengths, np.max),
-        "terminated": int(terminated.sum()), "truncated": int(truncated.sum()),
+        "terminated": n_terminated, "truncated": len(bounds) - n_terminated,
         "observation_space": meta.get("observation_space") or _array_space(b.obs),
         "action_space": meta.get("action_space") or _array_space(b.action),
         "env_id": meta.get("env_id"), "extras": sorted(b.extras),

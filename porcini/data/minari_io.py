@@ -24,7 +24,7 @@ import numpy as np
 
 from porcini.core.batch import TransitionBatch
 from porcini.data.dataset import Dataset
-from porcini.data.validation import DatasetError, check_finite
+from porcini.data.validation import DatasetError, check_finite, check_spaces
 from porcini.errors import missing_extra
 
 _PORCINI_KEY = "porcini"  # our own entry in a Minari dataset's metadata.json: layout and porcini metadata
@@ -126,7 +126,8 @@ def read_minari(name: str, env_info: Any = None, *, infos: Sequence[str] = ()) -
 
     Raises:
         DatasetError: no such local dataset, an unreadable (corrupt, truncated) one, spaces that differ from
-            ``env_info``'s, Dict/Tuple observations, no episodes, NaNs, or an ``infos`` key it does not have.
+            ``env_info``'s or actions outside them, Dict/Tuple observations, no episodes, NaNs, or an ``infos`` key
+            it does not have.
         MissingExtraError: minari (or the storage backend of the dataset) is not installed.
     """
     minari = _import_minari()
@@ -148,6 +149,8 @@ def read_minari(name: str, env_info: Any = None, *, infos: Sequence[str] = ()) -
     batch = _layout(_one_column(episodes, list(infos), source), stored.get(_PORCINI_KEY, {}).get("layout"))
     dataset = Dataset(batch, _dataset_metadata(name, data, stored))
     check_finite(dataset, source)
+    if env_info is not None:
+        check_spaces(dataset, env_info, source)
     return dataset
 
 

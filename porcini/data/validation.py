@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 
 from porcini.errors import UserError
@@ -44,7 +45,8 @@ def check_finite(dataset: Any, source: str) -> None:
 def check_spaces(dataset: Any, env_info: Any, source: str) -> None:
     """Refuse a dataset whose observations or actions cannot come from ``env_info``'s spaces.
 
-    Shapes are compared for observations and Box actions; Discrete actions must be integers in ``[0, n)``.
+    Shapes are compared for observations and Box actions; Box actions must lie within the bounds, Discrete actions
+    must be integers in ``[start, start + n)``.
 
     Args:
         dataset: a :class:`~porcini.data.Dataset`.
@@ -67,6 +69,8 @@ def check_spaces(dataset: Any, env_info: Any, source: str) -> None:
     if tuple(action.shape[2:]) != action_shape:
         raise DatasetError(f"{source} has actions of shape {tuple(action.shape[2:])}, but {env} acts in {space}; "
                            "use the env the data was recorded in")
+    if isinstance(space, gym.spaces.Box) and action.size:
+        _check_box_actions(action, space, env, source)
     n = getattr(space, "n", None)
     if n is not None and action.size:
         if not np.issubdtype(action.dtype, np.integer):
@@ -77,3 +81,14 @@ def check_spaces(dataset: Any, env_info: Any, source: str) -> None:
         if low < start or high >= start + int(n):
             raise DatasetError(f"{source} has actions in [{low}, {high}], outside {env}'s {space}; "
                                "use the env the data was recorded in")
+
+
+def _check_box_actions(action: np.ndarray, space: gym.spaces.Box, env: str, source: str) -> None:
+    """Refuse actions ``[T, B, *shape]`` outside the bounds of ``space`` (NaNs included), naming the first."""
+    as_space = action.astype(space.dtype, copy=False) if space.dtype is not None else action  # bounds' precision
+    outside = ~((as_space >= space.low) & (as_space <= space.high))
+    if outside.any():
+        row, column = np.argwhere(outside.reshape(outside.shape[0], outside.shape[1], -1).any(axis=2))[0]
+        raise DatasetError(f"{source} has actions outside {env}'s {space} (first at step {row} of env column "
+                           f"{column}: {action[row, column].tolist()}); clip them to the bounds or use the env the "
+                           "data was recorded in")

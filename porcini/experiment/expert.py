@@ -59,14 +59,32 @@ def record_demonstrations(config: RunConfig, run_dir: Path) -> RunConfig:
     from porcini.experiment.config import load_run_config
 
     assert config.data.expert is not None
-    theirs = load_run_config(Path(config.data.expert) / "config.yaml").env.id
+    expert_config = load_run_config(Path(config.data.expert) / "config.yaml")
+    theirs = expert_config.env.id
     if theirs != config.env.id:
         raise ConfigError(f"data.expert = {config.data.expert!r} was trained on {theirs}, this run is {config.env.id}: "
                           f"give an expert trained on {config.env.id}")
+    check_expert_wrappers(expert_config, config)
     path = (Path(run_dir) / "demonstrations.npz").resolve()
     collect_policy(config.data.expert, config.data.expert_episodes, str(path), env=config.env.id, seed=config.seed)
     data = dataclasses.replace(config.data, dataset=str(path), expert=None)
     return dataclasses.replace(config, data=data)
+
+
+def check_expert_wrappers(expert_config: RunConfig, config: RunConfig) -> None:
+    """Raise ConfigError unless the expert observes what this run's env gives: the same wrappers, none normalizing.
+
+    The expert acts, and its demonstrations are recorded, in its own run's env: through other wrappers, or through
+    observation statistics of its own run, its observations are not the ones this run's agent learns and acts on.
+    """
+    where = f"the expert {config.data.expert}"
+    if list(expert_config.env.wrappers) != list(config.env.wrappers):
+        raise ConfigError(f"{where} was trained with env.wrappers {list(expert_config.env.wrappers)}, this run has "
+                          f"{list(config.env.wrappers)}: its observations would differ; give this run the same "
+                          "wrappers")
+    if any("Normalize" in str(entry) for entry in config.env.wrappers):
+        raise ConfigError(f"{where} normalizes with statistics of its own run, which this run's wrappers would not "
+                          "share: train the expert without normalizing wrappers")
 
 
 def attach_expert(agent: Any, config: RunConfig, env_info: EnvInfo) -> None:
@@ -89,11 +107,5 @@ def attach_expert(agent: Any, config: RunConfig, env_info: EnvInfo) -> None:
         raise ConfigError(f"{where} acts on {theirs.observation_space} -> {theirs.action_space}, but this run's "
                           f"{config.env.id} has {env_info.observation_space} -> {env_info.action_space}: give an "
                           "expert trained on this env")
-    if list(expert_config.env.wrappers) != list(config.env.wrappers):
-        raise ConfigError(f"{where} was trained with env.wrappers {list(expert_config.env.wrappers)}, this run has "
-                          f"{list(config.env.wrappers)}: its observations would differ; give this run the same "
-                          "wrappers")
-    if any("Normalize" in str(entry) for entry in config.env.wrappers):
-        raise ConfigError(f"{where} normalizes with statistics of its own run, which this run's wrappers would not "
-                          "share: train the expert without normalizing wrappers")
+    check_expert_wrappers(expert_config, config)
     agent.set_expert(agent_expert(expert_agent))

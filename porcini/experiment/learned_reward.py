@@ -14,6 +14,7 @@ from porcini.algorithms.registry import get_algorithm
 from porcini.envs.wrappers import LearnedReward
 from porcini.errors import ConfigError
 from porcini.experiment.config import RunConfig, load_run_config
+from porcini.experiment.offline import normalizes_observations
 
 
 def check_reward_config(config: RunConfig) -> None:
@@ -33,6 +34,10 @@ def check_reward_config(config: RunConfig) -> None:
         raise ConfigError(f"data.reward = {source!r} learned its reward on {theirs.env.id} with wrappers "
                           f"{list(theirs.env.wrappers)}; this run is {config.env.id} with {list(config.env.wrappers)}: "
                           "train on the env the reward was learned on")
+    if normalizes_observations(config.env.wrappers):
+        raise ConfigError(f"data.reward = {source!r} reads observations normalized with statistics of its own run, "
+                          f"which this run's env.wrappers {list(config.env.wrappers)} would not share: learn the "
+                          "reward without NormalizeObservation")
 
 
 def with_learned_reward(env: Any, config: RunConfig) -> Any:

@@ -58,6 +58,23 @@ def check_learns_from_data(agent_cls: Any, algo_name: str, offline_steps: int = 
                           "data.offline_steps=0 (drop --offline-steps)")
 
 
+def normalizes_observations(wrappers: Any) -> bool:
+    """True when the env wrappers ``wrappers`` (a config's ``env.wrappers``) normalize observations."""
+    return any("NormalizeObservation" in str(entry) for entry in wrappers)
+
+
+def check_dataset_observations(config: Any) -> None:
+    """Raise ConfigError when a run with a dataset normalizes its env's observations.
+
+    The dataset's observations are as recorded, and the run's would be normalized with statistics of its own: the
+    agent would learn from, and its discriminator compare, observations on two scales.
+    """
+    if config.data.dataset is not None and normalizes_observations(config.env.wrappers):
+        raise ConfigError(f"data.dataset = {config.data.dataset!r} holds observations as recorded, but this run's "
+                          f"env.wrappers {list(config.env.wrappers)} normalize its observations with statistics of "
+                          "its own: drop NormalizeObservation")
+
+
 def check_has_demonstrations(agent_cls: Any, algo_name: str, dataset: str | None) -> None:
     """Raise ConfigError when ``agent_cls`` learns from demonstrations and the run names no dataset."""
     if getattr(agent_cls, "learns_from_demonstrations", False) and dataset is None:

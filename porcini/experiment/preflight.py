@@ -26,7 +26,7 @@ from porcini.experiment.config import RunConfig, make_algo_config
 from porcini.experiment.envs import wrapper_specs
 from porcini.experiment.expert import check_expert_config, records_demonstrations
 from porcini.experiment.learned_reward import check_reward_config
-from porcini.experiment.offline import check_has_demonstrations, check_learns_from_data
+from porcini.experiment.offline import check_dataset_observations, check_has_demonstrations, check_learns_from_data
 
 # log sink -> (module it imports, porcini extra that installs it)
 SINK_EXTRAS = {"tensorboard": ("tensorboard", "tensorboard"), "mlflow": ("mlflow", "mlflow")}
@@ -47,6 +47,7 @@ def validate(config: RunConfig) -> None:
     check_expert_config(agent_cls, config)
     if config.data.dataset is not None or records_demonstrations(agent_cls, config):
         check_learns_from_data(agent_cls, config.algo_name, config.data.offline_steps)
+    check_dataset_observations(config)
     check_has_demonstrations(agent_cls, config.algo_name, config.data.dataset or config.data.expert)
     check_reward_config(config)
     check_extras(config)

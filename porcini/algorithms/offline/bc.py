@@ -91,6 +91,7 @@ class BC(Checkpointed, BaseAgent):
                                         + multi_action_hint(space))
         self.info, self.device = info, torch.device(c.device)
         self.discrete = isinstance(space, gym.spaces.Discrete)
+        self.action_start = int(space.start) if isinstance(space, gym.spaces.Discrete) else 0
         if not self.discrete:
             box = space
             assert isinstance(box, gym.spaces.Box)
@@ -124,10 +125,10 @@ class BC(Checkpointed, BaseAgent):
                                        b.truncated), dataset.metadata)
 
     def stored_actions(self, action: Any) -> np.ndarray:
-        """Env actions ``[T, B, ...]`` as the loss takes them: integers, or Box actions flattened to ``[-1, 1]``."""
+        """Env actions ``[T, B, ...]`` as the loss takes them: indices from 0, or Box actions flattened into [-1, 1]."""
         action = np.asarray(action)
         if self.discrete:
-            return action.astype(np.int64)
+            return action.astype(np.int64) - self.action_start
         flat = action.reshape(*action.shape[:2], -1).astype(np.float64)
         return np.clip(2.0 * (flat - self.low) / (self.high - self.low) - 1.0, -1.0, 1.0).astype(np.float32)
 
@@ -170,8 +171,10 @@ class BC(Checkpointed, BaseAgent):
             out = self.policy(obs_to_tensor(obs, self.device, self.info.observation_space))
             if self.discrete:
                 if explore:
-                    return torch.multinomial(out.softmax(-1), 1, generator=self.generator)[:, 0].cpu().numpy()
-                return out.argmax(dim=-1).cpu().numpy()
+                    index = torch.multinomial(out.softmax(-1), 1, generator=self.generator)[:, 0]
+                else:
+                    index = out.argmax(dim=-1)
+                return index.cpu().numpy() + self.action_start
             if self.config.loss == "mse":
                 normalized = torch.tanh(out)
             else:

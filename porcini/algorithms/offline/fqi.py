@@ -167,8 +167,9 @@ class FQI(BaseAgent):
             self._init_mlp(x.shape[1])
         target = np.zeros(len(action))
         change = 0.0
-        for _ in range(self.config.n_iterations):
-            next_q = self.q_values(d["next_obs"])  # Q_{k-1}; zeros before the first regression
+        for k in range(self.config.n_iterations):
+            # Q_{k-1}; Q_0 = 0, also for the MLP, whose initial outputs are not Q_0
+            next_q = self.q_values(d["next_obs"]) if k else np.zeros((len(action), self.n_actions))
             previous, target = target, d["reward"] + self.gamma * (1.0 - d["terminated"]) * next_q.max(axis=1)
             change = float(np.abs(target - previous).mean())
             self._regress(x, action, target)
