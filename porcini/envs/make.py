@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -282,10 +283,7 @@ def _pettingzoo_kind(env: Any, env_kwargs: dict[str, Any]) -> str | None:
 def _pettingzoo(kind: str, env: Any, n_envs: int, seed: int | None, wrappers: Sequence[Wrapper],
                 vectorization: str, check: bool, max_episode_steps: int | None, env_kwargs: dict[str, Any],
                 name: str) -> Any:
-    """``make_env`` for a PettingZoo factory: seats of a two-player turn-based game, else a multi-agent vector env.
-
-    ``kind`` is :func:`_pettingzoo_kind`'s answer. A multi-agent vector env takes only vector wrappers.
-    """
+    """``make_env`` for a PettingZoo factory of ``kind``: seats of a turn-based game, else a multi-agent vector env."""
     from porcini.envs.multi_agent import make_multi_agent_env
 
     if kind == "turn_based":
@@ -304,10 +302,13 @@ def _pettingzoo(kind: str, env: Any, n_envs: int, seed: int | None, wrappers: Se
     if max_episode_steps is not None:
         raise ConfigError(f"{name} is a PettingZoo env: set its episode length with the env's own argument (e.g. "
                           "max_cycles in env kwargs), not max_episode_steps")
-    venv: Any = make_multi_agent_env(env, n_envs, seed, check=check, env_id=name if ":" in name else None,
-                                     env_kwargs=env_kwargs)
-    for w in vector_wrappers:
-        venv = w(venv)
+    venv: Any = make_multi_agent_env(env, n_envs, None if vector_wrappers else seed, check=check,
+                                     env_id=name if ":" in name else None, env_kwargs=env_kwargs)
+    if vector_wrappers:  # Core and callers see the outermost wrapper: it needs make_env's seed, info and spawn
+        inner, venv = venv, functools.reduce(lambda e, w: w(e), vector_wrappers, venv)
+        seed_vector_env(venv, seed)
+        attach(venv, inner.info.env_id, lambda n, s: make_env(env, n, s, wrappers, vectorization, check=check,
+                                                              env_kwargs=env_kwargs), horizon=inner.info.horizon)
     return venv
 
 
