@@ -17,6 +17,7 @@ from porcini.envs.info import EnvInfo
 from porcini.envs.locate import register_namespace, resolve_env
 from porcini.envs.tabular_model import model_source
 from porcini.envs.vector import CheckedVectorEnv, SerialVectorEnv
+from porcini.envs.wrappers.episode import time_limit
 from porcini.errors import ConfigError, EnvCheckError, PorciniError
 from porcini.seeding import action_space_seed
 
@@ -373,15 +374,6 @@ def env_info(env: Any, env_id: str | None = None) -> EnvInfo:
     )
 
 
-def _time_limit(env: gym.Env) -> int | None:
-    """The episode time limit of one env: its spec's, or the first TimeLimit found along its wrapper chain."""
-    limit = getattr(getattr(env, "spec", None), "max_episode_steps", None)
-    while limit is None and isinstance(env, gym.Wrapper):
-        limit = getattr(env, "_max_episode_steps", None) or getattr(env, "max_episode_steps", None)
-        env = env.env
-    return int(limit) if isinstance(limit, (int, float)) and not isinstance(limit, bool) else None
-
-
 def attach(venv: Any, env_id: str, spawn: Callable[[int, int | None], Any], horizon: int | None = None) -> None:
     """Give a vector env its ``info`` and a ``spawn(n_envs, seed)`` that builds a fresh copy of it.
 
@@ -389,9 +381,10 @@ def attach(venv: Any, env_id: str, spawn: Callable[[int, int | None], Any], hori
     """
     info = env_info(venv, env_id)
     if info.horizon is None:
-        inner = getattr(venv, "envs", None)
-        if horizon is None and inner:
-            horizon = _time_limit(inner[0])
+        base = getattr(venv, "unwrapped", venv)  # under the vector wrappers
+        inner = getattr(base, "envs", None)
+        if horizon is None:  # subprocess vector envs read their first env's limit in its worker
+            horizon = time_limit(inner[0]) if inner else getattr(base, "time_limit", None)
         if horizon is not None:
             info = dataclasses.replace(info, horizon=int(horizon))
     venv.info = info
