@@ -14,6 +14,7 @@ other workers answer None.
 from __future__ import annotations
 
 import functools
+import pickle
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 
@@ -23,6 +24,7 @@ from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import concatenate, create_empty_array
 
 from porcini.envs.episode_log import EpisodeLog, ReplayError, check_replayed
+from porcini.envs.wrappers.episode import time_limit
 from porcini.errors import CheckpointError
 
 
@@ -52,6 +54,15 @@ class EpisodeRecorder(gym.Wrapper):
         if self._log is not None:
             self._log.actions[0].append(np.array(action))
         return self.env.step(action)
+
+    def porcini_describe(self) -> dict[str, Any]:
+        """The env's ``spec`` (None if it does not pickle) and time limit, which the parent reports as its own."""
+        spec = self.env.spec
+        try:
+            pickle.dumps(spec)
+        except Exception:  # e.g. a lambda among the spec's kwargs: the parent then has no spec, as Gymnasium's
+            spec = None
+        return {"spec": spec, "time_limit": time_limit(self.env)}
 
     def porcini_record(self) -> None:
         """Start recording from the next reset."""
@@ -156,6 +167,9 @@ class AsyncVectorEnv(gym.vector.AsyncVectorEnv):
         super().__init__([functools.partial(_recorded, fn, i) for i, fn in enumerate(env_fns)],
                          autoreset_mode=AutoresetMode.SAME_STEP)
         self.env_id = env_id
+        # the first env's spec and time limit, as SerialVectorEnv reports them (EnvInfo.horizon reads them)
+        first = self.call("porcini_describe")[0]
+        self.spec, self.time_limit = first["spec"], first["time_limit"]
         self._recording = False
         self._last_obs: Any = None
 

@@ -8,6 +8,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from porcini.envs.episode_log import observations_equal
 from porcini.errors import EnvCheckError
 
 
@@ -84,7 +85,7 @@ def _check_reset(env: Any, name: str, seed: int) -> None:
         raise EnvCheckError(f"{name}: reset returned info of type {type(info).__name__}; return a dict")
     _check_obs(name, env.observation_space, obs, "reset")
     again, _ = env.reset(seed=seed)
-    if isinstance(obs, np.ndarray) and not np.array_equal(obs, again):
+    if not observations_equal(obs, again):
         raise EnvCheckError(
             f"{name}: reset(seed={seed}) twice gave different observations; seed self.np_random through "
             "super().reset(seed=seed) and draw randomness only from it"

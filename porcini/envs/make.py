@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -16,6 +17,7 @@ from porcini.envs.info import EnvInfo
 from porcini.envs.locate import register_namespace, resolve_env
 from porcini.envs.tabular_model import model_source
 from porcini.envs.vector import CheckedVectorEnv, SerialVectorEnv
+from porcini.envs.wrappers.episode import time_limit
 from porcini.errors import ConfigError, EnvCheckError, PorciniError
 from porcini.seeding import action_space_seed
 
@@ -282,10 +284,7 @@ def _pettingzoo_kind(env: Any, env_kwargs: dict[str, Any]) -> str | None:
 def _pettingzoo(kind: str, env: Any, n_envs: int, seed: int | None, wrappers: Sequence[Wrapper],
                 vectorization: str, check: bool, max_episode_steps: int | None, env_kwargs: dict[str, Any],
                 name: str) -> Any:
-    """``make_env`` for a PettingZoo factory: seats of a two-player turn-based game, else a multi-agent vector env.
-
-    ``kind`` is :func:`_pettingzoo_kind`'s answer. A multi-agent vector env takes only vector wrappers.
-    """
+    """``make_env`` for a PettingZoo factory of ``kind``: seats of a turn-based game, else a multi-agent vector env."""
     from porcini.envs.multi_agent import make_multi_agent_env
 
     if kind == "turn_based":
@@ -304,10 +303,13 @@ def _pettingzoo(kind: str, env: Any, n_envs: int, seed: int | None, wrappers: Se
     if max_episode_steps is not None:
         raise ConfigError(f"{name} is a PettingZoo env: set its episode length with the env's own argument (e.g. "
                           "max_cycles in env kwargs), not max_episode_steps")
-    venv: Any = make_multi_agent_env(env, n_envs, seed, check=check, env_id=name if ":" in name else None,
-                                     env_kwargs=env_kwargs)
-    for w in vector_wrappers:
-        venv = w(venv)
+    venv: Any = make_multi_agent_env(env, n_envs, None if vector_wrappers else seed, check=check,
+                                     env_id=name if ":" in name else None, env_kwargs=env_kwargs)
+    if vector_wrappers:  # Core and callers see the outermost wrapper: it needs make_env's seed, info and spawn
+        inner, venv = venv, functools.reduce(lambda e, w: w(e), vector_wrappers, venv)
+        seed_vector_env(venv, seed)
+        attach(venv, inner.info.env_id, lambda n, s: make_env(env, n, s, wrappers, vectorization, check=check,
+                                                              env_kwargs=env_kwargs), horizon=inner.info.horizon)
     return venv
 
 
@@ -372,15 +374,6 @@ def env_info(env: Any, env_id: str | None = None) -> EnvInfo:
     )
 
 
-def _time_limit(env: gym.Env) -> int | None:
-    """The episode time limit of one env: its spec's, or the first TimeLimit found along its wrapper chain."""
-    limit = getattr(getattr(env, "spec", None), "max_episode_steps", None)
-    while limit is None and isinstance(env, gym.Wrapper):
-        limit = getattr(env, "_max_episode_steps", None) or getattr(env, "max_episode_steps", None)
-        env = env.env
-    return int(limit) if isinstance(limit, (int, float)) and not isinstance(limit, bool) else None
-
-
 def attach(venv: Any, env_id: str, spawn: Callable[[int, int | None], Any], horizon: int | None = None) -> None:
     """Give a vector env its ``info`` and a ``spawn(n_envs, seed)`` that builds a fresh copy of it.
 
@@ -388,9 +381,10 @@ def attach(venv: Any, env_id: str, spawn: Callable[[int, int | None], Any], hori
     """
     info = env_info(venv, env_id)
     if info.horizon is None:
-        inner = getattr(venv, "envs", None)
-        if horizon is None and inner:
-            horizon = _time_limit(inner[0])
+        base = getattr(venv, "unwrapped", venv)  # under the vector wrappers
+        inner = getattr(base, "envs", None)
+        if horizon is None:  # subprocess vector envs read their first env's limit in its worker
+            horizon = time_limit(inner[0]) if inner else getattr(base, "time_limit", None)
         if horizon is not None:
             info = dataclasses.replace(info, horizon=int(horizon))
     venv.info = info

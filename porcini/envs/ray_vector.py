@@ -150,7 +150,7 @@ class RayVectorEnv(VectorEnv):
         self.closed = False
         try:
             descriptions = [self._start_actor(c) for c in range(workers)]
-            obs_space, act_space, metadata, self.render_mode, self.spec = descriptions[0]
+            obs_space, act_space, metadata, self.render_mode, self.spec, self.time_limit = descriptions[0]
             for c, (other_obs, other_act, *_) in enumerate(descriptions[1:], start=1):
                 if other_obs != obs_space or other_act != act_space:
                     raise EnvCheckError(f"env index {self._chunks[c][0]} of {env_id} has spaces {other_obs}, "
@@ -175,8 +175,8 @@ class RayVectorEnv(VectorEnv):
         lo, hi = self._chunks[chunk]
         return f"Ray worker {chunk} of env {self.env_id} (env indices {list(range(lo, hi))})"
 
-    def _start_actor(self, chunk: int) -> tuple[gym.Space, gym.Space, dict[str, Any], Any, Any]:
-        """Create chunk ``chunk``'s actor; return its spaces, metadata, render mode and spec."""
+    def _start_actor(self, chunk: int) -> tuple[gym.Space, gym.Space, dict[str, Any], Any, Any, int | None]:
+        """Create chunk ``chunk``'s actor; return its spaces, metadata, render mode, spec and first time limit."""
         lo, hi = self._chunks[chunk]
         actor = self._remote.remote(self._env_fns[lo:hi], f"{self.env_id} (Ray worker {chunk})")
         self._actors[chunk] = actor

@@ -12,6 +12,7 @@ import gymnasium as gym
 
 from porcini.envs.episode_log import ReplayError
 from porcini.envs.vector import EnvFactory, SerialVectorEnv
+from porcini.envs.wrappers.episode import time_limit
 from porcini.errors import CheckpointError
 
 
@@ -21,10 +22,11 @@ class ChunkWorker:
     def __init__(self, env_fns: Sequence[EnvFactory], env_id: str) -> None:
         self.env = SerialVectorEnv(env_fns, env_id=env_id, check=False)
 
-    def describe(self) -> tuple[gym.Space, gym.Space, dict[str, Any], Any, Any]:
-        """The chunk's spaces, metadata, render mode and spec, for the parent's vector env."""
+    def describe(self) -> tuple[gym.Space, gym.Space, dict[str, Any], Any, Any, int | None]:
+        """The chunk's spaces, metadata, render mode, spec and first env's time limit, for the parent's vector env."""
         env = self.env
-        return env.single_observation_space, env.single_action_space, env.metadata, env.render_mode, env.spec
+        return (env.single_observation_space, env.single_action_space, env.metadata, env.render_mode, env.spec,
+                time_limit(env.envs[0]))
 
     def run(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """Call a method of the chunk's ``SerialVectorEnv`` (``step``, ``reset``, ``render``...)."""

@@ -134,7 +134,15 @@ class SerialVectorEnv(VectorEnv):
     def reset(
         self, *, seed: int | Sequence[int | None] | None = None, options: dict[str, Any] | None = None
     ) -> tuple[Any, dict[str, Any]]:
-        """Reset every env; an int seed seeds env ``i`` with ``porcini.seeding.env_reset_seeds(seed, n)[i]``."""
+        """Reset every env; an int seed seeds env ``i`` with ``porcini.seeding.env_reset_seeds(seed, n)[i]``.
+
+        Raises:
+            ValueError: ``options`` holds Gymnasium's ``reset_mask``: this env resets all its envs (ended ones by
+                itself in ``step``), and would otherwise pass the mask on and cut every episode in progress.
+        """
+        if options is not None and "reset_mask" in options:
+            raise ValueError(f"{type(self).__name__} of {self.env_id} resets all its envs (and ended ones by itself "
+                             "in step); reset without options['reset_mask']")
         seeds = reset_seeds(seed, self.num_envs)
         observations: list[Any] = []
         infos: dict[str, Any] = {}

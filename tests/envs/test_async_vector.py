@@ -115,3 +115,21 @@ def test_in_process_and_subprocess_envs_step_alike_and_read_each_others_checkpoi
     finally:
         for venv in (sync, env, fresh):
             venv.close()
+
+
+@pytest.mark.parametrize("vector_wrapped", [False, True])
+@pytest.mark.parametrize("env", ["CartPole-v1", SlowEnv])
+def test_a_time_limit_wrapper_sets_the_horizon_in_subprocesses_and_under_vector_wrappers(env, vector_wrapped):
+    from porcini.envs.wrappers import TimeLimit, VectorRecordEpisodeStatistics
+
+    wrappers = [(TimeLimit, {"max_episode_steps": 5})] + ([VectorRecordEpisodeStatistics] if vector_wrapped else [])
+    horizons = {}
+    for vectorization in ("sync", "async"):
+        venv = make_env(env, n_envs=2, seed=0, vectorization=vectorization, wrappers=wrappers)
+        try:
+            horizons[vectorization] = (venv.info.horizon, getattr(venv.spec, "max_episode_steps", None))
+            ends = [np.flatnonzero(venv.step(np.zeros(2, dtype=np.int64))[3]).size for _ in range(5)]
+        finally:
+            venv.close()
+        assert ends == [0, 0, 0, 0, 2]  # the limit the horizon reports is the one that truncates
+    assert horizons["async"] == horizons["sync"] and horizons["sync"][0] == 5

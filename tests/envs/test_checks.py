@@ -85,6 +85,41 @@ def test_check_env_passes_good_envs():
     check_env(CountingEnv(terminate_at=3))
 
 
+
+class SeedIgnoring(gym.Env):
+    """Its first observation comes from a generator the reset seed does not reach, in a non-array space."""
+
+    def __init__(self, space):
+        self.observation_space, self.action_space = space, gym.spaces.Discrete(2)
+        self._outside = np.random.default_rng(0)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.observation_space.seed(int(self._outside.integers(2**31)))
+        return self.observation_space.sample(), {}
+
+    def step(self, action):
+        return self.observation_space.sample(), 0.0, False, False, {}
+
+
+@pytest.mark.parametrize("space", [gym.spaces.Discrete(1000),
+                                   gym.spaces.Dict({"x": gym.spaces.Box(0.0, 1.0, (3,), np.float32)}),
+                                   gym.spaces.Tuple((gym.spaces.Discrete(1000), gym.spaces.Discrete(1000)))])
+def test_check_env_catches_a_seed_that_does_not_repeat_the_first_observation_of_any_space(space):
+    with pytest.raises(EnvCheckError, match="different observations"):
+        check_env(SeedIgnoring(space))
+    check_env(gym.wrappers.TimeLimit(SeededSpaceEnv(space), 5))  # the same space, seeded properly, passes
+
+
+class SeededSpaceEnv(SeedIgnoring):
+    """SeedIgnoring with its draws seeded by the reset seed."""
+
+    def reset(self, *, seed=None, options=None):
+        super(SeedIgnoring, self).reset(seed=seed)
+        if seed is not None:
+            self.observation_space.seed(seed)
+        return self.observation_space.sample(), {}
+
 def test_check_env_rejects_missing_spaces():
     env = CountingEnv()
     env.action_space = "Discrete(2)"

@@ -94,3 +94,13 @@ def test_discrete_observations_and_mismatched_spaces():
     factories = [lambda: IdentityEnv(n=3), lambda: IdentityEnv(n=4)]
     with pytest.raises(Exception, match="share spaces"):
         SerialVectorEnv(factories)
+
+
+def test_a_reset_mask_is_refused_rather_than_resetting_every_env():
+    env, reference = (make_env("CartPole-v1", n_envs=3, seed=0, vectorization="sync") for _ in range(2))
+    zeros = np.zeros(3, dtype=np.int64)
+    for _ in range(3):
+        env.step(zeros), reference.step(zeros)
+    with pytest.raises(ValueError, match="reset_mask"):
+        env.reset(options={"reset_mask": np.array([True, False, False])})
+    np.testing.assert_array_equal(env.step(zeros)[0], reference.step(zeros)[0])  # no episode was cut

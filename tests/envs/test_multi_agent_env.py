@@ -206,3 +206,19 @@ def test_simple_spread_runs_in_the_loop_with_a_random_agent():
     assert env.info.agents == ("agent_0", "agent_1", "agent_2") and env.info.horizon == 25
     result = Core(RandomAgent(env.info), env, progress=False).learn(steps=6 * 50)
     assert result.episodes.n_episodes == 12 and set(result.episodes.lengths) == {25}
+
+
+def test_vector_wrappers_on_a_pettingzoo_factory_keep_the_seed_the_info_and_spawn():
+    from porcini.envs.wrappers import VectorRecordEpisodeStatistics
+
+    plain = make_env(functools.partial(Relay), n_envs=2, seed=5)
+    wrapped = make_env(functools.partial(Relay), n_envs=2, seed=5, wrappers=[VectorRecordEpisodeStatistics])
+    assert isinstance(wrapped, VectorRecordEpisodeStatistics)
+    assert getattr(wrapped, "reset_seed", None) == plain.reset_seed == 5
+    assert getattr(wrapped, "info", None) == plain.info
+    # Core.learn resets first with reset_seed: the wrapped env must start from the plain env's start states
+    obs_wrapped, _ = wrapped.reset(seed=getattr(wrapped, "reset_seed", None))
+    obs_plain, _ = plain.reset(seed=plain.reset_seed)
+    np.testing.assert_array_equal(obs_wrapped["observation"], obs_plain["observation"])
+    spawned = wrapped.spawn(1, 0)
+    assert isinstance(spawned, VectorRecordEpisodeStatistics) and spawned.num_envs == len(plain.info.agents)

@@ -213,3 +213,17 @@ def test_training_run_survives_a_killed_worker_and_resumes(tmp_path):
         warnings.simplefilter("error", RayWorkerRestartWarning)
         resumed = Experiment.resume(run.run_dir.path, steps=2400, progress=False)
         assert resumed.train().env_steps == 2400
+
+
+def test_a_time_limit_wrapper_of_a_factory_sets_the_horizon_as_in_process():
+    from porcini import make_env
+    from porcini.envs.wrappers import TimeLimit
+
+    wrappers = [(TimeLimit, {"max_episode_steps": 5})]
+    sync = make_env(CountingEnv, 2, seed=0, vectorization="sync", wrappers=wrappers)
+    env = make_env(CountingEnv, 2, seed=0, vectorization="ray", wrappers=wrappers)
+    try:
+        ends = [int(env.step(np.zeros(2, dtype=np.int64))[3].sum()) for _ in range(5)]
+        assert ends == [0, 0, 0, 0, 2] and env.info.horizon == sync.info.horizon == 5
+    finally:
+        env.close()

@@ -69,6 +69,14 @@ class TimeLimit(gym.Wrapper):
         return out
 
 
+def time_limit(env: gym.Env) -> int | None:
+    """The episode time limit of one env: its spec's, or the first TimeLimit found along its wrapper chain (None)."""
+    limit = getattr(getattr(env, "spec", None), "max_episode_steps", None)
+    while limit is None and isinstance(env, gym.Wrapper):
+        limit = getattr(env, "_max_episode_steps", None) or getattr(env, "max_episode_steps", None)
+        env = env.env
+    return int(limit) if isinstance(limit, (int, float)) and not isinstance(limit, bool) else None
+
 class RecordEpisodeStatistics(gym.Wrapper):
     """Adds ``info["episode"] = {"r": return, "l": length, "t": wall seconds}`` on the step that ends an episode.
 
