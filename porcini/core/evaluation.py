@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 
 from porcini.core.agent import Agent
@@ -50,7 +51,8 @@ def run_episodes(agent: Agent, env: Any, episodes: int, *, explore: bool = False
         info_keys: numeric ``info`` keys summed over each episode into ``record.info_sums`` (e.g. ``"cost"``).
 
     Raises:
-        ValueError: ``episodes < 1`` (there would be nothing to record).
+        ValueError: ``episodes < 1`` (there would be nothing to record), or ``env`` normalizes with statistics it
+            updates, or scales rewards (see :func:`check_evaluation_env`).
         EnvCheckError: the env reports none of a key of ``info_keys`` at a step.
 
     Example:
@@ -62,6 +64,7 @@ def run_episodes(agent: Agent, env: Any, episodes: int, *, explore: bool = False
     """
     if episodes < 1:  # before episode_quotas, whose message names its own argument
         raise ValueError(f"episodes = {episodes!r} is invalid: must be >= 1")
+    check_evaluation_env(env)
     n_envs = int(env.num_envs)
     quota = episode_quotas(episodes, n_envs)
     training_state = getattr(agent, "recurrent_state", lambda: None)()
@@ -76,6 +79,29 @@ def run_episodes(agent: Agent, env: Any, episodes: int, *, explore: bool = False
             agent.set_recurrent_state(training_state)  # type: ignore[attr-defined]
         if exploration is not None:
             agent.set_exploration_state(exploration)  # type: ignore[attr-defined]
+
+
+def check_evaluation_env(env: Any) -> None:
+    """Refuse an env whose normalizing wrappers would make an evaluation report other numbers than the env's.
+
+    A normalizer that updates its statistics (``NormalizeObservation`` not ``frozen``) feeds the agent observations
+    scaled otherwise than in training and moves while evaluating; a ``NormalizeReward`` that scales reports returns
+    in its units. The fix is to make the env the
+    training env's twin: ``porcini.envs.wrappers.share_normalization(eval_env, train_env)``.
+
+    Raises:
+        ValueError: naming the wrappers and the fix.
+    """
+    found = []
+    while isinstance(env, gym.vector.VectorWrapper):
+        learning = not getattr(env, "frozen", True) or getattr(env, "scale", False)
+        if callable(getattr(env, "share_statistics", None)) and learning:  # porcini's normalizers
+            found.append(type(env).__name__)
+        env = env.env
+    if found:
+        raise ValueError(f"the evaluation env normalizes on its own ({', '.join(found)}: statistics it updates or "
+                         "scaled rewards), so its returns would not be the env's; give it the training env's "
+                         "statistics, frozen: porcini.envs.wrappers.share_normalization(eval_env, train_env)")
 
 
 def _episodes(agent: Agent, env: Any, quota: np.ndarray, explore: bool, seed: int | None,

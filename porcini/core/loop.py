@@ -33,7 +33,7 @@ class Core(LoopStateView):
     Args:
         agent: anything following the ``Agent`` protocol.
         env: a vector env with same-step autoreset (``porcini.make_env`` returns one).
-        eval_env: a separate env for ``evaluate`` (its own seeds, frozen normalization); defaults to ``env``.
+        eval_env: a separate env for ``evaluate`` (its own seeds, the training normalization: share_normalization).
         callbacks: hooks called at step, episode, fit and epoch end.
         progress: show a progress bar: True, False, or None for "when stderr is a terminal".
         info_keys: numeric ``info`` keys copied into ``batch.extras`` at every step (e.g. ``"cost"``) and summed

@@ -76,7 +76,7 @@ def _policy_and_env(policy: str, env: str | None, seed: int, checkpoint: str,
     if not Path(policy).is_dir():
         raise UserError(f"{policy!r} is neither a run directory nor 'random': give the folder of a trained run "
                         "(runs/ALGO-ENV-s0-...) or random with --env ENV")
-    from porcini.experiment.envs import _vector_wrappers
+    from porcini.envs.wrappers import share_normalization
     from porcini.experiment.evaluation import load_policy
 
     config, agent, train_env, eval_env = load_policy(policy, checkpoint)
@@ -85,11 +85,7 @@ def _policy_and_env(policy: str, env: str | None, seed: int, checkpoint: str,
             raise UserError(f"the run {policy} acts in {config.env.id}, not --env {env}: drop --env or record "
                             "another run")
         collect_env = eval_env.spawn(1, seed)
-        # observation normalization reads the trained statistics, frozen, as build_envs shares them with eval envs
-        for trained, fresh in zip(_vector_wrappers(train_env), _vector_wrappers(collect_env)):
-            share = getattr(fresh, "share_statistics", None)
-            if callable(share):
-                share(trained)
+        share_normalization(collect_env, train_env)  # the trained statistics, frozen, as build_envs shares them
     finally:  # the statistics are shared objects: they outlive the envs they came from
         train_env.close()
         eval_env.close()

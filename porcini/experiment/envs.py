@@ -21,6 +21,7 @@ from porcini.envs.episode_log import ReplayError
 from porcini.envs.make import evaluation_wrappers
 from porcini.envs.multi_agent import MultiAgentVectorEnv
 from porcini.envs.vectorized import NativeVectorEnv
+from porcini.envs.wrappers import share_normalization, vector_wrappers
 from porcini.errors import CheckpointError, ConfigError
 from porcini.experiment.config import RunConfig
 from porcini.experiment.seeding import eval_seed
@@ -87,19 +88,8 @@ def build_envs(config: RunConfig) -> tuple[Any, Any]:
     eval_env = make_env(config.env.id, n_envs=n_eval, seed=eval_seed(config.seed),
                         wrappers=evaluation_wrappers(wrappers), vectorization=config.env.vectorization,
                         max_episode_steps=config.env.max_episode_steps, env_kwargs=env_kwargs, check=config.env.check)
-    for train_wrapper, eval_wrapper in zip(_vector_wrappers(env), _vector_wrappers(eval_env)):
-        share = getattr(eval_wrapper, "share_statistics", None)
-        if callable(share):
-            share(train_wrapper)
+    share_normalization(eval_env, env)
     return env, eval_env
-
-
-def _vector_wrappers(env: Any) -> list[Any]:
-    out = []
-    while isinstance(env, gym.vector.VectorWrapper):
-        out.append(env)
-        env = env.env
-    return out
 
 
 def _resumable_base(
@@ -140,7 +130,7 @@ def stateful_wrappers(env: Any) -> list[Any]:
 
     Per-env wrappers of envs stepped in subprocesses are :class:`~porcini.envs.async_vector.WorkerWrapper` proxies.
     """
-    out = [w for w in _vector_wrappers(env) if callable(getattr(w, "state_dict", None))]
+    out = [w for w in vector_wrappers(env) if callable(getattr(w, "state_dict", None))]
     base = _resumable_base(env)
     if base is None:
         return out

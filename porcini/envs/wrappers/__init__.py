@@ -8,6 +8,7 @@ vector wrappers (``gymnasium.vector.VectorWrapper``: ``NormalizeObservation``, `
 wrappers have ``state_dict()`` / ``load_state_dict()`` (NumPy arrays and scalars only). See docs/wrappers.md.
 """
 
+from porcini.envs.wrappers._common import vector_wrappers
 from porcini.envs.wrappers.action import ClipAction, ClippedRescaleAction, RepeatAction, StickyAction
 from porcini.envs.wrappers.action_mask import ActionMaskInObservation
 from porcini.envs.wrappers.atari import (
@@ -24,7 +25,7 @@ from porcini.envs.wrappers.episode import RecordEpisodeStatistics, TimeLimit, Ve
 from porcini.envs.wrappers.frames import FrameStackObservation, GrayscaleObservation, ResizeObservation
 from porcini.envs.wrappers.learned_reward import LearnedReward
 from porcini.envs.wrappers.multitask import MultiTask, TaskSwitchEnv
-from porcini.envs.wrappers.normalize import ClipReward, NormalizeObservation, NormalizeReward
+from porcini.envs.wrappers.normalize import ClipReward, NormalizeObservation, NormalizeReward, share_normalization
 from porcini.envs.wrappers.observation import (
     ClipObservation,
     FilterObservation,
@@ -71,4 +72,6 @@ __all__ = [
     "TaskSwitchEnv",
     "TimeLimit",
     "VectorRecordEpisodeStatistics",
+    "share_normalization",
+    "vector_wrappers",
 ]

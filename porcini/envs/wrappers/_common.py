@@ -61,3 +61,12 @@ def map_final_obs(info: dict[str, Any], fn: Callable[[np.ndarray], np.ndarray]) 
             mapped[i] = transformed[j]
     out["final_obs"] = mapped
     return out
+
+
+def vector_wrappers(env: Any) -> list[Any]:
+    """The vector wrappers around ``env``, outermost first (empty for an unwrapped vector env)."""
+    out = []
+    while isinstance(env, gym.vector.VectorWrapper):
+        out.append(env)
+        env = env.env
+    return out

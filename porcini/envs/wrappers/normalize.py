@@ -14,7 +14,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector.utils import batch_space
 
-from porcini.envs.wrappers._common import map_final_obs, require_box, require_env
+from porcini.envs.wrappers._common import map_final_obs, require_box, require_env, vector_wrappers
 from porcini.envs.wrappers.running_stats import RunningMeanStd
 
 
@@ -225,6 +225,22 @@ class NormalizeReward(gym.vector.VectorWrapper):
                              f"{self.discounted_return.shape[0]} envs")
         self.stats.load_state_dict(state)
         self.discounted_return = ret.copy()
+
+
+def share_normalization(eval_env: Any, train_env: Any) -> None:
+    """Make each normalizing wrapper of ``eval_env`` the evaluation twin of ``train_env``'s at the same depth.
+
+    For an env built with the training env's vector wrappers (``train_env.spawn(n, seed)``, or the same
+    ``wrappers=``): its observations are then scaled with the training statistics, frozen, and its rewards are the
+    env's own (``share_statistics`` of each wrapper).
+
+    Raises:
+        TypeError: a normalizing wrapper of ``eval_env`` faces a wrapper of another kind in ``train_env``.
+    """
+    for train_wrapper, eval_wrapper in zip(vector_wrappers(train_env), vector_wrappers(eval_env)):
+        share = getattr(eval_wrapper, "share_statistics", None)
+        if callable(share):
+            share(train_wrapper)
 
 
 class ClipReward(gym.RewardWrapper):

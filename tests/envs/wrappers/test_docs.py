@@ -15,7 +15,8 @@ ROWS = re.findall(r"^\| `(\w+)` \| [^|]+ \| `(.+)` \|$", DOC.read_text(), re.M)
 
 def test_every_exported_wrapper_has_a_row():
     documented = {name for name, _ in ROWS}
-    assert set(wrappers.__all__) - {"RunningMeanStd"} <= documented
+    classes = {name for name in wrappers.__all__ if isinstance(getattr(wrappers, name), type)}  # not the helpers
+    assert classes - {"RunningMeanStd"} <= documented
 
 
 @pytest.mark.parametrize(("name", "code"), ROWS, ids=[name for name, _ in ROWS])
