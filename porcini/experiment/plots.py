@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from porcini.errors import UserError, missing_extra
+from porcini.errors import ConfigError, UserError, missing_extra
 from porcini.experiment.statistics import aggregate_scores, as_scores, curve_band
 
 
@@ -218,6 +218,9 @@ def final_scores(curves: Sequence[RunCurve], *, last_n: int = 1) -> dict[str, np
 
     Tasks are the envs, in sorted order. Every env needs the same number of runs of a label. Unfinished runs are
     left out: their last evaluation is not a final one.
+
+    Raises:
+        ConfigError: a label has different numbers of finished runs on different envs (a ``ValueError``).
     """
     scores: dict[str, np.ndarray] = {}
     by_label: dict[str, dict[str, list[float]]] = {}
@@ -229,7 +232,9 @@ def final_scores(curves: Sequence[RunCurve], *, last_n: int = 1) -> dict[str, np
     for label, by_env in by_label.items():
         counts = {env: len(v) for env, v in by_env.items()}
         if len(set(counts.values())) != 1:
-            raise ValueError(f"{label!r} has different numbers of runs per env {counts}; give each env as many")
+            raise ConfigError(f"{label!r} has different numbers of runs per env {counts} (finished runs), so its "
+                              "final scores do not form a runs x tasks table; give each env as many, or plot each "
+                              "env on its own")
         scores[label] = np.array([by_env[env] for env in sorted(by_env)]).T
     return scores
 
