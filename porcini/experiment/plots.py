@@ -71,9 +71,9 @@ def load_run_curve(run_dir: str | os.PathLike[str], label: str | None = None, *,
         raise UserError(f"{run_dir} has no metrics.csv: pass run directories of porcini runs that logged at least "
                         "one epoch with the csv sink (log.sinks)")
     columns = metrics_columns(run_dir / "metrics.csv")
-    if "eval_return_mean" not in columns:
+    if "eval_return_mean" not in columns and any(columns.values()):  # rows, but none ever evaluated
         raise UserError(f"{run_dir / 'metrics.csv'} has no eval_return_mean column (was evaluation off?)")
-    steps, returns = np.asarray(columns["env_steps"]), np.asarray(columns["eval_return_mean"])
+    steps, returns = np.asarray(columns.get("env_steps", [])), np.asarray(columns.get("eval_return_mean", []))
     keep = np.isfinite(returns)
     if not keep.any():
         raise UserError(f"{run_dir / 'metrics.csv'} holds no evaluation yet: plot the run after its first epoch")

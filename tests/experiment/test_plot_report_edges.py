@@ -38,3 +38,12 @@ def test_uneven_seeds_across_envs_is_one_line_error(tmp_path):
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert "FrozenLake-v1" in result.output and "RiverSwim" in result.output
     assert not (tmp_path / "c.png").exists()  # refused before anything is written
+
+
+def test_a_run_still_in_its_first_epoch_is_named_as_such(tmp_path):
+    started = run(tmp_path, 0)
+    (tmp_path / started / "metrics.csv").write_text("env_steps\n")  # what the csv sink writes when a run starts
+    (tmp_path / started / "summary.json").unlink()
+    result = plot(tmp_path, [started])
+    assert result.exit_code == 2, result.output
+    assert "no evaluation yet" in result.output and "evaluation off" not in result.output
