@@ -31,6 +31,7 @@ from torch import Tensor, nn
 
 from porcini.core.config import require
 from porcini.core.obs_tree import is_obs_tree, map_obs
+from porcini.networks.builders import parse_net_arch
 from porcini.networks.encoders import is_image_space, obs_to_input
 from porcini.networks.mlp import ACTIVATIONS
 from porcini.seeding import agent_torch_seed, torch_seed
@@ -64,6 +65,11 @@ class DeepConfig:
         require(activation in ACTIVATIONS, owner, "activation", activation, f"one of {sorted(ACTIVATIONS)}")
         max_grad_norm = getattr(self, "max_grad_norm", None)
         require(max_grad_norm is None or max_grad_norm > 0, owner, "max_grad_norm", max_grad_norm, "> 0 or None")
+        if hasattr(self, "net_arch"):
+            try:
+                parse_net_arch(self.net_arch, f"{owner}.net_arch")
+            except (TypeError, ValueError) as exc:
+                require(False, owner, "net_arch", self.net_arch, f"positive widths ({exc})")
         check_device(owner, self.device)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +13,7 @@ from porcini.core.agent import BaseAgent
 from porcini.core.config import build_config, require
 from porcini.core.obs_tree import obs_batch_size
 from porcini.envs.info import EnvInfo
-from porcini.seeding import agent_rng
+from porcini.seeding import agent_eval_rng, agent_rng
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,8 @@ class RandomAgent(BaseAgent):
     """Acts uniformly at random in the action space; never fits.
 
     Discrete and Box action spaces are sampled from the agent's own seeded generator; other spaces use the space's
-    ``sample`` seeded from it.
+    ``sample`` seeded from it. Evaluation (``explore=False``) draws from a generator of its own
+    (:func:`porcini.seeding.agent_eval_rng`), so evaluating never shifts the training draws.
     """
 
     name = "random"
@@ -43,29 +45,35 @@ class RandomAgent(BaseAgent):
         self.config = build_config(RandomConfig, config, overrides)
         self.info = info
         self.rng = agent_rng(self.config.seed)
+        self.eval_rng = agent_eval_rng(self.config.seed)
         self._space = info.action_space
         self._buffer: np.ndarray | None = None
         self._next = 0
         self._drawn_in_chunks = isinstance(self._space, (gym.spaces.Discrete, gym.spaces.Box))
+        self._eval_space = copy.deepcopy(self._space)
         if not self._drawn_in_chunks:
             self._space.seed(int(self.rng.integers(2**31)))
+            self._eval_space.seed(int(self.eval_rng.integers(2**31)))
 
-    def _draw(self, n: int) -> np.ndarray:
+    def _draw(self, n: int, rng: np.random.Generator) -> np.ndarray:
         space = self._space
         if isinstance(space, gym.spaces.Discrete):
-            return self.rng.integers(space.start, space.start + space.n, size=n)
+            return rng.integers(space.start, space.start + space.n, size=n)
         assert isinstance(space, gym.spaces.Box)
         low = np.where(np.isfinite(space.low), space.low, -1.0)
         high = np.where(np.isfinite(space.high), space.high, 1.0)
-        return self.rng.uniform(low, high, size=(n, *space.shape)).astype(space.dtype)
+        return rng.uniform(low, high, size=(n, *space.shape)).astype(space.dtype)
 
     def act(self, obs: np.ndarray, *, explore: bool = True) -> np.ndarray:
-        """Random actions for every env, whatever ``explore`` says."""
+        """Random actions for every env; with ``explore=False`` (evaluation) from the evaluation generator."""
         n = obs_batch_size(obs)  # a Dict or Tuple observation's len() would count its keys
         if not self._drawn_in_chunks:
-            return np.stack([self._space.sample() for _ in range(n)])
+            space = self._space if explore else self._eval_space
+            return np.stack([space.sample() for _ in range(n)])
+        if not explore:
+            return self._draw(n, self.eval_rng)
         if self._buffer is None or self._next + n > len(self._buffer):
-            self._buffer = self._draw(max(self.config.chunk, n))
+            self._buffer = self._draw(max(self.config.chunk, n), self.rng)
             self._next = 0
         out = self._buffer[self._next : self._next + n]
         self._next += n
@@ -75,6 +83,7 @@ class RandomAgent(BaseAgent):
         """Generator state and the undrawn chunk, so that resumed runs draw the same actions."""
         return {
             "rng": self.rng.bit_generator.state,
+            "eval_rng": self.eval_rng.bit_generator.state,
             "buffer": None if self._buffer is None else self._buffer.copy(),
             "next": self._next,
         }
@@ -82,5 +91,7 @@ class RandomAgent(BaseAgent):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state_dict`."""
         self.rng.bit_generator.state = state["rng"]
+        if "eval_rng" in state:  # checkpoints written before evaluation had its own generator have none
+            self.eval_rng.bit_generator.state = state["eval_rng"]
         self._buffer = None if state["buffer"] is None else np.asarray(state["buffer"])
         self._next = int(state["next"])

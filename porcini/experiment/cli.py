@@ -29,13 +29,8 @@ _RUN_DIRS = click.argument("run_dirs", metavar="RUN_DIR...", nargs=-1, required=
                            type=click.Path(exists=True, file_okay=False))
 
 
-def _yaml_string(text: str) -> str:
-    """``text`` quoted for a ``--set`` value, so a path such as ``1e3`` or ``null`` stays a string."""
-    return json.dumps(text)
-
-
 def parse_seeds(text: str) -> list[int]:
-    """``"0-4"`` -> ``[0, 1, 2, 3, 4]``; ``"1,3,5"`` -> ``[1, 3, 5]``."""
+    """``"0-4"`` -> ``[0, 1, 2, 3, 4]``; ``"1,3,5"`` -> ``[1, 3, 5]``; no seed, or one listed twice, is refused."""
     seeds: list[int] = []
     try:
         for part in text.split(","):
@@ -43,8 +38,10 @@ def parse_seeds(text: str) -> list[int]:
             seeds.extend(range(int(lo), int(hi) + 1) if sep else [int(lo)])
     except ValueError as err:
         raise click.BadParameter(f"{text!r} is not a seed list; write 0-4 or 1,3,5", param_hint="--seeds") from err
-    if not seeds:
-        raise click.BadParameter("no seeds given", param_hint="--seeds")
+    twice = sorted({s for s in seeds if seeds.count(s) > 1})
+    if not seeds or twice:  # a seed twice would train one run twice and count it as two seeds
+        problem = f"lists seed(s) {twice} more than once" if twice else "has no seed (a range counts up: 1-3)"
+        raise click.BadParameter(f"{text!r} {problem}; each seed is one run: write 0-4 or 1,3,5", param_hint="--seeds")
     return seeds
 
 
@@ -132,11 +129,13 @@ def train(algo: str, env: str, steps: int | None, dataset: str | None, offline_s
     flags = [f"steps={steps}" if steps is not None else None, f"env.n_envs={n_envs}" if n_envs else None,
              f"out={out}" if out else None, f"seed={seed}" if seed is not None else None,
              f"data.offline_steps={offline_steps}" if offline_steps is not None else None]
-    flags += [] if dataset is None else [f"data.dataset={_yaml_string(dataset)}"]
-    flags += [] if expert is None else [f"data.expert={_yaml_string(expert)}"]
-    flags += [] if reward is None else [f"data.reward={_yaml_string(reward)}"]
+    # quoted (JSON is YAML), so that a path such as 1e3 or null stays a string
+    flags += [f"data.{key}={json.dumps(value)}" for key, value in
+              (("dataset", dataset), ("expert", expert), ("reward", reward)) if value is not None]
     config = resolve(algo, env, config_file, [f for f in flags if f] + list(overrides))
-    seeds = parse_seeds(seeds_text) if seeds_text else [config.seed]
+    if seed is not None and seeds_text is not None:
+        raise click.UsageError("--seed and --seeds both set the run seed; pass one of them (--seeds 3 is one run)")
+    seeds = parse_seeds(seeds_text) if seeds_text is not None else [config.seed]
     if ray_address is not None and backend != "ray":
         raise click.UsageError("--ray-address needs --backend ray")
     summaries = train_seeds(config, seeds, progress=progress, backend=backend, ray_address=ray_address)
@@ -371,8 +370,7 @@ def _one_run(run_dirs: tuple[str, ...]) -> str:
     from porcini.experiment.run_groups import choose_run
 
     choice = choose_run(run_dirs)
-    note = choice.note()
-    if note:
+    if note := choice.note():
         click.echo(note, err=True)
     return str(choice.path)
 

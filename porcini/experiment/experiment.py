@@ -155,7 +155,7 @@ class Experiment:
             config = load_run_config(config_path, get_algorithm(load_run_config(config_path).algo_name).Config)
             if steps is not None:
                 config = dataclasses.replace(config, steps=steps)
-            saved = read_checkpoint(resolve_checkpoint(run_dir.path, checkpoint), cls._identity_of(config))
+            saved = read_checkpoint(resolve_checkpoint(run_dir.path, checkpoint), run_identity(config))
             state = saved.state
             done = int(state["core"]["env_steps"])
             if steps is not None and steps <= done:
@@ -172,10 +172,6 @@ class Experiment:
             lock.release()
             raise
         return experiment
-
-    @staticmethod
-    def _identity_of(config: RunConfig) -> dict[str, Any]:
-        return run_identity(config)
 
     def identity(self) -> dict[str, Any]:
         """What a checkpoint must match to be loaded into this run."""
@@ -259,12 +255,13 @@ class Experiment:
         return metrics
 
     def save(self, best: bool = False) -> None:
-        """Write ``checkpoints/last.pt`` (and ``best.pt``) atomically."""
+        """Write ``checkpoints/best.pt`` (when ``best``), then ``last.pt``, atomically."""
         state = self.state_dict()
-        save_checkpoint(self.run_dir.checkpoints / "last.pt", state, self.identity())
-        self._saved_at = training_step(self.core)
+        # best.pt first: if the second write fails, last.pt is the epoch before, whose resume writes best.pt again
         if best:
             save_checkpoint(self.run_dir.checkpoints / "best.pt", state, self.identity())
+        save_checkpoint(self.run_dir.checkpoints / "last.pt", state, self.identity())
+        self._saved_at = training_step(self.core)
 
     def state_dict(self) -> dict[str, Any]:
         """The whole run state (see the module docstring)."""

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from porcini.errors import UserError, missing_extra
+from porcini.errors import ConfigError, UserError, missing_extra
 from porcini.experiment.statistics import aggregate_scores, as_scores, curve_band
 
 
@@ -71,9 +71,9 @@ def load_run_curve(run_dir: str | os.PathLike[str], label: str | None = None, *,
         raise UserError(f"{run_dir} has no metrics.csv: pass run directories of porcini runs that logged at least "
                         "one epoch with the csv sink (log.sinks)")
     columns = metrics_columns(run_dir / "metrics.csv")
-    if "eval_return_mean" not in columns:
+    if "eval_return_mean" not in columns and any(columns.values()):  # rows, but none ever evaluated
         raise UserError(f"{run_dir / 'metrics.csv'} has no eval_return_mean column (was evaluation off?)")
-    steps, returns = np.asarray(columns["env_steps"]), np.asarray(columns["eval_return_mean"])
+    steps, returns = np.asarray(columns.get("env_steps", [])), np.asarray(columns.get("eval_return_mean", []))
     keep = np.isfinite(returns)
     if not keep.any():
         raise UserError(f"{run_dir / 'metrics.csv'} holds no evaluation yet: plot the run after its first epoch")
@@ -218,6 +218,9 @@ def final_scores(curves: Sequence[RunCurve], *, last_n: int = 1) -> dict[str, np
 
     Tasks are the envs, in sorted order. Every env needs the same number of runs of a label. Unfinished runs are
     left out: their last evaluation is not a final one.
+
+    Raises:
+        ConfigError: a label has different numbers of finished runs on different envs (a ``ValueError``).
     """
     scores: dict[str, np.ndarray] = {}
     by_label: dict[str, dict[str, list[float]]] = {}
@@ -229,7 +232,9 @@ def final_scores(curves: Sequence[RunCurve], *, last_n: int = 1) -> dict[str, np
     for label, by_env in by_label.items():
         counts = {env: len(v) for env, v in by_env.items()}
         if len(set(counts.values())) != 1:
-            raise ValueError(f"{label!r} has different numbers of runs per env {counts}; give each env as many")
+            raise ConfigError(f"{label!r} has different numbers of runs per env {counts} (finished runs), so its "
+                              "final scores do not form a runs x tasks table; give each env as many, or plot each "
+                              "env on its own")
         scores[label] = np.array([by_env[env] for env in sorted(by_env)]).T
     return scores
 

@@ -38,9 +38,9 @@ def validate(config: RunConfig) -> None:
     """Check that ``config`` can start a run; build nothing on disk.
 
     Raises:
-        UserError: an unknown algorithm, a bad hyperparameter, a log sink whose extra is missing, an unknown env
-            id, a wrapper that does not exist or gets arguments it does not take, or an algorithm that cannot
-            act in the env's spaces (the message names the algorithms that can).
+        UserError: an unknown algorithm, a bad hyperparameter, a device torch cannot use here, a log sink whose
+            extra is missing, an unknown env id, a wrapper that does not exist or gets arguments it does not take,
+            or an algorithm that cannot act in the env's spaces (the message names the algorithms that can).
     """
     agent_cls = get_algorithm(config.algo_name)
     algo_config = make_algo_config(config, agent_cls.Config)
@@ -50,6 +50,7 @@ def validate(config: RunConfig) -> None:
     check_dataset_observations(config)
     check_has_demonstrations(agent_cls, config.algo_name, config.data.dataset or config.data.expert)
     check_reward_config(config)
+    check_device_available(getattr(algo_config, "device", None))
     check_extras(config)
     check_env_id(config.env.id)
     check_env_kwargs(config.env.id, dict(config.env.kwargs))
@@ -80,6 +81,19 @@ def _preflight_vectorization(vectorization: str) -> str:
     every other mode builds the same env as ``sync``, in this process.
     """
     return vectorization if vectorization in ("native", "vector_entry_point") else "sync"
+
+
+def check_device_available(device: str | None) -> None:
+    """Raise ConfigError when torch cannot put a tensor on ``device`` here (``cuda`` on a machine without CUDA)."""
+    if device is None or device == "cpu":
+        return
+    import torch
+
+    try:
+        torch.empty(0, device=device)
+    except (AssertionError, RuntimeError) as err:  # torch asserts "not compiled with CUDA", or no such ordinal
+        raise ConfigError(f"algo.device = {device!r} is not available on this machine ({err}); "
+                          "pass --set device=cpu, or a device torch sees here") from err
 
 
 def check_extras(config: RunConfig) -> None:

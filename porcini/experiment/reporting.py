@@ -118,13 +118,25 @@ def group_runs(runs: Sequence[RunStatus]) -> list[RunGroup]:
 
 
 def _label(algo: str, settings: dict[str, Any], siblings: list[dict[str, Any]]) -> str:
-    """``algo``, plus the settings in which this group differs from other groups of the same algorithm and env."""
-    differing = sorted(k for k in set().union(*siblings) if len({json.dumps(s.get(k), default=str)
-                                                                   for s in siblings}) > 1)
+    """``algo``, plus the settings in which this group differs from other groups of the same algorithm and env.
+
+    At most three settings are shown, more when another group agrees with this one on the three: a label is
+    how runs are pooled into one line, so two configurations must never share one.
+    """
+    def value(s: dict[str, Any], key: str) -> str:
+        return json.dumps(s.get(key), default=str)
+
+    differing = sorted(k for k in set().union(*siblings) if len({value(s, k) for s in siblings}) > 1)
     if not differing:
         return algo
-    shown = ", ".join(f"{k.removeprefix('algo.')}={settings.get(k)}" for k in differing[:3])
-    return f"{algo} ({shown}{', ...' if len(differing) > 3 else ''})"
+    others = [s for s in siblings if s is not settings]
+    shown = differing[:3]
+    for key in differing[3:]:
+        if not any(all(value(o, k) == value(settings, k) for k in shown) for o in others):
+            break
+        shown.append(key)
+    text = ", ".join(f"{k.removeprefix('algo.')}={settings.get(k)}" for k in shown)
+    return f"{algo} ({text}{', ...' if len(shown) < len(differing) else ''})"
 
 
 def describe_groups(groups: Sequence[RunGroup]) -> list[str]:
@@ -155,8 +167,8 @@ def plot_runs(run_dirs: list[str], output: str | Path) -> dict[str, Any]:
     groups = group_runs([read_run_status(d) for d in run_dirs])
     curves = [load_run_curve(run.path, label=group.label, finished=run.finished)
               for group in groups for run in group.runs]
+    scores = final_scores(curves)  # before the figure: uneven seeds across envs write nothing
     path = plot_learning_curves(curves, output, title="evaluation return (mean and 95% CI across seeds)")
-    scores = final_scores(curves)
     aggregates = {
         label: {name: {"value": est.point, "low": est.low, "high": est.high}
                 for name, est in aggregate_scores(values).items()}
