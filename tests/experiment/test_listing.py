@@ -39,6 +39,6 @@ def test_list_wrappers_lists_only_wrappers():
     assert not {"RunningMeanStd", "CurriculumSchedule", "TaskSwitchEnv"} & set(listed)
     for name in listed:
         assert issubclass(resolve_wrapper(name), (gym.Wrapper, gym.vector.VectorWrapper))
-    exported_wrappers = [n for n in wrappers.__all__
-                         if issubclass(getattr(wrappers, n), (gym.Wrapper, gym.vector.VectorWrapper))]
+    exported_wrappers = [n for n in wrappers.__all__ if isinstance(getattr(wrappers, n), type)
+                         and issubclass(getattr(wrappers, n), (gym.Wrapper, gym.vector.VectorWrapper))]
     assert sorted(exported_wrappers) == listed
