@@ -208,7 +208,7 @@ class TDAgent(BaseAgent):
     def behaviour_values(self, x: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         """``[A]`` action values the behaviour policy is greedy in, of one observation's sparse features ``[K]``.
 
-        Double Q-learning overrides it with the sum of its two estimates.
+        Double Q-learning overrides it with the mean of its two estimates.
         """
         return self.q.values_of(*x)
 
@@ -218,7 +218,7 @@ class TDAgent(BaseAgent):
         return np.array([self.behaviour_values((idx[b], val[b])) for b in range(len(idx))]).reshape(len(idx), -1)
 
     def action_value_estimates(self, obs: np.ndarray) -> np.ndarray:
-        """``[B, A]`` estimates of ``Q(s, a)`` (Double Q-learning's behaviour values are a sum of two estimates)."""
+        """``[B, A]`` estimates of ``Q(s, a)``: the behaviour values (Double Q-learning's: the mean of its two)."""
         return self.q_values(obs)
 
     def explain(self, obs: np.ndarray) -> dict[str, np.ndarray]:
