@@ -66,7 +66,7 @@ class TDConfig:
     temperature: float = 1.0
     """Temperature of Boltzmann exploration (its initial value when ``exploration_final`` is set)."""
     exploration_final: float | None = None
-    """Final ε (or temperature), reached after ``decay_steps``; None keeps it constant."""
+    """Final ε (in [0, 1]) or temperature (> 0), reached after ``decay_steps``; None keeps it constant."""
     exploration_schedule: str = "linear"
     """Shape of the decays: ``"linear"``, ``"exponential"`` or ``"constant"``."""
     decay_steps: int = 10_000
@@ -104,6 +104,11 @@ class TDConfig:
         require(self.exploration in EXPLORATIONS, name, "exploration", self.exploration, f"one of {EXPLORATIONS}")
         require(0 <= self.epsilon <= 1, name, "epsilon", self.epsilon, "in [0, 1]")
         require(self.temperature > 0, name, "temperature", self.temperature, "> 0")
+        final = self.exploration_final
+        if self.exploration == "epsilon_greedy":  # ε-greedy probabilities outside [0, 1] would be negative
+            require(final is None or 0 <= final <= 1, name, "exploration_final", final, "in [0, 1] or None (an ε)")
+        else:  # a temperature decayed to 0 would stop training once reached
+            require(final is None or final > 0, name, "exploration_final", final, "> 0 or None (a temperature)")
         require(self.exploration_schedule in SCHEDULE_KINDS, name, "exploration_schedule",
                 self.exploration_schedule, f"one of {SCHEDULE_KINDS}")
         require(self.decay_steps >= 1, name, "decay_steps", self.decay_steps, ">= 1")
