@@ -164,10 +164,11 @@ class TDAgent(BaseAgent):
     def __init__(self, info: EnvInfo, config: TDConfig | None = None, *, feature_map: Features | None = None,
                  **overrides: Any) -> None:
         self.config = build_config(self.Config, config, overrides)
-        if not supports_action_space(self, info.action_space):
+        if not supports_action_space(self, info.action_space) or int(getattr(info.action_space, "start", 0)):
             raise UnsupportedSpaceError(
                 f"{type(self).__name__} needs Discrete actions; {info.env_id} has {info.action_space}"
-                + multi_action_hint(info.action_space))
+                + (" (they must start at 0)" if supports_action_space(self, info.action_space)
+                   else multi_action_hint(info.action_space)))
         c = self.config
         self.info = info
         if feature_map is None:
@@ -195,7 +196,7 @@ class TDAgent(BaseAgent):
         """A fresh action-value function with the configured initial value."""
         n_actions, init = self.info.n_actions, self.config.initial_value
         if isinstance(self.features, OneHotFeatures):
-            return QTable(self.features.n_features, n_actions, init)
+            return QTable(self.features.n_features, n_actions, init, self.features.start)
         return LinearQ(self.features, n_actions, init)
 
     def features_of(self, obs: Any) -> tuple[np.ndarray, np.ndarray]:
