@@ -202,8 +202,8 @@ def make_features(
             raise UnsupportedSpaceError(f"one-hot features need a Discrete observation space, got {observation_space}")
         return OneHotFeatures(int(observation_space.n), int(observation_space.start))
     if not isinstance(observation_space, gym.spaces.Box):
-        raise UnsupportedSpaceError(
-            f"{kind} features need a Box observation space, got {observation_space}; use one_hot")
+        fix = "use one_hot" if discrete else "flatten it into a Box first (gymnasium.wrappers.FlattenObservation)"
+        raise UnsupportedSpaceError(f"{kind} features need a Box observation space, got {observation_space}; {fix}")
     low = np.asarray(observation_space.low if low is None else low, dtype=np.float64).ravel()
     high = np.asarray(observation_space.high if high is None else high, dtype=np.float64).ravel()
     if kind == "tile":
