@@ -105,26 +105,30 @@ class OneHotFeatures(Features):
 
     Args:
         n_states: number of discrete observations.
+        start: the first observation (``Discrete(n, start)``): observation ``start + i`` is feature ``i``.
     """
 
     binary = True
 
-    def __init__(self, n_states: int) -> None:
+    def __init__(self, n_states: int, start: int = 0) -> None:
         if n_states < 1:
             raise ValueError(f"OneHotFeatures: n_states = {n_states} must be >= 1")
         self.n_features = int(n_states)
         self.n_active = 1
+        self.start = int(start)
 
     def sparse(self, obs: Any) -> tuple[np.ndarray, np.ndarray]:
-        """The observation itself is the one active index."""
+        """The observation (minus ``start``) is the one active index."""
         s = np.asarray(obs).reshape(-1, 1).astype(np.int64)
+        if self.start:
+            s -= self.start
         if len(s):
             # one observation per env at every step: Python's min and max of a short list cost less than NumPy's
             states = s.ravel().tolist() if len(s) <= 16 else None
             lo, hi = (min(states), max(states)) if states else (int(s.min()), int(s.max()))
             if lo < 0 or hi >= self.n_features:
-                raise ValueError(f"OneHotFeatures: observation {lo if lo < 0 else hi} is outside "
-                                 f"[0, {self.n_features})")
+                raise ValueError(f"OneHotFeatures: observation {(lo if lo < 0 else hi) + self.start} is outside "
+                                 f"[{self.start}, {self.start + self.n_features})")
         return s, np.ones(s.shape)
 
 

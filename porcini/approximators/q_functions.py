@@ -118,10 +118,12 @@ class QTable(LinearQ):
         n_states: number of discrete observations.
         n_actions: number of discrete actions.
         initial_value: initial value of every entry.
+        start: the first observation (``Discrete(n, start)``): observation ``start + i`` is row ``i``.
     """
 
-    def __init__(self, n_states: int, n_actions: int, initial_value: float = 0.0) -> None:
-        super().__init__(OneHotFeatures(n_states), n_actions, initial_value)
+    def __init__(self, n_states: int, n_actions: int, initial_value: float = 0.0, start: int = 0) -> None:
+        super().__init__(OneHotFeatures(n_states, start), n_actions, initial_value)
+        self.start = int(start)
 
     @property
     def table(self) -> np.ndarray:
@@ -130,7 +132,7 @@ class QTable(LinearQ):
 
     def __call__(self, obs: Any) -> np.ndarray:
         """``Q[obs]`` ``[B, n_actions]`` (a direct lookup, faster than the generic sparse product)."""
-        return self.weights[np.asarray(obs, dtype=np.int64).reshape(-1)]
+        return self.weights[np.asarray(obs, dtype=np.int64).reshape(-1) - self.start]
 
     def values_at(self, indices: np.ndarray, values: np.ndarray) -> np.ndarray:
         """``[B, n_actions]`` rows of the table (one active feature per row)."""
@@ -198,10 +200,10 @@ def make_features(
     if kind == "one_hot":
         if not isinstance(observation_space, gym.spaces.Discrete):
             raise UnsupportedSpaceError(f"one-hot features need a Discrete observation space, got {observation_space}")
-        return OneHotFeatures(int(observation_space.n))
+        return OneHotFeatures(int(observation_space.n), int(observation_space.start))
     if not isinstance(observation_space, gym.spaces.Box):
-        raise UnsupportedSpaceError(
-            f"{kind} features need a Box observation space, got {observation_space}; use one_hot")
+        fix = "use one_hot" if discrete else "flatten it into a Box first (gymnasium.wrappers.FlattenObservation)"
+        raise UnsupportedSpaceError(f"{kind} features need a Box observation space, got {observation_space}; {fix}")
     low = np.asarray(observation_space.low if low is None else low, dtype=np.float64).ravel()
     high = np.asarray(observation_space.high if high is None else high, dtype=np.float64).ravel()
     if kind == "tile":

@@ -7,8 +7,10 @@ dimension ``j``, with the asymmetric displacement ``d = (1, 3, 5, ...)`` the boo
 per dimension, so a tiling has ``(tiles_per_dim + 1) ** obs_dim`` tiles.
 
 Without hashing, tile ``(i, coords)`` has the index ``i * tiles_per_tiling + ravel(coords)``. With ``hash_size``,
-indices are a multiplicative hash of ``(i, coords)`` modulo ``hash_size``: the table stays small for many
-dimensions at the price of collisions (distinct tiles sharing a weight), as in Sutton's ``tiles3`` IHT/hashing.
+indices are a hash of ``(i, coords)`` modulo ``hash_size`` (a random linear combination of the key, then the
+splitmix64 finalizer, so that any table size, powers of two included, fills as uniformly as a random hash would):
+the table stays small for many dimensions at the price of collisions (distinct tiles sharing a weight), as in
+Sutton's ``tiles3`` IHT/hashing.
 Observations outside the bounds are clipped to them.
 """
 
@@ -91,7 +93,12 @@ class TileCoding(BoundedFeatures):
         keys = np.concatenate([np.broadcast_to(tiling[None, :, None], coords.shape[:2] + (1,)), coords], axis=-1)
         with np.errstate(over="ignore"):  # uint64 arithmetic wraps around: that is the hash
             mixed = (keys.astype(np.uint64) * self._multipliers).sum(axis=-1, dtype=np.uint64)
-            mixed ^= mixed >> np.uint64(29)
+            # splitmix64's finalizer: a linear key alone leaves the low bits (a power-of-two table) badly mixed
+            mixed ^= mixed >> np.uint64(30)
+            mixed *= np.uint64(0xBF58476D1CE4E5B9)
+            mixed ^= mixed >> np.uint64(27)
+            mixed *= np.uint64(0x94D049BB133111EB)
+            mixed ^= mixed >> np.uint64(31)
         return (mixed % np.uint64(self.hash_size)).astype(np.int64)
 
     def sparse(self, obs: Any) -> tuple[np.ndarray, np.ndarray]:

@@ -35,9 +35,9 @@ class BanditAgent(BaseAgent):
     action_spaces = ("Discrete",)
 
     def __init__(self, info: EnvInfo, seed: int, initial_value: float = 0.0) -> None:
-        if not supports_action_space(self, info.action_space):
+        if not supports_action_space(self, info.action_space) or int(getattr(info.action_space, "start", 0)):
             raise UnsupportedSpaceError(
-                f"{type(self).__name__} needs Discrete arms; {info.env_id} has {info.action_space}"
+                f"{type(self).__name__} needs Discrete arms numbered from 0; {info.env_id} has {info.action_space}"
                 + multi_action_hint(info.action_space))
         self.info = info
         self.n_arms = info.n_actions

@@ -16,7 +16,8 @@ Value iteration repeats that backup (synchronously, all states at once) until ``
 γ < 1 the greedy policy of the result is then optimal and ``V`` is within ``tol γ / (1 - γ)`` of ``V*``.
 Policy iteration alternates exact policy evaluation (a linear solve, :math:`(I - \gamma P_\pi) V = R_\pi`) and
 greedy improvement until the policy is stable; with γ = 1 every policy it visits must reach a terminal state
-(a *proper* policy), which the initial policy must be.
+(a *proper* policy), which the initial policy must be. A state that no action leaves and that pays nothing (a
+grid's wall) is worth 0 and counts as terminal.
 """
 
 from __future__ import annotations
@@ -65,7 +66,11 @@ def _check_model(P: Any, R: Any, gamma: float, terminal: Any) -> tuple[np.ndarra
     term = np.zeros(P.shape[0], dtype=bool) if terminal is None else np.asarray(terminal, dtype=bool)
     if term.shape != (P.shape[0],):
         raise ValueError(f"terminal must be shaped [S] = ({P.shape[0]},), got {term.shape}")
-    return P, R, term
+    # a state that no action leaves and that pays nothing (a grid's wall, never occupied) is worth 0 under every
+    # policy and discount: terminal, so that with gamma = 1 it does not make every policy look improper
+    states = np.arange(P.shape[0])
+    stuck = np.all(P[states, :, states] == 1.0, axis=1) & np.all(R == 0.0, axis=1)
+    return P, R, term | stuck
 
 
 def _backup(P: np.ndarray, R: np.ndarray, gamma: float, terminal: np.ndarray, values: np.ndarray) -> np.ndarray:

@@ -44,12 +44,15 @@ class PlanningAgent(BaseAgent):
 
     def __init__(self, info: EnvInfo, config: Any = None, **overrides: Any) -> None:
         self.config = build_config(self.Config, config, overrides)
-        if not supports_action_space(self, info.action_space):
+        if not supports_action_space(self, info.action_space) or int(getattr(info.action_space, "start", 0)):
             raise UnsupportedSpaceError(f"{type(self).__name__} needs Discrete actions; {info.env_id} has "
-                                        f"{info.action_space}" + multi_action_hint(info.action_space))
-        if not isinstance(info.observation_space, gym.spaces.Discrete):
+                                        f"{info.action_space}" + (" (they must start at 0)" if supports_action_space(
+                                            self, info.action_space) else multi_action_hint(info.action_space)))
+        space = info.observation_space
+        if not isinstance(space, gym.spaces.Discrete) or int(space.start):  # states index the model's arrays
             raise UnsupportedSpaceError(f"{type(self).__name__} plans in a finite MDP: it needs Discrete "
-                                        f"observations; {info.env_id} has {info.observation_space}")
+                                        f"observations; {info.env_id} has {space}"
+                                        + (" (they must start at 0)" if isinstance(space, gym.spaces.Discrete) else ""))
         if info.model is None:
             raise NoModelError(f"{type(self).__name__}: the EnvInfo of {info.env_id} carries no transition model; "
                                "build the env with porcini.make_env, which attaches it (EnvInfo.model)")

@@ -31,11 +31,16 @@ from porcini.core.config import require
 class PrioritizedSweepingConfig(DynaQConfig):
     """Hyperparameters of prioritized sweeping: Dyna-Q's (``planning_steps``: updates per real transition) and θ."""
 
+    planning_steps: int = 5
+    """Updates from the queue after every real transition (``n`` in the book); at least 1, since the real
+    transition changes Q only through the queue."""
     priority_threshold: float = 1e-4
     """θ: a pair is queued only when its value would change by more than this."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        require(self.planning_steps >= 1, type(self).__name__, "planning_steps", self.planning_steps,
+                ">= 1 (with 0 nothing is ever learned; dyna_q with planning_steps=0 is Q-learning)")
         require(self.priority_threshold >= 0, type(self).__name__, "priority_threshold", self.priority_threshold,
                 ">= 0")
 

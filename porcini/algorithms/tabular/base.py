@@ -66,7 +66,7 @@ class TDConfig:
     temperature: float = 1.0
     """Temperature of Boltzmann exploration (its initial value when ``exploration_final`` is set)."""
     exploration_final: float | None = None
-    """Final ε (or temperature), reached after ``decay_steps``; None keeps it constant."""
+    """Final ε (in [0, 1]) or temperature (> 0), reached after ``decay_steps``; None keeps it constant."""
     exploration_schedule: str = "linear"
     """Shape of the decays: ``"linear"``, ``"exponential"`` or ``"constant"``."""
     decay_steps: int = 10_000
@@ -104,6 +104,11 @@ class TDConfig:
         require(self.exploration in EXPLORATIONS, name, "exploration", self.exploration, f"one of {EXPLORATIONS}")
         require(0 <= self.epsilon <= 1, name, "epsilon", self.epsilon, "in [0, 1]")
         require(self.temperature > 0, name, "temperature", self.temperature, "> 0")
+        final = self.exploration_final
+        if self.exploration == "epsilon_greedy":  # ε-greedy probabilities outside [0, 1] would be negative
+            require(final is None or 0 <= final <= 1, name, "exploration_final", final, "in [0, 1] or None (an ε)")
+        else:  # a temperature decayed to 0 would stop training once reached
+            require(final is None or final > 0, name, "exploration_final", final, "> 0 or None (a temperature)")
         require(self.exploration_schedule in SCHEDULE_KINDS, name, "exploration_schedule",
                 self.exploration_schedule, f"one of {SCHEDULE_KINDS}")
         require(self.decay_steps >= 1, name, "decay_steps", self.decay_steps, ">= 1")
@@ -159,10 +164,11 @@ class TDAgent(BaseAgent):
     def __init__(self, info: EnvInfo, config: TDConfig | None = None, *, feature_map: Features | None = None,
                  **overrides: Any) -> None:
         self.config = build_config(self.Config, config, overrides)
-        if not supports_action_space(self, info.action_space):
+        if not supports_action_space(self, info.action_space) or int(getattr(info.action_space, "start", 0)):
             raise UnsupportedSpaceError(
                 f"{type(self).__name__} needs Discrete actions; {info.env_id} has {info.action_space}"
-                + multi_action_hint(info.action_space))
+                + (" (they must start at 0)" if supports_action_space(self, info.action_space)
+                   else multi_action_hint(info.action_space)))
         c = self.config
         self.info = info
         if feature_map is None:
@@ -190,7 +196,7 @@ class TDAgent(BaseAgent):
         """A fresh action-value function with the configured initial value."""
         n_actions, init = self.info.n_actions, self.config.initial_value
         if isinstance(self.features, OneHotFeatures):
-            return QTable(self.features.n_features, n_actions, init)
+            return QTable(self.features.n_features, n_actions, init, self.features.start)
         return LinearQ(self.features, n_actions, init)
 
     def features_of(self, obs: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -208,7 +214,7 @@ class TDAgent(BaseAgent):
     def behaviour_values(self, x: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         """``[A]`` action values the behaviour policy is greedy in, of one observation's sparse features ``[K]``.
 
-        Double Q-learning overrides it with the sum of its two estimates.
+        Double Q-learning overrides it with the mean of its two estimates.
         """
         return self.q.values_of(*x)
 
@@ -218,7 +224,7 @@ class TDAgent(BaseAgent):
         return np.array([self.behaviour_values((idx[b], val[b])) for b in range(len(idx))]).reshape(len(idx), -1)
 
     def action_value_estimates(self, obs: np.ndarray) -> np.ndarray:
-        """``[B, A]`` estimates of ``Q(s, a)`` (Double Q-learning's behaviour values are a sum of two estimates)."""
+        """``[B, A]`` estimates of ``Q(s, a)``: the behaviour values (Double Q-learning's: the mean of its two)."""
         return self.q_values(obs)
 
     def explain(self, obs: np.ndarray) -> dict[str, np.ndarray]:

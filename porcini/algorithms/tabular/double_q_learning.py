@@ -5,8 +5,10 @@ next action and the other evaluates it, which removes the maximization bias of Q
 
     a* = argmax_a Q_A(s', a),   Q_A(s, a) += α (r + γ (1 - terminated) Q_B(s', a*) - Q_A(s, a))
 
-(and the same with A and B swapped). The behaviour policy is ε-greedy in ``Q_A + Q_B``. Tabular or linear in
-features. Deviations: ties in ``argmax`` pick the first action (the paper leaves them open).
+(and the same with A and B swapped). The behaviour policy (ε-greedy or Boltzmann) acts on the mean
+``(Q_A + Q_B) / 2``, the agent's estimate of ``Q``, so a Boltzmann temperature means what it means for the other
+TD agents. Tabular or linear in features. Deviations: ties in ``argmax`` pick the first action (the paper leaves
+them open).
 """
 
 from __future__ import annotations
@@ -41,12 +43,8 @@ class DoubleQLearning(TDAgent):
         self.q_b = self._new_q()
 
     def behaviour_values(self, x: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-        """Behaviour values ``Q_A + Q_B`` (their sum ranks actions like their mean)."""
-        return self.q.values_of(*x) + self.q_b.values_of(*x)
-
-    def action_value_estimates(self, obs: np.ndarray) -> np.ndarray:
-        """``(Q_A + Q_B) / 2``: the two estimates' mean, where the behaviour values are their sum."""
-        return 0.5 * self.q_values(obs)
+        """Behaviour values ``(Q_A + Q_B) / 2``: the mean (the sum would halve a Boltzmann temperature)."""
+        return 0.5 * (self.q.values_of(*x) + self.q_b.values_of(*x))
 
     def _update(self, step: Transition) -> float:
         # a fair coin picks the estimate to update; it selects a*, the other one evaluates it

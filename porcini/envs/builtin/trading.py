@@ -180,9 +180,10 @@ class TradingEnv(_MarketEnv):
         self.trade_size = 1.0
         self.position = 0.0
         self.action_space = gym.spaces.Discrete(len(self.positions))
-        # Log returns are unbounded in principle; the bounds say so honestly.
-        low = np.concatenate([np.full(window, -np.inf), [self.positions.min()]]).astype(np.float32)
-        high = np.concatenate([np.full(window, np.inf), [self.positions.max()]]).astype(np.float32)
+        # Log returns are unbounded in principle; the bounds say so honestly. Episodes start flat, so the position's
+        # bounds include 0 even when no action is flat.
+        low = np.concatenate([np.full(window, -np.inf), [min(self.positions.min(), 0.0)]]).astype(np.float32)
+        high = np.concatenate([np.full(window, np.inf), [max(self.positions.max(), 0.0)]]).astype(np.float32)
         self.observation_space = gym.spaces.Box(low, high, dtype=np.float32)
 
     def reset(
