@@ -152,7 +152,7 @@ class MultiAgentPPO(AgentGroups):
                                                     and STATE_KEY in info.observation_space.spaces):
             raise ConfigError(f"critic: central reads the global state, and {info.env_id} gives none (its "
                               "observations have no 'state' entry: the env defines no state()); use critic: local")
-        if self.config.critic == "central" and AGENT_KEY not in info.observation_space.spaces:
+        if self.config.critic == "central" and AGENT_KEY not in getattr(info.observation_space, "spaces", {}):
             raise ConfigError(f"critic: central reads the global state and the agent id, and {info.env_id} gives no "
                               "id (its observations have no 'agent' entry: the env was built with agent_id=False); "
                               "build it with agent_id=True, or use critic: local")
