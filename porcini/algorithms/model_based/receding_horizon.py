@@ -122,6 +122,21 @@ class RecedingHorizon:
             if row < len(self.warm):
                 self.warm[row], self.memory[row] = None, {}
 
+    def recurrent_state(self) -> dict[str, Any]:
+        """What acting carries from one step to the next: the warm starts and the planner's memories.
+
+        Defined so that an evaluation plans its episodes from no warm start, forgets it at their ends and puts the
+        training env's back after (see :class:`~porcini.core.Agent`).
+        """
+        return self.planning_state()
+
+    def set_recurrent_state(self, state: dict[str, Any] | None) -> None:
+        """Restore :meth:`recurrent_state` (None: no warm start and no memory for any env)."""
+        if state is None:
+            self.warm, self.memory = [None] * len(self.warm), [{} for _ in self.warm]
+        else:
+            self.load_planning_state(state)
+
     def planning_state(self) -> dict[str, Any]:
         """The warm starts and the planner's memories (one per env), to save with the agent."""
         return {"warm": [None if w is None else w.clone() for w in self.warm],
