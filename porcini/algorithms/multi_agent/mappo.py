@@ -120,6 +120,17 @@ class GroupPPO(PPO):
                                 net_arch=c.net_arch, activation=c.activation, ortho_init=c.ortho_init,
                                 log_std_init=c.log_std_init)
 
+    def fit(self, batch: TransitionBatch) -> dict[str, float]:
+        """PPO's fit on the rows the agent took part in; a rollout with none only counts its steps.
+
+        With no row to learn from there is no update at all: Adam's momentum would still move the parameters.
+        """
+        active = batch.extras.get("active")
+        if active is not None and not bool(np.any(np.asarray(active) > 0)):
+            self._schedules(batch)  # the steps still count toward the run's schedules
+            return {}
+        return super().fit(batch)
+
     def _learning_rows(self, data: Rollout, batch: TransitionBatch) -> Rollout:
         """Only the transitions in which the agent took part."""
         active = batch.extras.get("active")
