@@ -21,7 +21,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from porcini.algorithms.multi_agent.groups import AgentGroups, group_learners, require_multi_agent
+from porcini.algorithms.multi_agent.groups import AgentGroups, active_flags, group_learners, require_multi_agent
 from porcini.algorithms.policy_gradient.common import Rollout
 from porcini.algorithms.policy_gradient.ppo import PPO, PPOConfig
 from porcini.core.batch import TransitionBatch
@@ -125,16 +125,15 @@ class GroupPPO(PPO):
 
         With no row to learn from there is no update at all: Adam's momentum would still move the parameters.
         """
-        active = batch.extras.get("active")
-        if active is not None and not bool(np.any(np.asarray(active) > 0)):
+        if not bool(np.any(active_flags(batch, type(self).__name__) > 0)):
             self._schedules(batch)  # the steps still count toward the run's schedules
             return {}
         return super().fit(batch)
 
     def _learning_rows(self, data: Rollout, batch: TransitionBatch) -> Rollout:
         """Only the transitions in which the agent took part."""
-        active = batch.extras.get("active")
-        if active is None or bool(np.all(active > 0)):
+        active = active_flags(batch, type(self).__name__)
+        if bool(np.all(active > 0)):
             return data
         rows = np.flatnonzero(np.asarray(active).reshape(-1) > 0)
         return data.index(torch.as_tensor(rows, device=self.device))
