@@ -1,5 +1,5 @@
 """Evaluating a planning agent: every evaluation episode plans from no warm start, and the training env's warm
-starts and planner memories are put back after."""
+starts, planner memories and random generators are put back after, so training goes on as if it never happened."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import torch
 
 from porcini import make_env
 from porcini.algorithms.model_based.mpc import MPC
+from porcini.algorithms.model_based.pets import PETS
 from porcini.core.evaluation import run_episodes
 
 
@@ -40,3 +41,18 @@ def test_evaluation_episodes_start_cold_and_the_training_warm_starts_come_back(p
     assert after["memory"][0].keys() == before["memory"][0].keys()
     for key, value in before["memory"][0].items():
         assert torch.equal(after["memory"][0][key], value)
+
+
+@pytest.mark.parametrize("make", [
+    lambda info: MPC(info, planner="icem", horizon=3, population=8, iterations=2, elites=2),
+    lambda info: PETS(info, model_hidden=(8,), horizon=3, population=8, iterations=1, elites=2, particles=5),
+])
+def test_a_greedy_evaluation_changes_nothing_of_what_training_does_next(make):
+    info = make_env("Pendulum-v1", seed=0).info
+    evaluated, untouched = make(info), make(info)
+    obs, _ = make_env("Pendulum-v1", seed=0).reset(seed=0)
+    for agent in (evaluated, untouched):
+        agent.act(obs, explore=True)
+    run_episodes(evaluated, make_env("Pendulum-v1", seed=1), 1, seed=1)
+    for _ in range(3):
+        np.testing.assert_array_equal(evaluated.act(obs, explore=True), untouched.act(obs, explore=True))
