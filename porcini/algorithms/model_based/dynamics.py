@@ -225,7 +225,8 @@ class DynamicsEnsemble(nn.Module):
         """Train on transitions ``[N, ...]``; returns the epochs run and each member's held-out squared error.
 
         ``terminated`` ``[N]`` is needed when the model learns terminations (early stopping and the elites still
-        go by the error of the next observation and the reward).
+        go by the error of the next observation and the reward). At least one transition is held out whenever
+        there are two or more, however small ``holdout`` times ``N``; a single transition trains ``epochs`` epochs.
         """
         if self.learn_termination and terminated is None:
             raise ValueError("DynamicsEnsemble.fit: this model learns terminations (learn_termination=True); pass "
@@ -237,7 +238,9 @@ class DynamicsEnsemble(nn.Module):
         y = torch.as_tensor(np.concatenate([next_obs - obs, np.asarray(reward)[:, None]], axis=-1),
                             dtype=torch.float32, device=device)
         order = rng.permutation(len(x))
-        n_holdout = int(len(x) * holdout)
+        # at least one transition held out (while one is left to train on): with none, no epoch could count as an
+        # improvement and the fit would go back to the parameters it started from
+        n_holdout = min(max(int(len(x) * holdout), 1), len(x) - 1)
         test, train = order[:n_holdout], order[n_holdout:]
         self._fit_normalization(x[train], y[train])
         x, y = (x - self.in_mean) / self.in_std, (y - self.out_mean) / self.out_std
@@ -257,7 +260,7 @@ class DynamicsEnsemble(nn.Module):
                 optimizer.step()
             errors = self.holdout_errors(x[test], y[test])
             improved = errors < best * 0.99
-            if improved.any():
+            if improved.any() or n_holdout == 0:  # a single transition: nothing to stop on, every epoch is kept
                 best = torch.where(improved, errors, best)
                 best_state, waited = copy.deepcopy(self.state_dict()), 0
             else:
@@ -269,8 +272,8 @@ class DynamicsEnsemble(nn.Module):
         return {"epochs": epochs_run, "holdout_errors": best.tolist()}
 
     def _fit_normalization(self, x: Tensor, y: Tensor) -> None:
-        self.in_mean, self.in_std = x.mean(0), x.std(0).clamp_min(1e-6)
-        self.out_mean, self.out_std = y.mean(0), y.std(0).clamp_min(1e-6)
+        self.in_mean, self.in_std = x.mean(0), _spread(x)
+        self.out_mean, self.out_std = y.mean(0), _spread(y)
 
     def holdout_errors(self, x: Tensor, y: Tensor) -> Tensor:
         """Each member's mean squared error ``[K]`` of its mean on normalized data (inf with no data)."""
@@ -279,3 +282,10 @@ class DynamicsEnsemble(nn.Module):
         with torch.no_grad():
             mean, _ = self(x)
         return ((mean - y) ** 2).mean(dim=(1, 2))
+
+
+def _spread(data: Tensor) -> Tensor:
+    """The per-column standard deviation of ``data`` ``[N, d]``, at least 1e-6; ones for a single row (no spread)."""
+    if len(data) < 2:  # the sample std of one row is NaN, which would make every prediction NaN
+        return torch.ones_like(data[0])
+    return data.std(0).clamp_min(1e-6)

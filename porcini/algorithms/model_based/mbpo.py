@@ -27,6 +27,7 @@ import torch
 from porcini.algorithms.actor_critic.sac import SAC, SACConfig
 from porcini.algorithms.kit import seeded
 from porcini.algorithms.model_based.dynamics import ModelFields, fit_dynamics, make_dynamics, refuse_terminations
+from porcini.algorithms.model_based.receding_horizon import check_planning_spaces
 from porcini.algorithms.model_based.trajectory_sampling import TransitionFunction
 from porcini.core.batch import TransitionBatch
 from porcini.core.config import build_config, require
@@ -90,6 +91,7 @@ class MBPO(SAC):
                  termination_fn: TransitionFunction | None = None, **overrides: Any) -> None:
         c = build_config(MBPOConfig, config, overrides)
         super().__init__(info, c)
+        check_planning_spaces(info, "MBPO")  # SAC takes Dict and image observations; the model takes flat ones
         self.termination_fn = termination_fn
         with seeded(c.seed + 1):  # not the actor's and critics' initialization stream
             self.model = make_dynamics(c, info.obs_dim, info.action_dim).to(self.device)

@@ -21,6 +21,7 @@ from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
 from porcini.envs.info import EnvInfo
+from porcini.errors import UnsupportedSpaceError
 
 
 class ModelEnv(gym.vector.VectorEnv):
@@ -47,12 +48,20 @@ class ModelEnv(gym.vector.VectorEnv):
         termination_fn: ``(obs, action, next_obs) -> [N]`` bool, the known termination rule; None: the model's.
         gamma: the discount to publish in ``info.gamma`` (None: none).
         seed: seeds the draws of start states.
+
+    Raises:
+        UnsupportedSpaceError: the observations are not a flat Box, or the actions not a Box.
+        ValueError: ``start_states`` of another shape, or ``n_envs`` or ``horizon`` below 1.
     """
 
     def __init__(self, model: Any, observation_space: gym.spaces.Box, action_space: gym.spaces.Box,
                  start_states: np.ndarray, n_envs: int, horizon: int,
                  termination_fn: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None = None,
                  gamma: float | None = None, seed: int | None = None) -> None:
+        if not (isinstance(observation_space, gym.spaces.Box) and len(observation_space.shape) == 1
+                and isinstance(action_space, gym.spaces.Box)):
+            raise UnsupportedSpaceError(f"ModelEnv steps a model of flat Box observations under Box actions; got "
+                                        f"{observation_space} and {action_space}")
         starts = np.asarray(start_states, dtype=np.float64)
         if starts.ndim != 2 or starts.shape[1:] != observation_space.shape or len(starts) == 0:
             raise ValueError(f"ModelEnv: start_states must be [M, {observation_space.shape[0]}] with M >= 1, got "

@@ -87,6 +87,7 @@ class RecedingHorizon:
     """The planner and the per-env warm starts of a planning agent (it provides ``generator`` and ``info``)."""
 
     generator: torch.Generator
+    rng: np.random.Generator  # PETS's (random actions before its first model fit); MPC has none
     planner: Planner
     warm: list[Tensor | None]
     memory: list[dict[str, Tensor]]
@@ -121,6 +122,29 @@ class RecedingHorizon:
         for row in np.flatnonzero(np.asarray(ended, dtype=bool)):
             if row < len(self.warm):
                 self.warm[row], self.memory[row] = None, {}
+
+    def recurrent_state(self) -> dict[str, Any]:
+        """What acting carries from one step to the next: warm starts, planner memories and the random generators.
+
+        Defined so that an evaluation plans its episodes from no warm start, forgets it at their ends and puts the
+        training env's back after, with the generators its plans (and PETS's random first actions) drew from: a
+        greedy evaluation changes nothing of what training does next (see :class:`~porcini.core.Agent`).
+        """
+        state: dict[str, Any] = {"planning": self.planning_state(), "generator": self.generator.get_state()}
+        rng = getattr(self, "rng", None)
+        if rng is not None:
+            state["rng"] = rng.bit_generator.state
+        return state
+
+    def set_recurrent_state(self, state: dict[str, Any] | None) -> None:
+        """Restore :meth:`recurrent_state` (None: no warm start and no memory for any env; generators go on)."""
+        if state is None:
+            self.warm, self.memory = [None] * len(self.warm), [{} for _ in self.warm]
+            return
+        self.load_planning_state(state["planning"])
+        self.generator.set_state(state["generator"])
+        if "rng" in state:
+            self.rng.bit_generator.state = state["rng"]
 
     def planning_state(self) -> dict[str, Any]:
         """The warm starts and the planner's memories (one per env), to save with the agent."""

@@ -103,6 +103,19 @@ def group_learners(info: EnvInfo, config: Any, share: str,
     return learners, groups
 
 
+def active_flags(batch: TransitionBatch, owner: str) -> np.ndarray:
+    """``batch.extras["active"]`` ``[T, B]``: 1 where the row's agent took part in the step, 0 on its idle rows.
+
+    Raises:
+        ConfigError: the batch has no such extra (the Core was given ``info_keys`` without ``"active"``), so the
+            idle rows of agents that left early could not be told apart from real steps.
+    """
+    if "active" not in batch.extras:
+        raise ConfigError(f"{owner} needs batch.extras['active'] to leave out the idle rows of agents that left "
+                          "early: build the Core without info_keys, or name 'active' among them")
+    return np.asarray(batch.extras["active"])
+
+
 def _columns(x: Any, cols: np.ndarray) -> Any:
     return map_obs(lambda a: a[:, cols], x)
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from porcini.algorithms.multi_agent.groups import AgentGroups, group_learners, require_multi_agent
+from porcini.algorithms.multi_agent.groups import AgentGroups, active_flags, group_learners, require_multi_agent
 from porcini.algorithms.value_based.dqn import DQN
 from porcini.algorithms.value_based.dqn_config import DQNConfig
 from porcini.core.batch import TransitionBatch
@@ -48,9 +48,9 @@ class GroupDQN(DQN):
 
     def fit(self, batch: TransitionBatch) -> dict[str, float]:
         """DQN's fit, with idle rows cut off from every target."""
-        active = batch.extras.get("active")
-        if active is not None and not bool(np.all(active > 0)):
-            idle = np.asarray(active) <= 0
+        active = active_flags(batch, type(self).__name__)
+        if not bool(np.all(active > 0)):
+            idle = active <= 0
             batch = dataclasses.replace(batch, terminated=batch.terminated | idle,
                                         reward=np.where(idle, 0.0, batch.reward))
         return super().fit(batch)

@@ -21,7 +21,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from porcini.algorithms.multi_agent.groups import AgentGroups, group_learners, require_multi_agent
+from porcini.algorithms.multi_agent.groups import AgentGroups, active_flags, group_learners, require_multi_agent
 from porcini.algorithms.policy_gradient.common import Rollout
 from porcini.algorithms.policy_gradient.ppo import PPO, PPOConfig
 from porcini.core.batch import TransitionBatch
@@ -120,10 +120,20 @@ class GroupPPO(PPO):
                                 net_arch=c.net_arch, activation=c.activation, ortho_init=c.ortho_init,
                                 log_std_init=c.log_std_init)
 
+    def fit(self, batch: TransitionBatch) -> dict[str, float]:
+        """PPO's fit on the rows the agent took part in; a rollout with none only counts its steps.
+
+        With no row to learn from there is no update at all: Adam's momentum would still move the parameters.
+        """
+        if not bool(np.any(active_flags(batch, type(self).__name__) > 0)):
+            self._schedules(batch)  # the steps still count toward the run's schedules
+            return {}
+        return super().fit(batch)
+
     def _learning_rows(self, data: Rollout, batch: TransitionBatch) -> Rollout:
         """Only the transitions in which the agent took part."""
-        active = batch.extras.get("active")
-        if active is None or bool(np.all(active > 0)):
+        active = active_flags(batch, type(self).__name__)
+        if bool(np.all(active > 0)):
             return data
         rows = np.flatnonzero(np.asarray(active).reshape(-1) > 0)
         return data.index(torch.as_tensor(rows, device=self.device))
@@ -152,6 +162,10 @@ class MultiAgentPPO(AgentGroups):
                                                     and STATE_KEY in info.observation_space.spaces):
             raise ConfigError(f"critic: central reads the global state, and {info.env_id} gives none (its "
                               "observations have no 'state' entry: the env defines no state()); use critic: local")
+        if self.config.critic == "central" and AGENT_KEY not in getattr(info.observation_space, "spaces", {}):
+            raise ConfigError(f"critic: central reads the global state and the agent id, and {info.env_id} gives no "
+                              "id (its observations have no 'agent' entry: the env was built with agent_id=False); "
+                              "build it with agent_id=True, or use critic: local")
         learners, groups = group_learners(info, self.config, self.config.share, GroupPPO)
         super().__init__(info, learners, groups)
 
