@@ -54,6 +54,19 @@ def clipped_gaussian_log_prob(dist: DiagGaussian, action: torch.Tensor, low: tor
     return torch.where(at_low | at_high, tail, density).sum(dim=-1)
 
 
+def float32_inside(bound: np.ndarray, up: bool) -> np.ndarray:
+    """``bound`` as float32, rounded toward the inside of the box (``up`` for lower bounds) where float32 misses it.
+
+    The policy's actions are float32 tensors clamped to these bounds; a float64 bound such as -0.3 rounded to the
+    nearest float32 (-0.30000001) would let a clamped action out of the env's float64 box.
+    """
+    exact = np.asarray(bound, dtype=np.float64)
+    rounded = exact.astype(np.float32)
+    outside = rounded < exact if up else rounded > exact
+    inward = np.nextafter(rounded, np.float32(np.inf if up else -np.inf))
+    return np.where(outside, inward, rounded).astype(np.float32)
+
+
 def policy_head(space: gym.Space, in_dim: int, init: str = "orthogonal", log_std_init: float = 0.0) -> nn.Module:
     """The policy head for an action space.
 
@@ -127,8 +140,8 @@ class ActorCritic(nn.Module):
         low, high = (space.low, space.high) if isinstance(space, gym.spaces.Box) else (np.zeros(1), np.zeros(1))
         self.action_low: torch.Tensor
         self.action_high: torch.Tensor
-        self.register_buffer("action_low", torch.as_tensor(low, dtype=torch.float32), persistent=False)
-        self.register_buffer("action_high", torch.as_tensor(high, dtype=torch.float32), persistent=False)
+        self.register_buffer("action_low", torch.as_tensor(float32_inside(low, up=True)), persistent=False)
+        self.register_buffer("action_high", torch.as_tensor(float32_inside(high, up=False)), persistent=False)
         self.clips = isinstance(space, gym.spaces.Box) and bool(np.isfinite(low).any() or np.isfinite(high).any())
         self.vf_trunk: nn.Module | None = None
         self.v_head: nn.Module | None = None
