@@ -138,6 +138,9 @@ class ActorCritic(nn.Module):
         self.discrete = isinstance(space, gym.spaces.Discrete)
         self.pi_head: nn.Module = policy_head(space, pi_dim, init, log_std_init)
         low, high = (space.low, space.high) if isinstance(space, gym.spaces.Box) else (np.zeros(1), np.zeros(1))
+        low, high = low.reshape(-1), high.reshape(-1)  # the head's flat actions; see log_prob for other shapes
+        # a Box of another shape than (d,): its actions are flattened to the head's [*batch, d] to be scored
+        self.box_shape = tuple(space.shape) if isinstance(space, gym.spaces.Box) and len(space.shape) != 1 else None
         self.action_low: torch.Tensor
         self.action_high: torch.Tensor
         self.register_buffer("action_low", torch.as_tensor(float32_inside(low, up=True)), persistent=False)
@@ -164,6 +167,8 @@ class ActorCritic(nn.Module):
 
     def log_prob(self, dist: PolicyDistribution, action: torch.Tensor) -> torch.Tensor:
         """Log-probability ``[*batch]`` of actions as the env received them (clipped, for bounded ``Box``)."""
+        if self.box_shape is not None:
+            action = action.reshape(*action.shape[:action.dim() - len(self.box_shape)], -1)
         if self.clips:
             return clipped_gaussian_log_prob(dist, action, self.action_low, self.action_high)  # type: ignore[arg-type]
         return dist.log_prob(action)
