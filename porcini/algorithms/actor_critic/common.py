@@ -174,6 +174,9 @@ class OffPolicyAgent(Replaying, Checkpointed, BaseAgent):
                                         f"has {space}; wrap the env with gymnasium's RescaleAction or ClipAction")
         self.low, self.high = space.low.reshape(-1).astype(np.float64), space.high.reshape(-1).astype(np.float64)
         self._action_dtype = np.dtype(space.dtype)
+        # A dimension with low == high holds one action: normalized, it is 0 (the formula's 0/0 would store NaN).
+        fixed = self.high == self.low
+        self._norm_low, self._norm_span = self.low - fixed, np.where(fixed, 2.0, self.high - self.low)
 
     @staticmethod
     def target_of(module: ModuleT) -> ModuleT:
@@ -285,7 +288,7 @@ class OffPolicyAgent(Replaying, Checkpointed, BaseAgent):
     def _normalize(self, action: Any) -> np.ndarray:
         """Env actions ``[T, B, *action_shape]`` to normalized ``[T, B, action_dim]`` float32."""
         a = np.asarray(action, dtype=np.float64).reshape(action.shape[0], action.shape[1], self.info.action_dim)
-        return (2.0 * (a - self.low) / (self.high - self.low) - 1.0).astype(np.float32)
+        return (2.0 * (a - self._norm_low) / self._norm_span - 1.0).astype(np.float32)
 
     def _due_updates(self, eligible: int) -> int:
         """Updates owed for ``eligible`` new transitions past ``learning_starts`` (see the update ratio)."""
