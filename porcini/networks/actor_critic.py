@@ -36,7 +36,8 @@ def clipped_gaussian_log_prob(dist: DiagGaussian, action: torch.Tensor, low: tor
                                       -z_i^2/2 - \log\sigma_i - \log\sqrt{2\pi} & \text{otherwise}
                         \end{cases}, \qquad z_i = (a_i - \mu_i) / \sigma_i
 
-    summed over dimensions: the clipped Gaussian puts the whole tail beyond a bound on the bound. Fujita & Maeda
+    summed over dimensions: the clipped Gaussian puts the whole tail beyond a bound on the bound (and all its mass
+    on a dimension whose ``low_i = high_i``, which adds 0 and no gradient). Fujita & Maeda
     2018 (ICML, "Clipped Action Policy Gradient") show the score of this distribution is an unbiased policy
     gradient with lower variance than the unclipped one. Infinite bounds never clip (plain Gaussian).
 
@@ -50,7 +51,7 @@ def clipped_gaussian_log_prob(dist: DiagGaussian, action: torch.Tensor, low: tor
     z = (action - dist.mean) * torch.exp(-log_std)
     density = -0.5 * z.square() - log_std - HALF_LOG_2PI
     at_low, at_high = action <= low, action >= high
-    tail = torch.special.log_ndtr(torch.where(at_low, z, -z))
+    tail = torch.special.log_ndtr(torch.where(at_low, z, -z)).masked_fill(at_low & at_high, 0.0)
     return torch.where(at_low | at_high, tail, density).sum(dim=-1)
 
 
