@@ -48,6 +48,7 @@ from porcini.networks import NetArch, parse_net_arch
 from porcini.networks.critics import Critics, critic_input, first_member
 from porcini.networks.denormals import flush_denormals
 from porcini.networks.encoders import check_observation_space, make_encoder
+from porcini.networks.heads import normalization_bounds
 from porcini.seeding import agent_rng
 
 ModuleT = TypeVar("ModuleT", bound=nn.Module)
@@ -174,9 +175,7 @@ class OffPolicyAgent(Replaying, Checkpointed, BaseAgent):
                                         f"has {space}; wrap the env with gymnasium's RescaleAction or ClipAction")
         self.low, self.high = space.low.reshape(-1).astype(np.float64), space.high.reshape(-1).astype(np.float64)
         self._action_dtype = np.dtype(space.dtype)
-        # A dimension with low == high holds one action: normalized, it is 0 (the formula's 0/0 would store NaN).
-        fixed = self.high == self.low
-        self._norm_low, self._norm_span = self.low - fixed, np.where(fixed, 2.0, self.high - self.low)
+        self._norm_low, self._norm_span = normalization_bounds(self.low, self.high)  # low == high: 0, not NaN
 
     @staticmethod
     def target_of(module: ModuleT) -> ModuleT:

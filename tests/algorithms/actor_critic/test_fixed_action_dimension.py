@@ -75,3 +75,15 @@ def test_dataset_actions_with_a_fixed_entry_are_normalized_like_online_ones(agen
     np.testing.assert_allclose(agent.dataset.batch.action, reference_normalized(action), rtol=1e-6, atol=1e-6)
     metrics = agent.update(3)
     assert all(np.isfinite(v) for v in metrics.values())
+
+
+def test_bc_and_reward_models_encode_a_fixed_entry_as_zero():
+    from porcini.algorithms import BC
+    from porcini.algorithms.imitation.reward_model import encode_actions
+
+    env = make_env(FixedEntry, seed=0)
+    action = np.random.default_rng(0).uniform(LOW, HIGH, (12, 1, 3)).astype(np.float32)
+    bc = BC(env.info, net_arch=(16,), batch_size=8, seed=0)
+    np.testing.assert_allclose(bc.stored_actions(action), reference_normalized(action), rtol=1e-6, atol=1e-6)
+    encoded = encode_actions(action[:, 0], env.single_action_space).numpy()
+    np.testing.assert_allclose(encoded, reference_normalized(action[:, 0]), rtol=1e-6, atol=1e-6)
