@@ -42,6 +42,7 @@ from porcini.core.config import require
 from porcini.core.obs_tree import map_obs, obs_batch_size
 from porcini.data.dataset import Dataset
 from porcini.data.mixed import mixed_sample, replay_dataset, stored_obs
+from porcini.data.validation import check_actions, check_finite
 from porcini.envs.info import EnvInfo
 from porcini.errors import UnsupportedSpaceError
 from porcini.networks import NetArch, parse_net_arch
@@ -275,9 +276,14 @@ class OffPolicyAgent(Replaying, Checkpointed, BaseAgent):
         the buffer stores them, once.
 
         Raises:
-            ValueError: ``dataset_ratio`` is outside ``[0, 1]``, the dataset is empty, or the replay is hindsight
-                replay (its goals are relabelled from stored episodes, which a dataset does not join).
+            DatasetError: the dataset is empty, holds NaN observations or non-finite rewards, or actions of another
+                shape than the env's or outside its bounds (NaN included), named in one line.
+            ValueError: ``dataset_ratio`` is outside ``[0, 1]``, or the replay is hindsight replay (its goals are
+                relabelled from stored episodes, which a dataset does not join).
         """
+        source = f"the dataset given to {type(self).__name__}.add_dataset"
+        check_finite(dataset, source)
+        check_actions(dataset, self.info.action_space, self.info.env_id, source)
         dataset = replay_dataset(dataset, dataset_ratio, self._normalize)
         if self.config.replay != "uniform":
             raise ValueError(f"add_dataset needs replay='uniform'; {type(self).__name__} uses {self.config.replay!r}")
