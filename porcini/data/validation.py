@@ -63,8 +63,22 @@ def check_spaces(dataset: Any, env_info: Any, source: str) -> None:
     if tuple(b.obs.shape[2:]) != obs_shape:
         raise DatasetError(f"{source} has observations of shape {tuple(b.obs.shape[2:])}, but {env} observes "
                            f"{env_info.observation_space}; use the env the data was recorded in")
-    space = env_info.action_space
-    action = np.asarray(b.action)
+    check_actions(dataset, env_info.action_space, env, source)
+
+
+def check_actions(dataset: Any, space: gym.Space, env: str, source: str) -> None:
+    """Refuse a dataset whose actions cannot come from ``space``: another shape, or values outside it.
+
+    Args:
+        dataset: a :class:`~porcini.data.Dataset`.
+        space: the env's action space.
+        env: how the env is named in messages.
+        source: how the dataset is named in messages.
+
+    Raises:
+        DatasetError: a shape, dtype kind or action range that does not fit (NaN Box actions included).
+    """
+    action = np.asarray(dataset.batch.action)
     action_shape = tuple(space.shape or ())
     if tuple(action.shape[2:]) != action_shape:
         raise DatasetError(f"{source} has actions of shape {tuple(action.shape[2:])}, but {env} acts in {space}; "

@@ -36,7 +36,8 @@ def clipped_gaussian_log_prob(dist: DiagGaussian, action: torch.Tensor, low: tor
                                       -z_i^2/2 - \log\sigma_i - \log\sqrt{2\pi} & \text{otherwise}
                         \end{cases}, \qquad z_i = (a_i - \mu_i) / \sigma_i
 
-    summed over dimensions: the clipped Gaussian puts the whole tail beyond a bound on the bound. Fujita & Maeda
+    summed over dimensions: the clipped Gaussian puts the whole tail beyond a bound on the bound (and all its mass
+    on a dimension whose ``low_i = high_i``, which adds 0 and no gradient). Fujita & Maeda
     2018 (ICML, "Clipped Action Policy Gradient") show the score of this distribution is an unbiased policy
     gradient with lower variance than the unclipped one. Infinite bounds never clip (plain Gaussian).
 
@@ -50,8 +51,21 @@ def clipped_gaussian_log_prob(dist: DiagGaussian, action: torch.Tensor, low: tor
     z = (action - dist.mean) * torch.exp(-log_std)
     density = -0.5 * z.square() - log_std - HALF_LOG_2PI
     at_low, at_high = action <= low, action >= high
-    tail = torch.special.log_ndtr(torch.where(at_low, z, -z))
+    tail = torch.special.log_ndtr(torch.where(at_low, z, -z)).masked_fill(at_low & at_high, 0.0)
     return torch.where(at_low | at_high, tail, density).sum(dim=-1)
+
+
+def float32_inside(bound: np.ndarray, up: bool) -> np.ndarray:
+    """``bound`` as float32, rounded toward the inside of the box (``up`` for lower bounds) where float32 misses it.
+
+    The policy's actions are float32 tensors clamped to these bounds; a float64 bound such as -0.3 rounded to the
+    nearest float32 (-0.30000001) would let a clamped action out of the env's float64 box.
+    """
+    exact = np.asarray(bound, dtype=np.float64)
+    rounded = exact.astype(np.float32)
+    outside = rounded < exact if up else rounded > exact
+    inward = np.nextafter(rounded, np.float32(np.inf if up else -np.inf))
+    return np.where(outside, inward, rounded).astype(np.float32)
 
 
 def policy_head(space: gym.Space, in_dim: int, init: str = "orthogonal", log_std_init: float = 0.0) -> nn.Module:
@@ -125,10 +139,13 @@ class ActorCritic(nn.Module):
         self.discrete = isinstance(space, gym.spaces.Discrete)
         self.pi_head: nn.Module = policy_head(space, pi_dim, init, log_std_init)
         low, high = (space.low, space.high) if isinstance(space, gym.spaces.Box) else (np.zeros(1), np.zeros(1))
+        low, high = low.reshape(-1), high.reshape(-1)  # the head's flat actions; see log_prob for other shapes
+        # a Box of another shape than (d,): its actions are flattened to the head's [*batch, d] to be scored
+        self.box_shape = tuple(space.shape) if isinstance(space, gym.spaces.Box) and len(space.shape) != 1 else None
         self.action_low: torch.Tensor
         self.action_high: torch.Tensor
-        self.register_buffer("action_low", torch.as_tensor(low, dtype=torch.float32), persistent=False)
-        self.register_buffer("action_high", torch.as_tensor(high, dtype=torch.float32), persistent=False)
+        self.register_buffer("action_low", torch.as_tensor(float32_inside(low, up=True)), persistent=False)
+        self.register_buffer("action_high", torch.as_tensor(float32_inside(high, up=False)), persistent=False)
         self.clips = isinstance(space, gym.spaces.Box) and bool(np.isfinite(low).any() or np.isfinite(high).any())
         self.vf_trunk: nn.Module | None = None
         self.v_head: nn.Module | None = None
@@ -151,6 +168,8 @@ class ActorCritic(nn.Module):
 
     def log_prob(self, dist: PolicyDistribution, action: torch.Tensor) -> torch.Tensor:
         """Log-probability ``[*batch]`` of actions as the env received them (clipped, for bounded ``Box``)."""
+        if self.box_shape is not None:
+            action = action.reshape(*action.shape[:action.dim() - len(self.box_shape)], -1)
         if self.clips:
             return clipped_gaussian_log_prob(dist, action, self.action_low, self.action_high)  # type: ignore[arg-type]
         return dist.log_prob(action)

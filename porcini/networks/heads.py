@@ -281,3 +281,18 @@ def scale_action(action: ArrayOrTensor, low: ArrayOrTensor, high: ArrayOrTensor)
 def unscale_action(action: ArrayOrTensor, low: ArrayOrTensor, high: ArrayOrTensor) -> ArrayOrTensor:
     """Map actions from ``[low, high]`` back to ``[-1, 1]``: the inverse of :func:`scale_action`."""
     return 2.0 * (action - low) / (high - low) - 1.0
+
+
+def normalization_bounds(low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(low', span')`` such that ``2 (a - low') / span' - 1`` maps env actions in ``[low, high]`` to ``[-1, 1]``.
+
+    Equal to ``(low, high - low)`` (:func:`unscale_action`'s map, the same numbers) except where ``low == high``:
+    that entry holds one action, which maps to 0 instead of the ``0 / 0 = NaN`` of the plain formula.
+
+    Example:
+        >>> low, span = normalization_bounds(np.array([-1.0, 2.0]), np.array([3.0, 2.0]))
+        >>> 2.0 * (np.array([1.0, 2.0]) - low) / span - 1.0
+        array([0., 0.])
+    """
+    fixed = high == low
+    return low - fixed, np.where(fixed, 2.0, high - low)

@@ -42,12 +42,14 @@ from porcini.core.config import require
 from porcini.core.obs_tree import map_obs, obs_batch_size
 from porcini.data.dataset import Dataset
 from porcini.data.mixed import mixed_sample, replay_dataset, stored_obs
+from porcini.data.validation import check_actions, check_finite
 from porcini.envs.info import EnvInfo
 from porcini.errors import UnsupportedSpaceError
 from porcini.networks import NetArch, parse_net_arch
 from porcini.networks.critics import Critics, critic_input, first_member
 from porcini.networks.denormals import flush_denormals
 from porcini.networks.encoders import check_observation_space, make_encoder
+from porcini.networks.heads import normalization_bounds
 from porcini.seeding import agent_rng
 
 ModuleT = TypeVar("ModuleT", bound=nn.Module)
@@ -174,6 +176,7 @@ class OffPolicyAgent(Replaying, Checkpointed, BaseAgent):
                                         f"has {space}; wrap the env with gymnasium's RescaleAction or ClipAction")
         self.low, self.high = space.low.reshape(-1).astype(np.float64), space.high.reshape(-1).astype(np.float64)
         self._action_dtype = np.dtype(space.dtype)
+        self._norm_low, self._norm_span = normalization_bounds(self.low, self.high)  # low == high: 0, not NaN
 
     @staticmethod
     def target_of(module: ModuleT) -> ModuleT:
@@ -273,9 +276,14 @@ class OffPolicyAgent(Replaying, Checkpointed, BaseAgent):
         the buffer stores them, once.
 
         Raises:
-            ValueError: ``dataset_ratio`` is outside ``[0, 1]``, the dataset is empty, or the replay is hindsight
-                replay (its goals are relabelled from stored episodes, which a dataset does not join).
+            DatasetError: the dataset is empty, holds NaN observations or non-finite rewards, or actions of another
+                shape than the env's or outside its bounds (NaN included), named in one line.
+            ValueError: ``dataset_ratio`` is outside ``[0, 1]``, or the replay is hindsight replay (its goals are
+                relabelled from stored episodes, which a dataset does not join).
         """
+        source = f"the dataset given to {type(self).__name__}.add_dataset"
+        check_finite(dataset, source)
+        check_actions(dataset, self.info.action_space, self.info.env_id, source)
         dataset = replay_dataset(dataset, dataset_ratio, self._normalize)
         if self.config.replay != "uniform":
             raise ValueError(f"add_dataset needs replay='uniform'; {type(self).__name__} uses {self.config.replay!r}")
@@ -285,7 +293,7 @@ class OffPolicyAgent(Replaying, Checkpointed, BaseAgent):
     def _normalize(self, action: Any) -> np.ndarray:
         """Env actions ``[T, B, *action_shape]`` to normalized ``[T, B, action_dim]`` float32."""
         a = np.asarray(action, dtype=np.float64).reshape(action.shape[0], action.shape[1], self.info.action_dim)
-        return (2.0 * (a - self.low) / (self.high - self.low) - 1.0).astype(np.float32)
+        return (2.0 * (a - self._norm_low) / self._norm_span - 1.0).astype(np.float32)
 
     def _due_updates(self, eligible: int) -> int:
         """Updates owed for ``eligible`` new transitions past ``learning_starts`` (see the update ratio)."""

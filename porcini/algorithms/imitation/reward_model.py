@@ -18,6 +18,7 @@ import torch
 from porcini.algorithms.space_hints import multi_action_hint
 from porcini.envs.info import EnvInfo
 from porcini.errors import UnsupportedSpaceError
+from porcini.networks.heads import normalization_bounds
 
 
 class RewardModel:
@@ -95,8 +96,8 @@ def encode_actions(action: Any, space: gym.Space) -> torch.Tensor:
         return torch.nn.functional.one_hot(index, int(space.n)).float()
     if not isinstance(space, gym.spaces.Box):
         raise TypeError(f"encode_actions takes Discrete or Box actions, got {space}")
-    low, high = space.low.reshape(-1), space.high.reshape(-1)
-    scaled = 2.0 * (np.asarray(action, dtype=np.float64).reshape(len(action), -1) - low) / (high - low) - 1.0
+    low, span = normalization_bounds(space.low.reshape(-1), space.high.reshape(-1))  # low == high: 0, not NaN
+    scaled = 2.0 * (np.asarray(action, dtype=np.float64).reshape(len(action), -1) - low) / span - 1.0
     return torch.as_tensor(np.clip(scaled, -1.0, 1.0), dtype=torch.float32)
 
 

@@ -37,6 +37,7 @@ from porcini.envs.info import EnvInfo
 from porcini.errors import UnsupportedSpaceError
 from porcini.networks import make_trunk
 from porcini.networks.denormals import flush_denormals
+from porcini.networks.heads import normalization_bounds
 from porcini.networks.optim import adam
 from porcini.seeding import agent_rng
 
@@ -99,6 +100,7 @@ class BC(Checkpointed, BaseAgent):
                 raise UnsupportedSpaceError(f"BC needs finite action bounds; {info.env_id} has {box}; wrap the env "
                                             "with gymnasium's RescaleAction or ClipAction")
             self.low, self.high = box.low.reshape(-1).astype(np.float64), box.high.reshape(-1).astype(np.float64)
+            self._norm_low, self._norm_span = normalization_bounds(self.low, self.high)  # low == high: 0, not NaN
         n_out = int(space.n) if isinstance(space, gym.spaces.Discrete) else info.action_dim * (
             2 if c.loss == "gaussian_nll" else 1)
         with seeded(c.seed):
@@ -130,7 +132,7 @@ class BC(Checkpointed, BaseAgent):
         if self.discrete:
             return action.astype(np.int64) - self.action_start
         flat = action.reshape(*action.shape[:2], -1).astype(np.float64)
-        return np.clip(2.0 * (flat - self.low) / (self.high - self.low) - 1.0, -1.0, 1.0).astype(np.float32)
+        return np.clip(2.0 * (flat - self._norm_low) / self._norm_span - 1.0, -1.0, 1.0).astype(np.float32)
 
     def loss(self, obs: Any, action: Tensor) -> Tensor:
         """The cloning loss of the module docstring on observations (as the network takes them) and actions."""

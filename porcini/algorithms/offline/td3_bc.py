@@ -104,8 +104,14 @@ class TD3BC(TD3):
                 self.obs_std.copy_(torch.as_tensor(obs.std(axis=0) + OBS_STD_EPS))
 
     def normalize(self, obs: Tensor) -> Tensor:
-        """Observations ``[N, *obs_shape]`` normalized with the dataset's statistics (flattened to ``[N, dim]``)."""
-        return (obs.reshape(obs.shape[0], -1) - self.obs_mean) / self.obs_std
+        """Observations ``[N, *obs_shape]`` normalized entry by entry with the dataset's statistics (same shape).
+
+        With ``normalize_obs=False`` they are returned as they are (``uint8`` images stay ``uint8``: the CNN scales
+        them; Dict observations stay dicts).
+        """
+        if not self.config.normalize_obs:
+            return obs
+        return ((obs.reshape(obs.shape[0], -1) - self.obs_mean) / self.obs_std).reshape(obs.shape)
 
     def policy_action(self, obs: Tensor, explore: bool) -> Tensor:
         """``π(s)`` on normalized observations, plus TD3's exploration noise when exploring."""

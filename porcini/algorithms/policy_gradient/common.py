@@ -148,6 +148,8 @@ class OnPolicyAgent(Checkpointed, BaseAgent):
         self.n_updates = 0
         space = info.action_space
         self._action_dtype = None if self.model.discrete else np.dtype(space.dtype)
+        # a Box of another shape than (d,): the Gaussian's flat [B, d] actions take the space's shape
+        self._box_shape = tuple(space.shape) if isinstance(space, gym.spaces.Box) and len(space.shape) != 1 else None
         # Discrete(n, start=s): the policy's categories are 0..n-1, the env's actions s..s+n-1
         self._action_start = int(space.start) if isinstance(space, gym.spaces.Discrete) else 0
 
@@ -221,6 +223,8 @@ class OnPolicyAgent(Checkpointed, BaseAgent):
         if self.model.clips:
             action = torch.clamp(action, self.model.action_low, self.model.action_high)
         out = action.cpu().numpy()
+        if self._box_shape is not None:
+            out = out.reshape(*out.shape[:-1], *self._box_shape)
         if self._action_start:
             out = out + self._action_start
         return out if self._action_dtype is None else out.astype(self._action_dtype, copy=False)
