@@ -5,7 +5,8 @@ of porcini (``Core``, rollouts, GAE, replay) runs a multi-agent game unchanged: 
 on all rows, independent learners split the rows by agent (:mod:`porcini.algorithms.multi_agent.groups`).
 
 Per row, episodes follow the single-agent rules: ``terminated`` and ``truncated`` are the agent's own, and where a
-row's episode ends ``info["final_obs"]`` holds its final observation (same-step autoreset). A copy is reset when
+row's episode ends ``info["final_obs"]`` holds its final observation and ``info["final_info"]`` the info of its last
+step (same-step autoreset). A copy is reset when
 its last agent is gone. An agent that leaves before the others has ended its episode; until its copy resets, its
 row is *idle*: a zero observation, reward 0, never ended, ignored action, and ``info["active"]`` 0 (1 on a step
 the agent took part in). The idle steps open the row's next episode, so episode returns stay exact (their length
@@ -233,8 +234,11 @@ class MultiAgentVectorEnv(VectorEnv):
             terminated[r] = bool(term.get(agent, False))
             # an agent the env removed without saying why ended its episode without failing
             truncated[r] = bool(trunc.get(agent, False)) or (agent not in still and not terminated[r])
-            if agent_infos.get(agent):
-                infos.update(self._add_info(infos, dict(agent_infos[agent]), r))
+            agent_info = dict(agent_infos.get(agent) or {})
+            if terminated[r] or truncated[r]:  # the ended step's info, where every porcini vector env puts it
+                infos.update(self._add_info(infos, {"final_info": {**agent_info, "active": 1.0}}, r))
+            elif agent_info:
+                infos.update(self._add_info(infos, agent_info, r))
         ended = [a for a in live if terminated[base + self.possible_agents.index(a)]
                  or truncated[base + self.possible_agents.index(a)]]
         rows = self._copy_obs(env, observations, live)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 import time
 from collections.abc import Mapping
@@ -25,6 +26,19 @@ from porcini.experiment.loggers.base import Logger, flatten_params
 _METRICS_PER_BATCH = 1000
 _PARAMS_PER_BATCH = 100
 _PARAM_VALUE_LENGTH = 6000
+
+
+_UNSAFE_NAME = re.compile(r"[^\w.\- :/]")
+
+
+def mlflow_name(key: str) -> str:
+    """``key`` as a metric or param name that MLflow takes (other sinks keep ``key`` as it is).
+
+    Characters other than letters, digits, ``_ - . : /`` and spaces become ``_``, and so do empty, ``.`` and
+    ``..`` path segments: ``env/cost[0]/step_mean`` is ``env/cost_0_/step_mean``. MLflow refuses a whole batch
+    over one name it does not allow.
+    """
+    return "/".join("_" if part in ("", ".", "..") else part for part in _UNSAFE_NAME.sub("_", key).split("/"))
 
 
 def _import_mlflow() -> Any:
@@ -177,11 +191,11 @@ class MLflowLogger(Logger):
             return found.experiment_id
 
     def log(self, metrics: Mapping[str, float], step: int) -> None:
-        """Queue every metric at ``step`` (sent in batched requests by the background thread)."""
+        """Queue every metric at ``step``, named by :func:`mlflow_name` (sent in batches by the background thread)."""
         from mlflow.entities import Metric
 
         timestamp = int(time.time() * 1000)
-        batch = [Metric(key, float(value), timestamp, int(step)) for key, value in metrics.items()]
+        batch = [Metric(mlflow_name(key), float(value), timestamp, int(step)) for key, value in metrics.items()]
 
         def send() -> None:
             for start in range(0, len(batch), _METRICS_PER_BATCH):
@@ -192,9 +206,10 @@ class MLflowLogger(Logger):
     def log_params(self, params: Mapping[str, Any]) -> None:
         """Queue the flattened config (``env.n_envs``); keys the run already has are skipped (resume).
 
-        MLflow params are immutable strings: a resumed run keeps its first values.
+        Keys are named by :func:`mlflow_name`. MLflow params are immutable strings: a resumed run keeps its first
+        values.
         """
-        flat_params = flatten_params(params)
+        flat_params = {mlflow_name(k): v for k, v in flatten_params(params).items()}
 
         def send() -> None:
             from mlflow.entities import Param
