@@ -41,7 +41,7 @@ def test_cli_trains_dagger_with_an_expert_run_directory(tmp_path, expert_run):
     assert summary["env_steps"] == 600 and (run_dir / "checkpoints").is_dir()
     _, rows = read_metrics_csv(run_dir / "metrics.csv")
     assert [r["env_steps"] for r in rows] == [200, 400, 600]
-    assert [r["train/beta"] for r in rows] == [0.5, 0.25, 0.125]  # one round per epoch, β halving
+    assert [r["train/beta"] for r in rows] == [1.0, 0.5, 0.25]  # one round per epoch, its β halving from 1
     assert [r["train/dataset_size"] for r in rows] == [200, 400, 600] and all(r["loss/bc"] >= 0 for r in rows)
 
 

@@ -135,7 +135,11 @@ class DAgger(BC):
         return action
 
     def fit(self, batch: TransitionBatch) -> dict[str, float]:
-        """End a round: the expert labels the batch's states, they join the data, BC takes its gradient steps."""
+        """End a round: the expert labels the batch's states, they join the data, BC takes its gradient steps.
+
+        The metric ``beta`` is the β the round just ended acted with (``self.beta`` is the next round's).
+        """
+        beta = self.beta
         flat = batch.flatten()  # [T * B, 1]
         states = map_obs(lambda x: x[:, 0], flat.obs)
         labelled = TransitionBatch(flat.obs, self.label(states)[:, None], flat.reward, flat.next_obs,
@@ -145,7 +149,7 @@ class DAgger(BC):
         self.labels += obs_batch_size(states)
         metrics = self.update(self.config.updates_per_round)
         size = len(self.dataset) if self.dataset is not None else 0
-        return {**metrics, "beta": self.beta, "rounds": float(self.rounds), "dataset_size": float(size)}
+        return {**metrics, "beta": beta, "rounds": float(self.rounds), "dataset_size": float(size)}
 
     def _aggregate(self, labelled: TransitionBatch) -> None:
         """Add env-unit transitions ``[N, 1, ...]`` to the data (stored as the loss takes them)."""

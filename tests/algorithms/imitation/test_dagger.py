@@ -143,3 +143,14 @@ def test_the_same_seed_gives_the_same_parameters_and_another_seed_others():
     first, again, other = train(0), train(0), train(1)
     assert all(torch.equal(a, b) for a, b in zip(first, again))
     assert not all(torch.equal(a, b) for a, b in zip(first, other))
+
+
+def test_the_logged_beta_is_the_one_the_round_acted_with():
+    env = make_env("CartPole-v1", n_envs=2, seed=0)
+    agent = DAgger(env.info, expert=CountingExpert(), **small(beta_decay=0.5))
+    logged = []
+    for _ in range(3):
+        core = Core(agent, env, progress=False)
+        core.learn(steps=40)
+        logged.append(core.last_metrics["beta"])
+    assert logged == [1.0, 0.5, 0.25]  # round 0 is the expert alone
