@@ -26,6 +26,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from porcini.core import Callback
 from porcini.experiment.config import RunConfig
 from porcini.experiment.run_dir import atomic_write_text
@@ -85,13 +87,17 @@ def _search(settings: Any, space: SearchSpace, points: list[dict[str, Any]] | No
     if settings.method == "pbt":
         from ray.tune.schedulers import PopulationBasedTraining
 
-        # a list makes Ray's explore move to a neighbouring choice; a choice domain would scale numeric choices
-        mutations = {d.key: list(d.args) if d.kind == "choice" else domains[d.key] for d in space.distributions}
+        # a list makes Ray's explore move to a neighbouring choice; a choice domain would scale numeric choices.
+        # Integers are porcini's to perturb (_explore_integers): Ray rounds 2 * 1.2 back to 2, so they would not move
+        mutations = {d.key: list(d.args) if d.kind == "choice" else domains[d.key] for d in space.distributions
+                     if d.kind != "int"}
+        resample = settings.pbt.resample
         pbt = _pbt_scheduler(PopulationBasedTraining, steps)(
             time_attr="env_steps", metric="objective", mode="max", perturbation_interval=settings.pbt.interval,
             hyperparam_mutations=mutations, quantile_fraction=settings.pbt.quantile,
-            resample_probability=settings.pbt.resample, perturbation_factors=(1.2, 0.8),
-            custom_explore_fn=lambda config: _within_bounds(config, space), synch=True)
+            resample_probability=resample, perturbation_factors=(1.2, 0.8),
+            custom_explore_fn=lambda config: _within_bounds(_explore_integers(config, space, resample), space),
+            synch=True)
         return None, pbt, domains, int(settings.trials)
     from optuna.samplers import TPESampler
     from ray.tune.search.optuna import OptunaSearch
@@ -135,6 +141,22 @@ def _domain(dist: Any) -> Any:
     if dist.kind == "int":
         return tune.randint(dist.args[0], dist.args[1] + 1)  # Ray's upper bound is exclusive
     return tune.choice(list(dist.args))
+
+
+def _explore_integers(config: dict[str, Any], space: SearchSpace, resample: float) -> dict[str, Any]:
+    """Explore the integer keys of the config Ray copied as the local backend does (``pbt.explore``).
+
+    Each is redrawn with probability ``resample``, else scaled by 0.8 or 1.2, rounded and moved by at least one
+    in that direction, within the space's bounds.
+    """
+    import random
+
+    from porcini.experiment.tune.pbt import explore
+
+    integers = SearchSpace(tuple(d for d in space.distributions if d.kind == "int" and d.key in config))
+    rng = np.random.default_rng(random.getrandbits(64))  # Ray's PBT draws from Python's generator: so does this
+    config.update(explore(config, integers, rng, resample))
+    return config
 
 
 def _within_bounds(config: dict[str, Any], space: SearchSpace) -> dict[str, Any]:
