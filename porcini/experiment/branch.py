@@ -6,7 +6,8 @@ resumable runs::
 
     <out>/<algo>-<env>-s<seed>-<stamp>/
       config.yaml          the new config (its ``steps`` is where the branch will stop)
-      checkpoints/last.pt  the source's last checkpoint (the MLflow run id dropped: the branch logs its own)
+      checkpoints/last.pt  the source's last checkpoint, now the branch's (the MLflow run id dropped: the branch
+                           logs its own)
       metrics.csv          the source's rows up to the checkpoint, so curves read across the branch point
       branched_from.json   the source run, the env step of the branch and the hyperparameters that changed
 
@@ -56,7 +57,7 @@ def branch_run(source: str | Path, config: RunConfig, checkpoint: str | Path = "
     try:
         atomic_write_text(run_dir.path / "config.yaml", dump_yaml(config))
         state = {**saved.state, "mlflow_run_id": None}
-        save_checkpoint(run_dir.checkpoints / "last.pt", state, saved.identity)
+        save_checkpoint(run_dir.checkpoints / "last.pt", state, {**saved.identity, "run": run_dir.path.name})
         _copy_metrics(source / "metrics.csv", run_dir.path / "metrics.csv", done)
         changed = changed_settings(load_run_config(source / "config.yaml"), config)
         atomic_write_text(run_dir.path / "branched_from.json", json.dumps(

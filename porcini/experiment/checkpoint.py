@@ -122,6 +122,26 @@ class Checkpoint:
                 )
 
 
+    def check_run(self, run_dir: Path) -> None:
+        """Check that this checkpoint, when it lies outside ``run_dir/checkpoints/``, was written by that run.
+
+        The files in a run's own ``checkpoints/`` are its own (whatever the directory is called now); any other
+        file must name the run in its identity (``run``, the directory's name). Older checkpoints carry no
+        ``run`` and are not checked.
+
+        Raises:
+            CheckpointError: another run wrote it; the message names the checkpoint, that run and the fix.
+        """
+        owner = self.identity.get("run")
+        if owner is None or owner == run_dir.name or self.path.resolve().parent == (run_dir / "checkpoints").resolve():
+            return
+        raise CheckpointError(
+            f"checkpoint {self.path} belongs to run {owner}, not to {run_dir.name} (resuming it would mix two runs in "
+            f"one metrics.csv): pass a checkpoint of {run_dir.name} (best, last or a copy of one of its files), or "
+            f"resume {owner} itself"
+        )
+
+
 def read_checkpoint(path: str | Path, identity: dict[str, Any] | None = None) -> Checkpoint:
     """Read a checkpoint; check its format version and, if given, that its identity matches ``identity``.
 

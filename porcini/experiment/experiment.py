@@ -130,7 +130,7 @@ class Experiment:
         """Rebuild the run in ``path`` from its ``config.yaml`` and a checkpoint; ``steps`` extends it.
 
         ``checkpoint`` is ``"last"`` (``checkpoints/last.pt``), ``"best"`` or the path of a checkpoint file of
-        this run (e.g. when ``last.pt`` is corrupt).
+        this run (e.g. when ``last.pt`` is corrupt); another run's is refused.
 
         The run's lock is taken first (another process writing the run is refused), then temporary files of
         interrupted writes are removed; the checkpoint is checked against the run (algorithm, env, number of
@@ -156,6 +156,7 @@ class Experiment:
             if steps is not None:
                 config = dataclasses.replace(config, steps=steps)
             saved = read_checkpoint(resolve_checkpoint(run_dir.path, checkpoint), run_identity(config))
+            saved.check_run(run_dir.path)  # another run's checkpoint continues only as a branch (experiment.branch)
             state = saved.state
             done = int(state["core"]["env_steps"])
             if steps is not None and steps <= done:
@@ -256,11 +257,11 @@ class Experiment:
 
     def save(self, best: bool = False) -> None:
         """Write ``checkpoints/best.pt`` (when ``best``), then ``last.pt``, atomically."""
-        state = self.state_dict()
+        state, identity = self.state_dict(), {**self.identity(), "run": self.run_dir.path.name}
         # best.pt first: if the second write fails, last.pt is the epoch before, whose resume writes best.pt again
         if best:
-            save_checkpoint(self.run_dir.checkpoints / "best.pt", state, self.identity())
-        save_checkpoint(self.run_dir.checkpoints / "last.pt", state, self.identity())
+            save_checkpoint(self.run_dir.checkpoints / "best.pt", state, identity)
+        save_checkpoint(self.run_dir.checkpoints / "last.pt", state, identity)
         self._saved_at = training_step(self.core)
 
     def state_dict(self) -> dict[str, Any]:

@@ -93,3 +93,23 @@ def test_eval_video_without_the_video_extra_fails_before_evaluating(run_dir, mon
     line = error_line(result)
     assert 'pip install "porcini[video]"' in line and 'pip install -e ".[video]"' in line
     assert not (run_dir / "videos").exists()
+
+
+def test_resume_refuses_the_checkpoint_of_another_run(run_dir, tmp_path):
+    config = resolve("q_learning", "FrozenLake-v1", None, [f"steps={STEPS}", "steps_per_epoch=200", "eval_episodes=2",
+                                                           "log.sinks=[csv]", f"out={tmp_path / 'runs'}", "seed=1"])
+    other = pathlib.Path(Experiment.start(config).train().extra["run_dir"])  # same config, another seed
+    theirs = other / "checkpoints" / "last.pt"
+    metrics = (run_dir / "metrics.csv").read_text()
+    result = CliRunner().invoke(main, ["resume", str(run_dir), "--checkpoint", str(theirs), "--steps", "600",
+                                       "--no-progress"])
+    assert result.exit_code == 1
+    line = error_line(result)
+    assert f"checkpoint {theirs} belongs to run {other.name}, not to {run_dir.name}" in line
+    assert "pass a checkpoint of" in line
+    assert (run_dir / "metrics.csv").read_text() == metrics  # nothing of the run changed
+    kept = tmp_path / "kept.pt"  # a copy of the run's own checkpoint, outside its folder, is still its own
+    shutil.copy(run_dir / "checkpoints" / "last.pt", kept)
+    resumed = CliRunner().invoke(main, ["resume", str(run_dir), "--checkpoint", str(kept), "--steps", "600",
+                                        "--no-progress"])
+    assert resumed.exit_code == 0, resumed.output
