@@ -7,7 +7,7 @@ resumable runs::
     <out>/<algo>-<env>-s<seed>-<stamp>/
       config.yaml          the new config (its ``steps`` is where the branch will stop)
       checkpoints/last.pt  the source's last checkpoint, now the branch's (the MLflow run id dropped: the branch
-                           logs its own)
+                           logs its own; no best evaluation yet: best.pt comes from the branch's own)
       metrics.csv          the source's rows up to the checkpoint, so curves read across the branch point
       branched_from.json   the source run, the env step of the branch and the hyperparameters that changed
 
@@ -15,6 +15,10 @@ resumable runs::
 may change anything the checkpoint carries across (learning rates, coefficients, clip ranges, ...); optimizers take
 their settings from it (:func:`~porcini.experiment.checkpoint.keeping_optimizer_settings`). What the checkpoint's
 identity fixes (algorithm, env, number of envs, spaces, wrappers) must stay, and so must network sizes.
+
+The branch's ``best.pt`` and ``best_eval_return`` are its own, from its first evaluation on: a policy trained under
+the branch's config. The source's best (which may predate the branch point, or, branched from a copy Ray Tune kept,
+come after it) stays in the source's directory, which ``branched_from.json`` names.
 """
 
 from __future__ import annotations
@@ -56,7 +60,7 @@ def branch_run(source: str | Path, config: RunConfig, checkpoint: str | Path = "
     run_dir = RunDirectory.create(config.out, config.algo_name, config.env.id, config.seed)
     try:
         atomic_write_text(run_dir.path / "config.yaml", dump_yaml(config))
-        state = {**saved.state, "mlflow_run_id": None}
+        state = {**saved.state, "mlflow_run_id": None, "best_eval_return": float("-inf")}  # its best is its own
         save_checkpoint(run_dir.checkpoints / "last.pt", state, {**saved.identity, "run": run_dir.path.name})
         _copy_metrics(source / "metrics.csv", run_dir.path / "metrics.csv", done)
         changed = changed_settings(load_run_config(source / "config.yaml"), config)

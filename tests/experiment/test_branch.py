@@ -88,3 +88,19 @@ def test_a_run_stopped_at_a_round_and_resumed_equals_one_that_never_stopped(tmp_
     assert torch.equal(parameters(resumed.agent), parameters(straight.agent))  # the schedules span 1024 in both
     rows = {int(r["env_steps"]): r for r in read_metrics_csv(stopped.run_dir.path / "metrics.csv")[1]}
     assert float(rows[768]["train/learning_rate"]) == pytest.approx(1e-3 * (1 - 768 / 1024))
+
+
+def test_a_branchs_best_checkpoint_and_best_return_are_its_own(tmp_path):
+    source = Experiment.start(cfg("dqn", tmp_path / "a", 512, DQN_SMALL))
+    source.train()
+    assert (source.run_dir.path / "checkpoints" / "best.pt").is_file()
+    branch = branch_run(source.run_dir.path, cfg("dqn", tmp_path / "b", 1024, [*DQN_SMALL, "learning_rate=0.0003"]))
+    assert not (branch / "checkpoints" / "best.pt").exists()
+    resumed = Experiment.resume(branch)
+    assert resumed.best_eval_return == float("-inf")  # no best evaluation it could restore
+    summary = resumed.train()
+    own = [float(r["eval_return_mean"]) for r in read_metrics_csv(branch / "metrics.csv")[1]
+           if int(r["env_steps"]) > 512]
+    assert summary.extra["best_eval_return"] == max(own)
+    best = torch.load(branch / "checkpoints" / "best.pt", weights_only=True)["state"]
+    assert best["core"]["env_steps"] > 512 and best["best_eval_return"] == max(own)
