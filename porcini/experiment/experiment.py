@@ -277,6 +277,7 @@ class Experiment:
             "rng": {"numpy": np.random.get_state(legacy=False), "python": _python_rng_state(),
                     "torch": torch.get_rng_state()},
             "best_eval_return": float(self.best_eval_return),
+            "logged": self._last_record is not None and self._last_record[0] == training_step(self.core),  # a row
             "episode_info": self.episode_info.state_dict(),
             "mlflow_run_id": getattr(mlflow, "run_id", None),
             **({"data": self.data.state_dict()} if self.data is not None else {}),
@@ -304,6 +305,8 @@ class Experiment:
         random.setstate(_tuple_state(state["rng"]["python"]))
         torch.set_rng_state(state["rng"]["torch"])
         self.best_eval_return = float(state["best_eval_return"])
+        if state.get("logged"):  # written at an epoch end, whose row is logged: train() must not close it again
+            self._saved_at = training_step(self.core)
         if "episode_info" in state:  # checkpoints written before env/ columns existed have none
             self.episode_info.load_state_dict(state["episode_info"])
 

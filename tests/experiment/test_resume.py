@@ -332,3 +332,35 @@ def test_checkpoints_without_the_newer_identity_keys_still_resume(tmp_path):
     payload["identity"] = {k: payload["identity"][k] for k in ("algo", "env", "n_envs", "obs_shape")}
     torch.save(payload, last)
     assert Experiment.resume(run.run_dir.path, steps=1000).train().env_steps == 1000
+
+
+def _points(run_dir, key="eval_return_mean"):
+    """The steps of ``key`` in the run's TensorBoard events and its MLflow run, duplicates kept."""
+    from mlflow.tracking import MlflowClient
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run_dir / "tb"))
+    events.Reload()
+    run_id = load_checkpoint(run_dir / "checkpoints" / "last.pt")["mlflow_run_id"]
+    client = MlflowClient(tracking_uri=f"sqlite:///{run_dir / 'mlflow.db'}")
+    return [e.step for e in events.Scalars(key)], sorted(m.step for m in client.get_metric_history(run_id, key))
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # SQLAlchemy deprecations inside MLflow's store
+def test_resuming_a_finished_run_logs_no_point_again_but_a_run_stopped_before_its_last_row_logs_it(tmp_path):
+    pytest.importorskip("mlflow")
+    pytest.importorskip("tensorboard")
+    sinks = {"log.sinks": "[csv,tensorboard,mlflow]", "steps_per_epoch": 200}
+    finished = Experiment.start(config(tmp_path / "a", 400, **sinks))
+    finished.train()
+    summary = Experiment.resume(finished.run_dir.path).train()
+    assert summary.env_steps == 400
+    assert _points(finished.run_dir.path) == ([200, 400], [200, 400])
+    assert [r["env_steps"] for r in finished.run_dir.read_metrics()] == ["200", "400"]
+
+    stopped = Experiment.start(config(tmp_path / "b", 500, **sinks))  # stopped at its end before its partial epoch
+    stopped.core.learn(steps=500, steps_per_epoch=200, horizon=500)
+    stopped.save()
+    stopped.close()
+    Experiment.resume(stopped.run_dir.path).train()
+    assert _points(stopped.run_dir.path) == ([200, 400, 500], [200, 400, 500])
