@@ -169,6 +169,7 @@ class Experiment:
             experiment.run_lock = lock
             if steps is not None:  # only once the checkpoint loaded: a failed resume leaves the run as it was
                 atomic_write_text(config_path, dump_yaml(config))
+            experiment.logger.log_params(to_dict(config))  # MLflow tags values changed since the run began
         except BaseException:
             lock.release()
             raise
@@ -392,9 +393,3 @@ def _python_rng_state() -> list[Any]:
 def _tuple_state(state: list[Any]) -> tuple[Any, ...]:
     version, internal, gauss = state
     return (int(version), tuple(int(x) for x in internal), gauss)
-
-
-def run_config_summary(config: RunConfig) -> str:
-    """One line naming the run, for messages."""
-    return f"{config.algo_name} on {config.env.id} (seed {config.seed}, {config.steps} steps)"
-

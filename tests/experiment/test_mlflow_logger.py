@@ -158,3 +158,29 @@ def test_real_tracking_server_round_trip(mlflow_server: str, tmp_path: Path) -> 
     assert [a.path for a in client.list_artifacts(run_id)] == ["summary.json"]
     stored = list((tmp_path / "server-artifacts").rglob("summary.json"))  # proxied to the server's store
     assert len(stored) == 1 and stored[0].read_text() == '{"eval_return_mean": 42.0}'
+
+
+def test_resume_with_new_steps_keeps_the_param_and_tags_the_current_value(tmp_path: Path) -> None:
+    from mlflow.tracking import MlflowClient
+
+    from porcini.experiment.checkpoint import load_checkpoint
+    from porcini.experiment.experiment import Experiment
+    from porcini.experiment.launch import resolve
+
+    config = resolve("q_learning", "FrozenLake-v1", None, ["steps=400", "steps_per_epoch=200", "eval_episodes=2",
+                                                           "log.sinks=[csv,mlflow]", f"out={tmp_path}"])
+    run_dir = Path(Experiment.start(config).train().extra["run_dir"])
+    run_id = load_checkpoint(run_dir / "checkpoints" / "last.pt")["mlflow_run_id"]
+    client = MlflowClient(tracking_uri=f"sqlite:///{run_dir / 'mlflow.db'}")
+
+    def steps() -> tuple[str, str | None]:
+        data = client.get_run(run_id).data
+        return data.params["steps"], data.tags.get("current.steps")
+
+    Experiment.resume(run_dir).train()
+    assert steps() == ("400", None)  # nothing changed: no tag
+    Experiment.resume(run_dir, steps=600).train()
+    assert steps() == ("400", "600")  # the param is immutable; the tag shows the budget the run now trains to
+    Experiment.resume(run_dir, steps=800).train()
+    assert steps() == ("400", "800")
+    assert load_checkpoint(run_dir / "checkpoints" / "last.pt")["mlflow_run_id"] == run_id  # one MLflow run

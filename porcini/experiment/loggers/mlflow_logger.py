@@ -204,21 +204,24 @@ class MLflowLogger(Logger):
         self._calls.submit(f"metrics at step {int(step)}", send)
 
     def log_params(self, params: Mapping[str, Any]) -> None:
-        """Queue the flattened config (``env.n_envs``); keys the run already has are skipped (resume).
+        """Queue the flattened config (``env.n_envs``) as params; keys named by :func:`mlflow_name`.
 
-        Keys are named by :func:`mlflow_name`. MLflow params are immutable strings: a resumed run keeps its first
-        values.
+        MLflow params are immutable strings: a resumed run keeps its first values, and a value that differs from
+        its param (``steps`` after ``porcini resume --steps N``, a ``config.yaml`` edited before a resume) is set
+        as the run tag ``current.<key>``, which later resumes keep up to date.
         """
-        flat_params = {mlflow_name(k): v for k, v in flatten_params(params).items()}
+        flat_params = {mlflow_name(k): _param_value(v) for k, v in flatten_params(params).items()}
 
         def send() -> None:
-            from mlflow.entities import Param
+            from mlflow.entities import Param, RunTag
 
-            existing = self.client.get_run(self.run_id).data.params
-            flat = {k: _param_value(v) for k, v in flat_params.items() if k not in existing}
-            batch = [Param(k, v) for k, v in flat.items()]
-            for start in range(0, len(batch), _PARAMS_PER_BATCH):
-                self.client.log_batch(self.run_id, params=batch[start : start + _PARAMS_PER_BATCH])
+            data = self.client.get_run(self.run_id).data
+            new = [Param(k, v) for k, v in flat_params.items() if k not in data.params]
+            current = [RunTag(f"current.{k}", v) for k, v in flat_params.items() if k in data.params
+                       and (v != data.params[k] or f"current.{k}" in data.tags)]
+            for start in range(0, max(len(new), len(current)), _PARAMS_PER_BATCH):
+                self.client.log_batch(self.run_id, params=new[start : start + _PARAMS_PER_BATCH],
+                                      tags=current[start : start + _PARAMS_PER_BATCH])
 
         self._calls.submit("params", send)
 

@@ -30,6 +30,7 @@ class TensorBoardLogger(Logger):
         except ImportError as exc:
             raise missing_extra("the tensorboard logger", "tensorboard", exc) from exc
         self.log_dir = os.fspath(log_dir)
+        self.resumed = purge_step is not None
         self.writer = SummaryWriter(log_dir=self.log_dir, purge_step=purge_step)
 
     def log(self, metrics: Mapping[str, float], step: int) -> None:
@@ -39,7 +40,9 @@ class TensorBoardLogger(Logger):
         self.writer.flush()
 
     def log_params(self, params: Mapping[str, Any]) -> None:
-        """Store the config as YAML in a text summary named ``config`` (TEXT tab)."""
+        """Store the config as YAML in a text summary named ``config`` (TEXT tab); a resumed run keeps its first."""
+        if self.resumed:
+            return
         text = yaml.safe_dump(dict(params), sort_keys=False)
         # TensorBoard renders text as Markdown: indent by four spaces to keep it a code block
         self.writer.add_text("config", "\n".join("    " + line for line in text.splitlines()), global_step=0)
