@@ -14,7 +14,6 @@ import numpy as np
 from porcini.core.batch import TransitionBatch
 from porcini.core.obs_tree import map_obs
 from porcini.data.dataset import Dataset
-from porcini.data.replay import ReplayBuffer
 
 
 def stored_obs(obs: Any) -> np.ndarray:
@@ -45,7 +44,7 @@ def replay_dataset(dataset: Dataset, dataset_ratio: float, stored_action: Callab
                    dataset.metadata)
 
 
-def mixed_sample(replay: Any, dataset: Dataset | ReplayBuffer, n_minibatches: int, batch_size: int,
+def mixed_sample(replay: Any, dataset: Any, n_minibatches: int, batch_size: int,
                  dataset_ratio: float, rng: np.random.Generator) -> TransitionBatch:
     """``n_minibatches`` consecutive minibatches ``[n_minibatches * batch_size, 1, ...]``, each mixed at the ratio.
 
@@ -56,8 +55,8 @@ def mixed_sample(replay: Any, dataset: Dataset | ReplayBuffer, n_minibatches: in
 
     Args:
         replay: a buffer with ``len`` and ``sample(n, rng)`` (a :class:`~porcini.data.ReplayBuffer`).
-        dataset: the offline transitions, stored as the replay stores them (or a buffer whose share is fixed:
-            MBPO's real transitions beside its model rollouts).
+        dataset: the offline transitions, stored as the replay stores them (or anything with ``sample(n, rng)``
+            whose share is fixed: MBPO's real transitions beside its model rollouts).
         n_minibatches: minibatches to draw.
         batch_size: transitions per minibatch.
         dataset_ratio: the dataset's share of a minibatch once ``replay`` holds transitions, in ``[0, 1]``.

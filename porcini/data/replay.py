@@ -239,12 +239,11 @@ class ReplayBuffer:
                 buffer (capacity, ``n_envs``, or fields/dtypes different from those already held).
         """
         require_format(state, source, _FORMAT, _VERSION)
-        missing = [k for k in ("n_envs", "size", "position", "capacity", "n_added") if k not in state]
+        keys = ("n_envs", "size", "position", "capacity", "n_added")
+        missing = [k for k in keys if k not in state]
         if missing:
             raise DataFileError(f"{source} misses the entries {missing}; it is not a complete replay-buffer state")
-        n_envs, size, pos, capacity, n_added = (
-            int(scalar(state, key, source)) for key in ("n_envs", "size", "position", "capacity", "n_added")
-        )
+        n_envs, size, pos, capacity, n_added = (int(scalar(state, key, source)) for key in keys)
         data = {k[len("data.") :]: np.asarray(v) for k, v in state.items() if k.startswith("data.")}
         if n_envs == 0:
             if data or size:
@@ -253,12 +252,13 @@ class ReplayBuffer:
             return
         mine = self._requested // (self._b or n_envs)
         if self._b not in (0, n_envs) or capacity // n_envs != mine:
-            raise DataFileError(
-                f"{source} holds a buffer of capacity {capacity} with n_envs {n_envs}; this buffer has "
-                f"capacity {self._requested} with n_envs {self.n_envs}; construct "
-                f"ReplayBuffer({capacity}, n_envs={n_envs}) to load it"
-            )
+            raise DataFileError(f"{source} holds a buffer of capacity {capacity} with n_envs {n_envs}; this buffer "
+                                f"has capacity {self._requested} with n_envs {self.n_envs}; construct "
+                                f"ReplayBuffer({capacity}, n_envs={n_envs}) to load it")
         rows = capacity // n_envs
+        if size == 0 and pos == 0 and not data:  # given n_envs, never added to: nothing stored yet
+            self._clear()
+            return self._set_n_envs(n_envs)
         layout = read_json_entry(state, "obs_layout", source, {name: None for name in _OBS_FIELDS}, _OBS_FIELDS)
         missing = [k for f in _FIELDS for k in layout_keys(layout.get(f), f) if k not in data]
         if missing or not (0 <= size <= rows) or not (0 <= pos < rows) or (size < rows and pos != size):

@@ -51,8 +51,8 @@ def check_learns_from_data(agent_cls: Any, algo_name: str, offline_steps: int = 
     """Raise ConfigError unless ``agent_cls`` takes a dataset (``add_dataset``), and ``update`` if it goes offline."""
     if not hasattr(agent_cls, "add_dataset"):
         raise ConfigError(f"{algo_name} does not learn from a dataset; use an offline algorithm (bc, td3_bc, iql, cql, "
-                          "discrete_cql), an off-policy actor-critic (td3, sac, ddpg, discrete_sac), the DQN family "
-                          "(dqn, qr_dqn) or an imitation one (gail, airl)")
+                          "discrete_cql), an off-policy actor-critic (td3, sac, ddpg, discrete_sac), mbpo, the DQN "
+                          "family (dqn, qr_dqn) or an imitation one (gail, airl)")
     if offline_steps > 0 and not hasattr(agent_cls, "update"):
         raise ConfigError(f"{algo_name} learns from its demonstrations while it acts, not offline: set "
                           "data.offline_steps=0 (drop --offline-steps)")

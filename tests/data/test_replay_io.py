@@ -48,6 +48,15 @@ def test_empty_buffer_round_trip(tmp_path):
     assert len(other) == 0 and other.n_envs is None
 
 
+def test_empty_buffer_with_its_env_count_round_trips():
+    """A buffer given n_envs and never added to (MBPO's model buffer before any rollout) loads back as it was."""
+    other = ReplayBuffer(10, n_envs=2)
+    other.load_state_dict(ReplayBuffer(10, n_envs=2).state_dict())
+    assert len(other) == 0 and other.n_envs == 2
+    with pytest.raises(DataFileError, match="n_envs 2"):
+        ReplayBuffer(10, n_envs=5).load_state_dict(ReplayBuffer(10, n_envs=2).state_dict())
+
+
 def test_mismatched_capacity_or_envs(tmp_path, make_batch, rng):
     buf = ReplayBuffer(24, n_envs=2)
     buf.add(make_batch(0, 4, 2, rng))

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from porcini.core.batch import TransitionBatch
 from porcini.core.config import require
 from porcini.data.replay import ReplayBuffer
 from porcini.functional.model_losses import bounded_log_var, gaussian_nll, log_var_bounds_penalty
@@ -77,25 +78,29 @@ def make_dynamics(fields: ModelFields, obs_dim: int, action_dim: int) -> Dynamic
                             tuple(int(h) for h in fields.model_hidden), fields.probabilistic, fields.learn_termination)
 
 
-def refuse_terminations(buffer: ReplayBuffer, owner: str, env_id: str) -> None:
-    """Raise ValueError if ``buffer`` holds a terminated transition: the model predicts none.
+def all_transitions(source: ReplayBuffer | TransitionBatch) -> TransitionBatch:
+    """Every transition of a replay buffer as ``[n, 1, ...]``; a :class:`TransitionBatch` is returned as it is."""
+    return source if isinstance(source, TransitionBatch) else source.gather(np.arange(len(source)))
+
+
+def refuse_terminations(buffer: ReplayBuffer | TransitionBatch, owner: str, env_id: str) -> None:
+    """Raise ValueError if ``buffer`` (or a batch of transitions) holds a terminated one: the model predicts none.
 
     The learned models here never end an episode; on a task that terminates, rollouts and plans would run past
     the end as if the episode went on, a silently wrong result.
     """
-    data = buffer.gather(np.arange(len(buffer)))
-    if np.asarray(data.terminated).any():
+    if np.asarray(all_transitions(buffer).terminated).any():
         raise ValueError(f"{owner}: an episode of {env_id} ended by termination, and the learned model predicts no "
                          "termination: it is for tasks that never terminate (episodes end by time limits only); "
                          f"set learn_termination=true, or give {owner} the task's termination_fn(obs, action, "
                          "next_obs) in Python")
 
 
-def fit_dynamics(model: DynamicsEnsemble, buffer: ReplayBuffer, fields: ModelFields,
+def fit_dynamics(model: DynamicsEnsemble, buffer: ReplayBuffer | TransitionBatch, fields: ModelFields,
                  rng: np.random.Generator) -> dict[str, float]:
-    """Fit ``model`` on every transition in ``buffer``; metrics ``model_epochs`` and ``model_holdout_error``."""
-    data = buffer.gather(np.arange(len(buffer)))
-    obs, action, next_obs = (np.asarray(x, dtype=np.float32).reshape(len(buffer), -1)
+    """Fit ``model`` on every transition of ``buffer`` or a batch; metrics ``model_epochs``, ``model_holdout_error``."""
+    data = all_transitions(buffer)
+    obs, action, next_obs = (np.asarray(x, dtype=np.float32).reshape(data.n_transitions, -1)
                              for x in (data.obs, data.action, data.next_obs))
     result = model.fit(obs, action, next_obs, np.asarray(data.reward, dtype=np.float32).reshape(-1), rng=rng,
                        terminated=np.asarray(data.terminated, dtype=bool).reshape(-1), epochs=fields.model_epochs,

@@ -13,7 +13,14 @@ real. On a task that terminates the model learns terminations (``learn_terminati
 (``termination_fn``), and rollouts end there; with neither, a fit on data that holds a termination stops with an
 error. The
 model learns the reward and sees the normalized actions the replay buffer stores. Everything else (acting, the
-SAC update, offline data, checkpoints) is SAC's; a checkpoint also holds the model and the model buffer.
+SAC update, checkpoints) is SAC's; a checkpoint also holds the model and the model buffer.
+
+With a dataset (``add_dataset``) the real transitions are the dataset's and the online ones, drawn at
+``dataset_ratio`` as SAC draws them (all from the dataset while no online transition exists): the model is fit on
+both, rollouts branch from both, and minibatches still hold ``real_ratio`` real transitions. ``learning_starts``
+does not apply. Offline (``Core.learn_offline``, which calls ``update`` with no env step) a round is due every
+``model_train_freq`` gradient steps, the first before the first update; the model is refit only when online
+transitions arrived since its last fit (the dataset does not change).
 """
 
 from __future__ import annotations
@@ -31,9 +38,11 @@ from porcini.algorithms.model_based.receding_horizon import check_planning_space
 from porcini.algorithms.model_based.trajectory_sampling import TransitionFunction
 from porcini.core.batch import TransitionBatch
 from porcini.core.config import build_config, require
+from porcini.data.dataset import Dataset
 from porcini.data.mixed import mixed_sample
 from porcini.data.replay import ReplayBuffer
 from porcini.envs.info import EnvInfo
+from porcini.networks.denormals import flush_denormals
 
 
 @dataclass(frozen=True)
@@ -97,26 +106,67 @@ class MBPO(SAC):
             self.model = make_dynamics(c, info.obs_dim, info.action_dim).to(self.device)
         self.model_buffer = ReplayBuffer(c.rollout_batch_size * c.rollout_length * c.rollout_retain, n_envs=1)
         self.model_fits, self._model_fit_at = 0, 0
+        self._offline_updates, self._offline_round_at = 0, 0  # gradient steps of update() called offline
+        self._fitting = False  # inside fit: update() is the online one
+
+    def fit(self, batch: TransitionBatch) -> dict[str, float]:
+        """SAC's fit; the model round it may start is the online one (:meth:`before_updates`)."""
+        self._fitting = True
+        try:
+            return super().fit(batch)
+        finally:
+            self._fitting = False
 
     def before_updates(self) -> dict[str, float]:
         """Fit the model and roll it out when due (see the module docstring)."""
         c = self.config
-        due = self.steps_seen >= c.learning_starts and (
+        due = (self.steps_seen >= c.learning_starts or self.dataset is not None) and (
             self.model_fits == 0 or self.steps_seen - self._model_fit_at >= c.model_train_freq)
-        if not due:
-            return {}
-        real = cast(ReplayBuffer, self.buffer)  # uniform replay: MBPOConfig refuses hindsight replay
-        if self.termination_fn is None and not self.config.learn_termination:
-            refuse_terminations(real, "MBPO", self.info.env_id)
-        metrics = fit_dynamics(self.model, real, c, self.rng)
-        self.model_fits, self._model_fit_at = self.model_fits + 1, self.steps_seen
+        return self.model_round(refit=True) if due else {}
+
+    @flush_denormals
+    def update(self, n_updates: int) -> dict[str, float]:
+        """SAC's gradient steps; called offline (with a dataset), a model round first when one is due."""
+        metrics: dict[str, float] = {}
+        if not self._fitting and self.dataset is not None and n_updates > 0:
+            due = (self.model_fits == 0 or not len(self.model_buffer)
+                   or self._offline_updates - self._offline_round_at >= self.config.model_train_freq)
+            if due:
+                metrics = self.model_round(refit=self.model_fits == 0 or self.steps_seen != self._model_fit_at)
+                self._offline_round_at = self._offline_updates
+            self._offline_updates += n_updates
+        return {**metrics, **super().update(n_updates)}
+
+    def model_round(self, refit: bool) -> dict[str, float]:
+        """Fit the model on every real transition (when ``refit``), then one round of rollouts; the fit's metrics."""
+        metrics: dict[str, float] = {}
+        if refit:
+            real = self.real_transitions()
+            if self.termination_fn is None and not self.config.learn_termination:
+                refuse_terminations(real, "MBPO", self.info.env_id)
+            metrics = fit_dynamics(self.model, real, self.config, self.rng)
+            self.model_fits, self._model_fit_at = self.model_fits + 1, self.steps_seen
         self.rollout()
         return metrics
+
+    def real_transitions(self) -> TransitionBatch:
+        """Every real transition ``[n, 1, ...]``: the online ones, then the dataset's."""
+        real = cast(ReplayBuffer, self.buffer)  # uniform replay: MBPOConfig refuses hindsight replay
+        parts = [real.gather(np.arange(len(real)))] if len(real) else []
+        if self.dataset is not None:
+            parts.append(self.dataset.batch.flatten())
+        fields = ("obs", "action", "reward", "next_obs", "terminated", "truncated")  # extras differ between them
+        return TransitionBatch.concatenate([TransitionBatch(*(getattr(p, f) for f in fields)) for p in parts])
+
+    def real_source(self) -> ReplayBuffer | _RealTransitions:
+        """What real transitions are drawn from: the replay buffer, or it and the dataset at ``dataset_ratio``."""
+        real = cast(ReplayBuffer, self.buffer)
+        return real if self.dataset is None else _RealTransitions(real, self.dataset, self.dataset_ratio)
 
     def rollout(self) -> None:
         """One round of branch rollouts from real states into the model buffer."""
         c = self.config
-        starts = self.buffer.sample(c.rollout_batch_size, self.rng).obs
+        starts = self.real_source().sample(c.rollout_batch_size, self.rng).obs
         starts = np.asarray(starts, dtype=np.float32).reshape(c.rollout_batch_size, -1)
         obs = torch.as_tensor(starts, device=self.device)
         for t in range(c.rollout_length):
@@ -133,18 +183,17 @@ class MBPO(SAC):
 
     def draw(self, n_updates: int) -> TransitionBatch:
         """Minibatches of ``real_ratio`` real and the rest model transitions (all real before any rollout)."""
-        if self.dataset is not None:
-            return super().draw(n_updates)
         # mixed_sample's "dataset" is the part with a fixed share: here the real transitions
         c = self.config
-        return mixed_sample(self.model_buffer, cast(ReplayBuffer, self.buffer), n_updates, c.batch_size, c.real_ratio,
-                            self.rng)
+        return mixed_sample(self.model_buffer, self.real_source(), n_updates, c.batch_size, c.real_ratio, self.rng)
 
     def state_dict(self) -> dict[str, Any]:
         """SAC's state, the model, the model buffer and the model's counters."""
         return {**super().state_dict(), "model": {k: v.clone() for k, v in self.model.state_dict().items()},
                 "model_buffer": self.model_buffer.state_dict(),
-                "model_counters": {"model_fits": self.model_fits, "model_fit_at": self._model_fit_at}}
+                "model_counters": {"model_fits": self.model_fits, "model_fit_at": self._model_fit_at,
+                                   "offline_updates": self._offline_updates,
+                                   "offline_round_at": self._offline_round_at}}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state_dict` (same config and env)."""
@@ -154,3 +203,20 @@ class MBPO(SAC):
         self.model_buffer.load_state_dict(state["model_buffer"], source="MBPO state")
         self.model_fits = int(state["model_counters"]["model_fits"])
         self._model_fit_at = int(state["model_counters"]["model_fit_at"])
+        self._offline_updates = int(state["model_counters"].get("offline_updates", 0))  # older checkpoints lack them
+        self._offline_round_at = int(state["model_counters"].get("offline_round_at", 0))
+
+
+class _RealTransitions:
+    """MBPO's real transitions with a dataset: online replay and the dataset, drawn as SAC draws them."""
+
+    def __init__(self, replay: ReplayBuffer, dataset: Dataset, dataset_ratio: float) -> None:
+        self.replay, self.dataset, self.dataset_ratio = replay, dataset, dataset_ratio
+
+    def __len__(self) -> int:
+        return len(self.replay) + len(self.dataset)
+
+    def sample(self, n: int, rng: np.random.Generator) -> TransitionBatch:
+        """``n`` transitions, ``dataset_ratio`` of them from the dataset (all while the replay is empty), shuffled."""
+        # shuffled: mixed_sample puts the dataset's part first, and MBPO cuts minibatches out of consecutive rows
+        return mixed_sample(self.replay, self.dataset, 1, n, self.dataset_ratio, rng).index(rng.permutation(n))

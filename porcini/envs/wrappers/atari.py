@@ -259,8 +259,8 @@ class GrayscaleResize(gym.ObservationWrapper):
     """RGB frames ``[H, W, 3]`` uint8 to grayscale ``[height, width]`` uint8 with OpenCV (extra ``atari``).
 
     OpenCV's ``RGB2GRAY`` (BT.601 luma) then ``resize`` with ``INTER_AREA``, as Stable-Baselines3's ``WarpFrame``:
-    the Nature-DQN frame. porcini's NumPy :class:`GrayscaleObservation` and :class:`ResizeObservation` compute the
-    same kind of image without OpenCV, several times slower on 210x160 frames.
+    the Nature-DQN frame. porcini's NumPy :class:`GrayscaleObservation` (Gymnasium's weights, not BT.601) and
+    :class:`ResizeObservation` compute a similar image without OpenCV, several times slower on 210x160 frames.
 
     Args:
         env: a single env with a ``Box(0, 255, (H, W, 3), uint8)`` observation space.

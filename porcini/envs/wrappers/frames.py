@@ -17,8 +17,8 @@ import numpy as np
 
 from porcini.envs.wrappers._common import make_box, require_box, require_env
 
-# ITU-R BT.601 luma, as PIL's "L" mode and OpenCV's RGB2GRAY
-LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float64)
+# the weights of Gymnasium's GrayscaleObservation (not BT.601's 0.299, 0.587, 0.114 of OpenCV and PIL)
+GRAY_WEIGHTS = np.array([0.2125, 0.7154, 0.0721])
 INTERPOLATIONS = ("area", "bilinear")
 
 
@@ -116,12 +116,14 @@ class FrameStackObservation(gym.ObservationWrapper):
 
 
 class GrayscaleObservation(gym.ObservationWrapper):
-    """Converts ``[H, W, 3]`` RGB observations to grayscale ``[H, W]`` (or ``[H, W, 1]`` with ``keep_dim``).
+    """Converts ``[H, W, 3]`` uint8 RGB observations to grayscale ``[H, W]`` (``[H, W, 1]`` with ``keep_dim``).
 
-    ``gray = 0.299 R + 0.587 G + 0.114 B`` (ITU-R BT.601), rounded for integer images; the dtype is kept.
+    Gymnasium's ``GrayscaleObservation``, value for value: ``gray = 0.2125 R + 0.7154 G + 0.0721 B`` cast to uint8
+    (truncated, not rounded), in ``Box(0, 255, shape, uint8)``. OpenCV's and PIL's BT.601 grayscale
+    (:class:`~porcini.envs.wrappers.GrayscaleResize`) weighs the channels otherwise.
 
     Args:
-        env: a single env with a Box observation space of shape ``[H, W, 3]``.
+        env: a single env with a ``Box(0, 255, (H, W, 3), uint8)`` observation space, as Gymnasium's requires.
         keep_dim: keep a channel axis of size 1.
 
     Example:
@@ -135,18 +137,16 @@ class GrayscaleObservation(gym.ObservationWrapper):
         space = require_box("GrayscaleObservation", env.observation_space, "observation", "it converts RGB images")
         if len(space.shape) != 3 or space.shape[-1] != 3:
             raise ValueError(f"GrayscaleObservation needs RGB images of shape [H, W, 3], got shape {space.shape}")
+        if space.dtype != np.uint8 or not (np.all(space.low == 0) and np.all(space.high == 255)):
+            raise ValueError(f"GrayscaleObservation needs uint8 images with bounds 0 to 255, as Gymnasium's, got "
+                             f"{space}; convert the images to uint8 in [0, 255] first")
         super().__init__(env)
         self.keep_dim = bool(keep_dim)
-        low = _to_dtype(space.low.astype(np.float64) @ LUMA, space.dtype)
-        high = _to_dtype(space.high.astype(np.float64) @ LUMA, space.dtype)
-        if self.keep_dim:
-            low, high = low[..., None], high[..., None]
-        self.observation_space = make_box(low, high, space.dtype)
+        self.observation_space = make_box(0, 255, np.uint8, shape=space.shape[:2] + ((1,) if self.keep_dim else ()))
 
     def observation(self, observation: Any) -> np.ndarray:
-        """The grayscale image."""
-        obs = np.asarray(observation)
-        gray = _to_dtype(obs.astype(np.float64) @ LUMA, obs.dtype)
+        """The grayscale image, computed as Gymnasium's wrapper computes it."""
+        gray = np.sum(np.multiply(observation, GRAY_WEIGHTS), axis=-1).astype(np.uint8)
         return gray[..., None] if self.keep_dim else gray
 
 

@@ -26,12 +26,23 @@ def _check_clip(owner: str, clip: float | None) -> float | None:
     return float(clip)
 
 
+def _same_seed(seed: Any, other: Any) -> bool:
+    """Whether two reset seeds (None, an int, or one per env) are the same."""
+    if seed is None or other is None:
+        return False
+    if isinstance(seed, (int, np.integer)) or isinstance(other, (int, np.integer)):
+        return isinstance(seed, (int, np.integer)) and isinstance(other, (int, np.integer)) and int(seed) == int(other)
+    return list(seed) == list(other)
+
+
 class NormalizeObservation(gym.vector.VectorWrapper):
     """Normalizes observations to zero mean and unit variance with running statistics over all envs.
 
     ``obs' = clip((obs - mean) / sqrt(var + epsilon), -clip, clip)``, in float32. The statistics are updated
     with every observation the vector env returns (reset and step, all envs) before it is normalized, unless
-    ``frozen``. ``info["final_obs"]`` is normalized with the same statistics.
+    ``frozen``, each once: a reset with the seed of the reset just before it, no step in between, returns the same
+    observations again and leaves the statistics as they are (``make_env(..., seed=s)`` resets once, and
+    ``Core.learn`` resets again with ``s``). ``info["final_obs"]`` is normalized with the same statistics.
 
     For evaluation, share the training statistics and freeze them, so the agent sees observations scaled as
     in training: ``NormalizeObservation(eval_env, stats=train.stats, frozen=True)`` or
@@ -48,9 +59,9 @@ class NormalizeObservation(gym.vector.VectorWrapper):
     Example:
         >>> from porcini import make_env
         >>> env = make_env("CartPole-v1", n_envs=4, seed=0, wrappers=[NormalizeObservation])
-        >>> obs, info = env.reset(seed=0)
+        >>> obs, info = env.reset(seed=0)  # make_env's reset again: already counted
         >>> obs.dtype, env.stats.count
-        (dtype('float32'), 8)
+        (dtype('float32'), 4)
     """
 
     def __init__(
@@ -79,6 +90,7 @@ class NormalizeObservation(gym.vector.VectorWrapper):
         bound = np.inf if self.clip is None else self.clip
         self.single_observation_space = gym.spaces.Box(-bound, bound, shape=space.shape, dtype=np.float32)
         self.observation_space = batch_space(self.single_observation_space, env.num_envs)
+        self._unstepped_seed: Any = None  # the seed of the last reset while no step followed it, else None
 
     def normalize(self, obs: Any) -> np.ndarray:
         """Normalize a batch of observations with the current statistics (no update)."""
@@ -89,15 +101,18 @@ class NormalizeObservation(gym.vector.VectorWrapper):
         return out.astype(np.float32)
 
     def reset(self, *, seed: Any = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
-        """Reset, update the statistics with the first observations (unless frozen), normalize."""
+        """Reset, update the statistics with the first observations (unless frozen or a repeat), normalize."""
         obs, info = self.env.reset(seed=seed, options=options)
-        if not self.frozen:
+        repeat = options is None and _same_seed(seed, self._unstepped_seed)  # the same observations again
+        if not self.frozen and not repeat:
             self.stats.update(obs)
+        self._unstepped_seed = seed if options is None else None
         return self.normalize(obs), info
 
     def step(self, actions: Any) -> tuple[np.ndarray, Any, Any, Any, dict[str, Any]]:
         """Step, update the statistics (unless frozen), normalize ``obs`` and ``info["final_obs"]``."""
         obs, reward, terminated, truncated, info = self.env.step(actions)
+        self._unstepped_seed = None
         if not self.frozen:
             self.stats.update(obs)
         return self.normalize(obs), reward, terminated, truncated, map_final_obs(info, self.normalize)

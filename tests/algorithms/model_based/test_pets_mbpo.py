@@ -175,3 +175,12 @@ def test_pets_takes_a_reward_function_or_the_known_one_not_both():
     info = make_env("Pendulum-v1").info
     with pytest.raises(ValueError, match="either reward_fn or reward='known'"):
         PETS(info, reward="known", reward_fn=lambda obs, action, next_obs: -obs[:, 0])
+
+
+def test_mbpo_saved_before_its_first_rollout_loads():
+    env = make_env("Pendulum-v1", seed=0)
+    agent = MBPO(env.info, **TINY_MBPO)
+    Core(agent, env, progress=False).learn(steps=10)  # before learning_starts: an empty model buffer
+    restored = MBPO(env.info, **TINY_MBPO)
+    restored.load_state_dict(agent.state_dict())
+    assert len(restored.model_buffer) == 0 and restored.model_buffer.n_envs == 1

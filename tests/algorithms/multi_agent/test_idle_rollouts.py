@@ -12,6 +12,8 @@ from pettingzoo import ParallelEnv
 from porcini import Core
 from porcini.algorithms.multi_agent.idqn import IndependentDQN
 from porcini.algorithms.multi_agent.mappo import MultiAgentPPO
+from porcini.core.batch import TransitionBatch
+from porcini.data.replay import ReplayBuffer
 from porcini.envs.multi_agent import make_multi_agent_env
 from porcini.errors import ConfigError
 
@@ -71,3 +73,42 @@ def test_a_core_told_to_record_other_info_keys_only_is_refused_before_idle_rows_
         core.learn(steps=32)
     assert "\n" not in str(caught.value)
     assert Core(agent, env, info_keys=("cost", "active"), progress=False).learn(steps=32).steps == 32
+
+
+def test_independent_dqn_stores_only_the_steps_each_agent_took_part_in():
+    """The quitter's idle rows (a zero observation, which is also its real first one) stay out of its replay: as
+    terminated transitions of reward 0 they would teach Q([0], a) = 0 where its true value is about 3."""
+    env = make_multi_agent_env(EarlyExit, 2, 0)
+    agent = IndependentDQN(env.info, learning_starts=4, train_freq=4, batch_size=4)
+    Core(agent, env, progress=False).learn(steps=240)  # 4 rows a step, 60 steps: 2 episodes of 30 per copy
+    quitter, stayer = agent.learners["quitter"].buffer, agent.learners["stayer"].buffer
+    assert len(quitter) == 2 * 2 * 2 and len(stayer) == 2 * 60  # 2 steps per episode, 2 episodes, 2 copies
+    data = quitter.gather(np.arange(len(quitter)))
+    assert np.all(data.reward >= 1.0) and data.extras["active"].all()
+    assert sorted(np.asarray(data.obs["observation"] if isinstance(data.obs, dict) else data.obs).ravel()) == \
+        [0.0] * 4 + [1.0] * 4
+
+
+def test_independent_dqn_refuses_n_step_runs():
+    with pytest.raises(ConfigError, match="n_steps.*idle rows"):
+        IndependentDQN(make_multi_agent_env(EarlyExit, 1, 0).info, n_steps=3)
+
+
+def test_an_older_independent_dqn_replay_with_idle_rows_loads_as_the_agents_transitions():
+    env = make_multi_agent_env(EarlyExit, 2, 0)
+    agent = IndependentDQN(env.info, learning_starts=4, train_freq=4, batch_size=4, buffer_size=100)
+    Core(agent, env, progress=False).learn(steps=8)
+    state = agent.state_dict()
+    learner = agent.learners["quitter"]
+    old = ReplayBuffer(100)  # the layout saved before: a column per copy, idle rows stored
+    steps = learner.buffer.gather(np.arange(2))  # two real transitions [2, 1]
+    columns = TransitionBatch.concatenate([steps, steps], axis=1)  # [2, 2]
+    active = np.array([[1.0, 1.0], [1.0, 0.0]])
+    old.add(TransitionBatch(columns.obs, columns.action, columns.reward, columns.next_obs, columns.terminated,
+                            columns.truncated, {"active": active}))
+    state["groups"]["quitter"]["buffer"] = old.state_dict()
+    restored = IndependentDQN(env.info, learning_starts=4, train_freq=4, batch_size=4, buffer_size=100)
+    restored.load_state_dict(state)
+    buffer = restored.learners["quitter"].buffer
+    assert buffer.n_envs == 1 and len(buffer) == 3
+    Core(restored, env, progress=False).learn(steps=8)  # stores and learns on from there

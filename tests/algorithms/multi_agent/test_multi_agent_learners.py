@@ -162,16 +162,15 @@ def test_independent_ppo_learns_each_agents_own_target_action():
     assert actions.tolist() == [0, 1, 0] * 4  # adversary_0 wants 0, agent_1 wants 1, agent_2 wants 0
 
 
-def test_idle_rows_reach_independent_dqn_as_terminated_with_no_reward():
+def test_idle_rows_stay_out_of_independent_dqns_replay():
     env = pick_env(n_envs=1)
     agent = IndependentDQN(env.info, seed=0, learning_starts=1000, train_freq=8)
-    Core(agent, env, progress=False).learn(steps=24)
+    Core(agent, env, progress=False).learn(steps=24)  # 8 vector steps: two 4-step episodes
     buffer = agent.learners["adversary_0"].buffer
-    state = buffer.state_dict()
-    terminated = np.asarray(state["data.terminated"])[: len(buffer)].reshape(-1)
-    reward = np.asarray(state["data.reward"])[: len(buffer)].reshape(-1)
-    # adversary_0 plays 2 steps of each 4-step episode: steps 3-4 are idle, stored terminated with reward 0
-    assert terminated.reshape(-1, 4)[:, 1:].all() and not reward.reshape(-1, 4)[:, 2:].any()
+    data = buffer.gather(np.arange(len(buffer)))
+    # adversary_0 plays 2 steps of each 4-step episode (steps 3-4 are idle): its 2 steps per episode, no more
+    assert buffer.n_envs == 1 and len(buffer) == 4 and data.extras["active"].all()
+    assert data.terminated.reshape(2, 2)[:, 1].all() and not data.terminated.reshape(2, 2)[:, 0].any()
 
 
 def test_independent_dqn_marks_the_cut_episodes_in_every_learners_replay():

@@ -11,14 +11,13 @@ from porcini.envs.wrappers import (
     EpisodicLife,
     FireReset,
     FrameStackObservation,
-    GrayscaleObservation,
     GrayscaleResize,
     MaxAndSkip,
     NatureAtari,
     NoopReset,
-    ResizeObservation,
     SignReward,
 )
+from porcini.envs.wrappers.frames import resize_image, resize_weights
 from porcini.errors import MissingExtraError
 
 cv2 = pytest.importorskip("cv2", reason='OpenCV is not installed: pip install "porcini[atari]"')
@@ -186,14 +185,15 @@ def test_max_and_skip_stops_at_the_end_of_an_episode_with_its_real_last_frames()
     np.testing.assert_array_equal(obs, env.unwrapped.frame())
 
 
-def test_grayscale_resize_gives_84x84_uint8_near_porcinis_numpy_grayscale_and_area_resize():
+def test_grayscale_resize_gives_84x84_uint8_near_bt601_grayscale_and_porcinis_area_resize():
     env = GrayscaleResize(FakeAtari(shape=(210, 160, 3)), (84, 84))
     assert env.observation_space == gym.spaces.Box(0, 255, (84, 84), np.uint8)
     frame = np.random.default_rng(0).integers(0, 256, (210, 160, 3), dtype=np.uint8)
     out = env.observation(frame)
     assert out.shape == (84, 84) and out.dtype == np.uint8
-    numpy_env = ResizeObservation(GrayscaleObservation(FakeAtari(shape=(210, 160, 3))), (84, 84))
-    expected = numpy_env.observation(numpy_env.env.observation(frame)).astype(int)
+    # OpenCV's BT.601 weights, not those of GrayscaleObservation (Gymnasium's)
+    gray = np.rint(frame.astype(np.float64) @ np.array([0.299, 0.587, 0.114])).astype(np.uint8)
+    expected = resize_image(gray, resize_weights(210, 84, "area"), resize_weights(160, 84, "area")).astype(int)
     assert np.abs(out.astype(int) - expected).max() <= 2  # two roundings apart, the same image
     red = np.zeros((210, 160, 3), np.uint8)
     red[..., 0] = 255

@@ -93,17 +93,28 @@ class ImageEnv(gym.Env):
         return self._obs(), 0.0, False, False, {}
 
 
-def test_grayscale_matches_the_luma_formula():
-    env = GrayscaleObservation(ImageEnv())
-    img = ImageEnv().observation_space.sample()
-    r, g, b = (img[..., c].astype(np.float64) for c in range(3))
-    np.testing.assert_array_equal(env.observation(img), np.rint(0.299 * r + 0.587 * g + 0.114 * b).astype(np.uint8))
-    assert env.observation_space.shape == (12, 10) and env.observation_space.dtype == np.uint8
-    kept = GrayscaleObservation(ImageEnv(dtype=np.float32), keep_dim=True)
-    obs, _ = kept.reset(seed=0)
-    assert obs.shape == (12, 10, 1) and obs.dtype == np.float32 and kept.observation_space.contains(obs)
+@pytest.mark.parametrize("keep_dim", [False, True])
+def test_grayscale_equals_gymnasiums_wrapper(keep_dim):
+    """Gymnasium's name, Gymnasium's values: weights, truncation to uint8, keep_dim and the space."""
+    ours, theirs = GrayscaleObservation(ImageEnv(), keep_dim), gym.wrappers.GrayscaleObservation(ImageEnv(), keep_dim)
+    assert ours.observation_space == theirs.observation_space
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 256, (12, 10, 3), dtype=np.uint8) for _ in range(20)]
+    frames += [np.full((12, 10, 3), v, np.uint8) for v in (0, 1, 128, 255)]  # weights sum to 1: exact ends
+    for frame in frames:
+        expected = theirs.observation(frame)
+        got = ours.observation(frame)
+        assert got.dtype == expected.dtype == np.uint8 and got.shape == expected.shape
+        np.testing.assert_array_equal(got, expected)
+    obs, _ = ours.reset(seed=0)
+    assert ours.observation_space.contains(obs)
+
+
+def test_grayscale_refuses_what_gymnasiums_refuses():
     with pytest.raises(ValueError, match=r"\[H, W, 3\]"):
         GrayscaleObservation(CountingEnv())
+    with pytest.raises(ValueError, match="uint8 images with bounds 0 to 255.*convert"):
+        GrayscaleObservation(ImageEnv(dtype=np.float32))
 
 
 def _area_reference(img, out_h, out_w):

@@ -222,3 +222,35 @@ class _DictEnv(gym.Env):
 
     def step(self, action):
         return self.observation_space.sample(), 0.0, False, False, {}
+
+
+def test_core_counts_each_observation_once_after_make_env_reset_with_the_same_seed():
+    """make_env(seed=s) resets once and Core.learn resets again with s: the same first observations, counted once."""
+    from porcini.algorithms.random import RandomAgent
+
+    env = make_env("CartPole-v1", n_envs=2, seed=0, wrappers=[(NormalizeObservation, {"clip": None})])
+    Core(RandomAgent(env.info, seed=0), env, progress=False).learn(steps=20)
+    raw, reference = make_env("CartPole-v1", n_envs=2, seed=0), RandomAgent(env.info, seed=0)
+    obs, _ = raw.reset(seed=0)
+    seen = [obs]
+    for _ in range(10):
+        obs = raw.step(reference.act(obs, explore=True))[0]
+        seen.append(obs)
+    data = np.concatenate(seen).astype(np.float64)
+    assert env.stats.count == len(data) == 22
+    np.testing.assert_allclose(env.stats.mean, data.mean(axis=0), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(env.stats.var, data.var(axis=0), rtol=1e-10)
+
+
+def test_resets_that_give_new_observations_are_counted():
+    env = make_env("CartPole-v1", n_envs=2, seed=0, wrappers=[NormalizeObservation])
+    assert env.stats.count == 2
+    env.reset(seed=0)
+    assert env.stats.count == 2  # the same start states again
+    env.reset(seed=1)
+    env.reset()
+    assert env.stats.count == 6  # another seed, then unseeded: new start states
+    env.step(np.zeros(2, dtype=np.int64))
+    env.reset(seed=1)
+    env.reset(seed=[1, 2])
+    assert env.stats.count == 8 + 2 + 2
