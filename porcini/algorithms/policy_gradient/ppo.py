@@ -5,7 +5,7 @@ Every ``n_steps * n_envs`` env steps the loop hands over a ``[T = n_steps, B = n
 1. Old log-probabilities ``log π_old(a|s)`` and values ``V_old(s)``, ``V_old(s')`` in one no-grad forward each;
    GAE(γ, λ) advantages ``A`` and λ-returns ``R = A + V_old`` (:func:`porcini.functional.gae`).
 2. ``n_epochs`` passes over the rollout in random minibatches of ``batch_size``; per minibatch, with ``A``
-   normalized over the minibatch and ``r = π(a|s) / π_old(a|s)``:
+   normalized over the minibatch (a minibatch of one keeps its advantage, as SB3) and ``r = π(a|s) / π_old(a|s)``:
    ``L = -mean(min(r A, clip(r, 1 ± ε) A)) + vf_coef · mean((V(s) - R)²) - ent_coef · mean(H[π(·|s)])``,
    one Adam step on ``L`` after clipping the gradient's global norm to ``max_grad_norm``.
 3. Optional early stop of the epochs when a minibatch's approximate KL exceeds ``1.5 · target_kl`` (as SB3).
@@ -132,7 +132,7 @@ class PPO(OnPolicyAgent):
         # A minibatch that holds the whole rollout needs no shuffling (the losses are means) and its advantages
         # can be normalized once for all epochs: the same numbers as per-minibatch work, fewer kernels.
         whole = c.batch_size >= len(data)
-        if whole and c.normalize_advantage:
+        if whole and c.normalize_advantage and len(data) > 1:
             data = dataclasses.replace(data, advantage=normalize_advantage(data.advantage))
 
         def epoch() -> Iterable[Rollout]:
@@ -197,7 +197,8 @@ class PPO(OnPolicyAgent):
         c = self.config
         dist = self.model.policy(mb.obs)
         log_prob = self.model.log_prob(dist, mb.action)
-        advantage = normalize_advantage(mb.advantage) if normalize else mb.advantage
+        # a single advantage has no spread to standardize: it is kept as it is (SB3), not centred to 0
+        advantage = normalize_advantage(mb.advantage) if normalize and len(mb) > 1 else mb.advantage
         terms = ppo_clip_loss(log_prob, mb.old_log_prob, advantage, clip_range)
         value = self.model.value(mb.obs)
         terms.update(value_loss(value, mb.returns, mb.old_value, c.clip_range_vf))

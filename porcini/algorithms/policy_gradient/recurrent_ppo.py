@@ -284,7 +284,7 @@ class RecurrentPPO(PPO):
         pi_out, _ = m.pi_lstm(x, (h[:, idx], cell[:, idx]), starts, layout)
         dist = m.heads.policy(pi_out)
         advantage = data["advantage"][:, idx].reshape(-1)
-        if c.normalize_advantage:
+        if c.normalize_advantage and len(advantage) > 1:  # one advantage is kept as it is (see PPO)
             advantage = normalize_advantage(advantage)
         terms = ppo_clip_loss(m.log_prob(dist, action).reshape(-1), data["old_log_prob"][:, idx].reshape(-1),
                               advantage, clip_range)

@@ -1,0 +1,54 @@
+"""One update of the on-policy agents against plain-loop references (SB3 semantics) on hand-made rollouts."""
+
+import numpy as np
+import torch
+
+from porcini import make_env
+from porcini.algorithms import PPO
+from porcini.algorithms.policy_gradient import ppo as ppo_module
+from porcini.core.batch import TransitionBatch
+
+
+def random_rollout(info, n_rows, n_envs, seed=0):
+    """A ``[T, B]`` rollout of random observations, actions and rewards, with terminations and truncations."""
+    rng = np.random.default_rng(seed)
+    shape = (n_rows, n_envs, *info.observation_space.shape)
+    obs = rng.normal(size=shape).astype(np.float32)
+    next_obs = rng.normal(size=shape).astype(np.float32)
+    terminated = rng.random((n_rows, n_envs)) < 0.2
+    truncated = (rng.random((n_rows, n_envs)) < 0.2) & ~terminated
+    action = np.array([[info.action_space.sample() for _ in range(n_envs)] for _ in range(n_rows)])
+    reward = rng.normal(size=(n_rows, n_envs)).astype(np.float32)
+    return TransitionBatch(obs, action, reward, next_obs, terminated, truncated)
+
+
+def test_ppo_keeps_the_advantage_of_a_minibatch_of_one(monkeypatch):
+    # 3 transitions in minibatches of 2: the last minibatch holds one; standardizing one number would make it 0
+    # and drop the sample from the policy gradient, SB3 keeps it as it is.
+    env = make_env("CartPole-v1", n_envs=1, seed=0)
+    agent = PPO(env.info, n_steps=3, batch_size=2, n_epochs=1)
+    seen = []
+    loss = ppo_module.ppo_clip_loss
+
+    def spy(log_prob, old_log_prob, advantage, clip_range):
+        seen.append(advantage.clone())
+        return loss(log_prob, old_log_prob, advantage, clip_range)
+
+    monkeypatch.setattr(ppo_module, "ppo_clip_loss", spy)
+    batch = random_rollout(env.info, 3, 1)
+    with torch.no_grad():
+        value = agent.value(batch.obs[:, 0])
+        next_value = agent.value(batch.next_obs[:, 0])
+    agent.fit(batch)
+    single = [a for a in seen if a.numel() == 1]
+    assert len(single) == 1
+    # the GAE advantages by a plain loop: the one of the size-1 minibatch is one of them, unnormalized
+    advantage, running = np.zeros(3), 0.0
+    for t in reversed(range(3)):
+        end = bool(batch.terminated[t, 0] or batch.truncated[t, 0])
+        bootstrap = 0.0 if batch.terminated[t, 0] else next_value[t]
+        delta = batch.reward[t, 0] + 0.99 * bootstrap - value[t]
+        running = delta + (0.0 if end else 0.99 * 0.95 * running)
+        advantage[t] = running
+    assert float(single[0]) != 0.0
+    assert np.isclose(advantage, float(single[0]), atol=1e-5).any()
