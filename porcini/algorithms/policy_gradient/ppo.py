@@ -141,8 +141,8 @@ class PPO(OnPolicyAgent):
             return (data.index(idx) for idx in minibatches(len(data), c.batch_size, self.generator))
 
         normalize = c.normalize_advantage and not whole
-        sums, steps = self._epochs(epoch, lambda mb: self._minibatch_terms(mb, clip_range, normalize))
-        return self._metrics(sums, steps, data.old_value, data.returns, learning_rate, clip_range)
+        means, steps = self._epochs(epoch, lambda mb: self._minibatch_terms(mb, clip_range, normalize))
+        return self._metrics(means, steps, data.old_value, data.returns, learning_rate, clip_range)
 
     def _learning_rows(self, data: Rollout, batch: TransitionBatch) -> Rollout:
         """The transitions the epochs learn from: all of them here (multi-agent PPO drops idle agents' rows)."""
@@ -165,8 +165,9 @@ class PPO(OnPolicyAgent):
                 terms_of: Callable[[Any], dict[str, torch.Tensor]]) -> tuple[torch.Tensor, int]:
         """``n_epochs`` passes over the minibatches ``epoch()`` gives: loss terms, target-KL stop, one step each.
 
-        Returns the metrics of :data:`_METRICS` summed over the updates (tensors, read once by the caller: no
-        host sync per minibatch) and the number of updates.
+        Returns the metrics of :data:`_METRICS` averaged over the minibatches evaluated (a tensor, read once by the
+        caller: no host sync per minibatch), the one whose KL stopped the epochs included as in SB3, so the logged
+        ``approx_kl`` shows what stopped them; and the number of updates (gradient steps).
         """
         c = self.config
         sums = torch.zeros(len(_METRICS), device=self.device)
@@ -174,19 +175,19 @@ class PPO(OnPolicyAgent):
         for _ in range(c.n_epochs):
             for mb in epoch():
                 terms = terms_of(mb)
-                if c.target_kl is not None and terms["approx_kl"].item() > 1.5 * c.target_kl:
-                    return sums, steps  # the policy moved too far from the one that collected the data
-                self._optimize(terms)
                 with torch.no_grad():
                     sums += torch.stack([terms[k] for k in _METRICS])
+                if c.target_kl is not None and terms["approx_kl"].item() > 1.5 * c.target_kl:
+                    return sums / (steps + 1), steps  # the policy moved too far from the one that collected the data
+                self._optimize(terms)
                 steps += 1
-        return sums, steps
+        return sums / max(steps, 1), steps
 
-    def _metrics(self, sums: torch.Tensor, steps: int, old_value: torch.Tensor, returns: torch.Tensor,
+    def _metrics(self, means: torch.Tensor, steps: int, old_value: torch.Tensor, returns: torch.Tensor,
                  learning_rate: float, clip_range: float) -> dict[str, float]:
         """The fit's metrics: mean loss terms and diagnostics, the critic's explained variance, the schedules."""
         self.fits += 1
-        metrics = dict(zip(_METRICS, (sums / max(steps, 1)).tolist()))
+        metrics = dict(zip(_METRICS, means.tolist()))
         metrics.update(explained_variance=float(explained_variance(old_value, returns)),
                        learning_rate=learning_rate, clip_range=clip_range, gradient_steps=float(steps),
                        n_updates=float(self.n_updates))

@@ -237,12 +237,12 @@ class RecurrentPPO(PPO):
             return self._sequence_terms(map_obs(lambda o: o[:, idx], x), b.action[:, idx], starts[:, idx], minibatch,
                                         data, clip_range)
 
-        sums, steps = self._epochs(lambda: next(epochs), terms)
+        means, steps = self._epochs(lambda: next(epochs), terms)
         # The next rollout starts from acting's states now (already zeroed where an episode ended).
         assert self._state is not None
         self._start = _copy(self._state)
         self._first_is_start = ended[-1].clone()
-        return self._metrics(sums, steps, data["old_value"], data["returns"], learning_rate, clip_range)
+        return self._metrics(means, steps, data["old_value"], data["returns"], learning_rate, clip_range)
 
     def _minibatches(self, starts: torch.Tensor, envs_per_minibatch: int) -> list[list[tuple[Tensor, Layout]]]:
         """Every epoch's minibatches: env sequences ``idx`` in a random order and their LSTM layouts.

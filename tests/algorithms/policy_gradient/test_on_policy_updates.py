@@ -1,6 +1,7 @@
 """One update of the on-policy agents against plain-loop references (SB3 semantics) on hand-made rollouts."""
 
 import numpy as np
+import pytest
 import torch
 
 from porcini import make_env
@@ -52,3 +53,24 @@ def test_ppo_keeps_the_advantage_of_a_minibatch_of_one(monkeypatch):
         advantage[t] = running
     assert float(single[0]) != 0.0
     assert np.isclose(advantage, float(single[0]), atol=1e-5).any()
+
+
+def test_ppo_logs_the_kl_that_stopped_its_epochs():
+    # The first minibatch is scored by the policy that collected the data (ratio 1, KL 0); with a tiny target_kl
+    # the second stops the fit after one gradient step. The logged approx_kl must show the KL that stopped it
+    # (SB3 averages it in), not the 0 of the one minibatch stepped on.
+    env = make_env("CartPole-v1", n_envs=2, seed=0)
+    agent = PPO(env.info, n_steps=16, batch_size=8, n_epochs=4, learning_rate=1e-2, target_kl=1e-7)
+    seen = []
+    terms_of = agent._minibatch_terms
+
+    def spy(mb, clip_range, normalize):
+        terms = terms_of(mb, clip_range, normalize)
+        seen.append(float(terms["approx_kl"]))
+        return terms
+
+    agent._minibatch_terms = spy
+    metrics = agent.fit(random_rollout(env.info, 16, 2))
+    assert metrics["gradient_steps"] == 1 and len(seen) == 2
+    assert seen[0] == 0.0 and seen[1] > 1.5e-7
+    assert metrics["approx_kl"] == pytest.approx(np.mean(seen))
