@@ -50,14 +50,14 @@ RecurrentState = tuple[LSTMState, LSTMState]
 
 @dataclass(frozen=True)
 class RecurrentPPOConfig(PPOConfig):
-    """PPO's hyperparameters plus the LSTMs'; names and defaults follow SB3-contrib's ``RecurrentPPO``."""
+    """PPO's hyperparameters plus the LSTMs'; names and defaults follow SB3-contrib's ``RecurrentPPO`` but one."""
 
     n_steps: int = 128
     """Env steps per env between fits: the length of the sequences the LSTMs are trained on."""
     batch_size: int = 128
     """Transitions per minibatch: ``batch_size // n_steps`` whole env sequences (a multiple of ``n_steps``)."""
     lstm_hidden_size: int = 64
-    """Size of each LSTM's state and output."""
+    """Size of each LSTM's state and output (porcini's default; SB3-contrib's is 256)."""
     n_lstm_layers: int = 1
     """Stacked LSTM layers."""
 
