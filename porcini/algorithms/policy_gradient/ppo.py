@@ -75,7 +75,7 @@ class PPOConfig(OnPolicyConfig):
     clip_range_vf: float | None = None
     """Clip the value prediction to ``V_old ± clip_range_vf`` (in reward units); None: no value clipping."""
     normalize_advantage: bool = True
-    """Standardize advantages per minibatch."""
+    """Standardize advantages per minibatch (a minibatch of one keeps its advantage, as in SB3)."""
     ent_coef: float = 0.0
     """Weight of the entropy bonus."""
     vf_coef: float = 0.5

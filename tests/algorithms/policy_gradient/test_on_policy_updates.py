@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from porcini import make_env
-from porcini.algorithms import PPO
+from porcini.algorithms import A2C, PPO, TRPO, Reinforce
 from porcini.algorithms.policy_gradient import ppo as ppo_module
 from porcini.core.batch import TransitionBatch
 
@@ -74,3 +74,20 @@ def test_ppo_logs_the_kl_that_stopped_its_epochs():
     assert metrics["gradient_steps"] == 1 and len(seen) == 2
     assert seen[0] == 0.0 and seen[1] > 1.5e-7
     assert metrics["approx_kl"] == pytest.approx(np.mean(seen))
+
+
+@pytest.mark.parametrize("agent_cls, overrides", [(Reinforce, {}), (Reinforce, {"baseline": False}),
+                                                  (A2C, {"n_steps": 1, "normalize_advantage": True}),
+                                                  (TRPO, {"n_steps": 1, "batch_size": 1})])
+def test_a_batch_of_one_transition_still_moves_the_policy(agent_cls, overrides):
+    # One-step episodes with one env give REINFORCE a single row per fit; standardizing a single advantage gives 0,
+    # so the policy never learned. A lone advantage is kept as it is, as SB3's PPO does for a minibatch of one.
+    env = make_env("CartPole-v1", n_envs=1, seed=0)
+    agent = agent_cls(env.info, **overrides)
+    batch = random_rollout(env.info, 1, 1, seed=3)
+    batch = TransitionBatch(batch.obs, batch.action, np.full((1, 1), 2.0, np.float32), batch.next_obs,
+                            np.ones((1, 1), bool), np.zeros((1, 1), bool))
+    before = [p.detach().clone() for p in agent.model.actor_parameters()]
+    agent.fit(batch)
+    after = agent.model.actor_parameters()
+    assert any(not torch.equal(b, a) for b, a in zip(before, after))
