@@ -12,7 +12,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from porcini.core.agent import Agent
+from porcini.core.agent import Agent, BaseAgent
 from porcini.core.records import EpisodeRecord
 from porcini.core.rollout import info_value
 from porcini.core.state import LoopState
@@ -67,8 +67,8 @@ def run_episodes(agent: Agent, env: Any, episodes: int, *, explore: bool = False
     check_evaluation_env(env)
     n_envs = int(env.num_envs)
     quota = episode_quotas(episodes, n_envs)
-    training_state = getattr(agent, "recurrent_state", lambda: None)()
-    recurrent = training_state is not None
+    recurrent = carries_state(agent)
+    training_state = agent.recurrent_state() if recurrent else None  # type: ignore[attr-defined]
     if recurrent:  # the evaluation's episodes start from a fresh state; the training state is put back after
         agent.set_recurrent_state(None)  # type: ignore[attr-defined]
     exploration = agent.exploration_state() if explore and hasattr(agent, "exploration_state") else None
@@ -79,6 +79,16 @@ def run_episodes(agent: Agent, env: Any, episodes: int, *, explore: bool = False
             agent.set_recurrent_state(training_state)  # type: ignore[attr-defined]
         if exploration is not None:
             agent.set_exploration_state(exploration)  # type: ignore[attr-defined]
+
+
+def carries_state(agent: Any) -> bool:
+    """Whether ``agent`` acts from a state it carries between steps: it has a ``recurrent_state`` of its own.
+
+    Not whether that state is None right now: a recurrent agent whose state was set to None (a fresh one at the next
+    ``act``) still needs its state reset at each episode end.
+    """
+    method = getattr(type(agent), "recurrent_state", None)
+    return callable(method) and method is not BaseAgent.recurrent_state
 
 
 def check_evaluation_env(env: Any) -> None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import gymnasium as gym
 import numpy as np
 
+from porcini.core.evaluation import carries_state
 from porcini.core.state import LoopState
 from porcini.core.stepper import env_reset, env_step
 from porcini.errors import missing_extra
@@ -45,13 +46,14 @@ def record_episode_trace(agent: Any, env: Any, seed: int | None) -> dict[str, np
     agent does not give them), and every other key the agent's ``explain`` returns, each ``[T, ...]`` for env 0,
     explained before the step's action. A recurrent agent runs from a fresh state; its own is put back after.
     """
-    saved_state = getattr(agent, "recurrent_state", lambda: None)()
-    if saved_state is not None:
+    recurrent = carries_state(agent)  # its state may be None (fresh at the next act): the trace's is not kept either
+    saved_state = agent.recurrent_state() if recurrent else None
+    if recurrent:
         agent.set_recurrent_state(None)
     try:
         return _trace(agent, env, seed)
     finally:
-        if saved_state is not None:
+        if recurrent:
             agent.set_recurrent_state(saved_state)
 
 

@@ -83,6 +83,32 @@ def test_recurrent_agents_evaluate_from_a_fresh_state_and_get_their_training_sta
     assert agent.counts.tolist() == [4, 1, 2]
 
 
+def test_a_recurrent_agent_without_a_state_yet_is_still_reset_at_each_episode_end():
+    # recurrent_state() is None (set_recurrent_state(None): a fresh state at the next act), yet the agent carries a
+    # state: the evaluation must reset it where an episode ends, or episode 2 starts from episode 1's last state
+    env = make_env(lambda: CountingEnv(truncate_at=2, n_actions=5), n_envs=2, seed=0)
+    agent = StepCountingAgent(env.info)
+    actions = []
+    act = agent.act
+    agent.act = lambda obs, *, explore: actions.append(act(obs, explore=explore)) or actions[-1]
+    run_episodes(agent, env, 4)
+    assert np.stack(actions).tolist() == [[0, 0], [1, 1]] * 2
+    assert agent.counts is None  # its state (none) is put back
+
+
+def test_a_recurrent_ppo_evaluation_resets_its_lstm_state_per_episode_after_set_recurrent_state_none():
+    from porcini.algorithms import RecurrentPPO
+
+    env = make_env("CartPole-v1", n_envs=1, seed=0)
+    agent = RecurrentPPO(env.info, n_steps=8, batch_size=8, lstm_hidden_size=4)
+    agent.set_recurrent_state(None)
+    resets = []
+    reset = agent.reset
+    agent.reset = lambda ended: resets.append(np.asarray(ended).copy()) or reset(ended)
+    run_episodes(agent, env, 2)
+    assert len(resets) == 2 and all(r.tolist() == [True] for r in resets)
+
+
 def _next_exploring_actions(agent, env, steps: int) -> list:
     """The agent's exploring actions on ``steps`` observations of a freshly seeded env (no fit)."""
     obs, _ = env.reset(seed=7)

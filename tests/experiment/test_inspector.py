@@ -63,3 +63,11 @@ def test_a_recurrent_agent_is_traced_from_a_fresh_state_and_gets_its_own_back():
     assert trace["value"].shape == trace["reward"].shape and trace["action_probs"].shape == (len(trace["reward"]), 2)
     np.testing.assert_allclose(trace["action_probs"].sum(-1), 1.0, rtol=1e-6)
     assert torch.equal(agent.recurrent_state()[0][0], saved)
+
+
+def test_a_recurrent_agent_without_a_state_gets_none_back_not_the_traces_state():
+    # set_recurrent_state(None): a fresh state at the next act; the trace's last LSTM state must not be left behind
+    agent = RecurrentPPO(make_env("CartPole-v1", n_envs=1, seed=0).info, n_steps=8, batch_size=8, lstm_hidden_size=8)
+    agent.set_recurrent_state(None)
+    record_episode_trace(agent, make_env("CartPole-v1", n_envs=1, seed=5), seed=5)
+    assert agent.recurrent_state() is None

@@ -59,7 +59,7 @@ class A2CConfig(OnPolicyConfig):
     rms_prop_eps: float = 1e-5
     """ε of RMSprop (or of Adam)."""
     normalize_advantage: bool = False
-    """Standardize the advantages of each rollout."""
+    """Standardize the advantages of each rollout (a rollout of one transition keeps its advantage)."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -110,7 +110,7 @@ class A2C(OnPolicyAgent):
                                      c.gae_lambda)
         dist = self.model.policy(b.obs)
         advantage = flat(advantage)
-        if c.normalize_advantage:
+        if c.normalize_advantage and advantage.numel() > 1:  # a lone advantage is kept as it is (see PPO)
             advantage = normalize_advantage(advantage)
         terms = policy_gradient_loss(flat(self.model.log_prob(dist, b.action)), advantage)
         terms.update(value_loss(flat(value), flat(returns)))

@@ -90,6 +90,8 @@ def scheduled(value: float, kind: str, progress_remaining: float) -> float:
 
 def explained_variance(value: torch.Tensor, returns: torch.Tensor) -> torch.Tensor:
     """``1 - Var(returns - value) / Var(returns)``: 1 for a perfect critic, 0 for a constant one (NaN: flat returns)."""
+    if returns.numel() < 2:  # no variance to explain (and no torch warning about it)
+        return returns.new_tensor(float("nan"))
     return 1.0 - (returns - value).var() / returns.var()
 
 

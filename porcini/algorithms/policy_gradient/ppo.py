@@ -5,7 +5,7 @@ Every ``n_steps * n_envs`` env steps the loop hands over a ``[T = n_steps, B = n
 1. Old log-probabilities ``log π_old(a|s)`` and values ``V_old(s)``, ``V_old(s')`` in one no-grad forward each;
    GAE(γ, λ) advantages ``A`` and λ-returns ``R = A + V_old`` (:func:`porcini.functional.gae`).
 2. ``n_epochs`` passes over the rollout in random minibatches of ``batch_size``; per minibatch, with ``A``
-   normalized over the minibatch and ``r = π(a|s) / π_old(a|s)``:
+   normalized over the minibatch (a minibatch of one keeps its advantage, as SB3) and ``r = π(a|s) / π_old(a|s)``:
    ``L = -mean(min(r A, clip(r, 1 ± ε) A)) + vf_coef · mean((V(s) - R)²) - ent_coef · mean(H[π(·|s)])``,
    one Adam step on ``L`` after clipping the gradient's global norm to ``max_grad_norm``.
 3. Optional early stop of the epochs when a minibatch's approximate KL exceeds ``1.5 · target_kl`` (as SB3).
@@ -75,7 +75,7 @@ class PPOConfig(OnPolicyConfig):
     clip_range_vf: float | None = None
     """Clip the value prediction to ``V_old ± clip_range_vf`` (in reward units); None: no value clipping."""
     normalize_advantage: bool = True
-    """Standardize advantages per minibatch."""
+    """Standardize advantages per minibatch (a minibatch of one keeps its advantage, as in SB3)."""
     ent_coef: float = 0.0
     """Weight of the entropy bonus."""
     vf_coef: float = 0.5
@@ -132,7 +132,7 @@ class PPO(OnPolicyAgent):
         # A minibatch that holds the whole rollout needs no shuffling (the losses are means) and its advantages
         # can be normalized once for all epochs: the same numbers as per-minibatch work, fewer kernels.
         whole = c.batch_size >= len(data)
-        if whole and c.normalize_advantage:
+        if whole and c.normalize_advantage and len(data) > 1:
             data = dataclasses.replace(data, advantage=normalize_advantage(data.advantage))
 
         def epoch() -> Iterable[Rollout]:
@@ -141,8 +141,8 @@ class PPO(OnPolicyAgent):
             return (data.index(idx) for idx in minibatches(len(data), c.batch_size, self.generator))
 
         normalize = c.normalize_advantage and not whole
-        sums, steps = self._epochs(epoch, lambda mb: self._minibatch_terms(mb, clip_range, normalize))
-        return self._metrics(sums, steps, data.old_value, data.returns, learning_rate, clip_range)
+        means, steps = self._epochs(epoch, lambda mb: self._minibatch_terms(mb, clip_range, normalize))
+        return self._metrics(means, steps, data.old_value, data.returns, learning_rate, clip_range)
 
     def _learning_rows(self, data: Rollout, batch: TransitionBatch) -> Rollout:
         """The transitions the epochs learn from: all of them here (multi-agent PPO drops idle agents' rows)."""
@@ -165,8 +165,9 @@ class PPO(OnPolicyAgent):
                 terms_of: Callable[[Any], dict[str, torch.Tensor]]) -> tuple[torch.Tensor, int]:
         """``n_epochs`` passes over the minibatches ``epoch()`` gives: loss terms, target-KL stop, one step each.
 
-        Returns the metrics of :data:`_METRICS` summed over the updates (tensors, read once by the caller: no
-        host sync per minibatch) and the number of updates.
+        Returns the metrics of :data:`_METRICS` averaged over the minibatches evaluated (a tensor, read once by the
+        caller: no host sync per minibatch), the one whose KL stopped the epochs included as in SB3, so the logged
+        ``approx_kl`` shows what stopped them; and the number of updates (gradient steps).
         """
         c = self.config
         sums = torch.zeros(len(_METRICS), device=self.device)
@@ -174,19 +175,19 @@ class PPO(OnPolicyAgent):
         for _ in range(c.n_epochs):
             for mb in epoch():
                 terms = terms_of(mb)
-                if c.target_kl is not None and terms["approx_kl"].item() > 1.5 * c.target_kl:
-                    return sums, steps  # the policy moved too far from the one that collected the data
-                self._optimize(terms)
                 with torch.no_grad():
                     sums += torch.stack([terms[k] for k in _METRICS])
+                if c.target_kl is not None and terms["approx_kl"].item() > 1.5 * c.target_kl:
+                    return sums / (steps + 1), steps  # the policy moved too far from the one that collected the data
+                self._optimize(terms)
                 steps += 1
-        return sums, steps
+        return sums / max(steps, 1), steps
 
-    def _metrics(self, sums: torch.Tensor, steps: int, old_value: torch.Tensor, returns: torch.Tensor,
+    def _metrics(self, means: torch.Tensor, steps: int, old_value: torch.Tensor, returns: torch.Tensor,
                  learning_rate: float, clip_range: float) -> dict[str, float]:
         """The fit's metrics: mean loss terms and diagnostics, the critic's explained variance, the schedules."""
         self.fits += 1
-        metrics = dict(zip(_METRICS, (sums / max(steps, 1)).tolist()))
+        metrics = dict(zip(_METRICS, means.tolist()))
         metrics.update(explained_variance=float(explained_variance(old_value, returns)),
                        learning_rate=learning_rate, clip_range=clip_range, gradient_steps=float(steps),
                        n_updates=float(self.n_updates))
@@ -197,7 +198,8 @@ class PPO(OnPolicyAgent):
         c = self.config
         dist = self.model.policy(mb.obs)
         log_prob = self.model.log_prob(dist, mb.action)
-        advantage = normalize_advantage(mb.advantage) if normalize else mb.advantage
+        # a single advantage has no spread to standardize: it is kept as it is (SB3), not centred to 0
+        advantage = normalize_advantage(mb.advantage) if normalize and len(mb) > 1 else mb.advantage
         terms = ppo_clip_loss(log_prob, mb.old_log_prob, advantage, clip_range)
         value = self.model.value(mb.obs)
         terms.update(value_loss(value, mb.returns, mb.old_value, c.clip_range_vf))

@@ -50,14 +50,14 @@ RecurrentState = tuple[LSTMState, LSTMState]
 
 @dataclass(frozen=True)
 class RecurrentPPOConfig(PPOConfig):
-    """PPO's hyperparameters plus the LSTMs'; names and defaults follow SB3-contrib's ``RecurrentPPO``."""
+    """PPO's hyperparameters plus the LSTMs'; names and defaults follow SB3-contrib's ``RecurrentPPO`` but one."""
 
     n_steps: int = 128
     """Env steps per env between fits: the length of the sequences the LSTMs are trained on."""
     batch_size: int = 128
     """Transitions per minibatch: ``batch_size // n_steps`` whole env sequences (a multiple of ``n_steps``)."""
     lstm_hidden_size: int = 64
-    """Size of each LSTM's state and output."""
+    """Size of each LSTM's state and output (porcini's default; SB3-contrib's is 256)."""
     n_lstm_layers: int = 1
     """Stacked LSTM layers."""
 
@@ -237,12 +237,12 @@ class RecurrentPPO(PPO):
             return self._sequence_terms(map_obs(lambda o: o[:, idx], x), b.action[:, idx], starts[:, idx], minibatch,
                                         data, clip_range)
 
-        sums, steps = self._epochs(lambda: next(epochs), terms)
+        means, steps = self._epochs(lambda: next(epochs), terms)
         # The next rollout starts from acting's states now (already zeroed where an episode ended).
         assert self._state is not None
         self._start = _copy(self._state)
         self._first_is_start = ended[-1].clone()
-        return self._metrics(sums, steps, data["old_value"], data["returns"], learning_rate, clip_range)
+        return self._metrics(means, steps, data["old_value"], data["returns"], learning_rate, clip_range)
 
     def _minibatches(self, starts: torch.Tensor, envs_per_minibatch: int) -> list[list[tuple[Tensor, Layout]]]:
         """Every epoch's minibatches: env sequences ``idx`` in a random order and their LSTM layouts.
@@ -284,7 +284,7 @@ class RecurrentPPO(PPO):
         pi_out, _ = m.pi_lstm(x, (h[:, idx], cell[:, idx]), starts, layout)
         dist = m.heads.policy(pi_out)
         advantage = data["advantage"][:, idx].reshape(-1)
-        if c.normalize_advantage:
+        if c.normalize_advantage and len(advantage) > 1:  # one advantage is kept as it is (see PPO)
             advantage = normalize_advantage(advantage)
         terms = ppo_clip_loss(m.log_prob(dist, action).reshape(-1), data["old_log_prob"][:, idx].reshape(-1),
                               advantage, clip_range)

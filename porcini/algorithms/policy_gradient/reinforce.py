@@ -56,7 +56,7 @@ class ReinforceConfig(OnPolicyConfig):
     ent_coef: float = 0.0
     """Weight of the entropy bonus."""
     normalize_advantage: bool = True
-    """Standardize the advantages (or returns) of each batch."""
+    """Standardize the advantages (or returns) of each batch (a batch of one row keeps its own)."""
     max_grad_norm: float | None = None
     """Clip the gradient's global norm to this; None: no clipping."""
     adam_eps: float = 1e-8
@@ -119,7 +119,7 @@ class Reinforce(OnPolicyAgent):
         log_prob = self.model.log_prob(dist, b.action)[keep]
         returns, value = returns[keep], value[keep]
         advantage = returns - value.detach()
-        if c.normalize_advantage:
+        if c.normalize_advantage and advantage.numel() > 1:  # one row (a one-step episode) keeps its advantage
             advantage = normalize_advantage(advantage)
         terms = policy_gradient_loss(log_prob, advantage)
         if c.baseline:

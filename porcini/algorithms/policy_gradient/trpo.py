@@ -70,7 +70,7 @@ class TRPOConfig(OnPolicyConfig):
     n_critic_updates: int = 10
     """Epochs of critic updates per rollout."""
     normalize_advantage: bool = True
-    """Standardize the advantages of each rollout."""
+    """Standardize the advantages of each rollout (a rollout of one transition keeps its advantage)."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -142,7 +142,8 @@ class TRPO(OnPolicyAgent):
         c = self.config
         self.steps_seen += batch.n_transitions
         data = gae_rollout(self.model, self._to_torch(batch), c.gamma, c.gae_lambda)
-        advantage = normalize_advantage(data.advantage) if c.normalize_advantage else data.advantage
+        normalize = c.normalize_advantage and len(data) > 1  # a lone advantage is kept as it is (see PPO)
+        advantage = normalize_advantage(data.advantage) if normalize else data.advantage
         with torch.no_grad():
             old_dist = self.model.policy(data.obs)
             if isinstance(old_dist, DiagGaussian):  # its log_std is the live parameter: freeze a copy

@@ -205,8 +205,8 @@ class PPOLagrangian(PPO):
             cost_losses.append(terms["loss_cost_value"].detach())
             return terms
 
-        sums, steps = self._epochs(epoch, terms_of)
-        metrics = self._metrics(sums, steps, data.old_value, data.returns, learning_rate, clip_range)
+        means, steps = self._epochs(epoch, terms_of)
+        metrics = self._metrics(means, steps, data.old_value, data.returns, learning_rate, clip_range)
         metrics.update(lagrange_multiplier=multiplier, episode_cost=episode_cost,
                        loss_cost_value=float(torch.stack(cost_losses).mean()) if cost_losses else float("nan"))
         return metrics
