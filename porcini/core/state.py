@@ -177,6 +177,7 @@ class LoopStateView:
     """
 
     state: LoopState
+    last_metrics: dict[str, float]  # the metrics of the last fit (Core sets it)
     # (clock at the start, eval_time_s then) while a learn call runs, else None; Core's learn calls set it
     _learn_clock: tuple[float, float] | None = None
 
@@ -205,10 +206,13 @@ class LoopStateView:
     def state_dict(self) -> dict[str, Any]:
         """Counters, current observation, in-progress episodes, the epoch's episodes, transitions since the last fit.
 
-        The env and the agent are saved by their owners (:meth:`LoopState.state_dict` lists the keys).
+        Also the metrics of the last fit (``last_metrics``), which the next epoch's row reports when no fit comes
+        between. The env and the agent are saved by their owners (:meth:`LoopState.state_dict` lists the keys).
         """
-        return self.state.state_dict(self.elapsed_train_time_s())
+        last = {str(k): float(v) for k, v in self.last_metrics.items()}
+        return {**self.state.state_dict(self.elapsed_train_time_s()), "last_metrics": last}
 
     def load_state_dict(self, state: dict[str, Any], obs: Any = None) -> None:
         """Restore :meth:`state_dict`; ``obs`` overrides the saved current observation batch."""
         self.state.load_state_dict(state, obs)
+        self.last_metrics = dict(state.get("last_metrics", {}))  # absent in checkpoints of older versions

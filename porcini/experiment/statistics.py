@@ -256,7 +256,8 @@ def curve_band(
         raise ValueError(f"n_bootstrap = {n_bootstrap} is invalid: must be >= 1")
 
     def per_point(runs: np.ndarray) -> np.ndarray:  # [B, n_runs, n_points] -> [B, n_points]
-        return fn(np.moveaxis(runs, -1, -2)[..., None])  # each point is a one-task score set
+        # each point's runs as one-run tasks: the median is over runs (over one task's runs it would be their mean)
+        return fn(np.moveaxis(runs, -1, -2)[..., None, :])
 
     rng = np.random.default_rng(seed)
     n_runs = curves.shape[0]

@@ -364,3 +364,28 @@ def test_resuming_a_finished_run_logs_no_point_again_but_a_run_stopped_before_it
     stopped.close()
     Experiment.resume(stopped.run_dir.path).train()
     assert _points(stopped.run_dir.path) == ([200, 400, 500], [200, 400, 500])
+
+
+def test_a_run_stopped_after_a_fit_reports_that_fits_losses_in_the_next_row(tmp_path, eval_columns):
+    import os
+
+    from porcini.core import Callback
+    from porcini.experiment.interrupt import TrainingInterrupted
+
+    class TermAt(Callback):
+        def on_step(self, core, *args):
+            if core.env_steps == 400:  # PPO fits every 128 steps: at 384, then 512, after the epoch ending at 500
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    def cfg(out):
+        return resolve("ppo", "CartPole-v1", None, ["steps=1000", "steps_per_epoch=250", "log.sinks=[csv]",
+                                                    f"out={out}", "eval_episodes=3", *DEEP["ppo"]])
+
+    straight = Experiment.start(cfg(tmp_path / "a"))
+    straight.train()
+    stopped = Experiment.start(cfg(tmp_path / "b"))
+    stopped.core.callbacks.append(TermAt())
+    with pytest.raises(TrainingInterrupted):
+        stopped.train()
+    Experiment.resume(stopped.run_dir.path).train()
+    assert eval_columns(stopped.run_dir.path) == eval_columns(straight.run_dir.path)

@@ -160,6 +160,14 @@ def test_curve_band_is_the_pointwise_statistic_over_runs_with_bounds_around_it()
     np.testing.assert_array_equal(single_low, single) and np.testing.assert_array_equal(single_high, single)
 
 
+def test_curve_band_median_is_the_median_over_runs_at_each_point() -> None:
+    # one run far above the others: the median across seeds ignores it, the mean does not
+    curves = np.array([[0.0, 1.0], [1.0, 2.0], [2.0, 3.0], [100.0, 100.0]])
+    point, low, high = curve_band(curves, "median", n_bootstrap=200)
+    np.testing.assert_allclose(point, np.median(curves, axis=0))
+    assert (low <= point).all() and (point <= high).all() and (high <= curves.max(axis=0)).all()
+
+
 def test_invalid_inputs_are_rejected() -> None:
     with pytest.raises(ValueError, match=r"\[n_runs\] or \[n_runs, n_tasks\]"):
         aggregate_mean(np.zeros((2, 2, 2)))
