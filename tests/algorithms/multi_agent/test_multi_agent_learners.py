@@ -162,16 +162,6 @@ def test_independent_ppo_learns_each_agents_own_target_action():
     assert actions.tolist() == [0, 1, 0] * 4  # adversary_0 wants 0, agent_1 wants 1, agent_2 wants 0
 
 
-def test_independent_dqn_learns_each_agents_own_target_action():
-    env = pick_env(n_envs=4)
-    agent = IndependentDQN(env.info, seed=0, learning_starts=200, train_freq=4, batch_size=32,
-                           exploration_fraction=0.3, target_update_interval=100, learning_rate=3e-3)
-    Core(agent, env, progress=False).learn(steps=4000)
-    obs, _ = env.reset(seed=1)
-    actions = agent.act(obs, explore=False)
-    assert actions.tolist() == [0, 1, 0] * 4  # adversary_0 wants 0, agent_1 wants 1, agent_2 wants 0
-
-
 def test_idle_rows_stay_out_of_independent_dqns_replay():
     env = pick_env(n_envs=1)
     agent = IndependentDQN(env.info, seed=0, learning_starts=1000, train_freq=8)
