@@ -14,7 +14,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector.utils import batch_space
 
-from porcini.envs.wrappers._common import map_final_obs, require_box, require_env, vector_wrappers
+from porcini.envs.wrappers._common import map_final_obs, require_box, require_env, reset_rows, vector_wrappers
 from porcini.envs.wrappers.running_stats import RunningMeanStd
 
 
@@ -101,11 +101,16 @@ class NormalizeObservation(gym.vector.VectorWrapper):
         return out.astype(np.float32)
 
     def reset(self, *, seed: Any = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
-        """Reset, update the statistics with the first observations (unless frozen or a repeat), normalize."""
+        """Reset, update the statistics with the first observations (unless frozen or a repeat), normalize.
+
+        With Gymnasium's ``options["reset_mask"]`` only the envs reset add their observations: the others return
+        the observation of their last step again, which is counted already.
+        """
+        rows = reset_rows(options, self.num_envs)
         obs, info = self.env.reset(seed=seed, options=options)
         repeat = options is None and _same_seed(seed, self._unstepped_seed)  # the same observations again
         if not self.frozen and not repeat:
-            self.stats.update(obs)
+            self.stats.update(obs[rows])
         self._unstepped_seed = seed if options is None else None
         return self.normalize(obs), info
 
@@ -196,8 +201,8 @@ class NormalizeReward(gym.vector.VectorWrapper):
         self.discounted_return = np.zeros(env.num_envs, dtype=np.float64)
 
     def reset(self, *, seed: Any = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
-        """Reset the envs and every env's discounted return."""
-        self.discounted_return[:] = 0.0
+        """Reset the envs and the discounted return of each env reset (all, or those of ``options["reset_mask"]``)."""
+        self.discounted_return[reset_rows(options, self.num_envs)] = 0.0
         return self.env.reset(seed=seed, options=options)
 
     def step(self, actions: Any) -> tuple[Any, np.ndarray, Any, Any, dict[str, Any]]:
