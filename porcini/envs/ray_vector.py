@@ -240,7 +240,14 @@ class RayVectorEnv(VectorEnv):
 
     def reset(self, *, seed: int | Sequence[int | None] | None = None,
               options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
-        """Reset every env; an int seed seeds env ``i`` with ``porcini.seeding.env_reset_seeds(seed, n)[i]``."""
+        """Reset every env; an int seed seeds env ``i`` with ``porcini.seeding.env_reset_seeds(seed, n)[i]``.
+
+        Raises:
+            ValueError: ``options`` holds Gymnasium's ``reset_mask`` (refused, as ``SerialVectorEnv`` refuses it).
+        """
+        if options is not None and "reset_mask" in options:
+            raise ValueError(f"RayVectorEnv of {self.env_id} resets all its envs (and ended ones by itself in step); "
+                             "reset without options['reset_mask']")
         seeds = reset_seeds(seed, self.num_envs)
         self._seed = int(seed) if isinstance(seed, (int, np.integer)) else None
         refs = [actor.run.remote("reset", seed=seeds[lo:hi], options=options)

@@ -227,3 +227,11 @@ def test_a_time_limit_wrapper_of_a_factory_sets_the_horizon_as_in_process():
         assert ends == [0, 0, 0, 0, 2] and env.info.horizon == sync.info.horizon == 5
     finally:
         env.close()
+
+
+def test_a_reset_mask_is_refused_in_one_line_as_in_process():
+    env = RayVectorEnv([cartpole] * 2, env_id="CartPole-v1", workers=1)
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match=r"^RayVectorEnv of CartPole-v1 resets all its envs .*reset_mask'\]$"):
+        env.reset(options={"reset_mask": np.array([True, False])})
+    env.close()

@@ -63,6 +63,16 @@ def map_final_obs(info: dict[str, Any], fn: Callable[[np.ndarray], np.ndarray]) 
     return out
 
 
+def reset_rows(options: dict[str, Any] | None, n_envs: int) -> np.ndarray:
+    """The envs a vector ``reset`` starts anew: those of Gymnasium's ``options["reset_mask"]``, else all of them.
+
+    Call it before the inner reset: Gymnasium's vector envs pop the mask from ``options``.
+    """
+    if options is None or options.get("reset_mask") is None:
+        return np.ones(n_envs, dtype=np.bool_)
+    return np.array(options["reset_mask"], dtype=np.bool_).reshape(n_envs)
+
+
 def vector_wrappers(env: Any) -> list[Any]:
     """The vector wrappers around ``env``, outermost first (empty for an unwrapped vector env)."""
     out = []

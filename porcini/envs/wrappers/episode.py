@@ -11,7 +11,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.envs.registration import EnvSpec
 
-from porcini.envs.wrappers._common import require_env
+from porcini.envs.wrappers._common import require_env, reset_rows
 
 
 class TimeLimit(gym.Wrapper):
@@ -163,11 +163,12 @@ class VectorRecordEpisodeStatistics(gym.vector.VectorWrapper):
         self.episode_starts = np.full(n, time.perf_counter())
 
     def reset(self, *, seed: Any = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
-        """Reset every env and its episode counters."""
+        """Reset the envs and the counters of each env reset (all, or those of ``options["reset_mask"]``)."""
+        rows = reset_rows(options, self.num_envs)
         obs, info = self.env.reset(seed=seed, options=options)
-        self.episode_returns[:] = 0.0
-        self.episode_lengths[:] = 0
-        self.episode_starts[:] = time.perf_counter()
+        self.episode_returns[rows] = 0.0
+        self.episode_lengths[rows] = 0
+        self.episode_starts[rows] = time.perf_counter()
         return obs, info
 
     def step(self, actions: Any) -> tuple[Any, Any, Any, Any, dict[str, Any]]:

@@ -14,7 +14,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector.utils import batch_space
 
-from porcini.envs.wrappers._common import map_final_obs, require_box, require_env, vector_wrappers
+from porcini.envs.wrappers._common import map_final_obs, require_box, require_env, reset_rows, vector_wrappers
 from porcini.envs.wrappers.running_stats import RunningMeanStd
 
 
@@ -26,13 +26,17 @@ def _check_clip(owner: str, clip: float | None) -> float | None:
     return float(clip)
 
 
-def _same_seed(seed: Any, other: Any) -> bool:
-    """Whether two reset seeds (None, an int, or one per env) are the same."""
+def _repeated_rows(seed: Any, other: Any, n_envs: int) -> np.ndarray:
+    """The envs that two resets in a row, with seeds ``other`` then ``seed`` (None, an int, one per env), reset alike.
+
+    A None seed, for the whole vector or for one env, continues that env's generator: a new start, never a repeat.
+    """
     if seed is None or other is None:
-        return False
+        return np.zeros(n_envs, dtype=np.bool_)
     if isinstance(seed, (int, np.integer)) or isinstance(other, (int, np.integer)):
-        return isinstance(seed, (int, np.integer)) and isinstance(other, (int, np.integer)) and int(seed) == int(other)
-    return list(seed) == list(other)
+        same = isinstance(seed, (int, np.integer)) and isinstance(other, (int, np.integer)) and int(seed) == int(other)
+        return np.full(n_envs, same, dtype=np.bool_)
+    return np.array([s is not None and s == o for s, o in zip(seed, other)], dtype=np.bool_)
 
 
 class NormalizeObservation(gym.vector.VectorWrapper):
@@ -42,7 +46,8 @@ class NormalizeObservation(gym.vector.VectorWrapper):
     with every observation the vector env returns (reset and step, all envs) before it is normalized, unless
     ``frozen``, each once: a reset with the seed of the reset just before it, no step in between, returns the same
     observations again and leaves the statistics as they are (``make_env(..., seed=s)`` resets once, and
-    ``Core.learn`` resets again with ``s``). ``info["final_obs"]`` is normalized with the same statistics.
+    ``Core.learn`` resets again with ``s``); an env whose seed in a list is None starts anew and is counted.
+    ``info["final_obs"]`` is normalized with the same statistics.
 
     For evaluation, share the training statistics and freeze them, so the agent sees observations scaled as
     in training: ``NormalizeObservation(eval_env, stats=train.stats, frozen=True)`` or
@@ -101,11 +106,17 @@ class NormalizeObservation(gym.vector.VectorWrapper):
         return out.astype(np.float32)
 
     def reset(self, *, seed: Any = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
-        """Reset, update the statistics with the first observations (unless frozen or a repeat), normalize."""
+        """Reset, update the statistics with the first observations (unless frozen or a repeat), normalize.
+
+        With Gymnasium's ``options["reset_mask"]`` only the envs reset add their observations: the others return
+        the observation of their last step again, which is counted already.
+        """
+        rows = reset_rows(options, self.num_envs)
         obs, info = self.env.reset(seed=seed, options=options)
-        repeat = options is None and _same_seed(seed, self._unstepped_seed)  # the same observations again
-        if not self.frozen and not repeat:
-            self.stats.update(obs)
+        if options is None:  # envs reset with the seed of the reset just before: the same observations again
+            rows &= ~_repeated_rows(seed, self._unstepped_seed, self.num_envs)
+        if not self.frozen and rows.any():
+            self.stats.update(obs[rows])
         self._unstepped_seed = seed if options is None else None
         return self.normalize(obs), info
 
@@ -196,8 +207,8 @@ class NormalizeReward(gym.vector.VectorWrapper):
         self.discounted_return = np.zeros(env.num_envs, dtype=np.float64)
 
     def reset(self, *, seed: Any = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
-        """Reset the envs and every env's discounted return."""
-        self.discounted_return[:] = 0.0
+        """Reset the envs and the discounted return of each env reset (all, or those of ``options["reset_mask"]``)."""
+        self.discounted_return[reset_rows(options, self.num_envs)] = 0.0
         return self.env.reset(seed=seed, options=options)
 
     def step(self, actions: Any) -> tuple[Any, np.ndarray, Any, Any, dict[str, Any]]:

@@ -254,3 +254,17 @@ def test_resets_that_give_new_observations_are_counted():
     env.reset(seed=1)
     env.reset(seed=[1, 2])
     assert env.stats.count == 8 + 2 + 2
+
+
+def test_a_repeated_reset_counts_the_envs_whose_seed_is_none():
+    """reset(seed=[s, None]) twice: env 0 starts as before, env 1 draws a new start state, which is counted."""
+    env = make_env("CartPole-v1", n_envs=2, seed=0, wrappers=[(NormalizeObservation, {"clip": None})])
+    raw = make_env("CartPole-v1", n_envs=2, seed=0)
+    seen = [raw.reset(seed=0)[0]]
+    for seeds in ([5, None], [5, None]):
+        env.reset(seed=seeds)
+        seen.append(raw.reset(seed=seeds)[0])
+    data = np.concatenate([*seen[:2], seen[2][1:]]).astype(np.float64)  # the last reset's env 0 repeats
+    assert env.stats.count == len(data) == 5
+    np.testing.assert_allclose(env.stats.mean, data.mean(axis=0), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(env.stats.var, data.var(axis=0), rtol=1e-10)
