@@ -1,6 +1,8 @@
 """porcini's environment wrappers: NumPy in, NumPy out, with state that checkpoints save.
 
-A wrapper carries a Gymnasium name only when it behaves like Gymnasium's wrapper of that name.
+A wrapper carries a Gymnasium name only when it behaves like Gymnasium's wrapper of that name. Where porcini's
+differs it has another name (``ClippedRescaleAction``, ``NumpyResizeObservation``), and the Gymnasium name in a run
+config (``RescaleAction``, ``ResizeObservation``) is Gymnasium's wrapper.
 
 Single-env wrappers (``gymnasium.Wrapper``) wrap each env when passed to ``make_env(..., wrappers=[...])``;
 vector wrappers (``gymnasium.vector.VectorWrapper``: ``NormalizeObservation``, ``NormalizeReward``,
@@ -22,7 +24,7 @@ from porcini.envs.wrappers.atari import (
 )
 from porcini.envs.wrappers.curriculum import Curriculum, CurriculumSchedule
 from porcini.envs.wrappers.episode import RecordEpisodeStatistics, TimeLimit, VectorRecordEpisodeStatistics
-from porcini.envs.wrappers.frames import FrameStackObservation, GrayscaleObservation, ResizeObservation
+from porcini.envs.wrappers.frames import FrameStackObservation, GrayscaleObservation, NumpyResizeObservation
 from porcini.envs.wrappers.learned_reward import LearnedReward
 from porcini.envs.wrappers.multitask import MultiTask, TaskSwitchEnv
 from porcini.envs.wrappers.normalize import ClipReward, NormalizeObservation, NormalizeReward, share_normalization
@@ -60,12 +62,12 @@ __all__ = [
     "NoopReset",
     "NormalizeObservation",
     "NormalizeReward",
+    "NumpyResizeObservation",
     "OneHotObservation",
     "RecordEpisodeStatistics",
     "RecordVideo",
     "RepeatAction",
     "ClippedRescaleAction",
-    "ResizeObservation",
     "RunningMeanStd",
     "SignReward",
     "StickyAction",

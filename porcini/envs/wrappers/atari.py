@@ -260,7 +260,7 @@ class GrayscaleResize(gym.ObservationWrapper):
 
     OpenCV's ``RGB2GRAY`` (BT.601 luma) then ``resize`` with ``INTER_AREA``, as Stable-Baselines3's ``WarpFrame``:
     the Nature-DQN frame. porcini's NumPy :class:`GrayscaleObservation` (Gymnasium's weights, not BT.601) and
-    :class:`ResizeObservation` compute a similar image without OpenCV, several times slower on 210x160 frames.
+    :class:`NumpyResizeObservation` compute a similar image without OpenCV, slower on Atari frames.
 
     Args:
         env: a single env with a ``Box(0, 255, (H, W, 3), uint8)`` observation space.

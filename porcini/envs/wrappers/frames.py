@@ -1,5 +1,9 @@
 """Frame stacking (vector and image observations), grayscale and resize for images; NumPy only.
 
+:class:`NumpyResizeObservation` is not Gymnasium's ``ResizeObservation`` (OpenCV's ``INTER_AREA``, uint8 in
+``[0, 255]`` only), hence another name; porcini exports no ``ResizeObservation``, and that name in a run config
+is Gymnasium's wrapper.
+
 Resizing is a separable linear map: one ``[out, in]`` weight matrix per axis, computed once, applied with two
 matrix products. ``"area"`` averages the input pixels each output pixel covers, weighted by the covered
 fraction (exact for any ratio, the right choice for downsampling; equal to PIL's ``BOX`` for integer factors).
@@ -127,7 +131,7 @@ class GrayscaleObservation(gym.ObservationWrapper):
         keep_dim: keep a channel axis of size 1.
 
     Example:
-        >>> env = GrayscaleObservation(ResizeObservation(gym.make("CarRacing-v3"), (64, 64)))  # doctest: +SKIP
+        >>> env = GrayscaleObservation(NumpyResizeObservation(gym.make("CarRacing-v3"), (64, 64)))  # doctest: +SKIP
         >>> env.observation_space.shape  # doctest: +SKIP
         (64, 64)
     """
@@ -150,28 +154,34 @@ class GrayscaleObservation(gym.ObservationWrapper):
         return gray[..., None] if self.keep_dim else gray
 
 
-class ResizeObservation(gym.ObservationWrapper):
+class NumpyResizeObservation(gym.ObservationWrapper):
     """Resizes ``[H, W]`` or ``[H, W, C]`` image observations to ``shape = (height, width)`` with NumPy.
+
+    Any dtype and bounds: the output keeps the input's dtype (integer images are rounded back to it) and its
+    bounds are the resized bounds. Not Gymnasium's ``ResizeObservation``, hence another name: that one needs
+    OpenCV, takes uint8 images in ``[0, 255]`` only and computes OpenCV's ``INTER_AREA``, whose values differ
+    from the exact box filter here (slightly when shrinking, more when enlarging, where OpenCV interpolates).
 
     Args:
         env: a single env with a Box observation space of rank 2 or 3.
-        shape: ``(height, width)`` of the output.
-        interpolation: ``"area"`` (box filter, default, for downsampling) or ``"bilinear"``; see the module doc.
+        shape: ``(height, width)`` of the output (a list, as a run config gives it, is accepted).
+        interpolation: ``"area"`` (exact box filter, default, for downsampling) or ``"bilinear"``; see the module doc.
 
     Example:
-        >>> env = ResizeObservation(gym.make("CarRacing-v3"), (84, 84))  # doctest: +SKIP
+        >>> env = NumpyResizeObservation(gym.make("CarRacing-v3"), (84, 84))  # doctest: +SKIP
         >>> env.observation_space.shape  # doctest: +SKIP
         (84, 84, 3)
     """
 
     def __init__(self, env: gym.Env, shape: tuple[int, int], interpolation: str = "area") -> None:
-        require_env("ResizeObservation", env, vector=False)
-        space = require_box("ResizeObservation", env.observation_space, "observation", "it resizes images")
+        name = "NumpyResizeObservation"
+        require_env(name, env, vector=False)
+        space = require_box(name, env.observation_space, "observation", "it resizes images")
         if len(space.shape) not in (2, 3):
-            raise ValueError(f"ResizeObservation needs images of shape [H, W] or [H, W, C], got shape {space.shape}")
+            raise ValueError(f"{name} needs images of shape [H, W] or [H, W, C], got shape {space.shape}")
         size = tuple(shape)
         if len(size) != 2 or not all(isinstance(s, (int, np.integer)) and s > 0 for s in size):
-            raise ValueError(f"ResizeObservation: shape = {shape!r} is invalid: give (height, width), positive ints")
+            raise ValueError(f"{name}: shape = {shape!r} is invalid: give (height, width), positive ints")
         super().__init__(env)
         self.shape = (int(size[0]), int(size[1]))
         self.interpolation = interpolation

@@ -2,9 +2,15 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
+import porcini.envs.wrappers as wrappers
 from porcini import Core, make_env
-from porcini.envs.testing import CountingEnv, IdentityEnv
-from porcini.envs.wrappers import FrameStackObservation, GrayscaleObservation, OneHotObservation, ResizeObservation
+from porcini.envs.testing import CountingEnv, IdentityEnv, SpaceEnv
+from porcini.envs.wrappers import (
+    FrameStackObservation,
+    GrayscaleObservation,
+    NumpyResizeObservation,
+    OneHotObservation,
+)
 from porcini.envs.wrappers.frames import resize_image, resize_weights
 
 
@@ -177,25 +183,78 @@ def test_resize_agrees_with_pil():
 
 def test_resize_wrapper_keeps_dtype_and_bounds_through_make_env():
     env = make_env(ImageEnv, n_envs=2, seed=0,
-                   wrappers=[(ResizeObservation, {"shape": (6, 4)}), GrayscaleObservation,
+                   wrappers=[(NumpyResizeObservation, {"shape": (6, 4)}), GrayscaleObservation,
                              (FrameStackObservation, {"stack_size": 2})])
     obs, _ = env.reset(seed=0)
     assert obs.shape == (2, 2, 6, 4) and obs.dtype == np.uint8
     assert env.single_observation_space.contains(obs[0])
-    single = ResizeObservation(ImageEnv(), (6, 4), interpolation="bilinear")
+    single = NumpyResizeObservation(ImageEnv(), (6, 4), interpolation="bilinear")
     img = single.reset(seed=3)[0]
     assert img.shape == (6, 4, 3) and img.dtype == np.uint8
     inf_env = gym.wrappers.TransformObservation(
         ImageEnv(dtype=np.float32), lambda o: o, gym.spaces.Box(-np.inf, np.inf, (12, 10, 3), np.float32))
-    assert np.isinf(ResizeObservation(inf_env, (3, 3)).observation_space.low).all()
+    assert np.isinf(NumpyResizeObservation(inf_env, (3, 3)).observation_space.low).all()
 
 
 def test_resize_errors():
     with pytest.raises(ValueError, match="shape"):
-        ResizeObservation(ImageEnv(), (0, 4))
+        NumpyResizeObservation(ImageEnv(), (0, 4))
     with pytest.raises(ValueError, match=r"\[H, W\]"):
-        ResizeObservation(CountingEnv(), (2, 2))
+        NumpyResizeObservation(CountingEnv(), (2, 2))
     with pytest.raises(ValueError, match="interpolation"):
-        ResizeObservation(ImageEnv(), (2, 2), interpolation="cubic")
+        NumpyResizeObservation(ImageEnv(), (2, 2), interpolation="cubic")
     with pytest.raises(TypeError, match="Box"):
-        ResizeObservation(IdentityEnv(), (2, 2))
+        NumpyResizeObservation(IdentityEnv(), (2, 2))
+
+
+# shrinking an Atari frame and enlarging a small image, each with and without a channel axis
+SIZES = [((210, 160, 3), (84, 84)), ((210, 160), (84, 84)), ((10, 12, 3), (47, 50)), ((10, 12), (47, 50))]
+
+
+def _frames_env(frame_shape):
+    return SpaceEnv(gym.spaces.Box(0, 255, frame_shape, np.uint8))  # random uint8 frames, repeatable from the seed
+
+
+@pytest.mark.parametrize(("frame_shape", "shape"), SIZES)
+def test_a_configs_resize_observation_is_gymnasiums(frame_shape, shape):
+    """The name ``ResizeObservation`` gives Gymnasium's wrapper: its values, dtype and space, through make_env."""
+    pytest.importorskip("cv2", reason="Gymnasium's ResizeObservation needs OpenCV")
+    from porcini.experiment.envs import resolve_wrapper
+
+    assert not hasattr(wrappers, "ResizeObservation") and "ResizeObservation" not in wrappers.__all__
+    resize = resolve_wrapper("ResizeObservation")
+    assert resize is gym.wrappers.ResizeObservation
+    env = make_env(lambda: _frames_env(frame_shape), n_envs=2, seed=0, wrappers=[(resize, {"shape": shape})])
+    raw = make_env(lambda: _frames_env(frame_shape), n_envs=2, seed=0)
+    theirs = gym.wrappers.ResizeObservation(_frames_env(frame_shape), shape)
+    assert env.single_observation_space == theirs.observation_space == gym.spaces.Box(
+        0, 255, shape + frame_shape[2:], np.uint8)
+    pairs = [(env.reset(seed=1)[0], raw.reset(seed=1)[0])]
+    pairs += [(env.step(np.zeros(2, dtype=np.int64))[0], raw.step(np.zeros(2, dtype=np.int64))[0]) for _ in range(3)]
+    for obs, frames in pairs:
+        assert obs.dtype == np.uint8
+        np.testing.assert_array_equal(obs, np.stack([theirs.observation(f) for f in frames]))
+    with pytest.raises(TypeError, match="tuple"):  # a run config's YAML list: resize there with NumpyResizeObservation
+        resize(_frames_env(frame_shape), list(shape))
+
+
+@pytest.mark.parametrize(("frame_shape", "shape"), SIZES)
+def test_numpy_resize_is_not_gymnasiums_resize_hence_its_name(frame_shape, shape):
+    """An exact box filter of any dtype: near Gymnasium's (OpenCV ``INTER_AREA``) when shrinking uint8, not equal."""
+    cv2 = pytest.importorskip("cv2", reason="Gymnasium's ResizeObservation needs OpenCV")
+    frames = np.random.default_rng(0).integers(0, 256, size=(4, *frame_shape), dtype=np.uint8)
+    ours = NumpyResizeObservation(_frames_env(frame_shape), shape)
+    theirs = gym.wrappers.ResizeObservation(_frames_env(frame_shape), shape)
+    assert ours.observation_space == theirs.observation_space
+    assert NumpyResizeObservation(_frames_env(frame_shape), list(shape)).observation_space == ours.observation_space
+    out = np.stack([ours.observation(f) for f in frames]).astype(int)
+    ref = np.stack([theirs.observation(f) for f in frames]).astype(int)
+    area = cv2.resize(frames[0], shape[::-1], interpolation=cv2.INTER_AREA)  # what Gymnasium's computes
+    np.testing.assert_array_equal(ref[0], area.reshape(ref[0].shape))
+    if shape[0] < frame_shape[0]:
+        assert np.abs(out - ref).max() <= 1
+    assert (out != ref).any()
+    floats = gym.spaces.Box(0.0, 255.0, frame_shape, np.float32)
+    assert NumpyResizeObservation(SpaceEnv(floats), shape).observation_space.dtype == np.float32
+    with pytest.raises(ValueError, match="uint8"):
+        gym.wrappers.ResizeObservation(SpaceEnv(floats), shape)
