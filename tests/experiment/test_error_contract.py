@@ -184,3 +184,24 @@ def test_env_check_can_be_switched_off_in_the_config():
     unchecked.step(too_large)  # Pendulum clips it itself
     for env in (checked, checked_eval, unchecked, unchecked_eval):
         env.close()
+
+
+@pytest.mark.parametrize("command", ["train", "resume", "eval"])
+def test_a_binary_config_file_is_one_line_exit_2_and_changes_nothing(tmp_path, command):
+    binary = b"\xff\xfe\x00\x01 not yaml"
+    if command == "train":
+        path = tmp_path / "binary.yaml"
+        path.write_bytes(binary)
+        args = ["train", "ppo", "CartPole-v1", "--config", str(path), "--out", str(tmp_path / "runs")]
+    else:  # a run directory whose config.yaml was overwritten with binary bytes
+        run = tmp_path / "run"
+        run.mkdir()
+        path = run / "config.yaml"
+        path.write_bytes(binary)
+        args = [command, str(run)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2, result.output
+    line = one_line_error(result)
+    assert str(path) in line and "byte 0xff at offset 0" in line and "save it as UTF-8 YAML" in line
+    assert path.read_bytes() == binary
+    assert not (tmp_path / "runs").exists()
