@@ -205,3 +205,25 @@ def test_a_binary_config_file_is_one_line_exit_2_and_changes_nothing(tmp_path, c
     assert str(path) in line and "byte 0xff at offset 0" in line and "save it as UTF-8 YAML" in line
     assert path.read_bytes() == binary
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("damage,expected", [
+    (b"env_steps,eval_return_mean\n100,abc\n200,5\n", "line 2, column 'eval_return_mean': 'abc' is not a number"),
+    (b"env_steps,eval_return_mean\n100,1,2\n200,5\n", "line 2 has 3 cells, the header has 2"),
+    (b"\xff\xfe\x00\x01", "is not text (byte 0xff at offset 0)"),
+])
+def test_a_damaged_metrics_csv_is_one_line_exit_2_for_plot_and_resume_and_changes_nothing(tmp_path, damage, expected):
+    out = tmp_path / "runs"
+    trained = CliRunner().invoke(main, ["train", "random", "CartPole-v1", "--steps", "200", "--set",
+                                        "steps_per_epoch=100", "--out", str(out), "--no-progress"])
+    assert trained.exit_code == 0, trained.output
+    (run,) = out.iterdir()
+    (run / "metrics.csv").write_bytes(damage)
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    for args in (["plot", str(run), "-o", str(tmp_path / "plot.png")], ["resume", str(run), "--steps", "400"]):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 2, result.output
+        line = one_line_error(result)
+        assert str(run / "metrics.csv") in line and expected in line
+        assert "delete" in line
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before

@@ -16,9 +16,16 @@ import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
+from porcini.errors import RunDirectoryError
 from porcini.experiment.loggers.base import Logger
 from porcini.experiment.run_dir import atomic_write_text
 from porcini.experiment.safe_files import writes_to_path
+
+_FIX = "fix or delete that line (the run's checkpoints do not depend on it)"
+
+
+class MetricsFileError(RunDirectoryError, ValueError):
+    """A ``metrics.csv`` that cannot be read back: not text, or a malformed row before the last (CLI: one line)."""
 
 
 class CSVLogger(Logger):
@@ -109,10 +116,14 @@ def read_metrics_csv(path: str | os.PathLike[str]) -> tuple[list[str], list[dict
     dropped with a warning, so a cut ``42000,4.9,5`` is never read as a return of 5.
 
     Raises:
-        ValueError: a row other than the last is malformed, or a cell is not a number; the message names the
-            file, line and column.
+        MetricsFileError: (a ValueError) the file is not text, a row other than the last is malformed, or a cell
+            is not a number; the message names the file, line and column, and the fix.
     """
-    text = Path(path).read_text()
+    try:
+        text = Path(path).read_text()
+    except UnicodeDecodeError as err:
+        raise MetricsFileError(f"{path} is not text (byte {err.object[err.start]:#04x} at offset {err.start}): "
+                               "restore it, or delete it to keep only the rows logged from now on") from err
     lines = text.splitlines(keepends=True)
     if lines and len(lines) > 1 and not lines[-1].endswith("\n"):
         _warn_cut_row(path, len(lines), lines[-1])
@@ -127,7 +138,7 @@ def read_metrics_csv(path: str | os.PathLike[str]) -> tuple[list[str], list[dict
     rows = []
     for line, cells in enumerate(body, start=2):
         if len(cells) != len(columns):
-            raise ValueError(f"{path} line {line} has {len(cells)} cells, the header has {len(columns)}")
+            raise MetricsFileError(f"{path} line {line} has {len(cells)} cells, the header has {len(columns)}; {_FIX}")
         row = {}
         for key, cell in zip(columns, cells):
             if cell == "":
@@ -135,7 +146,8 @@ def read_metrics_csv(path: str | os.PathLike[str]) -> tuple[list[str], list[dict
             try:
                 row[key] = float(cell)
             except ValueError:
-                raise ValueError(f"{path} line {line}, column {key!r}: {cell!r} is not a number") from None
+                raise MetricsFileError(f"{path} line {line}, column {key!r}: {cell!r} is not a number; "
+                                       f"{_FIX}") from None
         rows.append(row)
     return columns, rows
 
