@@ -71,6 +71,30 @@ def _finite_bounds(space: gym.spaces.Box) -> tuple[np.ndarray, np.ndarray]:
     return low, high
 
 
+def check_step_result(result: Any, env_id: str, index: int, observation_space: gym.Space) -> None:
+    """Raise EnvCheckError unless one env's ``step`` returned what a vector env needs to stack at all.
+
+    Five values, bool flags, a real reward and, for a Box observation space, an array of its shape. For envs
+    stepped where porcini's vector env cannot look first (the workers of ``AsyncVectorEnv``).
+    """
+    where = f"env {env_id} (env index {index})"
+    if not isinstance(result, tuple) or len(result) != 5:
+        got = f"{len(result)} values" if isinstance(result, (tuple, list)) else f"a {type(result).__name__}"
+        raise EnvCheckError(f"{where} returned {got} from step; return (obs, reward, terminated, truncated, info) "
+                            "(Gymnasium >= 0.26 step API: split the old done into terminated and truncated)")
+    obs, reward, terminated, truncated, _ = result
+    if type(terminated) not in _BOOLS or type(truncated) not in _BOOLS:
+        raise EnvCheckError(f"{where} returned terminated={terminated!r}, truncated={truncated!r} from step; both "
+                            "must be bool (Gymnasium >= 0.26 step API)")
+    if not isinstance(reward, numbers.Real):
+        raise EnvCheckError(f"reward {reward!r} of type {type(reward).__name__} is not a number for {where}; "
+                            "return a float")
+    shape = np.shape(obs)
+    if isinstance(observation_space, gym.spaces.Box) and shape != observation_space.shape:
+        raise EnvCheckError(f"{where} returned an observation of shape {shape} from step, but its observation_space "
+                            f"is {observation_space}; return an array of shape {observation_space.shape}")
+
+
 class StepValidator:
     """Checks batched actions, observations and rewards of a vector env against its single-env spaces.
 
