@@ -227,3 +227,17 @@ def test_a_damaged_metrics_csv_is_one_line_exit_2_for_plot_and_resume_and_change
         assert str(run / "metrics.csv") in line and expected in line
         assert "delete" in line
     assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+
+
+def test_resume_of_a_metrics_csv_without_the_step_column_is_one_line_exit_2_and_changes_nothing(tmp_path):
+    out = tmp_path / "runs"
+    trained = CliRunner().invoke(main, ["train", "random", "CartPole-v1", "--steps", "200", "--set",
+                                        "steps_per_epoch=100", "--out", str(out), "--no-progress"])
+    assert trained.exit_code == 0, trained.output
+    (run,) = out.iterdir()
+    (run / "metrics.csv").write_text("foo,bar\n1,2\n3,4\n")  # another program's CSV saved over it
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    result = CliRunner().invoke(main, ["resume", str(run), "--steps", "400"])
+    assert result.exit_code == 2, result.output
+    assert "has no env_steps in its header ['foo', 'bar']" in one_line_error(result)
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before

@@ -41,6 +41,9 @@ class CSVLogger(Logger):
         path: the CSV file; its directory is created.
         step_key: name of the step column.
         resume: keep the rows already in ``path`` (continuing a run) instead of starting a new file.
+
+    Raises:
+        MetricsFileError: with ``resume``, ``path`` cannot be read back or has rows without ``step_key``.
     """
 
     def __init__(
@@ -53,6 +56,10 @@ class CSVLogger(Logger):
         self.rows: list[dict[str, float]] = []
         if resume and self.path.exists():
             columns, self.rows = read_metrics_csv(self.path)
+            if columns and (step_key not in columns or any(step_key not in row for row in self.rows)):
+                raise MetricsFileError(f"{self.path} has no {step_key} in its header {columns[:3]} or in a row: not a "
+                                       "metrics.csv of porcini; restore it, or delete it to keep only the rows logged "
+                                       "from now on")
             self.columns = [step_key] + [c for c in columns if c != step_key]
         self._rewrite()
 
