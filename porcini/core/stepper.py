@@ -98,6 +98,42 @@ def require_same_step_autoreset(env: Any) -> None:
         )
 
 
+def _shape_of(space: Any) -> Any:
+    """What an agent's network depends on: the space's type, shape and (Discrete) number of values; None otherwise."""
+    if type(space).__name__ not in ("Box", "Discrete", "MultiDiscrete", "MultiBinary"):
+        return None
+    return type(space).__name__, tuple(space.shape or ()), getattr(space, "n", None)
+
+
+def require_agent_fits(agent: Any, env: Any) -> None:
+    """Refuse an env whose observation or action space differs from the env the agent was built for.
+
+    Compared on type, shape and number of values of Box, Discrete, MultiDiscrete and MultiBinary spaces, when both
+    the agent and the env carry an ``info`` (``EnvInfo``); anything else is left to the agent.
+
+    Raises:
+        EnvCheckError: the spaces differ (the agent would fail on its first observation with a shape error).
+    """
+    agent_info, env_info = getattr(agent, "info", None), getattr(env, "info", None)
+    if agent_info is None or env_info is None:
+        return
+    for what in ("observation_space", "action_space"):
+        mine, theirs = getattr(agent_info, what, None), getattr(env_info, what, None)
+        if _shape_of(mine) is None or _shape_of(theirs) is None or _shape_of(mine) == _shape_of(theirs):
+            continue
+        name = type(agent).__name__
+        raise EnvCheckError(
+            f"{name} was built for {agent_info.env_id}, whose {what} is {_describe(mine)}, but env {env_info.env_id} "
+            f"has {_describe(theirs)}; build the agent from this env's info: {name}(env.info, ...)"
+        )
+
+
+def _describe(space: Any) -> str:
+    """A space in a few words: ``Discrete(2)``, ``Box of shape (4,)``."""
+    kind, shape, n = _shape_of(space)
+    return str(space) if kind == "Discrete" else f"{kind} of shape {shape}" + (f" ({n} values)" if n else "")
+
+
 def env_id_of(env: Any) -> str:
     """A readable name of a vector env for messages."""
     info = getattr(env, "info", None)

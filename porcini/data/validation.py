@@ -66,6 +66,28 @@ def check_spaces(dataset: Any, env_info: Any, source: str) -> None:
     check_actions(dataset, env_info.action_space, env, source)
 
 
+def check_agent_dataset(dataset: Any, env_info: Any, owner: str) -> None:
+    """What an agent's ``add_dataset`` refuses (in Python, as the CLI refuses a dataset file).
+
+    :func:`check_finite`, array observations of another shape than the env's, and :func:`check_actions`.
+
+    Args:
+        dataset: a :class:`~porcini.data.Dataset`.
+        env_info: the agent's :class:`~porcini.envs.EnvInfo`.
+        owner: the agent's class name, for the message.
+
+    Raises:
+        DatasetError: empty, NaN observations or non-finite rewards, observations or actions that do not fit.
+    """
+    source = f"the dataset given to {owner}.add_dataset"
+    check_finite(dataset, source)
+    obs, space = dataset.batch.obs, env_info.observation_space
+    if isinstance(obs, np.ndarray) and isinstance(space, gym.spaces.Box) and tuple(obs.shape[2:]) != space.shape:
+        raise DatasetError(f"{source} has observations of shape {tuple(obs.shape[2:])}, but {env_info.env_id} "
+                           f"observes {space}; use the env the data was recorded in")
+    check_actions(dataset, env_info.action_space, env_info.env_id, source)
+
+
 def check_actions(dataset: Any, space: gym.Space, env: str, source: str) -> None:
     """Refuse a dataset whose actions cannot come from ``space``: another shape, or values outside it.
 

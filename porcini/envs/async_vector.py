@@ -24,6 +24,7 @@ from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import concatenate, create_empty_array
 
 from porcini.envs.episode_log import EpisodeLog, ReplayError, check_replayed
+from porcini.envs.validation import check_step_result
 from porcini.envs.wrappers.episode import time_limit
 from porcini.errors import CheckpointError
 
@@ -38,9 +39,9 @@ class EpisodeRecorder(gym.Wrapper):
         index: the env's index in the vector env.
     """
 
-    def __init__(self, env: gym.Env, index: int) -> None:
+    def __init__(self, env: gym.Env, index: int, env_id: str = "env") -> None:
         super().__init__(env)
-        self.index = index
+        self.index, self.env_id = index, env_id
         self._log: EpisodeLog | None = None
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
@@ -50,10 +51,12 @@ class EpisodeRecorder(gym.Wrapper):
         return self.env.reset(seed=seed, options=options)
 
     def step(self, action: Any) -> tuple[Any, Any, bool, bool, dict[str, Any]]:
-        """Note the action, then step."""
+        """Note the action, then step; a malformed result is refused here (Gymnasium's worker would fail on it)."""
         if self._log is not None:
             self._log.actions[0].append(np.array(action))
-        return self.env.step(action)
+        result = self.env.step(action)
+        check_step_result(result, self.env_id, self.index, self.observation_space)
+        return result
 
     def porcini_describe(self) -> dict[str, Any]:
         """The env's ``spec`` (None if it does not pickle) and time limit, which the parent reports as its own."""
@@ -113,8 +116,8 @@ class EpisodeRecorder(gym.Wrapper):
             self._stateful()[position].load_state_dict(state)
 
 
-def _recorded(factory: Callable[[], gym.Env], index: int) -> gym.Env:
-    return EpisodeRecorder(factory(), index)
+def _recorded(factory: Callable[[], gym.Env], index: int, env_id: str) -> gym.Env:
+    return EpisodeRecorder(factory(), index, env_id)
 
 
 class WorkerWrapper:
@@ -164,7 +167,7 @@ class AsyncVectorEnv(gym.vector.AsyncVectorEnv):
     """
 
     def __init__(self, env_fns: Sequence[Callable[[], gym.Env]], *, env_id: str = "env") -> None:
-        super().__init__([functools.partial(_recorded, fn, i) for i, fn in enumerate(env_fns)],
+        super().__init__([functools.partial(_recorded, fn, i, env_id) for i, fn in enumerate(env_fns)],
                          autoreset_mode=AutoresetMode.SAME_STEP)
         self.env_id = env_id
         # the first env's spec and time limit, as SerialVectorEnv reports them (EnvInfo.horizon reads them)

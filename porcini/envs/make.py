@@ -156,8 +156,14 @@ def _choose_vectorization(factory: Callable[[], gym.Env], n_envs: int) -> str:
     probe.reset(seed=0)
     start, n = time.perf_counter(), 10
     for _ in range(n):
-        _, _, terminated, truncated, _ = probe.step(probe.action_space.sample())
-        if terminated or truncated:
+        result = probe.step(probe.action_space.sample())
+        try:
+            _, _, terminated, truncated, _ = result
+            ended = bool(terminated or truncated)
+        except (TypeError, ValueError):  # a malformed step: the checks of the in-process vector env name it
+            probe.close()
+            return "sync"
+        if ended:
             probe.reset()
     per_step = (time.perf_counter() - start) / n
     probe.close()

@@ -7,6 +7,7 @@ are caught by the same comparisons as the bounds, and the per-element work is a 
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any, cast
 
 import gymnasium as gym
@@ -17,6 +18,7 @@ from porcini.errors import EnvCheckError
 SMALL_OBS = 32  # up to this many scalars per batch, bounds are checked in Python
 BATCH_BOUNDS = 1 << 16  # up to this many scalars per batch, bounds are kept repeated for the whole batch
 _BOOLS = (bool, np.bool_)
+_REALS = (float, int, np.float64, np.float32)
 # spaces without a fixed-size array value: Gymnasium's batch_space makes a Tuple of copies of them
 _TUPLE_BATCHED = (gym.spaces.Text, gym.spaces.Sequence, gym.spaces.Graph, gym.spaces.OneOf)
 
@@ -67,6 +69,30 @@ def _finite_bounds(space: gym.spaces.Box) -> tuple[np.ndarray, np.ndarray]:
     low = np.where(np.isneginf(space.low), -big, space.low).astype(space.dtype)
     high = np.where(np.isposinf(space.high), big, space.high).astype(space.dtype)
     return low, high
+
+
+def check_step_result(result: Any, env_id: str, index: int, observation_space: gym.Space) -> None:
+    """Raise EnvCheckError unless one env's ``step`` returned what a vector env needs to stack at all.
+
+    Five values, bool flags, a real reward and, for a Box observation space, an array of its shape. For envs
+    stepped where porcini's vector env cannot look first (the workers of ``AsyncVectorEnv``).
+    """
+    where = f"env {env_id} (env index {index})"
+    if not isinstance(result, tuple) or len(result) != 5:
+        got = f"{len(result)} values" if isinstance(result, (tuple, list)) else f"a {type(result).__name__}"
+        raise EnvCheckError(f"{where} returned {got} from step; return (obs, reward, terminated, truncated, info) "
+                            "(Gymnasium >= 0.26 step API: split the old done into terminated and truncated)")
+    obs, reward, terminated, truncated, _ = result
+    if type(terminated) not in _BOOLS or type(truncated) not in _BOOLS:
+        raise EnvCheckError(f"{where} returned terminated={terminated!r}, truncated={truncated!r} from step; both "
+                            "must be bool (Gymnasium >= 0.26 step API)")
+    if not isinstance(reward, numbers.Real):
+        raise EnvCheckError(f"reward {reward!r} of type {type(reward).__name__} is not a number for {where}; "
+                            "return a float")
+    shape = np.shape(obs)
+    if isinstance(observation_space, gym.spaces.Box) and shape != observation_space.shape:
+        raise EnvCheckError(f"{where} returned an observation of shape {shape} from step, but its observation_space "
+                            f"is {observation_space}; return an array of shape {observation_space.shape}")
 
 
 class StepValidator:
@@ -217,7 +243,9 @@ class StepValidator:
                 self.check_obs(row, index=int(i), what="final observation")
 
     def check_one_step(self, obs: Any, reward: Any, terminated: Any, truncated: Any, final_obs: Any) -> None:
-        """:meth:`check_step` for a vector of one, on the env's own ``reward`` and flags (the hot path of one env).
+        """:meth:`check_step` for a vector of one, on the env's own ``reward`` (the hot path of one env).
+
+        The flags were checked with :meth:`check_flags` first, before the vector env read them.
 
         Args:
             obs: the observation batch ``[1, ...]`` returned to the agent.
@@ -227,8 +255,6 @@ class StepValidator:
             final_obs: the final observation batch ``[1, ...]`` when the episode ended, else None.
         """
         self.step_count += 1
-        if type(terminated) not in _BOOLS or type(truncated) not in _BOOLS:
-            self._raise_flags(0, terminated, truncated)
         try:
             finite = math.isfinite(reward)
         except TypeError:
@@ -241,10 +267,22 @@ class StepValidator:
         if final_obs is not None:
             self.check_obs(final_obs, index=0, what="final observation")
 
-    def _raise_flags(self, index: int, terminated: Any, truncated: Any) -> None:
+    def check_flags(self, index: int, terminated: Any, truncated: Any) -> None:
+        """Raise EnvCheckError unless env ``index`` returned bool ``terminated`` and ``truncated`` (before any use)."""
+        if type(terminated) in _BOOLS and type(truncated) in _BOOLS:
+            return
         raise EnvCheckError(
             f"env {self.env_id} (env index {index}) returned terminated={terminated!r}, truncated={truncated!r} at "
-            f"step {self.step_count}; both must be bool (Gymnasium >= 0.26 step API)"
+            f"step {self.step_count + 1}; both must be bool (Gymnasium >= 0.26 step API)"
+        )
+
+    def check_reward_type(self, index: int, reward: Any) -> None:
+        """Raise EnvCheckError unless env ``index`` returned a real number as its reward (finiteness comes later)."""
+        if type(reward) in _REALS or isinstance(reward, numbers.Real):
+            return
+        raise EnvCheckError(
+            f"reward {reward!r} of type {type(reward).__name__} is not a number for env {self.env_id} (env index "
+            f"{index}) at step {self.step_count + 1}; return a float"
         )
 
     def _raise_reward(self, index: int, value: Any) -> None:

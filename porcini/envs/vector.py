@@ -10,7 +10,7 @@ array; ``info["_final_obs"]`` is the mask), with the ended step's info under ``i
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
 import gymnasium as gym
 import numpy as np
@@ -171,11 +171,23 @@ class SerialVectorEnv(VectorEnv):
                     f"observation_space is {space}; return np.ndarray of dtype {space.dtype} and shape {space.shape}"
                 )
 
+    def _raise_step_result(self, result: Any, index: int) -> NoReturn:
+        """Raise EnvCheckError naming env ``index``, whose ``step`` returned ``result`` instead of five values."""
+        got = f"{len(result)} values" if isinstance(result, (tuple, list)) else f"a {type(result).__name__}"
+        raise EnvCheckError(
+            f"env {self.env_id} (env index {index}) returned {got} from step; return (obs, reward, terminated, "
+            "truncated, info) (Gymnasium >= 0.26 step API: split the old done into terminated and truncated)"
+        )
+
     def _stack(self, observations: list[Any]) -> Any:
         if self._is_array_obs:
             out = np.empty(self._obs_shape, dtype=self._obs_dtype)
             for i, obs in enumerate(observations):
-                out[i] = obs
+                try:
+                    out[i] = obs
+                except (ValueError, TypeError):  # an observation of another shape: say which env returned what
+                    self._check_raw_obs(obs, i)
+                    raise
             return out
         # create_empty_array gives None for a custom Space, which concatenate accepts (its stub says otherwise)
         empty = create_empty_array(self.single_observation_space, self.num_envs)
@@ -208,12 +220,14 @@ class SerialVectorEnv(VectorEnv):
         infos: dict[str, Any] = {}
         final_obs: list[Any] | None = None
         for i, env in enumerate(self.envs):
-            obs, reward, term, trunc, info = env.step(actions[i])
-            if validator is not None and not (type(term) in (bool, np.bool_) and type(trunc) in (bool, np.bool_)):
-                raise EnvCheckError(
-                    f"env {self.env_id} (env index {i}) returned terminated={term!r}, truncated={trunc!r} at step "
-                    f"{validator.step_count}; both must be bool (Gymnasium >= 0.26 step API)"
-                )
+            result = env.step(actions[i])
+            try:
+                obs, reward, term, trunc, info = result
+            except (TypeError, ValueError):  # not five values: an env of the old step API
+                self._raise_step_result(result, i)
+            if validator is not None:
+                validator.check_flags(i, term, trunc)
+                validator.check_reward_type(i, reward)
             rewards[i] = reward
             terminated[i] = term
             truncated[i] = trunc
@@ -246,7 +260,13 @@ class SerialVectorEnv(VectorEnv):
         env = self.envs[0]
         # a NumPy scalar, as Gymnasium's own vector envs pass: Discrete.contains (CartPole asserts it on every step)
         # takes a Python int through np.iinfo, which costs more than the whole rest of this method
-        obs, reward, term, trunc, info = env.step(actions[0])
+        result = env.step(actions[0])
+        try:
+            obs, reward, term, trunc, info = result
+        except (TypeError, ValueError):  # not five values: an env of the old step API
+            self._raise_step_result(result, 0)
+        if validator is not None:
+            validator.check_flags(0, term, trunc)
         infos: dict[str, Any] = {}
         final = None
         if term or trunc:
@@ -261,7 +281,11 @@ class SerialVectorEnv(VectorEnv):
             infos = self._add_info(infos, info, 0)
         if self._is_array_obs:  # _stack's work without its list and loop
             batch = np.empty(self._obs_shape, dtype=self._obs_dtype)
-            batch[0] = obs
+            try:
+                batch[0] = obs
+            except (ValueError, TypeError):
+                self._check_raw_obs(obs, 0)
+                raise
         else:
             batch = self._stack([obs])
         if validator is not None:

@@ -71,6 +71,9 @@ def _policy_and_env(policy: str, env: str | None, seed: int, checkpoint: str,
     if policy == RANDOM:
         if env is None:
             raise UserError("collect random needs --env ENV (a Gymnasium id, e.g. --env Pendulum-v1)")
+        from porcini.experiment.preflight import check_env_id
+
+        check_env_id(env)  # a misspelt id: the closest registered ones, as train says
         collect_env = make_env(env, n_envs=1, seed=seed)
         return collect_env, lambda obs: collect_env.action_space.sample(), RANDOM, {"policy": RANDOM}
     if not Path(policy).is_dir():

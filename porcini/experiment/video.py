@@ -38,7 +38,7 @@ def record_episode(config: RunConfig, agent: Any, folder: Path, train_env: Any) 
             share(trained)
     before = set(folder.glob(f"{prefix}-*.{fmt}"))
     Core(agent, make_env(config.env.id, seed=0, max_episode_steps=config.env.max_episode_steps,
-                         env_kwargs=config.env.kwargs), eval_env=env, progress=False).evaluate(1)
+                         wrappers=wrappers[1:], env_kwargs=config.env.kwargs), eval_env=env, progress=False).evaluate(1)
     env.close()
     written = sorted(set(folder.glob(f"{prefix}-*.{fmt}")) - before) or sorted(folder.glob(f"{prefix}-*.{fmt}"))
     if not written:

@@ -101,6 +101,8 @@ def test_noise_one_gives_a_uniformly_random_policy(tmp_path):
     (["collect", "random", "--env", "CartPole-v1", "--episodes", "2", "--to", "x.csv"], "names no dataset"),
     (["collect", "random", "--env", "CartPole-v1", "--episodes", "2", "--to", "minari:bad id"],
      "not a Minari dataset id"),
+    (["collect", "random", "--env", "CartPol-v1", "--episodes", "2", "--to", "x.npz"],
+     "unknown env 'CartPol-v1'; did you mean 'CartPole-v1'?"),
     (["dataset", "info", "minari:absent-v0"], "no local Minari dataset 'absent-v0'"),
     (["dataset", "info", "absent.npz"], "no dataset file 'absent.npz'"),
 ])

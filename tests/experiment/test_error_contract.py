@@ -184,3 +184,60 @@ def test_env_check_can_be_switched_off_in_the_config():
     unchecked.step(too_large)  # Pendulum clips it itself
     for env in (checked, checked_eval, unchecked, unchecked_eval):
         env.close()
+
+
+@pytest.mark.parametrize("command", ["train", "resume", "eval"])
+def test_a_binary_config_file_is_one_line_exit_2_and_changes_nothing(tmp_path, command):
+    binary = b"\xff\xfe\x00\x01 not yaml"
+    if command == "train":
+        path = tmp_path / "binary.yaml"
+        path.write_bytes(binary)
+        args = ["train", "ppo", "CartPole-v1", "--config", str(path), "--out", str(tmp_path / "runs")]
+    else:  # a run directory whose config.yaml was overwritten with binary bytes
+        run = tmp_path / "run"
+        run.mkdir()
+        path = run / "config.yaml"
+        path.write_bytes(binary)
+        args = [command, str(run)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2, result.output
+    line = one_line_error(result)
+    assert str(path) in line and "byte 0xff at offset 0" in line and "save it as UTF-8 YAML" in line
+    assert path.read_bytes() == binary
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("damage,expected", [
+    (b"env_steps,eval_return_mean\n100,abc\n200,5\n", "line 2, column 'eval_return_mean': 'abc' is not a number"),
+    (b"env_steps,eval_return_mean\n100,1,2\n200,5\n", "line 2 has 3 cells, the header has 2"),
+    (b"\xff\xfe\x00\x01", "is not text (byte 0xff at offset 0)"),
+])
+def test_a_damaged_metrics_csv_is_one_line_exit_2_for_plot_and_resume_and_changes_nothing(tmp_path, damage, expected):
+    out = tmp_path / "runs"
+    trained = CliRunner().invoke(main, ["train", "random", "CartPole-v1", "--steps", "200", "--set",
+                                        "steps_per_epoch=100", "--out", str(out), "--no-progress"])
+    assert trained.exit_code == 0, trained.output
+    (run,) = out.iterdir()
+    (run / "metrics.csv").write_bytes(damage)
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    for args in (["plot", str(run), "-o", str(tmp_path / "plot.png")], ["resume", str(run), "--steps", "400"]):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 2, result.output
+        line = one_line_error(result)
+        assert str(run / "metrics.csv") in line and expected in line
+        assert "delete" in line
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+
+
+def test_resume_of_a_metrics_csv_without_the_step_column_is_one_line_exit_2_and_changes_nothing(tmp_path):
+    out = tmp_path / "runs"
+    trained = CliRunner().invoke(main, ["train", "random", "CartPole-v1", "--steps", "200", "--set",
+                                        "steps_per_epoch=100", "--out", str(out), "--no-progress"])
+    assert trained.exit_code == 0, trained.output
+    (run,) = out.iterdir()
+    (run / "metrics.csv").write_text("foo,bar\n1,2\n3,4\n")  # another program's CSV saved over it
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    result = CliRunner().invoke(main, ["resume", str(run), "--steps", "400"])
+    assert result.exit_code == 2, result.output
+    assert "has no env_steps in its header ['foo', 'bar']" in one_line_error(result)
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before

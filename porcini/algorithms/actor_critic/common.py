@@ -42,7 +42,7 @@ from porcini.core.config import require
 from porcini.core.obs_tree import map_obs, obs_batch_size
 from porcini.data.dataset import Dataset
 from porcini.data.mixed import mixed_sample, replay_dataset, stored_obs
-from porcini.data.validation import check_actions, check_finite
+from porcini.data.validation import check_agent_dataset
 from porcini.envs.info import EnvInfo
 from porcini.errors import UnsupportedSpaceError
 from porcini.networks import NetArch, parse_net_arch
@@ -276,14 +276,12 @@ class OffPolicyAgent(Replaying, Checkpointed, BaseAgent):
         the buffer stores them, once.
 
         Raises:
-            DatasetError: the dataset is empty, holds NaN observations or non-finite rewards, or actions of another
-                shape than the env's or outside its bounds (NaN included), named in one line.
+            DatasetError: the dataset is empty, holds NaN observations or non-finite rewards, observations or
+                actions of another shape than the env's or actions outside its bounds (NaN included), in one line.
             ValueError: ``dataset_ratio`` is outside ``[0, 1]``, or the replay is hindsight replay (its goals are
                 relabelled from stored episodes, which a dataset does not join).
         """
-        source = f"the dataset given to {type(self).__name__}.add_dataset"
-        check_finite(dataset, source)
-        check_actions(dataset, self.info.action_space, self.info.env_id, source)
+        check_agent_dataset(dataset, self.info, type(self).__name__)
         dataset = replay_dataset(dataset, dataset_ratio, self._normalize)
         if self.config.replay != "uniform":
             raise ValueError(f"add_dataset needs replay='uniform'; {type(self).__name__} uses {self.config.replay!r}")

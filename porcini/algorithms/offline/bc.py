@@ -33,6 +33,7 @@ from porcini.core.agent import BaseAgent, supports_action_space
 from porcini.core.config import build_config, require
 from porcini.core.obs_tree import map_obs, obs_batch_size
 from porcini.data.dataset import Dataset
+from porcini.data.validation import check_agent_dataset
 from porcini.envs.info import EnvInfo
 from porcini.errors import UnsupportedSpaceError
 from porcini.networks import make_trunk
@@ -118,10 +119,10 @@ class BC(Checkpointed, BaseAgent):
         """Clone the actions of ``dataset`` (``dataset_ratio`` is accepted for the common API: BC has no replay).
 
         Raises:
-            ValueError: the dataset is empty.
+            DatasetError: the dataset is empty, holds NaN observations or non-finite rewards, or observations or
+                actions that cannot come from the env (another shape, out-of-range or non-integer actions).
         """
-        if len(dataset) == 0:
-            raise ValueError("BC.add_dataset: the dataset is empty")
+        check_agent_dataset(dataset, self.info, type(self).__name__)
         b = dataset.batch
         self.dataset = Dataset(type(b)(b.obs, self.stored_actions(b.action), b.reward, b.next_obs, b.terminated,
                                        b.truncated), dataset.metadata)

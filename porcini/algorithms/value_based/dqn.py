@@ -78,9 +78,9 @@ from porcini.core.agent import BaseAgent, q_value_explanation, steps_seen_in, su
 from porcini.core.batch import TransitionBatch
 from porcini.core.config import build_config
 from porcini.core.obs_tree import map_obs, obs_batch_size
-from porcini.data import HerReplayBuffer, PrioritizedReplayBuffer, ReplayBuffer
-from porcini.data.dataset import Dataset
+from porcini.data import Dataset, HerReplayBuffer, PrioritizedReplayBuffer, ReplayBuffer
 from porcini.data.mixed import mixed_sample, replay_dataset
+from porcini.data.validation import check_agent_dataset
 from porcini.envs.info import EnvInfo
 from porcini.errors import ConfigError, UnsupportedSpaceError
 from porcini.functional import double_q_target, polyak_update, q_learning_target, td_loss
@@ -274,11 +274,12 @@ class DQN(Replaying, Checkpointed, BaseAgent):
         All of a minibatch comes from it while no online transition exists, then ``dataset_ratio`` of each one.
 
         Raises:
-            ValueError: ``dataset_ratio`` is outside ``[0, 1]`` or the dataset is empty.
+            ValueError: ``dataset_ratio`` is outside ``[0, 1]``, or (``DatasetError``) the dataset is bad.
             ConfigError: the replay is not one-step uniform replay (``n_steps``, ``prioritized_replay``, hindsight).
         """
-        dataset = replay_dataset(dataset, dataset_ratio, lambda action: np.asarray(action, dtype=np.int64))
         c, owner = self.config, type(self).__name__
+        check_agent_dataset(dataset, self.info, owner)
+        dataset = replay_dataset(dataset, dataset_ratio, lambda action: np.asarray(action, dtype=np.int64))
         for field, value, needed in (("n_steps", c.n_steps, 1), ("prioritized_replay", c.prioritized_replay, False),
                                      ("replay", c.replay, "uniform")):
             if value != needed:

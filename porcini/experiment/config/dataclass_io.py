@@ -62,10 +62,14 @@ def load_yaml(source: str | os.PathLike[str]) -> Any:
         source: a ``Path`` (any ``os.PathLike``) to read, or YAML text.
 
     Raises:
-        ConfigError: the text is not valid YAML.
+        ConfigError: the text is not valid YAML, or the file is not UTF-8 text.
     """
     is_path = isinstance(source, os.PathLike)
-    text = Path(source).read_text() if is_path else source
+    try:
+        text = Path(source).read_text() if is_path else source
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"cannot read the YAML file {source}: byte {exc.object[exc.start]:#04x} at offset "
+                          f"{exc.start} is not UTF-8 text (a binary or damaged file?); save it as UTF-8 YAML") from exc
     try:
         return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
     except yaml.YAMLError as exc:

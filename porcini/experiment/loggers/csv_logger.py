@@ -16,9 +16,16 @@ import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
+from porcini.errors import RunDirectoryError
 from porcini.experiment.loggers.base import Logger
 from porcini.experiment.run_dir import atomic_write_text
 from porcini.experiment.safe_files import writes_to_path
+
+_FIX = "fix or delete that line (the run's checkpoints do not depend on it)"
+
+
+class MetricsFileError(RunDirectoryError, ValueError):
+    """A ``metrics.csv`` that cannot be read back: not text, or a malformed row before the last (CLI: one line)."""
 
 
 class CSVLogger(Logger):
@@ -34,6 +41,9 @@ class CSVLogger(Logger):
         path: the CSV file; its directory is created.
         step_key: name of the step column.
         resume: keep the rows already in ``path`` (continuing a run) instead of starting a new file.
+
+    Raises:
+        MetricsFileError: with ``resume``, ``path`` cannot be read back or has rows without ``step_key``.
     """
 
     def __init__(
@@ -46,6 +56,10 @@ class CSVLogger(Logger):
         self.rows: list[dict[str, float]] = []
         if resume and self.path.exists():
             columns, self.rows = read_metrics_csv(self.path)
+            if columns and (step_key not in columns or any(step_key not in row for row in self.rows)):
+                raise MetricsFileError(f"{self.path} has no {step_key} in its header {columns[:3]} or in a row: not a "
+                                       "metrics.csv of porcini; restore it, or delete it to keep only the rows logged "
+                                       "from now on")
             self.columns = [step_key] + [c for c in columns if c != step_key]
         self._rewrite()
 
@@ -109,10 +123,14 @@ def read_metrics_csv(path: str | os.PathLike[str]) -> tuple[list[str], list[dict
     dropped with a warning, so a cut ``42000,4.9,5`` is never read as a return of 5.
 
     Raises:
-        ValueError: a row other than the last is malformed, or a cell is not a number; the message names the
-            file, line and column.
+        MetricsFileError: (a ValueError) the file is not text, a row other than the last is malformed, or a cell
+            is not a number; the message names the file, line and column, and the fix.
     """
-    text = Path(path).read_text()
+    try:
+        text = Path(path).read_text()
+    except UnicodeDecodeError as err:
+        raise MetricsFileError(f"{path} is not text (byte {err.object[err.start]:#04x} at offset {err.start}): "
+                               "restore it, or delete it to keep only the rows logged from now on") from err
     lines = text.splitlines(keepends=True)
     if lines and len(lines) > 1 and not lines[-1].endswith("\n"):
         _warn_cut_row(path, len(lines), lines[-1])
@@ -127,7 +145,7 @@ def read_metrics_csv(path: str | os.PathLike[str]) -> tuple[list[str], list[dict
     rows = []
     for line, cells in enumerate(body, start=2):
         if len(cells) != len(columns):
-            raise ValueError(f"{path} line {line} has {len(cells)} cells, the header has {len(columns)}")
+            raise MetricsFileError(f"{path} line {line} has {len(cells)} cells, the header has {len(columns)}; {_FIX}")
         row = {}
         for key, cell in zip(columns, cells):
             if cell == "":
@@ -135,7 +153,8 @@ def read_metrics_csv(path: str | os.PathLike[str]) -> tuple[list[str], list[dict
             try:
                 row[key] = float(cell)
             except ValueError:
-                raise ValueError(f"{path} line {line}, column {key!r}: {cell!r} is not a number") from None
+                raise MetricsFileError(f"{path} line {line}, column {key!r}: {cell!r} is not a number; "
+                                       f"{_FIX}") from None
         rows.append(row)
     return columns, rows
 
