@@ -1,4 +1,12 @@
-"""Learning test (slow): Lagrangian SAC keeps PendulumSpeed's episode cost at its limit where SAC does not."""
+"""Learning test (slow): Lagrangian SAC keeps PendulumSpeed's episode cost at its limit where SAC does not.
+
+With the config of record (its task threshold, 6 rad/s, and limit, 1 fast step per episode) and seeds 0-3, each agent
+evaluated with 20 greedy episodes: SAC's mean episode cost is above 1.1 x the limit, Lagrangian SAC's at or under
+it, and Lagrangian SAC keeps at least 70% of SAC's gain over a uniformly random policy on the same evaluation envs
+(PendulumSpeed's returns are all negative): ``lagrangian - random >= 0.7 * (sac - random)``. λ holds the cost of
+the exploring policy at the limit, so one seed's greedy cost lands on either side of it: the criterion is on the
+mean over four seeds (docs/safe-rl.md lists six).
+"""
 
 from __future__ import annotations
 
@@ -19,7 +27,7 @@ from porcini.experiment.config.run import load_config_of_record
 pytestmark = pytest.mark.slow
 
 ENV_ID = "porcini/PendulumSpeed-v0"
-SEEDS = (0, 1)
+SEEDS = (0, 1, 2, 3)
 EVAL_EPISODES = 20
 
 
@@ -73,7 +81,8 @@ def test_lagrangian_sac_meets_the_cost_limit_that_sac_violates():
           f"lambda {lagrangian[:, 2].round(3).tolist()}")
     sac_return, sac_cost = sac[:, :2].mean(axis=0)
     lagrangian_return, lagrangian_cost = lagrangian[:, :2].mean(axis=0)
+    print(f"mean return: SAC {sac_return:.1f}, Lagrangian SAC {lagrangian_return:.1f}, needs >= "
+          f"{floor + 0.7 * (sac_return - floor):.1f} (random {floor:.1f})")
     assert sac_cost > 1.1 * limit, "the constraint must bind: unconstrained SAC should violate it"
     assert lagrangian_cost <= 1.1 * limit
-    # No return bound: a swing-up costs about twice the limit, so the constraint leaves no room for SAC's return.
-    print(f"mean return: SAC {sac_return:.1f}, Lagrangian SAC {lagrangian_return:.1f} (random {floor:.1f})")
+    assert lagrangian_return - floor >= 0.7 * (sac_return - floor), "the constraint must leave most of the return"
