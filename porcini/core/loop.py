@@ -22,7 +22,7 @@ from porcini.core.progress import ProgressBar, progress_bar
 from porcini.core.records import EpisodeRecord, LearnResult
 from porcini.core.schedule import LoopSchedule
 from porcini.core.state import LoopState, LoopStateView
-from porcini.core.stepper import env_id_of, env_reset, env_step, require_agent_fits, require_same_step_autoreset
+from porcini.core.stepper import env_id_of, env_reset, env_step, require_usable_envs
 
 __all__ = ["Core", "EpisodeRecord", "LearnResult", "env_id_of"]
 
@@ -64,9 +64,7 @@ class Core(LoopStateView):
         info_keys: Sequence[str] = (),
         eval_seed: int | None = None,
     ) -> None:
-        require_same_step_autoreset(env)
-        for checked in (env, eval_env):
-            require_agent_fits(agent, checked)
+        require_usable_envs(agent, env, eval_env)
         self.agent, self.env, self.eval_env, self.eval_seed = agent, env, eval_env, eval_seed
         self.callbacks, self.progress = list(callbacks), progress
         # the agent's own info_keys (a cost, a multi-agent env's "active" flags) unless the caller names others

@@ -105,6 +105,18 @@ def _shape_of(space: Any) -> Any:
     return type(space).__name__, tuple(space.shape or ()), getattr(space, "n", None)
 
 
+def require_usable_envs(agent: Any, env: Any, eval_env: Any = None) -> None:
+    """Refuse the envs Core cannot run ``agent`` on (:func:`require_same_step_autoreset`, :func:`require_agent_fits`).
+
+    Raises:
+        EnvCheckError: the training env autoresets in another step, or the training or evaluation env's spaces
+            differ from those the agent was built for.
+    """
+    require_same_step_autoreset(env)
+    for checked in (env, eval_env):
+        require_agent_fits(agent, checked)
+
+
 def require_agent_fits(agent: Any, env: Any) -> None:
     """Refuse an env whose observation or action space differs from the env the agent was built for.
 
