@@ -383,16 +383,17 @@ def env_info(env: Any, env_id: str | None = None) -> EnvInfo:
 def attach(venv: Any, env_id: str, spawn: Callable[[int, int | None], Any], horizon: int | None = None) -> None:
     """Give a vector env its ``info`` and a ``spawn(n_envs, seed)`` that builds a fresh copy of it.
 
-    The horizon is the given one, else the env's spec, else a time limit found on the first env's wrappers.
+    The horizon counts agent steps: the time limit found on the first env's wrappers (``time_limit``: under
+    ``RepeatAction(env, 4)`` CartPole-v1's 500 steps are 125), else the env's spec, else the given one.
     """
     info = env_info(venv, env_id)
-    if info.horizon is None:
-        base = getattr(venv, "unwrapped", venv)  # under the vector wrappers
-        inner = getattr(base, "envs", None)
-        if horizon is None:  # subprocess vector envs read their first env's limit in its worker
-            horizon = time_limit(inner[0]) if inner else getattr(base, "time_limit", None)
-        if horizon is not None:
-            info = dataclasses.replace(info, horizon=int(horizon))
+    base = getattr(venv, "unwrapped", venv)  # under the vector wrappers
+    inner = getattr(base, "envs", None)
+    # subprocess vector envs read their first env's limit in its worker
+    limit = time_limit(inner[0]) if inner else getattr(base, "time_limit", None)
+    horizon = limit if limit is not None else info.horizon if info.horizon is not None else horizon
+    if horizon is not None:
+        info = dataclasses.replace(info, horizon=int(horizon))
     venv.info = info
     venv.spawn = spawn
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from porcini.envs.make import Wrapper, attach, env_factory, seed_vector_env, split_wrappers, wrapped_factory
 from porcini.envs.vector import SerialVectorEnv
+from porcini.envs.wrappers.episode import time_limit
 from porcini.errors import EnvCheckError
 
 SourceSpec = tuple[str | Callable[..., gym.Env], int]
@@ -172,7 +173,7 @@ def make_mixed_env(
                               env_id=name)
 
     attach(venv, name, spawn)
-    horizons: set[int | None] = {e.spec.max_episode_steps if e.spec is not None else None for e in inner.envs}
+    horizons: set[int | None] = {time_limit(e) for e in inner.envs}
     if len(horizons) > 1:
         venv.info = dataclasses.replace(venv.info, horizon=_longest_horizon(horizons))
     return venv

@@ -126,7 +126,8 @@ class RepeatAction(gym.Wrapper):
 
     Stops early when the episode ends, so no step crosses an episode boundary; the observation, flags and
     info are those of the last inner step, and ``info["repeat_steps"]`` says how many inner steps ran (to
-    discount the summed reward correctly, ``gamma ** repeat_steps``, in a semi-MDP view).
+    discount the summed reward correctly, ``gamma ** repeat_steps``, in a semi-MDP view). A time limit below it
+    counts inner steps; ``env.info.horizon`` counts agent steps (``ceil(limit / num_repeats)``).
 
     Args:
         env: a single env.
@@ -146,6 +147,11 @@ class RepeatAction(gym.Wrapper):
             raise ValueError(f"RepeatAction: num_repeats = {num_repeats!r} is invalid: must be an int >= 1")
         super().__init__(env)
         self.num_repeats = int(num_repeats)
+
+    @property
+    def inner_steps(self) -> int:
+        """The most steps of the wrapped env one step takes: ``env.info.horizon`` counts steps of this wrapper."""
+        return self.num_repeats
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
         """Step up to ``num_repeats`` times with ``action``; stop when the episode ends."""

@@ -238,6 +238,11 @@ class MaxAndSkip(gym.Wrapper):
         super().__init__(env)
         self.skip = _check_int("MaxAndSkip", "skip", skip, 1)
 
+    @property
+    def inner_steps(self) -> int:
+        """The most steps of the wrapped env one step takes: ``env.info.horizon`` counts steps of this wrapper."""
+        return self.skip
+
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         """Step ``skip`` times (fewer if the episode ends) with ``action``."""
         total = 0.0

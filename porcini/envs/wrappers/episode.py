@@ -70,12 +70,21 @@ class TimeLimit(gym.Wrapper):
 
 
 def time_limit(env: gym.Env) -> int | None:
-    """The episode time limit of one env: its spec's, or the first TimeLimit found along its wrapper chain (None)."""
-    limit = getattr(getattr(env, "spec", None), "max_episode_steps", None)
-    while limit is None and isinstance(env, gym.Wrapper):
+    """The episode time limit of one env in its own steps, the ones an agent takes (None: unbounded).
+
+    The first TimeLimit found along the wrapper chain, outermost first (else the base env's spec), divided, rounded
+    up, by the inner steps that each step of the wrappers above it may take (``inner_steps`` of
+    :class:`RepeatAction` and :class:`MaxAndSkip`): CartPole's 500 steps are 125 steps of ``RepeatAction(env, 4)``.
+    """
+    repeats = 1
+    while isinstance(env, gym.Wrapper):
         limit = getattr(env, "_max_episode_steps", None) or getattr(env, "max_episode_steps", None)
+        if isinstance(limit, (int, float)) and not isinstance(limit, bool):
+            return -(-int(limit) // repeats)
+        repeats *= int(getattr(env, "inner_steps", 1))
         env = env.env
-    return int(limit) if isinstance(limit, (int, float)) and not isinstance(limit, bool) else None
+    limit = getattr(getattr(env, "spec", None), "max_episode_steps", None)
+    return -(-int(limit) // repeats) if isinstance(limit, (int, float)) and not isinstance(limit, bool) else None
 
 class RecordEpisodeStatistics(gym.Wrapper):
     """Adds ``info["episode"] = {"r": return, "l": length, "t": wall seconds}`` on the step that ends an episode.

@@ -4,7 +4,7 @@ import pytest
 
 from porcini import make_env
 from porcini.envs.testing import CountingEnv
-from porcini.envs.wrappers import ClipAction, ClippedRescaleAction, RepeatAction, StickyAction
+from porcini.envs.wrappers import ClipAction, ClippedRescaleAction, RepeatAction, StickyAction, TimeLimit
 from porcini.errors import EnvCheckError
 
 
@@ -134,6 +134,24 @@ def test_repeat_action_sums_rewards_and_stops_at_episode_end():
     for bad in (0, 1.5, True):
         with pytest.raises(ValueError, match="num_repeats"):
             RepeatAction(ActionLogEnv(), bad)
+
+
+@pytest.mark.parametrize("vectorization", ["sync", "async"])
+def test_the_horizon_under_repeat_action_counts_agent_steps(vectorization):
+    """CartPole's 500 steps are 125 agent steps of RepeatAction(4): PPO-Lagrangian's episode cost reads it."""
+    repeat = (RepeatAction, {"num_repeats": 4})
+    env = make_env("CartPole-v1", n_envs=2, seed=0, vectorization=vectorization, wrappers=[repeat])
+    try:
+        assert env.info.horizon == 125 and env.spawn(1, 0).info.horizon == 125
+    finally:
+        env.close()
+    # a limit of 50 inner steps ends the episode on agent step 17 (16 * 3 + 2); a limit above counts agent steps
+    below = make_env(lambda: ActionLogEnv(length=10**6), seed=0, max_episode_steps=50,
+                     wrappers=[(RepeatAction, {"num_repeats": 3})])
+    ends = [bool(below.step(np.zeros(1, dtype=np.int64))[3][0]) for _ in range(17)]
+    assert below.info.horizon == 17 and ends == [False] * 16 + [True]
+    above = make_env("CartPole-v1", seed=0, wrappers=[repeat, (TimeLimit, {"max_episode_steps": 50})])
+    assert above.info.horizon == 50
 
 
 def test_clipped_rescale_action_is_not_gymnasiums_rescale_action():

@@ -185,6 +185,19 @@ def test_max_and_skip_stops_at_the_end_of_an_episode_with_its_real_last_frames()
     np.testing.assert_array_equal(obs, env.unwrapped.frame())
 
 
+def test_the_horizon_under_max_and_skip_counts_agent_steps():
+    """A limit of 10 frames is 3 agent steps of 4 frames (4 + 4 + 2), also inside NatureAtari."""
+    from porcini import make_env
+
+    env = make_env(lambda: FakeAtari(life_every=1000), seed=0, max_episode_steps=10,
+                   wrappers=[(MaxAndSkip, {"skip": 4})])
+    ends = [bool(env.step(np.zeros(1, dtype=np.int64))[3][0]) for _ in range(3)]
+    assert env.info.horizon == 3 and ends == [False, False, True]
+    nature = make_env(lambda: FakeAtari(life_every=1000), seed=0, max_episode_steps=10,
+                      wrappers=[(NatureAtari, {"noop_max": 0, "stack_size": 1})])
+    assert nature.info.horizon == 3
+
+
 def test_grayscale_resize_gives_84x84_uint8_near_bt601_grayscale_and_porcinis_area_resize():
     env = GrayscaleResize(FakeAtari(shape=(210, 160, 3)), (84, 84))
     assert env.observation_space == gym.spaces.Box(0, 255, (84, 84), np.uint8)
