@@ -4,7 +4,8 @@ Gymnasium's ``SyncVectorEnv`` pays per-step costs (space iteration, info merging
 cheap env like CartPole when there is only one of them. ``SerialVectorEnv`` here keeps Gymnasium's vector API and
 same-step autoreset semantics but does the minimum: when env ``i`` ends, ``step`` returns the first observation of
 the next episode in ``obs[i]`` and the final observation of the ended one in ``info["final_obs"][i]`` (stacked
-array; ``info["_final_obs"]`` is the mask), with the ended step's info under ``info["final_info"]``.
+array; ``info["_final_obs"]`` is the mask), with the ended step's info under ``info["final_info"]`` (mask
+``info["_final_info"]``, True for every env that ended, even with an empty info, as in Gymnasium's).
 """
 
 from __future__ import annotations
@@ -235,8 +236,7 @@ class SerialVectorEnv(VectorEnv):
                 if final_obs is None:
                     final_obs = [None] * n
                 final_obs[i] = obs
-                if info:
-                    infos = self._add_info(infos, {"final_info": info}, i)
+                infos = self._add_info(infos, {"final_info": info}, i)  # empty too: _final_info marks every end
                 if self._episode_log is not None:
                     self._episode_log.before_reset(i, env, None)
                 obs, info = env.reset()
@@ -272,8 +272,7 @@ class SerialVectorEnv(VectorEnv):
         if term or trunc:
             final = infos["final_obs"] = self._stack([obs])
             infos["_final_obs"] = np.ones(1, dtype=np.bool_)
-            if info:
-                infos = self._add_info(infos, {"final_info": info}, 0)
+            infos = self._add_info(infos, {"final_info": info}, 0)  # empty too: _final_info marks every end
             if self._episode_log is not None:
                 self._episode_log.before_reset(0, env, None)
             obs, info = env.reset()

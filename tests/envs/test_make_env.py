@@ -104,3 +104,43 @@ def test_a_reset_mask_is_refused_rather_than_resetting_every_env():
     with pytest.raises(ValueError, match="reset_mask"):
         env.reset(options={"reset_mask": np.array([True, False, False])})
     np.testing.assert_array_equal(env.step(zeros)[0], reference.step(zeros)[0])  # no episode was cut
+
+
+class SilentEnv(gym.Env):
+    """Episodes of ``length`` steps (truncated) whose step and reset infos are empty."""
+
+    observation_space = gym.spaces.Box(0.0, 10.0, (1,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def __init__(self, length=2):
+        self.length = length
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.zeros(1, np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        return np.full(1, self.t, np.float32), 1.0, False, self.t >= self.length, {}
+
+
+def masks(info):
+    return {key: value.tolist() for key, value in info.items() if key.startswith("_")}
+
+
+@pytest.mark.parametrize("n_envs", [1, 2])
+def test_an_ended_step_with_an_empty_info_sets_final_info_as_gymnasiums_sync_vector_env(n_envs):
+    """Gymnasium's layout: every env that ended has ``_final_info`` True, its ``final_info`` an empty dict."""
+    lengths = [2, 3][:n_envs]
+    reference = gym.vector.SyncVectorEnv([lambda k=k: SilentEnv(k) for k in lengths],
+                                         autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
+    env = SerialVectorEnv([lambda k=k: SilentEnv(k) for k in lengths])
+    reference.reset(seed=0), env.reset(seed=0)
+    for _ in range(3):  # no end, env 0 ends, env 1 ends
+        actions = np.zeros(n_envs, dtype=np.int64)
+        expected, got = reference.step(actions)[4], env.step(actions)[4]
+        assert masks(got) == masks(expected) and got.get("final_info") == expected.get("final_info")
+    native = make_env("CartPole-v1", n_envs=2, seed=0, vectorization="native", max_episode_steps=1)
+    info = native.step(np.zeros(2, dtype=np.int64))[4]
+    assert info["final_info"] == {} and info["_final_info"].tolist() == [True, True]

@@ -1,8 +1,8 @@
 """NativeVectorEnv: the shared base of porcini's NumPy-vectorized envs (one array row per state variable).
 
 A subclass writes the physics once, on arrays of all envs; the base adds what porcini's ``SerialVectorEnv`` gives:
-same-step autoreset with ``info["final_obs"]``, the time limit (``truncated``, never ``terminated``), per-step
-validation, and reset seeds. Each env index keeps its own ``np.random.Generator``, seeded as
+same-step autoreset with ``info["final_obs"]`` (and an empty ``final_info``), the time limit (``truncated``, never
+``terminated``), per-step validation, and reset seeds. Each env index keeps its own ``np.random.Generator``, seeded as
 ``SerialVectorEnv.reset(seed=int)`` seeds env ``i`` (``porcini.seeding.env_reset_seeds``) and drawn from exactly as
 Gymnasium's single env draws at its reset, so a native env reproduces the sync vector env of the same id step for
 step. Its whole state (physics, elapsed steps, generators) is a ``state_dict``, so a run resumes exactly.
@@ -189,7 +189,7 @@ class NativeVectorEnv(VectorEnv):
         infos: dict[str, Any] = {}
         if ended.any():
             rows = np.flatnonzero(ended)
-            infos = {"final_obs": obs, "_final_obs": ended}
+            infos = {"final_obs": obs, "_final_obs": ended, "final_info": {}, "_final_info": ended.copy()}
             obs = obs.copy()
             rngs = self.rngs
             # only the envs that ended, each from its own generator (set by the first reset)
