@@ -55,14 +55,22 @@ def _is_wrapper(obj: Any) -> bool:
 
 
 def wrapper_specs(config: RunConfig) -> list[Any]:
-    """``env.wrappers`` entries (names or ``{name: kwargs}``) as make_env wrapper arguments."""
+    """``env.wrappers`` entries (names or ``{name: kwargs}``) as make_env wrapper arguments.
+
+    YAML has no tuples, so a wrapper that is not porcini's gets each list argument as a tuple (Gymnasium's
+    ``ResizeObservation`` takes ``shape`` only as a tuple). porcini's get them as written: they take lists, and
+    ``DomainRandomization`` reads a list as choices and a tuple as a range.
+    """
     specs: list[Any] = []
     for entry in config.env.wrappers:
         if isinstance(entry, str):
             specs.append(resolve_wrapper(entry))
         else:
             ((name, kwargs),) = dict(entry).items()
-            specs.append((resolve_wrapper(name), dict(kwargs or {})))
+            wrapper, kwargs = resolve_wrapper(name), dict(kwargs or {})
+            if not wrapper.__module__.startswith("porcini."):
+                kwargs = {key: tuple(value) if isinstance(value, list) else value for key, value in kwargs.items()}
+            specs.append((wrapper, kwargs))
     return specs
 
 

@@ -219,7 +219,8 @@ def _frames_env(frame_shape):
 def test_a_configs_resize_observation_is_gymnasiums(frame_shape, shape):
     """The name ``ResizeObservation`` gives Gymnasium's wrapper: its values, dtype and space, through make_env."""
     pytest.importorskip("cv2", reason="Gymnasium's ResizeObservation needs OpenCV")
-    from porcini.experiment.envs import resolve_wrapper
+    from porcini.experiment.config import EnvConfig, RunConfig
+    from porcini.experiment.envs import resolve_wrapper, wrapper_specs
 
     assert not hasattr(wrappers, "ResizeObservation") and "ResizeObservation" not in wrappers.__all__
     resize = resolve_wrapper("ResizeObservation")
@@ -234,8 +235,13 @@ def test_a_configs_resize_observation_is_gymnasiums(frame_shape, shape):
     for obs, frames in pairs:
         assert obs.dtype == np.uint8
         np.testing.assert_array_equal(obs, np.stack([theirs.observation(f) for f in frames]))
-    with pytest.raises(TypeError, match="tuple"):  # a run config's YAML list: resize there with NumpyResizeObservation
-        resize(_frames_env(frame_shape), list(shape))
+    # a run config's YAML list: Gymnasium's wrapper takes only a tuple, which the config's wrapper spec gives it
+    config = RunConfig(algo_name="random", env=EnvConfig(id="CartPole-v1",
+                                                         wrappers=({"ResizeObservation": {"shape": list(shape)}},)))
+    ((wrapper, kwargs),) = wrapper_specs(config)
+    assert wrapper is resize and kwargs == {"shape": shape}
+    from_config = make_env(lambda: _frames_env(frame_shape), n_envs=2, seed=0, wrappers=[(wrapper, kwargs)])
+    np.testing.assert_array_equal(from_config.reset(seed=1)[0], env.reset(seed=1)[0])
 
 
 @pytest.mark.parametrize(("frame_shape", "shape"), SIZES)
