@@ -94,6 +94,9 @@ class SerialVectorEnv(VectorEnv):
             (gym.spaces.Box, gym.spaces.Discrete, gym.spaces.MultiDiscrete, gym.spaces.MultiBinary),
         )
         self._obs_dtype = self.single_observation_space.dtype
+        # with the checks on, a Box observation of another dtype is refused at step as at reset, not cast
+        self._checked_dtype = self._obs_dtype if check and isinstance(self.single_observation_space,
+                                                                        gym.spaces.Box) else None
         self._obs_shape = (self.num_envs, *(self.single_observation_space.shape or ()))
         self._validator = (
             StepValidator(env_id, self.single_observation_space, self.single_action_space, self.num_envs)
@@ -220,6 +223,7 @@ class SerialVectorEnv(VectorEnv):
         observations: list[Any] = [None] * n
         infos: dict[str, Any] = {}
         final_obs: list[Any] | None = None
+        checked_dtype = self._checked_dtype
         for i, env in enumerate(self.envs):
             result = env.step(actions[i])
             try:
@@ -229,6 +233,8 @@ class SerialVectorEnv(VectorEnv):
             if validator is not None:
                 validator.check_flags(i, term, trunc)
                 validator.check_reward_type(i, reward)
+            if checked_dtype is not None and getattr(obs, "dtype", None) != checked_dtype:
+                self._check_raw_obs(obs, i)
             rewards[i] = reward
             terminated[i] = term
             truncated[i] = trunc
@@ -240,6 +246,8 @@ class SerialVectorEnv(VectorEnv):
                 if self._episode_log is not None:
                     self._episode_log.before_reset(i, env, None)
                 obs, info = env.reset()
+                if checked_dtype is not None and getattr(obs, "dtype", None) != checked_dtype:
+                    self._check_raw_obs(obs, i)
             observations[i] = obs
             if info:
                 infos = self._add_info(infos, info, i)
@@ -265,8 +273,11 @@ class SerialVectorEnv(VectorEnv):
             obs, reward, term, trunc, info = result
         except (TypeError, ValueError):  # not five values: an env of the old step API
             self._raise_step_result(result, 0)
+        checked_dtype = self._checked_dtype
         if validator is not None:
             validator.check_flags(0, term, trunc)
+        if checked_dtype is not None and getattr(obs, "dtype", None) != checked_dtype:
+            self._check_raw_obs(obs, 0)
         infos: dict[str, Any] = {}
         final = None
         if term or trunc:
@@ -276,6 +287,8 @@ class SerialVectorEnv(VectorEnv):
             if self._episode_log is not None:
                 self._episode_log.before_reset(0, env, None)
             obs, info = env.reset()
+            if checked_dtype is not None and getattr(obs, "dtype", None) != checked_dtype:
+                self._check_raw_obs(obs, 0)
         if info:
             infos = self._add_info(infos, info, 0)
         if self._is_array_obs:  # _stack's work without its list and loop

@@ -6,7 +6,7 @@ from porcini import make_env
 from porcini.envs import SerialVectorEnv
 from porcini.envs.testing import CountingEnv, IdentityEnv
 from porcini.envs.wrappers import FrameStackObservation, NormalizeReward
-from porcini.errors import ConfigError
+from porcini.errors import ConfigError, EnvCheckError
 from porcini.seeding import env_reset_seeds
 
 
@@ -144,3 +144,33 @@ def test_an_ended_step_with_an_empty_info_sets_final_info_as_gymnasiums_sync_vec
     native = make_env("CartPole-v1", n_envs=2, seed=0, vectorization="native", max_episode_steps=1)
     info = native.step(np.zeros(2, dtype=np.int64))[4]
     assert info["final_info"] == {} and info["_final_info"].tolist() == [True, True]
+
+
+class WrongDtypeEnv(SilentEnv):
+    """Observations of ``dtype`` (not the space's float32) at reset, at step, or at both."""
+
+    def __init__(self, dtype, at):
+        super().__init__(length=2)
+        self.dtype, self.at = dtype, at
+
+    def reset(self, *, seed=None, options=None):
+        obs, info = super().reset(seed=seed, options=options)
+        return obs.astype(self.dtype if "reset" in self.at else np.float32), info
+
+    def step(self, action):
+        obs, *rest = super().step(action)
+        return (obs.astype(self.dtype if "step" in self.at else np.float32), *rest)
+
+
+@pytest.mark.parametrize("n_envs", [1, 2])
+@pytest.mark.parametrize("dtype", [np.float64, np.int64])
+def test_an_observation_of_another_dtype_is_refused_at_step_as_at_reset(dtype, n_envs):
+    """check_env and docs/custom-envs.md require the space's dtype: no silent cast at step (nor after autoreset)."""
+    name = np.dtype(dtype).name
+    for at in ("reset", "step"):
+        with pytest.raises(EnvCheckError, match=f"env index 0.*ndarray {name} .*return np.ndarray of dtype float32"):
+            env = make_env(lambda at=at: WrongDtypeEnv(dtype, at), n_envs=n_envs, seed=0)
+            env.step(np.zeros(n_envs, dtype=np.int64))
+    # checks off: the batch is cast to the space's dtype, as before
+    env = make_env(lambda: WrongDtypeEnv(dtype, ("reset", "step")), n_envs=n_envs, seed=0, check=False)
+    assert env.step(np.zeros(n_envs, dtype=np.int64))[0].dtype == np.float32
