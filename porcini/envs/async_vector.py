@@ -24,7 +24,7 @@ from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import concatenate, create_empty_array
 
 from porcini.envs.episode_log import EpisodeLog, ReplayError, check_replayed
-from porcini.envs.validation import check_step_result
+from porcini.envs.validation import check_raw_obs, check_step_result
 from porcini.envs.wrappers.episode import time_limit
 from porcini.errors import CheckpointError
 
@@ -37,18 +37,26 @@ class EpisodeRecorder(gym.Wrapper):
     Args:
         env: the env of one worker (with its per-env wrappers).
         index: the env's index in the vector env.
+        env_id: the name used in error messages.
+        check_dtype: refuse a ``Box`` observation of another dtype than the space's (Gymnasium's worker would cast
+            it into shared memory silently), as ``SerialVectorEnv`` does with its checks on.
     """
 
-    def __init__(self, env: gym.Env, index: int, env_id: str = "env") -> None:
+    def __init__(self, env: gym.Env, index: int, env_id: str = "env", check_dtype: bool = False) -> None:
         super().__init__(env)
         self.index, self.env_id = index, env_id
         self._log: EpisodeLog | None = None
+        space = env.observation_space
+        self._checked_dtype = space.dtype if check_dtype and isinstance(space, gym.spaces.Box) else None
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
         """Note the episode's start (seed or RNG state), then reset."""
         if self._log is not None:
             self._log.before_reset(0, self.env, seed)
-        return self.env.reset(seed=seed, options=options)
+        obs, info = self.env.reset(seed=seed, options=options)
+        if self._checked_dtype is not None and getattr(obs, "dtype", None) != self._checked_dtype:
+            check_raw_obs(obs, self.env_id, self.index, self.observation_space)
+        return obs, info
 
     def step(self, action: Any) -> tuple[Any, Any, bool, bool, dict[str, Any]]:
         """Note the action, then step; a malformed result is refused here (Gymnasium's worker would fail on it)."""
@@ -56,6 +64,8 @@ class EpisodeRecorder(gym.Wrapper):
             self._log.actions[0].append(np.array(action))
         result = self.env.step(action)
         check_step_result(result, self.env_id, self.index, self.observation_space)
+        if self._checked_dtype is not None and getattr(result[0], "dtype", None) != self._checked_dtype:
+            check_raw_obs(result[0], self.env_id, self.index, self.observation_space)
         return result
 
     def porcini_describe(self) -> dict[str, Any]:
@@ -116,8 +126,8 @@ class EpisodeRecorder(gym.Wrapper):
             self._stateful()[position].load_state_dict(state)
 
 
-def _recorded(factory: Callable[[], gym.Env], index: int, env_id: str) -> gym.Env:
-    return EpisodeRecorder(factory(), index, env_id)
+def _recorded(factory: Callable[[], gym.Env], index: int, env_id: str, check_dtype: bool) -> gym.Env:
+    return EpisodeRecorder(factory(), index, env_id, check_dtype)
 
 
 class WorkerWrapper:
@@ -155,6 +165,8 @@ class AsyncVectorEnv(gym.vector.AsyncVectorEnv):
     Args:
         env_fns: one factory per env; all envs must share observation and action spaces.
         env_id: the name used in error messages.
+        check_dtype: refuse, in the workers, a ``Box`` observation of another dtype than the space's instead of
+            casting it (``make_env`` sets it from its ``check``; the rest of the checks run in the parent).
 
     Example:
         >>> import gymnasium as gym
@@ -166,8 +178,9 @@ class AsyncVectorEnv(gym.vector.AsyncVectorEnv):
         >>> env.close()
     """
 
-    def __init__(self, env_fns: Sequence[Callable[[], gym.Env]], *, env_id: str = "env") -> None:
-        super().__init__([functools.partial(_recorded, fn, i, env_id) for i, fn in enumerate(env_fns)],
+    def __init__(self, env_fns: Sequence[Callable[[], gym.Env]], *, env_id: str = "env",
+                 check_dtype: bool = False) -> None:
+        super().__init__([functools.partial(_recorded, fn, i, env_id, check_dtype) for i, fn in enumerate(env_fns)],
                          autoreset_mode=AutoresetMode.SAME_STEP)
         self.env_id = env_id
         # the first env's spec and time limit, as SerialVectorEnv reports them (EnvInfo.horizon reads them)

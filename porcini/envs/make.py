@@ -191,7 +191,8 @@ def _vector_env(env: Any, env_kwargs: dict[str, Any], max_episode_steps: int | N
     if mode == "sync":
         return SerialVectorEnv([factory] * n_envs, env_id=name, check=check)
     if mode == "async":
-        return CheckedVectorEnv(AsyncVectorEnv([factory] * n_envs, env_id=name), name, check=check)
+        return CheckedVectorEnv(AsyncVectorEnv([factory] * n_envs, env_id=name, check_dtype=check), name,
+                                check=check)
     if mode == "ray":
         from porcini.envs.ray_vector import RayVectorEnv  # imports Ray only when asked for
 

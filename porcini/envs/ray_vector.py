@@ -18,7 +18,7 @@ import functools
 import re
 import warnings
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
 import gymnasium as gym
 import numpy as np
@@ -102,6 +102,14 @@ class RayWorkerWrapper:
         self.venv._call_env(self.env_index, "call_wrapper", self.position, "load_state_dict", state)
 
 
+def _raise_env_check_error(err: Exception) -> NoReturn:
+    """Raise a worker's EnvCheckError without Ray's traceback text around it; re-raise anything else."""
+    cause = getattr(err, "cause", None)
+    if isinstance(cause, EnvCheckError):
+        raise EnvCheckError(str(cause)) from None
+    raise err
+
+
 class RayVectorEnv(VectorEnv):
     """Steps ``n`` environments in Ray actors, a contiguous chunk per actor, with same-step autoreset.
 
@@ -139,6 +147,7 @@ class RayVectorEnv(VectorEnv):
         self.num_envs = n = len(env_fns)
         self.env_id = env_id
         self._env_fns = list(env_fns)
+        self._check = check
         if workers is None:
             workers = min(n, max(1, int(self._ray.cluster_resources().get("CPU", 1))))
         if not 1 <= workers <= n:
@@ -178,7 +187,7 @@ class RayVectorEnv(VectorEnv):
     def _start_actor(self, chunk: int) -> tuple[gym.Space, gym.Space, dict[str, Any], Any, Any, int | None]:
         """Create chunk ``chunk``'s actor; return its spaces, metadata, render mode, spec and first time limit."""
         lo, hi = self._chunks[chunk]
-        actor = self._remote.remote(self._env_fns[lo:hi], f"{self.env_id} (Ray worker {chunk})")
+        actor = self._remote.remote(self._env_fns[lo:hi], f"{self.env_id} (Ray worker {chunk})", self._check)
         self._actors[chunk] = actor
         try:
             return tuple(self._ray.get(actor.describe.remote()))
@@ -187,18 +196,22 @@ class RayVectorEnv(VectorEnv):
             raise RayWorkerError(f"could not start {self._describe_chunk(chunk)}: {reason}") from err
 
     def _gather(self, refs: list[Any]) -> list[Any]:
-        """Every actor's answer, None for an actor that died."""
+        """Every actor's answer, None for an actor that died; an env's EnvCheckError is raised as the one line it is."""
         exceptions = self._ray.exceptions
         try:
             return list(self._ray.get(refs))
         except exceptions.RayActorError:
             pass
+        except exceptions.RayTaskError as err:
+            _raise_env_check_error(err)
         answers: list[Any] = []
         for ref in refs:
             try:
                 answers.append(self._ray.get(ref))
             except exceptions.RayActorError:
                 answers.append(None)
+            except exceptions.RayTaskError as err:
+                _raise_env_check_error(err)
         return answers
 
     def _restart(self, chunk: int, seeds: list[int | None] | None) -> tuple[Any, dict[str, Any]]:

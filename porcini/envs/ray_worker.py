@@ -17,10 +17,13 @@ from porcini.errors import CheckpointError
 
 
 class ChunkWorker:
-    """The body of one Ray actor: a ``SerialVectorEnv`` of a contiguous chunk of the sub-envs."""
+    """The body of one Ray actor: a ``SerialVectorEnv`` of a contiguous chunk of the sub-envs.
 
-    def __init__(self, env_fns: Sequence[EnvFactory], env_id: str) -> None:
-        self.env = SerialVectorEnv(env_fns, env_id=env_id, check=False)
+    Only the observations' dtype is checked here (the stacked batch the parent validates is already cast).
+    """
+
+    def __init__(self, env_fns: Sequence[EnvFactory], env_id: str, check_dtype: bool = False) -> None:
+        self.env = SerialVectorEnv(env_fns, env_id=env_id, check=False, check_dtype=check_dtype)
 
     def describe(self) -> tuple[gym.Space, gym.Space, dict[str, Any], Any, Any, int | None]:
         """The chunk's spaces, metadata, render mode, spec and first env's time limit, for the parent's vector env."""

@@ -95,6 +95,21 @@ def check_step_result(result: Any, env_id: str, index: int, observation_space: g
                             f"is {observation_space}; return an array of shape {observation_space.shape}")
 
 
+def check_raw_obs(obs: Any, env_id: str, index: int, observation_space: gym.Space) -> None:
+    """Raise EnvCheckError unless one env's observation is an array of its ``Box`` space's shape and dtype.
+
+    Casting another dtype silently would hide an env that disagrees with its own space (``check_env`` refuses it).
+    """
+    space = observation_space
+    if isinstance(space, gym.spaces.Box) and (
+            not isinstance(obs, np.ndarray) or obs.shape != space.shape or obs.dtype != space.dtype):
+        got = f"{type(obs).__name__} {getattr(obs, 'dtype', '')} {getattr(obs, 'shape', '')}".strip()
+        raise EnvCheckError(
+            f"env {env_id} (env index {index}) returned an observation of {got}, but its "
+            f"observation_space is {space}; return np.ndarray of dtype {space.dtype} and shape {space.shape}"
+        )
+
+
 class StepValidator:
     """Checks batched actions, observations and rewards of a vector env against its single-env spaces.
 

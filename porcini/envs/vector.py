@@ -19,7 +19,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space, concatenate, create_empty_array
 
 from porcini.envs.episode_log import EpisodeLog, check_replayed
-from porcini.envs.validation import StepValidator
+from porcini.envs.validation import StepValidator, check_raw_obs
 from porcini.errors import CheckpointError, EnvCheckError
 from porcini.seeding import env_reset_seeds
 
@@ -59,6 +59,8 @@ class SerialVectorEnv(VectorEnv):
         env_fns: one factory per env; all envs must share observation and action spaces.
         env_id: the name used in error messages and ``EnvInfo``.
         check: validate actions, observations and rewards on every step (see ``StepValidator``).
+        check_dtype: refuse a ``Box`` observation of another dtype than the space's instead of casting it (default:
+            ``check``). Ray's env workers check only this, as the parent validates the batch.
 
     Example:
         >>> import gymnasium as gym
@@ -68,7 +70,8 @@ class SerialVectorEnv(VectorEnv):
         (2, 4)
     """
 
-    def __init__(self, env_fns: Sequence[EnvFactory], *, env_id: str = "env", check: bool = True) -> None:
+    def __init__(self, env_fns: Sequence[EnvFactory], *, env_id: str = "env", check: bool = True,
+                 check_dtype: bool | None = None) -> None:
         if len(env_fns) == 0:
             raise ValueError("SerialVectorEnv needs at least one env factory")
         self.envs = [fn() for fn in env_fns]
@@ -95,8 +98,9 @@ class SerialVectorEnv(VectorEnv):
         )
         self._obs_dtype = self.single_observation_space.dtype
         # with the checks on, a Box observation of another dtype is refused at step as at reset, not cast
-        self._checked_dtype = self._obs_dtype if check and isinstance(self.single_observation_space,
-                                                                        gym.spaces.Box) else None
+        check_dtype = check if check_dtype is None else check_dtype
+        self._checked_dtype = self._obs_dtype if check_dtype and isinstance(self.single_observation_space,
+                                                                              gym.spaces.Box) else None
         self._obs_shape = (self.num_envs, *(self.single_observation_space.shape or ()))
         self._validator = (
             StepValidator(env_id, self.single_observation_space, self.single_action_space, self.num_envs)
@@ -154,7 +158,7 @@ class SerialVectorEnv(VectorEnv):
             if self._episode_log is not None:
                 self._episode_log.before_reset(i, env, s)
             obs, info = env.reset(seed=s, options=options)
-            if self._validator is not None:
+            if self._validator is not None or self._checked_dtype is not None:
                 self._check_raw_obs(obs, i)
             observations.append(obs)
             if info:
@@ -166,14 +170,7 @@ class SerialVectorEnv(VectorEnv):
         return batch, infos
 
     def _check_raw_obs(self, obs: Any, index: int) -> None:
-        space = self.single_observation_space
-        if isinstance(space, gym.spaces.Box):
-            if not isinstance(obs, np.ndarray) or obs.shape != space.shape or obs.dtype != space.dtype:
-                got = f"{type(obs).__name__} {getattr(obs, 'dtype', '')} {getattr(obs, 'shape', '')}".strip()
-                raise EnvCheckError(
-                    f"env {self.env_id} (env index {index}) returned an observation of {got}, but its "
-                    f"observation_space is {space}; return np.ndarray of dtype {space.dtype} and shape {space.shape}"
-                )
+        check_raw_obs(obs, self.env_id, index, self.single_observation_space)
 
     def _raise_step_result(self, result: Any, index: int) -> NoReturn:
         """Raise EnvCheckError naming env ``index``, whose ``step`` returned ``result`` instead of five values."""

@@ -162,15 +162,23 @@ class WrongDtypeEnv(SilentEnv):
         return (obs.astype(self.dtype if "step" in self.at else np.float32), *rest)
 
 
-@pytest.mark.parametrize("n_envs", [1, 2])
+@pytest.mark.parametrize("n_envs,vectorization", [(1, "auto"), (2, "sync"), (2, "async")])
 @pytest.mark.parametrize("dtype", [np.float64, np.int64])
-def test_an_observation_of_another_dtype_is_refused_at_step_as_at_reset(dtype, n_envs):
-    """check_env and docs/custom-envs.md require the space's dtype: no silent cast at step (nor after autoreset)."""
+def test_an_observation_of_another_dtype_is_refused_at_step_as_at_reset(dtype, n_envs, vectorization):
+    """check_env and docs/custom-envs.md require the space's dtype: no silent cast at step (nor after autoreset).
+
+    Async workers too: Gymnasium's would cast into shared memory silently.
+    """
     name = np.dtype(dtype).name
     for at in ("reset", "step"):
-        with pytest.raises(EnvCheckError, match=f"env index 0.*ndarray {name} .*return np.ndarray of dtype float32"):
-            env = make_env(lambda at=at: WrongDtypeEnv(dtype, at), n_envs=n_envs, seed=0)
-            env.step(np.zeros(n_envs, dtype=np.int64))
+        with pytest.raises(EnvCheckError, match=f"env index [01].*ndarray {name} .*return np.ndarray of dtype float32"):
+            env = make_env(lambda at=at: WrongDtypeEnv(dtype, at), n_envs=n_envs, seed=0, vectorization=vectorization)
+            try:
+                env.step(np.zeros(n_envs, dtype=np.int64))
+            finally:
+                env.close()
     # checks off: the batch is cast to the space's dtype, as before
-    env = make_env(lambda: WrongDtypeEnv(dtype, ("reset", "step")), n_envs=n_envs, seed=0, check=False)
+    env = make_env(lambda: WrongDtypeEnv(dtype, ("reset", "step")), n_envs=n_envs, seed=0, check=False,
+                   vectorization=vectorization)
     assert env.step(np.zeros(n_envs, dtype=np.int64))[0].dtype == np.float32
+    env.close()

@@ -115,6 +115,42 @@ def test_validation_errors_raise_in_the_parent():
     env.close()
 
 
+def float64_cartpole(at):
+    """CartPole whose observations are float64 (its space says float32) at reset or at step."""
+
+    def cast(obs, step):
+        return obs.astype(np.float64) if step == at else obs
+
+    class Cast(gym.Wrapper):
+        def reset(self, **kwargs):
+            obs, info = self.env.reset(**kwargs)
+            return cast(obs, "reset"), info
+
+        def step(self, action):
+            obs, *rest = self.env.step(action)
+            return (cast(obs, "step"), *rest)
+
+    return Cast(gym.make("CartPole-v1"))
+
+
+@pytest.mark.parametrize("at", ["reset", "step"])
+def test_an_observation_of_another_dtype_is_refused_in_one_line_as_in_process(at):
+    """Ray's workers stacked (cast) it silently; with the checks on it is the in-process error, without Ray's text."""
+    env = RayVectorEnv([functools.partial(float64_cartpole, at)] * 2, env_id="CartPole-v1", workers=2)
+    with pytest.raises(EnvCheckError) as caught:
+        env.reset(seed=0)
+        env.step(np.zeros(2, dtype=np.int64))
+    env.close()
+    message = str(caught.value)
+    assert "returned an observation of ndarray float64 (4,)" in message
+    assert "return np.ndarray of dtype float32" in message
+    assert "Traceback" not in message and len(message.splitlines()) == 1
+    unchecked = RayVectorEnv([functools.partial(float64_cartpole, at)] * 2, env_id="CartPole-v1", check=False)
+    unchecked.reset(seed=0)
+    assert unchecked.step(np.zeros(2, dtype=np.int64))[0].dtype == np.float32
+    unchecked.close()
+
+
 def test_a_killed_worker_is_restarted_and_other_chunks_keep_their_results():
     env = RayVectorEnv([cartpole] * 4, env_id="CartPole-v1", workers=2)
     ref = SerialVectorEnv([cartpole] * 4, env_id="CartPole-v1")
