@@ -1,11 +1,14 @@
 """The generated algorithm pages (docs/algorithms/) are current, and show what the code and results say."""
 
+import ast
 import json
+import re
 import sys
 from pathlib import Path
 
 from porcini.algorithms.policy_gradient.ppo import PPOConfig
-from porcini.algorithms.registry import ALGORITHMS
+from porcini.algorithms.registry import ALGORITHMS, get_algorithm
+from porcini.core.config import build_config
 from porcini.experiment.config import config_help
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,3 +82,15 @@ def test_stale_pages_are_removed(tmp_path: Path):
     (tmp_path / "removed_algorithm.md").write_text("# Gone\n")
     algorithm_pages.write_pages(tmp_path)
     assert not (tmp_path / "removed_algorithm.md").exists()
+
+
+def test_every_page_shows_a_keyword_its_config_accepts():
+    # The usage line is copied by readers: UCB(env.info, gamma=0.9) raised ConfigError (UCB has no gamma).
+    for name in ALGORITHMS:
+        page = algorithm_pages.algorithm_page(name, None, "Benchmarks")
+        agent_cls = get_algorithm(name)
+        found = re.search(rf"`{agent_cls.__name__}\(env\.info, (\w+)=([^)`]+)\)`.*`--set \1=([^`]+)`", page)
+        assert found, f"{name}: no usage example on its page"
+        field, value = found.group(1), ast.literal_eval(found.group(2))
+        config = build_config(agent_cls.Config, None, {field: value})  # raises ConfigError for an unknown field
+        assert getattr(config, field) == value

@@ -14,6 +14,7 @@ Usage (from the repository root)::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import html
 import inspect
 import json
@@ -171,11 +172,12 @@ def algorithm_page(name: str, results: Mapping[str, Any] | None, benchmarks_link
     ]
     if details.strip():
         sections += ["## How it works", _doc_markdown(details)]
+    setting = _example_setting(config_cls)
     sections += [
         "## Hyperparameters",
         f"`{agent_cls.__name__}.Config` (`{config_cls.__name__}`): {_doc_markdown(config_doc)} Pass fields as "
-        f"keywords (`{agent_cls.__name__}(env.info, gamma=0.9)`) or as one config object; on the command line, "
-        f"`--set gamma=0.9`.",
+        f"keywords (`{agent_cls.__name__}(env.info, {setting})`) or as one config object; on the command line, "
+        f"`--set {setting}`.",
         hyperparameter_table(config_cls),
         "## Configs of record",
         configs_section(name),
@@ -184,6 +186,15 @@ def algorithm_page(name: str, results: Mapping[str, Any] | None, benchmarks_link
     ]
     sections.insert(1, _GENERATED)
     return "\n\n".join(s for s in sections if s) + "\n"
+
+
+def _example_setting(config_cls: Any) -> str:
+    """``field=value`` the usage line shows: ``gamma=0.9`` if the config has a gamma, else its first numeric field."""
+    defaults = {f.name: f.default for f in dataclasses.fields(config_cls)}
+    if "gamma" in defaults:
+        return "gamma=0.9"
+    name = next(n for n, v in defaults.items() if isinstance(v, (int, float)) and not isinstance(v, bool))
+    return f"{name}={defaults[name]!r}"
 
 
 def index_page() -> str:

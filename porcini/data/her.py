@@ -96,6 +96,9 @@ class HerReplayBuffer:
         self._episode_start = np.zeros((0, 0), np.int64)  # [rows, B]: step clock of the episode's first transition
         self._episode_end = np.zeros((0, 0), np.int64)  # [rows, B]: one past its last transition; -1 in progress
         self._open_start = np.zeros(0, np.int64)  # [B]: step clock at which each env's current episode started
+        if n_envs is not None:  # B is known: even an empty buffer's state then has the shapes a load checks
+            self._allocate_episode_arrays(int(n_envs))
+            self._open_start = np.zeros(int(n_envs), np.int64)
 
     @property
     def relabel_probability(self) -> float:

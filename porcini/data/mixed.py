@@ -6,6 +6,7 @@ The agents that learn from a dataset (the off-policy actor-critics, the DQN fami
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -51,7 +52,8 @@ def mixed_sample(replay: Any, dataset: Any, n_minibatches: int, batch_size: int,
     Each minibatch holds ``round(batch_size * dataset_ratio)`` transitions of ``dataset`` then the rest from
     ``replay``; while ``replay`` is empty all of it comes from the dataset (the offline phase). Both parts are drawn
     uniformly with replacement, each in one draw. ``dataset_ratio = 0.5`` is the symmetric sampling of RLPD (Ball
-    et al. 2023).
+    et al. 2023). A mixed minibatch keeps the ``extras`` both parts carry; one that only the replay records (an
+    ``info`` key the loop copies, which a dataset or model rollouts lack) is left out.
 
     Args:
         replay: a buffer with ``len`` and ``sample(n, rng)`` (a :class:`~porcini.data.ReplayBuffer`).
@@ -69,6 +71,9 @@ def mixed_sample(replay: Any, dataset: Any, n_minibatches: int, batch_size: int,
         return replay.sample(n_minibatches * batch_size, rng)
     from_data = dataset.sample(n_minibatches * per_batch, rng)
     from_replay = replay.sample(n_minibatches * (batch_size - per_batch), rng)
+    shared = from_data.extras.keys() & from_replay.extras.keys()
+    from_data, from_replay = (dataclasses.replace(part, extras={k: v for k, v in part.extras.items() if k in shared})
+                              for part in (from_data, from_replay))
     rows_data = np.arange(n_minibatches * per_batch).reshape(n_minibatches, per_batch)
     rows_replay = n_minibatches * per_batch + np.arange(n_minibatches * (batch_size - per_batch)).reshape(
         n_minibatches, -1)

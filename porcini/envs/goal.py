@@ -69,8 +69,8 @@ class GoalFunctions:
 def goal_functions(env: Any, env_id: str = "env") -> GoalFunctions | None:
     """The :class:`GoalFunctions` of ``env`` (a Gymnasium env or vector env), or None if it is not a goal env.
 
-    A vector env lends its first env's methods; one whose envs live in subprocesses (an ``AsyncVectorEnv``)
-    lends those of a local copy built from its first env factory.
+    A vector env lends its first env's methods; one whose envs live in other processes (an ``AsyncVectorEnv``,
+    a ``RayVectorEnv``) lends those of a local copy built from its first env factory.
     """
     space = getattr(env, "single_observation_space", None) or getattr(env, "observation_space", None)
     if space is None or not is_goal_space(space):

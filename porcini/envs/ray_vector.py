@@ -146,7 +146,7 @@ class RayVectorEnv(VectorEnv):
         self.closed = True  # until the actors exist, so that close() on a failed construction does nothing
         self.num_envs = n = len(env_fns)
         self.env_id = env_id
-        self._env_fns = list(env_fns)
+        self.env_fns = list(env_fns)  # public, as on Gymnasium's AsyncVectorEnv: goal envs copy env 0 from it
         self._check = check
         if workers is None:
             workers = min(n, max(1, int(self._ray.cluster_resources().get("CPU", 1))))
@@ -187,7 +187,7 @@ class RayVectorEnv(VectorEnv):
     def _start_actor(self, chunk: int) -> tuple[gym.Space, gym.Space, dict[str, Any], Any, Any, int | None]:
         """Create chunk ``chunk``'s actor; return its spaces, metadata, render mode, spec and first time limit."""
         lo, hi = self._chunks[chunk]
-        actor = self._remote.remote(self._env_fns[lo:hi], f"{self.env_id} (Ray worker {chunk})", self._check)
+        actor = self._remote.remote(self.env_fns[lo:hi], f"{self.env_id} (Ray worker {chunk})", self._check)
         self._actors[chunk] = actor
         try:
             return tuple(self._ray.get(actor.describe.remote()))

@@ -294,3 +294,15 @@ def test_truncate_last_ends_the_episodes_in_progress_and_the_next_add_starts_new
     restored.load_state_dict(buffer.state_dict())
     again = restored.sample(2000, np.random.default_rng(11))
     assert np.array_equal(again.obs["desired_goal"], sample.obs["desired_goal"])
+
+
+def test_an_empty_buffer_with_known_n_envs_round_trips_and_then_fills(tmp_path):
+    # A buffer told its n_envs saved before any add (e.g. a checkpoint at step 0) must load, not be called corrupt.
+    empty = HerReplayBuffer(40, goal_reward, strategy="future", n_envs=2)
+    empty.save(tmp_path / "her.npz")
+    restored = HerReplayBuffer(40, goal_reward, strategy="future", n_envs=2, compute_terminated=goal_reached)
+    restored.load(tmp_path / "her.npz")
+    assert len(restored) == 0 and restored.n_envs == 2
+    stream = EpisodeStream(n_envs=2, seed=5)
+    fill(restored, stream, np.random.default_rng(0), n_batches=6)
+    check_sample(stream, restored.sample(300, np.random.default_rng(1)), "future", set(stream.records))

@@ -28,7 +28,7 @@ class EpsilonGreedyBanditConfig:
     exploration_final: float | None = None
     """Final ε reached after ``decay_steps`` pulls; None keeps ε constant."""
     exploration_schedule: str = "linear"
-    """Shape of the ε decay: ``"linear"``, ``"exponential"`` or ``"constant"``."""
+    """Shape of the ε decay: ``"linear"``, ``"exponential"`` (ε and its final value > 0) or ``"constant"``."""
     decay_steps: int = 1000
     """Pulls over which ε reaches ``exploration_final``."""
     initial_value: float = 0.0
@@ -46,6 +46,11 @@ class EpsilonGreedyBanditConfig:
         require(self.exploration_schedule in SCHEDULE_KINDS, name, "exploration_schedule",
                 self.exploration_schedule, f"one of {SCHEDULE_KINDS}")
         require(self.decay_steps >= 1, name, "decay_steps", self.decay_steps, ">= 1")
+        if self.exploration_schedule == "exponential" and self.exploration_final is not None:
+            # a geometric decay never reaches 0 and cannot start from it
+            require(self.epsilon > 0, name, "epsilon", self.epsilon, "> 0 with an exponential schedule")
+            require(self.exploration_final > 0, name, "exploration_final", self.exploration_final,
+                    "> 0 with an exponential schedule (decay to 0 with exploration_schedule='linear')")
         require(self.learning_rate is None or 0 < self.learning_rate <= 1, name, "learning_rate",
                 self.learning_rate, "in (0, 1] or None")
 

@@ -138,3 +138,13 @@ def test_epsilon_greedy_estimates_and_state_round_trip():
     assert clone.pulls == 3
     with pytest.raises(ConfigError, match="epsilon"):
         EpsilonGreedyBandit(bandit_info(), epsilon=2.0)
+
+
+@pytest.mark.parametrize("epsilon,final,field", [(0.1, 0.0, "exploration_final"), (0.0, 0.05, "epsilon")])
+def test_an_exponential_decay_through_zero_is_a_config_error_naming_the_field(epsilon, final, field):
+    # A geometric decay can neither start from nor reach 0: the config says which field to change (CLI exit code 2)
+    # instead of the agent failing later with a ValueError about an ExponentialSchedule.
+    with pytest.raises(ConfigError, match=f"{field} = .* exponential schedule"):
+        EpsilonGreedyBandit(bandit_info(), epsilon=epsilon, exploration_final=final,
+                            exploration_schedule="exponential")
+    EpsilonGreedyBandit(bandit_info(), epsilon=epsilon, exploration_final=final, exploration_schedule="linear")
