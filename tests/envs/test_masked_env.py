@@ -36,6 +36,23 @@ def test_the_shortest_path_and_an_illegal_action():
     assert env.observation_space.contains(obs)
 
 
+def test_the_goal_has_no_legal_action_whatever_the_holes():
+    # the docstring's rule: the goal is terminal, so its mask is all 0 (not only when the cell before it is a hole)
+    for holes in ((3, 6), (3,), ()):
+        env = MaskedChain(holes=holes)
+        env.cell = env.n_cells - 1
+        assert env.action_mask().tolist() == [0, 0, 0], holes
+
+
+@pytest.mark.parametrize("action", [-1, 3, 1.5])
+def test_an_action_outside_the_space_is_refused_not_taken_as_another(action):
+    env = MaskedChain()
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match=r"outside Discrete\(3\)"):
+        env.step(action)
+    assert env.cell == 0
+
+
 def test_bad_arguments_are_refused():
     with pytest.raises(ValueError, match="n_cells"):
         MaskedChain(n_cells=2)

@@ -166,6 +166,15 @@ def test_scalar_square_is_numpys_scalar_power_element_by_element():
             np.testing.assert_array_equal(scalar_square(grid), expected.reshape(100, 500).T[::2])
 
 
+@pytest.mark.parametrize("max_episode_steps", [0, -5])
+def test_a_time_limit_below_one_is_refused_as_the_sync_env_refuses_it(max_episode_steps):
+    # 0 used to fall back silently to the registered limit (500 steps), -5 to claim the env has no limit
+    with pytest.raises(ValueError, match=r"max_episode_steps"):
+        make_env("CartPole-v1", 2, seed=0, vectorization="sync", max_episode_steps=max_episode_steps)
+    with pytest.raises(ValueError, match=rf"max_episode_steps = {max_episode_steps} is invalid for CartPole-v1"):
+        make_env("CartPole-v1", 2, seed=0, vectorization="native", max_episode_steps=max_episode_steps)
+
+
 @pytest.mark.parametrize("env_id", IDS)
 def test_state_dict_resumes_mid_episode_exactly(env_id):
     env = make_env(env_id, 5, seed=1, vectorization="native")

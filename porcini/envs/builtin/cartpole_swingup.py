@@ -158,7 +158,7 @@ def _wrap(theta: float) -> float:
 
 
 def _start_state(state: Sequence[float], x_limit: float) -> NDArray[np.float64]:
-    start = np.asarray(state, dtype=np.float64)
+    start = np.array(state, dtype=np.float64)  # a copy: reset wraps its angle, the caller's array stays as it was
     if start.shape != (4,) or not np.all(np.isfinite(start)) or abs(start[0]) > x_limit:
         raise ValueError(
             f"CartPoleSwingUp: options['state'] must be 4 finite numbers (x, x_dot, theta, theta_dot) with "

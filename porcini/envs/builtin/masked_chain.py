@@ -62,7 +62,9 @@ class MaskedChain(gym.Env):
         self.cell = 0
 
     def action_mask(self) -> np.ndarray:
-        """The legal actions in the current cell, ``int8 [3]`` (1 = legal)."""
+        """The legal actions in the current cell, ``int8 [3]`` (1 = legal; none in the goal, which is terminal)."""
+        if self.cell == self.n_cells - 1:
+            return np.zeros(len(self.MOVES), dtype=np.int8)
         return np.array([self._lands_on_chain(self.cell + move) for move in self.MOVES], dtype=np.int8)
 
     def _lands_on_chain(self, cell: int) -> bool:
@@ -79,7 +81,13 @@ class MaskedChain(gym.Env):
         return self._obs(), {}
 
     def step(self, action: Any) -> tuple[dict[str, Any], float, bool, bool, dict[str, Any]]:
-        """Move; an illegal action ends the episode with ``illegal_reward`` and ``info["illegal_action"]``."""
+        """Move; an illegal action ends the episode with ``illegal_reward`` and ``info["illegal_action"]``.
+
+        Raises:
+            ValueError: ``action`` is outside the action space (not an action at all, unlike an illegal one).
+        """
+        if not self.action_space.contains(action):
+            raise ValueError(f"MaskedChain: action {action!r} is outside {self.action_space}")
         if not self.action_mask()[int(action)]:
             return self._obs(), self.illegal_reward, True, False, {"illegal_action": True}
         self.cell += self.MOVES[int(action)]

@@ -78,7 +78,7 @@ def load_price_csv(path: str | Path, columns: Sequence[str]) -> NDArray[np.float
         Prices ``[T, len(columns)]``, checked positive and finite.
     """
     path = Path(path)
-    with path.open(newline="") as file:
+    with path.open(newline="", encoding="utf-8-sig") as file:  # -sig: drops the byte order mark spreadsheets write
         reader = csv.DictReader(file)
         header = reader.fieldnames or []
         by_lower = {name.strip().lower(): name for name in header}

@@ -37,11 +37,12 @@ class TabularEnv(gym.Env):
         (1, 1.0, True, False, {})
 
     Args:
-        outcome_probs: ``[S, A, K]`` probabilities; each ``[s, a]`` row sums to 1.
+        outcome_probs: ``[S, A, K]`` probabilities; each ``[s, a]`` row sums to 1 (up to rounding, which is
+            rescaled away).
         outcome_states: ``[S, A, K]`` next-state indices in ``[0, S)``.
         outcome_rewards: ``[S, A, K]`` reward of each outcome.
         terminal: ``[S]`` bool, True where entering the state ends the episode (``terminated``).
-        initial_probs: ``[S]`` start-state distribution; None starts in state 0.
+        initial_probs: ``[S]`` start-state distribution (up to rounding, rescaled); None starts in state 0.
         gamma: the task's natural discount, published as ``metadata["gamma"]`` (None publishes nothing).
     """
 
@@ -90,9 +91,12 @@ class TabularEnv(gym.Env):
         if gamma is not None and not 0.0 <= gamma <= 1.0:
             raise ValueError(f"{name}: gamma must lie in [0, 1], got {gamma}")
 
+        # Rows within the tolerance (rounded thirds, say) are rescaled to sum to 1: NumPy's choice (the start state)
+        # refuses a distribution off by more than ~1e-8, and the sampler and transition_model() must agree.
+        probs = probs / probs.sum(-1, keepdims=True)
         self._probs, self._states, self._rewards = probs, states, rewards
         self._terminal = terminal_mask
-        self._initial = initial
+        self._initial = initial / initial.sum()
         # Sampling: u ~ U[0, 1) picks the first outcome whose cumulative probability exceeds u. The clamp to
         # the last outcome with positive probability guards against cumulative sums rounding to just below 1.
         self._cumulative = np.cumsum(probs, axis=-1)

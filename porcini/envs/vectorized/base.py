@@ -113,6 +113,9 @@ class NativeVectorEnv(VectorEnv):
         if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
             raise ValueError(f"num_envs = {num_envs!r} is invalid: must be a positive int")
         self.env_id = env_id or self.default_id
+        if max_episode_steps is not None and (isinstance(max_episode_steps, bool) or max_episode_steps < 1):
+            raise ValueError(f"max_episode_steps = {max_episode_steps!r} is invalid for {self.env_id}: must be a "
+                             "positive int, or None for the registered time limit")
         spec = gym.spec(self.env_id)
         self.max_episode_steps = int(max_episode_steps or spec.max_episode_steps or 0)
         if self.max_episode_steps < 1:

@@ -27,6 +27,15 @@ def test_reset_hangs_the_pole_down_with_small_noise_and_repeats_under_a_seed():
     np.testing.assert_array_equal(env.reset(seed=7)[0], starts[7])
 
 
+def test_a_start_state_given_as_an_array_is_not_changed_by_reset():
+    # reset wraps the angle into [-pi, pi); it did so in the caller's own array (a planner's stored states)
+    env = CartPoleSwingUp()
+    state = np.array([0.5, 0.1, 4.0, -1.0])
+    obs, _ = env.reset(options={"state": state})
+    np.testing.assert_array_equal(state, [0.5, 0.1, 4.0, -1.0])
+    np.testing.assert_allclose(obs, np.array([0.5, 0.1, np.cos(4.0), np.sin(4.0), -1.0], np.float32), rtol=1e-6)
+
+
 def test_the_dynamics_are_gymnasiums_cartpole_in_two_semi_implicit_substeps():
     reference = CartPoleEnv()  # Gymnasium's independent implementation, run at a quarter of our dt per step
     reference.tau, reference.kinematics_integrator = 0.025, "semi-implicit euler"

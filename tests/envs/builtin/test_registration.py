@@ -113,3 +113,44 @@ def test_time_limit_truncates_not_terminates():
     env.reset(seed=0)
     flags = [env.step(0)[2:4] for _ in range(7)]
     assert flags == [(False, False)] * 6 + [(False, True)]
+
+
+def _documented_rows():
+    """``(id, observation cell, action cell)`` of the built-in envs' table in docs/environments.md."""
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parents[3] / "docs" / "environments.md").read_text()
+    rows = []
+    for line in page.splitlines():
+        cells = [c.strip().strip("`") for c in line.strip().strip("|").split("|")]
+        if len(cells) == 6 and cells[0].startswith("porcini/"):
+            rows.append((cells[0], cells[2], cells[3]))
+    return rows
+
+
+def _matches(cell, space):
+    """Whether a table cell written with literal numbers (``Discrete(48)``, ``Box(-1, 1, (2,))``) names ``space``;
+    None for a cell written with symbols (``Discrete(rows*cols)``), which this check leaves alone."""
+    import re
+
+    if m := re.fullmatch(r"Discrete\((\d+)\)", cell):
+        return isinstance(space, gym.spaces.Discrete) and space.n == int(m[1])
+    if m := re.fullmatch(r"Box\((-?\d+), (-?\d+), \(([\d, ]+)\)(?:, (\w+))?\)", cell):
+        shape = tuple(int(d) for d in m[3].replace(" ", "").split(",") if d)
+        return bool(isinstance(space, gym.spaces.Box) and space.shape == shape and np.all(space.low == float(m[1]))
+                    and np.all(space.high == float(m[2])) and (m[4] is None or space.dtype == np.dtype(m[4])))
+    return None
+
+
+def test_the_documented_spaces_are_the_registered_envs_spaces():
+    rows = _documented_rows()
+    assert {env_id for env_id, _, _ in rows} == set(ENV_IDS)
+    wrong, checked = [], 0
+    for env_id, observation, action in rows:
+        env = gym.make(env_id)
+        for cell, space in ((observation, env.observation_space), (action, env.action_space)):
+            verdict = _matches(cell, space)
+            checked += verdict is not None
+            if verdict is False:
+                wrong.append(f"{env_id}: the table says {cell}, the env has {space}")
+    assert checked >= 20 and not wrong, wrong

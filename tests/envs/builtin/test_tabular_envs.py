@@ -151,3 +151,18 @@ def test_deterministic_chain_and_dice_rules():
     assert game.step(DiceGame.QUIT)[:3] == (1, 5.0, True)
     with pytest.raises(ValueError, match="losing_faces"):
         DiceGame(losing_faces=0)
+
+
+def test_probabilities_rounded_to_six_digits_are_rescaled_for_sampling_and_the_model():
+    # thirds written to six digits: accepted by the constructor, so reset must not crash in NumPy's choice, and the
+    # model must be the distribution the sampler draws from (each row summing to 1)
+    third = 0.333333
+    P = np.zeros((3, 1, 3))
+    P[:, 0] = third
+    env = TabularEnv.from_dense(P, np.ones((3, 1)), terminal=[False] * 3, initial_probs=[third] * 3)
+    starts = np.bincount([env.reset(seed=seed)[0] for seed in range(3000)], minlength=3) / 3000
+    np.testing.assert_allclose(starts, 1 / 3, atol=5 * np.sqrt(2 / 9 / 3000))
+    np.testing.assert_allclose(env.initial_state_distribution, 1 / 3, rtol=1e-12)
+    model, _, _ = env.transition_model()
+    np.testing.assert_allclose(model.sum(-1), 1.0, rtol=1e-12)
+    np.testing.assert_allclose(model, 1 / 3, rtol=1e-12)

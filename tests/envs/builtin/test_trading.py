@@ -114,3 +114,10 @@ def test_csv_and_price_errors(tmp_path):
         TradingEnv(prices=np.linspace(1, 2, 5))
     with pytest.raises(ValueError, match="price_columns"):
         PortfolioEnv(csv_path=path)
+
+
+def test_a_csv_saved_with_a_byte_order_mark_reads_its_first_column(tmp_path):
+    # spreadsheet programs save "UTF-8 CSV" with a byte order mark, which glued itself to the first column's name
+    path = tmp_path / "excel.csv"
+    path.write_bytes("Close,Volume\n10,1\n11,2\n12.5,3\n".encode("utf-8-sig"))
+    np.testing.assert_array_equal(load_price_csv(path, ["close"]), [[10.0], [11.0], [12.5]])
