@@ -126,7 +126,7 @@ class QRDQN(DQN):
     def __init__(self, info: EnvInfo, config: QRDQNConfig | None = None, **overrides: Any) -> None:
         super().__init__(info, config, **overrides)
         c = self.config
-        eps = c.adam_eps if c.adam_eps is not None else 0.01 / c.batch_size
+        eps = c.adam_eps if c.adam_eps is not None else 0.01 / c.batch_size  # DQN's Adam, rebuilt with this ε
         self.optimizer = self.optimizers["adam"] = FlatAdam(self.params, lr=c.learning_rate, eps=eps)
 
     def _build_network(self, info: EnvInfo) -> nn.Module:
