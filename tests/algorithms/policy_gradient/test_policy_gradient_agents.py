@@ -284,25 +284,3 @@ def test_unsupported_action_space_is_rejected():
     with pytest.raises(ValueError, match="Discrete, Box, MultiDiscrete or MultiBinary action space"):
         PPO(info)
 
-
-def test_trpo_critic_step_is_sb3_contribs_adam_step():
-    sb3_contrib = pytest.importorskip("sb3_contrib")
-    peer = sb3_contrib.TRPO("MlpPolicy", "CartPole-v1", device="cpu")
-    peer_eps = peer.policy.optimizer.param_groups[0]["eps"]  # the optimizer SB3-contrib fits its critic with
-    env = make_env("CartPole-v1", n_envs=2, seed=0)
-    agent = TRPO(env.info, n_steps=8, batch_size=16, n_critic_updates=1, net_arch=(8,))
-    before = copy.deepcopy(agent.model)
-    rng = np.random.default_rng(0)
-    obs = rng.normal(size=(9, 2, 4)).astype(np.float32)
-    ended = rng.random((8, 2))
-    batch = TransitionBatch(obs[:-1], rng.integers(0, 2, size=(8, 2)), rng.normal(size=(8, 2)), obs[1:],
-                            ended < 0.2, (ended >= 0.2) & (ended < 0.4))
-    agent.fit(batch)
-    # reference: one Adam step on the mean squared error to the λ-returns of the collecting critic (one minibatch)
-    data = gae_rollout(before, agent._to_torch(batch), agent.config.gamma, agent.config.gae_lambda)
-    critic = before.critic_parameters()
-    optimizer = torch.optim.Adam(critic, lr=agent.config.learning_rate, eps=peer_eps, foreach=False)
-    ((before.value(data.obs) - data.returns) ** 2).mean().backward()
-    optimizer.step()
-    ours = torch.cat([p.detach().reshape(-1) for p in agent.model.critic_parameters()])
-    torch.testing.assert_close(ours, torch.cat([p.detach().reshape(-1) for p in critic]), rtol=1e-5, atol=1e-7)
