@@ -71,6 +71,8 @@ class TRPOConfig(OnPolicyConfig):
     """Epochs of critic updates per rollout."""
     normalize_advantage: bool = True
     """Standardize the advantages of each rollout (a rollout of one transition keeps its advantage)."""
+    adam_eps: float = 1e-5
+    """ε of the critic's Adam (SB3-contrib's policy optimizer uses 1e-5, not PyTorch's 1e-8)."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -81,6 +83,7 @@ class TRPOConfig(OnPolicyConfig):
         require(0 <= self.gae_lambda <= 1, owner, "gae_lambda", self.gae_lambda, "in [0, 1]")
         require(self.target_kl > 0, owner, "target_kl", self.target_kl, "> 0")
         require(self.cg_damping >= 0, owner, "cg_damping", self.cg_damping, ">= 0")
+        require(self.adam_eps > 0, owner, "adam_eps", self.adam_eps, "> 0")
         require(0 < self.line_search_shrinking_factor < 1, owner, "line_search_shrinking_factor",
                 self.line_search_shrinking_factor, "in (0, 1)")
 
@@ -133,7 +136,7 @@ class TRPO(OnPolicyAgent):
         self.fit_every_steps = self.config.n_steps * info.n_envs
         self.actor = FlatParameters(self.model.actor_parameters())
         self.critic = FlatParameters(self.model.critic_parameters())
-        self.optimizer = self.make_optimizer(self.critic, self.config.learning_rate)
+        self.optimizer = self.make_optimizer(self.critic, self.config.learning_rate, eps=self.config.adam_eps)
         self.optimizers = {"critic_adam": self.optimizer}
 
     @flush_denormals  # subnormal Adam state would make every update several times slower on x86

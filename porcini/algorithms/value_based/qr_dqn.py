@@ -11,19 +11,24 @@ replayed ``(s, a)`` onto the distributional target
 Everything else — replay (prioritized, n-step), target updates, ε-greedy exploration, counters — is
 :class:`~porcini.algorithms.value_based.dqn.DQN`'s; see its module docstring. Defaults follow SB3-contrib's QR-DQN.
 
+Adam's ε is the paper's ``0.01 / 32`` for its minibatch of 32, ``0.01 / batch_size`` by default as in
+SB3-contrib (``adam_eps``), not PyTorch's 1e-8: with QR-DQN's small learning rate it damps the steps of weights
+whose gradients are small.
+
 Deviations: prioritized replay (not in the paper) uses ``|mean_j y_j - Q(s, a)|`` as the priority.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from porcini.algorithms.kit import ReplaySample
-from porcini.algorithms.value_based.common import apply_mask, legal_in
+from porcini.algorithms.value_based.common import FlatAdam, apply_mask, legal_in
 from porcini.algorithms.value_based.dqn import DQN, DQNConfig
 from porcini.core.config import require
 from porcini.envs.info import EnvInfo
@@ -90,6 +95,8 @@ class QRDQNConfig(DQNConfig):
     """ε after the decay."""
     max_grad_norm: float | None = None
     """Clip the gradient's global norm to this; None: no clipping."""
+    adam_eps: float | None = None
+    """Adam's ε; None: ``0.01 / batch_size`` (the paper's 0.01 / 32, SB3-contrib's default)."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -98,6 +105,7 @@ class QRDQNConfig(DQNConfig):
                 "an int >= 1")
         require(self.loss == "huber", o, "loss", self.loss, "'huber' (QR-DQN always uses the quantile Huber loss)")
         require(not self.dueling, o, "dueling", self.dueling, "False (no dueling quantile head)")
+        require(self.adam_eps is None or self.adam_eps > 0, o, "adam_eps", self.adam_eps, "> 0 or None")
 
 
 class QRDQN(DQN):
@@ -114,6 +122,12 @@ class QRDQN(DQN):
     name = "qr_dqn"
     Config = QRDQNConfig
     config: QRDQNConfig
+
+    def __init__(self, info: EnvInfo, config: QRDQNConfig | None = None, **overrides: Any) -> None:
+        super().__init__(info, config, **overrides)
+        c = self.config
+        eps = c.adam_eps if c.adam_eps is not None else 0.01 / c.batch_size  # DQN's Adam, rebuilt with this ε
+        self.optimizer = self.optimizers["adam"] = FlatAdam(self.params, lr=c.learning_rate, eps=eps)
 
     def _build_network(self, info: EnvInfo) -> nn.Module:
         c = self.config

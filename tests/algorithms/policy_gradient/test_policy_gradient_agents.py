@@ -283,3 +283,4 @@ def test_unsupported_action_space_is_rejected():
     info = EnvInfo("multi", gym.spaces.Box(-1.0, 1.0, (3,), np.float32), gym.spaces.Tuple([gym.spaces.Discrete(2)] * 2))
     with pytest.raises(ValueError, match="Discrete, Box, MultiDiscrete or MultiBinary action space"):
         PPO(info)
+

@@ -116,13 +116,24 @@ def test_update_matches_reference_loop(double_q):
             a_star = int(np.argmax(chooser.mean(axis=1)))
             y[i] = reward[i] + gamma * (1 - float(terminated[i])) * theta_next[a_star]
     net = copy.deepcopy(online0)
-    opt = torch.optim.Adam(net.parameters(), lr=1e-2, foreach=False)
+    # Dabney et al. 2018: Adam with ε = 0.01 / 32 for minibatches of 32 (SB3-contrib: 0.01 / batch_size)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-2, eps=0.01 / 10, foreach=False)
     quantiles = torch.stack([net(torch.as_tensor(obs[i]))[int(action[i])] for i in range(len(y))])
     loss = quantile_huber_loss(quantiles, torch.as_tensor(y))["loss_quantile"]
     assert loss.item() == pytest.approx(reference_quantile_loss(quantiles.detach(), y, None, 1.0), rel=1e-5)
     loss.backward()
     opt.step()  # QR-DQN's default: no gradient clipping
     torch.testing.assert_close(params(agent.q_net), params(net), atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize("batch_size", [32, 128])
+def test_adam_epsilon_is_sb3_contribs_default_and_can_be_set(batch_size):
+    sb3_contrib = pytest.importorskip("sb3_contrib")
+    peer = sb3_contrib.QRDQN("MlpPolicy", "CartPole-v1", batch_size=batch_size, device="cpu")
+    peer_eps = peer.policy.optimizer.param_groups[0]["eps"]
+    agent = QRDQN(BOX_INFO, batch_size=batch_size)
+    assert agent.optimizer.optimizer.param_groups[0]["eps"] == pytest.approx(peer_eps, rel=1e-12)
+    assert QRDQN(BOX_INFO, adam_eps=1e-8).optimizer.optimizer.param_groups[0]["eps"] == 1e-8
 
 
 def test_learns_identity_env_and_save_load_gives_identical_actions():
@@ -145,7 +156,8 @@ def test_learns_identity_env_and_save_load_gives_identical_actions():
     np.testing.assert_allclose(clone.q_values(obs), agent.q_values(obs))
 
 
-@pytest.mark.parametrize("field, value", [("n_quantiles", 0), ("loss", "mse"), ("dueling", True), ("tau", 2.0)])
+@pytest.mark.parametrize("field, value", [("n_quantiles", 0), ("loss", "mse"), ("dueling", True), ("tau", 2.0),
+                                          ("adam_eps", 0.0)])
 def test_config_validation_names_the_field(field, value):
     with pytest.raises(ConfigError, match=f"QRDQNConfig.{field} = "):
         QRDQNConfig(**{field: value})
