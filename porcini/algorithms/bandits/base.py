@@ -52,6 +52,7 @@ class BanditAgent(BaseAgent):
         """Count every pull of the batch (time order, then env order); return pulls and cumulative regret."""
         arms = np.asarray(batch.action, dtype=np.int64).reshape(-1)
         rewards = np.asarray(batch.reward, dtype=np.float64).reshape(-1)
+        self._check_rewards(arms, rewards)
         for arm, reward in zip(arms.tolist(), rewards.tolist()):
             self.counts[arm] += 1
             self.pulls += 1
@@ -61,6 +62,9 @@ class BanditAgent(BaseAgent):
             self.regret += float(np.sum(batch.extras["regret"]))
             metrics["regret_cumulative"] = self.regret
         return metrics
+
+    def _check_rewards(self, arms: np.ndarray, rewards: np.ndarray) -> None:
+        """Raise before any statistic moves if the batch holds rewards this bandit cannot take (none by default)."""
 
     def _observe(self, arm: int, reward: float) -> None:
         """Update the statistics of ``arm`` with one reward (``counts`` already includes it)."""

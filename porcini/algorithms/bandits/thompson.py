@@ -92,12 +92,18 @@ class ThompsonSampling(BanditAgent):
             self.rng.normal(a, b, size=(n, self.n_arms))
         return np.argmax(draws, axis=1).astype(np.int64)
 
+    def _check_rewards(self, arms: np.ndarray, rewards: np.ndarray) -> None:
+        """A Beta prior takes rewards in [0, 1] only: refuse the batch before any count or posterior moves."""
+        if self.config.prior == "beta":
+            outside = np.flatnonzero(~((rewards >= 0.0) & (rewards <= 1.0)))
+            if outside.size:
+                i = int(outside[0])
+                raise ValueError(f"ThompsonSampling(prior='beta') needs rewards in [0, 1], got {rewards[i]} from arm "
+                                 f"{arms[i]}; use prior='gaussian' for other rewards")
+
     def _observe(self, arm: int, reward: float) -> None:
         super()._observe(arm, reward)
         if self.config.prior == "beta":
-            if not 0.0 <= reward <= 1.0:
-                raise ValueError(f"ThompsonSampling(prior='beta') needs rewards in [0, 1], got {reward} from arm "
-                                 f"{arm}; use prior='gaussian' for other rewards")
             self.successes[arm] += float(self.rng.random() < reward) if 0.0 < reward < 1.0 else reward
         else:
             self.reward_sums[arm] += reward

@@ -68,7 +68,7 @@ class TDConfig:
     exploration_final: float | None = None
     """Final ε (in [0, 1]) or temperature (> 0), reached after ``decay_steps``; None keeps it constant."""
     exploration_schedule: str = "linear"
-    """Shape of the decays: ``"linear"``, ``"exponential"`` or ``"constant"``."""
+    """Shape of the decays: ``"linear"``, ``"exponential"`` (from and to values > 0) or ``"constant"``."""
     decay_steps: int = 10_000
     """Env steps (summed over envs) over which ε/temperature and the learning rate reach their final values."""
     initial_value: float = 0.0
@@ -111,6 +111,11 @@ class TDConfig:
             require(final is None or final > 0, name, "exploration_final", final, "> 0 or None (a temperature)")
         require(self.exploration_schedule in SCHEDULE_KINDS, name, "exploration_schedule",
                 self.exploration_schedule, f"one of {SCHEDULE_KINDS}")
+        if self.exploration_schedule == "exponential" and final is not None and self.exploration == "epsilon_greedy":
+            # a geometric decay never reaches 0 and cannot start from it
+            require(self.epsilon > 0, name, "epsilon", self.epsilon, "> 0 with an exponential schedule")
+            require(final > 0, name, "exploration_final", final,
+                    "> 0 with an exponential schedule (decay to 0 with exploration_schedule='linear')")
         require(self.decay_steps >= 1, name, "decay_steps", self.decay_steps, ">= 1")
         require(self.features in FEATURE_KINDS, name, "features", self.features, f"one of {FEATURE_KINDS}")
         require(self.n_tilings >= 1, name, "n_tilings", self.n_tilings, ">= 1")

@@ -124,6 +124,21 @@ def test_thompson_posteriors_by_formula():
         beta.fit(pulls([1], [2.0]))
 
 
+def test_a_beta_prior_refuses_a_batch_with_a_reward_outside_the_unit_interval_before_counting_any_of_it():
+    # the refused reward was counted first: a pull and a failure in the posterior that no reward justified
+    agent = ThompsonSampling(bandit_info(), prior="beta")
+    agent.fit(pulls([0, 1], [1.0, 0.0]))
+    before = agent.state_dict()
+    with pytest.raises(ValueError, match=r"rewards in \[0, 1\], got 2.0 from arm 2"):
+        agent.fit(pulls([1, 2, 0], [1.0, 2.0, 1.0]))
+    after = agent.state_dict()
+    for key in ("counts", "means", "successes"):
+        np.testing.assert_array_equal(after[key], before[key], err_msg=key)
+    assert after["pulls"] == before["pulls"] == 2
+    np.testing.assert_array_equal(agent.posterior()[0], ThompsonSampling(bandit_info(), prior="beta").posterior()[0]
+                                  + [1.0, 0.0, 0.0])
+
+
 def test_epsilon_greedy_estimates_and_state_round_trip():
     agent = EpsilonGreedyBandit(bandit_info(), epsilon=0.0)
     agent.fit(pulls([1, 1, 2], [1.0, 3.0, -1.0]))

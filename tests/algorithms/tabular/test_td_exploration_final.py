@@ -26,3 +26,13 @@ def test_a_temperature_decaying_to_zero_is_refused():
 def test_valid_finals_are_accepted():
     get_algorithm("sarsa")(INFO, epsilon=1.0, exploration_final=0.0)
     get_algorithm("sarsa")(INFO, exploration="boltzmann", temperature=2.0, exploration_final=5.0)
+
+
+@pytest.mark.parametrize("algo", ["q_learning", "sarsa", "expected_sarsa", "double_q_learning"])
+@pytest.mark.parametrize("epsilon,final,field", [(0.1, 0.0, "exploration_final"), (0.0, 0.05, "epsilon")])
+def test_an_exponential_epsilon_decay_through_zero_names_the_field(algo, epsilon, final, field):
+    # a geometric decay can neither start from nor reach 0: it failed with a ValueError about ExponentialSchedule
+    # (a traceback and exit code 1 on the CLI) instead of a config error naming the field to change
+    with pytest.raises(ConfigError, match=f"{field} = .* exponential schedule"):
+        get_algorithm(algo)(INFO, epsilon=epsilon, exploration_final=final, exploration_schedule="exponential")
+    get_algorithm(algo)(INFO, epsilon=epsilon, exploration_final=final, exploration_schedule="linear")
