@@ -19,7 +19,8 @@ an episode boundary. Every ``n_steps`` vector steps the update:
 
 The loss, schedules and hyperparameter names are PPO's. Deviation from SB3-contrib's ``RecurrentPPO``: its
 minibatches are time chunks padded to equal length; here they are whole sequences, so ``batch_size`` must be a
-multiple of ``n_steps`` and nothing is padded.
+multiple of ``n_steps`` and nothing is padded. ``ortho_init`` also initializes the LSTMs orthogonally with zero
+biases, as CleanRL's LSTM PPO does; SB3-contrib keeps PyTorch's default LSTM initialization.
 """
 
 from __future__ import annotations
@@ -77,7 +78,8 @@ class RecurrentActorCritic(nn.Module):
     The observation encoder (:func:`porcini.networks.encoders.make_encoder`: a flatten for vectors and one-hot
     codes, a CNN for images, one per entry for Dict and Tuple observations) is shared by both LSTMs. The heads are
     an :class:`~porcini.networks.actor_critic.ActorCritic` whose "observations" are the LSTM outputs.
-    ``ortho_init`` also initializes the LSTM weights orthogonally with zero biases (SB3-contrib).
+    ``ortho_init`` also initializes the LSTM weights orthogonally with zero biases (as CleanRL's LSTM PPO; not
+    SB3-contrib, which keeps PyTorch's default LSTM initialization).
 
     Args:
         info: the env.
