@@ -137,15 +137,26 @@ def check_env_id(env_id: str) -> None:
 
 
 def check_env_kwargs(env_id: str, kwargs: dict[str, Any]) -> None:
-    """Raise ConfigError when the constructor of the registered env ``env_id`` takes none of a key of ``kwargs``."""
-    spec = gym.registry.get(env_id)
-    if not kwargs or spec is None or spec.entry_point is None:
+    """Raise ConfigError when the constructor of the env ``env_id`` takes none of a key of ``kwargs``.
+
+    ``env_id`` is a registered id, ``module:EnvId`` (the module's import registers it) or ``module:ClassName``
+    (the class or factory is the constructor), as ``make_env`` takes it.
+    """
+    if not kwargs:
         return
-    entry = spec.entry_point
-    try:
-        constructor = gym.envs.registration.load_env_creator(entry) if isinstance(entry, str) else entry
-    except Exception:  # an entry point that does not import is make_env's to report, with its traceback
-        return
+    from porcini.envs.locate import resolve_env
+
+    target = resolve_env(env_id)
+    if isinstance(target, str):
+        spec = gym.registry.get(target)
+        if spec is None or spec.entry_point is None:
+            return
+        try:
+            entry = spec.entry_point
+            target = gym.envs.registration.load_env_creator(entry) if isinstance(entry, str) else entry
+        except Exception:  # an entry point that does not import is make_env's to report, with its traceback
+            return
+    constructor = target
     # gym.make itself takes render_mode (and hands it on only to envs that declare the mode)
     _check_arguments(constructor, {k: v for k, v in kwargs.items() if k != "render_mode"}, "env.kwargs", env_id)
 

@@ -73,6 +73,39 @@ def test_usage_errors_are_one_line_exit_2_and_leave_no_run_directory(tmp_path, a
     assert not out.exists()
 
 
+@pytest.mark.parametrize("env", ["corridor_kwargs_env:Corridor-v0", "corridor_kwargs_env:Corridor"])
+def test_a_wrong_env_kwarg_of_a_module_env_is_one_line_exit_2(tmp_path, monkeypatch, env):
+    # docs/custom-envs.md: module:EnvId and module:ClassName take env.kwargs as a registered id does, and
+    # docs/experiments.md makes a key the constructor does not take a usage error, not the env's TypeError
+    (tmp_path / "corridor_kwargs_env.py").write_text(textwrap.dedent("""
+        import gymnasium as gym
+        import numpy as np
+
+        class Corridor(gym.Env):
+            observation_space = gym.spaces.Box(0.0, 1.0, (1,), dtype=np.float32)
+            action_space = gym.spaces.Discrete(2)
+
+            def __init__(self, length=8):
+                self.length = length
+
+            def reset(self, *, seed=None, options=None):
+                super().reset(seed=seed)
+                return np.zeros(1, dtype=np.float32), {}
+
+            def step(self, action):
+                return np.zeros(1, dtype=np.float32), 0.0, True, False, {}
+
+        gym.register(id="Corridor-v0", entry_point=Corridor, max_episode_steps=20)
+    """))
+    monkeypatch.chdir(tmp_path)  # make_env looks for the module in the current folder, as the CLI user runs it
+    out = tmp_path / "runs"
+    result = CliRunner().invoke(main, ["train", "ppo", env, "--set", "env.kwargs={lenth: 12}", "--set",
+                                       "env.max_episode_steps=20", "--steps", "100", "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    line = one_line_error(result)
+    assert f"env.kwargs: {env} has no argument 'lenth'" in line and "did you mean 'length'" in line
+    assert not out.exists()
+
 def test_malformed_yaml_names_the_file_and_line(tmp_path, bad_yaml):
     result = CliRunner().invoke(main, ["train", "ppo", "CartPole-v1", "--config", str(bad_yaml),
                                        "--out", str(tmp_path / "runs")])
