@@ -134,6 +134,19 @@ def test_plotting_a_directory_without_metrics_is_a_usage_error(tmp_path):
     assert "has no metrics.csv" in one_line_error(result)
 
 
+@pytest.mark.parametrize("command", [["resume"], ["eval"], ["inspect"],
+                                     ["collect", "--episodes", "1", "--to", "d.npz"]])
+def test_a_run_without_a_checkpoint_is_one_line_exit_2_and_changes_nothing(tmp_path, command):
+    run = tmp_path / "early-run"  # a run killed before the end of its first epoch: a config, no checkpoint
+    run.mkdir()
+    (run / "config.yaml").write_text("algo_name: random\nenv: {id: CartPole-v1}\nsteps: 1000\n")
+    before = sorted(p.name for p in run.rglob("*"))
+    result = CliRunner().invoke(main, [command[0], str(run), *command[1:]])
+    assert result.exit_code == 2, result.output
+    line = one_line_error(result)
+    assert "has no checkpoint" in line and "train it again" in line
+    assert sorted(p.name for p in run.rglob("*")) == before
+
 @pytest.mark.parametrize("command", ["resume", "eval", "inspect"])
 def test_a_directory_that_is_not_a_run_is_a_usage_error(tmp_path, command):
     result = CliRunner().invoke(main, [command, str(tmp_path)])
