@@ -145,7 +145,8 @@ def train(algo: str, env: str, steps: int | None, dataset: str | None, offline_s
 @main.command(name="config")
 @click.argument("algo")
 @click.argument("env")
-@click.option("--steps", type=click.IntRange(min=1), help="Env steps to train (summed over envs).")
+@click.option("--steps", type=click.IntRange(min=0),
+              help="Env steps to train (summed over envs); 0 with a dataset: offline only.")
 @click.option("--seed", type=click.IntRange(min=0), help="Run seed.")
 @click.option("--n-envs", type=click.IntRange(min=1), help="Envs stepped together.")
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False), help="YAML run config.")
