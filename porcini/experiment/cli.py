@@ -93,7 +93,7 @@ def main(ctx: click.Context, debug: bool) -> None:
 @click.argument("env")
 @click.option("--steps", type=click.IntRange(min=0),
               help="Env steps to train (summed over envs); 0 with --dataset: offline only.")
-@click.option("--dataset", metavar="SOURCE", help="Learn from this dataset (a porcini .npz): data.dataset.")
+@click.option("--dataset", metavar="SOURCE", help="Learn from this dataset (minari:NAME or a .npz): data.dataset.")
 @click.option("--offline-steps", type=click.IntRange(min=0),
               help="Gradient steps on the dataset before any env step: data.offline_steps.")
 @click.option("--expert", metavar="RUN_DIR",

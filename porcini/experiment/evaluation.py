@@ -56,8 +56,8 @@ def evaluate_run(run_dir: str | Path, episodes: int = 10, checkpoint: str = "bes
     The evaluation episodes start from the run's own evaluation seeds, or from those of a run of seed ``seed``
     (fresh episodes for a policy that was selected on its own evaluations, as ``porcini tune`` reports).
 
-    With ``video``, one more episode is rendered and written to ``run_dir/videos/eval.mp4`` (or ``.gif`` when no
-    ffmpeg is available).
+    With ``video``, one more episode is rendered and written to ``run_dir/videos/eval-s<seed>-episode-0.mp4``
+    (or ``.gif`` when no ffmpeg is available), its path returned as ``result["video"]``.
 
     Raises:
         MissingExtraError: ``video`` without the ``video`` extra (checked before anything runs).
