@@ -223,6 +223,9 @@ def resolve_checkpoint(run_dir: str | Path, checkpoint: str | Path) -> Path:
     if checkpoint in ("best", "last"):
         path = folder / f"{checkpoint}.pt"
         path = folder / "last.pt" if checkpoint == "best" and not path.exists() else path
+        if not path.is_file() and (folder / "best.pt").is_file():  # last.pt deleted, or lost after best.pt
+            raise MissingCheckpointError(f"{run_dir} has no last checkpoint ({path} does not exist) but has "
+                                         f"{folder / 'best.pt'}: pass --checkpoint best")
         if not path.is_file():
             raise MissingCheckpointError(
                 f"{run_dir} has no checkpoint ({path} does not exist): a run writes its first at the end of its "

@@ -147,6 +147,15 @@ def test_a_run_without_a_checkpoint_is_one_line_exit_2_and_changes_nothing(tmp_p
     assert "has no checkpoint" in line and "train it again" in line
     assert sorted(p.name for p in run.rglob("*")) == before
 
+def test_a_run_with_best_but_no_last_checkpoint_is_told_to_pass_checkpoint_best(tmp_path):
+    run = tmp_path / "run"  # last.pt deleted (or lost after best.pt was written: best.pt is written first)
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "config.yaml").write_text("algo_name: random\nenv: {id: CartPole-v1}\nsteps: 1000\n")
+    (run / "checkpoints" / "best.pt").write_bytes(b"")
+    result = CliRunner().invoke(main, ["resume", str(run)])
+    assert result.exit_code == 2, result.output
+    assert "has no last checkpoint" in one_line_error(result) and "pass --checkpoint best" in one_line_error(result)
+
 @pytest.mark.parametrize("command", ["resume", "eval", "inspect"])
 def test_a_directory_that_is_not_a_run_is_a_usage_error(tmp_path, command):
     result = CliRunner().invoke(main, [command, str(tmp_path)])
