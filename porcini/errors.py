@@ -48,6 +48,10 @@ class CheckpointError(PorciniError):
     """A checkpoint is corrupt, truncated, of an unknown format version, or belongs to another run."""
 
 
+class MissingCheckpointError(CheckpointError, UserError):
+    """A run directory has no checkpoint yet (it stopped before the end of its first epoch): a user error."""
+
+
 class RunDirectoryError(UserError):
     """A run directory cannot be created, written or locked: the message names the path, the problem and the fix.
 

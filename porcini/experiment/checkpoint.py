@@ -14,7 +14,7 @@ from typing import IO, TYPE_CHECKING, Any, cast
 
 import numpy as np
 
-from porcini.errors import CheckpointError, UserError
+from porcini.errors import CheckpointError, MissingCheckpointError, UserError
 from porcini.experiment.safe_files import atomic_file
 
 if TYPE_CHECKING:
@@ -217,11 +217,20 @@ def resolve_checkpoint(run_dir: str | Path, checkpoint: str | Path) -> Path:
 
     Raises:
         UserError: ``checkpoint`` is neither ``best`` nor ``last`` and no file exists at that path.
+        MissingCheckpointError: ``best`` or ``last`` of a run that has no checkpoint yet.
     """
     folder = Path(run_dir) / "checkpoints"
     if checkpoint in ("best", "last"):
         path = folder / f"{checkpoint}.pt"
-        return folder / "last.pt" if checkpoint == "best" and not path.exists() else path
+        path = folder / "last.pt" if checkpoint == "best" and not path.exists() else path
+        if not path.is_file() and (folder / "best.pt").is_file():  # last.pt deleted, or lost after best.pt
+            raise MissingCheckpointError(f"{run_dir} has no last checkpoint ({path} does not exist) but has "
+                                         f"{folder / 'best.pt'}: pass --checkpoint best")
+        if not path.is_file():
+            raise MissingCheckpointError(
+                f"{run_dir} has no checkpoint ({path} does not exist): a run writes its first at the end of its "
+                "first epoch, and this one stopped before (or is still in it); wait for it, or train it again")
+        return path
     path = Path(checkpoint)
     if not path.is_file():
         raise UserError(f"--checkpoint {checkpoint}: no such file; pass best, last or the path of a checkpoint file")

@@ -93,7 +93,7 @@ def main(ctx: click.Context, debug: bool) -> None:
 @click.argument("env")
 @click.option("--steps", type=click.IntRange(min=0),
               help="Env steps to train (summed over envs); 0 with --dataset: offline only.")
-@click.option("--dataset", metavar="SOURCE", help="Learn from this dataset (a porcini .npz): data.dataset.")
+@click.option("--dataset", metavar="SOURCE", help="Learn from this dataset (minari:NAME or a .npz): data.dataset.")
 @click.option("--offline-steps", type=click.IntRange(min=0),
               help="Gradient steps on the dataset before any env step: data.offline_steps.")
 @click.option("--expert", metavar="RUN_DIR",
@@ -145,7 +145,8 @@ def train(algo: str, env: str, steps: int | None, dataset: str | None, offline_s
 @main.command(name="config")
 @click.argument("algo")
 @click.argument("env")
-@click.option("--steps", type=click.IntRange(min=1), help="Env steps to train (summed over envs).")
+@click.option("--steps", type=click.IntRange(min=0),
+              help="Env steps to train (summed over envs); 0 with a dataset: offline only.")
 @click.option("--seed", type=click.IntRange(min=0), help="Run seed.")
 @click.option("--n-envs", type=click.IntRange(min=1), help="Envs stepped together.")
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False), help="YAML run config.")

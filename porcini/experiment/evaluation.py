@@ -9,7 +9,7 @@ import numpy as np
 
 from porcini.algorithms.registry import get_algorithm
 from porcini.core import Core
-from porcini.errors import CheckpointError, UserError
+from porcini.errors import CheckpointError, ConfigError, UserError
 from porcini.experiment.checkpoint import read_checkpoint, resolve_checkpoint, run_identity
 from porcini.experiment.config import RunConfig, load_run_config, make_algo_config
 from porcini.experiment.envs import build_envs, stateful_wrappers
@@ -56,17 +56,25 @@ def evaluate_run(run_dir: str | Path, episodes: int = 10, checkpoint: str = "bes
     The evaluation episodes start from the run's own evaluation seeds, or from those of a run of seed ``seed``
     (fresh episodes for a policy that was selected on its own evaluations, as ``porcini tune`` reports).
 
-    With ``video``, one more episode is rendered and written to ``run_dir/videos/eval.mp4`` (or ``.gif`` when no
-    ffmpeg is available).
+    With ``video``, one more episode is rendered and written to ``run_dir/videos/eval-s<seed>-episode-0.mp4``
+    (or ``.gif`` when no ffmpeg is available), its path returned as ``result["video"]``.
 
     Raises:
         MissingExtraError: ``video`` without the ``video`` extra (checked before anything runs).
+        ConfigError: ``video`` of an env that declares its render modes without ``rgb_array``.
     """
     if video:
-        from porcini.experiment.preflight import check_video_extra
+        from porcini.experiment.preflight import check_renders_frames, check_video_extra
 
         check_video_extra()
     config, agent, env, eval_env = load_policy(run_dir, checkpoint)
+    if video:
+        try:
+            check_renders_frames(config.env.id)
+        except ConfigError:
+            env.close()
+            eval_env.close()
+            raise
     core = Core(agent, env, eval_env=eval_env, progress=False,
                 eval_seed=eval_seed(config.seed if seed is None else seed))
     record = core.evaluate(episodes)

@@ -216,11 +216,23 @@ def episode_figure(run_dir: str | Path, checkpoint: str = "best") -> Figure:
 
 
 def inspect_run(run_dir: str | Path, output: str | Path | None = None, checkpoint: str = "best") -> Path:
-    """Draw one evaluation episode of the run's saved policy to a PNG; return its path."""
+    """Draw one evaluation episode of the run's saved policy to a PNG; return its path.
+
+    Missing folders of ``output`` are created, as ``porcini plot`` does.
+
+    Raises:
+        RunDirectoryError: the PNG cannot be written (a part of the path is a file, a read-only folder, ...).
+    """
     import matplotlib.pyplot as plt
+
+    from porcini.experiment.safe_files import FIGURE_FIX, reporting_os_errors
 
     fig = episode_figure(run_dir, checkpoint)
     path = Path(output) if output else Path(run_dir) / "inspect.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    try:
+        with reporting_os_errors(path, fix=FIGURE_FIX):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fig.savefig(path, dpi=110, format="png")
+    finally:
+        plt.close(fig)
     return path

@@ -136,18 +136,58 @@ def check_env_id(env_id: str) -> None:
     )
 
 
-def check_env_kwargs(env_id: str, kwargs: dict[str, Any]) -> None:
-    """Raise ConfigError when the constructor of the registered env ``env_id`` takes none of a key of ``kwargs``."""
-    spec = gym.registry.get(env_id)
-    if not kwargs or spec is None or spec.entry_point is None:
-        return
-    entry = spec.entry_point
+def env_constructor(env_id: str) -> Any:
+    """What ``make_env`` calls to build one copy of ``env_id``: the registered entry point, or the module's class.
+
+    None when it cannot be known without building the env (no entry point, or one that does not import: make_env
+    reports that, with its traceback).
+    """
+    from porcini.envs.locate import resolve_env
+
+    target = resolve_env(env_id)  # imports the module of module:EnvId, which registers the id
+    if not isinstance(target, str):
+        return target
+    spec = gym.registry.get(target)
+    if spec is None or spec.entry_point is None:
+        return None
     try:
-        constructor = gym.envs.registration.load_env_creator(entry) if isinstance(entry, str) else entry
-    except Exception:  # an entry point that does not import is make_env's to report, with its traceback
+        entry = spec.entry_point
+        return gym.envs.registration.load_env_creator(entry) if isinstance(entry, str) else entry
+    except Exception:
+        return None
+
+
+def check_env_kwargs(env_id: str, kwargs: dict[str, Any]) -> None:
+    """Raise ConfigError when the constructor of the env ``env_id`` takes none of a key of ``kwargs``.
+
+    ``env_id`` is a registered id, ``module:EnvId`` (the module's import registers it) or ``module:ClassName``
+    (the class or factory is the constructor), as ``make_env`` takes it.
+    """
+    constructor = env_constructor(env_id) if kwargs else None
+    if constructor is None:
         return
     # gym.make itself takes render_mode (and hands it on only to envs that declare the mode)
     _check_arguments(constructor, {k: v for k, v in kwargs.items() if k != "render_mode"}, "env.kwargs", env_id)
+
+
+def check_renders_frames(env_id: str) -> None:
+    """Raise ConfigError when ``env_id`` cannot render the ``rgb_array`` frames a video needs.
+
+    That is an env whose declared render modes leave ``rgb_array`` out and whose constructor takes no
+    ``render_mode`` (Gymnasium would only warn about the mode, then the constructor refuses the argument).
+    """
+    constructor = env_constructor(env_id)
+    metadata = getattr(constructor, "metadata", None)
+    modes = metadata.get("render_modes") if isinstance(metadata, dict) else None
+    try:
+        params = inspect.signature(constructor).parameters.values()
+    except (TypeError, ValueError):  # no introspectable signature: building the env will tell
+        return
+    takes_mode = any(p.name == "render_mode" or p.kind is p.VAR_KEYWORD for p in params)
+    if modes is not None and "rgb_array" not in modes and not takes_mode:
+        declared = ", ".join(map(str, modes)) or "none"
+        raise ConfigError(f"--video needs rgb_array frames, but {env_id} does not render them (its render modes: "
+                          f"{declared}); evaluate without --video, or give the env an rgb_array render mode")
 
 
 def check_wrapper_arguments(name: str, kwargs: dict[str, Any]) -> None:

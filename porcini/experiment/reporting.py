@@ -20,6 +20,7 @@ from porcini.errors import ConfigError
 from porcini.experiment.config import load_yaml
 from porcini.experiment.loggers.base import flatten_params
 from porcini.experiment.plots import final_scores, load_run_curve, plot_learning_curves, report_table
+from porcini.experiment.safe_files import FIGURE_FIX, reporting_os_errors
 from porcini.experiment.statistics import aggregate_scores
 
 # config keys that do not change what a run learns
@@ -162,13 +163,15 @@ def plot_runs(run_dirs: list[str], output: str | Path) -> dict[str, Any]:
         high}}}}``.
 
     Raises:
-        UserError: a directory is not a run, has no evaluation yet, or two runs of one group share a seed.
+        UserError: a directory is not a run, has no evaluation yet, or two runs of one group share a seed;
+            ``output`` cannot be written (a RunDirectoryError naming it).
     """
     groups = group_runs([read_run_status(d) for d in run_dirs])
     curves = [load_run_curve(run.path, label=group.label, finished=run.finished)
               for group in groups for run in group.runs]
     scores = final_scores(curves)  # before the figure: uneven seeds across envs write nothing
-    path = plot_learning_curves(curves, output, title="evaluation return (mean and 95% CI across seeds)")
+    with reporting_os_errors(output, fix=FIGURE_FIX):  # one line, exit 2: a part of the path is a file, ...
+        path = plot_learning_curves(curves, output, title="evaluation return (mean and 95% CI across seeds)")
     aggregates = {
         label: {name: {"value": est.point, "low": est.low, "high": est.high}
                 for name, est in aggregate_scores(values).items()}

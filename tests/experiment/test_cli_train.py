@@ -56,3 +56,10 @@ def test_train_several_seeds_in_parallel_processes(tmp_path):
     assert report["seeds"] == [0, 1, 2] and [r["seed"] for r in report["runs"]] == [0, 1, 2]
     assert len({r["run_dir"] for r in report["runs"]}) == 3
     assert len(list(tmp_path.iterdir())) == 3
+
+
+def test_train_help_names_both_dataset_sources():
+    # --dataset takes what open_dataset takes (docs/offline.md): a local Minari dataset or a porcini .npz
+    result = CliRunner().invoke(main, ["train", "--help"], terminal_width=200)
+    (line,) = [line for line in result.output.splitlines() if line.strip().startswith("--dataset")]
+    assert "minari:NAME" in line and ".npz" in line

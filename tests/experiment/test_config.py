@@ -333,6 +333,20 @@ def test_config_file_of_another_run_is_rejected(tmp_path: Path) -> None:
         resolve_run_config("ppo", "CartPole-v1", config_file=other, use_record=False)
 
 
+@pytest.mark.parametrize("override,needle", [
+    ("env.id=Acrobot-v1", r"env.id=Acrobot-v1 contradicts the command's ENV 'CartPole-v1'"),
+    ("env={id: Acrobot-v1}", r"env.id=Acrobot-v1 contradicts the command's ENV 'CartPole-v1'"),
+    ("algo_name=dqn", r"algo_name=dqn contradicts the command's ALGO 'ppo'"),
+])
+def test_an_override_of_another_algorithm_or_env_is_rejected(override: str, needle: str) -> None:
+    # as a config file of another run is: the run would keep ppo's CartPole-v1 record on another env or algorithm
+    record = load_config_of_record("ppo", "CartPole-v1")
+    assert record is not None and record != load_config_of_record("ppo", "Acrobot-v1")
+    with pytest.raises(ConfigError, match=needle):
+        resolve_run_config("ppo", "CartPole-v1", overrides=[override])
+    same = resolve_run_config("ppo", "CartPole-v1", overrides=["env.id=CartPole-v1", "algo_name=ppo"])
+    assert (same.algo_name, same.env.id) == ("ppo", "CartPole-v1")
+
 def test_saved_config_reproduces_the_run(tmp_path: Path) -> None:
     from porcini.algorithms.tabular.q_learning import QLearningConfig
 

@@ -29,3 +29,15 @@ def test_config_resolves_the_record_and_overrides():
 def test_config_with_an_unknown_key_is_a_usage_error():
     result = CliRunner().invoke(main, ["config", "ppo", "CartPole-v1", "--set", "lerning_rate=3"])
     assert result.exit_code == 2 and "did you mean 'learning_rate'" in result.output
+
+
+def test_config_takes_the_steps_train_takes_zero_for_offline_learning_alone():
+    # train --steps 0 with a dataset learns offline only; config prints what train with the same options runs
+    offline = ["--set", "data.dataset=demos.npz", "--set", "data.offline_steps=100"]
+    runner = CliRunner()
+    by_option = runner.invoke(main, ["config", "discrete_cql", "CartPole-v1", "--steps", "0", *offline])
+    by_set = runner.invoke(main, ["config", "discrete_cql", "CartPole-v1", "--set", "steps=0", *offline])
+    assert by_set.exit_code == 0, by_set.output
+    assert by_option.exit_code == 0, by_option.output
+    assert yaml.safe_load(by_option.stdout) == yaml.safe_load(by_set.stdout)
+    assert yaml.safe_load(by_option.stdout)["steps"] == 0

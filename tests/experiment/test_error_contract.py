@@ -73,6 +73,39 @@ def test_usage_errors_are_one_line_exit_2_and_leave_no_run_directory(tmp_path, a
     assert not out.exists()
 
 
+@pytest.mark.parametrize("env", ["corridor_kwargs_env:Corridor-v0", "corridor_kwargs_env:Corridor"])
+def test_a_wrong_env_kwarg_of_a_module_env_is_one_line_exit_2(tmp_path, monkeypatch, env):
+    # docs/custom-envs.md: module:EnvId and module:ClassName take env.kwargs as a registered id does, and
+    # docs/experiments.md makes a key the constructor does not take a usage error, not the env's TypeError
+    (tmp_path / "corridor_kwargs_env.py").write_text(textwrap.dedent("""
+        import gymnasium as gym
+        import numpy as np
+
+        class Corridor(gym.Env):
+            observation_space = gym.spaces.Box(0.0, 1.0, (1,), dtype=np.float32)
+            action_space = gym.spaces.Discrete(2)
+
+            def __init__(self, length=8):
+                self.length = length
+
+            def reset(self, *, seed=None, options=None):
+                super().reset(seed=seed)
+                return np.zeros(1, dtype=np.float32), {}
+
+            def step(self, action):
+                return np.zeros(1, dtype=np.float32), 0.0, True, False, {}
+
+        gym.register(id="Corridor-v0", entry_point=Corridor, max_episode_steps=20)
+    """))
+    monkeypatch.chdir(tmp_path)  # make_env looks for the module in the current folder, as the CLI user runs it
+    out = tmp_path / "runs"
+    result = CliRunner().invoke(main, ["train", "ppo", env, "--set", "env.kwargs={lenth: 12}", "--set",
+                                       "env.max_episode_steps=20", "--steps", "100", "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    line = one_line_error(result)
+    assert f"env.kwargs: {env} has no argument 'lenth'" in line and "did you mean 'length'" in line
+    assert not out.exists()
+
 def test_malformed_yaml_names_the_file_and_line(tmp_path, bad_yaml):
     result = CliRunner().invoke(main, ["train", "ppo", "CartPole-v1", "--config", str(bad_yaml),
                                        "--out", str(tmp_path / "runs")])
@@ -100,6 +133,28 @@ def test_plotting_a_directory_without_metrics_is_a_usage_error(tmp_path):
     assert result.exit_code == 2
     assert "has no metrics.csv" in one_line_error(result)
 
+
+@pytest.mark.parametrize("command", [["resume"], ["eval"], ["inspect"],
+                                     ["collect", "--episodes", "1", "--to", "d.npz"]])
+def test_a_run_without_a_checkpoint_is_one_line_exit_2_and_changes_nothing(tmp_path, command):
+    run = tmp_path / "early-run"  # a run killed before the end of its first epoch: a config, no checkpoint
+    run.mkdir()
+    (run / "config.yaml").write_text("algo_name: random\nenv: {id: CartPole-v1}\nsteps: 1000\n")
+    before = sorted(p.name for p in run.rglob("*"))
+    result = CliRunner().invoke(main, [command[0], str(run), *command[1:]])
+    assert result.exit_code == 2, result.output
+    line = one_line_error(result)
+    assert "has no checkpoint" in line and "train it again" in line
+    assert sorted(p.name for p in run.rglob("*")) == before
+
+def test_a_run_with_best_but_no_last_checkpoint_is_told_to_pass_checkpoint_best(tmp_path):
+    run = tmp_path / "run"  # last.pt deleted (or lost after best.pt was written: best.pt is written first)
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "config.yaml").write_text("algo_name: random\nenv: {id: CartPole-v1}\nsteps: 1000\n")
+    (run / "checkpoints" / "best.pt").write_bytes(b"")
+    result = CliRunner().invoke(main, ["resume", str(run)])
+    assert result.exit_code == 2, result.output
+    assert "has no last checkpoint" in one_line_error(result) and "pass --checkpoint best" in one_line_error(result)
 
 @pytest.mark.parametrize("command", ["resume", "eval", "inspect"])
 def test_a_directory_that_is_not_a_run_is_a_usage_error(tmp_path, command):

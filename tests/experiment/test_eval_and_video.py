@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import imageio.v3 as iio
 import numpy as np
@@ -37,3 +38,19 @@ def test_eval_env_shares_frozen_normalization_statistics(tmp_path):
     np.testing.assert_array_equal(trained["mean"], eval_env.state_dict()["mean"])
     assert eval_env.frozen
     assert evaluate_run(summary.extra["run_dir"], episodes=2, checkpoint="last")["eval_episodes"] == 2
+
+
+def test_video_of_an_env_without_frames_is_one_line_exit_2_and_writes_nothing(tmp_path):
+    import gymnasium as gym
+
+    # porcini/DiceGame-v0 declares no render mode and its constructor takes no render_mode: gym.make refuses it
+    creator = gym.envs.registration.load_env_creator(gym.spec("porcini/DiceGame-v0").entry_point)
+    assert "rgb_array" not in creator.metadata["render_modes"]
+    config = resolve("random", "porcini/DiceGame-v0", None, ["steps=200", "steps_per_epoch=100", "log.sinks=[csv]",
+                                                             f"out={tmp_path}", "eval_episodes=2"])
+    run_dir = Experiment.start(config).train().extra["run_dir"]
+    result = CliRunner().invoke(main, ["eval", run_dir, "--video", "--episodes", "1"])
+    assert result.exit_code == 2, result.output
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("Error: --video needs rgb_array frames") and "porcini/DiceGame-v0" in line
+    assert not (Path(run_dir) / "videos").exists()

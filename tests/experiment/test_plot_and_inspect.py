@@ -49,6 +49,21 @@ def test_inspect_draws_continuous_actions(tmp_path):
     assert out.stat().st_size > 10_000
 
 
+def test_figures_go_to_new_folders_and_a_path_through_a_file_is_one_line_exit_2(tmp_path):
+    # plot creates the folders of -o; inspect writes its PNG the same way, and neither shows a traceback
+    run_dir = run(tmp_path, "random", "Pendulum-v1", 0, steps=400, per_epoch=200)
+    (tmp_path / "a_file").write_text("not a folder")
+    for command in ("plot", "inspect"):
+        out = tmp_path / f"new_{command}" / "figure.png"
+        result = CliRunner().invoke(main, [command, run_dir, "-o", str(out)])
+        assert result.exit_code == 0, result.output
+        assert Image.open(out).format == "PNG"
+        blocked = tmp_path / "a_file" / "figure.png"
+        result = CliRunner().invoke(main, [command, run_dir, "-o", str(blocked)])
+        assert result.exit_code == 2, result.output
+        (line,) = result.stderr.strip().splitlines()
+        assert line.startswith("Error: ") and str(blocked) in line and "-o FILE.png" in line
+
 def test_episode_trace_records_every_step():
     from porcini import make_env
     from porcini.algorithms.random import RandomAgent

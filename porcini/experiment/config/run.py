@@ -250,7 +250,7 @@ def resolve_run_config(
 
     Raises:
         ConfigError: an unknown key (with the closest valid name), a wrong type, an out-of-range value, or a
-            config file written for another algorithm or env.
+            config file or an override for another algorithm or env.
     """
     merged: dict[str, Any] = {"algo_name": algo, "env": {"id": env_id}}
     if use_record:
@@ -262,6 +262,7 @@ def resolve_run_config(
         _check_same_run(data, algo, env_id, config_file)
         merged = deep_merge(merged, _without_legacy_keys(data))
     routed = {".".join(_route(keys, algo_config_cls)): value for keys, value in override_items(overrides)}
+    _check_overrides_keep_run(routed, algo, env_id)
     run = from_dict(RunConfig, apply_overrides(merged, routed))
     if algo_config_cls is not None:
         resolved = to_dict(make_algo_config(run, algo_config_cls))
@@ -334,3 +335,19 @@ def _check_same_run(data: Mapping[str, Any], algo: str, env_id: str, source: Any
             f"config file {source} is for algo_name={file_algo!r}, env.id={file_env!r} but the command asks "
             f"for {algo!r} on {env_id!r}; pass the matching ALGO ENV or edit the file"
         )
+
+
+def _check_overrides_keep_run(routed: Mapping[str, Any], algo: str, env_id: str) -> None:
+    """Raise ConfigError when an override names another algorithm or env than ``algo`` and ``env_id``.
+
+    The run would keep the config of record of the ones the command names, for another algorithm or env.
+    """
+    env = routed.get("env")
+    env_asked = routed.get("env.id", env.get("id", env_id) if isinstance(env, Mapping) else env_id)
+    for key, asked, named, argument in (("algo_name", routed.get("algo_name", algo), algo, "ALGO"),
+                                        ("env.id", env_asked, env_id, "ENV")):
+        if asked != named:
+            raise ConfigError(
+                f"{key}={asked} contradicts the command's {argument} {named!r} (the run would keep the config of "
+                f"record of {algo} on {env_id}); pass {asked} as {argument} instead"
+            )
