@@ -1,4 +1,5 @@
-"""Learning tests (slow): PPO, A2C and TRPO solve CartPole-v1 with their configs of record, for 4 of 5 seeds;
+"""Learning tests (slow): PPO, A2C and TRPO solve CartPole-v1 with their configs of record, REINFORCE (which has
+none) with its defaults and one env, for 4 of 5 seeds;
 RecurrentPPO solves CartPole without velocities, which a feed-forward PPO cannot.
 
 Run with ``pytest -m slow tests/algorithms/policy_gradient -s`` to see the per-seed numbers.
@@ -47,7 +48,8 @@ def train(algo, seed, budget, env_id="CartPole-v1", record_of=None):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("algo, budget", [("ppo", 100_000), ("a2c", 200_000), ("trpo", 100_000)])
+@pytest.mark.parametrize("algo, budget", [("ppo", 100_000), ("a2c", 200_000), ("trpo", 100_000),
+                                         ("reinforce", 100_000)])
 def test_solves_cartpole_for_four_of_five_seeds(algo, budget):
     runs = [train(algo, seed, budget) for seed in range(5)]
     for run in runs:
