@@ -10,7 +10,7 @@ import numpy as np
 from porcini.algorithms.registry import get_algorithm
 from porcini.core import Core
 from porcini.errors import CheckpointError, UserError
-from porcini.experiment.checkpoint import read_checkpoint, resolve_checkpoint, run_identity
+from porcini.experiment.checkpoint import load_agent_state, read_checkpoint, resolve_checkpoint, run_identity
 from porcini.experiment.config import RunConfig, load_run_config, make_algo_config
 from porcini.experiment.envs import build_envs, stateful_wrappers
 from porcini.experiment.seeding import eval_seed
@@ -25,7 +25,7 @@ def load_policy(run_dir: str | Path, checkpoint: str = "best") -> tuple[RunConfi
     Raises:
         UserError: ``run_dir`` has no ``config.yaml``, or ``checkpoint`` names no file.
         CheckpointError: no checkpoint, or one that does not belong to this run (another algorithm, env,
-            number of envs, observation or action space, wrapper list).
+            number of envs, observation or action space, wrapper list, networks of other sizes).
     """
     run_dir = Path(run_dir)
     config_path = run_dir / "config.yaml"
@@ -35,15 +35,15 @@ def load_policy(run_dir: str | Path, checkpoint: str = "best") -> tuple[RunConfi
     agent_cls = get_algorithm(config.algo_name)
     saved = read_checkpoint(resolve_checkpoint(run_dir, checkpoint), run_identity(config))
     env, eval_env = build_envs(config)
+    state = saved.state
     try:
         saved.check_identity(run_identity(config, env.info))  # before a network of another shape refuses it
+        agent = agent_cls(env.info, make_algo_config(config, agent_cls.Config))
+        load_agent_state(agent, state["agent"], saved.path)
     except CheckpointError:
         env.close()
         eval_env.close()
         raise
-    state = saved.state
-    agent = agent_cls(env.info, make_algo_config(config, agent_cls.Config))
-    agent.load_state_dict(state["agent"])
     for wrapper, wrapper_state in zip(stateful_wrappers(env), state["wrappers"]):
         wrapper.load_state_dict(wrapper_state)
     return config, agent, env, eval_env

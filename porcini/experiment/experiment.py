@@ -28,6 +28,7 @@ from porcini.errors import ConfigError, UserError
 from porcini.experiment.checkpoint import (
     Checkpoint,
     keeping_optimizer_settings,
+    load_agent_state,
     read_checkpoint,
     resolve_checkpoint,
     run_identity,
@@ -97,7 +98,7 @@ class Experiment:
         # loaded before the loggers truncate metrics.csv and tb/: a checkpoint that does not fit changes no file
         if checkpoint is not None:
             checkpoint.check_identity(self.identity())
-            self.load_state_dict(checkpoint.state)
+            self.load_state_dict(checkpoint.state, checkpoint.path)
         self.logger = make_loggers(config.log, run_dir.path, run_name=run_dir.path.name, resume_step=resume_step,
                                    mlflow_run_id=mlflow_run_id, epochs_done=epochs_done)
 
@@ -284,15 +285,15 @@ class Experiment:
             **({"data": self.data.state_dict()} if self.data is not None else {}),
         }
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore :meth:`state_dict` into a freshly built run."""
+    def load_state_dict(self, state: dict[str, Any], path: Path = Path("checkpoint")) -> None:
+        """Restore :meth:`state_dict` (read from the checkpoint ``path``) into a freshly built run."""
         import torch
 
         if self.data is not None:  # before anything is restored: other data refuses the whole checkpoint
             self.data.check(state.get("data"))
         # the optimizers' learning rates and the like come from this run's config, their moments from the checkpoint;
         # the agent goes first: the envs' replay may draw on it (a self-play learner's pool picks the opponents)
-        keeping_optimizer_settings(self.agent, lambda: self.agent.load_state_dict(state["agent"]))
+        keeping_optimizer_settings(self.agent, lambda: load_agent_state(self.agent, state["agent"], path))
         # a checkpoint of the offline phase: the env was never stepped, and its first reset is still to come
         restarted = restore_envs(self.env, state, self.config.seed) if state["core"]["obs"] is not None else None
         if restarted is None:
