@@ -61,11 +61,14 @@ def evaluate_run(run_dir: str | Path, episodes: int = 10, checkpoint: str = "bes
 
     Raises:
         MissingExtraError: ``video`` without the ``video`` extra (checked before anything runs).
+        RunDirectoryError: ``video`` and ``run_dir/videos`` cannot be written (checked before anything runs).
     """
     if video:
         from porcini.experiment.preflight import check_video_extra
+        from porcini.experiment.video import prepare_video_folder
 
         check_video_extra()
+        prepare_video_folder(Path(run_dir) / "videos")  # a read-only run directory fails before the evaluation
     config, agent, env, eval_env = load_policy(run_dir, checkpoint)
     core = Core(agent, env, eval_env=eval_env, progress=False,
                 eval_seed=eval_seed(config.seed if seed is None else seed))

@@ -19,6 +19,7 @@ from porcini.core.state import LoopState
 from porcini.core.stepper import env_reset, env_step
 from porcini.errors import missing_extra
 from porcini.experiment.evaluation import load_policy
+from porcini.experiment.safe_files import reporting_os_errors
 from porcini.experiment.seeding import eval_seed
 
 if TYPE_CHECKING:
@@ -216,11 +217,18 @@ def episode_figure(run_dir: str | Path, checkpoint: str = "best") -> Figure:
 
 
 def inspect_run(run_dir: str | Path, output: str | Path | None = None, checkpoint: str = "best") -> Path:
-    """Draw one evaluation episode of the run's saved policy to a PNG; return its path."""
+    """Draw one evaluation episode of the run's saved policy to a PNG; return its path.
+
+    Raises:
+        RunDirectoryError: the PNG cannot be written (a read-only run directory, a full disk): one line.
+    """
     import matplotlib.pyplot as plt
 
     fig = episode_figure(run_dir, checkpoint)
     path = Path(output) if output else Path(run_dir) / "inspect.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    try:
+        with reporting_os_errors(path, fix="write the figure to a folder you can write to (porcini inspect -o FILE)"):
+            fig.savefig(path, dpi=110)
+    finally:
+        plt.close(fig)
     return path

@@ -39,20 +39,25 @@ _HINTS = {
 }
 
 
-def os_error_message(err: OSError, path: str | os.PathLike[str], action: str = "writing") -> str:
-    """One line for ``err``: ``"No space left on device while writing runs/x/last.pt: free some space, ..."``."""
+def os_error_message(err: OSError, path: str | os.PathLike[str], action: str = "writing",
+                     fix: str | None = None) -> str:
+    """One line for ``err``: ``"No space left on device while writing runs/x/last.pt: free some space, ..."``.
+
+    ``fix`` replaces the advice for run directories (``porcini train --out DIR``) for a file that is not one.
+    """
     problem = err.strerror or str(err)
-    hint = _HINTS.get(err.errno or 0)
+    hint = fix or _HINTS.get(err.errno or 0)
     return f"{problem} while {action} {os.fspath(path)}" + (f": {hint}" if hint else "")
 
 
 @contextmanager
-def reporting_os_errors(path: str | os.PathLike[str], action: str = "writing") -> Iterator[None]:
-    """Turn an ``OSError`` raised inside the block into a :class:`RunDirectoryError` naming ``path``."""
+def reporting_os_errors(path: str | os.PathLike[str], action: str = "writing",
+                        fix: str | None = None) -> Iterator[None]:
+    """Turn an ``OSError`` raised inside the block into a :class:`RunDirectoryError` naming ``path`` (and ``fix``)."""
     try:
         yield
     except OSError as err:
-        raise RunDirectoryError(os_error_message(err, path, action)) from err
+        raise RunDirectoryError(os_error_message(err, path, action, fix)) from err
 
 
 def writes_to_path(method: F) -> F:

@@ -37,3 +37,14 @@ def test_eval_env_shares_frozen_normalization_statistics(tmp_path):
     np.testing.assert_array_equal(trained["mean"], eval_env.state_dict()["mean"])
     assert eval_env.frozen
     assert evaluate_run(summary.extra["run_dir"], episodes=2, checkpoint="last")["eval_episodes"] == 2
+
+
+def test_a_video_folder_that_cannot_be_written_is_one_line_before_any_episode(tmp_path, monkeypatch):
+    run_dir = train(tmp_path).extra["run_dir"]
+    (tmp_path / run_dir / "videos").write_text("a file where the videos folder goes\n")
+    monkeypatch.setattr("porcini.experiment.evaluation.load_policy", lambda *a: 1 / 0)  # no episode may run
+    result = CliRunner().invoke(main, ["eval", run_dir, "--episodes", "1", "--video"])
+    assert isinstance(result.exception, SystemExit) and result.exit_code == 2, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and f"while creating {run_dir}/videos" in errors[0], result.output
+    assert "evaluate without --video" in errors[0]
