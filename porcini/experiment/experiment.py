@@ -37,7 +37,7 @@ from porcini.experiment.checkpoint import (
 from porcini.experiment.config import RunConfig, dump_yaml, load_run_config, make_algo_config, to_dict
 from porcini.experiment.envs import at_episode_boundary, build_envs, env_resume_state, restore_envs, wrapper_states
 from porcini.experiment.expert import attach_expert, record_demonstrations, records_demonstrations
-from porcini.experiment.interrupt import TrainingInterrupted, stop_training
+from porcini.experiment.interrupt import TrainingInterrupted, interrupt_at_once, stop_training
 from porcini.experiment.learned_reward import with_learned_reward
 from porcini.experiment.loggers import EpisodeInfoAggregator, make_loggers, summarize
 from porcini.experiment.offline import RunData, training_step
@@ -107,22 +107,25 @@ class Experiment:
         """Create the run directory, save ``config.yaml`` and build the run.
 
         The config is checked first (:func:`~porcini.experiment.preflight.validate`); a config that fails the
-        check, or a run that fails while it is being built, leaves no run directory behind.
+        check, or a run that fails (or gets SIGINT/SIGTERM) while it is being built, leaves no run directory behind.
         """
         validate(config)
         run_dir = RunDirectory.create(config.out, config.algo_name, config.env.id, config.seed)
-        lock = RunLock.acquire(run_dir.path)
+        lock, experiment = RunLock.acquire(run_dir.path), None
         try:
-            if records_demonstrations(get_algorithm(config.algo_name), config):
-                config = record_demonstrations(config, run_dir.path)
-            atomic_write_text(run_dir.path / "config.yaml", dump_yaml(config))
-            experiment = cls(config, run_dir, progress=progress)
-        except BaseException:  # e.g. the user's env failing its first reset: a run that never started leaves no trace
+            with interrupt_at_once():  # SIGTERM as SIGINT: no run directory is left without a checkpoint
+                if records_demonstrations(get_algorithm(config.algo_name), config):
+                    config = record_demonstrations(config, run_dir.path)
+                atomic_write_text(run_dir.path / "config.yaml", dump_yaml(config))
+                experiment = cls(config, run_dir, progress=progress)
+                experiment.logger.log_params(to_dict(config))
+        except BaseException as error:  # e.g. the user's env failing its first reset: a run not begun leaves no trace
+            if experiment is not None:
+                experiment.close(error)
             lock.release()
             shutil.rmtree(run_dir.path, ignore_errors=True)
             raise
         experiment.run_lock = lock
-        experiment.logger.log_params(to_dict(config))
         return experiment
 
     @classmethod
