@@ -9,6 +9,7 @@ are not whole episodes (a replay buffer's contents). Whichever the source, porci
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -72,7 +73,8 @@ def write_dataset(dataset: Dataset, target: str, *, observation_space: Any, acti
         Where the data now is: the Minari dataset's folder or the file.
 
     Raises:
-        DatasetError: a target of neither form, one that exists already, an empty dataset or NaNs.
+        DatasetError: a target of neither form, one that exists already or cannot be written (a read-only
+            folder, a full disk), an empty dataset or NaNs.
     """
     if target.startswith(MINARI_PREFIX):
         return str(write_minari(dataset, target[len(MINARI_PREFIX) :], observation_space=observation_space,
@@ -86,7 +88,11 @@ def write_dataset(dataset: Dataset, target: str, *, observation_space: Any, acti
              "algorithm_name": algorithm_name, **{k: v for k, v in minari_fields.items() if k != "data_format"}}
     if env_id is not None:
         extra["env_id"] = env_id
-    save_dataset(path, dataset, {k: v for k, v in extra.items() if v is not None})
+    try:
+        save_dataset(path, dataset, {k: v for k, v in extra.items() if v is not None})
+    except OSError as err:  # a full disk: the temporary file is removed, no part of the data is left at path
+        raise DatasetError(f"{err.strerror or err} while writing {label}; nothing was written: free some space or "
+                           "write to another folder") from err
     return str(path)
 
 
@@ -94,7 +100,8 @@ def check_target(target: str) -> None:
     """Refuse, before anything is recorded, a ``target`` of neither form or one that exists already.
 
     Raises:
-        DatasetError: the target is malformed, exists, or (a file) has no folder to go in.
+        DatasetError: the target is malformed, exists, or (a file) has no folder to go in or one that cannot be
+            written.
         MissingExtraError: ``minari:`` without the ``minari`` extra.
     """
     if target.startswith(MINARI_PREFIX):
@@ -106,6 +113,11 @@ def check_target(target: str) -> None:
         raise DatasetError(f"{label} exists already; remove it or write another path")
     if not path.parent.is_dir():
         raise DatasetError(f"cannot write {label}: no folder {str(path.parent)!r}; create it first")
+    try:  # a read-only folder fails here, before the episodes are recorded, not after
+        with tempfile.TemporaryFile(dir=path.parent):
+            pass
+    except OSError as err:
+        raise DatasetError(f"cannot write {label}: {err.strerror or err}; write to another folder") from err
 
 
 def _npz_path(source: str) -> Path:

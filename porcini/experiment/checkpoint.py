@@ -9,6 +9,7 @@ before anything else is touched.
 from __future__ import annotations
 
 import dataclasses
+import zipfile
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, cast
 
@@ -146,7 +147,8 @@ def read_checkpoint(path: str | Path, identity: dict[str, Any] | None = None) ->
     """Read a checkpoint; check its format version and, if given, that its identity matches ``identity``.
 
     Raises:
-        CheckpointError: missing, truncated or corrupt file, unknown format version, or an identity mismatch
+        CheckpointError: missing, truncated or corrupt file (a record whose CRC-32 does not match included),
+            unknown format version, or an identity mismatch
             (another algorithm, env, number of envs, observation or action space, wrapper list); the message
             names the mismatch.
     """
@@ -154,8 +156,10 @@ def read_checkpoint(path: str | Path, identity: dict[str, Any] | None = None) ->
 
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"no checkpoint at {path}")
+        raise CheckpointError(f"no checkpoint at {path} (a run stopped before its first epoch ended has none); "
+                              f"{_other_checkpoint(path)}")
     try:
+        verify_checksums(path)
         payload = torch.load(path, weights_only=True, map_location="cpu")
     except Exception as err:  # torch raises several types for truncated/corrupt archives
         raise CheckpointError(
@@ -171,6 +175,23 @@ def read_checkpoint(path: str | Path, identity: dict[str, Any] | None = None) ->
     checkpoint = Checkpoint(path, from_safe(payload["identity"]), from_safe(payload["state"]))
     checkpoint.check_identity(identity or {})
     return checkpoint
+
+
+def verify_checksums(path: Path) -> None:
+    """Check every record of the checkpoint's zip archive against the CRC-32 that ``torch.save`` stored for it.
+
+    ``torch.load`` does not check them: a file damaged after it was written (a flipped bit on disk or in a copy)
+    would load, and a run would go on from wrong weights or replay data.
+
+    Raises:
+        ValueError: a record's content does not match its CRC-32.
+        zipfile.BadZipFile: the file is not a zip archive (truncated, or not a checkpoint).
+    """
+    with zipfile.ZipFile(path) as archive:
+        damaged = archive.testzip()
+    if damaged is not None:
+        raise ValueError(f"record {damaged} does not match its CRC-32 checksum: the file was damaged after it was "
+                         "written")
 
 
 def load_checkpoint(path: str | Path, identity: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -229,7 +250,8 @@ def resolve_checkpoint(run_dir: str | Path, checkpoint: str | Path) -> Path:
         if not path.is_file():
             raise MissingCheckpointError(
                 f"{run_dir} has no checkpoint ({path} does not exist): a run writes its first at the end of its "
-                "first epoch, and this one stopped before (or is still in it); wait for it, or train it again")
+                "first epoch, and this one stopped before (or is still in it); wait for it, or start the run over "
+                "(porcini train --config RUN_DIR/config.yaml)")
         return path
     path = Path(checkpoint)
     if not path.is_file():
@@ -241,6 +263,7 @@ def _loads(path: Path) -> bool:
     import torch
 
     try:
+        verify_checksums(path)
         payload = torch.load(path, weights_only=True, map_location="cpu")
     except Exception:  # any failure to load means: do not recommend it
         return False
@@ -252,7 +275,7 @@ def _other_checkpoint(path: Path) -> str:
     for other in sorted(p for p in path.parent.glob("*.pt") if p.resolve() != path.resolve()):
         if _loads(other):
             return f"{other} loads: pass --checkpoint {other} to porcini resume, eval or inspect, or start the run over"
-    return "no other checkpoint next to it loads; start the run over"
+    return "no other checkpoint next to it loads; start the run over (porcini train --config RUN_DIR/config.yaml)"
 
 
 def _normalize(value: Any) -> Any:
@@ -260,6 +283,32 @@ def _normalize(value: Any) -> Any:
         return [_normalize(v) for v in value]
     return value
 
+
+
+def load_agent_state(agent: Any, state: dict[str, Any], path: Path) -> None:
+    """``agent.load_state_dict(state)``, where a network or buffer that does not fit the saved one is a CheckpointError.
+
+    The identity does not hold the sizes of networks and buffers: an edited ``net_arch`` (or ``dueling``,
+    ``buffer_size``...) in a run's ``config.yaml`` builds an agent that cannot take the saved state.
+
+    Raises:
+        CheckpointError: the saved parameters have other shapes or names than the networks this run builds, or a
+            saved replay buffer another capacity or kind; the message names the first difference and the fix.
+    """
+    from porcini.data._npz import DataFileError
+
+    try:
+        agent.load_state_dict(state)
+    except (RuntimeError, DataFileError) as err:
+        lines = str(err).splitlines()
+        if isinstance(err, RuntimeError) and not (lines and lines[0].startswith("Error(s) in loading state_dict")):
+            raise
+        detail = next((line.strip().rstrip(".") for line in lines[1:] if line.strip()), lines[0] if lines else "")
+        raise CheckpointError(
+            f"checkpoint {path} does not fit the agent this run builds ({detail}): its config.yaml no longer "
+            "describes the run that wrote it (net_arch, dueling, buffer_size, ...): undo the change, or start a "
+            "new run (porcini train --config RUN_DIR/config.yaml)"
+        ) from None
 
 
 def optimizers_of(obj: Any, depth: int = 4) -> list[Any]:

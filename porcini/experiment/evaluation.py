@@ -9,8 +9,8 @@ import numpy as np
 
 from porcini.algorithms.registry import get_algorithm
 from porcini.core import Core
-from porcini.errors import CheckpointError, ConfigError, UserError
-from porcini.experiment.checkpoint import read_checkpoint, resolve_checkpoint, run_identity
+from porcini.errors import CheckpointError, UserError
+from porcini.experiment.checkpoint import load_agent_state, read_checkpoint, resolve_checkpoint, run_identity
 from porcini.experiment.config import RunConfig, load_run_config, make_algo_config
 from porcini.experiment.envs import build_envs, stateful_wrappers
 from porcini.experiment.seeding import eval_seed
@@ -25,7 +25,7 @@ def load_policy(run_dir: str | Path, checkpoint: str = "best") -> tuple[RunConfi
     Raises:
         UserError: ``run_dir`` has no ``config.yaml``, or ``checkpoint`` names no file.
         CheckpointError: no checkpoint, or one that does not belong to this run (another algorithm, env,
-            number of envs, observation or action space, wrapper list).
+            number of envs, observation or action space, wrapper list, networks of other sizes).
     """
     run_dir = Path(run_dir)
     config_path = run_dir / "config.yaml"
@@ -35,15 +35,15 @@ def load_policy(run_dir: str | Path, checkpoint: str = "best") -> tuple[RunConfi
     agent_cls = get_algorithm(config.algo_name)
     saved = read_checkpoint(resolve_checkpoint(run_dir, checkpoint), run_identity(config))
     env, eval_env = build_envs(config)
+    state = saved.state
     try:
         saved.check_identity(run_identity(config, env.info))  # before a network of another shape refuses it
+        agent = agent_cls(env.info, make_algo_config(config, agent_cls.Config))
+        load_agent_state(agent, state["agent"], saved.path)
     except CheckpointError:
         env.close()
         eval_env.close()
         raise
-    state = saved.state
-    agent = agent_cls(env.info, make_algo_config(config, agent_cls.Config))
-    agent.load_state_dict(state["agent"])
     for wrapper, wrapper_state in zip(stateful_wrappers(env), state["wrappers"]):
         wrapper.load_state_dict(wrapper_state)
     return config, agent, env, eval_env
@@ -62,19 +62,18 @@ def evaluate_run(run_dir: str | Path, episodes: int = 10, checkpoint: str = "bes
     Raises:
         MissingExtraError: ``video`` without the ``video`` extra (checked before anything runs).
         ConfigError: ``video`` of an env that declares its render modes without ``rgb_array``.
+        RunDirectoryError: ``video`` and ``run_dir/videos`` cannot be written (checked before anything runs).
     """
     if video:
         from porcini.experiment.preflight import check_renders_frames, check_video_extra
+        from porcini.experiment.video import prepare_video_folder
 
         check_video_extra()
+        config_path = Path(run_dir) / "config.yaml"
+        if config_path.is_file():  # else load_policy says it is not a run directory
+            check_renders_frames(load_run_config(config_path).env.id)
+        prepare_video_folder(Path(run_dir) / "videos")  # a read-only run directory fails before the evaluation
     config, agent, env, eval_env = load_policy(run_dir, checkpoint)
-    if video:
-        try:
-            check_renders_frames(config.env.id)
-        except ConfigError:
-            env.close()
-            eval_env.close()
-            raise
     core = Core(agent, env, eval_env=eval_env, progress=False,
                 eval_seed=eval_seed(config.seed if seed is None else seed))
     record = core.evaluate(episodes)

@@ -28,6 +28,7 @@ from porcini.errors import ConfigError, UserError
 from porcini.experiment.checkpoint import (
     Checkpoint,
     keeping_optimizer_settings,
+    load_agent_state,
     read_checkpoint,
     resolve_checkpoint,
     run_identity,
@@ -36,7 +37,7 @@ from porcini.experiment.checkpoint import (
 from porcini.experiment.config import RunConfig, dump_yaml, load_run_config, make_algo_config, to_dict
 from porcini.experiment.envs import at_episode_boundary, build_envs, env_resume_state, restore_envs, wrapper_states
 from porcini.experiment.expert import attach_expert, record_demonstrations, records_demonstrations
-from porcini.experiment.interrupt import TrainingInterrupted, stop_training
+from porcini.experiment.interrupt import TrainingInterrupted, interrupt_at_once, stop_training
 from porcini.experiment.learned_reward import with_learned_reward
 from porcini.experiment.loggers import EpisodeInfoAggregator, make_loggers, summarize
 from porcini.experiment.offline import RunData, training_step
@@ -97,7 +98,7 @@ class Experiment:
         # loaded before the loggers truncate metrics.csv and tb/: a checkpoint that does not fit changes no file
         if checkpoint is not None:
             checkpoint.check_identity(self.identity())
-            self.load_state_dict(checkpoint.state)
+            self.load_state_dict(checkpoint.state, checkpoint.path)
         self.logger = make_loggers(config.log, run_dir.path, run_name=run_dir.path.name, resume_step=resume_step,
                                    mlflow_run_id=mlflow_run_id, epochs_done=epochs_done)
 
@@ -106,22 +107,25 @@ class Experiment:
         """Create the run directory, save ``config.yaml`` and build the run.
 
         The config is checked first (:func:`~porcini.experiment.preflight.validate`); a config that fails the
-        check, or a run that fails while it is being built, leaves no run directory behind.
+        check, or a run that fails (or gets SIGINT/SIGTERM) while it is being built, leaves no run directory behind.
         """
         validate(config)
         run_dir = RunDirectory.create(config.out, config.algo_name, config.env.id, config.seed)
-        lock = RunLock.acquire(run_dir.path)
+        lock, experiment = RunLock.acquire(run_dir.path), None
         try:
-            if records_demonstrations(get_algorithm(config.algo_name), config):
-                config = record_demonstrations(config, run_dir.path)
-            atomic_write_text(run_dir.path / "config.yaml", dump_yaml(config))
-            experiment = cls(config, run_dir, progress=progress)
-        except BaseException:  # e.g. the user's env failing its first reset: a run that never started leaves no trace
+            with interrupt_at_once():  # SIGTERM as SIGINT: no run directory is left without a checkpoint
+                if records_demonstrations(get_algorithm(config.algo_name), config):
+                    config = record_demonstrations(config, run_dir.path)
+                atomic_write_text(run_dir.path / "config.yaml", dump_yaml(config))
+                experiment = cls(config, run_dir, progress=progress)
+                experiment.logger.log_params(to_dict(config))
+        except BaseException as error:  # e.g. the user's env failing its first reset: a run not begun leaves no trace
+            if experiment is not None:
+                experiment.close(error)
             lock.release()
             shutil.rmtree(run_dir.path, ignore_errors=True)
             raise
         experiment.run_lock = lock
-        experiment.logger.log_params(to_dict(config))
         return experiment
 
     @classmethod
@@ -284,15 +288,15 @@ class Experiment:
             **({"data": self.data.state_dict()} if self.data is not None else {}),
         }
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore :meth:`state_dict` into a freshly built run."""
+    def load_state_dict(self, state: dict[str, Any], path: Path = Path("checkpoint")) -> None:
+        """Restore :meth:`state_dict` (read from the checkpoint ``path``) into a freshly built run."""
         import torch
 
         if self.data is not None:  # before anything is restored: other data refuses the whole checkpoint
             self.data.check(state.get("data"))
         # the optimizers' learning rates and the like come from this run's config, their moments from the checkpoint;
         # the agent goes first: the envs' replay may draw on it (a self-play learner's pool picks the opponents)
-        keeping_optimizer_settings(self.agent, lambda: self.agent.load_state_dict(state["agent"]))
+        keeping_optimizer_settings(self.agent, lambda: load_agent_state(self.agent, state["agent"], path))
         # a checkpoint of the offline phase: the env was never stepped, and its first reset is still to come
         restarted = restore_envs(self.env, state, self.config.seed) if state["core"]["obs"] is not None else None
         if restarted is None:

@@ -19,6 +19,7 @@ from porcini.core.state import LoopState
 from porcini.core.stepper import env_reset, env_step
 from porcini.errors import missing_extra
 from porcini.experiment.evaluation import load_policy
+from porcini.experiment.safe_files import FIGURE_FIX, reporting_os_errors
 from porcini.experiment.seeding import eval_seed
 
 if TYPE_CHECKING:
@@ -221,11 +222,10 @@ def inspect_run(run_dir: str | Path, output: str | Path | None = None, checkpoin
     Missing folders of ``output`` are created, as ``porcini plot`` does.
 
     Raises:
-        RunDirectoryError: the PNG cannot be written (a part of the path is a file, a read-only folder, ...).
+        RunDirectoryError: the PNG cannot be written (a part of the path is a file, a read-only folder, a full
+            disk): one line.
     """
     import matplotlib.pyplot as plt
-
-    from porcini.experiment.safe_files import FIGURE_FIX, reporting_os_errors
 
     fig = episode_figure(run_dir, checkpoint)
     path = Path(output) if output else Path(run_dir) / "inspect.png"

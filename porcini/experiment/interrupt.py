@@ -111,6 +111,19 @@ class StopOnSignal:
             self.on_second(signum)
 
 
+def interrupt_at_once() -> StopOnSignal:
+    """Handlers for while a run is being built: SIGTERM, like SIGINT, raises TrainingInterrupted at once.
+
+    Under the default SIGTERM disposition the process would die there, leaving a run directory without a
+    checkpoint that ``porcini resume`` cannot continue; the exception lets the run remove it, as on SIGINT.
+    """
+
+    def interrupt(signum: int) -> None:
+        raise TrainingInterrupted(signum)
+
+    return StopOnSignal(interrupt, interrupt)
+
+
 def stop_training(core: Any, run_dir: Path) -> StopOnSignal:
     """The handlers of one training run: stop ``core`` at the next step, abort on a second signal."""
 

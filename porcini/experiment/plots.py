@@ -21,6 +21,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from porcini.errors import ConfigError, UserError, missing_extra
+from porcini.experiment.safe_files import FIGURE_FIX, reporting_os_errors
 from porcini.experiment.statistics import aggregate_scores, as_scores, curve_band
 
 
@@ -208,8 +209,9 @@ def plot_learning_curves(
         figsize=figsize,
     )
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi, format="png")
+    with reporting_os_errors(path, fix=FIGURE_FIX):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=dpi, format="png")
     return path
 
 

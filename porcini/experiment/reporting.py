@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from porcini.errors import ConfigError
+from porcini.errors import ConfigError, RunDirectoryError
 from porcini.experiment.config import load_yaml
 from porcini.experiment.loggers.base import flatten_params
 from porcini.experiment.plots import final_scores, load_run_curve, plot_learning_curves, report_table
@@ -67,6 +67,7 @@ def read_run_status(run_dir: str | Path) -> RunStatus:
 
     Raises:
         ConfigError: not a porcini run directory (no ``config.yaml``).
+        RunDirectoryError: its ``summary.json`` is damaged (not JSON, or without ``env_steps``).
     """
     path = Path(run_dir)
     if not (path / "config.yaml").is_file():
@@ -74,14 +75,22 @@ def read_run_status(run_dir: str | Path) -> RunStatus:
     config = load_yaml(path / "config.yaml")
     env = config.get("env") or {}
     summary_file = path / "summary.json"
-    if summary_file.is_file():
-        steps_done = int(json.loads(summary_file.read_text()).get("env_steps", 0))
-    else:
-        steps_done = _last_logged_step(path)
+    steps_done = _summary_steps(summary_file) if summary_file.is_file() else _last_logged_step(path)
     settings = flatten_params({k: v for k, v in config.items() if k not in _NOT_SETTINGS})
     return RunStatus(path=path, algo=str(config.get("algo_name", path.name)), env=str(env.get("id", "")),
                      seed=int(config.get("seed", 0)), settings=settings, steps_done=steps_done,
                      steps_total=int(config.get("steps", 0)))
+
+
+def _summary_steps(summary_file: Path) -> int:
+    """The env steps a ``summary.json`` reports; a damaged one is a one-line error naming it and the fix."""
+    try:
+        return int(json.loads(summary_file.read_text())["env_steps"])
+    except (ValueError, TypeError, KeyError) as err:  # JSON and Unicode errors are ValueErrors
+        raise RunDirectoryError(
+            f"{summary_file} is not a summary of porcini ({type(err).__name__}: {err}): restore it, or delete it "
+            "(the run's progress is then read from metrics.csv; porcini resume RUN_DIR writes it again)"
+        ) from None
 
 
 def _last_logged_step(path: Path) -> int:

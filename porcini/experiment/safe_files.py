@@ -44,7 +44,8 @@ def os_error_message(err: OSError, path: str | os.PathLike[str], action: str = "
                      fix: str | None = None) -> str:
     """One line for ``err``: ``"No space left on device while writing runs/x/last.pt: free some space, ..."``.
 
-    ``fix`` replaces the advice for a run directory (a figure's path has its own option).
+    ``fix`` replaces the advice for run directories (``porcini train --out DIR``) for a file that is not one (a
+    figure's path has its own option).
     """
     problem = err.strerror or str(err)
     hint = fix or _HINTS.get(err.errno or 0)

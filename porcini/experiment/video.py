@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,20 @@ from porcini.envs.make import evaluation_wrappers
 from porcini.envs.wrappers import RecordVideo
 from porcini.experiment.config import RunConfig
 from porcini.experiment.envs import stateful_wrappers, wrapper_specs
+from porcini.experiment.safe_files import reporting_os_errors
 from porcini.experiment.seeding import eval_seed
+
+
+def prepare_video_folder(folder: Path) -> None:
+    """Create ``folder`` and check that a file can be written in it, before any episode is run.
+
+    Raises:
+        RunDirectoryError: the folder cannot be created or written (a read-only run directory, a full disk).
+    """
+    with reporting_os_errors(folder, "creating", fix="porcini eval --video writes to RUN_DIR/videos/: copy the run "
+                             "to a folder you can write to, or evaluate without --video"):
+        folder.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
 
 
 def record_episode(config: RunConfig, agent: Any, folder: Path, train_env: Any) -> Path:

@@ -1,6 +1,9 @@
 """open_dataset / write_dataset: one entry point for minari:NAME and PATH.npz, with one-line errors on bad input."""
 
+import errno
+import os
 import sys
+import tempfile
 
 import gymnasium as gym
 import numpy as np
@@ -105,15 +108,26 @@ def test_writing_an_npz_never_overwrites_and_records_the_spaces(tmp_path):
         check_target(str(tmp_path / "missing" / "x.npz"))
 
 
-def test_a_failed_npz_write_leaves_no_file(tmp_path, monkeypatch):
+def test_a_failed_npz_write_is_one_line_and_leaves_no_file(tmp_path, monkeypatch):
     def half_then_fail(file, **arrays):
         file.write(b"PK\x03\x04 half a zip")
-        raise OSError("disk full")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(np, "savez", half_then_fail)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(DatasetError, match="No space left on device while writing dataset file .*toy.npz") as err:
         write_dataset(toy(), str(tmp_path / "toy.npz"), observation_space=BOX, action_space=ACTIONS)
+    one_line_user_error(err)
     assert list(tmp_path.iterdir()) == []  # neither the file nor its temporary twin
+
+
+def test_a_target_in_a_folder_that_cannot_be_written_is_refused_before_recording(tmp_path, monkeypatch):
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", read_only)  # what a read-only file system answers
+    with pytest.raises(DatasetError, match="cannot write dataset file .*x.npz.: Read-only file system") as err:
+        check_target(str(tmp_path / "x.npz"))
+    one_line_user_error(err)
 
 
 def test_minari_sources_go_through_the_same_entry_point(tmp_path, monkeypatch):

@@ -144,7 +144,7 @@ def test_a_run_without_a_checkpoint_is_one_line_exit_2_and_changes_nothing(tmp_p
     result = CliRunner().invoke(main, [command[0], str(run), *command[1:]])
     assert result.exit_code == 2, result.output
     line = one_line_error(result)
-    assert "has no checkpoint" in line and "train it again" in line
+    assert "has no checkpoint" in line and "start the run over" in line
     assert sorted(p.name for p in run.rglob("*")) == before
 
 def test_a_run_with_best_but_no_last_checkpoint_is_told_to_pass_checkpoint_best(tmp_path):

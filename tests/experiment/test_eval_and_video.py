@@ -54,3 +54,14 @@ def test_video_of_an_env_without_frames_is_one_line_exit_2_and_writes_nothing(tm
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("Error: --video needs rgb_array frames") and "porcini/DiceGame-v0" in line
     assert not (Path(run_dir) / "videos").exists()
+
+
+def test_a_video_folder_that_cannot_be_written_is_one_line_before_any_episode(tmp_path, monkeypatch):
+    run_dir = train(tmp_path).extra["run_dir"]
+    (tmp_path / run_dir / "videos").write_text("a file where the videos folder goes\n")
+    monkeypatch.setattr("porcini.experiment.evaluation.load_policy", lambda *a: 1 / 0)  # no episode may run
+    result = CliRunner().invoke(main, ["eval", run_dir, "--episodes", "1", "--video"])
+    assert isinstance(result.exception, SystemExit) and result.exit_code == 2, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and f"while creating {run_dir}/videos" in errors[0], result.output
+    assert "evaluate without --video" in errors[0]

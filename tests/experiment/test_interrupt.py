@@ -244,3 +244,30 @@ def test_a_handler_of_the_users_own_is_kept(tmp_path: Path) -> None:
         assert signal.getsignal(signal.SIGTERM) is handler
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+# Experiment.start in a subprocess, whose loggers send the signal while the run is being built (before training)
+_SIGNAL_WHILE_BUILDING = """
+import os, signal, sys
+from porcini.experiment.experiment import Experiment
+from porcini.experiment.launch import resolve
+from porcini.experiment.loggers import MultiLogger
+MultiLogger.log_params = lambda self, params: os.kill(os.getpid(), getattr(signal, sys.argv[2]))
+config = resolve("q_learning", "FrozenLake-v1", None, ["steps=100", "log.sinks=[csv]", "out=" + sys.argv[1]])
+try:
+    Experiment.start(config)
+except KeyboardInterrupt as stop:
+    print("stopped:", stop)
+    sys.exit(getattr(stop, "exit_code", 130))
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_while_the_run_is_built_leaves_no_run_directory(tmp_path: Path, signum: int) -> None:
+    out = tmp_path / "runs"
+    done = subprocess.run([sys.executable, "-c", _SIGNAL_WHILE_BUILDING, str(out), signal.Signals(signum).name],
+                          capture_output=True, text=True, timeout=120, preexec_fn=_default_sigint)
+    # the process ends by the exception, as on a signal during training, not killed by the signal
+    assert done.returncode == 128 + signum, (done.returncode, done.stderr[-2000:])
+    assert list(out.iterdir()) == []  # no run directory without a checkpoint, which resume could not continue
+    assert "before training started" in done.stdout, done.stdout

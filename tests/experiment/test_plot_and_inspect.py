@@ -72,3 +72,20 @@ def test_episode_trace_records_every_step():
     trace = record_episode_trace(RandomAgent(env.info), env, seed=3)
     assert trace["action"].shape == (200, 1) and trace["reward"].shape == (200,)
     assert (trace["reward"] <= 0).all()
+
+
+def one_line_exit_2(result, *needles):
+    assert isinstance(result.exception, SystemExit) and result.exit_code == 2, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and all(needle in errors[0] for needle in needles), result.output
+
+
+def test_a_figure_that_cannot_be_written_is_one_line_naming_it_and_the_option(tmp_path):
+    run_dir = run(tmp_path, "random", "FrozenLake-v1", 0, steps=200, per_epoch=200)
+    a_file = tmp_path / "notes.txt"  # a folder on the path that is a file: what a read-only folder also gives
+    a_file.write_text("not a folder\n")
+    target = a_file / "figure.png"
+    one_line_exit_2(CliRunner().invoke(main, ["plot", run_dir, "-o", str(target)]),
+                    f"while writing {target}", "-o FILE.png")
+    one_line_exit_2(CliRunner().invoke(main, ["inspect", run_dir, "-o", str(target)]),
+                    f"while writing {target}", "-o FILE.png")

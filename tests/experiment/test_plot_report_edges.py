@@ -47,3 +47,16 @@ def test_a_run_still_in_its_first_epoch_is_named_as_such(tmp_path):
     result = plot(tmp_path, [started])
     assert result.exit_code == 2, result.output
     assert "no evaluation yet" in result.output and "evaluation off" not in result.output
+
+
+def test_a_damaged_summary_is_a_one_line_error_naming_it(tmp_path):
+    run_dir = run(tmp_path, 0)
+    summary = tmp_path / run_dir / "summary.json"
+    for damaged in ('{"env_steps": 40', "[]", '{"algo": "q_learning"}'):  # cut by a copy, or not a summary
+        summary.write_text(damaged)
+        result = plot(tmp_path, [run_dir])
+        assert isinstance(result.exception, SystemExit) and result.exit_code == 2, result.output
+        errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+        assert len(errors) == 1 and f"{summary} is not a summary of porcini" in errors[0], result.output
+    summary.unlink()  # the fix the message gives: progress then comes from metrics.csv
+    assert plot(tmp_path, [run_dir]).exit_code == 0
