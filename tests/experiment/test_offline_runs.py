@@ -131,3 +131,27 @@ def test_a_dataset_for_an_algorithm_that_cannot_use_one_is_a_usage_error(tmp_pat
     result = CliRunner().invoke(main, ["train", "td3", "Pendulum-v1", "--steps", "0", "--out", str(tmp_path)])
     assert result.exit_code == 2 and "steps" in result.output
     assert not list(tmp_path.glob("*-Pendulum-v1-*"))
+
+
+def test_a_run_given_a_relative_dataset_path_resumes_from_another_folder(tmp_path, dataset_path, monkeypatch):
+    # config.yaml kept the path as typed: resume from another folder failed with "no dataset file 'pendulum.npz'"
+    monkeypatch.chdir(dataset_path.parent)
+    config = offline_config(tmp_path / "runs", dataset_path.name, 200, steps_per_epoch=100)
+    assert config.data.dataset == str(dataset_path.resolve())
+    stopped = Experiment.start(config)
+    stopped.core.callbacks.append(SignalAtEpoch(1))
+    with pytest.raises(TrainingInterrupted):
+        stopped.train()
+    monkeypatch.chdir(tmp_path)
+    Experiment.resume(stopped.run_dir.path).train()
+    _, rows = read_metrics_csv(stopped.run_dir.path / "metrics.csv")
+    assert [r["env_steps"] for r in rows] == [100, 200]
+
+
+def test_a_tilde_in_out_is_the_home_folder_not_a_folder_named_tilde(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    config = resolve("random", "Pendulum-v1", None, ["out=~/runs", "steps=20", "steps_per_epoch=20", *SMALL[2:]])
+    run = Experiment.start(config)
+    run.close()
+    assert run.run_dir.path.parent == tmp_path / "home" / "runs" and not (tmp_path / "~").exists()

@@ -263,11 +263,27 @@ def resolve_run_config(
         merged = deep_merge(merged, _without_legacy_keys(data))
     routed = {".".join(_route(keys, algo_config_cls)): value for keys, value in override_items(overrides)}
     _check_overrides_keep_run(routed, algo, env_id)
-    run = from_dict(RunConfig, apply_overrides(merged, routed))
+    run = _with_usable_paths(from_dict(RunConfig, apply_overrides(merged, routed)))
     if algo_config_cls is not None:
         resolved = to_dict(make_algo_config(run, algo_config_cls))
         run = dataclasses.replace(run, algo={k: v for k, v in resolved.items() if k != "seed"})
     return run
+
+
+def _with_usable_paths(run: RunConfig) -> RunConfig:
+    """``run`` with ``~`` expanded in ``out``, and the dataset file and expert and reward runs as absolute paths.
+
+    The run's ``config.yaml`` then names the same files whatever folder ``resume`` or ``--config`` runs from;
+    ``out`` stays as given (the run directory's name is reported as the user wrote it).
+    """
+    def absolute(path: str | None) -> str | None:
+        if path is None or path.startswith("minari:"):
+            return path
+        return str(Path(path).expanduser().resolve())
+
+    data = dataclasses.replace(run.data, dataset=absolute(run.data.dataset), expert=absolute(run.data.expert),
+                               reward=absolute(run.data.reward))
+    return dataclasses.replace(run, out=os.path.expanduser(run.out), data=data)
 
 
 def make_algo_config(run: RunConfig, config_cls: type[C]) -> C:
