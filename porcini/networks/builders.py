@@ -15,7 +15,13 @@ import gymnasium as gym
 from torch import nn
 
 from porcini.networks.cnn import NatureCNN
-from porcini.networks.encoders import MultiInputEncoder, check_observation_space, input_shape, is_image_space
+from porcini.networks.encoders import (
+    FlattenEncoder,
+    MultiInputEncoder,
+    check_observation_space,
+    input_shape,
+    is_image_space,
+)
 from porcini.networks.mlp import MLP
 
 __all__ = ["NetArch", "NetArchConfig", "Trunk", "is_image_space", "make_trunk", "parse_net_arch"]
@@ -79,7 +85,8 @@ def make_trunk(
 
     The trunk takes observations as :func:`porcini.networks.encoders.obs_to_input` gives them. Vector
     observations (a ``Box`` that is not an image, ``MultiBinary``, and the one-hot codes of ``Discrete`` and
-    ``MultiDiscrete``) get an :class:`MLP` with ``out_dim=None`` that flattens the observation; image observations
+    ``MultiDiscrete``) get an :class:`MLP` with ``out_dim=None`` that flattens the observation (a scalar ``Box`` of
+    shape ``()`` is one feature); image observations
     (:func:`is_image_space`) get a :class:`NatureCNN` with ``features_dim`` followed by an MLP over ``hidden``
     (often ``()``: the CNN already ends in a 512-unit layer); ``Dict`` and ``Tuple`` observations get a
     :class:`~porcini.networks.encoders.MultiInputEncoder` (a CNN per image entry, a flatten per other entry,
@@ -106,4 +113,7 @@ def make_trunk(
     if is_image_space(observation_space):
         cnn = NatureCNN(input_shape(observation_space), features_dim=features_dim, init=init)
         return Trunk(cnn, MLP(cnn.out_dim, None, hidden, activation, init=init))
-    return MLP(input_shape(observation_space), None, hidden, activation, init=init)
+    shape = input_shape(observation_space)
+    if not shape:  # a scalar Box: observations [*batch] become one feature [*batch, 1]
+        return Trunk(FlattenEncoder(shape), MLP(1, None, hidden, activation, init=init))
+    return MLP(shape, None, hidden, activation, init=init)

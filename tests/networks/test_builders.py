@@ -40,3 +40,13 @@ def test_make_trunk_for_vectors_and_images():
     assert image(torch.zeros(5, 10, 10, 3, dtype=torch.uint8)).shape == (5, 32)
     with pytest.raises(ValueError, match="cannot encode Text observations"):
         make_trunk(gym.spaces.Text(8), hidden=(8,))
+
+
+def test_make_trunk_takes_a_scalar_box_as_one_feature():
+    space = gym.spaces.Box(-1.0, 1.0, (), np.float32)
+    trunk = make_trunk(space, hidden=(8,), init="orthogonal")
+    assert trunk.out_dim == 8
+    obs = torch.tensor([0.5, -0.25, 1.0])  # a batch of three scalar observations
+    reference = MLP(1, None, (8,))
+    reference.load_state_dict(trunk[-1].state_dict())
+    torch.testing.assert_close(trunk(obs), reference(obs[:, None]))
