@@ -3,7 +3,8 @@
 Every deep agent turns observations into network input the same way, in two steps chosen from the space:
 
 1. :func:`obs_to_input` (called by :func:`porcini.algorithms.kit.obs_to_tensor`) converts a NumPy batch to
-   tensors: a numeric ``Box`` that is not an image becomes float32 (``uint8`` vectors included, unscaled); an image
+   tensors: a numeric or ``bool`` ``Box`` that is not an image becomes float32 (``uint8`` vectors included,
+   unscaled; ``bool`` as 0/1, like ``MultiBinary``); an image
    ``Box`` (:func:`~porcini.networks.builders.is_image_space`) stays as it is (the CNN scales ``uint8`` by 1/255);
    ``Discrete`` becomes a one-hot vector and ``MultiDiscrete`` one one-hot block per entry (Stable-Baselines3's
    ``preprocess_obs``); ``MultiBinary`` becomes float32; ``Dict`` and ``Tuple`` observations become dicts and
@@ -83,7 +84,7 @@ def check_observation_space(space: gym.Space, owner: str = "observation encoder"
             check_observation_space(sub, owner, f"{path}[{i}]")
     elif not isinstance(space, ARRAY_SPACES):
         raise _unsupported(space, path, owner)
-    elif isinstance(space, gym.spaces.Box) and not np.issubdtype(space.dtype, np.number):
+    elif isinstance(space, gym.spaces.Box) and not (np.issubdtype(space.dtype, np.number) or space.dtype == bool):
         raise UnsupportedSpaceError(f"{owner}: {path} space {space} has non-numeric dtype {space.dtype}; give it a "
                                     "numeric dtype")
 

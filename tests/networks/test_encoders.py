@@ -22,6 +22,18 @@ def test_uint8_vectors_become_floats_and_images_stay_uint8():
     assert image.dtype == torch.uint8
 
 
+def test_a_bool_box_is_accepted_and_becomes_0_1_floats_like_multi_binary():
+    space = S.Box(0, 1, (2, 3), np.bool_)  # MinAtar's observations; Gymnasium supports bool Boxes
+    check_observation_space(space, "PPO")
+    obs = np.random.default_rng(0).random((4, 2, 3)) < 0.5
+    x = obs_to_tensor(obs, CPU, space)
+    assert x.dtype == torch.float32 and x.tolist() == obs.astype(np.float32).tolist()
+    trunk = make_trunk(space, hidden=(8,))
+    reference = make_trunk(S.MultiBinary((2, 3)), hidden=(8,))
+    reference.load_state_dict(trunk.state_dict())
+    torch.testing.assert_close(trunk(x), reference(obs_to_tensor(obs.astype(np.int8), CPU, S.MultiBinary((2, 3)))))
+
+
 def test_discrete_and_multi_discrete_become_one_hot_codes():
     one_hot = obs_to_tensor(np.array([3, 5]), CPU, S.Discrete(4, start=2))
     assert one_hot.tolist() == [[0, 1, 0, 0], [0, 0, 0, 1]]
