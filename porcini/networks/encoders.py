@@ -156,6 +156,18 @@ class FlattenEncoder(nn.Module):
         return x.reshape(*x.shape[: x.dim() - len(self.shape)], self.features_dim)
 
 
+def _module_name(key: Any) -> str:
+    """A Dict key (or Tuple index) as a submodule name that torch accepts, distinct for distinct keys.
+
+    ``str(key)`` as it is, unless it is empty or holds a ``.`` (torch refuses both in module names) or a ``%``: then
+    ``%`` followed by the key with ``%`` written ``%25`` and ``.`` written ``%2E``.
+    """
+    name = str(key)
+    if name and "." not in name and "%" not in name:
+        return name
+    return "%" + name.replace("%", "%25").replace(".", "%2E")
+
+
 class MultiInputEncoder(nn.Module):
     """One encoder per entry of a Dict or Tuple space, the features concatenated in the space's order.
 
@@ -179,14 +191,15 @@ class MultiInputEncoder(nn.Module):
         encoders: dict[str, nn.Module] = {}
         for key, sub in entries:
             self.keys.append(key)
-            encoders[str(key)] = make_encoder(sub, features_dim, init)
+            encoders[_module_name(key)] = make_encoder(sub, features_dim, init)
+        self.names = list(encoders)
         self.encoders = nn.ModuleDict(encoders)
         self.features_dim = self.out_dim = sum(int(cast(Any, e).features_dim) for e in encoders.values())
 
     def forward(self, obs: Any) -> Tensor:
         """Map a dict (or tuple) of input tensors ``[*batch, ...]`` to features ``[*batch, features_dim]``."""
         encoders = self.encoders
-        return torch.cat([encoders[str(key)](obs[key]) for key in self.keys], dim=-1)
+        return torch.cat([encoders[name](obs[key]) for name, key in zip(self.names, self.keys)], dim=-1)
 
 
 def make_encoder(space: gym.Space, features_dim: int = 512,

@@ -71,6 +71,18 @@ def test_multi_input_encoder_concatenates_a_cnn_and_flattened_entries():
     assert nested.features_dim == 5
 
 
+def test_dict_keys_that_torch_refuses_as_module_names_still_get_their_own_encoder():
+    space = S.Dict({"robot.pos": S.Box(-1, 1, (2,)), "robot%2Epos": S.Box(-1, 1, (1,)), "": S.Box(-1, 1, (3,)),
+                    "image": S.Box(0, 255, (8, 8, 3), np.uint8)})
+    encoder = make_encoder(space, features_dim=4)
+    assert encoder.features_dim == 2 + 1 + 3 + 4 and len(encoder.encoders) == 4
+    obs = {key: torch.as_tensor(np.stack([sub.sample() for _ in range(5)])) for key, sub in space.spaces.items()}
+    image = next(module for module in encoder.encoders.values() if isinstance(module, NatureCNN))
+    reference = torch.cat([image(obs[key]) if key == "image" else obs[key] for key in space.spaces], dim=-1)
+    torch.testing.assert_close(encoder(obs), reference)
+    assert "encoders.image.linear.weight" in encoder.state_dict()  # ordinary keys keep their names
+
+
 def test_unsupported_spaces_name_the_right_fix():
     mission = S.Dict({"image": S.Box(0, 255, (7, 7, 3), np.uint8), "mission": S.Text(10)})
     with pytest.raises(UnsupportedSpaceError, match=r"observation\['mission'\].*filter that key out with "
