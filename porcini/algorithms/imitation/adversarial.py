@@ -54,7 +54,8 @@ class DiscriminatorConfig:
     discriminator_batch_size: int = 256
     """Learner transitions per discriminator step (with as many expert ones)."""
     gradient_penalty: float = 0.0
-    """Weight λ of the gradient penalty (WGAN-GP's, at points between expert and learner inputs); 0: none."""
+    """Weight λ of the gradient penalty (WGAN-GP's, at points between expert and learner inputs; AIRL's norm is
+    over ``(s, a, s')``, not ``log π``); 0: none."""
     label_smoothing: float = 0.0
     """ε: expert inputs labelled ``1 - ε``, the learner's ``ε`` (0: plain labels)."""
     discriminator_replay: int = 0
@@ -116,6 +117,10 @@ class AdversarialImitation:
     def learner_reward(self, inputs: Tensor) -> Tensor:
         """The reward ``[N]`` the learner gets for transitions with these inputs (no gradient)."""
         raise NotImplementedError
+
+    def penalized_columns(self) -> slice:
+        """The input columns the gradient penalty's norm is taken over (by default, all)."""
+        return slice(None)
 
     def training_rows(self, inputs: Tensor) -> Tensor:
         """The rows the discriminator trains on for these transitions' inputs (by default, the same rows)."""
@@ -217,7 +222,8 @@ class AdversarialImitation:
             loss = terms["loss_discriminator"]
             if c.gradient_penalty > 0:  # between the transitions' rows, which come first on both sides
                 mix = mixes[first:first + count]
-                terms["gradient_penalty"] = gradient_penalty(self.logits, expert[:count], policy[:count], mix)
+                terms["gradient_penalty"] = gradient_penalty(self.logits, expert[:count], policy[:count], mix,
+                                                              self.penalized_columns())
                 loss = loss + c.gradient_penalty * terms["gradient_penalty"]
             self.optimizers["discriminator"].zero_grad()
             loss.backward()

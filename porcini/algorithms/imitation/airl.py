@@ -129,6 +129,14 @@ class AIRL(AdversarialImitation, PPO):
         absorbing[:, -1] = 1.0
         return torch.cat([inputs, absorbing])
 
+    def penalized_columns(self) -> slice:
+        """The columns of ``(s, a, s')``, over which the gradient penalty takes its norm.
+
+        ``ℓ``'s gradient along ``log π`` is always -1 (the norm would be at least 1 whatever ``g`` and ``h`` are),
+        and the flags are not features.
+        """
+        return slice(0, 2 * self.obs_dim + self.action_width)
+
     def logits(self, inputs: Tensor) -> Tensor:
         """``ℓ = g + γ (1 - terminated) h(s') - h(s) - log π`` ``[N]``; ``g_abs`` on absorbing rows."""
         obs, action, next_obs, terminated, log_pi, absorbing = self._split(inputs)
