@@ -21,7 +21,7 @@ class LearnedReward(gym.vector.VectorWrapper):
     task's return.
 
     Args:
-        env: a vector env (porcini's, or Gymnasium's with same-step autoreset).
+        env: a vector env (porcini's, or Gymnasium's with same-step autoreset; another mode is a ValueError).
         reward_fn: observations ``[B, ...]``, actions ``[B, ...]``, successors ``[B, ...]`` and flags ``[B]`` to
             rewards ``[B]``.
 
@@ -37,6 +37,12 @@ class LearnedReward(gym.vector.VectorWrapper):
 
     def __init__(self, env: gym.vector.VectorEnv, reward_fn: Callable[[Any, Any, Any, Any], Any]) -> None:
         require_env("LearnedReward", env, vector=True)
+        mode = getattr(env, "metadata", {}).get("autoreset_mode")
+        if mode is not None and getattr(mode, "value", mode) != "SameStep":
+            # next-step autoreset: the step after an episode's end is a reset, which a reward_fn would score as a
+            # transition from the final observation to the next episode's first
+            raise ValueError(f"LearnedReward needs a vector env with same-step autoreset, got {mode}: build it with "
+                             "porcini.make_env or pass autoreset_mode=AutoresetMode.SAME_STEP to Gymnasium")
         super().__init__(env)
         self.reward_fn = reward_fn
         self._obs: Any = None
