@@ -36,6 +36,7 @@ from porcini.core.batch import TransitionBatch
 from porcini.core.config import require
 from porcini.data.dataset import Dataset
 from porcini.data.replay import ReplayBuffer
+from porcini.data.validation import check_agent_dataset
 from porcini.envs.info import EnvInfo
 from porcini.functional.adversarial_imitation import discriminator_loss, gradient_penalty
 from porcini.seeding import agent_rng
@@ -151,7 +152,8 @@ class AdversarialImitation:
         """The expert's demonstrations (``dataset_ratio`` is accepted for the common API and not used).
 
         Raises:
-            ValueError: the dataset is empty, or its observations or actions have other shapes than the env's.
+            ValueError: the dataset is empty, or its observations or actions have other shapes than the env's;
+                (DatasetError) NaN observations, non-finite rewards or actions outside the env's space, as BC.
         """
         name = type(self).__name__
         if len(dataset) == 0:
@@ -162,6 +164,7 @@ class AdversarialImitation:
             raise ValueError(f"{name}.add_dataset: the demonstrations have observations {obs_shape} and actions "
                              f"{action_shape}, the env {tuple(self.info.obs_shape)} and "
                              f"{tuple(self.info.action_shape)}: record them in this env")
+        check_agent_dataset(dataset, self.info, name)  # a NaN would make the discriminator's weights NaN
         self.expert = dataset
 
     def observations(self, obs: Any) -> Tensor:
