@@ -8,6 +8,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from porcini.core.obs_tree import map_obs
 from porcini.envs.wrappers._common import require_env
 
 
@@ -75,13 +76,24 @@ class LearnedReward(gym.vector.VectorWrapper):
 
 
 def true_successors(obs: Any, info: dict[str, Any]) -> Any:
-    """``obs`` with the rows of envs whose episode ended replaced by their final observation (``info["final_obs"]``)."""
+    """``obs`` with the rows of envs whose episode ended replaced by their final observation (``info["final_obs"]``).
+
+    Arrays or dicts/tuples of arrays; ``final_obs`` stacked as ``obs`` is (porcini's) or one entry per env, None
+    where no episode ended (Gymnasium's).
+    """
     if "final_obs" not in info:
         return obs
-    ended = np.flatnonzero(np.asarray(info["_final_obs"], dtype=bool))
-    if not len(ended):
+    ended = np.asarray(info["_final_obs"], dtype=bool)
+    if not ended.any():
         return obs
-    out = np.array(obs, copy=True)
-    for row in ended:
-        out[row] = info["final_obs"][row]
-    return out
+    final = info["final_obs"]
+    if isinstance(final, np.ndarray) and final.dtype == object:
+        rows = [final[i] if ended[i] else map_obs(lambda x, i=i: np.asarray(x)[i], obs) for i in range(len(ended))]
+        final = map_obs(lambda *leaves: np.stack([np.asarray(leaf) for leaf in leaves]), *rows)
+
+    def successor(current: Any, last: Any) -> np.ndarray:
+        current = np.asarray(current)
+        where = ended.reshape((-1,) + (1,) * (current.ndim - 1))
+        return np.where(where, np.asarray(last), current).astype(current.dtype, copy=False)
+
+    return map_obs(successor, obs, final)
