@@ -71,6 +71,9 @@ class AIRLConfig(DiscriminatorConfig, PPOConfig):
         require(self.learner_reward in ("logit", "softplus"), type(self).__name__, "learner_reward",
                 self.learner_reward, "'logit' or 'softplus'")
         require(self.absorbing_rows >= 1, type(self).__name__, "absorbing_rows", self.absorbing_rows, ">= 1")
+        # the absorbing state's value γ / (1 - γ) · g_abs (the learner's reward at terminations, the export's)
+        require(self.gamma < 1, type(self).__name__, "gamma", self.gamma, "< 1: AIRL values terminations by the "
+                "absorbing state's γ / (1 - γ) · g_abs")
 
 
 class AIRL(AdversarialImitation, PPO):

@@ -179,3 +179,12 @@ def test_the_gradient_penalty_is_wgan_gps_over_the_transition_not_along_log_pi(d
     assert checked
     for value, expected in checked:
         assert value == pytest.approx(expected, rel=1e-5)
+
+
+def test_gamma_1_is_refused_when_built_since_the_absorbing_states_value_needs_gamma_below_1(demos):
+    from porcini.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="gamma"):  # on base: ZeroDivisionError at the first fit
+        agent = AIRL(make_env("CartPole-v1").info, **{**SMALL, "gamma": 1.0})
+        agent.add_dataset(demos)
+        agent.fit(rollout(agent, make_env("CartPole-v1", seed=0), 64))
