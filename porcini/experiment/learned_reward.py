@@ -14,6 +14,7 @@ from porcini.algorithms.registry import get_algorithm
 from porcini.envs.wrappers import LearnedReward
 from porcini.errors import ConfigError
 from porcini.experiment.config import RunConfig, load_run_config
+from porcini.experiment.expert import records_demonstrations
 from porcini.experiment.offline import normalizes_observations
 
 
@@ -38,7 +39,7 @@ def check_reward_config(config: RunConfig) -> None:
         raise ConfigError(f"data.reward = {source!r} learned its reward on {theirs.env.id} with wrappers "
                           f"{list(theirs.env.wrappers)}; this run is {config.env.id} with {list(config.env.wrappers)}: "
                           "train on the env the reward was learned on")
-    if config.data.dataset is not None or config.data.expert is not None:
+    if config.data.dataset is not None or records_demonstrations(get_algorithm(config.algo_name), config):
         given = "data.dataset" if config.data.dataset is not None else "data.expert (its recorded demonstrations)"
         raise ConfigError(f"data.reward = {source!r} replaces the env's reward, but {given} brings transitions "
                           "with the env's own rewards, which the agent would learn from as well: give one of them")
