@@ -8,7 +8,6 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from porcini.core.obs_tree import map_obs
 from porcini.envs.wrappers._common import require_env
 
 
@@ -88,12 +87,24 @@ def true_successors(obs: Any, info: dict[str, Any]) -> Any:
         return obs
     final = info["final_obs"]
     if isinstance(final, np.ndarray) and final.dtype == object:
-        rows = [final[i] if ended[i] else map_obs(lambda x, i=i: np.asarray(x)[i], obs) for i in range(len(ended))]
-        final = map_obs(lambda *leaves: np.stack([np.asarray(leaf) for leaf in leaves]), *rows)
+        rows = [final[i] if ended[i] else _map_leaves(lambda x, i=i: np.asarray(x)[i], obs) for i in range(len(ended))]
+        final = _map_leaves(lambda *leaves: np.stack([np.asarray(leaf) for leaf in leaves]), *rows)
 
     def successor(current: Any, last: Any) -> np.ndarray:
         current = np.asarray(current)
         where = ended.reshape((-1,) + (1,) * (current.ndim - 1))
         return np.where(where, np.asarray(last), current).astype(current.dtype, copy=False)
 
-    return map_obs(successor, obs, final)
+    return _map_leaves(successor, obs, final)
+
+
+def _map_leaves(fn: Callable[..., Any], obs: Any, *others: Any) -> Any:
+    """``fn`` on every leaf of a Dict or Tuple observation batch and the matching leaves of ``others``.
+
+    (``porcini.core.obs_tree.map_obs``, which envs may not import.)
+    """
+    if isinstance(obs, dict):
+        return {key: _map_leaves(fn, value, *(other[key] for other in others)) for key, value in obs.items()}
+    if isinstance(obs, tuple):
+        return tuple(_map_leaves(fn, value, *(other[i] for other in others)) for i, value in enumerate(obs))
+    return fn(obs, *others)
