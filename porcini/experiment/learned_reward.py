@@ -14,11 +14,16 @@ from porcini.algorithms.registry import get_algorithm
 from porcini.envs.wrappers import LearnedReward
 from porcini.errors import ConfigError
 from porcini.experiment.config import RunConfig, load_run_config
+from porcini.experiment.expert import records_demonstrations
 from porcini.experiment.offline import normalizes_observations
 
 
 def check_reward_config(config: RunConfig) -> None:
-    """Raise ConfigError when ``data.reward`` is not a run directory of an agent that learned a reward."""
+    """Raise ConfigError when ``data.reward`` is not a run directory of an agent that learned a reward.
+
+    Or when the run also learns from data (``data.dataset``, or ``data.expert``'s demonstrations): the learned
+    reward replaces only the env's, the data keeps the env's own rewards.
+    """
     source = config.data.reward
     if source is None:
         return
@@ -34,6 +39,10 @@ def check_reward_config(config: RunConfig) -> None:
         raise ConfigError(f"data.reward = {source!r} learned its reward on {theirs.env.id} with wrappers "
                           f"{list(theirs.env.wrappers)}; this run is {config.env.id} with {list(config.env.wrappers)}: "
                           "train on the env the reward was learned on")
+    if config.data.dataset is not None or records_demonstrations(get_algorithm(config.algo_name), config):
+        given = "data.dataset" if config.data.dataset is not None else "data.expert (its recorded demonstrations)"
+        raise ConfigError(f"data.reward = {source!r} replaces the env's reward, but {given} brings transitions "
+                          "with the env's own rewards, which the agent would learn from as well: give one of them")
     if normalizes_observations(config.env.wrappers):
         raise ConfigError(f"data.reward = {source!r} reads observations normalized with statistics of its own run, "
                           f"which this run's env.wrappers {list(config.env.wrappers)} would not share: learn the "

@@ -47,7 +47,7 @@ def discriminator_loss(expert_logits: Tensor, policy_logits: Tensor, label_smoot
 
 
 def gradient_penalty(logits_of: Callable[[Tensor], Tensor], expert_inputs: Tensor, policy_inputs: Tensor,
-                     mix: Tensor) -> Tensor:
+                     mix: Tensor, columns: slice = slice(None)) -> Tensor:
     r"""``mean (‖∇_x ℓ(x)‖ - 1)²`` at points ``x = m x_E + (1 - m) x_π`` between expert and learner inputs.
 
     The penalty of WGAN-GP (Gulrajani et al. 2017), used on GAIL's discriminator to keep it smooth, so its reward
@@ -58,10 +58,12 @@ def gradient_penalty(logits_of: Callable[[Tensor], Tensor], expert_inputs: Tenso
         expert_inputs: ``[N, d]`` expert pairs as the discriminator takes them.
         policy_inputs: ``[N, d]`` the learner's.
         mix: ``[N, 1]`` interpolation weights in ``[0, 1]`` (drawn uniformly by the caller).
+        columns: the input columns whose gradient the norm takes (default all): the discriminator's features,
+            not columns it reads without learning from them (AIRL's ``log π``, whose gradient is always -1).
     """
     points = (mix * expert_inputs + (1.0 - mix) * policy_inputs).detach().requires_grad_(True)
     (grad,) = torch.autograd.grad(logits_of(points).sum(), points, create_graph=True)
-    return (grad.norm(dim=-1) - 1.0).pow(2).mean()
+    return (grad[:, columns].norm(dim=-1) - 1.0).pow(2).mean()
 
 
 def gail_reward(logits: Tensor) -> Tensor:

@@ -100,3 +100,11 @@ def test_a_reward_source_that_is_not_a_reward_run_names_the_fix(tmp_path, airl_r
     with pytest.raises(ConfigError, match="train on the env the reward was learned on"):
         start(airl_run, "Acrobot-v1")
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_learned_reward_with_a_dataset_whose_rewards_are_the_envs_is_refused(tmp_path, airl_run, demos):
+    with pytest.raises(ConfigError, match="the env's own rewards"):
+        Experiment.start(resolve("dqn", "CartPole-v1", None, [f"out={tmp_path / 'runs'}", f"data.reward={airl_run}",
+                                                              f"data.dataset={demos}", "log.sinks=[csv]"]),
+                         progress=False)
+    assert not (tmp_path / "runs").exists()

@@ -36,6 +36,7 @@ from porcini.core.batch import TransitionBatch
 from porcini.core.config import require
 from porcini.data.dataset import Dataset
 from porcini.data.replay import ReplayBuffer
+from porcini.data.validation import check_agent_dataset
 from porcini.envs.info import EnvInfo
 from porcini.functional.adversarial_imitation import discriminator_loss, gradient_penalty
 from porcini.seeding import agent_rng
@@ -54,7 +55,8 @@ class DiscriminatorConfig:
     discriminator_batch_size: int = 256
     """Learner transitions per discriminator step (with as many expert ones)."""
     gradient_penalty: float = 0.0
-    """Weight λ of the gradient penalty (WGAN-GP's, at points between expert and learner inputs); 0: none."""
+    """Weight λ of the gradient penalty (WGAN-GP's, at points between expert and learner inputs; AIRL's norm is
+    over ``(s, a, s')``, not ``log π``); 0: none."""
     label_smoothing: float = 0.0
     """ε: expert inputs labelled ``1 - ε``, the learner's ``ε`` (0: plain labels)."""
     discriminator_replay: int = 0
@@ -117,6 +119,10 @@ class AdversarialImitation:
         """The reward ``[N]`` the learner gets for transitions with these inputs (no gradient)."""
         raise NotImplementedError
 
+    def penalized_columns(self) -> slice:
+        """The input columns the gradient penalty's norm is taken over (by default, all)."""
+        return slice(None)
+
     def training_rows(self, inputs: Tensor) -> Tensor:
         """The rows the discriminator trains on for these transitions' inputs (by default, the same rows)."""
         return inputs
@@ -146,7 +152,8 @@ class AdversarialImitation:
         """The expert's demonstrations (``dataset_ratio`` is accepted for the common API and not used).
 
         Raises:
-            ValueError: the dataset is empty, or its observations or actions have other shapes than the env's.
+            ValueError: the dataset is empty, or its observations or actions have other shapes than the env's;
+                (DatasetError) NaN observations, non-finite rewards or actions outside the env's space, as BC.
         """
         name = type(self).__name__
         if len(dataset) == 0:
@@ -157,6 +164,7 @@ class AdversarialImitation:
             raise ValueError(f"{name}.add_dataset: the demonstrations have observations {obs_shape} and actions "
                              f"{action_shape}, the env {tuple(self.info.obs_shape)} and "
                              f"{tuple(self.info.action_shape)}: record them in this env")
+        check_agent_dataset(dataset, self.info, name)  # a NaN would make the discriminator's weights NaN
         self.expert = dataset
 
     def observations(self, obs: Any) -> Tensor:
@@ -217,7 +225,8 @@ class AdversarialImitation:
             loss = terms["loss_discriminator"]
             if c.gradient_penalty > 0:  # between the transitions' rows, which come first on both sides
                 mix = mixes[first:first + count]
-                terms["gradient_penalty"] = gradient_penalty(self.logits, expert[:count], policy[:count], mix)
+                terms["gradient_penalty"] = gradient_penalty(self.logits, expert[:count], policy[:count], mix,
+                                                              self.penalized_columns())
                 loss = loss + c.gradient_penalty * terms["gradient_penalty"]
             self.optimizers["discriminator"].zero_grad()
             loss.backward()

@@ -71,6 +71,9 @@ class AIRLConfig(DiscriminatorConfig, PPOConfig):
         require(self.learner_reward in ("logit", "softplus"), type(self).__name__, "learner_reward",
                 self.learner_reward, "'logit' or 'softplus'")
         require(self.absorbing_rows >= 1, type(self).__name__, "absorbing_rows", self.absorbing_rows, ">= 1")
+        # the absorbing state's value γ / (1 - γ) · g_abs (the learner's reward at terminations, the export's)
+        require(self.gamma < 1, type(self).__name__, "gamma", self.gamma, "< 1: AIRL values terminations by the "
+                "absorbing state's γ / (1 - γ) · g_abs")
 
 
 class AIRL(AdversarialImitation, PPO):
@@ -128,6 +131,14 @@ class AIRL(AdversarialImitation, PPO):
         absorbing = torch.zeros((n_rows, inputs.shape[1]), device=inputs.device)
         absorbing[:, -1] = 1.0
         return torch.cat([inputs, absorbing])
+
+    def penalized_columns(self) -> slice:
+        """The columns of ``(s, a, s')``, over which the gradient penalty takes its norm.
+
+        ``ℓ``'s gradient along ``log π`` is always -1 (the norm would be at least 1 whatever ``g`` and ``h`` are),
+        and the flags are not features.
+        """
+        return slice(0, 2 * self.obs_dim + self.action_width)
 
     def logits(self, inputs: Tensor) -> Tensor:
         """``ℓ = g + γ (1 - terminated) h(s') - h(s) - log π`` ``[N]``; ``g_abs`` on absorbing rows."""

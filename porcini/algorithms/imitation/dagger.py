@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 
 from porcini.algorithms.offline.bc import BC, BCConfig
@@ -36,7 +37,7 @@ from porcini.core.config import require
 from porcini.core.obs_tree import map_obs, obs_batch_size
 from porcini.data.dataset import Dataset
 from porcini.envs.info import EnvInfo
-from porcini.errors import ConfigError
+from porcini.errors import ConfigError, UnsupportedSpaceError
 
 Expert = Callable[[Any], Any]
 
@@ -74,6 +75,9 @@ class DAgger(BC):
         expert: observations ``[B, ...]`` → env actions ``[B, ...]``; may be given later with :meth:`set_expert`
             (acting deterministically needs none: evaluating a trained clone does not ask the expert).
 
+    Raises:
+        UnsupportedSpaceError: Dict or Tuple observations (the aggregated dataset holds arrays), or BC's refusals.
+
     Example:
         >>> from porcini import Core, make_env
         >>> env = make_env("CartPole-v1", n_envs=2, seed=0)
@@ -91,6 +95,10 @@ class DAgger(BC):
 
     def __init__(self, info: EnvInfo, config: DAggerConfig | None = None, *, expert: Expert | None = None,
                  **overrides: Any) -> None:
+        if isinstance(info.observation_space, (gym.spaces.Dict, gym.spaces.Tuple)):  # not at the first round's end
+            raise UnsupportedSpaceError(f"DAgger aggregates the labelled states in a dataset, which holds array "
+                                        f"observations; {info.env_id} observes {type(info.observation_space).__name__}"
+                                        ": flatten them (gymnasium's FlattenObservation)")
         super().__init__(info, config, **overrides)
         self.expert: Expert | None = None
         if expert is not None:

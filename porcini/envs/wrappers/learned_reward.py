@@ -21,7 +21,7 @@ class LearnedReward(gym.vector.VectorWrapper):
     task's return.
 
     Args:
-        env: a vector env (porcini's, or Gymnasium's with same-step autoreset).
+        env: a vector env (porcini's, or Gymnasium's with same-step autoreset; another mode is a ValueError).
         reward_fn: observations ``[B, ...]``, actions ``[B, ...]``, successors ``[B, ...]`` and flags ``[B]`` to
             rewards ``[B]``.
 
@@ -37,6 +37,12 @@ class LearnedReward(gym.vector.VectorWrapper):
 
     def __init__(self, env: gym.vector.VectorEnv, reward_fn: Callable[[Any, Any, Any, Any], Any]) -> None:
         require_env("LearnedReward", env, vector=True)
+        mode = getattr(env, "metadata", {}).get("autoreset_mode")
+        if mode is not None and getattr(mode, "value", mode) != "SameStep":
+            # next-step autoreset: the step after an episode's end is a reset, which a reward_fn would score as a
+            # transition from the final observation to the next episode's first
+            raise ValueError(f"LearnedReward needs a vector env with same-step autoreset, got {mode}: build it with "
+                             "porcini.make_env or pass autoreset_mode=AutoresetMode.SAME_STEP to Gymnasium")
         super().__init__(env)
         self.reward_fn = reward_fn
         self._obs: Any = None
@@ -69,13 +75,36 @@ class LearnedReward(gym.vector.VectorWrapper):
 
 
 def true_successors(obs: Any, info: dict[str, Any]) -> Any:
-    """``obs`` with the rows of envs whose episode ended replaced by their final observation (``info["final_obs"]``)."""
+    """``obs`` with the rows of envs whose episode ended replaced by their final observation (``info["final_obs"]``).
+
+    Arrays or dicts/tuples of arrays; ``final_obs`` stacked as ``obs`` is (porcini's) or one entry per env, None
+    where no episode ended (Gymnasium's).
+    """
     if "final_obs" not in info:
         return obs
-    ended = np.flatnonzero(np.asarray(info["_final_obs"], dtype=bool))
-    if not len(ended):
+    ended = np.asarray(info["_final_obs"], dtype=bool)
+    if not ended.any():
         return obs
-    out = np.array(obs, copy=True)
-    for row in ended:
-        out[row] = info["final_obs"][row]
-    return out
+    final = info["final_obs"]
+    if isinstance(final, np.ndarray) and final.dtype == object:
+        rows = [final[i] if ended[i] else _map_leaves(lambda x, i=i: np.asarray(x)[i], obs) for i in range(len(ended))]
+        final = _map_leaves(lambda *leaves: np.stack([np.asarray(leaf) for leaf in leaves]), *rows)
+
+    def successor(current: Any, last: Any) -> np.ndarray:
+        current = np.asarray(current)
+        where = ended.reshape((-1,) + (1,) * (current.ndim - 1))
+        return np.where(where, np.asarray(last), current).astype(current.dtype, copy=False)
+
+    return _map_leaves(successor, obs, final)
+
+
+def _map_leaves(fn: Callable[..., Any], obs: Any, *others: Any) -> Any:
+    """``fn`` on every leaf of a Dict or Tuple observation batch and the matching leaves of ``others``.
+
+    (``porcini.core.obs_tree.map_obs``, which envs may not import.)
+    """
+    if isinstance(obs, dict):
+        return {key: _map_leaves(fn, value, *(other[key] for other in others)) for key, value in obs.items()}
+    if isinstance(obs, tuple):
+        return tuple(_map_leaves(fn, value, *(other[i] for other in others)) for i, value in enumerate(obs))
+    return fn(obs, *others)

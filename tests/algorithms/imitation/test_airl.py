@@ -154,3 +154,37 @@ def test_absorbing_rows_weigh_each_termination(demos):
     ended = int((inputs[:, -3] > 0.5).sum())
     rows = agent.training_rows(inputs)
     assert len(rows) == len(inputs) + 5 * ended and int(rows[:, -1].sum()) == 5 * ended
+
+
+def test_the_gradient_penalty_is_wgan_gps_over_the_transition_not_along_log_pi(demos, monkeypatch):
+    from porcini.algorithms.imitation import adversarial
+
+    env = make_env("CartPole-v1", seed=0)
+    agent = AIRL(env.info, **SMALL, gradient_penalty=10.0)
+    agent.add_dataset(demos)
+    flat = rollout(agent, env, 64).flatten()
+    original, checked = adversarial.gradient_penalty, []
+
+    def spy(logits_of, expert, policy, mix, *rest):
+        value = original(logits_of, expert, policy, mix, *rest)
+        points = (mix * expert + (1 - mix) * policy).detach().requires_grad_(True)
+        (grad,) = torch.autograd.grad(logits_of(points).sum(), points)
+        features = 2 * agent.obs_dim + agent.action_width  # obs | one-hot action | next_obs: what g and h read
+        expected = (grad[:, :features].norm(dim=-1) - 1).pow(2).mean()
+        checked.append((float(value.detach()), float(expected)))
+        return value
+
+    monkeypatch.setattr(adversarial, "gradient_penalty", spy)
+    agent._train_discriminator(agent.inputs(flat))
+    assert checked
+    for value, expected in checked:
+        assert value == pytest.approx(expected, rel=1e-5)
+
+
+def test_gamma_1_is_refused_when_built_since_the_absorbing_states_value_needs_gamma_below_1(demos):
+    from porcini.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="gamma"):  # on base: ZeroDivisionError at the first fit
+        agent = AIRL(make_env("CartPole-v1").info, **{**SMALL, "gamma": 1.0})
+        agent.add_dataset(demos)
+        agent.fit(rollout(agent, make_env("CartPole-v1", seed=0), 64))

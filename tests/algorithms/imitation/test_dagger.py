@@ -154,3 +154,16 @@ def test_the_logged_beta_is_the_one_the_round_acted_with():
         core.learn(steps=40)
         logged.append(core.last_metrics["beta"])
     assert logged == [1.0, 0.5, 0.25]  # round 0 is the expert alone
+
+
+def test_dict_observations_are_refused_when_built_not_after_the_first_round():
+    from porcini.errors import UnsupportedSpaceError
+
+    env = make_env("porcini/BitFlipping-v0", n_envs=2, seed=0)
+
+    def expert(obs):
+        return np.argmax(obs["observation"] != obs["desired_goal"], axis=1)
+
+    with pytest.raises(UnsupportedSpaceError, match="FlattenObservation"):
+        agent = DAgger(env.info, expert=expert, round_steps=20, updates_per_round=5, net_arch=(16,), batch_size=8)
+        Core(agent, env, progress=False).learn(steps=20)  # on base: a TransitionBatch shape error here

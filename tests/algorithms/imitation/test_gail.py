@@ -135,3 +135,24 @@ def test_the_same_seed_gives_the_same_parameters_and_another_seed_others(name, d
     first, again, other = train(0), train(0), train(1)
     assert all(torch.equal(a, b) for a, b in zip(first, again))
     assert not all(torch.equal(a, b) for a, b in zip(first, other))
+
+
+@pytest.mark.parametrize("name", LEARNERS)
+def test_demonstrations_with_nan_observations_or_impossible_actions_are_refused_as_bc_refuses_them(name, demos):
+    from porcini.algorithms.imitation.airl import AIRL
+    from porcini.algorithms.offline.bc import BC
+    from porcini.data.validation import DatasetError
+
+    b = demos.batch
+    nan_obs = np.array(b.obs, dtype=np.float32)
+    nan_obs[5] = np.nan
+    out_of_range = np.full_like(np.asarray(b.action), 2)  # CartPole has actions 0 and 1
+    env = make_env("CartPole-v1", seed=0)
+    for bad in (type(b)(nan_obs, b.action, b.reward, b.next_obs, b.terminated, b.truncated),
+                type(b)(b.obs, out_of_range, b.reward, b.next_obs, b.terminated, b.truncated)):
+        with pytest.raises(DatasetError):  # the reference: what BC does with the same data
+            BC(env.info).add_dataset(type(demos)(bad))
+        cls, _, small = LEARNERS[name]
+        for agent in (cls(env.info, **small), AIRL(env.info, **SMALL)):
+            with pytest.raises(DatasetError):
+                agent.add_dataset(type(demos)(bad))
