@@ -2,7 +2,8 @@
 
 Only the on-policy agents act in ``MultiDiscrete`` and ``MultiBinary`` spaces (one independent categorical or
 Bernoulli per component, :mod:`porcini.networks.distributions`); value-based, off-policy actor-critic, tabular and
-bandit agents refuse them, and their one-line error names the agents that would work.
+bandit agents refuse them, and their one-line error names the agents that would work. Agents that scale or sample
+``Box`` actions between the bounds refuse an infinite bound, and name :data:`DECLARE_BOUNDS` as the fix.
 """
 
 from __future__ import annotations
@@ -11,6 +12,14 @@ import gymnasium as gym
 
 #: The agents that act in MultiDiscrete and MultiBinary action spaces.
 MULTI_ACTION_AGENTS = "PPO, A2C, TRPO, REINFORCE or RecurrentPPO"
+
+#: The fix for a Box action space with an infinite bound. ``ClipAction`` cannot give bounds (it declares
+#: ``(-inf, inf)`` itself) and Gymnasium's ``RescaleAction`` refuses infinite bounds: a wrapper must declare them.
+DECLARE_BOUNDS = ("declare the range to act in with a wrapper, e.g. gymnasium.wrappers.TransformAction(env, "
+                  "lambda action: action, gymnasium.spaces.Box(low, high))")
+
+#: Where other agents can act: the on-policy agents take unbounded Box actions (their Gaussian is not clipped).
+UNBOUNDED_BOX_AGENTS = f"or use {MULTI_ACTION_AGENTS}, which act in unbounded Box spaces"
 
 
 def multi_action_hint(space: gym.Space) -> str:

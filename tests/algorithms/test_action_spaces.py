@@ -1,4 +1,5 @@
 import dataclasses
+import re
 
 import gymnasium as gym
 import numpy as np
@@ -61,3 +62,38 @@ def test_the_declarations_of_the_families():
     assert get_algorithm("sac").action_spaces == ("Box",) and get_algorithm("discrete_sac").action_spaces == (
         "Discrete",)
     assert supports_action_space(get_algorithm("random"), gym.spaces.MultiBinary(3))
+
+
+class UnboundedActions(gym.Env):
+    """An env whose Box actions have no bounds; only its spaces are read."""
+
+    observation_space = OBS
+    action_space = gym.spaces.Box(-np.inf, np.inf, (1,), np.float32)
+
+
+def named_fix_applied(message):
+    """The action space of ``UnboundedActions`` under each wrapper a refusal names as the fix."""
+    from gymnasium.wrappers import RescaleAction, TransformAction
+
+    from porcini.envs.wrappers import ClipAction, ClippedRescaleAction
+
+    bounds = gym.spaces.Box(-1.0, 1.0, (1,))
+    fixes = {"TransformAction": lambda env: TransformAction(env, lambda action: action, bounds),
+             "ClippedRescaleAction": ClippedRescaleAction, "RescaleAction": lambda env: RescaleAction(env, -1.0, 1.0),
+             "ClipAction": ClipAction}
+    named = re.findall(r"\b(" + "|".join(fixes) + r")\b", message)
+    assert named, f"the refusal names no wrapper: {message}"
+    return [fixes[name](UnboundedActions()).action_space for name in named]
+
+
+@pytest.mark.parametrize("name", [n for n in available() if n not in MULTI_AGENT])
+def test_a_refused_unbounded_box_names_a_wrapper_that_bounds_it(name):
+    """An agent that needs finite action bounds names a wrapper that gives them: the agent then accepts the env."""
+    agent_cls = get_algorithm(name)
+    if not supports_action_space(agent_cls, UnboundedActions.action_space):
+        pytest.skip(f"{name} takes no Box actions")
+    try:
+        build(agent_cls, UnboundedActions.action_space)
+    except ValueError as error:
+        for space in named_fix_applied(str(error)):
+            build(agent_cls, space)

@@ -35,7 +35,7 @@ from torch import Tensor, nn
 
 from porcini.algorithms.hindsight import check_replay_fields, make_replay_buffer
 from porcini.algorithms.kit import Checkpointed, DeepConfig, Replaying, ReplaySample, agent_generator, obs_to_tensor
-from porcini.algorithms.space_hints import multi_action_hint
+from porcini.algorithms.space_hints import DECLARE_BOUNDS, UNBOUNDED_BOX_AGENTS, multi_action_hint
 from porcini.core.agent import BaseAgent, steps_seen_in, supports_action_space
 from porcini.core.batch import TransitionBatch
 from porcini.core.config import require
@@ -173,7 +173,7 @@ class OffPolicyAgent(Replaying, Checkpointed, BaseAgent):
                                            if isinstance(space, gym.spaces.Discrete) else multi_action_hint(space)))
         if not (np.all(np.isfinite(space.low)) and np.all(np.isfinite(space.high))):
             raise UnsupportedSpaceError(f"{owner} needs finite action bounds to scale its tanh policy; {info.env_id} "
-                                        f"has {space}; wrap the env with gymnasium's RescaleAction or ClipAction")
+                                        f"has {space}; {DECLARE_BOUNDS}, {UNBOUNDED_BOX_AGENTS}")
         self.low, self.high = space.low.reshape(-1).astype(np.float64), space.high.reshape(-1).astype(np.float64)
         self._action_dtype = np.dtype(space.dtype)
         self._norm_low, self._norm_span = normalization_bounds(self.low, self.high)  # low == high: 0, not NaN

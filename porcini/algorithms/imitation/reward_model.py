@@ -15,7 +15,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from porcini.algorithms.space_hints import multi_action_hint
+from porcini.algorithms.space_hints import DECLARE_BOUNDS, multi_action_hint
 from porcini.envs.info import EnvInfo
 from porcini.errors import UnsupportedSpaceError
 from porcini.networks.heads import normalization_bounds
@@ -113,7 +113,7 @@ def check_reward_spaces(info: EnvInfo, who: str) -> None:
                                     + multi_action_hint(space))
     if isinstance(space, gym.spaces.Box) and not (np.all(np.isfinite(space.low)) and np.all(np.isfinite(space.high))):
         raise UnsupportedSpaceError(f"{who} scales Box actions to [-1, 1] and needs finite bounds; {info.env_id} has "
-                                    f"{space}: wrap the env with ClipAction")
+                                    f"{space}: {DECLARE_BOUNDS}")
     if not isinstance(info.observation_space, gym.spaces.Box):
         raise UnsupportedSpaceError(f"{who} reads Box observations; {info.env_id} has {info.observation_space}: "
                                     "flatten or one-hot them with a wrapper (FlattenObservation, OneHotObservation)")

@@ -200,7 +200,7 @@ class TabularPolicyAgent(BaseAgent):
 
     Args:
         info: the env's :class:`EnvInfo` (Discrete observations and actions).
-        policy: ``[S]`` action per state.
+        policy: ``[S]`` action per state; observation ``start + i`` of a ``Discrete(S, start)`` is state ``i``.
     """
 
     name = "tabular_policy"
@@ -209,10 +209,11 @@ class TabularPolicyAgent(BaseAgent):
         self.policy = np.asarray(policy, dtype=np.int64)
         if self.policy.shape != (info.n_observations,):
             raise ValueError(f"policy must have one action per state ({info.n_observations}), got {self.policy.shape}")
+        self.start = int(getattr(info.observation_space, "start", 0))
 
     def act(self, obs: np.ndarray, *, explore: bool) -> np.ndarray:
-        """``policy[obs]``, whatever ``explore`` says."""
-        return self.policy[np.asarray(obs, dtype=np.int64)]
+        """``policy[obs - start]``, whatever ``explore`` says."""
+        return self.policy[np.asarray(obs, dtype=np.int64) - self.start]
 
     def state_dict(self) -> dict[str, Any]:
         """The policy array."""

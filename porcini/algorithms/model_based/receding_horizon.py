@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from porcini.algorithms.model_based.planners import PLANNERS, CostFunction, Planner, make_planner, shift_plan
-from porcini.algorithms.space_hints import multi_action_hint
+from porcini.algorithms.space_hints import DECLARE_BOUNDS, UNBOUNDED_BOX_AGENTS, multi_action_hint
 from porcini.core.config import require
 from porcini.envs.info import EnvInfo
 from porcini.errors import UnsupportedSpaceError
@@ -77,7 +77,7 @@ def check_planning_spaces(info: EnvInfo, owner: str) -> None:
                                     + multi_action_hint(action))
     if not (np.all(np.isfinite(action.low)) and np.all(np.isfinite(action.high))):
         raise UnsupportedSpaceError(f"{owner} samples actions between finite bounds; {info.env_id} has {action}; "
-                                    "wrap the env with gymnasium's RescaleAction or ClipAction")
+                                    f"{DECLARE_BOUNDS}, {UNBOUNDED_BOX_AGENTS}")
     if not isinstance(observation, gym.spaces.Box) or len(observation.shape) != 1:
         raise UnsupportedSpaceError(f"{owner} models flat Box observations; {info.env_id} has {observation} "
                                     "(flatten it with gymnasium's FlattenObservation)")

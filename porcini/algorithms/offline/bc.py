@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from porcini.algorithms.kit import Checkpointed, DeepConfig, agent_generator, obs_to_tensor, seeded
-from porcini.algorithms.space_hints import multi_action_hint
+from porcini.algorithms.space_hints import DECLARE_BOUNDS, multi_action_hint
 from porcini.core.agent import BaseAgent, supports_action_space
 from porcini.core.config import build_config, require
 from porcini.core.obs_tree import map_obs, obs_batch_size
@@ -98,8 +98,8 @@ class BC(Checkpointed, BaseAgent):
             box = space
             assert isinstance(box, gym.spaces.Box)
             if not (np.all(np.isfinite(box.low)) and np.all(np.isfinite(box.high))):
-                raise UnsupportedSpaceError(f"BC needs finite action bounds; {info.env_id} has {box}; wrap the env "
-                                            "with gymnasium's RescaleAction or ClipAction")
+                raise UnsupportedSpaceError(f"BC needs finite action bounds; {info.env_id} has {box}; "
+                                            f"{DECLARE_BOUNDS}")
             self.low, self.high = box.low.reshape(-1).astype(np.float64), box.high.reshape(-1).astype(np.float64)
             self._norm_low, self._norm_span = normalization_bounds(self.low, self.high)  # low == high: 0, not NaN
         n_out = int(space.n) if isinstance(space, gym.spaces.Discrete) else info.action_dim * (

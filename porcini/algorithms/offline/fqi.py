@@ -100,9 +100,9 @@ class FQI(BaseAgent):
 
     def __init__(self, info: EnvInfo, config: FQIConfig | None = None, **overrides: Any) -> None:
         self.config = build_config(FQIConfig, config, overrides)
-        if not supports_action_space(self, info.action_space):
-            raise UnsupportedSpaceError(f"FQI needs Discrete actions; {info.env_id} has {info.action_space}"
-                                        + multi_action_hint(info.action_space))
+        if not supports_action_space(self, info.action_space) or int(getattr(info.action_space, "start", 0)):
+            raise UnsupportedSpaceError(f"FQI needs Discrete actions starting at 0; {info.env_id} has "
+                                        f"{info.action_space}" + multi_action_hint(info.action_space))
         if not isinstance(info.observation_space, (gym.spaces.Box, gym.spaces.Discrete)):
             raise UnsupportedSpaceError(f"FQI needs Box or Discrete observations; {info.env_id} has "
                                         f"{info.observation_space} (FlattenObservation turns Dict and Tuple ones of "
@@ -121,10 +121,10 @@ class FQI(BaseAgent):
         self._rng_before_fit: Mapping[str, Any] | None = None
 
     def encode(self, obs: Any) -> np.ndarray:
-        """Regressor inputs ``[N, d]``: one-hot for Discrete observations, flattened floats otherwise."""
-        obs = np.asarray(obs)
-        if self.info.observation_space.shape == () and hasattr(self.info.observation_space, "n"):
-            return np.eye(int(self.info.observation_space.n))[obs.reshape(-1).astype(np.int64)]
+        """Regressor inputs ``[N, d]``: one-hot for Discrete observations (``start + i``: entry ``i``), else floats."""
+        obs, space = np.asarray(obs), self.info.observation_space
+        if isinstance(space, gym.spaces.Discrete):
+            return np.eye(int(space.n))[obs.reshape(-1).astype(np.int64) - int(space.start)]
         return obs.reshape(len(obs), -1).astype(np.float64)
 
     def q_values(self, obs: Any) -> np.ndarray:

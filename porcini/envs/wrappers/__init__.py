@@ -38,8 +38,6 @@ from porcini.envs.wrappers.randomization import DomainRandomization
 from porcini.envs.wrappers.running_stats import RunningMeanStd
 from porcini.envs.wrappers.video import RecordVideo
 
-# Mixed sources (porcini/envs/wrappers/mixed.py) is exported here once it lands.
-
 __all__ = [
     "ActionMaskInObservation",
     "ClipAction",

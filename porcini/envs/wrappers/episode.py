@@ -72,17 +72,20 @@ class TimeLimit(gym.Wrapper):
 def time_limit(env: gym.Env) -> int | None:
     """The episode time limit of one env in its own steps, the ones an agent takes (None: unbounded).
 
-    The first TimeLimit found along the wrapper chain, outermost first (else the base env's spec), divided, rounded
-    up, by the inner steps that each step of the wrappers above it may take (``inner_steps`` of
-    :class:`RepeatAction` and :class:`MaxAndSkip`): CartPole's 500 steps are 125 steps of ``RepeatAction(env, 4)``.
+    The tightest TimeLimit along the wrapper chain (else the base env's spec): each limit is divided, rounded up,
+    by the inner steps that each step of the wrappers above it may take (``inner_steps`` of :class:`RepeatAction`
+    and :class:`MaxAndSkip`), so CartPole's 500 steps are 125 steps of ``RepeatAction(env, 4)``, and the smallest
+    one counts: a TimeLimit of 1000 around CartPole-v1 still ends its episodes after the registered 500 steps.
     """
-    repeats = 1
+    repeats, limits = 1, []
     while isinstance(env, gym.Wrapper):
         limit = getattr(env, "_max_episode_steps", None) or getattr(env, "max_episode_steps", None)
         if isinstance(limit, (int, float)) and not isinstance(limit, bool):
-            return -(-int(limit) // repeats)
+            limits.append(-(-int(limit) // repeats))
         repeats *= int(getattr(env, "inner_steps", 1))
         env = env.env
+    if limits:
+        return min(limits)
     limit = getattr(getattr(env, "spec", None), "max_episode_steps", None)
     return -(-int(limit) // repeats) if isinstance(limit, (int, float)) and not isinstance(limit, bool) else None
 

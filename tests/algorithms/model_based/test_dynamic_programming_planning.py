@@ -1,12 +1,15 @@
+import gymnasium as gym
 import numpy as np
 import pytest
 
 from porcini import make_env
 from porcini.algorithms.model_based.dynamic_programming import (
+    TabularPolicyAgent,
     policy_evaluation,
     policy_iteration,
     value_iteration,
 )
+from porcini.envs.info import EnvInfo
 
 
 def two_state_mdp():
@@ -110,3 +113,12 @@ def test_undiscounted_evaluation_needs_every_state_to_reach_a_terminal_one():
     with pytest.raises(ValueError, match="never terminates from state 1"):
         policy_evaluation(P, R, 1.0, [0, 0, 0], terminal)
     assert policy_evaluation(P, R, 0.5, [0, 0, 0], terminal)[1] == pytest.approx(2.0)  # gamma < 1: always finite
+
+
+def test_a_tabular_policy_numbers_states_from_the_observation_start():
+    """Observation ``start + i`` plays ``policy[i]``, as a Q-table reads row ``i``."""
+    policy = [1, 0, 2, 1]
+    shifted = TabularPolicyAgent(EnvInfo("toy", gym.spaces.Discrete(4, start=10), gym.spaces.Discrete(3)), policy)
+    plain = TabularPolicyAgent(EnvInfo("toy", gym.spaces.Discrete(4), gym.spaces.Discrete(3)), policy)
+    np.testing.assert_array_equal(shifted.act(np.array([10, 11, 12, 13]), explore=False), policy)
+    np.testing.assert_array_equal(plain.act(np.array([0, 1, 2, 3]), explore=False), policy)

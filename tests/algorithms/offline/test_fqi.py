@@ -1,5 +1,8 @@
 """Fitted Q-Iteration on a random-policy dataset of the chain (Strens, 2000)."""
 
+import dataclasses
+
+import gymnasium as gym
 import numpy as np
 import pytest
 
@@ -8,6 +11,8 @@ from porcini.algorithms.model_based.dynamic_programming import value_iteration
 from porcini.algorithms.offline.fqi import FQI
 from porcini.algorithms.random import RandomAgent
 from porcini.data import collect_dataset
+from porcini.envs.info import EnvInfo
+from porcini.errors import UnsupportedSpaceError
 
 GAMMA = 0.9
 
@@ -87,3 +92,34 @@ def test_fqi_state_dict_refits_the_same_model_and_runs_through_core(chain_data, 
     np.testing.assert_array_equal(agent.q_values(obs), clone.q_values(obs))
     np.testing.assert_array_equal(agent.act(obs, explore=True), clone.act(obs, explore=True))
     assert len(clone._data["reward"]) == 2000 + 400
+
+
+class ShiftedStates(gym.ObservationWrapper):
+    """The chain's states numbered from 10: ``Discrete(5, start=10)``."""
+
+    def __init__(self, env):
+        super().__init__(env)
+        self.observation_space = gym.spaces.Discrete(env.observation_space.n, start=10)
+
+    def observation(self, observation):
+        return int(observation) + 10
+
+
+def test_fqi_numbers_discrete_observations_from_their_start(chain_data):
+    """States ``start + i`` are encoded as state ``i``: the same data shifted gives the same Q-values and actions."""
+    env, dataset, _ = chain_data
+    shifted_env = make_env("porcini/Chain-v0", seed=0, max_episode_steps=100, wrappers=[ShiftedStates])
+    shifted = dataclasses.replace(dataset.batch, obs=np.asarray(dataset.batch.obs) + 10,
+                                  next_obs=np.asarray(dataset.batch.next_obs) + 10)
+    plain = FQI(env.info, gamma=GAMMA, n_iterations=5, regressor="mlp", n_epochs=2, seed=0)
+    moved = FQI(shifted_env.info, gamma=GAMMA, n_iterations=5, regressor="mlp", n_epochs=2, seed=0)
+    plain.fit(dataset)
+    moved.fit(shifted)
+    np.testing.assert_allclose(moved.q_values(np.arange(10, 15)), plain.q_values(np.arange(5)))
+    np.testing.assert_array_equal(moved.act(np.arange(10, 15), explore=False), plain.act(np.arange(5), explore=False))
+
+
+def test_fqi_refuses_discrete_actions_that_do_not_start_at_0():
+    info = EnvInfo("toy", gym.spaces.Discrete(4), gym.spaces.Discrete(2, start=1))
+    with pytest.raises(UnsupportedSpaceError, match="starting at 0"):
+        FQI(info)

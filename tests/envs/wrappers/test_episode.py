@@ -4,7 +4,13 @@ import pytest
 
 from porcini import Core, make_env
 from porcini.envs.testing import CountingEnv
-from porcini.envs.wrappers import NormalizeReward, RecordEpisodeStatistics, TimeLimit, VectorRecordEpisodeStatistics
+from porcini.envs.wrappers import (
+    NormalizeReward,
+    RecordEpisodeStatistics,
+    RepeatAction,
+    TimeLimit,
+    VectorRecordEpisodeStatistics,
+)
 
 
 def test_time_limit_truncates_and_never_terminates():
@@ -21,6 +27,20 @@ def test_time_limit_sets_the_horizon_of_a_registered_env():
     env = make_env("CartPole-v1", wrappers=[(TimeLimit, {"max_episode_steps": 7})])
     assert env.info.horizon == 7
     assert gym.make("CartPole-v1").spec.max_episode_steps == 500  # the registry's spec is not changed
+
+
+@pytest.mark.parametrize(("inner", "outer", "repeats"), [(5, 8, 1), (10, 100, 4), (8, 3, 1)])
+def test_the_horizon_is_the_time_limit_that_ends_the_episodes(inner, outer, repeats):
+    """An outer TimeLimit longer than the env's own does not lift it: the horizon is the steps an episode lasts."""
+    def build():
+        return RepeatAction(gym.wrappers.TimeLimit(CountingEnv(), inner), repeats)
+
+    env = make_env(build, wrappers=[(TimeLimit, {"max_episode_steps": outer})])
+    env.reset(seed=0)
+    steps = 1
+    while not env.step(np.zeros(1, dtype=np.int64))[3][0]:  # the reference: step until the episode is truncated
+        steps += 1
+    assert env.info.horizon == steps
 
 
 def test_time_limit_keeps_a_termination_on_its_last_step():
