@@ -8,8 +8,12 @@ the Q-network's loss (the paper's discrete-action CQL, built on QR-DQN there and
 
 :func:`~porcini.functional.discrete_cql_penalty` is the second term: it pushes ``Q`` down on every action in
 proportion to its softmax weight and up on the data's action, so actions the data never took in a state do not
-look better than those it did. Everything else — replay (n-step, prioritized), target updates, ε-greedy
-exploration when run online, counters, checkpoints, learning from a dataset (``add_dataset``, ``update``) — is
+look better than those it did. With an action mask in the observations (``porcini.networks.masking``) the
+log-sum-exp runs over the state's legal actions and the data's action: an action the state does not allow is no
+alternative to push down (and its value would otherwise dilute the penalty).
+
+Everything else — replay (n-step, prioritized), target updates, ε-greedy exploration when run online, counters,
+checkpoints, learning from a dataset (``add_dataset``, ``update``) — is
 :class:`~porcini.algorithms.value_based.dqn.DQN`'s; see its module docstring. A truncated transition bootstraps
 from its true successor; only ``terminated`` drops the bootstrap.
 
@@ -28,6 +32,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from porcini.algorithms.value_based.common import apply_mask, legal_in
 from porcini.algorithms.value_based.dqn import DQN, DQNConfig
 from porcini.core.config import require
 from porcini.envs.info import EnvInfo
@@ -72,11 +77,19 @@ class DiscreteCQL(DQN):
         q_values = self.q_net(obs)
         q = q_values.gather(-1, action.unsqueeze(-1)).squeeze(-1)
         loss_td = td_loss(q, y, self.config.loss, weights)["loss_td"]
-        penalty = discrete_cql_penalty(q_values, action)["loss_cql"]
+        penalty = discrete_cql_penalty(self.penalty_values(obs, q_values, action), action)["loss_cql"]
         self._optimize(loss_td + self.config.cql_alpha * penalty)
         self._penalty_sum = self._penalty_sum + penalty.detach()
         self._penalty_count += 1
         return loss_td.detach(), q.detach()
+
+    def penalty_values(self, obs: Any, q_values: Tensor, action: Tensor) -> Tensor:
+        """``Q(s, ·)`` for the penalty: with an action mask, actions illegal in ``s`` (but the data's) masked out."""
+        legal = legal_in(obs, self.masked)
+        if legal is None:
+            return q_values
+        data_action = torch.nn.functional.one_hot(action, q_values.shape[-1]).bool()
+        return apply_mask(q_values, legal | data_action)
 
     def _metrics(self, losses: Tensor, q: Tensor) -> dict[str, float]:
         """DQN's metrics plus ``loss_cql``, the mean penalty over the fit's (or the update's) gradient steps."""
