@@ -255,9 +255,14 @@ class OffPolicyAgent(Replaying, Checkpointed, BaseAgent):
         """Run ``n_updates`` gradient steps on replay content (buffer and dataset), no env step; last metrics.
 
         ``fit`` calls it with the updates new transitions make due; ``Core.learn_offline`` calls it directly.
+
+        Raises:
+            ValueError: there is nothing to learn from (no dataset and an empty buffer).
         """
         if n_updates <= 0:
             return {}
+        if self.dataset is None and len(self.buffer) == 0:
+            raise ValueError(f"{type(self).__name__}.update: no transitions; call add_dataset(dataset) first")
         bs = self.config.batch_size
         # one draw and one conversion for all the gradient steps of this call
         sample = as_sample(self.draw(n_updates), self.device, self.config.gamma, self.info.observation_space)

@@ -279,3 +279,11 @@ def test_discrete_cql_learns_the_best_action_of_a_chain_dataset():
     assert agent.q_values(np.arange(5)).argmax(-1).tolist() == [0, 0, 0, 0, 0]
     record = run_episodes(agent, make_env("porcini/Chain-v0", seed=1, max_episode_steps=100), 5, explore=False)
     assert record.mean_return() > 250  # always forward: 290-420 on these episodes (slips); always back: 150-170
+
+
+@pytest.mark.parametrize("name", ["iql", "cql", "td3_bc", "td3", "sac"])
+def test_learning_offline_without_a_dataset_says_to_add_one(name):
+    # it failed inside the replay buffer ("the buffer is empty; add transitions first"), naming no fix for an agent
+    agent = get_algorithm(name)(make_env("Pendulum-v1").info, net_arch=(8, 8))
+    with pytest.raises(ValueError, match=r"update: no transitions; call add_dataset\(dataset\) first"):
+        Core(agent, make_env("Pendulum-v1"), progress=False).learn_offline(1)
