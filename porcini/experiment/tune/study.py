@@ -149,6 +149,7 @@ def tune(algo: str, env_id: str, space: str | Path | Mapping[str, Any] | SearchS
         settings = _pbt_settings(settings, parsed, total, pbt_interval, pbt_quantile, pbt_resample)
     points = _check_before_running(settings, parsed, backend, pruner, start, config_of)
     tune_dir = _open_tune_dir(out, settings, parsed)
+    _check_backend(tune_dir, backend)
     lock = RunLock.acquire(tune_dir)
     try:
         if backend == "ray":
@@ -306,6 +307,15 @@ def _open_tune_dir(out: str | Path | None, settings: TuneSettings, space: Search
     atomic_write_text(tune_dir / "space.yaml", yaml_text(space.to_dict()))
     atomic_write_text(saved, yaml_text(settings.to_dict()))
     return tune_dir
+
+
+def _check_backend(tune_dir: Path, backend: str) -> None:
+    """Refuse to continue a tune on another backend than its trials ran on: that one would start them all over."""
+    on_ray = (tune_dir / "ray").is_dir()  # Ray Tune's experiment state
+    started = "ray" if on_ray else "local" if any((tune_dir / "trials").glob("*/trial.json")) else None
+    if started is not None and started != backend:
+        raise ConfigError(f"{tune_dir} holds a tune whose trials ran with --backend {started}: continue it with "
+                          f"--backend {started} (--backend {backend} would run its finished trials again)")
 
 
 def _run_trials(tune_dir: Path, settings: TuneSettings, space: SearchSpace, resolve: Any, jobs: int,
