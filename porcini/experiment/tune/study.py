@@ -148,8 +148,7 @@ def tune(algo: str, env_id: str, space: str | Path | Mapping[str, Any] | SearchS
     if method == "pbt":
         settings = _pbt_settings(settings, parsed, total, pbt_interval, pbt_quantile, pbt_resample)
     points = _check_before_running(settings, parsed, backend, pruner, start, config_of)
-    tune_dir = _open_tune_dir(out, settings, parsed)
-    _check_backend(tune_dir, backend)
+    tune_dir = _open_tune_dir(out, settings, parsed, backend)
     lock = RunLock.acquire(tune_dir)
     try:
         if backend == "ray":
@@ -282,7 +281,7 @@ def _start_points(start: Sequence[Mapping[str, Any]] | None, settings: TuneSetti
     return points
 
 
-def _open_tune_dir(out: str | Path | None, settings: TuneSettings, space: SearchSpace) -> Path:
+def _open_tune_dir(out: str | Path | None, settings: TuneSettings, space: SearchSpace, backend: str) -> Path:
     """Create the tune directory, or check that an existing one holds this very tune (then it is resumed)."""
     from porcini.experiment.run_dir import _FOLDER_UNSAFE, atomic_write_text
 
@@ -292,6 +291,7 @@ def _open_tune_dir(out: str | Path | None, settings: TuneSettings, space: Search
     tune_dir = Path(out)
     saved = tune_dir / "tune.yaml"
     if saved.is_file():
+        _check_backend(tune_dir, backend)
         before = load_yaml(saved) or {}
         before_space = load_yaml(tune_dir / "space.yaml") if (tune_dir / "space.yaml").is_file() else None
         # PBT's --trials is its population: members that join or leave mid-tune would change the recorded rounds
