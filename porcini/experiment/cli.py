@@ -311,7 +311,7 @@ def bench(suite: str, algos: str | None, envs: str | None, seeds: int, jobs: int
 @click.option("--top-k", type=click.IntRange(min=1), default=1, show_default=True,
               help="Best trials re-evaluated on fresh seeds.")
 @click.option("--report-seeds", type=click.IntRange(min=0), default=3, show_default=True,
-              help="Fresh seeds (from 1000) per re-evaluated trial; 0 skips the re-evaluation.")
+              help="Fresh seeds (from 1000, never a selection seed) per re-evaluated trial; 0 skips the re-evaluation.")
 @click.option("--pbt-interval", type=click.IntRange(min=1), help="PBT: env steps per round (default steps / 10).")
 @click.option("--pbt-quantile", type=click.FloatRange(0, 0.5, min_open=True), default=0.25, show_default=True,
               help="PBT: fraction of the population that copies a better member after each round.")

@@ -50,3 +50,14 @@ def test_optuna_prunes_bad_trials_and_resumes_from_its_study(tmp_path):
     study = optuna.load_study(study_name="porcini-tune", storage=f"sqlite:///{tmp_path / 't' / 'study.db'}")
     states = [t.state for t in study.trials]
     assert states.count(optuna.trial.TrialState.RUNNING) == 0 and len(states) == 7  # 4 + the stale one + 2 new
+
+
+def test_a_resumed_optuna_tune_draws_new_points_not_the_first_trials_again(tmp_path):
+    pytest.importorskip("optuna")
+    space = {"learning_rate": {"loguniform": [0.01, 0.5]}}  # continuous: two trials can only match by a repeat
+    kwargs = dict(method="optuna", steps=200, out=tmp_path / "t", overrides=FAST, report_seeds=0, pruner="none")
+    first = tune(ALGO, ENV, space, trials=3, **kwargs)
+    resumed = tune(ALGO, ENV, space, trials=6, **kwargs)  # more trials extend the search
+    assert [r.params for r in resumed.records[:3]] == [r.params for r in first.records]
+    rates = [r.params["learning_rate"] for r in resumed.records]
+    assert len(set(rates)) == 6, rates  # TPE's startup trials are random draws: none may repeat an earlier one

@@ -153,3 +153,25 @@ def test_start_sets_the_population_and_members_train_with_seed_plus_number(tmp_p
     with pytest.raises(ConfigError, match="pbt"):
         tune(ALGO, ENV, SPACE, method="random", trials=2, steps=400, out=tmp_path / "b", overrides=FAST,
              start=start)
+
+
+def test_the_report_of_a_pbt_tune_never_evaluates_on_the_members_own_seeds(tmp_path):
+    # --seed 1000: the members train (and were scored) with run seeds 1000 and 1001, so the report's fresh seeds
+    # must be others, or its scores repeat the selection's evaluation episodes
+    result = tune(ALGO, ENV, SPACE, method="pbt", trials=2, steps=400, pbt_interval=200, out=tmp_path / "t",
+                  overrides=FAST, report_seeds=2, seed=1000)
+    member_seeds = {json.loads((tmp_path / "t" / d / "summary.json").read_text())["seed"]
+                    for r in result.records for d in r.run_dirs}
+    assert member_seeds == {1000, 1001}
+    report = json.loads((tmp_path / "t" / "report.json").read_text())
+    assert len(report["seeds"]) == 2 and not set(report["seeds"]) & member_seeds
+
+
+def test_a_pbt_tune_resumed_with_another_population_is_refused(tmp_path):
+    options = dict(method="pbt", steps=400, pbt_interval=200, out=tmp_path / "t", overrides=FAST, report_seeds=0)
+    tune(ALGO, ENV, SPACE, trials=2, **options)
+    before = {p: p.stat().st_mtime_ns for p in (tmp_path / "t").rglob("*") if p.is_file()}
+    for population in (3, 4):  # a member joining after the rounds were decided would not be the same population
+        with pytest.raises(ConfigError, match="trials"):
+            tune(ALGO, ENV, SPACE, trials=population, **options)
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "t").rglob("*") if p.is_file()} == before

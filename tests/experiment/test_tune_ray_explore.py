@@ -37,3 +37,19 @@ def test_integers_round_and_move_by_at_least_one_within_the_bounds():
 def test_integers_are_redrawn_from_the_space_with_the_resample_probability():
     space = SearchSpace((Distribution("n_epochs", "int", (1, 10)),))
     assert {c["n_epochs"] for c in explored(space, {"n_epochs": 5}, resample=1.0)} == set(range(1, 11))
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_a_ray_trial_with_a_non_finite_final_return_is_failed_as_locally(tmp_path, value):
+    from porcini.experiment.tune.ray_backend import _record
+    from porcini.experiment.tune.report import ranked
+    from porcini.experiment.tune.trials import TrialRecord, _finish
+
+    points = [{"learning_rate": 0.1}, {"learning_rate": 0.5}]
+    local = _finish(tmp_path, TrialRecord(0, points[0]), [{"eval_return_mean": value, "run_dir": "r"}])
+    results = [SimpleNamespace(metrics={"objective": objective, "final": True, "run_dirs": ""}, config={"trial": i},
+                               path=str(tmp_path / f"t{i}"), error=None) for i, objective in enumerate((value, 1.0))]
+    on_ray = [_record(tmp_path, result, points, ["learning_rate"]) for result in results]
+    assert (on_ray[0].status, on_ray[0].objective) == (local.status, local.objective) == ("failed", None)
+    assert "non-finite" in on_ray[0].error
+    assert [r.number for r in ranked(on_ray)] == [1]  # never the best

@@ -151,3 +151,20 @@ def test_a_signal_stops_the_tune_and_says_how_to_continue(tmp_path, monkeypatch)
     assert json.loads((tmp_path / "t" / "trials" / "0" / "trial.json").read_text())["status"] == "running"
     monkeypatch.undo()
     assert tune(ALGO, ENV, {"learning_rate": {"choice": [0.1]}}, **kwargs).records[0].status == "complete"
+
+
+def test_a_local_tune_continued_on_ray_is_refused_not_run_again(tmp_path, monkeypatch):
+    from porcini.experiment.tune import ray_backend
+
+    space = {"learning_rate": {"choice": [0.1, 0.5]}}
+    options = dict(method="grid", steps=100, out=tmp_path / "t", overrides=FAST, report_seeds=0)
+    tune(ALGO, ENV, space, **options)
+    before = {p: p.stat().st_mtime_ns for p in (tmp_path / "t" / "trials").rglob("*") if p.is_file()}
+
+    def rerun(tune_dir, *args):  # Ray Tune would empty each trial's folder and train it from scratch
+        raise AssertionError("the finished local trials were handed to Ray Tune to run again")
+
+    monkeypatch.setattr(ray_backend, "run_on_ray", rerun)
+    with pytest.raises(ConfigError, match="--backend local"):
+        tune(ALGO, ENV, space, backend="ray", **options)
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "t" / "trials").rglob("*") if p.is_file()} == before

@@ -151,10 +151,13 @@ def read_notes(path: str | Path) -> dict[str, str]:
 
 
 def below_zoo_section(pairs: Sequence[PairResult], notes: dict[str, str]) -> list[str]:
-    """The pairs whose interval lies below the RL Zoo's score, failed and pending pairs, each with its note."""
+    """The pairs whose interval lies below the RL Zoo's score, pairs with a failed run, and pending pairs.
+
+    A pair whose other seeds finished is listed under "Failed" too, with the error of its failed run.
+    """
     lines = []
     for title, status in (("Below the RL Zoo's score", "below_zoo"), ("Failed", "failed"), ("Not run yet", "pending")):
-        chosen = [p for p in pairs if p.status == status]
+        chosen = [p for p in pairs if (bool(p.failures) if status == "failed" else p.status == status)]
         if chosen:
             lines += ["", f"### {title}", ""]
             for p in chosen:

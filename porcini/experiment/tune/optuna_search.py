@@ -2,8 +2,9 @@
 
 The study lives in ``TUNE_DIR/study.db`` (Optuna's SQLite storage, loaded if it exists), maximizes the
 objective, samples with a seeded TPE sampler and prunes on the evaluations a trial's first seed reports after each
-epoch (step = env steps). An Optuna trial left ``RUNNING`` by a killed tune is marked failed in the study and its
-parameters are enqueued, so the next trial asked for runs them again.
+epoch (step = env steps). A resumed study's sampler is seeded with ``seed`` and the number of trials so far: seeded
+as at the start, it would draw the first trials' points again. An Optuna trial left ``RUNNING`` by a killed tune
+is marked failed in the study and its parameters are enqueued, so the next trial asked for runs them again.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from porcini.errors import ConfigError, missing_extra
 from porcini.experiment.tune.space import SearchSpace
@@ -64,6 +67,10 @@ class OptunaSearch:
             study_name="porcini-tune", storage=f"sqlite:///{(tune_dir / 'study.db').resolve()}",
             load_if_exists=True, direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed),
             pruner=make_pruner(pruner))
+        done = len(self.study.get_trials(deepcopy=False))
+        if done:  # a resumed study: a sampler seeded as at the start would draw the first trials' points again
+            fresh = int(np.random.SeedSequence([seed, done]).generate_state(1)[0])
+            self.study.sampler = optuna.samplers.TPESampler(seed=fresh)
         self.trial: Any = None
 
     def ask(self, stale: int | None) -> tuple[int, dict[str, Any]]:

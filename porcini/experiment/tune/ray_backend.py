@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -292,6 +293,8 @@ def _record(tune_dir: Path, result: Any, points: list[dict[str, Any]] | None, ke
     record = TrialRecord(number, params, run_dirs=run_dirs, segments=segments)
     if result.error is not None:
         record.status, record.error = "failed", " ".join(f"{type(result.error).__name__}: {result.error}".split())
+    elif metrics.get("final") and not math.isfinite(float(metrics["objective"])):  # as the local backend
+        record.status, record.error = "failed", f"non-finite final eval_return_mean {float(metrics['objective'])}"
     elif metrics.get("final"):
         record.status, record.objective = "complete", float(metrics["objective"])
     else:

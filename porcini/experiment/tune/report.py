@@ -24,6 +24,18 @@ from porcini.experiment.tune.trials import TrialRecord, relative, train_many
 REPORT_SEED_START = 1000
 
 
+def fresh_seeds(count: int, taken: range) -> list[int]:
+    """``count`` report seeds from :data:`REPORT_SEED_START`, or from the end of ``taken`` when they would overlap.
+
+    ``taken`` are the run seeds the selection trained with (``0 .. seeds - 1``; PBT's members ``seed + n``), whose
+    evaluation episodes chose the best trials: a report on them would not be fresh.
+    """
+    start = REPORT_SEED_START
+    if taken.start < start + count and taken.stop > start:
+        start = taken.stop
+    return list(range(start, start + count))
+
+
 def ranked(records: Sequence[TrialRecord]) -> list[TrialRecord]:
     """The complete trials, best objective first (ties: the earlier trial)."""
     complete = [r for r in records if r.status == "complete" and r.objective is not None]

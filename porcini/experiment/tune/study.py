@@ -126,7 +126,8 @@ def tune(algo: str, env_id: str, space: str | Path | Mapping[str, Any] | SearchS
         seed: seed of the random search, of Optuna's sampler and of PBT's draws (member ``n``: run seed + ``n``).
         pruner: optuna only: ``median``, ``hyperband``, ``none``, or an Optuna pruner object.
         top_k: how many of the best trials are re-evaluated on fresh seeds.
-        report_seeds: fresh seeds per re-evaluated trial, from 1000 (0: none); pbt evaluates final policies.
+        report_seeds: fresh seeds per re-evaluated trial, from 1000, never a selection seed (0: none); pbt
+            evaluates final policies.
         pbt_interval: pbt: env steps per round (default ``steps`` / 10).
         pbt_quantile: pbt: the fraction of the population replaced after each round.
         pbt_resample: pbt: the probability that explore redraws a value instead of perturbing it.
@@ -147,7 +148,7 @@ def tune(algo: str, env_id: str, space: str | Path | Mapping[str, Any] | SearchS
     if method == "pbt":
         settings = _pbt_settings(settings, parsed, total, pbt_interval, pbt_quantile, pbt_resample)
     points = _check_before_running(settings, parsed, backend, pruner, start, config_of)
-    tune_dir = _open_tune_dir(out, settings, parsed)
+    tune_dir = _open_tune_dir(out, settings, parsed, backend)
     lock = RunLock.acquire(tune_dir)
     try:
         if backend == "ray":
@@ -280,7 +281,7 @@ def _start_points(start: Sequence[Mapping[str, Any]] | None, settings: TuneSetti
     return points
 
 
-def _open_tune_dir(out: str | Path | None, settings: TuneSettings, space: SearchSpace) -> Path:
+def _open_tune_dir(out: str | Path | None, settings: TuneSettings, space: SearchSpace, backend: str) -> Path:
     """Create the tune directory, or check that an existing one holds this very tune (then it is resumed)."""
     from porcini.experiment.run_dir import _FOLDER_UNSAFE, atomic_write_text
 
@@ -290,9 +291,12 @@ def _open_tune_dir(out: str | Path | None, settings: TuneSettings, space: Search
     tune_dir = Path(out)
     saved = tune_dir / "tune.yaml"
     if saved.is_file():
+        _check_backend(tune_dir, backend)
         before = load_yaml(saved) or {}
         before_space = load_yaml(tune_dir / "space.yaml") if (tune_dir / "space.yaml").is_file() else None
-        changed = [k for k, v in settings.to_dict().items() if k not in _MAY_CHANGE and before.get(k) != v]
+        # PBT's --trials is its population: members that join or leave mid-tune would change the recorded rounds
+        may_change = [k for k in _MAY_CHANGE if not (k == "trials" and settings.method == "pbt")]
+        changed = [k for k, v in settings.to_dict().items() if k not in may_change and before.get(k) != v]
         changed += ["the search space"] if before_space != space.to_dict() else []
         if changed:
             raise ConfigError(f"{tune_dir} holds a tune with other settings ({', '.join(changed)} differ); start "
@@ -303,6 +307,15 @@ def _open_tune_dir(out: str | Path | None, settings: TuneSettings, space: Search
     atomic_write_text(tune_dir / "space.yaml", yaml_text(space.to_dict()))
     atomic_write_text(saved, yaml_text(settings.to_dict()))
     return tune_dir
+
+
+def _check_backend(tune_dir: Path, backend: str) -> None:
+    """Refuse to continue a tune on another backend than its trials ran on: that one would start them all over."""
+    on_ray = (tune_dir / "ray").is_dir()  # Ray Tune's experiment state
+    started = "ray" if on_ray else "local" if any((tune_dir / "trials").glob("*/trial.json")) else None
+    if started is not None and started != backend:
+        raise ConfigError(f"{tune_dir} holds a tune whose trials ran with --backend {started}: continue it with "
+                          f"--backend {started} (--backend {backend} would run its finished trials again)")
 
 
 def _run_trials(tune_dir: Path, settings: TuneSettings, space: SearchSpace, resolve: Any, jobs: int,
@@ -367,11 +380,12 @@ def _finish(tune_dir: Path, settings: TuneSettings, space: SearchSpace, records:
     reporting.write_best(tune_dir, config_of(top[0]))
     report = None
     if settings.report_seeds > 0:
-        seeds = range(reporting.REPORT_SEED_START, reporting.REPORT_SEED_START + settings.report_seeds)
+        taken = range(settings.seed, settings.seed + len(records)) if settings.pbt else range(settings.seeds)
+        seeds = reporting.fresh_seeds(settings.report_seeds, taken)
         if settings.pbt is None:
-            report = reporting.reevaluate(tune_dir, top, config_of, list(seeds), jobs)
+            report = reporting.reevaluate(tune_dir, top, config_of, seeds, jobs)
         else:
-            report = reporting.reevaluate_policies(tune_dir, top, list(seeds), config_of(top[0]).eval_episodes)
+            report = reporting.reevaluate_policies(tune_dir, top, seeds, config_of(top[0]).eval_episodes)
         for line in reporting.report_lines(report):
             _say(line)
     return TuneResult(tune_dir, records, top[0], report)

@@ -178,3 +178,15 @@ def test_a_run_made_before_porcini_gained_a_config_section_still_counts(tmp_path
     config_file.write_text(yaml.safe_dump(config))
     again = run_bench("classic", seeds=1, out=tmp_path, resume=True, steps_scale=0.001, **SMALL)
     assert first.trained == 2 and again.trained == 0
+
+
+def test_a_failed_run_is_listed_in_the_report_even_when_its_pairs_other_seeds_finished():
+    from porcini.experiment.bench.report import below_zoo_section
+    from porcini.experiment.bench.results import PairResult
+
+    error = "ppo on Pendulum-v1 seed 1: RuntimeError: the env server went away"
+    partly = PairResult("ppo", "Pendulum-v1", 2, 100, scores=[-150.0], ci_low=-150.0, ci_high=-150.0,
+                        iqm=-150.0, failures=[error])
+    wholly = PairResult("ppo", "CartPole-v1", 2, 100, failures=["ppo on CartPole-v1 seed 0: boom"])
+    text = "\n".join(below_zoo_section([partly, wholly], {}))
+    assert error in text and "seed 0: boom" in text  # docs: a failed run is listed in the report
