@@ -178,3 +178,21 @@ def test_a_run_made_before_porcini_gained_a_config_section_still_counts(tmp_path
     config_file.write_text(yaml.safe_dump(config))
     again = run_bench("classic", seeds=1, out=tmp_path, resume=True, steps_scale=0.001, **SMALL)
     assert first.trained == 2 and again.trained == 0
+
+
+def test_a_damaged_summary_or_failures_file_is_a_one_line_error_naming_it(tmp_path):
+    args = ["classical", "--algos", "value_iteration", "--envs", "FrozenLake-v1", "--seeds", "1", "--out",
+            str(tmp_path), "--steps-scale", "0.01", "--eval-episodes", "1", "--jobs", "1"]
+    assert bench(*args).exit_code == 0
+    summary = next((tmp_path / "runs").iterdir()) / "summary.json"
+    failures = tmp_path / "failures.json"
+    kept = summary.read_text()
+    without_score = json.dumps({k: v for k, v in json.loads(kept).items() if k != "eval_return_mean"})
+    for damaged_file, text in ((summary, without_score), (failures, '{"ppo": '), (failures, "[1]")):
+        summary.write_text(kept)
+        failures.write_text("{}")
+        damaged_file.write_text(text)
+        result = bench(*args, "--report-only")
+        assert isinstance(result.exception, SystemExit) and result.exit_code == 2, result.output
+        errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+        assert len(errors) == 1 and f"{damaged_file} is not" in errors[0], result.output
