@@ -20,7 +20,7 @@ from porcini.errors import ConfigError, RunDirectoryError
 from porcini.experiment.config import load_yaml
 from porcini.experiment.loggers.base import flatten_params
 from porcini.experiment.plots import final_scores, load_run_curve, plot_learning_curves, report_table
-from porcini.experiment.safe_files import FIGURE_FIX, reporting_os_errors
+from porcini.experiment.safe_files import FIGURE_FIX, read_json_object, reporting_os_errors
 from porcini.experiment.statistics import aggregate_scores
 
 # config keys that do not change what a run learns
@@ -50,6 +50,11 @@ class RunStatus:
     def finished(self) -> bool:
         """The run wrote its summary at its configured length (not still training, stopped or killed)."""
         return self.steps_done >= self.steps_total and (self.path / "summary.json").is_file()
+
+
+#: What to do about a damaged ``summary.json``.
+SUMMARY_FIX = ("restore it, or delete it (the run's progress is then read from metrics.csv; porcini resume RUN_DIR "
+               "writes it again)")
 
 
 @dataclass(frozen=True)
@@ -84,13 +89,12 @@ def read_run_status(run_dir: str | Path) -> RunStatus:
 
 def _summary_steps(summary_file: Path) -> int:
     """The env steps a ``summary.json`` reports; a damaged one is a one-line error naming it and the fix."""
+    summary = read_json_object(summary_file, ("env_steps",), "a summary of porcini", SUMMARY_FIX)
     try:
-        return int(json.loads(summary_file.read_text())["env_steps"])
-    except (ValueError, TypeError, KeyError) as err:  # JSON and Unicode errors are ValueErrors
-        raise RunDirectoryError(
-            f"{summary_file} is not a summary of porcini ({type(err).__name__}: {err}): restore it, or delete it "
-            "(the run's progress is then read from metrics.csv; porcini resume RUN_DIR writes it again)"
-        ) from None
+        return int(summary["env_steps"])
+    except (ValueError, TypeError) as err:
+        raise RunDirectoryError(f"{summary_file} is not a summary of porcini ({type(err).__name__}: {err}): "
+                                f"{SUMMARY_FIX}") from None
 
 
 def _last_logged_step(path: Path) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import functools
+import json
 import logging
 import os
 import tempfile
@@ -60,6 +61,27 @@ def reporting_os_errors(path: str | os.PathLike[str], action: str = "writing",
         yield
     except OSError as err:
         raise RunDirectoryError(os_error_message(err, path, action, fix)) from err
+
+
+def read_json_object(path: str | os.PathLike[str], keys: tuple[str, ...], what: str, fix: str) -> dict[str, Any]:
+    """The JSON object a file of porcini holds; a damaged file is a :class:`RunDirectoryError` of one line.
+
+    Damaged: not UTF-8 JSON (a truncated write), not a JSON object, or without one of ``keys``. The message names
+    the file, calls it not ``what`` (``"a summary of porcini"``) and ends with ``fix``; an ``OSError`` (a missing
+    file) names the file and ``fix`` too.
+    """
+    with reporting_os_errors(path, "reading", fix):
+        text = Path(path).read_bytes()
+    try:
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise TypeError(f"it holds a JSON {type(data).__name__}, not an object")
+        missing = [key for key in keys if key not in data]
+        if missing:
+            raise KeyError(", ".join(missing))
+    except (ValueError, TypeError, KeyError) as err:  # JSON and Unicode errors are ValueErrors
+        raise RunDirectoryError(f"{os.fspath(path)} is not {what} ({type(err).__name__}: {err}): {fix}") from None
+    return data
 
 
 def writes_to_path(method: F) -> F:

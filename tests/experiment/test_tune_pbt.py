@@ -175,3 +175,31 @@ def test_a_pbt_tune_resumed_with_another_population_is_refused(tmp_path):
         with pytest.raises(ConfigError, match="trials"):
             tune(ALGO, ENV, SPACE, trials=population, **options)
     assert {p: p.stat().st_mtime_ns for p in (tmp_path / "t").rglob("*") if p.is_file()} == before
+
+
+def test_a_killed_pbt_tune_resumed_from_another_folder_finds_its_runs(tmp_path, monkeypatch):
+    from porcini.experiment import launch
+
+    real, calls = launch.run_job, []
+
+    def kill_once(job, progress=None, label=""):
+        calls.append(label)
+        if len(calls) == 6:  # member 1 of round 1: kill the tune as it starts
+            raise TrainingInterrupted(15)
+        return real(job, progress, label)
+
+    options = dict(method="pbt", trials=4, steps=600, pbt_interval=200, overrides=FAST, report_seeds=0)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    monkeypatch.chdir(tmp_path / "a")
+    monkeypatch.setattr(launch, "run_job", kill_once)
+    with pytest.raises(TrainingInterrupted):
+        tune(ALGO, ENV, SPACE, out="t", **options)
+    monkeypatch.chdir(tmp_path / "b")  # started again from another folder: --out ../a/t
+    result = tune(ALGO, ENV, SPACE, out="../a/t", **options)
+    assert [r.status for r in result.records] == ["complete"] * 4, [r.error for r in result.records]
+    uninterrupted = tune(ALGO, ENV, SPACE, out=tmp_path / "u", **options)
+    assert [r.objective for r in result.records] == [r.objective for r in uninterrupted.records]
+    with open(tmp_path / "a" / "t" / "results.csv") as f:
+        for row in csv.DictReader(f):
+            assert all((tmp_path / "a" / "t" / d / "config.yaml").is_file() for d in row["run_dirs"].split(";"))

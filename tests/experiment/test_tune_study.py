@@ -168,3 +168,28 @@ def test_a_local_tune_continued_on_ray_is_refused_not_run_again(tmp_path, monkey
     with pytest.raises(ConfigError, match="--backend local"):
         tune(ALGO, ENV, space, backend="ray", **options)
     assert {p: p.stat().st_mtime_ns for p in (tmp_path / "t" / "trials").rglob("*") if p.is_file()} == before
+
+
+def test_a_damaged_report_scores_file_is_a_one_line_error_naming_it(tmp_path):
+    from porcini.errors import RunDirectoryError
+
+    settings = dict(method="grid", steps=100, out=tmp_path / "t", overrides=FAST, report_seeds=1)
+    tune(ALGO, ENV, {"learning_rate": {"choice": [0.1]}}, **settings)
+    (scores,) = (tmp_path / "t" / "report").rglob("scores.json")
+    scores.write_text('{"seeds": [10')
+    with pytest.raises(RunDirectoryError, match=f"{scores} is not .*restore it, or delete it"):
+        tune(ALGO, ENV, {"learning_rate": {"choice": [0.1]}}, **settings)
+
+
+def test_a_tune_resumed_from_another_folder_lists_its_finished_runs_relative_to_the_tune(tmp_path, monkeypatch):
+    settings = dict(method="grid", steps=100, overrides=FAST, report_seeds=0)
+    space = {"learning_rate": {"choice": [0.1, 0.5]}}
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+    monkeypatch.chdir(tmp_path / "a")
+    tune(ALGO, ENV, space, out="t", trials=1, **settings)
+    monkeypatch.chdir(tmp_path / "b")
+    result = tune(ALGO, ENV, space, out="../a/t", trials=2, **settings)  # one more trial, the first kept
+    assert all(Path(d, "config.yaml").is_file() for r in result.records for d in r.run_dirs)
+    for row in rows(tmp_path / "a" / "t"):
+        assert all((tmp_path / "a" / "t" / d / "config.yaml").is_file() for d in row["run_dirs"].split(";")), row

@@ -35,12 +35,18 @@ class BanditEnv(gym.Env):
         name = type(self).__name__
         if self.means.ndim != 1 or len(self.means) < 1 or not np.all(np.isfinite(self.means)):
             raise ValueError(f"{name}: arm means must be a non-empty 1-D list of finite numbers, got {means!r}")
-        if horizon is not None and horizon < 1:
-            raise ValueError(f"{name}: horizon must be a positive number of pulls (or None), got {horizon}")
-        self.horizon = horizon
+        if horizon is not None and (isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer))
+                                    or horizon < 1):
+            raise ValueError(f"{name}: horizon must be a positive whole number of pulls (or None), got {horizon!r}")
+        self.horizon = None if horizon is None else int(horizon)
         self.observation_space = gym.spaces.Discrete(1)
         self.action_space = gym.spaces.Discrete(len(self.means))
         self._pulls = 0
+
+    @property
+    def max_episode_steps(self) -> int | None:
+        """The horizon, read as the env's time limit (``env.info.horizon``; None: one-pull episodes)."""
+        return self.horizon
 
     @property
     def n_arms(self) -> int:

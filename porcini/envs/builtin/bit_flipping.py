@@ -65,6 +65,11 @@ class BitFlippingEnv(gym.Env):
         self._goal = np.zeros(self.n_bits, dtype=np.float32)
         self._t = 0
 
+    @property
+    def max_episode_steps(self) -> int:
+        """``max_steps``, read as the env's time limit (``env.info.horizon``)."""
+        return self.max_steps
+
     def _obs(self) -> dict[str, np.ndarray]:
         state = self._state.copy()
         return {"observation": state, "achieved_goal": state.copy(), "desired_goal": self._goal.copy()}

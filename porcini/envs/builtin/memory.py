@@ -41,8 +41,9 @@ class CueMemory(gym.Env):
     metadata: dict[str, Any] = {"render_modes": []}
 
     def __init__(self, delay: int = 4, n_cues: int = 2) -> None:
-        if delay < 1 or n_cues < 2:
-            raise ValueError(f"CueMemory: delay={delay} must be >= 1 and n_cues={n_cues} >= 2")
+        for name, value, least in (("delay", delay, 1), ("n_cues", n_cues, 2)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+                raise ValueError(f"CueMemory: {name}={value!r} must be a whole number >= {least}")
         self.delay, self.n_cues = int(delay), int(n_cues)
         self.observation_space = gym.spaces.Box(0.0, 1.0, shape=(n_cues + 1,), dtype=np.float32)
         self.action_space = gym.spaces.Discrete(n_cues)

@@ -76,6 +76,8 @@ def time_limit(env: gym.Env) -> int | None:
     by the inner steps that each step of the wrappers above it may take (``inner_steps`` of :class:`RepeatAction`
     and :class:`MaxAndSkip`), so CartPole's 500 steps are 125 steps of ``RepeatAction(env, 4)``, and the smallest
     one counts: a TimeLimit of 1000 around CartPole-v1 still ends its episodes after the registered 500 steps.
+    A base env that truncates its own episodes declares its limit as a ``max_episode_steps`` attribute (the
+    bandits' ``horizon``, bit flipping's ``max_steps``), which counts as one more limit.
     """
     repeats, limits = 1, []
     while isinstance(env, gym.Wrapper):
@@ -84,10 +86,11 @@ def time_limit(env: gym.Env) -> int | None:
             limits.append(-(-int(limit) // repeats))
         repeats *= int(getattr(env, "inner_steps", 1))
         env = env.env
-    if limits:
-        return min(limits)
-    limit = getattr(getattr(env, "spec", None), "max_episode_steps", None)
-    return -(-int(limit) // repeats) if isinstance(limit, (int, float)) and not isinstance(limit, bool) else None
+    own = getattr(env, "max_episode_steps", None)
+    spec = None if limits else getattr(getattr(env, "spec", None), "max_episode_steps", None)
+    limits += [-(-int(limit) // repeats) for limit in (own, spec)
+               if isinstance(limit, (int, float)) and not isinstance(limit, bool)]
+    return min(limits) if limits else None
 
 class RecordEpisodeStatistics(gym.Wrapper):
     """Adds ``info["episode"] = {"r": return, "l": length, "t": wall seconds}`` on the step that ends an episode.

@@ -18,6 +18,7 @@ import numpy as np
 
 from porcini.experiment.bench.runner import PlannedRun
 from porcini.experiment.bench.suites import ZOO_SCORES
+from porcini.experiment.safe_files import read_json_object
 from porcini.experiment.statistics import bootstrap_ci
 
 
@@ -89,7 +90,8 @@ def collect_results(planned: Sequence[PlannedRun], finished: dict[str, Path],
             run.algo, run.env, 0, run.config.steps, zoo_score=zoo[0] if zoo else None, zoo_std=zoo[1] if zoo else None))
         pair.seeds_planned += 1
         if run.key in finished:
-            summary = json.loads((finished[run.key] / "summary.json").read_text())
+            summary = read_json_object(finished[run.key] / "summary.json", ("eval_return_mean",),
+                                       "a summary of porcini", "restore it, or porcini resume RUN_DIR writes it again")
             pair.scores.append(float(summary["eval_return_mean"]))
             pair.wall_time_s.append(float(summary.get("wall_time_s", 0.0)))
             pair.run_dirs.append(str(finished[run.key]))

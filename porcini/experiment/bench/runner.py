@@ -24,6 +24,7 @@ from porcini.experiment.config import RunConfig
 from porcini.experiment.config.dataclass_io import to_dict
 from porcini.experiment.loggers.base import flatten_params
 from porcini.experiment.reporting import _NOT_SETTINGS, read_run_status
+from porcini.experiment.safe_files import read_json_object
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,8 @@ def finished_run_dirs(out: Path) -> dict[str, Path]:
 def read_failures(out: Path) -> dict[str, str]:
     """``failures.json``: settings key -> the error of the last attempt."""
     path = out / "failures.json"
-    return dict(json.loads(path.read_text())) if path.is_file() else {}
+    fix = "restore it, or delete it (--resume then retries only the runs that have no finished run directory)"
+    return read_json_object(path, (), "a list of failures of porcini bench", fix) if path.is_file() else {}
 
 
 def run_planned(runs: Sequence[PlannedRun], out: Path, *, jobs: int) -> dict[str, str]:

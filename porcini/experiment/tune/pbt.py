@@ -166,7 +166,9 @@ def _train_round(tune_dir: Path, records: list[TrialRecord], round_index: int, e
             config = dataclasses.replace(resolve(segment["params"]), out=str(folder), seed=seed + record.number)
             todo.append((record, StartRun(config, end)))
         elif (summary := _summary_at(Path(segment["run_dir"]), end)) is not None:
-            _end_segment(tune_dir, record, segment, summary)  # its round ended before the record was written
+            # its round ended before the record was written; the summary's run_dir is relative to the folder that
+            # run was started from, the segment's to this one
+            _end_segment(tune_dir, record, segment, {**summary, "run_dir": segment["run_dir"]})
         else:
             todo.append((record, ResumeRun(segment["run_dir"], end, seed=seed + record.number)))
     labels = [f"[member {r.number} round {round_index}] " for r, _ in todo]

@@ -19,6 +19,7 @@ from typing import Any
 
 from porcini.experiment.config import RunConfig, dump_yaml
 from porcini.experiment.run_dir import atomic_write_text
+from porcini.experiment.safe_files import read_json_object
 from porcini.experiment.tune.trials import TrialRecord, relative, train_many
 
 REPORT_SEED_START = 1000
@@ -112,7 +113,8 @@ def _report_runs(tune_dir: Path, record: TrialRecord, config_of: Callable[[Trial
     """The fresh-seed scores of one trial's config: read from ``scores.json``, or trained now and saved."""
     folder = tune_dir / "report" / str(record.number)
     scores_file = folder / "scores.json"
-    done = json.loads(scores_file.read_text()) if scores_file.is_file() else {}
+    fix = "restore it, or delete it (the report then trains these seeds again)"
+    done = read_json_object(scores_file, (), "a report of porcini tune", fix) if scores_file.is_file() else {}
     if done.get("seeds") == list(seeds):
         return dict(done)
     shutil.rmtree(folder, ignore_errors=True)  # runs of another --report-seeds, or of a killed attempt

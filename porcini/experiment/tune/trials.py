@@ -57,22 +57,50 @@ def trial_dir(tune_dir: Path, number: int) -> Path:
     return tune_dir / "trials" / str(number)
 
 
+#: The key of ``trial.json`` that says its run directories are relative to the tune directory (a record written
+#: before it was added holds them relative to the folder the tune was started from).
+_PATHS_KEY = "run_dirs_relative_to"
+
+
 def read_record(tune_dir: Path, number: int) -> TrialRecord | None:
-    """The record of trial ``number``, or None when it never started (or its record is unreadable)."""
+    """The record of trial ``number``, or None when it never started (or its record is unreadable).
+
+    Its run directories are read as paths from the current folder: ``tune_dir / <the stored path>``.
+    """
     path = trial_dir(tune_dir, number) / "trial.json"
     try:
-        return TrialRecord(**json.loads(path.read_text()))
-    except (OSError, ValueError, TypeError):
+        data = json.loads(path.read_text())
+        if data.pop(_PATHS_KEY, None) == "tune_dir":
+            _map_run_dirs(data, lambda d: d if Path(d).is_absolute() else str(tune_dir / d))
+        return TrialRecord(**data)
+    except (OSError, ValueError, TypeError, AttributeError):
         return None
 
 
 def write_record(tune_dir: Path, record: TrialRecord) -> None:
-    """Write ``trial.json`` atomically."""
+    """Write ``trial.json`` atomically, with run directories relative to the tune directory.
+
+    So a tune resumed from another folder, or moved, finds its runs; a run directory outside it is stored absolute.
+    """
     from porcini.experiment.run_dir import atomic_write_text
+
+    def stored(run_dir: str) -> str:
+        full, root = Path(run_dir).resolve(), tune_dir.resolve()
+        return os.path.relpath(full, root) if full.is_relative_to(root) else str(full)
 
     folder = trial_dir(tune_dir, record.number)
     folder.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(folder / "trial.json", json.dumps(dataclasses.asdict(record), indent=1) + "\n")
+    data = _map_run_dirs(dataclasses.asdict(record), stored)
+    atomic_write_text(folder / "trial.json", json.dumps({**data, _PATHS_KEY: "tune_dir"}, indent=1) + "\n")
+
+
+def _map_run_dirs(data: dict[str, Any], change: Callable[[str], str]) -> dict[str, Any]:
+    """``data`` (a record's fields) with ``change`` applied to its run directories and its segments', in place."""
+    data["run_dirs"] = [change(d) for d in data.get("run_dirs", [])]
+    for segment in data.get("segments", []):
+        if segment.get("run_dir"):
+            segment["run_dir"] = change(segment["run_dir"])
+    return data
 
 
 def start_record(tune_dir: Path, number: int, params: dict[str, Any], optuna_number: int | None = None) -> TrialRecord:

@@ -70,3 +70,29 @@ def test_bandit_errors():
     env.reset(seed=0)
     with pytest.raises(ValueError, match="outside Discrete"):
         env.step(1)
+
+
+def _pulls_until_truncated(env) -> int:
+    env.reset(seed=0)
+    for pulls in range(1, 100):
+        if env.step(0)[3]:
+            return pulls
+    raise AssertionError("never truncated")
+
+
+@pytest.mark.parametrize("make", [lambda: BernoulliBandit([0.5, 0.2], horizon=5),
+                                  lambda: GaussianBandit([0.0, 1.0], horizon=7)])
+def test_env_info_horizon_is_the_pulls_of_an_episode(make):
+    from porcini.envs import make_env
+
+    venv = make_env(make, n_envs=1)
+    assert venv.info.horizon == _pulls_until_truncated(make())
+    venv = make_env("porcini/BernoulliBandit-v0", n_envs=1, env_kwargs={"horizon": 4})
+    assert venv.info.horizon == 4
+    assert make_env("porcini/BernoulliBandit-v0", n_envs=1).info.horizon is None  # one-pull episodes terminate
+
+
+@pytest.mark.parametrize("horizon", [2.5, 3.0, True])
+def test_a_horizon_that_is_not_a_whole_number_is_refused(horizon):
+    with pytest.raises(ValueError, match="horizon"):
+        BernoulliBandit([0.5], horizon=horizon)

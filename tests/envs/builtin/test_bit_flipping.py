@@ -88,3 +88,9 @@ def test_invalid_action_is_rejected():
     env.reset(seed=0)
     with pytest.raises(ValueError, match="not in Discrete"):
         env.step(3)
+
+
+def test_env_info_horizon_is_max_steps():
+    from porcini.envs import make_env
+
+    assert make_env(lambda: BitFlippingEnv(n_bits=3, max_steps=6), n_envs=1).info.horizon == 6

@@ -60,3 +60,9 @@ def test_cartpole_without_velocity_is_cartpole_seen_through_position_and_angle()
             break
     assert terminated  # this policy drops the pole; at the end |x| <= 2.4 or |theta| <= 12 degrees is broken
     assert np.abs(obs).max() > 1.0
+
+
+@pytest.mark.parametrize(("kwargs", "name"), [({"delay": 2.5}, "delay"), ({"n_cues": 3.0}, "n_cues")])
+def test_non_integer_arguments_are_refused_not_rounded(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        CueMemory(**kwargs)

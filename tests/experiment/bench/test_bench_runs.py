@@ -190,3 +190,21 @@ def test_a_failed_run_is_listed_in_the_report_even_when_its_pairs_other_seeds_fi
     wholly = PairResult("ppo", "CartPole-v1", 2, 100, failures=["ppo on CartPole-v1 seed 0: boom"])
     text = "\n".join(below_zoo_section([partly, wholly], {}))
     assert error in text and "seed 0: boom" in text  # docs: a failed run is listed in the report
+
+
+def test_a_damaged_summary_or_failures_file_is_a_one_line_error_naming_it(tmp_path):
+    args = ["classical", "--algos", "value_iteration", "--envs", "FrozenLake-v1", "--seeds", "1", "--out",
+            str(tmp_path), "--steps-scale", "0.01", "--eval-episodes", "1", "--jobs", "1"]
+    assert bench(*args).exit_code == 0
+    summary = next((tmp_path / "runs").iterdir()) / "summary.json"
+    failures = tmp_path / "failures.json"
+    kept = summary.read_text()
+    without_score = json.dumps({k: v for k, v in json.loads(kept).items() if k != "eval_return_mean"})
+    for damaged_file, text in ((summary, without_score), (failures, '{"ppo": '), (failures, "[1]")):
+        summary.write_text(kept)
+        failures.write_text("{}")
+        damaged_file.write_text(text)
+        result = bench(*args, "--report-only")
+        assert isinstance(result.exception, SystemExit) and result.exit_code == 2, result.output
+        errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+        assert len(errors) == 1 and f"{damaged_file} is not" in errors[0], result.output
