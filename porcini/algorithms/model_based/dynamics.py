@@ -277,7 +277,10 @@ class DynamicsEnsemble(nn.Module):
         return {"epochs": epochs_run, "holdout_errors": best.tolist()}
 
     def _fit_normalization(self, x: Tensor, y: Tensor) -> None:
-        self.in_mean, self.in_std = x.mean(0), _spread(x)
+        # an input column that did not vary (std below 1e-5: an observation that never moved in the data) is left
+        # unscaled, as PETS and mbrl-lib do: dividing by a tiny std would turn any later change of it into a huge input
+        in_std = _spread(x)
+        self.in_mean, self.in_std = x.mean(0), torch.where(in_std < 1e-5, torch.ones_like(in_std), in_std)
         self.out_mean, self.out_std = y.mean(0), _spread(y)
 
     def holdout_errors(self, x: Tensor, y: Tensor) -> Tensor:

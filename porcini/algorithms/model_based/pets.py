@@ -122,8 +122,10 @@ class PETS(RecedingHorizon, BaseAgent):
         self.reward_fn = known_reward(info.env_id) if c.reward == "known" else reward_fn
         self.termination_fn = termination_fn
         self.buffer = ReplayBuffer(c.buffer_size)
-        self.fit_every_steps = c.model_train_freq
-        self.steps_seen = self.model_fits = 0
+        # fit is called every vector step and fits the model when due: the first fit at learning_starts, not at the
+        # first multiple of model_train_freq past it
+        self.fit_every_steps = info.n_envs
+        self.steps_seen = self.model_fits = self._model_fit_at = 0
         self._setup_planning(c, torch.as_tensor(self.low, dtype=torch.float32, device=self.device),
                              torch.as_tensor(self.high, dtype=torch.float32, device=self.device), info.n_envs)
 
@@ -143,25 +145,28 @@ class PETS(RecedingHorizon, BaseAgent):
                        generator=self.generator, reward_fn=self.reward_fn, termination_fn=self.termination_fn)
 
     def fit(self, batch: TransitionBatch) -> dict[str, float]:
-        """Store the transitions; fit the model once ``learning_starts`` env steps are stored."""
+        """Store the transitions; fit the model at ``learning_starts`` env steps, then every ``model_train_freq``."""
         self.buffer.add(TransitionBatch(
             np.asarray(batch.obs, dtype=np.float32), np.asarray(batch.action, dtype=np.float32),
             np.asarray(batch.reward, dtype=np.float32), np.asarray(batch.next_obs, dtype=np.float32),
             np.asarray(batch.terminated, dtype=bool), np.asarray(batch.truncated, dtype=bool)))
         self.steps_seen += batch.n_transitions
-        if self.steps_seen < self.config.learning_starts:
+        c = self.config
+        if self.steps_seen < c.learning_starts or (
+                self.model_fits and self.steps_seen - self._model_fit_at < c.model_train_freq):
             return {}
         if self.termination_fn is None and not self.config.learn_termination:
             refuse_terminations(self.buffer, "PETS", self.info.env_id)
         metrics = fit_dynamics(self.model, self.buffer, self.config, self.rng)
-        self.model_fits += 1
+        self.model_fits, self._model_fit_at = self.model_fits + 1, self.steps_seen
         return metrics
 
     def state_dict(self) -> dict[str, Any]:
         """The model, the data, the generators, the counters and the planner's warm starts."""
         return {"model": {k: v.clone() for k, v in self.model.state_dict().items()}, "buffer": self.buffer.state_dict(),
                 "generator": self.generator.get_state(), "rng": self.rng.bit_generator.state,
-                "counters": {"steps_seen": self.steps_seen, "model_fits": self.model_fits},
+                "counters": {"steps_seen": self.steps_seen, "model_fits": self.model_fits,
+                             "model_fit_at": self._model_fit_at},
                 "planning": self.planning_state()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -172,4 +177,5 @@ class PETS(RecedingHorizon, BaseAgent):
         self.generator.set_state(state["generator"])
         self.rng.bit_generator.state = state["rng"]
         self.steps_seen, self.model_fits = int(state["counters"]["steps_seen"]), int(state["counters"]["model_fits"])
+        self._model_fit_at = int(state["counters"].get("model_fit_at", self.steps_seen))  # older checkpoints lack it
         self.load_planning_state(state["planning"])

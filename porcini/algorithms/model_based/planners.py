@@ -257,7 +257,8 @@ class ICEM(Planner):
 
     def population_at(self, iteration: int) -> int:
         """Fresh sequences drawn at ``iteration`` (from 0): ``max(2 · elites, ⌊population · decay^(-i)⌋)``."""
-        return max(2 * self.elites, int(self.population * self.population_decay ** -iteration))
+        # 121 / 1.1² is 100, which float arithmetic puts just below: floored, it would lose a sequence
+        return max(2 * self.elites, int(self.population * self.population_decay ** -iteration + 1e-9))
 
     def colored(self, mean: Tensor, std: Tensor, n: int) -> Tensor:
         """``n`` sequences ``mean + std · colored noise``, clipped to the bounds ``[n, H, A]``."""

@@ -36,7 +36,22 @@ def test_pets_acts_at_random_until_its_first_model_fit_then_plans():
     assert agent.warm == [None]
 
 
-def test_pets_plans_toward_the_reward_it_is_given():
+@pytest.mark.parametrize("learning_starts, expected", [(30, [30, 50, 70]), (10, [10, 30, 50, 70])])
+def test_pets_fits_first_at_learning_starts_then_every_model_train_freq(learning_starts, expected):
+    env = make_env("Pendulum-v1", seed=0)
+    agent = PETS(env.info, **{**TINY_PETS, "learning_starts": learning_starts, "model_train_freq": 20})
+    fitted_at, fit = [], agent.fit
+
+    def recording_fit(batch):
+        fits = agent.model_fits
+        metrics = fit(batch)
+        if agent.model_fits > fits:
+            fitted_at.append(agent.steps_seen)
+        return metrics
+
+    agent.fit = recording_fit
+    Core(agent, env, progress=False).learn(steps=75)
+    assert fitted_at == expected  # random actions for exactly learning_starts steps, as documented
     """With Pendulum's known reward and a model fit on random data, its first action pushes toward upright."""
     env = make_env("Pendulum-v1", seed=0)
     agent = PETS(env.info, **{**TINY_PETS, "model_hidden": (64, 64), "model_epochs": 60, "learning_starts": 400,

@@ -5,6 +5,7 @@ resumable, refused where no model is known."""
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import gymnasium as gym
 import numpy as np
@@ -85,7 +86,13 @@ def test_icem_population_decays_and_grows_by_the_kept_elites_and_the_mean():
     assert [len(c) for c in recorder.calls] == [300 + 6] + decayed[1:-1] + [41]  # ⌊0.3 · 20⌋ elites carried
 
 
-def test_icem_plans_the_cheapest_sequence_seen_and_carries_its_elites_shifted_into_the_next_plan():
+@pytest.mark.parametrize("population, decay", [(121, "1.1"), (1210, "1.1"), (400, "1.25"), (250, "1.2"), (97, "1.5")])
+def test_icem_population_is_the_exact_floor_of_the_decayed_population(population, decay):
+    icem = ICEM(low=torch.zeros(1), high=torch.ones(1), horizon=2, population=population, iterations=1, elites=1,
+                population_decay=float(decay), generator=torch.Generator())
+    for i in range(6):  # 121 / 1.1² is 100 exactly, which float arithmetic puts at 99.99999999999999
+        exact = math.floor(Fraction(population) / Fraction(decay) ** i)
+        assert icem.population_at(i) == max(2, exact)
     icem, recorder = planner(ICEM, elites=20, keep_elites=0.25), _Recorder()
     plan = icem.plan(recorder)
     seen = torch.cat(recorder.calls)
