@@ -1,4 +1,5 @@
-"""Static checks as tests, so CI (which runs pytest) enforces them: ruff on the code, mypy on the package.
+"""Static checks as tests, so CI (which runs pytest) enforces them: ruff on the code, mypy on the package, and
+unique test file names.
 
 mypy checks the `files` list of `[tool.mypy]` in pyproject.toml: all of porcini/ and tools/.
 """
@@ -29,3 +30,12 @@ def test_mypy_finds_nothing():
     # No paths: mypy checks pyproject's `files` list with pyproject's settings
     result = _run("mypy")
     assert result.returncode == 0, f"mypy found problems:\n{result.stdout}{result.stderr}"
+
+
+def test_no_two_test_files_share_a_name():
+    # Two test_x.py in different folders read as one module in reports and make "which test_x?" a question
+    by_name: dict[str, list[str]] = {}
+    for path in sorted((ROOT / "tests").rglob("test_*.py")):
+        by_name.setdefault(path.name, []).append(str(path.relative_to(ROOT)))
+    shared = {name: paths for name, paths in by_name.items() if len(paths) > 1}
+    assert not shared, f"test files sharing a name (rename one): {shared}"
