@@ -38,7 +38,9 @@ class DPResult:
     Attributes:
         values: ``[S]`` state values ``V``.
         q_values: ``[S, A]`` action values ``Q``.
-        policy: ``[S]`` greedy actions (the first maximizer on ties).
+        policy: ``[S]`` greedy actions. On ties value iteration gives the first maximizer; policy iteration keeps
+            the action its policy already had (the initial policy's, or the one an earlier improvement chose)
+            unless another is better beyond rounding, which need not be the first maximizer.
         iterations: sweeps (value iteration) or improvement steps (policy iteration) done.
     """
 
@@ -159,6 +161,11 @@ def _never_ends(p_pi: np.ndarray, terminal: np.ndarray) -> np.ndarray:
 def policy_iteration(P: Any, R: Any, gamma: float, terminal: Any = None, *, initial_policy: Any = None,
                      max_iterations: int = 10_000) -> DPResult:
     """Howard's policy iteration: exact evaluation, greedy improvement, until the policy is stable.
+
+    Improvement changes a state's action only when another action is better beyond rounding (then to the first
+    maximizer); on a tie it keeps the current action, so the policy cannot cycle among equally good ones and, with
+    γ = 1, never trades a proper action for a tied one. The stable policy is thus greedy, but on ties not
+    necessarily the first maximizer that value iteration gives.
 
     Args:
         P: ``[S, A, S]`` transition probabilities.
