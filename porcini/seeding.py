@@ -21,6 +21,9 @@ spawn key     function                    consumer
                                           never shifts the training draws
 (7, j)        :func:`seed_everything`     Python's ``random`` (j=0), NumPy's global generator (1), torch's
                                           global RNG (2)
+(8, i)        :func:`group_seed`          the agent seed of learner ``i >= 1`` of an agent made of several
+                                          learners (a multi-agent agent's groups; learner 0 takes ``seed``),
+                                          so no learner shares its streams with one of another run seed
 ============  ==========================  ==============================================================
 
 Seeds handed to Gymnasium are 32-bit words of the child's state (``generate_state(1)``): Gymnasium accepts any
@@ -53,6 +56,7 @@ class Stream(IntEnum):
     AGENT_TORCH = 5
     AGENT_EVAL = 6
     GLOBAL = 7
+    GROUPS = 8
 
 
 def stream(seed: int, *key: int) -> np.random.SeedSequence:
@@ -117,6 +121,15 @@ def agent_torch_seed(seed: int) -> int:
 def agent_eval_rng(seed: int) -> np.random.Generator:
     """The NumPy generator an agent with ``seed`` draws from while evaluating (greedy tie-breaking)."""
     return np.random.Generator(np.random.PCG64(stream(seed, Stream.AGENT_EVAL)))
+
+
+def group_seed(seed: int, index: int) -> int:
+    """The agent seed of learner ``index`` of an agent of several learners with run seed ``seed``.
+
+    Learner 0 takes ``seed`` itself (an agent of one learner is seeded as that learner alone); learner ``i >= 1``
+    a word of its own stream, not ``seed + i``, which is learner 0 of the run with seed ``seed + i``.
+    """
+    return int(seed) if index == 0 else _word32(seed, Stream.GROUPS, index)
 
 
 def seed_everything(seed: int) -> None:

@@ -65,6 +65,11 @@ def check_agent_eval_rng(seed):
     np.testing.assert_array_equal(seeding.agent_eval_rng(seed).random(5), child_rng(seed, 6).random(5))
 
 
+def check_group_seed(seed):
+    assert seeding.group_seed(seed, 0) == seed
+    assert [seeding.group_seed(seed, i) for i in (1, 2)] == [word32(seed, 8, 1), word32(seed, 8, 2)]
+
+
 def check_seed_everything(seed):
     seeding.seed_everything(seed)
     drawn = (random.random(), np.random.random(), torch.rand(1).item())

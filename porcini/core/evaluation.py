@@ -35,6 +35,17 @@ def episode_quotas(n_episodes: int, n_envs: int) -> np.ndarray:
     return quota
 
 
+def agent_balanced(episodes: int, env: Any) -> int:
+    """``episodes`` rounded up to a multiple of the agents of a multi-agent ``env``; for other envs ``episodes``.
+
+    Row ``i`` of a multi-agent env holds agent ``i % n_agents`` and :func:`episode_quotas` fills the rows in order,
+    so a multiple of ``n_agents`` gives every agent the same number of episodes (at least one): otherwise the first
+    agents get more, the mean return leans toward them and an agent left without an episode has no mean at all.
+    """
+    n_agents = len(getattr(getattr(env, "info", None), "agents", ()) or ())
+    return -(-episodes // n_agents) * n_agents if n_agents else episodes
+
+
 def run_episodes(agent: Agent, env: Any, episodes: int, *, explore: bool = False,
                  seed: int | None = None, info_keys: Sequence[str] = ()) -> EpisodeRecord:
     """Run ``episodes`` complete episodes of ``agent`` in ``env`` (nothing is fitted) and return them.
@@ -43,7 +54,9 @@ def run_episodes(agent: Agent, env: Any, episodes: int, *, explore: bool = False
         agent: acts with ``explore``.
         env: a vector env; it is reset (with ``seed``) first, so episodes in progress there are cut.
             A recurrent agent's training state is set aside meanwhile (see :class:`~porcini.core.Agent`).
-        episodes: episodes to record, split over the envs by :func:`episode_quotas`.
+        episodes: episodes to record, split over the envs by :func:`episode_quotas`; in a multi-agent env (its
+            ``info.agents``), rounded up to a multiple of the agents so every agent gets as many
+            (:func:`agent_balanced`).
         explore: exploring actions rather than greedy / mean ones (the usual evaluation). The agent's
             ``exploration_state`` (its generators, ε clock), if it has one, is put back after: evaluating does not
             change training.
@@ -66,7 +79,7 @@ def run_episodes(agent: Agent, env: Any, episodes: int, *, explore: bool = False
         raise ValueError(f"episodes = {episodes!r} is invalid: must be >= 1")
     check_evaluation_env(env)
     n_envs = int(env.num_envs)
-    quota = episode_quotas(episodes, n_envs)
+    quota = episode_quotas(agent_balanced(episodes, env), n_envs)
     recurrent = carries_state(agent)
     training_state = agent.recurrent_state() if recurrent else None  # type: ignore[attr-defined]
     if recurrent:  # the evaluation's episodes start from a fresh state; the training state is put back after

@@ -137,3 +137,42 @@ def test_an_exploring_evaluation_leaves_the_agents_exploration_as_it_was(algo, e
     np.testing.assert_array_equal(_next_exploring_actions(evaluated, make_env(env_id, n_envs=2, seed=0), 20), expected)
     if algo == "dqn":
         assert evaluated.behaviour_steps == untouched.behaviour_steps == 40
+
+
+def test_a_multi_agent_evaluation_gives_every_agent_as_many_episodes():
+    # 10 episodes on 2 copies of a 3-agent game went to rows 0-3 twice and rows 4-5 once: agent_0 had 4 episodes,
+    # the others 3; and 2 episodes left agent_2 with none, so its mean and the team's sum were NaN
+    from pettingzoo import ParallelEnv
+
+    from porcini.envs.multi_agent import make_multi_agent_env
+
+    class Tick(ParallelEnv):
+        metadata = {"name": "tick_v0"}
+        possible_agents = ["agent_0", "agent_1", "agent_2"]
+
+        def observation_space(self, agent):
+            return gym.spaces.Box(0.0, 10.0, (1,), np.float32)
+
+        def action_space(self, agent):
+            return gym.spaces.Discrete(2)
+
+        def reset(self, seed=None, options=None):
+            self.t, self.agents = 0, list(self.possible_agents)
+            return {a: np.zeros(1, np.float32) for a in self.agents}, {}
+
+        def step(self, actions):
+            self.t += 1
+            done = {a: self.t >= 3 for a in self.agents}
+            obs = {a: np.full(1, self.t, np.float32) for a in self.agents}
+            rewards = {a: float(self.possible_agents.index(a)) for a in self.agents}
+            self.agents = [a for a in self.agents if not done[a]]
+            return obs, rewards, done, {a: False for a in obs}, {}
+
+    env = make_multi_agent_env(Tick, 2, seed=0)
+    agents = env.info.agents
+    for asked, expected in ((10, 4), (2, 1), (6, 2)):
+        record = run_episodes(RandomAgent(env.info), env, asked, seed=0)
+        counts = np.bincount(np.asarray(record.env_indices) % 3, minlength=3)
+        assert counts.tolist() == [expected] * 3, (asked, counts)
+        by_agent = record.mean_return_by_agent(agents)
+        assert by_agent == {"agent_0": 0.0, "agent_1": 3.0, "agent_2": 6.0}

@@ -6,6 +6,9 @@ many envs act. Every transition of a fit batch is one pull, counted in time orde
 Regret: the agent cannot see arm means. When the loop copies the env's ``info["regret"]`` into the batch
 (``Core(agent, env, info_keys=("regret",))``; the built-in bandits report the pulled arm's expected regret),
 ``fit`` returns the running total as ``regret_cumulative``.
+
+Greedy actions (``explore=False``, an evaluation) break ties with a generator of their own
+(:func:`porcini.seeding.agent_eval_rng`), so evaluating never shifts the training draws.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from porcini.core.agent import BaseAgent, supports_action_space
 from porcini.core.batch import TransitionBatch
 from porcini.envs.info import EnvInfo
 from porcini.errors import UnsupportedSpaceError
-from porcini.seeding import agent_rng
+from porcini.seeding import agent_eval_rng, agent_rng
 
 
 class BanditAgent(BaseAgent):
@@ -42,6 +45,7 @@ class BanditAgent(BaseAgent):
         self.info = info
         self.n_arms = info.n_actions
         self.rng = agent_rng(seed)
+        self.eval_rng = agent_eval_rng(seed)  # greedy tie-breaking: evaluating leaves the training stream alone
         self.counts = np.zeros(self.n_arms, dtype=np.int64)
         self.means = np.full(self.n_arms, float(initial_value))
         self.pulls = 0
@@ -70,15 +74,19 @@ class BanditAgent(BaseAgent):
         """Update the statistics of ``arm`` with one reward (``counts`` already includes it)."""
         self.means[arm] += (reward - self.means[arm]) / self.counts[arm]
 
-    def _argmax(self, values: np.ndarray, n: int) -> np.ndarray:
-        """``n`` draws of an arm maximizing ``values`` ``[A]`` (ties uniformly at random)."""
+    def _argmax(self, values: np.ndarray, n: int, *, explore: bool = True) -> np.ndarray:
+        """``n`` draws of an arm maximizing ``values`` ``[A]`` (ties uniformly at random).
+
+        Exploring draws take ``rng``, greedy ones (``explore=False``) ``eval_rng``.
+        """
         best = np.flatnonzero(values == values.max())
-        return self.rng.choice(best, size=n)
+        return (self.rng if explore else self.eval_rng).choice(best, size=n)
 
     def state_dict(self) -> dict[str, Any]:
-        """Counts, means, pulls, regret and the generator state."""
+        """Counts, means, pulls, regret and the generators' states."""
         return {"counts": self.counts.copy(), "means": self.means.copy(), "pulls": self.pulls,
-                "regret": self.regret, "rng": self.rng.bit_generator.state}
+                "regret": self.regret, "rng": self.rng.bit_generator.state,
+                "eval_rng": self.eval_rng.bit_generator.state}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state_dict`."""
@@ -90,3 +98,5 @@ class BanditAgent(BaseAgent):
         self.pulls = int(state["pulls"])
         self.regret = float(state["regret"])
         self.rng.bit_generator.state = state["rng"]
+        if "eval_rng" in state:  # checkpoints written before greedy actions had their own generator have none
+            self.eval_rng.bit_generator.state = state["eval_rng"]

@@ -70,9 +70,9 @@ class EpsilonGreedyBandit(BanditAgent):
     def act(self, obs: np.ndarray, *, explore: bool) -> np.ndarray:
         """ε-greedy arms while exploring, greedy otherwise (ties at random)."""
         n = len(obs)
-        greedy = self._argmax(self.means, n)
         if not explore:
-            return greedy
+            return self._argmax(self.means, n, explore=False)
+        greedy = self._argmax(self.means, n)
         random = self.rng.random(n) < self.epsilon_schedule(self.pulls)
         return np.where(random, self.rng.integers(0, self.n_arms, size=n), greedy)
 

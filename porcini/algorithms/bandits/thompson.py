@@ -87,7 +87,7 @@ class ThompsonSampling(BanditAgent):
         a, b = self.posterior()
         if not explore:
             mean = a / (a + b) if self.config.prior == "beta" else a
-            return self._argmax(mean, n)
+            return self._argmax(mean, n, explore=False)
         draws = self.rng.beta(a, b, size=(n, self.n_arms)) if self.config.prior == "beta" else \
             self.rng.normal(a, b, size=(n, self.n_arms))
         return np.argmax(draws, axis=1).astype(np.int64)

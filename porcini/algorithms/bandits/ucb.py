@@ -55,5 +55,5 @@ class UCB(BanditAgent):
     def act(self, obs: np.ndarray, *, explore: bool) -> np.ndarray:
         """The arms of highest upper bound while exploring, of highest mean otherwise."""
         if not explore:
-            return self._argmax(np.where(self.counts == 0, -np.inf, self.means), len(obs))
+            return self._argmax(np.where(self.counts == 0, -np.inf, self.means), len(obs), explore=False)
         return self._argmax(self.upper_bounds(), len(obs))

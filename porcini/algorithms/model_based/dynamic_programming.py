@@ -13,7 +13,9 @@ the discount γ. Built-in tabular environments give all three through ``env.tran
     Q(s, a) = R(s, a) + \gamma \sum_{s'} P(s' | s, a) V(s'), \qquad V(s) = \max_a Q(s, a)
 
 Value iteration repeats that backup (synchronously, all states at once) until ``max |ΔV| < tol``; with
-γ < 1 the greedy policy of the result is then optimal and ``V`` is within ``tol γ / (1 - γ)`` of ``V*``.
+γ < 1 the greedy policy of the result is then optimal and ``V`` is within ``tol γ / (1 - γ)`` of ``V*``. With
+γ = 1 a greedy policy can loop for free (an action that stays put ties with the best move), so among tied actions
+value iteration takes one that leads toward a terminal state.
 Policy iteration alternates exact policy evaluation (a linear solve, :math:`(I - \gamma P_\pi) V = R_\pi`) and
 greedy improvement until the policy is stable; with γ = 1 every policy it visits must reach a terminal state
 (a *proper* policy), which the initial policy must be. A state that no action leaves and that pays nothing (a
@@ -38,7 +40,10 @@ class DPResult:
     Attributes:
         values: ``[S]`` state values ``V``.
         q_values: ``[S, A]`` action values ``Q``.
-        policy: ``[S]`` greedy actions (the first maximizer on ties).
+        policy: ``[S]`` greedy actions. On ties value iteration gives the first maximizer (with γ = 1, the first
+            one that leads toward a terminal state: :func:`greedy_policy`); policy iteration keeps the action its
+            policy already had (the initial policy's, or the one an earlier improvement chose) unless another is
+            better beyond rounding, which need not be the first maximizer.
         iterations: sweeps (value iteration) or improvement steps (policy iteration) done.
     """
 
@@ -107,9 +112,33 @@ def value_iteration(P: Any, R: Any, gamma: float, terminal: Any = None, *, tol: 
         delta = float(np.max(np.abs(new - values))) if len(values) else 0.0
         values = new
         if delta < tol:
-            return DPResult(values, q, np.argmax(q, axis=1), iteration)
+            return DPResult(values, q, greedy_policy(P, q, gamma, terminal, tol), iteration)
     raise RuntimeError(f"value iteration did not converge in {max_iterations} sweeps (last change {delta:.3g}); "
                        "with gamma = 1 make sure every policy can reach a terminal state, or use gamma < 1")
+
+
+def greedy_policy(P: np.ndarray, q: np.ndarray, gamma: float, terminal: np.ndarray, tie_tol: float) -> np.ndarray:
+    """``[S]`` greedy actions of ``q``: the first maximizer; with γ = 1, a maximizer that leads toward termination.
+
+    With γ = 1 an action that stays put for free ties with the best move (``Q = 0 + V(s)``): the first maximizer
+    can then loop forever and never collect the value ``V`` promises (a wall bump in a deterministic grid). So,
+    working back from the terminal states, each state takes its first action within ``tie_tol`` (relative) of the
+    maximum that enters a state already known to lead to termination; states with no such action keep the first
+    maximizer.
+    """
+    policy = np.argmax(q, axis=1)
+    if gamma < 1.0 or not terminal.any():
+        return policy  # with discounting a tie never trades value for looping: any maximizer is optimal
+    best = q.max(axis=1, keepdims=True)
+    tied = q >= best - tie_tol * (1.0 + np.abs(best))
+    leads = terminal.copy()
+    while True:
+        enters = tied & ~leads[:, None] & (P[:, :, leads].sum(axis=-1) > 0)
+        new = enters.any(axis=1)
+        if not new.any():
+            return policy
+        policy[new] = np.argmax(enters[new], axis=1)
+        leads |= new
 
 
 def policy_evaluation(P: Any, R: Any, gamma: float, policy: Any, terminal: Any = None) -> np.ndarray:
@@ -159,6 +188,11 @@ def _never_ends(p_pi: np.ndarray, terminal: np.ndarray) -> np.ndarray:
 def policy_iteration(P: Any, R: Any, gamma: float, terminal: Any = None, *, initial_policy: Any = None,
                      max_iterations: int = 10_000) -> DPResult:
     """Howard's policy iteration: exact evaluation, greedy improvement, until the policy is stable.
+
+    Improvement changes a state's action only when another action is better beyond rounding (then to the first
+    maximizer); on a tie it keeps the current action, so the policy cannot cycle among equally good ones and, with
+    γ = 1, never trades a proper action for a tied one. The stable policy is thus greedy, but on ties not
+    necessarily the first maximizer that value iteration gives.
 
     Args:
         P: ``[S, A, S]`` transition probabilities.

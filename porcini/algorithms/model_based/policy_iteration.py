@@ -34,6 +34,10 @@ class PolicyIterationConfig:
 class PolicyIteration(PlanningAgent):
     """Howard's policy iteration on the env's transition model, starting from action 0 everywhere.
 
+    On ties a state keeps the action it had (see
+    :func:`~porcini.algorithms.model_based.dynamic_programming.policy_iteration`), so its policy can differ from
+    value iteration's (the first maximizer) where actions are equally good.
+
     Example:
         >>> from porcini import make_env
         >>> env = make_env("FrozenLake-v1", env_kwargs={"is_slippery": False})

@@ -18,6 +18,7 @@ from porcini.core.batch import TransitionBatch
 from porcini.core.obs_tree import map_obs
 from porcini.envs.info import EnvInfo
 from porcini.errors import CheckpointError, ConfigError
+from porcini.seeding import group_seed
 
 SHARING = ("all", "none", "prefix")
 
@@ -90,7 +91,10 @@ def require_multi_agent(info: EnvInfo, owner: str) -> None:
 
 def group_learners(info: EnvInfo, config: Any, share: str,
                    learner_cls: Any) -> tuple[dict[str, Any], dict[str, list[str]]]:
-    """One ``learner_cls(group_info, config)`` per group of ``share``, group ``i`` seeded ``config.seed + i``.
+    """One ``learner_cls(group_info, config)`` per group of ``share``, group ``i`` seeded ``group_seed(seed, i)``.
+
+    Group 0 takes the run seed; the others seeds of their own stream (:func:`porcini.seeding.group_seed`), so no
+    learner starts as, and draws as, a learner of a run with another seed.
 
     Returns:
         The learners and the groups (group name -> agents), for :class:`AgentGroups`.
@@ -98,7 +102,7 @@ def group_learners(info: EnvInfo, config: Any, share: str,
     groups = agent_groups(info.agents, share)
     learners = {}
     for index, (name, members) in enumerate(groups.items()):
-        seed = None if config.seed is None else config.seed + index
+        seed = None if config.seed is None else group_seed(config.seed, index)
         learners[name] = learner_cls(group_info(info, members), config, seed=seed)
     return learners, groups
 

@@ -146,7 +146,7 @@ class LagrangianFields:
     lagrangian_lr: float = 0.01
     """Step size of the ``gradient`` rule: λ moves by ``lagrangian_lr * (episode cost - cost_limit)``."""
     lagrange_multiplier_init: float = 0.0
-    """λ before the first update (``gradient`` rule; the ``pid`` rule computes λ from its terms)."""
+    """λ before the first update (``gradient`` rule; the ``pid`` rule computes λ from its terms); at most the cap."""
     lagrange_multiplier_max: float | None = None
     """Cap on λ (both rules; the ``pid`` integral stops growing at the cap); None: no cap."""
     pid_kp: float = 0.1
@@ -172,6 +172,10 @@ class LagrangianFields:
                 self.lagrange_multiplier_init, ">= 0")
         require(self.lagrange_multiplier_max is None or self.lagrange_multiplier_max > 0, owner,
                 "lagrange_multiplier_max", self.lagrange_multiplier_max, "> 0 or None")
+        cap = self.lagrange_multiplier_max
+        # λ starts at init and, in SAC-Lagrangian, weighs the actor until the first episode ends: above the cap
+        require(cap is None or self.lagrange_multiplier_init <= cap, owner, "lagrange_multiplier_init",
+                self.lagrange_multiplier_init, f"<= lagrange_multiplier_max = {cap} (λ never exceeds its cap)")
         for name in ("pid_kp", "pid_ki", "pid_kd"):
             require(getattr(self, name) >= 0, owner, name, getattr(self, name), ">= 0")
 

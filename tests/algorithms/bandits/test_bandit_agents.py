@@ -163,3 +163,33 @@ def test_an_exponential_decay_through_zero_is_a_config_error_naming_the_field(ep
         EpsilonGreedyBandit(bandit_info(), epsilon=epsilon, exploration_final=final,
                             exploration_schedule="exponential")
     EpsilonGreedyBandit(bandit_info(), epsilon=epsilon, exploration_final=final, exploration_schedule="linear")
+
+
+@pytest.mark.parametrize("make", [
+    lambda: EpsilonGreedyBandit(bandit_info(n_arms=4), epsilon=0.3, seed=2),
+    lambda: UCB(bandit_info(n_arms=4), seed=2),
+    lambda: ThompsonSampling(bandit_info(n_arms=4), seed=2),
+])
+def test_greedy_actions_never_shift_the_training_draws(make):
+    # greedy actions (an evaluation) broke ties with the training generator, so a run that evaluated explored
+    # differently afterwards than one that did not
+    rewards = np.random.default_rng(0).random(40)
+
+    def explored(evaluate):
+        agent = make()
+        chosen = []
+        for t in range(40):
+            if evaluate:
+                agent.act(np.zeros(3), explore=False)  # every arm's mean ties at first
+            arm = agent.act(np.zeros(1), explore=True)
+            chosen.append(int(arm[0]))
+            agent.fit(pulls(arm, [float(rewards[t] > 0.5)]))
+        return chosen, agent
+
+    plain, agent = explored(False)
+    evaluated, evaluating_agent = explored(True)
+    assert evaluated == plain
+    clone = make()
+    clone.load_state_dict(evaluating_agent.state_dict())  # the greedy generator round-trips too
+    np.testing.assert_array_equal(clone.act(np.zeros(8), explore=False), evaluating_agent.act(np.zeros(8),
+                                                                                                explore=False))

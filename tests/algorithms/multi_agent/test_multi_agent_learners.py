@@ -10,9 +10,9 @@ import torch
 from pettingzoo import ParallelEnv
 
 from porcini import Core, make_env
-from porcini.algorithms.multi_agent.groups import AgentGroups, agent_groups, group_columns
+from porcini.algorithms.multi_agent.groups import AgentGroups, agent_groups, group_columns, group_info
 from porcini.algorithms.multi_agent.idqn import IndependentDQN
-from porcini.algorithms.multi_agent.mappo import MAPPO, MultiAgentPPO
+from porcini.algorithms.multi_agent.mappo import MAPPO, GroupPPO, MultiAgentPPO, MultiAgentPPOConfig
 from porcini.core.agent import BaseAgent
 from porcini.core.batch import TransitionBatch
 from porcini.envs.info import EnvInfo
@@ -266,3 +266,19 @@ def test_independent_dqn_learns_each_agents_own_target_action():
     Core(agent, env, progress=False).learn(steps=4000)
     obs, _ = env.reset(seed=1)
     assert agent.act(obs, explore=False).tolist() == [0, 1, 0] * 4
+
+
+def test_no_learner_of_one_run_seed_starts_or_draws_as_a_learner_of_another():
+    # group i was seeded seed + i: run seed 0's agent_1 had run seed 1's agent_0's initial weights and streams
+    runs = [MultiAgentPPO(pick_env().info, seed=seed, n_steps=8, batch_size=8) for seed in range(3)]
+    starts = {}
+    for seed, agent in enumerate(runs):
+        for name, learner in agent.learners.items():
+            key = tuple(torch.cat([p.detach().flatten() for p in learner.model.parameters()]).tolist()[:16])
+            assert key not in starts, f"seed {seed} {name} starts as seed/group {starts.get(key)}"
+            starts[key] = (seed, name)
+    info = pick_env().info
+    solo = GroupPPO(group_info(info, ["adversary_0"]), MultiAgentPPOConfig(n_steps=8, batch_size=8), seed=5)
+    first = MultiAgentPPO(info, seed=5, n_steps=8, batch_size=8).learners["adversary_0"]
+    for a, b in zip(solo.model.parameters(), first.model.parameters()):  # group 0 keeps the run seed
+        assert torch.equal(a, b)

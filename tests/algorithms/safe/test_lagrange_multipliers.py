@@ -68,3 +68,17 @@ def test_pid_rule_at_the_cap_does_not_integrate_the_violation():
     assert multiplier.integral == pytest.approx(5.0)
     # Δ = -5: I = 0, λ = 0; without the anti-windup I would be 10 and λ still 1
     assert multiplier.update(20.0, 25.0) == pytest.approx(0.0)
+
+
+@pytest.mark.parametrize("config", ["PPOLagrangianConfig", "SACLagrangianConfig"])
+def test_an_initial_lambda_above_its_cap_is_a_config_error_naming_both_fields(config):
+    # it was accepted, and SAC-Lagrangian's actor was weighed by λ = init above the cap until an episode ended
+    from porcini.algorithms.safe.ppo_lagrangian import PPOLagrangianConfig
+    from porcini.algorithms.safe.sac_lagrangian import SACLagrangianConfig
+    from porcini.errors import ConfigError
+
+    cls = {"PPOLagrangianConfig": PPOLagrangianConfig, "SACLagrangianConfig": SACLagrangianConfig}[config]
+    with pytest.raises(ConfigError, match=r"lagrange_multiplier_init = 5.0 is invalid: must be <= "
+                                          r"lagrange_multiplier_max = 1.0"):
+        cls(lagrange_multiplier_init=5.0, lagrange_multiplier_max=1.0)
+    assert cls(lagrange_multiplier_init=1.0, lagrange_multiplier_max=1.0).lagrange_multiplier_init == 1.0
