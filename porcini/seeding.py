@@ -24,6 +24,9 @@ spawn key     function                    consumer
 (8, i)        :func:`group_seed`          the agent seed of learner ``i >= 1`` of an agent made of several
                                           learners (a multi-agent agent's groups; learner 0 takes ``seed``),
                                           so no learner shares its streams with one of another run seed
+(9,)          :func:`extra_networks_seed` the seed whose network stream initializes an agent's second set of
+                                          networks (a cost critic, a dynamics ensemble), so that set is
+                                          neither a copy of the agent's first set nor of another run's
 ============  ==========================  ==============================================================
 
 Seeds handed to Gymnasium are 32-bit words of the child's state (``generate_state(1)``): Gymnasium accepts any
@@ -57,6 +60,7 @@ class Stream(IntEnum):
     AGENT_EVAL = 6
     GLOBAL = 7
     GROUPS = 8
+    EXTRA_NETWORKS = 9
 
 
 def stream(seed: int, *key: int) -> np.random.SeedSequence:
@@ -130,6 +134,14 @@ def group_seed(seed: int, index: int) -> int:
     a word of its own stream, not ``seed + i``, which is learner 0 of the run with seed ``seed + i``.
     """
     return int(seed) if index == 0 else _word32(seed, Stream.GROUPS, index)
+
+
+def extra_networks_seed(seed: int) -> int:
+    """The seed an agent with ``seed`` initializes a second set of networks from (``kit.seeded`` of it).
+
+    Not ``seed + 1``, whose network stream initializes the agent of the run with seed ``seed + 1``.
+    """
+    return _word32(seed, Stream.EXTRA_NETWORKS)
 
 
 def seed_everything(seed: int) -> None:

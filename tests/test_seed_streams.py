@@ -70,6 +70,10 @@ def check_group_seed(seed):
     assert [seeding.group_seed(seed, i) for i in (1, 2)] == [word32(seed, 8, 1), word32(seed, 8, 2)]
 
 
+def check_extra_networks_seed(seed):
+    assert seeding.extra_networks_seed(seed) == word32(seed, 9)
+
+
 def check_seed_everything(seed):
     seeding.seed_everything(seed)
     drawn = (random.random(), np.random.random(), torch.rand(1).item())

@@ -43,6 +43,7 @@ from porcini.data.mixed import mixed_sample
 from porcini.data.replay import ReplayBuffer
 from porcini.envs.info import EnvInfo
 from porcini.networks.denormals import flush_denormals
+from porcini.seeding import extra_networks_seed
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,7 @@ class MBPO(SAC):
         super().__init__(info, c)
         check_planning_spaces(info, "MBPO")  # SAC takes Dict and image observations; the model takes flat ones
         self.termination_fn = termination_fn
-        with seeded(c.seed + 1):  # not the actor's and critics' initialization stream
+        with seeded(extra_networks_seed(c.seed)):
             self.model = make_dynamics(c, info.obs_dim, info.action_dim).to(self.device)
         self.model_buffer = ReplayBuffer(c.rollout_batch_size * c.rollout_length * c.rollout_retain, n_envs=1)
         self.model_fits, self._model_fit_at = 0, 0

@@ -52,6 +52,7 @@ from porcini.networks.builders import make_trunk, parse_net_arch
 from porcini.networks.denormals import flush_denormals
 from porcini.networks.heads import ValueHead
 from porcini.networks.optim import FlatParameters
+from porcini.seeding import extra_networks_seed
 
 
 @dataclass(frozen=True)
@@ -169,7 +170,7 @@ class PPOLagrangian(PPO):
     def _build(self, info: EnvInfo, with_value: bool = True) -> None:
         super()._build(info, with_value)
         c = self.config
-        with seeded(c.seed + 1):  # its own initialization, not a copy of the value network's
+        with seeded(extra_networks_seed(c.seed)):
             self.cost_critic = CostCritic(info.observation_space, c.net_arch, c.activation, c.ortho_init)
         self.cost_critic.to(self.device)
         self.modules["cost_critic"] = self.cost_critic

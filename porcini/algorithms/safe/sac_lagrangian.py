@@ -47,6 +47,7 @@ from porcini.envs.info import EnvInfo
 from porcini.functional import polyak_update, sac_actor_loss, soft_q_target, td_loss
 from porcini.networks import parse_net_arch
 from porcini.networks.optim import adam
+from porcini.seeding import extra_networks_seed
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,7 @@ class SACLagrangian(SAC):
         c = build_config(SACLagrangianConfig, config, overrides)
         super().__init__(info, c)
         arch = parse_net_arch(c.net_arch, "SACLagrangianConfig.net_arch")
-        with seeded(c.seed + 1):  # its own initialization, not a copy of the reward critics'
+        with seeded(extra_networks_seed(c.seed)):
             self.cost_critic = make_critic(info, arch, c.activation, c.n_critics).to(self.device)
         self.cost_critic_target = self.target_of(self.cost_critic)
         self.modules.update(cost_critic=self.cost_critic, cost_critic_target=self.cost_critic_target)
