@@ -3,6 +3,10 @@
 ``porcini train ALGO ENV --reward RUN_DIR`` (``data.reward``) loads the run's last checkpoint, takes its agent's
 :meth:`reward_model` and wraps this run's training env in :class:`~porcini.envs.wrappers.LearnedReward`; the
 evaluation env keeps the env's reward, so evaluations and the summary report the task's return.
+
+The learned reward goes in under the env's vector reward wrappers (``NormalizeReward``), so they scale the reward the
+agent learns from; a per-env reward wrapper (``ClipReward``, ``SignReward``) would only change the env's reward,
+which the learned one replaces, and is refused.
 """
 
 from __future__ import annotations
@@ -10,10 +14,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
+
 from porcini.algorithms.registry import get_algorithm
-from porcini.envs.wrappers import LearnedReward
+from porcini.envs.wrappers import LearnedReward, NormalizeReward, VectorRecordEpisodeStatistics, vector_wrappers
 from porcini.errors import ConfigError
 from porcini.experiment.config import RunConfig, load_run_config
+from porcini.experiment.envs import wrapper_specs
 from porcini.experiment.expert import records_demonstrations
 from porcini.experiment.offline import normalizes_observations
 
@@ -35,6 +42,7 @@ def check_reward_config(config: RunConfig) -> None:
     if not hasattr(get_algorithm(theirs.algo_name), "reward_model"):
         raise ConfigError(f"data.reward = {source!r} is a {theirs.algo_name} run, which learns no reward: give an "
                           "airl or preferences run")
+    _check_reward_wrappers(config)
     if theirs.env.id != config.env.id or list(theirs.env.wrappers) != list(config.env.wrappers):
         raise ConfigError(f"data.reward = {source!r} learned its reward on {theirs.env.id} with wrappers "
                           f"{list(theirs.env.wrappers)}; this run is {config.env.id} with {list(config.env.wrappers)}: "
@@ -57,4 +65,54 @@ def with_learned_reward(env: Any, config: RunConfig) -> Any:
     _, agent, train_env, eval_env = load_policy(config.data.reward, "last")
     train_env.close()
     eval_env.close()
-    return LearnedReward(env, agent.reward_model())
+    return insert_learned_reward(env, agent.reward_model())
+
+
+def insert_learned_reward(env: Any, reward_fn: Any) -> Any:
+    """``env`` with a :class:`LearnedReward` of ``reward_fn`` under its outer vector reward wrappers.
+
+    The reward wrappers (``NormalizeReward``) then scale the learned reward, and the wrappers above it pass the
+    observations the reward was learned on unchanged.
+    """
+    chain = vector_wrappers(env)
+    depth = _reward_wrapper_depth([type(wrapper) for wrapper in chain])
+    if depth == 0:
+        return LearnedReward(env, reward_fn)
+    chain[depth - 1].env = LearnedReward(chain[depth - 1].env, reward_fn)
+    return env
+
+
+def _changes_reward(cls: Any) -> bool:
+    """True for a wrapper class that changes rewards (and neither observations nor actions)."""
+    return isinstance(cls, type) and issubclass(cls, (NormalizeReward, gym.wrappers.vector.NormalizeReward,
+                                                       gym.vector.VectorRewardWrapper, gym.RewardWrapper))
+
+
+def _reward_wrapper_depth(outermost_first: list[Any]) -> int:
+    """How many of the vector wrappers ``outermost_first`` go above the learned reward.
+
+    Down to the innermost reward wrapper, past only reward wrappers and episode statistics (which leave the
+    observations as they are).
+    """
+    depth = 0
+    for i, cls in enumerate(outermost_first):
+        if _changes_reward(cls):
+            depth = i + 1
+        elif not issubclass(cls, (VectorRecordEpisodeStatistics, gym.wrappers.vector.RecordEpisodeStatistics)):
+            break
+    return depth
+
+
+def _check_reward_wrappers(config: RunConfig) -> None:
+    """Raise ConfigError when a reward wrapper of ``env.wrappers`` would change only the env reward, not the learned.
+
+    That is a per-env one, or a vector one under a wrapper that changes observations.
+    """
+    classes = [spec[0] if isinstance(spec, tuple) else spec for spec in wrapper_specs(config)]
+    vector = [cls for cls in classes if issubclass(cls, gym.vector.VectorWrapper)][::-1]  # outermost first
+    per_env = [cls for cls in classes if not issubclass(cls, gym.vector.VectorWrapper)]
+    unreached = [cls.__name__ for cls in per_env + vector[_reward_wrapper_depth(vector):] if _changes_reward(cls)]
+    if unreached:
+        raise ConfigError(f"data.reward = {config.data.reward!r} replaces the env's reward, but env.wrappers "
+                          f"{unreached} would change the env's reward only, not the learned one: drop them (a "
+                          "NormalizeReward listed after the observation wrappers scales the learned reward)")

@@ -3,10 +3,12 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from porcini.envs.wrappers import LearnedReward
+from porcini.envs.wrappers import LearnedReward, NormalizeReward, vector_wrappers
+from porcini.envs.wrappers.learned_reward import true_successors
 from porcini.errors import ConfigError
 from porcini.experiment.cli import main
 from porcini.experiment.collect import collect_policy
@@ -107,4 +109,33 @@ def test_a_learned_reward_with_a_dataset_whose_rewards_are_the_envs_is_refused(t
         Experiment.start(resolve("dqn", "CartPole-v1", None, [f"out={tmp_path / 'runs'}", f"data.reward={airl_run}",
                                                               f"data.dataset={demos}", "log.sinks=[csv]"]),
                          progress=False)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_normalize_reward_scales_the_learned_reward_the_agent_learns_from(tmp_path, demos):
+    wrappers = "env.wrappers=[NormalizeReward]"
+    airl = train("airl", "CartPole-v1", "--dataset", demos, "--steps", "256", "--out", str(tmp_path / "airl"),
+                 *sets([*AIRL, wrappers]))["run_dir"]
+    config = resolve("ppo", "CartPole-v1", None, [f"out={tmp_path}", f"data.reward={airl}", wrappers, *SMALL])
+    run = Experiment.start(config, progress=False)
+    chain = vector_wrappers(run.env)
+    norm = next(w for w in chain if isinstance(w, NormalizeReward))
+    learned = next(w for w in chain if isinstance(w, LearnedReward))
+    obs, _ = run.env.reset(seed=0)
+    for _ in range(20):
+        actions = np.array([0, 1, 1, 0])
+        next_obs, reward, terminated, _, info = run.env.step(actions)
+        raw = learned.reward_fn(obs, actions, true_successors(next_obs, info), terminated)
+        assert np.allclose(reward, norm.scale_reward(raw)), "the reward learned from is the normalized learned one"
+        obs = next_obs
+    assert not np.allclose(reward, raw)
+    run.close()
+
+
+def test_a_per_env_reward_wrapper_beside_a_learned_reward_is_refused(tmp_path, airl_run):
+    config = resolve("ppo", "CartPole-v1", None, [f"out={tmp_path / 'runs'}", f"data.reward={airl_run}",
+                                                  "env.wrappers=[{ClipReward: {min_reward: -1, max_reward: 1}}]",
+                                                  *SMALL])
+    with pytest.raises(ConfigError, match=r"\['ClipReward'\] would change the env's reward only"):
+        Experiment.start(config, progress=False)
     assert not (tmp_path / "runs").exists()
