@@ -114,7 +114,8 @@ def start_record(tune_dir: Path, number: int, params: dict[str, Any], optuna_num
 class PruneCallback(Callback):
     """Hands each epoch's evaluation to ``report(env_steps, value)``; stops the run when it returns True.
 
-    Hooked after the experiment's own epoch end, so ``last_eval`` is the evaluation just made.
+    Hooked after the experiment's own epoch end, so ``last_eval`` is the evaluation just made. The run's last
+    epoch is reported but never pruned: its evaluation is the final one, and the run has completed.
     """
 
     def __init__(self, experiment: Any, report: Callable[[int, float], bool]) -> None:
@@ -127,7 +128,7 @@ class PruneCallback(Callback):
         if self.experiment.last_eval is None:
             return
         self.last_value = float(self.experiment.last_eval[0])
-        if self.report(int(core.env_steps), self.last_value):
+        if self.report(int(core.env_steps), self.last_value) and core.env_steps < self.experiment.config.steps:
             self.pruned = True
             core.stop_requested = True
 
