@@ -19,8 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from porcini.core import Callback
+from porcini.errors import RunDirectoryError
 from porcini.experiment.config import RunConfig
 from porcini.experiment.launch import ResumeRun, StartRun
+from porcini.experiment.safe_files import read_json_object
 
 FINISHED = ("complete", "pruned", "failed")
 
@@ -63,18 +65,25 @@ _PATHS_KEY = "run_dirs_relative_to"
 
 
 def read_record(tune_dir: Path, number: int) -> TrialRecord | None:
-    """The record of trial ``number``, or None when it never started (or its record is unreadable).
+    """The record of trial ``number``, or None when it never started (no ``trial.json``).
 
     Its run directories are read as paths from the current folder: ``tune_dir / <the stored path>``.
+
+    Raises:
+        RunDirectoryError: the record is damaged (a trial run again would delete its runs): one line naming it.
     """
     path = trial_dir(tune_dir, number) / "trial.json"
+    if not path.is_file():
+        return None
+    fix = f"restore it, or delete the folder {trial_dir(tune_dir, number)} to run trial {number} again"
+    data = read_json_object(path, ("number", "params"), "a trial record of porcini tune", fix)
     try:
-        data = json.loads(path.read_text())
         if data.pop(_PATHS_KEY, None) == "tune_dir":
             _map_run_dirs(data, lambda d: d if Path(d).is_absolute() else str(tune_dir / d))
         return TrialRecord(**data)
-    except (OSError, ValueError, TypeError, AttributeError):
-        return None
+    except (TypeError, AttributeError) as err:
+        raise RunDirectoryError(f"{path} is not a trial record of porcini tune ({type(err).__name__}: {err}): "
+                                f"{fix}") from None
 
 
 def write_record(tune_dir: Path, record: TrialRecord) -> None:
