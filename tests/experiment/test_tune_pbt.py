@@ -2,6 +2,7 @@
 
 import csv
 import json
+import math
 
 import numpy as np
 import pytest
@@ -203,3 +204,17 @@ def test_a_killed_pbt_tune_resumed_from_another_folder_finds_its_runs(tmp_path, 
     with open(tmp_path / "a" / "t" / "results.csv") as f:
         for row in csv.DictReader(f):
             assert all((tmp_path / "a" / "t" / d / "config.yaml").is_file() for d in row["run_dirs"].split(";"))
+
+
+@pytest.mark.parametrize("population", range(2, 13))
+@pytest.mark.parametrize("quantile", [0.1, 0.2, 0.25, 0.3, 0.4, 0.5])
+def test_exploit_pairs_replace_as_many_members_as_ray_tunes_pbt(population, quantile):
+    # Ray Tune's PopulationBasedTraining._quantiles: ceil(n * q) members, but never more than half
+    expected = math.ceil(population * quantile)
+    if expected > population / 2:
+        expected = population // 2
+    scores = [float(s) for s in np.random.default_rng(population).permutation(population)]
+    pairs = exploit_pairs(scores, quantile, np.random.default_rng(0))
+    ranked = sorted(range(population), key=lambda i: scores[i])
+    assert sorted(pairs) == sorted(ranked[:expected])
+    assert set(pairs.values()) <= set(ranked[population - expected:])

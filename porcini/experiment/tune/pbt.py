@@ -41,8 +41,8 @@ class PBTSettings:
 
     Attributes:
         interval: env steps per round (each member's runs are checkpointed and ranked every ``interval`` steps).
-        quantile: the fraction of the population replaced after a round (at least one member), and the fraction
-            of best members they copy from.
+        quantile: the fraction of the population replaced after a round (rounded up, at least one member, at most
+            half of the scored ones, as Ray Tune's PBT), and the fraction of best members they copy from.
         resample: the probability that explore draws a hyperparameter afresh from the space instead of
             perturbing it.
     """
@@ -99,12 +99,14 @@ def _perturb(dist: Distribution, value: Any, rng: np.random.Generator) -> Any:
 def exploit_pairs(scores: list[float | None], quantile: float, rng: np.random.Generator) -> dict[int, int]:
     """``{member: donor}``: the worst ``quantile`` (at least one) and every failed member, each to a top member.
 
-    Ties rank the earlier member higher; with no scored member nothing can be copied and the result is empty.
+    The quantile of the ``n`` scored members is ``ceil(n * quantile)`` of them, at most ``n // 2``, as Ray Tune's
+    PBT counts it. Ties rank the earlier member higher; with no scored member nothing can be copied and the result
+    is empty.
     """
     alive = sorted((i for i, s in enumerate(scores) if s is not None), key=lambda i: (-float(scores[i] or 0), i))
     if not alive:
         return {}
-    count = max(1, int(len(scores) * quantile))
+    count = max(1, min(math.ceil(len(alive) * quantile), len(alive) // 2))
     top = alive[:count]
     losers = [i for i, s in enumerate(scores) if s is None] + [i for i in alive[::-1][:count] if i not in top]
     return {i: int(top[int(rng.integers(len(top)))]) for i in dict.fromkeys(losers)}
