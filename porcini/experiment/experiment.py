@@ -38,7 +38,7 @@ from porcini.experiment.config import RunConfig, dump_yaml, load_run_config, mak
 from porcini.experiment.envs import at_episode_boundary, build_envs, env_resume_state, restore_envs, wrapper_states
 from porcini.experiment.expert import attach_expert, record_demonstrations, records_demonstrations
 from porcini.experiment.interrupt import TrainingInterrupted, interrupt_at_once, stop_training
-from porcini.experiment.learned_reward import with_learned_reward
+from porcini.experiment.learned_reward import check_reward, with_learned_reward
 from porcini.experiment.loggers import EpisodeInfoAggregator, make_loggers, summarize
 from porcini.experiment.offline import RunData, training_step
 from porcini.experiment.preflight import validate
@@ -77,8 +77,7 @@ class Experiment:
         agent_cls = get_algorithm(config.algo_name)
         self.algo_config = make_algo_config(config, agent_cls.Config)
         self.env, self.eval_env = build_envs(config)
-        if config.data.reward is not None:
-            self.env = with_learned_reward(self.env, config)
+        self.env, self.reward_fingerprint = with_learned_reward(self.env, config)  # unchanged without data.reward
         self.agent = agent_cls(self.env.info, self.algo_config)
         if config.data.expert is not None:
             attach_expert(self.agent, config, self.env.info)
@@ -286,6 +285,7 @@ class Experiment:
             "episode_info": self.episode_info.state_dict(),
             "mlflow_run_id": getattr(mlflow, "run_id", None),
             **({"data": self.data.state_dict()} if self.data is not None else {}),
+            **({"reward": self.reward_fingerprint} if self.reward_fingerprint is not None else {}),
         }
 
     def load_state_dict(self, state: dict[str, Any], path: Path = Path("checkpoint")) -> None:
@@ -294,6 +294,7 @@ class Experiment:
 
         if self.data is not None:  # before anything is restored: other data refuses the whole checkpoint
             self.data.check(state.get("data"))
+        check_reward(self.config, self.reward_fingerprint, state)  # and so does another learned reward
         # the optimizers' learning rates and the like come from this run's config, their moments from the checkpoint;
         # the agent goes first: the envs' replay may draw on it (a self-play learner's pool picks the opponents)
         keeping_optimizer_settings(self.agent, lambda: load_agent_state(self.agent, state["agent"], path))

@@ -139,3 +139,20 @@ def test_a_per_env_reward_wrapper_beside_a_learned_reward_is_refused(tmp_path, a
     with pytest.raises(ConfigError, match=r"\['ClipReward'\] would change the env's reward only"):
         Experiment.start(config, progress=False)
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_run_resumed_after_its_reward_run_trained_on_is_refused(tmp_path, demos):
+    from porcini.errors import CheckpointError
+
+    airl = Experiment.start(resolve("airl", "CartPole-v1", None, [f"out={tmp_path / 'airl'}", f"data.dataset={demos}",
+                                                                  "steps=256", *AIRL]), progress=False)
+    airl.train()
+    config = resolve("ppo", "CartPole-v1", None, [f"out={tmp_path}", f"data.reward={airl.run_dir.path}", "steps=512",
+                                                  *SMALL])
+    run = Experiment.start(config, progress=False)
+    run.train(until=256)
+    resumed = Experiment.resume(run.run_dir.path, progress=False)  # the same reward: resumes
+    resumed.close()
+    Experiment.resume(airl.run_dir.path, steps=512, progress=False).train()  # the reward run trains on
+    with pytest.raises(CheckpointError, match="now holds another learned reward .*start a new run on the new reward"):
+        Experiment.resume(run.run_dir.path, progress=False)
