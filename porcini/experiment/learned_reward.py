@@ -19,7 +19,7 @@ import gymnasium as gym
 
 from porcini.algorithms.registry import get_algorithm
 from porcini.envs.wrappers import LearnedReward, NormalizeReward, VectorRecordEpisodeStatistics, vector_wrappers
-from porcini.errors import CheckpointError, ConfigError
+from porcini.errors import ConfigError
 from porcini.experiment.config import RunConfig, load_run_config
 from porcini.experiment.envs import wrapper_specs
 from porcini.experiment.expert import records_demonstrations
@@ -61,8 +61,8 @@ def check_reward_config(config: RunConfig) -> None:
 def with_learned_reward(env: Any, config: RunConfig) -> tuple[Any, str | None]:
     """``env`` with its reward replaced by ``data.reward``'s learned reward (its last checkpoint's agent).
 
-    Also the reward's fingerprint, which a checkpoint records (:func:`check_reward`); ``env`` as it is and None
-    when the run names no ``data.reward``.
+    Also the reward's fingerprint, which a checkpoint records (:mod:`porcini.experiment.sources`); ``env`` as it
+    is and None when the run names no ``data.reward``.
     """
     from porcini.experiment.evaluation import load_policy
 
@@ -84,21 +84,6 @@ def reward_fingerprint(model: Any) -> str:
             digest.update(name.encode())
             digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     return digest.hexdigest()
-
-
-def check_reward(config: RunConfig, fingerprint: str | None, state: dict[str, Any]) -> None:
-    """Refuse a checkpoint trained on another learned reward than ``data.reward``'s now (its run trained on since).
-
-    Checkpoints written before the fingerprint was recorded are not checked.
-
-    Raises:
-        CheckpointError: the fingerprints differ.
-    """
-    saved = state.get("reward")
-    if fingerprint is not None and saved is not None and saved != fingerprint:
-        raise CheckpointError(f"data.reward = {config.data.reward!r} now holds another learned reward (fingerprint "
-                              f"{fingerprint[:12]}) than this run trained on ({saved[:12]}): its run trained on since; "
-                              "restore that run's checkpoints/last.pt, or start a new run on the new reward")
 
 
 def insert_learned_reward(env: Any, reward_fn: Any) -> Any:
