@@ -106,7 +106,7 @@ def attach_expert(agent: Any, config: RunConfig, env_info: EnvInfo) -> str | Non
         return None
     checkpoint = resolve_checkpoint(config.data.expert, "best")
     fingerprint = file_fingerprint(checkpoint)
-    expert_config, expert_agent, train_env, eval_env = load_policy(config.data.expert, checkpoint)
+    expert_config, expert_agent, train_env, eval_env = load_policy(config.data.expert, str(checkpoint))
     theirs = train_env.info
     train_env.close()
     eval_env.close()

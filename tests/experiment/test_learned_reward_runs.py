@@ -154,5 +154,5 @@ def test_a_run_resumed_after_its_reward_run_trained_on_is_refused(tmp_path, demo
     resumed = Experiment.resume(run.run_dir.path, progress=False)  # the same reward: resumes
     resumed.close()
     Experiment.resume(airl.run_dir.path, steps=512, progress=False).train()  # the reward run trains on
-    with pytest.raises(CheckpointError, match="data.reward = .* now holds another reward .*start a new run on the new reward"):
+    with pytest.raises(CheckpointError, match="data.reward = .* now holds another reward .*new run on the new reward"):
         Experiment.resume(run.run_dir.path, progress=False)
