@@ -209,3 +209,14 @@ def test_a_damaged_trial_record_is_a_one_line_error_and_its_runs_are_kept(tmp_pa
                                                 "or delete the folder .* to run trial 0 again"):
         tune(ALGO, ENV, {"learning_rate": {"choice": [0.1]}}, **settings)
     assert run_dirs(tmp_path / "t" / "trials") == before and all(p.is_file() for p in before)
+
+
+def test_a_resumed_tune_with_fewer_trials_than_it_ran_is_refused_not_cut_short(tmp_path):
+    space = {"learning_rate": {"choice": [0.1, 0.2, 0.3]}}
+    kwargs = dict(method="random", steps=100, out=tmp_path / "t", overrides=FAST, report_seeds=0, seed=5)
+    tune(ALGO, ENV, space, trials=3, **kwargs)
+    with pytest.raises(ConfigError, match=r"holds trials \[2\], which --trials 2 would leave out of its results: "
+                                          "pass --trials 3 or more"):
+        tune(ALGO, ENV, space, trials=2, **kwargs)
+    assert len(rows(tmp_path / "t")) == 3
+    assert [r.number for r in tune(ALGO, ENV, space, trials=3, **kwargs).records] == [0, 1, 2]

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from porcini.core import Callback
-from porcini.errors import RunDirectoryError
+from porcini.errors import ConfigError, RunDirectoryError
 from porcini.experiment.config import RunConfig
 from porcini.experiment.launch import ResumeRun, StartRun
 from porcini.experiment.safe_files import read_json_object
@@ -110,6 +110,22 @@ def _map_run_dirs(data: dict[str, Any], change: Callable[[str], str]) -> dict[st
         if segment.get("run_dir"):
             segment["run_dir"] = change(segment["run_dir"])
     return data
+
+
+def check_trial_count(tune_dir: Path, count: int) -> None:
+    """Refuse a resumed tune of ``count`` trials when the tune directory holds trials numbered ``count`` or more.
+
+    They would be left out of ``results.csv``, ``best.yaml`` and the report without a word.
+
+    Raises:
+        ConfigError: names the trials and the ``--trials`` that keeps them.
+    """
+    folder = tune_dir / "trials"
+    beyond = sorted(int(p.parent.name) for p in folder.glob("*/trial.json") if p.parent.name.isdigit()
+                    and int(p.parent.name) >= count)
+    if beyond:
+        raise ConfigError(f"{tune_dir} holds trials {beyond}, which --trials {count} would leave out of its results: "
+                          f"pass --trials {beyond[-1] + 1} or more")
 
 
 def start_record(tune_dir: Path, number: int, params: dict[str, Any], optuna_number: int | None = None) -> TrialRecord:
