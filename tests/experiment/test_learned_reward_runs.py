@@ -156,3 +156,18 @@ def test_a_run_resumed_after_its_reward_run_trained_on_is_refused(tmp_path, demo
     Experiment.resume(airl.run_dir.path, steps=512, progress=False).train()  # the reward run trains on
     with pytest.raises(CheckpointError, match="data.reward = .* now holds another reward .*new run on the new reward"):
         Experiment.resume(run.run_dir.path, progress=False)
+
+
+def test_a_run_on_a_learned_reward_resumes_exactly(tmp_path, airl_run):
+    def config(out):
+        return resolve("ppo", "CartPole-v1", None, [f"out={out}", f"data.reward={airl_run}", "steps=768", *SMALL])
+
+    whole = Experiment.start(config(tmp_path / "whole"), progress=False)
+    whole.train()
+    half = Experiment.start(config(tmp_path / "half"), progress=False)
+    half.train(until=512)
+    Experiment.resume(half.run_dir.path, progress=False).train()
+    _, a = read_metrics_csv(whole.run_dir.path / "metrics.csv")
+    _, b = read_metrics_csv(half.run_dir.path / "metrics.csv")
+    columns = [c for c in a[0] if c.startswith(("env_steps", "eval_", "loss/", "train/"))]
+    assert len(a) == 3 and [[r[c] for c in columns] for r in a] == [[r[c] for c in columns] for r in b]
