@@ -10,7 +10,7 @@ of real run directories; ``trials/<n>/trial.json`` records it round by round (``
 
 Every decision is written before the next round trains and is drawn from a generator seeded by ``seed`` and the
 round, so a killed tune started again continues the round it was in: each member resumes its run from its last
-checkpoint, and members whose round had ended are not trained again.
+checkpoint (in round 0 too, once the run wrote one), and members whose round had ended are not trained again.
 """
 
 from __future__ import annotations
@@ -160,8 +160,11 @@ def _train_round(tune_dir: Path, records: list[TrialRecord], round_index: int, e
         segment = _segment(record, round_index)
         if segment is None or "ended" in segment:
             continue
-        if segment["run_dir"] is None:  # round 0: a run killed before its first checkpoint starts again
-            folder = trial_dir(tune_dir, record.number)
+        folder = trial_dir(tune_dir, record.number)
+        started = [d for d in folder.iterdir() if (d / "checkpoints" / "last.pt").is_file()] if folder.is_dir() else []
+        if segment["run_dir"] is None and len(started) == 1:  # round 0 of a killed tune: its run continues
+            todo.append((record, ResumeRun(str(started[0]), end, seed=seed + record.number)))
+        elif segment["run_dir"] is None:  # round 0: a run killed before its first checkpoint starts again
             for child in folder.iterdir():
                 if child.is_dir():
                     shutil.rmtree(child, ignore_errors=True)
