@@ -44,7 +44,7 @@ def check_reward_config(config: RunConfig) -> None:
         raise ConfigError(f"data.reward = {source!r} is a {theirs.algo_name} run, which learns no reward: give an "
                           "airl or preferences run")
     _check_reward_wrappers(config)
-    if theirs.env.id != config.env.id or list(theirs.env.wrappers) != list(config.env.wrappers):
+    if theirs.env.id != config.env.id or _observation_wrappers(theirs) != _observation_wrappers(config):
         raise ConfigError(f"data.reward = {source!r} learned its reward on {theirs.env.id} with wrappers "
                           f"{list(theirs.env.wrappers)}; this run is {config.env.id} with {list(config.env.wrappers)}: "
                           "train on the env the reward was learned on")
@@ -100,6 +100,10 @@ def insert_learned_reward(env: Any, reward_fn: Any) -> Any:
     return env
 
 
+#: vector wrappers that leave observations, actions and rewards as they are
+_EPISODE_STATISTICS = (VectorRecordEpisodeStatistics, gym.wrappers.vector.RecordEpisodeStatistics)
+
+
 def _changes_reward(cls: Any) -> bool:
     """True for a wrapper class that changes rewards (and neither observations nor actions)."""
     return isinstance(cls, type) and issubclass(cls, (NormalizeReward, gym.wrappers.vector.NormalizeReward,
@@ -116,9 +120,20 @@ def _reward_wrapper_depth(outermost_first: list[Any]) -> int:
     for i, cls in enumerate(outermost_first):
         if _changes_reward(cls):
             depth = i + 1
-        elif not issubclass(cls, (VectorRecordEpisodeStatistics, gym.wrappers.vector.RecordEpisodeStatistics)):
+        elif not issubclass(cls, _EPISODE_STATISTICS):
             break
     return depth
+
+
+def _wrapper_classes(config: RunConfig) -> list[Any]:
+    """The wrapper class of each ``env.wrappers`` entry."""
+    return [spec[0] if isinstance(spec, tuple) else spec for spec in wrapper_specs(config)]
+
+
+def _observation_wrappers(config: RunConfig) -> list[Any]:
+    """``env.wrappers`` without those that change nothing a learned reward reads (reward wrappers, statistics)."""
+    return [entry for entry, cls in zip(config.env.wrappers, _wrapper_classes(config))
+            if not (_changes_reward(cls) or issubclass(cls, _EPISODE_STATISTICS))]
 
 
 def _check_reward_wrappers(config: RunConfig) -> None:
@@ -126,7 +141,7 @@ def _check_reward_wrappers(config: RunConfig) -> None:
 
     That is a per-env one, or a vector one under a wrapper that changes observations.
     """
-    classes = [spec[0] if isinstance(spec, tuple) else spec for spec in wrapper_specs(config)]
+    classes = _wrapper_classes(config)
     vector = [cls for cls in classes if issubclass(cls, gym.vector.VectorWrapper)][::-1]  # outermost first
     per_env = [cls for cls in classes if not issubclass(cls, gym.vector.VectorWrapper)]
     unreached = [cls.__name__ for cls in per_env + vector[_reward_wrapper_depth(vector):] if _changes_reward(cls)]
