@@ -79,3 +79,17 @@ def test_a_trial_whose_last_evaluation_a_pruner_rejects_is_complete_not_pruned(t
     assert [r.objective for r in result.records] == [s["eval_return_mean"] for s in summaries]
     study = optuna.load_study(study_name="porcini-tune", storage=f"sqlite:///{tmp_path / 't' / 'study.db'}")
     assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE] * 2
+
+
+def test_an_offline_trial_may_be_pruned_on_its_offline_epochs_but_never_at_its_last():
+    from types import SimpleNamespace as Namespace
+
+    from porcini.experiment.tune.trials import training_done
+
+    def done(env_steps, offline_steps, steps, planned_offline):
+        config = Namespace(steps=steps, data=Namespace(offline_steps=planned_offline))
+        return training_done(Namespace(env_steps=env_steps, offline_steps=offline_steps), config)
+
+    assert [done(0, n, 0, 300) for n in (100, 200, 300)] == [False, False, True]  # offline only
+    assert [done(n, 0, 200, 0) for n in (100, 200)] == [False, True]  # online only
+    assert [done(0, 300, 200, 300), done(200, 300, 200, 300)] == [False, True]  # offline, then online

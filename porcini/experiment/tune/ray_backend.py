@@ -33,7 +33,7 @@ from porcini.core import Callback
 from porcini.experiment.config import RunConfig
 from porcini.experiment.run_dir import atomic_write_text
 from porcini.experiment.tune.space import SearchSpace, grid_points, random_points
-from porcini.experiment.tune.trials import TrialRecord, trial_dir, write_record
+from porcini.experiment.tune.trials import TrialRecord, training_done, trial_dir, write_record
 
 EXPERIMENT = "porcini"
 
@@ -269,7 +269,7 @@ class _Report(Callback):
 
         if self.experiment.last_eval is None:
             return
-        if not self.with_checkpoint and core.env_steps >= self.experiment.config.steps:
+        if not self.with_checkpoint and training_done(core, self.experiment.config):
             return  # the trial's final report carries it: a scheduler stopping here (ASHA at max_t) would prune it
         run_dir = self.experiment.run_dir.path
         metrics = {"objective": float(self.experiment.last_eval[0]), "env_steps": int(core.env_steps),

@@ -153,9 +153,14 @@ class PruneCallback(Callback):
         if self.experiment.last_eval is None:
             return
         self.last_value = float(self.experiment.last_eval[0])
-        if self.report(int(core.env_steps), self.last_value) and core.env_steps < self.experiment.config.steps:
+        if self.report(int(core.env_steps), self.last_value) and not training_done(core, self.experiment.config):
             self.pruned = True
             core.stop_requested = True
+
+
+def training_done(core: Any, config: RunConfig) -> bool:
+    """Whether the run took all its offline and env steps: the epoch that just ended is its last."""
+    return bool(core.env_steps >= config.steps and core.offline_steps >= config.data.offline_steps)
 
 
 def train_pruned(config: RunConfig, report: Callable[[int, float], bool], label: str) -> tuple[dict[str, Any], Any]:
