@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from porcini.data.atomic import atomic_write
 from porcini.errors import CheckpointError
 
 
@@ -22,7 +23,7 @@ class DataFileError(CheckpointError, ValueError):
 
 
 def write_npz(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray]) -> Path:
-    """Write ``arrays`` to ``path`` as an uncompressed ``.npz``, atomically (temporary file, then rename).
+    """Write ``arrays`` to ``path`` as an uncompressed ``.npz``, atomically (:func:`~porcini.data.atomic.atomic_write`).
 
     The file is written exactly at ``path`` (NumPy's habit of appending ``.npz`` is avoided).
 
@@ -36,16 +37,10 @@ def write_npz(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray]) ->
                 f"array {key!r} has dtype object, which npz can only store with pickle; "
                 "convert it to a numeric, bool or str array"
             )
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            # typed as Any: savez's keyword-only allow_pickle would otherwise make mypy reject an array value
-            payload: dict[str, Any] = {k: np.asarray(v) for k, v in arrays.items()}
-            np.savez(f, **payload)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with atomic_write(path, "wb") as f:
+        # typed as Any: savez's keyword-only allow_pickle would otherwise make mypy reject an array value
+        payload: dict[str, Any] = {k: np.asarray(v) for k, v in arrays.items()}
+        np.savez(f, **payload)
     return path
 
 

@@ -205,6 +205,8 @@ def restore_envs(env: Any, state: dict[str, Any], seed: int) -> Any | None:
         try:
             base.load_resume_state(state["env"])
             restore_wrappers()
+            for wrapper in vector_wrappers(env):  # one that keeps the observations acted in (LearnedReward)
+                getattr(wrapper, "resume_at", lambda obs: None)(state["core"]["obs"])
             return None
         except ReplayError as err:
             reason = str(err)

@@ -12,6 +12,7 @@ whatever its length and ``resume --steps`` extends a finished run from where it 
 from __future__ import annotations
 
 import dataclasses
+import os
 import random
 import shutil
 import time
@@ -45,6 +46,7 @@ from porcini.experiment.preflight import validate
 from porcini.experiment.run_dir import RunDirectory, atomic_write_text
 from porcini.experiment.run_lock import RunLock
 from porcini.experiment.seeding import eval_seed, seed_everything
+from porcini.experiment.sources import check_sources
 from porcini.experiment.summary import RunSummary
 
 
@@ -77,11 +79,10 @@ class Experiment:
         agent_cls = get_algorithm(config.algo_name)
         self.algo_config = make_algo_config(config, agent_cls.Config)
         self.env, self.eval_env = build_envs(config)
-        if config.data.reward is not None:
-            self.env = with_learned_reward(self.env, config)
+        self.env, reward = with_learned_reward(self.env, config)  # unchanged without data.reward
         self.agent = agent_cls(self.env.info, self.algo_config)
-        if config.data.expert is not None:
-            attach_expert(self.agent, config, self.env.info)
+        expert = attach_expert(self.agent, config, self.env.info)  # None without data.expert
+        self.sources = {key: value for key, value in {"reward": reward, "expert": expert}.items() if value is not None}
         self.data = RunData(config.data, self.agent, self.env.info) if config.data.dataset is not None else None
         self.episode_info = EpisodeInfoAggregator(self.env.num_envs)  # env/<key>/... columns
         # an agent that learns from info values (a safe-RL agent's cost) names them; the loop puts them in its batches
@@ -286,6 +287,7 @@ class Experiment:
             "episode_info": self.episode_info.state_dict(),
             "mlflow_run_id": getattr(mlflow, "run_id", None),
             **({"data": self.data.state_dict()} if self.data is not None else {}),
+            **({"sources": self.sources} if self.sources else {}),
         }
 
     def load_state_dict(self, state: dict[str, Any], path: Path = Path("checkpoint")) -> None:
@@ -294,6 +296,7 @@ class Experiment:
 
         if self.data is not None:  # before anything is restored: other data refuses the whole checkpoint
             self.data.check(state.get("data"))
+        check_sources(self.config, self.sources, state.get("sources"))  # and so does another reward or expert
         # the optimizers' learning rates and the like come from this run's config, their moments from the checkpoint;
         # the agent goes first: the envs' replay may draw on it (a self-play learner's pool picks the opponents)
         keeping_optimizer_settings(self.agent, lambda: load_agent_state(self.agent, state["agent"], path))
@@ -365,8 +368,6 @@ def _single_thread_default() -> None:
 
     RL networks are small, and on few cores extra intra-op threads cost several times more than they save.
     """
-    import os
-
     if "OMP_NUM_THREADS" not in os.environ:
         import torch
 

@@ -87,18 +87,26 @@ def check_expert_wrappers(expert_config: RunConfig, config: RunConfig) -> None:
                           "share: train the expert without normalizing wrappers")
 
 
-def attach_expert(agent: Any, config: RunConfig, env_info: EnvInfo) -> None:
+def attach_expert(agent: Any, config: RunConfig, env_info: EnvInfo) -> str | None:
     """Load ``data.expert``'s agent and make its deterministic actions ``agent``'s expert (``set_expert``).
+
+    Returns the fingerprint of the expert's checkpoint, which the run's checkpoints record (None, and nothing
+    attached, when the run names no ``data.expert``).
 
     Raises:
         ConfigError: the expert's observation or action space is not the run's, or its env wrappers differ from
             the run's or normalize.
     """
     from porcini.algorithms.imitation import agent_expert
+    from porcini.experiment.checkpoint import resolve_checkpoint
     from porcini.experiment.evaluation import load_policy
+    from porcini.experiment.sources import file_fingerprint
 
-    assert config.data.expert is not None
-    expert_config, expert_agent, train_env, eval_env = load_policy(config.data.expert, "best")
+    if config.data.expert is None:
+        return None
+    checkpoint = resolve_checkpoint(config.data.expert, "best")
+    fingerprint = file_fingerprint(checkpoint)
+    expert_config, expert_agent, train_env, eval_env = load_policy(config.data.expert, str(checkpoint))
     theirs = train_env.info
     train_env.close()
     eval_env.close()
@@ -109,3 +117,4 @@ def attach_expert(agent: Any, config: RunConfig, env_info: EnvInfo) -> None:
                           "expert trained on this env")
     check_expert_wrappers(expert_config, config)
     agent.set_expert(agent_expert(expert_agent))
+    return fingerprint

@@ -14,18 +14,16 @@ import json
 import logging
 import os
 import tempfile
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, TypeVar, cast
 
+from porcini.data.atomic import TEMP_SUFFIX, atomic_write
 from porcini.errors import RunDirectoryError
 
-TEMP_SUFFIX = ".tmp"
 F = TypeVar("F", bound=Callable[..., Any])
 _log = logging.getLogger("porcini")
-_umask_lock = threading.Lock()
 
 FIGURE_FIX = "write the figure to a path in a folder you can write to (-o FILE.png)"
 _HINTS = {
@@ -95,32 +93,12 @@ def writes_to_path(method: F) -> F:
     return cast(F, wrapper)
 
 
-def current_umask() -> int:
-    """The process's umask (read from ``/proc`` where it can be, since setting it to read it is not thread-safe)."""
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except OSError:
-        pass
-    with _umask_lock:
-        mask = os.umask(0o022)
-        os.umask(mask)
-    return mask
-
-
-def honour_umask(fd: int) -> None:
-    """Give a file made by ``tempfile.mkstemp`` (always mode 0600) the mode of a plain ``open``: 0666 & ~umask."""
-    os.fchmod(fd, 0o666 & ~current_umask())
-
-
 @contextmanager
 def atomic_file(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[Any]]:
     """A file object whose content replaces ``path`` when the block ends without an error.
 
-    The content goes to ``.<name>.<random>.tmp`` next to ``path``, is flushed to disk and renamed over ``path``;
-    on an error the temporary file is removed and ``path`` is left as it was.
+    :func:`~porcini.data.atomic.atomic_write` (temporary file next to ``path``, flushed to disk, renamed over it),
+    in a folder created if missing.
 
     Raises:
         RunDirectoryError: an ``OSError`` while writing (disk full, read-only file system, ...).
@@ -128,17 +106,8 @@ def atomic_file(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[An
     path = Path(path)
     with reporting_os_errors(path):
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
-        try:
-            honour_umask(fd)
-            with os.fdopen(fd, mode) as file:
-                yield file
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_write(path, mode) as file:
+            yield file
 
 
 def check_writable(folder: Path, longest_name: str) -> None:

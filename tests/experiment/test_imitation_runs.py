@@ -162,3 +162,18 @@ def test_expert_and_dataset_together_or_an_expert_for_preferences_are_refused(tm
     with pytest.raises(ConfigError, match="preferences does not learn from an expert: drop --expert"):
         Experiment.start(preferences, progress=False)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_run_resumed_after_its_expert_changed_is_refused(tmp_path):
+    from porcini.errors import CheckpointError
+
+    expert = train("ppo", "CartPole-v1", "--steps", "256", "--out", str(tmp_path / "expert"), "--set", "n_steps=128",
+                   "--set", "log.sinks=[csv]")["run_dir"]
+    run = Experiment.start(dagger_config(tmp_path / "dagger", expert, 400), progress=False)
+    run.train(until=200)
+    Experiment.resume(run.run_dir.path, progress=False).close()  # the same expert: resumes
+    Experiment.resume(expert, steps=512, progress=False).train()  # the expert trains on and reaches a new best
+    checkpoints = Path(expert) / "checkpoints"
+    (checkpoints / "best.pt").write_bytes((checkpoints / "last.pt").read_bytes())
+    with pytest.raises(CheckpointError, match="data.expert = .* now holds another expert .*with the new expert"):
+        Experiment.resume(run.run_dir.path, progress=False)

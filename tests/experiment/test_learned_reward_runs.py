@@ -3,10 +3,12 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from porcini.envs.wrappers import LearnedReward
+from porcini.envs.wrappers import LearnedReward, NormalizeReward, vector_wrappers
+from porcini.envs.wrappers.learned_reward import true_successors
 from porcini.errors import ConfigError
 from porcini.experiment.cli import main
 from porcini.experiment.collect import collect_policy
@@ -108,3 +110,64 @@ def test_a_learned_reward_with_a_dataset_whose_rewards_are_the_envs_is_refused(t
                                                               f"data.dataset={demos}", "log.sinks=[csv]"]),
                          progress=False)
     assert not (tmp_path / "runs").exists()
+
+
+def test_normalize_reward_scales_the_learned_reward_the_agent_learns_from(tmp_path, airl_run):
+    # the reward was learned without NormalizeReward: a reward wrapper changes nothing the learned reward reads
+    config = resolve("ppo", "CartPole-v1", None, [f"out={tmp_path}", f"data.reward={airl_run}",
+                                                  "env.wrappers=[VectorRecordEpisodeStatistics, NormalizeReward]",
+                                                  *SMALL])
+    run = Experiment.start(config, progress=False)
+    chain = vector_wrappers(run.env)
+    norm = next(w for w in chain if isinstance(w, NormalizeReward))
+    learned = next(w for w in chain if isinstance(w, LearnedReward))
+    obs, _ = run.env.reset(seed=0)
+    for _ in range(20):
+        actions = np.array([0, 1, 1, 0])
+        next_obs, reward, terminated, _, info = run.env.step(actions)
+        raw = learned.reward_fn(obs, actions, true_successors(next_obs, info), terminated)
+        assert np.allclose(reward, norm.scale_reward(raw)), "the reward learned from is the normalized learned one"
+        obs = next_obs
+    assert not np.allclose(reward, raw)
+    run.close()
+
+
+def test_a_per_env_reward_wrapper_beside_a_learned_reward_is_refused(tmp_path, airl_run):
+    config = resolve("ppo", "CartPole-v1", None, [f"out={tmp_path / 'runs'}", f"data.reward={airl_run}",
+                                                  "env.wrappers=[{ClipReward: {min_reward: -1, max_reward: 1}}]",
+                                                  *SMALL])
+    with pytest.raises(ConfigError, match=r"\['ClipReward'\] would change the env's reward only"):
+        Experiment.start(config, progress=False)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_run_resumed_after_its_reward_run_trained_on_is_refused(tmp_path, demos):
+    from porcini.errors import CheckpointError
+
+    airl = Experiment.start(resolve("airl", "CartPole-v1", None, [f"out={tmp_path / 'airl'}", f"data.dataset={demos}",
+                                                                  "steps=256", *AIRL]), progress=False)
+    airl.train()
+    config = resolve("ppo", "CartPole-v1", None, [f"out={tmp_path}", f"data.reward={airl.run_dir.path}", "steps=512",
+                                                  *SMALL])
+    run = Experiment.start(config, progress=False)
+    run.train(until=256)
+    resumed = Experiment.resume(run.run_dir.path, progress=False)  # the same reward: resumes
+    resumed.close()
+    Experiment.resume(airl.run_dir.path, steps=512, progress=False).train()  # the reward run trains on
+    with pytest.raises(CheckpointError, match="data.reward = .* now holds another reward .*new run on the new reward"):
+        Experiment.resume(run.run_dir.path, progress=False)
+
+
+def test_a_run_on_a_learned_reward_resumes_exactly(tmp_path, airl_run):
+    def config(out):
+        return resolve("ppo", "CartPole-v1", None, [f"out={out}", f"data.reward={airl_run}", "steps=768", *SMALL])
+
+    whole = Experiment.start(config(tmp_path / "whole"), progress=False)
+    whole.train()
+    half = Experiment.start(config(tmp_path / "half"), progress=False)
+    half.train(until=512)
+    Experiment.resume(half.run_dir.path, progress=False).train()
+    _, a = read_metrics_csv(whole.run_dir.path / "metrics.csv")
+    _, b = read_metrics_csv(half.run_dir.path / "metrics.csv")
+    columns = [c for c in a[0] if c.startswith(("env_steps", "eval_", "loss/", "train/"))]
+    assert len(a) == 3 and [[r[c] for c in columns] for r in a] == [[r[c] for c in columns] for r in b]

@@ -61,3 +61,35 @@ def test_a_resumed_optuna_tune_draws_new_points_not_the_first_trials_again(tmp_p
     assert [r.params for r in resumed.records[:3]] == [r.params for r in first.records]
     rates = [r.params["learning_rate"] for r in resumed.records]
     assert len(set(rates)) == 6, rates  # TPE's startup trials are random draws: none may repeat an earlier one
+
+
+def test_a_trial_whose_last_evaluation_a_pruner_rejects_is_complete_not_pruned(tmp_path):
+    optuna = pytest.importorskip("optuna")
+
+    class PruneAtTheEnd(optuna.pruners.BasePruner):
+        """Prunes every trial at its last evaluation (200 env steps), never before."""
+
+        def prune(self, study, trial):
+            return trial.last_step is not None and trial.last_step >= 200
+
+    result = tune(ALGO, ENV, {"learning_rate": {"loguniform": [0.01, 0.5]}}, method="optuna", trials=2, steps=200,
+                  out=tmp_path / "t", overrides=FAST, report_seeds=0, pruner=PruneAtTheEnd())
+    assert [r.status for r in result.records] == ["complete", "complete"]
+    summaries = [json.loads((tmp_path / "t" / r.run_dirs[0] / "summary.json").read_text()) for r in result.records]
+    assert [r.objective for r in result.records] == [s["eval_return_mean"] for s in summaries]
+    study = optuna.load_study(study_name="porcini-tune", storage=f"sqlite:///{tmp_path / 't' / 'study.db'}")
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE] * 2
+
+
+def test_an_offline_trial_may_be_pruned_on_its_offline_epochs_but_never_at_its_last():
+    from types import SimpleNamespace as Namespace
+
+    from porcini.experiment.tune.trials import training_done
+
+    def done(env_steps, offline_steps, steps, planned_offline):
+        config = Namespace(steps=steps, data=Namespace(offline_steps=planned_offline))
+        return training_done(Namespace(env_steps=env_steps, offline_steps=offline_steps), config)
+
+    assert [done(0, n, 0, 300) for n in (100, 200, 300)] == [False, False, True]  # offline only
+    assert [done(n, 0, 200, 0) for n in (100, 200)] == [False, True]  # online only
+    assert [done(0, 300, 200, 300), done(200, 300, 200, 300)] == [False, True]  # offline, then online

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import math
 
 import numpy as np
 import pytest
@@ -203,3 +204,46 @@ def test_a_killed_pbt_tune_resumed_from_another_folder_finds_its_runs(tmp_path, 
     with open(tmp_path / "a" / "t" / "results.csv") as f:
         for row in csv.DictReader(f):
             assert all((tmp_path / "a" / "t" / d / "config.yaml").is_file() for d in row["run_dirs"].split(";"))
+
+
+@pytest.mark.parametrize("population", range(2, 13))
+@pytest.mark.parametrize("quantile", [0.1, 0.2, 0.25, 0.3, 0.4, 0.5])
+def test_exploit_pairs_replace_as_many_members_as_ray_tunes_pbt(population, quantile):
+    # Ray Tune's PopulationBasedTraining._quantiles: ceil(n * q) members, but never more than half
+    expected = math.ceil(population * quantile)
+    if expected > population / 2:
+        expected = population // 2
+    scores = [float(s) for s in np.random.default_rng(population).permutation(population)]
+    pairs = exploit_pairs(scores, quantile, np.random.default_rng(0))
+    ranked = sorted(range(population), key=lambda i: scores[i])
+    assert sorted(pairs) == sorted(ranked[:expected])
+    assert set(pairs.values()) <= set(ranked[population - expected:])
+
+
+def test_a_pbt_tune_killed_in_round_0_continues_its_runs_from_their_checkpoints(tmp_path, monkeypatch):
+    from porcini.experiment import launch
+    from porcini.experiment.loggers import read_metrics_csv
+
+    jobs = {}
+    real = launch.run_job
+
+    def stopping(job, progress=None, label=""):
+        jobs.setdefault(label, []).append(type(job).__name__)
+        if label == "[member 1 round 0] " and len(jobs[label]) == 1:  # killed after its first epoch's checkpoint
+            real(launch.StartRun(job.config, 100), progress, label)
+            raise TrainingInterrupted(15)
+        return real(job, progress, label)
+
+    monkeypatch.setattr(launch, "run_job", stopping)
+    options = dict(method="pbt", trials=2, steps=400, pbt_interval=200, out=tmp_path / "t", overrides=FAST,
+                   report_seeds=0)
+    with pytest.raises(TrainingInterrupted):
+        tune(ALGO, ENV, SPACE, **options)
+    (killed,) = (tmp_path / "t" / "trials" / "1").glob("*/metrics.csv")
+    _, before = read_metrics_csv(killed)
+    result = tune(ALGO, ENV, SPACE, **options)
+    assert jobs["[member 1 round 0] "] == ["StartRun", "ResumeRun"]  # continued, not started over
+    _, after = read_metrics_csv(killed)
+    assert after[0] == before[0] and after[1]["env_steps"] == 200
+    uninterrupted = tune(ALGO, ENV, SPACE, **{**options, "out": tmp_path / "u"})
+    assert [r.objective for r in result.records] == [r.objective for r in uninterrupted.records]

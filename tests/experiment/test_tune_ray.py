@@ -104,3 +104,10 @@ def test_starting_ray_keeps_this_processs_signal_handlers():
     with keeping_signal_handlers():
         signal.signal(signal.SIGTERM, lambda *_: None)  # what ray.init does to the driver
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_hyperband_on_ray_records_trials_that_trained_to_the_end_as_complete(tmp_path):
+    result = tune(ALGO, ENV, SPACE, method="optuna", trials=2, steps=200, seeds=2, out=tmp_path / "t",
+                  overrides=FAST, report_seeds=0, backend="ray", jobs=2, pruner="hyperband")
+    assert [r.status for r in result.records] == ["complete", "complete"]
+    assert all(len(r.run_dirs) == 2 for r in result.records)  # the second seed trained too

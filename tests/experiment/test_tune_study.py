@@ -193,3 +193,30 @@ def test_a_tune_resumed_from_another_folder_lists_its_finished_runs_relative_to_
     assert all(Path(d, "config.yaml").is_file() for r in result.records for d in r.run_dirs)
     for row in rows(tmp_path / "a" / "t"):
         assert all((tmp_path / "a" / "t" / d / "config.yaml").is_file() for d in row["run_dirs"].split(";")), row
+
+
+@pytest.mark.parametrize("damage", ['{"number": 0, "params": {"learning_rate"', "[1, 2]",
+                                    '{"number": 0, "params": {}, "x": 1}'])
+def test_a_damaged_trial_record_is_a_one_line_error_and_its_runs_are_kept(tmp_path, damage):
+    from porcini.errors import RunDirectoryError
+
+    settings = dict(method="grid", steps=100, out=tmp_path / "t", overrides=FAST, report_seeds=0)
+    tune(ALGO, ENV, {"learning_rate": {"choice": [0.1]}}, **settings)
+    record = tmp_path / "t" / "trials" / "0" / "trial.json"
+    before = run_dirs(tmp_path / "t" / "trials")
+    record.write_text(damage)
+    with pytest.raises(RunDirectoryError, match=f"{record} is not a trial record of porcini tune .*: restore it, "
+                                                "or delete the folder .* to run trial 0 again"):
+        tune(ALGO, ENV, {"learning_rate": {"choice": [0.1]}}, **settings)
+    assert run_dirs(tmp_path / "t" / "trials") == before and all(p.is_file() for p in before)
+
+
+def test_a_resumed_tune_with_fewer_trials_than_it_ran_is_refused_not_cut_short(tmp_path):
+    space = {"learning_rate": {"choice": [0.1, 0.2, 0.3]}}
+    kwargs = dict(method="random", steps=100, out=tmp_path / "t", overrides=FAST, report_seeds=0, seed=5)
+    tune(ALGO, ENV, space, trials=3, **kwargs)
+    with pytest.raises(ConfigError, match=r"holds trials \[2\], which --trials 2 would leave out of its results: "
+                                          "pass --trials 3 or more"):
+        tune(ALGO, ENV, space, trials=2, **kwargs)
+    assert len(rows(tmp_path / "t")) == 3
+    assert [r.number for r in tune(ALGO, ENV, space, trials=3, **kwargs).records] == [0, 1, 2]

@@ -55,6 +55,13 @@ class LearnedReward(gym.vector.VectorWrapper):
         self._obs = obs
         return obs, info
 
+    def resume_at(self, obs: Any) -> None:
+        """Take ``obs`` as the observations the next actions are taken in.
+
+        A resumed run's episodes are rebuilt under this wrapper, with no ``reset`` passing through it.
+        """
+        self._obs = obs
+
     def step(self, actions: Any) -> tuple[Any, np.ndarray, Any, Any, dict[str, Any]]:
         """Step; the reward is ``reward_fn`` of the observations acted in and the actions.
 

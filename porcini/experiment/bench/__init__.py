@@ -19,7 +19,13 @@ from pathlib import Path
 
 from porcini.errors import ConfigError
 from porcini.experiment.bench.results import PairResult, collect_results
-from porcini.experiment.bench.runner import finished_run_dirs, plan_runs, read_failures, run_planned
+from porcini.experiment.bench.runner import (
+    finished_run_dirs,
+    plan_runs,
+    read_failures,
+    run_planned,
+    unfinished_run_dirs,
+)
 from porcini.experiment.bench.suites import SUITES, ZOO_SCORES, Suite, get_suite, suite_pairs
 
 __all__ = ["SUITES", "ZOO_SCORES", "BenchOutcome", "PairResult", "Suite", "get_suite", "run_bench", "suite_pairs"]
@@ -54,7 +60,8 @@ def run_bench(suite_name: str, *, seeds: int = 5, out: str | os.PathLike[str] | 
         algos: only these algorithms of the suite.
         envs: only these envs of the suite.
         jobs: runs at once, each in its own process; default one per core.
-        resume: continue a suite already in ``out``: runs finished with the same settings are kept.
+        resume: continue a suite already in ``out``: runs finished with the same settings are kept, and a run a
+            stop interrupted continues from its last checkpoint.
         steps_scale: multiply every run's budget (``steps`` and ``steps_per_epoch``) by this; < 1 is a smoke test.
         eval_episodes: episodes of each evaluation instead of the configs' (smoke tests).
         report: the markdown page to write; default ``OUT/report.md``.
@@ -82,7 +89,8 @@ def run_bench(suite_name: str, *, seeds: int = 5, out: str | os.PathLike[str] | 
                           "kept), or choose another --out")
     # seed-major: a suite stopped early has every pair's first seeds rather than all seeds of a few pairs
     todo = [] if report_only else sorted((r for r in planned if r.key not in finished), key=lambda r: r.seed)
-    failures = run_planned(todo, out_dir, jobs=jobs or os.cpu_count() or 1) if todo else read_failures(out_dir)
+    failures = (run_planned(todo, out_dir, jobs=jobs or os.cpu_count() or 1, resumable=unfinished_run_dirs(out_dir))
+                if todo else read_failures(out_dir))
     pairs = collect_results(planned, finished_run_dirs(out_dir), failures)
     report_path = Path(report) if report is not None else out_dir / "report.md"
     command = _command(suite.name, seeds, out_dir, algos, envs, steps_scale, eval_episodes, report)

@@ -91,6 +91,17 @@ def plan_runs(suite: Suite, *, seeds: Sequence[int], out: Path, algos: Sequence[
 
 def finished_run_dirs(out: Path) -> dict[str, Path]:
     """The finished run directories under ``out/runs`` by settings key; of two with one key, the later one."""
+    return _run_dirs(out, finished=True)
+
+
+def unfinished_run_dirs(out: Path) -> dict[str, Path]:
+    """The stopped run directories under ``out/runs`` that have a last checkpoint to resume, by settings key."""
+    return {key: path for key, path in _run_dirs(out, finished=False).items()
+            if (path / "checkpoints" / "last.pt").is_file()}
+
+
+def _run_dirs(out: Path, *, finished: bool) -> dict[str, Path]:
+    """The run directories under ``out/runs`` that are (or are not) finished, by settings key; the later of two."""
     found: dict[str, Path] = {}
     runs = out / "runs"
     for path in sorted(runs.iterdir()) if runs.is_dir() else []:
@@ -100,7 +111,7 @@ def finished_run_dirs(out: Path) -> dict[str, Path]:
             status = read_run_status(path)
         except (ConfigError, OSError, ValueError):  # a broken folder is not a finished run
             continue
-        if status.finished:
+        if status.finished == finished:
             from porcini.experiment.config import load_run_config
 
             try:  # through RunConfig, so a section added to porcini since the run counts at its default
@@ -117,15 +128,18 @@ def read_failures(out: Path) -> dict[str, str]:
     return read_json_object(path, (), "a list of failures of porcini bench", fix) if path.is_file() else {}
 
 
-def run_planned(runs: Sequence[PlannedRun], out: Path, *, jobs: int) -> dict[str, str]:
+def run_planned(runs: Sequence[PlannedRun], out: Path, *, jobs: int,
+                resumable: dict[str, Path] | None = None) -> dict[str, str]:
     """Train ``runs`` (``jobs`` processes at once) and return the failures: settings key -> error text.
 
-    Failures of earlier calls stay in ``failures.json`` unless the run now succeeded.
+    A run whose settings key is in ``resumable`` (:func:`unfinished_run_dirs`, a run a stop interrupted) continues
+    that run directory from its last checkpoint instead of starting over. Failures of earlier calls stay in
+    ``failures.json`` unless the run now succeeded.
 
     Raises:
         TrainingInterrupted: SIGINT/SIGTERM stopped the suite; finished runs stay finished.
     """
-    from porcini.experiment.launch import train_one
+    from porcini.experiment.launch import ResumeRun, run_job
     from porcini.experiment.run_dir import atomic_write_text
     from porcini.experiment.seed_processes import train_in_processes
 
@@ -133,15 +147,17 @@ def run_planned(runs: Sequence[PlannedRun], out: Path, *, jobs: int) -> dict[str
     if not runs:
         return failures
     labels = [f"[{run.algo} {run.env} s{run.seed}] " for run in runs]
+    jobs_of = [ResumeRun(str((resumable or {})[run.key]), seed=run.seed) if run.key in (resumable or {})
+               else run.config for run in runs]
     if jobs == 1:
         results: list[Any] = []
-        for run, label in zip(runs, labels):
+        for job, label in zip(jobs_of, labels):
             try:
-                results.append(train_one(run.config, progress=False, label=label))
+                results.append(run_job(job, progress=False, label=label))
             except Exception as error:  # noqa: BLE001 - a failed run is reported, the suite goes on
                 results.append(error)
     else:
-        results = train_in_processes([r.config for r in runs], max_parallel=jobs, errors="return", labels=labels)
+        results = train_in_processes(jobs_of, max_parallel=jobs, errors="return", labels=labels)
     for run, result in zip(runs, results):
         if isinstance(result, BaseException):
             failures[run.key] = f"{run.algo} on {run.env} seed {run.seed}: {type(result).__name__}: {result}"

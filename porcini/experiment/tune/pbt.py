@@ -10,7 +10,7 @@ of real run directories; ``trials/<n>/trial.json`` records it round by round (``
 
 Every decision is written before the next round trains and is drawn from a generator seeded by ``seed`` and the
 round, so a killed tune started again continues the round it was in: each member resumes its run from its last
-checkpoint, and members whose round had ended are not trained again.
+checkpoint (in round 0 too, once the run wrote one), and members whose round had ended are not trained again.
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ class PBTSettings:
 
     Attributes:
         interval: env steps per round (each member's runs are checkpointed and ranked every ``interval`` steps).
-        quantile: the fraction of the population replaced after a round (at least one member), and the fraction
-            of best members they copy from.
+        quantile: the fraction of the population replaced after a round (rounded up, at least one member, at most
+            half of the scored ones, as Ray Tune's PBT), and the fraction of best members they copy from.
         resample: the probability that explore draws a hyperparameter afresh from the space instead of
             perturbing it.
     """
@@ -99,12 +99,14 @@ def _perturb(dist: Distribution, value: Any, rng: np.random.Generator) -> Any:
 def exploit_pairs(scores: list[float | None], quantile: float, rng: np.random.Generator) -> dict[int, int]:
     """``{member: donor}``: the worst ``quantile`` (at least one) and every failed member, each to a top member.
 
-    Ties rank the earlier member higher; with no scored member nothing can be copied and the result is empty.
+    The quantile of the ``n`` scored members is ``ceil(n * quantile)`` of them, at most ``n // 2``, as Ray Tune's
+    PBT counts it. Ties rank the earlier member higher; with no scored member nothing can be copied and the result
+    is empty.
     """
     alive = sorted((i for i, s in enumerate(scores) if s is not None), key=lambda i: (-float(scores[i] or 0), i))
     if not alive:
         return {}
-    count = max(1, int(len(scores) * quantile))
+    count = max(1, min(math.ceil(len(alive) * quantile), len(alive) // 2))
     top = alive[:count]
     losers = [i for i, s in enumerate(scores) if s is None] + [i for i in alive[::-1][:count] if i not in top]
     return {i: int(top[int(rng.integers(len(top)))]) for i in dict.fromkeys(losers)}
@@ -158,8 +160,11 @@ def _train_round(tune_dir: Path, records: list[TrialRecord], round_index: int, e
         segment = _segment(record, round_index)
         if segment is None or "ended" in segment:
             continue
-        if segment["run_dir"] is None:  # round 0: a run killed before its first checkpoint starts again
-            folder = trial_dir(tune_dir, record.number)
+        folder = trial_dir(tune_dir, record.number)
+        started = [d for d in folder.iterdir() if (d / "checkpoints" / "last.pt").is_file()] if folder.is_dir() else []
+        if segment["run_dir"] is None and len(started) == 1:  # round 0 of a killed tune: its run continues
+            todo.append((record, ResumeRun(str(started[0]), end, seed=seed + record.number)))
+        elif segment["run_dir"] is None:  # round 0: a run killed before its first checkpoint starts again
             for child in folder.iterdir():
                 if child.is_dir():
                     shutil.rmtree(child, ignore_errors=True)

@@ -33,7 +33,7 @@ from porcini.core import Callback
 from porcini.experiment.config import RunConfig
 from porcini.experiment.run_dir import atomic_write_text
 from porcini.experiment.tune.space import SearchSpace, grid_points, random_points
-from porcini.experiment.tune.trials import TrialRecord, trial_dir, write_record
+from porcini.experiment.tune.trials import TrialRecord, training_done, trial_dir, write_record
 
 EXPERIMENT = "porcini"
 
@@ -255,7 +255,10 @@ def _restore(checkpoint: Any, config: RunConfig) -> Any:
 
 
 class _Report(Callback):
-    """Reports each epoch's evaluation to Ray Tune (with a checkpoint for PBT), after the experiment's epoch end."""
+    """Reports each epoch's evaluation to Ray Tune (with a checkpoint for PBT), after the experiment's epoch end.
+
+    Without PBT the run's last evaluation is left to the trial's final report (all its seeds' mean).
+    """
 
     def __init__(self, experiment: Any, params: dict[str, Any], with_checkpoint: bool) -> None:
         self.experiment, self.params, self.with_checkpoint = experiment, params, with_checkpoint
@@ -266,6 +269,8 @@ class _Report(Callback):
 
         if self.experiment.last_eval is None:
             return
+        if not self.with_checkpoint and training_done(core, self.experiment.config):
+            return  # the trial's final report carries it: a scheduler stopping here (ASHA at max_t) would prune it
         run_dir = self.experiment.run_dir.path
         metrics = {"objective": float(self.experiment.last_eval[0]), "env_steps": int(core.env_steps),
                    "run_dir": str(run_dir), "params": json.dumps(self.params)}

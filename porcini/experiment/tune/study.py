@@ -321,6 +321,8 @@ def _check_backend(tune_dir: Path, backend: str) -> None:
 def _run_trials(tune_dir: Path, settings: TuneSettings, space: SearchSpace, resolve: Any, jobs: int,
                 pruner: Any) -> list[TrialRecord]:
     """Run every trial that has not finished; return all trials' records, in order."""
+    from porcini.experiment.tune.trials import check_trial_count
+
     search: Any = None
     if settings.method == "grid":
         points: list[dict[str, Any]] = grid_points(space, settings.trials)
@@ -331,7 +333,9 @@ def _run_trials(tune_dir: Path, settings: TuneSettings, space: SearchSpace, reso
 
         search = OptunaSearch(tune_dir, space, settings.seed, pruner)
     records: list[TrialRecord] = []
-    for number in range(len(points) if search is None else settings.trials or DEFAULT_TRIALS):
+    count = len(points) if search is None else settings.trials or DEFAULT_TRIALS
+    check_trial_count(tune_dir, count)
+    for number in range(count):
         record = read_record(tune_dir, number)
         if record is not None and record.finished:
             if search is not None:

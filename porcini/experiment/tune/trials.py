@@ -19,8 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from porcini.core import Callback
+from porcini.errors import ConfigError, RunDirectoryError
 from porcini.experiment.config import RunConfig
 from porcini.experiment.launch import ResumeRun, StartRun
+from porcini.experiment.safe_files import read_json_object
 
 FINISHED = ("complete", "pruned", "failed")
 
@@ -63,18 +65,25 @@ _PATHS_KEY = "run_dirs_relative_to"
 
 
 def read_record(tune_dir: Path, number: int) -> TrialRecord | None:
-    """The record of trial ``number``, or None when it never started (or its record is unreadable).
+    """The record of trial ``number``, or None when it never started (no ``trial.json``).
 
     Its run directories are read as paths from the current folder: ``tune_dir / <the stored path>``.
+
+    Raises:
+        RunDirectoryError: the record is damaged (a trial run again would delete its runs): one line naming it.
     """
     path = trial_dir(tune_dir, number) / "trial.json"
+    if not path.is_file():
+        return None
+    fix = f"restore it, or delete the folder {trial_dir(tune_dir, number)} to run trial {number} again"
+    data = read_json_object(path, ("number", "params"), "a trial record of porcini tune", fix)
     try:
-        data = json.loads(path.read_text())
         if data.pop(_PATHS_KEY, None) == "tune_dir":
             _map_run_dirs(data, lambda d: d if Path(d).is_absolute() else str(tune_dir / d))
         return TrialRecord(**data)
-    except (OSError, ValueError, TypeError, AttributeError):
-        return None
+    except (TypeError, AttributeError) as err:
+        raise RunDirectoryError(f"{path} is not a trial record of porcini tune ({type(err).__name__}: {err}): "
+                                f"{fix}") from None
 
 
 def write_record(tune_dir: Path, record: TrialRecord) -> None:
@@ -103,6 +112,22 @@ def _map_run_dirs(data: dict[str, Any], change: Callable[[str], str]) -> dict[st
     return data
 
 
+def check_trial_count(tune_dir: Path, count: int) -> None:
+    """Refuse a resumed tune of ``count`` trials when the tune directory holds trials numbered ``count`` or more.
+
+    They would be left out of ``results.csv``, ``best.yaml`` and the report without a word.
+
+    Raises:
+        ConfigError: names the trials and the ``--trials`` that keeps them.
+    """
+    folder = tune_dir / "trials"
+    beyond = sorted(int(p.parent.name) for p in folder.glob("*/trial.json") if p.parent.name.isdigit()
+                    and int(p.parent.name) >= count)
+    if beyond:
+        raise ConfigError(f"{tune_dir} holds trials {beyond}, which --trials {count} would leave out of its results: "
+                          f"pass --trials {beyond[-1] + 1} or more")
+
+
 def start_record(tune_dir: Path, number: int, params: dict[str, Any], optuna_number: int | None = None) -> TrialRecord:
     """Empty the trial's folder (runs of a killed attempt) and record it as ``running``."""
     shutil.rmtree(trial_dir(tune_dir, number), ignore_errors=True)
@@ -114,7 +139,8 @@ def start_record(tune_dir: Path, number: int, params: dict[str, Any], optuna_num
 class PruneCallback(Callback):
     """Hands each epoch's evaluation to ``report(env_steps, value)``; stops the run when it returns True.
 
-    Hooked after the experiment's own epoch end, so ``last_eval`` is the evaluation just made.
+    Hooked after the experiment's own epoch end, so ``last_eval`` is the evaluation just made. The run's last
+    epoch is reported but never pruned: its evaluation is the final one, and the run has completed.
     """
 
     def __init__(self, experiment: Any, report: Callable[[int, float], bool]) -> None:
@@ -127,9 +153,14 @@ class PruneCallback(Callback):
         if self.experiment.last_eval is None:
             return
         self.last_value = float(self.experiment.last_eval[0])
-        if self.report(int(core.env_steps), self.last_value):
+        if self.report(int(core.env_steps), self.last_value) and not training_done(core, self.experiment.config):
             self.pruned = True
             core.stop_requested = True
+
+
+def training_done(core: Any, config: RunConfig) -> bool:
+    """Whether the run took all its offline and env steps: the epoch that just ended is its last."""
+    return bool(core.env_steps >= config.steps and core.offline_steps >= config.data.offline_steps)
 
 
 def train_pruned(config: RunConfig, report: Callable[[int, float], bool], label: str) -> tuple[dict[str, Any], Any]:

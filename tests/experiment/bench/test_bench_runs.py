@@ -208,3 +208,23 @@ def test_a_damaged_summary_or_failures_file_is_a_one_line_error_naming_it(tmp_pa
         assert isinstance(result.exception, SystemExit) and result.exit_code == 2, result.output
         errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
         assert len(errors) == 1 and f"{damaged_file} is not" in errors[0], result.output
+
+
+def test_resume_continues_a_stopped_run_from_its_checkpoint_instead_of_starting_it_over(tmp_path):
+    from porcini.experiment.bench.runner import plan_runs
+    from porcini.experiment.bench.suites import get_suite
+    from porcini.experiment.experiment import Experiment
+    from porcini.experiment.loggers import read_metrics_csv
+
+    out = tmp_path / "bench"
+    (planned,) = plan_runs(get_suite("classic"), seeds=[0], out=out, algos=["ppo"], envs=["CartPole-v1"],
+                           steps_scale=0.001, eval_episodes=1)
+    stopped = Experiment.start(planned.config, progress=False)
+    stopped.train(until=planned.config.steps_per_epoch)  # a stop after the first epoch: its checkpoint is written
+    _, before = read_metrics_csv(stopped.run_dir.path / "metrics.csv")
+    outcome = run_bench("classic", seeds=1, out=out, resume=True, steps_scale=0.001, algos=["ppo"],
+                        envs=["CartPole-v1"], eval_episodes=1, jobs=1)
+    assert outcome.trained == 1 and list((out / "runs").iterdir()) == [stopped.run_dir.path]
+    _, rows = read_metrics_csv(stopped.run_dir.path / "metrics.csv")
+    assert rows[0] == before[0] and len(rows) > len(before)  # its first epoch was kept, not trained again
+    assert finished_run_dirs(out) == {planned.key: stopped.run_dir.path}
