@@ -8,7 +8,6 @@ and 1 the RL Zoo's published score.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
