@@ -207,6 +207,8 @@ def eval_command(run_dirs: tuple[str, ...], episodes: int, checkpoint: str, vide
         return
     click.echo(f"{result['algo']} on {result['env']}: {result['eval_return_mean']:.2f} ± "
                f"{result['eval_return_std']:.2f} over {result['eval_episodes']} episodes ({checkpoint} checkpoint)")
+    extras = [k for k in result if k in ("eval_cost_mean", "eval_team_return_mean") or "eval_return_mean/" in k]
+    click.echo("".join(f"  {key}: {result[key]:.2f}\n" for key in extras), nl=False)
     if result.get("video"):
         click.echo(f"video: {result['video']}")
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from porcini.algorithms.registry import get_algorithm
 from porcini.core import Core
+from porcini.core.records import EpisodeRecord
 from porcini.errors import CheckpointError, UserError
 from porcini.experiment.checkpoint import load_agent_state, read_checkpoint, resolve_checkpoint, run_identity
 from porcini.experiment.config import RunConfig, load_run_config, make_algo_config
@@ -82,6 +83,7 @@ def evaluate_run(run_dir: str | Path, episodes: int = 10, checkpoint: str = "bes
         "eval_return_mean": float(np.mean(record.returns)), "eval_return_std": float(np.std(record.returns)),
         "eval_episodes": len(record.returns), "returns": [float(r) for r in record.returns],
     }
+    result.update(evaluation_extras(record, getattr(agent, "cost_key", None), env.info.agents))
     result["run_dir"] = str(run_dir)  # a glob of runs names the one evaluated
     if video:
         from porcini.experiment.video import record_episode
@@ -90,3 +92,17 @@ def evaluate_run(run_dir: str | Path, episodes: int = 10, checkpoint: str = "bes
     env.close()
     eval_env.close()
     return result
+
+
+def evaluation_extras(record: EpisodeRecord, cost_key: str | None, agents: tuple[str, ...]) -> dict[str, float]:
+    """What an evaluation reports beside the return: a constrained agent's mean episode cost, agents' returns.
+
+    ``eval_cost_mean`` for an agent with a ``cost_key``; for a multi-agent env each agent's mean return
+    (``eval_return_mean/<agent>``) and their sum (``eval_team_return_mean``).
+    """
+    extras = {"eval_cost_mean": record.mean_info_sum(cost_key)} if cost_key is not None else {}
+    if agents:
+        per_agent = record.mean_return_by_agent(agents)
+        extras.update({"eval_team_return_mean": float(sum(per_agent.values())),
+                       **{f"eval_return_mean/{agent}": value for agent, value in per_agent.items()}})
+    return extras

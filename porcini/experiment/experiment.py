@@ -37,6 +37,7 @@ from porcini.experiment.checkpoint import (
 )
 from porcini.experiment.config import RunConfig, dump_yaml, load_run_config, make_algo_config, to_dict
 from porcini.experiment.envs import at_episode_boundary, build_envs, env_resume_state, restore_envs, wrapper_states
+from porcini.experiment.evaluation import evaluation_extras
 from porcini.experiment.expert import attach_expert, record_demonstrations, records_demonstrations
 from porcini.experiment.interrupt import TrainingInterrupted, interrupt_at_once, stop_training
 from porcini.experiment.learned_reward import with_learned_reward
@@ -227,9 +228,7 @@ class Experiment:
         mean, std = float(np.mean(record.returns)), float(np.std(record.returns))
         self.last_eval = (mean, std)
         metrics.update(eval_return_mean=mean, eval_return_std=std, eval_episode_length=float(np.mean(record.lengths)))
-        if self.cost_key is not None:
-            metrics["eval_cost_mean"] = record.mean_info_sum(self.cost_key)
-        metrics.update(agent_returns(record, self.env.info.agents))
+        metrics.update(evaluation_extras(record, self.cost_key, self.env.info.agents))
         metrics.update(self._agent_evaluation())
         metrics.update(summarize("train/episode_return", core.epoch_episodes.returns))
         metrics.update(summarize("train/episode_length", core.epoch_episodes.lengths))
@@ -340,8 +339,7 @@ class Experiment:
             porcini_version=porcini.__version__,
             extra={"train_episodes": self.core.episodes, "run_dir": str(self.run_dir.path),
                    **({"offline_steps": self.core.offline_steps} if self.data is not None else {}),
-                   **({"eval_cost_mean": record.mean_info_sum(self.cost_key)} if self.cost_key is not None else {}),
-                   **agent_returns(record, self.env.info.agents), **agent_metrics,
+                   **evaluation_extras(record, self.cost_key, self.env.info.agents), **agent_metrics,
                    "best_eval_return": None if np.isinf(self.best_eval_return) else self.best_eval_return},
         )
 
@@ -372,15 +370,6 @@ def _single_thread_default() -> None:
         import torch
 
         torch.set_num_threads(1)
-
-
-def agent_returns(record: EpisodeRecord, agents: tuple[str, ...]) -> dict[str, float]:
-    """For a multi-agent env, each agent's mean evaluation return and their sum (the team's); else nothing."""
-    if not agents:
-        return {}
-    per_agent = record.mean_return_by_agent(agents)
-    return {"eval_team_return_mean": float(sum(per_agent.values())),
-            **{f"eval_return_mean/{agent}": value for agent, value in per_agent.items()}}
 
 
 def _metric_key(name: str) -> str:

@@ -65,3 +65,18 @@ def test_a_video_folder_that_cannot_be_written_is_one_line_before_any_episode(tm
     errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
     assert len(errors) == 1 and f"while creating {run_dir}/videos" in errors[0], result.output
     assert "evaluate without --video" in errors[0]
+
+
+def test_eval_of_a_constrained_run_reports_its_episode_cost(tmp_path):
+    config = resolve("ppo_lagrangian", "porcini/CartPoleBand-v0", None,
+                     ["steps=256", "steps_per_epoch=256", "log.sinks=[csv]", f"out={tmp_path}", "eval_episodes=2",
+                      "n_steps=16", "batch_size=64", "net_arch=[16]"])
+    summary = Experiment.start(config).train()
+    assert "eval_cost_mean" in summary.extra
+    result = CliRunner().invoke(main, ["eval", summary.extra["run_dir"], "--episodes", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    lengths_bound = 500 * len(out["returns"])
+    assert 0.0 <= out["eval_cost_mean"] * len(out["returns"]) <= lengths_bound  # cost is 0/1 per step
+    shown = CliRunner().invoke(main, ["eval", summary.extra["run_dir"], "--episodes", "2"])
+    assert f"eval_cost_mean: {out['eval_cost_mean']:.2f}" in shown.stdout

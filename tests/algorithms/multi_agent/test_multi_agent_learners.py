@@ -282,3 +282,21 @@ def test_no_learner_of_one_run_seed_starts_or_draws_as_a_learner_of_another():
     first = MultiAgentPPO(info, seed=5, n_steps=8, batch_size=8).learners["adversary_0"]
     for a, b in zip(solo.model.parameters(), first.model.parameters()):  # group 0 keeps the run seed
         assert torch.equal(a, b)
+
+
+def test_porcini_eval_of_a_multi_agent_run_reports_each_agent_and_the_team(tmp_path):
+    pytest.importorskip("mpe2")
+    from click.testing import CliRunner
+
+    from porcini.experiment.cli import main
+
+    overrides = ["steps=192", "steps_per_epoch=192", "log.sinks=[csv]", f"out={tmp_path}", "eval_episodes=3",
+                 "env.n_envs=2", SPREAD_KWARGS, "net_arch=[16]", "n_steps=16", "batch_size=32"]
+    run_dir = Experiment.start(resolve("ippo", SPREAD, None, overrides)).train().extra["run_dir"]
+    result = CliRunner().invoke(main, ["eval", run_dir, "--episodes", "3", "--checkpoint", "last", "--json"])
+    assert result.exit_code == 0, result.output
+    out = __import__("json").loads(result.stdout.strip().splitlines()[-1])
+    per_agent = [out[f"eval_return_mean/agent_{k}"] for k in range(3)]
+    assert out["eval_team_return_mean"] == pytest.approx(sum(per_agent))
+    shown = CliRunner().invoke(main, ["eval", run_dir, "--episodes", "3", "--checkpoint", "last"])
+    assert "eval_team_return_mean" in shown.stdout and "eval_return_mean/agent_2" in shown.stdout
