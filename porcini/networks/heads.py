@@ -87,9 +87,17 @@ class MultiCategoricalHead(nn.Module):
         self.register_buffer("padding", MultiCategorical.padding_index(self.nvec), persistent=False)
         self._p = parameter_dict(self.linear)
 
-    def forward(self, features: torch.Tensor) -> MultiCategorical:
-        """Features ``[*batch, in_dim]`` to a distribution over actions ``[*batch, k]``."""
+    def forward(self, features: torch.Tensor, legal: torch.Tensor | None = None) -> MultiCategorical:
+        """Features ``[*batch, in_dim]`` to a distribution over actions ``[*batch, k]``.
+
+        Args:
+            features: the trunk's output.
+            legal: bool ``[*batch, sum(nvec)]`` action mask, the components' flags concatenated
+                (:mod:`porcini.networks.masking`), or None: illegal values of a component get probability 0.
+        """
         logits = F.linear(features, self._p["weight"], self._p["bias"])
+        if legal is not None:
+            logits = masked_values(logits, legal)
         return MultiCategorical.from_flat(logits, self.nvec, self.padding)
 
 
