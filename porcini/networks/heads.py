@@ -304,3 +304,18 @@ def normalization_bounds(low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray,
     """
     fixed = high == low
     return low - fixed, np.where(fixed, 2.0, high - low)
+
+
+def as_action_dtype(action: np.ndarray, dtype: np.dtype | type) -> np.ndarray:
+    """Continuous actions (already within the bounds) as the action space's ``dtype``.
+
+    An integer ``Box`` gets the nearest integer: a plain cast would truncate toward zero, giving the value 0 twice
+    the share of the others and reaching the bounds only when the action sits exactly on them.
+
+    Example:
+        >>> as_action_dtype(np.array([2.7, -2.7, 0.4]), np.int64)
+        array([ 3, -3,  0])
+    """
+    if np.issubdtype(dtype, np.integer):
+        action = np.rint(action)
+    return action.astype(dtype, copy=False)

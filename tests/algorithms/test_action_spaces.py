@@ -4,6 +4,7 @@ import re
 import gymnasium as gym
 import numpy as np
 import pytest
+import torch
 
 from porcini import make_env
 from porcini.algorithms.model_based.dyna import DynaQ
@@ -97,3 +98,40 @@ def test_a_refused_unbounded_box_names_a_wrapper_that_bounds_it(name):
     except ValueError as error:
         for space in named_fix_applied(str(error)):
             build(agent_cls, space)
+
+
+INTEGER_BOX = gym.spaces.Box(-3, 3, (2,), np.int64)
+
+
+def integer_box_info(n_envs=4):
+    return EnvInfo("toy", OBS, INTEGER_BOX, n_envs=n_envs, horizon=100)
+
+
+@pytest.mark.parametrize("name", ["ppo", "a2c", "recurrent_ppo"])
+def test_on_policy_integer_box_actions_are_rounded_not_truncated(name):
+    agent = get_algorithm(name)(integer_box_info())
+    head = agent.model.heads.pi_head if name == "recurrent_ppo" else agent.model.pi_head
+    with torch.no_grad():  # the Gaussian's mean is (2.7, -2.7) everywhere: its nearest integers are 3 and -3
+        head.linear.weight.zero_()
+        head.linear.bias.copy_(torch.tensor([2.7, -2.7]))
+    action = agent.act(np.zeros((4, 3), np.float32), explore=False)
+    assert action.dtype == np.int64 and action.tolist() == [[3, -3]] * 4
+
+
+@pytest.mark.parametrize("name", ["sac", "td3", "ddpg", "bc"])
+def test_tanh_policy_integer_box_actions_are_rounded_not_truncated(name, monkeypatch):
+    agent = get_algorithm(name)(integer_box_info(), **({"loss": "mse"} if name == "bc" else {"learning_starts": 0}))
+    normalized = torch.tensor([[0.9, -0.9]])  # the env's (2.7, -2.7) on [-3, 3]
+    if name == "bc":
+        monkeypatch.setattr(agent, "policy", lambda obs: torch.atanh(normalized).expand(len(obs), 2))
+    else:
+        monkeypatch.setattr(agent, "policy_action", lambda obs, explore: normalized.expand(len(obs), 2))
+    action = agent.act(np.zeros((4, 3), np.float32), explore=False)
+    assert action.dtype == np.int64 and action.tolist() == [[3, -3]] * 4
+
+
+def test_uniform_warm_up_reaches_every_integer_action():
+    """Before learning starts, the off-policy agents draw uniformly: every integer in the bounds is drawn."""
+    agent = get_algorithm("sac")(integer_box_info(), learning_starts=10**6)
+    counts = np.bincount(agent.act(np.zeros((6000, 3), np.float32), explore=True).reshape(-1) + 3, minlength=7)
+    assert np.all(counts > 0) and counts[3] < counts[2] * 1.3  # 0 no longer takes (-1, 1): twice the others'

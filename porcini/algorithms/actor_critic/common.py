@@ -49,7 +49,7 @@ from porcini.networks import NetArch, parse_net_arch
 from porcini.networks.critics import Critics, critic_input, first_member
 from porcini.networks.denormals import flush_denormals
 from porcini.networks.encoders import check_observation_space, make_encoder
-from porcini.networks.heads import normalization_bounds
+from porcini.networks.heads import as_action_dtype, normalization_bounds
 from porcini.seeding import agent_rng
 
 ModuleT = TypeVar("ModuleT", bound=nn.Module)
@@ -218,7 +218,7 @@ class OffPolicyAgent(Replaying, Checkpointed, BaseAgent):
                 normalized = self.policy_action(x, explore).cpu().numpy()
         action = self.low + (normalized + 1.0) * 0.5 * (self.high - self.low)
         # tanh saturates to exactly ±1 in float32; the clip keeps rounding of the affine map inside the bounds
-        action = np.clip(action, self.low, self.high).astype(self._action_dtype, copy=False)
+        action = as_action_dtype(np.clip(action, self.low, self.high), self._action_dtype)
         return action.reshape((obs_batch_size(obs), *self.info.action_shape))
 
     @flush_denormals  # subnormal Adam state would make every update several times slower on x86

@@ -38,7 +38,7 @@ from porcini.envs.info import EnvInfo
 from porcini.errors import UnsupportedSpaceError
 from porcini.networks import make_trunk
 from porcini.networks.denormals import flush_denormals
-from porcini.networks.heads import normalization_bounds
+from porcini.networks.heads import as_action_dtype, normalization_bounds
 from porcini.networks.optim import adam
 from porcini.seeding import agent_rng
 
@@ -186,7 +186,7 @@ class BC(Checkpointed, BaseAgent):
                 normalized = (mean + log_std.clamp(*LOG_STD_RANGE).exp() * noise).clamp(-1.0, 1.0)
         action = self.low + (normalized.cpu().numpy().astype(np.float64) + 1.0) * 0.5 * (self.high - self.low)
         space = self.info.action_space
-        action = np.clip(action, self.low, self.high).astype(space.dtype, copy=False)
+        action = as_action_dtype(np.clip(action, self.low, self.high), space.dtype)
         return action.reshape((obs_batch_size(obs), *self.info.action_shape))
 
     def state_dict(self) -> dict[str, Any]:

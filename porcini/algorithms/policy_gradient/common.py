@@ -42,6 +42,7 @@ from porcini.functional import gae
 from porcini.networks.actor_critic import ActorCritic, clipped_gaussian_log_prob
 from porcini.networks.distributions import Bernoulli, Categorical, MultiCategorical, PolicyDistribution
 from porcini.networks.encoders import check_observation_space
+from porcini.networks.heads import as_action_dtype
 from porcini.networks.optim import FlatParameters, adam, rmsprop
 
 __all__ = ["ActorCritic", "OnPolicyAgent", "OnPolicyConfig", "Rollout", "clipped_gaussian_log_prob",
@@ -229,7 +230,7 @@ class OnPolicyAgent(Checkpointed, BaseAgent):
             out = out.reshape(*out.shape[:-1], *self._box_shape)
         if self._action_start:
             out = out + self._action_start
-        return out if self._action_dtype is None else out.astype(self._action_dtype, copy=False)
+        return out if self._action_dtype is None else as_action_dtype(out, self._action_dtype)
 
     def explain(self, obs: np.ndarray) -> dict[str, np.ndarray]:
         """``V(s)`` (with a critic) and the policy at ``obs``: action probabilities, or the Gaussian's mean and std.
