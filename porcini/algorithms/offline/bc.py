@@ -91,6 +91,11 @@ class BC(Checkpointed, BaseAgent):
         if not supports_action_space(self, space):
             raise UnsupportedSpaceError(f"BC needs a Box or Discrete action space; {info.env_id} has {space}"
                                         + multi_action_hint(space))
+        if isinstance(info.observation_space, (gym.spaces.Dict, gym.spaces.Tuple)):
+            raise UnsupportedSpaceError(f"{type(self).__name__} learns from datasets, which hold one array of "
+                                        f"observations; {info.env_id} has {type(info.observation_space).__name__} "
+                                        "observations: flatten them with the FlattenObservation wrapper "
+                                        "(env.wrappers: [FlattenObservation])")
         self.info, self.device = info, torch.device(c.device)
         self.discrete = isinstance(space, gym.spaces.Discrete)
         self.action_start = int(space.start) if isinstance(space, gym.spaces.Discrete) else 0
