@@ -135,3 +135,19 @@ def test_uniform_warm_up_reaches_every_integer_action():
     agent = get_algorithm("sac")(integer_box_info(), learning_starts=10**6)
     counts = np.bincount(agent.act(np.zeros((6000, 3), np.float32), explore=True).reshape(-1) + 3, minlength=7)
     assert np.all(counts > 0) and counts[3] < counts[2] * 1.3  # 0 no longer takes (-1, 1): twice the others'
+
+
+@pytest.mark.parametrize("name", ["ppo", "a2c", "recurrent_ppo"])
+def test_on_policy_actions_stay_in_a_float64_box_with_a_fixed_dimension_float32_cannot_hold(name):
+    """0.3 has no float32 equal to it: the float32 clamp alone played 0.29999998, outside Box(0.3, 0.3)."""
+    from porcini import Core, make_env
+    from porcini.envs.testing import SpaceEnv
+
+    space = gym.spaces.Box(np.array([-1.0, 0.3]), np.array([1.0, 0.3]), dtype=np.float64)
+    env = make_env(lambda: SpaceEnv(OBS, space), n_envs=2, seed=0)  # make_env's checks refuse outside actions
+    batch = {} if name == "a2c" else {"batch_size": 16}
+    agent = get_algorithm(name)(env.info, n_steps=8, log_std_init=1.0, **batch)
+    for explore in (True, False):
+        action = agent.act(np.zeros((2, 3), np.float32), explore=explore)
+        assert action.dtype == np.float64 and all(space.contains(a) for a in action)
+    assert Core(agent, env, progress=False).learn(steps=32).steps == 32
