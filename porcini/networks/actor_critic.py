@@ -23,7 +23,7 @@ from porcini.networks.heads import (
     MultiCategoricalHead,
     ValueHead,
 )
-from porcini.networks.masking import features_space, has_action_mask, mask_width, split_action_mask
+from porcini.networks.masking import mask_setup, split_action_mask
 
 
 def clipped_gaussian_log_prob(dist: DiagGaussian, action: torch.Tensor, low: torch.Tensor,
@@ -131,12 +131,8 @@ class ActorCritic(nn.Module):
         super().__init__()
         arch = parse_net_arch(net_arch)
         init = "orthogonal" if ortho_init else "default"
-        self.masked = has_action_mask(observation_space)
-        # MultiDiscrete: the mask's blocks, one per component (each falls back to all-legal on its own)
-        self.mask_nvec = tuple(int(n) for n in action_space.nvec) if isinstance(
-            action_space, gym.spaces.MultiDiscrete) and self.masked else None
-        if self.masked:  # the mask is applied to the logits, not encoded as a feature
-            observation_space = features_space(observation_space, mask_width(action_space))
+        # the mask is applied to the logits, not encoded as a feature; MultiDiscrete: one block per component
+        observation_space, self.masked, self.mask_nvec = mask_setup(observation_space, action_space)
         self.pi_trunk = make_trunk(observation_space, arch.pi, activation, init)
         pi_dim = int(self.pi_trunk.out_dim)
         space = action_space

@@ -25,8 +25,8 @@ import torch
 
 from porcini.errors import UnsupportedSpaceError
 
-__all__ = ["ACTION_MASK_KEY", "features_space", "has_action_mask", "legal_actions", "mask_width", "masked_argmax",
-           "masked_values", "random_legal_actions", "split_action_mask"]
+__all__ = ["ACTION_MASK_KEY", "features_space", "has_action_mask", "legal_actions", "mask_setup", "mask_width",
+           "masked_argmax", "masked_values", "random_legal_actions", "split_action_mask"]
 
 ACTION_MASK_KEY = "action_mask"
 """The Dict observation key that holds the mask (PettingZoo's name)."""
@@ -80,6 +80,23 @@ def features_space(observation_space: gym.Space, n_actions: int) -> gym.spaces.D
         raise UnsupportedSpaceError("the observation holds only an 'action_mask'; add the features beside it under "
                                     "'observation'")
     return gym.spaces.Dict(rest)
+
+
+def mask_setup(observation_space: gym.Space,
+               action_space: gym.Space) -> tuple[gym.Space, bool, tuple[int, ...] | None]:
+    """How a policy over ``action_space`` reads ``observation_space``: ``(encoded space, masked, nvec)``.
+
+    Without a mask entry: ``(observation_space, False, None)``. With one: the space without it (checked by
+    :func:`features_space` against :func:`mask_width`), True, and for MultiDiscrete actions the components' sizes
+    (the mask's blocks, for :func:`split_action_mask`), None for Discrete ones.
+
+    Raises:
+        UnsupportedSpaceError: a mask beside actions without a mask convention, or of the wrong width.
+    """
+    if not has_action_mask(observation_space):
+        return observation_space, False, None
+    blocks = tuple(int(n) for n in action_space.nvec) if isinstance(action_space, gym.spaces.MultiDiscrete) else None
+    return features_space(observation_space, mask_width(action_space)), True, blocks
 
 
 def legal_actions(mask: torch.Tensor) -> torch.Tensor:

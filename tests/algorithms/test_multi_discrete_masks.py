@@ -1,5 +1,7 @@
 """MultiDiscrete actions with an action mask: one block of flags per component, honoured by the on-policy agents."""
 
+import dataclasses
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -8,6 +10,7 @@ import torch
 from porcini import Core, make_env
 from porcini.algorithms.policy_gradient.a2c import A2C
 from porcini.algorithms.policy_gradient.ppo import PPO
+from porcini.algorithms.policy_gradient.recurrent_ppo import RecurrentPPO
 from porcini.algorithms.policy_gradient.trpo import TRPO
 from porcini.envs.testing import SpaceEnv
 from porcini.errors import UnsupportedSpaceError
@@ -64,10 +67,10 @@ def observations(rng, rows):
             "observation": rng.uniform(-1, 1, (rows, 3)).astype(np.float32)}
 
 
-@pytest.mark.parametrize("agent_cls", [PPO, A2C, TRPO])
+@pytest.mark.parametrize("agent_cls", [PPO, A2C, TRPO, RecurrentPPO])
 def test_on_policy_agents_take_no_illegal_component_value(agent_cls):
-    env = make_env(MaskedComponents, n_envs=2, seed=0)
-    agent = agent_cls(env.info, n_steps=16, net_arch=(8,), log_std_init=0.0)
+    info = dataclasses.replace(make_env(MaskedComponents, seed=0).info, n_envs=400)  # RecurrentPPO: a state per env
+    agent = agent_cls(info, n_steps=16, net_arch=(8,), log_std_init=0.0)
     obs = observations(np.random.default_rng(0), 400)
     for explore in (True, False):
         assert legal_in(obs["action_mask"], agent.act(obs, explore=explore)).all()
