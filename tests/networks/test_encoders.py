@@ -126,3 +126,17 @@ def test_a_small_uint8_board_is_a_vector_of_codes_not_an_image(board):
     trunk = make_trunk(board, hidden=(8,))
     assert not any(isinstance(m, NatureCNN) for m in trunk.modules())
     assert trunk(x).shape == (2, 8)
+
+
+def test_frame_stacked_rgb_images_go_through_a_cnn_scaled_not_a_raw_mlp():
+    """FrameStackObservation over RGB frames gives a 4-D uint8 Box: before, it was flattened into an MLP unscaled."""
+    from porcini import make_env
+    from porcini.envs.wrappers import FrameStackObservation
+
+    env = make_env("porcini/PixelGridWorld-v0", wrappers=[(FrameStackObservation, {"stack_size": 3})])
+    space = env.info.observation_space
+    assert space.shape == (3, 10, 10, 3) and is_image_space(space)
+    trunk = make_trunk(space, hidden=(8,))
+    assert isinstance(trunk[0], NatureCNN) and trunk[0].image_shape == (9, 10, 10)
+    obs = obs_to_tensor(env.reset(seed=0)[0], CPU, space)
+    assert obs.dtype == torch.uint8 and trunk(obs).shape == (1, 8)
