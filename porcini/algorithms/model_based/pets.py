@@ -137,7 +137,8 @@ class PETS(RecedingHorizon, BaseAgent):
             action = self.rng.uniform(self.low, self.high, size=(len(obs), *self.low.shape))
         else:
             action = self.plan_first_actions(obs, self.cost_at)
-        return as_action_dtype(action, self.info.action_space.dtype)
+        # the planner clamps to float32 bounds, which may lie just outside a float64 box (0.3 -> 0.30000001)
+        return as_action_dtype(np.clip(action, self.low, self.high), self.info.action_space.dtype)
 
     def cost_at(self, state: torch.Tensor) -> CostFunction:
         """The planner's cost function at ``state`` ``[S]``: trajectory sampling in the ensemble."""
