@@ -15,7 +15,7 @@ DDPG/TD3 and DQN heads (SB3 uses no special init there).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -306,7 +306,7 @@ def normalization_bounds(low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray,
     return low - fixed, np.where(fixed, 2.0, high - low)
 
 
-def as_action_dtype(action: np.ndarray, dtype: np.dtype | type) -> np.ndarray:
+def as_action_dtype(action: np.ndarray, dtype: Any) -> np.ndarray:
     """Continuous actions (already within the bounds) as the action space's ``dtype``.
 
     An integer ``Box`` gets the nearest integer: a plain cast would truncate toward zero, giving the value 0 twice

@@ -235,8 +235,9 @@ class OnPolicyAgent(Checkpointed, BaseAgent):
             out = out + self._action_start
         if self._action_dtype is None:
             return out
-        out = as_action_dtype(out, self._action_dtype)
-        return out if self._box_bounds is None else np.clip(out, *self._box_bounds).astype(self._action_dtype, copy=False)
+        if self._box_bounds is not None:
+            out = np.clip(as_action_dtype(out, self._action_dtype), *self._box_bounds)
+        return as_action_dtype(out, self._action_dtype)
 
     def explain(self, obs: np.ndarray) -> dict[str, np.ndarray]:
         """``V(s)`` (with a critic) and the policy at ``obs``: action probabilities, or the Gaussian's mean and std.
