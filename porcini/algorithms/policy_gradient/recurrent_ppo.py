@@ -78,7 +78,8 @@ class RecurrentActorCritic(nn.Module):
 
     The observation encoder (:func:`porcini.networks.encoders.make_encoder`: a flatten for vectors and one-hot
     codes, a CNN for images, one per entry for Dict and Tuple observations) is shared by both LSTMs. The heads are
-    an :class:`~porcini.networks.actor_critic.ActorCritic` whose "observations" are the LSTM outputs.
+    an :class:`~porcini.networks.actor_critic.ActorCritic` whose "observations" are the LSTM outputs. An action mask in
+    the observation (:mod:`porcini.networks.masking`) is not encoded: it masks the policy's logits, as in PPO.
     ``ortho_init`` also initializes the LSTM weights orthogonally with zero biases (as CleanRL's LSTM PPO; not
     SB3-contrib, which keeps PyTorch's default LSTM initialization).
 
