@@ -33,14 +33,15 @@ ACTION_MASK_KEY = "action_mask"
 
 
 def has_action_mask(observation_space: gym.Space, action_space: gym.Space | None = None) -> bool:
-    """Whether observations carry an action mask: a Dict space with an ``"action_mask"`` key (Discrete actions).
+    """Whether observations carry an action mask: a Dict space with an ``"action_mask"`` key.
 
     Args:
         observation_space: the space of one observation.
-        action_space: the env's action space; None skips the check that it is ``Discrete``.
+        action_space: the env's action space; None skips the check that it is ``Discrete`` or ``MultiDiscrete``
+            (the spaces a mask can mask, :func:`mask_width`).
     """
     return (isinstance(observation_space, gym.spaces.Dict) and ACTION_MASK_KEY in observation_space.spaces
-            and (action_space is None or isinstance(action_space, gym.spaces.Discrete)))
+            and (action_space is None or isinstance(action_space, (gym.spaces.Discrete, gym.spaces.MultiDiscrete))))
 
 
 def mask_width(action_space: gym.Space) -> int:
