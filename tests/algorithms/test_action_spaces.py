@@ -130,11 +130,14 @@ def test_tanh_policy_integer_box_actions_are_rounded_not_truncated(name, monkeyp
     assert action.dtype == np.int64 and action.tolist() == [[3, -3]] * 4
 
 
-def test_uniform_warm_up_reaches_every_integer_action():
-    """Before learning starts, the off-policy agents draw uniformly: every integer in the bounds is drawn."""
-    agent = get_algorithm("sac")(integer_box_info(), learning_starts=10**6)
-    counts = np.bincount(agent.act(np.zeros((6000, 3), np.float32), explore=True).reshape(-1) + 3, minlength=7)
-    assert np.all(counts > 0) and counts[3] < counts[2] * 1.3  # 0 no longer takes (-1, 1): twice the others'
+@pytest.mark.parametrize("name", ["sac", "td3", "ddpg"])
+def test_uniform_warm_up_draws_every_integer_action_equally(name):
+    """Before learning starts, the off-policy agents draw uniformly: each integer in the bounds, ends included."""
+    agent = get_algorithm(name)(integer_box_info(), learning_starts=10**6)
+    actions = agent.act(np.zeros((7000, 3), np.float32), explore=True)
+    assert actions.dtype == np.int64 and actions.shape == (7000, 2)
+    frequencies = np.bincount(actions.reshape(-1) + 3, minlength=7) / actions.size
+    np.testing.assert_allclose(frequencies, 1 / 7, atol=0.015)  # a cast: 0 at 1/3, ±3 never; rounded: ±3 at 1/12
 
 
 @pytest.mark.parametrize("name", ["ppo", "a2c", "recurrent_ppo"])

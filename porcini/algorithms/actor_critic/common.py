@@ -211,6 +211,9 @@ class OffPolicyAgent(Replaying, Checkpointed, BaseAgent):
     def act(self, obs: np.ndarray, *, explore: bool) -> np.ndarray:
         """Actions within the env's bounds: uniform before ``learning_starts``, then the policy's (one forward)."""
         if explore and self.steps_seen < self.config.learning_starts and self.dataset is None:
+            space = cast(gym.spaces.Box, self.info.action_space)
+            if np.issubdtype(self._action_dtype, np.integer):  # every integer equally likely, bounds included
+                return self.rng.integers(space.low, space.high, (obs_batch_size(obs), *space.shape), endpoint=True)
             normalized = self.rng.uniform(-1.0, 1.0, size=(obs_batch_size(obs), self.info.action_dim))
         else:
             with torch.inference_mode():
