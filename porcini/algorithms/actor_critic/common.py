@@ -213,7 +213,9 @@ class OffPolicyAgent(Replaying, Checkpointed, BaseAgent):
         if explore and self.steps_seen < self.config.learning_starts and self.dataset is None:
             space = cast(gym.spaces.Box, self.info.action_space)
             if np.issubdtype(self._action_dtype, np.integer):  # every integer equally likely, bounds included
-                return self.rng.integers(space.low, space.high, (obs_batch_size(obs), *space.shape), endpoint=True)
+                low, high = space.low.astype(np.int64), space.high.astype(np.int64)
+                drawn = self.rng.integers(low, high, (obs_batch_size(obs), *space.shape), endpoint=True)
+                return drawn.astype(self._action_dtype)
             normalized = self.rng.uniform(-1.0, 1.0, size=(obs_batch_size(obs), self.info.action_dim))
         else:
             with torch.inference_mode():
