@@ -32,7 +32,8 @@ class RandomConfig:
 class RandomAgent(BaseAgent):
     """Acts uniformly at random in the action space; never fits.
 
-    Discrete and Box action spaces are sampled from the agent's own seeded generator; other spaces use the space's
+    Discrete and Box action spaces are sampled from the agent's own seeded generator (an integer Box uniformly over
+    its integers, bounds included); other spaces use the space's
     ``sample`` seeded from it. Evaluation (``explore=False``) draws from a generator of its own
     (:func:`porcini.seeding.agent_eval_rng`), so evaluating never shifts the training draws.
     """
@@ -60,6 +61,8 @@ class RandomAgent(BaseAgent):
         if isinstance(space, gym.spaces.Discrete):
             return rng.integers(space.start, space.start + space.n, size=n)
         assert isinstance(space, gym.spaces.Box)
+        if np.issubdtype(space.dtype, np.integer):  # every integer in the bounds, each as likely (a cast truncates)
+            return rng.integers(space.low, space.high, size=(n, *space.shape), endpoint=True).astype(space.dtype)
         low = np.where(np.isfinite(space.low), space.low, -1.0)
         high = np.where(np.isfinite(space.high), space.high, 1.0)
         return rng.uniform(low, high, size=(n, *space.shape)).astype(space.dtype)

@@ -20,11 +20,13 @@ from typing import Any
 import numpy as np
 
 from porcini.core.batch import TransitionBatch
+from porcini.core.obs_tree import is_obs_tree
 from porcini.core.schedule import LoopSchedule
 from porcini.core.state import LoopState
 from porcini.core.stepper import env_reset, env_step
 from porcini.data._npz import DataFileError, read_npz, require_format, scalar, write_npz
 from porcini.data.replay import check_count, check_rng
+from porcini.errors import UnsupportedSpaceError
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(TransitionBatch) if f.name != "extras")
 _FORMAT = "porcini.Dataset"
@@ -56,6 +58,7 @@ class Dataset:
     def __init__(self, batch: TransitionBatch, metadata: Mapping[str, Any] | None = None) -> None:
         if not isinstance(batch, TransitionBatch):
             raise TypeError(f"Dataset needs a TransitionBatch, got {type(batch).__name__}")
+        _refuse_obs_tree(batch.obs, "Dataset")
         self.batch = TransitionBatch(
             **{name: np.asarray(getattr(batch, name)) for name in _FIELDS},
             extras={k: np.asarray(v) for k, v in batch.extras.items()},
@@ -215,12 +218,14 @@ def collect_dataset(
     Raises:
         ValueError: not exactly one of ``steps``/``episodes``, or the env does not autoreset in SAME_STEP
             mode (an episode ended without ``info["final_obs"]``).
+        UnsupportedSpaceError: the env observes Dict or Tuple observations (flatten them first).
     """
     schedule = _collection_schedule(env, steps, episodes)
     n_envs = int(env.num_envs)
     rows: list[tuple[np.ndarray, ...]] = []
     state = LoopState(n_envs)
     env_reset(env, state, seed)
+    _refuse_obs_tree(state.obs, "collect_dataset")
     while schedule.keep_going(state.env_steps, state.episodes):
         obs = np.array(state.obs, copy=True)  # a vector env built with copy=False reuses its observation buffer
         action = np.asarray(policy(obs))
@@ -235,6 +240,15 @@ def collect_dataset(
     spec = getattr(env, "spec", None)
     info_meta = {"env_id": getattr(spec, "id", None), "n_envs": n_envs, "seed": seed}
     return Dataset(TransitionBatch(**fields), {**info_meta, **(metadata or {})})
+
+
+def _refuse_obs_tree(obs: Any, owner: str) -> None:
+    """Raise :class:`UnsupportedSpaceError` for Dict or Tuple observations: a dataset holds one array per field."""
+    if is_obs_tree(obs):
+        raise UnsupportedSpaceError(f"{owner}: offline datasets hold one array of observations, not the "
+                                    f"{'Dict' if isinstance(obs, Mapping) else 'Tuple'} observations of this env; "
+                                    "flatten them with the FlattenObservation wrapper "
+                                    "(env.wrappers: [FlattenObservation])")
 
 
 def _collection_schedule(env: Any, steps: int | None, episodes: int | None) -> LoopSchedule:

@@ -23,7 +23,7 @@ from porcini.networks.heads import (
     MultiCategoricalHead,
     ValueHead,
 )
-from porcini.networks.masking import features_space, has_action_mask, split_action_mask
+from porcini.networks.masking import mask_setup, split_action_mask
 
 
 def clipped_gaussian_log_prob(dist: DiagGaussian, action: torch.Tensor, low: torch.Tensor,
@@ -111,8 +111,9 @@ class ActorCritic(nn.Module):
     for ``Box`` actions, a :class:`MultiCategoricalHead` for ``MultiDiscrete`` and a :class:`BernoulliHead` for
     ``MultiBinary`` ones; the critic a trunk with a :class:`ValueHead`.
     ``ortho_init`` uses the PPO recipe: gain sqrt(2) in hidden layers, 0.01 on the policy output, 1 on the value
-    output. A Dict observation with an ``"action_mask"`` entry for ``Discrete`` actions is encoded without the
-    mask, and the mask sets the probability of illegal actions to 0 (:mod:`porcini.networks.masking`).
+    output. A Dict observation with an ``"action_mask"`` entry for ``Discrete`` or ``MultiDiscrete`` actions (one
+    block of flags per component) is encoded without the mask, and the mask sets the probability of illegal actions
+    (component values) to 0 (:mod:`porcini.networks.masking`); with other action spaces the entry is refused.
 
     Args:
         observation_space: the env's observation space.
@@ -130,9 +131,8 @@ class ActorCritic(nn.Module):
         super().__init__()
         arch = parse_net_arch(net_arch)
         init = "orthogonal" if ortho_init else "default"
-        self.masked = has_action_mask(observation_space, action_space)
-        if self.masked:  # the mask is applied to the logits, not encoded as a feature
-            observation_space = features_space(observation_space, int(action_space.n))  # type: ignore[attr-defined]
+        # the mask is applied to the logits, not encoded as a feature; MultiDiscrete: one block per component
+        observation_space, self.masked, self.mask_nvec = mask_setup(observation_space, action_space)
         self.pi_trunk = make_trunk(observation_space, arch.pi, activation, init)
         pi_dim = int(self.pi_trunk.out_dim)
         space = action_space
@@ -156,7 +156,7 @@ class ActorCritic(nn.Module):
     def policy(self, obs: Any) -> PolicyDistribution:
         """The action distribution at ``obs`` ``[*batch, *obs_shape]`` (illegal actions at probability 0 if masked)."""
         if self.masked:
-            features, legal = split_action_mask(obs)
+            features, legal = split_action_mask(obs, self.mask_nvec)
             return self.pi_head(self.pi_trunk(features), legal)
         return self.pi_head(self.pi_trunk(obs))
 

@@ -7,7 +7,9 @@ The Nature stack is conv 32×8×8 stride 4 → conv 64×4×4 stride 2 → conv 6
 ≥ 1×1 and keeps ``64 * ceil(H/2) * ceil(W/2)`` flat features (1,600 for 10×10), in the spirit of the MinAtar
 networks (Young & Tian 2019). ``arch="auto"`` picks Nature when both sides are ≥ 36 and small otherwise.
 
-Images may be channels-first ``[C, H, W]``, channels-last ``[H, W, C]`` or grayscale ``[H, W]``. ``uint8``
+Images may be channels-first ``[C, H, W]``, channels-last ``[H, W, C]`` or grayscale ``[H, W]``; a stack of
+``k`` such colour frames ``[k, H, W, C]`` or ``[k, C, H, W]`` (``FrameStackObservation`` over RGB frames) has its
+frames' channels side by side, ``k * C`` input channels (as stacked grayscale frames ``[k, H, W]`` do). ``uint8``
 inputs are scaled to ``[0, 1]`` by 1/255; other inputs are only cast to the parameters' dtype (assumed already
 scaled).
 """
@@ -40,10 +42,11 @@ class NatureCNN(nn.Module):
     forward), so any image size works without hand-computed numbers.
 
     Args:
-        obs_shape: shape of one observation: ``[C, H, W]``, ``[H, W, C]`` or ``[H, W]``.
+        obs_shape: shape of one observation: ``[C, H, W]``, ``[H, W, C]``, ``[H, W]``, or a stack of colour frames
+            ``[k, H, W, C]`` / ``[k, C, H, W]``.
         features_dim: width of the final linear layer (512 in the paper).
-        channels_last: whether the channel axis is last; None infers it (the smaller of the first and last
-            axes is the channel axis, ties mean channels-first).
+        channels_last: whether the channel axis is last (of each frame, for a stack); None infers it (the smaller
+            of the frame's first and last axes is the channel axis, ties mean channels-first).
         arch: ``"nature"``, ``"small"`` (for images under 36×36), or ``"auto"`` (choose by size).
         init: ``"default"`` (PyTorch's init, as SB3 uses for DQN) or ``"orthogonal"`` (gain sqrt(2), as PPO on
             Atari uses).
@@ -65,21 +68,23 @@ class NatureCNN(nn.Module):
     ) -> None:
         super().__init__()
         shape = tuple(int(d) for d in obs_shape)
-        if len(shape) not in (2, 3) or any(d < 1 for d in shape):
+        if len(shape) not in (2, 3, 4) or any(d < 1 for d in shape):
             raise ValueError(
-                f"NatureCNN: obs_shape {shape} must be an image [C, H, W], [H, W, C] or [H, W] of positive "
-                "sizes; use MLP for vector observations"
+                f"NatureCNN: obs_shape {shape} must be an image [C, H, W], [H, W, C] or [H, W] (or a stack of them "
+                "[k, ...]) of positive sizes; use MLP for vector observations"
             )
         if arch not in ARCHS:
             raise ValueError(f"NatureCNN: arch {arch!r} is unknown; use one of {ARCHS}")
         check_init(init, "NatureCNN")
         self.obs_shape = shape
-        if len(shape) == 2:
+        frame, n_frames = (shape[1:], shape[0]) if len(shape) == 4 else (shape, 1)
+        if len(frame) == 2:
             self.channels_last = False
-            n_channels, height, width = 1, *shape
+            n_channels, height, width = 1, *frame
         else:
-            self.channels_last = _infer_channels_last(shape) if channels_last is None else bool(channels_last)
-            n_channels, height, width = (shape[2], shape[0], shape[1]) if self.channels_last else shape
+            self.channels_last = _infer_channels_last(frame) if channels_last is None else bool(channels_last)
+            n_channels, height, width = (frame[2], frame[0], frame[1]) if self.channels_last else frame
+        n_channels *= n_frames
         small = min(height, width) < NATURE_MIN_SIZE
         if arch == "nature" and small:
             raise ValueError(
@@ -130,9 +135,8 @@ class NatureCNN(nn.Module):
             x = x.to(dtype).mul_(1.0 / 255.0)
         elif x.dtype != dtype:
             x = x.to(dtype)
-        if self.channels_last:
-            x = x.permute(0, 3, 1, 2)
-        elif n_obs_dims == 2:
-            x = x.unsqueeze(1)
+        if self.channels_last:  # [N, (k,) H, W, C] -> [N, (k,) C, H, W]
+            x = x.movedim(-1, -3)
+        x = x.reshape(-1, *self.image_shape)  # grayscale [N, H, W] and stacks [N, k, C, H, W] alike
         features = torch.relu(self.linear(self.convs(x)))
         return features.reshape(*batch_shape, self.out_dim)

@@ -42,13 +42,21 @@ ARRAY_SPACES = (gym.spaces.Box, gym.spaces.Discrete, gym.spaces.MultiDiscrete, g
 
 
 def is_image_space(space: gym.Space) -> bool:
-    """Tell image observations: a ``uint8`` ``Box`` of 2 or 3 dimensions with bounds within ``[0, 255]``."""
+    """Tell image observations: a ``uint8`` ``Box`` of 2 to 4 dimensions whose bounds are exactly ``[0, 255]``.
+
+    Four dimensions are a stack of colour frames ``[k, H, W, C]`` (``FrameStackObservation`` over RGB images),
+    which :class:`~porcini.networks.cnn.NatureCNN` takes as ``k * C`` channels.
+
+    The full pixel range is required (as Stable-Baselines3's ``is_image_space`` does): a small ``uint8`` board such
+    as ``Box(0, 2, (3, 3), uint8)`` holds codes, not intensities, and scaling it by 1/255 in a CNN would squash its
+    values to under 0.01; it is encoded as a vector instead.
+    """
     return (
         isinstance(space, gym.spaces.Box)
         and space.dtype == np.uint8
-        and len(space.shape) in (2, 3)
-        and bool(np.all(space.low >= 0))
-        and bool(np.all(space.high <= 255))
+        and len(space.shape) in (2, 3, 4)
+        and bool(np.all(space.low == 0))
+        and bool(np.all(space.high == 255))
     )
 
 

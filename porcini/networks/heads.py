@@ -15,7 +15,7 @@ DDPG/TD3 and DQN heads (SB3 uses no special init there).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -87,9 +87,17 @@ class MultiCategoricalHead(nn.Module):
         self.register_buffer("padding", MultiCategorical.padding_index(self.nvec), persistent=False)
         self._p = parameter_dict(self.linear)
 
-    def forward(self, features: torch.Tensor) -> MultiCategorical:
-        """Features ``[*batch, in_dim]`` to a distribution over actions ``[*batch, k]``."""
+    def forward(self, features: torch.Tensor, legal: torch.Tensor | None = None) -> MultiCategorical:
+        """Features ``[*batch, in_dim]`` to a distribution over actions ``[*batch, k]``.
+
+        Args:
+            features: the trunk's output.
+            legal: bool ``[*batch, sum(nvec)]`` action mask, the components' flags concatenated
+                (:mod:`porcini.networks.masking`), or None: illegal values of a component get probability 0.
+        """
         logits = F.linear(features, self._p["weight"], self._p["bias"])
+        if legal is not None:
+            logits = masked_values(logits, legal)
         return MultiCategorical.from_flat(logits, self.nvec, self.padding)
 
 
@@ -296,3 +304,18 @@ def normalization_bounds(low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray,
     """
     fixed = high == low
     return low - fixed, np.where(fixed, 2.0, high - low)
+
+
+def as_action_dtype(action: np.ndarray, dtype: Any) -> np.ndarray:
+    """Continuous actions (already within the bounds) as the action space's ``dtype``.
+
+    An integer ``Box`` gets the nearest integer: a plain cast would truncate toward zero, giving the value 0 twice
+    the share of the others and reaching the bounds only when the action sits exactly on them.
+
+    Example:
+        >>> as_action_dtype(np.array([2.7, -2.7, 0.4]), np.int64)
+        array([ 3, -3,  0])
+    """
+    if np.issubdtype(dtype, np.integer):
+        action = np.rint(action)
+    return action.astype(dtype, copy=False)

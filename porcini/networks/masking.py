@@ -2,13 +2,17 @@
 
 An env with illegal actions reports them in a ``gymnasium.spaces.Dict`` observation with an ``"action_mask"``
 entry (``Box(0, 1, (n,), int8)`` or ``MultiBinary(n)``, 1 = legal) beside the features (usually one
-``"observation"`` entry), for a ``Discrete(n)`` action space. The mask is not a feature: networks encode the
-observation without it (:func:`features_space`, :func:`split_action_mask`) and apply it to their output.
+``"observation"`` entry), for a ``Discrete(n)`` action space. For a ``MultiDiscrete(nvec)`` action space the mask
+is the concatenation of one such mask per component, ``sum(nvec)`` flags (sb3-contrib's ``MaskablePPO``
+convention). The mask is not a feature: networks encode the observation without it (:func:`features_space`,
+:func:`split_action_mask`) and apply it to their output. Other action spaces have no mask convention:
+:func:`mask_width` refuses them.
 
 Illegal logits and Q-values are replaced by the dtype's most negative finite value rather than ``-inf``, so that
 log-probabilities, entropies and ``0 · max`` in a TD target stay finite (an illegal action's probability is then
 exactly 0 after the softmax). A state whose mask has no legal action at all (an env bug, or the padding of an
-ended episode) is treated as all-legal, so that no distribution or target is ever empty.
+ended episode) is treated as all-legal, so that no distribution or target is ever empty; for ``MultiDiscrete``
+actions this holds per component.
 """
 
 from __future__ import annotations
@@ -21,22 +25,38 @@ import torch
 
 from porcini.errors import UnsupportedSpaceError
 
-__all__ = ["ACTION_MASK_KEY", "features_space", "has_action_mask", "legal_actions", "masked_argmax", "masked_values",
-           "random_legal_actions", "split_action_mask"]
+__all__ = ["ACTION_MASK_KEY", "features_space", "has_action_mask", "legal_actions", "mask_setup", "mask_width",
+           "masked_argmax", "masked_values", "random_legal_actions", "split_action_mask"]
 
 ACTION_MASK_KEY = "action_mask"
 """The Dict observation key that holds the mask (PettingZoo's name)."""
 
 
 def has_action_mask(observation_space: gym.Space, action_space: gym.Space | None = None) -> bool:
-    """Whether observations carry an action mask: a Dict space with an ``"action_mask"`` key (Discrete actions).
+    """Whether observations carry an action mask: a Dict space with an ``"action_mask"`` key.
 
     Args:
         observation_space: the space of one observation.
-        action_space: the env's action space; None skips the check that it is ``Discrete``.
+        action_space: the env's action space; None skips the check that it is ``Discrete`` or ``MultiDiscrete``
+            (the spaces a mask can mask, :func:`mask_width`).
     """
     return (isinstance(observation_space, gym.spaces.Dict) and ACTION_MASK_KEY in observation_space.spaces
-            and (action_space is None or isinstance(action_space, gym.spaces.Discrete)))
+            and (action_space is None or isinstance(action_space, (gym.spaces.Discrete, gym.spaces.MultiDiscrete))))
+
+
+def mask_width(action_space: gym.Space) -> int:
+    """The number of flags in an action mask for ``action_space``: ``n`` for ``Discrete(n)``, ``sum(nvec)``.
+
+    Raises:
+        UnsupportedSpaceError: another action space (Box, MultiBinary, ...): no mask convention applies.
+    """
+    if isinstance(action_space, gym.spaces.Discrete):
+        return int(action_space.n)
+    if isinstance(action_space, gym.spaces.MultiDiscrete) and len(action_space.shape) == 1:
+        return int(np.sum(action_space.nvec))
+    raise UnsupportedSpaceError(f"the observation's 'action_mask' entry masks Discrete or one-dimensional "
+                                f"MultiDiscrete actions only, not {action_space}; drop it with FilterObservation "
+                                "(or rename it if it is a feature)")
 
 
 def features_space(observation_space: gym.Space, n_actions: int) -> gym.spaces.Dict:
@@ -44,7 +64,8 @@ def features_space(observation_space: gym.Space, n_actions: int) -> gym.spaces.D
 
     Args:
         observation_space: a Dict space for which :func:`has_action_mask` holds.
-        n_actions: the number of Discrete actions.
+        n_actions: the number of flags (:func:`mask_width`): Discrete actions, or values of all MultiDiscrete
+            components.
 
     Raises:
         UnsupportedSpaceError: the mask is not a ``(n_actions,)`` Box or MultiBinary, or it is the only entry.
@@ -53,12 +74,30 @@ def features_space(observation_space: gym.Space, n_actions: int) -> gym.spaces.D
     mask = observation_space.spaces[ACTION_MASK_KEY]
     if not isinstance(mask, (gym.spaces.Box, gym.spaces.MultiBinary)) or tuple(mask.shape or ()) != (n_actions,):
         raise UnsupportedSpaceError(f"the observation's 'action_mask' space {mask} must be Box(0, 1, ({n_actions},), "
-                                    f"int8) or MultiBinary({n_actions}): one 0/1 flag per action")
+                                    f"int8) or MultiBinary({n_actions}): one 0/1 flag per action (per value of each "
+                                    "MultiDiscrete component, concatenated)")
     rest = {key: sub for key, sub in observation_space.spaces.items() if key != ACTION_MASK_KEY}
     if not rest:
         raise UnsupportedSpaceError("the observation holds only an 'action_mask'; add the features beside it under "
                                     "'observation'")
     return gym.spaces.Dict(rest)
+
+
+def mask_setup(observation_space: gym.Space,
+               action_space: gym.Space) -> tuple[gym.Space, bool, tuple[int, ...] | None]:
+    """How a policy over ``action_space`` reads ``observation_space``: ``(encoded space, masked, nvec)``.
+
+    Without a mask entry: ``(observation_space, False, None)``. With one: the space without it (checked by
+    :func:`features_space` against :func:`mask_width`), True, and for MultiDiscrete actions the components' sizes
+    (the mask's blocks, for :func:`split_action_mask`), None for Discrete ones.
+
+    Raises:
+        UnsupportedSpaceError: a mask beside actions without a mask convention, or of the wrong width.
+    """
+    if not has_action_mask(observation_space):
+        return observation_space, False, None
+    blocks = tuple(int(n) for n in action_space.nvec) if isinstance(action_space, gym.spaces.MultiDiscrete) else None
+    return features_space(observation_space, mask_width(action_space)), True, blocks
 
 
 def legal_actions(mask: torch.Tensor) -> torch.Tensor:
@@ -67,10 +106,19 @@ def legal_actions(mask: torch.Tensor) -> torch.Tensor:
     return legal | ~legal.any(dim=-1, keepdim=True)
 
 
-def split_action_mask(obs: dict[str, Any]) -> tuple[dict[str, Any], torch.Tensor]:
-    """A Dict observation batch (tensors) as its features without the mask, and the bool mask ``[*batch, n]``."""
+def split_action_mask(obs: dict[str, Any], nvec: tuple[int, ...] | None = None) -> tuple[dict[str, Any], torch.Tensor]:
+    """A Dict observation batch (tensors) as its features without the mask, and the bool mask ``[*batch, n]``.
+
+    Args:
+        obs: the observation batch, mask included.
+        nvec: for MultiDiscrete actions, the components' sizes: the all-illegal fallback of :func:`legal_actions`
+            then applies to each component's block of flags; None treats the mask as one block (Discrete).
+    """
     features = {key: value for key, value in obs.items() if key != ACTION_MASK_KEY}
-    return features, legal_actions(obs[ACTION_MASK_KEY])
+    mask = obs[ACTION_MASK_KEY]
+    if nvec is None:
+        return features, legal_actions(mask)
+    return features, torch.cat([legal_actions(block) for block in mask.split(list(nvec), dim=-1)], dim=-1)
 
 
 def masked_values(values: torch.Tensor, legal: torch.Tensor) -> torch.Tensor:

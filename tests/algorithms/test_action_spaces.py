@@ -4,6 +4,7 @@ import re
 import gymnasium as gym
 import numpy as np
 import pytest
+import torch
 
 from porcini import make_env
 from porcini.algorithms.model_based.dyna import DynaQ
@@ -97,3 +98,59 @@ def test_a_refused_unbounded_box_names_a_wrapper_that_bounds_it(name):
     except ValueError as error:
         for space in named_fix_applied(str(error)):
             build(agent_cls, space)
+
+
+INTEGER_BOX = gym.spaces.Box(-3, 3, (2,), np.int64)
+
+
+def integer_box_info(n_envs=4):
+    return EnvInfo("toy", OBS, INTEGER_BOX, n_envs=n_envs, horizon=100)
+
+
+@pytest.mark.parametrize("name", ["ppo", "a2c", "recurrent_ppo"])
+def test_on_policy_integer_box_actions_are_rounded_not_truncated(name):
+    agent = get_algorithm(name)(integer_box_info())
+    head = agent.model.heads.pi_head if name == "recurrent_ppo" else agent.model.pi_head
+    with torch.no_grad():  # the Gaussian's mean is (2.7, -2.7) everywhere: its nearest integers are 3 and -3
+        head.linear.weight.zero_()
+        head.linear.bias.copy_(torch.tensor([2.7, -2.7]))
+    action = agent.act(np.zeros((4, 3), np.float32), explore=False)
+    assert action.dtype == np.int64 and action.tolist() == [[3, -3]] * 4
+
+
+@pytest.mark.parametrize("name", ["sac", "td3", "ddpg", "bc"])
+def test_tanh_policy_integer_box_actions_are_rounded_not_truncated(name, monkeypatch):
+    agent = get_algorithm(name)(integer_box_info(), **({"loss": "mse"} if name == "bc" else {"learning_starts": 0}))
+    normalized = torch.tensor([[0.9, -0.9]])  # the env's (2.7, -2.7) on [-3, 3]
+    if name == "bc":
+        monkeypatch.setattr(agent, "policy", lambda obs: torch.atanh(normalized).expand(len(obs), 2))
+    else:
+        monkeypatch.setattr(agent, "policy_action", lambda obs, explore: normalized.expand(len(obs), 2))
+    action = agent.act(np.zeros((4, 3), np.float32), explore=False)
+    assert action.dtype == np.int64 and action.tolist() == [[3, -3]] * 4
+
+
+@pytest.mark.parametrize("name", ["sac", "td3", "ddpg"])
+def test_uniform_warm_up_draws_every_integer_action_equally(name):
+    """Before learning starts, the off-policy agents draw uniformly: each integer in the bounds, ends included."""
+    agent = get_algorithm(name)(integer_box_info(), learning_starts=10**6)
+    actions = agent.act(np.zeros((7000, 3), np.float32), explore=True)
+    assert actions.dtype == np.int64 and actions.shape == (7000, 2)
+    frequencies = np.bincount(actions.reshape(-1) + 3, minlength=7) / actions.size
+    np.testing.assert_allclose(frequencies, 1 / 7, atol=0.015)  # a cast: 0 at 1/3, ±3 never; rounded: ±3 at 1/12
+
+
+@pytest.mark.parametrize("name", ["ppo", "a2c", "recurrent_ppo"])
+def test_on_policy_actions_stay_in_a_float64_box_with_a_fixed_dimension_float32_cannot_hold(name):
+    """0.3 has no float32 equal to it: the float32 clamp alone played 0.29999998, outside Box(0.3, 0.3)."""
+    from porcini import Core, make_env
+    from porcini.envs.testing import SpaceEnv
+
+    space = gym.spaces.Box(np.array([-1.0, 0.3]), np.array([1.0, 0.3]), dtype=np.float64)
+    env = make_env(lambda: SpaceEnv(OBS, space), n_envs=2, seed=0)  # make_env's checks refuse outside actions
+    batch = {} if name == "a2c" else {"batch_size": 16}
+    agent = get_algorithm(name)(env.info, n_steps=8, log_std_init=1.0, **batch)
+    for explore in (True, False):
+        action = agent.act(np.zeros((2, 3), np.float32), explore=explore)
+        assert action.dtype == np.float64 and all(space.contains(a) for a in action)
+    assert Core(agent, env, progress=False).learn(steps=32).steps == 32

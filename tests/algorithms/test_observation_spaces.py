@@ -15,6 +15,7 @@ SPACES = {
     "float_vector": S.Box(-1.0, 1.0, (3,), np.float32),
     "uint8_vector": S.Box(0, 255, (10,), np.uint8),  # MiniGrid's FlatObsWrapper: not an image
     "uint8_image": S.Box(0, 255, (8, 8, 3), np.uint8),
+    "uint8_image_stack": S.Box(0, 255, (2, 8, 8, 3), np.uint8),  # FrameStackObservation over RGB frames
     "discrete": S.Discrete(5, start=2),
     "multi_discrete": S.MultiDiscrete([3, 4]),
     "multi_binary": S.MultiBinary(4),

@@ -170,3 +170,30 @@ def test_episodes_match_a_reference_split(rng):
     for (env, start, stop), episode in zip(ref, ds.episodes()):
         np.testing.assert_array_equal(episode.reward[:, 0], batch.reward[start:stop, env])
         np.testing.assert_array_equal(episode.extras["cost"][:, 0], batch.extras["cost"][start:stop, env])
+
+
+@pytest.mark.parametrize("space", [gym.spaces.Dict({"a": gym.spaces.Discrete(3), "b": gym.spaces.Discrete(2)}),
+                                   gym.spaces.Tuple((gym.spaces.Discrete(3), gym.spaces.Box(-1.0, 1.0, (2,))))],
+                         ids=["dict", "tuple"])
+def test_collect_refuses_dict_and_tuple_observations_and_names_the_flattening_fix(space):
+    from porcini import make_env
+    from porcini.envs.testing import SpaceEnv
+    from porcini.envs.wrappers import FlattenObservation
+    from porcini.errors import UnsupportedSpaceError
+
+    env = make_env(lambda: SpaceEnv(space), n_envs=2, seed=0)
+    with pytest.raises(UnsupportedSpaceError, match=f"{type(space).__name__} observations.*FlattenObservation"):
+        collect_dataset(env, lambda obs: np.zeros(2, np.int64), steps=10)
+    flat = make_env(lambda: SpaceEnv(space), n_envs=2, seed=0, wrappers=[FlattenObservation])
+    data = collect_dataset(flat, lambda obs: np.zeros(2, np.int64), steps=10)  # the named fix works
+    assert data.batch.obs.shape[:2] == (5, 2)
+
+
+def test_a_dataset_of_dict_observations_is_refused_in_one_line():
+    from porcini.errors import UnsupportedSpaceError
+
+    obs = {"a": np.zeros((2, 1, 3))}
+    batch = TransitionBatch(obs=obs, action=np.zeros((2, 1), np.int64), reward=np.zeros((2, 1)), next_obs=obs,
+                            terminated=np.zeros((2, 1), bool), truncated=np.ones((2, 1), bool))
+    with pytest.raises(UnsupportedSpaceError, match="Dict observations.*FlattenObservation"):
+        Dataset(batch)

@@ -58,3 +58,17 @@ def test_orthogonal_cnn_init():
     assert cnn.arch == "nature" and cnn.n_flatten == 64  # 36 -> 8 -> 3 -> 1
     w = cnn.convs[0].weight.detach().reshape(32, -1)
     torch.testing.assert_close(w @ w.T, 2.0 * torch.eye(32), atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("channels_last", [True, False])
+def test_a_stack_of_colour_frames_is_one_image_of_their_channels(channels_last):
+    """[k, H, W, C] (FrameStackObservation over RGB frames) is the image of k * C channels, frame after frame."""
+    torch.manual_seed(0)
+    frames = torch.randint(0, 256, (5, 4, 12, 12, 3), dtype=torch.uint8)  # [N, k, H, W, C]
+    merged = frames.permute(0, 1, 4, 2, 3).reshape(5, 12, 12, 12)  # [N, k * C, H, W]
+    stack = frames if channels_last else frames.permute(0, 1, 4, 2, 3)
+    cnn = NatureCNN(tuple(stack.shape[1:]), features_dim=16)
+    assert cnn.channels_last == channels_last and cnn.image_shape == (12, 12, 12)
+    reference = NatureCNN((12, 12, 12), features_dim=16, channels_last=False)
+    reference.load_state_dict(cnn.state_dict())
+    torch.testing.assert_close(cnn(stack), reference(merged))

@@ -9,7 +9,13 @@ from porcini.algorithms.kit import obs_to_tensor
 from porcini.errors import UnsupportedSpaceError
 from porcini.networks.builders import Trunk, make_trunk
 from porcini.networks.cnn import NatureCNN
-from porcini.networks.encoders import FlattenEncoder, MultiInputEncoder, check_observation_space, make_encoder
+from porcini.networks.encoders import (
+    FlattenEncoder,
+    MultiInputEncoder,
+    check_observation_space,
+    is_image_space,
+    make_encoder,
+)
 
 S = gym.spaces
 CPU = torch.device("cpu")
@@ -106,3 +112,31 @@ def test_agents_refuse_a_text_entry_naming_filter_observation():
     for agent_cls, actions in ((PPO, S.Discrete(3)), (DQN, S.Discrete(3)), (SAC, S.Box(-1, 1, (1,)))):
         with pytest.raises(UnsupportedSpaceError, match="FilterObservation"):
             agent_cls(EnvInfo("MiniGrid-like", space, actions))
+
+
+@pytest.mark.parametrize("board", [S.Box(0, 2, (3, 3), np.uint8), S.Box(0, 1, (8, 8, 2), np.uint8),
+                                   S.Box(np.zeros((6, 7), np.uint8), np.full((6, 7), 2, np.uint8), dtype=np.uint8)])
+def test_a_small_uint8_board_is_a_vector_of_codes_not_an_image(board):
+    """A board of codes (not the full pixel range) is flattened unscaled, not put through a CNN scaled by 1/255."""
+    assert not is_image_space(board)
+    assert isinstance(make_encoder(board), FlattenEncoder)
+    obs = np.full((2, *board.shape), 2 if board.high.max() == 2 else 1, np.uint8)
+    x = obs_to_tensor(obs, CPU, board)
+    assert x.dtype == torch.float32 and torch.equal(x, torch.as_tensor(obs, dtype=torch.float32))
+    trunk = make_trunk(board, hidden=(8,))
+    assert not any(isinstance(m, NatureCNN) for m in trunk.modules())
+    assert trunk(x).shape == (2, 8)
+
+
+def test_frame_stacked_rgb_images_go_through_a_cnn_scaled_not_a_raw_mlp():
+    """FrameStackObservation over RGB frames gives a 4-D uint8 Box: before, it was flattened into an MLP unscaled."""
+    from porcini import make_env
+    from porcini.envs.wrappers import FrameStackObservation
+
+    env = make_env("porcini/PixelGridWorld-v0", wrappers=[(FrameStackObservation, {"stack_size": 3})])
+    space = env.info.observation_space
+    assert space.shape == (3, 10, 10, 3) and is_image_space(space)
+    trunk = make_trunk(space, hidden=(8,))
+    assert isinstance(trunk[0], NatureCNN) and trunk[0].image_shape == (9, 10, 10)
+    obs = obs_to_tensor(env.reset(seed=0)[0], CPU, space)
+    assert obs.dtype == torch.uint8 and trunk(obs).shape == (1, 8)

@@ -49,7 +49,7 @@ from porcini.networks import NetArch, parse_net_arch
 from porcini.networks.critics import Critics, critic_input, first_member
 from porcini.networks.denormals import flush_denormals
 from porcini.networks.encoders import check_observation_space, make_encoder
-from porcini.networks.heads import normalization_bounds
+from porcini.networks.heads import as_action_dtype, normalization_bounds
 from porcini.seeding import agent_rng
 
 ModuleT = TypeVar("ModuleT", bound=nn.Module)
@@ -211,6 +211,11 @@ class OffPolicyAgent(Replaying, Checkpointed, BaseAgent):
     def act(self, obs: np.ndarray, *, explore: bool) -> np.ndarray:
         """Actions within the env's bounds: uniform before ``learning_starts``, then the policy's (one forward)."""
         if explore and self.steps_seen < self.config.learning_starts and self.dataset is None:
+            space = cast(gym.spaces.Box, self.info.action_space)
+            if np.issubdtype(self._action_dtype, np.integer):  # every integer equally likely, bounds included
+                low, high = space.low.astype(np.int64), space.high.astype(np.int64)
+                drawn = self.rng.integers(low, high, (obs_batch_size(obs), *space.shape), endpoint=True)
+                return drawn.astype(self._action_dtype)
             normalized = self.rng.uniform(-1.0, 1.0, size=(obs_batch_size(obs), self.info.action_dim))
         else:
             with torch.inference_mode():
@@ -218,7 +223,7 @@ class OffPolicyAgent(Replaying, Checkpointed, BaseAgent):
                 normalized = self.policy_action(x, explore).cpu().numpy()
         action = self.low + (normalized + 1.0) * 0.5 * (self.high - self.low)
         # tanh saturates to exactly ±1 in float32; the clip keeps rounding of the affine map inside the bounds
-        action = np.clip(action, self.low, self.high).astype(self._action_dtype, copy=False)
+        action = as_action_dtype(np.clip(action, self.low, self.high), self._action_dtype)
         return action.reshape((obs_batch_size(obs), *self.info.action_shape))
 
     @flush_denormals  # subnormal Adam state would make every update several times slower on x86

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from porcini.algorithms.imitation.reward_model import check_reward_spaces, encode_actions
+from porcini.algorithms.imitation.reward_model import check_reward_spaces, encode_actions, encode_observations
 from porcini.core.batch import TransitionBatch
 from porcini.core.config import require
 from porcini.data.dataset import Dataset
@@ -168,8 +168,8 @@ class AdversarialImitation:
         self.expert = dataset
 
     def observations(self, obs: Any) -> Tensor:
-        """Observations ``[N, ...]`` flattened to ``[N, obs_dim]`` float32 on the agent's device."""
-        return torch.as_tensor(np.asarray(obs, dtype=np.float32).reshape(len(obs), -1), device=self.device)
+        """Observations ``[N, ...]`` as :func:`encode_observations` gives them, on the agent's device."""
+        return encode_observations(obs, self.info.observation_space).to(self.device)
 
     def actions(self, action: Any) -> Tensor:
         """Env actions ``[N, ...]`` as the discriminator reads them: one-hot (Discrete) or scaled to ``[-1, 1]``."""

@@ -28,7 +28,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 
 from porcini.algorithms.offline.bc import BC, BCConfig
@@ -37,7 +36,7 @@ from porcini.core.config import require
 from porcini.core.obs_tree import map_obs, obs_batch_size
 from porcini.data.dataset import Dataset
 from porcini.envs.info import EnvInfo
-from porcini.errors import ConfigError, UnsupportedSpaceError
+from porcini.errors import ConfigError
 
 Expert = Callable[[Any], Any]
 
@@ -95,10 +94,6 @@ class DAgger(BC):
 
     def __init__(self, info: EnvInfo, config: DAggerConfig | None = None, *, expert: Expert | None = None,
                  **overrides: Any) -> None:
-        if isinstance(info.observation_space, (gym.spaces.Dict, gym.spaces.Tuple)):  # not at the first round's end
-            raise UnsupportedSpaceError(f"DAgger aggregates the labelled states in a dataset, which holds array "
-                                        f"observations; {info.env_id} observes {type(info.observation_space).__name__}"
-                                        ": flatten them (gymnasium's FlattenObservation)")
         super().__init__(info, config, **overrides)
         self.expert: Expert | None = None
         if expert is not None:

@@ -28,7 +28,12 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from porcini.algorithms.imitation.reward_model import RewardModel, check_reward_spaces, encode_actions
+from porcini.algorithms.imitation.reward_model import (
+    RewardModel,
+    check_reward_spaces,
+    encode_actions,
+    encode_observations,
+)
 from porcini.algorithms.imitation.segments import (
     AnsweredPairs,
     PreferenceQuery,
@@ -152,7 +157,7 @@ class PreferencePPO(PPO):
 
     def _reward_inputs(self, obs: Any, action: Any) -> torch.Tensor:
         """``[N, obs_dim + action_width]``: the flattened observations and the encoded actions."""
-        return torch.cat([torch.as_tensor(np.asarray(obs, dtype=np.float32).reshape(len(obs), -1)),
+        return torch.cat([encode_observations(obs, self.info.observation_space),
                           encode_actions(action, self.info.action_space)], dim=-1).to(self.device)
 
     def _segment_inputs(self, segments: Segments) -> tuple[torch.Tensor, torch.Tensor]:

@@ -18,6 +18,7 @@ import torch
 from porcini.algorithms.space_hints import DECLARE_BOUNDS, multi_action_hint
 from porcini.envs.info import EnvInfo
 from porcini.errors import UnsupportedSpaceError
+from porcini.networks.encoders import is_image_space
 from porcini.networks.heads import normalization_bounds
 
 
@@ -52,7 +53,7 @@ class RewardModel:
 
     def inputs(self, obs: Any, action: Any = None) -> torch.Tensor:
         """The networks' inputs ``[B, d]`` of observations ``[B, ...]`` and env actions ``[B, ...]``."""
-        x = _flat(obs)
+        x = encode_observations(obs, self.info.observation_space)
         if self.state_only:
             return x
         if action is None:
@@ -72,8 +73,9 @@ class RewardModel:
             if self.potential is not None:
                 if next_obs is None:
                     raise ValueError("this reward is shaped by a potential: give next_obs too")
-                shaping = self.gamma * (1.0 - done) * self.potential(_flat(next_obs)).squeeze(-1)
-                reward = reward + shaping - self.potential(_flat(obs)).squeeze(-1)
+                space = self.info.observation_space
+                shaping = self.gamma * (1.0 - done) * self.potential(encode_observations(next_obs, space)).squeeze(-1)
+                reward = reward + shaping - self.potential(encode_observations(obs, space)).squeeze(-1)
             reward = reward + self.terminal_reward * done
         return reward.numpy().astype(np.float32)
 
@@ -82,8 +84,14 @@ def _frozen(net: torch.nn.Module) -> torch.nn.Module:
     return copy.deepcopy(net).cpu().eval().requires_grad_(False)
 
 
-def _flat(obs: Any) -> torch.Tensor:
-    return torch.as_tensor(np.asarray(obs, dtype=np.float32).reshape(len(obs), -1))
+def encode_observations(obs: Any, space: gym.Space) -> torch.Tensor:
+    """Box observations ``[B, ...]`` as reward and discriminator networks read them: float32 ``[B, obs_dim]``.
+
+    Flattened; ``uint8`` images (:func:`~porcini.networks.encoders.is_image_space`) scaled to ``[0, 1]`` as the
+    policy's CNN scales them, so that the MLP does not read raw 0-255 pixels.
+    """
+    x = torch.as_tensor(np.asarray(obs, dtype=np.float32).reshape(len(obs), -1))
+    return x.mul_(1.0 / 255.0) if is_image_space(space) else x
 
 
 def encode_actions(action: Any, space: gym.Space) -> torch.Tensor:

@@ -28,6 +28,7 @@ from porcini.algorithms.model_based.receding_horizon import PlannerFields, Reced
 from porcini.core.agent import BaseAgent
 from porcini.core.config import build_config
 from porcini.envs.info import EnvInfo
+from porcini.networks.heads import as_action_dtype
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ class MPC(RecedingHorizon, BaseAgent):
     def act(self, obs: np.ndarray, *, explore: bool) -> np.ndarray:
         """The first action of a fresh plan for every env (planning is the same whatever ``explore`` says)."""
         actions = self.plan_first_actions(np.asarray(obs, dtype=np.float64), self.cost_at)
-        return actions.astype(self.info.action_space.dtype)
+        return as_action_dtype(actions, self.info.action_space.dtype)
 
     def cost_at(self, state: torch.Tensor) -> CostFunction:
         """The planner's cost function at ``state`` ``[S]``: minus the known model's return."""

@@ -37,6 +37,7 @@ from porcini.core.batch import TransitionBatch
 from porcini.core.config import build_config, require
 from porcini.data.replay import ReplayBuffer
 from porcini.envs.info import EnvInfo
+from porcini.networks.heads import as_action_dtype
 from porcini.seeding import agent_rng
 
 REWARDS = ("model", "known")
@@ -136,7 +137,8 @@ class PETS(RecedingHorizon, BaseAgent):
             action = self.rng.uniform(self.low, self.high, size=(len(obs), *self.low.shape))
         else:
             action = self.plan_first_actions(obs, self.cost_at)
-        return action.astype(self.info.action_space.dtype)
+        # the planner clamps to float32 bounds, which may lie just outside a float64 box (0.3 -> 0.30000001)
+        return as_action_dtype(np.clip(action, self.low, self.high), self.info.action_space.dtype)
 
     def cost_at(self, state: torch.Tensor) -> CostFunction:
         """The planner's cost function at ``state`` ``[S]``: trajectory sampling in the ensemble."""

@@ -38,7 +38,7 @@ from porcini.envs.info import EnvInfo
 from porcini.errors import UnsupportedSpaceError
 from porcini.networks import make_trunk
 from porcini.networks.denormals import flush_denormals
-from porcini.networks.heads import normalization_bounds
+from porcini.networks.heads import as_action_dtype, normalization_bounds
 from porcini.networks.optim import adam
 from porcini.seeding import agent_rng
 
@@ -91,6 +91,11 @@ class BC(Checkpointed, BaseAgent):
         if not supports_action_space(self, space):
             raise UnsupportedSpaceError(f"BC needs a Box or Discrete action space; {info.env_id} has {space}"
                                         + multi_action_hint(space))
+        if isinstance(info.observation_space, (gym.spaces.Dict, gym.spaces.Tuple)):
+            raise UnsupportedSpaceError(f"{type(self).__name__} learns from datasets, which hold one array of "
+                                        f"observations; {info.env_id} has {type(info.observation_space).__name__} "
+                                        "observations: flatten them with the FlattenObservation wrapper "
+                                        "(env.wrappers: [FlattenObservation])")
         self.info, self.device = info, torch.device(c.device)
         self.discrete = isinstance(space, gym.spaces.Discrete)
         self.action_start = int(space.start) if isinstance(space, gym.spaces.Discrete) else 0
@@ -186,7 +191,7 @@ class BC(Checkpointed, BaseAgent):
                 normalized = (mean + log_std.clamp(*LOG_STD_RANGE).exp() * noise).clamp(-1.0, 1.0)
         action = self.low + (normalized.cpu().numpy().astype(np.float64) + 1.0) * 0.5 * (self.high - self.low)
         space = self.info.action_space
-        action = np.clip(action, self.low, self.high).astype(space.dtype, copy=False)
+        action = as_action_dtype(np.clip(action, self.low, self.high), space.dtype)
         return action.reshape((obs_batch_size(obs), *self.info.action_shape))
 
     def state_dict(self) -> dict[str, Any]:

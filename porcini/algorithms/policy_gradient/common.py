@@ -42,6 +42,7 @@ from porcini.functional import gae
 from porcini.networks.actor_critic import ActorCritic, clipped_gaussian_log_prob
 from porcini.networks.distributions import Bernoulli, Categorical, MultiCategorical, PolicyDistribution
 from porcini.networks.encoders import check_observation_space
+from porcini.networks.heads import as_action_dtype
 from porcini.networks.optim import FlatParameters, adam, rmsprop
 
 __all__ = ["ActorCritic", "OnPolicyAgent", "OnPolicyConfig", "Rollout", "clipped_gaussian_log_prob",
@@ -154,6 +155,9 @@ class OnPolicyAgent(Checkpointed, BaseAgent):
         self._box_shape = tuple(space.shape) if isinstance(space, gym.spaces.Box) and len(space.shape) != 1 else None
         # Discrete(n, start=s): the policy's categories are 0..n-1, the env's actions s..s+n-1
         self._action_start = int(space.start) if isinstance(space, gym.spaces.Discrete) else 0
+        # a bounded Box's exact bounds: a float64 range with no float32 inside (low == high == 0.3) cannot be held by
+        # the float32 clamp, so the env's action is clipped again in its own dtype
+        self._box_bounds = (space.low, space.high) if isinstance(space, gym.spaces.Box) and self.model.clips else None
 
     def _make_model(self, info: EnvInfo, with_value: bool) -> Any:
         """The networks (built under the config's seed): an :class:`ActorCritic` here."""
@@ -229,7 +233,11 @@ class OnPolicyAgent(Checkpointed, BaseAgent):
             out = out.reshape(*out.shape[:-1], *self._box_shape)
         if self._action_start:
             out = out + self._action_start
-        return out if self._action_dtype is None else out.astype(self._action_dtype, copy=False)
+        if self._action_dtype is None:
+            return out
+        if self._box_bounds is not None:
+            out = np.clip(as_action_dtype(out, self._action_dtype), *self._box_bounds)
+        return as_action_dtype(out, self._action_dtype)
 
     def explain(self, obs: np.ndarray) -> dict[str, np.ndarray]:
         """``V(s)`` (with a critic) and the policy at ``obs``: action probabilities, or the Gaussian's mean and std.

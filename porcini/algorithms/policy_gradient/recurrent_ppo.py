@@ -43,6 +43,7 @@ from porcini.functional import entropy_loss, gae, normalize_advantage, ppo_clip_
 from porcini.networks.actor_critic import ActorCritic
 from porcini.networks.denormals import flush_denormals
 from porcini.networks.encoders import make_encoder
+from porcini.networks.masking import mask_setup, split_action_mask
 from porcini.networks.recurrent import Layout, LSTMCore, LSTMState, layouts_to, sequence_layout
 
 RecurrentState = tuple[LSTMState, LSTMState]
@@ -77,7 +78,8 @@ class RecurrentActorCritic(nn.Module):
 
     The observation encoder (:func:`porcini.networks.encoders.make_encoder`: a flatten for vectors and one-hot
     codes, a CNN for images, one per entry for Dict and Tuple observations) is shared by both LSTMs. The heads are
-    an :class:`~porcini.networks.actor_critic.ActorCritic` whose "observations" are the LSTM outputs.
+    an :class:`~porcini.networks.actor_critic.ActorCritic` whose "observations" are the LSTM outputs. An action mask in
+    the observation (:mod:`porcini.networks.masking`) is not encoded: it masks the policy's logits, as in PPO.
     ``ortho_init`` also initializes the LSTM weights orthogonally with zero biases (as CleanRL's LSTM PPO; not
     SB3-contrib, which keeps PyTorch's default LSTM initialization).
 
@@ -95,7 +97,9 @@ class RecurrentActorCritic(nn.Module):
                  hidden_size: int, n_layers: int) -> None:
         super().__init__()
         init = "orthogonal" if ortho_init else "default"
-        self.encoder = make_encoder(info.observation_space, init=init)
+        # an action mask in the observation is applied to the logits, not encoded (porcini.networks.masking)
+        encoded, self.masked, self.mask_nvec = mask_setup(info.observation_space, info.action_space)
+        self.encoder = make_encoder(encoded, init=init)
         self.obs_dim = int(self.encoder.features_dim)
         self.pi_lstm = LSTMCore(self.obs_dim, hidden_size, n_layers)
         self.vf_lstm = LSTMCore(self.obs_dim, hidden_size, n_layers)
@@ -120,6 +124,19 @@ class RecurrentActorCritic(nn.Module):
     def log_prob(self, dist: Any, action: torch.Tensor) -> torch.Tensor:
         """Log-probability of actions as the env received them (see ``ActorCritic.log_prob``)."""
         return self.heads.log_prob(dist, action)
+
+    def encode(self, obs: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The LSTMs' input features of observation tensors, and their bool action mask (None without one)."""
+        if not self.masked:
+            return self.encoder(obs), None
+        features, legal = split_action_mask(obs, self.mask_nvec)
+        return self.encoder(features), legal
+
+    def policy(self, pi_out: torch.Tensor, legal: torch.Tensor | None) -> Any:
+        """The action distribution at the policy LSTM's outputs, illegal actions at probability 0 (``legal``)."""
+        if legal is None:
+            return self.heads.policy(pi_out)
+        return self.heads.pi_head(self.heads.pi_trunk(pi_out), legal)
 
 
 class RecurrentPPO(PPO):
@@ -153,9 +170,9 @@ class RecurrentPPO(PPO):
         return (self.model.pi_lstm.initial_state(n_envs, self.device),
                 self.model.vf_lstm.initial_state(n_envs, self.device))
 
-    def _features(self, obs: Any) -> torch.Tensor:
-        """The encoder's features of NumPy observations ``[*batch, ...]`` (the LSTMs' input)."""
-        return self.model.encoder(self._obs_tensor(obs))
+    def _features(self, obs: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The encoder's features of NumPy observations ``[*batch, ...]`` (the LSTMs' input), and their mask."""
+        return self.model.encode(self._obs_tensor(obs))
 
     def act(self, obs: np.ndarray, *, explore: bool) -> np.ndarray:
         """One step of both LSTMs per env from the carried states: a sample, or the mode when not exploring."""
@@ -168,12 +185,12 @@ class RecurrentPPO(PPO):
                 f"{self._state[0][0].shape[1]} envs; evaluate other envs through Core.evaluate (or "
                 "porcini.core.evaluation.run_episodes), which gives them their own state"
             )
-        x, no_start = self._features(obs), torch.zeros(n, dtype=torch.bool, device=self.device)
+        (x, legal), no_start = self._features(obs), torch.zeros(n, dtype=torch.bool, device=self.device)
         with torch.no_grad():  # not inference mode: the state becomes the start state of a differentiated replay
             out, pi_state = self.model.pi_lstm(x, self._state[0], no_start)
             _, vf_state = self.model.vf_lstm(x, self._state[1], no_start)
             self._state = (pi_state, vf_state)
-            return self._sample_action(self.model.heads.policy(out), explore)
+            return self._sample_action(self.model.policy(out, legal), explore)
 
     def reset(self, ended: np.ndarray) -> None:
         """Zero both LSTMs' states of the envs whose episode just ended."""
@@ -205,17 +222,17 @@ class RecurrentPPO(PPO):
         if state[0][0].shape[1] != n:
             raise ValueError(f"RecurrentPPO.explain: {n} observations, but the recurrent state is for "
                              f"{state[0][0].shape[1]} envs; set_recurrent_state(None) first to explain other envs")
-        x, no_start = self._features(obs), torch.zeros(n, dtype=torch.bool, device=self.device)
+        (x, legal), no_start = self._features(obs), torch.zeros(n, dtype=torch.bool, device=self.device)
         with torch.no_grad():
             pi_out, _ = self.model.pi_lstm(x, state[0], no_start)
             vf_out, _ = self.model.vf_lstm(x, state[1], no_start)
-            return policy_explanation(self.model.heads.policy(pi_out), self.model.heads.value(vf_out))
+            return policy_explanation(self.model.policy(pi_out, legal), self.model.heads.value(vf_out))
 
     def value(self, obs: np.ndarray) -> np.ndarray:
         """The critic's values ``[B]`` of observations ``[B, ...]`` seen as the first step of an episode."""
         n = obs_batch_size(obs)
         with torch.no_grad():
-            out, _ = self.model.vf_lstm(self._features(obs), self._zero_state(n)[1],
+            out, _ = self.model.vf_lstm(self._features(obs)[0], self._zero_state(n)[1],
                                         torch.ones(n, dtype=torch.bool, device=self.device))
             return self.model.heads.value(out).cpu().numpy()
 
@@ -265,11 +282,11 @@ class RecurrentPPO(PPO):
         """No-grad replay of the rollout: old log-probs and values ``[T, B]`` and the GAE targets."""
         c, m = self.config, self.model
         with torch.no_grad():
-            x = m.encoder(x)
+            x, legal = m.encode(x)
             pi_out, _ = m.pi_lstm(x, self._start[0], starts)
-            old_log_prob = m.log_prob(m.heads.policy(pi_out), b.action)
+            old_log_prob = m.log_prob(m.policy(pi_out, legal), b.action)
             vf_out, succ_out = m.vf_lstm.forward_with_successors(x, self._start[1], starts,
-                                                                 m.encoder(b.next_obs))
+                                                                 m.encode(b.next_obs)[0])
             value, next_value = m.heads.value(vf_out), m.heads.value(succ_out)
             advantage, returns = gae(b.reward, value, next_value, b.terminated, b.episode_end, c.gamma,
                                      c.gae_lambda)
@@ -281,10 +298,10 @@ class RecurrentPPO(PPO):
         """PPO's loss terms on the env sequences ``idx``, re-run through both LSTMs from their start states."""
         c, m = self.config, self.model
         idx, layout = minibatch
-        x = m.encoder(x)
+        x, legal = m.encode(x)
         (h, cell), (vh, vc) = self._start
         pi_out, _ = m.pi_lstm(x, (h[:, idx], cell[:, idx]), starts, layout)
-        dist = m.heads.policy(pi_out)
+        dist = m.policy(pi_out, legal)
         advantage = data["advantage"][:, idx].reshape(-1)
         if c.normalize_advantage and len(advantage) > 1:  # one advantage is kept as it is (see PPO)
             advantage = normalize_advantage(advantage)

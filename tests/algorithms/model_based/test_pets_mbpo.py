@@ -199,3 +199,21 @@ def test_mbpo_saved_before_its_first_rollout_loads():
     restored = MBPO(env.info, **TINY_MBPO)
     restored.load_state_dict(agent.state_dict())
     assert len(restored.model_buffer) == 0 and restored.model_buffer.n_envs == 1
+
+
+def test_pets_plans_stay_inside_a_float64_box_that_float32_bounds_overshoot():
+    """The planner clamps to float32 bounds: float32(0.3) = 0.30000001 lies outside Box(-1, 0.3, float64)."""
+    import dataclasses
+
+    import gymnasium as gym
+
+    space = gym.spaces.Box(np.array([-1.0]), np.array([0.3]), dtype=np.float64)
+    info = dataclasses.replace(make_env("Pendulum-v1", seed=0).info, action_space=space)
+    agent = PETS(info, **TINY_PETS)
+    assert float(agent.planner.high[0]) == float(np.float32(0.3)) > 0.3
+    agent.model_fits = 1  # planning from now on, and every plan on the planner's upper bound
+    agent.plan_first_actions = lambda obs, cost_at: agent.planner.high.expand(len(obs), 1).cpu().numpy()
+    obs = np.zeros((3, 3), np.float32)
+    for explore in (True, False):
+        action = agent.act(obs, explore=explore)
+        assert action.dtype == np.float64 and all(space.contains(a) for a in action)

@@ -64,3 +64,17 @@ def test_bc_without_a_dataset_says_so(pendulum_data):
     env, _ = pendulum_data
     with pytest.raises(ValueError, match="no dataset; call add_dataset"):
         BC(env.info).update(1)
+
+
+@pytest.mark.parametrize("name", ["bc", "dagger"])
+def test_bc_and_dagger_refuse_dict_observations_at_construction(name):
+    import gymnasium as gym
+
+    from porcini.algorithms.registry import get_algorithm
+    from porcini.envs.info import EnvInfo
+    from porcini.errors import UnsupportedSpaceError
+
+    obs = gym.spaces.Dict({"a": gym.spaces.Box(-1.0, 1.0, (2,)), "b": gym.spaces.Discrete(3)})
+    info = EnvInfo("toy", obs, gym.spaces.Discrete(2), horizon=10)
+    with pytest.raises(UnsupportedSpaceError, match="Dict observations: flatten them with the FlattenObservation"):
+        get_algorithm(name)(info)
