@@ -111,3 +111,16 @@ def test_hyperband_on_ray_records_trials_that_trained_to_the_end_as_complete(tmp
                   overrides=FAST, report_seeds=0, backend="ray", jobs=2, pruner="hyperband")
     assert [r.status for r in result.records] == ["complete", "complete"]
     assert all(len(r.run_dirs) == 2 for r in result.records)  # the second seed trained too
+
+
+def test_a_damaged_ray_trial_table_is_one_line_and_is_not_overwritten(tmp_path):
+    from porcini.errors import RunDirectoryError
+    from porcini.experiment.tune.ray_backend import claim_number
+
+    assert [claim_number(tmp_path, "a"), claim_number(tmp_path, "b"), claim_number(tmp_path, "a")] == [0, 1, 0]
+    table = tmp_path / "trials" / "ray_trials.json"
+    table.write_text('{"a": 0, "b"')  # a write cut short
+    with pytest.raises(RunDirectoryError, match="ray_trials.json is not porcini's table of Ray trial numbers") as err:
+        claim_number(tmp_path, "c")
+    assert "\n" not in str(err.value) and "--out" in str(err.value)
+    assert table.read_text() == '{"a": 0, "b"'

@@ -32,6 +32,7 @@ import numpy as np
 from porcini.core import Callback
 from porcini.experiment.config import RunConfig
 from porcini.experiment.run_dir import atomic_write_text
+from porcini.experiment.safe_files import read_json_object
 from porcini.experiment.tune.space import SearchSpace, grid_points, random_points
 from porcini.experiment.tune.trials import TrialRecord, training_done, trial_dir, write_record
 
@@ -222,7 +223,10 @@ def claim_number(tune_dir: Path, trial_id: str) -> int:
     table = folder / "ray_trials.json"
     with open(folder / ".ray_trials.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        numbers: dict[str, int] = json.loads(table.read_text()) if table.is_file() else {}
+        fix = ("restore it (it maps Ray Tune's trial ids to the trials/<n> folders), or start the tune over with "
+               "another --out")
+        numbers: dict[str, int] = (read_json_object(table, (), "porcini's table of Ray trial numbers", fix)
+                                   if table.is_file() else {})
         if trial_id not in numbers:
             numbers[trial_id] = len(numbers)
             atomic_write_text(table, json.dumps(numbers, indent=1) + "\n")
