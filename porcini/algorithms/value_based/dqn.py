@@ -203,16 +203,19 @@ class DQN(Replaying, Checkpointed, BaseAgent):
         With an action mask in the observation, both the greedy and the random actions are legal ones.
         """
         n = obs_batch_size(obs)
+        randomize = None  # [B] bool where some envs act at random and some greedily
         if explore:
-            randomize = self.rng.random(n) < self.exploration_rate
+            draws = self.rng.random() if n == 1 else self.rng.random(n)  # one env: a float, the stream of random(1)
+            eps = self.exploration_rate
             self.behaviour_steps += n
-            # no forward needed (always so during the warm-up); a vector of one skips NumPy's reduction
-            if randomize[0] if n == 1 else randomize.all():
+            # no forward when every env acts at random: always at ε = 1 (the warm-up: every draw in [0, 1) is below
+            # it, no comparison needed); a vector of one skips NumPy's reduction
+            if eps >= 1.0 or (draws < eps if n == 1 else (randomize := draws < eps).all()):
                 return random_actions(obs, n, self.n_actions, self.masked, self.rng)
         with torch.inference_mode():
             x = obs_to_tensor(obs, self.device, self.info.observation_space)
             action = apply_mask(self._action_values(x), legal_in(x, self.masked)).argmax(dim=-1).cpu().numpy()
-        if explore and randomize.any():
+        if randomize is not None and randomize.any():
             action = np.where(randomize, random_actions(obs, n, self.n_actions, self.masked, self.rng), action)
         return action
 
