@@ -208,8 +208,8 @@ class DQN(Replaying, Checkpointed, BaseAgent):
             draws = self.rng.random() if n == 1 else self.rng.random(n)  # one env: a float, the stream of random(1)
             eps = self.exploration_rate
             self.behaviour_steps += n
-            # no forward when every env acts at random: always at ε = 1 (the warm-up: every draw in [0, 1) is below
-            # it, no comparison needed); a vector of one skips NumPy's reduction
+            # all envs act at random, no forward: at ε = 1 (the warm-up) every draw in [0, 1) is below ε, no
+            # comparison needed; a vector of one needs no NumPy reduction
             if eps >= 1.0 or (draws < eps if n == 1 else (randomize := draws < eps).all()):
                 return random_actions(obs, n, self.n_actions, self.masked, self.rng)
         with torch.inference_mode():
@@ -380,15 +380,9 @@ class DQN(Replaying, Checkpointed, BaseAgent):
 
     def state_dict(self) -> dict[str, Any]:
         """Networks, optimizer, generator state, counters, the horizon and the replay buffer (for an exact resume)."""
-        return {
-            **self.registered_state(),
-            "rng": copy.deepcopy(self.rng.bit_generator.state),
-            "behaviour_steps": self.behaviour_steps,
-            "steps_seen": self.steps_seen,
-            "n_updates": self.n_updates,
-            "horizon": self.horizon,
-            "buffer": self.buffer.state_dict(),
-        }
+        return {**self.registered_state(), "rng": copy.deepcopy(self.rng.bit_generator.state),
+                "behaviour_steps": self.behaviour_steps, "steps_seen": self.steps_seen, "n_updates": self.n_updates,
+                "horizon": self.horizon, "buffer": self.buffer.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state_dict` (same architecture and buffer settings)."""
