@@ -83,8 +83,8 @@ class RolloutStorage:
         self._start = 0
         arrays = [map_obs(lambda v: np.empty((n, *np.shape(v)), dtype=np.asarray(v).dtype), value) for value in row]
         # every field's [T, B] lead is checked here, once per chunk, so that take hands over its slices unchecked
-        first = [map_obs(lambda a: a[:1], a) for a in arrays]
-        TransitionBatch(*first[:6], dict(zip(self.info_keys, first[6:])))
+        obs, action, reward, next_obs, terminated, truncated, *extras = (map_obs(lambda a: a[:1], a) for a in arrays)
+        TransitionBatch(obs, action, reward, next_obs, terminated, truncated, dict(zip(self.info_keys, extras)))
         return arrays
 
     def state_dict(self) -> dict[str, Any]:

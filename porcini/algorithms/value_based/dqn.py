@@ -203,9 +203,9 @@ class DQN(Replaying, Checkpointed, BaseAgent):
         With an action mask in the observation, both the greedy and the random actions are legal ones.
         """
         n = obs_batch_size(obs)
-        randomize = None  # [B] bool where some envs act at random and some greedily
+        randomize: Any = None  # [B] bool where some envs act at random and some greedily
         if explore:
-            draws = self.rng.random() if n == 1 else self.rng.random(n)  # one env: a float, the stream of random(1)
+            draws: Any = self.rng.random() if n == 1 else self.rng.random(n)  # one env: a float (random(1)'s stream)
             eps = self.exploration_rate
             self.behaviour_steps += n
             # all envs act at random, no forward: at ε = 1 (the warm-up) every draw in [0, 1) is below ε, no
