@@ -24,7 +24,7 @@ from porcini.core.schedule import LoopSchedule
 from porcini.core.state import LoopState
 from porcini.core.stepper import env_reset, env_step
 from porcini.data._npz import DataFileError, read_npz, require_format, scalar, write_npz
-from porcini.data.arguments import check_count, check_rng
+from porcini.data.replay import check_count, check_rng
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(TransitionBatch) if f.name != "extras")
 _FORMAT = "porcini.Dataset"
