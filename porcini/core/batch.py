@@ -105,8 +105,21 @@ class TransitionBatch:
 
     def with_reward(self, reward: Any) -> TransitionBatch:
         """The same batch with ``reward`` replaced (``dataclasses.replace`` without its per-field introspection)."""
-        return TransitionBatch(self.obs, self.action, reward, self.next_obs, self.terminated, self.truncated,
-                               self.extras)
+        if getattr(reward, "shape", None) != self.reward.shape:  # checked like any new batch (and refused)
+            return TransitionBatch(self.obs, self.action, reward, self.next_obs, self.terminated, self.truncated,
+                                   self.extras)
+        return TransitionBatch.of_checked_fields({**self.__dict__, "reward": reward})  # this batch's checks hold
+
+    @staticmethod
+    def of_checked_fields(fields: dict[str, Any]) -> TransitionBatch:
+        """A batch of ``fields`` (every field by name) whose ``[T, B]`` leads are known to agree, built unchecked.
+
+        For code that made the fields so (slices of arrays it allocated, one field of a checked batch replaced),
+        and does so at every fit, where the checks would run for nothing.
+        """
+        batch = object.__new__(TransitionBatch)
+        batch.__dict__.update(fields)
+        return batch
 
     def flatten(self) -> TransitionBatch:
         """Merge time and env axes into one: every field becomes ``[T * B, 1, ...]``.

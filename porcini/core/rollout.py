@@ -81,7 +81,11 @@ class RolloutStorage:
         periods = max(1, min(CHUNK_ROWS // self.rows, CHUNK_BYTES // (row_bytes * self.rows)))
         n = self._chunk_rows = periods * self.rows
         self._start = 0
-        return [map_obs(lambda v: np.empty((n, *np.shape(v)), dtype=np.asarray(v).dtype), value) for value in row]
+        arrays = [map_obs(lambda v: np.empty((n, *np.shape(v)), dtype=np.asarray(v).dtype), value) for value in row]
+        # every field's [T, B] lead is checked here, once per chunk, so that take hands over its slices unchecked
+        obs, action, reward, next_obs, terminated, truncated, *extras = (map_obs(lambda a: a[:1], a) for a in arrays)
+        TransitionBatch(obs, action, reward, next_obs, terminated, truncated, dict(zip(self.info_keys, extras)))
+        return arrays
 
     def state_dict(self) -> dict[str, Any]:
         """The slices gathered so far (for exact resume), as ``[t, B, ...]`` arrays."""
@@ -136,6 +140,10 @@ class RolloutStorage:
         self._t = 0
         obs, action, reward, next_obs, terminated, truncated = fields[:6]
         extras = dict(zip(self.info_keys, fields[6:])) if self.info_keys else {}
+        if self.rows is not None:  # slices [start:stop] of arrays allocated [rows, B, ...]: the leads agree
+            return TransitionBatch.of_checked_fields(
+                {"obs": obs, "action": action, "reward": reward, "next_obs": next_obs, "terminated": terminated,
+                 "truncated": truncated, "extras": extras})
         return TransitionBatch(obs, action, reward, next_obs, terminated, truncated, extras)
 
 

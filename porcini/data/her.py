@@ -32,7 +32,8 @@ import numpy as np
 
 from porcini.core.batch import TransitionBatch
 from porcini.data._npz import DataFileError, read_npz, require_format, write_npz
-from porcini.data.replay import ReplayBuffer, check_count, check_rng
+from porcini.data.arguments import check_count, check_rng
+from porcini.data.replay import ReplayBuffer
 
 STRATEGIES = ("future", "final", "episode")
 GOAL_KEYS = ("achieved_goal", "desired_goal")

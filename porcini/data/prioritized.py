@@ -30,7 +30,8 @@ import numpy as np
 
 from porcini.core.batch import TransitionBatch
 from porcini.data._npz import DataFileError, read_npz, scalar, write_npz
-from porcini.data.replay import ReplayBuffer, check_count, check_rng
+from porcini.data.arguments import check_count, check_rng
+from porcini.data.replay import ReplayBuffer
 from porcini.data.sum_tree import SumTree
 
 _FORMAT = "porcini.PrioritizedReplayBuffer"

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -27,28 +27,13 @@ import numpy as np
 from porcini.core.batch import TransitionBatch
 from porcini.core.obs_tree import flatten_obs, layout_keys, obs_layout, unflatten_obs
 from porcini.data._npz import DataFileError, json_entry, read_json_entry, read_npz, require_format, scalar, write_npz
+from porcini.data.arguments import check_count, check_rng
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(TransitionBatch) if f.name != "extras")
 _FORMAT = "porcini.ReplayBuffer"
 _VERSION = 1
 _EXTRA = "extras."  # storage key prefix of TransitionBatch.extras entries
 _OBS_FIELDS = ("obs", "next_obs")
-
-
-def check_rng(rng: Any, owner: str) -> np.random.Generator:
-    """Return ``rng`` if it is a ``np.random.Generator``, else raise a TypeError that names the fix."""
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(
-            f"{owner} needs rng to be a np.random.Generator (np.random.default_rng(seed)), got {type(rng).__name__}"
-        )
-    return rng
-
-
-def check_count(value: Any, owner: str, name: str, minimum: int = 1) -> int:
-    """Return ``value`` as an int, raising ValueError unless it is an integer ``>= minimum``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{owner}: {name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 class ReplayBuffer:
@@ -84,6 +69,7 @@ class ReplayBuffer:
         self._flat: dict[str, np.ndarray] = {}  # key -> view [rows * B, ...] of the same memory
         self._spec: dict[str, tuple[tuple[int, ...], np.dtype]] = {}  # key -> (shape after [T, B], dtype)
         self._layout: dict[str, Any] = {}  # "obs"/"next_obs" -> layout of Dict/Tuple observations (None: arrays)
+        self._plain: list[tuple[tuple[int, ...], np.dtype]] = []  # (shape after T, dtype) per field: no trees, extras
         self._pos = 0  # next row to write
         self._size = 0  # rows filled
         self._n_added = 0  # transitions ever added
@@ -129,6 +115,11 @@ class ReplayBuffer:
         """
         if not isinstance(batch, TransitionBatch):
             raise TypeError(f"ReplayBuffer.add needs a TransitionBatch, got {type(batch).__name__}")
+        plain = self._plain
+        if plain and not batch.extras:  # one array per field, as the buffer holds them: checked in one comparison
+            fields = (batch.obs, batch.action, batch.reward, batch.next_obs, batch.terminated, batch.truncated)
+            if all(type(v) is np.ndarray for v in fields) and [(v.shape[1:], v.dtype) for v in fields] == plain:
+                return self._write(zip(_FIELDS, fields), batch.n_rows)
         arrays: dict[str, np.ndarray] = {}
         for name in _FIELDS:
             value = getattr(batch, name)  # plain arrays skip the tree walk
@@ -141,7 +132,7 @@ class ReplayBuffer:
             self._allocate(arrays, batch.n_envs)
         else:
             self._check_batch(arrays, batch.n_envs)
-        self._write(arrays, batch.n_rows)
+        self._write(arrays.items(), batch.n_rows)
 
     def sample(self, n: int, rng: np.random.Generator) -> TransitionBatch:
         """Draw ``n`` transitions uniformly with replacement, shaped ``[n, 1, ...]`` like ``flatten()``.
@@ -320,6 +311,8 @@ class ReplayBuffer:
             self._data[key] = np.zeros((self._rows, self._b) + value.shape[2:], dtype=value.dtype)
             self._flat[key] = self._data[key].reshape((self._rows * self._b,) + value.shape[2:])
             self._spec[key] = (value.shape[2:], value.dtype)
+        if set(self._data) == set(_FIELDS):
+            self._plain = [(self._data[k].shape[1:], self._data[k].dtype) for k in _FIELDS]
 
     def _check_batch(
         self, arrays: Mapping[str, np.ndarray], n_envs: int, check_spec: bool = True, what: str = "batch"
@@ -348,7 +341,7 @@ class ReplayBuffer:
                     "a separate buffer"
                 )
 
-    def _write(self, arrays: Mapping[str, np.ndarray], n_steps: int) -> None:
+    def _write(self, arrays: Iterable[tuple[str, np.ndarray]], n_steps: int) -> None:
         rows = self._rows
         skip = max(n_steps - rows, 0)  # more steps than rows: only the newest rows survive
         n = n_steps - skip
@@ -356,10 +349,10 @@ class ReplayBuffer:
         first = min(n, rows - start)
         data = self._data
         if skip == 0 and first == n:  # the common case: one copy, no slicing of the source
-            for key, value in arrays.items():
+            for key, value in arrays:
                 data[key][start : start + n] = value
         else:
-            for key, value in arrays.items():
+            for key, value in arrays:
                 dst = data[key]
                 dst[start : start + first] = value[skip : skip + first]
                 if n > first:  # wrap around: the rest goes to the top of the ring
@@ -395,5 +388,5 @@ class ReplayBuffer:
         )
 
     def _clear(self) -> None:
-        self._data, self._flat, self._spec, self._layout = {}, {}, {}, {}
+        self._data, self._flat, self._spec, self._layout, self._plain = {}, {}, {}, {}, []
         self._pos = self._size = self._n_added = 0

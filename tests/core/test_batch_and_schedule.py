@@ -75,3 +75,16 @@ def test_schedule_counts():
 def test_schedule_rejects_bad_input(kwargs):
     with pytest.raises(ConfigError):
         LoopSchedule(**kwargs)
+
+
+def test_with_reward_replaces_only_the_reward_and_checks_a_new_shape():
+    batch = make_batch()
+    reward = batch.reward.astype(np.float32)
+    new = batch.with_reward(reward)
+    assert new.reward is reward and batch.reward.dtype == np.float64  # the original batch is left as it was
+    assert new == TransitionBatch(batch.obs, batch.action, reward, batch.next_obs, batch.terminated,
+                                  batch.truncated, batch.extras)
+    with pytest.raises(AttributeError):  # still frozen
+        new.reward = batch.reward  # type: ignore[misc]
+    with pytest.raises(ValueError, match=r"TransitionBatch.obs has leading shape \(3, 2\), expected .* \(2, 2\)"):
+        batch.with_reward(reward[:2])

@@ -176,3 +176,28 @@ def test_errors_name_the_problem(make_batch, rng):
     with pytest.raises(IndexError):
         buf.gather([4])
     assert len(buf) == 4  # failed adds left the contents alone
+
+
+def test_batches_without_extras_are_stored_and_checked_like_others(make_batch, rng):
+    """Plain batches (one array per field, no extras) take a shorter path in add: same contents, same refusals."""
+    buf, ref = ReplayBuffer(12, n_envs=3), ListRing(4)
+    for t0 in range(0, 14, 2):  # past the ring's 4 rows: wrap-around on the plain path too
+        batch = make_batch(t0, 2, 3, rng, extras=False)
+        buf.add(batch)
+        ref.add(batch)
+    got = chronological(buf)
+    for name in FIELDS:
+        np.testing.assert_array_equal(got[name], np.stack([step[name] for step in ref.steps]))
+    good = make_batch(0, 2, 3, rng, extras=False)
+    fields = {n: getattr(good, n) for n in FIELDS}
+    with pytest.raises(ValueError, match=r"reward as .* float32 but the batch has .* float64"):
+        buf.add(TransitionBatch(**{**fields, "reward": good.reward.astype(np.float64)}))
+    with pytest.raises(ValueError, match=r"obs as \[T, B, \*\(2,\)\] float32 but the batch has \[T, B, \*\(3,\)\]"):
+        buf.add(TransitionBatch(**{**fields, "obs": np.zeros((2, 3, 3), np.float32)}))
+    with pytest.raises(ValueError, match="3 envs per time step but the batch has 2"):
+        buf.add(make_batch(0, 2, 2, rng, extras=False))
+    with pytest.raises(ValueError, match="extras"):
+        buf.add(make_batch(0, 2, 3, rng))
+    with pytest.raises(ValueError, match="obs.a"):
+        buf.add(TransitionBatch(**{**fields, "obs": {"a": good.obs}}))
+    assert len(buf) == 12 and buf.n_added == 42  # failed adds left the contents alone

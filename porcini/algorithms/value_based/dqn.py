@@ -203,16 +203,19 @@ class DQN(Replaying, Checkpointed, BaseAgent):
         With an action mask in the observation, both the greedy and the random actions are legal ones.
         """
         n = obs_batch_size(obs)
+        randomize: Any = None  # [B] bool where some envs act at random and some greedily
         if explore:
-            randomize = self.rng.random(n) < self.exploration_rate
+            draws: Any = self.rng.random() if n == 1 else self.rng.random(n)  # one env: a float (random(1)'s stream)
+            eps = self.exploration_rate
             self.behaviour_steps += n
-            # no forward needed (always so during the warm-up); a vector of one skips NumPy's reduction
-            if randomize[0] if n == 1 else randomize.all():
+            # all envs act at random, no forward: at ε = 1 (the warm-up) every draw in [0, 1) is below ε, no
+            # comparison needed; a vector of one needs no NumPy reduction
+            if eps >= 1.0 or (draws < eps if n == 1 else (randomize := draws < eps).all()):
                 return random_actions(obs, n, self.n_actions, self.masked, self.rng)
         with torch.inference_mode():
             x = obs_to_tensor(obs, self.device, self.info.observation_space)
             action = apply_mask(self._action_values(x), legal_in(x, self.masked)).argmax(dim=-1).cpu().numpy()
-        if explore and randomize.any():
+        if randomize is not None and randomize.any():
             action = np.where(randomize, random_actions(obs, n, self.n_actions, self.masked, self.rng), action)
         return action
 
@@ -377,15 +380,9 @@ class DQN(Replaying, Checkpointed, BaseAgent):
 
     def state_dict(self) -> dict[str, Any]:
         """Networks, optimizer, generator state, counters, the horizon and the replay buffer (for an exact resume)."""
-        return {
-            **self.registered_state(),
-            "rng": copy.deepcopy(self.rng.bit_generator.state),
-            "behaviour_steps": self.behaviour_steps,
-            "steps_seen": self.steps_seen,
-            "n_updates": self.n_updates,
-            "horizon": self.horizon,
-            "buffer": self.buffer.state_dict(),
-        }
+        return {**self.registered_state(), "rng": copy.deepcopy(self.rng.bit_generator.state),
+                "behaviour_steps": self.behaviour_steps, "steps_seen": self.steps_seen, "n_updates": self.n_updates,
+                "horizon": self.horizon, "buffer": self.buffer.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state_dict` (same architecture and buffer settings)."""

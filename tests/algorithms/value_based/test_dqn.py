@@ -325,3 +325,31 @@ def test_flat_adam_matches_torch_adam_with_clipping_and_resumes():
         loss_of(net, 1).backward()
         opt.step()
     torch.testing.assert_close(params(ours), params(ref), rtol=1e-6, atol=1e-7)
+
+
+def reference_epsilon_greedy(agent, obs, rng):
+    """ε-greedy written plainly with array draws: one ``random(B)``, then ``integers`` for the random envs."""
+    eps = agent.exploration_rate
+    randomize = rng.random(len(obs)) < eps
+    agent.behaviour_steps += len(obs)
+    with torch.no_grad():
+        greedy = agent.q_net(torch.as_tensor(obs)).argmax(-1).numpy()
+    if randomize.all():
+        return rng.integers(0, agent.n_actions, size=len(obs))
+    if randomize.any():
+        return np.where(randomize, rng.integers(0, agent.n_actions, size=len(obs)), greedy)
+    return greedy
+
+
+@pytest.mark.parametrize("n_envs", [1, 4])
+@pytest.mark.parametrize("eps", [1.0, 0.5, 0.0])
+def test_exploring_actions_follow_the_plain_epsilon_greedy_draws(n_envs, eps):
+    """act's shortcuts (a float draw for one env, no comparison at ε = 1) keep the random stream and the actions."""
+    agent = DQN(BOX_INFO, learning_starts=0, exploration_initial_eps=eps, exploration_final_eps=eps, seed=3)
+    twin = copy.deepcopy(agent)
+    rng, obs_rng = np.random.default_rng(3), np.random.default_rng(0)
+    rng.bit_generator.state = agent.rng.bit_generator.state
+    for _ in range(200):
+        obs = obs_rng.normal(size=(n_envs, 3)).astype(np.float32)
+        np.testing.assert_array_equal(agent.act(obs, explore=True), reference_epsilon_greedy(twin, obs, rng))
+    assert agent.rng.random() == rng.random() and agent.behaviour_steps == twin.behaviour_steps == 200 * n_envs
