@@ -126,3 +126,24 @@ def test_from_envs():
         pass
     _, info = env.reset()
     assert info["level"] == 1 and env.unwrapped.active == 1
+
+
+def test_an_evaluation_env_plays_the_last_level_and_never_moves():
+    from porcini.envs.make import evaluation_wrappers
+
+    # a training env's curriculum in the evaluation env started at level 0 and moved with the evaluation returns
+    wrappers = evaluation_wrappers([(Curriculum, {"levels": LEVELS, "threshold": 0.0, "window_episodes": 1})])
+    env = make_env(OneStepEnv, n_envs=1, seed=0, vectorization="sync", wrappers=wrappers)
+    curriculum = env.unwrapped.envs[0]
+    levels = [int(env.step(np.array([10]))[4]["final_info"]["level"][0]) for _ in range(4)]
+    assert levels == [2, 2, 2, 2] and curriculum.level == 2
+    assert curriculum.schedule.level == 0 and not curriculum.schedule.returns
+
+
+def test_fixed_level_counts_from_the_end_and_is_checked():
+    env = Curriculum(OneStepEnv(), LEVELS, threshold=0.0, window_episodes=1, fixed_level=1)
+    assert play(env, [10, 10, 10]) == [1, 1, 1]
+    assert Curriculum(OneStepEnv(), LEVELS, threshold=0.0, fixed_level=-3).level == 0
+    for bad in (3, -4, 1.0, True):
+        with pytest.raises(ValueError, match="fixed_level"):
+            Curriculum(OneStepEnv(), LEVELS, threshold=0.0, fixed_level=bad)
