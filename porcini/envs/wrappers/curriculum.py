@@ -140,6 +140,7 @@ class Curriculum(gym.Wrapper):
         self._params = TaskParams(env, param_levels, apply, "Curriculum")
         self.episode_level = 0
         self._episode_return = 0.0
+        self._resumed_level: int | None = None  # the level of the episode a checkpoint was taken in
 
     @classmethod
     def from_envs(
@@ -169,8 +170,9 @@ class Curriculum(gym.Wrapper):
         return self.schedule.level if self.fixed_level is None else self.fixed_level
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
-        """Set the current level, reset the env."""
-        self.episode_level = self.level
+        """Set the current level (after :meth:`load_state_dict`, the saved episode's), reset the env."""
+        self.episode_level = self.level if self._resumed_level is None else self._resumed_level
+        self._resumed_level = None
         self._episode_return = 0.0
         self._params(self.env, self.episode_level)
         obs, info = self.env.reset(seed=seed, options=options)
@@ -180,6 +182,7 @@ class Curriculum(gym.Wrapper):
     def step(self, action: Any) -> tuple[Any, Any, bool, bool, dict[str, Any]]:
         """Step the env; at the end of an episode its return goes to the schedule."""
         obs, reward, terminated, truncated, info = self.env.step(action)
+        self._resumed_level = None
         self._episode_return += float(reward)
         if (terminated or truncated) and self.fixed_level is None:
             self.schedule.record(self._episode_return, self.episode_level)
@@ -187,9 +190,18 @@ class Curriculum(gym.Wrapper):
         return obs, reward, terminated, truncated, info
 
     def state_dict(self) -> dict[str, Any]:
-        """The schedule's state (level and window)."""
-        return self.schedule.state_dict()
+        """The schedule's state (level and window) and the level of the episode in progress."""
+        return {**self.schedule.state_dict(), "episode_level": self.episode_level}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restore :meth:`state_dict`; the next reset plays the saved level."""
+        """Restore :meth:`state_dict`; a reset before the next step plays the saved episode's level.
+
+        That reset is the resume's replay of the episode in progress, which began at that level: with a shared
+        schedule, another env may have moved the level since. Later episodes play the schedule's level.
+        """
         self.schedule.load_state_dict(state)
+        if "episode_level" in state:  # absent from states saved before it was kept
+            level = int(state["episode_level"])
+            if not 0 <= level < self.n_levels:
+                raise ValueError(f"Curriculum: saved episode level {level} is outside [0, {self.n_levels})")
+            self._resumed_level = level

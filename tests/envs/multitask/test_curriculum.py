@@ -76,7 +76,7 @@ def test_state_dict_round_trip():
     env.reset(seed=0)
     play(env, [9, 9, 9, 9])
     state = env.state_dict()
-    assert state == {"level": 1, "returns": [9.0]}
+    assert state == {"level": 1, "returns": [9.0], "episode_level": 1}
     fresh = Curriculum(OneStepEnv(), LEVELS, threshold=5.0, window_episodes=3)
     fresh.load_state_dict(state)
     fresh.reset(seed=0)
@@ -85,6 +85,9 @@ def test_state_dict_round_trip():
     assert fresh.level == env.level == 2
     with pytest.raises(ValueError, match="outside"):
         fresh.load_state_dict({"level": 3, "returns": []})
+    with pytest.raises(ValueError, match="outside"):
+        fresh.load_state_dict({"level": 1, "returns": [], "episode_level": 3})
+    fresh.load_state_dict({"level": 1, "returns": []})  # a state saved before episode_level was kept
 
 
 def test_bad_arguments():
@@ -147,3 +150,50 @@ def test_fixed_level_counts_from_the_end_and_is_checked():
     for bad in (3, -4, 1.0, True):
         with pytest.raises(ValueError, match="fixed_level"):
             Curriculum(OneStepEnv(), LEVELS, threshold=0.0, fixed_level=bad)
+
+
+class BonusEnv(gym.Env):
+    """Episodes end on action 1; every reward is the level's ``bonus`` and every observation 0 (replays match)."""
+
+    observation_space = gym.spaces.Box(0.0, 1.0, (1,), dtype=np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def __init__(self):
+        self.bonus = 0.0
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros(1, np.float32), {}
+
+    def step(self, action):
+        return np.zeros(1, np.float32), self.bonus, bool(action == 1), False, {}
+
+
+def test_a_resumed_episode_plays_the_level_it_began_at_under_a_shared_schedule():
+    from porcini.experiment.envs import env_resume_state, restore_envs, wrapper_states
+
+    def build():
+        schedule = CurriculumSchedule(2, threshold=-1.0, window_episodes=1)
+        levels = [{"bonus": 0.0}, {"bonus": 5.0}]
+        env = make_env(lambda: Curriculum(BonusEnv(), levels, -1.0, schedule=schedule), n_envs=2, seed=0,
+                       vectorization="sync")
+        env.unwrapped.record_for_resume()
+        return env, env.reset(seed=0)[0]
+
+    def run(stop):
+        env, obs = build()
+        rewards = []
+        # env 1's first episode ends at once and moves the shared level to 1 while env 0's episode plays level 0
+        for t, actions in enumerate([[0, 1], [0, 0], [1, 0], [1, 1]]):
+            if t == stop:
+                state = {"wrappers": wrapper_states(env), "env": env_resume_state(env), "core": {"obs": obs}}
+                env.close()
+                env, _ = build()
+                assert restore_envs(env, state, seed=0) is None
+            obs, reward, *_ = env.step(np.array(actions))
+            rewards.append(reward.tolist())
+        env.close()
+        return rewards
+
+    # the replay reset env 0 at the shared schedule's level 1, so the rest of its level-0 episode paid level 1's bonus
+    assert run(stop=2) == run(stop=None) == [[0.0, 0.0], [0.0, 5.0], [0.0, 5.0], [5.0, 5.0]]
