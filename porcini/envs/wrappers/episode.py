@@ -11,7 +11,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.envs.registration import EnvSpec
 
-from porcini.envs.wrappers._common import require_env, reset_rows
+from porcini.envs.wrappers._common import next_step_autoreset, require_env, reset_rows
 
 
 class TimeLimit(gym.Wrapper):
@@ -177,8 +177,7 @@ class VectorRecordEpisodeStatistics(gym.vector.VectorWrapper):
         self.episode_returns = np.zeros(n, dtype=np.float64)
         self.episode_lengths = np.zeros(n, dtype=np.int64)
         self.episode_starts = np.full(n, time.perf_counter())
-        mode = getattr(env, "metadata", {}).get("autoreset_mode")
-        self._next_step = getattr(mode, "value", mode) == "NextStep"
+        self._next_step = next_step_autoreset(env)
         self._ended = np.zeros(n, dtype=np.bool_)  # next-step autoreset: the envs whose next step is a reset
 
     def reset(self, *, seed: Any = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
