@@ -189,8 +189,9 @@ class RecordVideo(gym.Wrapper):
         episode is not to be recorded).
         """
         episode_id, steps = int(state["episode_id"]), int(state["episode_steps"])
+        same = self.episode_id == episode_id and self._steps == steps  # e.g. replayed with no step: same index
         replayed = self._steps == steps and self.episode_id == episode_id + 1 and steps > 0
-        if self._recording and not (replayed and self._wanted(episode_id)):
+        if self._recording and not same and not (replayed and self._wanted(episode_id)):
             drop = replayed and self._writer is not None
             self._finish()
             if drop:

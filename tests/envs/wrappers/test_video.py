@@ -132,10 +132,11 @@ def _video_run(folder, actions, stop=None, every_episodes=1):
 
 
 @pytest.mark.parametrize("every_episodes", [1, 2])
-def test_a_resumed_run_records_the_episode_in_progress_under_its_own_index(tmp_path, every_episodes):
+@pytest.mark.parametrize("stop", [5, 7])  # at the start of episode 1 (no step yet), 2 steps into it
+def test_a_resumed_run_records_the_episode_in_progress_under_its_own_index(tmp_path, every_episodes, stop):
     # the resume replays the episode in progress through the wrapper, whose reset counted it as a new episode:
     # the rest of episode 1 went to episode-2's file, which the real episode 2 then overwrote
     actions = [0] * 12  # episodes 0 and 1 end, episode 2 is 2 steps in
     uninterrupted = _video_run(tmp_path / "straight", actions, every_episodes=every_episodes)
     assert sorted(uninterrupted) == [f"rl-video-episode-{i}.mp4" for i in range(0, 3, every_episodes)]
-    assert _video_run(tmp_path / "resumed", actions, stop=7, every_episodes=every_episodes) == uninterrupted
+    assert _video_run(tmp_path / "resumed", actions, stop=stop, every_episodes=every_episodes) == uninterrupted
