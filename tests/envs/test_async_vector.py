@@ -62,14 +62,14 @@ def test_per_env_wrapper_state_in_the_workers_is_saved_and_restored():
         env.reset()
         rng = np.random.default_rng(1)
         for action in rng.integers(0, 2, size=(9, 2)):  # the first episode (7 steps) ends: level 1 from then on
-            env.step(action)
+            obs = env.step(action)[0]
         proxies = stateful_wrappers(env)
         assert [(type(p), p.env_index, p.name) for p in proxies] == [(WorkerWrapper, 0, "Curriculum"),
                                                                    (WorkerWrapper, 1, "Curriculum")]
         states = wrapper_states(env)
         assert [s["level"] for s in states] == [1, 1]
         checkpoint = from_safe(to_safe({"env": resumable_base(env).resume_state(), "wrappers": states,
-                                        "core": {"env_steps": 18}}))
+                                        "core": {"env_steps": 18, "obs": obs}}))
         assert [s["level"] for s in wrapper_states(fresh)] == [0, 0]
         assert restore_envs(fresh, checkpoint, seed=0) is None  # exact: the checkpoint's observations stand
         assert wrapper_states(fresh) == states

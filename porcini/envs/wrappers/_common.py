@@ -63,6 +63,15 @@ def map_final_obs(info: dict[str, Any], fn: Callable[[np.ndarray], np.ndarray]) 
     return out
 
 
+def next_step_autoreset(env: Any) -> bool:
+    """Whether ``env`` is a Gymnasium vector env with next-step autoreset: the step after an episode's end resets.
+
+    That step is no transition (its reward is 0, its action ignored): statistics of transitions must skip it.
+    """
+    mode = getattr(env, "metadata", {}).get("autoreset_mode")
+    return bool(getattr(mode, "value", mode) == "NextStep")
+
+
 def reset_rows(options: dict[str, Any] | None, n_envs: int) -> np.ndarray:
     """The envs a vector ``reset`` starts anew: those of Gymnasium's ``options["reset_mask"]``, else all of them.
 

@@ -100,6 +100,9 @@ class Curriculum(gym.Wrapper):
             this env has its own. Sharing needs the envs in one process: ``make_env(..., vectorization="sync")``
             (``"auto"`` may pick subprocesses, and its speed probe would step a throwaway copy).
         apply: ``apply(env, params)`` sets a level's parameters (defaults to ``set_env_params``).
+        fixed_level: play this level (``-1``: the last) in every episode and never move or record returns: an
+            evaluation env. ``evaluation_kwargs`` sets ``-1``, so porcini's experiment runner evaluates on the task
+            the curriculum leads to, unmoved by its evaluation episodes.
 
     Example:
         >>> import gymnasium as gym
@@ -118,18 +121,26 @@ class Curriculum(gym.Wrapper):
         *,
         schedule: CurriculumSchedule | None = None,
         apply: ParamSetter | None = None,
+        fixed_level: int | None = None,
     ) -> None:
         super().__init__(env)
         param_levels = check_param_tasks(levels, "Curriculum")
+        n = len(param_levels)
+        if fixed_level is not None and (isinstance(fixed_level, bool) or not isinstance(fixed_level, (int, np.integer))
+                                        or not -n <= fixed_level < n):
+            raise ValueError(f"Curriculum: fixed_level = {fixed_level!r} is not one of the {n} levels; give an int "
+                             f"in [{-n}, {n - 1}] (-1: the last)")
         if schedule is None:
             schedule = CurriculumSchedule(len(param_levels), threshold, window_episodes)
         elif schedule.n_levels != len(param_levels):
             raise ValueError(f"Curriculum: the shared schedule has {schedule.n_levels} levels, got {len(levels)}")
         self.schedule = schedule
         self.n_levels = len(param_levels)
+        self.fixed_level = None if fixed_level is None else int(fixed_level) % self.n_levels
         self._params = TaskParams(env, param_levels, apply, "Curriculum")
         self.episode_level = 0
         self._episode_return = 0.0
+        self._resumed_level: int | None = None  # the level of the episode a checkpoint was taken in
 
     @classmethod
     def from_envs(
@@ -145,14 +156,23 @@ class Curriculum(gym.Wrapper):
         levels = [{"active": i} for i in range(len(switch.envs))]
         return cls(switch, levels, threshold, window_episodes, schedule=schedule)
 
+    @classmethod
+    def evaluation_kwargs(cls, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """An evaluation env's arguments: these with ``fixed_level=-1`` (see ``porcini.envs.make.evaluation_wrappers``).
+
+        Its own schedule would start at level 0 and move with the evaluation returns (and start over on resume).
+        """
+        return {"fixed_level": -1, **kwargs}
+
     @property
     def level(self) -> int:
-        """The schedule's current level (the next episode plays it)."""
-        return self.schedule.level
+        """The level the next episode plays: the schedule's current one, or ``fixed_level``."""
+        return self.schedule.level if self.fixed_level is None else self.fixed_level
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
-        """Set the current level, reset the env."""
-        self.episode_level = self.schedule.level
+        """Set the current level (after :meth:`load_state_dict`, the saved episode's), reset the env."""
+        self.episode_level = self.level if self._resumed_level is None else self._resumed_level
+        self._resumed_level = None
         self._episode_return = 0.0
         self._params(self.env, self.episode_level)
         obs, info = self.env.reset(seed=seed, options=options)
@@ -162,16 +182,26 @@ class Curriculum(gym.Wrapper):
     def step(self, action: Any) -> tuple[Any, Any, bool, bool, dict[str, Any]]:
         """Step the env; at the end of an episode its return goes to the schedule."""
         obs, reward, terminated, truncated, info = self.env.step(action)
+        self._resumed_level = None
         self._episode_return += float(reward)
-        if terminated or truncated:
+        if (terminated or truncated) and self.fixed_level is None:
             self.schedule.record(self._episode_return, self.episode_level)
         info["level"] = self.episode_level
         return obs, reward, terminated, truncated, info
 
     def state_dict(self) -> dict[str, Any]:
-        """The schedule's state (level and window)."""
-        return self.schedule.state_dict()
+        """The schedule's state (level and window) and the level of the episode in progress."""
+        return {**self.schedule.state_dict(), "episode_level": self.episode_level}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restore :meth:`state_dict`; the next reset plays the saved level."""
+        """Restore :meth:`state_dict`; a reset before the next step plays the saved episode's level.
+
+        That reset is the resume's replay of the episode in progress, which began at that level: with a shared
+        schedule, another env may have moved the level since. Later episodes play the schedule's level.
+        """
         self.schedule.load_state_dict(state)
+        if "episode_level" in state:  # absent from states saved before it was kept
+            level = int(state["episode_level"])
+            if not 0 <= level < self.n_levels:
+                raise ValueError(f"Curriculum: saved episode level {level} is outside [0, {self.n_levels})")
+            self._resumed_level = level

@@ -11,7 +11,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.envs.registration import EnvSpec
 
-from porcini.envs.wrappers._common import require_env, reset_rows
+from porcini.envs.wrappers._common import next_step_autoreset, require_env, reset_rows
 
 
 class TimeLimit(gym.Wrapper):
@@ -150,7 +150,8 @@ class VectorRecordEpisodeStatistics(gym.vector.VectorWrapper):
     On a step where some episodes end, ``info["episode"] = {"r": [B], "l": [B], "t": [B]}`` (zeros where no
     episode ended) and ``info["_episode"]`` is the mask of envs whose episode ended. The last ``buffer_length``
     episodes over all envs are kept in ``return_queue``, ``length_queue`` and ``time_queue``. Place it before
-    (inside) ``NormalizeReward`` to record the env's own rewards.
+    (inside) ``NormalizeReward`` to record the env's own rewards. Around a Gymnasium vector env with next-step
+    autoreset, the step after an episode's end (the reset) counts toward no episode, as in Gymnasium's wrapper.
 
     Args:
         env: a vector env.
@@ -176,6 +177,8 @@ class VectorRecordEpisodeStatistics(gym.vector.VectorWrapper):
         self.episode_returns = np.zeros(n, dtype=np.float64)
         self.episode_lengths = np.zeros(n, dtype=np.int64)
         self.episode_starts = np.full(n, time.perf_counter())
+        self._next_step = next_step_autoreset(env)
+        self._ended = np.zeros(n, dtype=np.bool_)  # next-step autoreset: the envs whose next step is a reset
 
     def reset(self, *, seed: Any = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
         """Reset the envs and the counters of each env reset (all, or those of ``options["reset_mask"]``)."""
@@ -184,14 +187,19 @@ class VectorRecordEpisodeStatistics(gym.vector.VectorWrapper):
         self.episode_returns[rows] = 0.0
         self.episode_lengths[rows] = 0
         self.episode_starts[rows] = time.perf_counter()
+        self._ended[rows] = False
         return obs, info
 
     def step(self, actions: Any) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
         """Step and count; add ``info["episode"]`` and ``info["_episode"]`` when episodes end."""
         obs, reward, terminated, truncated, info = self.env.step(actions)
-        self.episode_returns += reward
-        self.episode_lengths += 1
+        counted = ~self._ended
+        self.episode_returns[counted] += np.asarray(reward)[counted]
+        self.episode_lengths[counted] += 1
+        self.episode_starts[self._ended] = time.perf_counter()
         ended = np.logical_or(terminated, truncated)
+        if self._next_step:
+            self._ended = ended.copy()
         if ended.any():
             now = time.perf_counter()
             elapsed = np.round(now - self.episode_starts, 6)
@@ -211,11 +219,12 @@ class VectorRecordEpisodeStatistics(gym.vector.VectorWrapper):
         return obs, reward, terminated, truncated, info
 
     def state_dict(self) -> dict[str, Any]:
-        """Every env's return, length and elapsed wall time of the episode in progress."""
+        """Every env's return, length and wall time of the episode in progress, and whose next step is a reset."""
         return {
             "episode_returns": self.episode_returns.copy(),
             "episode_lengths": self.episode_lengths.copy(),
             "episode_time_s": time.perf_counter() - self.episode_starts,
+            "reset_next": self._ended.copy(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -227,3 +236,5 @@ class VectorRecordEpisodeStatistics(gym.vector.VectorWrapper):
         self.episode_returns = returns.copy()
         self.episode_lengths = np.asarray(state["episode_lengths"], dtype=np.int64).copy()
         self.episode_starts = time.perf_counter() - np.asarray(state["episode_time_s"], dtype=np.float64)
+        # states saved before next-step autoreset was counted have no "reset_next"
+        self._ended = np.asarray(state.get("reset_next", np.zeros_like(self._ended)), dtype=np.bool_).copy()

@@ -14,7 +14,14 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector.utils import batch_space
 
-from porcini.envs.wrappers._common import map_final_obs, require_box, require_env, reset_rows, vector_wrappers
+from porcini.envs.wrappers._common import (
+    map_final_obs,
+    next_step_autoreset,
+    require_box,
+    require_env,
+    reset_rows,
+    vector_wrappers,
+)
 from porcini.envs.wrappers.running_stats import RunningMeanStd
 
 
@@ -154,7 +161,8 @@ class NormalizeReward(gym.vector.VectorWrapper):
     steps scales the reward: ``reward' = clip(reward / sqrt(var(R) + epsilon), -clip, clip)``. The mean is not
     subtracted (that would change the optimal policy where episodes can end). ``R`` is set to 0 for an env
     whose episode ended (terminated or truncated) after that step's reward is counted, as in Stable-Baselines3's
-    ``VecNormalize``. See Engstrom et al. (2020), "Implementation Matters in Deep Policy Gradients".
+    ``VecNormalize``. Around a Gymnasium vector env with next-step autoreset, the step after an episode's end (the
+    reset, no transition) adds no return. See Engstrom et al. (2020), "Implementation Matters in Deep Policy Gradients".
 
     Core sums the rewards it sees, so training returns are in scaled units; an evaluation env should report
     the env's own units: ``share_statistics`` (used by porcini's experiment runner) shares the statistics,
@@ -205,10 +213,14 @@ class NormalizeReward(gym.vector.VectorWrapper):
         self.scale = bool(scale)
         self.stats = stats if stats is not None else RunningMeanStd(())
         self.discounted_return = np.zeros(env.num_envs, dtype=np.float64)
+        self._next_step = next_step_autoreset(env)
+        self._reset_next = np.zeros(env.num_envs, dtype=np.bool_)  # next-step autoreset: envs whose step resets
 
     def reset(self, *, seed: Any = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
         """Reset the envs and the discounted return of each env reset (all, or those of ``options["reset_mask"]``)."""
-        self.discounted_return[reset_rows(options, self.num_envs)] = 0.0
+        rows = reset_rows(options, self.num_envs)
+        self.discounted_return[rows] = 0.0
+        self._reset_next[rows] = False
         return self.env.reset(seed=seed, options=options)
 
     def step(self, actions: Any) -> tuple[Any, np.ndarray, Any, Any, dict[str, Any]]:
@@ -217,8 +229,11 @@ class NormalizeReward(gym.vector.VectorWrapper):
         reward = np.asarray(reward, dtype=np.float64)
         self.discounted_return = self.discounted_return * self.gamma + reward
         if not self.frozen:
-            self.stats.update(self.discounted_return)
-        self.discounted_return[np.logical_or(terminated, truncated)] = 0.0
+            self.stats.update(self.discounted_return[~self._reset_next])
+        ended = np.logical_or(terminated, truncated)
+        self.discounted_return[ended] = 0.0
+        if self._next_step:
+            self._reset_next = ended.copy()
         return obs, self.scale_reward(reward), terminated, truncated, info
 
     def scale_reward(self, reward: SupportsFloat | np.ndarray) -> np.ndarray:
@@ -240,8 +255,9 @@ class NormalizeReward(gym.vector.VectorWrapper):
         self.scale = False
 
     def state_dict(self) -> dict[str, Any]:
-        """The return statistics and every env's discounted return in progress."""
-        return {**self.stats.state_dict(), "discounted_return": self.discounted_return.copy()}
+        """The return statistics, every env's discounted return in progress and whose next step is a reset."""
+        return {**self.stats.state_dict(), "discounted_return": self.discounted_return.copy(),
+                "reset_next": self._reset_next.copy()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state_dict` (statistics in place)."""
@@ -251,6 +267,8 @@ class NormalizeReward(gym.vector.VectorWrapper):
                              f"{self.discounted_return.shape[0]} envs")
         self.stats.load_state_dict(state)
         self.discounted_return = ret.copy()
+        # states saved before next-step autoreset was counted have no "reset_next"
+        self._reset_next = np.asarray(state.get("reset_next", np.zeros_like(self._reset_next)), dtype=np.bool_).copy()
 
 
 def share_normalization(eval_env: Any, train_env: Any) -> None:

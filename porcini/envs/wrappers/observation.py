@@ -128,7 +128,8 @@ class OneHotObservation(gym.ObservationWrapper):
 class ClipObservation(gym.ObservationWrapper):
     """Clips Box observations to ``[low, high]`` (scalars or arrays of the observation shape).
 
-    The new bounds are the intersection of ``[low, high]`` with the env's bounds. To clip *normalized*
+    The new bounds are the intersection of ``[low, high]`` with the env's bounds (its integers, for integer
+    observations). To clip *normalized*
     observations, use ``NormalizeObservation(clip=...)`` instead.
 
     Args:
@@ -147,6 +148,8 @@ class ClipObservation(gym.ObservationWrapper):
         space = require_box("ClipObservation", env.observation_space, "observation", "clip only applies to Box spaces")
         lo = np.maximum(np.broadcast_to(np.asarray(low, dtype=np.float64), space.shape), space.low)
         hi = np.minimum(np.broadcast_to(np.asarray(high, dtype=np.float64), space.shape), space.high)
+        if np.issubdtype(space.dtype, np.integer):  # the integers within the bounds (a cast would truncate)
+            lo, hi = np.ceil(lo), np.floor(hi)
         if not np.all(lo <= hi):
             raise ValueError(f"ClipObservation: low {np.asarray(low).tolist()} and high {np.asarray(high).tolist()} "
                              f"leave an empty range within {space}")

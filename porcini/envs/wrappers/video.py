@@ -122,10 +122,13 @@ class RecordVideo(gym.Wrapper):
             frame = np.pad(frame, ((0, frame.shape[0] % 2), (0, frame.shape[1] % 2), (0, 0)), mode="edge")
         return frame
 
+    def _path(self, episode: int) -> Path:
+        return self.video_folder / f"{self.name_prefix}-episode-{episode}.{self.video_format}"
+
     def _open_writer(self) -> Any:
         import imageio.v2 as imageio
 
-        path = self.video_folder / f"{self.name_prefix}-episode-{self.episode_id}.{self.video_format}"
+        path = self._path(self.episode_id)
         self.video_paths.append(path)
         if self.video_format == "mp4":
             return imageio.get_writer(path, fps=self.fps, macro_block_size=1)
@@ -134,6 +137,8 @@ class RecordVideo(gym.Wrapper):
     def _finish(self) -> None:
         if self._writer is not None:
             self._writer.close()
+            if self.video_paths[-1] != self._path(self.episode_id):  # a replayed episode's: see load_state_dict
+                self.video_paths[-1] = self.video_paths[-1].replace(self._path(self.episode_id))
         self._writer = None
         self._recording = False
         self._pending = None
@@ -176,6 +181,19 @@ class RecordVideo(gym.Wrapper):
         return {"episode_id": int(self.episode_id), "episode_steps": int(self._steps)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore the episode index and step count (a recording in progress is not resumed)."""
-        self.episode_id = int(state["episode_id"])
-        self._steps = int(state["episode_steps"])
+        """Restore the episode index and step count; a recording in progress of another episode is closed.
+
+        A resume loads the state, replays the episode in progress through this wrapper (whose reset takes it for
+        the next episode) and loads the state again: a recording the replay started holds the saved episode from
+        its first frame, so it goes on, and its file gets the saved episode's index (or is dropped if that
+        episode is not to be recorded).
+        """
+        episode_id, steps = int(state["episode_id"]), int(state["episode_steps"])
+        same = self.episode_id == episode_id and self._steps == steps  # e.g. replayed with no step: same index
+        replayed = self._steps == steps and self.episode_id == episode_id + 1 and steps > 0
+        if self._recording and not same and not (replayed and self._wanted(episode_id)):
+            drop = replayed and self._writer is not None
+            self._finish()
+            if drop:
+                self.video_paths.pop().unlink(missing_ok=True)
+        self.episode_id, self._steps = episode_id, steps

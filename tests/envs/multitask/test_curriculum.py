@@ -76,7 +76,7 @@ def test_state_dict_round_trip():
     env.reset(seed=0)
     play(env, [9, 9, 9, 9])
     state = env.state_dict()
-    assert state == {"level": 1, "returns": [9.0]}
+    assert state == {"level": 1, "returns": [9.0], "episode_level": 1}
     fresh = Curriculum(OneStepEnv(), LEVELS, threshold=5.0, window_episodes=3)
     fresh.load_state_dict(state)
     fresh.reset(seed=0)
@@ -85,6 +85,9 @@ def test_state_dict_round_trip():
     assert fresh.level == env.level == 2
     with pytest.raises(ValueError, match="outside"):
         fresh.load_state_dict({"level": 3, "returns": []})
+    with pytest.raises(ValueError, match="outside"):
+        fresh.load_state_dict({"level": 1, "returns": [], "episode_level": 3})
+    fresh.load_state_dict({"level": 1, "returns": []})  # a state saved before episode_level was kept
 
 
 def test_bad_arguments():
@@ -126,3 +129,71 @@ def test_from_envs():
         pass
     _, info = env.reset()
     assert info["level"] == 1 and env.unwrapped.active == 1
+
+
+def test_an_evaluation_env_plays_the_last_level_and_never_moves():
+    from porcini.envs.make import evaluation_wrappers
+
+    # a training env's curriculum in the evaluation env started at level 0 and moved with the evaluation returns
+    wrappers = evaluation_wrappers([(Curriculum, {"levels": LEVELS, "threshold": 0.0, "window_episodes": 1})])
+    env = make_env(OneStepEnv, n_envs=1, seed=0, vectorization="sync", wrappers=wrappers)
+    curriculum = env.unwrapped.envs[0]
+    levels = [int(env.step(np.array([10]))[4]["final_info"]["level"][0]) for _ in range(4)]
+    assert levels == [2, 2, 2, 2] and curriculum.level == 2
+    assert curriculum.schedule.level == 0 and not curriculum.schedule.returns
+
+
+def test_fixed_level_counts_from_the_end_and_is_checked():
+    env = Curriculum(OneStepEnv(), LEVELS, threshold=0.0, window_episodes=1, fixed_level=1)
+    assert play(env, [10, 10, 10]) == [1, 1, 1]
+    assert Curriculum(OneStepEnv(), LEVELS, threshold=0.0, fixed_level=-3).level == 0
+    for bad in (3, -4, 1.0, True):
+        with pytest.raises(ValueError, match="fixed_level"):
+            Curriculum(OneStepEnv(), LEVELS, threshold=0.0, fixed_level=bad)
+
+
+class BonusEnv(gym.Env):
+    """Episodes end on action 1; every reward is the level's ``bonus`` and every observation 0 (replays match)."""
+
+    observation_space = gym.spaces.Box(0.0, 1.0, (1,), dtype=np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def __init__(self):
+        self.bonus = 0.0
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros(1, np.float32), {}
+
+    def step(self, action):
+        return np.zeros(1, np.float32), self.bonus, bool(action == 1), False, {}
+
+
+def test_a_resumed_episode_plays_the_level_it_began_at_under_a_shared_schedule():
+    from porcini.experiment.envs import env_resume_state, restore_envs, wrapper_states
+
+    def build():
+        schedule = CurriculumSchedule(2, threshold=-1.0, window_episodes=1)
+        levels = [{"bonus": 0.0}, {"bonus": 5.0}]
+        env = make_env(lambda: Curriculum(BonusEnv(), levels, -1.0, schedule=schedule), n_envs=2, seed=0,
+                       vectorization="sync")
+        env.unwrapped.record_for_resume()
+        return env, env.reset(seed=0)[0]
+
+    def run(stop):
+        env, obs = build()
+        rewards = []
+        # env 1's first episode ends at once and moves the shared level to 1 while env 0's episode plays level 0
+        for t, actions in enumerate([[0, 1], [0, 0], [1, 0], [1, 1]]):
+            if t == stop:
+                state = {"wrappers": wrapper_states(env), "env": env_resume_state(env), "core": {"obs": obs}}
+                env.close()
+                env, _ = build()
+                assert restore_envs(env, state, seed=0) is None
+            obs, reward, *_ = env.step(np.array(actions))
+            rewards.append(reward.tolist())
+        env.close()
+        return rewards
+
+    # the replay reset env 0 at the shared schedule's level 1, so the rest of its level-0 episode paid level 1's bonus
+    assert run(stop=2) == run(stop=None) == [[0.0, 0.0], [0.0, 5.0], [0.0, 5.0], [5.0, 5.0]]

@@ -134,3 +134,42 @@ def test_vector_episode_statistics_inside_reward_normalization_see_raw_rewards()
         _, reward, _, _, _ = env.step(np.zeros(2, dtype=np.int64))
     assert not np.allclose(reward, 1.0)
     assert list(env.env.return_queue) == [5.0, 5.0]
+
+
+@pytest.mark.parametrize("mode", ["next_step", "same_step"])
+def test_vector_episode_statistics_match_gymnasiums_under_its_autoreset_modes(mode):
+    # under next-step autoreset the step after an episode's end is the reset, which counted as the next episode's
+    # first step: every episode after an env's first was one step too long
+    def build():
+        autoreset = gym.vector.AutoresetMode.NEXT_STEP if mode == "next_step" else gym.vector.AutoresetMode.SAME_STEP
+        return gym.make_vec("CartPole-v1", 2, vectorization_mode="sync", vector_kwargs={"autoreset_mode": autoreset})
+
+    ours, theirs = VectorRecordEpisodeStatistics(build()), gym.wrappers.vector.RecordEpisodeStatistics(build())
+    ours.reset(seed=0)
+    theirs.reset(seed=0)
+    actions = np.random.default_rng(0).integers(0, 2, (150, 2))
+    for action in actions:
+        info, their_info = ours.step(action)[4], theirs.step(action)[4]
+        assert ("episode" in info) == ("episode" in their_info)
+        if "episode" in info:
+            np.testing.assert_array_equal(info["_episode"], their_info["_episode"])
+            for key in ("r", "l"):
+                np.testing.assert_array_equal(info["episode"][key], their_info["episode"][key])
+    assert len(ours.length_queue) > 4
+    assert list(ours.length_queue) == list(theirs.length_queue)
+    assert list(ours.return_queue) == list(theirs.return_queue)
+
+
+def test_vector_episode_statistics_keep_a_pending_next_step_reset_in_their_state():
+    venv = gym.make_vec("CartPole-v1", 2, vectorization_mode="sync")  # next-step autoreset
+    env = VectorRecordEpisodeStatistics(venv)
+    env.reset(seed=0)
+    while not env.return_queue:
+        env.step(np.zeros(2, dtype=np.int64))
+    state = env.state_dict()
+    assert state["reset_next"].any()
+    twin = VectorRecordEpisodeStatistics(gym.make_vec("CartPole-v1", 2, vectorization_mode="sync"))
+    twin.load_state_dict(state)
+    np.testing.assert_array_equal(twin.state_dict()["reset_next"], state["reset_next"])
+    twin.load_state_dict({key: value for key, value in state.items() if key != "reset_next"})  # an older state
+    assert not twin.state_dict()["reset_next"].any()

@@ -97,7 +97,7 @@ def test_state_dict_round_trip_continues_identically():
         a.step(zeros)
         b.step(zeros)
     state = a.state_dict()
-    assert set(state) == {"mean", "var", "count", "discounted_return"}
+    assert set(state) == {"mean", "var", "count", "discounted_return", "reset_next"}
     b.stats = RunningMeanStd(())  # forget everything, then restore
     b.discounted_return[:] = 123.0
     b.load_state_dict(state)
@@ -137,3 +137,28 @@ def test_clip_reward():
         ClipReward(gym.make("CartPole-v1"))
     with pytest.raises(TypeError, match="make_env"):
         ClipReward(make_env("CartPole-v1"), -1.0, 1.0)
+
+
+def _transitions_under(mode, actions):
+    """NormalizeReward around Gymnasium's one-env CartPole in ``mode``: each transition's scaled reward, and stats."""
+    autoreset = getattr(gym.vector.AutoresetMode, mode)
+    env = NormalizeReward(gym.make_vec("CartPole-v1", 1, vectorization_mode="sync",
+                                       vector_kwargs={"autoreset_mode": autoreset}), gamma=0.9)
+    env.reset(seed=0)
+    rewards = []
+    for action in actions:
+        _, reward, terminated, truncated, _ = env.step(np.array([action]))
+        rewards.append(float(reward[0]))
+        if mode == "NEXT_STEP" and (terminated[0] or truncated[0]):
+            env.step(np.array([0]))  # the reset step: no transition
+    return rewards, env.stats
+
+
+def test_next_step_autoreset_reset_steps_are_no_returns():
+    # under next-step autoreset the reset step (reward 0, no transition) was counted as one more return of 0
+    actions = np.random.default_rng(0).integers(0, 2, 120)
+    same, same_stats = _transitions_under("SAME_STEP", actions)
+    after, after_stats = _transitions_under("NEXT_STEP", actions)
+    assert after_stats.count == same_stats.count == len(actions)
+    assert after == same
+    np.testing.assert_allclose(after_stats.var, same_stats.var)

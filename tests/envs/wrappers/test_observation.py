@@ -103,3 +103,13 @@ def test_filter_observation_errors_name_the_keys_there_are():
         FilterObservation(SpaceEnv(space), ["image"], keys=["image"])
     with pytest.raises(TypeError, match="Dict or Tuple"):
         FilterObservation(SpaceEnv(gym.spaces.Discrete(3)), ["a"])
+
+
+def test_clip_observation_of_integers_keeps_within_fractional_bounds():
+    # the bounds were cast to the integer dtype, truncating: low 0.5 became 0, so an observation of 0 passed
+    env = ClipObservation(SpaceEnv(gym.spaces.Box(0, 10, (3,), np.int64)), low=0.5, high=np.array([7.5, 3.2, 10]))
+    np.testing.assert_array_equal(env.observation_space.low, [1, 1, 1])
+    np.testing.assert_array_equal(env.observation_space.high, [7, 3, 10])
+    with pytest.raises(ValueError, match="empty range"):
+        ClipObservation(SpaceEnv(gym.spaces.Box(0, 10, (1,), np.int64)), low=0.2, high=0.8)
+    np.testing.assert_array_equal(env.observation(np.array([0, 5, 10])), [1, 3, 10])

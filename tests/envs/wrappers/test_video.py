@@ -106,3 +106,37 @@ def test_errors_name_the_fix(tmp_path):
         RecordVideo(PaintEnv(), tmp_path, every_episodes=2, episode_trigger=lambda i: True)
     with pytest.raises(TypeError, match="make_env"):
         RecordVideo(make_env(PaintEnv), tmp_path)
+
+
+def _video_run(folder, actions, stop=None, every_episodes=1):
+    """Videos of ``actions`` in a PaintEnv of 5-step episodes; with ``stop``, checkpointed there and resumed."""
+    from porcini.experiment.envs import env_resume_state, restore_envs, wrapper_states
+
+    def build():
+        env = make_env(lambda: PaintEnv(length=5), n_envs=1, seed=0, vectorization="sync",
+                       wrappers=[(RecordVideo, {"video_folder": folder, "every_episodes": every_episodes})])
+        env.unwrapped.record_for_resume()
+        return env
+
+    env = build()
+    obs, _ = env.reset(seed=0)
+    for t, action in enumerate(actions):
+        if t == stop:
+            state = {"wrappers": wrapper_states(env), "env": env_resume_state(env), "core": {"obs": obs}}
+            env.close()
+            env = build()
+            assert restore_envs(env, state, seed=0) is None  # replayed exactly
+        obs, *_ = env.step(np.array([action]))
+    env.close()
+    return {p.name: [int(f[0, 0, 0]) for f in imageio.mimread(p)] for p in sorted(folder.iterdir())}
+
+
+@pytest.mark.parametrize("every_episodes", [1, 2])
+@pytest.mark.parametrize("stop", [5, 7])  # at the start of episode 1 (no step yet), 2 steps into it
+def test_a_resumed_run_records_the_episode_in_progress_under_its_own_index(tmp_path, every_episodes, stop):
+    # the resume replays the episode in progress through the wrapper, whose reset counted it as a new episode:
+    # the rest of episode 1 went to episode-2's file, which the real episode 2 then overwrote
+    actions = [0] * 12  # episodes 0 and 1 end, episode 2 is 2 steps in
+    uninterrupted = _video_run(tmp_path / "straight", actions, every_episodes=every_episodes)
+    assert sorted(uninterrupted) == [f"rl-video-episode-{i}.mp4" for i in range(0, 3, every_episodes)]
+    assert _video_run(tmp_path / "resumed", actions, stop=stop, every_episodes=every_episodes) == uninterrupted
