@@ -269,13 +269,19 @@ def _one_column(episodes: list[Any], infos: list[str], source: str) -> Transitio
         if n and not (terminated[-1] or truncated[-1]):
             truncated[-1] = True  # "end of data": bootstrap from the final observation
         for key, value in (("obs", observations[:n]), ("next_obs", observations[1 : n + 1]),
-                           ("action", np.asarray(ep.actions)[:n]), ("reward", np.asarray(ep.rewards, np.float64)),
+                           ("action", np.asarray(ep.actions)[:n]), ("reward", _rewards(ep.rewards)),
                            ("terminated", terminated), ("truncated", truncated)):
             fields[key].append(value)
         for key in infos:
             extras[key].append(_info_column(ep, key, n, source))
     return TransitionBatch(**{k: np.concatenate(v)[:, None] for k, v in fields.items()},
                            extras={k: np.concatenate(v)[:, None] for k, v in extras.items()})
+
+
+def _rewards(values: Any) -> np.ndarray:
+    """An episode's rewards in the float dtype they were stored in (float32 stays float32); integers as float64."""
+    rewards = np.asarray(values)
+    return rewards if rewards.dtype.kind == "f" else rewards.astype(np.float64)
 
 
 def _info_column(episode: Any, key: str, n: int, source: str) -> np.ndarray:
