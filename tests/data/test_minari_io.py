@@ -289,3 +289,17 @@ def test_integer_rewards_are_read_as_floats():
                                            action_space=CountingEnv.action_space, data_format="arrow")
     back = read_minari("ints-v0")
     assert back.batch.reward.dtype.kind == "f" and back.batch.reward[:, 0].tolist() == [1.0, 2.0]
+
+
+def test_a_replay_whose_columns_end_inside_episodes_comes_back_exactly():
+    b = recorded(n_envs=3, steps=45).batch
+    cut = b.index(slice(0, 13))  # a replay's contents: each column stops where its run stopped
+    cut.truncated[-1] = False
+    cut.terminated[-1] = [True, False, False]  # one column ends with its episode, two inside one
+    ds = Dataset(cut, {"policy": "replay"})
+    write(ds, "counting/replay-v0")
+    back = read_minari("counting/replay-v0", infos=["cost"])
+    assert back.batch.n_envs == 3
+    for name in FIELDS:
+        np.testing.assert_array_equal(getattr(back.batch, name), getattr(ds.batch, name), err_msg=name)
+    assert dataset_fingerprint(back) == dataset_fingerprint(ds)
