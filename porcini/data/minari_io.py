@@ -8,7 +8,8 @@ by Minari's ``DataCollector``: the reset info, then one per step). Local dataset
 Reading gives porcini's one :class:`~porcini.data.Dataset`: a step's ``next_obs`` is the observation after it
 (a truncated last step keeps its real final observation, so agents bootstrap from it), ``terminated`` and
 ``truncated`` stay apart, and the ``infos`` keys asked for become ``extras``. A dataset porcini wrote comes back
-with its ``[T, B]`` layout and metadata; any other is one column of its episodes in order.
+as written: its ``[T, B]`` layout, metadata and flags (a column may end inside an episode, with neither flag); any
+other is one column of its episodes in order, an episode stored with neither flag ending ``truncated``.
 """
 
 from __future__ import annotations
@@ -146,7 +147,9 @@ def read_minari(name: str, env_info: Any = None, *, infos: Sequence[str] = ()) -
     if not episodes:
         raise DatasetError(f"{source} holds no episodes; record some or pick another dataset")
     stored = data.storage.metadata
-    batch = _layout(_one_column(episodes, list(infos), source), stored.get(_PORCINI_KEY, {}).get("layout"))
+    ours = stored.get(_PORCINI_KEY)  # a dataset porcini wrote keeps its flags: its columns may end inside episodes
+    batch, ends = _one_column(episodes, list(infos), source, end_of_data=ours is None)
+    batch = _layout(batch, (ours or {}).get("layout"), ends)
     dataset = Dataset(batch, _dataset_metadata(name, data, stored))
     check_finite(dataset, source)
     if env_info is not None:
@@ -257,25 +260,38 @@ def _check_minari_spaces(data: Any, env_info: Any, source: str) -> None:
                                "data was recorded in")
 
 
-def _one_column(episodes: list[Any], infos: list[str], source: str) -> TransitionBatch:
-    """All episodes one after another, ``[N, 1]``; an episode ending with neither flag ends ``truncated``."""
+def _one_column(episodes: list[Any], infos: list[str], source: str,
+                end_of_data: bool = True) -> tuple[TransitionBatch, np.ndarray]:
+    """All episodes one after another, ``[N, 1]``, and the step one past each episode's last.
+
+    With ``end_of_data`` an episode ending with neither flag ends ``truncated``.
+    """
     fields: dict[str, list[np.ndarray]] = {k: [] for k in ("obs", "action", "reward", "next_obs", "terminated",
                                                              "truncated")}
     extras: dict[str, list[np.ndarray]] = {k: [] for k in infos}
+    lengths = []
     for ep in episodes:
         n = len(ep.rewards)
+        lengths.append(n)
         observations = np.asarray(ep.observations)
         terminated, truncated = np.asarray(ep.terminations, bool), np.array(ep.truncations, bool)
-        if n and not (terminated[-1] or truncated[-1]):
+        if end_of_data and n and not (terminated[-1] or truncated[-1]):
             truncated[-1] = True  # "end of data": bootstrap from the final observation
         for key, value in (("obs", observations[:n]), ("next_obs", observations[1 : n + 1]),
-                           ("action", np.asarray(ep.actions)[:n]), ("reward", np.asarray(ep.rewards, np.float64)),
+                           ("action", np.asarray(ep.actions)[:n]), ("reward", _rewards(ep.rewards)),
                            ("terminated", terminated), ("truncated", truncated)):
             fields[key].append(value)
         for key in infos:
             extras[key].append(_info_column(ep, key, n, source))
-    return TransitionBatch(**{k: np.concatenate(v)[:, None] for k, v in fields.items()},
-                           extras={k: np.concatenate(v)[:, None] for k, v in extras.items()})
+    batch = TransitionBatch(**{k: np.concatenate(v)[:, None] for k, v in fields.items()},
+                            extras={k: np.concatenate(v)[:, None] for k, v in extras.items()})
+    return batch, np.cumsum(lengths)
+
+
+def _rewards(values: Any) -> np.ndarray:
+    """An episode's rewards in the float dtype they were stored in (float32 stays float32); integers as float64."""
+    rewards = np.asarray(values)
+    return rewards if rewards.dtype.kind == "f" else rewards.astype(np.float64)
 
 
 def _info_column(episode: Any, key: str, n: int, source: str) -> np.ndarray:
@@ -291,14 +307,16 @@ def _info_column(episode: Any, key: str, n: int, source: str) -> np.ndarray:
     return value[len(value) - n :]
 
 
-def _layout(batch: TransitionBatch, layout: Any) -> TransitionBatch:
-    """``batch`` back in the ``[T, B]`` layout porcini wrote it in, when the data still fits it."""
+def _layout(batch: TransitionBatch, layout: Any, ends: np.ndarray) -> TransitionBatch:
+    """``batch`` back in the ``[T, B]`` layout porcini wrote it in, when the data still fits it.
+
+    ``ends`` are the steps one past each episode's last, where a column may end.
+    """
     if not (isinstance(layout, list) and len(layout) == 2):
         return batch
     rows, columns = int(layout[0]), int(layout[1])
     if columns <= 1 or rows * columns != batch.n_rows:
         return batch
-    ends = np.flatnonzero(batch.episode_end[:, 0]) + 1
     if not all(c * rows in ends for c in range(1, columns)):  # a column boundary inside an episode
         return batch
 

@@ -2,9 +2,9 @@
 
 Minari is the standard to share data in (:mod:`porcini.data.minari_io`). porcini's own ``.npz``
 (:func:`~porcini.data.save_dataset`) is kept for what Minari lacks: one self-contained file with no h5py or pyarrow
-dependency, extras of any shape next to the transitions, the ``[T, B]`` layout as collected, and transitions that
-are not whole episodes (a replay buffer's contents). Whichever the source, porcini learns from one
-:class:`~porcini.data.Dataset` type, checked here before use: not empty, no NaNs, shaped for the env.
+dependency, extras of any shape next to the transitions, and transitions that are not in episode order. Whichever
+the source, porcini learns from one :class:`~porcini.data.Dataset` type, checked here before use: not empty, no NaNs,
+shaped for the env.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from porcini.core import Core
+from porcini.core.agent import BaseAgent
 from porcini.data.dataset import Dataset
 from porcini.data.fingerprint import dataset_fingerprint
 from porcini.errors import CheckpointError, ConfigError
@@ -48,7 +49,10 @@ def open_run_dataset(config: DataConfig, env_info: Any) -> Dataset:
 
 
 def check_learns_from_data(agent_cls: Any, algo_name: str, offline_steps: int = 0) -> None:
-    """Raise ConfigError unless ``agent_cls`` takes a dataset (``add_dataset``), and ``update`` if it goes offline."""
+    """Raise ConfigError unless ``agent_cls`` takes a dataset (``add_dataset``), and ``update`` if it goes offline.
+
+    An agent that learns offline only (no ``fit`` of its own: BC) also needs ``offline_steps`` > 0.
+    """
     if not hasattr(agent_cls, "add_dataset"):
         raise ConfigError(f"{algo_name} does not learn from a dataset; use an offline algorithm (bc, td3_bc, iql, cql, "
                           "discrete_cql), an off-policy actor-critic (td3, sac, ddpg, discrete_sac), mbpo, the DQN "
@@ -56,6 +60,10 @@ def check_learns_from_data(agent_cls: Any, algo_name: str, offline_steps: int = 
     if offline_steps > 0 and not hasattr(agent_cls, "update"):
         raise ConfigError(f"{algo_name} learns from its demonstrations while it acts, not offline: set "
                           "data.offline_steps=0 (drop --offline-steps)")
+    if offline_steps == 0 and getattr(agent_cls, "fit", None) is BaseAgent.fit:  # nothing it does online trains it
+        raise ConfigError(f"{algo_name} learns from a dataset offline only, and data.offline_steps is 0: it would "
+                          "never train; give --offline-steps N (data.offline_steps), e.g. --offline-steps 20000 "
+                          "--steps 0")
 
 
 def normalizes_observations(wrappers: Any) -> bool:

@@ -41,6 +41,7 @@ def preference_loss(return_a: Tensor, return_b: Tensor, preference: Tensor) -> d
     loss = F.binary_cross_entropy_with_logits(return_a - return_b, preference)
     with torch.no_grad():
         clear = preference != 0.5
-        right = ((return_a > return_b) == (preference > 0.5)) & clear
+        # strictly larger: a tie ranks neither segment above the other, so it gets no clear answer right
+        right = torch.where(preference > 0.5, return_a > return_b, return_b > return_a) & clear
         accuracy = right.float().sum() / clear.float().sum()
     return {"loss_preference": loss, "preference_accuracy": accuracy}

@@ -13,6 +13,7 @@ import pytest
 
 from porcini.core.batch import TransitionBatch
 from porcini.data import Dataset, collect_dataset
+from porcini.data.fingerprint import dataset_fingerprint
 from porcini.data.minari_io import read_minari, write_minari
 from porcini.data.validation import DatasetError
 from porcini.envs import make_env
@@ -262,3 +263,43 @@ def test_a_relative_minari_datasets_path_works(tmp_path, monkeypatch):
     write(ds, "counting/random-v0", data_format="hdf5")  # Minari's hdf5 writer sizes files by joining paths
     assert (tmp_path / "relative-minari" / "counting" / "random-v0" / "data").is_dir()
     np.testing.assert_array_equal(read_minari("counting/random-v0").batch.obs, ds.batch.obs)
+
+
+@pytest.mark.parametrize("data_format", ["arrow", "hdf5"])
+def test_float32_rewards_come_back_float32_with_the_same_fingerprint(data_format):
+    pytest.importorskip({"arrow": "pyarrow", "hdf5": "h5py"}[data_format])
+    b = recorded().batch
+    ds = Dataset(TransitionBatch(b.obs, b.action, b.reward.astype(np.float32), b.next_obs, b.terminated,
+                                 b.truncated))
+    write(ds, "counting/float32-v0", data_format=data_format)
+    back = read_minari("counting/float32-v0")
+    assert back.batch.reward.dtype == np.float32
+    np.testing.assert_array_equal(back.batch.reward, ds.batch.reward)
+    assert dataset_fingerprint(back) == dataset_fingerprint(ds)  # a run resumed from either copy accepts the other
+
+
+def test_integer_rewards_are_read_as_floats():
+    from minari.data_collector.episode_buffer import EpisodeBuffer
+
+    episode = EpisodeBuffer(id=0, observations=np.zeros((3, 2), np.float32), actions=np.zeros(2, np.int64),
+                            rewards=np.array([1, 2]), terminations=[False, True], truncations=[False, False])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        minari.create_dataset_from_buffers("ints-v0", [episode], observation_space=CountingEnv.observation_space,
+                                           action_space=CountingEnv.action_space, data_format="arrow")
+    back = read_minari("ints-v0")
+    assert back.batch.reward.dtype.kind == "f" and back.batch.reward[:, 0].tolist() == [1.0, 2.0]
+
+
+def test_a_replay_whose_columns_end_inside_episodes_comes_back_exactly():
+    b = recorded(n_envs=3, steps=45).batch
+    cut = b.index(slice(0, 13))  # a replay's contents: each column stops where its run stopped
+    cut.truncated[-1] = False
+    cut.terminated[-1] = [True, False, False]  # one column ends with its episode, two inside one
+    ds = Dataset(cut, {"policy": "replay"})
+    write(ds, "counting/replay-v0")
+    back = read_minari("counting/replay-v0", infos=["cost"])
+    assert back.batch.n_envs == 3
+    for name in FIELDS:
+        np.testing.assert_array_equal(getattr(back.batch, name), getattr(ds.batch, name), err_msg=name)
+    assert dataset_fingerprint(back) == dataset_fingerprint(ds)

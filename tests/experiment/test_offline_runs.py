@@ -133,6 +133,16 @@ def test_a_dataset_for_an_algorithm_that_cannot_use_one_is_a_usage_error(tmp_pat
     assert not list(tmp_path.glob("*-Pendulum-v1-*"))
 
 
+def test_bc_given_a_dataset_but_no_offline_steps_is_a_usage_error_not_a_run_that_never_trains(tmp_path,
+                                                                                            dataset_path):
+    # bc learns offline only: its env steps would train nothing, and the run would report an untrained policy
+    result = CliRunner().invoke(main, ["train", "bc", "Pendulum-v1", "--dataset", str(dataset_path), "--steps", "50",
+                                       "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "bc learns from a dataset offline only" in result.output
+    assert "--offline-steps N" in result.output and len(result.output.strip().splitlines()) == 1
+    assert not list(tmp_path.glob("*-Pendulum-v1-*"))
+
+
 def test_a_run_given_a_relative_dataset_path_resumes_from_another_folder(tmp_path, dataset_path, monkeypatch):
     # config.yaml kept the path as typed: resume from another folder failed with "no dataset file 'pendulum.npz'"
     monkeypatch.chdir(dataset_path.parent)

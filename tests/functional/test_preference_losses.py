@@ -55,7 +55,7 @@ def test_preference_loss_matches_the_bradley_terry_reference_with_ties_and_soft_
     out = preference_loss(torch.tensor(ra), torch.tensor(rb), torch.tensor(answers))
     assert out["loss_preference"].item() == pytest.approx(reference_loss(list(ra), list(rb), list(answers)), rel=1e-9)
     clear = answers != 0.5
-    right = ((ra > rb) == (answers > 0.5))[clear]
+    right = np.where(answers > 0.5, ra > rb, rb > ra)[clear]
     assert out["preference_accuracy"].item() == pytest.approx(right.mean())
     np.testing.assert_allclose(preference_probability(torch.tensor(ra), torch.tensor(rb)).numpy(),
                                1 / (1 + np.exp(rb - ra)), rtol=1e-12)
@@ -73,3 +73,12 @@ def test_an_earlier_termination_loses_reward_when_rewards_are_positive():
     mask = torch.tensor([[1.0, 1, 1, 1, 1], [1.0, 1, 0, 0, 0]])
     returns = segment_returns(rewards, mask)
     assert returns.tolist() == [5.0, 2.0]
+
+
+def test_a_tie_in_learned_returns_ranks_no_clear_answer_right():
+    # a reward model that cannot tell the segments apart (equal returns) has ranked neither answer right
+    returns = torch.tensor([2.0, 2.0, 1.0, 3.0])
+    other = torch.tensor([2.0, 2.0, 0.0, 4.0])
+    answers = torch.tensor([0.0, 1.0, 1.0, 0.0])
+    out = preference_loss(returns, other, answers)
+    assert out["preference_accuracy"].item() == pytest.approx(0.5)  # only the last two pairs are ranked right

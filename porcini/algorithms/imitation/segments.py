@@ -66,7 +66,7 @@ def cut_segments(batch: TransitionBatch, length: int) -> Segments:
     """Non-overlapping segments of ``length`` steps of each env of a ``[T, B]`` rollout (from ``t = 0``).
 
     Steps after the first termination in a segment are masked; segments cut by a truncation before their last
-    step are left out.
+    step (and before their episode terminated) are left out.
     """
     terminated = np.asarray(batch.terminated, dtype=bool)
     truncated = np.asarray(batch.truncated, dtype=bool) & ~terminated
@@ -75,9 +75,10 @@ def cut_segments(batch: TransitionBatch, length: int) -> Segments:
     for env in range(n_envs):
         for start in range(0, n_steps - length + 1, length):
             steps = slice(start, start + length)
-            if truncated[steps, env][:-1].any():
-                continue
             ended = np.flatnonzero(terminated[steps, env])
+            live = ended[0] if len(ended) else length - 1  # a truncation past the termination is the next episode's
+            if truncated[steps, env][:live].any():
+                continue
             mask = np.ones(length, dtype=np.float32)
             if len(ended):
                 mask[ended[0] + 1:] = 0.0

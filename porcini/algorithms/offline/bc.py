@@ -10,9 +10,9 @@ Acting is the deterministic action (``tanh`` output, Gaussian mean clipped to ``
 action); ``explore=True`` samples the Gaussian or the categorical and is deterministic for ``mse``.
 
 The data comes from :meth:`BC.add_dataset`; :meth:`BC.update` takes gradient steps on it without env steps
-(``Core.learn_offline``; ``porcini train bc ENV --dataset SOURCE``). BC does not learn from online transitions: the
-loop never fits it (``fit_every_steps`` is None). Rewards are not used, so a dataset of demonstrations with any
-rewards will do.
+(``Core.learn_offline``; ``porcini train bc ENV --dataset SOURCE --offline-steps N --steps 0``). BC does not learn
+from online transitions: the loop never fits it (``fit_every_steps`` is None), so a run needs ``--offline-steps``.
+Rewards are not used, so a dataset of demonstrations with any rewards will do.
 """
 
 from __future__ import annotations

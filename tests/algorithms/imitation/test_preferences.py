@@ -48,6 +48,17 @@ def test_segments_mask_steps_after_a_termination_and_drop_those_a_truncation_cut
     np.testing.assert_array_equal(segments.env_returns(), [3, 4, 4, 4, 4])
 
 
+def test_a_truncation_of_the_next_episode_after_a_segments_termination_keeps_the_segment():
+    # env 0 terminates at step 1; the episode after it is truncated at step 2, in the segment's masked steps.
+    # env 1 is truncated at step 1, then terminates at step 2: its episode was cut, so the segment is dropped.
+    batch = batch_with_ends(terminated=[[0, 1, 0, 0], [0, 0, 1, 0]], truncated=[[0, 0, 1, 0], [0, 1, 0, 0]])
+    segments = cut_segments(batch, 4)
+    assert len(segments) == 1
+    np.testing.assert_array_equal(segments.mask[0], [1, 1, 0, 0])
+    np.testing.assert_array_equal(segments.obs[0], batch.obs[:, 0])
+    np.testing.assert_array_equal(segments.env_returns(), [2])
+
+
 def test_the_pool_keeps_the_newest_segments_and_pairs_two_different_ones():
     pool = SegmentPool(4, capacity=5)
     for rollout in range(3):
