@@ -33,6 +33,7 @@ from torch import Tensor, nn
 
 from porcini.errors import UnsupportedSpaceError
 from porcini.networks.cnn import NatureCNN
+from porcini.networks.masking import refuse_action_mask
 
 __all__ = ["FlattenEncoder", "MultiInputEncoder", "check_observation_space", "input_shape", "is_image_space",
            "make_encoder", "obs_to_input"]
@@ -72,14 +73,20 @@ def _unsupported(space: gym.Space, path: str, owner: str) -> UnsupportedSpaceErr
     return UnsupportedSpaceError(f"{owner}: {path} space {space} is not supported: {fix}")
 
 
-def check_observation_space(space: gym.Space, owner: str = "observation encoder", path: str = "observation") -> None:
+def check_observation_space(space: gym.Space, owner: str = "observation encoder", path: str = "observation",
+                            applies_mask: bool = False) -> None:
     """Raise :class:`~porcini.errors.UnsupportedSpaceError` unless every part of ``space`` can be encoded.
 
     Args:
         space: the observation space of one env.
         owner: who asks, named in the message.
         path: where ``space`` sits in the observation (``observation['mission']`` for a Dict entry).
+        applies_mask: ``owner`` applies an ``"action_mask"`` entry (:mod:`porcini.networks.masking`); else such an
+            entry is refused (:func:`~porcini.networks.masking.refuse_action_mask`): encoded as a feature, it would
+            not stop illegal actions.
     """
+    if path == "observation" and not applies_mask:
+        refuse_action_mask(space, owner)
     if isinstance(space, gym.spaces.Dict):
         if not space.spaces:
             raise UnsupportedSpaceError(f"{owner}: {path} space {space} is an empty Dict; keep at least one key")
@@ -199,7 +206,7 @@ class MultiInputEncoder(nn.Module):
         encoders: dict[str, nn.Module] = {}
         for key, sub in entries:
             self.keys.append(key)
-            encoders[_module_name(key)] = make_encoder(sub, features_dim, init)
+            encoders[_module_name(key)] = _encoder(sub, features_dim, init)
         self.names = list(encoders)
         self.encoders = nn.ModuleDict(encoders)
         self.features_dim = self.out_dim = sum(int(cast(Any, e).features_dim) for e in encoders.values())
@@ -223,6 +230,11 @@ def make_encoder(space: gym.Space, features_dim: int = 512,
         UnsupportedSpaceError: for a space :func:`check_observation_space` refuses.
     """
     check_observation_space(space, "make_encoder")
+    return _encoder(space, features_dim, init)
+
+
+def _encoder(space: gym.Space, features_dim: int, init: str) -> NatureCNN | FlattenEncoder | MultiInputEncoder:
+    """:func:`make_encoder` for a checked space (an entry of a Dict may be named ``"action_mask"``: a feature)."""
     if isinstance(space, (gym.spaces.Dict, gym.spaces.Tuple)):
         return MultiInputEncoder(space, features_dim, init)
     if is_image_space(space):

@@ -137,7 +137,8 @@ class OnPolicyAgent(Checkpointed, BaseAgent):
             kinds = " or ".join(", ".join(self.action_spaces).rsplit(", ", 1))
             raise UnsupportedSpaceError(f"{type(self).__name__} needs a {kinds} action space; {info.env_id} has "
                                         f"{info.action_space}{multi_action_hint(info.action_space)}")
-        check_observation_space(info.observation_space, f"{type(self).__name__} on {info.env_id}")
+        check_observation_space(info.observation_space, f"{type(self).__name__} on {info.env_id}",
+                                applies_mask=True)
         self.info = info
         self.device = torch.device(c.device)
         with seeded(c.seed):
