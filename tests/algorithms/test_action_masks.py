@@ -10,8 +10,8 @@ from click.testing import CliRunner
 
 from porcini import Core, make_env
 from porcini.algorithms.actor_critic.discrete_sac import DiscreteSAC
-from porcini.algorithms.offline.bc import BC
 from porcini.algorithms.kit import ReplaySample, obs_to_tensor
+from porcini.algorithms.offline.bc import BC
 from porcini.algorithms.policy_gradient.a2c import A2C
 from porcini.algorithms.policy_gradient.ppo import PPO
 from porcini.algorithms.policy_gradient.recurrent_ppo import RecurrentPPO

@@ -37,8 +37,8 @@ from porcini.data.validation import check_agent_dataset
 from porcini.envs.info import EnvInfo
 from porcini.errors import UnsupportedSpaceError
 from porcini.networks import make_trunk
-from porcini.networks.encoders import check_observation_space
 from porcini.networks.denormals import flush_denormals
+from porcini.networks.encoders import check_observation_space
 from porcini.networks.heads import as_action_dtype, normalization_bounds
 from porcini.networks.optim import adam
 from porcini.seeding import agent_rng
