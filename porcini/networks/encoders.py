@@ -35,8 +35,8 @@ from porcini.errors import UnsupportedSpaceError
 from porcini.networks.cnn import NatureCNN
 from porcini.networks.masking import refuse_action_mask
 
-__all__ = ["FlattenEncoder", "MultiInputEncoder", "check_observation_space", "input_shape", "is_image_space",
-           "make_encoder", "obs_to_input"]
+__all__ = ["FlattenEncoder", "MultiInputEncoder", "as_float32", "check_observation_space", "input_shape",
+           "is_image_space", "make_encoder", "obs_to_input"]
 
 ARRAY_SPACES = (gym.spaces.Box, gym.spaces.Discrete, gym.spaces.MultiDiscrete, gym.spaces.MultiBinary)
 """Spaces whose observations are one fixed-shape numeric array."""
@@ -121,6 +121,23 @@ def _as_tensor(obs: Any) -> Tensor:
     return torch.as_tensor(np.array(obs))  # torch warns on read-only NumPy memory: copy it
 
 
+def as_float32(x: Tensor) -> Tensor:
+    """``x`` cast to float32, refusing values of a wider float type that float32 cannot hold (they would become inf).
+
+    Raises:
+        UnsupportedSpaceError: a finite value beyond the float32 range (about 3.4e38), naming the fix.
+    """
+    y = x.float()
+    if x.is_floating_point() and torch.finfo(x.dtype).max > torch.finfo(torch.float32).max:
+        overflow = torch.isinf(y) & torch.isfinite(x)
+        if bool(overflow.any()):
+            value = x[overflow].flatten()[0].item()
+            raise UnsupportedSpaceError(f"observation value {value:.3g} is beyond the float32 range of the networks "
+                                        "(it would become inf, then NaN weights); scale the observations with "
+                                        "gymnasium.wrappers.NormalizeObservation or TransformObservation")
+    return y
+
+
 def _multi_hot(x: Tensor, space: gym.spaces.MultiDiscrete) -> Tensor:
     """One one-hot block per entry of a MultiDiscrete batch ``[*batch, *nvec.shape]`` -> ``[*batch, sum(nvec)]``."""
     nvec = np.asarray(space.nvec).reshape(-1)
@@ -147,7 +164,7 @@ def obs_to_input(obs: Any, space: gym.Space, device: torch.device) -> Any:
     if isinstance(space, gym.spaces.MultiDiscrete):
         return _multi_hot(x.to(device), space)
     if x.dtype != torch.float32 and not (x.dtype == torch.uint8 and is_image_space(space)):
-        x = x.float()
+        x = as_float32(x)
     return x.to(device)
 
 
