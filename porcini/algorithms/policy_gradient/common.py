@@ -156,7 +156,7 @@ class OnPolicyAgent(Checkpointed, BaseAgent):
         self._box_shape = tuple(space.shape) if isinstance(space, gym.spaces.Box) and len(space.shape) != 1 else None
         # Discrete(n, start=s): the policy's categories are 0..n-1, the env's actions s..s+n-1 (MultiDiscrete: each
         # component's); None when every action starts at 0
-        start = np.asarray(space.start) if isinstance(space, (gym.spaces.Discrete, gym.spaces.MultiDiscrete)) else 0
+        start = np.asarray(space.start if isinstance(space, (gym.spaces.Discrete, gym.spaces.MultiDiscrete)) else 0)
         self._action_start: np.ndarray | None = start if np.any(start != 0) else None
         # a bounded Box's exact bounds: a float64 range with no float32 inside (low == high == 0.3) cannot be held by
         # the float32 clamp, so the env's action is clipped again in its own dtype
