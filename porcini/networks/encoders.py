@@ -8,7 +8,7 @@ Every deep agent turns observations into network input the same way, in two step
    ``Box`` (:func:`~porcini.networks.builders.is_image_space`) stays as it is (the CNN scales ``uint8`` by 1/255);
    ``Discrete`` becomes a one-hot vector and ``MultiDiscrete`` one one-hot block per entry (Stable-Baselines3's
    ``preprocess_obs``); ``MultiBinary`` becomes float32; ``Dict`` and ``Tuple`` observations become dicts and
-   tuples of such tensors.
+   tuples of such tensors. A float64 value that float32 cannot hold is refused (:func:`as_float32`), not made inf.
 2. :func:`make_encoder` builds the module that maps that input to features ``[*batch, features_dim]``: a
    :class:`~porcini.networks.cnn.NatureCNN` for an image, a flatten for anything else, and for ``Dict`` and
    ``Tuple`` spaces a :class:`MultiInputEncoder`: one encoder per entry, their features concatenated (SB3's
@@ -17,7 +17,8 @@ Every deep agent turns observations into network input the same way, in two step
 
 Spaces without a fixed-size numeric value (``Text``, ``Graph``, ``Sequence``, ``OneOf``) are refused by
 :func:`check_observation_space` with the fix for each: filter the entry out of a Dict with
-``FilterObservation``, or encode it with an observation wrapper.
+``FilterObservation``, or encode it with an observation wrapper. So is an ``"action_mask"`` entry of a Dict
+observation, unless the caller applies it (:mod:`porcini.networks.masking`): the encoders never see it then.
 """
 
 from __future__ import annotations
