@@ -32,7 +32,7 @@ from torch import Tensor, nn
 from porcini.core.config import require
 from porcini.core.obs_tree import is_obs_tree, map_obs
 from porcini.networks.builders import parse_net_arch
-from porcini.networks.encoders import is_image_space, obs_to_input
+from porcini.networks.encoders import as_float32, is_image_space, obs_to_input
 from porcini.networks.mlp import ACTIVATIONS
 from porcini.seeding import agent_torch_seed, torch_seed
 
@@ -118,7 +118,7 @@ def obs_to_tensor(obs: Any, device: torch.device, space: gym.Space | None = None
     else:  # torch warns on read-only NumPy memory: copy it
         x = torch.as_tensor(np.array(obs))
     if x.dtype != torch.float32 and (x.dtype != torch.uint8 or (space is not None and not is_image_space(space))):
-        x = x.float()
+        x = as_float32(x)
     return x.to(device)
 
 

@@ -92,9 +92,33 @@ def _check_reset(env: Any, name: str, seed: int) -> None:
         )
 
 
+def sample_action(space: gym.Space) -> Any:
+    """A random action of ``space``, as ``space.sample()``, also for a Box bounded near the float64 maximum.
+
+    Gymnasium's ``Box.sample`` draws ``uniform(low, high)``, which overflows when ``high - low`` exceeds the float64
+    range (bounds at ``±np.finfo(np.float64).max``): such a Box is sampled within the float32 range instead, still
+    inside its bounds.
+
+    Raises:
+        EnvCheckError: another space that cannot be sampled (a Dict or Tuple holding such a Box), naming the fix.
+    """
+    try:
+        with np.errstate(over="ignore"):  # high - low overflows to inf first: the OverflowError below says it
+            return space.sample()
+    except OverflowError:
+        if not isinstance(space, gym.spaces.Box) or not np.issubdtype(space.dtype, np.floating):
+            raise EnvCheckError(f"action space {space} cannot be sampled: a range wider than float64 overflows "
+                                "Gymnasium's uniform draw; declare bounds within the float32 range, or infinite ones "
+                                "for an unbounded action") from None
+    limit = float(np.finfo(np.float32).max)
+    inner = gym.spaces.Box(np.clip(space.low, -limit, limit), np.clip(space.high, -limit, limit), space.shape,
+                           space.dtype, seed=int(space.np_random.integers(2**31)))
+    return inner.sample()
+
+
 def _check_step(env: Any, name: str, where: str) -> None:
     """One random step returns a valid 5-tuple; an ended episode is reset and its first observation checked."""
-    result = env.step(env.action_space.sample())
+    result = env.step(sample_action(env.action_space))
     if not (isinstance(result, tuple) and len(result) == 5):
         raise EnvCheckError(
             f"{name}: step must return (obs, reward, terminated, truncated, info), got a "

@@ -12,6 +12,7 @@ import gymnasium as gym
 from gymnasium.vector import AutoresetMode
 
 from porcini.envs.async_vector import AsyncVectorEnv
+from porcini.envs.checks import sample_action
 from porcini.envs.goal import goal_functions
 from porcini.envs.info import EnvInfo
 from porcini.envs.locate import register_namespace, resolve_env
@@ -129,10 +130,8 @@ def env_factory(env: Any, env_kwargs: dict[str, Any], max_episode_steps: int | N
 
         return make_registered
     if isinstance(env, gym.Env):
-        raise TypeError(
-            "make_env got an env instance; pass its class or a factory (lambda: MyEnv(...)) so that each of the "
-            "n_envs gets its own copy"
-        )
+        raise TypeError("make_env got an env instance; pass its class or a factory (lambda: MyEnv(...)) so that each "
+                        "of the n_envs gets its own copy")
     if callable(env):
 
         def build() -> gym.Env:
@@ -156,7 +155,7 @@ def _choose_vectorization(factory: Callable[[], gym.Env], n_envs: int) -> str:
     probe.reset(seed=0)
     start, n = time.perf_counter(), 10
     for _ in range(n):
-        result = probe.step(probe.action_space.sample())
+        result = probe.step(sample_action(probe.action_space))
         try:
             _, _, terminated, truncated, _ = result
             ended = bool(terminated or truncated)

@@ -81,8 +81,7 @@ def policy_head(space: gym.Space, in_dim: int, init: str = "orthogonal", log_std
         log_std_init: initial ``log_std`` of a Gaussian head.
 
     Raises:
-        UnsupportedSpaceError: another space, a ``MultiDiscrete`` whose components do not start at 0, or a
-            multi-dimensional ``MultiDiscrete``/``MultiBinary``.
+        UnsupportedSpaceError: another space, or a multi-dimensional ``MultiDiscrete``/``MultiBinary``.
     """
     if isinstance(space, gym.spaces.Discrete):
         return CategoricalHead(in_dim, int(space.n), init=init)
@@ -92,10 +91,7 @@ def policy_head(space: gym.Space, in_dim: int, init: str = "orthogonal", log_std
     if isinstance(space, (gym.spaces.MultiDiscrete, gym.spaces.MultiBinary)) and len(space.shape) != 1:
         raise UnsupportedSpaceError(f"ActorCritic needs a one-dimensional {type(space).__name__} action space, not "
                                     f"{space} of shape {space.shape}; flatten the actions with an ActionWrapper")
-    if isinstance(space, gym.spaces.MultiDiscrete):
-        if np.any(space.start != 0):
-            raise UnsupportedSpaceError(f"ActorCritic needs MultiDiscrete components that start at 0, not {space} "
-                                        f"(start={space.start.tolist()}); shift the actions with an ActionWrapper")
+    if isinstance(space, gym.spaces.MultiDiscrete):  # categories 0..n-1 per component: the agent adds ``start``
         return MultiCategoricalHead(in_dim, space.nvec.tolist(), init=init)
     if isinstance(space, gym.spaces.MultiBinary):
         return BernoulliHead(in_dim, int(space.shape[0]), init=init)

@@ -7,7 +7,12 @@ The Nature stack is conv 32×8×8 stride 4 → conv 64×4×4 stride 2 → conv 6
 ≥ 1×1 and keeps ``64 * ceil(H/2) * ceil(W/2)`` flat features (1,600 for 10×10), in the spirit of the MinAtar
 networks (Young & Tian 2019). ``arch="auto"`` picks Nature when both sides are ≥ 36 and small otherwise.
 
-Images may be channels-first ``[C, H, W]``, channels-last ``[H, W, C]`` or grayscale ``[H, W]``; a stack of
+Images may be channels-first ``[C, H, W]``, channels-last ``[H, W, C]`` or grayscale ``[H, W]``. Unless told
+(``channels_last``), a three-axis image is channels-last only when its last axis is strictly smaller than both
+others (``[84, 84, 3]``, ``[7, 7, 3]``); every other shape is channels-first (torch's convention), ties included:
+``[4, 84, 84]``, stacked tiny grayscale frames ``[4, 3, 3]`` and ``[8, 8, 8]`` are ``[C, H, W]``. A channels-last
+image whose channels are not its fewest axis (a 4x3 RGB image ``[4, 3, 3]``) must be transposed to ``[C, H, W]``
+(e.g. with ``gymnasium.wrappers.TransformObservation``). A stack of
 ``k`` such colour frames ``[k, H, W, C]`` or ``[k, C, H, W]`` (``FrameStackObservation`` over RGB frames) has its
 frames' channels side by side, ``k * C`` input channels (as stacked grayscale frames ``[k, H, W]`` do). ``uint8``
 inputs are scaled to ``[0, 1]`` by 1/255; other inputs are only cast to the parameters' dtype (assumed already
@@ -30,9 +35,9 @@ ARCHS = ("auto", "nature", "small")
 
 
 def _infer_channels_last(shape: tuple[int, ...]) -> bool:
-    # The channel axis is the smaller end: [84, 84, 4] is channels-last, [4, 84, 84] channels-first; ties go
-    # to torch's channels-first convention (pass channels_last explicitly for a square 3x3x3 image).
-    return shape[-1] < shape[0]
+    # Channels-last only when the last axis is the strictly fewest (see the module docstring): comparing with the
+    # first axis alone read stacked grayscale frames [4, 3, 3] as one 4x3 image of 3 channels.
+    return shape[-1] < min(shape[:-1])
 
 
 class NatureCNN(nn.Module):
@@ -45,8 +50,8 @@ class NatureCNN(nn.Module):
         obs_shape: shape of one observation: ``[C, H, W]``, ``[H, W, C]``, ``[H, W]``, or a stack of colour frames
             ``[k, H, W, C]`` / ``[k, C, H, W]``.
         features_dim: width of the final linear layer (512 in the paper).
-        channels_last: whether the channel axis is last (of each frame, for a stack); None infers it (the smaller
-            of the frame's first and last axes is the channel axis, ties mean channels-first).
+        channels_last: whether the channel axis is last (of each frame, for a stack); None infers it: last when
+            it is strictly smaller than the frame's other two axes, else first (ties included).
         arch: ``"nature"``, ``"small"`` (for images under 36×36), or ``"auto"`` (choose by size).
         init: ``"default"`` (PyTorch's init, as SB3 uses for DQN) or ``"orthogonal"`` (gain sqrt(2), as PPO on
             Atari uses).

@@ -8,7 +8,7 @@ Every deep agent turns observations into network input the same way, in two step
    ``Box`` (:func:`~porcini.networks.builders.is_image_space`) stays as it is (the CNN scales ``uint8`` by 1/255);
    ``Discrete`` becomes a one-hot vector and ``MultiDiscrete`` one one-hot block per entry (Stable-Baselines3's
    ``preprocess_obs``); ``MultiBinary`` becomes float32; ``Dict`` and ``Tuple`` observations become dicts and
-   tuples of such tensors.
+   tuples of such tensors. A float64 value that float32 cannot hold is refused (:func:`as_float32`), not made inf.
 2. :func:`make_encoder` builds the module that maps that input to features ``[*batch, features_dim]``: a
    :class:`~porcini.networks.cnn.NatureCNN` for an image, a flatten for anything else, and for ``Dict`` and
    ``Tuple`` spaces a :class:`MultiInputEncoder`: one encoder per entry, their features concatenated (SB3's
@@ -17,7 +17,8 @@ Every deep agent turns observations into network input the same way, in two step
 
 Spaces without a fixed-size numeric value (``Text``, ``Graph``, ``Sequence``, ``OneOf``) are refused by
 :func:`check_observation_space` with the fix for each: filter the entry out of a Dict with
-``FilterObservation``, or encode it with an observation wrapper.
+``FilterObservation``, or encode it with an observation wrapper. So is an ``"action_mask"`` entry of a Dict
+observation, unless the caller applies it (:mod:`porcini.networks.masking`): the encoders never see it then.
 """
 
 from __future__ import annotations
@@ -33,9 +34,10 @@ from torch import Tensor, nn
 
 from porcini.errors import UnsupportedSpaceError
 from porcini.networks.cnn import NatureCNN
+from porcini.networks.masking import refuse_action_mask
 
-__all__ = ["FlattenEncoder", "MultiInputEncoder", "check_observation_space", "input_shape", "is_image_space",
-           "make_encoder", "obs_to_input"]
+__all__ = ["FlattenEncoder", "MultiInputEncoder", "as_float32", "check_observation_space", "input_shape",
+           "is_image_space", "make_encoder", "obs_to_input"]
 
 ARRAY_SPACES = (gym.spaces.Box, gym.spaces.Discrete, gym.spaces.MultiDiscrete, gym.spaces.MultiBinary)
 """Spaces whose observations are one fixed-shape numeric array."""
@@ -72,14 +74,20 @@ def _unsupported(space: gym.Space, path: str, owner: str) -> UnsupportedSpaceErr
     return UnsupportedSpaceError(f"{owner}: {path} space {space} is not supported: {fix}")
 
 
-def check_observation_space(space: gym.Space, owner: str = "observation encoder", path: str = "observation") -> None:
+def check_observation_space(space: gym.Space, owner: str = "observation encoder", path: str = "observation",
+                            applies_mask: bool = False) -> None:
     """Raise :class:`~porcini.errors.UnsupportedSpaceError` unless every part of ``space`` can be encoded.
 
     Args:
         space: the observation space of one env.
         owner: who asks, named in the message.
         path: where ``space`` sits in the observation (``observation['mission']`` for a Dict entry).
+        applies_mask: ``owner`` applies an ``"action_mask"`` entry (:mod:`porcini.networks.masking`); else such an
+            entry is refused (:func:`~porcini.networks.masking.refuse_action_mask`): encoded as a feature, it would
+            not stop illegal actions.
     """
+    if path == "observation" and not applies_mask:
+        refuse_action_mask(space, owner)
     if isinstance(space, gym.spaces.Dict):
         if not space.spaces:
             raise UnsupportedSpaceError(f"{owner}: {path} space {space} is an empty Dict; keep at least one key")
@@ -114,6 +122,23 @@ def _as_tensor(obs: Any) -> Tensor:
     return torch.as_tensor(np.array(obs))  # torch warns on read-only NumPy memory: copy it
 
 
+def as_float32(x: Tensor) -> Tensor:
+    """``x`` cast to float32, refusing values of a wider float type that float32 cannot hold (they would become inf).
+
+    Raises:
+        UnsupportedSpaceError: a finite value beyond the float32 range (about 3.4e38), naming the fix.
+    """
+    y = x.float()
+    if x.is_floating_point() and torch.finfo(x.dtype).max > torch.finfo(torch.float32).max:
+        overflow = torch.isinf(y) & torch.isfinite(x)
+        if bool(overflow.any()):
+            value = x[overflow].flatten()[0].item()
+            raise UnsupportedSpaceError(f"observation value {value:.3g} is beyond the float32 range of the networks "
+                                        "(it would become inf, then NaN weights); scale the observations with "
+                                        "gymnasium.wrappers.NormalizeObservation or TransformObservation")
+    return y
+
+
 def _multi_hot(x: Tensor, space: gym.spaces.MultiDiscrete) -> Tensor:
     """One one-hot block per entry of a MultiDiscrete batch ``[*batch, *nvec.shape]`` -> ``[*batch, sum(nvec)]``."""
     nvec = np.asarray(space.nvec).reshape(-1)
@@ -140,7 +165,7 @@ def obs_to_input(obs: Any, space: gym.Space, device: torch.device) -> Any:
     if isinstance(space, gym.spaces.MultiDiscrete):
         return _multi_hot(x.to(device), space)
     if x.dtype != torch.float32 and not (x.dtype == torch.uint8 and is_image_space(space)):
-        x = x.float()
+        x = as_float32(x)
     return x.to(device)
 
 
@@ -199,7 +224,7 @@ class MultiInputEncoder(nn.Module):
         encoders: dict[str, nn.Module] = {}
         for key, sub in entries:
             self.keys.append(key)
-            encoders[_module_name(key)] = make_encoder(sub, features_dim, init)
+            encoders[_module_name(key)] = _encoder(sub, features_dim, init)
         self.names = list(encoders)
         self.encoders = nn.ModuleDict(encoders)
         self.features_dim = self.out_dim = sum(int(cast(Any, e).features_dim) for e in encoders.values())
@@ -223,6 +248,11 @@ def make_encoder(space: gym.Space, features_dim: int = 512,
         UnsupportedSpaceError: for a space :func:`check_observation_space` refuses.
     """
     check_observation_space(space, "make_encoder")
+    return _encoder(space, features_dim, init)
+
+
+def _encoder(space: gym.Space, features_dim: int, init: str) -> NatureCNN | FlattenEncoder | MultiInputEncoder:
+    """:func:`make_encoder` for a checked space (an entry of a Dict may be named ``"action_mask"``: a feature)."""
     if isinstance(space, (gym.spaces.Dict, gym.spaces.Tuple)):
         return MultiInputEncoder(space, features_dim, init)
     if is_image_space(space):

@@ -6,7 +6,9 @@ entry (``Box(0, 1, (n,), int8)`` or ``MultiBinary(n)``, 1 = legal) beside the fe
 is the concatenation of one such mask per component, ``sum(nvec)`` flags (sb3-contrib's ``MaskablePPO``
 convention). The mask is not a feature: networks encode the observation without it (:func:`features_space`,
 :func:`split_action_mask`) and apply it to their output. Other action spaces have no mask convention:
-:func:`mask_width` refuses them.
+:func:`mask_width` refuses them. Agents that do not apply a mask refuse it (:func:`refuse_action_mask`, called by
+:func:`~porcini.networks.encoders.check_observation_space`) rather than encode it as a feature and play illegal
+actions.
 
 Illegal logits and Q-values are replaced by the dtype's most negative finite value rather than ``-inf``, so that
 log-probabilities, entropies and ``0 · max`` in a TD target stay finite (an illegal action's probability is then
@@ -25,11 +27,16 @@ import torch
 
 from porcini.errors import UnsupportedSpaceError
 
-__all__ = ["ACTION_MASK_KEY", "features_space", "has_action_mask", "legal_actions", "mask_setup", "mask_width",
-           "masked_argmax", "masked_values", "random_legal_actions", "split_action_mask"]
+__all__ = ["ACTION_MASK_KEY", "MASK_AGENTS", "features_space", "has_action_mask", "legal_actions", "mask_setup",
+           "mask_width", "masked_argmax", "masked_values", "random_legal_actions", "refuse_action_mask",
+           "split_action_mask", "without_action_mask"]
 
 ACTION_MASK_KEY = "action_mask"
 """The Dict observation key that holds the mask (PettingZoo's name)."""
+
+MASK_AGENTS = ("PPO, A2C, TRPO, REINFORCE or RecurrentPPO (Discrete or MultiDiscrete actions), or DQN, QR-DQN "
+               "or DiscreteCQL (Discrete actions)")
+"""The agents that apply an action mask (their networks encode the observation without it)."""
 
 
 def has_action_mask(observation_space: gym.Space, action_space: gym.Space | None = None) -> bool:
@@ -42,6 +49,27 @@ def has_action_mask(observation_space: gym.Space, action_space: gym.Space | None
     """
     return (isinstance(observation_space, gym.spaces.Dict) and ACTION_MASK_KEY in observation_space.spaces
             and (action_space is None or isinstance(action_space, (gym.spaces.Discrete, gym.spaces.MultiDiscrete))))
+
+
+def refuse_action_mask(observation_space: gym.Space, owner: str) -> None:
+    """Refuse a top-level ``"action_mask"`` entry: ``owner`` would encode it as a feature and play illegal actions.
+
+    Raises:
+        UnsupportedSpaceError: ``observation_space`` carries a mask (:func:`has_action_mask`), naming the agents
+            that apply one (:data:`MASK_AGENTS`) and how to drop it.
+    """
+    if has_action_mask(observation_space):
+        raise UnsupportedSpaceError(f"{owner} does not apply the observation's 'action_mask' entry (it would encode it "
+                                    f"as a feature and play illegal actions); use {MASK_AGENTS}, or drop it with "
+                                    "FilterObservation (or rename it if it is a feature)")
+
+
+def without_action_mask(observation_space: gym.Space) -> gym.Space:
+    """``observation_space`` without its ``"action_mask"`` entry, if it has one (unchecked; see :func:`mask_setup`)."""
+    if not has_action_mask(observation_space):
+        return observation_space
+    assert isinstance(observation_space, gym.spaces.Dict)
+    return gym.spaces.Dict({key: sub for key, sub in observation_space.spaces.items() if key != ACTION_MASK_KEY})
 
 
 def mask_width(action_space: gym.Space) -> int:
@@ -76,11 +104,12 @@ def features_space(observation_space: gym.Space, n_actions: int) -> gym.spaces.D
         raise UnsupportedSpaceError(f"the observation's 'action_mask' space {mask} must be Box(0, 1, ({n_actions},), "
                                     f"int8) or MultiBinary({n_actions}): one 0/1 flag per action (per value of each "
                                     "MultiDiscrete component, concatenated)")
-    rest = {key: sub for key, sub in observation_space.spaces.items() if key != ACTION_MASK_KEY}
-    if not rest:
+    rest = without_action_mask(observation_space)
+    assert isinstance(rest, gym.spaces.Dict)
+    if not rest.spaces:
         raise UnsupportedSpaceError("the observation holds only an 'action_mask'; add the features beside it under "
                                     "'observation'")
-    return gym.spaces.Dict(rest)
+    return rest
 
 
 def mask_setup(observation_space: gym.Space,

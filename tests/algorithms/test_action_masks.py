@@ -11,14 +11,19 @@ from click.testing import CliRunner
 from porcini import Core, make_env
 from porcini.algorithms.actor_critic.discrete_sac import DiscreteSAC
 from porcini.algorithms.kit import ReplaySample, obs_to_tensor
+from porcini.algorithms.offline.bc import BC
 from porcini.algorithms.policy_gradient.a2c import A2C
 from porcini.algorithms.policy_gradient.ppo import PPO
 from porcini.algorithms.policy_gradient.recurrent_ppo import RecurrentPPO
+from porcini.algorithms.registry import get_algorithm
+from porcini.algorithms.safe.ppo_lagrangian import PPOLagrangian
 from porcini.algorithms.value_based.dqn import DQN
 from porcini.algorithms.value_based.qr_dqn import QRDQN
 from porcini.envs.builtin import MaskedChain
+from porcini.envs.info import EnvInfo
+from porcini.errors import UnsupportedSpaceError
 from porcini.experiment.cli import main
-from porcini.networks import CategoricalHead
+from porcini.networks import CategoricalHead, make_trunk
 from porcini.networks.distributions import Categorical
 from porcini.networks.masking import legal_actions, masked_argmax, masked_values, random_legal_actions
 
@@ -224,11 +229,42 @@ def test_cli_training_and_evaluation_take_no_illegal_action(algo, tmp_path, monk
     assert counts["steps"] > 2000 and counts["illegal"] == 0
 
 
-def test_an_agent_that_ignores_the_mask_still_runs_and_suffers(monkeypatch):
-    counts = count_illegal_actions(monkeypatch)
+BOX = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+MASKED_BOX_OBS = gym.spaces.Dict({"observation": gym.spaces.Box(-1.0, 1.0, (3,), np.float32),
+                                  "action_mask": gym.spaces.Box(0, 1, (2,), np.int8)})
+
+
+@pytest.mark.parametrize(("name", "overrides"), [("sac", {}), ("td3", {}), ("ddpg", {}), ("iql", {}), ("cql", {}),
+                                                 ("td3_bc", {"normalize_obs": False})])
+def test_box_action_agents_refuse_a_mask_they_would_encode_as_a_feature(name, overrides):
+    with pytest.raises(UnsupportedSpaceError, match=r"^[A-Z0-9a-z]+ on toy does not apply the observation's "
+                                                    r"'action_mask' entry.*PPO.*DQN.*FilterObservation"):
+        get_algorithm(name)(EnvInfo("toy", MASKED_BOX_OBS, BOX, horizon=100), **overrides)
+
+
+@pytest.mark.parametrize("agent_cls", [DiscreteSAC, BC])
+def test_discrete_agents_without_masking_refuse_the_mask_instead_of_playing_illegal_actions(agent_cls):
+    info = make_env(ENV_ID, n_envs=2, seed=0, vectorization="sync").info
+    with pytest.raises(UnsupportedSpaceError, match=f"^{agent_cls.__name__} on {ENV_ID} does not apply the "
+                                                    "observation's 'action_mask' entry"):
+        agent_cls(info)
+
+
+def test_a_network_builder_refuses_a_mask_left_in_the_space_it_encodes():
+    with pytest.raises(UnsupportedSpaceError, match="make_trunk does not apply the observation's 'action_mask'"):
+        make_trunk(MASKED_BOX_OBS, (8,))
+    nested = gym.spaces.Dict({"inner": MASKED_BOX_OBS})  # a nested entry named so is an ordinary feature
+    assert make_trunk(nested, (8,)).out_dim == 8
+
+
+def test_ppo_lagrangian_cost_critic_never_reads_the_mask():
     env = make_env(ENV_ID, n_envs=2, seed=0, vectorization="sync")
-    Core(DiscreteSAC(env.info, learning_starts=50), env, progress=False).learn(steps=200)
-    assert counts["steps"] == 200 and counts["illegal"] > 10
+    agent = PPOLagrangian(env.info, n_steps=8, batch_size=8)
+    obs = chain_obs(np.random.default_rng(0), 16)
+    other = {**obs, "action_mask": random_masks(np.random.default_rng(1), 16, 3)}
+    space = env.info.observation_space
+    costs = [agent.cost_critic(obs_to_tensor(o, agent.device, space)) for o in (obs, other)]
+    torch.testing.assert_close(costs[0], costs[1])
 
 
 def test_recurrent_ppo_fits_with_finite_losses_and_takes_no_illegal_action(monkeypatch):

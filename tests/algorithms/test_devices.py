@@ -241,7 +241,7 @@ VARIANTS: dict[str, tuple[str, Any, dict[str, Any] | None, dict[str, Any]]] = {
     "sac_dict_obs": ("sac", space_env(VECTOR_DICT, BOX1), None, dict(OFF_POLICY, train_freq=4)),
     "td3_image_obs": ("td3", space_env(S.Box(0, 255, (8, 8, 3), np.uint8), BOX1), None,
                       dict(OFF_POLICY, train_freq=4)),
-    "discrete_sac_masks": ("discrete_sac", "porcini/MaskedChain-v0", None, dict(OFF_POLICY, train_freq=4)),
+    "discrete_sac_dict_obs": ("discrete_sac", space_env(VECTOR_DICT), None, dict(OFF_POLICY, train_freq=4)),
     "ppo_box_linear_schedules": ("ppo", PENDULUM, None, dict(
         ON_POLICY, n_epochs=2, batch_size=8, learning_rate_schedule="linear", clip_range_schedule="linear",
         clip_range_vf=0.2, target_kl=0.5, ent_coef=0.01)),

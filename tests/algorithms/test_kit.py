@@ -10,8 +10,10 @@ import pytest
 import torch
 from torch import nn
 
+from porcini import Core, make_env
+from porcini.algorithms import PPO
 from porcini.algorithms.kit import Checkpointed, agent_generator, check_device, obs_to_tensor, seeded
-from porcini.errors import ConfigError
+from porcini.errors import ConfigError, UnsupportedSpaceError
 from porcini.seeding import agent_torch_seed, torch_seed
 
 
@@ -126,3 +128,25 @@ def test_replay_sample_select_indexes_tensors_and_keeps_the_rest():
     assert part.obs.tolist() == [[4.0, 5.0], [6.0, 7.0]] and part.action.tolist() == [2, 3]
     assert part.discount == 0.9 and part.weights is None and part.indices is indices
     assert s.select(1).next_obs.tolist() == [2.0, 3.0]
+
+
+class HugeObservations(gym.Env):
+    """Float64 observations beyond the float32 range (finite, and within the declared bounds)."""
+
+    observation_space = gym.spaces.Box(-1e300, 1e300, (2,), np.float64)
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.array([1e39, 0.0]), {}
+
+    def step(self, action):
+        return np.array([1e39, 1.0]), 1.0, False, False, {}
+
+
+def test_an_agent_refuses_float64_observations_its_float32_networks_would_make_inf():
+    env = make_env(HugeObservations, n_envs=2, seed=0, vectorization="sync")
+    agent = PPO(env.info, n_steps=8, batch_size=8)
+    with pytest.raises(UnsupportedSpaceError, match="1e\\+39 is beyond the float32 range.*NormalizeObservation"):
+        Core(agent, env, progress=False).learn(steps=16)
+    assert all(torch.isfinite(p).all() for p in agent.model.parameters())

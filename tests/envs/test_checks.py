@@ -9,6 +9,7 @@ import pytest
 from porcini import Core, make_env
 from porcini.core import BaseAgent, EnvCheckError
 from porcini.envs import check_env
+from porcini.envs.checks import sample_action
 from porcini.envs.testing import CountingEnv
 
 
@@ -243,3 +244,38 @@ def test_text_entries_of_dict_observations_are_checked(n_envs):
         with pytest.raises(EnvCheckError, match=rf"^{what} is outside Dict.*env index 0\) at step {bad_at}"):
             for _ in range(3):
                 env.step(np.zeros(n_envs, dtype=np.int64))
+
+
+F64_MAX = float(np.finfo(np.float64).max)
+
+
+class HugeBounds(gym.Env):
+    """Box actions (and observations) bounded at the float64 maximum; steps report the action taken."""
+
+    observation_space = gym.spaces.Box(-F64_MAX, F64_MAX, (2,), np.float64)
+    action_space = gym.spaces.Box(-F64_MAX, F64_MAX, (2,), np.float64)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros(2), {}
+
+    def step(self, action):
+        assert self.action_space.contains(np.asarray(action)), action
+        return np.zeros(2), 0.0, False, False, {}
+
+
+def test_make_env_probes_and_checks_a_box_bounded_at_the_float64_maximum():
+    env = make_env(HugeBounds, n_envs=2, seed=0)  # the auto-vectorization probe samples actions
+    check_env(HugeBounds())
+    env.reset(seed=0)
+    env.step(np.zeros((2, 2)))
+    env.close()
+
+
+def test_sample_action_draws_inside_an_overflowing_box_and_names_the_fix_for_a_nested_one():
+    box = HugeBounds.action_space
+    box.seed(0)
+    draws = np.stack([sample_action(box) for _ in range(50)])
+    assert all(box.contains(d) for d in draws) and np.all(np.isfinite(draws)) and len(np.unique(draws)) == 100
+    with pytest.raises(EnvCheckError, match="cannot be sampled.*declare bounds within the float32 range"):
+        sample_action(gym.spaces.Dict({"a": box}))

@@ -72,3 +72,23 @@ def test_a_stack_of_colour_frames_is_one_image_of_their_channels(channels_last):
     reference = NatureCNN((12, 12, 12), features_dim=16, channels_last=False)
     reference.load_state_dict(cnn.state_dict())
     torch.testing.assert_close(cnn(stack), reference(merged))
+
+
+@pytest.mark.parametrize(("obs_shape", "channels_last"), [
+    ((4, 3, 3), False),  # four stacked 3x3 grayscale frames, as FrameStackObservation gives them
+    ((8, 8, 8), False),  # a tie: torch's channels-first
+    ((3, 2, 3), False),  # the last axis ties with the first: channels-first
+    ((4, 2, 3), False),  # the last axis is not the fewest (the middle one is): channels-first
+    ((7, 7, 3), True),  # MiniGrid's image: the channels are strictly the fewest axis
+    ((84, 84, 4), True),
+])
+def test_the_channel_axis_is_last_only_when_strictly_the_fewest(obs_shape, channels_last):
+    cnn = NatureCNN(obs_shape, features_dim=8)
+    assert cnn.channels_last == channels_last
+    expected = (obs_shape[2], obs_shape[0], obs_shape[1]) if channels_last else obs_shape
+    assert cnn.image_shape == expected
+    torch.manual_seed(0)
+    declared = NatureCNN(obs_shape, features_dim=8, channels_last=channels_last)
+    declared.load_state_dict(cnn.state_dict())
+    obs = torch.randint(0, 256, (2, *obs_shape), dtype=torch.uint8)
+    torch.testing.assert_close(cnn(obs), declared(obs))

@@ -140,3 +140,22 @@ def test_frame_stacked_rgb_images_go_through_a_cnn_scaled_not_a_raw_mlp():
     assert isinstance(trunk[0], NatureCNN) and trunk[0].image_shape == (9, 10, 10)
     obs = obs_to_tensor(env.reset(seed=0)[0], CPU, space)
     assert obs.dtype == torch.uint8 and trunk(obs).shape == (1, 8)
+
+
+BIG = float(np.finfo(np.float32).max) * 10.0  # finite in float64, inf in float32
+
+
+@pytest.mark.parametrize("space", [
+    gym.spaces.Box(-1e300, 1e300, (2,), np.float64),
+    gym.spaces.Dict({"a": gym.spaces.Box(-1e300, 1e300, (2,), np.float64), "b": gym.spaces.Discrete(2)}),
+])
+def test_float64_observations_beyond_float32_are_refused_not_turned_into_inf(space):
+    ok = np.array([[1e38, -2.0], [0.5, -1e38]])
+    obs = (lambda x: {"a": x, "b": np.zeros(2, np.int64)}) if isinstance(space, gym.spaces.Dict) else (lambda x: x)
+    converted = obs_to_tensor(obs(ok), torch.device("cpu"), space)
+    assert torch.isfinite(converted["a"] if isinstance(converted, dict) else converted).all()
+    big = ok.copy()
+    big[1, 0] = -BIG
+    with pytest.raises(UnsupportedSpaceError, match=r"observation value -3\.4e\+39 is beyond the float32 range.*"
+                                                    r"NormalizeObservation or TransformObservation"):
+        obs_to_tensor(obs(big), torch.device("cpu"), space)

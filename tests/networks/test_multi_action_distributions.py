@@ -127,7 +127,7 @@ def test_actor_critic_picks_the_head_by_space_and_refuses_what_it_cannot_act_in(
     assert isinstance(model.policy(torch.zeros(2, 4)), MultiCategorical) and not model.clips
     model = ActorCritic(obs, gym.spaces.MultiBinary(3), (8,))
     assert isinstance(model.policy(torch.zeros(2, 4)), Bernoulli) and not model.clips
-    with pytest.raises(UnsupportedSpaceError, match="start at 0.*ActionWrapper"):
-        ActorCritic(obs, gym.spaces.MultiDiscrete([3, 2], start=[1, 0]), (8,))
+    model = ActorCritic(obs, gym.spaces.MultiDiscrete([3, 2], start=[1, 0]), (8,))  # the agent adds ``start``
+    assert model.policy(torch.zeros(2, 4)).sample().shape == (2, 2)
     with pytest.raises(UnsupportedSpaceError, match="one-dimensional MultiBinary.*flatten"):
         ActorCritic(obs, gym.spaces.MultiBinary([2, 2]), (8,))

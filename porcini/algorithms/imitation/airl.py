@@ -116,9 +116,7 @@ class AIRL(AdversarialImitation, PPO):
         """
         obs, action = batch.obs[:, 0], batch.action[:, 0]
         with torch.no_grad():
-            model_action = torch.as_tensor(np.asarray(action), device=self.device)
-            if self._action_start:
-                model_action = model_action - self._action_start
+            model_action = self._model_action(torch.as_tensor(np.asarray(action), device=self.device))
             log_pi = self.model.log_prob(self.model.policy(self._obs_tensor(obs)), model_action).float()
         terminated = torch.as_tensor(np.asarray(batch.terminated[:, 0], dtype=np.float32), device=self.device)
         return torch.cat([self.observations(obs), self.actions(action), self.observations(batch.next_obs[:, 0]),

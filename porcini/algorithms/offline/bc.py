@@ -38,6 +38,7 @@ from porcini.envs.info import EnvInfo
 from porcini.errors import UnsupportedSpaceError
 from porcini.networks import make_trunk
 from porcini.networks.denormals import flush_denormals
+from porcini.networks.encoders import check_observation_space
 from porcini.networks.heads import as_action_dtype, normalization_bounds
 from porcini.networks.optim import adam
 from porcini.seeding import agent_rng
@@ -91,6 +92,7 @@ class BC(Checkpointed, BaseAgent):
         if not supports_action_space(self, space):
             raise UnsupportedSpaceError(f"BC needs a Box or Discrete action space; {info.env_id} has {space}"
                                         + multi_action_hint(space))
+        check_observation_space(info.observation_space, f"BC on {info.env_id}")
         if isinstance(info.observation_space, (gym.spaces.Dict, gym.spaces.Tuple)):
             raise UnsupportedSpaceError(f"{type(self).__name__} learns from datasets, which hold one array of "
                                         f"observations; {info.env_id} has {type(info.observation_space).__name__} "

@@ -137,7 +137,8 @@ class OnPolicyAgent(Checkpointed, BaseAgent):
             kinds = " or ".join(", ".join(self.action_spaces).rsplit(", ", 1))
             raise UnsupportedSpaceError(f"{type(self).__name__} needs a {kinds} action space; {info.env_id} has "
                                         f"{info.action_space}{multi_action_hint(info.action_space)}")
-        check_observation_space(info.observation_space, f"{type(self).__name__} on {info.env_id}")
+        check_observation_space(info.observation_space, f"{type(self).__name__} on {info.env_id}",
+                                applies_mask=True)
         self.info = info
         self.device = torch.device(c.device)
         with seeded(c.seed):
@@ -153,8 +154,10 @@ class OnPolicyAgent(Checkpointed, BaseAgent):
         self._action_dtype = None if self.model.discrete else np.dtype(space.dtype)
         # a Box of another shape than (d,): the Gaussian's flat [B, d] actions take the space's shape
         self._box_shape = tuple(space.shape) if isinstance(space, gym.spaces.Box) and len(space.shape) != 1 else None
-        # Discrete(n, start=s): the policy's categories are 0..n-1, the env's actions s..s+n-1
-        self._action_start = int(space.start) if isinstance(space, gym.spaces.Discrete) else 0
+        # Discrete(n, start=s): the policy's categories are 0..n-1, the env's actions s..s+n-1 (MultiDiscrete: each
+        # component's); None when every action starts at 0
+        start = np.asarray(space.start if isinstance(space, (gym.spaces.Discrete, gym.spaces.MultiDiscrete)) else 0)
+        self._action_start: np.ndarray | None = start if np.any(start != 0) else None
         # a bounded Box's exact bounds: a float64 range with no float32 inside (low == high == 0.3) cannot be held by
         # the float32 clamp, so the env's action is clipped again in its own dtype
         self._box_bounds = (space.low, space.high) if isinstance(space, gym.spaces.Box) and self.model.clips else None
@@ -231,7 +234,7 @@ class OnPolicyAgent(Checkpointed, BaseAgent):
         out = action.cpu().numpy()
         if self._box_shape is not None:
             out = out.reshape(*out.shape[:-1], *self._box_shape)
-        if self._action_start:
+        if self._action_start is not None:
             out = out + self._action_start
         if self._action_dtype is None:
             return out
@@ -283,8 +286,14 @@ class OnPolicyAgent(Checkpointed, BaseAgent):
         """The batch on the agent's device, observations as the trunks want them (one conversion per fit)."""
         b = batch.to_torch(self.device)
         obs, next_obs = self._obs_tensor(b.obs), self._obs_tensor(b.next_obs)
-        action = b.action - self._action_start if self._action_start else b.action
-        return TransitionBatch(obs, action, b.reward, next_obs, b.terminated, b.truncated, b.extras)
+        return TransitionBatch(obs, self._model_action(b.action), b.reward, next_obs, b.terminated, b.truncated,
+                               b.extras)
+
+    def _model_action(self, action: torch.Tensor) -> torch.Tensor:
+        """The env's actions as the policy's categories (``0..n-1`` per component): minus the space's ``start``."""
+        if self._action_start is None:
+            return action
+        return action - torch.as_tensor(self._action_start, dtype=action.dtype, device=action.device)
 
 
 def flat(x: Any) -> Any:

@@ -51,6 +51,7 @@ from porcini.networks.actor_critic import ActorCritic
 from porcini.networks.builders import make_trunk, parse_net_arch
 from porcini.networks.denormals import flush_denormals
 from porcini.networks.heads import ValueHead
+from porcini.networks.masking import has_action_mask, split_action_mask, without_action_mask
 from porcini.networks.optim import FlatParameters
 from porcini.seeding import extra_networks_seed
 
@@ -73,12 +74,13 @@ class CostCritic(nn.Module):
     def __init__(self, observation_space: Any, net_arch: Any, activation: str, ortho_init: bool) -> None:
         super().__init__()
         init = "orthogonal" if ortho_init else "default"
-        self.trunk = make_trunk(observation_space, parse_net_arch(net_arch).vf, activation, init)
+        self.masked = has_action_mask(observation_space)  # the policy applies it; it is not a feature
+        self.trunk = make_trunk(without_action_mask(observation_space), parse_net_arch(net_arch).vf, activation, init)
         self.head = ValueHead(int(self.trunk.out_dim), init)
 
     def forward(self, obs: Any) -> torch.Tensor:
         """Cost values ``[*batch]`` of observations ``[*batch, *obs_shape]``."""
-        return self.head(self.trunk(obs))
+        return self.head(self.trunk(split_action_mask(obs)[0] if self.masked else obs))
 
 
 @dataclass(frozen=True)

@@ -119,7 +119,7 @@ class DQN(Replaying, Checkpointed, BaseAgent):
                 f"{type(self).__name__} needs a Discrete(n) action space starting at 0; {info.env_id} has {space}"
                 + (" (use SAC, TD3 or DDPG for continuous actions)" if isinstance(space, gym.spaces.Box)
                    else multi_action_hint(space)))
-        check_observation_space(info.observation_space, f"{type(self).__name__} on {info.env_id}")
+        check_observation_space(info.observation_space, f"{type(self).__name__} on {info.env_id}", applies_mask=True)
         self.info, self.n_actions = info, int(space.n)
         self.device = torch.device(c.device)
         with seeded(c.seed):
