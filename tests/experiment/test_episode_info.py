@@ -111,3 +111,30 @@ def test_point_hazard_run_logs_the_mean_episode_cost_of_each_epoch(tmp_path):
         expected_mean = np.mean(means[k]) if means[k] else math.nan
         assert columns["env/cost/episode_sum"][k] == pytest.approx(expected_sum, nan_ok=True)
         assert columns["env/cost/step_mean"][k] == pytest.approx(expected_mean, nan_ok=True)
+
+
+def test_a_checkpoint_anywhere_in_an_episode_gives_the_sums_of_the_straight_run_bit_for_bit():
+    rng = np.random.default_rng(5)
+    steps = 40
+    values = rng.normal(size=(steps, 2)) * 10.0 ** rng.integers(-8, 8, size=(steps, 2))  # sums that round
+    ends = np.zeros((steps, 2), dtype=bool)
+    ends[[17, 39], 0] = ends[[25, 39], 1] = True
+
+    def feed(agg, rows):
+        for t in rows:
+            info = {"x": values[t]}
+            if ends[t].any():
+                info = {"x": np.where(ends[t], 0.0, values[t]),
+                        "final_info": {"x": values[t], "_x": ends[t]}}
+            agg.update(info, ends[t], np.zeros(2, dtype=bool))
+
+    straight = EpisodeInfoAggregator(n_envs=2)
+    feed(straight, range(steps))
+    expected = straight.ended_episodes()
+    for split in range(1, steps):
+        first = EpisodeInfoAggregator(n_envs=2)
+        feed(first, range(split))
+        resumed = EpisodeInfoAggregator(n_envs=2)
+        resumed.load_state_dict(first.state_dict())
+        feed(resumed, range(split, steps))
+        assert resumed.ended_episodes() == expected, f"checkpoint after step {split}"

@@ -119,7 +119,9 @@ class EpisodeInfoAggregator(Callback):
             if key not in self._sum:
                 self._sum[key] = np.zeros(n)
                 self._count[key] = np.zeros(n, dtype=np.int64)
-            self._sum[key] += np.where(present, values, 0.0).sum(axis=0)
+            # a running sum, one step after another: NumPy's pairwise .sum would round otherwise than the same steps
+            # folded in two parts (at a checkpoint), and a resumed run must log what the straight run logs
+            self._sum[key] = np.cumsum(np.vstack([self._sum[key], np.where(present, values, 0.0)]), axis=0)[-1]
             self._count[key] += present.sum(axis=0)
         self._queued = {}
 
