@@ -25,8 +25,8 @@ spawn key     function                    consumer
                                           learners (a multi-agent agent's groups; learner 0 takes ``seed``),
                                           so no learner shares its streams with one of another run seed
 (9,)          :func:`extra_networks_seed` the seed whose network stream initializes an agent's second set of
-                                          networks (a cost critic, a dynamics ensemble), so that set is
-                                          neither a copy of the agent's first set nor of another run's
+                                          networks (MBPO's dynamics ensemble), so that set is neither a
+                                          copy of the agent's first set nor of another run's
 ============  ==========================  ==============================================================
 
 Seeds handed to Gymnasium are 32-bit words of the child's state (``generate_state(1)``): Gymnasium accepts any
