@@ -118,16 +118,10 @@ def test_ppo_policy_and_value_never_read_the_mask():
 
 @pytest.mark.parametrize("agent_cls", [PPO, A2C])
 def test_categorical_agents_fit_with_finite_losses_and_take_no_illegal_action(agent_cls, monkeypatch):
-    illegal = count_illegal_actions(monkeypatch)
     env = make_env(ENV_ID, n_envs=2, seed=0, vectorization="sync")
     kwargs = {"n_steps": 32, "batch_size": 32, "n_epochs": 2} if agent_cls is PPO else {"n_steps": 8}
     agent = agent_cls(env.info, ent_coef=0.01, **kwargs)
-    seen = []
-    original_fit = agent.fit
-    monkeypatch.setattr(agent, "fit", lambda batch: seen.append(original_fit(batch)) or seen[-1])
-    Core(agent, env, progress=False).learn(steps=640)
-    assert seen and all(np.isfinite(v) for metrics in seen for k, v in metrics.items() if k != "explained_variance")
-    assert illegal["steps"] == 640 and illegal["illegal"] == 0
+    check_finite_fits_and_legal_actions(agent, env, monkeypatch, steps=640)
 
 
 def random_sample(info, rng, n, with_terminated=True):
@@ -217,6 +211,17 @@ def count_illegal_actions(monkeypatch):
     return counts
 
 
+def check_finite_fits_and_legal_actions(agent, env, monkeypatch, steps):
+    """Train ``steps`` env steps: every fit's losses are finite and MaskedChain saw no illegal action."""
+    counts = count_illegal_actions(monkeypatch)
+    seen = []
+    original_fit = agent.fit
+    monkeypatch.setattr(agent, "fit", lambda batch: seen.append(original_fit(batch)) or seen[-1])
+    Core(agent, env, progress=False).learn(steps=steps)
+    assert seen and all(np.isfinite(v) for metrics in seen for k, v in metrics.items() if k != "explained_variance")
+    assert counts["steps"] == steps and counts["illegal"] == 0
+
+
 @pytest.mark.parametrize("algo", ["ppo", "dqn"])
 def test_cli_training_and_evaluation_take_no_illegal_action(algo, tmp_path, monkeypatch):
     counts = count_illegal_actions(monkeypatch)
@@ -268,15 +273,9 @@ def test_ppo_lagrangian_cost_critic_never_reads_the_mask():
 
 
 def test_recurrent_ppo_fits_with_finite_losses_and_takes_no_illegal_action(monkeypatch):
-    counts = count_illegal_actions(monkeypatch)
     env = make_env(ENV_ID, n_envs=2, seed=0, vectorization="sync")
     agent = RecurrentPPO(env.info, n_steps=32, batch_size=64, n_epochs=2, ent_coef=0.01, lstm_hidden_size=16)
-    seen = []
-    original_fit = agent.fit
-    monkeypatch.setattr(agent, "fit", lambda batch: seen.append(original_fit(batch)) or seen[-1])
-    Core(agent, env, progress=False).learn(steps=256)
-    assert seen and all(np.isfinite(v) for metrics in seen for k, v in metrics.items() if k != "explained_variance")
-    assert counts["steps"] == 256 and counts["illegal"] == 0
+    check_finite_fits_and_legal_actions(agent, env, monkeypatch, steps=256)
     obs = chain_obs(np.random.default_rng(0), 2)
     assert np.all(agent.explain(obs)["action_probs"][obs["action_mask"] == 0] == 0)
     other = {**obs, "action_mask": random_masks(np.random.default_rng(1), 2, 3)}
