@@ -22,8 +22,8 @@ def discriminator_loss(expert_logits: Tensor, policy_logits: Tensor, label_smoot
         L = -\tfrac12 \Big( \mathrm{mean}_E \big[(1 - \epsilon) \log D + \epsilon \log(1 - D)\big]
               + \mathrm{mean}_\pi \big[(1 - \epsilon) \log (1 - D) + \epsilon \log D\big] \Big)
 
-    with ``ε = label_smoothing`` (both labels smoothed: expert ``1 - ε``, policy ``ε``; 0: the plain loss), the two halves weighted
-    equally whatever their sizes.
+    with ``ε = label_smoothing`` (both labels smoothed: expert ``1 - ε``, policy ``ε``; 0: the plain loss), the
+    two halves weighted equally whatever their sizes.
 
     Args:
         expert_logits: ``[N]`` logits ``ℓ`` on expert pairs.
