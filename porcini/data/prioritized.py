@@ -262,6 +262,9 @@ class PrioritizedReplayBuffer:
         tree = self._tree
         assert tree is not None
         total = tree.total
+        if total <= 0:
+            raise ValueError("every stored transition has priority 0 (eps = 0 and every reported priority 0), so none "
+                             "can be drawn: give the buffer eps > 0 (prioritized_replay_eps)")
         # Stratified: one uniform draw in each of n equal segments of the mass (Schaul et al., Appendix B.2.1)
         mass = (np.arange(n) + rng.random(n)) * (total / n)
         indices = tree.find_prefix_sum(np.minimum(mass, np.nextafter(total, 0.0)))

@@ -160,3 +160,11 @@ def test_prioritized_errors(make_batch, rng):
         buf.update_priorities([0, 1], [1.0])
     with pytest.raises(ValueError, match="alpha"):
         PrioritizedReplayBuffer(10, alpha=-1)
+
+
+def test_all_zero_priorities_name_eps_as_the_fix(make_batch, rng):
+    buf = PrioritizedReplayBuffer(8, alpha=0.6, eps=0.0)
+    buf.add(make_batch(0, 4, 1, rng))
+    buf.update_priorities(np.arange(4), np.zeros(4))  # a fit whose TD errors were all 0
+    with pytest.raises(ValueError, match=r"every stored transition has priority 0.*eps > 0"):
+        buf.sample(2, rng, beta=0.4)
