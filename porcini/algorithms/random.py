@@ -34,7 +34,8 @@ class RandomAgent(BaseAgent):
 
     Discrete and Box action spaces are sampled from the agent's own seeded generator (an integer Box uniformly over
     its integers, bounds included); other spaces use the space's
-    ``sample`` seeded from it. Evaluation (``explore=False``) draws from a generator of its own
+    ``sample`` seeded from it. With an ``"action_mask"`` in the observation (Discrete actions) it draws uniformly
+    among each state's legal actions. Evaluation (``explore=False``) draws from a generator of its own
     (:func:`porcini.seeding.agent_eval_rng`), so evaluating never shifts the training draws.
     """
 
@@ -52,6 +53,12 @@ class RandomAgent(BaseAgent):
         self._next = 0
         self._drawn_in_chunks = isinstance(self._space, (gym.spaces.Discrete, gym.spaces.Box))
         self._eval_space = copy.deepcopy(self._space)
+        self._legal_draw: Any = None  # for an env whose observations carry an action mask: legal actions only
+        if isinstance(info.observation_space, gym.spaces.Dict):  # a mask comes in a Dict; torch is imported only then
+            from porcini.networks.masking import has_action_mask, random_legal_actions
+
+            if has_action_mask(info.observation_space, self._space):
+                self._legal_draw = random_legal_actions
         if not self._drawn_in_chunks:
             self._space.seed(int(self.rng.integers(2**31)))
             self._eval_space.seed(int(self.eval_rng.integers(2**31)))
@@ -69,6 +76,9 @@ class RandomAgent(BaseAgent):
 
     def act(self, obs: np.ndarray, *, explore: bool = True) -> np.ndarray:
         """Random actions for every env; with ``explore=False`` (evaluation) from the evaluation generator."""
+        if self._legal_draw is not None:
+            start = int(self._space.start)  # type: ignore[attr-defined]
+            return self._legal_draw(obs["action_mask"], self.rng if explore else self.eval_rng) + start
         n = obs_batch_size(obs)  # a Dict or Tuple observation's len() would count its keys
         if not self._drawn_in_chunks:
             space = self._space if explore else self._eval_space
